@@ -1,0 +1,213 @@
+// Package partlog is one partition's durable log: Kafka record batches
+// (format v2) in segment files over an abstract disk.Disk, with sparse
+// offset and time indexes, checkpoints, recovery, retention, truncation,
+// the leader-epoch cache and the idempotent-producer state derived from the
+// batches it holds.
+//
+// A Log is driven by a single goroutine (the node's event loop); only
+// SyncJob.Run may execute elsewhere. Time is passed in as nowMs; the package
+// never reads a clock.
+package partlog
+
+import (
+	"errors"
+
+	"github.com/chronik-streaming/chronik/core/disk"
+)
+
+// Errors returned by the log. Callers map them to Kafka error codes.
+var (
+	// ErrOffsetOutOfRange: a read offset below the log start or above the log end.
+	ErrOffsetOutOfRange = errors.New("partlog: offset out of range")
+	// ErrCorruptBatch: a batch failed validation (length, magic, CRC, counts).
+	ErrCorruptBatch = errors.New("partlog: corrupt record batch")
+	// ErrUnsupportedMagic: a batch in message format v0 or v1.
+	ErrUnsupportedMagic = errors.New("partlog: unsupported message format (magic < 2)")
+	// ErrBatchTooLarge: a batch larger than Config.MaxMessageBytes.
+	ErrBatchTooLarge = errors.New("partlog: record batch too large")
+	// ErrOutOfOrderSequence: an idempotent batch whose sequence is not the next one.
+	ErrOutOfOrderSequence = errors.New("partlog: out of order sequence number")
+	// ErrInvalidProducerEpoch: a batch from an older producer epoch (fenced).
+	ErrInvalidProducerEpoch = errors.New("partlog: invalid producer epoch")
+	// ErrLogFailed: the log saw a failed write or fsync and refuses all work
+	// until it is reopened (recovered) from disk.
+	ErrLogFailed = errors.New("partlog: log failed, restart required")
+	// ErrCorruptSegment: stored data in a segment below the recovery point
+	// failed validation while being read; it is never served.
+	ErrCorruptSegment = errors.New("partlog: corrupt data in segment")
+)
+
+// Config holds the per-partition settings (Kafka's topic configs).
+type Config struct {
+	SegmentBytes       int64 // segment.bytes: roll when the active segment would exceed this
+	SegmentMs          int64 // segment.ms: roll when the active segment's first batch is older
+	RetentionMs        int64 // retention.ms: -1 keeps forever
+	RetentionBytes     int64 // retention.bytes: -1 keeps everything
+	IndexIntervalBytes int64 // index.interval.bytes: bytes between sparse index entries
+	MaxMessageBytes    int64 // max.message.bytes: largest batch accepted
+}
+
+// DefaultConfig returns Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		SegmentBytes:       1 << 30,
+		SegmentMs:          7 * 24 * 60 * 60 * 1000,
+		RetentionMs:        7 * 24 * 60 * 60 * 1000,
+		RetentionBytes:     -1,
+		IndexIntervalBytes: 4096,
+		MaxMessageBytes:    1048588,
+	}
+}
+
+// AppendResult describes one appended (or deduplicated) batch.
+type AppendResult struct {
+	BaseOffset     int64 // offset assigned to the batch's first record
+	LastOffset     int64 // offset of the batch's last record
+	LogStartOffset int64 // log start offset after the append
+	// Duplicate is true when an idempotent retry matched a batch already in
+	// the log: nothing was written and the offsets are the original ones.
+	Duplicate bool
+}
+
+// ReadResult is the outcome of Read.
+type ReadResult struct {
+	// Records holds whole batches, exactly as stored (base offset and
+	// partition leader epoch filled in), ready to be sent in a Fetch
+	// response. Empty when nothing is readable below the limit offset.
+	Records []byte
+}
+
+// SyncJob is one group commit: every write to this log up to UpTo, made
+// durable by a single Run. The event loop gets it from StartSync, hands it
+// to the environment, which calls Run (possibly on another goroutine) and
+// then reports the result back on the loop through FinishSync.
+type SyncJob struct {
+	UpTo  int64 // log end offset covered by this job
+	files []disk.File
+}
+
+// Run fsyncs the files the job covers. It touches nothing else of the Log
+// and is the only method that may run off the event loop.
+func (j *SyncJob) Run() error {
+	for _, f := range j.files {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Open recovers the log stored under dir (creating dir when absent): it
+// loads checkpoints, scans every batch after the recovery point validating
+// length, magic and CRC, truncates a torn or corrupt tail, rebuilds indexes,
+// the leader-epoch cache and the producer state. Data below the recovery
+// point that fails validation makes Open fail with ErrCorruptSegment.
+func Open(d disk.Disk, dir string, cfg Config, nowMs int64) (*Log, error) {
+	panic("partlog.Open: unimplemented")
+}
+
+// Log is one partition's log.
+type Log struct{}
+
+// Append validates one or more v2 record batches (the Records field of one
+// produce partition), assigns offsets, stamps leaderEpoch into each batch,
+// checks idempotent-producer sequences and writes them to the active segment
+// (page cache only: durability comes from StartSync). It rolls the segment
+// first when segment.bytes or segment.ms require it. The caller's slice may
+// be modified in place (offsets and epoch are written into it).
+// On a duplicate idempotent batch it returns the original offsets and
+// Duplicate=true without writing.
+func (l *Log) Append(batches []byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	panic("unimplemented")
+}
+
+// Read returns whole batches starting with the batch that contains offset,
+// at most maxBytes in total except that the first batch is returned whole
+// even when larger (KIP-74), and never any batch whose last offset is at
+// or above limitOffset (the high watermark for consumers). It returns
+// ErrOffsetOutOfRange when offset < LogStartOffset or offset > LogEndOffset.
+// Every batch is CRC-checked before it is returned; a failure yields
+// ErrCorruptSegment and nothing is served.
+func (l *Log) Read(offset int64, maxBytes int, limitOffset int64) (ReadResult, error) {
+	panic("unimplemented")
+}
+
+// LogStartOffset is the first offset still readable.
+func (l *Log) LogStartOffset() int64 { panic("unimplemented") }
+
+// LogEndOffset is the offset the next appended record will get.
+func (l *Log) LogEndOffset() int64 { panic("unimplemented") }
+
+// DurableEndOffset is the end of the prefix of the log known to be synced.
+func (l *Log) DurableEndOffset() int64 { panic("unimplemented") }
+
+// HighWatermark is the last value given to SetHighWatermark (or recovered
+// from the checkpoint, clamped to the log end).
+func (l *Log) HighWatermark() int64 { panic("unimplemented") }
+
+// SetHighWatermark records the high watermark; it must lie within
+// [LogStartOffset, LogEndOffset]. It is checkpointed by Checkpoint.
+func (l *Log) SetHighWatermark(hw int64) { panic("unimplemented") }
+
+// StartSync returns a job covering all unsynced writes, or ok=false when
+// everything is synced or a job is already in flight (one at a time per
+// log: the next job starts after FinishSync, which is what batches many
+// appends into one fsync).
+func (l *Log) StartSync() (job *SyncJob, ok bool) { panic("unimplemented") }
+
+// FinishSync reports the result of job.Run. On success DurableEndOffset
+// advances to job.UpTo. On failure the log enters the failed state: every
+// later call returns ErrLogFailed (the page cache can no longer be trusted).
+func (l *Log) FinishSync(job *SyncJob, err error) { panic("unimplemented") }
+
+// Checkpoint persists the high watermark, recovery point (durable end) and
+// log start offset with disk.WriteFileAtomic. Called periodically and on
+// clean shutdown.
+func (l *Log) Checkpoint() error { panic("unimplemented") }
+
+// ApplyRetention deletes whole segments that retention.ms or
+// retention.bytes allow to go (never the active segment, never data at or
+// above the high watermark) and advances the log start offset. It returns
+// the number of segments deleted.
+func (l *Log) ApplyRetention(nowMs int64) (int, error) { panic("unimplemented") }
+
+// DeleteRecordsBefore moves the log start offset to offset (DeleteRecords):
+// offset must be in [LogStartOffset, HighWatermark]; segments entirely below
+// it are deleted. The new start is checkpointed before returning.
+func (l *Log) DeleteRecordsBefore(offset int64) error { panic("unimplemented") }
+
+// TruncateTo removes every record at or above offset (used by replication
+// and recovery); offset is clamped to [LogStartOffset, LogEndOffset].
+func (l *Log) TruncateTo(offset int64) error { panic("unimplemented") }
+
+// OffsetForTimestamp returns the first offset whose record timestamp is at
+// or after ts, with that timestamp; found=false when none is (ListOffsets by
+// timestamp). Only offsets below limitOffset are considered.
+func (l *Log) OffsetForTimestamp(ts int64, limitOffset int64) (offset, timestamp int64, found bool, err error) {
+	panic("unimplemented")
+}
+
+// MaxTimestamp returns the offset and timestamp of the record with the
+// largest timestamp below limitOffset (ListOffsets -3, KIP-734); found=false
+// on an empty log.
+func (l *Log) MaxTimestamp(limitOffset int64) (offset, timestamp int64, found bool, err error) {
+	panic("unimplemented")
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch: the largest epoch <=
+// epoch held in the cache and the start offset of the next larger epoch (or
+// the log end offset when epoch is the latest). ok=false when epoch is
+// below the earliest cached epoch (answer -1,-1... callers map it).
+func (l *Log) EndOffsetForEpoch(epoch int32) (foundEpoch int32, endOffset int64, ok bool) {
+	panic("unimplemented")
+}
+
+// LatestEpoch is the leader epoch of the last batch in the log (-1 if empty).
+func (l *Log) LatestEpoch() int32 { panic("unimplemented") }
+
+// Close syncs nothing: it closes files. Call Checkpoint (after syncing)
+// first for a clean shutdown.
+func (l *Log) Close() error { panic("unimplemented") }
+
+// Delete closes the log and removes every file under its directory.
+func (l *Log) Delete() error { panic("unimplemented") }
