@@ -1,0 +1,198 @@
+package broker
+
+// Fetch, versions 4-12.
+//
+// v4 is the first version that carries record batches in magic 2, which
+// is all Chronik stores (librdkafka needs v4 in the range to use them).
+// v5 adds the log start offset, v7 fetch sessions, v9 the current leader
+// epoch (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), v11 rack-aware
+// replica selection (ignored: -1), v12 is flexible. v13+ (topic ids) is not
+// offered yet.
+//
+// Fetch sessions (KIP-227) are declined: a request that asks to create one
+// gets session id 0, which tells the client to keep sending full fetches;
+// an incremental fetch on any session id gets FETCH_SESSION_ID_NOT_FOUND.
+//
+// Long polling: when fewer than MinBytes are available and MaxWaitMillis >
+// 0, the request waits until enough data is below the high watermark, the
+// wait expires, or a partition errors.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { registerAPI(1, 4, 12, handleFetch) }
+
+// waitingFetch is a long-polling fetch request.
+type waitingFetch struct {
+	req        *Request
+	fetch      *kmsg.FetchRequest
+	deadlineMs int64
+}
+
+func handleFetch(b *Broker, nowMs int64, req *Request) error {
+	r := req.Msg.(*kmsg.FetchRequest)
+	if r.Version >= 7 {
+		switch {
+		case r.SessionID != 0:
+			resp := kmsg.NewPtrFetchResponse()
+			resp.ErrorCode = kerrFetchSessionIDNotFound
+			b.reply(req, resp)
+			return nil
+		case r.SessionEpoch > 0:
+			resp := kmsg.NewPtrFetchResponse()
+			resp.ErrorCode = kerrInvalidFetchSessionEpoch
+			b.reply(req, resp)
+			return nil
+		}
+	}
+	resp, bytes, errored := b.buildFetchResponse(r)
+	wait := int64(r.MaxWaitMillis)
+	if wait > b.cfg.MaxFetchWaitMs {
+		wait = b.cfg.MaxFetchWaitMs
+	}
+	if errored || wait <= 0 || bytes >= int(r.MinBytes) || len(b.waitingFetches) >= b.cfg.MaxWaitingFetches {
+		b.reply(req, resp)
+		return nil
+	}
+	b.waitingFetches = append(b.waitingFetches, &waitingFetch{req: req, fetch: r, deadlineMs: nowMs + wait})
+	return nil
+}
+
+// answerFetch builds the response afresh and sends it.
+func (b *Broker) answerFetch(req *Request, r *kmsg.FetchRequest) {
+	resp, _, _ := b.buildFetchResponse(r)
+	b.reply(req, resp)
+}
+
+// wakeFetches answers the long polls that now have enough data (or an
+// error to report).
+func (b *Broker) wakeFetches(nowMs int64) {
+	if len(b.waitingFetches) == 0 {
+		return
+	}
+	kept := b.waitingFetches[:0]
+	for _, w := range b.waitingFetches {
+		resp, bytes, errored := b.buildFetchResponse(w.fetch)
+		if errored || bytes >= int(w.fetch.MinBytes) {
+			b.reply(w.req, resp)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(b.waitingFetches[len(kept):])
+	b.waitingFetches = kept
+}
+
+// expireFetches answers the long polls whose wait is over.
+func (b *Broker) expireFetches(nowMs int64) {
+	kept := b.waitingFetches[:0]
+	for _, w := range b.waitingFetches {
+		if w.deadlineMs <= nowMs {
+			b.answerFetch(w.req, w.fetch)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(b.waitingFetches[len(kept):])
+	b.waitingFetches = kept
+}
+
+// buildFetchResponse reads every requested partition. It returns the
+// response, the number of record bytes in it, and whether any partition
+// carries an error (which ends a long poll at once, as in Kafka).
+func (b *Broker) buildFetchResponse(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
+	resp := kmsg.NewPtrFetchResponse()
+	resp.Version = r.Version
+	budget := int(r.MaxBytes)
+	if r.Version < 3 || budget <= 0 {
+		budget = 1<<31 - 1
+	}
+	total := 0
+	errored := false
+	for _, rt := range r.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic = rt.Topic
+		st.TopicID = rt.TopicID
+		ts := b.topics[rt.Topic]
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark = -1
+			sp.LastStableOffset = -1
+			sp.LogStartOffset = -1
+			sp.PreferredReadReplica = -1
+			code, n := b.fetchPartition(ts, &rp, &sp, budget-total, total == 0)
+			sp.ErrorCode = code
+			if code != kerrNone {
+				errored = true
+			}
+			total += n
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, total, errored
+}
+
+// fetchPartition fills one partition of a fetch response and returns the
+// error code and record bytes added. first says no records are in the
+// response yet: only then may a batch larger than the limits be returned
+// whole (KIP-74), so a consumer can always make progress.
+func (b *Broker) fetchPartition(ts *topicState, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int) {
+	if ts == nil || rp.Partition < 0 || rp.Partition >= int32(len(ts.partitions)) {
+		return kerrUnknownTopicOrPartition, 0
+	}
+	p := ts.partitions[rp.Partition]
+	if p.log == nil {
+		return kerrKafkaStorageError, 0
+	}
+	if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, p.leaderEpoch); code != kerrNone {
+		return code, 0
+	}
+	hw := p.log.HighWatermark()
+	sp.HighWatermark = hw
+	sp.LastStableOffset = hw
+	sp.LogStartOffset = p.log.LogStartOffset()
+	sp.AbortedTransactions = nil
+	limit := int(rp.PartitionMaxBytes)
+	if budget < limit {
+		limit = budget
+	}
+	if limit <= 0 && !first {
+		return kerrNone, 0
+	}
+	if rp.FetchOffset == hw {
+		return kerrNone, 0
+	}
+	// Offsets between the high watermark and the log end are valid but not
+	// yet readable; beyond the log end (or below the start) is out of range.
+	res, err := p.log.Read(rp.FetchOffset, max(limit, 1), hw)
+	if err != nil {
+		code := kerrForLogError(err)
+		if code == kerrKafkaStorageError {
+			b.takeOffline(p, err)
+		}
+		return code, 0
+	}
+	if !first && len(res.Records) > limit {
+		return kerrNone, 0
+	}
+	sp.RecordBatches = res.Records
+	return kerrNone, len(res.Records)
+}
+
+// checkLeaderEpoch applies KIP-320: a client that knows an older epoch is
+// fenced, one that knows a newer epoch than ours has metadata we lack yet.
+// -1 means the client does not track epochs.
+func checkLeaderEpoch(clientEpoch, ourEpoch int32) int16 {
+	switch {
+	case clientEpoch == -1:
+		return kerrNone
+	case clientEpoch < ourEpoch:
+		return kerrFencedLeaderEpoch
+	case clientEpoch > ourEpoch:
+		return kerrUnknownLeaderEpoch
+	}
+	return kerrNone
+}

@@ -1,0 +1,21 @@
+package broker
+
+// ApiVersions, versions 0-4.
+//
+// v0 answers the key ranges; v1 adds the throttle; v3 (flexible) adds the
+// client software name and version, which Chronik accepts and ignores.
+// A request above v4 never gets here: ParseRequest answers it in v0 with
+// UNSUPPORTED_VERSION so the client can retry with a version we speak.
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+const apiKeyApiVersions = 18
+
+func init() { registerAPI(apiKeyApiVersions, 0, 4, handleApiVersions) }
+
+func handleApiVersions(b *Broker, nowMs int64, req *Request) error {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.ApiKeys = SupportedAPIs()
+	b.reply(req, resp)
+	return nil
+}

@@ -1,0 +1,128 @@
+package broker
+
+// CreateTopics, versions 0-7.
+//
+// v1 adds ValidateOnly and error messages; v5 (flexible) returns the
+// partition count, replication factor and configs of the created topic;
+// v7 returns the topic id. NumPartitions -1 means num.partitions and
+// ReplicationFactor -1 the broker default (v4+). A single node accepts a
+// replication factor of 1 only, and no manual replica assignment other
+// than onto itself.
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { registerAPI(19, 0, 7, handleCreateTopics) }
+
+func handleCreateTopics(b *Broker, nowMs int64, req *Request) error {
+	r := req.Msg.(*kmsg.CreateTopicsRequest)
+	resp := kmsg.NewPtrCreateTopicsResponse()
+	seen := map[string]int{}
+	for _, rt := range r.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range r.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		st.NumPartitions = -1
+		st.ReplicationFactor = -1
+		code, msg := b.createOneTopic(nowMs, r, &rt, &st, seen[rt.Topic] > 1)
+		st.ErrorCode = code
+		if code != kerrNone {
+			st.ErrorMessage = &msg
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	b.reply(req, resp)
+	return nil
+}
+
+func (b *Broker) createOneTopic(nowMs int64, r *kmsg.CreateTopicsRequest, rt *kmsg.CreateTopicsRequestTopic, st *kmsg.CreateTopicsResponseTopic, duplicate bool) (int16, string) {
+	if duplicate {
+		return kerrInvalidRequest, fmt.Sprintf("Create topics request from client contains multiple entries for topic %s", rt.Topic)
+	}
+	partitions := rt.NumPartitions
+	replication := rt.ReplicationFactor
+	if len(rt.ReplicaAssignment) > 0 {
+		if partitions != -1 || replication != -1 {
+			return kerrInvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."
+		}
+		partitions = int32(len(rt.ReplicaAssignment))
+		replication = int16(len(rt.ReplicaAssignment[0].Replicas))
+		for i, a := range rt.ReplicaAssignment {
+			if a.Partition != int32(i) {
+				return kerrInvalidReplicaAssignment, "Partitions should be 0-based consecutive integers."
+			}
+			if len(a.Replicas) != 1 || a.Replicas[0] != b.cfg.NodeID {
+				return kerrInvalidReplicaAssignment, fmt.Sprintf("Replica assignment for partition %d must be [%d] on this single-node cluster.", i, b.cfg.NodeID)
+			}
+		}
+	}
+	if partitions == -1 {
+		partitions = b.cfg.NumPartitions
+	}
+	if replication == -1 {
+		replication = b.cfg.DefaultReplicationFactor
+	}
+	if replication <= 0 {
+		return kerrInvalidReplicationFactor, "Replication factor must be larger than 0."
+	}
+	if replication > 1 {
+		return kerrInvalidReplicationFactor, fmt.Sprintf("Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only 1 broker(s) are registered.", replication, replication)
+	}
+	configs := map[string]string{}
+	for _, c := range rt.Configs {
+		if c.Value == nil {
+			return kerrInvalidConfig, fmt.Sprintf("Null value not supported for topic configs: %s", c.Name)
+		}
+		configs[c.Name] = *c.Value
+	}
+	st.NumPartitions = partitions
+	st.ReplicationFactor = replication
+	if r.ValidateOnly {
+		code, msg := b.checkNewTopic(rt.Topic, partitions, configs)
+		if code == kerrNone {
+			st.Configs = b.describeCreatedConfigs(configs)
+		}
+		return code, msg
+	}
+	ts, code, msg := b.createTopic(rt.Topic, partitions, configs, nowMs)
+	if code != kerrNone {
+		return code, msg
+	}
+	st.TopicID = ts.meta.ID
+	st.Configs = b.describeCreatedConfigs(configs)
+	b.env.Logger.Info("created topic", "topic", rt.Topic, "partitions", partitions)
+	return kerrNone, ""
+}
+
+// describeCreatedConfigs lists every topic config with its effective value,
+// as CreateTopics v5+ returns them.
+func (b *Broker) describeCreatedConfigs(overrides map[string]string) []kmsg.CreateTopicsResponseTopicConfig {
+	var out []kmsg.CreateTopicsResponseTopicConfig
+	for _, def := range topicConfigDefs {
+		c := kmsg.NewCreateTopicsResponseTopicConfig()
+		c.Name = def.name
+		v, ok := overrides[def.name]
+		c.Source = configSourceDefault
+		if ok {
+			c.Source = configSourceTopic
+		} else {
+			v = def.defaultValue(&b.cfg)
+		}
+		c.Value = &v
+		out = append(out, c)
+	}
+	return out
+}
+
+// Kafka's DescribeConfigs config sources.
+const (
+	configSourceTopic         int8 = 1 // DYNAMIC_TOPIC_CONFIG
+	configSourceDynamicBroker int8 = 2 // DYNAMIC_BROKER_CONFIG
+	configSourceStaticBroker  int8 = 4 // STATIC_BROKER_CONFIG
+	configSourceDefault       int8 = 5 // DEFAULT_CONFIG
+)

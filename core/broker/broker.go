@@ -1,0 +1,506 @@
+// Package broker is Chronik's Kafka broker as a pure state machine: it owns
+// the topics and their partition logs, answers Kafka requests (decoded kmsg
+// values), and schedules the fsyncs that acknowledgements wait for.
+//
+// Every entry point takes the current time as nowMs and runs to completion
+// on the caller's goroutine; effects leave through the interfaces in Env.
+// The node package calls it from a single event loop, the simulator from
+// its scheduler.
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/disk"
+	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/partlog"
+)
+
+// ConnID identifies a client connection for the lifetime of the process.
+type ConnID uint64
+
+// Replier delivers responses to client connections.
+type Replier interface {
+	// Reply answers req with resp. A nil resp means the request gets no
+	// response on the wire (acks=0 produce); the environment must still
+	// release the request's slot so later responses are not held back.
+	Reply(req *Request, resp kmsg.Response)
+	// CloseConn closes a client connection after a protocol violation,
+	// logging reason.
+	CloseConn(conn ConnID, reason string)
+}
+
+// Syncer runs fsyncs off the event loop.
+type Syncer interface {
+	// StartSync runs job.Run() asynchronously and then delivers
+	// Broker.SyncDone(nowMs, token, job, err) on the event loop.
+	StartSync(token SyncToken, job *partlog.SyncJob)
+}
+
+// Logger is the structured logger core writes to; *slog.Logger satisfies
+// it. Core never formats time itself, so the simulator can supply a
+// deterministic implementation.
+type Logger interface {
+	// Info logs a routine event.
+	Info(msg string, args ...any)
+	// Warn logs something unusual that the broker handled.
+	Warn(msg string, args ...any)
+	// Error logs a failure that needs an operator's attention.
+	Error(msg string, args ...any)
+}
+
+// Random is the broker's only source of randomness (topic ids).
+type Random interface {
+	// Uint64 returns a uniformly distributed 64-bit value.
+	Uint64() uint64
+}
+
+// Env is everything the broker needs from its environment.
+type Env struct {
+	Disk    disk.Disk
+	Replier Replier
+	Syncer  Syncer
+	Logger  Logger
+	Random  Random
+}
+
+// SyncToken identifies the partition a sync job belongs to. It is opaque
+// to the environment, which hands it back in SyncDone.
+type SyncToken struct{ p *partition }
+
+// Broker is a single Kafka broker.
+type Broker struct {
+	cfg   Config
+	env   Env
+	image *metadata.Image
+	// topics holds the live partitions of every topic in image, by name.
+	topics map[string]*topicState
+
+	// nextProducerID is the next id InitProducerId hands out; ids up to
+	// image.ProducerIDEnd are reserved in the image file, so ids are never
+	// reused after a crash.
+	nextProducerID int64
+
+	pendingProduces int // produce requests waiting for a sync
+	waitingFetches  []*waitingFetch
+
+	lastCheckpointMs int64
+	lastRetentionMs  int64
+	lastBackgroundMs int64
+	closed           bool
+}
+
+// topicState is a topic and its open partitions.
+type topicState struct {
+	meta       *metadata.Topic
+	partitions []*partition
+	logConfig  partlog.Config
+}
+
+// partition is one partition of a topic on this broker.
+type partition struct {
+	topic *topicState
+	index int32
+	dir   string
+	log   *partlog.Log // nil while offline
+	// offlineErr says why log is nil (failed recovery, failed sync).
+	offlineErr error
+	// leaderEpoch is 0 on a single node; the cluster issue makes it real.
+	leaderEpoch int32
+	syncing     bool // a sync job is in flight
+	// lastAppendEnd is the end offset of the latest append, which a produce
+	// waits for the high watermark to reach.
+	lastAppendEnd int64
+	deleted       bool // the topic was deleted; ignore late sync results
+	// waiters are produce requests waiting for the high watermark to pass
+	// their batch, in append order (so ascending targets).
+	waiters []produceWaiter
+}
+
+// New opens (recovering from disk) the broker's state.
+func New(cfg Config, env Env, nowMs int64) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("broker config: %w", err)
+	}
+	if env.Disk == nil || env.Replier == nil || env.Syncer == nil || env.Logger == nil || env.Random == nil {
+		return nil, errors.New("broker: incomplete environment")
+	}
+	b := &Broker{
+		cfg:              cfg,
+		env:              env,
+		topics:           map[string]*topicState{},
+		lastCheckpointMs: nowMs,
+		lastRetentionMs:  nowMs,
+		lastBackgroundMs: nowMs,
+	}
+	if err := b.loadImage(); err != nil {
+		return nil, err
+	}
+	for _, name := range b.image.TopicNames() {
+		b.openTopic(b.image.Topic(name), nowMs)
+	}
+	b.removeOrphanDirs()
+	return b, nil
+}
+
+const imageFile = "metadata.json"
+
+// imageState is what the broker persists besides the topics.
+func (b *Broker) loadImage() error {
+	data, err := b.env.Disk.ReadFile(imageFile)
+	switch {
+	case errors.Is(err, disk.ErrNotExist):
+		b.image = metadata.NewImage()
+		return b.saveImage()
+	case err != nil:
+		return fmt.Errorf("read %s: %w", imageFile, err)
+	}
+	im, err := metadata.Unmarshal(data)
+	if err != nil {
+		// Refuse to start rather than guess: deleting or recreating topics
+		// from a damaged image could lose data.
+		return fmt.Errorf("load %s: %w", imageFile, err)
+	}
+	b.image = im
+	// Ids below the persisted end may have been handed out before a crash;
+	// the next InitProducerId reserves a fresh block past it.
+	b.nextProducerID = im.ProducerIDEnd
+	return nil
+}
+
+// producerIDBlockSize is how many producer ids one image write reserves.
+const producerIDBlockSize = 1000
+
+func (b *Broker) saveImage() error {
+	data, err := b.image.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := b.env.Disk.WriteFileAtomic(imageFile, data); err != nil {
+		return fmt.Errorf("write %s: %w", imageFile, err)
+	}
+	return nil
+}
+
+// partitionDir is Kafka's directory name for a partition.
+func partitionDir(topic string, p int32) string { return fmt.Sprintf("%s-%d", topic, p) }
+
+// openTopic opens every partition log of t. A partition whose recovery
+// fails stays offline (KAFKA_STORAGE_ERROR) instead of failing the broker.
+func (b *Broker) openTopic(t *metadata.Topic, nowMs int64) *topicState {
+	ts := &topicState{meta: t, logConfig: b.cfg.logConfigFor(t.Configs)}
+	for i := int32(0); i < t.Partitions; i++ {
+		ts.partitions = append(ts.partitions, b.openPartition(ts, i, nowMs))
+	}
+	b.topics[t.Name] = ts
+	return ts
+}
+
+func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition {
+	p := &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i)}
+	log, err := partlog.Open(b.env.Disk, p.dir, ts.logConfig, nowMs)
+	if err != nil {
+		p.offlineErr = err
+		b.env.Logger.Error("partition offline: recovery failed", "partition", p.dir, "err", err)
+		return p
+	}
+	p.log = log
+	if !b.cfg.SyncWrites {
+		p.log.SetHighWatermark(p.log.LogEndOffset())
+	} else {
+		p.log.SetHighWatermark(p.log.DurableEndOffset())
+	}
+	return p
+}
+
+// removeOrphanDirs deletes partition directories of topics that are not in
+// the image: leftovers of a delete that crashed half way, or of a create
+// that crashed before its image write (that create was never acknowledged).
+func (b *Broker) removeOrphanDirs() {
+	names, err := b.env.Disk.List(".")
+	if err != nil {
+		b.env.Logger.Warn("list data dir", "err", err)
+		return
+	}
+	for _, name := range names {
+		topic, part, ok := splitPartitionDir(name)
+		if !ok {
+			continue
+		}
+		if ts := b.topics[topic]; ts != nil && part < int32(len(ts.partitions)) {
+			continue
+		}
+		b.env.Logger.Warn("removing partition directory of unknown topic", "dir", name)
+		if err := b.env.Disk.RemoveAll(name); err != nil {
+			b.env.Logger.Warn("remove orphan", "dir", name, "err", err)
+		}
+	}
+}
+
+// splitPartitionDir parses "topic-N".
+func splitPartitionDir(name string) (string, int32, bool) {
+	for i := len(name) - 1; i > 0; i-- {
+		c := name[i]
+		if c == '-' {
+			if i == len(name)-1 {
+				return "", 0, false
+			}
+			var n int64
+			for _, d := range name[i+1:] {
+				n = n*10 + int64(d-'0')
+				if n > 1<<31-1 {
+					return "", 0, false
+				}
+			}
+			return name[:i], int32(n), validTopicName(name[:i]) == nil
+		}
+		if c < '0' || c > '9' {
+			return "", 0, false
+		}
+	}
+	return "", 0, false
+}
+
+// topicNames returns live topic names sorted.
+func (b *Broker) topicNames() []string { return b.image.TopicNames() }
+
+// lookupPartition finds a partition by topic name.
+func (b *Broker) lookupPartition(topic string, p int32) *partition {
+	ts := b.topics[topic]
+	if ts == nil || p < 0 || p >= int32(len(ts.partitions)) {
+		return nil
+	}
+	return ts.partitions[p]
+}
+
+// highWatermark is what consumers may read up to.
+func (p *partition) highWatermark() int64 {
+	if p.log == nil {
+		return -1
+	}
+	return p.log.HighWatermark()
+}
+
+// Tick runs timers: expired long-polls, background syncs, checkpoints and
+// retention. The node calls it at NextWakeMs or sooner.
+func (b *Broker) Tick(nowMs int64) {
+	if b.closed {
+		return
+	}
+	b.expireFetches(nowMs)
+	if !b.cfg.SyncWrites && nowMs-b.lastBackgroundMs >= b.cfg.BackgroundSyncMs {
+		b.lastBackgroundMs = nowMs
+		b.forEachPartition(func(p *partition) { b.startSync(p) })
+	}
+	if nowMs-b.lastCheckpointMs >= b.cfg.CheckpointIntervalMs {
+		b.lastCheckpointMs = nowMs
+		b.checkpointAll()
+	}
+	if nowMs-b.lastRetentionMs >= b.cfg.RetentionCheckIntervalMs {
+		b.lastRetentionMs = nowMs
+		b.applyRetention(nowMs)
+	}
+}
+
+// NextWakeMs is the latest time by which Tick must run again.
+func (b *Broker) NextWakeMs(nowMs int64) int64 {
+	next := b.lastCheckpointMs + b.cfg.CheckpointIntervalMs
+	if r := b.lastRetentionMs + b.cfg.RetentionCheckIntervalMs; r < next {
+		next = r
+	}
+	if !b.cfg.SyncWrites {
+		if s := b.lastBackgroundMs + b.cfg.BackgroundSyncMs; s < next {
+			next = s
+		}
+	}
+	for _, w := range b.waitingFetches {
+		if w.deadlineMs < next {
+			next = w.deadlineMs
+		}
+	}
+	if next < nowMs {
+		next = nowMs
+	}
+	return next
+}
+
+func (b *Broker) forEachPartition(fn func(p *partition)) {
+	for _, name := range b.topicNames() {
+		for _, p := range b.topics[name].partitions {
+			fn(p)
+		}
+	}
+}
+
+func (b *Broker) checkpointAll() {
+	b.forEachPartition(func(p *partition) {
+		if p.log == nil {
+			return
+		}
+		if err := p.log.Checkpoint(); err != nil {
+			b.env.Logger.Warn("checkpoint failed", "partition", p.dir, "err", err)
+		}
+	})
+}
+
+func (b *Broker) applyRetention(nowMs int64) {
+	b.forEachPartition(func(p *partition) {
+		if p.log == nil {
+			return
+		}
+		n, err := p.log.ApplyRetention(nowMs)
+		if err != nil {
+			b.env.Logger.Warn("retention failed", "partition", p.dir, "err", err)
+			return
+		}
+		if n > 0 {
+			b.env.Logger.Info("retention deleted segments", "partition", p.dir, "segments", n, "log_start_offset", p.log.LogStartOffset())
+		}
+	})
+}
+
+// Flush starts a sync for every partition with unsynced writes and no sync
+// in flight. The node calls it after draining a batch of events, so that
+// one fsync covers everything appended meanwhile (group commit).
+func (b *Broker) Flush() {
+	if b.closed || !b.cfg.SyncWrites {
+		return
+	}
+	b.forEachPartition(func(p *partition) {
+		if len(p.waiters) > 0 || (p.log != nil && p.log.DurableEndOffset() < p.log.LogEndOffset()) {
+			b.startSync(p)
+		}
+	})
+}
+
+func (b *Broker) startSync(p *partition) {
+	if p.syncing || p.log == nil {
+		return
+	}
+	job, ok := p.log.StartSync()
+	if !ok {
+		return
+	}
+	p.syncing = true
+	b.env.Syncer.StartSync(SyncToken{p: p}, job)
+}
+
+// SyncDone reports the end of a sync job started through Syncer.
+func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, err error) {
+	p := token.p
+	p.syncing = false
+	if p.deleted || p.log == nil || b.closed {
+		return
+	}
+	p.log.FinishSync(job, err)
+	if err != nil {
+		b.takeOffline(p, fmt.Errorf("fsync: %w", err))
+		return
+	}
+	if b.cfg.SyncWrites {
+		b.advanceHighWatermark(nowMs, p, p.log.DurableEndOffset())
+	}
+}
+
+// advanceHighWatermark moves the partition's HW forward, completing produce
+// requests and waking long-polling fetches.
+func (b *Broker) advanceHighWatermark(nowMs int64, p *partition, hw int64) {
+	if hw <= p.log.HighWatermark() {
+		return
+	}
+	p.log.SetHighWatermark(hw)
+	b.completeProduceWaiters(p)
+	b.wakeFetches(nowMs)
+}
+
+// takeOffline closes a failed partition: its waiting produces fail with
+// KAFKA_STORAGE_ERROR and it answers every later request with that error
+// until the broker restarts and recovers it from disk.
+func (b *Broker) takeOffline(p *partition, cause error) {
+	b.env.Logger.Error("partition offline", "partition", p.dir, "err", cause)
+	p.offlineErr = cause
+	if p.log != nil {
+		_ = p.log.Close()
+		p.log = nil
+	}
+	b.failProduceWaiters(p, kerrKafkaStorageError)
+}
+
+// ConnClosed drops the long-polling fetches of a closed connection.
+func (b *Broker) ConnClosed(conn ConnID) {
+	kept := b.waitingFetches[:0]
+	for _, w := range b.waitingFetches {
+		if w.req.Conn != conn {
+			kept = append(kept, w)
+		}
+	}
+	clear(b.waitingFetches[len(kept):])
+	b.waitingFetches = kept
+}
+
+// Shutdown answers every waiting fetch, syncs nothing itself (the node
+// drains sync jobs first), checkpoints and closes all logs.
+func (b *Broker) Shutdown(nowMs int64) {
+	if b.closed {
+		return
+	}
+	for _, w := range b.waitingFetches {
+		b.answerFetch(w.req, w.fetch)
+	}
+	b.waitingFetches = nil
+	b.checkpointAll()
+	b.forEachPartition(func(p *partition) {
+		b.failProduceWaiters(p, kerrRequestTimedOut)
+		if p.log != nil {
+			if err := p.log.Close(); err != nil {
+				b.env.Logger.Warn("close log", "partition", p.dir, "err", err)
+			}
+		}
+	})
+	b.closed = true
+}
+
+// SyncAllBlocking is used on graceful shutdown: it runs every pending sync
+// job inline so the final checkpoint records a recovery point at the log
+// end and restart needs no scan.
+func (b *Broker) SyncAllBlocking(nowMs int64) {
+	b.forEachPartition(func(p *partition) {
+		if p.log == nil || p.syncing {
+			return
+		}
+		job, ok := p.log.StartSync()
+		if !ok {
+			return
+		}
+		err := job.Run()
+		p.log.FinishSync(job, err)
+		if err != nil {
+			b.takeOffline(p, fmt.Errorf("fsync: %w", err))
+			return
+		}
+		if b.cfg.SyncWrites {
+			b.advanceHighWatermark(nowMs, p, p.log.DurableEndOffset())
+		}
+	})
+}
+
+// SyncInFlight reports whether any sync job is outstanding.
+func (b *Broker) SyncInFlight() bool {
+	inFlight := false
+	b.forEachPartition(func(p *partition) { inFlight = inFlight || p.syncing })
+	return inFlight
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,254 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/chronik-streaming/chronik/core/partlog"
+)
+
+// Config is the broker-wide configuration. Field names follow Kafka's
+// broker configs; units are last in the name.
+type Config struct {
+	NodeID    int32  // node.id
+	ClusterID string // cluster id reported in Metadata and DescribeCluster
+	// AdvertisedHost and AdvertisedPort are what Metadata tells clients to
+	// connect to.
+	AdvertisedHost string
+	AdvertisedPort int32
+
+	AutoCreateTopics         bool  // auto.create.topics.enable
+	NumPartitions            int32 // num.partitions for auto-created topics and CreateTopics with -1
+	DefaultReplicationFactor int16 // default.replication.factor
+
+	// SyncWrites makes acks=1/all produces wait for the fsync of their
+	// batch (group-committed). Off, Chronik relies on the page cache like
+	// Kafka's default and syncs in the background every BackgroundSyncMs.
+	SyncWrites       bool
+	BackgroundSyncMs int64
+
+	CheckpointIntervalMs     int64 // how often HW/recovery point/log start are checkpointed
+	RetentionCheckIntervalMs int64 // log.retention.check.interval.ms
+
+	// Topic defaults (log.* broker configs), used where a topic has no override.
+	LogDefaults partlog.Config
+
+	MaxPendingProduces    int   // produce requests waiting for a sync, broker-wide
+	MaxWaitingFetches     int   // fetch requests long-polling, broker-wide
+	MaxFetchWaitMs        int64 // upper bound on a fetch's MaxWaitMillis
+	MaxPartitionsPerTopic int32 // CreateTopics/CreatePartitions upper bound
+	MaxTopics             int   // upper bound on the number of topics
+}
+
+// DefaultConfig returns Kafka-like defaults for a single node.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:                   1,
+		ClusterID:                "chronik-cluster",
+		AdvertisedHost:           "127.0.0.1",
+		AdvertisedPort:           9092,
+		AutoCreateTopics:         true,
+		NumPartitions:            1,
+		DefaultReplicationFactor: 1,
+		SyncWrites:               true,
+		BackgroundSyncMs:         1000,
+		CheckpointIntervalMs:     5000,
+		RetentionCheckIntervalMs: 300000,
+		LogDefaults:              partlog.DefaultConfig(),
+		MaxPendingProduces:       100000,
+		MaxWaitingFetches:        100000,
+		MaxFetchWaitMs:           60000,
+		MaxPartitionsPerTopic:    10000,
+		MaxTopics:                10000,
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.NodeID >= 0, "node id %d must be >= 0", c.NodeID)
+	check(c.NumPartitions >= 1, "num.partitions %d must be >= 1", c.NumPartitions)
+	check(c.DefaultReplicationFactor >= 1, "default.replication.factor %d must be >= 1", c.DefaultReplicationFactor)
+	check(c.BackgroundSyncMs > 0, "background sync interval %d must be > 0", c.BackgroundSyncMs)
+	check(c.CheckpointIntervalMs > 0, "checkpoint interval %d must be > 0", c.CheckpointIntervalMs)
+	check(c.RetentionCheckIntervalMs > 0, "retention check interval %d must be > 0", c.RetentionCheckIntervalMs)
+	check(c.MaxPendingProduces > 0, "max pending produces must be > 0")
+	check(c.MaxWaitingFetches > 0, "max waiting fetches must be > 0")
+	check(c.MaxFetchWaitMs > 0, "max fetch wait must be > 0")
+	check(c.MaxPartitionsPerTopic > 0, "max partitions per topic must be > 0")
+	check(c.MaxTopics > 0, "max topics must be > 0")
+	if err := validateLogConfig(c.LogDefaults); err != nil {
+		errs = append(errs, fmt.Errorf("log defaults: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func validateLogConfig(lc partlog.Config) error {
+	switch {
+	case lc.SegmentBytes < 14:
+		return fmt.Errorf("segment.bytes %d must be >= 14", lc.SegmentBytes)
+	case lc.SegmentMs < 1:
+		return fmt.Errorf("segment.ms %d must be >= 1", lc.SegmentMs)
+	case lc.RetentionMs < -1:
+		return fmt.Errorf("retention.ms %d must be >= -1", lc.RetentionMs)
+	case lc.IndexIntervalBytes < 0:
+		return fmt.Errorf("index.interval.bytes %d must be >= 0", lc.IndexIntervalBytes)
+	case lc.MaxMessageBytes < 0:
+		return fmt.Errorf("max.message.bytes %d must be >= 0", lc.MaxMessageBytes)
+	}
+	return nil
+}
+
+// configType is the Kafka config type reported by DescribeConfigs v3+.
+type configType int8
+
+// Kafka's DescribeConfigs config types.
+const (
+	configTypeBoolean  configType = 1
+	configTypeString   configType = 2
+	configTypeInt      configType = 3
+	configTypeShort    configType = 4
+	configTypeLong     configType = 5
+	configTypeDouble   configType = 6
+	configTypeList     configType = 7
+	configTypeClass    configType = 8
+	configTypePassword configType = 9
+)
+
+// topicConfigDef describes one topic config Chronik knows.
+type topicConfigDef struct {
+	name string
+	typ  configType
+	// brokerName is the broker config that supplies the default (Kafka's
+	// DEFAULT_CONFIG source), empty when the default is static.
+	brokerName string
+	// defaultValue returns the effective default given the broker config.
+	defaultValue func(c *Config) string
+	// validate checks a proposed value.
+	validate func(v string) error
+	// apply stores a valid value into a partlog.Config, nil when the config
+	// is accepted and reported but has no effect on the log yet.
+	apply func(lc *partlog.Config, v string)
+}
+
+func parseLongAtLeast(min int64) func(string) error {
+	return func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("value %q is not a long", v)
+		}
+		if n < min {
+			return fmt.Errorf("value %d must be at least %d", n, min)
+		}
+		return nil
+	}
+}
+
+func mustLong(v string) int64 {
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+func oneOf(allowed ...string) func(string) error {
+	return func(v string) error {
+		for _, a := range allowed {
+			if v == a {
+				return nil
+			}
+		}
+		return fmt.Errorf("value %q must be one of %v", v, allowed)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// topicConfigDefs lists the topic configs Chronik accepts, sorted by name.
+var topicConfigDefs = func() []topicConfigDef {
+	defs := []topicConfigDef{
+		{name: "cleanup.policy", typ: configTypeList, brokerName: "log.cleanup.policy",
+			defaultValue: func(*Config) string { return "delete" }, validate: oneOf("delete")},
+		{name: "compression.type", typ: configTypeString, brokerName: "compression.type",
+			defaultValue: func(*Config) string { return "producer" },
+			validate:     oneOf("producer")},
+		{name: "index.interval.bytes", typ: configTypeInt, brokerName: "log.index.interval.bytes",
+			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.IndexIntervalBytes) },
+			validate:     parseLongAtLeast(0),
+			apply:        func(lc *partlog.Config, v string) { lc.IndexIntervalBytes = mustLong(v) }},
+		{name: "max.message.bytes", typ: configTypeInt, brokerName: "message.max.bytes",
+			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.MaxMessageBytes) },
+			validate:     parseLongAtLeast(0),
+			apply:        func(lc *partlog.Config, v string) { lc.MaxMessageBytes = mustLong(v) }},
+		{name: "message.timestamp.type", typ: configTypeString, brokerName: "log.message.timestamp.type",
+			defaultValue: func(*Config) string { return "CreateTime" }, validate: oneOf("CreateTime")},
+		{name: "min.insync.replicas", typ: configTypeInt, brokerName: "min.insync.replicas",
+			defaultValue: func(*Config) string { return "1" }, validate: parseLongAtLeast(1)},
+		{name: "retention.bytes", typ: configTypeLong, brokerName: "log.retention.bytes",
+			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.RetentionBytes) },
+			validate:     parseLongAtLeast(-1),
+			apply:        func(lc *partlog.Config, v string) { lc.RetentionBytes = mustLong(v) }},
+		{name: "retention.ms", typ: configTypeLong, brokerName: "log.retention.ms",
+			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.RetentionMs) },
+			validate:     parseLongAtLeast(-1),
+			apply:        func(lc *partlog.Config, v string) { lc.RetentionMs = mustLong(v) }},
+		{name: "segment.bytes", typ: configTypeInt, brokerName: "log.segment.bytes",
+			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.SegmentBytes) },
+			validate:     parseLongAtLeast(14),
+			apply:        func(lc *partlog.Config, v string) { lc.SegmentBytes = mustLong(v) }},
+		{name: "segment.ms", typ: configTypeLong, brokerName: "log.roll.ms",
+			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.SegmentMs) },
+			validate:     parseLongAtLeast(1),
+			apply:        func(lc *partlog.Config, v string) { lc.SegmentMs = mustLong(v) }},
+		{name: "unclean.leader.election.enable", typ: configTypeBoolean, brokerName: "unclean.leader.election.enable",
+			defaultValue: func(*Config) string { return "false" }, validate: oneOf("true", "false")},
+	}
+	sort.Slice(defs, func(i, j int) bool { return defs[i].name < defs[j].name })
+	return defs
+}()
+
+// lookupTopicConfig returns the definition of a topic config, or nil.
+func lookupTopicConfig(name string) *topicConfigDef {
+	i := sort.Search(len(topicConfigDefs), func(i int) bool { return topicConfigDefs[i].name >= name })
+	if i < len(topicConfigDefs) && topicConfigDefs[i].name == name {
+		return &topicConfigDefs[i]
+	}
+	return nil
+}
+
+// validateTopicConfigs checks a set of overrides; the error names the
+// offending config so it can go straight into an INVALID_CONFIG message.
+func validateTopicConfigs(overrides map[string]string) error {
+	names := make([]string, 0, len(overrides))
+	for name := range overrides {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		def := lookupTopicConfig(name)
+		if def == nil {
+			return fmt.Errorf("unknown topic config %q", name)
+		}
+		if err := def.validate(overrides[name]); err != nil {
+			return fmt.Errorf("invalid value for %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// logConfigFor returns the partlog configuration for a topic: the broker
+// defaults with the topic's overrides applied.
+func (c *Config) logConfigFor(overrides map[string]string) partlog.Config {
+	lc := c.LogDefaults
+	for _, def := range topicConfigDefs {
+		if v, ok := overrides[def.name]; ok && def.apply != nil {
+			def.apply(&lc, v)
+		}
+	}
+	return lc
+}

@@ -1,0 +1,202 @@
+package broker
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Request is one decoded client request.
+type Request struct {
+	Conn          ConnID
+	Seq           uint64 // position in the connection's request stream; opaque to the broker
+	CorrelationID int32
+	ClientID      *string
+	Msg           kmsg.Request // decoded body, its version set
+}
+
+// handlerFunc handles one request. It answers through b.reply, at once or
+// later (produce waiting for a sync, fetch long-polling). A returned error
+// closes the connection: Kafka's rule for requests it cannot make sense of.
+type handlerFunc func(b *Broker, nowMs int64, req *Request) error
+
+// apiHandler is one row of the API table.
+type apiHandler struct {
+	key        int16
+	minVersion int16
+	maxVersion int16
+	handle     handlerFunc
+}
+
+// apiTable maps API keys to their handlers; each api file registers itself
+// in init and ApiVersions is derived from the table.
+var apiTable = map[int16]*apiHandler{}
+
+// registerAPI adds an API to the table. It panics on a duplicate key or a
+// version range kmsg cannot encode, both programming errors caught by any
+// test that loads the package.
+func registerAPI(key, minVersion, maxVersion int16, handle handlerFunc) {
+	if _, dup := apiTable[key]; dup {
+		panic(fmt.Sprintf("broker: API key %d registered twice", key))
+	}
+	req := kmsg.RequestForKey(key)
+	if req == nil {
+		panic(fmt.Sprintf("broker: kmsg has no request for key %d", key))
+	}
+	if minVersion < 0 || minVersion > maxVersion || maxVersion > req.MaxVersion() {
+		panic(fmt.Sprintf("broker: API key %d range %d-%d invalid (kmsg max %d)", key, minVersion, maxVersion, req.MaxVersion()))
+	}
+	apiTable[key] = &apiHandler{key: key, minVersion: minVersion, maxVersion: maxVersion, handle: handle}
+}
+
+// SupportedAPIs lists the API table sorted by key, as ApiVersions reports it.
+func SupportedAPIs() []kmsg.ApiVersionsResponseApiKey {
+	keys := make([]int, 0, len(apiTable))
+	for k := range apiTable {
+		keys = append(keys, int(k))
+	}
+	sort.Ints(keys)
+	out := make([]kmsg.ApiVersionsResponseApiKey, 0, len(keys))
+	for _, k := range keys {
+		h := apiTable[int16(k)]
+		out = append(out, kmsg.ApiVersionsResponseApiKey{ApiKey: h.key, MinVersion: h.minVersion, MaxVersion: h.maxVersion})
+	}
+	return out
+}
+
+// ErrMalformedRequest is wrapped by every ParseRequest failure; the
+// connection that sent the frame is closed.
+var ErrMalformedRequest = errors.New("broker: malformed request")
+
+// ParseRequest decodes one request frame (the size prefix removed). It is a
+// pure function, safe on any goroutine, so the I/O layer decodes in
+// parallel. When the frame is an ApiVersions request of a version above
+// the supported maximum, early is the response to send instead (Kafka
+// answers in v0 with UNSUPPORTED_VERSION and the supported ranges, without
+// parsing the body, so that newer clients can downgrade).
+// Any other unknown key, unsupported version or undecodable body is an
+// error: Kafka closes the connection in those cases.
+func ParseRequest(frame []byte) (req *Request, early kmsg.Response, err error) {
+	if len(frame) < 8 {
+		return nil, nil, fmt.Errorf("%w: frame of %d bytes is shorter than a request header", ErrMalformedRequest, len(frame))
+	}
+	key := int16(binary.BigEndian.Uint16(frame[0:]))
+	version := int16(binary.BigEndian.Uint16(frame[2:]))
+	correlationID := int32(binary.BigEndian.Uint32(frame[4:]))
+	h := apiTable[key]
+	if h == nil {
+		return nil, nil, fmt.Errorf("%w: unsupported API key %d (version %d)", ErrMalformedRequest, key, version)
+	}
+	if version < h.minVersion || version > h.maxVersion {
+		if key == apiKeyApiVersions && version > h.maxVersion {
+			resp := &kmsg.ApiVersionsResponse{Version: 0, ErrorCode: kerrUnsupportedVersion, ApiKeys: SupportedAPIs()}
+			return &Request{CorrelationID: correlationID, Msg: &kmsg.ApiVersionsRequest{Version: 0}}, resp, nil
+		}
+		return nil, nil, fmt.Errorf("%w: API key %d version %d outside supported range %d-%d", ErrMalformedRequest, key, version, h.minVersion, h.maxVersion)
+	}
+	msg := kmsg.RequestForKey(key)
+	msg.SetVersion(version)
+	rest := frame[8:]
+	// Request header v1: nullable client id (int16 length). Flexible
+	// requests use header v2, which adds tagged fields after it; the client
+	// id itself stays a classic nullable string.
+	clientLen := int16(0)
+	if len(rest) < 2 {
+		return nil, nil, fmt.Errorf("%w: missing client id", ErrMalformedRequest)
+	}
+	clientLen = int16(binary.BigEndian.Uint16(rest))
+	rest = rest[2:]
+	var clientID *string
+	if clientLen >= 0 {
+		if int(clientLen) > len(rest) {
+			return nil, nil, fmt.Errorf("%w: client id of %d bytes overruns frame", ErrMalformedRequest, clientLen)
+		}
+		s := string(rest[:clientLen])
+		clientID = &s
+		rest = rest[clientLen:]
+	} else if clientLen != -1 {
+		return nil, nil, fmt.Errorf("%w: invalid client id length %d", ErrMalformedRequest, clientLen)
+	}
+	if msg.IsFlexible() {
+		var err error
+		rest, err = skipTaggedFields(rest)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: request header tags: %v", ErrMalformedRequest, err)
+		}
+	}
+	if err := msg.ReadFrom(rest); err != nil {
+		return nil, nil, fmt.Errorf("%w: decode API key %d version %d: %v", ErrMalformedRequest, key, version, err)
+	}
+	return &Request{CorrelationID: correlationID, ClientID: clientID, Msg: msg}, nil, nil
+}
+
+// skipTaggedFields skips a tagged-field section (KIP-482).
+func skipTaggedFields(b []byte) ([]byte, error) {
+	n, b, err := readUvarint(b)
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(len(b)) {
+		return nil, fmt.Errorf("%d tagged fields in %d bytes", n, len(b))
+	}
+	for i := uint64(0); i < n; i++ {
+		if _, b, err = readUvarint(b); err != nil { // tag
+			return nil, err
+		}
+		var size uint64
+		if size, b, err = readUvarint(b); err != nil {
+			return nil, err
+		}
+		if size > uint64(len(b)) {
+			return nil, fmt.Errorf("tagged field of %d bytes overruns %d", size, len(b))
+		}
+		b = b[size:]
+	}
+	return b, nil
+}
+
+func readUvarint(b []byte) (uint64, []byte, error) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, nil, errors.New("bad uvarint")
+	}
+	return v, b[n:], nil
+}
+
+// EncodeResponse appends resp with its response header (correlation id,
+// plus tagged fields for flexible versions except ApiVersions, whose
+// response header is always v0 so clients can parse it before knowing the
+// broker's versions), without the size prefix.
+func EncodeResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(correlationID))
+	if resp.IsFlexible() && resp.Key() != apiKeyApiVersions {
+		dst = append(dst, 0)
+	}
+	return resp.AppendTo(dst)
+}
+
+// HandleRequest dispatches a parsed request.
+func (b *Broker) HandleRequest(nowMs int64, req *Request) {
+	if b.closed {
+		b.env.Replier.CloseConn(req.Conn, "broker shutting down")
+		return
+	}
+	h := apiTable[req.Msg.Key()]
+	if h == nil { // ParseRequest guarantees this cannot happen
+		panic(fmt.Sprintf("broker: invariant violated: request with unregistered key %d reached HandleRequest", req.Msg.Key()))
+	}
+	if err := h.handle(b, nowMs, req); err != nil {
+		b.env.Replier.CloseConn(req.Conn, err.Error())
+	}
+}
+
+// reply sends resp for req, setting its version to the request's.
+func (b *Broker) reply(req *Request, resp kmsg.Response) {
+	if resp != nil {
+		resp.SetVersion(req.Msg.GetVersion())
+	}
+	b.env.Replier.Reply(req, resp)
+}
