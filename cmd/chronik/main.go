@@ -1,0 +1,183 @@
+// Command chronik is the Chronik broker: a Kafka-compatible streaming
+// broker. `chronik serve` (or a bare `chronik`) runs a node; `chronik dump`
+// prints a partition's records from its data directory.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/io/wire"
+	"github.com/chronik-streaming/chronik/node"
+)
+
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	serve := newServeCommand()
+	root := &cobra.Command{
+		Use:   "chronik",
+		Short: "Chronik is a Kafka-compatible streaming broker",
+		Long: "Chronik is a Kafka-wire-compatible streaming broker.\n\n" +
+			"Run without a command it serves a single node on 127.0.0.1:9092 with its data in ./chronik-data\n" +
+			"(the same as `chronik serve`).",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: false,
+		RunE:          serve.RunE,
+	}
+	// A bare `chronik` accepts serve's flags too.
+	root.Flags().AddFlagSet(serve.Flags())
+	root.AddCommand(serve, newDumpCommand())
+	return root
+}
+
+// serveOptions are the flags of `chronik serve`.
+type serveOptions struct {
+	id                int32
+	kafkaAddr         string
+	advertisedAddr    string
+	raftAddr          string
+	dataDir           string
+	voters            string
+	clusterID         string
+	logLevel          string
+	autoCreateTopics  bool
+	numPartitions     int32
+	replicationFactor int16
+	syncWrites        bool
+	segmentBytes      int64
+	segmentMs         int64
+	retentionMs       int64
+	retentionBytes    int64
+	maxMessageBytes   int64
+	requestMaxBytes   int32
+	maxConnections    int
+}
+
+func newServeCommand() *cobra.Command {
+	def := broker.DefaultConfig()
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a broker",
+		Long: "Run a Chronik broker. With no flags it serves a single node on 127.0.0.1:9092 and keeps its\n" +
+			"data in ./chronik-data. SIGTERM or SIGINT stops it gracefully.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runServe(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.Int32Var(&o.id, "id", 1, "node id (node.id)")
+	f.StringVar(&o.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address the Kafka listener binds")
+	f.StringVar(&o.advertisedAddr, "advertised-addr", "", "host:port advertised to clients in Metadata (default: --kafka-addr, with 127.0.0.1 for an unspecified host)")
+	f.StringVar(&o.raftAddr, "raft-addr", "127.0.0.1:9093", "address of the metadata quorum transport (cluster mode)")
+	f.StringVar(&o.dataDir, "data-dir", "./chronik-data", "directory holding the broker's data")
+	f.StringVar(&o.voters, "voters", "", "metadata quorum voters as id@host:port,...; empty runs a single node")
+	f.StringVar(&o.clusterID, "cluster-id", def.ClusterID, "cluster id reported to clients")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.BoolVar(&o.autoCreateTopics, "auto-create-topics", def.AutoCreateTopics, "create unknown topics on Metadata requests (auto.create.topics.enable)")
+	f.Int32Var(&o.numPartitions, "num-partitions", def.NumPartitions, "default partition count for new topics (num.partitions)")
+	f.Int16Var(&o.replicationFactor, "default-replication-factor", def.DefaultReplicationFactor, "default replication factor (default.replication.factor)")
+	f.BoolVar(&o.syncWrites, "sync-writes", def.SyncWrites, "answer acks=1/all produces only after their batch is fsynced (group commit); false relies on the page cache like Kafka's default")
+	f.Int64Var(&o.segmentBytes, "log-segment-bytes", def.LogDefaults.SegmentBytes, "default segment.bytes (log.segment.bytes)")
+	f.Int64Var(&o.segmentMs, "log-roll-ms", def.LogDefaults.SegmentMs, "default segment.ms (log.roll.ms)")
+	f.Int64Var(&o.retentionMs, "log-retention-ms", def.LogDefaults.RetentionMs, "default retention.ms (log.retention.ms); -1 keeps forever")
+	f.Int64Var(&o.retentionBytes, "log-retention-bytes", def.LogDefaults.RetentionBytes, "default retention.bytes (log.retention.bytes); -1 means no size limit")
+	f.Int64Var(&o.maxMessageBytes, "message-max-bytes", def.LogDefaults.MaxMessageBytes, "largest record batch accepted (message.max.bytes)")
+	f.Int32Var(&o.requestMaxBytes, "socket-request-max-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
+	f.IntVar(&o.maxConnections, "max-connections", 4096, "maximum concurrent client connections")
+	return cmd
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("invalid --log-level %q: %w", s, err)
+	}
+	return l, nil
+}
+
+func runServe(ctx context.Context, o *serveOptions) error {
+	level, err := parseLogLevel(o.logLevel)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if strings.TrimSpace(o.voters) != "" {
+		return fmt.Errorf("--voters: cluster mode is not available in this build yet; run without --voters for a single node")
+	}
+	cfg := broker.DefaultConfig()
+	cfg.NodeID = o.id
+	cfg.ClusterID = o.clusterID
+	cfg.AutoCreateTopics = o.autoCreateTopics
+	cfg.NumPartitions = o.numPartitions
+	cfg.DefaultReplicationFactor = o.replicationFactor
+	cfg.SyncWrites = o.syncWrites
+	cfg.LogDefaults.SegmentBytes = o.segmentBytes
+	cfg.LogDefaults.SegmentMs = o.segmentMs
+	cfg.LogDefaults.RetentionMs = o.retentionMs
+	cfg.LogDefaults.RetentionBytes = o.retentionBytes
+	cfg.LogDefaults.MaxMessageBytes = o.maxMessageBytes
+	advertised := o.advertisedAddr
+	if advertised == "" {
+		advertised = o.kafkaAddr
+	}
+	host, port, err := splitHostPort(advertised)
+	if err != nil {
+		return fmt.Errorf("advertised address: %w", err)
+	}
+	cfg.AdvertisedHost, cfg.AdvertisedPort = host, port
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := node.New(node.Config{
+		DataDir: o.dataDir,
+		Broker:  cfg,
+		Wire: wire.Config{
+			Addr:            o.kafkaAddr,
+			MaxRequestBytes: o.requestMaxBytes,
+			MaxConns:        o.maxConnections,
+		},
+		Logger: logger,
+	})
+	if err != nil {
+		logger.Error("start failed", "err", err)
+		return err
+	}
+	return n.Run(ctx)
+}
+
+// splitHostPort splits an address for advertising: an unspecified host
+// (empty, 0.0.0.0 or ::) is advertised as 127.0.0.1, the only address a
+// client on this machine is sure to reach.
+func splitHostPort(addr string) (string, int32, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", portText, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return host, int32(port), nil
+}

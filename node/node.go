@@ -1,0 +1,316 @@
+// Package node wires one Chronik broker: the pure core (core/broker) plus a
+// real environment (io/osdisk files, io/wire connections, the wall clock
+// and fsync goroutines). It owns the single-threaded event loop: every call
+// into the broker happens on that loop's goroutine; the I/O goroutines only
+// move bytes and completions into it through a bounded channel.
+package node
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/core/partlog"
+	"github.com/chronik-streaming/chronik/io/osdisk"
+	"github.com/chronik-streaming/chronik/io/wire"
+)
+
+// Config configures a node.
+type Config struct {
+	DataDir string
+	Broker  broker.Config
+	Wire    wire.Config
+	Logger  *slog.Logger
+	// EventQueueLength bounds the loop's inbox; producers of events block
+	// when it is full, which pushes back on client connections.
+	EventQueueLength int
+	// ShutdownTimeout bounds a graceful stop.
+	ShutdownTimeout time.Duration
+}
+
+// Node is one running broker.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	broker *broker.Broker
+	server *wire.Server
+	events chan event
+
+	mu    sync.Mutex
+	conns map[broker.ConnID]*wire.Conn
+}
+
+// event is something for the loop to do.
+type event interface{ isEvent() }
+
+type requestEvent struct{ req *broker.Request }
+type syncDoneEvent struct {
+	token broker.SyncToken
+	job   *partlog.SyncJob
+	err   error
+}
+type connClosedEvent struct{ id broker.ConnID }
+
+func (requestEvent) isEvent()    {}
+func (syncDoneEvent) isEvent()   {}
+func (connClosedEvent) isEvent() {}
+
+// New opens the data directory, recovers the broker and binds the Kafka
+// listener. Serving starts with Run.
+func New(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.EventQueueLength <= 0 {
+		cfg.EventQueueLength = 4096
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	d, err := osdisk.New(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open data dir %s: %w", cfg.DataDir, err)
+	}
+	n := &Node{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		events: make(chan event, cfg.EventQueueLength),
+		conns:  map[broker.ConnID]*wire.Conn{},
+	}
+	var seed [16]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("seed random source: %w", err)
+	}
+	env := broker.Env{
+		Disk:    d,
+		Replier: (*replier)(n),
+		Syncer:  (*syncer)(n),
+		Logger:  cfg.Logger,
+		Random:  rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+	}
+	// Bind before recovering so that a port conflict fails fast and an
+	// ephemeral port (0) can be advertised as the one actually bound.
+	wcfg := cfg.Wire
+	wcfg.Logger = cfg.Logger
+	server, err := wire.Listen(wcfg, (*handler)(n))
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	n.server = server
+	bcfg := cfg.Broker
+	if tcp, ok := server.Addr().(*net.TCPAddr); ok && bcfg.AdvertisedPort == 0 {
+		bcfg.AdvertisedPort = int32(tcp.Port)
+	}
+	started := time.Now()
+	b, err := broker.New(bcfg, env, nowMs())
+	if err != nil {
+		_ = server.Shutdown(context.Background())
+		return nil, fmt.Errorf("start broker: %w", err)
+	}
+	n.broker = b
+	n.log.Info("recovered data directory", "dir", cfg.DataDir, "took", time.Since(started).String())
+	return n, nil
+}
+
+// Addr is the bound Kafka listener address.
+func (n *Node) Addr() net.Addr { return n.server.Addr() }
+
+func nowMs() int64 { return time.Now().UnixMilli() }
+
+// Run serves until ctx is cancelled, then shuts down gracefully: stop
+// accepting, finish the syncs in flight, sync everything, answer waiting
+// requests, checkpoint, close.
+func (n *Node) Run(ctx context.Context) error {
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- n.server.Serve() }()
+	n.log.Info("serving Kafka", "addr", n.server.Addr().String(), "node_id", n.cfg.Broker.NodeID)
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := nowMs()
+		n.broker.Tick(now)
+		wake := n.broker.NextWakeMs(now)
+		timer.Reset(time.Duration(wake-now) * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return n.shutdown()
+		case err := <-serveErr:
+			n.shutdownBroker()
+			return fmt.Errorf("kafka listener stopped: %w", err)
+		case ev := <-n.events:
+			n.handle(ev)
+			n.drain()
+		case <-timer.C:
+		}
+	}
+}
+
+// maxBatchEvents bounds how many queued events one loop turn handles before
+// flushing, so a flood of requests cannot starve timers.
+const maxBatchEvents = 1024
+
+// drain handles whatever else is queued, then starts the group-commit syncs
+// for everything appended meanwhile.
+func (n *Node) drain() {
+	for i := 0; i < maxBatchEvents; i++ {
+		select {
+		case ev := <-n.events:
+			n.handle(ev)
+		default:
+			i = maxBatchEvents
+		}
+	}
+	n.broker.Flush()
+}
+
+func (n *Node) handle(ev event) {
+	now := nowMs()
+	switch ev := ev.(type) {
+	case requestEvent:
+		n.broker.HandleRequest(now, ev.req)
+	case syncDoneEvent:
+		n.broker.SyncDone(now, ev.token, ev.job, ev.err)
+	case connClosedEvent:
+		n.broker.ConnClosed(ev.id)
+	}
+}
+
+func (n *Node) shutdown() error {
+	n.log.Info("shutting down")
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
+	defer cancel()
+	serverDone := make(chan error, 1)
+	go func() { serverDone <- n.server.Shutdown(ctx) }()
+	// Let the syncs in flight land so their produces are answered.
+	for n.broker.SyncInFlight() && ctx.Err() == nil {
+		select {
+		case ev := <-n.events:
+			n.handle(ev)
+		case <-ctx.Done():
+		}
+	}
+	n.shutdownBroker()
+	// Keep consuming events so that reader goroutines blocked on the inbox
+	// can finish; the closed broker turns requests away.
+	for {
+		select {
+		case err := <-serverDone:
+			n.log.Info("stopped")
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("shutdown listener: %w", err)
+			}
+			return nil
+		case ev := <-n.events:
+			n.handle(ev)
+		}
+	}
+}
+
+func (n *Node) shutdownBroker() {
+	now := nowMs()
+	n.broker.SyncAllBlocking(now)
+	n.broker.Shutdown(now)
+}
+
+// post hands an event to the loop, blocking while the inbox is full.
+func (n *Node) post(ev event) { n.events <- ev }
+
+// handler adapts the node to wire.Handler.
+type handler Node
+
+// HandleRequest decodes a frame on the connection's reader goroutine.
+func (h *handler) HandleRequest(c *wire.Conn, seq uint64, frame []byte) {
+	n := (*Node)(h)
+	req, early, err := broker.ParseRequest(frame)
+	if err != nil {
+		c.Close(err.Error())
+		return
+	}
+	if early != nil {
+		c.Respond(seq, responseMessage{correlationID: req.CorrelationID, resp: early})
+		return
+	}
+	id := broker.ConnID(c.ID())
+	n.mu.Lock()
+	n.conns[id] = c
+	n.mu.Unlock()
+	req.Conn = id
+	req.Seq = seq
+	n.post(requestEvent{req: req})
+}
+
+// ConnClosed forgets the connection and tells the broker.
+func (h *handler) ConnClosed(c *wire.Conn) {
+	n := (*Node)(h)
+	id := broker.ConnID(c.ID())
+	n.mu.Lock()
+	delete(n.conns, id)
+	n.mu.Unlock()
+	n.post(connClosedEvent{id: id})
+}
+
+func (n *Node) conn(id broker.ConnID) *wire.Conn {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.conns[id]
+}
+
+// responseMessage encodes a response on the connection's writer goroutine.
+type responseMessage struct {
+	correlationID int32
+	resp          kmsg.Response
+}
+
+// AppendTo implements wire.Message.
+func (m responseMessage) AppendTo(dst []byte) []byte {
+	return broker.EncodeResponse(dst, m.correlationID, m.resp)
+}
+
+// replier adapts the node to broker.Replier.
+type replier Node
+
+// Reply hands a response to its connection's writer.
+func (r *replier) Reply(req *broker.Request, resp kmsg.Response) {
+	c := (*Node)(r).conn(req.Conn)
+	if c == nil {
+		return // the connection is gone; nobody to answer
+	}
+	if resp == nil {
+		c.Respond(req.Seq, nil)
+		return
+	}
+	c.Respond(req.Seq, responseMessage{correlationID: req.CorrelationID, resp: resp})
+}
+
+// CloseConn closes a connection after a protocol violation.
+func (r *replier) CloseConn(id broker.ConnID, reason string) {
+	if c := (*Node)(r).conn(id); c != nil {
+		c.Close(reason)
+	}
+}
+
+// syncer adapts the node to broker.Syncer: each job runs on its own
+// goroutine. At most one job per partition is in flight (the broker
+// guarantees it), so the number of goroutines is bounded by the number
+// of partitions.
+type syncer Node
+
+// StartSync runs job off the loop and posts its completion.
+func (s *syncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
+	n := (*Node)(s)
+	go func() {
+		err := job.Run()
+		n.post(syncDoneEvent{token: token, job: job, err: err})
+	}()
+}
