@@ -63,8 +63,6 @@ func TestForbiddenImportsCatches(t *testing.T) {
 	src := `package bad
 
 import (
-	"fmt"
-	"os"
 	"os"
 	"time"
 	"github.com/chronik-streaming/chronik/io/wire"
