@@ -1,0 +1,626 @@
+// Package memdisk is an in-memory disk.Disk for tests, with page-cache
+// semantics that make crash testing meaningful:
+//
+//   - Every file keeps two versions: its current contents (what reads see)
+//     and its synced contents (what survives a crash). File.Sync copies the
+//     first to the second.
+//   - The namespace has two versions too: the current names and the durable
+//     names. Creating, renaming or removing a file changes only the current
+//     names; SyncDir of the parent makes the change durable, and
+//     WriteFileAtomic does that itself.
+//   - Crash returns a new Disk holding only durable names with their synced
+//     contents, optionally keeping a torn prefix of unsynced appends.
+//
+// Simplifications, chosen because Chronik never relies on the opposite:
+// directories (MkdirAll, Remove of an empty directory, RemoveAll) change
+// durably at once; Rename moves files only.
+//
+// A Disk is not safe for concurrent use. The disk contract allows Sync to
+// run on another goroutine; tests that use memdisk must run SyncJob.Run on
+// the same goroutine as everything else (which deterministic tests do
+// anyway).
+package memdisk
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/chronik-streaming/chronik/core/disk"
+)
+
+// TempSuffix names the temporary file WriteFileAtomic writes before the
+// rename, the same suffix the real disk (io/osdisk) uses.
+const TempSuffix = ".tmp"
+
+// Errors specific to memdisk.
+var (
+	// ErrInvalidPath: an absolute path or one escaping the root.
+	ErrInvalidPath = errors.New("memdisk: invalid path")
+	// ErrClosed: an operation on a closed File.
+	ErrClosed = errors.New("memdisk: file already closed")
+	// ErrIsDir: a file operation on a directory, or the reverse.
+	ErrIsDir = errors.New("memdisk: is a directory")
+	// ErrNotEmpty: Remove of a directory that still has entries.
+	ErrNotEmpty = errors.New("memdisk: directory not empty")
+	// ErrExist: creating something where a different kind of entry exists.
+	ErrExist = errors.New("memdisk: file exists")
+)
+
+// Op names an operation for fault injection (see SetFault).
+type Op string
+
+// Operations passed to the fault hook.
+const (
+	OpOpenFile        Op = "open"
+	OpReadFile        Op = "readfile"
+	OpWriteFileAtomic Op = "writefileatomic"
+	OpRemove          Op = "remove"
+	OpRemoveAll       Op = "removeall"
+	OpRename          Op = "rename"
+	OpMkdirAll        Op = "mkdirall"
+	OpList            Op = "list"
+	OpSyncDir         Op = "syncdir"
+	OpReadAt          Op = "readat"
+	OpWriteAt         Op = "writeat"
+	OpTruncate        Op = "truncate"
+	OpSync            Op = "sync"
+)
+
+// inode is one file's contents, shared by every name and handle that
+// refers to it.
+type inode struct {
+	data []byte // current contents
+	// synced is what survives a crash. After a Sync it aliases data's
+	// backing array (shared=true) to make Sync O(1); the first mutation
+	// of a byte below len(synced) copies it first.
+	synced []byte
+	shared bool
+}
+
+// Disk is the in-memory disk. The zero value is not usable; call New.
+type Disk struct {
+	files   map[string]*inode // current names
+	durable map[string]*inode // names as of the last SyncDir of their parent
+	dirs    map[string]bool   // directories; "." is the root
+	fault   func(op Op, name string) error
+	syncs   int
+}
+
+// Compile-time checks that the types satisfy the contract.
+var (
+	_ disk.Disk = (*Disk)(nil)
+	_ disk.File = (*File)(nil)
+)
+
+// New returns an empty disk.
+func New() *Disk {
+	return &Disk{
+		files:   make(map[string]*inode),
+		durable: make(map[string]*inode),
+		dirs:    map[string]bool{".": true},
+	}
+}
+
+// SetFault installs a hook consulted before every operation; a non-nil
+// return fails the operation with that error and changes nothing. Pass
+// nil to remove it. Tests use it to fail a sync or a write.
+func (d *Disk) SetFault(f func(op Op, name string) error) { d.fault = f }
+
+// SyncCount is the number of successful File.Sync calls so far
+// (WriteFileAtomic's internal sync included), for tests that count fsyncs.
+func (d *Disk) SyncCount() int { return d.syncs }
+
+func (d *Disk) check(op Op, name string) error {
+	if d.fault == nil {
+		return nil
+	}
+	if err := d.fault(op, name); err != nil {
+		return fmt.Errorf("memdisk: %s %s: %w", op, name, err)
+	}
+	return nil
+}
+
+// clean normalizes a slash-separated relative path.
+func clean(name string) (string, error) {
+	c := path.Clean(name)
+	if strings.HasPrefix(c, "/") || c == ".." || strings.HasPrefix(c, "../") || strings.ContainsRune(c, 0) {
+		return "", fmt.Errorf("%w: %q", ErrInvalidPath, name)
+	}
+	return c, nil
+}
+
+func notExist(op Op, name string) error {
+	return fmt.Errorf("memdisk: %s %s: %w", op, name, disk.ErrNotExist)
+}
+
+// OpenFile implements disk.Disk.
+func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
+	c, err := clean(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.check(OpOpenFile, c); err != nil {
+		return nil, err
+	}
+	if d.dirs[c] {
+		return nil, fmt.Errorf("memdisk: open %s: %w", c, ErrIsDir)
+	}
+	n := d.files[c]
+	if n == nil {
+		if !create {
+			return nil, notExist(OpOpenFile, c)
+		}
+		if !d.dirs[path.Dir(c)] {
+			return nil, notExist(OpOpenFile, path.Dir(c))
+		}
+		n = &inode{}
+		d.files[c] = n
+	}
+	return &File{d: d, n: n, name: c}, nil
+}
+
+// ReadFile implements disk.Disk.
+func (d *Disk) ReadFile(name string) ([]byte, error) {
+	c, err := clean(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.check(OpReadFile, c); err != nil {
+		return nil, err
+	}
+	n := d.files[c]
+	if n == nil {
+		return nil, notExist(OpReadFile, c)
+	}
+	return bytes.Clone(n.data), nil
+}
+
+// WriteFileAtomic implements disk.Disk with the same steps as a real disk
+// (temporary file, sync, rename, SyncDir), so a crash can only observe the
+// old or the new contents, and other pending names in the directory become
+// durable too, as a real directory fsync would make them.
+func (d *Disk) WriteFileAtomic(name string, data []byte) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if err := d.check(OpWriteFileAtomic, c); err != nil {
+		return err
+	}
+	dir := path.Dir(c)
+	if !d.dirs[dir] {
+		return notExist(OpWriteFileAtomic, dir)
+	}
+	if d.dirs[c] {
+		return fmt.Errorf("memdisk: write %s: %w", c, ErrIsDir)
+	}
+	content := bytes.Clone(data)
+	d.files[c+TempSuffix] = &inode{data: content, synced: content[:len(content):len(content)], shared: true}
+	d.syncs++
+	d.files[c] = d.files[c+TempSuffix]
+	delete(d.files, c+TempSuffix)
+	d.syncDir(dir)
+	return nil
+}
+
+// Remove implements disk.Disk.
+func (d *Disk) Remove(name string) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if err := d.check(OpRemove, c); err != nil {
+		return err
+	}
+	if d.files[c] != nil {
+		delete(d.files, c)
+		return nil
+	}
+	if !d.dirs[c] || c == "." {
+		return notExist(OpRemove, c)
+	}
+	if len(d.children(c)) > 0 {
+		return fmt.Errorf("memdisk: remove %s: %w", c, ErrNotEmpty)
+	}
+	d.removeTree(c)
+	return nil
+}
+
+// RemoveAll implements disk.Disk. The removal is durable at once.
+func (d *Disk) RemoveAll(name string) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	if err := d.check(OpRemoveAll, c); err != nil {
+		return err
+	}
+	if d.files[c] != nil {
+		delete(d.files, c)
+		delete(d.durable, c)
+		return nil
+	}
+	if d.dirs[c] {
+		d.removeTree(c)
+	}
+	return nil
+}
+
+// removeTree deletes dir and everything below it from both namespaces.
+func (d *Disk) removeTree(dir string) {
+	prefix := dir + "/"
+	if dir == "." {
+		prefix = ""
+	}
+	for _, m := range []map[string]*inode{d.files, d.durable} {
+		for k := range m {
+			if strings.HasPrefix(k, prefix) {
+				delete(m, k)
+			}
+		}
+	}
+	for k := range d.dirs {
+		if strings.HasPrefix(k, prefix) && k != "." {
+			delete(d.dirs, k)
+		}
+	}
+	if dir != "." {
+		delete(d.dirs, dir)
+	}
+}
+
+// Rename implements disk.Disk for files.
+func (d *Disk) Rename(oldName, newName string) error {
+	o, err := clean(oldName)
+	if err != nil {
+		return err
+	}
+	n, err := clean(newName)
+	if err != nil {
+		return err
+	}
+	if err := d.check(OpRename, o); err != nil {
+		return err
+	}
+	if d.dirs[o] || d.dirs[n] {
+		return fmt.Errorf("memdisk: rename %s to %s: %w", o, n, ErrIsDir)
+	}
+	in := d.files[o]
+	if in == nil {
+		return notExist(OpRename, o)
+	}
+	if !d.dirs[path.Dir(n)] {
+		return notExist(OpRename, path.Dir(n))
+	}
+	if o == n {
+		return nil
+	}
+	d.files[n] = in
+	delete(d.files, o)
+	return nil
+}
+
+// MkdirAll implements disk.Disk. Directories are durable at once.
+func (d *Disk) MkdirAll(dir string) error {
+	c, err := clean(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.check(OpMkdirAll, c); err != nil {
+		return err
+	}
+	for p := c; p != "."; p = path.Dir(p) {
+		if d.files[p] != nil {
+			return fmt.Errorf("memdisk: mkdir %s: %w", p, ErrExist)
+		}
+	}
+	for p := c; p != "."; p = path.Dir(p) {
+		d.dirs[p] = true
+	}
+	return nil
+}
+
+// children returns the names of the current entries of dir, sorted.
+func (d *Disk) children(dir string) []string {
+	var out []string
+	for k := range d.files {
+		if path.Dir(k) == dir {
+			out = append(out, path.Base(k))
+		}
+	}
+	for k := range d.dirs {
+		if k != "." && path.Dir(k) == dir {
+			out = append(out, path.Base(k))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// List implements disk.Disk.
+func (d *Disk) List(dir string) ([]string, error) {
+	c, err := clean(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.check(OpList, c); err != nil {
+		return nil, err
+	}
+	if !d.dirs[c] {
+		return nil, notExist(OpList, c)
+	}
+	return d.children(c), nil
+}
+
+// SyncDir implements disk.Disk: the current names directly inside dir
+// become the durable ones.
+func (d *Disk) SyncDir(dir string) error {
+	c, err := clean(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.check(OpSyncDir, c); err != nil {
+		return err
+	}
+	if !d.dirs[c] {
+		return notExist(OpSyncDir, c)
+	}
+	d.syncDir(c)
+	return nil
+}
+
+func (d *Disk) syncDir(dir string) {
+	for k := range d.durable {
+		if path.Dir(k) == dir && d.files[k] == nil {
+			delete(d.durable, k)
+		}
+	}
+	for k, n := range d.files {
+		if path.Dir(k) == dir {
+			d.durable[k] = n
+		}
+	}
+}
+
+// SplitMix64 is a tiny deterministic PRNG (Steele, Lea and Flood's
+// splitmix64) so that crash tests can choose torn lengths from a seed
+// without math/rand, which core may not import.
+type SplitMix64 struct{ state uint64 }
+
+// NewSplitMix64 returns a generator seeded with seed.
+func NewSplitMix64(seed uint64) *SplitMix64 { return &SplitMix64{state: seed} }
+
+// Uint64 returns the next value.
+func (s *SplitMix64) Uint64() uint64 {
+	s.state += 0x9e3779b97f4a7c15
+	z := s.state
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// Intn returns a value in [0, n) (n > 0); its signature fits Crash.
+// The modulo bias is irrelevant for choosing crash points.
+func (s *SplitMix64) Intn(n int) int { return int(s.Uint64() % uint64(n)) }
+
+// Crash returns the disk as a reboot after a power failure would find it:
+// only durable names, each with its synced contents. d itself is left
+// untouched (and should no longer be used by the test).
+//
+// When keep is nil every unsynced change is lost. Otherwise keep(n)
+// returns a choice in [0, n) and files (in sorted name order, so the same
+// keep sequence gives the same result) lose unsynced data partially:
+//
+//   - a file that was only appended to since its last sync keeps the
+//     synced bytes plus the first keep(u+1) of its u unsynced bytes, the
+//     torn tail of an interrupted write-back;
+//   - a file overwritten or truncated since its last sync ends up either
+//     as synced (keep(2)==0) or with all of its current contents.
+func (d *Disk) Crash(keep func(n int) int) *Disk {
+	nd := New()
+	for k := range d.dirs {
+		nd.dirs[k] = true
+	}
+	names := make([]string, 0, len(d.durable))
+	for k := range d.durable {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	// A file durable under two names (a renamed file whose old directory
+	// was not synced yet) stays one inode.
+	fresh := make(map[*inode]*inode, len(names))
+	for _, k := range names {
+		old := d.durable[k]
+		n := fresh[old]
+		if n == nil {
+			n = &inode{data: crashContents(old, keep)}
+			n.synced = n.data[:len(n.data):len(n.data)]
+			n.shared = true
+			fresh[old] = n
+		}
+		nd.files[k] = n
+		nd.durable[k] = n
+	}
+	return nd
+}
+
+// crashContents picks what one file holds after a crash.
+func crashContents(n *inode, keep func(int) int) []byte {
+	s := len(n.synced)
+	if keep == nil {
+		return bytes.Clone(n.synced)
+	}
+	if len(n.data) >= s && bytes.Equal(n.data[:s], n.synced) {
+		k := keep(len(n.data) - s + 1)
+		return bytes.Clone(n.data[:s+k])
+	}
+	if keep(2) == 0 {
+		return bytes.Clone(n.synced)
+	}
+	return bytes.Clone(n.data)
+}
+
+// Corrupt XORs mask into the byte at off of name, in both the current and
+// the synced contents: silent media corruption that a CRC must catch.
+func (d *Disk) Corrupt(name string, off int64, mask byte) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	n := d.files[c]
+	if n == nil {
+		return notExist("corrupt", c)
+	}
+	if off < 0 || off >= int64(len(n.data)) {
+		return fmt.Errorf("memdisk: corrupt %s at %d: outside %d bytes", c, off, len(n.data))
+	}
+	n.unshare()
+	n.data[off] ^= mask
+	if off < int64(len(n.synced)) {
+		n.synced[off] ^= mask
+	}
+	return nil
+}
+
+// DurableNames lists every durable file name, sorted: what a crash would
+// keep.
+func (d *Disk) DurableNames() []string {
+	out := make([]string, 0, len(d.durable))
+	for k := range d.durable {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// unshare gives synced its own copy before data is mutated below
+// len(synced).
+func (n *inode) unshare() {
+	if n.shared {
+		n.synced = bytes.Clone(n.synced)
+		n.shared = false
+	}
+}
+
+// mutating is called before bytes at position from and above change.
+func (n *inode) mutating(from int) {
+	if from < len(n.synced) {
+		n.unshare()
+	}
+}
+
+// File is an open memdisk file.
+type File struct {
+	d      *Disk
+	n      *inode
+	name   string
+	closed bool
+}
+
+func (f *File) checkOp(op Op) error {
+	if f.closed {
+		return fmt.Errorf("memdisk: %s %s: %w", op, f.name, ErrClosed)
+	}
+	return f.d.check(op, f.name)
+}
+
+// ReadAt implements disk.File.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.checkOp(OpReadAt); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("memdisk: read %s: negative offset %d", f.name, off)
+	}
+	if off >= int64(len(f.n.data)) {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, f.n.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// WriteAt implements disk.File.
+func (f *File) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.checkOp(OpWriteAt); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("memdisk: write %s: negative offset %d", f.name, off)
+	}
+	n := f.n
+	o := int(off)
+	n.mutating(min(o, len(n.data)))
+	if o > len(n.data) {
+		n.data = append(n.data, make([]byte, o-len(n.data))...)
+	}
+	if o == len(n.data) {
+		n.data = append(n.data, p...)
+		return len(p), nil
+	}
+	end := o + len(p)
+	if end > len(n.data) {
+		n.data = append(n.data, make([]byte, end-len(n.data))...)
+	}
+	copy(n.data[o:end], p)
+	return len(p), nil
+}
+
+// Size implements disk.File.
+func (f *File) Size() (int64, error) {
+	if f.closed {
+		return 0, fmt.Errorf("memdisk: size %s: %w", f.name, ErrClosed)
+	}
+	return int64(len(f.n.data)), nil
+}
+
+// Truncate implements disk.File.
+func (f *File) Truncate(size int64) error {
+	if err := f.checkOp(OpTruncate); err != nil {
+		return err
+	}
+	if size < 0 {
+		return fmt.Errorf("memdisk: truncate %s: negative size %d", f.name, size)
+	}
+	n := f.n
+	s := int(size)
+	n.mutating(min(s, len(n.data)))
+	if s <= len(n.data) {
+		n.data = n.data[:s]
+	} else {
+		n.data = append(n.data, make([]byte, s-len(n.data))...)
+	}
+	return nil
+}
+
+// Sync implements disk.File. It must run on the same goroutine as every
+// other call (see the package comment).
+func (f *File) Sync() error {
+	if err := f.checkOp(OpSync); err != nil {
+		return err
+	}
+	n := f.n
+	n.synced = n.data[:len(n.data):len(n.data)]
+	n.shared = true
+	f.d.syncs++
+	return nil
+}
+
+// Close implements disk.File. Unsynced data stays unsynced.
+func (f *File) Close() error {
+	if f.closed {
+		return fmt.Errorf("memdisk: close %s: %w", f.name, ErrClosed)
+	}
+	f.closed = true
+	return nil
+}

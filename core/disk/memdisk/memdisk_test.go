@@ -1,0 +1,283 @@
+package memdisk
+
+import (
+	"errors"
+	"io"
+	"reflect"
+	"testing"
+
+	"github.com/chronik-streaming/chronik/core/disk"
+)
+
+func mustOpen(t *testing.T, d *Disk, name string) disk.File {
+	t.Helper()
+	f, err := d.OpenFile(name, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func write(t *testing.T, f disk.File, s string, off int64) {
+	t.Helper()
+	if _, err := f.WriteAt([]byte(s), off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func contents(t *testing.T, d *Disk, name string) string {
+	t.Helper()
+	b, err := d.ReadFile(name)
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return string(b)
+}
+
+func TestFileOps(t *testing.T) {
+	d := New()
+	f := mustOpen(t, d, "a")
+	write(t, f, "hello", 0)
+	write(t, f, "XY", 1)
+	write(t, f, "!", 7) // gap is zero-filled
+	if got := contents(t, d, "a"); got != "hXYlo\x00\x00!" {
+		t.Fatalf("contents %q", got)
+	}
+	p := make([]byte, 4)
+	if n, err := f.ReadAt(p, 6); n != 2 || err != io.EOF {
+		t.Fatalf("short read: %d %v", n, err)
+	}
+	if n, err := f.ReadAt(p, 100); n != 0 || err != io.EOF {
+		t.Fatalf("read past end: %d %v", n, err)
+	}
+	if err := f.Truncate(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(5); err != nil {
+		t.Fatal(err)
+	}
+	if got := contents(t, d, "a"); got != "hXY\x00\x00" {
+		t.Fatalf("after truncates %q", got)
+	}
+	if sz, _ := f.Size(); sz != 5 {
+		t.Fatalf("size %d", sz)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("x"), 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after close: %v", err)
+	}
+}
+
+func TestNamespaceErrors(t *testing.T) {
+	d := New()
+	cases := []struct {
+		name string
+		do   func() error
+		want error
+	}{
+		{"open missing", func() error { _, err := d.OpenFile("nope", false); return err }, disk.ErrNotExist},
+		{"create in missing dir", func() error { _, err := d.OpenFile("x/y", true); return err }, disk.ErrNotExist},
+		{"readfile missing", func() error { _, err := d.ReadFile("nope"); return err }, disk.ErrNotExist},
+		{"remove missing", func() error { return d.Remove("nope") }, disk.ErrNotExist},
+		{"list missing", func() error { _, err := d.List("nope"); return err }, disk.ErrNotExist},
+		{"rename missing", func() error { return d.Rename("nope", "b") }, disk.ErrNotExist},
+		{"escape", func() error { _, err := d.OpenFile("../x", true); return err }, ErrInvalidPath},
+		{"absolute", func() error { _, err := d.OpenFile("/x", true); return err }, ErrInvalidPath},
+		{"removeall missing", func() error { return d.RemoveAll("nope") }, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.do(); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestListAndRemove(t *testing.T) {
+	d := New()
+	if err := d.MkdirAll("p/q"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"p/b", "p/a", "p/q/z"} {
+		mustOpen(t, d, n)
+	}
+	got, err := d.List("p")
+	if err != nil || !reflect.DeepEqual(got, []string{"a", "b", "q"}) {
+		t.Fatalf("List = %v, %v", got, err)
+	}
+	if err := d.Remove("p/q"); !errors.Is(err, ErrNotEmpty) {
+		t.Fatalf("remove non-empty dir: %v", err)
+	}
+	if err := d.RemoveAll("p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.List("p"); !errors.Is(err, disk.ErrNotExist) {
+		t.Fatalf("after RemoveAll: %v", err)
+	}
+}
+
+// TestCrash walks through the durability rules one case at a time. Each
+// case prepares a fresh disk, crashes it without torn tails and compares
+// the surviving files.
+func TestCrash(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, d *Disk)
+		want  map[string]string // surviving file → contents
+	}{
+		{"unsynced name lost", func(t *testing.T, d *Disk) {
+			f := mustOpen(t, d, "a")
+			write(t, f, "data", 0)
+			f.Sync()
+		}, map[string]string{}},
+		{"synced name and data kept", func(t *testing.T, d *Disk) {
+			f := mustOpen(t, d, "a")
+			write(t, f, "data", 0)
+			f.Sync()
+			d.SyncDir(".")
+			write(t, f, "more", 4)
+		}, map[string]string{"a": "data"}},
+		{"name without data sync is empty", func(t *testing.T, d *Disk) {
+			f := mustOpen(t, d, "a")
+			write(t, f, "data", 0)
+			d.SyncDir(".")
+		}, map[string]string{"a": ""}},
+		{"overwrite after sync lost", func(t *testing.T, d *Disk) {
+			f := mustOpen(t, d, "a")
+			write(t, f, "data", 0)
+			f.Sync()
+			d.SyncDir(".")
+			write(t, f, "XX", 1) // must not leak into the aliased synced copy
+			f.Truncate(1)
+		}, map[string]string{"a": "data"}},
+		{"remove needs syncdir", func(t *testing.T, d *Disk) {
+			f := mustOpen(t, d, "a")
+			f.Sync()
+			d.SyncDir(".")
+			d.Remove("a")
+		}, map[string]string{"a": ""}},
+		{"remove with syncdir", func(t *testing.T, d *Disk) {
+			mustOpen(t, d, "a")
+			d.SyncDir(".")
+			d.Remove("a")
+			d.SyncDir(".")
+		}, map[string]string{}},
+		{"rename needs syncdir", func(t *testing.T, d *Disk) {
+			f := mustOpen(t, d, "a")
+			write(t, f, "x", 0)
+			f.Sync()
+			d.SyncDir(".")
+			d.Rename("a", "b")
+		}, map[string]string{"a": "x"}},
+		{"rename with syncdir", func(t *testing.T, d *Disk) {
+			f := mustOpen(t, d, "a")
+			write(t, f, "x", 0)
+			f.Sync()
+			d.Rename("a", "b")
+			d.SyncDir(".")
+		}, map[string]string{"b": "x"}},
+		{"write atomic", func(t *testing.T, d *Disk) {
+			d.MkdirAll("dir")
+			d.WriteFileAtomic("dir/ck", []byte("v1"))
+			d.WriteFileAtomic("dir/ck", []byte("v2"))
+			mustOpen(t, d, "dir/other") // becomes durable with the dir sync
+			d.WriteFileAtomic("dir/ck2", []byte("w"))
+		}, map[string]string{"dir/ck": "v2", "dir/ck2": "w", "dir/other": ""}},
+		{"syncdir is per directory", func(t *testing.T, d *Disk) {
+			d.MkdirAll("x")
+			mustOpen(t, d, "x/f")
+			mustOpen(t, d, "g")
+			d.SyncDir("x")
+		}, map[string]string{"x/f": ""}},
+		{"removeall durable at once", func(t *testing.T, d *Disk) {
+			d.MkdirAll("x")
+			mustOpen(t, d, "x/f")
+			d.SyncDir("x")
+			d.RemoveAll("x")
+		}, map[string]string{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := New()
+			tc.setup(t, d)
+			c := d.Crash(nil)
+			got := map[string]string{}
+			for _, n := range c.DurableNames() {
+				got[n] = contents(t, c, n)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("after crash %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCrashTorn(t *testing.T) {
+	d := New()
+	f := mustOpen(t, d, "a")
+	write(t, f, "base", 0)
+	f.Sync()
+	d.SyncDir(".")
+	write(t, f, "0123456789", 4)
+	seen := map[string]bool{}
+	for seed := range uint64(200) {
+		c := d.Crash(NewSplitMix64(seed).Intn)
+		got := contents(t, c, "a")
+		if len(got) < 4 || got != "base0123456789"[:len(got)] {
+			t.Fatalf("seed %d: torn contents %q are not a prefix extension", seed, got)
+		}
+		seen[got] = true
+	}
+	if len(seen) < 8 {
+		t.Fatalf("only %d distinct torn lengths over 200 seeds", len(seen))
+	}
+	// Overwrites are all-or-nothing.
+	write(t, f, "B", 0)
+	outcomes := map[string]bool{}
+	for seed := range uint64(50) {
+		outcomes[contents(t, d.Crash(NewSplitMix64(seed).Intn), "a")] = true
+	}
+	if !reflect.DeepEqual(outcomes, map[string]bool{"base": true, "Base0123456789": true}) {
+		t.Fatalf("overwrite outcomes %v", outcomes)
+	}
+	// The crashed disk is independent of the original.
+	c := d.Crash(nil)
+	cf, _ := c.OpenFile("a", false)
+	write(t, cf, "zzzz", 0)
+	if got := contents(t, d, "a"); got != "Base0123456789" {
+		t.Fatalf("original changed: %q", got)
+	}
+}
+
+func TestFaultAndCorrupt(t *testing.T) {
+	d := New()
+	f := mustOpen(t, d, "a")
+	boom := errors.New("boom")
+	d.SetFault(func(op Op, name string) error {
+		if op == OpSync && name == "a" {
+			return boom
+		}
+		return nil
+	})
+	write(t, f, "abc", 0)
+	if err := f.Sync(); !errors.Is(err, boom) {
+		t.Fatalf("sync: %v", err)
+	}
+	d.SetFault(nil)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	d.SyncDir(".")
+	if err := d.Corrupt("a", 1, 0xff); err != nil {
+		t.Fatal(err)
+	}
+	if got := contents(t, d.Crash(nil), "a"); got != "a\x9dc" {
+		t.Fatalf("corrupted durable contents %q", got)
+	}
+	if d.SyncCount() != 1 {
+		t.Fatalf("sync count %d", d.SyncCount())
+	}
+}
