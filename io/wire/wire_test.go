@@ -739,3 +739,47 @@ func TestEncodePrefix(t *testing.T) {
 		t.Fatalf("encode = %q want %q", got, want)
 	}
 }
+
+// BenchmarkPipelinedEcho measures round trips of small requests pipelined
+// 32 deep on one loopback connection, answered on the reader goroutine.
+func BenchmarkPipelinedEcho(b *testing.B) {
+	h := newTestHandler()
+	h.onRequest = echo
+	s, err := Listen(Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}, h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = s.Serve() }()
+	defer s.Shutdown(context.Background())
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	frame := requestFrame(1, make([]byte, 100))
+	const depth = 32
+	errc := make(chan error, 1)
+	b.ResetTimer()
+	go func() {
+		for range b.N {
+			if _, _, err := readResponse(nc); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	var batch []byte
+	for i := 0; i < b.N; i += depth {
+		batch = batch[:0]
+		for j := i; j < min(i+depth, b.N); j++ {
+			batch = append(batch, frame...)
+		}
+		if _, err := nc.Write(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+}
