@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/partlog"
 )
 
 // maxTopicNameLength is Kafka's limit (249, so that "name-partition"
@@ -130,5 +131,74 @@ func (b *Broker) deleteTopic(name string, nowMs int64) (int16, string) {
 	}
 	b.wakeFetches(nowMs)
 	b.env.Logger.Info("deleted topic", "topic", name)
+	return kerrNone, ""
+}
+
+// setTopicConfigs replaces the config overrides of a topic and persists the
+// image; on a failed write the old overrides stay in place. overrides must
+// be valid (validateTopicConfigs) and is kept by the image.
+//
+// Partitions opened from now on (CreatePartitions, restart) use the new
+// settings; applyLogConfig decides what happens to the open logs.
+func (b *Broker) setTopicConfigs(ts *topicState, overrides map[string]string) error {
+	if len(overrides) == 0 {
+		overrides = nil
+	}
+	old := ts.meta.Configs
+	ts.meta.Configs = overrides
+	if err := b.saveImage(); err != nil {
+		ts.meta.Configs = old
+		return err
+	}
+	ts.logConfig = b.cfg.logConfigFor(overrides)
+	for _, p := range ts.partitions {
+		b.applyLogConfig(p)
+	}
+	return nil
+}
+
+// applyLogConfig hands the topic's current log settings to an open
+// partition log. partlog.Config is fixed at Open until partlog offers a
+// way to change it at runtime (a SetConfig method has been requested);
+// until then the new settings take effect when the log is next opened
+// (restart), and this is a no-op. The interface assertion picks the method
+// up as soon as partlog has it, with no edit here.
+func (b *Broker) applyLogConfig(p *partition) {
+	if p.log == nil {
+		return
+	}
+	switch l := any(p.log).(type) {
+	case interface{ SetConfig(partlog.Config) }:
+		l.SetConfig(p.topic.logConfig)
+	case interface{ SetConfig(partlog.Config) error }:
+		if err := l.SetConfig(p.topic.logConfig); err != nil {
+			b.env.Logger.Warn("apply topic config", "partition", p.dir, "err", err)
+		}
+	}
+}
+
+// addPartitions grows a topic to count partitions (count above the current
+// number). Leftover directories under the new names (a delete that could
+// not remove its files) are cleared first, then the image write makes the
+// partitions exist, then their logs are opened: a crash before the image
+// write leaves at most empty directories, which the next start removes as
+// orphans. A new partition whose log fails to open stays offline, as at
+// startup.
+func (b *Broker) addPartitions(ts *topicState, count int32, nowMs int64) (int16, string) {
+	old := ts.meta.Partitions
+	for i := old; i < count; i++ {
+		if err := b.env.Disk.RemoveAll(partitionDir(ts.meta.Name, i)); err != nil {
+			return kerrKafkaStorageError, fmt.Sprintf("clear partition directory: %v", err)
+		}
+	}
+	ts.meta.Partitions = count
+	if err := b.saveImage(); err != nil {
+		ts.meta.Partitions = old
+		b.env.Logger.Error("create partitions: write image", "topic", ts.meta.Name, "err", err)
+		return kerrKafkaStorageError, err.Error()
+	}
+	for i := old; i < count; i++ {
+		ts.partitions = append(ts.partitions, b.openPartition(ts, i, nowMs))
+	}
 	return kerrNone, ""
 }

@@ -1,0 +1,105 @@
+package broker
+
+// CreatePartitions, versions 0-3.
+//
+// v1 is identical to v0 (it only changed throttling); v2 is flexible; v3
+// is identical to v2 (a newer Kafka may answer with THROTTLING_QUOTA_EXCEEDED,
+// which Chronik never does). TimeoutMillis is ignored: the new partitions
+// exist when the response is sent.
+//
+// Partition counts only grow: a count equal to or below the current one is
+// INVALID_PARTITIONS, as in Kafka's controller. A manual assignment must
+// have one entry per new partition, each placing it on this node alone
+// (the only registered broker). A topic named twice is INVALID_REQUEST for
+// every entry naming it. ValidateOnly runs every check and changes nothing.
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { registerAPI(37, 0, 3, handleCreatePartitions) }
+
+func handleCreatePartitions(b *Broker, nowMs int64, req *Request) error {
+	r := req.Msg.(*kmsg.CreatePartitionsRequest)
+	resp := kmsg.NewPtrCreatePartitionsResponse()
+	seen := map[string]int{}
+	for _, rt := range r.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range r.Topics {
+		st := kmsg.NewCreatePartitionsResponseTopic()
+		st.Topic = rt.Topic
+		var code int16
+		var msg string
+		if seen[rt.Topic] > 1 {
+			code, msg = kerrInvalidRequest, "Duplicate topic name."
+		} else {
+			code, msg = b.createPartitions(nowMs, &rt, r.ValidateOnly)
+		}
+		st.ErrorCode = code
+		if code != kerrNone {
+			st.ErrorMessage = &msg
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	b.reply(req, resp)
+	return nil
+}
+
+// createPartitions checks one topic's request and, unless validateOnly,
+// adds the partitions. Messages follow Kafka's controller.
+func (b *Broker) createPartitions(nowMs int64, rt *kmsg.CreatePartitionsRequestTopic, validateOnly bool) (int16, string) {
+	ts := b.topics[rt.Topic]
+	if ts == nil {
+		return kerrUnknownTopicOrPartition, fmt.Sprintf("The topic '%s' does not exist.", rt.Topic)
+	}
+	current := ts.meta.Partitions
+	switch {
+	case rt.Count == current:
+		return kerrInvalidPartitions, fmt.Sprintf("Topic already has %d partition(s).", current)
+	case rt.Count < current:
+		return kerrInvalidPartitions, fmt.Sprintf("The topic %s currently has %d partition(s); %d would not be an increase.", rt.Topic, current, rt.Count)
+	case rt.Count > b.cfg.MaxPartitionsPerTopic:
+		return kerrInvalidPartitions, fmt.Sprintf("Number of partitions %d exceeds the limit of %d.", rt.Count, b.cfg.MaxPartitionsPerTopic)
+	}
+	additional := rt.Count - current
+	if rt.Assignment != nil {
+		if int32(len(rt.Assignment)) != additional {
+			return kerrInvalidReplicaAssignment, fmt.Sprintf("Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", additional, len(rt.Assignment))
+		}
+		for _, a := range rt.Assignment {
+			if code, msg := b.checkManualAssignment(a.Replicas); code != kerrNone {
+				return code, msg
+			}
+		}
+	}
+	if validateOnly {
+		return kerrNone, ""
+	}
+	code, msg := b.addPartitions(ts, rt.Count, nowMs)
+	if code == kerrNone {
+		b.env.Logger.Info("created partitions", "topic", rt.Topic, "from", current, "to", rt.Count)
+	}
+	return code, msg
+}
+
+// checkManualAssignment validates the replicas chosen for one new
+// partition: on a single node the only valid assignment is [this node].
+// The replication factor of existing partitions is 1, so a longer list is
+// also inconsistent with them.
+func (b *Broker) checkManualAssignment(replicas []int32) (int16, string) {
+	if len(replicas) == 0 {
+		return kerrInvalidReplicaAssignment, "The manual partition assignment includes an empty replica list."
+	}
+	for i, r := range replicas {
+		if r != b.cfg.NodeID {
+			return kerrInvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes broker %d, but no such broker is registered.", r)
+		}
+		if i > 0 {
+			return kerrInvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", r)
+		}
+	}
+	return kerrNone, ""
+}
