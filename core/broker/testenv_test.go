@@ -173,7 +173,21 @@ func (tb *testBroker) do(msg kmsg.Request) kmsg.Response {
 	if resp.GetVersion() != msg.GetVersion() {
 		tb.t.Fatalf("%T: response version %d, request version %d", resp, resp.GetVersion(), msg.GetVersion())
 	}
+	checkEncodes(tb.t, resp)
 	return resp
+}
+
+// checkEncodes encodes resp at its version and decodes it again, so that
+// a field the version cannot carry (a null in a non-nullable field, say)
+// fails the test rather than a client.
+func checkEncodes(t testing.TB, resp kmsg.Response) {
+	t.Helper()
+	wire := resp.AppendTo(nil)
+	back := kmsg.ResponseForKey(resp.Key())
+	back.SetVersion(resp.GetVersion())
+	if err := back.ReadFrom(wire); err != nil {
+		t.Fatalf("%T v%d does not decode after encoding: %v", resp, resp.GetVersion(), err)
+	}
 }
 
 // doAndSync sends a request that may wait for syncs (produce) and runs
