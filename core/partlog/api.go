@@ -11,6 +11,7 @@ package partlog
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/chronik-streaming/chronik/core/disk"
 )
@@ -35,6 +36,14 @@ var (
 	// ErrCorruptSegment: stored data in a segment below the recovery point
 	// failed validation while being read; it is never served.
 	ErrCorruptSegment = errors.New("partlog: corrupt data in segment")
+	// ErrInvalidLeaderEpoch: an append whose leader epoch is negative or
+	// below the latest epoch in the log (epochs never go back in a log).
+	ErrInvalidLeaderEpoch = errors.New("partlog: invalid leader epoch for append")
+	// ErrUnexpectedAppendOffset: a follower append whose first batch does
+	// not start at the log end offset (Kafka's UnexpectedAppendOffset).
+	ErrUnexpectedAppendOffset = errors.New("partlog: follower append does not start at the log end offset")
+	// ErrClosed: the log was closed.
+	ErrClosed = errors.New("partlog: log closed")
 )
 
 // Config holds the per-partition settings (Kafka's topic configs).
@@ -45,6 +54,10 @@ type Config struct {
 	RetentionBytes     int64 // retention.bytes: -1 keeps everything
 	IndexIntervalBytes int64 // index.interval.bytes: bytes between sparse index entries
 	MaxMessageBytes    int64 // max.message.bytes: largest batch accepted
+	// MaxProducerIDs bounds the idempotent-producer table (not a Kafka
+	// topic config; Kafka expires producer state by time instead). 0
+	// selects DefaultMaxProducerIDs.
+	MaxProducerIDs int
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -56,6 +69,7 @@ func DefaultConfig() Config {
 		RetentionBytes:     -1,
 		IndexIntervalBytes: 4096,
 		MaxMessageBytes:    1048588,
+		MaxProducerIDs:     DefaultMaxProducerIDs,
 	}
 }
 
@@ -86,6 +100,9 @@ type SyncJob struct {
 	files []disk.File
 }
 
+// Files is the number of files the job will fsync (for metrics and tests).
+func (j *SyncJob) Files() int { return len(j.files) }
+
 // Run fsyncs the files the job covers. It touches nothing else of the Log
 // and is the only method that may run off the event loop.
 func (j *SyncJob) Run() error {
@@ -103,11 +120,59 @@ func (j *SyncJob) Run() error {
 // the leader-epoch cache and the producer state. Data below the recovery
 // point that fails validation makes Open fail with ErrCorruptSegment.
 func Open(d disk.Disk, dir string, cfg Config, nowMs int64) (*Log, error) {
-	panic("partlog.Open: unimplemented")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.normalized()
+	l := &Log{
+		d: d, dir: dir, cfg: cfg, lastNowMs: nowMs,
+		producers: newProducerTable(cfg.MaxProducerIDs),
+	}
+	if err := l.recover(nowMs); err != nil {
+		l.closeFiles()
+		return nil, fmt.Errorf("partlog: open %s: %w", dir, err)
+	}
+	return l, nil
 }
 
 // Log is one partition's log.
-type Log struct{}
+type Log struct {
+	d   disk.Disk
+	dir string
+	cfg Config
+
+	// segs are ordered by base offset and contiguous; the last one is the
+	// active segment. Never empty while the log is open.
+	segs []*segment
+
+	logStart   int64
+	hw         int64
+	durableEnd int64
+	// ckptRecoveryPoint is the recovery point in the checkpoint file on
+	// disk; TruncateTo lowers it first when it lies above the cut.
+	ckptRecoveryPoint int64
+
+	epochs    epochCache
+	producers producerTable
+
+	// pendingSync holds sealed segment and index files written since the
+	// last StartSync; the active segment's file is added by StartSync when
+	// it is dirty.
+	pendingSync []disk.File
+	inflight    *SyncJob
+	// inflightCap lowers the UpTo of the in-flight job when TruncateTo
+	// cuts below it: the fsync may or may not include the truncation and
+	// what was appended after it.
+	inflightCap int64
+	// deferredClose holds files of deleted segments that the in-flight job
+	// still has to fsync; FinishSync closes them.
+	deferredClose []disk.File
+
+	lastNowMs int64
+	failed    error
+	closed    bool
+	recovery  RecoveryInfo
+}
 
 // Append validates one or more v2 record batches (the Records field of one
 // produce partition), assigns offsets, stamps leaderEpoch into each batch,
@@ -118,7 +183,7 @@ type Log struct{}
 // On a duplicate idempotent batch it returns the original offsets and
 // Duplicate=true without writing.
 func (l *Log) Append(batches []byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
-	panic("unimplemented")
+	return l.appendLeader(batches, leaderEpoch, nowMs)
 }
 
 // Read returns whole batches starting with the batch that contains offset,
@@ -129,85 +194,126 @@ func (l *Log) Append(batches []byte, leaderEpoch int32, nowMs int64) (AppendResu
 // Every batch is CRC-checked before it is returned; a failure yields
 // ErrCorruptSegment and nothing is served.
 func (l *Log) Read(offset int64, maxBytes int, limitOffset int64) (ReadResult, error) {
-	panic("unimplemented")
+	return l.read(offset, maxBytes, limitOffset)
 }
 
 // LogStartOffset is the first offset still readable.
-func (l *Log) LogStartOffset() int64 { panic("unimplemented") }
+func (l *Log) LogStartOffset() int64 { return l.logStart }
 
 // LogEndOffset is the offset the next appended record will get.
-func (l *Log) LogEndOffset() int64 { panic("unimplemented") }
+func (l *Log) LogEndOffset() int64 { return l.active().next }
 
 // DurableEndOffset is the end of the prefix of the log known to be synced.
-func (l *Log) DurableEndOffset() int64 { panic("unimplemented") }
+func (l *Log) DurableEndOffset() int64 { return l.durableEnd }
 
 // HighWatermark is the last value given to SetHighWatermark (or recovered
 // from the checkpoint, clamped to the log end).
-func (l *Log) HighWatermark() int64 { panic("unimplemented") }
+func (l *Log) HighWatermark() int64 { return l.hw }
 
 // SetHighWatermark records the high watermark; it must lie within
 // [LogStartOffset, LogEndOffset]. It is checkpointed by Checkpoint.
-func (l *Log) SetHighWatermark(hw int64) { panic("unimplemented") }
+// A value outside that range is clamped into it, as Kafka's
+// updateHighWatermark does, rather than trusted; on a failed or closed log
+// it does nothing.
+func (l *Log) SetHighWatermark(hw int64) {
+	if l.closed || l.failed != nil {
+		return
+	}
+	l.hw = min(max(hw, l.logStart), l.LogEndOffset())
+}
 
 // StartSync returns a job covering all unsynced writes, or ok=false when
 // everything is synced or a job is already in flight (one at a time per
 // log: the next job starts after FinishSync, which is what batches many
 // appends into one fsync).
-func (l *Log) StartSync() (job *SyncJob, ok bool) { panic("unimplemented") }
+func (l *Log) StartSync() (job *SyncJob, ok bool) { return l.startSync() }
 
 // FinishSync reports the result of job.Run. On success DurableEndOffset
 // advances to job.UpTo. On failure the log enters the failed state: every
 // later call returns ErrLogFailed (the page cache can no longer be trusted).
-func (l *Log) FinishSync(job *SyncJob, err error) { panic("unimplemented") }
+func (l *Log) FinishSync(job *SyncJob, err error) { l.finishSync(job, err) }
 
 // Checkpoint persists the high watermark, recovery point (durable end) and
 // log start offset with disk.WriteFileAtomic. Called periodically and on
 // clean shutdown.
-func (l *Log) Checkpoint() error { panic("unimplemented") }
+func (l *Log) Checkpoint() error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	return l.writeCheckpoint(l.durableEnd, l.hw, l.logStart)
+}
 
 // ApplyRetention deletes whole segments that retention.ms or
 // retention.bytes allow to go (never the active segment, never data at or
 // above the high watermark) and advances the log start offset. It returns
 // the number of segments deleted.
-func (l *Log) ApplyRetention(nowMs int64) (int, error) { panic("unimplemented") }
+func (l *Log) ApplyRetention(nowMs int64) (int, error) { return l.applyRetention(nowMs) }
 
 // DeleteRecordsBefore moves the log start offset to offset (DeleteRecords):
 // offset must be in [LogStartOffset, HighWatermark]; segments entirely below
 // it are deleted. The new start is checkpointed before returning.
-func (l *Log) DeleteRecordsBefore(offset int64) error { panic("unimplemented") }
+func (l *Log) DeleteRecordsBefore(offset int64) error { return l.deleteRecordsBefore(offset) }
 
 // TruncateTo removes every record at or above offset (used by replication
 // and recovery); offset is clamped to [LogStartOffset, LogEndOffset].
-func (l *Log) TruncateTo(offset int64) error { panic("unimplemented") }
+// Batches are removed whole: when offset falls inside a batch, that batch
+// goes too and the log end becomes its base offset (Kafka does the same);
+// when that would end the log below its start, the log is emptied and
+// restarts at LogStartOffset. The high watermark and durable end offset
+// come down with the log end, and the producer state is rebuilt.
+func (l *Log) TruncateTo(offset int64) error { return l.truncateTo(offset) }
 
 // OffsetForTimestamp returns the first offset whose record timestamp is at
 // or after ts, with that timestamp; found=false when none is (ListOffsets by
 // timestamp). Only offsets below limitOffset are considered.
 func (l *Log) OffsetForTimestamp(ts int64, limitOffset int64) (offset, timestamp int64, found bool, err error) {
-	panic("unimplemented")
+	return l.offsetForTimestamp(ts, limitOffset)
 }
 
 // MaxTimestamp returns the offset and timestamp of the record with the
 // largest timestamp below limitOffset (ListOffsets -3, KIP-734); found=false
 // on an empty log.
 func (l *Log) MaxTimestamp(limitOffset int64) (offset, timestamp int64, found bool, err error) {
-	panic("unimplemented")
+	return l.maxTimestamp(limitOffset)
 }
 
 // EndOffsetForEpoch answers OffsetForLeaderEpoch: the largest epoch <=
 // epoch held in the cache and the start offset of the next larger epoch (or
 // the log end offset when epoch is the latest). ok=false when epoch is
 // below the earliest cached epoch (answer -1,-1... callers map it).
+//
+// An epoch above the latest one answers the latest epoch and the log end
+// offset, following the rule above literally (Kafka answers -1/-1 there;
+// a leader never sees it because followers cannot be ahead of it).
 func (l *Log) EndOffsetForEpoch(epoch int32) (foundEpoch int32, endOffset int64, ok bool) {
-	panic("unimplemented")
+	return l.epochs.endOffsetFor(epoch, l.LogEndOffset())
 }
 
 // LatestEpoch is the leader epoch of the last batch in the log (-1 if empty).
-func (l *Log) LatestEpoch() int32 { panic("unimplemented") }
+// After retention or DeleteRecords removed every batch it is still the
+// epoch of the last batch the log held.
+func (l *Log) LatestEpoch() int32 { return l.epochs.latest() }
 
 // Close syncs nothing: it closes files. Call Checkpoint (after syncing)
 // first for a clean shutdown.
-func (l *Log) Close() error { panic("unimplemented") }
+// Do not call it while a sync job is in flight: the job's files would be
+// closed under it.
+func (l *Log) Close() error {
+	if l.closed {
+		return ErrClosed
+	}
+	l.closed = true
+	return l.closeFiles()
+}
 
 // Delete closes the log and removes every file under its directory.
-func (l *Log) Delete() error { panic("unimplemented") }
+func (l *Log) Delete() error {
+	if !l.closed {
+		l.closed = true
+		l.closeFiles()
+	}
+	if err := l.d.RemoveAll(l.dir); err != nil {
+		return fmt.Errorf("partlog: delete %s: %w", l.dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package partlog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+	"strings"
+)
+
+// File names inside a partition directory.
+const (
+	// checkpointFile holds the recovery point, high watermark and log
+	// start offset.
+	checkpointFile = "partition-checkpoint"
+	// epochCheckpointFile holds the leader-epoch cache.
+	epochCheckpointFile = "leader-epoch-checkpoint"
+	// tempSuffix marks a temporary file of disk.WriteFileAtomic left by a
+	// crash; Open ignores such names.
+	tempSuffix = ".tmp"
+
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+)
+
+// Both checkpoint files are small text files, readable with cat, ending in
+// a CRC-32C line over everything before it: WriteFileAtomic already makes
+// them crash-atomic, and the CRC turns silent media corruption into "no
+// checkpoint" instead of wrong offsets.
+//
+//	chronik-partition-checkpoint 1
+//	recovery-point 1200
+//	high-watermark 1150
+//	log-start-offset 0
+//	crc32c 8c1a4f02
+//
+//	chronik-leader-epoch-checkpoint 1
+//	entries 2
+//	0 0
+//	3 950
+//	crc32c 1b0e77a3
+const (
+	checkpointMagic      = "chronik-partition-checkpoint 1"
+	epochCheckpointMagic = "chronik-leader-epoch-checkpoint 1"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errBadCheckpoint marks a checkpoint file that exists but does not parse.
+var errBadCheckpoint = errors.New("partlog: malformed checkpoint file")
+
+// partitionCheckpoint is the content of checkpointFile.
+type partitionCheckpoint struct {
+	recoveryPoint  int64
+	highWatermark  int64
+	logStartOffset int64
+}
+
+// sealCheckpoint appends the CRC line to a checkpoint body.
+func sealCheckpoint(body string) []byte {
+	return []byte(fmt.Sprintf("%scrc32c %08x\n", body, crc32.Checksum([]byte(body), castagnoli)))
+}
+
+// openCheckpoint verifies the CRC line and the magic line and returns the
+// remaining lines.
+func openCheckpoint(data []byte, magic string) ([]string, error) {
+	if !bytes.HasSuffix(data, []byte("\n")) {
+		return nil, fmt.Errorf("%w: no final newline", errBadCheckpoint)
+	}
+	body := data[:len(data)-1]
+	i := bytes.LastIndexByte(body, '\n')
+	if i < 0 {
+		return nil, fmt.Errorf("%w: no crc line", errBadCheckpoint)
+	}
+	crcLine := string(body[i+1:])
+	body = data[:i+1]
+	want, ok := strings.CutPrefix(crcLine, "crc32c ")
+	if !ok {
+		return nil, fmt.Errorf("%w: bad crc line %q", errBadCheckpoint, crcLine)
+	}
+	if got := fmt.Sprintf("%08x", crc32.Checksum(body, castagnoli)); got != want {
+		return nil, fmt.Errorf("%w: crc %s, computed %s", errBadCheckpoint, want, got)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	if lines[0] != magic {
+		return nil, fmt.Errorf("%w: first line %q, want %q", errBadCheckpoint, lines[0], magic)
+	}
+	return lines[1:], nil
+}
+
+// field parses "name value" as an int64.
+func field(line, name string) (int64, error) {
+	v, ok := strings.CutPrefix(line, name+" ")
+	if !ok {
+		return 0, fmt.Errorf("%w: line %q, want %s", errBadCheckpoint, line, name)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", errBadCheckpoint, name, err)
+	}
+	return n, nil
+}
+
+func encodePartitionCheckpoint(c partitionCheckpoint) []byte {
+	return sealCheckpoint(fmt.Sprintf("%s\nrecovery-point %d\nhigh-watermark %d\nlog-start-offset %d\n",
+		checkpointMagic, c.recoveryPoint, c.highWatermark, c.logStartOffset))
+}
+
+func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
+	lines, err := openCheckpoint(data, checkpointMagic)
+	if err != nil {
+		return partitionCheckpoint{}, err
+	}
+	if len(lines) != 3 {
+		return partitionCheckpoint{}, fmt.Errorf("%w: %d fields, want 3", errBadCheckpoint, len(lines))
+	}
+	var c partitionCheckpoint
+	if c.recoveryPoint, err = field(lines[0], "recovery-point"); err != nil {
+		return c, err
+	}
+	if c.highWatermark, err = field(lines[1], "high-watermark"); err != nil {
+		return c, err
+	}
+	if c.logStartOffset, err = field(lines[2], "log-start-offset"); err != nil {
+		return c, err
+	}
+	if c.recoveryPoint < 0 || c.highWatermark < 0 || c.logStartOffset < 0 {
+		return c, fmt.Errorf("%w: negative offset", errBadCheckpoint)
+	}
+	return c, nil
+}
+
+func encodeEpochCheckpoint(c *epochCache) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\nentries %d\n", epochCheckpointMagic, len(c.entries))
+	for _, e := range c.entries {
+		fmt.Fprintf(&b, "%d %d\n", e.epoch, e.start)
+	}
+	return sealCheckpoint(b.String())
+}
+
+func decodeEpochCheckpoint(data []byte) (epochCache, error) {
+	lines, err := openCheckpoint(data, epochCheckpointMagic)
+	if err != nil {
+		return epochCache{}, err
+	}
+	if len(lines) == 0 {
+		return epochCache{}, fmt.Errorf("%w: no entries line", errBadCheckpoint)
+	}
+	n, err := field(lines[0], "entries")
+	if err != nil {
+		return epochCache{}, err
+	}
+	if n != int64(len(lines)-1) {
+		return epochCache{}, fmt.Errorf("%w: %d entries announced, %d present", errBadCheckpoint, n, len(lines)-1)
+	}
+	var c epochCache
+	for _, l := range lines[1:] {
+		a, b, ok := strings.Cut(l, " ")
+		epoch, err1 := strconv.ParseInt(a, 10, 32)
+		start, err2 := strconv.ParseInt(b, 10, 64)
+		if !ok || err1 != nil || err2 != nil || epoch < 0 || start < 0 {
+			return epochCache{}, fmt.Errorf("%w: entry %q", errBadCheckpoint, l)
+		}
+		if k := len(c.entries); k > 0 && (int32(epoch) <= c.entries[k-1].epoch || start <= c.entries[k-1].start) {
+			return epochCache{}, fmt.Errorf("%w: entry %q not increasing", errBadCheckpoint, l)
+		}
+		c.entries = append(c.entries, epochEntry{epoch: int32(epoch), start: start})
+	}
+	return c, nil
+}

@@ -1,0 +1,194 @@
+package partlog
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chronik-streaming/chronik/core/record"
+)
+
+// CheckInvariants panics, naming the broken invariant, when the log's
+// in-memory state is inconsistent. It is cheap (no I/O, linear in the
+// number of segments, producers and epochs) so that the simulator can run
+// it after every step. A closed log is not checked.
+func (l *Log) CheckInvariants() { l.checkInvariants() }
+
+func (l *Log) checkInvariants() {
+	if l.closed {
+		return
+	}
+	broken := func(format string, args ...any) {
+		panic(fmt.Sprintf("partlog: invariant broken in %s: %s", l.dir, fmt.Sprintf(format, args...)))
+	}
+	if len(l.segs) == 0 {
+		broken("no segments")
+	}
+	leo := l.LogEndOffset()
+	for i, s := range l.segs {
+		last := i == len(l.segs)-1
+		switch {
+		case s.log == nil:
+			broken("segment %d has no open file", s.base)
+		case s.next < s.base || s.size < 0:
+			broken("segment %d: next offset %d, size %d", s.base, s.next, s.size)
+		case (s.size == 0) != (s.next == s.base):
+			broken("segment %d: size %d but offsets [%d, %d)", s.base, s.size, s.base, s.next)
+		case !last && s.empty():
+			broken("only the active segment may be empty: non-active segment %d is empty", s.base)
+		case !last && l.segs[i+1].base != s.next:
+			broken("segments contiguous: segment %d ends at %d, next segment starts at %d", s.base, s.next, l.segs[i+1].base)
+		case s.next-s.base-1 > math.MaxInt32 && s.next > s.base:
+			broken("segment %d: relative offsets overflow", s.base)
+		case s.size > math.MaxUint32:
+			broken("segment %d: size %d overflows index positions", s.base, s.size)
+		case last == s.sealed:
+			broken("only the active segment is unsealed: segment %d sealed=%v, active=%v", s.base, s.sealed, last)
+		case s.sealed && (s.index != nil || s.timeIndex != nil || s.indexFile == nil || s.timeIndexFile == nil):
+			broken("sealed segment %d keeps its indexes on disk only", s.base)
+		case s.sealed && s.dirty:
+			broken("sealed segment %d is dirty: its file must be in the pending sync list", s.base)
+		case !s.empty() && !s.hasTs:
+			broken("segment %d has batches but no max timestamp", s.base)
+		case s.hasTs && (s.maxTsOffset < s.base || s.maxTsOffset >= s.next):
+			broken("segment %d: max timestamp offset %d outside [%d, %d)", s.base, s.maxTsOffset, s.base, s.next)
+		}
+		for j, e := range s.index {
+			if (j > 0 && e.rel <= s.index[j-1].rel) || int64(e.rel) >= s.next-s.base || int64(e.pos) >= s.size || (j > 0 && e.pos <= s.index[j-1].pos) {
+				broken("index of segment %d: entry %d (%d, %d) not increasing or out of range", s.base, j, e.rel, e.pos)
+			}
+		}
+		for j, e := range s.timeIndex {
+			if (j > 0 && (e.rel <= s.timeIndex[j-1].rel || e.ts <= s.timeIndex[j-1].ts)) || int64(e.rel) >= s.next-s.base {
+				broken("time index of segment %d: entry %d (%d, %d) not increasing or out of range", s.base, j, e.ts, e.rel)
+			}
+		}
+	}
+	switch {
+	case l.segs[0].base > l.logStart:
+		broken("log start %d below the first segment %d", l.logStart, l.segs[0].base)
+	case l.logStart > l.hw:
+		broken("logStart <= HW: %d > %d", l.logStart, l.hw)
+	case l.hw > leo:
+		broken("HW <= LEO: %d > %d", l.hw, leo)
+	case l.durableEnd > leo:
+		broken("durable <= LEO: %d > %d", l.durableEnd, leo)
+	case l.durableEnd < 0:
+		broken("durable end %d negative", l.durableEnd)
+	case len(l.segs) > 1 && l.segs[0].next <= l.logStart:
+		broken("segments wholly below the log start %d are deleted (first segment [%d, %d))", l.logStart, l.segs[0].base, l.segs[0].next)
+	case l.inflight == nil && len(l.deferredClose) > 0:
+		broken("deferred closes without a sync job in flight")
+	}
+	for i, e := range l.epochs.entries {
+		if e.epoch < 0 || e.start < 0 || e.start >= leo {
+			broken("epoch entry %d (%d@%d) out of range, LEO %d", i, e.epoch, e.start, leo)
+		}
+		if i > 0 && (e.epoch <= l.epochs.entries[i-1].epoch || e.start <= l.epochs.entries[i-1].start) {
+			broken("epoch cache increasing: entry %d (%d@%d) after (%d@%d)", i, e.epoch, e.start, l.epochs.entries[i-1].epoch, l.epochs.entries[i-1].start)
+		}
+		if i+1 < len(l.epochs.entries) && l.epochs.entries[i+1].start <= l.logStart {
+			broken("epoch entry %d (%d@%d) lies wholly below the log start %d", i, e.epoch, e.start, l.logStart)
+		}
+	}
+	t := &l.producers
+	if len(t.byID) > t.max {
+		broken("producer table bounded: %d producers, max %d", len(t.byID), t.max)
+	}
+	n := 0
+	prevLast := int64(-1)
+	for e := t.head; e != nil; e = e.next {
+		n++
+		if t.byID[e.id] != e {
+			broken("producer %d in the recency list but not in the table", e.id)
+		}
+		if len(e.batches) == 0 || len(e.batches) > producerBatchesKept {
+			broken("producer %d keeps %d batches", e.id, len(e.batches))
+		}
+		for j, b := range e.batches {
+			if b.firstOffset > b.lastOffset || (j > 0 && b.firstOffset <= e.batches[j-1].lastOffset) || b.lastOffset >= leo {
+				broken("producer %d batch %d offsets [%d, %d] not increasing or beyond LEO %d", e.id, j, b.firstOffset, b.lastOffset, leo)
+			}
+		}
+		if e.lastOffset() <= prevLast {
+			broken("producer recency list ordered by last offset: producer %d at %d after %d", e.id, e.lastOffset(), prevLast)
+		}
+		prevLast = e.lastOffset()
+		if e.next == nil && t.tail != e {
+			broken("producer list tail")
+		}
+	}
+	if n != len(t.byID) {
+		broken("producer recency list has %d entries, table %d", n, len(t.byID))
+	}
+	if l.inflight != nil && l.inflightCap > l.inflight.UpTo {
+		broken("in-flight cap %d above job end %d", l.inflightCap, l.inflight.UpTo)
+	}
+}
+
+// checkInvariantsDeep adds the checks that need I/O, for tests: every
+// segment's batches are read back and must be dense, CRC-valid, agree with
+// the segment's size, maximum timestamp, epoch cache and (for the active
+// segment) in-memory index. It returns an error instead of panicking so
+// that tests can report it with context.
+func (l *Log) checkInvariantsDeep() error {
+	l.checkInvariants()
+	for _, s := range l.segs {
+		sc := scanner{f: s.log, limit: s.size}
+		expect := s.base
+		var maxTs int64
+		hasTs := false
+		var indexed []indexEntry
+		var seenPos = map[int64]int64{} // position -> base offset, for index checks
+		for pos := int64(0); pos < s.size; {
+			b, err := sc.bytes(pos, record.HeaderSize)
+			if err != nil {
+				return fmt.Errorf("offsets dense: segment %d position %d: %w", s.base, pos, err)
+			}
+			h, err := structuralCheck(b, pos, s.size, expect)
+			if err != nil {
+				return fmt.Errorf("offsets dense: segment %d: %w", s.base, err)
+			}
+			whole, err := sc.bytes(pos, h.Size())
+			if err != nil {
+				return fmt.Errorf("segment %d position %d: %w", s.base, pos, err)
+			}
+			if _, err := record.Check(whole); err != nil {
+				return fmt.Errorf("stored batches CRC-valid: segment %d offset %d: %w", s.base, h.BaseOffset, err)
+			}
+			if e, ok := l.epochs.epochAt(h.BaseOffset); ok && e != h.PartitionLeaderEpoch {
+				return fmt.Errorf("epoch cache matches batches: offset %d has epoch %d, cache %d", h.BaseOffset, h.PartitionLeaderEpoch, e)
+			}
+			if !hasTs || h.MaxTimestamp > maxTs {
+				maxTs, hasTs = h.MaxTimestamp, true
+			}
+			seenPos[pos] = h.BaseOffset
+			pos += int64(h.Size())
+			expect = h.NextOffset()
+		}
+		if expect != s.next {
+			return fmt.Errorf("segment %d: batches end at %d, segment says %d", s.base, expect, s.next)
+		}
+		if hasTs != s.hasTs || (hasTs && maxTs != s.maxTs) {
+			return fmt.Errorf("segment %d: max timestamp %d (%v), remembered %d (%v)", s.base, maxTs, hasTs, s.maxTs, s.hasTs)
+		}
+		indexed = s.index
+		if s.sealed {
+			data, err := l.d.ReadFile(l.path(segmentName(s.base, indexSuffix)))
+			if err != nil {
+				return err
+			}
+			if indexed, err = decodeIndex(data); err != nil {
+				return fmt.Errorf("index of segment %d: %w", s.base, err)
+			}
+			if len(indexed) != s.indexCount {
+				return fmt.Errorf("index of segment %d: %d entries, %d remembered", s.base, len(indexed), s.indexCount)
+			}
+		}
+		for _, e := range indexed {
+			if base, ok := seenPos[int64(e.pos)]; !ok || base != s.base+int64(e.rel) {
+				return fmt.Errorf("index of segment %d: entry (%d, %d) is not a batch start", s.base, e.rel, e.pos)
+			}
+		}
+	}
+	return nil
+}

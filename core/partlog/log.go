@@ -1,0 +1,306 @@
+package partlog
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/chronik-streaming/chronik/core/disk"
+	"github.com/chronik-streaming/chronik/core/record"
+)
+
+// RecoveryInfo describes what Open found and repaired, for the broker's
+// log and for tests.
+type RecoveryInfo struct {
+	// CheckpointFound: a valid partition checkpoint was read.
+	CheckpointFound bool
+	// CheckpointCorrupt: a checkpoint file existed but failed its CRC or
+	// did not parse; it was ignored and every segment was scanned.
+	CheckpointCorrupt bool
+	// RecoveryPoint is the recovery point Open started from (0 without a
+	// checkpoint).
+	RecoveryPoint int64
+	// SegmentsTrusted counts segments wholly below the recovery point,
+	// header-scanned only; SegmentsScanned counts those CRC-checked.
+	SegmentsTrusted int
+	SegmentsScanned int
+	// TruncatedAt is the offset at which a torn or corrupt tail was cut,
+	// -1 when the log was intact; TruncatedBytes is how many bytes of that
+	// segment went, and Cause the validation error found there.
+	TruncatedAt    int64
+	TruncatedBytes int64
+	Cause          error
+	// LostDurableData: the cut lies below the recovery point, so data that
+	// had been synced was lost (a lying disk or media corruption).
+	LostDurableData bool
+	// SegmentsDeleted counts segment files removed: wholly below the log
+	// start offset, or after a torn tail.
+	SegmentsDeleted int
+	// IndexesRebuilt counts index and time-index files rewritten because
+	// they were missing or invalid.
+	IndexesRebuilt int
+}
+
+// Recovery reports what Open found and repaired.
+func (l *Log) Recovery() RecoveryInfo { return l.recovery }
+
+// Dir is the partition directory the log lives in.
+func (l *Log) Dir() string { return l.dir }
+
+// Segments is the number of segment files, the active one included.
+func (l *Log) Segments() int { return len(l.segs) }
+
+// SizeBytes is the total size of the segment files' valid data.
+func (l *Log) SizeBytes() int64 {
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
+}
+
+// Failed reports the error that put the log in the failed state, nil while
+// it is healthy.
+func (l *Log) Failed() error { return l.failed }
+
+func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
+
+// usable is checked first by every operation that can fail.
+func (l *Log) usable() error {
+	if l.closed {
+		return ErrClosed
+	}
+	return l.failed
+}
+
+// fail puts the log in the failed state: a write or fsync went wrong, so
+// what the page cache holds can no longer be trusted, and only a reopen
+// (which recovers from what is on disk) clears it.
+func (l *Log) fail(op string, err error) error {
+	if l.failed == nil {
+		l.failed = fmt.Errorf("%w: %s: %v", ErrLogFailed, op, err)
+	}
+	return l.failed
+}
+
+// path returns the disk path of a file in the partition directory.
+func (l *Log) path(name string) string { return segPath(l.dir, name) }
+
+// segmentIndex returns the index of the segment holding offset: the last
+// one whose base is <= offset.
+func (l *Log) segmentIndex(offset int64) int {
+	i, _ := slices.BinarySearchFunc(l.segs, offset, func(s *segment, o int64) int {
+		switch {
+		case s.base > o:
+			return 1
+		case s.base < o:
+			return -1
+		}
+		return 0
+	})
+	if i < len(l.segs) && l.segs[i].base == offset {
+		return i
+	}
+	return max(i-1, 0)
+}
+
+// writeCheckpoint persists the partition checkpoint.
+func (l *Log) writeCheckpoint(recoveryPoint, hw, logStart int64) error {
+	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart})
+	if err := l.d.WriteFileAtomic(l.path(checkpointFile), data); err != nil {
+		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
+	}
+	l.ckptRecoveryPoint = recoveryPoint
+	return nil
+}
+
+// writeEpochCheckpoint persists the leader-epoch cache.
+func (l *Log) writeEpochCheckpoint() error {
+	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs)); err != nil {
+		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+// createSegment creates an empty segment file at base and makes its name
+// (and any index names created just before, by a seal) durable. The
+// directory fsync runs on the event loop, but only once per roll.
+func (l *Log) createSegment(base int64) (*segment, error) {
+	name := l.path(segmentName(base, logSuffix))
+	f, err := l.d.OpenFile(name, true)
+	if err != nil {
+		return nil, fmt.Errorf("create segment %s: %w", name, err)
+	}
+	// A leftover file with this name (from before a crash) is stale.
+	if size, err := f.Size(); err != nil || size > 0 {
+		if err == nil {
+			err = f.Truncate(0)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("create segment %s: %w", name, err)
+		}
+	}
+	if err := l.d.SyncDir(l.dir); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create segment %s: sync dir: %w", name, err)
+	}
+	return &segment{base: base, next: base, log: f}, nil
+}
+
+// seal turns the active segment into a sealed one: it writes its indexes
+// to their files and queues every written file for the next sync job.
+func (l *Log) seal(s *segment) error {
+	var err error
+	if s.indexFile, err = l.d.OpenFile(l.path(segmentName(s.base, indexSuffix)), true); err != nil {
+		return fmt.Errorf("seal segment %d: %w", s.base, err)
+	}
+	if s.timeIndexFile, err = l.d.OpenFile(l.path(segmentName(s.base, timeIndexSuffix)), true); err != nil {
+		return fmt.Errorf("seal segment %d: %w", s.base, err)
+	}
+	if err := writeWhole(s.indexFile, encodeIndex(s.index)); err != nil {
+		return fmt.Errorf("seal segment %d: write index: %w", s.base, err)
+	}
+	if err := writeWhole(s.timeIndexFile, encodeTimeIndex(s.timeIndex)); err != nil {
+		return fmt.Errorf("seal segment %d: write time index: %w", s.base, err)
+	}
+	s.indexCount, s.timeIndexCount = len(s.index), len(s.timeIndex)
+	s.index, s.timeIndex = nil, nil
+	s.sealed = true
+	if s.dirty {
+		l.pendingSync = append(l.pendingSync, s.log)
+		s.dirty = false
+	}
+	l.pendingSync = append(l.pendingSync, s.indexFile, s.timeIndexFile)
+	return nil
+}
+
+// roll seals the active segment and starts a new one at the log end.
+func (l *Log) roll() error {
+	a := l.active()
+	if err := l.seal(a); err != nil {
+		return err
+	}
+	s, err := l.createSegment(a.next)
+	if err != nil {
+		return err
+	}
+	l.segs = append(l.segs, s)
+	return nil
+}
+
+// release closes a segment's files, or defers closing those the in-flight
+// sync job still holds, and drops them from the pending sync list.
+func (l *Log) release(s *segment) {
+	for _, f := range []disk.File{s.log, s.indexFile, s.timeIndexFile} {
+		l.releaseFile(f)
+	}
+	s.log, s.indexFile, s.timeIndexFile = nil, nil, nil
+}
+
+func (l *Log) releaseFile(f disk.File) {
+	if f == nil {
+		return
+	}
+	l.pendingSync = slices.DeleteFunc(l.pendingSync, func(p disk.File) bool { return p == f })
+	if l.inflight != nil && slices.Contains(l.inflight.files, f) {
+		l.deferredClose = append(l.deferredClose, f)
+		return
+	}
+	f.Close()
+}
+
+// removeSegmentFiles deletes a segment's three files; absent ones are fine.
+func (l *Log) removeSegmentFiles(base int64) error {
+	var errs []error
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		if err := l.d.Remove(l.path(segmentName(base, suffix))); err != nil && !errors.Is(err, disk.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeIndexFiles deletes a segment's index files (when it becomes active
+// again their contents are stale).
+func (l *Log) removeIndexFiles(base int64) error {
+	var errs []error
+	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+		if err := l.d.Remove(l.path(segmentName(base, suffix))); err != nil && !errors.Is(err, disk.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// closeFiles closes every open file (Close, Delete, a failed Open).
+func (l *Log) closeFiles() error {
+	var errs []error
+	for _, s := range l.segs {
+		for _, f := range []disk.File{s.log, s.indexFile, s.timeIndexFile} {
+			if f != nil {
+				if err := f.Close(); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		s.log, s.indexFile, s.timeIndexFile = nil, nil, nil
+	}
+	for _, f := range l.deferredClose {
+		f.Close()
+	}
+	l.deferredClose = nil
+	l.pendingSync = nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("partlog: close %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+// observeTime remembers the latest nowMs seen, for segment.ms of a segment
+// that becomes active again after a truncation.
+func (l *Log) observeTime(nowMs int64) { l.lastNowMs = max(l.lastNowMs, nowMs) }
+
+// forEachHeader walks the batch headers of s in [0, limit), checking only
+// framing and offset contiguity (the data was validated when written or
+// recovered).
+func (l *Log) forEachHeader(s *segment, limit int64, fn func(h record.Header, pos int64)) error {
+	sc := scanner{f: s.log, limit: limit}
+	expect := s.base
+	for pos := int64(0); pos < limit; {
+		hdr, err := sc.bytes(pos, record.HeaderSize)
+		if err != nil {
+			return l.corruptAt(s, expect, pos, err)
+		}
+		h, err := structuralCheck(hdr, pos, limit, expect)
+		if err != nil {
+			return l.corruptAt(s, expect, pos, err)
+		}
+		fn(h, pos)
+		pos += int64(h.Size())
+		expect = h.NextOffset()
+	}
+	return nil
+}
+
+// corruptAt wraps a validation failure as ErrCorruptSegment naming the file
+// and offset; I/O errors pass through unchanged in meaning.
+func (l *Log) corruptAt(s *segment, offset, pos int64, err error) error {
+	name := l.path(segmentName(s.base, logSuffix))
+	if !errors.Is(err, errStructure) && !errors.Is(err, record.ErrCorrupt) && !errors.Is(err, record.ErrOldMagic) {
+		return fmt.Errorf("partlog: read %s at position %d: %w", name, pos, err)
+	}
+	return fmt.Errorf("%w: %s at offset %d (position %d): %w", ErrCorruptSegment, name, offset, pos, err)
+}
+
+// rebuildProducers replays every stored batch header into a fresh
+// producer table (after TruncateTo).
+func (l *Log) rebuildProducers() error {
+	l.producers = newProducerTable(l.cfg.MaxProducerIDs)
+	for _, s := range l.segs {
+		if err := l.forEachHeader(s, s.size, func(h record.Header, _ int64) { l.producers.apply(h) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}

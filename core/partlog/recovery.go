@@ -1,0 +1,490 @@
+package partlog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+
+	"github.com/chronik-streaming/chronik/core/disk"
+	"github.com/chronik-streaming/chronik/core/record"
+)
+
+// recover rebuilds the in-memory state from the directory. Walkthrough:
+//
+//  1. List the directory; create it when absent (and sync its parent so
+//     the new directory survives a crash). Index files without a segment
+//     file are leftovers of a deletion and are removed.
+//  2. Read the partition checkpoint: recovery point, high watermark, log
+//     start. A corrupt checkpoint is treated as absent (scan everything),
+//     never as fatal: the data itself is verifiable.
+//  3. Delete segments wholly below the log start. Retention writes the
+//     checkpoint before deleting files, so segments it deleted whose
+//     removal a crash undid reappear here and go again.
+//  4. Scan segments in order. One wholly below the recovery point (its
+//     successor starts at or below it) was synced and sealed: scan its
+//     headers only (framing, magic, contiguous offsets, non-decreasing
+//     leader epochs); a failure there means data we promised is damaged,
+//     so Open fails with ErrCorruptSegment. From the segment holding the
+//     recovery point on, every batch is also CRC-checked, and the first
+//     failure (or a gap between segments) is a torn tail: cut the file
+//     there and delete every later segment.
+//  5. While scanning, rebuild what derives from batch headers: sparse
+//     indexes (validating the sealed segments' index files against them),
+//     the producer table and the leader-epoch cache.
+//  6. If the log now ends below the checkpointed log start (data after
+//     it was lost), restart it empty at the log start so that no offset is
+//     ever handed out twice.
+//  7. Data above the recovery point was read from the page cache or the
+//     disk but not necessarily synced: queue those files for the next sync
+//     job, and let DurableEndOffset start at the recovery point.
+func (l *Log) recover(nowMs int64) error {
+	l.recovery = RecoveryInfo{TruncatedAt: -1}
+	names, err := l.d.List(l.dir)
+	if errors.Is(err, disk.ErrNotExist) {
+		if err := l.d.MkdirAll(l.dir); err != nil {
+			return fmt.Errorf("create directory: %w", err)
+		}
+		if err := l.d.SyncDir(path.Dir(l.dir)); err != nil {
+			return fmt.Errorf("sync parent directory: %w", err)
+		}
+		names = nil
+	} else if err != nil {
+		return fmt.Errorf("list directory: %w", err)
+	}
+
+	// Step 1: classify names.
+	logs := map[int64]bool{}
+	var indexNames []struct {
+		base int64
+		name string
+	}
+	for _, name := range names {
+		base, suffix, ok := parseSegmentName(name)
+		if !ok {
+			continue // checkpoints, WriteFileAtomic temporaries, foreign files
+		}
+		if suffix == logSuffix {
+			logs[base] = true
+		} else {
+			indexNames = append(indexNames, struct {
+				base int64
+				name string
+			}{base, name})
+		}
+	}
+	for _, in := range indexNames {
+		if !logs[in.base] {
+			if err := l.d.Remove(l.path(in.name)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+				return fmt.Errorf("remove orphan index %s: %w", in.name, err)
+			}
+		}
+	}
+	bases := make([]int64, 0, len(logs))
+	for b := range logs {
+		bases = append(bases, b)
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+
+	// Step 2: the checkpoint.
+	var ck partitionCheckpoint
+	data, err := l.d.ReadFile(l.path(checkpointFile))
+	switch {
+	case err == nil:
+		if c, derr := decodePartitionCheckpoint(data); derr == nil {
+			ck = c
+			l.recovery.CheckpointFound = true
+		} else {
+			l.recovery.CheckpointCorrupt = true
+		}
+	case !errors.Is(err, disk.ErrNotExist):
+		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	if !l.recovery.CheckpointFound {
+		ck = partitionCheckpoint{}
+	}
+	l.recovery.RecoveryPoint = ck.recoveryPoint
+	l.ckptRecoveryPoint = ck.recoveryPoint
+	logStart := ck.logStartOffset
+
+	// Step 3: drop segments wholly below the log start, open the rest.
+	for i, base := range bases {
+		if i+1 < len(bases) && bases[i+1] <= logStart {
+			if err := l.removeSegmentFiles(base); err != nil {
+				return fmt.Errorf("remove segment %d below log start %d: %w", base, logStart, err)
+			}
+			l.recovery.SegmentsDeleted++
+			continue
+		}
+		f, err := l.d.OpenFile(l.path(segmentName(base, logSuffix)), false)
+		if err != nil {
+			return fmt.Errorf("open segment %d: %w", base, err)
+		}
+		l.segs = append(l.segs, &segment{base: base, next: base, log: f})
+	}
+	if len(l.segs) == 0 {
+		s, err := l.createSegment(logStart)
+		if err != nil {
+			return err
+		}
+		l.segs = []*segment{s}
+	}
+	logStart = max(logStart, l.segs[0].base)
+
+	// Steps 4 and 5: scan.
+	indexBad := make([]bool, len(l.segs))
+	for i := 0; i < len(l.segs); i++ {
+		s := l.segs[i]
+		if i > 0 && s.base != l.segs[i-1].next {
+			// segs[i-1] was not trusted (a trusted one is checked against
+			// its successor below), so this is a torn tail.
+			cause := fmt.Errorf("%w: segment %d follows a segment ending at %d", errStructure, s.base, l.segs[i-1].next)
+			if err := l.cutTail(i-1, l.segs[i-1].size, cause); err != nil {
+				return err
+			}
+			break
+		}
+		trusted := i+1 < len(l.segs) && l.segs[i+1].base <= ck.recoveryPoint
+		bad, cutPos, cause, err := l.scanSegment(s, trusted, i+1 < len(l.segs))
+		if err != nil {
+			return err
+		}
+		indexBad[i] = bad
+		if trusted {
+			l.recovery.SegmentsTrusted++
+			if s.next != l.segs[i+1].base {
+				return l.corruptAt(s, s.next, s.size, fmt.Errorf("%w: segment ends at offset %d but the next one starts at %d", errStructure, s.next, l.segs[i+1].base))
+			}
+			continue
+		}
+		l.recovery.SegmentsScanned++
+		if cause != nil {
+			if err := l.cutTail(i, cutPos, cause); err != nil {
+				return err
+			}
+			break
+		}
+	}
+
+	// Seal every segment but the last; the last is active.
+	for i, s := range l.segs[:len(l.segs)-1] {
+		if err := l.openSealed(s, indexBad[i]); err != nil {
+			return err
+		}
+	}
+	a := l.active()
+	if err := l.removeIndexFiles(a.base); err != nil {
+		return fmt.Errorf("remove stale index files of the active segment: %w", err)
+	}
+	a.firstBatchMs = nowMs
+
+	// Step 6.
+	l.logStart = logStart
+	if logStart > a.next {
+		if err := l.restartAt(logStart); err != nil {
+			return err
+		}
+	}
+	leo := l.LogEndOffset()
+
+	// Step 7.
+	l.durableEnd = min(ck.recoveryPoint, leo)
+	for _, s := range l.segs {
+		if s.next > l.durableEnd || s.dirty {
+			if s == l.active() {
+				s.dirty = true
+			} else if !slices.Contains(l.pendingSync, s.log) {
+				l.pendingSync = append(l.pendingSync, s.log)
+			}
+		}
+	}
+	l.hw = l.logStart
+	if l.recovery.CheckpointFound {
+		l.hw = min(max(ck.highWatermark, l.logStart), leo)
+	}
+	return l.recoverEpochs()
+}
+
+// recoverEpochs settles the leader-epoch cache. The scan derived it from
+// the batches, which is authoritative for the data present; the file only
+// matters when no batch is left (its latest epoch must survive). The file
+// is rewritten when it disagrees.
+func (l *Log) recoverEpochs() error {
+	leo := l.LogEndOffset()
+	data, err := l.d.ReadFile(l.path(epochCheckpointFile))
+	var onDisk epochCache
+	haveFile := false
+	switch {
+	case err == nil:
+		if c, derr := decodeEpochCheckpoint(data); derr == nil {
+			onDisk, haveFile = c, true
+		}
+	case !errors.Is(err, disk.ErrNotExist):
+		return fmt.Errorf("read leader-epoch checkpoint: %w", err)
+	}
+	if len(l.epochs.entries) == 0 && haveFile {
+		l.epochs = epochCache{entries: append([]epochEntry(nil), onDisk.entries...)}
+		l.epochs.truncateFromEnd(leo)
+	}
+	l.epochs.truncateFromStart(l.logStart)
+	if haveFile && bytes.Equal(data, encodeEpochCheckpoint(&l.epochs)) {
+		return nil
+	}
+	if !haveFile && len(l.epochs.entries) == 0 {
+		return nil
+	}
+	return l.writeEpochCheckpoint()
+}
+
+// scanSegment rebuilds a segment's in-memory state from its file. trusted
+// selects header-only checks (a failure is returned as ErrCorruptSegment);
+// otherwise batches are CRC-checked and the first failure is returned as
+// cause with its position, for the caller to cut. checkIndex loads the
+// segment's index files and reports whether they disagree with the
+// batches (bad=true also when they are missing).
+func (l *Log) scanSegment(s *segment, trusted, checkIndex bool) (bad bool, cutPos int64, cause error, err error) {
+	size, err := s.log.Size()
+	if err != nil {
+		return false, 0, nil, fmt.Errorf("size of segment %d: %w", s.base, err)
+	}
+	s.resetContents()
+	var ic *indexCheck
+	if checkIndex {
+		ic, err = l.loadIndexCheck(s.base)
+		if err != nil {
+			return false, 0, nil, err
+		}
+	}
+	sc := scanner{f: s.log, limit: size}
+	expect := s.base
+	pos := int64(0)
+	for pos < size {
+		h, err := l.scanBatch(&sc, pos, size, expect, trusted)
+		if err != nil {
+			if !errors.Is(err, errStructure) && !errors.Is(err, record.ErrCorrupt) && !errors.Is(err, record.ErrOldMagic) {
+				return false, 0, nil, fmt.Errorf("read segment %d: %w", s.base, err)
+			}
+			if trusted {
+				return false, 0, nil, l.corruptAt(s, expect, pos, err)
+			}
+			return true, pos, err, nil
+		}
+		if ic != nil {
+			ic.visit(s, h, pos)
+		}
+		s.noteBatch(h, pos, l.cfg.IndexIntervalBytes)
+		l.producers.apply(h)
+		l.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset)
+		pos += int64(h.Size())
+		expect = h.NextOffset()
+	}
+	if ic == nil {
+		return true, 0, nil, nil
+	}
+	return ic.finish(), 0, nil, nil
+}
+
+// scanBatch validates the batch at pos during recovery.
+func (l *Log) scanBatch(sc *scanner, pos, size, expect int64, trusted bool) (record.Header, error) {
+	hdr, err := sc.bytes(pos, record.HeaderSize)
+	if err != nil {
+		return record.Header{}, err
+	}
+	h, err := structuralCheck(hdr, pos, size, expect)
+	if err != nil {
+		return record.Header{}, err
+	}
+	if h.PartitionLeaderEpoch < 0 || h.PartitionLeaderEpoch < l.epochs.latest() {
+		return record.Header{}, fmt.Errorf("%w: at position %d: leader epoch %d after epoch %d", errStructure, pos, h.PartitionLeaderEpoch, l.epochs.latest())
+	}
+	if !trusted {
+		whole, err := sc.bytes(pos, h.Size())
+		if err != nil {
+			return record.Header{}, err
+		}
+		if _, err := record.Check(whole); err != nil {
+			return record.Header{}, fmt.Errorf("at position %d: %w", pos, err)
+		}
+	}
+	return h, nil
+}
+
+// cutTail truncates segment i at pos (a torn or corrupt tail) and deletes
+// every later segment. A later segment left empty at position 0 is deleted
+// too, so that only the active segment can be empty.
+func (l *Log) cutTail(i int, pos int64, cause error) error {
+	s := l.segs[i]
+	size, err := s.log.Size()
+	if err != nil {
+		return fmt.Errorf("size of segment %d: %w", s.base, err)
+	}
+	l.recovery.TruncatedAt = s.next
+	l.recovery.TruncatedBytes = size - pos
+	l.recovery.Cause = cause
+	if s.next < l.recovery.RecoveryPoint {
+		l.recovery.LostDurableData = true
+	}
+	if size != pos {
+		if err := s.log.Truncate(pos); err != nil {
+			return fmt.Errorf("truncate segment %d at %d: %w", s.base, pos, err)
+		}
+		s.dirty = true
+	}
+	for _, t := range l.segs[i+1:] {
+		t.log.Close()
+		t.log = nil
+		if err := l.removeSegmentFiles(t.base); err != nil {
+			return fmt.Errorf("remove segment %d after torn tail: %w", t.base, err)
+		}
+		l.recovery.SegmentsDeleted++
+	}
+	l.segs = l.segs[:i+1]
+	if s.empty() && i > 0 {
+		s.log.Close()
+		s.log = nil
+		if err := l.removeSegmentFiles(s.base); err != nil {
+			return fmt.Errorf("remove empty segment %d after torn tail: %w", s.base, err)
+		}
+		l.recovery.SegmentsDeleted++
+		l.segs = l.segs[:i]
+	}
+	return nil
+}
+
+// openSealed turns a scanned segment into a sealed one: it keeps valid
+// index files and rewrites invalid or missing ones from the entries the
+// scan rebuilt.
+func (l *Log) openSealed(s *segment, rewrite bool) error {
+	var err error
+	if s.indexFile, err = l.d.OpenFile(l.path(segmentName(s.base, indexSuffix)), true); err != nil {
+		return fmt.Errorf("open index of segment %d: %w", s.base, err)
+	}
+	if s.timeIndexFile, err = l.d.OpenFile(l.path(segmentName(s.base, timeIndexSuffix)), true); err != nil {
+		return fmt.Errorf("open time index of segment %d: %w", s.base, err)
+	}
+	if rewrite {
+		if err := writeWhole(s.indexFile, encodeIndex(s.index)); err != nil {
+			return fmt.Errorf("rewrite index of segment %d: %w", s.base, err)
+		}
+		if err := writeWhole(s.timeIndexFile, encodeTimeIndex(s.timeIndex)); err != nil {
+			return fmt.Errorf("rewrite time index of segment %d: %w", s.base, err)
+		}
+		l.pendingSync = append(l.pendingSync, s.indexFile, s.timeIndexFile)
+		l.recovery.IndexesRebuilt += 2
+	}
+	isz, err := s.indexFile.Size()
+	if err != nil {
+		return fmt.Errorf("size of index of segment %d: %w", s.base, err)
+	}
+	tsz, err := s.timeIndexFile.Size()
+	if err != nil {
+		return fmt.Errorf("size of time index of segment %d: %w", s.base, err)
+	}
+	s.indexCount, s.timeIndexCount = int(isz/indexEntrySize), int(tsz/timeIndexEntrySize)
+	s.index, s.timeIndex = nil, nil
+	s.sealed = true
+	return nil
+}
+
+// restartAt deletes every segment and starts an empty log at offset
+// start (Kafka's truncateFullyAndStartAt).
+func (l *Log) restartAt(start int64) error {
+	for _, s := range l.segs {
+		l.release(s)
+		if err := l.removeSegmentFiles(s.base); err != nil {
+			return fmt.Errorf("remove segment %d: %w", s.base, err)
+		}
+	}
+	l.segs = nil
+	s, err := l.createSegment(start)
+	if err != nil {
+		return err
+	}
+	s.firstBatchMs = l.lastNowMs
+	l.segs = []*segment{s}
+	l.logStart = start
+	l.hw = start
+	l.durableEnd = min(l.durableEnd, start)
+	l.producers = newProducerTable(l.cfg.MaxProducerIDs)
+	l.epochs.truncateFromEnd(start)
+	l.epochs.truncateFromStart(start)
+	return nil
+}
+
+// indexCheck validates a sealed segment's index files against the batches
+// as the scan visits them: every offset-index entry must name a batch's
+// base offset and exact position, every time-index entry a batch's base
+// offset and the largest timestamp before it, both in increasing order
+// and inside the segment. Entries written with another
+// index.interval.bytes stay valid.
+type indexCheck struct {
+	index []indexEntry
+	times []timeEntry
+	i, j  int
+	bad   bool
+}
+
+func (l *Log) loadIndexCheck(base int64) (*indexCheck, error) {
+	ic := &indexCheck{}
+	for _, f := range []struct {
+		suffix string
+		decode func([]byte) error
+	}{
+		{indexSuffix, func(b []byte) (err error) { ic.index, err = decodeIndex(b); return }},
+		{timeIndexSuffix, func(b []byte) (err error) { ic.times, err = decodeTimeIndex(b); return }},
+	} {
+		data, err := l.d.ReadFile(l.path(segmentName(base, f.suffix)))
+		if errors.Is(err, disk.ErrNotExist) {
+			ic.bad = true
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", segmentName(base, f.suffix), err)
+		}
+		if err := f.decode(data); err != nil {
+			ic.bad = true
+		}
+	}
+	return ic, nil
+}
+
+// visit checks the entries that point at the batch h at pos; it must run
+// before s.noteBatch(h) so that s.maxTs is the maximum before h.
+func (ic *indexCheck) visit(s *segment, h record.Header, pos int64) {
+	if ic.bad {
+		return
+	}
+	rel := h.BaseOffset - s.base
+	if ic.i < len(ic.index) {
+		e := ic.index[ic.i]
+		switch {
+		case int64(e.rel) < rel:
+			ic.bad = true // points inside a batch or goes backwards
+		case int64(e.rel) == rel:
+			if int64(e.pos) != pos {
+				ic.bad = true
+			}
+			ic.i++
+		}
+	}
+	if ic.j < len(ic.times) {
+		e := ic.times[ic.j]
+		switch {
+		case int64(e.rel) < rel:
+			ic.bad = true
+		case int64(e.rel) == rel:
+			if !s.hasTs || e.ts != s.maxTs {
+				ic.bad = true
+			}
+			ic.j++
+		}
+	}
+}
+
+// finish reports whether the files must be rewritten: some entry was
+// wrong, or some lie past the last batch.
+func (ic *indexCheck) finish() bool {
+	return ic.bad || ic.i != len(ic.index) || ic.j != len(ic.times)
+}

@@ -1,0 +1,62 @@
+package partlog
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/chronik-streaming/chronik/core/disk/memdisk"
+)
+
+func TestSmoke(t *testing.T) {
+	d := memdisk.New()
+	l := openLog(t, d, smallConfig(), 0)
+	var want [][]byte
+	for i := range 30 {
+		b := batchOf(1+i%3, 50, int64(1000+i), byte(i))
+		res := mustAppend(t, l, b, 1, int64(i))
+		if res.BaseOffset != l.LogEndOffset()-int64(1+i%3) {
+			t.Fatalf("base offset %d", res.BaseOffset)
+		}
+		if i%7 == 0 {
+			syncNow(t, l)
+		}
+		want = append(want, b)
+	}
+	got := readBatches(t, l, 0, l.LogEndOffset())
+	if len(got) != len(want) {
+		t.Fatalf("%d batches, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i][12:16], []byte{0, 0, 0, 1}) || !bytes.Equal(got[i][17:], want[i][17:]) {
+			t.Fatalf("batch %d differs", i)
+		}
+	}
+	if l.Segments() < 3 {
+		t.Fatalf("only %d segments", l.Segments())
+	}
+	syncNow(t, l)
+	l.SetHighWatermark(l.LogEndOffset())
+	if err := l.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	leo := l.LogEndOffset()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, d, smallConfig(), 100)
+	if l.LogEndOffset() != leo || l.HighWatermark() != leo || l.DurableEndOffset() != leo {
+		t.Fatalf("reopened: LEO %d HW %d durable %d, want %d", l.LogEndOffset(), l.HighWatermark(), l.DurableEndOffset(), leo)
+	}
+	if r := l.Recovery(); r.SegmentsScanned != 1 || r.TruncatedAt != -1 || r.IndexesRebuilt != 0 {
+		t.Fatalf("recovery %+v", r)
+	}
+	got = readBatches(t, l, 0, leo)
+	if len(got) != len(want) {
+		t.Fatalf("after reopen %d batches, want %d", len(got), len(want))
+	}
+	c := d.Crash(nil)
+	l2 := openLog(t, c, smallConfig(), 200)
+	if l2.LogEndOffset() != leo {
+		t.Fatalf("after crash LEO %d", l2.LogEndOffset())
+	}
+}

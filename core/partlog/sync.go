@@ -1,0 +1,50 @@
+package partlog
+
+// startSync implements StartSync. The job lists sealed files first and the
+// active segment last, so that when a crash interrupts Run, whatever made
+// it to disk is a prefix of the log rather than a later segment without
+// its predecessor (recovery would cut such a gap anyway).
+func (l *Log) startSync() (*SyncJob, bool) {
+	if l.closed || l.failed != nil || l.inflight != nil {
+		return nil, false
+	}
+	a := l.active()
+	if len(l.pendingSync) == 0 && !a.dirty {
+		return nil, false
+	}
+	// The job takes over the pending list; the log starts a new one.
+	files := l.pendingSync
+	if a.dirty {
+		files = append(files, a.log)
+		a.dirty = false
+	}
+	l.pendingSync = nil
+	job := &SyncJob{UpTo: l.LogEndOffset(), files: files}
+	l.inflight = job
+	l.inflightCap = job.UpTo
+	return job, true
+}
+
+// finishSync implements FinishSync.
+func (l *Log) finishSync(job *SyncJob, err error) {
+	if job == nil || job != l.inflight {
+		panic("partlog: invariant broken: FinishSync called with a job that is not in flight")
+	}
+	l.inflight = nil
+	for _, f := range l.deferredClose {
+		f.Close()
+	}
+	l.deferredClose = nil
+	if l.closed {
+		return
+	}
+	if err != nil {
+		l.fail("fsync", err)
+		return
+	}
+	if l.failed != nil {
+		return
+	}
+	upTo := min(job.UpTo, l.inflightCap, l.LogEndOffset())
+	l.durableEnd = max(l.durableEnd, upTo)
+}
