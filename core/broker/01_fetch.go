@@ -122,6 +122,8 @@ func (b *Broker) buildFetchResponse(r *kmsg.FetchRequest) (*kmsg.FetchResponse, 
 			sp.LastStableOffset = -1
 			sp.LogStartOffset = -1
 			sp.PreferredReadReplica = -1
+			// Empty, not null: librdkafka rejects a null record set.
+			sp.RecordBatches = []byte{}
 			code, n := b.fetchPartition(ts, &rp, &sp, budget-total, total == 0)
 			sp.ErrorCode = code
 			if code != kerrNone {
@@ -178,7 +180,9 @@ func (b *Broker) fetchPartition(ts *topicState, rp *kmsg.FetchRequestTopicPartit
 	if !first && len(res.Records) > limit {
 		return kerrNone, 0
 	}
-	sp.RecordBatches = res.Records
+	if len(res.Records) > 0 {
+		sp.RecordBatches = res.Records
+	}
 	return kerrNone, len(res.Records)
 }
 
