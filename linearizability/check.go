@@ -1,0 +1,206 @@
+package linearizability
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// Verdict is the linearizability checker's answer.
+type Verdict uint8
+
+const (
+	// VerdictOK means every partition's history is linearizable.
+	VerdictOK Verdict = iota + 1
+	// VerdictIllegal means at least one partition's history is not.
+	VerdictIllegal
+	// VerdictUnknown means the time budget ran out before an answer.
+	VerdictUnknown
+)
+
+// String names the verdict.
+func (v Verdict) String() string {
+	switch v {
+	case VerdictOK:
+		return "ok"
+	case VerdictIllegal:
+		return "illegal"
+	case VerdictUnknown:
+		return "unknown"
+	}
+	return fmt.Sprintf("Verdict(%d)", uint8(v))
+}
+
+// DefaultVisualizationName is the file name used when
+// Options.VisualizationName is empty.
+const DefaultVisualizationName = "partition-log-linearizability.html"
+
+// Options configure CheckLinearizability and Check.
+type Options struct {
+	// Model tunes what the partition-log model accepts.
+	Model ModelOptions
+	// Timeout bounds porcupine's search, measured by porcupine on the wall
+	// clock; zero means no bound. When it expires the verdict is
+	// VerdictUnknown (unless a partition was already found illegal).
+	Timeout time.Duration
+	// VisualizationDir, if set, is where an HTML visualization of an illegal
+	// history is written (created if missing). Empty means none.
+	VisualizationDir string
+	// VisualizationName is the file name inside VisualizationDir; empty
+	// means DefaultVisualizationName. The simulator puts the seed in it so
+	// that seeds do not overwrite each other.
+	VisualizationName string
+}
+
+// LinearizabilityResult is what CheckLinearizability found.
+type LinearizabilityResult struct {
+	// Verdict is the overall answer.
+	Verdict Verdict
+	// Unlinearized lists, in partition order, the partitions for which
+	// porcupine found no complete linearization: the illegal ones, plus,
+	// when the timeout expired, any it had not finished.
+	Unlinearized []TopicPartition
+	// VisualizationPath is the HTML file written for an illegal history, or
+	// empty.
+	VisualizationPath string
+}
+
+// String summarizes the result in one line.
+func (r LinearizabilityResult) String() string {
+	var b strings.Builder
+	b.WriteString("linearizability: " + r.Verdict.String())
+	if len(r.Unlinearized) > 0 {
+		names := make([]string, len(r.Unlinearized))
+		for i, tp := range r.Unlinearized {
+			names[i] = tp.String()
+		}
+		b.WriteString(" (not linearized: " + strings.Join(names, ", ") + ")")
+	}
+	if r.VisualizationPath != "" {
+		b.WriteString("; visualization: " + r.VisualizationPath)
+	}
+	return b.String()
+}
+
+// CheckLinearizability validates history and checks every partition against
+// PartitionLogModel with porcupine. On VerdictIllegal, if
+// opts.VisualizationDir is set, it writes porcupine's HTML visualization
+// there and returns its path. It returns an error for an invalid history or
+// a failed write; the verdict is still filled in when only the write failed.
+func CheckLinearizability(history []Op, opts Options) (LinearizabilityResult, error) {
+	if err := Validate(history); err != nil {
+		return LinearizabilityResult{}, err
+	}
+	model := PartitionLogModel(opts.Model)
+	ops := Operations(history)
+	// Verbose mode: it checks every partition to the end instead of stopping
+	// at the first illegal one, which gives per-partition answers, and it
+	// keeps the partial linearizations the visualization needs.
+	res, info := porcupine.CheckOperationsVerbose(model, ops, opts.Timeout)
+
+	var out LinearizabilityResult
+	switch res {
+	case porcupine.Ok:
+		out.Verdict = VerdictOK
+	case porcupine.Illegal:
+		out.Verdict = VerdictIllegal
+	default:
+		out.Verdict = VerdictUnknown
+	}
+	if out.Verdict != VerdictOK {
+		out.Unlinearized = unlinearized(ops, info)
+	}
+	if out.Verdict == VerdictIllegal && opts.VisualizationDir != "" {
+		path, err := writeVisualization(model, info, opts)
+		if err != nil {
+			return out, err
+		}
+		out.VisualizationPath = path
+	}
+	return out, nil
+}
+
+// unlinearized lists the partitions without a complete linearization. It
+// relies on porcupine reporting partitions in the order the model's
+// Partition function returned them, which partitionOperations sorts.
+func unlinearized(ops []porcupine.Operation, info porcupine.LinearizationInfo) []TopicPartition {
+	parts := partitionOperations(ops)
+	partials := info.PartialLinearizations()
+	var out []TopicPartition
+	for i, part := range parts {
+		complete := false
+		if i < len(partials) {
+			for _, p := range partials[i] {
+				if len(p) == len(part) {
+					complete = true
+					break
+				}
+			}
+		}
+		if !complete {
+			out = append(out, part[0].Input.(Op).Partition)
+		}
+	}
+	return out
+}
+
+// writeVisualization writes porcupine's HTML view of the check.
+func writeVisualization(model porcupine.Model, info porcupine.LinearizationInfo, opts Options) (string, error) {
+	name := opts.VisualizationName
+	if name == "" {
+		name = DefaultVisualizationName
+	}
+	if err := os.MkdirAll(opts.VisualizationDir, 0o755); err != nil {
+		return "", fmt.Errorf("linearizability: create visualization dir: %w", err)
+	}
+	path := filepath.Join(opts.VisualizationDir, name)
+	if err := porcupine.VisualizePath(model, info, path); err != nil {
+		return "", fmt.Errorf("linearizability: write visualization %s: %w", path, err)
+	}
+	return path, nil
+}
+
+// Report is the combined result of Check.
+type Report struct {
+	// Linearizability is porcupine's answer.
+	Linearizability LinearizabilityResult
+	// Findings are the offset checks' findings, in a deterministic order.
+	Findings []Finding
+}
+
+// OK reports whether the history passed: linearizable and no findings. An
+// Unknown verdict is not OK; callers that want to tolerate it can look at
+// the fields.
+func (r Report) OK() bool {
+	return r.Linearizability.Verdict == VerdictOK && len(r.Findings) == 0
+}
+
+// String renders the report, one finding per line.
+func (r Report) String() string {
+	var b strings.Builder
+	b.WriteString(r.Linearizability.String())
+	for _, f := range r.Findings {
+		b.WriteString("\n" + f.String())
+	}
+	return b.String()
+}
+
+// Check runs CheckOffsets and CheckLinearizability on history. The offset
+// checks run first: they are fast and their findings name exact offsets,
+// which explains most porcupine failures.
+func Check(history []Op, opts Options) (Report, error) {
+	findings, err := CheckOffsets(history)
+	if err != nil {
+		return Report{}, err
+	}
+	lin, err := CheckLinearizability(history, opts)
+	report := Report{Linearizability: lin, Findings: findings}
+	if err != nil {
+		return report, err
+	}
+	return report, nil
+}
