@@ -42,7 +42,7 @@ func newRootCommand() *cobra.Command {
 	}
 	// A bare `chronik` accepts serve's flags too.
 	root.Flags().AddFlagSet(serve.Flags())
-	root.AddCommand(serve, newDumpCommand())
+	root.AddCommand(serve, newDumpCommand(), newBenchCommand())
 	return root
 }
 
