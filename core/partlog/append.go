@@ -128,6 +128,9 @@ func (l *Log) appendLeader(batches []byte, leaderEpoch int32, nowMs int64) (Appe
 		l.producers.put(e)
 	}
 	if epochChanged {
+		// A new epoch can leave the previous entry wholly below the log
+		// start (after DeleteRecords moved it into the last batch).
+		l.epochs.truncateFromStart(l.logStart)
 		if err := l.writeEpochCheckpoint(); err != nil {
 			return AppendResult{}, l.fail("append", err)
 		}
@@ -227,6 +230,9 @@ func (l *Log) AppendAsFollower(batches []byte, nowMs int64) (AppendResult, error
 		epochChanged = l.epochs.assign(p.h.PartitionLeaderEpoch, p.h.BaseOffset) || epochChanged
 	}
 	if epochChanged {
+		// A new epoch can leave the previous entry wholly below the log
+		// start (after DeleteRecords moved it into the last batch).
+		l.epochs.truncateFromStart(l.logStart)
 		if err := l.writeEpochCheckpoint(); err != nil {
 			return AppendResult{}, l.fail("append", err)
 		}

@@ -4,13 +4,18 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"testing"
 
 	"github.com/chronik-streaming/chronik/core/disk/memdisk"
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
 const testDir = "topic-0"
+
+// tb is what the helpers need from *testing.T, *testing.B and *rapid.T.
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
 
 // smallConfig rolls and indexes often, so that small tests exercise
 // several segments and index entries.
@@ -22,7 +27,7 @@ func smallConfig() Config {
 	return c
 }
 
-func openLog(t testing.TB, d *memdisk.Disk, cfg Config, nowMs int64) *Log {
+func openLog(t tb, d *memdisk.Disk, cfg Config, nowMs int64) *Log {
 	t.Helper()
 	l, err := Open(d, testDir, cfg, nowMs)
 	if err != nil {
@@ -33,7 +38,7 @@ func openLog(t testing.TB, d *memdisk.Disk, cfg Config, nowMs int64) *Log {
 }
 
 // checkLog runs every invariant check, the I/O ones included.
-func checkLog(t testing.TB, l *Log) {
+func checkLog(t tb, l *Log) {
 	t.Helper()
 	l.checkInvariants()
 	if err := l.checkInvariantsDeep(); err != nil {
@@ -58,7 +63,7 @@ func idemBatch(pid int64, epoch int16, seq int32, n int) []byte {
 	return record.MustBuild(opts, recs)
 }
 
-func mustAppend(t testing.TB, l *Log, b []byte, epoch int32, nowMs int64) AppendResult {
+func mustAppend(t tb, l *Log, b []byte, epoch int32, nowMs int64) AppendResult {
 	t.Helper()
 	res, err := l.Append(bytes.Clone(b), epoch, nowMs)
 	if err != nil {
@@ -69,7 +74,7 @@ func mustAppend(t testing.TB, l *Log, b []byte, epoch int32, nowMs int64) Append
 }
 
 // syncNow runs one whole sync job on the test goroutine.
-func syncNow(t testing.TB, l *Log) {
+func syncNow(t tb, l *Log) {
 	t.Helper()
 	job, ok := l.StartSync()
 	if !ok {
@@ -83,7 +88,7 @@ func syncNow(t testing.TB, l *Log) {
 }
 
 // readBatches reads every batch from offset to limit and splits them.
-func readBatches(t testing.TB, l *Log, offset, limit int64) [][]byte {
+func readBatches(t tb, l *Log, offset, limit int64) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for offset < l.LogEndOffset() {
@@ -110,16 +115,16 @@ func readBatches(t testing.TB, l *Log, offset, limit int64) [][]byte {
 	return out
 }
 
-func headerOf(t testing.TB, b []byte) record.Header {
+func headerOf(t tb, b []byte) record.Header {
 	t.Helper()
 	h, err := record.ParseHeader(b)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	return h
 }
 
-func wantErr(t testing.TB, err, target error) {
+func wantErr(t tb, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("error %v, want %v", err, target)

@@ -72,10 +72,8 @@ func (l *Log) checkInvariants() {
 		broken("HW <= LEO: %d > %d", l.hw, leo)
 	case l.durableEnd > leo:
 		broken("durable <= LEO: %d > %d", l.durableEnd, leo)
-	case l.durableEnd < 0:
-		broken("durable end %d negative", l.durableEnd)
-	case len(l.segs) > 1 && l.segs[0].next <= l.logStart:
-		broken("segments wholly below the log start %d are deleted (first segment [%d, %d))", l.logStart, l.segs[0].base, l.segs[0].next)
+	case l.durableEnd < l.segs[0].base:
+		broken("durable end %d below the first segment %d (offsets below it are gone, so vacuously durable)", l.durableEnd, l.segs[0].base)
 	case l.inflight == nil && len(l.deferredClose) > 0:
 		broken("deferred closes without a sync job in flight")
 	}

@@ -154,6 +154,18 @@ func (l *Log) recover(nowMs int64) error {
 		indexBad[i] = bad
 		if trusted {
 			l.recovery.SegmentsTrusted++
+			if cause != nil {
+				if s.next != l.segs[i+1].base {
+					return l.corruptAt(s, s.next, cutPos, cause)
+				}
+				// Every offset up to the next segment is intact; the bytes
+				// after them are the remains of a write or truncation that
+				// never became durable. Trim them, durably, so that the
+				// segment stays valid after the next crash too.
+				if err := l.trimFile(s, cutPos); err != nil {
+					return err
+				}
+			}
 			if s.next != l.segs[i+1].base {
 				return l.corruptAt(s, s.next, s.size, fmt.Errorf("%w: segment ends at offset %d but the next one starts at %d", errStructure, s.next, l.segs[i+1].base))
 			}
@@ -190,7 +202,7 @@ func (l *Log) recover(nowMs int64) error {
 	leo := l.LogEndOffset()
 
 	// Step 7.
-	l.durableEnd = min(ck.recoveryPoint, leo)
+	l.durableEnd = max(min(ck.recoveryPoint, leo), l.segs[0].base)
 	for _, s := range l.segs {
 		if s.next > l.durableEnd || s.dirty {
 			if s == l.active() {
@@ -203,6 +215,14 @@ func (l *Log) recover(nowMs int64) error {
 	l.hw = l.logStart
 	if l.recovery.CheckpointFound {
 		l.hw = min(max(ck.highWatermark, l.logStart), leo)
+	}
+	if ck.recoveryPoint > leo {
+		// Synced data was lost (or the log restarted above it): the old
+		// recovery point would make the next Open trust segments that
+		// are written after it.
+		if err := l.writeCheckpoint(l.durableEnd, l.hw, l.logStart); err != nil {
+			return err
+		}
 	}
 	return l.recoverEpochs()
 }
@@ -239,9 +259,9 @@ func (l *Log) recoverEpochs() error {
 }
 
 // scanSegment rebuilds a segment's in-memory state from its file. trusted
-// selects header-only checks (a failure is returned as ErrCorruptSegment);
-// otherwise batches are CRC-checked and the first failure is returned as
-// cause with its position, for the caller to cut. checkIndex loads the
+// selects header-only checks; otherwise batches are also CRC-checked. The
+// first failure is returned as cause with its position, for the caller to
+// cut or to report; err is for I/O errors. checkIndex loads the
 // segment's index files and reports whether they disagree with the
 // batches (bad=true also when they are missing).
 func (l *Log) scanSegment(s *segment, trusted, checkIndex bool) (bad bool, cutPos int64, cause error, err error) {
@@ -265,9 +285,6 @@ func (l *Log) scanSegment(s *segment, trusted, checkIndex bool) (bad bool, cutPo
 		if err != nil {
 			if !errors.Is(err, errStructure) && !errors.Is(err, record.ErrCorrupt) && !errors.Is(err, record.ErrOldMagic) {
 				return false, 0, nil, fmt.Errorf("read segment %d: %w", s.base, err)
-			}
-			if trusted {
-				return false, 0, nil, l.corruptAt(s, expect, pos, err)
 			}
 			return true, pos, err, nil
 		}
@@ -327,11 +344,11 @@ func (l *Log) cutTail(i int, pos int64, cause error) error {
 		l.recovery.LostDurableData = true
 	}
 	if size != pos {
-		if err := s.log.Truncate(pos); err != nil {
-			return fmt.Errorf("truncate segment %d at %d: %w", s.base, pos, err)
+		if err := l.trimFile(s, pos); err != nil {
+			return err
 		}
-		s.dirty = true
 	}
+	removed := len(l.segs) > i+1
 	for _, t := range l.segs[i+1:] {
 		t.log.Close()
 		t.log = nil
@@ -349,6 +366,36 @@ func (l *Log) cutTail(i int, pos int64, cause error) error {
 		}
 		l.recovery.SegmentsDeleted++
 		l.segs = l.segs[:i]
+		removed = true
+	}
+	if removed {
+		return l.syncRemovals()
+	}
+	return nil
+}
+
+// syncRemovals makes segment deletions after a cut durable. A removed
+// segment that came back after a crash could otherwise sit right after the
+// cut, at a base offset the recovery point already covers, and make the
+// segment before it look trusted although its new tail was never synced
+// (or splice stale data after new data).
+func (l *Log) syncRemovals() error {
+	if err := l.d.SyncDir(l.dir); err != nil {
+		return fmt.Errorf("sync directory after removing segments: %w", err)
+	}
+	return nil
+}
+
+// trimFile cuts a segment file at pos and syncs it at once. The cut must
+// be durable before anything is appended after it: otherwise a crash could
+// bring the old bytes back inside a segment that a later checkpoint's
+// recovery point declares trusted.
+func (l *Log) trimFile(s *segment, pos int64) error {
+	if err := s.log.Truncate(pos); err != nil {
+		return fmt.Errorf("truncate segment %d at %d: %w", s.base, pos, err)
+	}
+	if err := s.log.Sync(); err != nil {
+		return fmt.Errorf("sync segment %d after truncating it: %w", s.base, err)
 	}
 	return nil
 }
@@ -406,7 +453,8 @@ func (l *Log) restartAt(start int64) error {
 	l.segs = []*segment{s}
 	l.logStart = start
 	l.hw = start
-	l.durableEnd = min(l.durableEnd, start)
+	// Nothing below start exists any more: vacuously durable.
+	l.durableEnd = start
 	l.producers = newProducerTable(l.cfg.MaxProducerIDs)
 	l.epochs.truncateFromEnd(start)
 	l.epochs.truncateFromStart(start)

@@ -7,7 +7,8 @@ import (
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
-// applyRetention implements ApplyRetention with Kafka's two passes: first
+// applyRetention implements ApplyRetention with Kafka's passes: after
+// dropping segments wholly below the log start, first
 // delete the oldest segments whose largest timestamp is more than
 // retention.ms old, then, from where that stopped, the oldest segments
 // while the log stays at or above retention.bytes without them. Each pass
@@ -23,7 +24,14 @@ func (l *Log) applyRetention(nowMs int64) (int, error) {
 	}
 	l.observeTime(nowMs)
 	deletable := func(s *segment) bool { return s != l.active() && s.next <= l.hw }
+	// Pass 0, Kafka's log-start-offset retention: segments wholly below
+	// the log start. DeleteRecordsBefore removes them at once, but one can
+	// appear when the active segment ends at the log start and then rolls
+	// (after a crash truncated the log back to it).
 	n := 0
+	for n < len(l.segs) && deletable(l.segs[n]) && l.segs[n].next <= l.logStart {
+		n++
+	}
 	if l.cfg.RetentionMs >= 0 {
 		for n < len(l.segs) && deletable(l.segs[n]) {
 			s := l.segs[n]
@@ -72,6 +80,10 @@ func (l *Log) deleteSegments(n int, newStart int64) error {
 			errs = append(errs, err)
 		}
 	}
+	// Offsets below the first remaining segment no longer exist, so they
+	// are vacuously durable; without this a log emptied by DeleteRecords
+	// would wait forever for a sync of files that are gone.
+	l.durableEnd = max(l.durableEnd, l.segs[0].base)
 	l.producers.trimBelow(l.segs[0].base)
 	if l.epochs.truncateFromStart(l.logStart) {
 		if err := l.writeEpochCheckpoint(); err != nil {
@@ -116,7 +128,9 @@ func (l *Log) deleteRecordsBefore(offset int64) error {
 //     longer match it (the truncation itself is not durable until the next
 //     sync, and a crash may bring the old tail back, which is harmless:
 //     it is valid data a follower truncates again by epoch).
-//  3. Delete later segments, cut the segment's file, rebuild its in-memory
+//  3. Delete later segments, cut the segment's file and sync the cut (see
+//     trimFile: a later roll could otherwise make a checkpoint trust a
+//     segment whose old tail comes back after a crash), rebuild its in-memory
 //     index (it is the active one now), cap the in-flight sync job, and
 //     rebuild the producer state and epoch cache.
 func (l *Log) truncateTo(offset int64) error {
@@ -156,6 +170,7 @@ func (l *Log) truncateTo(offset int64) error {
 		}
 	}
 	l.capInflight(cut)
+	removed := len(l.segs) > i+1
 	for _, t := range l.segs[i+1:] {
 		l.release(t)
 		if err := l.removeSegmentFiles(t.base); err != nil {
@@ -163,8 +178,13 @@ func (l *Log) truncateTo(offset int64) error {
 		}
 	}
 	l.segs = l.segs[:i+1]
-	if err := s.log.Truncate(pos); err != nil {
-		return l.fail("truncate", fmt.Errorf("segment %d at %d: %w", s.base, pos, err))
+	if removed {
+		if err := l.syncRemovals(); err != nil {
+			return l.fail("truncate", err)
+		}
+	}
+	if err := l.trimFile(s, pos); err != nil {
+		return l.fail("truncate", err)
 	}
 	s.dirty = true
 	if s.sealed {
