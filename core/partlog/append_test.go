@@ -495,8 +495,18 @@ func TestAppendAsFollower(t *testing.T) {
 		in   []byte
 		want error
 	}{
-		{"gap", func() []byte { b := batchOf(1, 1, 1, 1); record.SetBaseOffset(b, 7); record.SetPartitionLeaderEpoch(b, 4); return b }(), ErrUnexpectedAppendOffset},
-		{"old epoch", func() []byte { b := batchOf(1, 1, 1, 1); record.SetBaseOffset(b, 6); record.SetPartitionLeaderEpoch(b, 3); return b }(), ErrInvalidLeaderEpoch},
+		{"gap", func() []byte {
+			b := batchOf(1, 1, 1, 1)
+			record.SetBaseOffset(b, 7)
+			record.SetPartitionLeaderEpoch(b, 4)
+			return b
+		}(), ErrUnexpectedAppendOffset},
+		{"old epoch", func() []byte {
+			b := batchOf(1, 1, 1, 1)
+			record.SetBaseOffset(b, 6)
+			record.SetPartitionLeaderEpoch(b, 3)
+			return b
+		}(), ErrInvalidLeaderEpoch},
 		{"crc", func() []byte {
 			b := batchOf(1, 1, 1, 1)
 			record.SetBaseOffset(b, 6)

@@ -39,9 +39,9 @@ func TestRetention(t *testing.T) {
 		wantStart int64
 	}{
 		{"nothing configured", -1, -1, 1e9, 20, 0, 0},
-		{"time: two segments old", 5000, -1, 8500, 20, 2, 8},      // segment max ts 1000, 3000, 5000...; 8500-3000 > 5000
-		{"time: boundary is kept", 5500, -1, 8500, 20, 1, 4},      // 8500-3000 = 5500 is not > 5500
-		{"time: all but active", 0, -1, 1e9, 20, 4, 16},           // never the active segment
+		{"time: two segments old", 5000, -1, 8500, 20, 2, 8},       // segment max ts 1000, 3000, 5000...; 8500-3000 > 5000
+		{"time: boundary is kept", 5500, -1, 8500, 20, 1, 4},       // 8500-3000 = 5500 is not > 5500
+		{"time: all but active", 0, -1, 1e9, 20, 4, 16},            // never the active segment
 		{"time: stops at the high watermark", 0, -1, 1e9, 9, 2, 8}, // segment [8,12) reaches past HW 9
 		{"bytes: keep at least retention.bytes", -1, 3 * segSize, 0, 20, 2, 8},
 		{"bytes: exact fit", -1, 5 * segSize, 0, 20, 0, 0},

@@ -26,14 +26,14 @@ type logModel struct {
 	l      *Log
 	nowMs  int64
 	epoch  int32
-	cur    []modelBatch          // batches from the one holding LogStartOffset to LEO
-	ever   map[int64][][]byte    // every version ever written at a base offset
-	job    *SyncJob              // a sync job started but not finished
-	jobRan bool                  // job.Run already executed
-	pid    int64                 // the idempotent producer's id
-	pepoch int16                 // its epoch
-	pseq   int32                 // its next sequence
-	plast  *modelBatch           // its last appended batch, for retries
+	cur    []modelBatch       // batches from the one holding LogStartOffset to LEO
+	ever   map[int64][][]byte // every version ever written at a base offset
+	job    *SyncJob           // a sync job started but not finished
+	jobRan bool               // job.Run already executed
+	pid    int64              // the idempotent producer's id
+	pepoch int16              // its epoch
+	pseq   int32              // its next sequence
+	plast  *modelBatch        // its last appended batch, for retries
 	trace  []string
 }
 

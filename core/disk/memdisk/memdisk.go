@@ -565,6 +565,13 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		n.data = append(n.data, make([]byte, o-len(n.data))...)
 	}
 	if o == len(n.data) {
+		if need := len(n.data) + len(p); need > cap(n.data) {
+			// Grow by doubling: append's 1.25x growth for large slices
+			// makes appending to a big segment copy it over and over.
+			grown := make([]byte, len(n.data), max(2*cap(n.data), need, 4096))
+			copy(grown, n.data)
+			n.data = grown
+		}
 		n.data = append(n.data, p...)
 		return len(p), nil
 	}

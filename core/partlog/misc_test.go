@@ -1,0 +1,129 @@
+package partlog
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/chronik-streaming/chronik/core/disk/memdisk"
+)
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		ok     bool
+	}{
+		{"default", func(*Config) {}, true},
+		{"minimum segment", func(c *Config) { c.SegmentBytes = 14 }, true},
+		{"segment too small", func(c *Config) { c.SegmentBytes = 13 }, false},
+		{"segment above 2 GiB is clamped", func(c *Config) { c.SegmentBytes = 1 << 40 }, true},
+		{"segment.ms zero", func(c *Config) { c.SegmentMs = 0 }, false},
+		{"retention forever", func(c *Config) { c.RetentionMs, c.RetentionBytes = -1, -1 }, true},
+		{"retention.ms below -1", func(c *Config) { c.RetentionMs = -2 }, false},
+		{"retention.bytes below -1", func(c *Config) { c.RetentionBytes = -2 }, false},
+		{"index interval negative", func(c *Config) { c.IndexIntervalBytes = -1 }, false},
+		{"index interval zero", func(c *Config) { c.IndexIntervalBytes = 0 }, true},
+		{"max message negative", func(c *Config) { c.MaxMessageBytes = -1 }, false},
+		{"producer ids negative", func(c *Config) { c.MaxProducerIDs = -1 }, false},
+		{"producer ids default", func(c *Config) { c.MaxProducerIDs = 0 }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.mutate(&c)
+			err := c.Validate()
+			if (err == nil) != tc.ok {
+				t.Fatalf("Validate() = %v, want ok=%v", err, tc.ok)
+			}
+			_, oerr := Open(memdisk.New(), testDir, c, 0)
+			if (oerr == nil) != tc.ok {
+				t.Fatalf("Open = %v, want ok=%v", oerr, tc.ok)
+			}
+		})
+	}
+	if n := DefaultConfig().normalized().MaxProducerIDs; n != DefaultMaxProducerIDs {
+		t.Fatalf("default producer bound %d", n)
+	}
+}
+
+// TestInvariantsPanic checks that checkInvariants names what is broken.
+func TestInvariantsPanic(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(l *Log)
+		want   string
+	}{
+		{"hw above leo", func(l *Log) { l.hw = l.LogEndOffset() + 1 }, "HW <= LEO"},
+		{"start above hw", func(l *Log) { l.logStart = l.hw + 1 }, "logStart <= HW"},
+		{"durable above leo", func(l *Log) { l.durableEnd = l.LogEndOffset() + 1 }, "durable <= LEO"},
+		{"segment gap", func(l *Log) { l.segs[1].base++ }, "segments contiguous"},
+		{"epoch order", func(l *Log) { l.epochs.entries = append(l.epochs.entries, epochEntry{0, 1}) }, "epoch cache increasing"},
+		{"producer bound", func(l *Log) { l.producers.max = 0 }, "producer table bounded"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := smallConfig()
+			cfg.SegmentBytes = 200
+			l := openLog(t, memdisk.New(), cfg, 0)
+			mustAppend(t, l, idemBatch(1, 0, 0, 3), 1, 0)
+			mustAppend(t, l, batchOf(3, 100, 1, 1), 1, 0)
+			mustAppend(t, l, batchOf(3, 100, 1, 1), 1, 0)
+			l.SetHighWatermark(3)
+			tc.damage(l)
+			defer func() {
+				r := recover()
+				if r == nil || !strings.Contains(r.(string), tc.want) {
+					t.Fatalf("panic %v, want one naming %q", r, tc.want)
+				}
+			}()
+			l.CheckInvariants()
+		})
+	}
+}
+
+func TestCloseAndDelete(t *testing.T) {
+	d := memdisk.New()
+	d.MkdirAll("other")
+	l := openLog(t, d, smallConfig(), 0)
+	mustAppend(t, l, batchOf(2, 10, 1, 1), 0, 0)
+	if l.Dir() != testDir || l.SizeBytes() == 0 {
+		t.Fatalf("dir %q size %d", l.Dir(), l.SizeBytes())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, err := l.Read(0, 1, 1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("read after close: %v", err)
+	}
+	l = openLog(t, d, smallConfig(), 0)
+	if err := l.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := d.List(".")
+	if strings.Join(names, ",") != "other" {
+		t.Fatalf("left behind: %v", names)
+	}
+	// Opening again starts from scratch.
+	l = openLog(t, d, smallConfig(), 0)
+	if l.LogEndOffset() != 0 {
+		t.Fatalf("LEO %d", l.LogEndOffset())
+	}
+}
+
+// TestOpenCreatesDir covers a nested directory and the first segment's
+// name being durable at once.
+func TestOpenCreatesDir(t *testing.T) {
+	d := memdisk.New()
+	l, err := Open(d, "data/topic-3", smallConfig(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLog(t, l)
+	if got := strings.Join(d.DurableNames(), ","); got != "data/topic-3/00000000000000000000.log" {
+		t.Fatalf("durable names %s", got)
+	}
+}
