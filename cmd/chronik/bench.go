@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,7 @@ type benchOptions struct {
 	tmpDir     string
 	logLevel   string
 	cpuProfile string
+	traceFile  string
 }
 
 // produceOptions are the workload flags of `bench produce` (and the setup
@@ -101,12 +103,13 @@ func newBenchCommand() *cobra.Command {
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&o.target, "target", benchTargetCompare, "compare (chronik and kfake, interleaved), chronik, kfake, or HOST:PORT of a running broker")
-	pf.IntVar(&o.rounds, "rounds", 3, "how many times each target runs the workload; rounds alternate which target goes first")
+	pf.IntVar(&o.rounds, "rounds", 5, "how many times each target runs the workload; rounds alternate which target goes first")
 	pf.DurationVar(&o.duration, "duration", 2*time.Minute, "cap on the measured phase of one run; a run that hits it reports what it completed")
 	pf.BoolVar(&o.fsync, "fsync", true, "in-process targets fsync before acknowledging (Chronik SyncWrites, kfake.SyncWrites)")
 	pf.StringVar(&o.tmpDir, "tmp-dir", os.TempDir(), "parent directory of the in-process targets' fresh data directories (pick the disk to measure)")
 	pf.StringVar(&o.logLevel, "log-level", "warn", "log level of the in-process Chronik node")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client, broker and kfake share this process) to this file")
+	pf.StringVar(&o.traceFile, "trace", "", "write a runtime execution trace of the whole run to this file; `go tool trace -pprof=syscall` shows where time blocks off-CPU (fsync)")
 	cmd.AddCommand(newBenchProduceCommand(o), newBenchTopicsCommand(o), newBenchConsumeCommand(o))
 	return cmd
 }
@@ -217,6 +220,17 @@ func runBench(cmd *cobra.Command, o *benchOptions, run func(ctx context.Context,
 			return fmt.Errorf("start cpu profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if o.traceFile != "" {
+		f, err := os.Create(o.traceFile)
+		if err != nil {
+			return fmt.Errorf("create trace: %w", err)
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return fmt.Errorf("start trace: %w", err)
+		}
+		defer trace.Stop()
 	}
 	return run(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
