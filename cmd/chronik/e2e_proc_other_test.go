@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+import "syscall"
+
+func e2eChildProcAttr() *syscall.SysProcAttr { return nil }
