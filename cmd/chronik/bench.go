@@ -109,7 +109,7 @@ func newBenchCommand() *cobra.Command {
 	pf.StringVar(&o.tmpDir, "tmp-dir", os.TempDir(), "parent directory of the in-process targets' fresh data directories (pick the disk to measure)")
 	pf.StringVar(&o.logLevel, "log-level", "warn", "log level of the in-process Chronik node")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client, broker and kfake share this process) to this file")
-	pf.StringVar(&o.traceFile, "trace", "", "write a runtime execution trace of the whole run to this file; `go tool trace -pprof=syscall` shows where time blocks off-CPU (fsync)")
+	pf.StringVar(&o.traceFile, "trace", "", "write a runtime execution trace of the whole run to this file; 'go tool trace -pprof=syscall FILE' shows where time blocks off-CPU (fsync)")
 	cmd.AddCommand(newBenchProduceCommand(o), newBenchTopicsCommand(o), newBenchConsumeCommand(o))
 	return cmd
 }
@@ -123,7 +123,7 @@ func addProduceFlags(cmd *cobra.Command, p *produceOptions, records int, warmup 
 	f.IntVar(&p.recordBytes, "record-bytes", 1024, "bytes of random value per record (no key)")
 	f.Int32Var(&p.partitions, "partitions", 3, "partitions of the fresh topic each run creates")
 	f.StringVar(&p.acks, "acks", "all", "producer acks: all, 1 or 0 (1 and 0 turn idempotence off)")
-	f.BoolVar(&p.idempotent, "idempotent", true, "idempotent producer (requires --acks all)")
+	f.BoolVar(&p.idempotent, "idempotent", true, "idempotent producer (applies only with --acks all)")
 	f.DurationVar(&p.linger, "linger", 10*time.Millisecond, "kgo.ProducerLinger")
 	f.Int32Var(&p.batchMaxBytes, "batch-max-bytes", 1000012, "kgo.ProducerBatchMaxBytes")
 	f.StringVar(&p.compression, "compression", "none", "kgo.ProducerBatchCompression: none, snappy, lz4, zstd or gzip (values are random, so none is the honest default)")
