@@ -161,7 +161,7 @@ func (b *Broker) completeProduceWaiters(p *partition) {
 		b.finishWaiter(p.waiters[n], kerrNone)
 		n++
 	}
-	p.waiters = p.waiters[copy(p.waiters, p.waiters[n:]):]
+	p.waiters = p.waiters[:copy(p.waiters, p.waiters[n:])]
 }
 
 // failProduceWaiters answers every waiting produce on p with code.

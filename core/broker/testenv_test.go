@@ -147,6 +147,7 @@ func (tb *testBroker) runSyncs() {
 		tb.syncer.jobs = nil
 		for _, j := range jobs {
 			tb.b.SyncDone(tb.nowMs, j.token, j.job, j.job.Run())
+			tb.b.CheckInvariants()
 		}
 	}
 }
@@ -156,6 +157,7 @@ func (tb *testBroker) send(msg kmsg.Request) int {
 	tb.seq++
 	before := len(tb.replier.replies)
 	tb.b.HandleRequest(tb.nowMs, &Request{Conn: 1, Seq: tb.seq, CorrelationID: int32(tb.seq), Msg: msg})
+	tb.b.CheckInvariants()
 	return before
 }
 
