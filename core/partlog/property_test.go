@@ -509,14 +509,43 @@ func (m *logModel) reopen(t *rapid.T) {
 	}
 }
 
+// TestPropertyLog runs random operation sequences against the model in
+// three regimes of configs (each rapid.Check runs -rapid.checks cases,
+// 100 by default; -rapid.checks=40000 was used while developing).
 func TestPropertyLog(t *testing.T) {
+	regimes := []struct {
+		name          string
+		segmentBytes  [2]int
+		indexInterval [2]int
+	}{
+		{"small-segments", [2]int{200, 3000}, [2]int{0, 500}},
+		{"tiny-segments", [2]int{14, 300}, [2]int{0, 50}},
+		{"large-segments", [2]int{3000, 20000}, [2]int{50, 4096}},
+	}
+	// Each rapid.Check draws a fresh seed; repeating it buys more cases
+	// per run (about 2,400 in total, a few seconds) without a flag.
+	reps := 8
+	if testing.Short() {
+		reps = 1
+	}
+	for _, r := range regimes {
+		t.Run(r.name, func(t *testing.T) {
+			for range reps {
+				propertyLog(t, r.segmentBytes, r.indexInterval)
+			}
+		})
+	}
+}
+
+func propertyLog(t *testing.T, segmentBytes, indexInterval [2]int) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := DefaultConfig()
-		cfg.SegmentBytes = int64(rapid.IntRange(200, 3000).Draw(t, "segmentBytes"))
-		cfg.IndexIntervalBytes = int64(rapid.IntRange(0, 500).Draw(t, "indexInterval"))
+		cfg.SegmentBytes = int64(rapid.IntRange(segmentBytes[0], segmentBytes[1]).Draw(t, "segmentBytes"))
+		cfg.IndexIntervalBytes = int64(rapid.IntRange(indexInterval[0], indexInterval[1]).Draw(t, "indexInterval"))
 		cfg.SegmentMs = int64(rapid.IntRange(1000, 20000).Draw(t, "segmentMs"))
 		cfg.RetentionMs = rapid.SampledFrom([]int64{-1, 5000, 30000}).Draw(t, "retentionMs")
 		cfg.RetentionBytes = rapid.SampledFrom([]int64{-1, 0, 2000, 6000}).Draw(t, "retentionBytes")
+		cfg.MaxProducerIDs = rapid.SampledFrom([]int{0, 1}).Draw(t, "maxProducerIDs")
 		m := &logModel{t: t, d: memdisk.New(), cfg: cfg, ever: map[int64][][]byte{}, pid: 77, nowMs: 100000}
 		m.open()
 		actions := map[string]func(*rapid.T){
