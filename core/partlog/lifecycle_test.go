@@ -572,6 +572,9 @@ func TestSyncJob(t *testing.T) {
 	job, _ = l.StartSync()
 	l.FinishSync(job, job.Run())
 	d.SetFault(nil)
+	if !errors.Is(l.Failed(), boom) || !errors.Is(l.Failed(), ErrLogFailed) {
+		t.Fatalf("failure cause lost: %v", l.Failed())
+	}
 	for name, err := range map[string]error{
 		"append":     func() error { _, err := l.Append(batchOf(1, 1, 1, 1), 0, 0); return err }(),
 		"read":       func() error { _, err := l.Read(0, 10, 10); return err }(),

@@ -78,7 +78,7 @@ func (l *Log) usable() error {
 // (which recovers from what is on disk) clears it.
 func (l *Log) fail(op string, err error) error {
 	if l.failed == nil {
-		l.failed = fmt.Errorf("%w: %s: %v", ErrLogFailed, op, err)
+		l.failed = fmt.Errorf("%w: %s: %w", ErrLogFailed, op, err)
 	}
 	return l.failed
 }
