@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,7 +37,8 @@ func e2eReadAll(t testing.TB, b *e2eBroker, adm *kadm.Client, topic string, part
 // TestE2EKillRestart produces with acks=all from a goroutine, kills the
 // broker with SIGKILL mid-stream, restarts it on the same directory and
 // checks that every acknowledged record is there exactly once, at the
-// offset it was acknowledged at, with dense offsets.
+// offset it was acknowledged at, with dense offsets. It does this for
+// several rounds, so later rounds crash a log that was itself recovered.
 func TestE2EKillRestart(t *testing.T) {
 	b := e2eStartBroker(t, "--sync-writes=true")
 	adm := e2eNewAdmin(t, b)
@@ -48,122 +50,200 @@ func TestE2EKillRestart(t *testing.T) {
 		partition int32
 		offset    int64
 	}
-	var (
-		mu    sync.Mutex
-		acked = make(map[string]ack)
-	)
-	pcl, err := kgo.NewClient(
-		kgo.SeedBrokers(b.Addr()),
-		kgo.DefaultProduceTopic(topic),
-		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent by default
-		kgo.MaxBufferedRecords(2000),
-		kgo.RecordDeliveryTimeout(5*time.Second),
-		kgo.DialTimeout(time.Second),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pctx, stopProducing := context.WithCancel(context.Background())
-	defer stopProducing()
-	producerDone := make(chan struct{})
-	go func() {
-		defer close(producerDone)
-		for i := 0; pctx.Err() == nil; i++ {
-			v := fmt.Sprintf("rec-%08d", i)
-			pcl.Produce(pctx, &kgo.Record{Key: []byte(v), Value: []byte(v)}, func(r *kgo.Record, err error) {
-				if err == nil {
-					mu.Lock()
-					acked[string(r.Value)] = ack{r.Partition, r.Offset}
-					mu.Unlock()
-				}
-			})
+	acked := make(map[string]ack) // every record acknowledged in any round
+	pad := strings.Repeat("p", 100)
+	next := 0 // next record number
+
+	for round := 1; round <= 4; round++ {
+		var (
+			mu         sync.Mutex
+			roundAcked = make(map[string]ack)
+		)
+		pcl, err := kgo.NewClient(
+			kgo.SeedBrokers(b.Addr()),
+			kgo.DefaultProduceTopic(topic),
+			kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent by default
+			kgo.MaxBufferedRecords(1000),
+			kgo.ProducerBatchMaxBytes(16<<10), // many small batches in flight
+			kgo.RecordDeliveryTimeout(5*time.Second),
+			kgo.DialTimeout(time.Second),
+		)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	nacked := func() int {
+		pctx, stopProducing := context.WithCancel(context.Background())
+		producerDone := make(chan struct{})
+		first := next
+		go func() {
+			defer close(producerDone)
+			for i := first; pctx.Err() == nil; i++ {
+				v := fmt.Sprintf("rec-%08d-%s", i, pad)
+				pcl.Produce(pctx, &kgo.Record{Key: []byte(v[:12]), Value: []byte(v)}, func(r *kgo.Record, err error) {
+					if err == nil {
+						mu.Lock()
+						roundAcked[string(r.Value)] = ack{r.Partition, r.Offset}
+						mu.Unlock()
+					}
+				})
+			}
+		}()
+		nacked := func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(roundAcked)
+		}
+
+		// Kill once some records are acknowledged, while the producer
+		// is still sending.
+		want := 1500 * round
+		deadline := time.Now().Add(30 * time.Second)
+		for nacked() < want {
+			if time.Now().After(deadline) {
+				stopProducing()
+				t.Fatalf("round %d: only %d records acknowledged within 30s", round, nacked())
+			}
+			time.Sleep(5 * time.Millisecond) // poll interval
+		}
+		b.Kill()
+		killedAt := nacked()
+		// Odd rounds: the producer is closed while the broker is down, so
+		// nothing is written after the restart until the checks below.
+		// Even rounds: restart while the producer still has batches in
+		// flight; its retries must be deduplicated by the producer state
+		// the broker recovers from the log.
+		inFlightRestart := round%2 == 0
+		if inFlightRestart {
+			b.Restart()
+		}
+		stopProducing()
+		select {
+		case <-producerDone:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("round %d: producer goroutine did not stop within 15s", round)
+		}
+		closeStart := time.Now()
+		closed := make(chan struct{})
+		go func() {
+			if inFlightRestart {
+				fctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+				defer cancel()
+				pcl.Flush(fctx)
+			}
+			pcl.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: producer client did not close within 30s", round)
+		}
+		t.Logf("round %d: producer closed in %v", round, time.Since(closeStart).Round(time.Millisecond))
+		if !inFlightRestart {
+			b.Restart()
+		}
 		mu.Lock()
-		defer mu.Unlock()
-		return len(acked)
-	}
-
-	// Kill once a few thousand records are acknowledged, while the
-	// producer is still sending.
-	deadline := time.Now().Add(30 * time.Second)
-	for nacked() < 3000 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d records acknowledged within 30s", nacked())
+		for k, v := range roundAcked {
+			acked[k] = v
 		}
-		time.Sleep(10 * time.Millisecond) // poll interval
-	}
-	b.Kill()
-	killedAt := nacked()
-	stopProducing()
-	select {
-	case <-producerDone:
-	case <-time.After(15 * time.Second):
-		t.Fatal("producer goroutine did not stop within 15s")
-	}
-	closed := make(chan struct{})
-	go func() { pcl.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-time.After(20 * time.Second):
-		t.Fatal("producer client did not close within 20s")
-	}
-	mu.Lock()
-	final := make(map[string]ack, len(acked))
-	for k, v := range acked {
-		final[k] = v
-	}
-	mu.Unlock()
-	t.Logf("%d records acknowledged before SIGKILL (%d when the kill was sent)", len(final), killedAt)
+		roundCount := len(roundAcked)
+		mu.Unlock()
 
-	b.Restart()
-	adm = e2eNewAdmin(t, b)
-	e2eWaitTopicReady(t, adm, topic, partitions)
-	all := e2eReadAll(t, b, adm, topic, partitions)
+		adm = e2eNewAdmin(t, b)
+		e2eWaitTopicReady(t, adm, topic, partitions)
+		// Right after the restart, each partition's end offset (high
+		// watermark) already covers every acknowledged offset.
+		maxAcked := map[int32]int64{}
+		for _, a := range acked {
+			maxAcked[a.partition] = max(maxAcked[a.partition], a.offset+1)
+		}
+		for p := range int32(partitions) {
+			if end := e2eEndOffset(t, adm, topic, p); end < maxAcked[p] {
+				t.Errorf("round %d: partition %d: ListOffsets(latest) after restart is %d, but offset %d was acknowledged (%s)",
+					round, p, end, maxAcked[p]-1, e2eDiagnoseEnd(t, b, adm, topic, p, maxAcked[p]))
+			}
+		}
+		all := e2eReadAll(t, b, adm, topic, partitions)
+		for p := range int32(partitions) {
+			if n := int64(len(all[p])); n < maxAcked[p] {
+				t.Errorf("round %d: partition %d: %d records readable after restart, but offset %d was acknowledged", round, p, n, maxAcked[p]-1)
+			}
+		}
 
-	seen := make(map[string]ack)
-	total := 0
-	for p := range int32(partitions) {
-		for i, r := range all[p] {
-			if r.Offset != int64(i) {
-				t.Fatalf("partition %d: record %d has offset %d; offsets must be dense from 0", p, i, r.Offset)
+		seen := make(map[string]ack)
+		total := 0
+		for p := range int32(partitions) {
+			for i, r := range all[p] {
+				if r.Offset != int64(i) {
+					t.Fatalf("round %d: partition %d: record %d has offset %d; offsets must be dense from 0", round, p, i, r.Offset)
+				}
+				v := string(r.Value)
+				if prev, dup := seen[v]; dup {
+					t.Errorf("round %d: %.12s stored twice: partition %d offset %d and partition %d offset %d", round, v, prev.partition, prev.offset, p, r.Offset)
+				}
+				seen[v] = ack{p, r.Offset}
+				total++
 			}
-			v := string(r.Value)
-			if prev, dup := seen[v]; dup {
-				t.Errorf("%s stored twice: partition %d offset %d and partition %d offset %d", v, prev.partition, prev.offset, p, r.Offset)
-			}
-			seen[v] = ack{p, r.Offset}
-			total++
 		}
-	}
-	missing := 0
-	for v, a := range final {
-		got, ok := seen[v]
-		switch {
-		case !ok:
-			missing++
-			if missing <= 10 {
-				t.Errorf("acknowledged record %s (partition %d offset %d) lost after kill -9", v, a.partition, a.offset)
+		missing := 0
+		for v, a := range acked {
+			got, ok := seen[v]
+			switch {
+			case !ok:
+				missing++
+				if missing <= 10 {
+					t.Errorf("round %d: acknowledged record %.12s (partition %d offset %d) lost after kill -9", round, v, a.partition, a.offset)
+				}
+			case got != a:
+				t.Errorf("round %d: acknowledged record %.12s moved from partition %d offset %d to partition %d offset %d", round, v, a.partition, a.offset, got.partition, got.offset)
 			}
-		case got != a:
-			t.Errorf("acknowledged record %s moved from partition %d offset %d to partition %d offset %d", v, a.partition, a.offset, got.partition, got.offset)
 		}
+		if missing > 0 {
+			t.Fatalf("round %d: %d of %d acknowledged records lost", round, missing, len(acked))
+		}
+		t.Logf("round %d: %d acknowledged this round (%d when SIGKILL was sent); after restart %d stored, %d acknowledged in all",
+			round, roundCount, killedAt, total, len(acked))
+		// Number the next round's records after everything this round
+		// may have sent, acknowledged or not.
+		mu.Lock()
+		for v := range seen {
+			var n int
+			if _, err := fmt.Sscanf(v, "rec-%08d-", &n); err == nil && n >= next {
+				next = n + 1
+			}
+		}
+		mu.Unlock()
+		next += 1 << 20
 	}
-	if missing > 0 {
-		t.Errorf("%d of %d acknowledged records lost", missing, len(final))
-	}
-	t.Logf("after restart: %d records stored, %d acknowledged", total, len(final))
 
 	// The restarted broker accepts new writes after the recovered tail.
 	cl := e2eNewClient(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for p := range int32(partitions) {
+		end := e2eEndOffset(t, adm, topic, p)
 		r := &kgo.Record{Topic: topic, Partition: p, Value: []byte("after-restart")}
 		e2eProduceSync(t, cl, r)
-		if want := int64(len(all[p])); r.Offset != want {
-			t.Errorf("partition %d: first record after restart at offset %d, want %d", p, r.Offset, want)
+		if r.Offset != end {
+			t.Errorf("partition %d: first record after restart at offset %d, want %d", p, r.Offset, end)
 		}
 	}
+}
+
+// e2eDiagnoseEnd explains a too-low end offset: whether it catches up
+// within 3 s, and how many records `chronik dump` finds on disk.
+func e2eDiagnoseEnd(t testing.TB, b *e2eBroker, adm *kadm.Client, topic string, p int32, want int64) string {
+	t.Helper()
+	start := time.Now()
+	end := int64(-1)
+	for time.Since(start) < 3*time.Second {
+		if end = e2eEndOffset(t, adm, topic, p); end >= want {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval
+	}
+	onDisk := len(e2eRunDump(t, b, topic, p))
+	if end >= want {
+		return fmt.Sprintf("it reached %d after %v; chronik dump shows %d records on disk", end, time.Since(start).Round(time.Millisecond), onDisk)
+	}
+	return fmt.Sprintf("still %d after 3s; chronik dump shows %d records on disk", end, onDisk)
 }
 
 // TestE2EGracefulRestart stops the broker with SIGTERM (exit status 0),

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -842,14 +843,24 @@ func TestE2EConfigs(t *testing.T) {
 	e2eExpectConfig(t, rc, "retention.ms", "86400000", true)
 	e2eExpectConfig(t, rc, "max.message.bytes", "2000", true)
 
-	// max.message.bytes is enforced on produce.
-	pcl := e2eNewClient(t, b, kgo.DefaultProduceTopic(topic), kgo.RecordRetries(1))
+	// max.message.bytes is enforced on produce, on the batch as sent (so
+	// the value is incompressible and sent uncompressed): both when set at
+	// creation and, as in Kafka, immediately after an alter.
+	pcl := e2eNewClient(t, b, kgo.RecordRetries(1), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	pctx := e2eTestCtx(t, 15*time.Second)
-	err := pcl.ProduceSync(pctx, &kgo.Record{Value: bytes.Repeat([]byte("z"), 5000)}).FirstErr()
+	noise := make([]byte, 5000)
+	rand.NewChaCha8([32]byte{1}).Read(noise)
+	created := e2eUniqueTopic(t)
+	e2eCreateTopic(t, adm, created, 1, map[string]*string{"max.message.bytes": kadm.StringPtr("2000")})
+	err := pcl.ProduceSync(pctx, &kgo.Record{Topic: created, Value: noise}).FirstErr()
 	if !errors.Is(err, kerr.MessageTooLarge) {
-		t.Errorf("producing a 5000-byte batch with max.message.bytes=2000: %v, want MESSAGE_TOO_LARGE", err)
+		t.Errorf("producing a 5000-byte uncompressed batch to a topic created with max.message.bytes=2000: %v, want MESSAGE_TOO_LARGE", err)
 	}
-	e2eProduceSync(t, pcl, &kgo.Record{Value: []byte("small")})
+	err = pcl.ProduceSync(pctx, &kgo.Record{Topic: topic, Value: noise}).FirstErr()
+	if !errors.Is(err, kerr.MessageTooLarge) {
+		t.Errorf("producing a 5000-byte uncompressed batch after IncrementalAlterConfigs set max.message.bytes=2000: %v, want MESSAGE_TOO_LARGE", err)
+	}
+	e2eProduceSync(t, pcl, &kgo.Record{Topic: topic, Value: []byte("small")})
 
 	if err := alter("validate-only set", true, kadm.AlterConfig{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("1")}); err != nil {
 		t.Errorf("validate-only IncrementalAlterConfigs: %v", err)
