@@ -77,7 +77,7 @@ func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) 
 	first := l.segmentIndex(offset)
 	for i := first; i < len(l.segs); i++ {
 		s := l.segs[i]
-		pos, expect := int64(0), s.base
+		pos, expect, firstSize := int64(0), s.base, 0
 		if i == first {
 			p, h, found, err := l.locate(s, offset)
 			if err != nil {
@@ -86,11 +86,11 @@ func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) 
 			if !found {
 				continue
 			}
-			pos, expect = p, h.BaseOffset
+			pos, expect, firstSize = p, h.BaseOffset, h.Size()
 		}
 		var stop bool
 		var err error
-		out, stop, err = l.readSegment(s, pos, expect, maxBytes, limit, out)
+		out, stop, err = l.readSegment(s, pos, expect, maxBytes, firstSize, limit, out)
 		if err != nil {
 			return ReadResult{}, err
 		}
@@ -103,15 +103,20 @@ func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) 
 
 // readSegment appends to out the batches of s from pos on, reading ahead
 // as much as the byte budget allows in one ReadAt, and checking each
-// batch's framing, offset, epoch and CRC. stop reports that the budget or
-// the limit offset ended the read.
-func (l *Log) readSegment(s *segment, pos, expect int64, maxBytes int, limit int64, out []byte) ([]byte, bool, error) {
+// batch's framing, offset, epoch and CRC. firstSize, when known, is the
+// size of the batch at pos, so that an oversized first batch (KIP-74) is
+// read in one go. stop reports that the budget or the limit offset ended
+// the read.
+func (l *Log) readSegment(s *segment, pos, expect int64, maxBytes, firstSize int, limit int64, out []byte) ([]byte, bool, error) {
 	for pos < s.size {
 		budget := maxBytes - len(out)
 		if len(out) > 0 && budget < record.HeaderSize {
 			return out, true, nil
 		}
 		want := int(min(s.size-pos, int64(max(budget, record.HeaderSize))))
+		if len(out) == 0 {
+			want = int(min(s.size-pos, int64(max(want, firstSize))))
+		}
 		start := len(out)
 		out = slices.Grow(out, want)[:start+want]
 		if err := readFull(s.log, out[start:], pos); err != nil {
@@ -146,7 +151,12 @@ func (l *Log) readSegment(s *segment, pos, expect int64, maxBytes int, limit int
 				// KIP-74: the first batch is returned whole even when it
 				// is larger than maxBytes.
 				have := len(rem)
-				out = slices.Grow(out, size-have)[:size]
+				if cap(out) < size {
+					grown := make([]byte, size)
+					copy(grown, out[:have])
+					out = grown
+				}
+				out = out[:size]
 				if err := readFull(s.log, out[have:], at+int64(have)); err != nil {
 					return nil, false, l.corruptAt(s, expect, at, err)
 				}
