@@ -9,9 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -321,9 +324,9 @@ func TestE2EGracefulRestart(t *testing.T) {
 	if r.Offset != 30 {
 		t.Errorf("first record after restart at offset %d, want 30", r.Offset)
 	}
-	// A second graceful cycle with no traffic in between.
+	// A second graceful cycle, with SIGINT (Ctrl-C), no traffic in between.
 	cl.Close()
-	b.Stop()
+	b.StopWith(syscall.SIGINT)
 	b.Restart()
 	adm = e2eNewAdmin(t, b)
 	e2eWaitTopicReady(t, adm, topic, 3)
@@ -459,4 +462,28 @@ func TestE2EDump(t *testing.T) {
 	t.Run("running", check)
 	b.Stop()
 	t.Run("stopped", check)
+}
+
+// TestE2EBareDefaults runs `chronik` with no arguments: it serves on
+// 127.0.0.1:9092 and keeps its data in ./chronik-data, across a restart.
+func TestE2EBareDefaults(t *testing.T) {
+	b := e2eStartBareBroker(t)
+	cl := e2eNewClient(t, b, kgo.AllowAutoTopicCreation())
+	topic := e2eUniqueTopic(t)
+	r := &kgo.Record{Topic: topic, Value: []byte("defaults")}
+	e2eProduceSync(t, cl, r)
+	cl.Close()
+	b.Stop()
+	if _, err := os.Stat(filepath.Join(b.workDir, "chronik-data")); err != nil {
+		t.Fatalf("a bare chronik did not keep its data in ./chronik-data: %v", err)
+	}
+	b.Restart()
+	got := e2eConsumeN(t, b, topic, r.Partition, kgo.NewOffset().AtStart(), 1, 10*time.Second)
+	if string(got[0].Value) != "defaults" {
+		t.Fatalf("after restart %s[%d] holds %q", topic, r.Partition, got[0].Value)
+	}
+	lines := e2eRunDump(t, b, topic, r.Partition)
+	if len(lines) != 1 {
+		t.Fatalf("chronik dump on ./chronik-data printed %d records, want 1", len(lines))
+	}
 }

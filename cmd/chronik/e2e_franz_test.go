@@ -54,7 +54,7 @@ func e2eAnyBrokerID(t testing.TB, adm *kadm.Client) int32 {
 
 // e2eRawFetch sends one Fetch for topic[p] at offset straight to the leader
 // (no retries, no client-side filtering) and returns the partition answer.
-func e2eRawFetch(t testing.TB, cl *kgo.Client, topic string, p int32, offset int64, maxWaitMs int32) kmsg.FetchResponseTopicPartition {
+func e2eRawFetch(t testing.TB, cl *kgo.Client, topic string, p int32, offset int64, maxWaitMs int32, modify ...func(*kmsg.FetchRequest)) kmsg.FetchResponseTopicPartition {
 	t.Helper()
 	adm := kadm.NewClient(cl)
 	leader, _, id := e2eTopicInfo(t, adm, topic, p)
@@ -75,6 +75,9 @@ func e2eRawFetch(t testing.TB, cl *kgo.Client, topic string, p int32, offset int
 	rp.PartitionMaxBytes = 4 << 20
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
+	for _, f := range modify {
+		f(req)
+	}
 	ctx := e2eTestCtx(t, time.Duration(maxWaitMs)*time.Millisecond+15*time.Second)
 	kresp, err := cl.Broker(int(leader)).Request(ctx, req)
 	if err != nil {
@@ -93,6 +96,33 @@ func e2eRawFetch(t testing.TB, cl *kgo.Client, topic string, p int32, offset int
 	}
 	t.Fatalf("fetch %s[%d]@%d: partition missing from response %+v", topic, p, offset, resp)
 	return kmsg.FetchResponseTopicPartition{}
+}
+
+// e2eRawProduce sends one acks=all Produce with one batch for topic[p]
+// straight to the leader and returns the partition's answer.
+func e2eRawProduce(t testing.TB, cl *kgo.Client, leader int32, topic string, id [16]byte, p int32, batch []byte) kmsg.ProduceResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = -1
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rt.TopicID = id
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition = p
+	rp.Records = batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	ctx := e2eTestCtx(t, 20*time.Second)
+	kresp, err := cl.Broker(int(leader)).Request(ctx, req)
+	if err != nil {
+		t.Fatalf("produce to %s[%d]: %v", topic, p, err)
+	}
+	resp := kresp.(*kmsg.ProduceResponse)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		t.Fatalf("produce to %s[%d]: malformed response %+v", topic, p, resp)
+	}
+	return resp.Topics[0].Partitions[0]
 }
 
 // e2eRawListOffset sends one ListOffsets (negotiated version) for topic[p].
@@ -305,26 +335,7 @@ func TestE2EIdempotentProducer(t *testing.T) {
 
 		produce := func(what string, batch []byte) kmsg.ProduceResponseTopicPartition {
 			t.Helper()
-			req := kmsg.NewPtrProduceRequest()
-			req.Acks = -1
-			req.TimeoutMillis = 10000
-			rt := kmsg.NewProduceRequestTopic()
-			rt.Topic = topic
-			rt.TopicID = id
-			rp := kmsg.NewProduceRequestTopicPartition()
-			rp.Partition = 0
-			rp.Records = batch
-			rt.Partitions = append(rt.Partitions, rp)
-			req.Topics = append(req.Topics, rt)
-			kresp, err := cl.Broker(int(leader)).Request(ctx, req)
-			if err != nil {
-				t.Fatalf("%s: produce: %v", what, err)
-			}
-			resp := kresp.(*kmsg.ProduceResponse)
-			if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-				t.Fatalf("%s: malformed produce response %+v", what, resp)
-			}
-			return resp.Topics[0].Partitions[0]
+			return e2eRawProduce(t, cl, leader, topic, id, 0, batch)
 		}
 		expect := func(what string, got kmsg.ProduceResponseTopicPartition, code int16, base int64) {
 			t.Helper()
@@ -361,6 +372,46 @@ func TestE2EIdempotentProducer(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestE2EProduceValidation sends batches Kafka rejects: a bad CRC, an
+// unknown partition, an unknown topic with auto-creation off.
+func TestE2EProduceValidation(t *testing.T) {
+	b := e2eStartBroker(t, "--auto-create-topics=false")
+	cl := e2eNewClient(t, b)
+	adm := kadm.NewClient(cl)
+	topic := e2eUniqueTopic(t)
+	e2eCreateTopic(t, adm, topic, 1, nil)
+	leader, _, id := e2eTopicInfo(t, adm, topic, 0)
+	ts := time.Now().UnixMilli()
+
+	bad := e2eEncodeBatch(-1, -1, -1, ts, "crc")
+	bad[len(bad)-1] ^= 0xff // flip bits in the last record: the CRC no longer matches
+	if got := e2eRawProduce(t, cl, leader, topic, id, 0, bad); got.ErrorCode != kerr.CorruptMessage.Code {
+		t.Errorf("batch with a wrong CRC: %v, want CORRUPT_MESSAGE", kerr.ErrorForCode(got.ErrorCode))
+	}
+	if got := e2eRawProduce(t, cl, leader, topic, id, 7, e2eEncodeBatch(-1, -1, -1, ts, "p7")); got.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("batch for partition 7 of a one-partition topic: %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(got.ErrorCode))
+	}
+	missing := "no-such-topic-" + topic
+	if got := e2eRawProduce(t, cl, leader, missing, [16]byte{}, 0, e2eEncodeBatch(-1, -1, -1, ts, "x")); got.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("batch for an unknown topic (auto-create off): %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(got.ErrorCode))
+	}
+	// With auto-creation off, Metadata never creates topics.
+	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = true
+	req.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(missing)}}
+	resp, err := req.RequestWith(e2eTestCtx(t, 10*time.Second), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("metadata with AllowAutoTopicCreation on a broker with --auto-create-topics=false: %+v, want UNKNOWN_TOPIC_OR_PARTITION", resp.Topics)
+	}
+	// A good batch still lands at offset 0: nothing above was written.
+	if got := e2eRawProduce(t, cl, leader, topic, id, 0, e2eEncodeBatch(-1, -1, -1, ts, "good")); got.ErrorCode != 0 || got.BaseOffset != 0 {
+		t.Errorf("good batch after rejected ones: error %v base offset %d, want offset 0", kerr.ErrorForCode(got.ErrorCode), got.BaseOffset)
+	}
 }
 
 // ---- offsets ----
@@ -534,6 +585,77 @@ func TestE2EFetch(t *testing.T) {
 		fp = e2eRawFetch(t, cl, topic, 0, 21, 0)
 		if fp.ErrorCode != kerr.OffsetOutOfRange.Code {
 			t.Errorf("fetch past the end offset: error %v, want OFFSET_OUT_OF_RANGE", kerr.ErrorForCode(fp.ErrorCode))
+		}
+	})
+
+	t.Run("first-batch-larger-than-max-bytes", func(t *testing.T) {
+		// KIP-74: the first batch is returned whole even when it exceeds
+		// the partition and response limits, so consumers make progress.
+		topic := e2eUniqueTopic(t)
+		e2eCreateTopic(t, adm, topic, 1, nil)
+		big := make([]byte, 100<<10)
+		rand.NewChaCha8([32]byte{7}).Read(big)
+		pcl := e2eNewClient(t, b, kgo.ProducerBatchCompression(kgo.NoCompression()))
+		e2eProduceSync(t, pcl, &kgo.Record{Topic: topic, Value: big}, &kgo.Record{Topic: topic, Value: []byte("second")})
+		fp := e2eRawFetch(t, cl, topic, 0, 0, 0, func(r *kmsg.FetchRequest) {
+			r.MaxBytes = 1000
+			r.Topics[0].Partitions[0].PartitionMaxBytes = 1000
+		})
+		bs := e2eBatchHeaders(t, fp.RecordBatches)
+		if fp.ErrorCode != 0 || len(bs) == 0 || bs[0].FirstOffset != 0 {
+			t.Fatalf("fetch with max bytes 1000 below a 100 KiB batch: error %v, %d bytes, %d whole batches; want the first batch whole",
+				kerr.ErrorForCode(fp.ErrorCode), len(fp.RecordBatches), len(bs))
+		}
+	})
+
+	t.Run("tail-while-producing", func(t *testing.T) {
+		// A consumer of every partition (no group) sees everything a
+		// concurrent producer writes, in order per partition.
+		topic := e2eUniqueTopic(t)
+		e2eCreateTopic(t, adm, topic, 3, nil)
+		ccl := e2eNewClient(t, b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+		const n = 3000
+		pcl := e2eNewClient(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(time.Millisecond))
+		ctx := e2eTestCtx(t, 60*time.Second)
+		perr := make(chan error, 1)
+		go func() {
+			var first error
+			for i := range n {
+				pcl.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprint(i % 17)), Value: []byte(fmt.Sprintf("tail-%05d", i))}, func(_ *kgo.Record, err error) {
+					if err != nil && first == nil {
+						first = err
+					}
+				})
+			}
+			pcl.Flush(ctx)
+			perr <- first
+		}()
+		seen := map[string]bool{}
+		next := map[int32]int64{}
+		for len(seen) < n {
+			fs := ccl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("tailing consumer saw %d of %d records within 60s", len(seen), n)
+			}
+			for _, e := range fs.Errors() {
+				t.Fatalf("fetch %s[%d]: %v", e.Topic, e.Partition, e.Err)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				if r.Offset != next[r.Partition] {
+					t.Fatalf("partition %d: offset %d after %d", r.Partition, r.Offset, next[r.Partition]-1)
+				}
+				next[r.Partition]++
+				if seen[string(r.Value)] {
+					t.Fatalf("%s seen twice", r.Value)
+				}
+				seen[string(r.Value)] = true
+			})
+		}
+		if err := <-perr; err != nil {
+			t.Fatalf("producer: %v", err)
+		}
+		if len(next) != 3 {
+			t.Errorf("records landed on %d partitions, want 3", len(next))
 		}
 	})
 

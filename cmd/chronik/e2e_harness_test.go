@@ -131,6 +131,8 @@ type e2eBroker struct {
 	addr    string
 	dataDir string
 	args    []string // extra serve flags
+	bare    bool     // run the binary with no arguments at all (defaults)
+	workDir string   // the process's working directory ("" = the test's)
 	logPath string
 	starts  int
 
@@ -171,10 +173,49 @@ func e2eStartBroker(t *testing.T, extraArgs ...string) *e2eBroker {
 	return b
 }
 
+// e2eStartBareBroker runs the binary with no arguments in a fresh working
+// directory: it must serve on 127.0.0.1:9092 with its data in
+// ./chronik-data. The test is skipped when port 9092 is taken.
+func e2eStartBareBroker(t *testing.T) *e2eBroker {
+	t.Helper()
+	bin := e2eChronikBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:9092")
+	if err != nil {
+		t.Skipf("port 9092 is in use here (%v); cannot check the default listener", err)
+	}
+	ln.Close()
+	work := t.TempDir()
+	b := &e2eBroker{
+		t:       t,
+		bin:     bin,
+		addr:    "127.0.0.1:9092",
+		dataDir: filepath.Join(work, "chronik-data"),
+		bare:    true,
+		workDir: work,
+		logPath: filepath.Join(t.TempDir(), "broker.log"),
+	}
+	t.Cleanup(func() {
+		if b.alive() {
+			if err := b.stopWith(syscall.SIGTERM); err != nil {
+				t.Errorf("stopping broker at test end: %v", err)
+			}
+		}
+		b.checkLog()
+		if t.Failed() {
+			t.Logf("broker log (%s):\n%s", b.logPath, b.logTail(256<<10))
+		}
+	})
+	b.start()
+	return b
+}
+
 // Addr is the broker's host:port.
 func (b *e2eBroker) Addr() string { return b.addr }
 
 func (b *e2eBroker) serveArgs() []string {
+	if b.bare {
+		return nil
+	}
 	args := []string{"serve", "--id", strconv.Itoa(e2eBrokerNodeID), "--kafka-addr", b.addr, "--data-dir", b.dataDir}
 	return append(args, b.args...)
 }
@@ -198,6 +239,7 @@ func (b *e2eBroker) start() {
 	cmd := exec.Command(b.bin, b.serveArgs()...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
+	cmd.Dir = b.workDir
 	cmd.SysProcAttr = e2eChildProcAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -298,8 +340,14 @@ func (b *e2eBroker) stopWith(sig syscall.Signal) error {
 // exits with status 0 within e2eBrokerStopTimeout.
 func (b *e2eBroker) Stop() {
 	b.t.Helper()
-	if err := b.stopWith(syscall.SIGTERM); err != nil {
-		b.t.Fatalf("graceful stop (SIGTERM): %v", err)
+	b.StopWith(syscall.SIGTERM)
+}
+
+// StopWith is Stop with another signal (SIGINT is graceful too).
+func (b *e2eBroker) StopWith(sig syscall.Signal) {
+	b.t.Helper()
+	if err := b.stopWith(sig); err != nil {
+		b.t.Fatalf("graceful stop (%v): %v", sig, err)
 	}
 	b.checkLog()
 }
