@@ -84,26 +84,10 @@ func (c *Config) Validate() error {
 	check(c.MaxFetchWaitMs > 0, "max fetch wait must be > 0")
 	check(c.MaxPartitionsPerTopic > 0, "max partitions per topic must be > 0")
 	check(c.MaxTopics > 0, "max topics must be > 0")
-	if err := validateLogConfig(c.LogDefaults); err != nil {
+	if err := c.LogDefaults.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("log defaults: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-func validateLogConfig(lc partlog.Config) error {
-	switch {
-	case lc.SegmentBytes < 14:
-		return fmt.Errorf("segment.bytes %d must be >= 14", lc.SegmentBytes)
-	case lc.SegmentMs < 1:
-		return fmt.Errorf("segment.ms %d must be >= 1", lc.SegmentMs)
-	case lc.RetentionMs < -1:
-		return fmt.Errorf("retention.ms %d must be >= -1", lc.RetentionMs)
-	case lc.IndexIntervalBytes < 0:
-		return fmt.Errorf("index.interval.bytes %d must be >= 0", lc.IndexIntervalBytes)
-	case lc.MaxMessageBytes < 0:
-		return fmt.Errorf("max.message.bytes %d must be >= 0", lc.MaxMessageBytes)
-	}
-	return nil
 }
 
 // configType is the Kafka config type reported by DescribeConfigs v3+.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/chronik-streaming/chronik/core/metadata"
-	"github.com/chronik-streaming/chronik/core/partlog"
 )
 
 // maxTopicNameLength is Kafka's limit (249, so that "name-partition"
@@ -139,7 +138,7 @@ func (b *Broker) deleteTopic(name string, nowMs int64) (int16, string) {
 // be valid (validateTopicConfigs) and is kept by the image.
 //
 // Partitions opened from now on (CreatePartitions, restart) use the new
-// settings; applyLogConfig decides what happens to the open logs.
+// settings and hands them to the open logs.
 func (b *Broker) setTopicConfigs(ts *topicState, overrides map[string]string) error {
 	if len(overrides) == 0 {
 		overrides = nil
@@ -158,22 +157,13 @@ func (b *Broker) setTopicConfigs(ts *topicState, overrides map[string]string) er
 }
 
 // applyLogConfig hands the topic's current log settings to an open
-// partition log. partlog.Config is fixed at Open until partlog offers a
-// way to change it at runtime (a SetConfig method has been requested);
-// until then the new settings take effect when the log is next opened
-// (restart), and this is a no-op. The interface assertion picks the method
-// up as soon as partlog has it, with no edit here.
+// partition log; they take effect from its next append or retention pass.
 func (b *Broker) applyLogConfig(p *partition) {
 	if p.log == nil {
 		return
 	}
-	switch l := any(p.log).(type) {
-	case interface{ SetConfig(partlog.Config) }:
-		l.SetConfig(p.topic.logConfig)
-	case interface{ SetConfig(partlog.Config) error }:
-		if err := l.SetConfig(p.topic.logConfig); err != nil {
-			b.env.Logger.Warn("apply topic config", "partition", p.dir, "err", err)
-		}
+	if err := p.log.SetConfig(p.topic.logConfig); err != nil {
+		b.env.Logger.Warn("apply topic config", "partition", p.dir, "err", err)
 	}
 }
 

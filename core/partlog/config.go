@@ -59,3 +59,18 @@ func (c Config) normalized() Config {
 	}
 	return c
 }
+
+// SetConfig changes the settings of an open log (a topic config altered at
+// runtime). Segment size and age apply from the next append's roll check,
+// retention from the next ApplyRetention, max.message.bytes from the next
+// append; segments already written are not rewritten. The producer table
+// keeps the bound it was opened with until the next Open.
+func (l *Log) SetConfig(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("partlog: set config: %w", err)
+	}
+	cfg = cfg.normalized()
+	cfg.MaxProducerIDs = l.cfg.MaxProducerIDs
+	l.cfg = cfg
+	return nil
+}
