@@ -96,7 +96,7 @@ func CheckLinearizability(history []Op, opts Options) (LinearizabilityResult, er
 		return LinearizabilityResult{}, err
 	}
 	model := PartitionLogModel(opts.Model)
-	ops := Operations(history)
+	ops := Operations(history, opts.Model)
 	// Verbose mode: it checks every partition to the end instead of stopping
 	// at the first illegal one, which gives per-partition answers, and it
 	// keeps the partial linearizations the visualization needs.
@@ -142,7 +142,7 @@ func unlinearized(ops []porcupine.Operation, info porcupine.LinearizationInfo) [
 			}
 		}
 		if !complete {
-			out = append(out, part[0].Input.(Op).Partition)
+			out = append(out, part[0].Input.(modelInput).op.Partition)
 		}
 	}
 	return out

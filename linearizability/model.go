@@ -1,9 +1,10 @@
 package linearizability
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -28,57 +29,91 @@ type ModelOptions struct {
 }
 
 // PartitionLogModel returns the porcupine model of committed partition logs.
-// Its inputs are Op values (as built by Operations); outputs are ignored. It
-// partitions histories by TopicPartition, so one model checks every
-// partition of a history.
+// Its operations must come from Operations (inputs are opaque; outputs are
+// ignored). It partitions histories by TopicPartition, so one model checks
+// every partition of a history.
 //
-// The state is the sequence of committed values. The rules, at an
-// operation's linearization point, with log the state and o, n, hw the read's
-// offset, number of values and high watermark:
+// The state is the committed log plus the unknown-outcome appends that may
+// still apply. The rules, at an operation's linearization point, with log the
+// committed log and o, n, hw a read's offset, number of values and high
+// watermark:
 //
 //   - ok append of k values acknowledged at base b: legal iff b == len(log);
 //     the values are appended.
-//   - unknown append: two successor states, the values appended and the log
-//     unchanged (porcupine.NondeterministicModel). Operations gives unknown
-//     appends an open-ended return time, so "applied late" is covered too.
+//   - unknown append: it may be applied at any moment after its call, or
+//     never, so the state branches into applied and not applied. See
+//     "Unknown outcomes" below for how that is done without the search
+//     blowing up.
 //   - failed append: no change (Operations leaves them out).
-//   - ok read: legal iff o+n <= len(log) and log[o:o+n] equals the values,
-//     and hw == len(log). A read may return a prefix of what is committed
-//     (fetch size limits), including nothing; reading at o == len(log)
-//     returns nothing, which is Kafka's fetch at the high watermark.
-//     An ok read at o > len(log) is illegal: the broker would have answered
-//     OFFSET_OUT_OF_RANGE (o > log end) or returned nothing below a high
-//     watermark that is at most len(log), and in both cases the reader's
-//     position came from somewhere the committed log has not reached.
+//   - ok read: legal iff o+n <= len(log), log[o:o+n] equals the values, and
+//     hw == len(log). A read may return a prefix of what is committed (fetch
+//     size limits), including nothing; reading at o == len(log) returns
+//     nothing, which is Kafka's fetch at the high watermark. An ok read at
+//     o > len(log) is illegal: Kafka answers OFFSET_OUT_OF_RANGE past the
+//     log end, and below it reports a high watermark of at most len(log),
+//     so the reader's position came from data the committed log never had.
 //   - out-of-range read: legal iff o > len(log). Kafka answers
 //     OFFSET_OUT_OF_RANGE only past the leader's log end, which is at or
-//     beyond the committed length; an out-of-range answer at a committed
-//     offset means committed data vanished.
+//     beyond the committed length; the answer at a committed offset means
+//     committed data vanished.
 //   - ok end offset e: legal iff e == len(log).
 //
 // With StaleHighWatermark, hw <= len(log) replaces hw == len(log) (and a
 // non-empty read must also end at or below hw), e <= len(log) replaces
 // e == len(log), and out-of-range reads are always legal.
+//
+// # Unknown outcomes
+//
+// The direct encoding, an unknown append whose step returns both the log
+// with and without its values, and whose return time is infinite because
+// Kafka may apply a timed-out produce long after the client gave up, is
+// correct but makes porcupine's search exponential in the number of such
+// appends: each can be linearized, as a no-op, at every later point, and
+// every choice is a distinct cache entry. Seven timeouts were enough to make
+// a 40-op illegal history time out instead of failing. So Operations sorts
+// unknown appends into two kinds, and the branching happens in the state:
+//
+//   - Observed by a read (any of its values): it was applied, at the base
+//     the read implies (offset of the value minus its index in the batch),
+//     before that read returned. It becomes an append at that base, with
+//     the read's return as its return. If reads disagree on where its values
+//     are, the model rejects the reads that disagree.
+//   - Not observed: its values are never read, so only its length matters.
+//     Its step, placed at its call (registering earlier is never worse),
+//     adds that length to the state's pending set. A later step that needs
+//     the log to be longer than it is (an append at a higher base, a higher
+//     high watermark or end offset) branches over the sub-multisets of
+//     pending lengths that make up the difference and appends that many
+//     placeholder entries, which no read matches. Applying pending appends
+//     only when a step needs them loses nothing: moving an application later
+//     can only break a step that needs a longer log, and that step applies
+//     it itself. What stays pending at the end was not applied.
+//
+// Placeholders may not go at an offset where a read saw a value or where an
+// ok (or observed) append put one: in every legal linearization those
+// offsets hold that value. Without this rule the search could fill a gap
+// with a placeholder early and only find out much later that a real value
+// belongs there.
 func PartitionLogModel(opts ModelOptions) porcupine.Model {
 	nm := porcupine.NondeterministicModel{
 		Partition: partitionOperations,
 		Init: func() []any {
-			return []any{logState{}}
+			return []any{partitionState{}}
 		},
-		Step: func(state, input, _ any) []any {
-			return step(opts, state.(logState), input.(Op))
+		StepContext: func(ctx context.Context, state, input, _ any) []any {
+			return step(ctx, opts, state.(partitionState), input.(modelInput))
 		},
 		Equal: func(a, b any) bool {
-			return a.(logState).equal(b.(logState))
+			return a.(partitionState).equal(b.(partitionState))
 		},
 		Hash: func(s any) uint64 {
-			return s.(logState).hash()
+			return s.(partitionState).hash()
 		},
 		DescribeOperation: func(input, _ any) string {
-			return input.(Op).String()
+			return input.(modelInput).String()
 		},
 		DescribeState: func(s any) string {
-			return s.(logState).String()
+			return s.(partitionState).String()
 		},
 		DescribeOperationMetadata: func(meta any) string {
 			if i, ok := meta.(int); ok {
@@ -90,51 +125,85 @@ func PartitionLogModel(opts ModelOptions) porcupine.Model {
 	return nm.ToModel()
 }
 
-// step is the nondeterministic step function: it returns every log the
-// operation can leave behind, or nothing if the operation cannot have
-// happened on log.
-func step(opts ModelOptions, log logState, op Op) []any {
-	switch op.Kind {
-	case OpAppend:
-		switch op.Outcome {
-		case OutcomeOK:
-			if op.Offset != int64(log.length) {
-				return nil
-			}
-			return []any{log.append(op.Values)}
-		case OutcomeUnknown:
-			// Not applied, or applied here. Applied later is a later
-			// linearization point of the same never-returning op.
-			return []any{log, log.append(op.Values)}
-		default:
-			return []any{log}
-		}
-	case OpRead:
-		switch op.Outcome {
-		case OutcomeOK:
-			if readLegal(opts, log, op) {
-				return []any{log}
-			}
-			return nil
-		case OutcomeOutOfRange:
-			if opts.StaleHighWatermark || op.Offset > int64(log.length) {
-				return []any{log}
-			}
-			return nil
-		default:
-			return []any{log}
-		}
-	case OpEndOffset:
-		if op.Outcome != OutcomeOK {
-			return []any{log}
-		}
-		length := int64(log.length)
-		if op.Offset == length || (opts.StaleHighWatermark && op.Offset <= length) {
-			return []any{log}
-		}
-		return nil
+// inputKind is how the model treats an operation.
+type inputKind uint8
+
+const (
+	// inputAppend appends at a known base: an ok append, or an unknown one a
+	// read observed.
+	inputAppend inputKind = iota + 1
+	// inputPending registers an unobserved unknown append as may-apply.
+	inputPending
+	// inputRead is an ok read.
+	inputRead
+	// inputOutOfRange is a read answered OFFSET_OUT_OF_RANGE.
+	inputOutOfRange
+	// inputEndOffset is an ok end-offset query.
+	inputEndOffset
+)
+
+// modelInput is the Input of the porcupine operations that Operations
+// builds; PartitionLogModel accepts nothing else.
+type modelInput struct {
+	kind inputKind
+	op   Op
+	// base is where an inputAppend's values go.
+	base int64
+	// claimed holds the offsets of this op's partition that must hold a
+	// known value; placeholders may not go there.
+	claimed *offsetSet
+}
+
+// String describes the operation for the visualization.
+func (in modelInput) String() string {
+	switch {
+	case in.kind == inputPending:
+		return in.op.String() + " (never read: may apply later)"
+	case in.kind == inputAppend && in.op.Outcome == OutcomeUnknown:
+		return fmt.Sprintf("%s (read, so applied @%d)", in.op, in.base)
 	}
-	return nil
+	return in.op.String()
+}
+
+// step is the nondeterministic step function: it returns every state the
+// operation can leave behind, or nothing if it cannot have happened in s.
+func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInput) []any {
+	op := in.op
+	length := int64(s.log.length)
+	var out []any
+	switch in.kind {
+	case inputPending:
+		return []any{s.withPending(len(op.Values))}
+	case inputAppend:
+		s.growExactly(ctx, in.claimed, in.base-length, func(g partitionState) {
+			g.log = g.log.append(op.Values)
+			out = append(out, g)
+		})
+	case inputRead:
+		keep := func(g partitionState) {
+			if readLegal(opts, g.log, op) {
+				out = append(out, g)
+			}
+		}
+		if opts.StaleHighWatermark {
+			s.growAtLeast(ctx, in.claimed, max(op.HighWatermark, op.Offset)-length, keep)
+		} else {
+			s.growExactly(ctx, in.claimed, op.HighWatermark-length, keep)
+		}
+	case inputOutOfRange:
+		// Growing the log can only make this illegal.
+		if opts.StaleHighWatermark || op.Offset > length {
+			return []any{s}
+		}
+	case inputEndOffset:
+		keep := func(g partitionState) { out = append(out, g) }
+		if opts.StaleHighWatermark {
+			s.growAtLeast(ctx, in.claimed, op.Offset-length, keep)
+		} else {
+			s.growExactly(ctx, in.claimed, op.Offset-length, keep)
+		}
+	}
+	return out
 }
 
 // readLegal applies the ok-read rule documented on PartitionLogModel.
@@ -151,35 +220,302 @@ func readLegal(opts ModelOptions, log logState, op Op) bool {
 	} else if op.HighWatermark != length {
 		return false
 	}
-	return slices.Equal(log.values()[op.Offset:end], op.Values)
+	return log.holds(op.Offset, op.Values)
 }
 
 // Operations converts a history into porcupine operations for
-// PartitionLogModel: failed appends, failed reads and failed end-offset
-// queries are dropped (they cannot change or observe the log; a failed
-// append's value showing up in a read is caught because no remaining op
-// writes it), and an unknown append gets Return = math.MaxInt64 because
-// Kafka may apply a timed-out produce long after the client gave up on it.
-// Each operation's Metadata is its index in history.
-func Operations(history []Op) []porcupine.Operation {
+// PartitionLogModel, each with its history index as Metadata. It leaves out
+// operations that cannot change or contradict the log: failed appends (a
+// failed append's value showing up in a read is still caught, since no
+// remaining operation writes it), failed reads and end-offset queries, and,
+// with StaleHighWatermark, out-of-range reads (the model accepts them
+// everywhere). It sorts unknown-outcome appends into observed and pending
+// ones as described on PartitionLogModel.
+func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
+	type valueKey struct {
+		tp    TopicPartition
+		value string
+	}
+	type sighting struct {
+		offset int64
+		ret    int64
+	}
+	// firstSeen[v] is where the earliest-returning ok read saw v.
+	firstSeen := make(map[valueKey]sighting)
+	claimed := make(map[TopicPartition]*offsetSet)
+	claim := func(tp TopicPartition, from, to int64) {
+		c := claimed[tp]
+		if c == nil {
+			c = &offsetSet{}
+			claimed[tp] = c
+		}
+		c.addRange(from, to)
+	}
+	for _, op := range history {
+		switch {
+		case op.Kind == OpRead && op.Outcome == OutcomeOK:
+			claim(op.Partition, op.Offset, op.end())
+			for j, v := range op.Values {
+				k := valueKey{op.Partition, v}
+				if t, ok := firstSeen[k]; !ok || op.Return < t.ret {
+					firstSeen[k] = sighting{offset: op.Offset + int64(j), ret: op.Return}
+				}
+			}
+		case op.Kind == OpAppend && op.Outcome == OutcomeOK:
+			claim(op.Partition, op.Offset, op.Offset+int64(len(op.Values)))
+		}
+	}
+
 	ops := make([]porcupine.Operation, 0, len(history))
 	for i, op := range history {
+		in := modelInput{op: op}
 		ret := op.Return
 		switch {
-		case op.Kind == OpAppend && op.Outcome == OutcomeUnknown:
-			ret = math.MaxInt64
 		case op.Outcome == OutcomeFailed:
+			continue
+		case op.Kind == OpAppend && op.Outcome == OutcomeOK:
+			in.kind, in.base = inputAppend, op.Offset
+		case op.Kind == OpAppend:
+			var seen sighting
+			observed := false
+			for j, v := range op.Values {
+				if t, ok := firstSeen[valueKey{op.Partition, v}]; ok && (!observed || t.ret < seen.ret) {
+					seen, observed = sighting{offset: t.offset - int64(j), ret: t.ret}, true
+				}
+			}
+			switch {
+			case observed:
+				// A read that returned before the append was invoked is a
+				// violation; max keeps the interval well formed and the
+				// model then rejects that read.
+				in.kind, in.base, ret = inputAppend, seen.offset, max(op.Call, seen.ret)
+				claim(op.Partition, in.base, in.base+int64(len(op.Values)))
+			default:
+				// Registering at the call is never worse than later: a
+				// pending append can apply at any later step.
+				in.kind, ret = inputPending, op.Call
+			}
+		case op.Kind == OpRead && op.Outcome == OutcomeOK:
+			in.kind = inputRead
+		case op.Kind == OpRead && op.Outcome == OutcomeOutOfRange:
+			if opts.StaleHighWatermark {
+				continue
+			}
+			in.kind = inputOutOfRange
+		case op.Kind == OpEndOffset:
+			in.kind = inputEndOffset
+		default:
 			continue
 		}
 		ops = append(ops, porcupine.Operation{
 			ClientId: op.Client,
-			Input:    op,
+			Input:    in,
+			Metadata: i,
 			Call:     op.Call,
 			Return:   ret,
-			Metadata: i,
 		})
 	}
+	// Claims are complete only now (observed unknown appends add theirs in
+	// the loop above); inputs share their partition's set by pointer, read
+	// only from here on. (Normalizing in map order is fine: sets are
+	// independent.)
+	for _, c := range claimed {
+		c.normalize()
+	}
+	for i := range ops {
+		in := ops[i].Input.(modelInput)
+		in.claimed = claimed[in.op.Partition]
+		ops[i].Input = in
+	}
 	return ops
+}
+
+// offsetSet is a set of offsets kept as sorted, disjoint, non-adjacent
+// half-open ranges. It is built once by Operations and then only read.
+type offsetSet struct {
+	ranges [][2]int64
+}
+
+// addRange adds [from, to); call normalize before anyIn.
+func (c *offsetSet) addRange(from, to int64) {
+	if from < to {
+		c.ranges = append(c.ranges, [2]int64{from, to})
+	}
+}
+
+// normalize sorts and merges the ranges.
+func (c *offsetSet) normalize() {
+	slices.SortFunc(c.ranges, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	merged := c.ranges[:0]
+	for _, r := range c.ranges {
+		if n := len(merged); n > 0 && r[0] <= merged[n-1][1] {
+			merged[n-1][1] = max(merged[n-1][1], r[1])
+			continue
+		}
+		merged = append(merged, r)
+	}
+	c.ranges = merged
+}
+
+// anyIn reports whether any offset in [from, to) is in the set. A nil set
+// is empty.
+func (c *offsetSet) anyIn(from, to int64) bool {
+	if c == nil || from >= to {
+		return false
+	}
+	// The first range that ends after from is the only candidate.
+	i, _ := slices.BinarySearchFunc(c.ranges, from, func(r [2]int64, t int64) int {
+		if r[1] <= t {
+			return -1
+		}
+		return 1
+	})
+	return i < len(c.ranges) && c.ranges[i][0] < to
+}
+
+// partitionState is the model state: the committed log and the lengths of
+// unobserved unknown-outcome appends that may still apply.
+type partitionState struct {
+	log logState
+	// pending is sorted ascending and never modified in place: states share
+	// it.
+	pending []int
+}
+
+// withPending returns s with one more pending append of length k.
+func (s partitionState) withPending(k int) partitionState {
+	i, _ := slices.BinarySearch(s.pending, k)
+	s.pending = slices.Insert(slices.Clip(s.pending), i, k)
+	return s
+}
+
+// growExactly calls fn with every state that results from applying pending
+// appends whose lengths sum to exactly need (need 0: s itself). Distinct
+// sub-multisets of lengths give distinct remaining pending sets, so each is
+// its own successor.
+func (s partitionState) growExactly(ctx context.Context, claimed *offsetSet, need int64, fn func(partitionState)) {
+	if need < 0 {
+		return
+	}
+	if need == 0 {
+		fn(s)
+		return
+	}
+	if length := int64(s.log.length); claimed.anyIn(length, length+need) {
+		return
+	}
+	s.subsets(ctx, func(sum int64, _ int) int {
+		return cmp.Compare(sum, need)
+	}, fn)
+}
+
+// growAtLeast calls fn with every state that results from applying a
+// minimal set of pending appends whose lengths sum to at least need: sets
+// that drop below need without their shortest member. Applying more than a
+// minimal set now is never required, since the rest can apply later.
+func (s partitionState) growAtLeast(ctx context.Context, claimed *offsetSet, need int64, fn func(partitionState)) {
+	if need <= 0 {
+		fn(s)
+		return
+	}
+	length := int64(s.log.length)
+	if claimed.anyIn(length, length+need) {
+		return
+	}
+	s.subsets(ctx, func(sum int64, shortest int) int {
+		switch {
+		case sum < need:
+			return -1
+		case sum-int64(shortest) < need:
+			if claimed.anyIn(length, length+sum) {
+				return 1
+			}
+			return 0
+		}
+		return 1
+	}, fn)
+}
+
+// lengthGroup is one distinct pending length and how many pending appends
+// have it.
+type lengthGroup struct{ length, count int }
+
+// subsets enumerates distinct sub-multisets of s.pending. judge returns -1
+// to keep adding lengths, 0 to emit the set, 1 to abandon it; it sees the
+// set's sum and its shortest length. Lengths are taken longest first, so
+// the shortest is the last one added and sums only grow along a branch.
+func (s partitionState) subsets(ctx context.Context, judge func(sum int64, shortest int) int, fn func(partitionState)) {
+	// Distinct lengths, longest first, with their counts.
+	var groups []lengthGroup
+	for i := len(s.pending) - 1; i >= 0; i-- {
+		if n := len(groups); n > 0 && groups[n-1].length == s.pending[i] {
+			groups[n-1].count++
+		} else {
+			groups = append(groups, lengthGroup{s.pending[i], 1})
+		}
+	}
+	// taken[i] counts lengths taken from groups[i]. A branch takes from
+	// groups in order only (walk(next) never goes back to an earlier group),
+	// so each sub-multiset is produced once.
+	taken := make([]int, len(groups))
+	var walk func(g int, sum int64, shortest int)
+	walk = func(g int, sum int64, shortest int) {
+		if ctx.Err() != nil {
+			return
+		}
+		if shortest > 0 {
+			switch judge(sum, shortest) {
+			case 0:
+				fn(s.apply(groups, taken, sum))
+				return
+			case 1:
+				return
+			}
+		}
+		for next := g; next < len(groups); next++ {
+			if taken[next] == groups[next].count {
+				continue
+			}
+			taken[next]++
+			walk(next, sum+int64(groups[next].length), groups[next].length)
+			taken[next]--
+		}
+	}
+	walk(0, 0, 0)
+}
+
+// apply returns s with the taken pending appends applied as sum
+// placeholders.
+func (s partitionState) apply(groups []lengthGroup, taken []int, sum int64) partitionState {
+	rest := make([]int, 0, len(s.pending))
+	for i := len(groups) - 1; i >= 0; i-- {
+		for range groups[i].count - taken[i] {
+			rest = append(rest, groups[i].length)
+		}
+	}
+	return partitionState{log: s.log.appendPlaceholders(int(sum)), pending: rest}
+}
+
+// equal reports whether two states are the same.
+func (s partitionState) equal(o partitionState) bool {
+	return slices.Equal(s.pending, o.pending) && s.log.equal(o.log)
+}
+
+// hash returns a hash of the state, equal for equal states.
+func (s partitionState) hash() uint64 {
+	h := s.log.hash()
+	for _, k := range s.pending {
+		h = mix64(h ^ uint64(k))
+	}
+	return h
+}
+
+// String renders the log and the pending lengths.
+func (s partitionState) String() string {
+	if len(s.pending) == 0 {
+		return s.log.String()
+	}
+	return fmt.Sprintf("%s pending %v", s.log, s.pending)
 }
 
 // partitionOperations splits porcupine operations by topic-partition, in
@@ -188,7 +524,7 @@ func Operations(history []Op) []porcupine.Operation {
 func partitionOperations(ops []porcupine.Operation) [][]porcupine.Operation {
 	byTP := make(map[TopicPartition][]porcupine.Operation)
 	for _, op := range ops {
-		tp := op.Input.(Op).Partition
+		tp := op.Input.(modelInput).op.Partition
 		byTP[tp] = append(byTP[tp], op)
 	}
 	tps := sortedPartitions(byTP)
@@ -223,6 +559,13 @@ type logState struct {
 	length  int
 }
 
+// logEntry is one offset of the log: a value, or a placeholder for a value
+// of an unknown-outcome append that no read returned.
+type logEntry struct {
+	value       string
+	placeholder bool
+}
+
 // logBacking is the storage shared by the states of one exploration. Entries
 // below any state's length are never rewritten, so once a caller has read the
 // slice header under mu it may read those entries without the lock. The lock
@@ -230,23 +573,43 @@ type logState struct {
 // never step states derived from one Init; today each partition is checked on
 // one goroutine from its own Init.
 type logBacking struct {
-	mu     sync.Mutex
-	values []string
-	// hashes[i] is the hash of values[:i+1], so that hashing a state is O(1).
+	mu      sync.Mutex
+	entries []logEntry
+	// hashes[i] is the hash of entries[:i+1], so that hashing a state is
+	// O(1).
 	hashes []uint64
 }
 
 // emptyLogHash is the hash of the empty log; any constant works.
 const emptyLogHash uint64 = 0x9e3779b97f4a7c15
 
-// values returns the state's log. The caller must not modify it.
-func (s logState) values() []string {
+// placeholderHash stands for a placeholder in the chained hash.
+const placeholderHash uint64 = 0x2545f4914f6cdd1d
+
+// snapshot returns the state's entries and prefix hashes. The caller must
+// not modify them.
+func (s logState) snapshot() ([]logEntry, []uint64) {
 	if s.length == 0 {
-		return nil
+		return nil, nil
 	}
 	s.backing.mu.Lock()
 	defer s.backing.mu.Unlock()
-	return s.backing.values[:s.length:s.length]
+	return s.backing.entries[:s.length:s.length], s.backing.hashes[:s.length:s.length]
+}
+
+// holds reports whether the log holds values from offset on; placeholders
+// match nothing.
+func (s logState) holds(offset int64, values []string) bool {
+	entries, _ := s.snapshot()
+	if offset < 0 || offset+int64(len(values)) > int64(len(entries)) {
+		return false
+	}
+	for i, v := range values {
+		if e := entries[offset+int64(i)]; e.placeholder || e.value != v {
+			return false
+		}
+	}
+	return true
 }
 
 // hash returns a hash of the state's log, equal for equal logs.
@@ -254,58 +617,76 @@ func (s logState) hash() uint64 {
 	if s.length == 0 {
 		return emptyLogHash
 	}
-	s.backing.mu.Lock()
-	defer s.backing.mu.Unlock()
-	return s.backing.hashes[s.length-1]
+	_, hashes := s.snapshot()
+	return hashes[len(hashes)-1]
 }
 
 // append returns the state with values appended, leaving s unchanged.
 func (s logState) append(values []string) logState {
+	add := make([]logEntry, len(values))
+	for i, v := range values {
+		add[i] = logEntry{value: v}
+	}
+	return s.appendEntries(add)
+}
+
+// appendPlaceholders returns the state with n placeholders appended.
+func (s logState) appendPlaceholders(n int) logState {
+	add := make([]logEntry, n)
+	for i := range add {
+		add[i].placeholder = true
+	}
+	return s.appendEntries(add)
+}
+
+// appendEntries returns the state with add appended, leaving s unchanged.
+func (s logState) appendEntries(add []logEntry) logState {
 	if s.backing != nil {
 		b := s.backing
 		b.mu.Lock()
-		if len(b.values) == s.length {
-			b.values, b.hashes = appendHashed(b.values, b.hashes, values)
+		switch {
+		case len(b.entries) == s.length:
+			b.entries, b.hashes = appendHashed(b.entries, b.hashes, add)
 			b.mu.Unlock()
-			return logState{backing: b, length: s.length + len(values)}
+			return logState{backing: b, length: s.length + len(add)}
+		case len(b.entries) >= s.length+len(add) && slices.Equal(b.entries[s.length:s.length+len(add)], add):
+			// Porcupine backtracks and replays the same step on the same
+			// state all the time; values are unique, so finding the same
+			// entries next means this is that replay, and it can share.
+			b.mu.Unlock()
+			return logState{backing: b, length: s.length + len(add)}
 		}
 		b.mu.Unlock()
 	}
 	prefix, prefixHashes := s.snapshot()
 	nb := &logBacking{
-		values: make([]string, len(prefix), len(prefix)+len(values)+8),
-		hashes: make([]uint64, len(prefix), len(prefix)+len(values)+8),
+		entries: make([]logEntry, len(prefix), len(prefix)+len(add)+8),
+		hashes:  make([]uint64, len(prefix), len(prefix)+len(add)+8),
 	}
-	copy(nb.values, prefix)
+	copy(nb.entries, prefix)
 	copy(nb.hashes, prefixHashes)
-	nb.values, nb.hashes = appendHashed(nb.values, nb.hashes, values)
-	return logState{backing: nb, length: len(nb.values)}
+	nb.entries, nb.hashes = appendHashed(nb.entries, nb.hashes, add)
+	return logState{backing: nb, length: len(nb.entries)}
 }
 
-// snapshot returns the state's values and prefix hashes.
-func (s logState) snapshot() ([]string, []uint64) {
-	if s.length == 0 {
-		return nil, nil
-	}
-	s.backing.mu.Lock()
-	defer s.backing.mu.Unlock()
-	return s.backing.values[:s.length:s.length], s.backing.hashes[:s.length:s.length]
-}
-
-// appendHashed appends values and their prefix hashes.
-func appendHashed(values []string, hashes []uint64, add []string) ([]string, []uint64) {
+// appendHashed appends entries and their prefix hashes.
+func appendHashed(entries []logEntry, hashes []uint64, add []logEntry) ([]logEntry, []uint64) {
 	h := emptyLogHash
 	if len(hashes) > 0 {
 		h = hashes[len(hashes)-1]
 	}
-	for _, v := range add {
-		f := fnv.New64a()
-		f.Write([]byte(v)) // fnv's Write never fails
-		h = mix64(h ^ f.Sum64())
-		values = append(values, v)
+	for _, e := range add {
+		eh := placeholderHash
+		if !e.placeholder {
+			f := fnv.New64a()
+			f.Write([]byte(e.value)) // fnv's Write never fails
+			eh = f.Sum64()
+		}
+		h = mix64(h ^ eh)
+		entries = append(entries, e)
 		hashes = append(hashes, h)
 	}
-	return values, hashes
+	return entries, hashes
 }
 
 // mix64 is the splitmix64 finalizer: it makes the chained hash depend on
@@ -328,27 +709,34 @@ func (s logState) equal(o logState) bool {
 	if s.hash() != o.hash() {
 		return false
 	}
-	return slices.Equal(s.values(), o.values())
+	a, _ := s.snapshot()
+	b, _ := o.snapshot()
+	return slices.Equal(a, b)
 }
 
-// stateTailMax bounds how many values DescribeState prints, so that the HTML
+// stateTailMax bounds how many entries String prints, so that the HTML
 // visualization of a long history stays readable and small.
 const stateTailMax = 8
 
-// String renders the log as its length and its last few values with offsets.
+// String renders the log as its length and its last few entries with
+// offsets; a placeholder prints as "?".
 func (s logState) String() string {
-	values := s.values()
+	entries, _ := s.snapshot()
 	var b strings.Builder
-	fmt.Fprintf(&b, "len %d [", len(values))
-	start := max(0, len(values)-stateTailMax)
+	fmt.Fprintf(&b, "len %d [", len(entries))
+	start := max(0, len(entries)-stateTailMax)
 	if start > 0 {
 		b.WriteString("… ")
 	}
-	for i := start; i < len(values); i++ {
+	for i := start; i < len(entries); i++ {
 		if i > start {
 			b.WriteByte(' ')
 		}
-		fmt.Fprintf(&b, "%d:%s", i, quoteValue(values[i]))
+		v := "?"
+		if !entries[i].placeholder {
+			v = quoteValue(entries[i].value)
+		}
+		fmt.Fprintf(&b, "%d:%s", i, v)
 	}
 	b.WriteByte(']')
 	return b.String()

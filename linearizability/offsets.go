@@ -247,6 +247,11 @@ func CheckOffsets(history []Op) ([]Finding, error) {
 		findings = append(findings, v.nonMonotonicSends()...)
 		findings = append(findings, v.polls()...)
 	}
+	// Each check emits in offset or op order; one stable sort by partition
+	// and kind puts the kinds in their documented order too.
+	slices.SortStableFunc(findings, func(a, b Finding) int {
+		return cmp.Or(a.Partition.compare(b.Partition), cmp.Compare(a.Kind, b.Kind))
+	})
 	return findings, nil
 }
 
