@@ -658,3 +658,67 @@ func TestDeterministicFindings(t *testing.T) {
 		}
 	}
 }
+
+func TestOperations(t *testing.T) {
+	history := []Op{
+		appFailed(1, 0, 10, "f"),         // dropped
+		appUnknown(2, 5, 10, "u1", "u2"), // read at 7..8 by op #3: base 7, returns with that read
+		appUnknown(3, 6, 12, "p"),        // never read: pending, registered at its call
+		read(4, 20, 30, 7, 9, "u1", "u2"),
+		read(4, 15, 25, 8, 9, "u2"), // returns first: bounds #1's return
+		oor(5, 40, 50, 99),          // dropped only with StaleHighWatermark
+		{Kind: OpEndOffset, Client: 6, Partition: tp0, Call: 1, Return: 2, Outcome: OutcomeFailed}, // dropped
+	}
+	type row struct {
+		index       int
+		kind        inputKind
+		base        int64
+		call, ret   int64
+		hasClaimSet bool
+	}
+	summarize := func(opts ModelOptions) []row {
+		var out []row
+		for _, o := range Operations(history, opts) {
+			in := o.Input.(modelInput)
+			out = append(out, row{o.Metadata.(int), in.kind, in.base, o.Call, o.Return, in.claimed != nil})
+		}
+		return out
+	}
+	want := []row{
+		{1, inputAppend, 7, 5, 25, true},
+		{2, inputPending, 0, 6, 6, true},
+		{3, inputRead, 0, 20, 30, true},
+		{4, inputRead, 0, 15, 25, true},
+		{5, inputOutOfRange, 0, 40, 50, true},
+	}
+	if got := summarize(ModelOptions{}); !reflect.DeepEqual(got, want) {
+		t.Errorf("strict:\n got %v\nwant %v", got, want)
+	}
+	if got := summarize(ModelOptions{StaleHighWatermark: true}); !reflect.DeepEqual(got, want[:4]) {
+		t.Errorf("stale:\n got %v\nwant %v", got, want[:4])
+	}
+}
+
+func TestVisualizationWithPendingAppends(t *testing.T) {
+	history := []Op{
+		appUnknown(1, 0, 10, "u1", "u2"),
+		appUnknown(3, 0, 10, "w"),
+		app(2, 20, 30, 1, "a"),
+		read(4, 40, 50, 1, 2, "a"),
+		endOffset(4, 60, 70, 3),
+	}
+	dir := t.TempDir()
+	res, err := CheckLinearizability(history, Options{VisualizationDir: dir})
+	if err != nil || res.Verdict != VerdictIllegal {
+		t.Fatalf("got %+v, %v; want illegal", res, err)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, DefaultVisualizationName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"never read: may apply later", "pending [1 2]", "len 2 [0:? 1:a]"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("visualization lacks %q", want)
+		}
+	}
+}

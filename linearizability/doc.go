@@ -24,6 +24,9 @@
 // watermark, so a fetch is a read of a range of that committed log plus a read
 // of its length (the high watermark in the response).
 //
+// Unknown outcomes and reads near the high watermark are the subtle parts;
+// PartitionLogModel documents how each is modelled and why.
+//
 // # Assumptions about histories
 //
 //   - Every appended value is unique within its partition (workloads make

@@ -190,7 +190,9 @@ func TestRandomCleanHistories(t *testing.T) {
 
 		// Corrupt one value of one non-final read: the drain saw the true
 		// value at that offset, so both checkers must object.
-		if j, ok := pick(r, history, func(op Op) bool { return op.Kind == OpRead && op.Outcome == OutcomeOK && !op.Final && len(op.Values) > 0 }); ok {
+		if j, ok := pick(r, history, func(op Op) bool {
+			return op.Kind == OpRead && op.Outcome == OutcomeOK && !op.Final && len(op.Values) > 0
+		}); ok {
 			bad := slices.Clone(history)
 			bad[j].Values = slices.Clone(bad[j].Values)
 			bad[j].Values[r.IntN(len(bad[j].Values))] = "corrupt"
