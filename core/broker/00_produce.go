@@ -14,6 +14,8 @@ package broker
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
 )
 
 func init() { registerAPI(0, 0, 11, handleProduce) }
@@ -67,7 +69,8 @@ func handleProduce(b *Broker, nowMs int64, req *Request) error {
 				code, p = b.producePartition(nowMs, r, ts, &rp, &sp)
 			}
 			sp.ErrorCode = code
-			if code == kerrNone && r.Acks != 0 && p.highWatermark() < p.lastAppendEnd {
+			// !bugs.AckBeforeSync: deliberate bug (core/bugs), answer at once.
+			if code == kerrNone && r.Acks != 0 && p.highWatermark() < p.lastAppendEnd && !bugs.AckBeforeSync {
 				// Not yet covered by the high watermark: wait for the sync.
 				waiters = append(waiters, produceWaiter{pending: pending, topic: ti, part: len(st.Partitions), target: p.lastAppendEnd})
 				p.waiters = append(p.waiters, waiters[len(waiters)-1])

@@ -19,6 +19,8 @@ package broker
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
 )
 
 func init() { registerAPI(1, 4, 12, handleFetch) }
@@ -169,7 +171,11 @@ func (b *Broker) fetchPartition(ts *topicState, rp *kmsg.FetchRequestTopicPartit
 	}
 	// Offsets between the high watermark and the log end are valid but not
 	// yet readable; beyond the log end (or below the start) is out of range.
-	res, err := p.log.Read(rp.FetchOffset, max(limit, 1), hw)
+	readLimit := hw
+	if bugs.ServePastHighWatermark { // deliberate bug (core/bugs): read up to the log end
+		readLimit = p.log.LogEndOffset()
+	}
+	res, err := p.log.Read(rp.FetchOffset, max(limit, 1), readLimit)
 	if err != nil {
 		code := kerrForLogError(err)
 		if code == kerrKafkaStorageError {

@@ -3,6 +3,7 @@ package partlog
 import (
 	"fmt"
 
+	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
@@ -149,7 +150,7 @@ func (t *producerTable) trimBelow(offset int64) {
 // when unknown). It returns the original batch when h is a retry of one
 // still remembered.
 func checkSequence(e *producerEntry, h record.Header) (dup *producerBatch, err error) {
-	if e == nil {
+	if e == nil || bugs.NoIdempotentDedup { // bugs.NoIdempotentDedup: deliberate bug (core/bugs)
 		return nil, nil
 	}
 	if h.ProducerEpoch < e.epoch {

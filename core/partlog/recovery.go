@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/record"
 )
@@ -288,6 +289,11 @@ func (l *Log) scanSegment(s *segment, trusted, checkIndex bool) (bad bool, cutPo
 			}
 			return true, pos, err, nil
 		}
+		if bugs.ReuseOffsetAfterCrash && !trusted && h.BaseOffset >= l.ckptRecoveryPoint {
+			// Deliberate bug (core/bugs): trust nothing past the checkpointed
+			// recovery point, so synced batches after it are cut and reused.
+			return true, pos, fmt.Errorf("%w: deliberate bug: batch past the recovery point", errStructure), nil
+		}
 		if ic != nil {
 			ic.visit(s, h, pos)
 		}
@@ -316,7 +322,7 @@ func (l *Log) scanBatch(sc *scanner, pos, size, expect int64, trusted bool) (rec
 	if h.PartitionLeaderEpoch < 0 || h.PartitionLeaderEpoch < l.epochs.latest() {
 		return record.Header{}, fmt.Errorf("%w: at position %d: leader epoch %d after epoch %d", errStructure, pos, h.PartitionLeaderEpoch, l.epochs.latest())
 	}
-	if !trusted {
+	if !trusted && !bugs.SkipCRCCheck { // !bugs.SkipCRCCheck: deliberate bug (core/bugs)
 		whole, err := sc.bytes(pos, h.Size())
 		if err != nil {
 			return record.Header{}, err

@@ -1,0 +1,18 @@
+// Package bugs holds switches for deliberate bugs that prove the simulator
+// (sim/) catches real mistakes. Each switch is a constant defined twice,
+// once in a file built only under its build tag (value true) and once in
+// its twin built otherwise (value false), so a normal build compiles every
+// hook away. The hooks in core/broker and core/partlog are a few lines
+// each, marked "deliberate bug (core/bugs)".
+//
+// | constant               | build tag                      | effect                                                  |
+// |------------------------|--------------------------------|---------------------------------------------------------|
+// | AckBeforeSync          | chronik_bug_ack_before_sync    | acks=1/all produce answered before its fsync             |
+// | ServePastHighWatermark | chronik_bug_serve_past_hw      | fetch reads up to the log end instead of the HW          |
+// | SkipCRCCheck           | chronik_bug_skip_crc           | no CRC validation in recovery nor on reads               |
+// | ReuseOffsetAfterCrash  | chronik_bug_reuse_offset       | recovery drops data past the checkpointed recovery point |
+// | NoIdempotentDedup      | chronik_bug_no_dedup           | idempotent producer sequences are not checked            |
+//
+// sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
+// each tag and requires a checker to fail within 200 seeds.
+package bugs
