@@ -1,0 +1,65 @@
+package metadata
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestImageRoundTripIsDeterministic(t *testing.T) {
+	im := NewImage()
+	im.ProducerIDEnd = 2000
+	for _, name := range []string{"zeta", "alpha", "mid"} {
+		im.PutTopic(&Topic{Name: name, ID: TopicID{name[0], 1}, Partitions: 3, Configs: map[string]string{"retention.ms": "1", "segment.bytes": "100"}})
+	}
+	first, err := im.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ { // map order must never leak into the encoding
+		again, _ := im.Marshal()
+		if !bytes.Equal(first, again) {
+			t.Fatal("two encodings of one image differ")
+		}
+	}
+	back, err := Unmarshal(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back.TopicNames(); len(got) != 3 || got[0] != "alpha" || got[2] != "zeta" {
+		t.Fatalf("topic names %v", got)
+	}
+	if back.ProducerIDEnd != 2000 || back.TopicByID(TopicID{'m', 1}).Name != "mid" {
+		t.Fatalf("decoded %+v", back)
+	}
+}
+
+func TestUnmarshalRejectsDamage(t *testing.T) {
+	cases := map[string]string{
+		"not json":          "{",
+		"wrong version":     `{"version":2,"topics":[]}`,
+		"duplicate topic":   `{"version":1,"topics":[{"name":"a","partitions":1},{"name":"a","partitions":1}]}`,
+		"zero partitions":   `{"version":1,"topics":[{"name":"a","partitions":0}]}`,
+		"negative producer": `{"version":1,"producer_id_end":-1,"topics":[]}`,
+	}
+	for name, data := range cases {
+		if _, err := Unmarshal([]byte(data)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestRemoveAndReplaceTopic(t *testing.T) {
+	im := NewImage()
+	im.PutTopic(&Topic{Name: "a", ID: TopicID{1}, Partitions: 1})
+	im.PutTopic(&Topic{Name: "a", ID: TopicID{2}, Partitions: 2}) // recreated: new id
+	if im.TopicByID(TopicID{1}) != nil || im.TopicByID(TopicID{2}).Partitions != 2 || im.Len() != 1 {
+		t.Fatal("replacing a topic kept its old id")
+	}
+	im.RemoveTopic("a")
+	if im.Len() != 0 || im.TopicByID(TopicID{2}) != nil {
+		t.Fatal("remove left the topic behind")
+	}
+	if got := (TopicID{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}).String(); got != "deadbeef-0102-0304-0506-0708090a0b0c" {
+		t.Fatalf("id string %s", got)
+	}
+}
