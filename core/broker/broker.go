@@ -396,6 +396,12 @@ func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, er
 	if p.deleted || p.log == nil || b.closed {
 		return
 	}
+	b.finishSync(nowMs, p, job, err)
+}
+
+// finishSync applies a sync result: the durable end moves, and with sync
+// writes the high watermark follows it; a failure takes p offline.
+func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err error) {
 	p.log.FinishSync(job, err)
 	if err != nil {
 		b.takeOffline(p, fmt.Errorf("fsync: %w", err))
@@ -476,15 +482,7 @@ func (b *Broker) SyncAllBlocking(nowMs int64) {
 		if !ok {
 			return
 		}
-		err := job.Run()
-		p.log.FinishSync(job, err)
-		if err != nil {
-			b.takeOffline(p, fmt.Errorf("fsync: %w", err))
-			return
-		}
-		if b.cfg.SyncWrites {
-			b.advanceHighWatermark(nowMs, p, p.log.DurableEndOffset())
-		}
+		b.finishSync(nowMs, p, job, job.Run())
 	})
 }
 
