@@ -247,4 +247,3 @@ func produceRequest(version, acks int16, topic string, partition int32, records 
 	req.Topics = append(req.Topics, rt)
 	return req
 }
-
