@@ -114,6 +114,18 @@ func newBenchCommand() *cobra.Command {
 	return cmd
 }
 
+// newBenchSubcommand is a bench subcommand: no arguments, and run (the
+// workload) inside runBench.
+func newBenchSubcommand(o *benchOptions, use, short, long string, run func(ctx context.Context, out, progress io.Writer) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runBench(cmd, o, run) },
+	}
+}
+
 // addProduceFlags registers the producer workload flags. The kgo options
 // are passed explicitly (not left to kgo's defaults) so a reported figure
 // names every setting that produced it.
@@ -135,21 +147,16 @@ func addProduceFlags(cmd *cobra.Command, p *produceOptions, records int, warmup 
 
 func newBenchProduceCommand(o *benchOptions) *cobra.Command {
 	p := &produceOptions{}
-	cmd := &cobra.Command{
-		Use:   "produce",
-		Short: "Produce throughput (records/s, MB/s) and per-record produce latency",
-		Long: "Create a fresh topic (kadm), warm up, then produce --records records with one kgo producer,\n" +
-			"keeping up to --outstanding records in flight (async Produce plus Flush) so the client is\n" +
-			"not the bottleneck. Reports records/s, MB/s of record values (1 MB = 10^6 bytes), p50/p99\n" +
-			"of per-record latency (Produce call to acknowledgement, client queueing included) and\n" +
+	cmd := newBenchSubcommand(o, "produce",
+		"Produce throughput (records/s, MB/s) and per-record produce latency",
+		"Create a fresh topic (kadm), warm up, then produce --records records with one kgo producer,\n"+
+			"keeping up to --outstanding records in flight (async Produce plus Flush) so the client is\n"+
+			"not the bottleneck. Reports records/s, MB/s of record values (1 MB = 10^6 bytes), p50/p99\n"+
+			"of per-record latency (Produce call to acknowledgement, client queueing included) and\n"+
 			"p50/p99 of produce request round trips (kgo's BrokerE2E, write start to response read).",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBench(cmd, o, func(ctx context.Context, out, progress io.Writer) error {
-				return runBenchProduce(ctx, out, progress, o, p)
-			})
-		},
-	}
+		func(ctx context.Context, out, progress io.Writer) error {
+			return runBenchProduce(ctx, out, progress, o, p)
+		})
 	addProduceFlags(cmd, p, 200000, true)
 	cmd.Flags().BoolVar(&p.ceiling, "ceiling", false, "also run kfake with BlackholeProduce (acknowledges without storing): the client-and-loopback ceiling")
 	return cmd
@@ -162,37 +169,27 @@ type topicsOptions struct {
 
 func newBenchTopicsCommand(o *benchOptions) *cobra.Command {
 	t := &topicsOptions{}
-	cmd := &cobra.Command{
-		Use:   "topics",
-		Short: "Topic creation latency: CreateTopics until every partition has a leader",
-		Long: "Create --count topics one at a time (kadm CreateTopics, 1 partition, replication factor 1).\n" +
-			"For each, time the CreateTopics round trip and create→ready, where ready means a Metadata\n" +
+	cmd := newBenchSubcommand(o, "topics",
+		"Topic creation latency: CreateTopics until every partition has a leader",
+		"Create --count topics one at a time (kadm CreateTopics, 1 partition, replication factor 1).\n"+
+			"For each, time the CreateTopics round trip and create→ready, where ready means a Metadata\n"+
 			"request lists a leader for every partition of the topic. Reports p50/p99/max per run.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBench(cmd, o, func(ctx context.Context, out, progress io.Writer) error {
-				return runBenchTopics(ctx, out, progress, o, t)
-			})
-		},
-	}
+		func(ctx context.Context, out, progress io.Writer) error {
+			return runBenchTopics(ctx, out, progress, o, t)
+		})
 	cmd.Flags().IntVar(&t.count, "count", 200, "topics created per run")
 	return cmd
 }
 
 func newBenchConsumeCommand(o *benchOptions) *cobra.Command {
 	p := &produceOptions{}
-	cmd := &cobra.Command{
-		Use:   "consume",
-		Short: "Fetch throughput of records produced just before (the produce phase is not timed)",
-		Long: "Create a fresh topic and produce --records records into it (untimed, same producer settings\n" +
+	cmd := newBenchSubcommand(o, "consume",
+		"Fetch throughput of records produced just before (the produce phase is not timed)",
+		"Create a fresh topic and produce --records records into it (untimed, same producer settings\n"+
 			"as `bench produce`), then time one kgo consumer reading them all from the start.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBench(cmd, o, func(ctx context.Context, out, progress io.Writer) error {
-				return runBenchConsume(ctx, out, progress, o, p)
-			})
-		},
-	}
+		func(ctx context.Context, out, progress io.Writer) error {
+			return runBenchConsume(ctx, out, progress, o, p)
+		})
 	// No warm-up flag: the untimed fill already warms the connection and
 	// the producer, and the consumer is fresh either way.
 	addProduceFlags(cmd, p, 200000, false)
@@ -200,7 +197,7 @@ func newBenchConsumeCommand(o *benchOptions) *cobra.Command {
 }
 
 // runBench does what every subcommand shares: validation, SIGINT handling
-// and the optional CPU profile around the workload.
+// and the optional CPU profile and execution trace around the workload.
 func runBench(cmd *cobra.Command, o *benchOptions, run func(ctx context.Context, out, progress io.Writer) error) error {
 	if o.rounds < 1 {
 		return fmt.Errorf("--rounds %d must be at least 1", o.rounds)
@@ -210,27 +207,28 @@ func runBench(cmd *cobra.Command, o *benchOptions, run func(ctx context.Context,
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
+	// The defers run when the workload returns: the trace stops before
+	// the CPU profile, each before its file is closed.
+	for _, rec := range []struct {
+		path, what string
+		start      func(io.Writer) error
+		stop       func()
+	}{
+		{o.cpuProfile, "cpu profile", pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{o.traceFile, "trace", trace.Start, trace.Stop},
+	} {
+		if rec.path == "" {
+			continue
+		}
+		f, err := os.Create(rec.path)
 		if err != nil {
-			return fmt.Errorf("create cpu profile: %w", err)
+			return fmt.Errorf("create %s: %w", rec.what, err)
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("start cpu profile: %w", err)
+		if err := rec.start(f); err != nil {
+			return fmt.Errorf("start %s: %w", rec.what, err)
 		}
-		defer pprof.StopCPUProfile()
-	}
-	if o.traceFile != "" {
-		f, err := os.Create(o.traceFile)
-		if err != nil {
-			return fmt.Errorf("create trace: %w", err)
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return fmt.Errorf("start trace: %w", err)
-		}
-		defer trace.Stop()
+		defer rec.stop()
 	}
 	return run(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
@@ -416,19 +414,32 @@ func runRounds[R any](ctx context.Context, progress io.Writer, o *benchOptions, 
 // ---------------------------------------------------------------------------
 // produce
 
+// throughput is what one timed produce or consume run moved.
+type throughput struct {
+	records      int
+	valueBytes   int64
+	elapsed      time.Duration
+	cappedByTime bool
+}
+
+func (t throughput) recordsPerSec() float64 { return float64(t.records) / t.elapsed.Seconds() }
+func (t throughput) mbPerSec() float64      { return float64(t.valueBytes) / 1e6 / t.elapsed.Seconds() }
+
+// note marks a run that stopped at --duration, after its row's cells.
+func (t throughput) note() string {
+	if t.cappedByTime {
+		return " (hit --duration)"
+	}
+	return ""
+}
+
 // produceResult is what one measured produce run achieved.
 type produceResult struct {
-	records       int
-	valueBytes    int64
-	elapsed       time.Duration
+	throughput
 	recordLatency latencySummary // Produce call to acknowledgement
 	requestRTT    latencySummary // produce request write to response read
 	requests      int
-	cappedByTime  bool
 }
-
-func (r produceResult) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
-func (r produceResult) mbPerSec() float64      { return float64(r.valueBytes) / 1e6 / r.elapsed.Seconds() }
 
 func (p *produceOptions) validate() error {
 	switch {
@@ -506,63 +517,25 @@ func runBenchProduce(ctx context.Context, out, progress io.Writer, o *benchOptio
 	if err := p.validate(); err != nil {
 		return err
 	}
-	targets, err := resolveTargets(o, p.ceiling)
-	if err != nil {
-		return err
-	}
 	values := newValuePool(p.recordBytes)
-	results, err := runRounds(ctx, progress, o, targets, func(ctx context.Context, t *runningTarget) (produceResult, error) {
+	work := func(ctx context.Context, t *runningTarget) (produceResult, error) {
 		return produceRun(ctx, t, o, p, values, "produce")
+	}
+	columns := append(throughputColumns(func(x produceResult) throughput { return x.throughput }),
+		latencyColumn("record p50 ms", func(x produceResult) time.Duration { return x.recordLatency.p50 }),
+		latencyColumn("record p99 ms", func(x produceResult) time.Duration { return x.recordLatency.p99 }),
+		countColumn("requests", func(x produceResult) int { return x.requests }),
+		latencyColumn("request p50 ms", func(x produceResult) time.Duration { return x.requestRTT.p50 }),
+		latencyColumn("request p99 ms", func(x produceResult) time.Duration { return x.requestRTT.p99 }),
+	)
+	return runBenchWorkload(ctx, out, progress, o, p.ceiling, work, benchReport[produceResult]{
+		title:          fmt.Sprintf("bench produce: %s, warmup %d", p.describe(), p.warmupRecords),
+		columns:        columns,
+		note:           produceResult.note,
+		headline:       "MB/s",
+		headlineFormat: "%s %.1f MB/s",
+		summary:        fmt.Sprintf("produce acks=%s %s x%d partitions", p.acks, formatSize(p.recordBytes), p.partitions),
 	})
-	if err != nil {
-		return err
-	}
-
-	fmt.Fprintf(out, "bench produce: %s, warmup %d\n", p.describe(), p.warmupRecords)
-	fmt.Fprintf(out, "%s\n\n", benchEnvironment(o))
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\trecords\tseconds\trecords/s\tMB/s\trecord p50 ms\trecord p99 ms\trequests\trequest p50 ms\trequest p99 ms\t")
-	for _, r := range results {
-		x := r.result
-		capped := ""
-		if x.cappedByTime {
-			capped = " (hit --duration)"
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.2f\t%.0f\t%.1f\t%s\t%s\t%d\t%s\t%s\t%s\n", r.round, r.target, x.records, x.elapsed.Seconds(),
-			x.recordsPerSec(), x.mbPerSec(), ms(x.recordLatency.p50), ms(x.recordLatency.p99), x.requests, ms(x.requestRTT.p50), ms(x.requestRTT.p99), capped)
-	}
-	medians := map[string]float64{}
-	for _, tg := range targets {
-		var recs, mbs, l50, l99, q50, q99 []float64
-		for _, r := range results {
-			if r.target != tg.name {
-				continue
-			}
-			x := r.result
-			recs = append(recs, x.recordsPerSec())
-			mbs = append(mbs, x.mbPerSec())
-			l50 = append(l50, msf(x.recordLatency.p50))
-			l99 = append(l99, msf(x.recordLatency.p99))
-			q50 = append(q50, msf(x.requestRTT.p50))
-			q99 = append(q99, msf(x.requestRTT.p99))
-		}
-		medians[tg.name] = median(mbs)
-		fmt.Fprintf(tw, "median\t%s\t\t\t%.0f\t%.1f\t%.2f\t%.2f\t\t%.2f\t%.2f\t\n", tg.name, median(recs), median(mbs), median(l50), median(l99), median(q50), median(q99))
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("write table: %w", err)
-	}
-	fmt.Fprintln(out)
-	parts := make([]string, 0, len(targets))
-	for _, tg := range targets {
-		parts = append(parts, fmt.Sprintf("%s %.1f MB/s", tg.name, medians[tg.name]))
-	}
-	summary := fmt.Sprintf("produce acks=%s %s x%d partitions: %s", p.acks, formatSize(p.recordBytes), p.partitions, strings.Join(parts, ", "))
-	if o.target == benchTargetCompare {
-		summary += fmt.Sprintf(", ratio %.2f", medians[benchTargetChronik]/medians[benchTargetKfake])
-	}
-	fmt.Fprintln(out, summary)
-	return nil
 }
 
 // produceRun creates a fresh topic on t, warms up, then produces the
@@ -571,24 +544,11 @@ func runBenchProduce(ctx context.Context, out, progress io.Writer, o *benchOptio
 func produceRun(ctx context.Context, t *runningTarget, o *benchOptions, p *produceOptions, values *valuePool, what string) (produceResult, error) {
 	var res produceResult
 	hook := &requestRTTHook{}
-	opts, err := p.kgoOptions()
+	cl, cleanup, err := newBenchProducer(ctx, t, p, benchTopicName(what), kgo.WithHooks(hook))
 	if err != nil {
 		return res, err
 	}
-	topic := benchTopicName(what)
-	opts = append(opts, kgo.SeedBrokers(t.addr), kgo.DefaultProduceTopic(topic), kgo.WithHooks(hook))
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return res, fmt.Errorf("producer client: %w", err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	if err := createTopicReady(ctx, adm, topic, p.partitions); err != nil {
-		return res, err
-	}
-	if t.external {
-		defer deleteTopics(adm, topic)
-	}
+	defer cleanup()
 
 	if p.warmupRecords > 0 {
 		if _, err := produceN(ctx, cl, values, p.warmupRecords, p.outstanding, o.duration); err != nil {
@@ -602,18 +562,48 @@ func produceRun(ctx context.Context, t *runningTarget, o *benchOptions, p *produ
 	}
 	rtts := hook.reset(false)
 	res = produceResult{
-		records:       len(m.latencies),
-		valueBytes:    int64(len(m.latencies)) * int64(p.recordBytes),
-		elapsed:       m.elapsed,
+		throughput: throughput{
+			records:      len(m.latencies),
+			valueBytes:   int64(len(m.latencies)) * int64(p.recordBytes),
+			elapsed:      m.elapsed,
+			cappedByTime: m.capped,
+		},
 		recordLatency: summarize(m.latencies),
 		requestRTT:    summarize(rtts),
 		requests:      len(rtts),
-		cappedByTime:  m.capped,
 	}
 	if res.records == 0 {
 		return res, fmt.Errorf("no record acknowledged within --duration %s", o.duration)
 	}
 	return res, nil
+}
+
+// newBenchProducer creates topic on rt, waits until every partition has
+// a leader, and returns a producer client (the workload's kgo options
+// plus extra) whose records go to it. cleanup deletes the topic from an
+// external target, then closes the client.
+func newBenchProducer(ctx context.Context, rt *runningTarget, p *produceOptions, topic string, extra ...kgo.Opt) (cl *kgo.Client, cleanup func(), err error) {
+	opts, err := p.kgoOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	opts = append(opts, kgo.SeedBrokers(rt.addr), kgo.DefaultProduceTopic(topic))
+	cl, err = kgo.NewClient(append(opts, extra...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("producer client: %w", err)
+	}
+	adm := kadm.NewClient(cl)
+	if err := createTopicReady(ctx, adm, topic, p.partitions); err != nil {
+		cl.Close()
+		return nil, nil, err
+	}
+	cleanup = func() {
+		if rt.external {
+			deleteTopics(adm, topic)
+		}
+		cl.Close()
+	}
+	return cl, cleanup, nil
 }
 
 // produceMeasurement is the raw outcome of produceN.
@@ -764,57 +754,26 @@ func runBenchTopics(ctx context.Context, out, progress io.Writer, o *benchOption
 	if t.count < 1 {
 		return fmt.Errorf("--count %d must be at least 1", t.count)
 	}
-	targets, err := resolveTargets(o, false)
-	if err != nil {
-		return err
-	}
-	results, err := runRounds(ctx, progress, o, targets, func(ctx context.Context, rt *runningTarget) (topicsResult, error) {
+	work := func(ctx context.Context, rt *runningTarget) (topicsResult, error) {
 		return topicsRun(ctx, rt, o, t)
+	}
+	return runBenchWorkload(ctx, out, progress, o, false, work, benchReport[topicsResult]{
+		title: fmt.Sprintf("bench topics: %d topics created one at a time, 1 partition, replication factor 1; ready = Metadata lists a leader", t.count),
+		columns: []benchColumn[topicsResult]{
+			countColumn("topics", func(x topicsResult) int { return x.topics }),
+			secondsColumn(func(x topicsResult) time.Duration { return x.elapsed }),
+			rateColumn("topics/s", "%.0f", func(x topicsResult) float64 { return float64(x.topics) / x.elapsed.Seconds() }),
+			latencyColumn("create p50 ms", func(x topicsResult) time.Duration { return x.create.p50 }),
+			latencyColumn("create p99 ms", func(x topicsResult) time.Duration { return x.create.p99 }),
+			latencyColumn("ready p50 ms", func(x topicsResult) time.Duration { return x.ready.p50 }),
+			latencyColumn("ready p99 ms", func(x topicsResult) time.Duration { return x.ready.p99 }),
+			latencyColumn("ready max ms", func(x topicsResult) time.Duration { return x.ready.max }),
+		},
+		headline:       "ready p50 ms",
+		headlineFormat: "%s p50 %.2f ms",
+		summary:        fmt.Sprintf("topics create→ready (1 partition, %d topics)", t.count),
+		ratioNote:      " (lower is better for chronik)",
 	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "bench topics: %d topics created one at a time, 1 partition, replication factor 1; ready = Metadata lists a leader\n", t.count)
-	fmt.Fprintf(out, "%s\n\n", benchEnvironment(o))
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\ttopics\tseconds\ttopics/s\tcreate p50 ms\tcreate p99 ms\tready p50 ms\tready p99 ms\tready max ms\t")
-	for _, r := range results {
-		x := r.result
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.2f\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", r.round, r.target, x.topics, x.elapsed.Seconds(),
-			float64(x.topics)/x.elapsed.Seconds(), ms(x.create.p50), ms(x.create.p99), ms(x.ready.p50), ms(x.ready.p99), ms(x.ready.max))
-	}
-	p50s := map[string]float64{}
-	for _, tg := range targets {
-		var rate, c50, c99, r50, r99, rmax []float64
-		for _, r := range results {
-			if r.target != tg.name {
-				continue
-			}
-			x := r.result
-			rate = append(rate, float64(x.topics)/x.elapsed.Seconds())
-			c50 = append(c50, msf(x.create.p50))
-			c99 = append(c99, msf(x.create.p99))
-			r50 = append(r50, msf(x.ready.p50))
-			r99 = append(r99, msf(x.ready.p99))
-			rmax = append(rmax, msf(x.ready.max))
-		}
-		p50s[tg.name] = median(r50)
-		fmt.Fprintf(tw, "median\t%s\t\t\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", tg.name, median(rate), median(c50), median(c99), median(r50), median(r99), median(rmax))
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("write table: %w", err)
-	}
-	fmt.Fprintln(out)
-	parts := make([]string, 0, len(targets))
-	for _, tg := range targets {
-		parts = append(parts, fmt.Sprintf("%s p50 %.2f ms", tg.name, p50s[tg.name]))
-	}
-	summary := fmt.Sprintf("topics create→ready (1 partition, %d topics): %s", t.count, strings.Join(parts, ", "))
-	if o.target == benchTargetCompare {
-		summary += fmt.Sprintf(", ratio %.2f (lower is better for chronik)", p50s[benchTargetChronik]/p50s[benchTargetKfake])
-	}
-	fmt.Fprintln(out, summary)
-	return nil
 }
 
 // topicsRun creates t.count topics one after the other and times each.
@@ -943,95 +902,40 @@ func deleteTopics(adm *kadm.Client, topics ...string) {
 
 // consumeResult is one timed read of a topic.
 type consumeResult struct {
-	records      int
-	valueBytes   int64
-	elapsed      time.Duration
-	firstRecord  time.Duration // poll start to the first record
-	cappedByTime bool
+	throughput
+	firstRecord time.Duration // poll start to the first record
 }
-
-func (r consumeResult) recordsPerSec() float64 { return float64(r.records) / r.elapsed.Seconds() }
-func (r consumeResult) mbPerSec() float64      { return float64(r.valueBytes) / 1e6 / r.elapsed.Seconds() }
 
 func runBenchConsume(ctx context.Context, out, progress io.Writer, o *benchOptions, p *produceOptions) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
-	targets, err := resolveTargets(o, false)
-	if err != nil {
-		return err
-	}
 	values := newValuePool(p.recordBytes)
-	results, err := runRounds(ctx, progress, o, targets, func(ctx context.Context, rt *runningTarget) (consumeResult, error) {
+	work := func(ctx context.Context, rt *runningTarget) (consumeResult, error) {
 		return consumeRun(ctx, rt, o, p, values)
+	}
+	columns := append(throughputColumns(func(x consumeResult) throughput { return x.throughput }),
+		latencyColumn("first record ms", func(x consumeResult) time.Duration { return x.firstRecord }),
+	)
+	return runBenchWorkload(ctx, out, progress, o, false, work, benchReport[consumeResult]{
+		title:          fmt.Sprintf("bench consume: one kgo consumer reads from the start what was just produced (%s)", p.describe()),
+		columns:        columns,
+		note:           consumeResult.note,
+		headline:       "MB/s",
+		headlineFormat: "%s %.1f MB/s",
+		summary:        fmt.Sprintf("consume %s x%d partitions", formatSize(p.recordBytes), p.partitions),
 	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "bench consume: one kgo consumer reads from the start what was just produced (%s)\n", p.describe())
-	fmt.Fprintf(out, "%s\n\n", benchEnvironment(o))
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "round\ttarget\trecords\tseconds\trecords/s\tMB/s\tfirst record ms\t")
-	for _, r := range results {
-		x := r.result
-		capped := ""
-		if x.cappedByTime {
-			capped = " (hit --duration)"
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.2f\t%.0f\t%.1f\t%s\t%s\n", r.round, r.target, x.records, x.elapsed.Seconds(), x.recordsPerSec(), x.mbPerSec(), ms(x.firstRecord), capped)
-	}
-	medians := map[string]float64{}
-	for _, tg := range targets {
-		var recs, mbs, first []float64
-		for _, r := range results {
-			if r.target == tg.name {
-				recs = append(recs, r.result.recordsPerSec())
-				mbs = append(mbs, r.result.mbPerSec())
-				first = append(first, msf(r.result.firstRecord))
-			}
-		}
-		medians[tg.name] = median(mbs)
-		fmt.Fprintf(tw, "median\t%s\t\t\t%.0f\t%.1f\t%.2f\t\n", tg.name, median(recs), median(mbs), median(first))
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("write table: %w", err)
-	}
-	fmt.Fprintln(out)
-	parts := make([]string, 0, len(targets))
-	for _, tg := range targets {
-		parts = append(parts, fmt.Sprintf("%s %.1f MB/s", tg.name, medians[tg.name]))
-	}
-	summary := fmt.Sprintf("consume %s x%d partitions: %s", formatSize(p.recordBytes), p.partitions, strings.Join(parts, ", "))
-	if o.target == benchTargetCompare {
-		summary += fmt.Sprintf(", ratio %.2f", medians[benchTargetChronik]/medians[benchTargetKfake])
-	}
-	fmt.Fprintln(out, summary)
-	return nil
 }
 
 // consumeRun fills a fresh topic (untimed) and times reading it back.
 func consumeRun(ctx context.Context, rt *runningTarget, o *benchOptions, p *produceOptions, values *valuePool) (consumeResult, error) {
 	var res consumeResult
-	fill := *p
-	fill.warmupRecords = 0
-	opts, err := fill.kgoOptions()
-	if err != nil {
-		return res, err
-	}
 	topic := benchTopicName("consume")
-	opts = append(opts, kgo.SeedBrokers(rt.addr), kgo.DefaultProduceTopic(topic))
-	producer, err := kgo.NewClient(opts...)
+	producer, cleanup, err := newBenchProducer(ctx, rt, p, topic)
 	if err != nil {
-		return res, fmt.Errorf("producer client: %w", err)
-	}
-	defer producer.Close()
-	adm := kadm.NewClient(producer)
-	if err := createTopicReady(ctx, adm, topic, p.partitions); err != nil {
 		return res, err
 	}
-	if rt.external {
-		defer deleteTopics(adm, topic)
-	}
+	defer cleanup()
 	m, err := produceN(ctx, producer, values, p.records, p.outstanding, o.duration)
 	if err != nil {
 		return res, fmt.Errorf("fill topic: %w", err)
@@ -1082,6 +986,140 @@ func consumeRun(ctx context.Context, rt *runningTarget, o *benchOptions, p *prod
 		return res, fmt.Errorf("consumed %d records, more than the %d produced", res.records, want)
 	}
 	return res, nil
+}
+
+// ---------------------------------------------------------------------------
+// report
+
+// runBenchWorkload runs work on every target for --rounds rounds, then
+// writes the report: a table row per round and target, a median row per
+// target and a one-line summary.
+func runBenchWorkload[R any](ctx context.Context, out, progress io.Writer, o *benchOptions, ceiling bool,
+	work func(ctx context.Context, rt *runningTarget) (R, error), report benchReport[R]) error {
+	targets, err := resolveTargets(o, ceiling)
+	if err != nil {
+		return err
+	}
+	results, err := runRounds(ctx, progress, o, targets, work)
+	if err != nil {
+		return err
+	}
+	return report.write(out, o, targets, results)
+}
+
+// benchReport says how a workload's results are reported.
+type benchReport[R any] struct {
+	title   string // first line: the workload and its settings
+	columns []benchColumn[R]
+	// note, if set, follows the last cell of a round's row.
+	note func(R) string
+	// headline is the header of the column whose per-target median the
+	// summary quotes, each target's as headlineFormat (name, median).
+	headline       string
+	headlineFormat string
+	summary        string // the summary line before the per-target figures
+	ratioNote      string // follows the chronik/kfake ratio of the headline
+}
+
+// benchColumn is one figure of the table. A column with a median shows,
+// in each target's median row, the median over its rounds of median(x)
+// in medianFormat; one without leaves that cell empty.
+type benchColumn[R any] struct {
+	header       string
+	cell         func(R) string
+	median       func(R) float64
+	medianFormat string
+}
+
+// countColumn is a whole number per round, with no median.
+func countColumn[R any](header string, count func(R) int) benchColumn[R] {
+	return benchColumn[R]{header: header, cell: func(x R) string { return strconv.Itoa(count(x)) }}
+}
+
+// secondsColumn is the measured time of a round, with no median.
+func secondsColumn[R any](elapsed func(R) time.Duration) benchColumn[R] {
+	return benchColumn[R]{header: "seconds", cell: func(x R) string { return fmt.Sprintf("%.2f", elapsed(x).Seconds()) }}
+}
+
+// rateColumn is a figure shown in format in both kinds of row.
+func rateColumn[R any](header, format string, value func(R) float64) benchColumn[R] {
+	return benchColumn[R]{header: header, cell: func(x R) string { return fmt.Sprintf(format, value(x)) }, median: value, medianFormat: format}
+}
+
+// latencyColumn is a latency in milliseconds ("-" for a round without
+// samples).
+func latencyColumn[R any](header string, latency func(R) time.Duration) benchColumn[R] {
+	return benchColumn[R]{header: header, cell: func(x R) string { return ms(latency(x)) },
+		median: func(x R) float64 { return msf(latency(x)) }, medianFormat: "%.2f"}
+}
+
+// throughputColumns are the leading columns of produce and consume.
+func throughputColumns[R any](get func(R) throughput) []benchColumn[R] {
+	return []benchColumn[R]{
+		countColumn("records", func(x R) int { return get(x).records }),
+		secondsColumn(func(x R) time.Duration { return get(x).elapsed }),
+		rateColumn("records/s", "%.0f", func(x R) float64 { return get(x).recordsPerSec() }),
+		rateColumn("MB/s", "%.1f", func(x R) float64 { return get(x).mbPerSec() }),
+	}
+}
+
+// write prints the report of results to out.
+func (rep benchReport[R]) write(out io.Writer, o *benchOptions, targets []benchTarget, results []roundResult[R]) error {
+	fmt.Fprintln(out, rep.title)
+	fmt.Fprintf(out, "%s\n\n", benchEnvironment(o))
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "round\ttarget\t")
+	for _, c := range rep.columns {
+		fmt.Fprintf(tw, "%s\t", c.header)
+	}
+	fmt.Fprintln(tw)
+	for _, r := range results {
+		fmt.Fprintf(tw, "%d\t%s\t", r.round, r.target)
+		for _, c := range rep.columns {
+			fmt.Fprintf(tw, "%s\t", c.cell(r.result))
+		}
+		note := ""
+		if rep.note != nil {
+			note = rep.note(r.result)
+		}
+		fmt.Fprintln(tw, note)
+	}
+	headlines := map[string]float64{}
+	for _, tg := range targets {
+		fmt.Fprintf(tw, "median\t%s\t", tg.name)
+		for _, c := range rep.columns {
+			if c.median == nil {
+				fmt.Fprint(tw, "\t")
+				continue
+			}
+			var xs []float64
+			for _, r := range results {
+				if r.target == tg.name {
+					xs = append(xs, c.median(r.result))
+				}
+			}
+			m := median(xs)
+			if c.header == rep.headline {
+				headlines[tg.name] = m
+			}
+			fmt.Fprintf(tw, c.medianFormat+"\t", m)
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	fmt.Fprintln(out)
+	parts := make([]string, 0, len(targets))
+	for _, tg := range targets {
+		parts = append(parts, fmt.Sprintf(rep.headlineFormat, tg.name, headlines[tg.name]))
+	}
+	summary := rep.summary + ": " + strings.Join(parts, ", ")
+	if o.target == benchTargetCompare {
+		summary += fmt.Sprintf(", ratio %.2f", headlines[benchTargetChronik]/headlines[benchTargetKfake]) + rep.ratioNote
+	}
+	fmt.Fprintln(out, summary)
+	return nil
 }
 
 // ---------------------------------------------------------------------------
