@@ -50,17 +50,9 @@ func handleListOffsets(b *Broker, nowMs int64, req *Request) error {
 }
 
 func (b *Broker) listOffset(version int16, topic string, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) int16 {
-	p := b.lookupPartition(topic, rp.Partition)
-	if p == nil {
-		return kerrUnknownTopicOrPartition
-	}
-	if p.log == nil {
-		return kerrKafkaStorageError
-	}
-	if version >= 4 {
-		if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, p.leaderEpoch); code != kerrNone {
-			return code
-		}
+	p, code := b.epochPartition(topic, rp.Partition, version >= 4, rp.CurrentLeaderEpoch)
+	if code != kerrNone {
+		return code
 	}
 	hw := p.log.HighWatermark()
 	switch ts := rp.Timestamp; {

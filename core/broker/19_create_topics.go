@@ -20,20 +20,14 @@ func init() { registerAPI(19, 0, 7, handleCreateTopics) }
 func handleCreateTopics(b *Broker, nowMs int64, req *Request) error {
 	r := req.Msg.(*kmsg.CreateTopicsRequest)
 	resp := kmsg.NewPtrCreateTopicsResponse()
-	seen := map[string]int{}
-	for _, rt := range r.Topics {
-		seen[rt.Topic]++
-	}
-	for _, rt := range r.Topics {
+	dup := duplicated(r.Topics, func(rt *kmsg.CreateTopicsRequestTopic) string { return rt.Topic })
+	for i, rt := range r.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		st.NumPartitions = -1
 		st.ReplicationFactor = -1
-		code, msg := b.createOneTopic(nowMs, r, &rt, &st, seen[rt.Topic] > 1)
-		st.ErrorCode = code
-		if code != kerrNone {
-			st.ErrorMessage = &msg
-		}
+		code, msg := b.createOneTopic(nowMs, r, &rt, &st, dup[i])
+		st.ErrorCode, st.ErrorMessage = code, errorMessage(code, msg)
 		resp.Topics = append(resp.Topics, st)
 	}
 	b.reply(req, resp)

@@ -51,10 +51,7 @@ func handleDeleteTopics(b *Broker, nowMs int64, req *Request) error {
 		default:
 			code, msg = kerrInvalidRequest, "Neither topic name nor id were specified."
 		}
-		st.ErrorCode = code
-		if code != kerrNone {
-			st.ErrorMessage = &msg
-		}
+		st.ErrorCode, st.ErrorMessage = code, errorMessage(code, msg)
 		resp.Topics = append(resp.Topics, st)
 	}
 	b.reply(req, resp)

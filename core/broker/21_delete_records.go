@@ -51,12 +51,9 @@ func handleDeleteRecords(b *Broker, nowMs int64, req *Request) error {
 
 // deleteRecords handles one partition; changed reports a moved log start.
 func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicPartition, sp *kmsg.DeleteRecordsResponseTopicPartition) (code int16, changed bool) {
-	p := b.lookupPartition(topic, rp.Partition)
-	if p == nil {
-		return kerrUnknownTopicOrPartition, false
-	}
-	if p.log == nil {
-		return kerrKafkaStorageError, false
+	p, code := b.onlinePartition(topic, rp.Partition)
+	if code != kerrNone {
+		return code, false
 	}
 	hw := p.log.HighWatermark()
 	offset := rp.Offset

@@ -49,17 +49,9 @@ func handleOffsetForLeaderEpoch(b *Broker, nowMs int64, req *Request) error {
 }
 
 func (b *Broker) offsetForLeaderEpoch(version int16, topic string, rp *kmsg.OffsetForLeaderEpochRequestTopicPartition, sp *kmsg.OffsetForLeaderEpochResponseTopicPartition) int16 {
-	p := b.lookupPartition(topic, rp.Partition)
-	if p == nil {
-		return kerrUnknownTopicOrPartition
-	}
-	if p.log == nil {
-		return kerrKafkaStorageError
-	}
-	if version >= 2 {
-		if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, p.leaderEpoch); code != kerrNone {
-			return code
-		}
+	p, code := b.epochPartition(topic, rp.Partition, version >= 2, rp.CurrentLeaderEpoch)
+	if code != kerrNone {
+		return code
 	}
 	if epoch, end, ok := p.log.EndOffsetForEpoch(rp.LeaderEpoch); ok {
 		sp.LeaderEpoch = epoch

@@ -91,11 +91,7 @@ var brokerConfigDefs = func() []brokerConfigDef {
 
 // lookupBrokerConfig returns the definition of a broker config, or nil.
 func lookupBrokerConfig(name string) *brokerConfigDef {
-	i := sort.Search(len(brokerConfigDefs), func(i int) bool { return brokerConfigDefs[i].name >= name })
-	if i < len(brokerConfigDefs) && brokerConfigDefs[i].name == name {
-		return &brokerConfigDefs[i]
-	}
-	return nil
+	return lookupByName(brokerConfigDefs, name, func(d *brokerConfigDef) string { return d.name })
 }
 
 type configSynonym = kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
@@ -178,9 +174,8 @@ func handleDescribeConfigs(b *Broker, nowMs int64, req *Request) error {
 		default:
 			code, msg = unsupportedResourceType(rr.ResourceType)
 		}
+		res.ErrorCode, res.ErrorMessage = code, errorMessage(code, msg)
 		if code != kerrNone {
-			res.ErrorCode = code
-			res.ErrorMessage = &msg
 			res.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
 		}
 		resp.Resources = append(resp.Resources, res)

@@ -24,24 +24,15 @@ func init() { registerAPI(37, 0, 3, handleCreatePartitions) }
 func handleCreatePartitions(b *Broker, nowMs int64, req *Request) error {
 	r := req.Msg.(*kmsg.CreatePartitionsRequest)
 	resp := kmsg.NewPtrCreatePartitionsResponse()
-	seen := map[string]int{}
-	for _, rt := range r.Topics {
-		seen[rt.Topic]++
-	}
-	for _, rt := range r.Topics {
+	dup := duplicated(r.Topics, func(rt *kmsg.CreatePartitionsRequestTopic) string { return rt.Topic })
+	for i, rt := range r.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
-		var code int16
-		var msg string
-		if seen[rt.Topic] > 1 {
-			code, msg = kerrInvalidRequest, "Duplicate topic name."
-		} else {
+		code, msg := kerrInvalidRequest, "Duplicate topic name."
+		if !dup[i] {
 			code, msg = b.createPartitions(nowMs, &rt, r.ValidateOnly)
 		}
-		st.ErrorCode = code
-		if code != kerrNone {
-			st.ErrorMessage = &msg
-		}
+		st.ErrorCode, st.ErrorMessage = code, errorMessage(code, msg)
 		resp.Topics = append(resp.Topics, st)
 	}
 	b.reply(req, resp)

@@ -17,9 +17,9 @@ package broker
 // persisted in the metadata image before the response; ValidateOnly stops
 // before the write. The resource checks, the broker-resource refusal and
 // the live effect on open partition logs are those of AlterConfigs (see
-// 33_alter_configs.go): new log settings reach the topic's open logs at
-// the next restart until partlog can change them at runtime. An unknown
-// operation is INVALID_REQUEST.
+// 33_alter_configs.go; the code they share is in admin_common.go): new log
+// settings reach the topic's open logs at the next restart until partlog
+// can change them at runtime. An unknown operation is INVALID_REQUEST.
 
 import (
 	"fmt"
@@ -34,40 +34,24 @@ func init() { registerAPI(44, 0, 1, handleIncrementalAlterConfigs) }
 func handleIncrementalAlterConfigs(b *Broker, nowMs int64, req *Request) error {
 	r := req.Msg.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := kmsg.NewPtrIncrementalAlterConfigsResponse()
-	dup := duplicateConfigResources(len(r.Resources), func(i int) configResourceKey {
-		return configResourceKey{r.Resources[i].ResourceType, r.Resources[i].ResourceName}
-	})
-	for i, rr := range r.Resources {
-		res := kmsg.NewIncrementalAlterConfigsResponseResource()
-		res.ResourceType = rr.ResourceType
-		res.ResourceName = rr.ResourceName
-		var code int16
-		var msg string
-		if dup[i] {
-			code, msg = kerrInvalidRequest, "Each resource must appear at most once."
-		} else {
-			code, msg = b.incrementalAlterConfigs(&rr, r.ValidateOnly)
-		}
-		res.ErrorCode = code
-		if code != kerrNone {
-			res.ErrorMessage = &msg
-		}
-		resp.Resources = append(resp.Resources, res)
-	}
+	resp.Resources = alterConfigResources[kmsg.IncrementalAlterConfigsResponseResource](r.Resources,
+		func(rr *kmsg.IncrementalAlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+			return rr.ResourceType, rr.ResourceName
+		},
+		func(rr *kmsg.IncrementalAlterConfigsRequestResource) (int16, string) {
+			return b.incrementalAlterConfigs(rr, r.ValidateOnly)
+		})
 	b.reply(req, resp)
 	return nil
 }
 
+// incrementalAlterConfigs applies one resource's operations to its
+// current override set.
 func (b *Broker) incrementalAlterConfigs(rr *kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) (int16, string) {
-	names := make([]string, len(rr.Configs))
-	var nulls []string
-	for i, c := range rr.Configs {
-		names[i] = c.Name
-		if c.Op != kmsg.IncrementalAlterConfigOpDelete && c.Value == nil {
-			nulls = append(nulls, c.Name)
-		}
-	}
-	if code, msg := checkConfigNames(names, nulls); code != kerrNone {
+	code, msg := checkConfigNames(rr.Configs, func(c *kmsg.IncrementalAlterConfigsRequestResourceConfig) (string, bool) {
+		return c.Name, c.Op != kmsg.IncrementalAlterConfigOpDelete && c.Value == nil
+	})
+	if code != kerrNone {
 		return code, msg
 	}
 	for _, c := range rr.Configs {

@@ -153,6 +153,16 @@ func oneOf(allowed ...string) func(string) error {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// logConfigDef is a topic config that overrides a whole-number field of
+// partlog.Config: its default is the broker's log default of that field,
+// a valid value is a long of at least min, and it applies to the field.
+func logConfigDef(name string, typ configType, brokerName string, min int64, field func(*partlog.Config) *int64) topicConfigDef {
+	return topicConfigDef{name: name, typ: typ, brokerName: brokerName,
+		defaultValue: func(c *Config) string { return itoa(*field(&c.LogDefaults)) },
+		validate:     parseLongAtLeast(min),
+		apply:        func(lc *partlog.Config, v string) { *field(lc) = mustLong(v) }}
+}
+
 // topicConfigDefs lists the topic configs Chronik accepts, sorted by name.
 var topicConfigDefs = func() []topicConfigDef {
 	defs := []topicConfigDef{
@@ -161,34 +171,22 @@ var topicConfigDefs = func() []topicConfigDef {
 		{name: "compression.type", typ: configTypeString, brokerName: "compression.type",
 			defaultValue: func(*Config) string { return "producer" },
 			validate:     oneOf("producer")},
-		{name: "index.interval.bytes", typ: configTypeInt, brokerName: "log.index.interval.bytes",
-			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.IndexIntervalBytes) },
-			validate:     parseLongAtLeast(0),
-			apply:        func(lc *partlog.Config, v string) { lc.IndexIntervalBytes = mustLong(v) }},
-		{name: "max.message.bytes", typ: configTypeInt, brokerName: "message.max.bytes",
-			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.MaxMessageBytes) },
-			validate:     parseLongAtLeast(0),
-			apply:        func(lc *partlog.Config, v string) { lc.MaxMessageBytes = mustLong(v) }},
+		logConfigDef("index.interval.bytes", configTypeInt, "log.index.interval.bytes", 0,
+			func(lc *partlog.Config) *int64 { return &lc.IndexIntervalBytes }),
+		logConfigDef("max.message.bytes", configTypeInt, "message.max.bytes", 0,
+			func(lc *partlog.Config) *int64 { return &lc.MaxMessageBytes }),
 		{name: "message.timestamp.type", typ: configTypeString, brokerName: "log.message.timestamp.type",
 			defaultValue: func(*Config) string { return "CreateTime" }, validate: oneOf("CreateTime")},
 		{name: "min.insync.replicas", typ: configTypeInt, brokerName: "min.insync.replicas",
 			defaultValue: func(*Config) string { return "1" }, validate: parseLongAtLeast(1)},
-		{name: "retention.bytes", typ: configTypeLong, brokerName: "log.retention.bytes",
-			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.RetentionBytes) },
-			validate:     parseLongAtLeast(-1),
-			apply:        func(lc *partlog.Config, v string) { lc.RetentionBytes = mustLong(v) }},
-		{name: "retention.ms", typ: configTypeLong, brokerName: "log.retention.ms",
-			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.RetentionMs) },
-			validate:     parseLongAtLeast(-1),
-			apply:        func(lc *partlog.Config, v string) { lc.RetentionMs = mustLong(v) }},
-		{name: "segment.bytes", typ: configTypeInt, brokerName: "log.segment.bytes",
-			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.SegmentBytes) },
-			validate:     parseLongAtLeast(14),
-			apply:        func(lc *partlog.Config, v string) { lc.SegmentBytes = mustLong(v) }},
-		{name: "segment.ms", typ: configTypeLong, brokerName: "log.roll.ms",
-			defaultValue: func(c *Config) string { return itoa(c.LogDefaults.SegmentMs) },
-			validate:     parseLongAtLeast(1),
-			apply:        func(lc *partlog.Config, v string) { lc.SegmentMs = mustLong(v) }},
+		logConfigDef("retention.bytes", configTypeLong, "log.retention.bytes", -1,
+			func(lc *partlog.Config) *int64 { return &lc.RetentionBytes }),
+		logConfigDef("retention.ms", configTypeLong, "log.retention.ms", -1,
+			func(lc *partlog.Config) *int64 { return &lc.RetentionMs }),
+		logConfigDef("segment.bytes", configTypeInt, "log.segment.bytes", 14,
+			func(lc *partlog.Config) *int64 { return &lc.SegmentBytes }),
+		logConfigDef("segment.ms", configTypeLong, "log.roll.ms", 1,
+			func(lc *partlog.Config) *int64 { return &lc.SegmentMs }),
 		{name: "unclean.leader.election.enable", typ: configTypeBoolean, brokerName: "unclean.leader.election.enable",
 			defaultValue: func(*Config) string { return "false" }, validate: oneOf("true", "false")},
 	}
@@ -198,11 +196,7 @@ var topicConfigDefs = func() []topicConfigDef {
 
 // lookupTopicConfig returns the definition of a topic config, or nil.
 func lookupTopicConfig(name string) *topicConfigDef {
-	i := sort.Search(len(topicConfigDefs), func(i int) bool { return topicConfigDefs[i].name >= name })
-	if i < len(topicConfigDefs) && topicConfigDefs[i].name == name {
-		return &topicConfigDefs[i]
-	}
-	return nil
+	return lookupByName(topicConfigDefs, name, func(d *topicConfigDef) string { return d.name })
 }
 
 // validateTopicConfigs checks a set of overrides; the error names the
