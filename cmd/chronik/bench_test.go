@@ -132,3 +132,52 @@ func TestPercentileNearestRank(t *testing.T) {
 		t.Errorf("median even = %v", got)
 	}
 }
+
+// TestBenchReportLayout pins the report format: per-round rows (a run
+// without samples shows "-", a capped run says so), per-target median
+// rows with empty cells for columns without a median, and the summary
+// with the chronik/kfake ratio of the headline column.
+func TestBenchReportLayout(t *testing.T) {
+	type result struct {
+		throughput
+		latency time.Duration
+	}
+	o := &benchOptions{target: benchTargetCompare, rounds: 2, fsync: true, tmpDir: "/tmp"}
+	targets := []benchTarget{{name: benchTargetChronik}, {name: benchTargetKfake}}
+	tp := func(records int, seconds float64, capped bool) throughput {
+		return throughput{records: records, valueBytes: int64(records) * 1000, elapsed: time.Duration(seconds * float64(time.Second)), cappedByTime: capped}
+	}
+	results := []roundResult[result]{
+		{1, benchTargetChronik, result{tp(1000, 1, false), 2 * time.Millisecond}},
+		{1, benchTargetKfake, result{tp(1000, 2, false), -1}},
+		{2, benchTargetKfake, result{tp(1000, 4, true), 4 * time.Millisecond}},
+		{2, benchTargetChronik, result{tp(1000, 0.5, false), 3 * time.Millisecond}},
+	}
+	report := benchReport[result]{
+		title: "bench test: fixed results",
+		columns: append(throughputColumns(func(x result) throughput { return x.throughput }),
+			latencyColumn("latency ms", func(x result) time.Duration { return x.latency })),
+		note:           func(x result) string { return x.note() },
+		headline:       "MB/s",
+		headlineFormat: "%s %.1f MB/s",
+		summary:        "test",
+		ratioNote:      " (higher is better)",
+	}
+	var out bytes.Buffer
+	if err := report.write(&out, o, targets, results); err != nil {
+		t.Fatal(err)
+	}
+	want := "bench test: fixed results\n" + benchEnvironment(o) + "\n\n" +
+		"   round   target  records  seconds  records/s  MB/s  latency ms\n" +
+		"       1  chronik     1000     1.00       1000   1.0        2.00\n" +
+		"       1    kfake     1000     2.00        500   0.5           -\n" +
+		"       2    kfake     1000     4.00        250   0.2        4.00 (hit --duration)\n" +
+		"       2  chronik     1000     0.50       2000   2.0        3.00\n" +
+		"  median  chronik                         1500   1.5        2.50\n" +
+		"  median    kfake                          375   0.4        2.00\n" +
+		"\n" +
+		"test: chronik 1.5 MB/s, kfake 0.4 MB/s, ratio 4.00 (higher is better)\n"
+	if got := out.String(); got != want {
+		t.Errorf("report:\n%s\nwant:\n%s", got, want)
+	}
+}
