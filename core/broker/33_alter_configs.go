@@ -14,11 +14,9 @@ package broker
 // The new overrides are persisted in the metadata image before the
 // response.
 //
-// Live effect: partlog.Config is fixed when a log is opened; see
-// applyLogConfig. Until partlog can change it at runtime, new values of
-// segment.*, retention.*, index.interval.bytes and max.message.bytes
-// reach the open logs of the topic at the next restart; they are reported
-// by DescribeConfigs and used by partitions added meanwhile at once.
+// Live effect: new values of segment.*, retention.*, index.interval.bytes
+// and max.message.bytes reach the topic's open logs at once (applyLogConfig
+// calls partlog's SetConfig): from the next append or retention pass.
 //
 // Broker resources: Chronik has no dynamic broker configs, so altering
 // one (this node's id or the cluster-wide default "") is INVALID_REQUEST;

@@ -18,8 +18,8 @@ package broker
 // before the write. The resource checks, the broker-resource refusal and
 // the live effect on open partition logs are those of AlterConfigs (see
 // 33_alter_configs.go; the code they share is in admin_common.go): new log
-// settings reach the topic's open logs at the next restart until partlog
-// can change them at runtime. An unknown operation is INVALID_REQUEST.
+// settings reach the topic's open logs at once. An unknown operation is
+// INVALID_REQUEST.
 
 import (
 	"fmt"
