@@ -22,6 +22,7 @@ func crashConfig(seed uint64) partlog.Config {
 	cfg.SegmentMs = 10_000
 	cfg.SegmentBytes = []int64{120, 400, 4096, 1 << 20}[seed%4]
 	cfg.IndexIntervalBytes = []int64{0, 64, 4096}[(seed>>2)%3]
+	cfg.RetentionBytes = []int64{-1, 300}[(seed>>4)%2]
 	return cfg
 }
 
@@ -136,8 +137,34 @@ func (m *logModel) step(op byte, args func() byte) {
 		if l.LogStartOffset() != to {
 			m.t.Fatalf("DeleteRecordsBefore(%d) left the log start at %d", to, l.LogStartOffset())
 		}
-	case 9: // time passes (segment.ms rolls)
-		m.nowMs += int64(args()) * 100
+	case 9:
+		switch sub := args(); sub % 3 {
+		case 0: // time passes (segment.ms rolls)
+			m.nowMs += int64(args()) * 100
+		case 1: // clean restart: finish the in-flight sync, close, reopen
+			if m.inflight != nil {
+				l.FinishSync(m.inflight, m.inflight.Run())
+				m.inflight = nil
+			}
+			leo := l.LogEndOffset()
+			if err := l.Close(); err != nil {
+				m.t.Fatalf("Close: %v", err)
+			}
+			reopened, err := partlog.Open(m.d, logDir, m.cfg, m.nowMs)
+			if err != nil {
+				m.t.Fatalf("reopen after a clean close: %v", err)
+			}
+			// Unsynced data is still in the page cache: nothing is lost.
+			if reopened.LogEndOffset() != leo {
+				m.t.Fatalf("reopen after a clean close: log end %d, was %d", reopened.LogEndOffset(), leo)
+			}
+			m.l, l = reopened, reopened
+		case 2: // retention (by bytes, never at or above the high watermark)
+			l.SetHighWatermark(l.DurableEndOffset())
+			if _, err := l.ApplyRetention(m.nowMs); err != nil {
+				m.t.Fatalf("ApplyRetention: %v", err)
+			}
+		}
 	}
 	m.nowMs++
 	l.CheckInvariants()
@@ -145,8 +172,9 @@ func (m *logModel) step(op byte, args func() byte) {
 
 // FuzzLogCrash builds a log with partlog itself (appends in every codec,
 // new leader epochs, syncs that complete, syncs started but never run,
-// checkpoints, truncations, DeleteRecords, time passing: one operation per
-// byte of ops), then crashes the disk with memdisk.Crash, keeping a
+// checkpoints, truncations, DeleteRecords, retention by size, time
+// passing, clean restarts: one operation per byte of ops, some taking the
+// next bytes as arguments), then crashes the disk with memdisk.Crash, keeping a
 // seed-chosen torn prefix of every unsynced write, damages the crashed disk
 // (bit flips, truncations and removals of files chosen by damage, 5 bytes
 // each), and reopens the log.
@@ -154,7 +182,8 @@ func (m *logModel) step(op byte, args func() byte) {
 // Invariants:
 //   - every operation succeeds and the log passes CheckInvariants after
 //     each; everything appended reads back as whole, dense, CRC-valid
-//     batches;
+//     batches; a clean close and reopen keeps the log end, unsynced data
+//     included (it is still in the page cache);
 //   - without damage to segment files (the checkpoint, epoch and index
 //     files may be damaged or gone: they are verified or rebuilt), Open
 //     succeeds, reports no lost durable data, keeps the log start, and
@@ -183,6 +212,9 @@ func FuzzLogCrash(f *testing.F) {
 	f.Add([]byte{0, 9, 1, 10, 9, 2, 4, 6, 20, 5, 0, 4}, []byte{damageFlip, 0, 0, 80, 0x40}, uint64(2))
 	f.Add([]byte{0, 9, 1, 10, 9, 2, 4, 6, 20, 5, 0, 4}, []byte{damageTruncate, 255, 0, 10, 0}, uint64(6))
 	f.Add(append(bytes.Clone(appendOps), 4, 6), []byte{damageRemove, 1, 0, 0, 0, damageFlip, 2, 0, 3, 1}, uint64(1))
+	// Clean restarts with unsynced data, retention by size (seed bit 4).
+	f.Add([]byte{0, 100, 0, 10, 100, 1, 4, 6, 20, 100, 2, 9, 1, 30, 50, 3, 9, 2, 4, 9, 2, 6, 9, 1, 0, 20, 0}, []byte{}, uint64(16+1))
+	f.Add([]byte{0, 100, 0, 4, 20, 100, 2, 9, 1, 5, 10, 9, 9, 0, 200, 0, 3, 5, 9, 1}, []byte{}, uint64(16+4))
 
 	f.Fuzz(func(t *testing.T, ops, damage []byte, seed uint64) {
 		if len(ops) > 200 {
@@ -209,6 +241,7 @@ func FuzzLogCrash(f *testing.F) {
 		}
 
 		// What a crash must keep.
+		l = m.l
 		durableEnd, logStart := l.DurableEndOffset(), l.LogStartOffset()
 		durable, err := readAllChecked(t, l, logStart, durableEnd, 1<<20)
 		if err != nil {
