@@ -107,12 +107,12 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 	res, err := p.log.Append(rp.Records, p.leaderEpoch, nowMs)
 	if err != nil {
 		code := kerrForLogError(err)
-		if code == kerrKafkaStorageError {
-			b.takeOffline(p, err)
-		}
 		msg := err.Error()
 		sp.ErrorMessage = &msg
 		sp.LogStartOffset = p.log.LogStartOffset()
+		if code == kerrKafkaStorageError {
+			b.takeOffline(p, err) // after the last use of p.log: this closes it
+		}
 		return code, nil
 	}
 	sp.BaseOffset = res.BaseOffset
