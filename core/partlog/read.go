@@ -19,8 +19,13 @@ func (l *Log) locate(s *segment, offset int64) (pos int64, h record.Header, foun
 	if err != nil {
 		return 0, record.Header{}, false, fmt.Errorf("partlog: %w", err)
 	}
+	start := pos
 	pos, h, found, err = l.walk(s, pos, base, offset)
-	if err != nil && pos != 0 && errors.Is(err, ErrCorruptSegment) {
+	// Index files carry no checksum: a damaged entry can point at a wrong
+	// batch (caught by the header check) or past the segment's end (found
+	// is then false although the segment holds the offset). Either way the
+	// index is not trusted and the segment is walked from its start.
+	if start != 0 && (!found || (err != nil && errors.Is(err, ErrCorruptSegment))) {
 		pos, h, found, err = l.walk(s, 0, s.base, offset)
 	}
 	return pos, h, found, err
