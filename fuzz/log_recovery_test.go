@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -217,8 +218,10 @@ func sameBatches(a, b [][]byte) bool {
 // aux verbatim, or aux sealed with a valid CRC line), a leader-epoch
 // checkpoint (bits 4-5: none, aux verbatim, aux sealed after the magic
 // line, a well-formed one), seg1's index and time index as aux (bits 6-7),
-// stray files (bit 8), and the log configuration (bits 9-10). Every file is
-// durable before Open.
+// stray files (bit 8), and the log configuration (bits 9-10). With bit 11
+// the CRC of every batch in the segments is recomputed first, so that the
+// fuzzer's changes to CRC-covered header fields reach recovery's other
+// checks. Every file is durable before Open.
 //
 // Invariants:
 //   - Open never panics. Without a checkpoint it always succeeds (every
@@ -249,6 +252,9 @@ func FuzzLogRecovery(f *testing.F) {
 			t.Fatal(err)
 		}
 		base1, base2 = nonNegative(base1), nonNegative(base2)
+		if flags&(1<<11) != 0 {
+			seg1, seg2 = fixCRCs(seg1), fixCRCs(seg2)
+		}
 		writeSynced(t, d, segmentFile(base1, ".log"), seg1)
 		if flags&2 != 0 && base2 != base1 {
 			writeSynced(t, d, segmentFile(base2, ".log"), seg2)
@@ -467,12 +473,48 @@ func logRecoverySeeds() []logRecoverySeed {
 	}
 	// A log that starts at a high offset, and a log start beyond the data.
 	hi := record.MustBuild(record.BatchOptions{BaseOffset: 1 << 33, PartitionLeaderEpoch: 2, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, sampleRecords(logStartMs, 1))
+	// Offsets at the end of int64; a batch whose lastOffsetDelta runs past
+	// it; an epoch that goes backwards; a record count that disagrees.
+	top := record.MustBuild(record.BatchOptions{BaseOffset: math.MaxInt64 - 1<<40, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, sampleRecords(logStartMs, 1))
+	long := setField(s1, record.OffsetLastOffsetDelta, math.MaxInt32)
+	back := append(bytes.Clone(batches[0]), batches[1]...)
+	record.SetPartitionLeaderEpoch(back, 5)
+	record.SetBaseOffset(back[len(batches[0]):], 3)
 	seeds = append(seeds,
+		logRecoverySeed{seg1: top, base1: math.MaxInt64 - 1<<40},
+		logRecoverySeed{seg1: long, base1: 0, flags: 1 << 11},
+		logRecoverySeed{seg1: back, flags: 1 << 11},
+		logRecoverySeed{seg1: setField(s1, record.OffsetRecordCount, 1000), flags: 1 << 11},
 		logRecoverySeed{seg1: hi, base1: 1 << 33},
 		logRecoverySeed{seg1: s1, rp: 100, hw: 100, ls: 100, flags: 1 << 2},
 		logRecoverySeed{seg1: []byte{}, aux: []byte("recovery-point 5\nhigh-watermark 5\nlog-start-offset 5\n"), flags: 3 << 2},
 	)
 	return seeds
+}
+
+// fixCRCs returns b with the CRC of every v2 batch it frames recomputed,
+// so that the fuzzer's changes to CRC-covered fields (counts, deltas,
+// attributes, producer state) reach the checks behind the CRC.
+func fixCRCs(b []byte) []byte {
+	b = bytes.Clone(b)
+	for pos := 0; len(b)-pos >= record.HeaderSize; {
+		batch, _, err := record.Next(b[pos:])
+		if err != nil || len(batch) < record.HeaderSize {
+			break
+		}
+		if batch[record.OffsetMagic] == record.MagicV2 {
+			binary.BigEndian.PutUint32(batch[record.OffsetCRC:], crc32.Checksum(batch[record.OffsetAttributes:], castagnoli))
+		}
+		pos += len(batch)
+	}
+	return b
+}
+
+// setField returns b with the big-endian int32 at off set to v.
+func setField(b []byte, off int, v int32) []byte {
+	c := bytes.Clone(b)
+	binary.BigEndian.PutUint32(c[off:], uint32(v))
+	return c
 }
 
 // flip returns b with one bit changed at i.

@@ -45,8 +45,10 @@ import (
 //     version is flexible (never for ApiVersions), and decodes with kmsg at
 //     its version, re-encoding to the same bytes;
 //   - a fetch response carries only whole batches that pass record.Check,
-//     below the high watermark it reports; a successful produce reports a
-//     base offset;
+//     contiguous from the batch holding the fetch offset, below the high
+//     watermark it reports, for requested partitions only, and exceeds
+//     PartitionMaxBytes or MaxBytes only with a single batch (KIP-74); a
+//     successful produce reports a base offset;
 //   - after a crash (memdisk.Crash of the synced state) and after a clean
 //     shutdown the broker starts again, passes CheckInvariants and, once its
 //     recovered data is synced, reports the same topics, partition counts,
@@ -235,11 +237,7 @@ func (h *frameHarness) checkReply(req *broker.Request, resp kmsg.Response) {
 			}
 		}
 	case *kmsg.FetchResponse:
-		for _, rt := range r.Topics {
-			for _, rp := range rt.Partitions {
-				h.checkFetchedBatches(name, rt.Topic, rp)
-			}
-		}
+		h.checkFetch(name, req.Msg.(*kmsg.FetchRequest), r)
 	case *kmsg.ApiVersionsResponse:
 		if r.ErrorCode == 0 && !reflect.DeepEqual(r.ApiKeys, broker.SupportedAPIs()) {
 			h.fatalf("%s lists %v, not the supported APIs", name, r.ApiKeys)
@@ -247,12 +245,47 @@ func (h *frameHarness) checkReply(req *broker.Request, resp kmsg.Response) {
 	}
 }
 
+// checkFetch checks a fetch response against its request: the batches of
+// every partition (checkFetchedBatches), and the size limits of KIP-74: a
+// partition's records exceed its PartitionMaxBytes, and the response's
+// records the request's MaxBytes, only when they are a single batch (the
+// first one, returned whole so that a consumer can always progress).
+func (h *frameHarness) checkFetch(name string, req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
+	h.t.Helper()
+	total, batches := 0, 0
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			var asked *kmsg.FetchRequestTopicPartition
+			for i := range req.Topics {
+				for j := range req.Topics[i].Partitions {
+					if asked == nil && req.Topics[i].Topic == rt.Topic && req.Topics[i].Partitions[j].Partition == rp.Partition {
+						asked = &req.Topics[i].Partitions[j]
+					}
+				}
+			}
+			if asked == nil {
+				h.fatalf("%s: response partition %s-%d was not requested", name, rt.Topic, rp.Partition)
+			}
+			n := h.checkFetchedBatches(name, rt.Topic, rp, asked.FetchOffset)
+			if n > 1 && len(rp.RecordBatches) > int(asked.PartitionMaxBytes) {
+				h.fatalf("%s: %s-%d returned %d bytes in %d batches, partition max bytes %d", name, rt.Topic, rp.Partition, len(rp.RecordBatches), n, asked.PartitionMaxBytes)
+			}
+			total += len(rp.RecordBatches)
+			batches += n
+		}
+	}
+	if req.Version >= 3 && req.MaxBytes > 0 && total > int(req.MaxBytes) && batches > 1 {
+		h.fatalf("%s: %d record bytes in %d batches, request max bytes %d", name, total, batches, req.MaxBytes)
+	}
+}
+
 // checkFetchedBatches: whole, CRC-valid batches with increasing offsets,
-// all below the reported high watermark.
-func (h *frameHarness) checkFetchedBatches(name, topic string, rp kmsg.FetchResponseTopicPartition) {
+// the first one holding the fetch offset, all below the reported high
+// watermark. It returns the number of batches.
+func (h *frameHarness) checkFetchedBatches(name, topic string, rp kmsg.FetchResponseTopicPartition, fetchOffset int64) int {
 	h.t.Helper()
 	if len(rp.RecordBatches) == 0 {
-		return
+		return 0
 	}
 	if rp.ErrorCode != 0 {
 		h.fatalf("%s: %s-%d carries records with error %d", name, topic, rp.Partition, rp.ErrorCode)
@@ -273,8 +306,12 @@ func (h *frameHarness) checkFetchedBatches(name, topic string, rp kmsg.FetchResp
 		if next >= 0 && hd.BaseOffset != next {
 			h.fatalf("%s: %s-%d batches not contiguous: %d after a batch ending before %d", name, topic, rp.Partition, hd.BaseOffset, next)
 		}
+		if next < 0 && (hd.NextOffset() <= fetchOffset || hd.BaseOffset > fetchOffset) {
+			h.fatalf("%s: %s-%d fetch at %d answered starting with batch [%d, %d)", name, topic, rp.Partition, fetchOffset, hd.BaseOffset, hd.NextOffset())
+		}
 		next = hd.NextOffset()
 	}
+	return len(batches)
 }
 
 // checkEncoding frames resp with EncodeResponse and decodes it again.
