@@ -1,0 +1,261 @@
+package sim
+
+import (
+	"path"
+	"strconv"
+	"strings"
+
+	lin "github.com/chronik-streaming/chronik/linearizability"
+)
+
+// startFaults arms the fault director: one recurring event per enabled
+// fault kind, each drawing its intervals and targets from the faults
+// stream. Faults stop when the fault phase ends (w.faultsOn false).
+func (w *world) startFaults() {
+	s := &w.set
+	r := w.faultRng
+	every := func(mean Time, kind string, fn func()) {
+		if mean <= 0 {
+			return
+		}
+		var next func()
+		next = func() {
+			if !w.faultsOn {
+				return
+			}
+			fn()
+			w.s.after(r.Exp(mean), kind, next)
+		}
+		w.s.after(r.Exp(mean), kind, next)
+	}
+	every(s.Net.BreakEvery, "fault-conn-reset", w.faultConnReset)
+	every(s.Net.ClogEvery, "fault-clog", w.faultClog)
+	every(s.Net.PartitionEvery, "fault-partition", w.faultPartition)
+	every(s.Crash.Every, "fault-crash", w.faultCrash)
+	every(s.Disk.FullEvery, "fault-disk-full", func() {
+		w.diskFullUntil = w.s.now + r.Exp(s.Disk.FullLen)
+		w.tr.str("disk-full")
+		w.logf("fault: disk full until %s", w.diskFullUntil)
+	})
+	every(s.Disk.FlipEvery, "fault-flip", w.faultFlip)
+	every(s.Clock.JumpEvery, "fault-clock-jump", w.faultClockJump)
+	if s.Disk.MediaFlip {
+		at := w.s.now + Time(r.Range(int64(5*Second), int64(s.FaultPhase-5*Second)))
+		w.s.at(at, "fault-media-flip", w.faultMediaFlip)
+	}
+}
+
+func (w *world) liveConns() []*conn {
+	kept := w.conns[:0]
+	var live []*conn
+	for _, c := range w.conns {
+		if c.clientOpen || c.nodeOpen {
+			kept = append(kept, c)
+			if c.clientOpen && c.nodeOpen && !c.dead {
+				live = append(live, c)
+			}
+		}
+	}
+	clear(w.conns[len(kept):])
+	w.conns = kept
+	return live
+}
+
+func (w *world) faultConnReset() {
+	live := w.liveConns()
+	if len(live) == 0 {
+		return
+	}
+	c := pick(w.faultRng, live)
+	w.logf("fault: reset conn %d", c.id)
+	w.stats.resets++
+	w.abort(c, true)
+}
+
+func (w *world) faultClog() {
+	r := w.faultRng
+	l := pick(r, w.links)
+	until := w.s.now + r.Exp(w.set.Net.ClogLen)
+	dirs := []*linkDir{&l.c2n, &l.n2c}
+	switch r.Intn(3) {
+	case 0:
+		dirs = dirs[:1]
+	case 1:
+		dirs = dirs[1:]
+	}
+	for _, d := range dirs {
+		d.clogUntil = until
+		d.clogDelay = w.set.Net.ClogDelay/2 + r.Exp(w.set.Net.ClogDelay/2)
+	}
+	w.tr.str("clog")
+	w.logf("fault: clog %s until %s", l.client.name, until)
+}
+
+// faultPartition cuts the links of a random subset of clients from the
+// node, both directions or (asymmetric) one, and heals them later.
+func (w *world) faultPartition() {
+	r := w.faultRng
+	type cutDir struct {
+		l      *link
+		toNode bool
+	}
+	var cuts []cutDir
+	for _, l := range w.links {
+		if l.client.name == "final" || !r.Chance(0.5) {
+			continue
+		}
+		switch {
+		case w.set.Net.Asymmetric && r.Chance(0.5):
+			cuts = append(cuts, cutDir{l, r.Chance(0.5)})
+		default:
+			cuts = append(cuts, cutDir{l, true}, cutDir{l, false})
+		}
+	}
+	if len(cuts) == 0 {
+		return
+	}
+	var desc []string
+	for _, c := range cuts {
+		w.cut(c.l, c.toNode, 1)
+		d := "->"
+		if !c.toNode {
+			d = "<-"
+		}
+		desc = append(desc, c.l.client.name+d)
+	}
+	w.stats.partitions++
+	w.tr.str("partition")
+	w.tr.str(strings.Join(desc, ","))
+	heal := w.s.now + r.Exp(w.set.Net.PartitionLen)
+	w.logf("fault: partition %v until %s", desc, heal)
+	w.s.at(heal, "heal-partition", func() {
+		for _, c := range cuts {
+			w.cut(c.l, c.toNode, -1)
+		}
+		w.tr.str("heal")
+	})
+}
+
+// faultCrash stops the node: a kill (page cache survives), a power loss
+// (unsynced data lost, torn tails, maybe garbage in them) or a graceful
+// shutdown; it restarts after a seeded downtime.
+func (w *world) faultCrash() {
+	r := w.faultRng
+	n := w.nodes[0]
+	if !n.up {
+		return
+	}
+	c := &w.set.Crash
+	x := r.Float64()
+	switch {
+	case x < c.GracefulFrac:
+		w.logf("fault: graceful restart of node %d", n.id)
+		w.stats.graceful++
+		n.stop(true, false)
+	case x < c.GracefulFrac+c.PowerLossFrac:
+		w.logf("fault: power loss of node %d", n.id)
+		w.stats.powerLosses++
+		n.stop(false, false)
+		w.stats.garbage += n.disk.powerLoss(c.Torn, c.Garbage)
+	default:
+		w.logf("fault: kill -9 of node %d", n.id)
+		w.stats.kills++
+		n.stop(false, true)
+	}
+	n.scheduleStart(Time(r.Range(int64(c.DownMin), int64(c.DownMax))))
+}
+
+// faultFlip flips a bit in an index or checkpoint file: damage recovery
+// and reads must survive without losing acknowledged data.
+func (w *world) faultFlip() {
+	n := w.nodes[0]
+	targets := n.disk.safeFlipTargets()
+	if len(targets) == 0 {
+		return
+	}
+	name := pick(w.faultRng, targets)
+	if off, ok := n.disk.flipBit(name); ok {
+		w.stats.flips++
+		w.tr.str("flip")
+		w.tr.str(name)
+		w.tr.i64(off)
+		w.logf("fault: bit flip in %s at %d", name, off)
+	}
+}
+
+// faultMediaFlip flips a bit inside the records of a stored batch. A
+// single node cannot survive media corruption of acknowledged data, so the
+// partition is quarantined: its history is left out of the linearizability
+// and offset checks and of the final drain. What is still checked for it:
+// no corrupt batch (client-side CRC) and no offset past the high watermark
+// is ever served, and invariants hold.
+func (w *world) faultMediaFlip() {
+	if !w.faultsOn {
+		return
+	}
+	n := w.nodes[0]
+	r := w.faultRng
+	type target struct {
+		name string
+		b    segmentBatch
+	}
+	var targets []target
+	for _, name := range n.disk.segmentFiles() {
+		data, err := n.disk.md.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		for _, b := range segmentBatches(data) {
+			targets = append(targets, target{name, b})
+		}
+	}
+	if len(targets) == 0 {
+		return
+	}
+	t := pick(r, targets)
+	off := t.b.pos + 61 + r.Int63n(t.b.size-61)
+	if err := n.disk.md.Corrupt(t.name, off, byte(1<<r.Intn(8))); err != nil {
+		return
+	}
+	tp, ok := partitionOfPath(t.name)
+	if !ok {
+		return
+	}
+	w.quarantine[tp] = true
+	w.stats.mediaFlips++
+	w.tr.str("media-flip")
+	w.tr.str(t.name)
+	w.tr.i64(off)
+	w.notef("media flip in %s at position %d (batch %d-%d): %s quarantined from the checks", t.name, off, t.b.baseOffset, t.b.last, tp)
+}
+
+// partitionOfPath parses "topic-3/000...0.log".
+func partitionOfPath(name string) (lin.TopicPartition, bool) {
+	dir := path.Dir(name)
+	i := strings.LastIndexByte(dir, '-')
+	if i <= 0 {
+		return lin.TopicPartition{}, false
+	}
+	p, err := strconv.Atoi(dir[i+1:])
+	if err != nil {
+		return lin.TopicPartition{}, false
+	}
+	return lin.TopicPartition{Topic: dir[:i], Partition: int32(p)}, true
+}
+
+// faultClockJump moves a node's clock: forward by seconds, or backward
+// (wall clocks do that when NTP steps them).
+func (w *world) faultClockJump() {
+	r := w.faultRng
+	n := w.nodes[0]
+	d := Time(r.Range(int64(Second), int64(30*Second)))
+	if w.set.Clock.Backward && r.Chance(0.5) {
+		d = -Time(r.Range(int64(100*Millisecond), int64(5*Second)))
+	}
+	n.clock.offset += d
+	w.stats.clockJumps++
+	w.tr.str("clock-jump")
+	w.tr.i64(int64(d))
+	w.logf("fault: clock of node %d jumps by %s", n.id, d)
+	n.settle()
+}

@@ -1,0 +1,383 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/core/partlog"
+)
+
+// simNode is one simulated Chronik process. It does what node/node.go does
+// around the broker, with the simulator's scheduler as its event loop:
+// requests, sync completions and closed connections come in as events;
+// after each one it calls Flush (group commit), then Tick, and arms a
+// timer for NextWakeMs. Sync jobs complete after a seeded latency: at
+// completion time the job runs (through the faulty disk) and SyncDone is
+// delivered. A crash drops the broker and every connection; a restart
+// recovers from the disk alone.
+type simNode struct {
+	w     *world
+	id    int32
+	disk  *simDisk
+	clock nodeClock
+
+	b     *broker.Broker // nil while down
+	up    bool
+	inc   int // incarnation, bumped by every stop; stale events check it
+	conns map[broker.ConnID]*conn
+
+	inflight []*pendingSync
+
+	timerPending bool
+	timerAt      Time
+	timerGen     uint64
+	startGen     uint64
+
+	startedAt Time
+	random    *Rand
+}
+
+type pendingSync struct {
+	token broker.SyncToken
+	job   *partlog.SyncJob
+	done  bool
+}
+
+// nodeClock is the node's view of the wall clock: virtual time plus an
+// offset that drifts and jumps (forward, and backward when the settings
+// allow it).
+type nodeClock struct {
+	baseMs   int64
+	offset   Time
+	driftPPM int64
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func (c *nodeClock) skewed(t Time) int64 {
+	return int64(t) + int64(c.offset) + int64(t)*c.driftPPM/1_000_000
+}
+
+// nowMs is the node's wall clock in milliseconds at virtual time t.
+func (c *nodeClock) nowMs(t Time) int64 { return c.baseMs + floorDiv(c.skewed(t), 1000) }
+
+// when returns the first virtual time at or after from at which the
+// node's clock reads at least ms.
+func (c *nodeClock) when(from Time, ms int64) Time {
+	target := (ms - c.baseMs) * 1000
+	t := Time(float64(target-int64(c.offset)) / (1 + float64(c.driftPPM)/1e6))
+	if t < from {
+		t = from
+	}
+	for c.nowMs(t) < ms {
+		t += Microsecond
+		if d := ms - c.nowMs(t); d > 2 {
+			t += Time(d-1) * Millisecond / 2
+		}
+	}
+	return t
+}
+
+func (n *simNode) nowMs() int64 { return n.clock.nowMs(n.w.s.now) }
+
+// start opens the broker on the disk, as node.New and the top of
+// node.Run do. A failure (an injected read error on the image, say) is
+// retried after a second, as a supervisor would.
+func (n *simNode) start() {
+	w := n.w
+	env := broker.Env{
+		Disk:    n.disk,
+		Replier: (*nodeReplier)(n),
+		Syncer:  (*nodeSyncer)(n),
+		Logger:  (*nodeLogger)(n),
+		Random:  n.random,
+	}
+	b, err := broker.New(w.brokerCfg, env, n.nowMs())
+	w.tr.str("node-start")
+	if err != nil {
+		w.tr.str(err.Error())
+		w.logf("node %d: start failed: %v", n.id, err)
+		w.stats.startFailures++
+		if !w.faultsOn {
+			w.fail("liveness: node %d failed to start with faults healed: %v", n.id, err)
+		}
+		w.s.after(Second, "node-restart", n.start)
+		return
+	}
+	n.b = b
+	n.up = true
+	n.conns = map[broker.ConnID]*conn{}
+	n.startedAt = w.s.now
+	w.logf("node %d: started (incarnation %d)", n.id, n.inc)
+	b.CheckInvariants()
+	// node.Run: recovered page-cache data is synced before consumers see it.
+	b.Flush()
+	n.settle()
+}
+
+// settle runs what node.Run does after each batch of events.
+func (n *simNode) settle() {
+	if !n.up {
+		return
+	}
+	b := n.b
+	b.CheckInvariants()
+	b.Flush()
+	now := n.nowMs()
+	b.Tick(now)
+	b.CheckInvariants()
+	wake := b.NextWakeMs(now)
+	at := n.clock.when(n.w.s.now+Microsecond, max(wake, now+1))
+	if n.timerPending && n.timerAt <= at {
+		return
+	}
+	n.timerGen++
+	gen, inc := n.timerGen, n.inc
+	n.timerPending, n.timerAt = true, at
+	n.w.s.at(at, "node-timer", func() {
+		if n.inc != inc || gen != n.timerGen {
+			return
+		}
+		n.timerPending = false
+		n.settle()
+	})
+}
+
+// stop ends the process. graceful mirrors node.shutdown: the syncs in
+// flight land, everything is synced, waiting requests are answered, logs
+// are checkpointed and closed, connections closed in order. Otherwise it
+// is a kill: the broker's memory is gone and connections are reset
+// (rst=false models a machine that vanished without resetting them).
+func (n *simNode) stop(graceful, rst bool) {
+	if !n.up {
+		return
+	}
+	w := n.w
+	w.tr.str("node-stop")
+	if graceful {
+		now := n.nowMs()
+		for _, ps := range n.inflight {
+			if !ps.done {
+				ps.done = true
+				n.b.SyncDone(now, ps.token, ps.job, ps.job.Run())
+			}
+		}
+		n.b.SyncAllBlocking(now)
+		n.b.Shutdown(now)
+	}
+	n.inflight = nil
+	n.b = nil
+	n.up = false
+	oldInc := n.inc
+	n.inc++
+	n.timerPending = false
+	for _, c := range w.conns {
+		if c.link.node != n || c.nodeInc != oldInc || !c.nodeOpen {
+			continue
+		}
+		c.nodeOpen = false
+		switch {
+		case graceful:
+			w.send(c, false, msg{fin: true})
+		case rst:
+			w.abort(c, false)
+		default:
+			// The machine vanished: nobody resets the connection; the
+			// client finds out through its timeouts.
+			c.dead = true
+		}
+	}
+	n.conns = nil
+}
+
+// receive handles a message arriving on c.
+func (n *simNode) receive(c *conn, m msg) {
+	w := n.w
+	if !n.up || c.nodeInc != n.inc || !c.nodeOpen {
+		w.tr.str("node-drop")
+		return
+	}
+	if m.fin || m.rst {
+		w.tr.str("node-conn-closed")
+		c.nodeOpen = false
+		if c.registered {
+			delete(n.conns, broker.ConnID(c.id))
+			n.b.ConnClosed(broker.ConnID(c.id))
+		}
+		n.settle()
+		return
+	}
+	w.tr.str("request")
+	w.tr.bytes(m.frame)
+	req, early, err := broker.ParseRequest(m.frame)
+	if err != nil {
+		w.logf("node %d: conn %d: %v", n.id, c.id, err)
+		n.closeConn(c, err.Error())
+		return
+	}
+	if !c.registered {
+		c.registered = true
+		c.pending = map[uint64]respSlot{}
+		n.conns[broker.ConnID(c.id)] = c
+	}
+	seq := c.nextReqSeq
+	c.nextReqSeq++
+	if early != nil {
+		n.respond(c, seq, broker.EncodeResponse(nil, req.CorrelationID, early))
+		return
+	}
+	req.Conn = broker.ConnID(c.id)
+	req.Seq = seq
+	n.b.HandleRequest(n.nowMs(), req)
+	n.settle()
+}
+
+// respond queues the response to request seq of c and sends every
+// response that is now next in order.
+func (n *simNode) respond(c *conn, seq uint64, frame []byte) {
+	if _, dup := c.pending[seq]; dup || seq < c.nextRespSeq {
+		n.w.fail("node %d: request %d on conn %d answered twice", n.id, seq, c.id)
+		return
+	}
+	c.pending[seq] = respSlot{frame: frame}
+	for {
+		slot, ok := c.pending[c.nextRespSeq]
+		if !ok {
+			return
+		}
+		delete(c.pending, c.nextRespSeq)
+		c.nextRespSeq++
+		if slot.frame != nil {
+			n.w.tr.str("response")
+			n.w.tr.bytes(slot.frame)
+			n.w.send(c, false, msg{frame: slot.frame})
+		}
+	}
+}
+
+// closeConn closes c from the node's side, as wire.Conn.Close does; the
+// broker hears about it as a separate event, as from node.ConnClosed.
+func (n *simNode) closeConn(c *conn, reason string) {
+	if !c.nodeOpen {
+		return
+	}
+	w := n.w
+	w.tr.str("node-close-conn")
+	w.tr.str(reason)
+	w.logf("node %d: closing conn %d: %s", n.id, c.id, reason)
+	c.nodeOpen = false
+	w.send(c, false, msg{fin: true})
+	if c.registered {
+		delete(n.conns, broker.ConnID(c.id))
+		inc := n.inc
+		w.s.after(0, "node-conn-closed", func() {
+			if n.up && n.inc == inc {
+				n.b.ConnClosed(broker.ConnID(c.id))
+				n.settle()
+			}
+		})
+	}
+}
+
+func sortedConnIDs(m map[broker.ConnID]*conn) []broker.ConnID {
+	ids := make([]broker.ConnID, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	for i := 1; i < len(ids); i++ {
+		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
+			ids[j], ids[j-1] = ids[j-1], ids[j]
+		}
+	}
+	return ids
+}
+
+// nodeReplier is the node's broker.Replier.
+type nodeReplier simNode
+
+func (r *nodeReplier) Reply(req *broker.Request, resp kmsg.Response) {
+	n := (*simNode)(r)
+	c := n.conns[req.Conn]
+	if c == nil || !c.nodeOpen {
+		n.w.tr.str("reply-to-closed")
+		return
+	}
+	var frame []byte
+	if resp != nil {
+		frame = broker.EncodeResponse(nil, req.CorrelationID, resp)
+	}
+	n.respond(c, req.Seq, frame)
+}
+
+func (r *nodeReplier) CloseConn(id broker.ConnID, reason string) {
+	n := (*simNode)(r)
+	if c := n.conns[id]; c != nil {
+		n.closeConn(c, reason)
+	}
+}
+
+// nodeSyncer is the node's broker.Syncer: the job runs when its seeded
+// latency has passed, then SyncDone is delivered, unless the process
+// died meanwhile (then the fsync never happened).
+type nodeSyncer simNode
+
+func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
+	n := (*simNode)(s)
+	w := n.w
+	ps := &pendingSync{token: token, job: job}
+	n.inflight = append(n.inflight, ps)
+	inc := n.inc
+	lat := w.syncLatency()
+	w.s.after(lat, "sync-done", func() {
+		if n.inc != inc || !n.up || ps.done {
+			return
+		}
+		ps.done = true
+		for i, p := range n.inflight {
+			if p == ps {
+				n.inflight = append(n.inflight[:i], n.inflight[i+1:]...)
+				break
+			}
+		}
+		err := job.Run()
+		w.tr.str("sync")
+		if err != nil {
+			w.tr.str(err.Error())
+		}
+		n.b.SyncDone(n.nowMs(), token, job, err)
+		n.settle()
+	})
+}
+
+// nodeLogger records the broker's log lines in the trace (and the event
+// log when one is kept).
+type nodeLogger simNode
+
+func (l *nodeLogger) log(level, msg string, args []any) {
+	n := (*simNode)(l)
+	w := n.w
+	w.tr.str(level)
+	w.tr.str(msg)
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprint(&b, a)
+	}
+	w.tr.str(b.String())
+	w.logf("node %d %s %s %s", n.id, level, msg, b.String())
+}
+
+func (l *nodeLogger) Info(msg string, args ...any)  { l.log("INFO", msg, args) }
+func (l *nodeLogger) Warn(msg string, args ...any)  { l.log("WARN", msg, args) }
+func (l *nodeLogger) Error(msg string, args ...any) { l.log("ERROR", msg, args) }

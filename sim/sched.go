@@ -1,0 +1,164 @@
+package sim
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+)
+
+// Time is virtual time in microseconds since the start of a run.
+type Time int64
+
+// Units of virtual time.
+const (
+	Microsecond Time = 1
+	Millisecond Time = 1000
+	Second      Time = 1000 * Millisecond
+)
+
+// String renders t as seconds with microsecond precision.
+func (t Time) String() string {
+	sign := ""
+	if t < 0 {
+		sign, t = "-", -t
+	}
+	return fmt.Sprintf("%s%d.%06ds", sign, t/Second, t%Second)
+}
+
+// Round rounds t to milliseconds.
+func (t Time) Round() Time { return (t + Millisecond/2) / Millisecond * Millisecond }
+
+// event is one scheduled action. Events run in (at, seq) order; seq is the
+// order in which they were scheduled, which makes ties deterministic.
+type event struct {
+	at   Time
+	seq  uint64
+	kind string
+	fn   func()
+}
+
+// scheduler is the virtual clock and the event queue: a binary heap
+// ordered by (at, seq). It is the event loop of every simulated node and
+// client; nothing in a run happens outside an event.
+type scheduler struct {
+	now  Time
+	seq  uint64
+	heap []*event
+	// handled counts events run, for the speed figures.
+	handled uint64
+}
+
+func (s *scheduler) less(i, j int) bool {
+	a, b := s.heap[i], s.heap[j]
+	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
+}
+
+// at schedules fn at time t (not before now).
+func (s *scheduler) at(t Time, kind string, fn func()) {
+	if t < s.now {
+		t = s.now
+	}
+	s.seq++
+	s.heap = append(s.heap, &event{at: t, seq: s.seq, kind: kind, fn: fn})
+	i := len(s.heap) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s.heap[i], s.heap[p] = s.heap[p], s.heap[i]
+		i = p
+	}
+}
+
+// after schedules fn d after now.
+func (s *scheduler) after(d Time, kind string, fn func()) { s.at(s.now+d, kind, fn) }
+
+// pop removes and returns the next event, or nil when the queue is empty.
+func (s *scheduler) pop() *event {
+	n := len(s.heap)
+	if n == 0 {
+		return nil
+	}
+	top := s.heap[0]
+	s.heap[0] = s.heap[n-1]
+	s.heap[n-1] = nil
+	s.heap = s.heap[:n-1]
+	i, n := 0, n-1
+	for {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && s.less(l, m) {
+			m = l
+		}
+		if r < n && s.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s.heap[i], s.heap[m] = s.heap[m], s.heap[i]
+		i = m
+	}
+	s.now = top.at
+	return top
+}
+
+// peekTime is the time of the next event, or -1.
+func (s *scheduler) peekTime() Time {
+	if len(s.heap) == 0 {
+		return -1
+	}
+	return s.heap[0].at
+}
+
+// tracer hashes a canonical binary encoding of everything that happens in
+// a run: every event handled (time, sequence number, kind), every frame
+// sent in either direction, every fault injected, every log line of the
+// broker. Two runs with equal traces did the same thing.
+type tracer struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newTracer() *tracer { return &tracer{h: sha256.New()} }
+
+func (t *tracer) flush() {
+	if len(t.buf) > 0 {
+		t.h.Write(t.buf)
+		t.buf = t.buf[:0]
+	}
+}
+
+func (t *tracer) u64(v uint64) {
+	t.buf = binary.LittleEndian.AppendUint64(t.buf, v)
+	if len(t.buf) > 4096 {
+		t.flush()
+	}
+}
+
+func (t *tracer) i64(v int64) { t.u64(uint64(v)) }
+
+func (t *tracer) str(s string) {
+	t.u64(uint64(len(s)))
+	t.buf = append(t.buf, s...)
+	if len(t.buf) > 4096 {
+		t.flush()
+	}
+}
+
+func (t *tracer) bytes(b []byte) {
+	t.u64(uint64(len(b)))
+	if len(b) > 1024 {
+		t.flush()
+		t.h.Write(b)
+		return
+	}
+	t.buf = append(t.buf, b...)
+}
+
+// sum returns the trace hash as hex.
+func (t *tracer) sum() string {
+	t.flush()
+	return fmt.Sprintf("%x", t.h.Sum(nil))
+}

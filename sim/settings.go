@@ -1,0 +1,220 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Settings are one run's fault and workload parameters, drawn from the
+// seed (swarm testing: each fault kind is on in some runs and off in
+// others, at a random intensity, so that rare combinations get explored
+// and no single fault drowns the others). A zero duration or probability
+// means the fault is off.
+type Settings struct {
+	// FaultPhase is how long the workload runs with faults.
+	FaultPhase Time
+	// Liveness bounds the final phase: from the restart after healing to
+	// the end of the final drain.
+	Liveness Time
+
+	Net   NetSettings
+	Crash CrashSettings
+	Disk  DiskSettings
+	Clock ClockSettings
+	Work  WorkSettings
+	Log   LogSettings
+}
+
+// NetSettings shape the network.
+type NetSettings struct {
+	BaseDelay, JitterMean Time
+	SpikeProb             float64
+	SpikeMean             Time
+	ConnectTimeout        Time
+	BreakEvery            Time // mean time between connection resets
+	ClogEvery, ClogLen    Time // clogged link: ClogDelay added to each message
+	ClogDelay             Time
+	PartitionEvery        Time // partitions between a subset of clients and the node
+	PartitionLen          Time
+	Asymmetric            bool // partitions may cut one direction only
+}
+
+// CrashSettings control process stops.
+type CrashSettings struct {
+	Every            Time    // mean time between stops
+	PowerLossFrac    float64 // stops that lose the page cache
+	GracefulFrac     float64 // stops that shut down cleanly
+	Torn             bool    // a power loss keeps a torn prefix of unsynced writes
+	Garbage          float64 // probability that a torn tail holds a flipped byte
+	DownMin, DownMax Time
+}
+
+// DiskSettings control disk faults and latency.
+type DiskSettings struct {
+	ReadErrProb, WriteErrProb, SyncErrProb float64
+	FullEvery, FullLen                     Time
+	FlipEvery                              Time // latent bit flips in index and checkpoint files
+	MediaFlip                              bool // one bit flip in a segment's records (quarantines the partition)
+	SyncLatency                            Time // mean fsync latency
+	SyncSpikeProb                          float64
+}
+
+// ClockSettings control each node's clock.
+type ClockSettings struct {
+	DriftPPM  int64
+	JumpEvery Time
+	Backward  bool // jumps may go backwards
+}
+
+// WorkSettings shape the workload.
+type WorkSettings struct {
+	Producers, Consumers int
+	Admin                bool
+	IdempotentFrac       float64
+	Think                Time // mean pause between a client's operations
+	AdminEvery           Time
+	RequestTimeout       Time
+	Backoff              Time
+	MaxRetries           int
+	InitialTopics        int
+}
+
+// LogSettings are broker and partition-log settings drawn per seed.
+type LogSettings struct {
+	SegmentBytes, IndexIntervalBytes int64
+	SegmentMs                        int64
+	CheckpointIntervalMs             int64
+}
+
+// drawSettings draws a run's settings from r.
+func drawSettings(r *Rand) Settings {
+	on := func(p float64) bool { return r.Chance(p) }
+	s := Settings{FaultPhase: 60 * Second, Liveness: 30 * Second}
+	n := &s.Net
+	n.BaseDelay = Time(r.Range(20, 2000))
+	n.JitterMean = Time(r.Range(10, 3000))
+	if on(0.3) {
+		n.SpikeProb = pick(r, []float64{0.001, 0.01, 0.05})
+		n.SpikeMean = pick(r, []Time{20 * Millisecond, 200 * Millisecond})
+	}
+	n.ConnectTimeout = Second
+	if on(0.5) {
+		n.BreakEvery = pick(r, []Time{500 * Millisecond, 3 * Second, 15 * Second})
+	}
+	if on(0.3) {
+		n.ClogEvery = pick(r, []Time{2 * Second, 10 * Second})
+		n.ClogLen = pick(r, []Time{300 * Millisecond, 3 * Second})
+		n.ClogDelay = pick(r, []Time{200 * Millisecond, 2 * Second})
+	}
+	if on(0.4) {
+		n.PartitionEvery = pick(r, []Time{2 * Second, 10 * Second})
+		n.PartitionLen = pick(r, []Time{500 * Millisecond, 5 * Second})
+		n.Asymmetric = on(0.6)
+	}
+	c := &s.Crash
+	if on(0.7) {
+		c.Every = pick(r, []Time{2 * Second, 6 * Second, 20 * Second})
+		c.PowerLossFrac = pick(r, []float64{0, 0.3, 0.7})
+		c.GracefulFrac = pick(r, []float64{0, 0.2})
+		c.Torn = on(0.7)
+		if on(0.5) {
+			c.Garbage = pick(r, []float64{0.2, 0.8})
+		}
+		c.DownMin = pick(r, []Time{10 * Millisecond, 300 * Millisecond})
+		c.DownMax = c.DownMin + pick(r, []Time{100 * Millisecond, 3 * Second})
+	}
+	d := &s.Disk
+	d.SyncLatency = pick(r, []Time{100 * Microsecond, Millisecond, 5 * Millisecond})
+	d.SyncSpikeProb = pick(r, []float64{0, 0.01, 0.05})
+	if on(0.3) {
+		d.ReadErrProb = pick(r, []float64{1e-4, 1e-3})
+	}
+	if on(0.3) {
+		d.WriteErrProb = pick(r, []float64{1e-4, 1e-3})
+	}
+	if on(0.3) {
+		d.SyncErrProb = pick(r, []float64{1e-3, 1e-2})
+	}
+	if on(0.2) {
+		d.FullEvery = pick(r, []Time{5 * Second, 20 * Second})
+		d.FullLen = pick(r, []Time{100 * Millisecond, 2 * Second})
+	}
+	if on(0.3) {
+		d.FlipEvery = pick(r, []Time{Second, 5 * Second})
+	}
+	d.MediaFlip = on(0.1)
+	k := &s.Clock
+	if on(0.5) {
+		k.DriftPPM = r.Range(-500, 500)
+	}
+	if on(0.4) {
+		k.JumpEvery = pick(r, []Time{3 * Second, 15 * Second})
+		k.Backward = on(0.5)
+	}
+	w := &s.Work
+	w.Producers = int(r.Range(1, 5))
+	w.Consumers = int(r.Range(1, 4))
+	w.Admin = on(0.6)
+	w.IdempotentFrac = pick(r, []float64{0, 0.5, 1})
+	w.Think = pick(r, []Time{5 * Millisecond, 20 * Millisecond, 100 * Millisecond})
+	w.AdminEvery = pick(r, []Time{2 * Second, 8 * Second})
+	w.RequestTimeout = pick(r, []Time{500 * Millisecond, 2 * Second, 5 * Second})
+	w.Backoff = pick(r, []Time{20 * Millisecond, 200 * Millisecond})
+	w.MaxRetries = int(r.Range(2, 10))
+	w.InitialTopics = int(r.Range(1, 3))
+	l := &s.Log
+	l.SegmentBytes = pick(r, []int64{1024, 8192, 65536, 1 << 30})
+	l.IndexIntervalBytes = pick(r, []int64{64, 1024, 4096})
+	l.SegmentMs = pick(r, []int64{500, 5000, 7 * 24 * 3600 * 1000})
+	l.CheckpointIntervalMs = pick(r, []int64{100, 1000, 5000})
+	return s
+}
+
+func fmtTime(t Time) string {
+	switch {
+	case t == 0:
+		return "0"
+	case t%Second == 0:
+		return fmt.Sprintf("%ds", t/Second)
+	case t%Millisecond == 0:
+		return fmt.Sprintf("%dms", t/Millisecond)
+	case t >= Millisecond:
+		return fmt.Sprintf("%.1fms", float64(t)/float64(Millisecond))
+	}
+	return fmt.Sprintf("%dus", t)
+}
+
+// String renders the settings on one line: the enabled faults with their
+// intensities, then the workload and log settings.
+func (s Settings) String() string {
+	var parts []string
+	add := func(cond bool, format string, args ...any) {
+		if cond {
+			parts = append(parts, fmt.Sprintf(format, args...))
+		}
+	}
+	n := s.Net
+	add(true, "delay=%s+~%s", fmtTime(n.BaseDelay), fmtTime(n.JitterMean))
+	add(n.SpikeProb > 0, "spikes=%g@~%s", n.SpikeProb, fmtTime(n.SpikeMean))
+	add(n.BreakEvery > 0, "conn-reset/~%s", fmtTime(n.BreakEvery))
+	add(n.ClogEvery > 0, "clog/~%s(len~%s,+%s)", fmtTime(n.ClogEvery), fmtTime(n.ClogLen), fmtTime(n.ClogDelay))
+	add(n.PartitionEvery > 0, "partition/~%s(len~%s,asym=%v)", fmtTime(n.PartitionEvery), fmtTime(n.PartitionLen), n.Asymmetric)
+	c := s.Crash
+	add(c.Every > 0, "crash/~%s(power=%g,graceful=%g,torn=%v,garbage=%g,down=%s-%s)", fmtTime(c.Every), c.PowerLossFrac, c.GracefulFrac, c.Torn, c.Garbage, fmtTime(c.DownMin), fmtTime(c.DownMax))
+	d := s.Disk
+	add(true, "fsync~%s(spikes=%g)", fmtTime(d.SyncLatency), d.SyncSpikeProb)
+	add(d.ReadErrProb > 0, "read-err=%g", d.ReadErrProb)
+	add(d.WriteErrProb > 0, "write-err=%g", d.WriteErrProb)
+	add(d.SyncErrProb > 0, "fsync-err=%g", d.SyncErrProb)
+	add(d.FullEvery > 0, "disk-full/~%s(len~%s)", fmtTime(d.FullEvery), fmtTime(d.FullLen))
+	add(d.FlipEvery > 0, "flip/~%s", fmtTime(d.FlipEvery))
+	add(d.MediaFlip, "media-flip")
+	k := s.Clock
+	add(k.DriftPPM != 0, "drift=%+dppm", k.DriftPPM)
+	add(k.JumpEvery > 0, "clock-jump/~%s(back=%v)", fmtTime(k.JumpEvery), k.Backward)
+	w := s.Work
+	add(true, "wl=%dp/%dc/admin=%v/idem=%g/think~%s/timeout=%s", w.Producers, w.Consumers, w.Admin, w.IdempotentFrac, fmtTime(w.Think), fmtTime(w.RequestTimeout))
+	l := s.Log
+	add(true, "log=seg%d/idx%d/roll%dms/ckpt%dms", l.SegmentBytes, l.IndexIntervalBytes, l.SegmentMs, l.CheckpointIntervalMs)
+	return strings.Join(parts, " ")
+}

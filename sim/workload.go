@@ -1,0 +1,549 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	lin "github.com/chronik-streaming/chronik/linearizability"
+)
+
+// topicStatus is what the workload knows about a topic.
+type topicStatus uint8
+
+const (
+	// topicLive: created (acknowledged) and no delete was attempted.
+	topicLive topicStatus = iota + 1
+	// topicMaybe: a create whose outcome is unknown (or failed with an
+	// error that may follow a partial write). Never produced to during
+	// the run; the final phase drains it if it exists.
+	topicMaybe
+	// topicDeleting: a delete was sent but did not return ok.
+	topicDeleting
+	// topicDeleted: a delete returned ok.
+	topicDeleted
+)
+
+// simTopic is one topic incarnation. Names are never reused, so a name is
+// one log for the whole run.
+type simTopic struct {
+	name       string
+	partitions int32
+	status     topicStatus
+	createdAt  Time // when the create was acknowledged (live topics)
+	deleteCall Time // when the delete was sent
+	deletedAt  Time // when the delete was acknowledged
+}
+
+// registry is the workload's shared knowledge: which topics exist and how
+// far each partition is known to reach. Clients coordinate through it the
+// way an application would through configuration; it never feeds a
+// checker except the metadata check, which uses only acknowledged facts.
+type registry struct {
+	topics []*simTopic
+	byName map[string]*simTopic
+	known  map[lin.TopicPartition]int64
+	next   int
+}
+
+func (r *registry) add(t *simTopic) {
+	r.topics = append(r.topics, t)
+	r.byName[t.name] = t
+}
+
+func (r *registry) live() []*simTopic {
+	var out []*simTopic
+	for _, t := range r.topics {
+		if t.status == topicLive {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (r *registry) learn(tp lin.TopicPartition, end int64) {
+	if end > r.known[tp] {
+		r.known[tp] = end
+	}
+}
+
+// Kafka error codes the workload interprets.
+const (
+	errCodeOffsetOutOfRange      = 1
+	errCodeCorruptMessage        = 2
+	errCodeUnknownTopicPartition = 3
+	errCodeMessageTooLarge       = 10
+	errCodeRecordListTooLarge    = 18
+	errCodeInvalidRequiredAcks   = 21
+	errCodeTopicAlreadyExists    = 36
+	errCodeUnsupportedForFormat  = 43
+	errCodeOutOfOrderSequence    = 45
+	errCodeInvalidProducerEpoch  = 47
+	errCodeInvalidRecord         = 87
+)
+
+// definiteProduceFailure lists produce errors the broker returns before it
+// appends anything, so the batch was certainly not written by this
+// request. Every other error (KAFKA_STORAGE_ERROR after a failed fsync,
+// REQUEST_TIMED_OUT at shutdown, UNKNOWN_TOPIC_OR_PARTITION for a waiter
+// of a deleted topic) may follow an append and is an unknown outcome.
+func definiteProduceFailure(code int16) bool {
+	switch code {
+	case errCodeCorruptMessage, errCodeMessageTooLarge, errCodeRecordListTooLarge, errCodeInvalidRequiredAcks,
+		errCodeUnsupportedForFormat, errCodeOutOfOrderSequence, errCodeInvalidProducerEpoch, errCodeInvalidRecord:
+		return true
+	}
+	return false
+}
+
+// pendingOp is an operation in progress; it enters the history when it
+// completes (or, still open at the end, as unknown).
+type pendingOp struct {
+	op   lin.Op
+	open bool
+}
+
+func (w *world) begin(op lin.Op) *pendingOp {
+	p := &pendingOp{op: op, open: true}
+	w.open = append(w.open, p)
+	return p
+}
+
+func (w *world) complete(p *pendingOp, outcome lin.Outcome) {
+	if !p.open {
+		return
+	}
+	p.open = false
+	p.op.Outcome = outcome
+	p.op.Return = max(int64(w.s.now), p.op.Call)
+	w.history = append(w.history, p.op)
+	w.tr.str("op")
+	w.tr.str(p.op.String())
+	w.logf("history: client %d %s %s (call %s)", p.op.Client, p.op.Partition, p.op.String(), Time(p.op.Call))
+}
+
+// ---------------------------------------------------------------- producer
+
+// producer sends batches of unique values to random partitions of live
+// topics. A non-idempotent producer treats a failed send as an unknown
+// outcome and moves on with new values (a retry with the same values
+// would make the history ambiguous without idempotence). An idempotent
+// producer has one batch in flight and retries it, with the same
+// sequence, on a new connection after a timeout or a broken connection;
+// the whole sequence of attempts is one operation. When it gives up it
+// takes a new producer id, as Kafka clients do.
+type producer struct {
+	c           *client
+	idempotent  bool
+	acks        int16
+	maxInFlight int
+	batchMax    int
+	inflight    int
+	values      int
+	pid         int64
+	epoch       int16
+	seqs        map[lin.TopicPartition]int32
+	initPending bool
+}
+
+func (w *world) newProducer(c *client) *producer {
+	r := c.rng
+	p := &producer{c: c, pid: -1, seqs: map[lin.TopicPartition]int32{}}
+	p.idempotent = r.Chance(w.set.Work.IdempotentFrac)
+	p.acks = pick(r, []int16{-1, -1, 1, 0})
+	if p.idempotent {
+		p.acks = -1
+	}
+	p.maxInFlight = 1
+	if !p.idempotent {
+		p.maxInFlight = int(r.Range(1, 4))
+	}
+	p.batchMax = int(r.Range(1, 5))
+	w.s.after(r.Exp(w.set.Work.Think), "produce", p.step)
+	return p
+}
+
+func (p *producer) desc() string {
+	kind := "plain"
+	if p.idempotent {
+		kind = "idempotent"
+	}
+	return fmt.Sprintf("%s acks=%d inflight=%d batch<=%d", kind, p.acks, p.maxInFlight, p.batchMax)
+}
+
+func (p *producer) schedule() {
+	w := p.c.w
+	w.s.after(p.c.rng.Exp(w.set.Work.Think), "produce", p.step)
+}
+
+func (p *producer) step() {
+	w := p.c.w
+	if w.workloadStopped {
+		return
+	}
+	defer p.schedule()
+	if p.inflight >= p.maxInFlight {
+		return
+	}
+	if p.idempotent && p.pid < 0 {
+		p.initProducerID()
+		return
+	}
+	live := w.reg.live()
+	if len(live) == 0 {
+		return
+	}
+	r := p.c.rng
+	t := pick(r, live)
+	tp := lin.TopicPartition{Topic: t.name, Partition: int32(r.Intn(int(t.partitions)))}
+	n := int(r.Range(1, int64(p.batchMax)))
+	values := make([]string, n)
+	for i := range values {
+		p.values++
+		values[i] = fmt.Sprintf("%s-%d", p.c.name, p.values)
+	}
+	var id *producerIdentity
+	if p.idempotent {
+		id = &producerIdentity{id: p.pid, epoch: p.epoch, sequence: p.seqs[tp]}
+	}
+	batch := buildBatch(values, w.clientNowMs(), id)
+	op := w.begin(lin.Op{Kind: lin.OpAppend, Client: p.c.id, Partition: tp, Call: int64(w.s.now), Values: values})
+	p.inflight++
+	p.send(op, tp, batch, id, 0, false)
+}
+
+func (p *producer) produceRequest(tp lin.TopicPartition, batch []byte) *kmsg.ProduceRequest {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = int16(p.c.rng.Range(3, 11))
+	req.Acks = p.acks
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = tp.Topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition = tp.Partition
+	rp.Records = batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// send makes one attempt. attempt counts earlier attempts; uncertain says
+// whether an earlier attempt may have been applied.
+func (p *producer) send(op *pendingOp, tp lin.TopicPartition, batch []byte, id *producerIdentity, attempt int, uncertain bool) {
+	w := p.c.w
+	req := p.produceRequest(tp, batch)
+	n := int32(len(op.op.Values))
+	done := func(outcome lin.Outcome) {
+		p.inflight--
+		w.complete(op, outcome)
+	}
+	p.c.do(req, w.set.Work.RequestTimeout, p.acks == 0, func(resp kmsg.Response, err error) {
+		if p.acks == 0 {
+			// No answer ever comes: the append may or may not happen.
+			done(lin.OutcomeUnknown)
+			return
+		}
+		code := int16(-1)
+		var base int64 = -1
+		if err == nil {
+			pr := resp.(*kmsg.ProduceResponse)
+			if len(pr.Topics) != 1 || len(pr.Topics[0].Partitions) != 1 {
+				w.fail("%s: produce response with %d topics for one partition", p.c.name, len(pr.Topics))
+				done(lin.OutcomeUnknown)
+				return
+			}
+			sp := pr.Topics[0].Partitions[0]
+			code, base = sp.ErrorCode, sp.BaseOffset
+		}
+		switch {
+		case err == nil && code == 0:
+			// acks=1 is as strong as acks=all on a single node with sync
+			// writes (00_produce.go answers both after the fsync), so it is
+			// recorded as ok: the deliberate ack-before-sync bug needs it.
+			op.op.Offset = base
+			w.reg.learn(tp, base+int64(n))
+			if p.idempotent {
+				p.seqs[tp] += n
+			}
+			done(lin.OutcomeOK)
+			return
+		case errorsIsNotSent(err) && !uncertain:
+			done(lin.OutcomeFailed)
+		case err == nil && definiteProduceFailure(code) && !uncertain:
+			done(lin.OutcomeFailed)
+		case p.idempotent && attempt+1 < w.set.Work.MaxRetries && !w.workloadStopped && (err != nil || !definiteProduceFailure(code)):
+			// Retry the same batch (same sequence) after a backoff.
+			sentBefore := uncertain || !errorsIsNotSent(err)
+			w.s.after(w.set.Work.Backoff+p.c.rng.Exp(w.set.Work.Backoff), "produce-retry", func() {
+				p.send(op, tp, batch, id, attempt+1, sentBefore)
+			})
+			return
+		default:
+			done(lin.OutcomeUnknown)
+		}
+		if p.idempotent {
+			// Gave up on a batch, or the broker rejected its sequence: the
+			// producer state may be out of step, so start afresh.
+			p.pid = -1
+			clear(p.seqs)
+		}
+	})
+}
+
+func errorsIsNotSent(err error) bool { return err == errNotSent }
+
+func (p *producer) initProducerID() {
+	if p.initPending {
+		return
+	}
+	w := p.c.w
+	p.initPending = true
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.Version = int16(p.c.rng.Range(0, 4))
+	req.TransactionTimeoutMillis = 60000
+	req.ProducerID, req.ProducerEpoch = -1, -1
+	p.c.do(req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+		p.initPending = false
+		if err != nil {
+			return
+		}
+		r := resp.(*kmsg.InitProducerIDResponse)
+		if r.ErrorCode != 0 {
+			return
+		}
+		p.pid, p.epoch = r.ProducerID, r.ProducerEpoch
+		clear(p.seqs)
+	})
+}
+
+// ---------------------------------------------------------------- consumer
+
+// consumer polls one partition at a time from a position it chose (a
+// random offset, the earliest or the latest) and follows it fetch after
+// fetch, switching partitions now and then.
+type consumer struct {
+	c       *client
+	tp      lin.TopicPartition
+	active  bool
+	pos     int64
+	seek    bool
+	maxWait int32
+	partMax int32
+	switchP float64
+	busy    bool
+	// final marks the final drain's reader: its reads are Final, and
+	// report hears the end of each one instead of the consumer going on.
+	final   bool
+	report  func(ok bool, hw int64)
+	lastErr string
+}
+
+func (w *world) newConsumer(c *client) *consumer {
+	r := c.rng
+	k := &consumer{c: c}
+	k.maxWait = int32(pick(r, []int64{0, 10, 100, 500}))
+	k.partMax = int32(pick(r, []int64{100, 1000, 10000, 1 << 20}))
+	k.switchP = pick(r, []float64{0.01, 0.05, 0.2})
+	w.s.after(r.Exp(w.set.Work.Think), "consume", k.step)
+	return k
+}
+
+func (k *consumer) desc() string {
+	return fmt.Sprintf("wait=%dms partmax=%d switch=%.2f", k.maxWait, k.partMax, k.switchP)
+}
+
+func (k *consumer) schedule(d Time) {
+	k.c.w.s.after(d, "consume", k.step)
+}
+
+func (k *consumer) step() {
+	w := k.c.w
+	if w.workloadStopped || k.busy {
+		return
+	}
+	r := k.c.rng
+	if !k.active || r.Chance(k.switchP) {
+		live := w.reg.live()
+		if len(live) == 0 {
+			k.schedule(w.set.Work.Think)
+			return
+		}
+		t := pick(r, live)
+		k.tp = lin.TopicPartition{Topic: t.name, Partition: int32(r.Intn(int(t.partitions)))}
+		k.active = true
+		k.seek = true
+		switch x := r.Float64(); {
+		case x < 0.25:
+			k.listOffset(-1)
+			return
+		case x < 0.35:
+			k.listOffset(-2)
+			return
+		default:
+			k.pos = r.Range(0, w.reg.known[k.tp]+2)
+		}
+	}
+	k.fetch()
+}
+
+// listOffset asks for the latest (-1, recorded as an end-offset query) or
+// the earliest (-2, which must be 0: nothing is ever deleted) offset and
+// seeks there.
+func (k *consumer) listOffset(ts int64) {
+	w := k.c.w
+	tp := k.tp
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = int16(k.c.rng.Range(1, 8))
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = tp.Topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition = tp.Partition
+	rp.Timestamp = ts
+	rp.CurrentLeaderEpoch = -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	var op *pendingOp
+	if ts == -1 {
+		op = w.begin(lin.Op{Kind: lin.OpEndOffset, Client: k.c.id, Partition: tp, Call: int64(w.s.now)})
+	}
+	k.busy = true
+	k.c.do(req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+		k.busy = false
+		defer k.schedule(k.c.rng.Exp(w.set.Work.Think / 4))
+		code, offset := int16(-1), int64(-1)
+		if err == nil {
+			lr := resp.(*kmsg.ListOffsetsResponse)
+			if len(lr.Topics) == 1 && len(lr.Topics[0].Partitions) == 1 {
+				sp := lr.Topics[0].Partitions[0]
+				code, offset = sp.ErrorCode, sp.Offset
+			}
+		}
+		if code != 0 {
+			if op != nil {
+				w.complete(op, lin.OutcomeFailed)
+			}
+			k.active = false
+			return
+		}
+		if ts == -1 {
+			op.op.Offset = offset
+			w.complete(op, lin.OutcomeOK)
+			w.reg.learn(tp, offset)
+		} else if offset != 0 {
+			w.fail("%s: earliest offset of %s is %d, but nothing is ever deleted (want 0)", k.c.name, tp, offset)
+		}
+		k.pos = offset
+	})
+}
+
+func (k *consumer) fetchRequest() *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = int16(k.c.rng.Range(4, 12))
+	req.ReplicaID = -1
+	req.MaxWaitMillis = k.maxWait
+	req.MinBytes = 1
+	req.MaxBytes = 1 << 20
+	req.SessionEpoch = -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = k.tp.Topic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition = k.tp.Partition
+	rp.FetchOffset = k.pos
+	rp.LogStartOffset = -1
+	rp.PartitionMaxBytes = k.partMax
+	rp.CurrentLeaderEpoch = -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// fetch reads from the consumer's position and records the read.
+func (k *consumer) fetch() {
+	w := k.c.w
+	tp, pos := k.tp, k.pos
+	req := k.fetchRequest()
+	op := w.begin(lin.Op{Kind: lin.OpRead, Client: k.c.id, Partition: tp, Call: int64(w.s.now), Offset: pos, Seek: k.seek, Final: k.final})
+	k.busy = true
+	k.c.do(req, w.set.Work.RequestTimeout+Time(k.maxWait)*Millisecond, false, func(resp kmsg.Response, err error) {
+		k.busy = false
+		next := k.c.rng.Exp(w.set.Work.Think / 4)
+		ok, hw := false, int64(-1)
+		defer func() {
+			if k.final {
+				k.report(ok, hw)
+			} else {
+				k.schedule(next)
+			}
+		}()
+		if err != nil {
+			w.complete(op, lin.OutcomeFailed)
+			next = w.set.Work.Backoff
+			k.lastErr = err.Error()
+			return
+		}
+		fr := resp.(*kmsg.FetchResponse)
+		if fr.ErrorCode != 0 || len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
+			w.complete(op, lin.OutcomeFailed)
+			next = w.set.Work.Backoff
+			k.lastErr = fmt.Sprintf("fetch error code %d", fr.ErrorCode)
+			return
+		}
+		sp := fr.Topics[0].Partitions[0]
+		switch sp.ErrorCode {
+		case 0:
+		case errCodeOffsetOutOfRange:
+			w.complete(op, lin.OutcomeOutOfRange)
+			k.active = false
+			k.lastErr = "OFFSET_OUT_OF_RANGE"
+			return
+		default:
+			w.complete(op, lin.OutcomeFailed)
+			if sp.ErrorCode == errCodeUnknownTopicPartition {
+				k.active = false
+			}
+			next = w.set.Work.Backoff
+			k.lastErr = fmt.Sprintf("error code %d", sp.ErrorCode)
+			return
+		}
+		recs, derr := decodeBatches(sp.RecordBatches, pos)
+		if derr != nil {
+			w.fail("%s: fetch %s @%d: %v", k.c.name, tp, pos, derr)
+			w.complete(op, lin.OutcomeFailed)
+			k.active = false
+			k.lastErr = derr.Error()
+			return
+		}
+		hw = sp.HighWatermark
+		values := make([]string, len(recs))
+		for i, r := range recs {
+			if r.offset != pos+int64(i) {
+				w.fail("%s: fetch %s @%d: record %d has offset %d, want %d (offsets are dense without compaction)", k.c.name, tp, pos, i, r.offset, pos+int64(i))
+				w.complete(op, lin.OutcomeFailed)
+				k.active = false
+				k.lastErr = "non-contiguous offsets"
+				return
+			}
+			if r.offset >= hw {
+				w.fail("%s: fetch %s @%d returned offset %d at or past the high watermark %d", k.c.name, tp, pos, r.offset, hw)
+			}
+			values[i] = r.value
+		}
+		w.reg.learn(tp, hw)
+		if len(values) == 0 && pos > hw {
+			// Kafka answers a fetch between the high watermark and the log
+			// end with no records and no error; the partition-log model
+			// only knows OFFSET_OUT_OF_RANGE past the committed log, so the
+			// read is recorded as carrying no information.
+			w.complete(op, lin.OutcomeFailed)
+			k.lastErr = fmt.Sprintf("fetch offset %d past the high watermark %d", pos, hw)
+			return
+		}
+		op.op.Values = values
+		op.op.HighWatermark = hw
+		w.complete(op, lin.OutcomeOK)
+		k.pos = pos + int64(len(values))
+		k.seek = false
+		ok = true
+	})
+}
