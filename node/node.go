@@ -137,9 +137,6 @@ func (n *Node) Run(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	// Records recovered from disk may be only in the page cache (a killed
-	// process leaves it intact): sync them before consumers may see them.
-	n.broker.Flush()
 	for {
 		now := nowMs()
 		n.broker.Tick(now)

@@ -208,6 +208,23 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 		b.env.Logger.Error("partition offline: recovery failed", "partition", p.dir, "err", err)
 		return p
 	}
+	// Records past the recovery point may be only in the page cache (a
+	// killed process leaves it intact) or on disk already; either way they
+	// are not known to be durable. Sync them now, before the partition
+	// serves anything: otherwise the high watermark would start at the
+	// checkpointed recovery point, below offsets acknowledged before the
+	// crash, and a consumer could be told an acknowledged record does not
+	// exist yet (a stale read the simulator caught, seed 21).
+	if job, ok := log.StartSync(); ok {
+		err := job.Run()
+		log.FinishSync(job, err)
+		if err != nil {
+			_ = log.Close()
+			p.offlineErr = fmt.Errorf("sync recovered data: %w", err)
+			b.env.Logger.Error("partition offline: recovery failed", "partition", p.dir, "err", p.offlineErr)
+			return p
+		}
+	}
 	p.log = log
 	if !b.cfg.SyncWrites {
 		p.log.SetHighWatermark(p.log.LogEndOffset())
