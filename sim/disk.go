@@ -24,16 +24,52 @@ var (
 // what was synced so that a power loss can leave garbage, not only a
 // prefix, in a torn tail.
 type simDisk struct {
-	w   *world
-	md  *memdisk.Disk
-	rng *Rand
+	w *world
+	// root holds the files at the top of the tree; each top-level
+	// directory (a partition) is its own memdisk, so that a directory
+	// sync, which memdisk implements by walking every name it holds, costs
+	// the size of one partition rather than of the whole disk. Directory
+	// operations stay as memdisk defines them (durable at once).
+	root   *memdisk.Disk
+	mounts map[string]*memdisk.Disk
+	rng    *Rand
 	// synced is, per file, the size covered by its last successful Sync:
 	// bytes past it are torn-tail candidates at a power loss.
 	synced map[string]int64
 }
 
 func newSimDisk(w *world, rng *Rand) *simDisk {
-	return &simDisk{w: w, md: memdisk.New(), rng: rng, synced: map[string]int64{}}
+	return &simDisk{w: w, root: memdisk.New(), mounts: map[string]*memdisk.Disk{}, rng: rng, synced: map[string]int64{}}
+}
+
+// top splits a cleaned path into its top-level component and whether the
+// path lies below it.
+func top(c string) (string, bool) {
+	if i := strings.IndexByte(c, '/'); i >= 0 {
+		return c[:i], true
+	}
+	return c, false
+}
+
+// md returns the memdisk that holds name: the mount of its top-level
+// directory, or the root (also for names under a directory that does not
+// exist, so that memdisk reports them as absent).
+func (d *simDisk) md(name string) *memdisk.Disk {
+	t, _ := top(path.Clean(name))
+	if m := d.mounts[t]; m != nil {
+		return m
+	}
+	return d.root
+}
+
+// sortedMounts lists the top-level directories in order.
+func (d *simDisk) sortedMounts() []string {
+	names := make([]string, 0, len(d.mounts))
+	for n := range d.mounts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 var _ disk.Disk = (*simDisk)(nil)
@@ -77,7 +113,7 @@ func (d *simDisk) OpenFile(name string, create bool) (disk.File, error) {
 	if err := d.fault("read", name, false); err != nil {
 		return nil, err
 	}
-	f, err := d.md.OpenFile(name, create)
+	f, err := d.md(name).OpenFile(name, create)
 	if err != nil {
 		return nil, err
 	}
@@ -88,14 +124,14 @@ func (d *simDisk) ReadFile(name string) ([]byte, error) {
 	if err := d.fault("read", name, false); err != nil {
 		return nil, err
 	}
-	return d.md.ReadFile(name)
+	return d.md(name).ReadFile(name)
 }
 
 func (d *simDisk) WriteFileAtomic(name string, data []byte) error {
 	if err := d.fault("write", name, true); err != nil {
 		return err
 	}
-	if err := d.md.WriteFileAtomic(name, data); err != nil {
+	if err := d.md(name).WriteFileAtomic(name, data); err != nil {
 		return err
 	}
 	d.synced[path.Clean(name)] = int64(len(data))
@@ -103,18 +139,28 @@ func (d *simDisk) WriteFileAtomic(name string, data []byte) error {
 }
 
 func (d *simDisk) Remove(name string) error {
-	if err := d.md.Remove(name); err != nil {
+	c := path.Clean(name)
+	if err := d.md(c).Remove(c); err != nil {
 		return err
 	}
-	delete(d.synced, path.Clean(name))
+	if t, below := top(c); !below && d.mounts[t] != nil {
+		delete(d.mounts, t) // an empty top-level directory went
+	}
+	delete(d.synced, c)
 	return nil
 }
 
 func (d *simDisk) RemoveAll(name string) error {
-	if err := d.md.RemoveAll(name); err != nil {
+	c := path.Clean(name)
+	if c == "." {
+		d.mounts = map[string]*memdisk.Disk{}
+	}
+	if err := d.md(c).RemoveAll(c); err != nil {
 		return err
 	}
-	c := path.Clean(name)
+	if t, below := top(c); !below {
+		delete(d.mounts, t)
+	}
 	for k := range d.synced {
 		if k == c || strings.HasPrefix(k, c+"/") {
 			delete(d.synced, k)
@@ -124,7 +170,10 @@ func (d *simDisk) RemoveAll(name string) error {
 }
 
 func (d *simDisk) Rename(oldName, newName string) error {
-	if err := d.md.Rename(oldName, newName); err != nil {
+	if t1, _ := top(path.Clean(oldName)); t1 != func() string { t, _ := top(path.Clean(newName)); return t }() {
+		return fmt.Errorf("sim: rename %s to %s across directories is not simulated", oldName, newName)
+	}
+	if err := d.md(oldName).Rename(oldName, newName); err != nil {
 		return err
 	}
 	o, n := path.Clean(oldName), path.Clean(newName)
@@ -139,21 +188,44 @@ func (d *simDisk) MkdirAll(dir string) error {
 	if err := d.fault("write", dir, true); err != nil {
 		return err
 	}
-	return d.md.MkdirAll(dir)
+	c := path.Clean(dir)
+	if c == "." {
+		return nil
+	}
+	t, _ := top(c)
+	m := d.mounts[t]
+	if m == nil {
+		if _, err := d.root.ReadFile(t); err == nil {
+			return fmt.Errorf("sim: mkdir %s: a file is in the way", t)
+		}
+		m = memdisk.New()
+		d.mounts[t] = m
+	}
+	return m.MkdirAll(c)
 }
 
 func (d *simDisk) List(dir string) ([]string, error) {
 	if err := d.fault("read", dir, false); err != nil {
 		return nil, err
 	}
-	return d.md.List(dir)
+	c := path.Clean(dir)
+	if c != "." {
+		return d.md(c).List(c)
+	}
+	names, err := d.root.List(".")
+	if err != nil {
+		return nil, err
+	}
+	names = append(names, d.sortedMounts()...)
+	sort.Strings(names)
+	return names, nil
 }
 
 func (d *simDisk) SyncDir(dir string) error {
 	if err := d.fault("sync", dir, false); err != nil {
 		return err
 	}
-	return d.md.SyncDir(dir)
+	return d.md(dir).SyncDir(dir)
 }
 
 // simFile is an open file of a simDisk.
@@ -221,11 +293,14 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 	if torn {
 		keep = d.rng.keep
 	}
-	d.md = d.md.Crash(keep)
+	d.root = d.root.Crash(keep)
+	for _, t := range d.sortedMounts() {
+		d.mounts[t] = d.mounts[t].Crash(keep)
+	}
 	d.synced = map[string]int64{}
 	flipped := 0
-	for _, name := range d.md.DurableNames() {
-		data, err := d.md.ReadFile(name)
+	for _, name := range d.durableNames() {
+		data, err := d.md(name).ReadFile(name)
 		if err != nil {
 			continue
 		}
@@ -237,7 +312,7 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 		}
 		off := from + d.rng.Int63n(size-from)
 		mask := byte(1 << d.rng.Intn(8))
-		if err := d.md.Corrupt(name, off, mask); err == nil {
+		if err := d.md(name).Corrupt(name, off, mask); err == nil {
 			flipped++
 			d.w.tr.str("torn-garbage")
 			d.w.tr.str(name)
@@ -256,7 +331,7 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 // checksum and is never flipped.
 func (d *simDisk) safeFlipTargets() []string {
 	var out []string
-	for _, name := range d.md.DurableNames() {
+	for _, name := range d.durableNames() {
 		base := path.Base(name)
 		if strings.HasSuffix(base, ".index") || strings.HasSuffix(base, ".timeindex") ||
 			base == "partition-checkpoint" || base == "leader-epoch-checkpoint" {
@@ -268,12 +343,12 @@ func (d *simDisk) safeFlipTargets() []string {
 
 // flipBit flips one random bit of name (current and synced contents).
 func (d *simDisk) flipBit(name string) (int64, bool) {
-	data, err := d.md.ReadFile(name)
+	data, err := d.md(name).ReadFile(name)
 	if err != nil || len(data) == 0 {
 		return 0, false
 	}
 	off := d.rng.Int63n(int64(len(data)))
-	if err := d.md.Corrupt(name, off, byte(1<<d.rng.Intn(8))); err != nil {
+	if err := d.md(name).Corrupt(name, off, byte(1<<d.rng.Intn(8))); err != nil {
 		return 0, false
 	}
 	return off, true
@@ -308,7 +383,7 @@ func segmentBatches(data []byte) []segmentBatch {
 // segmentFiles lists the durable, non-empty segment files, sorted.
 func (d *simDisk) segmentFiles() []string {
 	var out []string
-	for _, name := range d.md.DurableNames() {
+	for _, name := range d.durableNames() {
 		if strings.HasSuffix(name, ".log") {
 			out = append(out, name)
 		}
@@ -324,4 +399,14 @@ func be64(b []byte) uint64 {
 
 func be32(b []byte) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+// durableNames lists every durable file, sorted.
+func (d *simDisk) durableNames() []string {
+	names := d.root.DurableNames()
+	for _, t := range d.sortedMounts() {
+		names = append(names, d.mounts[t].DurableNames()...)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -201,7 +201,7 @@ func (w *world) faultMediaFlip() {
 	}
 	var targets []target
 	for _, name := range n.disk.segmentFiles() {
-		data, err := n.disk.md.ReadFile(name)
+		data, err := n.disk.md(name).ReadFile(name)
 		if err != nil {
 			continue
 		}
@@ -214,7 +214,7 @@ func (w *world) faultMediaFlip() {
 	}
 	t := pick(r, targets)
 	off := t.b.pos + 61 + r.Int63n(t.b.size-61)
-	if err := n.disk.md.Corrupt(t.name, off, byte(1<<r.Intn(8))); err != nil {
+	if err := n.disk.md(t.name).Corrupt(t.name, off, byte(1<<r.Intn(8))); err != nil {
 		return
 	}
 	tp, ok := partitionOfPath(t.name)

@@ -130,7 +130,6 @@ func (n *simNode) settle() {
 		return
 	}
 	b := n.b
-	b.CheckInvariants()
 	b.Flush()
 	now := n.nowMs()
 	b.Tick(now)

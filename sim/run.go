@@ -47,7 +47,8 @@ type Result struct {
 	Events   uint64
 	Ops      int
 	SimTime  Time
-	WallTime time.Duration
+	WallTime time.Duration // the whole run
+	SimWall  time.Duration // the simulation, without the checks
 	Stats    string
 }
 
@@ -60,7 +61,7 @@ func (r *Result) Line() string {
 	if !r.OK() {
 		status = "FAIL"
 	}
-	return fmt.Sprintf("seed=%d %s faults={%s} trace=%s (%d ops, %d events, %s virtual in %s)", r.Seed, status, r.Settings, r.Trace, r.Ops, r.Events, fmtTime(r.SimTime.Round()), r.WallTime.Round(time.Millisecond))
+	return fmt.Sprintf("seed=%d %s faults={%s} trace=%s (%d ops, %d events, %.1fs virtual in %s, checks %s)", r.Seed, status, r.Settings, r.Trace, r.Ops, r.Events, r.SimTime.Seconds(), r.SimWall.Round(time.Millisecond), (r.WallTime - r.SimWall).Round(time.Millisecond))
 }
 
 type stats struct {
@@ -264,6 +265,11 @@ func (w *world) heal() {
 	w.s.after(Second, "final-restart", func() {
 		n := w.nodes[0]
 		w.logf("phase: final restart (%s)", w.finalPlan)
+		for _, c := range w.clients {
+			if c != w.final.c {
+				c.retire()
+			}
+		}
 		if n.up {
 			n.stop(w.finalPlan == "graceful", true)
 		}
@@ -459,6 +465,7 @@ func Run(seed uint64, opts Options) (res *Result) {
 	res.Trace = w.tr.sum()
 	res.Events = w.s.handled
 	res.SimTime = w.s.now
+	res.SimWall = time.Since(start)
 	w.check(opts, res)
 	res.Failures = w.failures
 	res.Notes = w.notes

@@ -152,11 +152,11 @@ func drawSettings(r *Rand) Settings {
 		k.Backward = on(0.5)
 	}
 	w := &s.Work
-	w.Producers = int(r.Range(1, 5))
-	w.Consumers = int(r.Range(1, 4))
+	w.Producers = int(r.Range(1, 4))
+	w.Consumers = int(r.Range(1, 3))
 	w.Admin = on(0.6)
 	w.IdempotentFrac = pick(r, []float64{0, 0.5, 1})
-	w.Think = pick(r, []Time{5 * Millisecond, 20 * Millisecond, 100 * Millisecond})
+	w.Think = pick(r, []Time{30 * Millisecond, 100 * Millisecond, 300 * Millisecond})
 	w.AdminEvery = pick(r, []Time{2 * Second, 8 * Second})
 	w.RequestTimeout = pick(r, []Time{500 * Millisecond, 2 * Second, 5 * Second})
 	w.Backoff = pick(r, []Time{20 * Millisecond, 200 * Millisecond})
@@ -166,7 +166,7 @@ func drawSettings(r *Rand) Settings {
 	l.SegmentBytes = pick(r, []int64{1024, 8192, 65536, 1 << 30})
 	l.IndexIntervalBytes = pick(r, []int64{64, 1024, 4096})
 	l.SegmentMs = pick(r, []int64{500, 5000, 7 * 24 * 3600 * 1000})
-	l.CheckpointIntervalMs = pick(r, []int64{100, 1000, 5000})
+	l.CheckpointIntervalMs = pick(r, []int64{200, 1000, 5000})
 	return s
 }
 

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +19,19 @@ var (
 	flagStop     = flag.Bool("stop-on-fail", false, "stop a -seeds sweep at the first failing seed")
 	flagEventLog = flag.String("event-log", "", "write the event log of a single -seed run to this file")
 	flagPhase    = flag.Duration("fault-phase", 0, "override the length of the faulty phase (virtual time)")
+	flagIgnore   = flag.String("ignore-seeds", "", "comma-separated seeds a -seeds sweep skips (known failures of the baseline)")
 )
+
+// ignoredSeeds parses -ignore-seeds.
+func ignoredSeeds() map[uint64]bool {
+	out := map[uint64]bool{}
+	for _, f := range strings.Split(*flagIgnore, ",") {
+		if n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64); err == nil {
+			out[n] = true
+		}
+	}
+	return out
+}
 
 // sweepSeeds is the fixed set plain `go test ./sim` runs.
 const sweepSeeds = 24
@@ -58,12 +72,26 @@ func runOne(t testing.TB, seed uint64) *Result {
 		opts.EventLog = f
 	}
 	res := Run(seed, opts)
-
-	fmt.Println(res.Line())
+	say(res.Line())
 	if !res.OK() {
 		report(t, res, logFile == nil)
 	}
 	return res
+}
+
+// say prints a line on stdout and, when the test is not verbose, also on
+// the controlling terminal if there is one: go test hides the output of a
+// passing package unless -v is given, and the seed's line is the point of
+// running one seed.
+func say(line string) {
+	fmt.Println(line)
+	if testing.Verbose() {
+		return
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		fmt.Fprintln(tty, line)
+		tty.Close()
+	}
 }
 
 // report prints a failed run: findings, the reproduce command, porcupine's
@@ -116,7 +144,7 @@ func TestSimSweep(t *testing.T) {
 		start := *flagSeed
 		if !seedWasSet() {
 			start = uint64(time.Now().UnixNano()) % 1_000_000_000
-			fmt.Printf("random start: -seed=%d\n", start)
+			say(fmt.Sprintf("random start: -seed=%d", start))
 		}
 		sweep(t, start, *flagSeeds, *flagStop)
 	case seedWasSet():
@@ -137,6 +165,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) {
 	began := time.Now()
 	workers := runtime.GOMAXPROCS(0)
 	results := make([]*Result, count)
+	ignore := ignoredSeeds()
 	var mu sync.Mutex
 	next, firstFail := 0, count
 	var wg sync.WaitGroup
@@ -153,10 +182,17 @@ func sweep(t *testing.T, start uint64, count int, stop bool) {
 				}
 				next++
 				mu.Unlock()
+				if ignore[start+uint64(i)] {
+					continue
+				}
 				res := Run(start+uint64(i), runOptions())
 				mu.Lock()
 				results[i] = res
-				fmt.Println(res.Line())
+				if *flagSeeds > 0 {
+					say(res.Line())
+				} else {
+					fmt.Println(res.Line())
+				}
 				if !res.OK() && i < firstFail {
 					firstFail = i
 				}
@@ -181,10 +217,16 @@ func sweep(t *testing.T, start uint64, count int, stop bool) {
 		}
 	}
 	wall := time.Since(began)
-	fmt.Printf("sweep: %d seeds from %d, %d failed; %.1f seeds/min; %.0f sim-s per wall-s (%d workers)\n",
-		ran, start, failed, float64(ran)/wall.Minutes(), simTime.Seconds()/wall.Seconds(), workers)
+	say(fmt.Sprintf("sweep: %d seeds from %d, %d failed; %.1f seeds/min; %.0f sim-s per wall-s (%d workers)",
+		ran, start, failed, float64(ran)/wall.Minutes(), simTime.Seconds()/wall.Seconds(), workers))
 	if stop && firstFail < count {
-		fmt.Printf("caught: first failing seed %d after %d seeds\n", start+uint64(firstFail), firstFail+1)
+		tried := 0
+		for i := 0; i <= firstFail; i++ {
+			if !ignore[start+uint64(i)] {
+				tried++
+			}
+		}
+		say(fmt.Sprintf("caught: first failing seed %d after %d seeds", start+uint64(firstFail), tried))
 	}
 }
 

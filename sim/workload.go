@@ -275,6 +275,12 @@ func (p *producer) send(op *pendingOp, tp lin.TopicPartition, batch []byte, id *
 			// Retry the same batch (same sequence) after a backoff.
 			sentBefore := uncertain || !errorsIsNotSent(err)
 			w.s.after(w.set.Work.Backoff+p.c.rng.Exp(w.set.Work.Backoff), "produce-retry", func() {
+				if w.workloadStopped {
+					// The final drain relies on every append having
+					// settled: no retry after the workload stopped.
+					done(lin.OutcomeUnknown)
+					return
+				}
 				p.send(op, tp, batch, id, attempt+1, sentBefore)
 			})
 			return
@@ -467,7 +473,7 @@ func (k *consumer) fetch() {
 	k.busy = true
 	k.c.do(req, w.set.Work.RequestTimeout+Time(k.maxWait)*Millisecond, false, func(resp kmsg.Response, err error) {
 		k.busy = false
-		next := k.c.rng.Exp(w.set.Work.Think / 4)
+		next := k.c.rng.Exp(w.set.Work.Think / 2)
 		ok, hw := false, int64(-1)
 		defer func() {
 			if k.final {
