@@ -33,6 +33,7 @@ type simDisk struct {
 	root   *memdisk.Disk
 	mounts map[string]*memdisk.Disk
 	rng    *Rand
+	node   *simNode // whose event loop pays for writes
 	// synced is, per file, the size covered by its last successful Sync:
 	// bytes past it are torn-tail candidates at a power loss.
 	synced map[string]int64
@@ -134,6 +135,9 @@ func (d *simDisk) WriteFileAtomic(name string, data []byte) error {
 	if err := d.md(name).WriteFileAtomic(name, data); err != nil {
 		return err
 	}
+	// A temporary file, its fsync, a rename and a directory fsync, all on
+	// the event loop.
+	d.node.spend(d.writeLatency() + 2*d.w.syncLatency())
 	d.synced[path.Clean(name)] = int64(len(data))
 	return nil
 }
@@ -250,6 +254,7 @@ func (f *simFile) WriteAt(p []byte, off int64) (int, error) {
 	if err := f.d.fault("write", f.name, off+int64(len(p)) > size); err != nil {
 		return 0, err
 	}
+	f.d.node.spend(f.d.writeLatency())
 	return f.f.WriteAt(p, off)
 }
 
@@ -280,6 +285,17 @@ func (f *simFile) Sync() error {
 }
 
 func (f *simFile) Close() error { return f.f.Close() }
+
+// writeLatency draws the time one write to the page cache takes on the
+// event loop, with rare stalls (dirty-page throttling).
+func (d *simDisk) writeLatency() Time {
+	s := &d.w.set.Disk
+	t := d.rng.Exp(s.WriteLatency)
+	if d.rng.Chance(s.WriteStallProb) {
+		t += d.rng.Exp(10 * Millisecond)
+	}
+	return t
+}
 
 // powerLoss replaces the disk with what a reboot after a power failure
 // finds: memdisk.Crash with torn tails drawn from the disk's stream when

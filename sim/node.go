@@ -38,6 +38,26 @@ type simNode struct {
 
 	startedAt Time
 	random    *Rand
+	// busyUntil is when the event loop is free again: writes to the page
+	// cache and the synchronous fsyncs of WriteFileAtomic take seeded
+	// time on the loop, and events that arrive meanwhile wait.
+	busyUntil Time
+}
+
+// deferIfBusy reschedules fn for when the loop is free and reports
+// whether it did. Deferred events keep their order: they are rescheduled
+// in the order they arrived, all at busyUntil.
+func (n *simNode) deferIfBusy(kind string, fn func()) bool {
+	if n.w.s.now >= n.busyUntil {
+		return false
+	}
+	n.w.s.at(n.busyUntil, kind, fn)
+	return true
+}
+
+// spend makes the loop busy for d more.
+func (n *simNode) spend(d Time) {
+	n.busyUntil = max(n.busyUntil, n.w.s.now) + d
 }
 
 type pendingSync struct {
@@ -142,13 +162,18 @@ func (n *simNode) settle() {
 	n.timerGen++
 	gen, inc := n.timerGen, n.inc
 	n.timerPending, n.timerAt = true, at
-	n.w.s.at(at, "node-timer", func() {
+	var fire func()
+	fire = func() {
 		if n.inc != inc || gen != n.timerGen {
+			return
+		}
+		if n.deferIfBusy("node-busy", fire) {
 			return
 		}
 		n.timerPending = false
 		n.settle()
-	})
+	}
+	n.w.s.at(at, "node-timer", fire)
 }
 
 // stop ends the process. graceful mirrors node.shutdown: the syncs in
@@ -201,6 +226,9 @@ func (n *simNode) stop(graceful, rst bool) {
 // receive handles a message arriving on c.
 func (n *simNode) receive(c *conn, m msg) {
 	w := n.w
+	if n.deferIfBusy("node-busy", func() { n.receive(c, m) }) {
+		return
+	}
 	if !n.up || c.nodeInc != n.inc || !c.nodeOpen {
 		w.tr.str("node-drop")
 		return
@@ -236,6 +264,7 @@ func (n *simNode) receive(c *conn, m msg) {
 	}
 	req.Conn = broker.ConnID(c.id)
 	req.Seq = seq
+	w.logf("node %d: conn %d request %d key %d v%d corr %d", n.id, c.id, seq, req.Msg.Key(), req.Msg.GetVersion(), req.CorrelationID)
 	n.b.HandleRequest(n.nowMs(), req)
 	n.settle()
 }
@@ -255,6 +284,7 @@ func (n *simNode) respond(c *conn, seq uint64, frame []byte) {
 		}
 		delete(c.pending, c.nextRespSeq)
 		c.nextRespSeq++
+		n.w.logf("node %d: conn %d response %d (%d bytes, busy until %s)", n.id, c.id, c.nextRespSeq-1, len(slot.frame), n.busyUntil)
 		if slot.frame != nil {
 			n.w.tr.str("response")
 			n.w.tr.bytes(slot.frame)
@@ -278,12 +308,17 @@ func (n *simNode) closeConn(c *conn, reason string) {
 	if c.registered {
 		delete(n.conns, broker.ConnID(c.id))
 		inc := n.inc
-		w.s.after(0, "node-conn-closed", func() {
+		var closed func()
+		closed = func() {
+			if n.deferIfBusy("node-busy", closed) {
+				return
+			}
 			if n.up && n.inc == inc {
 				n.b.ConnClosed(broker.ConnID(c.id))
 				n.settle()
 			}
-		})
+		}
+		w.s.after(0, "node-conn-closed", closed)
 	}
 }
 
@@ -336,8 +371,12 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 	n.inflight = append(n.inflight, ps)
 	inc := n.inc
 	lat := w.syncLatency()
-	w.s.after(lat, "sync-done", func() {
+	var done func()
+	done = func() {
 		if n.inc != inc || !n.up || ps.done {
+			return
+		}
+		if n.deferIfBusy("node-busy", done) {
 			return
 		}
 		ps.done = true
@@ -354,7 +393,8 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		}
 		n.b.SyncDone(n.nowMs(), token, job, err)
 		n.settle()
-	})
+	}
+	w.s.after(lat, "sync-done", done)
 }
 
 // nodeLogger records the broker's log lines in the trace (and the event

@@ -148,6 +148,7 @@ func newWorld(seed uint64, opts Options) *world {
 		clock:  nodeClock{baseMs: 1_700_000_000_000, offset: Time(cr.Range(-int64(2*Second), int64(2*Second))), driftPPM: w.set.Clock.DriftPPM},
 		random: root.Fork("node/1/random"),
 	}
+	n.disk.node = n
 	w.nodes = append(w.nodes, n)
 	newLink := func() *link {
 		l := &link{node: n}

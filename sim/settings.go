@@ -57,6 +57,8 @@ type DiskSettings struct {
 	MediaFlip                              bool // one bit flip in a segment's records (quarantines the partition)
 	SyncLatency                            Time // mean fsync latency
 	SyncSpikeProb                          float64
+	WriteLatency                           Time // mean page-cache write time on the event loop
+	WriteStallProb                         float64
 }
 
 // ClockSettings control each node's clock.
@@ -124,8 +126,10 @@ func drawSettings(r *Rand) Settings {
 		c.DownMax = c.DownMin + pick(r, []Time{100 * Millisecond, 3 * Second})
 	}
 	d := &s.Disk
-	d.SyncLatency = pick(r, []Time{100 * Microsecond, Millisecond, 5 * Millisecond})
+	d.SyncLatency = pick(r, []Time{100 * Microsecond, Millisecond, 3 * Millisecond})
 	d.SyncSpikeProb = pick(r, []float64{0, 0.01, 0.05})
+	d.WriteLatency = pick(r, []Time{2 * Microsecond, 20 * Microsecond, 100 * Microsecond})
+	d.WriteStallProb = pick(r, []float64{0, 0.001})
 	if on(0.3) {
 		d.ReadErrProb = pick(r, []float64{1e-4, 1e-3})
 	}
@@ -166,7 +170,10 @@ func drawSettings(r *Rand) Settings {
 	l.SegmentBytes = pick(r, []int64{1024, 8192, 65536, 1 << 30})
 	l.IndexIntervalBytes = pick(r, []int64{64, 1024, 4096})
 	l.SegmentMs = pick(r, []int64{500, 5000, 7 * 24 * 3600 * 1000})
-	l.CheckpointIntervalMs = pick(r, []int64{200, 1000, 5000})
+	// Every checkpoint costs two fsyncs per partition on the event loop
+	// (WriteFileAtomic), so short intervals with slow fsyncs saturate the
+	// node; 500 ms is the shortest interval drawn.
+	l.CheckpointIntervalMs = pick(r, []int64{500, 2000, 5000})
 	return s
 }
 
@@ -202,7 +209,7 @@ func (s Settings) String() string {
 	c := s.Crash
 	add(c.Every > 0, "crash/~%s(power=%g,graceful=%g,torn=%v,garbage=%g,down=%s-%s)", fmtTime(c.Every), c.PowerLossFrac, c.GracefulFrac, c.Torn, c.Garbage, fmtTime(c.DownMin), fmtTime(c.DownMax))
 	d := s.Disk
-	add(true, "fsync~%s(spikes=%g)", fmtTime(d.SyncLatency), d.SyncSpikeProb)
+	add(true, "fsync~%s(spikes=%g) write~%s(stalls=%g)", fmtTime(d.SyncLatency), d.SyncSpikeProb, fmtTime(d.WriteLatency), d.WriteStallProb)
 	add(d.ReadErrProb > 0, "read-err=%g", d.ReadErrProb)
 	add(d.WriteErrProb > 0, "write-err=%g", d.WriteErrProb)
 	add(d.SyncErrProb > 0, "fsync-err=%g", d.SyncErrProb)

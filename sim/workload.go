@@ -115,6 +115,9 @@ func (w *world) complete(p *pendingOp, outcome lin.Outcome) {
 	}
 	p.open = false
 	p.op.Outcome = outcome
+	if outcome != lin.OutcomeOK {
+		p.op.Final = false // only ok reads belong to the final drain
+	}
 	p.op.Return = max(int64(w.s.now), p.op.Call)
 	w.history = append(w.history, p.op)
 	w.tr.str("op")
