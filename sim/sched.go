@@ -26,6 +26,9 @@ func (t Time) String() string {
 	return fmt.Sprintf("%s%d.%06ds", sign, t/Second, t%Second)
 }
 
+// Seconds converts t to float seconds.
+func (t Time) Seconds() float64 { return float64(t) / float64(Second) }
+
 // Round rounds t to milliseconds.
 func (t Time) Round() Time { return (t + Millisecond/2) / Millisecond * Millisecond }
 

@@ -229,6 +229,3 @@ func sweep(t *testing.T, start uint64, count int, stop bool) {
 		say(fmt.Sprintf("caught: first failing seed %d after %d seeds", start+uint64(firstFail), tried))
 	}
 }
-
-// Seconds converts t to float seconds.
-func (t Time) Seconds() float64 { return float64(t) / float64(Second) }
