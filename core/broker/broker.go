@@ -208,6 +208,13 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 		b.env.Logger.Error("partition offline: recovery failed", "partition", p.dir, "err", err)
 		return p
 	}
+	if info := log.Recovery(); info.TruncatedAt >= 0 || info.CheckpointCorrupt || info.SegmentsDeleted > 0 {
+		b.env.Logger.Warn("partition recovered with repairs", "partition", p.dir,
+			"truncated_at", info.TruncatedAt, "truncated_bytes", info.TruncatedBytes, "cause", info.Cause,
+			"lost_durable_data", info.LostDurableData, "segments_deleted", info.SegmentsDeleted,
+			"checkpoint_corrupt", info.CheckpointCorrupt, "recovery_point", info.RecoveryPoint,
+			"log_end_offset", log.LogEndOffset())
+	}
 	// Records past the recovery point may be only in the page cache (a
 	// killed process leaves it intact) or on disk already; either way they
 	// are not known to be durable. Sync them now, before the partition
