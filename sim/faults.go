@@ -257,5 +257,7 @@ func (w *world) faultClockJump() {
 	w.tr.str("clock-jump")
 	w.tr.i64(int64(d))
 	w.logf("fault: clock of node %d jumps by %s", n.id, d)
-	n.settle()
+	if !n.deferIfBusy("node-busy", n.settle) {
+		n.settle()
+	}
 }

@@ -41,18 +41,49 @@ type simNode struct {
 	// busyUntil is when the event loop is free again: writes to the page
 	// cache and the synchronous fsyncs of WriteFileAtomic take seeded
 	// time on the loop, and events that arrive meanwhile wait.
-	busyUntil Time
+	busyUntil    Time
+	backlog      []func()
+	backlogArmed bool
+	draining     bool
 }
 
-// deferIfBusy reschedules fn for when the loop is free and reports
-// whether it did. Deferred events keep their order: they are rescheduled
-// in the order they arrived, all at busyUntil.
+// deferIfBusy queues fn, in arrival order, for when the loop is free and
+// reports whether it did. One backlog per node keeps the order of events
+// that wait (requests of one connection above all) even when the loop's
+// busy time grows while they wait.
 func (n *simNode) deferIfBusy(kind string, fn func()) bool {
-	if n.w.s.now >= n.busyUntil {
+	if n.draining || (n.w.s.now >= n.busyUntil && len(n.backlog) == 0) {
 		return false
 	}
-	n.w.s.at(n.busyUntil, kind, fn)
+	n.backlog = append(n.backlog, fn)
+	n.armBacklog()
 	return true
+}
+
+func (n *simNode) armBacklog() {
+	if n.backlogArmed {
+		return
+	}
+	n.backlogArmed = true
+	inc := n.inc
+	n.w.s.at(max(n.busyUntil, n.w.s.now), "node-backlog", func() {
+		if n.inc != inc {
+			return
+		}
+		n.backlogArmed = false
+		for len(n.backlog) > 0 {
+			if n.w.s.now < n.busyUntil {
+				n.armBacklog()
+				return
+			}
+			fn := n.backlog[0]
+			n.backlog[0] = nil
+			n.backlog = n.backlog[1:]
+			n.draining = true
+			fn()
+			n.draining = false
+		}
+	})
 }
 
 // spend makes the loop busy for d more.
@@ -199,6 +230,9 @@ func (n *simNode) stop(graceful, rst bool) {
 		n.b.Shutdown(now)
 	}
 	n.inflight = nil
+	n.backlog = nil
+	n.backlogArmed = false
+	n.busyUntil = 0
 	n.b = nil
 	n.up = false
 	oldInc := n.inc
