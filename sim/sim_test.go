@@ -34,7 +34,7 @@ func ignoredSeeds() map[uint64]bool {
 }
 
 // sweepSeeds is the fixed set plain `go test ./sim` runs.
-const sweepSeeds = 24
+const sweepSeeds = 64
 
 // outDir is where failure artifacts go (porcupine HTML, event logs).
 func outDir() string { return filepath.Join(os.TempDir(), "chronik-sim") }
