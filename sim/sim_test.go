@@ -34,7 +34,7 @@ func ignoredSeeds() map[uint64]bool {
 }
 
 // sweepSeeds is the fixed set plain `go test ./sim` runs.
-const sweepSeeds = 64
+const sweepSeeds = 200
 
 // outDir is where failure artifacts go (porcupine HTML, event logs).
 func outDir() string { return filepath.Join(os.TempDir(), "chronik-sim") }
@@ -152,7 +152,7 @@ func TestSimSweep(t *testing.T) {
 	default:
 		n := sweepSeeds
 		if testing.Short() {
-			n = 6
+			n = 20
 		}
 		sweep(t, 1, n, false)
 	}
