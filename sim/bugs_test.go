@@ -17,6 +17,7 @@ var deliberateBugs = []struct{ tag, what string }{
 	{"chronik_bug_skip_crc", "no CRC check in recovery or reads"},
 	{"chronik_bug_reuse_offset", "recovery drops synced data past the checkpoint (offsets reused)"},
 	{"chronik_bug_no_dedup", "idempotent producer sequences not checked"},
+	{"chronik_bug_sync_covers_later", "a finished fsync counts appends made while it ran"},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -426,3 +426,36 @@ func (d *simDisk) durableNames() []string {
 	sort.Strings(names)
 	return names
 }
+
+// describe lists every file with its size, marking names that are not
+// durable, for the event log.
+func (d *simDisk) describe() string {
+	durable := map[string]bool{}
+	for _, n := range d.durableNames() {
+		durable[n] = true
+	}
+	var b strings.Builder
+	list := func(md *memdisk.Disk, dir string) {
+		names, err := md.List(dir)
+		if err != nil {
+			return
+		}
+		for _, n := range names {
+			p := path.Join(dir, n)
+			data, err := md.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			mark := ""
+			if !durable[p] {
+				mark = "(name not durable)"
+			}
+			fmt.Fprintf(&b, " %s:%d%s", p, len(data), mark)
+		}
+	}
+	list(d.root, ".")
+	for _, t := range d.sortedMounts() {
+		list(d.mounts[t], t)
+	}
+	return b.String()
+}

@@ -152,6 +152,9 @@ func (n *simNode) start() {
 		Logger:  (*nodeLogger)(n),
 		Random:  n.random,
 	}
+	if w.logw != nil {
+		w.logf("node %d: disk before start:%s", n.id, n.disk.describe())
+	}
 	b, err := broker.New(w.brokerCfg, env, n.nowMs())
 	w.tr.str("node-start")
 	if err != nil {
@@ -405,6 +408,15 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 	n.inflight = append(n.inflight, ps)
 	inc := n.inc
 	lat := w.syncLatency()
+	// A real fsync makes durable at least what was written before it was
+	// called; writes made while it runs may or may not be included. The
+	// simulator picks per job: the fsync takes effect at its start (later
+	// appends stay unsynced) or at its completion (they are included).
+	var early error
+	atStart := n.disk.rng.Chance(0.5)
+	if atStart {
+		early = job.Run()
+	}
 	var done func()
 	done = func() {
 		if n.inc != inc || !n.up || ps.done {
@@ -420,7 +432,10 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 				break
 			}
 		}
-		err := job.Run()
+		err := early
+		if !atStart {
+			err = job.Run()
+		}
 		w.tr.str("sync")
 		if err != nil {
 			w.tr.str(err.Error())

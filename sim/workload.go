@@ -199,12 +199,18 @@ func (p *producer) step() {
 	r := p.c.rng
 	t := pick(r, live)
 	tp := lin.TopicPartition{Topic: t.name, Partition: int32(r.Intn(int(t.partitions)))}
-	n := int(r.Range(1, int64(p.batchMax)))
-	values := make([]string, n)
-	for i := range values {
-		p.values++
-		values[i] = fmt.Sprintf("%s-%d", p.c.name, p.values)
+	if !p.idempotent && r.Chance(0.3) {
+		// One request for two partitions: the broker answers when both
+		// batches are synced.
+		t2 := pick(r, live)
+		tp2 := lin.TopicPartition{Topic: t2.name, Partition: int32(r.Intn(int(t2.partitions)))}
+		if tp2 != tp {
+			p.inflight++
+			p.sendMulti([]partSend{p.prepare(tp), p.prepare(tp2)})
+			return
+		}
 	}
+	values := p.nextValues()
 	var id *producerIdentity
 	if p.idempotent {
 		id = &producerIdentity{id: p.pid, epoch: p.epoch, sequence: p.seqs[tp]}
@@ -213,6 +219,104 @@ func (p *producer) step() {
 	op := w.begin(lin.Op{Kind: lin.OpAppend, Client: p.c.id, Partition: tp, Call: int64(w.s.now), Values: values})
 	p.inflight++
 	p.send(op, tp, batch, id, 0, false)
+}
+
+// nextValues draws a batch size and returns that many fresh values.
+func (p *producer) nextValues() []string {
+	n := int(p.c.rng.Range(1, int64(p.batchMax)))
+	values := make([]string, n)
+	for i := range values {
+		p.values++
+		values[i] = fmt.Sprintf("%s-%d", p.c.name, p.values)
+	}
+	return values
+}
+
+// partSend is one partition's batch in a multi-partition produce.
+type partSend struct {
+	op    *pendingOp
+	tp    lin.TopicPartition
+	batch []byte
+}
+
+func (p *producer) prepare(tp lin.TopicPartition) partSend {
+	w := p.c.w
+	values := p.nextValues()
+	return partSend{
+		op:    w.begin(lin.Op{Kind: lin.OpAppend, Client: p.c.id, Partition: tp, Call: int64(w.s.now), Values: values}),
+		tp:    tp,
+		batch: buildBatch(values, w.clientNowMs(), nil),
+	}
+}
+
+// sendMulti sends one non-idempotent produce request for several
+// partitions; each partition's batch is its own operation.
+func (p *producer) sendMulti(sends []partSend) {
+	w := p.c.w
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = int16(p.c.rng.Range(3, 11))
+	req.Acks = p.acks
+	req.TimeoutMillis = 5000
+	for _, ps := range sends {
+		ti := -1
+		for i := range req.Topics {
+			if req.Topics[i].Topic == ps.tp.Topic {
+				ti = i
+			}
+		}
+		if ti < 0 {
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic = ps.tp.Topic
+			req.Topics = append(req.Topics, rt)
+			ti = len(req.Topics) - 1
+		}
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition = ps.tp.Partition
+		rp.Records = ps.batch
+		req.Topics[ti].Partitions = append(req.Topics[ti].Partitions, rp)
+	}
+	p.c.do(req, w.set.Work.RequestTimeout, p.acks == 0, func(resp kmsg.Response, err error) {
+		p.inflight--
+		for _, ps := range sends {
+			switch {
+			case p.acks == 0:
+				w.complete(ps.op, lin.OutcomeUnknown)
+			case err == errNotSent:
+				w.complete(ps.op, lin.OutcomeFailed)
+			case err != nil:
+				w.complete(ps.op, lin.OutcomeUnknown)
+			default:
+				sp := findProducePartition(resp.(*kmsg.ProduceResponse), ps.tp)
+				switch {
+				case sp == nil:
+					w.fail("%s: produce response lacks %s", p.c.name, ps.tp)
+					w.complete(ps.op, lin.OutcomeUnknown)
+				case sp.ErrorCode == 0:
+					ps.op.op.Offset = sp.BaseOffset
+					w.reg.learn(ps.tp, sp.BaseOffset+int64(len(ps.op.op.Values)))
+					w.complete(ps.op, lin.OutcomeOK)
+				case definiteProduceFailure(sp.ErrorCode):
+					w.complete(ps.op, lin.OutcomeFailed)
+				default:
+					w.complete(ps.op, lin.OutcomeUnknown)
+				}
+			}
+		}
+	})
+}
+
+func findProducePartition(r *kmsg.ProduceResponse, tp lin.TopicPartition) *kmsg.ProduceResponseTopicPartition {
+	for i := range r.Topics {
+		if r.Topics[i].Topic != tp.Topic {
+			continue
+		}
+		for j := range r.Topics[i].Partitions {
+			if r.Topics[i].Partitions[j].Partition == tp.Partition {
+				return &r.Topics[i].Partitions[j]
+			}
+		}
+	}
+	return nil
 }
 
 func (p *producer) produceRequest(tp lin.TopicPartition, batch []byte) *kmsg.ProduceRequest {

@@ -12,6 +12,7 @@
 // | SkipCRCCheck           | chronik_bug_skip_crc           | no CRC validation in recovery nor on reads               |
 // | ReuseOffsetAfterCrash  | chronik_bug_reuse_offset       | recovery drops data past the checkpointed recovery point |
 // | NoIdempotentDedup      | chronik_bug_no_dedup           | idempotent producer sequences are not checked            |
+// | SyncCoversLaterAppends | chronik_bug_sync_covers_later  | a finished fsync counts appends made while it ran        |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.
