@@ -19,7 +19,9 @@
 //     (log_recovery_test.go).
 //   - FuzzLogCrash: a log built by appends, syncs and truncations, crashed
 //     with torn writes and damaged on disk, then reopened
-//     (log_recovery_test.go).
+//     (log_crash_test.go).
+//   - FuzzSimulator: the deterministic simulator (package sim) with a
+//     fuzzer-chosen seed and fault-phase length (simulator_test.go).
 //
 // A failing input is written by `go test -fuzz` to
 // testdata/fuzz/<Target>/<hash>; `go test ./fuzz -run '<Target>/<hash>'`
