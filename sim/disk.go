@@ -307,7 +307,14 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 	before := d.synced
 	var keep func(int) int
 	if torn {
-		keep = d.rng.keep
+		// Half the time the write-back had finished (everything written is
+		// on the platter, unsynced or not); otherwise a random prefix made it.
+		keep = func(n int) int {
+			if d.rng.Chance(0.5) {
+				return n - 1
+			}
+			return d.rng.Intn(n)
+		}
 	}
 	d.root = d.root.Crash(keep)
 	for _, t := range d.sortedMounts() {

@@ -138,21 +138,41 @@ func (w *world) faultPartition() {
 
 // faultCrash stops the node: a kill (page cache survives), a power loss
 // (unsynced data lost, torn tails, maybe garbage in them) or a graceful
-// shutdown; it restarts after a seeded downtime.
+// shutdown; it restarts after a seeded downtime. Syncs are fast next to
+// the workload, so a power loss at a random moment rarely finds unsynced
+// data: half of them wait for the node's next fsync and strike while it
+// runs.
 func (w *world) faultCrash() {
 	r := w.faultRng
 	n := w.nodes[0]
-	if !n.up {
+	if !n.up || n.crashArmed != nil {
 		return
 	}
 	c := &w.set.Crash
 	x := r.Float64()
 	switch {
 	case x < c.GracefulFrac:
+		w.crash(n, "graceful")
+	case x < c.GracefulFrac+c.PowerLossFrac:
+		if r.Chance(0.5) {
+			w.logf("fault: power loss armed for the next fsync of node %d", n.id)
+			n.crashArmed = func() { w.crash(n, "power") }
+			return
+		}
+		w.crash(n, "power")
+	default:
+		w.crash(n, "kill")
+	}
+}
+
+func (w *world) crash(n *simNode, kind string) {
+	c := &w.set.Crash
+	switch kind {
+	case "graceful":
 		w.logf("fault: graceful restart of node %d", n.id)
 		w.stats.graceful++
 		n.stop(true, false)
-	case x < c.GracefulFrac+c.PowerLossFrac:
+	case "power":
 		w.logf("fault: power loss of node %d", n.id)
 		w.stats.powerLosses++
 		n.stop(false, false)
@@ -162,7 +182,7 @@ func (w *world) faultCrash() {
 		w.stats.kills++
 		n.stop(false, true)
 	}
-	n.scheduleStart(Time(r.Range(int64(c.DownMin), int64(c.DownMax))))
+	n.scheduleStart(Time(w.faultRng.Range(int64(c.DownMin), int64(c.DownMax))))
 }
 
 // faultFlip flips a bit in an index or checkpoint file: damage recovery

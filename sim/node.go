@@ -41,7 +41,10 @@ type simNode struct {
 	// busyUntil is when the event loop is free again: writes to the page
 	// cache and the synchronous fsyncs of WriteFileAtomic take seeded
 	// time on the loop, and events that arrive meanwhile wait.
-	busyUntil    Time
+	busyUntil Time
+	// crashArmed, when set, is a crash to run in the middle of the next
+	// fsync.
+	crashArmed   func()
 	backlog      []func()
 	backlogArmed bool
 	draining     bool
@@ -233,6 +236,7 @@ func (n *simNode) stop(graceful, rst bool) {
 		n.b.Shutdown(now)
 	}
 	n.inflight = nil
+	n.crashArmed = nil
 	n.backlog = nil
 	n.backlogArmed = false
 	n.busyUntil = 0
@@ -412,6 +416,14 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 	// called; writes made while it runs may or may not be included. The
 	// simulator picks per job: the fsync takes effect at its start (later
 	// appends stay unsynced) or at its completion (they are included).
+	if crash := n.crashArmed; crash != nil && w.faultsOn {
+		n.crashArmed = nil
+		w.s.after(max(lat/2, Microsecond), "fault-crash-mid-fsync", func() {
+			if n.inc == inc && n.up && w.faultsOn {
+				crash()
+			}
+		})
+	}
 	var early error
 	atStart := n.disk.rng.Chance(0.5)
 	if atStart {

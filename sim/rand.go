@@ -66,8 +66,5 @@ func (r *Rand) Exp(mean Time) Time {
 	return max(d, 1)
 }
 
-// Intn implements the memdisk.Crash keep callback signature.
-func (r *Rand) keep(n int) int { return r.Intn(n) }
-
 // pick returns a random element of s (s must not be empty).
 func pick[T any](r *Rand, s []T) T { return s[r.Intn(len(s))] }
