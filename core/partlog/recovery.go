@@ -54,6 +54,19 @@ func (l *Log) recover(nowMs int64) error {
 		names = nil
 	} else if err != nil {
 		return fmt.Errorf("list directory: %w", err)
+	} else {
+		// The names listed may not be durable: the previous run can have
+		// created a segment (or this directory) and died before its
+		// directory sync. Recovery is about to rely on them, and appends
+		// synced into such a file would vanish with its name in a power
+		// loss (the simulator caught exactly that: a segment created by a
+		// roll whose directory sync failed, then reused after a kill).
+		if err := l.d.SyncDir(l.dir); err != nil {
+			return fmt.Errorf("sync directory: %w", err)
+		}
+		if err := l.d.SyncDir(path.Dir(l.dir)); err != nil {
+			return fmt.Errorf("sync parent directory: %w", err)
+		}
 	}
 
 	// Step 1: classify names.
