@@ -12,14 +12,15 @@
 #      go test ./sim -run Sim -seeds=$SIM_SEEDS -timeout $SIM_TIMEOUT
 #    (when ./sim defines a -seeds flag; otherwise one plain run of its Sim
 #    tests).
-# 3. Copies new failing inputs and any porcupine visualizations (*.html
-#    written during the run, in the repository or in $TMPDIR) to
+# 3. Copies new failing inputs, any porcupine visualizations (*.html
+#    written during the run, in the repository or in $TMPDIR) and the
+#    simulator's event logs ($TMPDIR/chronik-sim/*.log) to
 #    $NIGHTLY_ARTIFACTS (default: $TMPDIR/chronik-nightly-artifacts), for
 #    CI to upload.
 #
 # Exits non-zero if any target or the simulator sweep failed.
 #
-# Environment: SIM_SEEDS (default 2000), SIM_TIMEOUT (default 60m),
+# Environment: SIM_SEEDS (default 20000), SIM_TIMEOUT (default 60m),
 # NIGHTLY_ARTIFACTS, FUZZ_TARGETS (space-separated subset of targets).
 set -uo pipefail
 
@@ -32,7 +33,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 tmp=${TMPDIR:-/tmp}
 artifacts=${NIGHTLY_ARTIFACTS:-$tmp/chronik-nightly-artifacts}
-sim_seeds=${SIM_SEEDS:-2000}
+sim_seeds=${SIM_SEEDS:-20000}
 sim_timeout=${SIM_TIMEOUT:-60m}
 mkdir -p "$artifacts"
 marker=$(mktemp)  # files newer than this were written by this run
@@ -107,6 +108,17 @@ if [ -n "$html" ]; then
   for f in $html; do
     echo "  $f"
     cp "$f" "$artifacts/html/"
+  done
+fi
+
+simlogs=$(find "$tmp/chronik-sim" -maxdepth 1 -name '*.log' -newer "$marker" 2>/dev/null | sort)
+if [ -n "$simlogs" ]; then
+  echo
+  echo "=== simulator event logs"
+  mkdir -p "$artifacts/sim"
+  for f in $simlogs; do
+    echo "  $f"
+    cp "$f" "$artifacts/sim/"
   done
 fi
 

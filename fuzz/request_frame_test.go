@@ -252,20 +252,28 @@ func (h *frameHarness) checkReply(req *broker.Request, resp kmsg.Response) {
 // first one, returned whole so that a consumer can always progress).
 func (h *frameHarness) checkFetch(name string, req *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 	h.t.Helper()
+	// A request may name a partition twice; each answer matches the next
+	// request entry for its partition, in order.
+	type key struct {
+		topic     string
+		partition int32
+	}
+	asks := map[key][]*kmsg.FetchRequestTopicPartition{}
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			k := key{req.Topics[i].Topic, req.Topics[i].Partitions[j].Partition}
+			asks[k] = append(asks[k], &req.Topics[i].Partitions[j])
+		}
+	}
 	total, batches := 0, 0
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {
-			var asked *kmsg.FetchRequestTopicPartition
-			for i := range req.Topics {
-				for j := range req.Topics[i].Partitions {
-					if asked == nil && req.Topics[i].Topic == rt.Topic && req.Topics[i].Partitions[j].Partition == rp.Partition {
-						asked = &req.Topics[i].Partitions[j]
-					}
-				}
+			k := key{rt.Topic, rp.Partition}
+			if len(asks[k]) == 0 {
+				h.fatalf("%s: response partition %s-%d was not requested (or answered more often than requested)", name, rt.Topic, rp.Partition)
 			}
-			if asked == nil {
-				h.fatalf("%s: response partition %s-%d was not requested", name, rt.Topic, rp.Partition)
-			}
+			asked := asks[k][0]
+			asks[k] = asks[k][1:]
 			n := h.checkFetchedBatches(name, rt.Topic, rp, asked.FetchOffset)
 			if n > 1 && len(rp.RecordBatches) > int(asked.PartitionMaxBytes) {
 				h.fatalf("%s: %s-%d returned %d bytes in %d batches, partition max bytes %d", name, rt.Topic, rp.Partition, len(rp.RecordBatches), n, asked.PartitionMaxBytes)
@@ -485,6 +493,11 @@ func requestFrameSeeds() [][2][]byte {
 	poll.Topics[0].Partitions[0].FetchOffset = 6 * 3
 	poll.MinBytes, poll.MaxWaitMillis = 1, 400
 	seeds = append(seeds, [2][]byte{frame(poll), frame(produceRequest(9, 1, fuzzTopic, 0, batch))})
+	// The same partition twice in one fetch, out of range and in range.
+	dup := seedRequest(1, 4).(*kmsg.FetchRequest)
+	dup.Topics[0].Partitions[0].Partition, dup.Topics[0].Partitions[0].FetchOffset = 1, 1<<40
+	dup.Topics[0].Partitions[1].Partition, dup.Topics[0].Partitions[1].FetchOffset = 1, 0
+	seeds = append(seeds, [2][]byte{frame(dup), nil})
 	// ApiVersions above the supported range gets the early v0 answer.
 	for _, v := range []int16{5, 127} {
 		av := kmsg.NewPtrApiVersionsRequest()
