@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
 )
 
 var (
@@ -114,8 +116,33 @@ func report(t testing.TB, res *Result, writeLog bool) {
 			b = fmt.Appendf(b, "  event log (replayed): %s\n", path)
 		}
 	}
-	b = fmt.Appendf(b, "  reproduce: go test ./sim -run Sim -seed=%d\n", res.Seed)
+	b = fmt.Appendf(b, "  reproduce: go test%s ./sim -run Sim -seed=%d\n", bugTagsFlag(), res.Seed)
 	t.Error(string(b))
+}
+
+// bugTagsFlag is the -tags flag that switches on the deliberate bugs of
+// this build, so that the reproduce command rebuilds the same broker.
+func bugTagsFlag() string {
+	var tags []string
+	for _, b := range []struct {
+		on  bool
+		tag string
+	}{
+		{bugs.AckBeforeSync, "chronik_bug_ack_before_sync"},
+		{bugs.ServePastHighWatermark, "chronik_bug_serve_past_hw"},
+		{bugs.SkipCRCCheck, "chronik_bug_skip_crc"},
+		{bugs.ReuseOffsetAfterCrash, "chronik_bug_reuse_offset"},
+		{bugs.NoIdempotentDedup, "chronik_bug_no_dedup"},
+		{bugs.SyncCoversLaterAppends, "chronik_bug_sync_covers_later"},
+	} {
+		if b.on {
+			tags = append(tags, b.tag)
+		}
+	}
+	if len(tags) == 0 {
+		return ""
+	}
+	return " -tags=" + strings.Join(tags, ",")
 }
 
 // writeEventLog replays seed with the event log on. The replay is exact:
