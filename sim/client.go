@@ -150,14 +150,14 @@ func (c *client) connect() {
 		w.s.at(start+timeout, "connect-timeout", failed)
 		return
 	}
-	w.s.after(w.delay(&l.c2n), "syn", func() {
+	w.s.after(w.delay(&l.c2n, 0), "syn", func() {
 		n := l.node
 		if !n.up {
 			if l.n2c.cut > 0 {
 				w.s.at(start+timeout, "connect-timeout", failed)
 				return
 			}
-			w.s.after(w.delay(&l.n2c), "connect-refused", failed)
+			w.s.after(w.delay(&l.n2c, 0), "connect-refused", failed)
 			return
 		}
 		w.nextConnID++
@@ -174,7 +174,7 @@ func (c *client) connect() {
 			return
 		}
 		cn.lastN2C = w.s.now
-		w.s.after(w.delay(&l.n2c), "syn-ack", func() {
+		w.s.after(w.delay(&l.n2c, 0), "syn-ack", func() {
 			if cn.dead {
 				cn.clientOpen = false
 				failed()

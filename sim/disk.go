@@ -252,6 +252,12 @@ func (f *simFile) WriteAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	if err := f.d.fault("write", f.name, off+int64(len(p)) > size); err != nil {
+		// Half the failed writes are short writes: a prefix lands in the
+		// page cache before the error.
+		if len(p) > 1 && f.d.rng.Chance(0.5) {
+			n, _ := f.f.WriteAt(p[:f.d.rng.Intn(len(p))], off)
+			return n, err
+		}
 		return 0, err
 	}
 	f.d.node.spend(f.d.writeLatency())

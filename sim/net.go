@@ -69,10 +69,14 @@ func (l *link) dir(toNode bool) *linkDir {
 	return &l.n2c
 }
 
-// delay draws a one-way delay for a message sent now on d.
-func (w *world) delay(d *linkDir) Time {
+// bytesPerMicrosecond is the links' bandwidth (1 GB/s): a large fetch
+// response takes longer than a small one.
+const bytesPerMicrosecond = 1000
+
+// delay draws a one-way delay for a message of size bytes sent now on d.
+func (w *world) delay(d *linkDir, size int) Time {
 	n := &w.set.Net
-	t := n.BaseDelay + w.netRng.Exp(n.JitterMean)
+	t := n.BaseDelay + w.netRng.Exp(n.JitterMean) + Time(size/bytesPerMicrosecond)
 	if n.SpikeProb > 0 && w.netRng.Chance(n.SpikeProb) {
 		t += w.netRng.Exp(n.SpikeMean)
 	}
@@ -99,7 +103,7 @@ func (w *world) send(c *conn, toNode bool, m msg) {
 // transmit schedules the delivery of m, after every earlier message of the
 // same direction of c.
 func (w *world) transmit(c *conn, toNode bool, m msg) {
-	t := w.s.now + w.delay(c.link.dir(toNode))
+	t := w.s.now + w.delay(c.link.dir(toNode), len(m.frame))
 	last := &c.lastN2C
 	kind := "deliver-to-client"
 	if toNode {
