@@ -36,7 +36,7 @@ func ignoredSeeds() map[uint64]bool {
 }
 
 // sweepSeeds is the fixed set plain `go test ./sim` runs.
-const sweepSeeds = 200
+const sweepSeeds = 100
 
 // outDir is where failure artifacts go (porcupine HTML, event logs).
 func outDir() string { return filepath.Join(os.TempDir(), "chronik-sim") }
