@@ -44,14 +44,18 @@
 // and a timer armed for NextWakeMs (converted through the node's clock).
 // Responses are encoded with broker.EncodeResponse and released in request
 // order per connection (a nil response frees its slot), as io/wire does.
-// Sync jobs complete after a seeded latency: at completion job.Run() runs
-// through the faulty disk and SyncDone follows, unless the process died
-// meanwhile. Page-cache writes and WriteFileAtomic's two fsyncs cost seeded
+// Sync jobs complete after a seeded latency, then SyncDone follows unless
+// the process died meanwhile. A real fsync makes durable at least what was
+// written before it was called; whether it also covers writes made while it
+// runs is drawn per job: job.Run() executes at the start (later appends
+// stay unsynced) or at the completion (they are included). Page-cache writes and WriteFileAtomic's two fsyncs cost seeded
 // time on the loop; events that arrive while it is busy wait in one ordered
 // backlog. A kill drops the broker and resets its connections; a power
-// loss also drops unsynced data (memdisk.Crash, torn tails optional, garbage
-// in torn tails optional) and resets nothing (clients time out); a
-// graceful stop mirrors node.shutdown (in-flight syncs land,
+// loss also drops unsynced data (memdisk.Crash; torn tails optional, which
+// keep all unsynced bytes half the time and a random prefix otherwise;
+// garbage in torn tails optional) and resets nothing (clients time out);
+// half the power losses wait for the node's next fsync and strike in its
+// middle, since syncs are short next to the workload; a graceful stop mirrors node.shutdown (in-flight syncs land,
 // SyncAllBlocking, Shutdown, connections closed in order). A restart
 // recovers from the disk alone; a failed start is retried every second.
 //
@@ -61,7 +65,7 @@
 // for the cluster work to come), each direction with its own cut count and
 // clog. Connections are TCP: FIFO per direction, no loss or duplication
 // inside; the one-way delay is a base plus an exponential jitter plus rare
-// spikes, so different connections reorder. Faults: connection resets (data
+// spikes plus the frame's size at 1 GB/s, so different connections reorder. Faults: connection resets (data
 // in flight lost, both sides told after a delay), clogs (a direction's
 // delay grows by up to seconds for a window), partitions of a random subset
 // of clients (both directions, or one: requests arrive and answers do not),
@@ -77,7 +81,8 @@
 // partition. Faults drawn per operation: read errors, write errors, fsync
 // failures (the broker takes the partition offline: expected, and healed by
 // the liveness phase's restart), windows of a full disk (writes that extend
-// a file fail). Latent bit flips hit only files whose corruption must not
+// a file fail); half the failed writes are short (a prefix lands first).
+// Latent bit flips hit only files whose corruption must not
 // lose acknowledged data: sparse indexes and the CRC-protected partition and
 // leader-epoch checkpoints (never metadata.json, which has no checksum).
 // Corruption of acknowledged records cannot be survived by a single node,
@@ -166,7 +171,7 @@
 // Several nodes, replication and the Raft-log model (the cluster issue);
 // consumer groups and transactions; compression; retention and
 // DeleteRecords (the model assumes logs start at 0); directory durability
-// (memdisk makes directories durable at once); partial writes (a failed
-// write changes nothing); fsync failures that drop dirty pages; SyncWrites
+// (memdisk makes directories durable at once); fsync failures that drop
+// dirty pages ("fsyncgate"); SyncWrites
 // off (acknowledgement from the page cache).
 package sim
