@@ -151,6 +151,11 @@ type Log struct {
 	// ckptRecoveryPoint is the recovery point in the checkpoint file on
 	// disk; TruncateTo lowers it first when it lies above the cut.
 	ckptRecoveryPoint int64
+	// recoveryEpochBound is, during recovery, the latest epoch in the
+	// leader-epoch checkpoint (-1 when there is none): the checkpoint is
+	// written before any batch of a new epoch, so an unsynced batch that
+	// claims a later epoch is damage (its epoch field lies outside the CRC).
+	recoveryEpochBound int32
 
 	epochs    epochCache
 	producers producerTable
