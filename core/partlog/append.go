@@ -71,6 +71,10 @@ func (l *Log) appendLeader(batches []byte, leaderEpoch int32, nowMs int64) (Appe
 		if int64(len(b)) > l.cfg.MaxMessageBytes {
 			return AppendResult{}, fmt.Errorf("%w: batch %d is %d bytes, max.message.bytes is %d", ErrBatchTooLarge, i, len(b), l.cfg.MaxMessageBytes)
 		}
+		if next > math.MaxInt64-int64(h.LastOffsetDelta)-1 {
+			// Offsets are int64 and never wrap: Kafka has the same ceiling.
+			return AppendResult{}, fmt.Errorf("%w: batch %d: %d records past offset %d overflow the offset space", ErrBatchTooLarge, i, int64(h.LastOffsetDelta)+1, next)
+		}
 		p := pendingBatch{b: b, h: h}
 		if h.HasProducerID() {
 			if h.ProducerEpoch < 0 || h.BaseSequence < 0 {

@@ -155,6 +155,7 @@ func (l *Log) recover(nowMs int64) error {
 
 	// Steps 4 and 5: scan.
 	indexBad := make([]bool, len(l.segs))
+	wasTrusted := make([]bool, len(l.segs))
 	for i := 0; i < len(l.segs); i++ {
 		s := l.segs[i]
 		if i > 0 && s.base != l.segs[i-1].next {
@@ -172,6 +173,7 @@ func (l *Log) recover(nowMs int64) error {
 			return err
 		}
 		indexBad[i] = bad
+		wasTrusted[i] = trusted
 		if trusted {
 			l.recovery.SegmentsTrusted++
 			if cause != nil {
@@ -197,6 +199,18 @@ func (l *Log) recover(nowMs int64) error {
 				return err
 			}
 			break
+		}
+	}
+
+	// A torn tail can delete every segment after a trusted one, which then
+	// becomes the active segment having had only its headers checked. The
+	// next Open would CRC-check it as the active segment and cut at the
+	// first damaged batch, silently dropping data synced since: check it
+	// now, where damage below the recovery point is reported instead
+	// (found by FuzzLogCrash).
+	if last := len(l.segs) - 1; wasTrusted[last] {
+		if err := l.verifyCRCs(l.segs[last]); err != nil {
+			return err
 		}
 	}
 
@@ -567,4 +581,23 @@ func (ic *indexCheck) visit(s *segment, h record.Header, pos int64) {
 // wrong, or some lie past the last batch.
 func (ic *indexCheck) finish() bool {
 	return ic.bad || ic.i != len(ic.index) || ic.j != len(ic.times)
+}
+
+// verifyCRCs checks the CRC of every batch of a segment whose headers
+// were already validated by the recovery scan; a failure is corruption of
+// synced data, reported with ErrCorruptSegment.
+func (l *Log) verifyCRCs(s *segment) error {
+	expect := s.base
+	for pos := int64(0); pos < s.size; {
+		h, err := s.headerAt(pos, s.size, expect)
+		if err != nil {
+			return l.corruptAt(s, expect, pos, err)
+		}
+		if _, err := l.readBatch(s, pos, h); err != nil {
+			return err
+		}
+		pos += int64(h.Size())
+		expect = h.NextOffset()
+	}
+	return nil
 }
