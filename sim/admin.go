@@ -27,11 +27,16 @@ func (a *admin) step() {
 	}
 	defer w.s.after(a.c.rng.Exp(w.set.Work.AdminEvery), "admin", a.step)
 	r := a.c.rng
+	live := w.reg.live()
 	switch x := r.Float64(); {
-	case x < 0.45:
+	case x < 0.35:
 		a.create(int32(r.Range(1, 3)))
-	case x < 0.65 && len(w.reg.live()) > 2:
-		a.delete(pick(r, w.reg.live()))
+	case x < 0.5 && len(live) > 2:
+		a.delete(pick(r, live))
+	case x < 0.65 && len(live) > 0:
+		a.grow(pick(r, live))
+	case x < 0.75 && len(live) > 0:
+		a.alter(pick(r, live))
 	default:
 		a.metadata(nil)
 	}
@@ -62,7 +67,7 @@ func createRequest(r *Rand, name string, partitions int32) *kmsg.CreateTopicsReq
 func (a *admin) create(partitions int32) {
 	w := a.c.w
 	w.reg.next++
-	t := &simTopic{name: fmt.Sprintf("t%03d", w.reg.next), partitions: partitions, status: topicMaybe}
+	t := &simTopic{name: fmt.Sprintf("t%03d", w.reg.next), partitions: partitions, maxPartitions: partitions, created: partitions, status: topicMaybe}
 	w.reg.add(t)
 	req := createRequest(a.c.rng, t.name, partitions)
 	a.c.do(req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
@@ -85,6 +90,57 @@ func (a *admin) create(partitions int32) {
 			w.logf("admin: create %s: error %d", t.name, code)
 		}
 	})
+}
+
+// grow adds partitions to a live topic (CreatePartitions). Producers and
+// consumers use the new partitions once the answer is ok; until then the
+// topic may have either count.
+func (a *admin) grow(t *simTopic) {
+	w := a.c.w
+	r := a.c.rng
+	target := t.partitions + int32(r.Range(1, 2))
+	t.maxPartitions = max(t.maxPartitions, target)
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	req.Version = int16(r.Range(0, 3))
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic = t.name
+	rt.Count = target
+	req.Topics = append(req.Topics, rt)
+	a.c.do(req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+		if err != nil {
+			return
+		}
+		cr := resp.(*kmsg.CreatePartitionsResponse)
+		if len(cr.Topics) == 1 && cr.Topics[0].ErrorCode == 0 && target > t.partitions {
+			t.partitions = target
+			t.grows = append(t.grows, topicGrow{count: target, at: w.s.now})
+		}
+	})
+}
+
+// alter changes a log setting of a live topic (IncrementalAlterConfigs):
+// it reaches open logs at once and must change nothing a client sees.
+func (a *admin) alter(t *simTopic) {
+	w := a.c.w
+	r := a.c.rng
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	req.Version = int16(r.Range(0, 1))
+	res := kmsg.NewIncrementalAlterConfigsRequestResource()
+	res.ResourceType = kmsg.ConfigResourceTypeTopic
+	res.ResourceName = t.name
+	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	switch r.Intn(3) {
+	case 0:
+		c.Name, c.Value = "segment.bytes", kmsg.StringPtr(fmt.Sprint(pick(r, []int{512, 4096, 1 << 20})))
+	case 1:
+		c.Name, c.Value = "segment.ms", kmsg.StringPtr(fmt.Sprint(pick(r, []int{1000, 60000})))
+	default:
+		c.Name, c.Value = "index.interval.bytes", kmsg.StringPtr(fmt.Sprint(pick(r, []int{64, 4096})))
+	}
+	res.Configs = append(res.Configs, c)
+	req.Resources = append(req.Resources, res)
+	a.c.do(req, w.set.Work.RequestTimeout, false, func(kmsg.Response, error) {})
 }
 
 // delete deletes a live topic; producers and consumers stop choosing it
@@ -151,8 +207,8 @@ func (a *admin) metadata(done func(map[string]int32)) {
 				w.fail("metadata check: topic %s listed but never created", n)
 			case t.status == topicDeleted && t.deletedAt < call:
 				w.fail("metadata check: topic %s listed after its delete was acknowledged at %s", n, t.deletedAt)
-			case listed[n] != t.partitions:
-				w.fail("metadata check: topic %s has %d partitions, created with %d", n, listed[n], t.partitions)
+			case listed[n] < t.partitionsAt(call) || listed[n] > t.maxPartitions:
+				w.fail("metadata check: topic %s has %d partitions, want %d to %d", n, listed[n], t.partitionsAt(call), t.maxPartitions)
 			}
 		}
 		for _, t := range w.reg.topics {

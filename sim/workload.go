@@ -27,12 +27,17 @@ const (
 // simTopic is one topic incarnation. Names are never reused, so a name is
 // one log for the whole run.
 type simTopic struct {
-	name       string
-	partitions int32
-	status     topicStatus
-	createdAt  Time // when the create was acknowledged (live topics)
-	deleteCall Time // when the delete was sent
-	deletedAt  Time // when the delete was acknowledged
+	name string
+	// partitions is the acknowledged partition count; maxPartitions the
+	// largest one a CreateTopics or CreatePartitions asked for.
+	partitions    int32
+	maxPartitions int32
+	created       int32       // the count it was created with
+	grows         []topicGrow // acknowledged CreatePartitions
+	status        topicStatus
+	createdAt     Time // when the create was acknowledged (live topics)
+	deleteCall    Time // when the delete was sent
+	deletedAt     Time // when the delete was acknowledged
 }
 
 // registry is the workload's shared knowledge: which topics exist and how
@@ -44,6 +49,23 @@ type registry struct {
 	byName map[string]*simTopic
 	known  map[lin.TopicPartition]int64
 	next   int
+}
+
+// topicGrow is one acknowledged CreatePartitions.
+type topicGrow struct {
+	count int32
+	at    Time
+}
+
+// partitionsAt is the partition count acknowledged before time t.
+func (t *simTopic) partitionsAt(at Time) int32 {
+	n := t.created
+	for _, g := range t.grows {
+		if g.at < at {
+			n = max(n, g.count)
+		}
+	}
+	return n
 }
 
 func (r *registry) add(t *simTopic) {
