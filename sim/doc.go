@@ -144,15 +144,17 @@
 //
 // # Deliberate bugs (core/bugs)
 //
-// Five switches, each on only under its build tag; TestBugsCaught sweeps
+// Six switches, each on only under its build tag; TestBugsCaught sweeps
 // each and requires a failure within 200 seeds (seeds that fail without any
-// deliberate bug are skipped). Seeds needed at the commit that added them:
+// deliberate bug, real bugs still open, are skipped). Seeds needed, and the
+// checker that caught each (whole hunt: 43 s):
 //
-//	chronik_bug_ack_before_sync  1 seed  (lost write after a power loss)
-//	chronik_bug_serve_past_hw    1 seed  (client sees offsets past the HW)
-//	chronik_bug_skip_crc         6 seeds (corrupt batch served after a media flip)
-//	chronik_bug_reuse_offset     1 seed  (lost write, wrong acknowledged offset)
-//	chronik_bug_no_dedup         3 seeds (duplicate values after idempotent retries)
+//	chronik_bug_ack_before_sync    1 seed   lost write after a power loss
+//	chronik_bug_serve_past_hw      1 seed   client saw offsets at or past the HW
+//	chronik_bug_skip_crc           4 seeds  corrupt batch served (torn-tail garbage)
+//	chronik_bug_reuse_offset       1 seed   lost writes, inconsistent offsets
+//	chronik_bug_no_dedup           1 seed   duplicate values after idempotent retries
+//	chronik_bug_sync_covers_later 26 seeds  lost write after a mid-fsync power loss
 //
 // # Speed
 //
