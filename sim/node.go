@@ -305,7 +305,9 @@ func (n *simNode) receive(c *conn, m msg) {
 	}
 	req.Conn = broker.ConnID(c.id)
 	req.Seq = seq
-	w.logf("node %d: conn %d request %d key %d v%d corr %d", n.id, c.id, seq, req.Msg.Key(), req.Msg.GetVersion(), req.CorrelationID)
+	if w.logw != nil {
+		w.logf("node %d: conn %d request %d key %d v%d corr %d", n.id, c.id, seq, req.Msg.Key(), req.Msg.GetVersion(), req.CorrelationID)
+	}
 	n.b.HandleRequest(n.nowMs(), req)
 	n.settle()
 }
@@ -325,7 +327,9 @@ func (n *simNode) respond(c *conn, seq uint64, frame []byte) {
 		}
 		delete(c.pending, c.nextRespSeq)
 		c.nextRespSeq++
-		n.w.logf("node %d: conn %d response %d (%d bytes, busy until %s)", n.id, c.id, c.nextRespSeq-1, len(slot.frame), n.busyUntil)
+		if n.w.logw != nil {
+			n.w.logf("node %d: conn %d response %d (%d bytes, busy until %s)", n.id, c.id, c.nextRespSeq-1, len(slot.frame), n.busyUntil)
+		}
 		if slot.frame != nil {
 			n.w.tr.str("response")
 			n.w.tr.bytes(slot.frame)

@@ -142,9 +142,20 @@ func (w *world) complete(p *pendingOp, outcome lin.Outcome) {
 	}
 	p.op.Return = max(int64(w.s.now), p.op.Call)
 	w.history = append(w.history, p.op)
+	op := &p.op
 	w.tr.str("op")
-	w.tr.str(p.op.String())
-	w.logf("history: client %d %s %s (call %s)", p.op.Client, p.op.Partition, p.op.String(), Time(p.op.Call))
+	w.tr.u64(uint64(op.Kind)<<8 | uint64(op.Outcome))
+	w.tr.i64(int64(op.Client))
+	w.tr.str(op.Partition.Topic)
+	w.tr.i64(int64(op.Partition.Partition))
+	w.tr.i64(op.Offset)
+	w.tr.i64(op.HighWatermark)
+	for _, v := range op.Values {
+		w.tr.str(v)
+	}
+	if w.logw != nil {
+		w.logf("history: client %d %s %s (call %s)", op.Client, op.Partition, op.String(), Time(op.Call))
+	}
 }
 
 // ---------------------------------------------------------------- producer
