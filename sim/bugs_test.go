@@ -27,13 +27,15 @@ const bugHuntSeeds = 200
 // deliberate bug it builds the package with the bug's tag and sweeps
 // seeds until a checker fails, within bugHuntSeeds seeds. Seeds that fail
 // without any deliberate bug (real bugs still open) are run first and
-// skipped, so that each catch is the deliberate bug's. It compiles once
-// per tag, so it runs only with CHRONIK_BUG_HUNT=1:
+// skipped, so that each catch is the deliberate bug's. It compiles the
+// package once per tag (about 15 s in all with a warm build cache), so it
+// is part of plain `go test ./...` but skipped with -short or with
+// CHRONIK_BUG_HUNT=0:
 //
-//	CHRONIK_BUG_HUNT=1 go test ./sim -run TestBugsCaught -v -timeout 30m
+//	go test ./sim -run TestBugsCaught -v
 func TestBugsCaught(t *testing.T) {
-	if testing.Short() || os.Getenv("CHRONIK_BUG_HUNT") == "" {
-		t.Skip("set CHRONIK_BUG_HUNT=1 to run the deliberate-bug hunt (several minutes)")
+	if testing.Short() || os.Getenv("CHRONIK_BUG_HUNT") == "0" {
+		t.Skip("deliberate-bug hunt skipped (-short or CHRONIK_BUG_HUNT=0)")
 	}
 	began := time.Now()
 	base := goTestSweep(t, "", "")
@@ -74,7 +76,7 @@ func goTestSweep(t *testing.T, tag, ignore string) string {
 		args = append(args, "-ignore-seeds="+ignore)
 	}
 	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), "CHRONIK_BUG_HUNT=")
+	cmd.Env = append(os.Environ(), "CHRONIK_BUG_HUNT=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil && tag == "" && !strings.Contains(string(out), "sweep:") {
 		t.Fatalf("baseline sweep did not run: %v\n%s", err, out)
