@@ -9,7 +9,7 @@
 //	go test ./sim -run Sim -seed=N -v     # one seed: one line with seed=N, the faults, trace=<hex>
 //	go test ./sim -run Sim -seeds=K -v    # K seeds from a random start (printed); add -seed=S to choose it
 //	go test ./sim -run Sim -seed=N -event-log=/tmp/N.log   # the run's event log
-//	CHRONIK_BUG_HUNT=1 go test ./sim -run TestBugsCaught -v -timeout 30m   # deliberate bugs
+//	go test ./sim -run TestBugsCaught -v   # deliberate bugs (also part of go test ./...)
 //	go test ./sim -run XXX -bench Run     # speed
 //
 // go test hides the output of a passing package without -v; the one-line
