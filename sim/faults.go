@@ -277,7 +277,7 @@ func (w *world) faultClockJump() {
 	w.tr.str("clock-jump")
 	w.tr.i64(int64(d))
 	w.logf("fault: clock of node %d jumps by %s", n.id, d)
-	if !n.deferIfBusy("node-busy", n.settle) {
+	if !n.deferIfBusy("clock-jump", n.settle) {
 		n.settle()
 	}
 }

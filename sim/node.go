@@ -14,10 +14,10 @@ import (
 // around the broker, with the simulator's scheduler as its event loop:
 // requests, sync completions and closed connections come in as events;
 // after each one it calls Flush (group commit), then Tick, and arms a
-// timer for NextWakeMs. Sync jobs complete after a seeded latency: at
-// completion time the job runs (through the faulty disk) and SyncDone is
-// delivered. A crash drops the broker and every connection; a restart
-// recovers from the disk alone.
+// timer for NextWakeMs. Sync jobs complete after a seeded latency (the
+// fsync itself takes effect at the job's start or at its completion, drawn
+// per job) and then SyncDone is delivered. A crash drops the broker and
+// every connection; a restart recovers from the disk alone.
 type simNode struct {
 	w     *world
 	id    int32
@@ -45,9 +45,15 @@ type simNode struct {
 	// crashArmed, when set, is a crash to run in the middle of the next
 	// fsync.
 	crashArmed   func()
-	backlog      []func()
+	backlog      []backlogEntry
 	backlogArmed bool
 	draining     bool
+}
+
+// backlogEntry is an event that waits for the loop.
+type backlogEntry struct {
+	kind string
+	fn   func()
 }
 
 // deferIfBusy queues fn, in arrival order, for when the loop is free and
@@ -58,7 +64,7 @@ func (n *simNode) deferIfBusy(kind string, fn func()) bool {
 	if n.draining || (n.w.s.now >= n.busyUntil && len(n.backlog) == 0) {
 		return false
 	}
-	n.backlog = append(n.backlog, fn)
+	n.backlog = append(n.backlog, backlogEntry{kind, fn})
 	n.armBacklog()
 	return true
 }
@@ -79,11 +85,12 @@ func (n *simNode) armBacklog() {
 				n.armBacklog()
 				return
 			}
-			fn := n.backlog[0]
-			n.backlog[0] = nil
+			e := n.backlog[0]
+			n.backlog[0] = backlogEntry{}
 			n.backlog = n.backlog[1:]
+			n.w.tr.str(e.kind)
 			n.draining = true
-			fn()
+			e.fn()
 			n.draining = false
 		}
 	})
@@ -204,7 +211,7 @@ func (n *simNode) settle() {
 		if n.inc != inc || gen != n.timerGen {
 			return
 		}
-		if n.deferIfBusy("node-busy", fire) {
+		if n.deferIfBusy("node-timer", fire) {
 			return
 		}
 		n.timerPending = false
@@ -267,7 +274,7 @@ func (n *simNode) stop(graceful, rst bool) {
 // receive handles a message arriving on c.
 func (n *simNode) receive(c *conn, m msg) {
 	w := n.w
-	if n.deferIfBusy("node-busy", func() { n.receive(c, m) }) {
+	if n.deferIfBusy("deliver-to-node", func() { n.receive(c, m) }) {
 		return
 	}
 	if !n.up || c.nodeInc != n.inc || !c.nodeOpen {
@@ -355,7 +362,7 @@ func (n *simNode) closeConn(c *conn, reason string) {
 		inc := n.inc
 		var closed func()
 		closed = func() {
-			if n.deferIfBusy("node-busy", closed) {
+			if n.deferIfBusy("node-conn-closed", closed) {
 				return
 			}
 			if n.up && n.inc == inc {
@@ -438,7 +445,7 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		if n.inc != inc || !n.up || ps.done {
 			return
 		}
-		if n.deferIfBusy("node-busy", done) {
+		if n.deferIfBusy("sync-done", done) {
 			return
 		}
 		ps.done = true
