@@ -5,7 +5,7 @@
 //
 // # Running it
 //
-//	go test ./sim                         # fixed sweep (seeds 1-100) and the determinism test
+//	go test ./sim                         # fixed sweep (seeds 1-100), determinism, regression seeds, bug hunt
 //	go test ./sim -run Sim -seed=N -v     # one seed: one line with seed=N, the faults, trace=<hex>
 //	go test ./sim -run Sim -seeds=K -v    # K seeds from a random start (printed); add -seed=S to choose it
 //	go test ./sim -run Sim -seed=N -event-log=/tmp/N.log   # the run's event log
