@@ -5,9 +5,7 @@ package broker
 // Requests go in through HandleRequest exactly as the node delivers them.
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"strings"
 	"testing"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/chronik-streaming/chronik/core/disk/memdisk"
 	"github.com/chronik-streaming/chronik/core/partlog"
+	"github.com/chronik-streaming/chronik/core/record"
 )
 
 // recordingReplier keeps every response and every closed connection.
@@ -254,38 +253,11 @@ func (tb *testBroker) produce(topic string, partition int32, n int) int64 {
 	return sp.BaseOffset
 }
 
-// testBatch encodes a v2 record batch of n small uncompressed records.
+// testBatch builds a v2 record batch of n small uncompressed records.
 func testBatch(timestampMs int64, n int) []byte {
-	var records []byte
-	for i := 0; i < n; i++ {
-		var body []byte
-		body = append(body, 0)                     // attributes
-		body = binary.AppendVarint(body, 0)        // timestamp delta
-		body = binary.AppendVarint(body, int64(i)) // offset delta
-		body = binary.AppendVarint(body, -1)       // null key
-		value := fmt.Sprintf("value-%d", i)        //
-		body = binary.AppendVarint(body, int64(len(value)))
-		body = append(body, value...)
-		body = binary.AppendVarint(body, 0) // no headers
-		records = binary.AppendVarint(records, int64(len(body)))
-		records = append(records, body...)
+	recs := make([]record.Record, n)
+	for i := range recs {
+		recs[i] = record.Record{Timestamp: timestampMs, Value: []byte(fmt.Sprintf("value-%d", i))}
 	}
-	b := make([]byte, 0, 61+len(records))
-	b = binary.BigEndian.AppendUint64(b, 0)                   // base offset
-	b = binary.BigEndian.AppendUint32(b, 0)                   // length, below
-	b = binary.BigEndian.AppendUint32(b, 0)                   // partition leader epoch
-	b = append(b, 2)                                          // magic
-	b = binary.BigEndian.AppendUint32(b, 0)                   // crc, below
-	b = binary.BigEndian.AppendUint16(b, 0)                   // attributes
-	b = binary.BigEndian.AppendUint32(b, uint32(n-1))         // last offset delta
-	b = binary.BigEndian.AppendUint64(b, uint64(timestampMs)) // first timestamp
-	b = binary.BigEndian.AppendUint64(b, uint64(timestampMs)) // max timestamp
-	b = binary.BigEndian.AppendUint64(b, ^uint64(0))          // producer id -1
-	b = binary.BigEndian.AppendUint16(b, 0xffff)              // producer epoch -1
-	b = binary.BigEndian.AppendUint32(b, 0xffffffff)          // base sequence -1
-	b = binary.BigEndian.AppendUint32(b, uint32(n))           // record count
-	b = append(b, records...)
-	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
+	return record.MustBuild(record.DefaultBatchOptions(), recs)
 }
