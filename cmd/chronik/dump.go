@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
@@ -168,20 +169,17 @@ func textOrBytes(b []byte) (*string, []byte) {
 // still in the first segment are not printed. It returns 0 when there is
 // no readable checkpoint.
 func readLogStartOffset(dir string) int64 {
-	data, err := os.ReadFile(filepath.Join(dir, "partition-checkpoint"))
+	data, err := os.ReadFile(filepath.Join(dir, partlog.CheckpointFileName))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			fmt.Fprintf(os.Stderr, "dump: reading checkpoint: %v\n", err)
 		}
 		return 0
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "log-start-offset "); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err == nil && n >= 0 {
-				return n
-			}
-		}
+	start, err := partlog.LogStartFromCheckpoint(data)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dump: ignoring checkpoint: %v\n", err)
+		return 0
 	}
-	return 0
+	return start
 }

@@ -171,3 +171,18 @@ func decodeEpochCheckpoint(data []byte) (epochCache, error) {
 	}
 	return c, nil
 }
+
+// CheckpointFileName is the partition checkpoint's name inside a partition
+// directory, for offline tools that read it (chronik dump).
+const CheckpointFileName = checkpointFile
+
+// LogStartFromCheckpoint returns the log start offset recorded in the
+// contents of a partition checkpoint file, after checking its CRC, so that
+// offline tools skip records that DeleteRecords or retention removed.
+func LogStartFromCheckpoint(data []byte) (int64, error) {
+	c, err := decodePartitionCheckpoint(data)
+	if err != nil {
+		return 0, err
+	}
+	return c.logStartOffset, nil
+}
