@@ -1,7 +1,15 @@
-// Package metadata holds the cluster metadata image: the topics, their ids,
-// partition counts and config overrides. On a single node the broker keeps
-// the image in one checkpoint file; the cluster issue replaces that file
-// with a replicated metadata log that applies the same records.
+// Package metadata holds the cluster metadata image and the records that
+// change it: broker registrations and fencing, topics with their ids,
+// configs and partition assignments (replicas, leader, leader epoch, ISR,
+// partition epoch), and producer-id blocks.
+//
+// The image changes only by applying records (Apply) in the order of the
+// metadata log. Apply is deterministic: every node that applies the same
+// entries in the same order holds the same image, byte for byte
+// (Marshal). Controller decisions that depend only on the image (replica
+// placement, leader election when a broker is fenced, ISR validation) are
+// made inside Apply, so a proposal can never act on a stale view: it is
+// checked against the image at its place in the log.
 package metadata
 
 import (
@@ -26,27 +34,64 @@ func (id TopicID) String() string {
 	return string(out)
 }
 
+// NoLeader is the leader id of a partition without a leader.
+const NoLeader int32 = -1
+
+// Partition is the replication state of one partition.
+type Partition struct {
+	// Replicas is the assignment, preferred leader first.
+	Replicas []int32 `json:"replicas"`
+	// ISR is the in-sync replica set; it always contains the leader when
+	// there is one.
+	ISR []int32 `json:"isr"`
+	// Leader is the leader's broker id or NoLeader.
+	Leader int32 `json:"leader"`
+	// LeaderEpoch grows on every leader change (including to NoLeader).
+	LeaderEpoch int32 `json:"leader_epoch"`
+	// PartitionEpoch grows on every change of the partition's state; an
+	// ISR change names the epoch it was computed from and is refused if
+	// the partition moved on since.
+	PartitionEpoch int32 `json:"partition_epoch"`
+}
+
 // Topic is one topic in the image.
 type Topic struct {
 	Name       string            `json:"name"`
 	ID         TopicID           `json:"id"`
-	Partitions int32             `json:"partitions"`
+	Partitions int32             `json:"partitions"`        // always len(Assignments)
 	Configs    map[string]string `json:"configs,omitempty"` // overrides only; defaults come from the broker
+	// Assignments holds each partition's replication state by index.
+	Assignments []Partition `json:"assignments"`
 }
 
-// Image is the whole metadata state. The zero value is an empty image.
+// Broker is a registered broker.
+type Broker struct {
+	ID   int32  `json:"id"`
+	Host string `json:"host"`
+	Port int32  `json:"port"`
+	// Incarnation is drawn at random by each start of the broker process;
+	// a registration with a new incarnation means the broker restarted.
+	Incarnation uint64 `json:"incarnation"`
+	// Fenced brokers lead nothing and are not in any ISR (unless they are
+	// the last member of one). A broker starts fenced and is unfenced by
+	// its heartbeats; the controller fences it when they stop.
+	Fenced bool `json:"fenced"`
+}
+
+// Image is the whole metadata state. Build one with NewImage.
 type Image struct {
 	// ProducerIDEnd is the end of the last block of producer ids handed to
 	// a broker: ids below it may be in use and are never given out again.
 	ProducerIDEnd int64
 
-	topics map[string]*Topic
-	byID   map[TopicID]*Topic
+	topics  map[string]*Topic
+	byID    map[TopicID]*Topic
+	brokers map[int32]*Broker
 }
 
 // NewImage returns an empty image.
 func NewImage() *Image {
-	return &Image{topics: map[string]*Topic{}, byID: map[TopicID]*Topic{}}
+	return &Image{topics: map[string]*Topic{}, byID: map[TopicID]*Topic{}, brokers: map[int32]*Broker{}}
 }
 
 // Topic returns the topic named name, or nil.
@@ -69,8 +114,34 @@ func (im *Image) TopicNames() []string {
 // Len is the number of topics.
 func (im *Image) Len() int { return len(im.topics) }
 
+// Broker returns the registration of broker id, or nil.
+func (im *Image) Broker(id int32) *Broker { return im.brokers[id] }
+
+// BrokerIDs returns every registered broker id in ascending order.
+func (im *Image) BrokerIDs() []int32 {
+	ids := make([]int32, 0, len(im.brokers))
+	for id := range im.brokers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
+// UnfencedBrokerIDs returns the ids of registered, unfenced brokers in
+// ascending order.
+func (im *Image) UnfencedBrokerIDs() []int32 {
+	var ids []int32
+	for _, id := range im.BrokerIDs() {
+		if !im.brokers[id].Fenced {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // PutTopic adds or replaces a topic. The image keeps t; callers must not
-// mutate it afterwards except through the image.
+// mutate it afterwards except through the image. Topics without
+// assignments get none; Apply always sets them.
 func (im *Image) PutTopic(t *Topic) {
 	if old := im.topics[t.Name]; old != nil {
 		delete(im.byID, old.ID)
@@ -87,30 +158,54 @@ func (im *Image) RemoveTopic(name string) {
 	}
 }
 
-// fileFormat is the JSON layout of an image checkpoint. Topics are sorted by
-// name so that the same image always encodes to the same bytes.
-type fileFormat struct {
-	Version       int      `json:"version"`
-	ProducerIDEnd int64    `json:"producer_id_end"`
-	Topics        []*Topic `json:"topics"`
+// PutBroker adds or replaces a broker registration.
+func (im *Image) PutBroker(b *Broker) { im.brokers[b.ID] = b }
+
+// AssignAllTo gives every partition without an assignment the single
+// replica id as leader. It upgrades images written by single-node
+// versions that had no assignments.
+func (im *Image) AssignAllTo(id int32) {
+	for _, name := range im.TopicNames() {
+		t := im.topics[name]
+		for len(t.Assignments) < int(t.Partitions) {
+			t.Assignments = append(t.Assignments, Partition{Replicas: []int32{id}, ISR: []int32{id}, Leader: id})
+		}
+	}
 }
+
+// fileFormat is the JSON layout of an image snapshot. Topics and brokers
+// are sorted so that the same image always encodes to the same bytes.
+type fileFormat struct {
+	Version       int       `json:"version"`
+	ProducerIDEnd int64     `json:"producer_id_end"`
+	Brokers       []*Broker `json:"brokers,omitempty"`
+	Topics        []*Topic  `json:"topics"`
+}
+
+// imageVersion is the current snapshot format; version 1 (single node,
+// no brokers or assignments) is still read.
+const imageVersion = 2
 
 // Marshal encodes the image deterministically.
 func (im *Image) Marshal() ([]byte, error) {
-	f := fileFormat{Version: 1, ProducerIDEnd: im.ProducerIDEnd}
+	f := fileFormat{Version: imageVersion, ProducerIDEnd: im.ProducerIDEnd}
+	for _, id := range im.BrokerIDs() {
+		f.Brokers = append(f.Brokers, im.brokers[id])
+	}
 	for _, name := range im.TopicNames() {
 		f.Topics = append(f.Topics, im.topics[name])
 	}
 	return json.MarshalIndent(f, "", "  ")
 }
 
-// Unmarshal decodes an image written by Marshal.
+// Unmarshal decodes an image written by Marshal and checks its
+// invariants, so a damaged snapshot is refused rather than served.
 func Unmarshal(data []byte) (*Image, error) {
 	var f fileFormat
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("metadata: decode image: %w", err)
 	}
-	if f.Version != 1 {
+	if f.Version != 1 && f.Version != imageVersion {
 		return nil, fmt.Errorf("metadata: unsupported image version %d", f.Version)
 	}
 	im := NewImage()
@@ -118,14 +213,99 @@ func Unmarshal(data []byte) (*Image, error) {
 		return nil, fmt.Errorf("metadata: negative producer id end %d", f.ProducerIDEnd)
 	}
 	im.ProducerIDEnd = f.ProducerIDEnd
+	for _, b := range f.Brokers {
+		if b == nil || b.ID < 0 || im.brokers[b.ID] != nil {
+			return nil, fmt.Errorf("metadata: invalid or duplicate broker entry %+v", b)
+		}
+		im.brokers[b.ID] = b
+	}
 	for _, t := range f.Topics {
 		if t == nil || t.Name == "" || t.Partitions <= 0 {
 			return nil, fmt.Errorf("metadata: invalid topic entry %+v", t)
 		}
-		if im.topics[t.Name] != nil {
+		if im.topics[t.Name] != nil || im.byID[t.ID] != nil {
 			return nil, fmt.Errorf("metadata: duplicate topic %q", t.Name)
+		}
+		if f.Version >= 2 && len(t.Assignments) != int(t.Partitions) {
+			return nil, fmt.Errorf("metadata: topic %q has %d partitions and %d assignments", t.Name, t.Partitions, len(t.Assignments))
 		}
 		im.PutTopic(t)
 	}
+	if f.Version >= 2 {
+		if err := im.Check(); err != nil {
+			return nil, err
+		}
+	}
 	return im, nil
+}
+
+// Check verifies the image's invariants and returns the first violation.
+func (im *Image) Check() error {
+	for _, name := range im.TopicNames() {
+		t := im.topics[name]
+		if im.byID[t.ID] != t {
+			return fmt.Errorf("metadata: topic %q missing from the id index", name)
+		}
+		if int(t.Partitions) != len(t.Assignments) {
+			return fmt.Errorf("metadata: topic %q has %d partitions and %d assignments", name, t.Partitions, len(t.Assignments))
+		}
+		for i, p := range t.Assignments {
+			if err := checkPartition(&p); err != nil {
+				return fmt.Errorf("metadata: %s-%d: %w", name, i, err)
+			}
+		}
+	}
+	if len(im.byID) != len(im.topics) {
+		return fmt.Errorf("metadata: %d topic ids for %d topics", len(im.byID), len(im.topics))
+	}
+	for id, b := range im.brokers {
+		if b.ID != id {
+			return fmt.Errorf("metadata: broker %d registered under %d", b.ID, id)
+		}
+	}
+	return nil
+}
+
+func checkPartition(p *Partition) error {
+	if len(p.Replicas) == 0 {
+		return fmt.Errorf("no replicas")
+	}
+	if hasDuplicates(p.Replicas) || hasDuplicates(p.ISR) {
+		return fmt.Errorf("duplicate broker in replicas %v or ISR %v", p.Replicas, p.ISR)
+	}
+	if len(p.ISR) == 0 {
+		return fmt.Errorf("empty ISR")
+	}
+	for _, id := range p.ISR {
+		if !contains(p.Replicas, id) {
+			return fmt.Errorf("ISR %v not within replicas %v", p.ISR, p.Replicas)
+		}
+	}
+	if p.Leader != NoLeader && !contains(p.ISR, p.Leader) {
+		return fmt.Errorf("leader %d not in ISR %v", p.Leader, p.ISR)
+	}
+	if p.LeaderEpoch < 0 || p.PartitionEpoch < 0 {
+		return fmt.Errorf("negative epoch")
+	}
+	return nil
+}
+
+func contains(ids []int32, id int32) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func hasDuplicates(ids []int32) bool {
+	for i := range ids {
+		for j := i + 1; j < len(ids); j++ {
+			if ids[i] == ids[j] {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -36,7 +36,7 @@ func TestImageRoundTripIsDeterministic(t *testing.T) {
 func TestUnmarshalRejectsDamage(t *testing.T) {
 	cases := map[string]string{
 		"not json":          "{",
-		"wrong version":     `{"version":2,"topics":[]}`,
+		"wrong version":     `{"version":3,"topics":[]}`,
 		"duplicate topic":   `{"version":1,"topics":[{"name":"a","partitions":1},{"name":"a","partitions":1}]}`,
 		"zero partitions":   `{"version":1,"topics":[{"name":"a","partitions":0}]}`,
 		"negative producer": `{"version":1,"producer_id_end":-1,"topics":[]}`,

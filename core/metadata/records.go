@@ -1,0 +1,532 @@
+package metadata
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// Sentinel errors of Apply: a record that fails is refused whole and
+// leaves the image unchanged. The broker maps them to Kafka error codes.
+var (
+	ErrTopicExists              = errors.New("metadata: topic already exists")
+	ErrUnknownTopic             = errors.New("metadata: unknown topic")
+	ErrUnknownBroker            = errors.New("metadata: unknown or stale broker registration")
+	ErrInvalidReplicationFactor = errors.New("metadata: invalid replication factor")
+	ErrInvalidReplicaAssignment = errors.New("metadata: invalid replica assignment")
+	ErrInvalidPartitions        = errors.New("metadata: invalid partition count")
+	// ErrStalePartitionState refuses an ISR change computed from an older
+	// leader epoch or partition epoch than the image holds.
+	ErrStalePartitionState = errors.New("metadata: stale partition state")
+	ErrInvalidISR          = errors.New("metadata: invalid ISR")
+	ErrInvalidRecord       = errors.New("metadata: invalid record")
+)
+
+// Limits on what one entry may carry, so a malformed or hostile proposal
+// cannot make Apply allocate without bound.
+const (
+	MaxRecordsPerEntry    = 10000
+	MaxPartitionsPerTopic = 1 << 16
+	MaxReplicationFactor  = 64
+	MaxProducerIDBlock    = 1 << 20
+)
+
+// Entry is one entry of the metadata log: the records of one proposal,
+// applied in order, each on its own (a refused record does not stop the
+// ones after it). Proposer, Incarnation and Seq let the proposing node
+// match the applied entry to the request that is waiting for it.
+type Entry struct {
+	Proposer    int32    `json:"proposer"`
+	Incarnation uint64   `json:"incarnation"`
+	Seq         uint64   `json:"seq"`
+	Records     []Record `json:"records"`
+}
+
+// Record is one change. Exactly one field is set.
+type Record struct {
+	RegisterBroker      *RegisterBroker      `json:"register_broker,omitempty"`
+	FenceBroker         *FenceBroker         `json:"fence_broker,omitempty"`
+	UnfenceBroker       *UnfenceBroker       `json:"unfence_broker,omitempty"`
+	CreateTopic         *CreateTopic         `json:"create_topic,omitempty"`
+	DeleteTopic         *DeleteTopic         `json:"delete_topic,omitempty"`
+	CreatePartitions    *CreatePartitions    `json:"create_partitions,omitempty"`
+	ChangeISR           *ChangeISR           `json:"change_isr,omitempty"`
+	SetTopicConfigs     *SetTopicConfigs     `json:"set_topic_configs,omitempty"`
+	AllocateProducerIDs *AllocateProducerIDs `json:"allocate_producer_ids,omitempty"`
+}
+
+// RegisterBroker registers a broker process. A new incarnation of a
+// registered broker first fences the old one (its leaderships move), and
+// every registration starts fenced.
+type RegisterBroker struct {
+	ID          int32  `json:"id"`
+	Host        string `json:"host"`
+	Port        int32  `json:"port"`
+	Incarnation uint64 `json:"incarnation"`
+}
+
+// FenceBroker fences one incarnation of a broker: it leaves every ISR it
+// is not the last member of, and the partitions it led elect a new leader
+// from their ISR (or go leaderless).
+type FenceBroker struct {
+	ID          int32  `json:"id"`
+	Incarnation uint64 `json:"incarnation"`
+}
+
+// UnfenceBroker lets a fenced broker lead again: leaderless partitions
+// whose ISR holds it elect it.
+type UnfenceBroker struct {
+	ID          int32  `json:"id"`
+	Incarnation uint64 `json:"incarnation"`
+}
+
+// CreateTopic creates a topic. With Assignment empty, Apply places
+// ReplicationFactor replicas of each partition over the unfenced brokers,
+// spreading leaders; otherwise Assignment[i] lists partition i's replicas.
+type CreateTopic struct {
+	Name              string            `json:"name"`
+	ID                TopicID           `json:"id"`
+	Partitions        int32             `json:"partitions"`
+	ReplicationFactor int16             `json:"replication_factor"`
+	Assignment        [][]int32         `json:"assignment,omitempty"`
+	Configs           map[string]string `json:"configs,omitempty"`
+}
+
+// DeleteTopic removes a topic by name and id.
+type DeleteTopic struct {
+	Name string  `json:"name"`
+	ID   TopicID `json:"id"`
+}
+
+// CreatePartitions grows a topic to Count partitions, placed like a new
+// topic's with the replication factor of its partition 0.
+type CreatePartitions struct {
+	Name       string    `json:"name"`
+	ID         TopicID   `json:"id"`
+	Count      int32     `json:"count"`
+	Assignment [][]int32 `json:"assignment,omitempty"` // for the new partitions only
+}
+
+// ChangeISR is a partition leader's request to change the ISR (KIP-497's
+// AlterPartition). It applies only if Leader, LeaderEpoch and
+// PartitionEpoch are still current, and only unfenced brokers may join.
+type ChangeISR struct {
+	Topic          string  `json:"topic"`
+	ID             TopicID `json:"id"`
+	Partition      int32   `json:"partition"`
+	Leader         int32   `json:"leader"`
+	LeaderEpoch    int32   `json:"leader_epoch"`
+	PartitionEpoch int32   `json:"partition_epoch"`
+	ISR            []int32 `json:"isr"`
+}
+
+// SetTopicConfigs replaces a topic's config overrides.
+type SetTopicConfigs struct {
+	Name    string            `json:"name"`
+	ID      TopicID           `json:"id"`
+	Configs map[string]string `json:"configs,omitempty"`
+}
+
+// AllocateProducerIDs hands broker Broker the next Count producer ids.
+type AllocateProducerIDs struct {
+	Broker int32 `json:"broker"`
+	Count  int64 `json:"count"`
+}
+
+// Result is the outcome of one record.
+type Result struct {
+	// Err is nil when the record applied, else one of the sentinel errors
+	// wrapped with detail.
+	Err error
+	// ProducerIDStart is the first id of an allocated block.
+	ProducerIDStart int64
+}
+
+// EncodeEntry encodes an entry for the metadata log.
+func EncodeEntry(e *Entry) ([]byte, error) {
+	if len(e.Records) > MaxRecordsPerEntry {
+		return nil, fmt.Errorf("metadata: %d records in one entry (limit %d)", len(e.Records), MaxRecordsPerEntry)
+	}
+	return json.Marshal(e)
+}
+
+// DecodeEntry decodes a log entry written by EncodeEntry.
+func DecodeEntry(data []byte) (*Entry, error) {
+	var e Entry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("metadata: decode entry: %w", err)
+	}
+	if len(e.Records) > MaxRecordsPerEntry {
+		return nil, fmt.Errorf("metadata: %d records in one entry (limit %d)", len(e.Records), MaxRecordsPerEntry)
+	}
+	return &e, nil
+}
+
+// UncleanLeaderElectionConfig is the topic config that allows electing a
+// replica outside the ISR when no ISR member is available (default false).
+const UncleanLeaderElectionConfig = "unclean.leader.election.enable"
+
+// ApplyEntry applies every record of e in order and returns their results.
+func (im *Image) ApplyEntry(e *Entry) []Result {
+	results := make([]Result, len(e.Records))
+	for i := range e.Records {
+		results[i] = im.Apply(&e.Records[i])
+	}
+	return results
+}
+
+// Apply applies one record. A refused record leaves the image unchanged.
+func (im *Image) Apply(r *Record) Result {
+	var err error
+	var res Result
+	switch {
+	case r.RegisterBroker != nil:
+		err = im.registerBroker(r.RegisterBroker)
+	case r.FenceBroker != nil:
+		err = im.fenceBroker(r.FenceBroker.ID, r.FenceBroker.Incarnation)
+	case r.UnfenceBroker != nil:
+		err = im.unfenceBroker(r.UnfenceBroker)
+	case r.CreateTopic != nil:
+		err = im.createTopic(r.CreateTopic)
+	case r.DeleteTopic != nil:
+		err = im.deleteTopic(r.DeleteTopic)
+	case r.CreatePartitions != nil:
+		err = im.createPartitions(r.CreatePartitions)
+	case r.ChangeISR != nil:
+		err = im.changeISR(r.ChangeISR)
+	case r.SetTopicConfigs != nil:
+		err = im.setTopicConfigs(r.SetTopicConfigs)
+	case r.AllocateProducerIDs != nil:
+		res.ProducerIDStart, err = im.allocateProducerIDs(r.AllocateProducerIDs)
+	default:
+		err = fmt.Errorf("%w: no change set", ErrInvalidRecord)
+	}
+	res.Err = err
+	return res
+}
+
+func (im *Image) registerBroker(r *RegisterBroker) error {
+	if r.ID < 0 || r.Host == "" || r.Port <= 0 || r.Port > 65535 {
+		return fmt.Errorf("%w: registration %+v", ErrInvalidRecord, *r)
+	}
+	old := im.brokers[r.ID]
+	if old != nil && old.Incarnation == r.Incarnation {
+		old.Host, old.Port = r.Host, r.Port
+		return nil
+	}
+	if old != nil && !old.Fenced {
+		// The old process is gone: whatever it led must move before the new
+		// one, which may have lost unsynced data, can take part again.
+		if err := im.fenceBroker(old.ID, old.Incarnation); err != nil {
+			return err
+		}
+	}
+	// A fenced broker that is the last member of an ISR keeps its place
+	// there (nothing else has the data) but leads nothing: such partitions
+	// stay leaderless until the new incarnation is unfenced, which elects
+	// it at a new leader epoch.
+	im.brokers[r.ID] = &Broker{ID: r.ID, Host: r.Host, Port: r.Port, Incarnation: r.Incarnation, Fenced: true}
+	return nil
+}
+
+func (im *Image) fenceBroker(id int32, incarnation uint64) error {
+	b := im.brokers[id]
+	if b == nil || b.Incarnation != incarnation {
+		return fmt.Errorf("%w: broker %d incarnation %d", ErrUnknownBroker, id, incarnation)
+	}
+	if b.Fenced {
+		return nil
+	}
+	b.Fenced = true
+	im.forEachPartition(func(t *Topic, p *Partition) {
+		changed := false
+		if len(p.ISR) > 1 && contains(p.ISR, id) {
+			p.ISR = without(p.ISR, id)
+			changed = true
+		}
+		if p.Leader == id {
+			im.electLeader(t, p)
+			changed = true
+		}
+		if changed {
+			p.PartitionEpoch++
+		}
+	})
+	return nil
+}
+
+// electLeader picks a new leader for p among its unfenced ISR members, in
+// replica order (so the preferred leader wins when it can); with unclean
+// election enabled and no such member, any unfenced replica, which then
+// makes up the ISR alone. The leader epoch grows whenever the leader
+// changes, including to NoLeader. The caller bumps the partition epoch.
+func (im *Image) electLeader(t *Topic, p *Partition) {
+	newLeader := NoLeader
+	for _, id := range p.Replicas {
+		if contains(p.ISR, id) && im.isUnfenced(id) {
+			newLeader = id
+			break
+		}
+	}
+	if newLeader == NoLeader && t.Configs[UncleanLeaderElectionConfig] == "true" {
+		for _, id := range p.Replicas {
+			if im.isUnfenced(id) {
+				newLeader = id
+				p.ISR = []int32{id}
+				break
+			}
+		}
+	}
+	if newLeader != p.Leader {
+		p.Leader = newLeader
+		p.LeaderEpoch++
+	}
+}
+
+func (im *Image) isUnfenced(id int32) bool {
+	b := im.brokers[id]
+	return b != nil && !b.Fenced
+}
+
+func (im *Image) unfenceBroker(r *UnfenceBroker) error {
+	b := im.brokers[r.ID]
+	if b == nil || b.Incarnation != r.Incarnation {
+		return fmt.Errorf("%w: broker %d incarnation %d", ErrUnknownBroker, r.ID, r.Incarnation)
+	}
+	if !b.Fenced {
+		return nil
+	}
+	b.Fenced = false
+	im.forEachPartition(func(t *Topic, p *Partition) {
+		if p.Leader != NoLeader || !contains(p.Replicas, r.ID) {
+			return
+		}
+		im.electLeader(t, p)
+		if p.Leader != NoLeader {
+			p.PartitionEpoch++
+		}
+	})
+	return nil
+}
+
+// forEachPartition visits every partition in topic-name and index order.
+func (im *Image) forEachPartition(fn func(t *Topic, p *Partition)) {
+	for _, name := range im.TopicNames() {
+		t := im.topics[name]
+		for i := range t.Assignments {
+			fn(t, &t.Assignments[i])
+		}
+	}
+}
+
+func (im *Image) totalPartitions() int {
+	n := 0
+	for _, t := range im.topics {
+		n += len(t.Assignments)
+	}
+	return n
+}
+
+// place assigns count new partitions with rf replicas each over the
+// unfenced brokers. Consecutive partitions start at consecutive brokers,
+// and the starting broker rotates with the number of partitions already in
+// the cluster, so leaders spread across brokers both within a topic and
+// across topics.
+func (im *Image) place(count int32, rf int16) ([]Partition, error) {
+	brokers := im.UnfencedBrokerIDs()
+	if rf <= 0 || int(rf) > len(brokers) || rf > MaxReplicationFactor {
+		return nil, fmt.Errorf("%w: replication factor %d with %d available brokers", ErrInvalidReplicationFactor, rf, len(brokers))
+	}
+	start := im.totalPartitions()
+	out := make([]Partition, count)
+	for i := range out {
+		replicas := make([]int32, rf)
+		for j := range replicas {
+			replicas[j] = brokers[(start+i+j)%len(brokers)]
+		}
+		out[i] = Partition{Replicas: replicas, ISR: append([]int32(nil), replicas...), Leader: replicas[0]}
+	}
+	return out, nil
+}
+
+// placeManual validates a manual assignment: every replica registered,
+// no duplicates, the same replication factor throughout. The ISR is the
+// unfenced replicas (or all of them if none is, leaderless).
+func (im *Image) placeManual(assignment [][]int32, wantRF int) ([]Partition, error) {
+	out := make([]Partition, len(assignment))
+	for i, replicas := range assignment {
+		if len(replicas) == 0 || len(replicas) > MaxReplicationFactor || hasDuplicates(replicas) || (wantRF > 0 && len(replicas) != wantRF) {
+			return nil, fmt.Errorf("%w: partition %d replicas %v", ErrInvalidReplicaAssignment, i, replicas)
+		}
+		wantRF = len(replicas)
+		p := Partition{Replicas: append([]int32(nil), replicas...), Leader: NoLeader}
+		for _, id := range replicas {
+			if im.brokers[id] == nil {
+				return nil, fmt.Errorf("%w: broker %d is not registered", ErrInvalidReplicaAssignment, id)
+			}
+			if im.isUnfenced(id) {
+				p.ISR = append(p.ISR, id)
+			}
+		}
+		if len(p.ISR) == 0 {
+			p.ISR = append([]int32(nil), replicas...)
+		} else {
+			p.Leader = p.ISR[0]
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+func (im *Image) createTopic(r *CreateTopic) error {
+	if r.Name == "" {
+		return fmt.Errorf("%w: empty topic name", ErrInvalidRecord)
+	}
+	if im.topics[r.Name] != nil {
+		return fmt.Errorf("%w: %s", ErrTopicExists, r.Name)
+	}
+	if im.byID[r.ID] != nil {
+		return fmt.Errorf("%w: topic id %s in use", ErrTopicExists, r.ID)
+	}
+	var parts []Partition
+	var err error
+	if len(r.Assignment) > 0 {
+		if len(r.Assignment) > MaxPartitionsPerTopic {
+			return fmt.Errorf("%w: %d", ErrInvalidPartitions, len(r.Assignment))
+		}
+		parts, err = im.placeManual(r.Assignment, 0)
+	} else {
+		if r.Partitions <= 0 || r.Partitions > MaxPartitionsPerTopic {
+			return fmt.Errorf("%w: %d", ErrInvalidPartitions, r.Partitions)
+		}
+		parts, err = im.place(r.Partitions, r.ReplicationFactor)
+	}
+	if err != nil {
+		return err
+	}
+	im.PutTopic(&Topic{Name: r.Name, ID: r.ID, Partitions: int32(len(parts)), Configs: copyConfigs(r.Configs), Assignments: parts})
+	return nil
+}
+
+func (im *Image) lookup(name string, id TopicID) (*Topic, error) {
+	t := im.topics[name]
+	if t == nil || (id != TopicID{} && t.ID != id) {
+		return nil, fmt.Errorf("%w: %s (%s)", ErrUnknownTopic, name, id)
+	}
+	return t, nil
+}
+
+func (im *Image) deleteTopic(r *DeleteTopic) error {
+	if _, err := im.lookup(r.Name, r.ID); err != nil {
+		return err
+	}
+	im.RemoveTopic(r.Name)
+	return nil
+}
+
+func (im *Image) createPartitions(r *CreatePartitions) error {
+	t, err := im.lookup(r.Name, r.ID)
+	if err != nil {
+		return err
+	}
+	if r.Count <= t.Partitions || r.Count > MaxPartitionsPerTopic {
+		return fmt.Errorf("%w: %d partitions requested, topic has %d", ErrInvalidPartitions, r.Count, t.Partitions)
+	}
+	rf := len(t.Assignments[0].Replicas)
+	var parts []Partition
+	if len(r.Assignment) > 0 {
+		if len(r.Assignment) != int(r.Count-t.Partitions) {
+			return fmt.Errorf("%w: %d assignments for %d new partitions", ErrInvalidReplicaAssignment, len(r.Assignment), r.Count-t.Partitions)
+		}
+		parts, err = im.placeManual(r.Assignment, rf)
+	} else {
+		parts, err = im.place(r.Count-t.Partitions, int16(rf))
+	}
+	if err != nil {
+		return err
+	}
+	t.Assignments = append(t.Assignments, parts...)
+	t.Partitions = r.Count
+	return nil
+}
+
+func (im *Image) changeISR(r *ChangeISR) error {
+	t, err := im.lookup(r.Topic, r.ID)
+	if err != nil {
+		return err
+	}
+	if r.Partition < 0 || r.Partition >= t.Partitions {
+		return fmt.Errorf("%w: partition %d of %s", ErrUnknownTopic, r.Partition, r.Topic)
+	}
+	p := &t.Assignments[r.Partition]
+	if r.Leader != p.Leader || r.LeaderEpoch != p.LeaderEpoch || r.PartitionEpoch != p.PartitionEpoch {
+		return fmt.Errorf("%w: %s-%d proposal from leader %d epoch %d/%d, image has leader %d epoch %d/%d",
+			ErrStalePartitionState, r.Topic, r.Partition, r.Leader, r.LeaderEpoch, r.PartitionEpoch, p.Leader, p.LeaderEpoch, p.PartitionEpoch)
+	}
+	if len(r.ISR) == 0 || hasDuplicates(r.ISR) || !contains(r.ISR, p.Leader) {
+		return fmt.Errorf("%w: %v for leader %d", ErrInvalidISR, r.ISR, p.Leader)
+	}
+	for _, id := range r.ISR {
+		if !contains(p.Replicas, id) {
+			return fmt.Errorf("%w: %d is not a replica of %s-%d", ErrInvalidISR, id, r.Topic, r.Partition)
+		}
+		if !contains(p.ISR, id) && !im.isUnfenced(id) {
+			return fmt.Errorf("%w: fenced broker %d cannot join the ISR", ErrInvalidISR, id)
+		}
+	}
+	isr := append([]int32(nil), r.ISR...)
+	sort.Slice(isr, func(i, j int) bool { return isr[i] < isr[j] })
+	p.ISR = isr
+	p.PartitionEpoch++
+	return nil
+}
+
+func (im *Image) setTopicConfigs(r *SetTopicConfigs) error {
+	t, err := im.lookup(r.Name, r.ID)
+	if err != nil {
+		return err
+	}
+	t.Configs = copyConfigs(r.Configs)
+	return nil
+}
+
+func (im *Image) allocateProducerIDs(r *AllocateProducerIDs) (int64, error) {
+	if r.Count <= 0 || r.Count > MaxProducerIDBlock {
+		return -1, fmt.Errorf("%w: producer id block of %d", ErrInvalidRecord, r.Count)
+	}
+	if im.ProducerIDEnd > 1<<62 {
+		return -1, fmt.Errorf("%w: producer ids exhausted", ErrInvalidRecord)
+	}
+	start := im.ProducerIDEnd
+	im.ProducerIDEnd += r.Count
+	return start, nil
+}
+
+func copyConfigs(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func without(ids []int32, id int32) []int32 {
+	out := make([]int32, 0, len(ids))
+	for _, x := range ids {
+		if x != id {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// String describes a partition state for logs.
+func (p *Partition) String() string {
+	return "leader=" + strconv.Itoa(int(p.Leader)) + " epoch=" + strconv.Itoa(int(p.LeaderEpoch)) +
+		" replicas=" + fmt.Sprint(p.Replicas) + " isr=" + fmt.Sprint(p.ISR) + " partition_epoch=" + strconv.Itoa(int(p.PartitionEpoch))
+}
