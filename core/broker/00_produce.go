@@ -32,10 +32,21 @@ type pendingProduce struct {
 
 // produceWaiter is one partition's share of a pendingProduce.
 type produceWaiter struct {
-	target  int64 // the high watermark that covers the batch
-	pending *pendingProduce
-	topic   int // index into resp.Topics
-	part    int // index into resp.Topics[topic].Partitions
+	target  int64 // the offset the batch ends at
+	acksAll bool  // wait for the high watermark; else for the leader's own sync
+	// deadlineMs is when the request times out (REQUEST_TIMED_OUT).
+	deadlineMs int64
+	pending    *pendingProduce
+	topic      int // index into resp.Topics
+	part       int // index into resp.Topics[topic].Partitions
+}
+
+// covered reports whether the waiter's batch is acknowledged.
+func (w *produceWaiter) covered(b *Broker, p *partition) bool {
+	if w.acksAll {
+		return p.highWatermark() >= w.target
+	}
+	return !b.cfg.SyncWrites || p.log.DurableEndOffset() >= w.target
 }
 
 func handleProduce(b *Broker, nowMs int64, req *Request) error {
@@ -53,6 +64,7 @@ func handleProduce(b *Broker, nowMs int64, req *Request) error {
 	case b.cfg.SyncWrites && r.Acks != 0 && b.pendingProduces >= b.cfg.MaxPendingProduces:
 		requestCode = kerrRequestTimedOut
 	}
+	timeoutMs := min(max(int64(r.TimeoutMillis), 0), b.cfg.MaxProduceTimeoutMs)
 	for ti, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
@@ -70,10 +82,19 @@ func handleProduce(b *Broker, nowMs int64, req *Request) error {
 			}
 			sp.ErrorCode = code
 			// !bugs.AckBeforeSync: deliberate bug (core/bugs), answer at once.
-			if code == kerrNone && r.Acks != 0 && p.highWatermark() < p.lastAppendEnd && !bugs.AckBeforeSync {
-				// Not yet covered by the high watermark: wait for the sync.
-				waiters = append(waiters, produceWaiter{pending: pending, topic: ti, part: len(st.Partitions), target: p.lastAppendEnd})
-				p.waiters = append(p.waiters, waiters[len(waiters)-1])
+			if code == kerrNone && r.Acks != 0 && !bugs.AckBeforeSync {
+				w := produceWaiter{pending: pending, topic: ti, part: len(st.Partitions), target: p.lastAppendEnd,
+					acksAll: r.Acks == -1, deadlineMs: nowMs + timeoutMs}
+				if !w.acksAll {
+					// acks=1 waits for the local fsync only, which always
+					// ends (in success or a storage error): no timeout.
+					w.deadlineMs = 1 << 62
+				}
+				if !w.covered(b, p) {
+					// Not yet covered: wait for the sync (and the followers).
+					waiters = append(waiters, w)
+					p.waiters = append(p.waiters, w)
+				}
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -98,11 +119,19 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 		return kerrUnknownTopicOrPartition, nil
 	}
 	p := ts.partitions[rp.Partition]
-	if p.log == nil {
+	if p.hosted && p.log == nil {
 		return kerrKafkaStorageError, nil
+	}
+	if !p.isLeader() {
+		return kerrNotLeaderOrFollower, nil
 	}
 	if code := checkProduceFormat(r.Version, rp.Records); code != kerrNone {
 		return code, nil
+	}
+	if r.Acks == -1 && int32(len(p.isr)) < b.minISR(p) {
+		msg := "The ISR holds fewer than min.insync.replicas replicas."
+		sp.ErrorMessage = &msg
+		return kerrNotEnoughReplicas, nil
 	}
 	res, err := p.log.Append(rp.Records, p.leaderEpoch, nowMs)
 	if err != nil {
@@ -118,10 +147,11 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 	sp.BaseOffset = res.BaseOffset
 	sp.LogStartOffset = res.LogStartOffset
 	p.lastAppendEnd = res.LastOffset + 1
-	if !b.cfg.SyncWrites {
-		// Kafka's default durability: acknowledged from the page cache.
-		b.advanceHighWatermark(nowMs, p, p.log.LogEndOffset())
-	}
+	// Without sync writes the leader counts from the page cache (Kafka's
+	// default durability); either way followers long-polling for this
+	// partition have new data.
+	b.updateLeaderHW(p)
+	b.wakeFetches(nowMs)
 	return kerrNone, p
 }
 
@@ -155,16 +185,48 @@ func checkProduceFormat(version int16, records []byte) int16 {
 	return kerrNone
 }
 
-// completeProduceWaiters answers the produce requests the partition's high
-// watermark now covers.
+// completeProduceWaiters answers the produce requests that are now
+// acknowledged: acks=all ones once the high watermark covers them (with
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR has meanwhile shrunk below
+// min.insync.replicas), acks=1 ones once the leader synced them.
 func (b *Broker) completeProduceWaiters(p *partition) {
-	hw := p.highWatermark()
-	n := 0
-	for n < len(p.waiters) && p.waiters[n].target <= hw {
-		b.finishWaiter(p.waiters[n], kerrNone)
-		n++
+	if len(p.waiters) == 0 {
+		return
 	}
-	p.waiters = p.waiters[:copy(p.waiters, p.waiters[n:])]
+	enoughISR := int32(len(p.isr)) >= b.minISR(p)
+	kept := p.waiters[:0]
+	for _, w := range p.waiters {
+		switch {
+		case !w.covered(b, p):
+			kept = append(kept, w)
+		case w.acksAll && !enoughISR:
+			b.finishWaiter(w, kerrNotEnoughReplicasAfterAppend)
+		default:
+			b.finishWaiter(w, kerrNone)
+		}
+	}
+	clear(p.waiters[len(kept):])
+	p.waiters = kept
+}
+
+// expireProduces answers REQUEST_TIMED_OUT to produces whose timeout
+// passed (acks=all waiting for followers that do not come).
+func (b *Broker) expireProduces(nowMs int64) {
+	b.forEachPartition(func(p *partition) {
+		if len(p.waiters) == 0 {
+			return
+		}
+		kept := p.waiters[:0]
+		for _, w := range p.waiters {
+			if w.deadlineMs <= nowMs {
+				b.finishWaiter(w, kerrRequestTimedOut)
+				continue
+			}
+			kept = append(kept, w)
+		}
+		clear(p.waiters[len(kept):])
+		p.waiters = kept
+	})
 }
 
 // failProduceWaiters answers every waiting produce on p with code.

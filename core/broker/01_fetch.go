@@ -48,7 +48,8 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 			return nil
 		}
 	}
-	resp, bytes, errored := b.buildFetchResponse(r)
+	resp, bytes, errored := b.buildFetchResponse(nowMs, r)
+	defer b.settle(nowMs)
 	wait := int64(r.MaxWaitMillis)
 	if wait > b.cfg.MaxFetchWaitMs {
 		wait = b.cfg.MaxFetchWaitMs
@@ -62,28 +63,44 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 }
 
 // answerFetch builds the response afresh and sends it.
-func (b *Broker) answerFetch(req *Request, r *kmsg.FetchRequest) {
-	resp, _, _ := b.buildFetchResponse(r)
+func (b *Broker) answerFetch(nowMs int64, req *Request, r *kmsg.FetchRequest) {
+	resp, _, _ := b.buildFetchResponse(nowMs, r)
 	b.reply(req, resp)
 }
 
 // wakeFetches answers the long polls that now have enough data (or an
 // error to report).
+//
+// Building a response can move a leader's high watermark (a follower's
+// fetch reports its progress), which wants to wake fetches again: the
+// waking flag turns that nested call into another round of this loop.
 func (b *Broker) wakeFetches(nowMs int64) {
-	if len(b.waitingFetches) == 0 {
+	if b.waking {
+		b.wakeMore = true
 		return
 	}
-	kept := b.waitingFetches[:0]
-	for _, w := range b.waitingFetches {
-		resp, bytes, errored := b.buildFetchResponse(w.fetch)
-		if errored || bytes >= int(w.fetch.MinBytes) {
-			b.reply(w.req, resp)
-			continue
+	b.waking = true
+	for again := true; again; {
+		b.wakeMore = false
+		if len(b.waitingFetches) > 0 {
+			waiting := b.waitingFetches
+			b.waitingFetches = nil
+			var kept []*waitingFetch
+			for _, w := range waiting {
+				resp, bytes, errored := b.buildFetchResponse(nowMs, w.fetch)
+				if errored || bytes >= int(w.fetch.MinBytes) {
+					b.reply(w.req, resp)
+					continue
+				}
+				kept = append(kept, w)
+			}
+			// Fetches that arrived meanwhile (none can: handlers do not run
+			// nested) are kept after the survivors.
+			b.waitingFetches = append(kept, b.waitingFetches...)
 		}
-		kept = append(kept, w)
+		again = b.wakeMore
 	}
-	clear(b.waitingFetches[len(kept):])
-	b.waitingFetches = kept
+	b.waking = false
 }
 
 // expireFetches answers the long polls whose wait is over.
@@ -91,7 +108,7 @@ func (b *Broker) expireFetches(nowMs int64) {
 	kept := b.waitingFetches[:0]
 	for _, w := range b.waitingFetches {
 		if w.deadlineMs <= nowMs {
-			b.answerFetch(w.req, w.fetch)
+			b.answerFetch(nowMs, w.req, w.fetch)
 			continue
 		}
 		kept = append(kept, w)
@@ -103,7 +120,7 @@ func (b *Broker) expireFetches(nowMs int64) {
 // buildFetchResponse reads every requested partition. It returns the
 // response, the number of record bytes in it, and whether any partition
 // carries an error (which ends a long poll at once, as in Kafka).
-func (b *Broker) buildFetchResponse(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
+func (b *Broker) buildFetchResponse(nowMs int64, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
 	resp := kmsg.NewPtrFetchResponse()
 	resp.Version = r.Version
 	budget := int(r.MaxBytes)
@@ -126,7 +143,7 @@ func (b *Broker) buildFetchResponse(r *kmsg.FetchRequest) (*kmsg.FetchResponse, 
 			sp.PreferredReadReplica = -1
 			// Empty, not null: librdkafka rejects a null record set.
 			sp.RecordBatches = []byte{}
-			code, n := b.fetchPartition(ts, &rp, &sp, budget-total, total == 0)
+			code, n := b.fetchPartition(nowMs, r.ReplicaID, ts, &rp, &sp, budget-total, total == 0)
 			sp.ErrorCode = code
 			if code != kerrNone {
 				errored = true
@@ -143,13 +160,19 @@ func (b *Broker) buildFetchResponse(r *kmsg.FetchRequest) (*kmsg.FetchResponse, 
 // error code and record bytes added. first says no records are in the
 // response yet: only then may a batch larger than the limits be returned
 // whole (KIP-74), so a consumer can always make progress.
-func (b *Broker) fetchPartition(ts *topicState, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int) {
+func (b *Broker) fetchPartition(nowMs int64, replicaID int32, ts *topicState, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int) {
 	if ts == nil || rp.Partition < 0 || rp.Partition >= int32(len(ts.partitions)) {
 		return kerrUnknownTopicOrPartition, 0
 	}
 	p := ts.partitions[rp.Partition]
-	if p.log == nil {
+	if p.hosted && p.log == nil {
 		return kerrKafkaStorageError, 0
+	}
+	if replicaID >= 0 {
+		return b.replicaFetchPartition(nowMs, replicaID, p, rp, sp, budget, first)
+	}
+	if !p.isLeader() {
+		return kerrNotLeaderOrFollower, 0
 	}
 	if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, p.leaderEpoch); code != kerrNone {
 		return code, 0

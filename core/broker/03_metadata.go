@@ -6,9 +6,10 @@ package broker
 // topics, an empty one none. v1-v3 auto-create unknown topics implicitly
 // (kafka-python relies on this); v4+ only when AllowAutoTopicCreation is
 // set. v10 adds topic ids; v12 lets a topic be named by id alone.
-// Auto-created topics are created synchronously, so unlike Kafka (which
-// answers LEADER_NOT_AVAILABLE until the leader is elected) the same
-// response already describes the ready topic.
+// On the controller (and on a single node) an auto-created topic is
+// created before the answer, which already describes it; another broker
+// of a cluster forwards the creation to the controller and answers
+// LEADER_NOT_AVAILABLE, as Kafka does while a topic is being created.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -23,10 +24,10 @@ func init() { registerAPI(apiKeyMetadata, 0, 12, handleMetadata) }
 func handleMetadata(b *Broker, nowMs int64, req *Request) error {
 	r := req.Msg.(*kmsg.MetadataRequest)
 	resp := kmsg.NewPtrMetadataResponse()
-	resp.Brokers = []kmsg.MetadataResponseBroker{{NodeID: b.cfg.NodeID, Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort}}
+	resp.Brokers = b.liveBrokers()
 	clusterID := b.cfg.ClusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = b.cfg.NodeID
+	resp.ControllerID = b.controllerForClients()
 
 	allTopics := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
 	if allTopics {
@@ -37,6 +38,9 @@ func handleMetadata(b *Broker, nowMs int64, req *Request) error {
 		return nil
 	}
 	autoCreate := b.cfg.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
+	var slots []stagedSlot
+	var created []int // indexes in resp.Topics of staged creations
+	var unusedMessage *string
 	for _, rt := range r.Topics {
 		if rt.Topic == nil {
 			// Named by id (v10+).
@@ -58,13 +62,19 @@ func handleMetadata(b *Broker, nowMs int64, req *Request) error {
 				resp.Topics = append(resp.Topics, metadataTopicError(name, kerrInvalidTopicException))
 				continue
 			}
-			var code int16
-			ts, code, _ = b.createTopic(name, b.cfg.NumPartitions, nil, nowMs)
-			if code != kerrNone {
-				resp.Topics = append(resp.Topics, metadataTopicError(name, code))
+			if b.clustered() && !b.ctrl.active {
+				// Kafka's answer while a topic is being created; the
+				// controller creates it and the client asks again.
+				b.forwardAutoCreate(nowMs, name)
+				resp.Topics = append(resp.Topics, metadataTopicError(name, kerrLeaderNotAvailable))
 				continue
 			}
-			b.env.Logger.Info("auto-created topic", "topic", name, "partitions", b.cfg.NumPartitions)
+			code, _ := b.createTopic(name, b.cfg.NumPartitions, b.autoCreateReplication(), nil, nil)
+			resp.Topics = append(resp.Topics, metadataTopicError(name, code))
+			if code == codeStaged {
+				created = append(created, len(resp.Topics)-1)
+			}
+			continue
 		}
 		if ts == nil {
 			resp.Topics = append(resp.Topics, metadataTopicError(name, kerrUnknownTopicOrPartition))
@@ -72,8 +82,80 @@ func handleMetadata(b *Broker, nowMs int64, req *Request) error {
 		}
 		resp.Topics = append(resp.Topics, b.describeTopic(ts))
 	}
-	b.reply(req, resp)
+	for _, i := range created {
+		slots = append(slots, stagedSlot{&resp.Topics[i].ErrorCode, &unusedMessage})
+	}
+	b.finishStaged(nowMs, req, resp, slots, func() {
+		for _, i := range created {
+			mt := &resp.Topics[i]
+			if mt.ErrorCode == kerrTopicAlreadyExists {
+				mt.ErrorCode = kerrNone // created by someone else meanwhile
+			}
+			if ts := b.topics[*mt.Topic]; mt.ErrorCode == kerrNone && ts != nil {
+				b.env.Logger.Info("auto-created topic", "topic", *mt.Topic, "partitions", ts.meta.Partitions)
+				*mt = b.describeTopic(ts)
+			}
+		}
+	})
 	return nil
+}
+
+// autoCreateReplication is the replication factor of auto-created topics:
+// default.replication.factor, but never more than the live brokers.
+func (b *Broker) autoCreateReplication() int16 {
+	return max(1, min(b.cfg.DefaultReplicationFactor, int16(len(b.image.UnfencedBrokerIDs()))))
+}
+
+// forwardAutoCreate asks the controller to create a topic a client's
+// Metadata request named; the answer does not matter (the client asks
+// again).
+func (b *Broker) forwardAutoCreate(nowMs int64, name string) {
+	if b.controllerID < 0 {
+		return
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version = 4
+	req.TimeoutMillis = int32(b.cfg.ProposalTimeoutMs)
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic = name
+	rt.NumPartitions = b.cfg.NumPartitions
+	rt.ReplicationFactor = b.autoCreateReplication()
+	req.Topics = append(req.Topics, rt)
+	b.sendPeer(nowMs, b.controllerID, req, func(int64, kmsg.Response, error) {})
+}
+
+// liveBrokers lists the unfenced brokers (this one always, so that a
+// client can reach the cluster while this broker's registration is on
+// its way).
+func (b *Broker) liveBrokers() []kmsg.MetadataResponseBroker {
+	var out []kmsg.MetadataResponseBroker
+	self := false
+	for _, id := range b.image.BrokerIDs() {
+		reg := b.image.Broker(id)
+		if reg.Fenced && id != b.cfg.NodeID {
+			continue
+		}
+		if id == b.cfg.NodeID {
+			self = true
+			out = append(out, kmsg.MetadataResponseBroker{NodeID: id, Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort})
+			continue
+		}
+		out = append(out, kmsg.MetadataResponseBroker{NodeID: id, Host: reg.Host, Port: reg.Port})
+	}
+	if !self {
+		out = append(out, kmsg.MetadataResponseBroker{NodeID: b.cfg.NodeID, Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort})
+	}
+	return out
+}
+
+// controllerForClients is the controller id Metadata and DescribeCluster
+// report: the quorum leader, or this broker when there is no quorum or
+// none is known (clients need some broker to send admin requests to).
+func (b *Broker) controllerForClients() int32 {
+	if b.clustered() && b.controllerID >= 0 {
+		return b.controllerID
+	}
+	return b.cfg.NodeID
 }
 
 func metadataTopicError(name string, code int16) kmsg.MetadataResponseTopic {
@@ -83,25 +165,37 @@ func metadataTopicError(name string, code int16) kmsg.MetadataResponseTopic {
 	return mt
 }
 
-// describeTopic builds a topic's metadata entry. On a single node this
-// broker leads every partition; an offline partition (failed recovery or
-// fsync) is reported with KAFKA_STORAGE_ERROR and this broker as offline.
+// describeTopic builds a topic's metadata entry from the image. Replicas
+// that are fenced, unregistered or (for this broker) offline after a
+// storage error are listed as offline; a partition without a leader
+// answers LEADER_NOT_AVAILABLE, one whose leader is this broker but
+// offline KAFKA_STORAGE_ERROR.
 func (b *Broker) describeTopic(ts *topicState) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := ts.meta.Name
 	mt.Topic = &name
 	mt.TopicID = ts.meta.ID
 	for _, p := range ts.partitions {
+		a := &ts.meta.Assignments[p.index]
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.index
-		mp.Leader = b.cfg.NodeID
-		mp.LeaderEpoch = p.leaderEpoch
-		mp.Replicas = []int32{b.cfg.NodeID}
-		mp.ISR = []int32{b.cfg.NodeID}
+		mp.Leader = a.Leader
+		mp.LeaderEpoch = a.LeaderEpoch
+		mp.Replicas = append([]int32(nil), a.Replicas...)
+		mp.ISR = append([]int32(nil), a.ISR...)
 		mp.OfflineReplicas = []int32{}
-		if p.log == nil {
+		for _, id := range a.Replicas {
+			reg := b.image.Broker(id)
+			offline := reg == nil || reg.Fenced || (id == b.cfg.NodeID && p.hosted && p.log == nil)
+			if offline {
+				mp.OfflineReplicas = append(mp.OfflineReplicas, id)
+			}
+		}
+		switch {
+		case a.Leader == metadata.NoLeader:
+			mp.ErrorCode = kerrLeaderNotAvailable
+		case a.Leader == b.cfg.NodeID && p.hosted && p.log == nil:
 			mp.ErrorCode = kerrKafkaStorageError
-			mp.OfflineReplicas = []int32{b.cfg.NodeID}
 		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}

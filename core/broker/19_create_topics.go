@@ -30,7 +30,32 @@ func handleCreateTopics(b *Broker, nowMs int64, req *Request) error {
 		st.ErrorCode, st.ErrorMessage = code, errorMessage(code, msg)
 		resp.Topics = append(resp.Topics, st)
 	}
-	b.reply(req, resp)
+	var slots []stagedSlot
+	for i := range resp.Topics {
+		if st := &resp.Topics[i]; st.ErrorCode == codeStaged {
+			slots = append(slots, stagedSlot{&st.ErrorCode, &st.ErrorMessage})
+		}
+	}
+	b.finishStaged(nowMs, req, resp, slots, func() {
+		for i := range resp.Topics {
+			st := &resp.Topics[i]
+			if st.ErrorCode != kerrNone || r.ValidateOnly {
+				if st.ErrorCode != kerrNone {
+					st.NumPartitions, st.ReplicationFactor, st.Configs = -1, -1, nil
+				}
+				continue
+			}
+			t := b.image.Topic(st.Topic)
+			if t == nil {
+				continue // deleted again in the meantime
+			}
+			st.TopicID = t.ID
+			st.NumPartitions = t.Partitions
+			st.ReplicationFactor = int16(len(t.Assignments[0].Replicas))
+			st.Configs = b.describeCreatedConfigs(t.Configs)
+			b.env.Logger.Info("created topic", "topic", t.Name, "partitions", t.Partitions, "replication_factor", st.ReplicationFactor)
+		}
+	})
 	return nil
 }
 
@@ -40,6 +65,7 @@ func (b *Broker) createOneTopic(nowMs int64, r *kmsg.CreateTopicsRequest, rt *km
 	}
 	partitions := rt.NumPartitions
 	replication := rt.ReplicationFactor
+	var assignment [][]int32
 	if len(rt.ReplicaAssignment) > 0 {
 		if partitions != -1 || replication != -1 {
 			return kerrInvalidRequest, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."
@@ -50,9 +76,10 @@ func (b *Broker) createOneTopic(nowMs int64, r *kmsg.CreateTopicsRequest, rt *km
 			if a.Partition != int32(i) {
 				return kerrInvalidReplicaAssignment, "Partitions should be 0-based consecutive integers."
 			}
-			if len(a.Replicas) != 1 || a.Replicas[0] != b.cfg.NodeID {
-				return kerrInvalidReplicaAssignment, fmt.Sprintf("Replica assignment for partition %d must be [%d] on this single-node cluster.", i, b.cfg.NodeID)
+			if code, msg := b.checkManualAssignment(a.Replicas, int(replication)); code != kerrNone {
+				return code, msg
 			}
+			assignment = append(assignment, a.Replicas)
 		}
 	}
 	if partitions == -1 {
@@ -63,9 +90,6 @@ func (b *Broker) createOneTopic(nowMs int64, r *kmsg.CreateTopicsRequest, rt *km
 	}
 	if replication <= 0 {
 		return kerrInvalidReplicationFactor, "Replication factor must be larger than 0."
-	}
-	if replication > 1 {
-		return kerrInvalidReplicationFactor, fmt.Sprintf("Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only 1 broker(s) are registered.", replication, replication)
 	}
 	configs := map[string]string{}
 	for _, c := range rt.Configs {
@@ -78,19 +102,18 @@ func (b *Broker) createOneTopic(nowMs int64, r *kmsg.CreateTopicsRequest, rt *km
 	st.ReplicationFactor = replication
 	if r.ValidateOnly {
 		code, msg := b.checkNewTopic(rt.Topic, partitions, configs)
+		if live := int16(len(b.image.UnfencedBrokerIDs())); code == kerrNone && assignment == nil && replication > live {
+			code, msg = kerrInvalidReplicationFactor, fmt.Sprintf("Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", replication, replication, live)
+		}
 		if code == kerrNone {
 			st.Configs = b.describeCreatedConfigs(configs)
 		}
 		return code, msg
 	}
-	ts, code, msg := b.createTopic(rt.Topic, partitions, configs, nowMs)
-	if code != kerrNone {
-		return code, msg
+	if len(configs) == 0 {
+		configs = nil
 	}
-	st.TopicID = ts.meta.ID
-	st.Configs = b.describeCreatedConfigs(configs)
-	b.env.Logger.Info("created topic", "topic", rt.Topic, "partitions", partitions)
-	return kerrNone, ""
+	return b.createTopic(rt.Topic, partitions, replication, assignment, configs)
 }
 
 // describeCreatedConfigs lists every topic config with its effective value,

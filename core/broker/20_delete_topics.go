@@ -38,7 +38,7 @@ func handleDeleteTopics(b *Broker, nowMs int64, req *Request) error {
 			if ts := b.topics[*t.name]; ts != nil {
 				st.TopicID = ts.meta.ID
 			}
-			code, msg = b.deleteTopic(*t.name, nowMs)
+			code, msg = b.deleteTopic(*t.name)
 		case t.id != [16]byte{}:
 			mt := b.image.TopicByID(metadata.TopicID(t.id))
 			if mt == nil {
@@ -47,13 +47,19 @@ func handleDeleteTopics(b *Broker, nowMs int64, req *Request) error {
 			}
 			name := mt.Name
 			st.Topic = &name
-			code, msg = b.deleteTopic(name, nowMs)
+			code, msg = b.deleteTopic(name)
 		default:
 			code, msg = kerrInvalidRequest, "Neither topic name nor id were specified."
 		}
 		st.ErrorCode, st.ErrorMessage = code, errorMessage(code, msg)
 		resp.Topics = append(resp.Topics, st)
 	}
-	b.reply(req, resp)
+	var slots []stagedSlot
+	for i := range resp.Topics {
+		if st := &resp.Topics[i]; st.ErrorCode == codeStaged {
+			slots = append(slots, stagedSlot{&st.ErrorCode, &st.ErrorMessage})
+		}
+	}
+	b.finishStaged(nowMs, req, resp, slots, nil)
 	return nil
 }

@@ -37,7 +37,13 @@ func handleAlterConfigs(b *Broker, nowMs int64, req *Request) error {
 			return rr.ResourceType, rr.ResourceName
 		},
 		func(rr *kmsg.AlterConfigsRequestResource) (int16, string) { return b.alterConfigs(rr, r.ValidateOnly) })
-	b.reply(req, resp)
+	var slots []stagedSlot
+	for i := range resp.Resources {
+		if res := &resp.Resources[i]; res.ErrorCode == codeStaged {
+			slots = append(slots, stagedSlot{&res.ErrorCode, &res.ErrorMessage})
+		}
+	}
+	b.finishStaged(nowMs, req, resp, slots, nil)
 	return nil
 }
 

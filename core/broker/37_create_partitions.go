@@ -35,7 +35,13 @@ func handleCreatePartitions(b *Broker, nowMs int64, req *Request) error {
 		st.ErrorCode, st.ErrorMessage = code, errorMessage(code, msg)
 		resp.Topics = append(resp.Topics, st)
 	}
-	b.reply(req, resp)
+	var slots []stagedSlot
+	for i := range resp.Topics {
+		if st := &resp.Topics[i]; st.ErrorCode == codeStaged {
+			slots = append(slots, stagedSlot{&st.ErrorCode, &st.ErrorMessage})
+		}
+	}
+	b.finishStaged(nowMs, req, resp, slots, nil)
 	return nil
 }
 
@@ -56,41 +62,47 @@ func (b *Broker) createPartitions(nowMs int64, rt *kmsg.CreatePartitionsRequestT
 		return kerrInvalidPartitions, fmt.Sprintf("Number of partitions %d exceeds the limit of %d.", rt.Count, b.cfg.MaxPartitionsPerTopic)
 	}
 	additional := rt.Count - current
+	rf := len(ts.meta.Assignments[0].Replicas)
+	var assignment [][]int32
 	if rt.Assignment != nil {
 		if int32(len(rt.Assignment)) != additional {
 			return kerrInvalidReplicaAssignment, fmt.Sprintf("Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", additional, len(rt.Assignment))
 		}
 		for _, a := range rt.Assignment {
-			if code, msg := b.checkManualAssignment(a.Replicas); code != kerrNone {
+			if code, msg := b.checkManualAssignment(a.Replicas, rf); code != kerrNone {
 				return code, msg
 			}
+			assignment = append(assignment, a.Replicas)
 		}
+	} else if live := len(b.image.UnfencedBrokerIDs()); rf > live {
+		return kerrInvalidReplicationFactor, fmt.Sprintf("Unable to replicate the partition %d time(s): only %d broker(s) are available.", rf, live)
 	}
 	if validateOnly {
 		return kerrNone, ""
 	}
-	code, msg := b.addPartitions(ts, rt.Count, nowMs)
-	if code == kerrNone {
-		b.env.Logger.Info("created partitions", "topic", rt.Topic, "from", current, "to", rt.Count)
-	}
-	return code, msg
+	b.env.Logger.Info("creating partitions", "topic", rt.Topic, "from", current, "to", rt.Count)
+	return b.addPartitions(ts, rt.Count, assignment)
 }
 
-// checkManualAssignment validates the replicas chosen for one new
-// partition: on a single node the only valid assignment is [this node].
-// The replication factor of existing partitions is 1, so a longer list is
-// also inconsistent with them.
-func (b *Broker) checkManualAssignment(replicas []int32) (int16, string) {
+// checkManualAssignment validates the replicas chosen for one partition:
+// every one a registered broker, none twice, and as many as the topic's
+// other partitions have (rf).
+func (b *Broker) checkManualAssignment(replicas []int32, rf int) (int16, string) {
 	if len(replicas) == 0 {
 		return kerrInvalidReplicaAssignment, "The manual partition assignment includes an empty replica list."
 	}
 	for i, r := range replicas {
-		if r != b.cfg.NodeID {
+		if b.image.Broker(r) == nil {
 			return kerrInvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes broker %d, but no such broker is registered.", r)
 		}
-		if i > 0 {
-			return kerrInvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", r)
+		for _, other := range replicas[:i] {
+			if other == r {
+				return kerrInvalidReplicaAssignment, fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", r)
+			}
 		}
+	}
+	if len(replicas) != rf {
+		return kerrInvalidReplicaAssignment, fmt.Sprintf("Inconsistent replication factor between partitions, partition 0 has %d while partitions [%d] have replication factors [%d], respectively.", rf, 0, len(replicas))
 	}
 	return kerrNone, ""
 }

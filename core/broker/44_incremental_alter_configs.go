@@ -41,7 +41,13 @@ func handleIncrementalAlterConfigs(b *Broker, nowMs int64, req *Request) error {
 		func(rr *kmsg.IncrementalAlterConfigsRequestResource) (int16, string) {
 			return b.incrementalAlterConfigs(rr, r.ValidateOnly)
 		})
-	b.reply(req, resp)
+	var slots []stagedSlot
+	for i := range resp.Resources {
+		if res := &resp.Resources[i]; res.ErrorCode == codeStaged {
+			slots = append(slots, stagedSlot{&res.ErrorCode, &res.ErrorMessage})
+		}
+	}
+	b.finishStaged(nowMs, req, resp, slots, nil)
 	return nil
 }
 

@@ -57,12 +57,12 @@ func handleDescribeCluster(b *Broker, nowMs int64, req *Request) error {
 		return nil
 	}
 	resp.ClusterID = b.cfg.ClusterID
-	resp.ControllerID = b.cfg.NodeID
-	broker := kmsg.NewDescribeClusterResponseBroker()
-	broker.NodeID = b.cfg.NodeID
-	broker.Host = b.cfg.AdvertisedHost
-	broker.Port = b.cfg.AdvertisedPort
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{broker}
+	resp.ControllerID = b.controllerForClients()
+	for _, lb := range b.liveBrokers() {
+		broker := kmsg.NewDescribeClusterResponseBroker()
+		broker.NodeID, broker.Host, broker.Port = lb.NodeID, lb.Host, lb.Port
+		resp.Brokers = append(resp.Brokers, broker)
+	}
 	resp.ClusterAuthorizedOperations = math.MinInt32 // not requested
 	if r.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterAuthorizedOperations

@@ -6,7 +6,6 @@ package broker
 // partition lookup of ListOffsets, DeleteRecords and OffsetForLeaderEpoch.
 
 import (
-	"fmt"
 	"maps"
 	"sort"
 	"strings"
@@ -139,12 +138,11 @@ func (b *Broker) commitTopicConfigs(ts *topicState, overrides map[string]string,
 	if validateOnly || maps.Equal(overrides, ts.meta.Configs) {
 		return kerrNone, ""
 	}
-	if err := b.setTopicConfigs(ts, overrides); err != nil {
-		b.env.Logger.Error("alter topic configs: write image", "topic", ts.meta.Name, "err", err)
-		return kerrKafkaStorageError, fmt.Sprintf("persist topic configs: %v", err)
+	if len(overrides) == 0 {
+		overrides = nil
 	}
-	b.env.Logger.Info("altered topic configs", "topic", ts.meta.Name, "overrides", len(overrides))
-	return kerrNone, ""
+	b.env.Logger.Info("altering topic configs", "topic", ts.meta.Name, "overrides", len(overrides))
+	return b.setTopicConfigs(ts, overrides)
 }
 
 // onlinePartition finds a partition whose log is open:
@@ -155,8 +153,11 @@ func (b *Broker) onlinePartition(topic string, index int32) (*partition, int16) 
 	if p == nil {
 		return nil, kerrUnknownTopicOrPartition
 	}
-	if p.log == nil {
+	if p.hosted && p.log == nil {
 		return nil, kerrKafkaStorageError
+	}
+	if !p.isLeader() {
+		return nil, kerrNotLeaderOrFollower
 	}
 	return p, kerrNone
 }

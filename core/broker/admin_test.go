@@ -901,10 +901,10 @@ func TestOffsetForLeaderEpoch(t *testing.T) {
 	p := tb.b.topics["t"].partitions[0]
 	// Batches in epochs 3 (offsets 0-3) and 5 (offsets 4-5): the leader
 	// epoch is bumped by hand as a failover would.
-	p.leaderEpoch = 3
+	setLeaderEpoch(p, 3)
 	tb.produce("t", 0, 2)
 	tb.produce("t", 0, 2)
-	p.leaderEpoch = 5
+	setLeaderEpoch(p, 5)
 	tb.produce("t", 0, 2)
 
 	for v := int16(0); v <= 4; v++ {

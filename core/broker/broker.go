@@ -66,6 +66,12 @@ type Env struct {
 	Syncer  Syncer
 	Logger  Logger
 	Random  Random
+	// Quorum and Network make the broker a member of a cluster: its
+	// metadata comes from the quorum's log and it replicates partitions
+	// with other brokers. Both nil: a single node whose metadata log is
+	// the image file in the data directory.
+	Quorum  Quorum
+	Network Network
 }
 
 // SyncToken identifies the partition a sync job belongs to. It is opaque
@@ -80,10 +86,38 @@ type Broker struct {
 	// topics holds the live partitions of every topic in image, by name.
 	topics map[string]*topicState
 
-	// nextProducerID is the next id InitProducerId hands out; ids up to
-	// image.ProducerIDEnd are reserved in the image file, so ids are never
-	// reused after a crash.
-	nextProducerID int64
+	// nextProducerID is the next id InitProducerId hands out and
+	// producerIDBlockEnd the end of the block the controller allocated to
+	// this broker; ids are never reused, even after a crash, because each
+	// block is recorded in the metadata log before it is used.
+	nextProducerID     int64
+	producerIDBlockEnd int64
+	// producerIDWaiters are InitProducerId requests waiting for a block.
+	producerIDWaiters    []*Request
+	producerIDBlockAsked bool
+
+	// Cluster membership (cluster.go, controller.go, replication.go).
+	incarnation       uint64
+	controllerID      int32
+	ctrl              controllerState
+	proposals         map[uint64]*proposal
+	nextProposalSeq   uint64
+	peerCalls         map[uint64]*peerCall
+	nextPeerCallID    uint64
+	registerInFlight  bool
+	heartbeatInFlight bool
+	nextRegisterMs    int64
+	nextHeartbeatMs   int64
+	shuttingDown      bool
+	shutdownReady     bool
+	// hwRaised lists partitions whose high watermark rose since the last
+	// settle; waking fetches is re-entrant safe only through it.
+	hwRaised []*partition
+	// staged collects the metadata records of the admin request being
+	// handled (stage, finishStaged).
+	staged   []metadata.Record
+	waking   bool
+	wakeMore bool
 
 	pendingProduces int // produce requests waiting for a sync
 	waitingFetches  []*waitingFetch
@@ -109,9 +143,28 @@ type partition struct {
 	log   *partlog.Log // nil while offline
 	// offlineErr says why log is nil (failed recovery, failed sync).
 	offlineErr error
-	// leaderEpoch is 0 on a single node; the cluster issue makes it real.
-	leaderEpoch int32
-	syncing     bool // a sync job is in flight
+	// hosted says this broker is a replica of the partition (its log is
+	// open, or offline with offlineErr set).
+	hosted bool
+	// The partition's state in the image, as this broker acts on it.
+	role           partitionRole
+	leaderID       int32
+	leaderEpoch    int32
+	partitionEpoch int32
+	replicas       []int32
+	isr            []int32
+	// Leader state: followers' progress, the log end when this leadership
+	// began, and an ISR change in flight.
+	followers        []*followerState
+	epochStartOffset int64
+	isrInFlight      bool
+	proposedISR      []int32
+	isrRetryAtMs     int64
+	// Follower state: a fetch in flight, or a pause after a failed one.
+	fetchInFlight       bool
+	fetchBackoffUntilMs int64
+
+	syncing bool // a sync job is in flight
 	// lastAppendEnd is the end offset of the latest append, which a produce
 	// waits for the high watermark to reach.
 	lastAppendEnd int64
@@ -129,6 +182,9 @@ func New(cfg Config, env Env, nowMs int64) (*Broker, error) {
 	if env.Disk == nil || env.Replier == nil || env.Syncer == nil || env.Logger == nil || env.Random == nil {
 		return nil, errors.New("broker: incomplete environment")
 	}
+	if (env.Quorum == nil) != (env.Network == nil) {
+		return nil, errors.New("broker: a cluster needs both a quorum and a network")
+	}
 	b := &Broker{
 		cfg:              cfg,
 		env:              env,
@@ -136,14 +192,42 @@ func New(cfg Config, env Env, nowMs int64) (*Broker, error) {
 		lastCheckpointMs: nowMs,
 		lastRetentionMs:  nowMs,
 		lastBackgroundMs: nowMs,
+		controllerID:     -1,
+		proposals:        map[uint64]*proposal{},
+		peerCalls:        map[uint64]*peerCall{},
+		image:            metadata.NewImage(),
+	}
+	b.ctrl.setActive(nowMs, false)
+	for b.incarnation == 0 {
+		b.incarnation = env.Random.Uint64() >> 1 // fits the int64 broker epoch
+	}
+	if b.clustered() {
+		// The image arrives through RestoreMetadata and ApplyMetadata as
+		// the quorum replays its log; partitions open as it names them.
+		return b, nil
 	}
 	if err := b.loadImage(); err != nil {
 		return nil, err
 	}
-	for _, name := range b.image.TopicNames() {
-		b.openTopic(b.image.Topic(name), nowMs)
-	}
+	b.reconcile(nowMs)
 	b.removeOrphanDirs()
+	// Register this process and lead again: the new incarnation fences the
+	// old one, so every partition moves to a new leader epoch.
+	var failed int16
+	b.propose(nowMs, []metadata.Record{
+		{RegisterBroker: &metadata.RegisterBroker{ID: cfg.NodeID, Host: cfg.AdvertisedHost, Port: max(cfg.AdvertisedPort, 1), Incarnation: b.incarnation}},
+		{UnfenceBroker: &metadata.UnfenceBroker{ID: cfg.NodeID, Incarnation: b.incarnation}},
+	}, func(_ int64, results []metadata.Result, code int16) {
+		failed = code
+		for _, r := range results {
+			if r.Err != nil && failed == kerrNone {
+				failed = kerrInvalidRequest
+			}
+		}
+	})
+	if failed != kerrNone {
+		return nil, fmt.Errorf("register node %d in the metadata image: error code %d", cfg.NodeID, failed)
+	}
 	return b, nil
 }
 
@@ -165,15 +249,12 @@ func (b *Broker) loadImage() error {
 		// from a damaged image could lose data.
 		return fmt.Errorf("load %s: %w", imageFile, err)
 	}
+	// Images written before clusters existed have no assignments: this
+	// node holds every partition.
+	im.AssignAllTo(b.cfg.NodeID)
 	b.image = im
-	// Ids below the persisted end may have been handed out before a crash;
-	// the next InitProducerId reserves a fresh block past it.
-	b.nextProducerID = im.ProducerIDEnd
 	return nil
 }
-
-// producerIDBlockSize is how many producer ids one image write reserves.
-const producerIDBlockSize = 1000
 
 func (b *Broker) saveImage() error {
 	data, err := b.image.Marshal()
@@ -189,19 +270,26 @@ func (b *Broker) saveImage() error {
 // partitionDir is Kafka's directory name for a partition.
 func partitionDir(topic string, p int32) string { return fmt.Sprintf("%s-%d", topic, p) }
 
-// openTopic opens every partition log of t. A partition whose recovery
-// fails stays offline (KAFKA_STORAGE_ERROR) instead of failing the broker.
-func (b *Broker) openTopic(t *metadata.Topic, nowMs int64) *topicState {
-	ts := &topicState{meta: t, logConfig: b.cfg.logConfigFor(t.Configs)}
-	for i := int32(0); i < t.Partitions; i++ {
-		ts.partitions = append(ts.partitions, b.openPartition(ts, i, nowMs))
-	}
-	b.topics[t.Name] = ts
-	return ts
-}
+// partitionMetadataFile names the file in a partition directory that
+// records its topic id, as Kafka's partition.metadata does: a directory
+// left by an older topic of the same name (deleted while this broker was
+// down) is recognised and cleared instead of being served as the new one.
+const partitionMetadataFile = "partition.metadata"
 
+// openPartition opens (recovering) the log of a partition this broker
+// replicates. A partition whose recovery fails stays offline
+// (KAFKA_STORAGE_ERROR) instead of failing the broker.
 func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition {
-	p := &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i)}
+	p := &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i), hosted: true, leaderID: metadata.NoLeader}
+	want := "topic_id: " + ts.meta.ID.String() + "\n"
+	metaPath := p.dir + "/" + partitionMetadataFile
+	if data, err := b.env.Disk.ReadFile(metaPath); err == nil && string(data) != want {
+		b.env.Logger.Warn("clearing partition directory of an older topic", "partition", p.dir, "found", string(data))
+		if err := b.env.Disk.RemoveAll(p.dir); err != nil {
+			p.offlineErr = fmt.Errorf("clear directory of an older topic: %w", err)
+			return p
+		}
+	}
 	log, err := partlog.Open(b.env.Disk, p.dir, ts.logConfig, nowMs)
 	if err != nil {
 		p.offlineErr = err
@@ -229,6 +317,14 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 			_ = log.Close()
 			p.offlineErr = fmt.Errorf("sync recovered data: %w", err)
 			b.env.Logger.Error("partition offline: recovery failed", "partition", p.dir, "err", p.offlineErr)
+			return p
+		}
+	}
+	if data, err := b.env.Disk.ReadFile(metaPath); err != nil || string(data) != want {
+		if err := b.env.Disk.WriteFileAtomic(metaPath, []byte(want)); err != nil {
+			_ = log.Close()
+			p.offlineErr = fmt.Errorf("write %s: %w", partitionMetadataFile, err)
+			b.env.Logger.Error("partition offline", "partition", p.dir, "err", p.offlineErr)
 			return p
 		}
 	}
@@ -316,6 +412,13 @@ func (b *Broker) Tick(nowMs int64) {
 		return
 	}
 	b.expireFetches(nowMs)
+	b.expireProduces(nowMs)
+	b.expireProposals(nowMs)
+	b.controllerTick(nowMs)
+	b.clusterTick(nowMs)
+	b.shrinkISRs(nowMs)
+	b.runFetchers(nowMs)
+	b.settle(nowMs)
 	if !b.cfg.SyncWrites && nowMs-b.lastBackgroundMs >= b.cfg.BackgroundSyncMs {
 		b.lastBackgroundMs = nowMs
 		b.forEachPartition(func(p *partition) { b.startSync(p) })
@@ -346,6 +449,7 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 			next = w.deadlineMs
 		}
 	}
+	next = b.clusterNextWakeMs(nowMs, next)
 	if next < nowMs {
 		next = nowMs
 	}
@@ -421,6 +525,10 @@ func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, er
 		return
 	}
 	b.finishSync(nowMs, p, job, err)
+	b.settle(nowMs)
+	if p.role == roleFollower {
+		b.runFetchers(nowMs)
+	}
 }
 
 // finishSync applies a sync result: the durable end moves, and with sync
@@ -431,20 +539,11 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 		b.takeOffline(p, fmt.Errorf("fsync: %w", err))
 		return
 	}
-	if b.cfg.SyncWrites {
-		b.advanceHighWatermark(nowMs, p, p.log.DurableEndOffset())
+	if p.role == roleLeader {
+		b.updateLeaderHW(p)
+		// acks=1 waits for the leader's own sync only.
+		b.hwRaised = append(b.hwRaised, p)
 	}
-}
-
-// advanceHighWatermark moves the partition's HW forward, completing produce
-// requests and waking long-polling fetches.
-func (b *Broker) advanceHighWatermark(nowMs int64, p *partition, hw int64) {
-	if hw <= p.log.HighWatermark() {
-		return
-	}
-	p.log.SetHighWatermark(hw)
-	b.completeProduceWaiters(p)
-	b.wakeFetches(nowMs)
 }
 
 // takeOffline closes a failed partition: its waiting produces fail with
@@ -457,6 +556,7 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 		_ = p.log.Close()
 		p.log = nil
 	}
+	p.role = roleNone
 	b.failProduceWaiters(p, kerrKafkaStorageError)
 }
 
@@ -479,9 +579,15 @@ func (b *Broker) Shutdown(nowMs int64) {
 		return
 	}
 	for _, w := range b.waitingFetches {
-		b.answerFetch(w.req, w.fetch)
+		b.answerFetch(nowMs, w.req, w.fetch)
 	}
 	b.waitingFetches = nil
+	for _, seq := range sortedSeqs(b.proposals) {
+		p := b.proposals[seq]
+		delete(b.proposals, seq)
+		p.done(nowMs, nil, kerrRequestTimedOut)
+	}
+	b.failProducerIDWaiters(kerrRequestTimedOut)
 	b.checkpointAll()
 	b.forEachPartition(func(p *partition) {
 		b.failProduceWaiters(p, kerrRequestTimedOut)

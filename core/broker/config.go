@@ -40,6 +40,37 @@ type Config struct {
 	MaxFetchWaitMs        int64 // upper bound on a fetch's MaxWaitMillis
 	MaxPartitionsPerTopic int32 // CreateTopics/CreatePartitions upper bound
 	MaxTopics             int   // upper bound on the number of topics
+
+	// Cluster settings (used when the environment has a metadata quorum).
+	MinInsyncReplicas int32 // min.insync.replicas default for topics
+	// HeartbeatIntervalMs is how often a broker heartbeats the controller
+	// (broker.heartbeat.interval.ms); SessionTimeoutMs is how long the
+	// controller waits without one before fencing the broker
+	// (broker.session.timeout.ms). Kafka's defaults are 2000 and 9000;
+	// Chronik's are shorter so that a killed leader is replaced within
+	// seconds on a LAN.
+	HeartbeatIntervalMs int64
+	SessionTimeoutMs    int64
+	// ReplicaLagTimeMaxMs is how long a follower may stay behind the
+	// leader's log end before the leader drops it from the ISR.
+	ReplicaLagTimeMaxMs int64
+	// ReplicaFetchWaitMaxMs, ReplicaFetchMaxBytes and
+	// ReplicaFetchResponseMaxBytes shape followers' fetches.
+	ReplicaFetchWaitMaxMs        int32
+	ReplicaFetchMaxBytes         int32
+	ReplicaFetchResponseMaxBytes int32
+	// ReplicaFetchBackoffMs is the pause after a failed replica fetch.
+	ReplicaFetchBackoffMs int64
+	// ProposalTimeoutMs bounds how long a request waits for its metadata
+	// proposal to be applied before it is answered REQUEST_TIMED_OUT (the
+	// proposal may still commit later).
+	ProposalTimeoutMs int64
+	// MaxPendingProposals and MaxPeerCalls bound the proposals and the
+	// requests to other brokers in flight.
+	MaxPendingProposals int
+	MaxPeerCalls        int
+	// MaxProduceTimeoutMs caps a produce request's timeout.
+	MaxProduceTimeoutMs int64
 }
 
 // DefaultConfig returns Kafka-like defaults for a single node.
@@ -62,6 +93,19 @@ func DefaultConfig() Config {
 		MaxFetchWaitMs:           60000,
 		MaxPartitionsPerTopic:    10000,
 		MaxTopics:                10000,
+
+		MinInsyncReplicas:            1,
+		HeartbeatIntervalMs:          250,
+		SessionTimeoutMs:             1500,
+		ReplicaLagTimeMaxMs:          30000,
+		ReplicaFetchWaitMaxMs:        500,
+		ReplicaFetchMaxBytes:         1 << 20,
+		ReplicaFetchResponseMaxBytes: 10 << 20,
+		ReplicaFetchBackoffMs:        100,
+		ProposalTimeoutMs:            10000,
+		MaxPendingProposals:          10000,
+		MaxPeerCalls:                 10000,
+		MaxProduceTimeoutMs:          300000,
 	}
 }
 
@@ -84,6 +128,16 @@ func (c *Config) Validate() error {
 	check(c.MaxFetchWaitMs > 0, "max fetch wait must be > 0")
 	check(c.MaxPartitionsPerTopic > 0, "max partitions per topic must be > 0")
 	check(c.MaxTopics > 0, "max topics must be > 0")
+	check(c.MinInsyncReplicas >= 1, "min.insync.replicas %d must be >= 1", c.MinInsyncReplicas)
+	check(c.HeartbeatIntervalMs > 0, "heartbeat interval %d must be > 0", c.HeartbeatIntervalMs)
+	check(c.SessionTimeoutMs > c.HeartbeatIntervalMs, "session timeout %d must exceed the heartbeat interval %d", c.SessionTimeoutMs, c.HeartbeatIntervalMs)
+	check(c.ReplicaLagTimeMaxMs > 0, "replica.lag.time.max.ms %d must be > 0", c.ReplicaLagTimeMaxMs)
+	check(c.ReplicaFetchWaitMaxMs >= 0, "replica fetch wait %d must be >= 0", c.ReplicaFetchWaitMaxMs)
+	check(c.ReplicaFetchMaxBytes > 0 && c.ReplicaFetchResponseMaxBytes > 0, "replica fetch sizes must be > 0")
+	check(c.ReplicaFetchBackoffMs > 0, "replica fetch backoff must be > 0")
+	check(c.ProposalTimeoutMs > 0, "proposal timeout must be > 0")
+	check(c.MaxPendingProposals > 0 && c.MaxPeerCalls > 0, "proposal and peer call limits must be > 0")
+	check(c.MaxProduceTimeoutMs > 0, "max produce timeout must be > 0")
 	if err := c.LogDefaults.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("log defaults: %w", err))
 	}
@@ -178,7 +232,7 @@ var topicConfigDefs = func() []topicConfigDef {
 		{name: "message.timestamp.type", typ: configTypeString, brokerName: "log.message.timestamp.type",
 			defaultValue: func(*Config) string { return "CreateTime" }, validate: oneOf("CreateTime")},
 		{name: "min.insync.replicas", typ: configTypeInt, brokerName: "min.insync.replicas",
-			defaultValue: func(*Config) string { return "1" }, validate: parseLongAtLeast(1)},
+			defaultValue: func(c *Config) string { return itoa(int64(c.MinInsyncReplicas)) }, validate: parseLongAtLeast(1)},
 		logConfigDef("retention.bytes", configTypeLong, "log.retention.bytes", -1,
 			func(lc *partlog.Config) *int64 { return &lc.RetentionBytes }),
 		logConfigDef("retention.ms", configTypeLong, "log.retention.ms", -1,

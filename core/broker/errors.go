@@ -16,6 +16,10 @@ const (
 	kerrLeaderNotAvailable                 int16 = 5
 	kerrNotLeaderOrFollower                int16 = 6
 	kerrRequestTimedOut                    int16 = 7
+	kerrNotEnoughReplicas                  int16 = 19
+	kerrNotEnoughReplicasAfterAppend       int16 = 20
+	kerrNotController                      int16 = 41
+	kerrCoordinatorNotAvailable            int16 = 15
 	kerrMessageTooLarge                    int16 = 10
 	kerrInvalidTopicException              int16 = 17
 	kerrRecordListTooLarge                 int16 = 18
@@ -41,9 +45,14 @@ const (
 	kerrUnknownLeaderEpoch                 int16 = 75
 	kerrUnsupportedCompressionType         int16 = 76
 	kerrInvalidRecord                      int16 = 87
+	kerrStaleBrokerEpoch                   int16 = 77
 	kerrUnknownTopicID                     int16 = 100
 	kerrInconsistentTopicID                int16 = 103
+	kerrIneligibleReplica                  int16 = 107
 )
+
+// errorsIs is errors.Is, named for files that do not import errors.
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 // kerrForLogError maps a partlog error to the Kafka error a produce gets.
 func kerrForLogError(err error) int16 {

@@ -18,6 +18,15 @@ func (b *Broker) CheckInvariants() {
 		}
 		for _, p := range ts.partitions {
 			if p.log == nil {
+				if p.role != roleNone {
+					panic(fmt.Sprintf("broker invariant: partition %s without a log has role %d", p.dir, p.role))
+				}
+				if !p.hosted {
+					if len(p.waiters) > 0 {
+						panic(fmt.Sprintf("broker invariant: partition %s is not hosted here but has produce waiters", p.dir))
+					}
+					continue
+				}
 				if p.offlineErr == nil {
 					panic(fmt.Sprintf("broker invariant: partition %s has no log and no offline cause", p.dir))
 				}
@@ -30,6 +39,17 @@ func (b *Broker) CheckInvariants() {
 			hw := p.log.HighWatermark()
 			if b.cfg.SyncWrites && hw > p.log.DurableEndOffset() {
 				panic(fmt.Sprintf("broker invariant: partition %s high watermark %d above durable end %d with sync writes on", p.dir, hw, p.log.DurableEndOffset()))
+			}
+			a := &ts.meta.Assignments[p.index]
+			if p.role == roleLeader {
+				if a.Leader != b.cfg.NodeID || a.LeaderEpoch != p.leaderEpoch || !b.unfenced() {
+					panic(fmt.Sprintf("broker invariant: partition %s acts as leader at epoch %d, image says leader %d epoch %d (unfenced %v)", p.dir, p.leaderEpoch, a.Leader, a.LeaderEpoch, b.unfenced()))
+				}
+			} else if len(p.waiters) > 0 {
+				panic(fmt.Sprintf("broker invariant: partition %s has produce waiters but does not lead", p.dir))
+			}
+			if p.role == roleFollower && (a.Leader == b.cfg.NodeID || a.Leader != p.leaderID || !b.registered()) {
+				panic(fmt.Sprintf("broker invariant: partition %s follows %d, image says leader %d", p.dir, p.leaderID, a.Leader))
 			}
 			for _, w := range p.waiters {
 				if w.target > p.log.LogEndOffset() {
@@ -56,7 +76,13 @@ func (b *Broker) CheckInvariants() {
 	if len(b.waitingFetches) > b.cfg.MaxWaitingFetches {
 		panic(fmt.Sprintf("broker invariant: %d waiting fetches above the limit %d", len(b.waitingFetches), b.cfg.MaxWaitingFetches))
 	}
-	if b.nextProducerID > b.image.ProducerIDEnd {
-		panic(fmt.Sprintf("broker invariant: next producer id %d beyond the reserved end %d", b.nextProducerID, b.image.ProducerIDEnd))
+	if b.nextProducerID > b.producerIDBlockEnd {
+		panic(fmt.Sprintf("broker invariant: next producer id %d beyond the allocated block's end %d", b.nextProducerID, b.producerIDBlockEnd))
+	}
+	if len(b.proposals) > b.cfg.MaxPendingProposals || len(b.peerCalls) > b.cfg.MaxPeerCalls {
+		panic(fmt.Sprintf("broker invariant: %d proposals and %d peer calls in flight, limits %d and %d", len(b.proposals), len(b.peerCalls), b.cfg.MaxPendingProposals, b.cfg.MaxPeerCalls))
+	}
+	if len(b.staged) != 0 {
+		panic(fmt.Sprintf("broker invariant: %d metadata records staged outside a request", len(b.staged)))
 	}
 }

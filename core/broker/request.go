@@ -16,6 +16,11 @@ type Request struct {
 	CorrelationID int32
 	ClientID      *string
 	Msg           kmsg.Request // decoded body, its version set
+
+	// internal, when set, receives the response instead of the Replier:
+	// the request came from this broker itself (a broker calling its own
+	// controller).
+	internal func(kmsg.Response)
 }
 
 // handlerFunc handles one request. It answers through b.reply, at once or
@@ -197,6 +202,10 @@ func (b *Broker) HandleRequest(nowMs int64, req *Request) {
 func (b *Broker) reply(req *Request, resp kmsg.Response) {
 	if resp != nil {
 		resp.SetVersion(req.Msg.GetVersion())
+	}
+	if req.internal != nil {
+		req.internal(resp)
+		return
 	}
 	b.env.Replier.Reply(req, resp)
 }

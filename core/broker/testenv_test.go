@@ -261,3 +261,10 @@ func testBatch(timestampMs int64, n int) []byte {
 	}
 	return record.MustBuild(record.DefaultBatchOptions(), recs)
 }
+
+// setLeaderEpoch bumps a partition's leader epoch by hand, in the image
+// and in the partition alike, as a failover would.
+func setLeaderEpoch(p *partition, epoch int32) {
+	p.topic.meta.Assignments[p.index].LeaderEpoch = epoch
+	p.leaderEpoch = epoch
+}

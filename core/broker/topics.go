@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/chronik-streaming/chronik/core/metadata"
 )
 
@@ -71,89 +73,93 @@ func (b *Broker) checkNewTopic(name string, partitions int32, configs map[string
 	return kerrNone, ""
 }
 
-// createTopic creates a topic: partition directories first, then the image
-// write that makes the topic exist. A crash between the two leaves only
-// orphan directories, which the next start removes.
-func (b *Broker) createTopic(name string, partitions int32, configs map[string]string, nowMs int64) (*topicState, int16, string) {
-	if code, msg := b.checkNewTopic(name, partitions, configs); code != kerrNone {
-		return nil, code, msg
+// codeStaged marks a response entry whose change was staged as a metadata
+// record (stage): its final error code is set when the record applies.
+const codeStaged int16 = -32768
+
+// stage queues a metadata record for the request being handled and
+// returns codeStaged, or NOT_CONTROLLER on a broker of a cluster that is
+// not the controller (clients then refresh metadata and retry on the
+// controller, as with Kafka before request forwarding).
+func (b *Broker) stage(rec metadata.Record) (int16, string) {
+	if b.clustered() && !b.ctrl.active {
+		return kerrNotController, "This is not the correct controller for this cluster."
 	}
-	for i := int32(0); i < partitions; i++ {
-		// A directory of a deleted topic of the same name may survive a
-		// crash; it must not leak into the new topic.
-		if err := b.env.Disk.RemoveAll(partitionDir(name, i)); err != nil {
-			return nil, kerrKafkaStorageError, fmt.Sprintf("clear partition directory: %v", err)
-		}
-	}
-	t := &metadata.Topic{Name: name, ID: b.newTopicID(), Partitions: partitions}
-	if len(configs) > 0 {
-		t.Configs = make(map[string]string, len(configs))
-		for k, v := range configs {
-			t.Configs[k] = v
-		}
-	}
-	b.image.PutTopic(t)
-	if err := b.saveImage(); err != nil {
-		b.image.RemoveTopic(name)
-		b.env.Logger.Error("create topic: write image", "topic", name, "err", err)
-		return nil, kerrKafkaStorageError, err.Error()
-	}
-	ts := b.openTopic(t, nowMs)
-	return ts, kerrNone, ""
+	b.staged = append(b.staged, rec)
+	return codeStaged, ""
 }
 
-// deleteTopic removes a topic: the image write first (the topic is gone
-// once it is durable), then the files. Waiting produces and fetches on the
-// topic are answered with UNKNOWN_TOPIC_OR_PARTITION.
-func (b *Broker) deleteTopic(name string, nowMs int64) (int16, string) {
+// stagedSlot points at the error fields of a response entry.
+type stagedSlot struct {
+	code *int16
+	msg  **string
+}
+
+// finishStaged proposes the records staged while handling req as one
+// metadata entry and answers req once it applied: each slot (the entries
+// marked codeStaged, in staging order) gets its record's outcome. after,
+// if set, completes the response first (ids of created topics and the
+// like). Without staged records the response goes out at once.
+func (b *Broker) finishStaged(nowMs int64, req *Request, resp kmsg.Response, slots []stagedSlot, after func()) {
+	records := b.staged
+	b.staged = nil
+	if len(records) != len(slots) {
+		panic(fmt.Sprintf("broker invariant: %d staged records for %d response entries", len(records), len(slots)))
+	}
+	if len(records) == 0 {
+		if after != nil {
+			after()
+		}
+		b.reply(req, resp)
+		return
+	}
+	b.propose(nowMs, records, func(nowMs int64, results []metadata.Result, code int16) {
+		for i, slot := range slots {
+			c, msg := code, ""
+			if c == kerrNone && results[i].Err != nil {
+				c, msg = errorForApply(results[i].Err), results[i].Err.Error()
+			}
+			*slot.code = c
+			*slot.msg = errorMessage(c, msg)
+		}
+		if after != nil {
+			after()
+		}
+		b.reply(req, resp)
+	})
+}
+
+// createTopic validates a topic creation and stages it. The replicas are
+// placed when the record applies, over the brokers unfenced at that
+// point; a manual assignment is checked there too.
+func (b *Broker) createTopic(name string, partitions int32, replication int16, assignment [][]int32, configs map[string]string) (int16, string) {
+	if code, msg := b.checkNewTopic(name, partitions, configs); code != kerrNone {
+		return code, msg
+	}
+	if live := int16(len(b.image.UnfencedBrokerIDs())); len(assignment) == 0 && replication > live {
+		return kerrInvalidReplicationFactor, fmt.Sprintf("Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", replication, replication, live)
+	}
+	return b.stage(metadata.Record{CreateTopic: &metadata.CreateTopic{
+		Name: name, ID: b.newTopicID(), Partitions: partitions, ReplicationFactor: replication,
+		Assignment: assignment, Configs: configs,
+	}})
+}
+
+// deleteTopic stages the removal of a topic. Once it applies, every
+// replica deletes its files and answers waiting produces and fetches with
+// UNKNOWN_TOPIC_OR_PARTITION.
+func (b *Broker) deleteTopic(name string) (int16, string) {
 	ts := b.topics[name]
 	if ts == nil {
 		return kerrUnknownTopicOrPartition, "This server does not host this topic-partition."
 	}
-	b.image.RemoveTopic(name)
-	if err := b.saveImage(); err != nil {
-		b.image.PutTopic(ts.meta)
-		return kerrKafkaStorageError, err.Error()
-	}
-	delete(b.topics, name)
-	for _, p := range ts.partitions {
-		p.deleted = true
-		b.failProduceWaiters(p, kerrUnknownTopicOrPartition)
-		if p.log != nil {
-			if err := p.log.Delete(); err != nil {
-				b.env.Logger.Warn("delete partition files", "partition", p.dir, "err", err)
-			}
-			p.log = nil
-		} else if err := b.env.Disk.RemoveAll(p.dir); err != nil {
-			b.env.Logger.Warn("delete partition files", "partition", p.dir, "err", err)
-		}
-	}
-	b.wakeFetches(nowMs)
-	b.env.Logger.Info("deleted topic", "topic", name)
-	return kerrNone, ""
+	return b.stage(metadata.Record{DeleteTopic: &metadata.DeleteTopic{Name: name, ID: ts.meta.ID}})
 }
 
-// setTopicConfigs replaces the config overrides of a topic and persists the
-// image; on a failed write the old overrides stay in place. overrides must
-// be valid (validateTopicConfigs) and is kept by the image.
-//
-// Partitions opened from now on (CreatePartitions, restart) use the new
-// settings and hands them to the open logs.
-func (b *Broker) setTopicConfigs(ts *topicState, overrides map[string]string) error {
-	if len(overrides) == 0 {
-		overrides = nil
-	}
-	old := ts.meta.Configs
-	ts.meta.Configs = overrides
-	if err := b.saveImage(); err != nil {
-		ts.meta.Configs = old
-		return err
-	}
-	ts.logConfig = b.cfg.logConfigFor(overrides)
-	for _, p := range ts.partitions {
-		b.applyLogConfig(p)
-	}
-	return nil
+// setTopicConfigs stages a topic's new override set (already validated);
+// open logs take the new settings when it applies.
+func (b *Broker) setTopicConfigs(ts *topicState, overrides map[string]string) (int16, string) {
+	return b.stage(metadata.Record{SetTopicConfigs: &metadata.SetTopicConfigs{Name: ts.meta.Name, ID: ts.meta.ID, Configs: overrides}})
 }
 
 // applyLogConfig hands the topic's current log settings to an open
@@ -167,28 +173,8 @@ func (b *Broker) applyLogConfig(p *partition) {
 	}
 }
 
-// addPartitions grows a topic to count partitions (count above the current
-// number). Leftover directories under the new names (a delete that could
-// not remove its files) are cleared first, then the image write makes the
-// partitions exist, then their logs are opened: a crash before the image
-// write leaves at most empty directories, which the next start removes as
-// orphans. A new partition whose log fails to open stays offline, as at
-// startup.
-func (b *Broker) addPartitions(ts *topicState, count int32, nowMs int64) (int16, string) {
-	old := ts.meta.Partitions
-	for i := old; i < count; i++ {
-		if err := b.env.Disk.RemoveAll(partitionDir(ts.meta.Name, i)); err != nil {
-			return kerrKafkaStorageError, fmt.Sprintf("clear partition directory: %v", err)
-		}
-	}
-	ts.meta.Partitions = count
-	if err := b.saveImage(); err != nil {
-		ts.meta.Partitions = old
-		b.env.Logger.Error("create partitions: write image", "topic", ts.meta.Name, "err", err)
-		return kerrKafkaStorageError, err.Error()
-	}
-	for i := old; i < count; i++ {
-		ts.partitions = append(ts.partitions, b.openPartition(ts, i, nowMs))
-	}
-	return kerrNone, ""
+// addPartitions stages growing a topic to count partitions; assignment,
+// if set, names the replicas of each new partition.
+func (b *Broker) addPartitions(ts *topicState, count int32, assignment [][]int32) (int16, string) {
+	return b.stage(metadata.Record{CreatePartitions: &metadata.CreatePartitions{Name: ts.meta.Name, ID: ts.meta.ID, Count: count, Assignment: assignment}})
 }

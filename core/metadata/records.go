@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
 )
 
 // Sentinel errors of Apply: a record that fails is refused whole and
@@ -265,7 +267,8 @@ func (im *Image) fenceBroker(id int32, incarnation uint64) error {
 func (im *Image) electLeader(t *Topic, p *Partition) {
 	newLeader := NoLeader
 	for _, id := range p.Replicas {
-		if contains(p.ISR, id) && im.isUnfenced(id) {
+		// bugs.ElectOutsideISR: deliberate bug (core/bugs), ignore the ISR.
+		if (contains(p.ISR, id) || bugs.ElectOutsideISR) && im.isUnfenced(id) {
 			newLeader = id
 			break
 		}
@@ -278,6 +281,9 @@ func (im *Image) electLeader(t *Topic, p *Partition) {
 				break
 			}
 		}
+	}
+	if bugs.ElectOutsideISR && newLeader != NoLeader && !contains(p.ISR, newLeader) {
+		p.ISR = append(p.ISR, newLeader)
 	}
 	if newLeader != p.Leader {
 		p.Leader = newLeader

@@ -1,0 +1,450 @@
+package broker
+
+// Cluster membership and the metadata log, seen from one broker.
+//
+// The image changes only through ApplyMetadata, in the order of the
+// metadata log (hashicorp/raft in production, a deterministic log model in
+// the simulator, or, on a single node without a quorum, an in-core local
+// log that writes the image file). After each entry the broker reconciles
+// its partitions with the image: it opens the ones it now replicates,
+// deletes the ones whose topic is gone and takes the leader or follower
+// role the image gives it.
+//
+// A broker plays a part only once the image holds its registration with
+// the incarnation drawn by this process: until then, a leadership in the
+// image belongs to the previous process, which may have lost unsynced
+// data, and acting on it could serve or overwrite offsets that were
+// acknowledged elsewhere. The controller fences the old incarnation
+// (moving its leaderships at a new leader epoch) before the new
+// registration applies, so a restarted broker can only lead at an epoch
+// that postdates its restart.
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/metadata"
+)
+
+// Quorum is the metadata log as core sees it.
+type Quorum interface {
+	// Propose appends an encoded metadata entry to the log. If it commits,
+	// every broker receives it through ApplyMetadata; a proposal that the
+	// environment knows failed is reported with ProposalFailed, but a
+	// proposal may also vanish or commit after a failure was reported.
+	Propose(seq uint64, entry []byte)
+}
+
+// PeerAddr is where to reach another broker.
+type PeerAddr struct {
+	ID   int32
+	Host string
+	Port int32
+}
+
+// Network sends requests to other brokers.
+type Network interface {
+	// Send sends req (its version set) to broker to and later delivers
+	// exactly one Broker.PeerResponse(nowMs, id, resp, err) for it on the
+	// event loop. A send to an unreachable broker answers with an error.
+	Send(to PeerAddr, id uint64, req kmsg.Request)
+}
+
+// proposal is a metadata entry waiting to be applied.
+type proposal struct {
+	deadlineMs int64
+	done       func(nowMs int64, results []metadata.Result, code int16)
+}
+
+// peerCall is a request to another broker waiting for its answer.
+type peerCall struct {
+	done func(nowMs int64, resp kmsg.Response, err error)
+}
+
+// clustered reports whether the metadata comes from an external quorum.
+func (b *Broker) clustered() bool { return b.env.Quorum != nil }
+
+// registered reports whether the image holds this process's registration.
+func (b *Broker) registered() bool {
+	reg := b.image.Broker(b.cfg.NodeID)
+	return reg != nil && reg.Incarnation == b.incarnation
+}
+
+// unfenced reports whether this process may lead partitions.
+func (b *Broker) unfenced() bool {
+	reg := b.image.Broker(b.cfg.NodeID)
+	return reg != nil && reg.Incarnation == b.incarnation && !reg.Fenced
+}
+
+// propose submits records to the metadata log; done runs once the entry
+// is applied on this broker (code 0, with each record's result) or with
+// a Kafka error code when the outcome is unknown (NOT_CONTROLLER,
+// REQUEST_TIMED_OUT) or the entry could not be written.
+func (b *Broker) propose(nowMs int64, records []metadata.Record, done func(nowMs int64, results []metadata.Result, code int16)) {
+	b.nextProposalSeq++
+	entry := &metadata.Entry{Proposer: b.cfg.NodeID, Incarnation: b.incarnation, Seq: b.nextProposalSeq, Records: records}
+	data, err := metadata.EncodeEntry(entry)
+	if err != nil {
+		done(nowMs, nil, kerrInvalidRequest)
+		return
+	}
+	if !b.clustered() {
+		b.applyLocal(nowMs, entry, data, done)
+		return
+	}
+	if len(b.proposals) >= b.cfg.MaxPendingProposals {
+		done(nowMs, nil, kerrRequestTimedOut)
+		return
+	}
+	b.proposals[entry.Seq] = &proposal{deadlineMs: nowMs + b.cfg.ProposalTimeoutMs, done: done}
+	b.env.Quorum.Propose(entry.Seq, data)
+}
+
+// applyLocal is the single-node metadata log: the entry is applied to a
+// copy of the image, the copy is written to the image file, and only then
+// does it replace the live image. A failed write leaves everything as it
+// was and answers KAFKA_STORAGE_ERROR.
+func (b *Broker) applyLocal(nowMs int64, entry *metadata.Entry, data []byte, done func(nowMs int64, results []metadata.Result, code int16)) {
+	encoded, err := b.image.Marshal()
+	if err != nil {
+		done(nowMs, nil, kerrKafkaStorageError)
+		return
+	}
+	next, err := metadata.Unmarshal(encoded)
+	if err != nil {
+		panic(fmt.Sprintf("broker invariant: the image does not decode its own encoding: %v", err))
+	}
+	results := next.ApplyEntry(entry)
+	old := b.image
+	b.image = next
+	if err := b.saveImage(); err != nil {
+		b.image = old
+		b.env.Logger.Error("write metadata image", "err", err)
+		done(nowMs, nil, kerrKafkaStorageError)
+		return
+	}
+	b.afterApply(nowMs, entry, results)
+	done(nowMs, results, kerrNone)
+}
+
+// ApplyMetadata applies one committed metadata log entry. Every broker of
+// the cluster applies the same entries in the same order.
+func (b *Broker) ApplyMetadata(nowMs int64, data []byte) {
+	if b.closed {
+		return
+	}
+	entry, err := metadata.DecodeEntry(data)
+	if err != nil {
+		// Every broker decodes the same bytes the same way, so skipping the
+		// entry keeps the images equal.
+		b.env.Logger.Error("skipping undecodable metadata entry", "err", err)
+		return
+	}
+	results := b.image.ApplyEntry(entry)
+	b.afterApply(nowMs, entry, results)
+	if entry.Proposer == b.cfg.NodeID && entry.Incarnation == b.incarnation {
+		if p := b.proposals[entry.Seq]; p != nil {
+			delete(b.proposals, entry.Seq)
+			p.done(nowMs, results, kerrNone)
+		}
+	}
+}
+
+// RestoreMetadata replaces the image with a snapshot of the metadata log
+// (at start, or when the quorum installs a snapshot).
+func (b *Broker) RestoreMetadata(nowMs int64, snapshot []byte) error {
+	im, err := metadata.Unmarshal(snapshot)
+	if err != nil {
+		return fmt.Errorf("restore metadata snapshot: %w", err)
+	}
+	b.image = im
+	b.reconcile(nowMs)
+	return nil
+}
+
+// SnapshotMetadata encodes the image for a metadata log snapshot.
+func (b *Broker) SnapshotMetadata() ([]byte, error) { return b.image.Marshal() }
+
+// ProposalFailed reports that a proposal will not be applied as far as
+// the environment knows (this node lost leadership, or the log refused
+// it). Its waiter is answered NOT_CONTROLLER; if the entry commits after
+// all it still applies, unanswered.
+func (b *Broker) ProposalFailed(nowMs int64, seq uint64) {
+	if p := b.proposals[seq]; p != nil {
+		delete(b.proposals, seq)
+		p.done(nowMs, nil, kerrNotController)
+	}
+}
+
+// SetController tells the broker which node leads the metadata quorum
+// (-1 while none is known). The controller role follows it.
+func (b *Broker) SetController(nowMs int64, id int32) {
+	if b.closed || id == b.controllerID {
+		return
+	}
+	b.env.Logger.Info("controller changed", "from", b.controllerID, "to", id)
+	b.controllerID = id
+	b.ctrl.setActive(nowMs, id == b.cfg.NodeID)
+	// A registration or heartbeat in flight to the old controller may
+	// never be answered; send afresh.
+	b.nextRegisterMs, b.nextHeartbeatMs = nowMs, nowMs
+	b.clusterTick(nowMs)
+}
+
+// afterApply brings the broker's partitions in line with the image.
+func (b *Broker) afterApply(nowMs int64, entry *metadata.Entry, results []metadata.Result) {
+	for i, r := range results {
+		if r.Err != nil {
+			b.env.Logger.Info("metadata record refused", "proposer", entry.Proposer, "record", i, "err", r.Err)
+		}
+	}
+	b.reconcile(nowMs)
+}
+
+// sendPeer sends req to broker to (its address taken from the image). A
+// request to this broker itself, which happens when it is the controller,
+// goes straight to the handler. done runs exactly once.
+func (b *Broker) sendPeer(nowMs int64, to int32, req kmsg.Request, done func(nowMs int64, resp kmsg.Response, err error)) {
+	if to == b.cfg.NodeID {
+		h := apiTable[req.Key()]
+		if h == nil {
+			done(nowMs, nil, fmt.Errorf("no handler for API key %d", req.Key()))
+			return
+		}
+		if v := req.GetVersion(); v < h.minVersion || v > h.maxVersion {
+			req.SetVersion(h.maxVersion)
+		}
+		answered := false
+		r := &Request{Msg: req, internal: func(resp kmsg.Response) {
+			if !answered {
+				answered = true
+				done(nowMs, resp, nil)
+			}
+		}}
+		if err := h.handle(b, nowMs, r); err != nil && !answered {
+			answered = true
+			done(nowMs, nil, err)
+		}
+		return
+	}
+	reg := b.image.Broker(to)
+	if reg == nil || b.env.Network == nil {
+		done(nowMs, nil, fmt.Errorf("broker %d has no known address", to))
+		return
+	}
+	if len(b.peerCalls) >= b.cfg.MaxPeerCalls {
+		done(nowMs, nil, fmt.Errorf("too many requests to other brokers in flight"))
+		return
+	}
+	b.nextPeerCallID++
+	id := b.nextPeerCallID
+	b.peerCalls[id] = &peerCall{done: done}
+	b.env.Network.Send(PeerAddr{ID: to, Host: reg.Host, Port: reg.Port}, id, req)
+}
+
+// PeerResponse delivers the answer (or the failure) of a request sent
+// through Network.Send.
+func (b *Broker) PeerResponse(nowMs int64, id uint64, resp kmsg.Response, err error) {
+	c := b.peerCalls[id]
+	if c == nil {
+		return
+	}
+	delete(b.peerCalls, id)
+	if b.closed {
+		return
+	}
+	if err == nil && resp == nil {
+		err = fmt.Errorf("empty response")
+	}
+	c.done(nowMs, resp, err)
+}
+
+// clusterTick keeps this broker registered with the controller and
+// heartbeating; it runs from Tick and after membership changes.
+func (b *Broker) clusterTick(nowMs int64) {
+	if !b.clustered() || b.closed || b.controllerID < 0 {
+		return
+	}
+	if !b.registered() {
+		if b.registerInFlight || nowMs < b.nextRegisterMs {
+			return
+		}
+		b.registerInFlight = true
+		b.nextRegisterMs = nowMs + b.cfg.HeartbeatIntervalMs
+		req := kmsg.NewPtrBrokerRegistrationRequest()
+		req.Version = 0
+		req.BrokerID = b.cfg.NodeID
+		req.ClusterID = b.cfg.ClusterID
+		putIncarnation(&req.IncarnationID, b.incarnation)
+		l := kmsg.NewBrokerRegistrationRequestListener()
+		l.Name = "PLAINTEXT"
+		l.Host = b.cfg.AdvertisedHost
+		l.Port = uint16(b.cfg.AdvertisedPort)
+		req.Listeners = append(req.Listeners, l)
+		b.sendPeer(nowMs, b.controllerID, req, func(nowMs int64, resp kmsg.Response, err error) {
+			b.registerInFlight = false
+			if err != nil {
+				b.env.Logger.Info("broker registration failed", "controller", b.controllerID, "err", err)
+				return
+			}
+			if code := resp.(*kmsg.BrokerRegistrationResponse).ErrorCode; code != kerrNone {
+				b.env.Logger.Info("broker registration refused", "controller", b.controllerID, "code", code)
+			}
+		})
+		return
+	}
+	if b.heartbeatInFlight || nowMs < b.nextHeartbeatMs {
+		return
+	}
+	b.heartbeatInFlight = true
+	b.nextHeartbeatMs = nowMs + b.cfg.HeartbeatIntervalMs
+	req := kmsg.NewPtrBrokerHeartbeatRequest()
+	req.Version = 0
+	req.BrokerID = b.cfg.NodeID
+	req.BrokerEpoch = int64(b.incarnation)
+	req.CurrentMetadataOffset = -1
+	req.WantShutdown = b.shuttingDown
+	b.sendPeer(nowMs, b.controllerID, req, func(nowMs int64, resp kmsg.Response, err error) {
+		b.heartbeatInFlight = false
+		if err != nil {
+			return
+		}
+		hb := resp.(*kmsg.BrokerHeartbeatResponse)
+		if hb.ErrorCode == kerrNone && hb.ShouldShutdown {
+			b.shutdownReady = true
+		}
+		if b.shuttingDown && !b.shutdownReady {
+			b.nextHeartbeatMs = nowMs // keep asking while leaderships move
+		}
+	})
+}
+
+// putIncarnation stores an incarnation in a registration's 16-byte id.
+func putIncarnation(dst *[16]byte, inc uint64) {
+	for i := 0; i < 8; i++ {
+		dst[8+i] = byte(inc >> (56 - 8*i))
+	}
+}
+
+// incarnationOf reads an incarnation back from a registration's id.
+func incarnationOf(id [16]byte) uint64 {
+	var inc uint64
+	for i := 0; i < 8; i++ {
+		inc = inc<<8 | uint64(id[8+i])
+	}
+	return inc
+}
+
+// BeginControlledShutdown asks the controller to move this broker's
+// leaderships away (SIGTERM). ShutdownReady reports when that is done.
+func (b *Broker) BeginControlledShutdown(nowMs int64) {
+	if !b.clustered() || b.shuttingDown {
+		b.shutdownReady = b.shutdownReady || !b.clustered()
+		return
+	}
+	b.shuttingDown = true
+	b.nextHeartbeatMs = nowMs
+	b.clusterTick(nowMs)
+}
+
+// ShutdownReady reports whether a controlled shutdown may proceed: the
+// controller has fenced this broker, so it leads nothing.
+func (b *Broker) ShutdownReady() bool { return b.shutdownReady }
+
+// expireProposals answers proposals that waited too long.
+func (b *Broker) expireProposals(nowMs int64) {
+	if len(b.proposals) == 0 {
+		return
+	}
+	for _, seq := range sortedSeqs(b.proposals) {
+		p := b.proposals[seq]
+		if p.deadlineMs <= nowMs {
+			delete(b.proposals, seq)
+			p.done(nowMs, nil, kerrRequestTimedOut)
+		}
+	}
+}
+
+func sortedSeqs(m map[uint64]*proposal) []uint64 {
+	seqs := make([]uint64, 0, len(m))
+	for s := range m {
+		seqs = append(seqs, s)
+	}
+	for i := 1; i < len(seqs); i++ {
+		for j := i; j > 0 && seqs[j] < seqs[j-1]; j-- {
+			seqs[j], seqs[j-1] = seqs[j-1], seqs[j]
+		}
+	}
+	return seqs
+}
+
+// errorForApply maps a refused metadata record to a Kafka error code.
+func errorForApply(err error) int16 {
+	switch {
+	case err == nil:
+		return kerrNone
+	case errorsIs(err, metadata.ErrTopicExists):
+		return kerrTopicAlreadyExists
+	case errorsIs(err, metadata.ErrUnknownTopic):
+		return kerrUnknownTopicOrPartition
+	case errorsIs(err, metadata.ErrInvalidReplicationFactor):
+		return kerrInvalidReplicationFactor
+	case errorsIs(err, metadata.ErrInvalidReplicaAssignment):
+		return kerrInvalidReplicaAssignment
+	case errorsIs(err, metadata.ErrInvalidPartitions):
+		return kerrInvalidPartitions
+	case errorsIs(err, metadata.ErrStalePartitionState):
+		return kerrFencedLeaderEpoch
+	case errorsIs(err, metadata.ErrInvalidISR):
+		return kerrIneligibleReplica
+	case errorsIs(err, metadata.ErrUnknownBroker):
+		return kerrStaleBrokerEpoch
+	}
+	return kerrInvalidRequest
+}
+
+// clusterNextWakeMs lowers next to the earliest cluster timer: heartbeat
+// or registration, a controller session, a proposal or produce deadline,
+// a follower's fetch backoff or ISR retry, an ISR lag limit.
+func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
+	for _, seq := range sortedSeqs(b.proposals) {
+		next = min(next, b.proposals[seq].deadlineMs)
+	}
+	b.forEachPartition(func(p *partition) {
+		for _, w := range p.waiters {
+			next = min(next, w.deadlineMs)
+		}
+		if !b.clustered() {
+			return
+		}
+		switch p.role {
+		case roleFollower:
+			if !p.fetchInFlight && p.fetchBackoffUntilMs > nowMs {
+				next = min(next, p.fetchBackoffUntilMs)
+			}
+		case roleLeader:
+			if p.isrRetryAtMs > nowMs {
+				next = min(next, p.isrRetryAtMs)
+			}
+			for _, f := range p.followers {
+				if metadataContains(p.isr, f.id) {
+					next = min(next, f.lastCaughtUpMs+b.cfg.ReplicaLagTimeMaxMs+1)
+				}
+			}
+		}
+	})
+	if !b.clustered() {
+		return next
+	}
+	if b.controllerID >= 0 {
+		if !b.registered() {
+			if !b.registerInFlight {
+				next = min(next, b.nextRegisterMs)
+			}
+		} else if !b.heartbeatInFlight {
+			next = min(next, b.nextHeartbeatMs)
+		}
+	}
+	return b.controllerNextWakeMs(next)
+}

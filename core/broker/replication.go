@@ -1,0 +1,626 @@
+package broker
+
+// Replication: partition roles, the leader's view of its followers, the
+// high watermark, ISR changes, and the followers' fetching.
+//
+// Leader. Every follower fetch reports the follower's log end offset,
+// and followers only fetch once everything they hold is synced (see
+// runFetchers), so the fetch offset is a durable offset: the high
+// watermark, the minimum over the ISR of those offsets and the leader's
+// own durable end, therefore covers only records on the disks of every
+// ISR member. acks=all completes once the high watermark passes the batch
+// and the ISR still holds min.insync.replicas. While an ISR expansion is
+// in flight the new member already counts for the high watermark (the
+// "maximal ISR" of KIP-497), so the high watermark never depends on an
+// ISR the controller has not yet committed.
+//
+// Follower. One fetch per leader and partition set is in flight at a
+// time. Each fetch names the last epoch the follower holds
+// (LastFetchedEpoch); when the leader's log diverges from it, the
+// leader answers with the diverging epoch and its end offset instead of
+// records, and the follower truncates to the smaller of that end offset
+// and its own end of that epoch (KIP-320/KIP-595), then fetches again.
+// The follower never truncates to its own high watermark.
+
+import (
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
+	"github.com/chronik-streaming/chronik/core/metadata"
+)
+
+// partitionRole is what this broker does for a partition.
+type partitionRole int8
+
+const (
+	// roleNone: not a replica, or a replica that must not act yet (this
+	// process is not registered, or the partition has no leader).
+	roleNone partitionRole = iota
+	roleLeader
+	roleFollower
+)
+
+// followerState is the leader's view of one follower.
+type followerState struct {
+	id int32
+	// fetchOffset is the follower's durable log end offset as of its last
+	// fetch; -1 until it fetches from this leader.
+	fetchOffset int64
+	// lastCaughtUpMs is the last time the follower had everything the
+	// leader had (Kafka's lastCaughtUpTimeMs).
+	lastCaughtUpMs     int64
+	lastFetchMs        int64
+	lastFetchLeaderLEO int64
+}
+
+// isLeader reports whether this broker leads p now.
+func (p *partition) isLeader() bool { return p.role == roleLeader && p.log != nil }
+
+// maximalISR is the ISR plus the members of an expansion in flight.
+func (p *partition) maximalISR() []int32 {
+	if p.proposedISR != nil {
+		return p.proposedISR
+	}
+	return p.isr
+}
+
+// reconcile brings every partition in line with the image.
+func (b *Broker) reconcile(nowMs int64) {
+	for _, name := range sortedKeys(b.topics) {
+		ts := b.topics[name]
+		if t := b.image.Topic(name); t == nil || t.ID != ts.meta.ID {
+			b.removeTopicLocal(nowMs, ts)
+		}
+	}
+	for _, name := range b.image.TopicNames() {
+		t := b.image.Topic(name)
+		ts := b.topics[name]
+		if ts == nil {
+			ts = &topicState{meta: t, logConfig: b.cfg.logConfigFor(t.Configs)}
+			b.topics[name] = ts
+		}
+		ts.meta = t
+		if lc := b.cfg.logConfigFor(t.Configs); lc != ts.logConfig {
+			ts.logConfig = lc
+			for _, p := range ts.partitions {
+				b.applyLogConfig(p)
+			}
+		}
+		for i := int32(len(ts.partitions)); i < t.Partitions; i++ {
+			ts.partitions = append(ts.partitions, b.newPartition(ts, i, nowMs))
+		}
+		for i, p := range ts.partitions {
+			b.reconcilePartition(nowMs, p, &t.Assignments[i])
+		}
+	}
+	b.settle(nowMs)
+	b.runFetchers(nowMs)
+}
+
+// removeTopicLocal drops a topic that left the image: waiting produces and
+// fetches are answered, and the files are deleted.
+func (b *Broker) removeTopicLocal(nowMs int64, ts *topicState) {
+	delete(b.topics, ts.meta.Name)
+	for _, p := range ts.partitions {
+		p.deleted = true
+		p.role = roleNone
+		b.failProduceWaiters(p, kerrUnknownTopicOrPartition)
+		if p.log != nil {
+			if err := p.log.Delete(); err != nil {
+				b.env.Logger.Warn("delete partition files", "partition", p.dir, "err", err)
+			}
+			p.log = nil
+		} else if p.hosted {
+			if err := b.env.Disk.RemoveAll(p.dir); err != nil {
+				b.env.Logger.Warn("delete partition files", "partition", p.dir, "err", err)
+			}
+		}
+	}
+	b.wakeFetches(nowMs)
+	b.env.Logger.Info("deleted topic", "topic", ts.meta.Name)
+}
+
+// newPartition creates the local state of a partition that appeared in the
+// image, opening its log if this broker is one of its replicas.
+func (b *Broker) newPartition(ts *topicState, i int32, nowMs int64) *partition {
+	a := &ts.meta.Assignments[i]
+	if !metadataContains(a.Replicas, b.cfg.NodeID) {
+		return &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i), leaderID: metadata.NoLeader}
+	}
+	return b.openPartition(ts, i, nowMs)
+}
+
+// reconcilePartition takes the role the image gives this broker for p.
+func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Partition) {
+	p.replicas = a.Replicas
+	want := roleNone
+	switch {
+	case !p.hosted || p.log == nil || !b.registered():
+	case a.Leader == b.cfg.NodeID && b.unfenced():
+		want = roleLeader
+	case a.Leader != metadata.NoLeader && a.Leader != b.cfg.NodeID:
+		want = roleFollower
+	}
+	changed := want != p.role || a.LeaderEpoch != p.leaderEpoch || a.Leader != p.leaderID
+	if changed {
+		if p.role == roleLeader {
+			b.failProduceWaiters(p, kerrNotLeaderOrFollower)
+		}
+		p.role = want
+		p.leaderID = a.Leader
+		p.leaderEpoch = a.LeaderEpoch
+		p.fetchBackoffUntilMs = 0
+		p.followers = nil
+		p.isrInFlight = false
+		p.proposedISR = nil
+		if want == roleLeader {
+			p.epochStartOffset = p.log.LogEndOffset()
+			for _, id := range a.Replicas {
+				if id != b.cfg.NodeID {
+					p.followers = append(p.followers, &followerState{id: id, fetchOffset: -1, lastCaughtUpMs: nowMs, lastFetchMs: nowMs, lastFetchLeaderLEO: -1})
+				}
+			}
+			b.env.Logger.Info("leading partition", "partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
+		} else if want == roleFollower {
+			b.env.Logger.Info("following partition", "partition", p.dir, "leader", a.Leader, "leader_epoch", a.LeaderEpoch)
+		}
+		b.wakeFetches(nowMs)
+	}
+	if a.PartitionEpoch != p.partitionEpoch || changed {
+		p.partitionEpoch = a.PartitionEpoch
+		p.isr = a.ISR
+		p.proposedISR = nil
+		p.isrInFlight = false
+		if p.role == roleLeader {
+			b.updateLeaderHW(p)
+			b.checkMinISRWaiters(p)
+		}
+	}
+}
+
+func metadataContains(ids []int32, id int32) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ownReplicatedEnd is the offset up to which the leader itself counts for
+// the high watermark: its durable end when acknowledgements wait for
+// fsync, else its log end.
+func (b *Broker) ownReplicatedEnd(p *partition) int64 {
+	if b.cfg.SyncWrites {
+		return p.log.DurableEndOffset()
+	}
+	return p.log.LogEndOffset()
+}
+
+// updateLeaderHW recomputes a leader's high watermark from the maximal ISR
+// and raises it if it moved; waiters are completed by settle.
+func (b *Broker) updateLeaderHW(p *partition) {
+	if !p.isLeader() {
+		return
+	}
+	hw := b.ownReplicatedEnd(p)
+	isr := p.maximalISR()
+	for _, f := range p.followers {
+		if !metadataContains(isr, f.id) {
+			continue
+		}
+		if bugs.HighWatermarkIgnoresFollowers { // deliberate bug (core/bugs): count only the leader
+			continue
+		}
+		if f.fetchOffset < 0 {
+			return // not heard from since this leadership began
+		}
+		hw = min(hw, f.fetchOffset)
+	}
+	b.raiseHW(p, hw)
+}
+
+// raiseHW moves p's high watermark forward; the produce waiters and long
+// polls it unblocks are handled by settle, so that this can run while a
+// fetch response is being built.
+func (b *Broker) raiseHW(p *partition, hw int64) {
+	if p.log == nil || hw <= p.log.HighWatermark() {
+		return
+	}
+	p.log.SetHighWatermark(hw)
+	b.hwRaised = append(b.hwRaised, p)
+}
+
+// settle completes what raised high watermarks unblocked.
+func (b *Broker) settle(nowMs int64) {
+	for len(b.hwRaised) > 0 {
+		raised := b.hwRaised
+		b.hwRaised = nil
+		for _, p := range raised {
+			if !p.deleted && p.log != nil {
+				b.completeProduceWaiters(p)
+			}
+		}
+		b.wakeFetches(nowMs)
+	}
+}
+
+// checkMinISRWaiters fails acks=all produces that can no longer be
+// acknowledged because the ISR shrank below min.insync.replicas.
+func (b *Broker) checkMinISRWaiters(p *partition) {
+	if int32(len(p.isr)) >= b.minISR(p) {
+		return
+	}
+	kept := p.waiters[:0]
+	for _, w := range p.waiters {
+		if w.acksAll {
+			b.finishWaiter(w, kerrNotEnoughReplicasAfterAppend)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(p.waiters[len(kept):])
+	p.waiters = kept
+}
+
+// minISR is the partition's min.insync.replicas.
+func (b *Broker) minISR(p *partition) int32 {
+	if v, ok := p.topic.meta.Configs["min.insync.replicas"]; ok {
+		n := mustLong(v)
+		if n > 1<<30 {
+			n = 1 << 30
+		}
+		return int32(n)
+	}
+	return b.cfg.MinInsyncReplicas
+}
+
+// replicaFetchPartition serves one partition of a follower's fetch: it
+// checks the follower's claim against the leader's epochs, records its
+// progress and reads from its offset up to the leader's log end.
+func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int) {
+	if !p.isLeader() {
+		return kerrNotLeaderOrFollower, 0
+	}
+	if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, p.leaderEpoch); code != kerrNone {
+		return code, 0
+	}
+	var f *followerState
+	for _, x := range p.followers {
+		if x.id == replicaID {
+			f = x
+		}
+	}
+	if f == nil {
+		return kerrNotLeaderOrFollower, 0
+	}
+	sp.LogStartOffset = p.log.LogStartOffset()
+	leo := p.log.LogEndOffset()
+	if rp.LastFetchedEpoch >= 0 {
+		epoch, end, ok := p.log.EndOffsetForEpoch(rp.LastFetchedEpoch)
+		if !ok {
+			epoch, end = -1, p.log.LogStartOffset()
+		}
+		if epoch < rp.LastFetchedEpoch || end < rp.FetchOffset {
+			sp.DivergingEpoch.Epoch = epoch
+			sp.DivergingEpoch.EndOffset = end
+			sp.HighWatermark = p.log.HighWatermark()
+			sp.LastStableOffset = sp.HighWatermark
+			return kerrNone, 0
+		}
+	}
+	if rp.FetchOffset > leo || rp.FetchOffset < p.log.LogStartOffset() {
+		sp.HighWatermark = p.log.HighWatermark()
+		return kerrOffsetOutOfRange, 0
+	}
+	// Kafka's rule: a follower is caught up when it fetched everything the
+	// leader had at this fetch, or at its previous fetch.
+	if rp.FetchOffset >= leo {
+		f.lastCaughtUpMs = nowMs
+	} else if rp.FetchOffset >= f.lastFetchLeaderLEO && f.lastFetchMs > f.lastCaughtUpMs {
+		f.lastCaughtUpMs = f.lastFetchMs
+	}
+	f.lastFetchMs, f.lastFetchLeaderLEO = nowMs, leo
+	if rp.FetchOffset > f.fetchOffset {
+		f.fetchOffset = rp.FetchOffset
+	}
+	b.updateLeaderHW(p)
+	b.maybeExpandISR(nowMs, p, f)
+	hw := p.log.HighWatermark()
+	sp.HighWatermark, sp.LastStableOffset = hw, hw
+	limit := min(int(rp.PartitionMaxBytes), budget)
+	if (limit <= 0 && !first) || rp.FetchOffset == leo {
+		return kerrNone, 0
+	}
+	res, err := p.log.Read(rp.FetchOffset, max(limit, 1), leo)
+	if err != nil {
+		code := kerrForLogError(err)
+		if code == kerrKafkaStorageError {
+			b.takeOffline(p, err)
+		}
+		return code, 0
+	}
+	if !first && len(res.Records) > limit {
+		return kerrNone, 0
+	}
+	if len(res.Records) > 0 {
+		sp.RecordBatches = res.Records
+	}
+	return kerrNone, len(res.Records)
+}
+
+// maybeExpandISR proposes adding a follower that caught up to the high
+// watermark within the current leader epoch.
+func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
+	if p.isrInFlight || nowMs < p.isrRetryAtMs || metadataContains(p.isr, f.id) {
+		return
+	}
+	if f.fetchOffset < p.log.HighWatermark() || f.fetchOffset < p.epochStartOffset {
+		return
+	}
+	if reg := b.image.Broker(f.id); reg == nil || reg.Fenced {
+		return // the controller would refuse it
+	}
+	isr := append(append([]int32(nil), p.isr...), f.id)
+	sort.Slice(isr, func(i, j int) bool { return isr[i] < isr[j] })
+	b.env.Logger.Info("expanding ISR", "partition", p.dir, "follower", f.id, "isr", isr)
+	p.proposedISR = isr
+	b.alterISR(nowMs, p, isr)
+}
+
+// shrinkISRs drops followers that stayed behind for longer than
+// replica.lag.time.max.ms from the ISR of every partition this broker
+// leads.
+func (b *Broker) shrinkISRs(nowMs int64) {
+	b.forEachPartition(func(p *partition) {
+		if !p.isLeader() || p.isrInFlight || nowMs < p.isrRetryAtMs {
+			return
+		}
+		var out []int32
+		for _, f := range p.followers {
+			if metadataContains(p.isr, f.id) && nowMs-f.lastCaughtUpMs > b.cfg.ReplicaLagTimeMaxMs {
+				out = append(out, f.id)
+			}
+		}
+		if len(out) == 0 {
+			return
+		}
+		var isr []int32
+		for _, id := range p.isr {
+			if !metadataContains(out, id) {
+				isr = append(isr, id)
+			}
+		}
+		b.env.Logger.Warn("shrinking ISR: followers behind", "partition", p.dir, "out", out, "isr", isr)
+		b.alterISR(nowMs, p, isr)
+	})
+}
+
+// alterISR sends an ISR change to the controller. The leader learns the
+// outcome from the image; the answer only ends the in-flight state.
+func (b *Broker) alterISR(nowMs int64, p *partition, isr []int32) {
+	p.isrInFlight = true
+	req := kmsg.NewPtrAlterPartitionRequest()
+	req.Version = 1
+	req.BrokerID = b.cfg.NodeID
+	req.BrokerEpoch = int64(b.incarnation)
+	rt := kmsg.NewAlterPartitionRequestTopic()
+	rt.Topic = p.topic.meta.Name
+	rp := kmsg.NewAlterPartitionRequestTopicPartition()
+	rp.Partition = p.index
+	rp.LeaderEpoch = p.leaderEpoch
+	rp.PartitionEpoch = p.partitionEpoch
+	rp.NewISR = isr
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	epoch, partitionEpoch := p.leaderEpoch, p.partitionEpoch
+	failed := func(nowMs int64) {
+		if p.leaderEpoch == epoch && p.partitionEpoch == partitionEpoch {
+			p.isrInFlight = false
+			p.proposedISR = nil
+			p.isrRetryAtMs = nowMs + b.cfg.ReplicaFetchBackoffMs
+			b.updateLeaderHW(p)
+		}
+	}
+	if b.controllerID < 0 {
+		failed(nowMs)
+		return
+	}
+	b.sendPeer(nowMs, b.controllerID, req, func(nowMs int64, resp kmsg.Response, err error) {
+		if err != nil {
+			failed(nowMs)
+			return
+		}
+		r := resp.(*kmsg.AlterPartitionResponse)
+		code := r.ErrorCode
+		for _, t := range r.Topics {
+			for _, sp := range t.Partitions {
+				if code == kerrNone {
+					code = sp.ErrorCode
+				}
+			}
+		}
+		if code != kerrNone {
+			b.env.Logger.Info("ISR change refused", "partition", p.dir, "code", code)
+		}
+		// On success the image change arrives through ApplyMetadata (it
+		// may already have); until then the maximal ISR stays in force.
+		if code != kerrNone || p.partitionEpoch != partitionEpoch {
+			failed(nowMs)
+		}
+		b.settle(nowMs)
+	})
+}
+
+// runFetchers sends a fetch to each leader for the partitions this broker
+// follows that are ready: open, not already being fetched, not backing
+// off, and with everything they hold synced (so that the fetch offset the
+// leader sees is durable).
+func (b *Broker) runFetchers(nowMs int64) {
+	if !b.clustered() || b.closed {
+		return
+	}
+	byLeader := map[int32][]*partition{}
+	var leaders []int32
+	b.forEachPartition(func(p *partition) {
+		if p.role != roleFollower || p.log == nil || p.fetchInFlight || nowMs < p.fetchBackoffUntilMs {
+			return
+		}
+		if b.cfg.SyncWrites && (p.syncing || p.log.DurableEndOffset() < p.log.LogEndOffset()) {
+			return
+		}
+		if _, ok := byLeader[p.leaderID]; !ok {
+			leaders = append(leaders, p.leaderID)
+		}
+		byLeader[p.leaderID] = append(byLeader[p.leaderID], p)
+	})
+	for _, leader := range leaders {
+		b.sendReplicaFetch(nowMs, leader, byLeader[leader])
+	}
+}
+
+// fetchTarget remembers what one partition of a replica fetch asked for.
+type fetchTarget struct {
+	p      *partition
+	epoch  int32
+	offset int64
+}
+
+func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition) {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 12
+	req.ReplicaID = b.cfg.NodeID
+	req.MaxWaitMillis = b.cfg.ReplicaFetchWaitMaxMs
+	req.MinBytes = 1
+	req.MaxBytes = b.cfg.ReplicaFetchResponseMaxBytes
+	req.SessionEpoch = -1
+	var targets []fetchTarget
+	for _, p := range parts {
+		if len(req.Topics) == 0 || req.Topics[len(req.Topics)-1].Topic != p.topic.meta.Name {
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic = p.topic.meta.Name
+			req.Topics = append(req.Topics, rt)
+		}
+		rt := &req.Topics[len(req.Topics)-1]
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = p.index
+		rp.CurrentLeaderEpoch = p.leaderEpoch
+		rp.FetchOffset = p.log.LogEndOffset()
+		rp.LastFetchedEpoch = p.log.LatestEpoch()
+		rp.LogStartOffset = p.log.LogStartOffset()
+		rp.PartitionMaxBytes = b.cfg.ReplicaFetchMaxBytes
+		rt.Partitions = append(rt.Partitions, rp)
+		p.fetchInFlight = true
+		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset})
+	}
+	b.sendPeer(nowMs, leader, req, func(nowMs int64, resp kmsg.Response, err error) {
+		b.handleReplicaFetchResponse(nowMs, targets, resp, err)
+	})
+}
+
+func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, resp kmsg.Response, err error) {
+	var fr *kmsg.FetchResponse
+	if err == nil {
+		fr = resp.(*kmsg.FetchResponse)
+		if fr.ErrorCode != kerrNone {
+			err = errorCode(fr.ErrorCode)
+		}
+	}
+	for _, t := range targets {
+		p := t.p
+		p.fetchInFlight = false
+		if p.deleted || p.role != roleFollower || p.leaderEpoch != t.epoch || p.log == nil {
+			continue
+		}
+		if err != nil {
+			p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs
+			continue
+		}
+		sp := findFetchPartition(fr, p.topic.meta.Name, p.index)
+		if sp == nil {
+			p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs
+			continue
+		}
+		b.applyReplicaFetch(nowMs, p, t, sp)
+	}
+	b.settle(nowMs)
+	b.runFetchers(nowMs)
+}
+
+// applyReplicaFetch appends (or truncates) one partition after a fetch.
+func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp *kmsg.FetchResponseTopicPartition) {
+	if sp.ErrorCode != kerrNone {
+		// NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH: the image
+		// will move this partition on; OFFSET_OUT_OF_RANGE should not
+		// happen with epoch-based truncation and is logged.
+		if sp.ErrorCode == kerrOffsetOutOfRange {
+			b.env.Logger.Warn("replica fetch out of range", "partition", p.dir, "offset", t.offset, "leader_log_start", sp.LogStartOffset)
+		}
+		p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs
+		return
+	}
+	if p.log.LogEndOffset() != t.offset {
+		return // the log changed since the fetch was sent
+	}
+	if sp.DivergingEpoch.EndOffset >= 0 {
+		target := sp.DivergingEpoch.EndOffset
+		if _, ownEnd, ok := p.log.EndOffsetForEpoch(sp.DivergingEpoch.Epoch); ok && ownEnd < target {
+			target = ownEnd
+		}
+		if bugs.TruncateToHighWatermark { // deliberate bug (core/bugs): Kafka's pre-KIP-101 rule
+			target = p.log.HighWatermark()
+		}
+		b.env.Logger.Info("truncating divergent suffix", "partition", p.dir, "from", p.log.LogEndOffset(), "to", target,
+			"leader_epoch", sp.DivergingEpoch.Epoch)
+		if err := p.log.TruncateTo(target); err != nil {
+			b.takeOffline(p, err)
+		}
+		return
+	}
+	if len(sp.RecordBatches) > 0 {
+		if _, err := p.log.AppendAsFollower(sp.RecordBatches, nowMs); err != nil {
+			code := kerrForLogError(err)
+			b.env.Logger.Warn("replica append failed", "partition", p.dir, "err", err)
+			if code == kerrKafkaStorageError {
+				b.takeOffline(p, err)
+				return
+			}
+			p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs
+			return
+		}
+	}
+	// The follower's high watermark never runs ahead of what it holds
+	// durably: the invariant a leader keeps too, so it holds whichever
+	// role the partition takes next.
+	if hw := min(sp.HighWatermark, b.ownReplicatedEnd(p)); hw > p.log.HighWatermark() {
+		p.log.SetHighWatermark(hw)
+	}
+	// DeleteRecords and retention on the leader move the log start;
+	// followers follow it (records below it are gone for consumers).
+	if start := sp.LogStartOffset; start > p.log.LogStartOffset() && start <= p.log.HighWatermark() {
+		if err := p.log.DeleteRecordsBefore(start); err != nil {
+			b.env.Logger.Warn("follow leader's log start", "partition", p.dir, "err", err)
+		}
+	}
+}
+
+func findFetchPartition(r *kmsg.FetchResponse, topic string, index int32) *kmsg.FetchResponseTopicPartition {
+	for i := range r.Topics {
+		if r.Topics[i].Topic != topic {
+			continue
+		}
+		for j := range r.Topics[i].Partitions {
+			if r.Topics[i].Partitions[j].Partition == index {
+				return &r.Topics[i].Partitions[j]
+			}
+		}
+	}
+	return nil
+}
+
+// errorCode turns a Kafka error code into a Go error for logs.
+type errorCode int16
+
+func (e errorCode) Error() string { return "kafka error code " + itoa(int64(e)) }
