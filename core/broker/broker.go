@@ -163,6 +163,9 @@ type partition struct {
 	// Follower state: a fetch in flight, or a pause after a failed one.
 	fetchInFlight       bool
 	fetchBackoffUntilMs int64
+	// fetchGeneration grows with every role change, so the answer to a
+	// fetch sent under an older role cannot clear a newer fetch's flag.
+	fetchGeneration uint64
 
 	syncing bool // a sync job is in flight
 	// lastAppendEnd is the end offset of the latest append, which a produce

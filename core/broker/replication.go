@@ -152,6 +152,10 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		p.leaderID = a.Leader
 		p.leaderEpoch = a.LeaderEpoch
 		p.fetchBackoffUntilMs = 0
+		// A fetch in flight to the previous leader may never be answered
+		// (that leader may be dead); its answer is ignored by its epoch.
+		p.fetchInFlight = false
+		p.fetchGeneration++
 		p.followers = nil
 		p.isrInFlight = false
 		p.proposedISR = nil
@@ -483,9 +487,10 @@ func (b *Broker) runFetchers(nowMs int64) {
 
 // fetchTarget remembers what one partition of a replica fetch asked for.
 type fetchTarget struct {
-	p      *partition
-	epoch  int32
-	offset int64
+	p          *partition
+	epoch      int32
+	offset     int64
+	generation uint64
 }
 
 func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition) {
@@ -513,7 +518,7 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 		rp.PartitionMaxBytes = b.cfg.ReplicaFetchMaxBytes
 		rt.Partitions = append(rt.Partitions, rp)
 		p.fetchInFlight = true
-		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset})
+		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset, generation: p.fetchGeneration})
 	}
 	b.sendPeer(nowMs, leader, req, func(nowMs int64, resp kmsg.Response, err error) {
 		b.handleReplicaFetchResponse(nowMs, targets, resp, err)
@@ -530,6 +535,9 @@ func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, 
 	}
 	for _, t := range targets {
 		p := t.p
+		if p.fetchGeneration != t.generation {
+			continue // the partition moved on; a newer fetch may be in flight
+		}
 		p.fetchInFlight = false
 		if p.deleted || p.role != roleFollower || p.leaderEpoch != t.epoch || p.log == nil {
 			continue

@@ -1,0 +1,536 @@
+package broker
+
+// A miniature cluster for testing replication in core: three brokers over
+// memdisks, a metadata log that commits the controller's proposals in
+// order, and a FIFO network that carries broker-to-broker requests as
+// encoded bytes. Everything runs on the test goroutine, one delivery at a
+// time; the sim package explores the same paths under faults.
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/disk/memdisk"
+	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/partlog"
+)
+
+type testCluster struct {
+	t          *testing.T
+	nodes      []*clusterNode // index = id-1
+	log        [][]byte       // committed metadata entries
+	controller int32
+	queue      []func() // deliveries in flight, FIFO
+	nowMs      int64
+	random     *memdisk.SplitMix64
+}
+
+type clusterNode struct {
+	c       *testCluster
+	id      int32
+	disk    *memdisk.Disk
+	b       *Broker
+	syncer  *queueSyncer
+	replies *recordingReplier
+	applied int
+	up      bool
+	// isolated nodes neither send nor receive anything, metadata included.
+	isolated bool
+	// calls maps the requests this node serves for peers to their callers.
+	calls map[*Request]peerOrigin
+}
+
+type peerOrigin struct {
+	from *clusterNode
+	id   uint64
+}
+
+func newTestCluster(t *testing.T, n int, opts ...func(*Config)) *testCluster {
+	c := &testCluster{t: t, nowMs: 1_000_000, controller: 1, random: memdisk.NewSplitMix64(7)}
+	for i := 1; i <= n; i++ {
+		node := &clusterNode{c: c, id: int32(i), disk: memdisk.New()}
+		c.nodes = append(c.nodes, node)
+		node.start(opts...)
+	}
+	c.runUntil("all brokers unfenced", func() bool {
+		for _, node := range c.nodes {
+			if !node.b.unfenced() {
+				return false
+			}
+		}
+		return true
+	})
+	return c
+}
+
+func (n *clusterNode) start(opts ...func(*Config)) {
+	cfg := DefaultConfig()
+	cfg.NodeID = n.id
+	cfg.AdvertisedPort = 9090 + n.id
+	for _, o := range opts {
+		o(&cfg)
+	}
+	n.syncer = &queueSyncer{}
+	n.replies = &recordingReplier{}
+	n.calls = map[*Request]peerOrigin{}
+	env := Env{Disk: n.disk, Replier: (*clusterReplier)(n), Syncer: n.syncer, Logger: prefixLogger{n.c.t, n.id},
+		Random: memdisk.NewSplitMix64(n.c.random.Uint64()), Quorum: (*clusterQuorum)(n), Network: (*clusterNetwork)(n)}
+	b, err := New(cfg, env, n.c.nowMs)
+	if err != nil {
+		n.c.t.Fatalf("node %d: %v", n.id, err)
+	}
+	n.b, n.up, n.applied = b, true, 0
+	b.SetController(n.c.nowMs, n.c.controller)
+}
+
+// kill stops a node abruptly: its page cache survives (kill -9), its
+// in-flight messages are lost.
+func (n *clusterNode) kill() {
+	n.up = false
+	n.b = nil
+	// Connections to it break: callers waiting on it get errors.
+	for _, req := range sortedRequests(n.calls) {
+		origin := n.calls[req]
+		from, sender := origin.from, origin.from.b
+		n.c.queue = append(n.c.queue, func() {
+			if from.b == sender && from.up {
+				sender.PeerResponse(n.c.nowMs, origin.id, nil, fmt.Errorf("connection reset"))
+			}
+		})
+	}
+	n.calls = map[*Request]peerOrigin{}
+}
+
+// sortedRequests orders a node's pending peer requests by caller and id.
+func sortedRequests(m map[*Request]peerOrigin) []*Request {
+	out := make([]*Request, 0, len(m))
+	for r := range m {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := m[out[i]], m[out[j]]
+		if a.from.id != b.from.id {
+			return a.from.id < b.from.id
+		}
+		return a.id < b.id
+	})
+	return out
+}
+
+type prefixLogger struct {
+	t  *testing.T
+	id int32
+}
+
+func (l prefixLogger) Info(msg string, args ...any)  { l.t.Logf("[%d] INFO %s %v", l.id, msg, args) }
+func (l prefixLogger) Warn(msg string, args ...any)  { l.t.Logf("[%d] WARN %s %v", l.id, msg, args) }
+func (l prefixLogger) Error(msg string, args ...any) { l.t.Logf("[%d] ERROR %s %v", l.id, msg, args) }
+
+type clusterQuorum clusterNode
+
+func (q *clusterQuorum) Propose(seq uint64, entry []byte) {
+	n := (*clusterNode)(q)
+	c := n.c
+	b := n.b
+	c.queue = append(c.queue, func() {
+		if n.b != b || !n.up {
+			return
+		}
+		if n.id != c.controller || n.isolated {
+			b.ProposalFailed(c.nowMs, seq)
+			return
+		}
+		c.log = append(c.log, entry)
+	})
+}
+
+type clusterNetwork clusterNode
+
+func (net *clusterNetwork) Send(to PeerAddr, id uint64, req kmsg.Request) {
+	from := (*clusterNode)(net)
+	c := from.c
+	wire := req.AppendTo(nil)
+	key, version := req.Key(), req.GetVersion()
+	sender := from.b
+	c.queue = append(c.queue, func() {
+		target := c.nodes[to.ID-1]
+		if !target.up || target.isolated || from.isolated || !from.up || from.b != sender {
+			if from.up && from.b == sender {
+				c.queue = append(c.queue, func() {
+					if from.b == sender {
+						sender.PeerResponse(c.nowMs, id, nil, fmt.Errorf("broker %d unreachable", to.ID))
+					}
+				})
+			}
+			return
+		}
+		msg := kmsg.RequestForKey(key)
+		msg.SetVersion(version)
+		if err := msg.ReadFrom(wire); err != nil {
+			c.t.Fatalf("decode peer request: %v", err)
+		}
+		r := &Request{Conn: ConnID(1000 + from.id), Msg: msg}
+		target.calls[r] = peerOrigin{from: from, id: id}
+		target.b.HandleRequest(c.nowMs, r)
+		target.b.CheckInvariants()
+	})
+}
+
+type clusterReplier clusterNode
+
+func (r *clusterReplier) Reply(req *Request, resp kmsg.Response) {
+	n := (*clusterNode)(r)
+	origin, ok := n.calls[req]
+	if !ok {
+		n.replies.Reply(req, resp)
+		return
+	}
+	delete(n.calls, req)
+	c := n.c
+	wire := resp.AppendTo(nil)
+	from := origin.from
+	sender := from.b
+	c.queue = append(c.queue, func() {
+		if !from.up || from.b != sender || from.isolated || n.isolated {
+			if from.up && from.b == sender {
+				sender.PeerResponse(c.nowMs, origin.id, nil, fmt.Errorf("connection lost"))
+			}
+			return
+		}
+		back := kmsg.ResponseForKey(resp.Key())
+		back.SetVersion(resp.GetVersion())
+		if err := back.ReadFrom(wire); err != nil {
+			c.t.Fatalf("decode peer response: %v", err)
+		}
+		sender.PeerResponse(c.nowMs, origin.id, back, nil)
+		sender.CheckInvariants()
+	})
+}
+
+func (r *clusterReplier) CloseConn(conn ConnID, reason string) {
+	(*clusterNode)(r).c.t.Fatalf("node %d closed a connection: %s", r.id, reason)
+}
+
+// step does one unit of work: apply committed metadata, deliver one
+// message, run syncs, or else advance the clock by 10 ms and tick.
+func (c *testCluster) step() {
+	for _, n := range c.nodes {
+		if !n.up || n.isolated {
+			continue
+		}
+		for n.applied < len(c.log) {
+			n.b.ApplyMetadata(c.nowMs, c.log[n.applied])
+			n.applied++
+			n.b.CheckInvariants()
+		}
+	}
+	if len(c.queue) > 0 {
+		next := c.queue[0]
+		c.queue = c.queue[1:]
+		next()
+		c.flushAll()
+		return
+	}
+	synced := false
+	for _, n := range c.nodes {
+		if !n.up {
+			continue
+		}
+		for len(n.syncer.jobs) > 0 {
+			jobs := n.syncer.jobs
+			n.syncer.jobs = nil
+			for _, j := range jobs {
+				n.b.SyncDone(c.nowMs, j.token, j.job, j.job.Run())
+				n.b.CheckInvariants()
+				synced = true
+			}
+		}
+	}
+	if synced {
+		c.flushAll()
+		return
+	}
+	c.nowMs += 10
+	for _, n := range c.nodes {
+		if n.up {
+			n.b.Tick(c.nowMs)
+			n.b.CheckInvariants()
+		}
+	}
+	c.flushAll()
+}
+
+func (c *testCluster) flushAll() {
+	for _, n := range c.nodes {
+		if n.up {
+			n.b.Flush()
+		}
+	}
+}
+
+// runUntil steps until cond holds, failing after 20 virtual seconds.
+func (c *testCluster) runUntil(what string, cond func() bool) {
+	c.t.Helper()
+	deadline := c.nowMs + 20_000
+	for !cond() {
+		if c.nowMs > deadline {
+			c.t.Fatalf("timed out waiting for %s", what)
+		}
+		c.step()
+	}
+}
+
+// send delivers a client request to node id and returns the index of its
+// answer in that node's replies, to be read once present.
+func (c *testCluster) send(id int32, msg kmsg.Request) func() kmsg.Response {
+	n := c.nodes[id-1]
+	before := len(n.replies.replies)
+	b := n.b
+	b.HandleRequest(c.nowMs, &Request{Conn: 1, Msg: msg})
+	b.CheckInvariants()
+	c.flushAll()
+	return func() kmsg.Response {
+		if n.b != b || len(n.replies.replies) <= before {
+			return nil
+		}
+		return n.replies.replies[before].resp
+	}
+}
+
+// do sends a client request and runs the cluster until it is answered.
+func (c *testCluster) do(id int32, msg kmsg.Request) kmsg.Response {
+	c.t.Helper()
+	answer := c.send(id, msg)
+	c.runUntil(fmt.Sprintf("answer to %T from node %d", msg, id), func() bool { return answer() != nil })
+	return answer()
+}
+
+func (c *testCluster) createTopic(name string, partitions int32, rf int16, configs map[string]string) {
+	c.t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version = 7
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, rf
+	for _, k := range sortedKeys(configs) {
+		cfg := kmsg.NewCreateTopicsRequestTopicConfig()
+		cfg.Name = k
+		v := configs[k]
+		cfg.Value = &v
+		rt.Configs = append(rt.Configs, cfg)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp := c.do(c.controller, req).(*kmsg.CreateTopicsResponse)
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		c.t.Fatalf("create topic %s: error %d", name, code)
+	}
+	c.runUntil("topic open everywhere", func() bool {
+		for _, n := range c.nodes {
+			if n.up && n.b.topics[name] == nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// assignment is the image's view of a partition on the controller.
+func (c *testCluster) assignment(topic string, p int32) metadata.Partition {
+	return c.nodes[c.controller-1].b.image.Topic(topic).Assignments[p]
+}
+
+// produceTo sends an acks=all produce of n records to node id and
+// returns a function giving the answer's partition entry once it arrives.
+func (c *testCluster) produceTo(id int32, topic string, p int32, n int, acks int16) func() *kmsg.ProduceResponseTopicPartition {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = 9
+	req.Acks = acks
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition = p
+	rp.Records = testBatch(c.nowMs, n)
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	answer := c.send(id, req)
+	return func() *kmsg.ProduceResponseTopicPartition {
+		if r := answer(); r != nil {
+			return &r.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		}
+		return nil
+	}
+}
+
+func (c *testCluster) produce(topic string, p int32, n int) *kmsg.ProduceResponseTopicPartition {
+	c.t.Helper()
+	leader := c.assignment(topic, p).Leader
+	answer := c.produceTo(leader, topic, p, n, -1)
+	c.runUntil("produce answer", func() bool { return answer() != nil })
+	return answer()
+}
+
+// partitionLog returns node id's log of topic-p.
+func (c *testCluster) partitionLog(id int32, topic string, p int32) *partlog.Log {
+	return c.nodes[id-1].b.topics[topic].partitions[p].log
+}
+
+// readAll reads a log's records below limit as raw batches.
+func readAll(t *testing.T, l *partlog.Log, limit int64) []byte {
+	t.Helper()
+	res, err := l.Read(l.LogStartOffset(), 1<<30, limit)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return res.Records
+}
+
+// requireAgreement checks that every up replica holds the same batches
+// up to the leader's high watermark.
+func (c *testCluster) requireAgreement(topic string, p int32) {
+	c.t.Helper()
+	a := c.assignment(topic, p)
+	hw := c.partitionLog(a.Leader, topic, p).HighWatermark()
+	want := readAll(c.t, c.partitionLog(a.Leader, topic, p), hw)
+	for _, id := range a.Replicas {
+		n := c.nodes[id-1]
+		if !n.up {
+			continue
+		}
+		got := readAll(c.t, c.partitionLog(id, topic, p), hw)
+		if !bytes.Equal(got, want) {
+			c.t.Fatalf("replica %d of %s-%d disagrees with leader %d below HW %d (%d vs %d bytes)", id, topic, p, a.Leader, hw, len(got), len(want))
+		}
+	}
+}
+
+func TestClusterAcksAllReachesEveryISRMember(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("t", 3, 3, map[string]string{"min.insync.replicas": "2"})
+	leaders := map[int32]bool{}
+	for p := int32(0); p < 3; p++ {
+		a := c.assignment("t", p)
+		leaders[a.Leader] = true
+		if len(a.ISR) != 3 {
+			t.Fatalf("partition %d ISR %v", p, a.ISR)
+		}
+	}
+	if len(leaders) != 3 {
+		t.Fatalf("leaders not spread: %v", leaders)
+	}
+	for i := 0; i < 5; i++ {
+		for p := int32(0); p < 3; p++ {
+			sp := c.produce("t", p, 3)
+			if sp.ErrorCode != 0 || sp.BaseOffset != int64(3*i) {
+				t.Fatalf("produce %d to %d: code %d base %d", i, p, sp.ErrorCode, sp.BaseOffset)
+			}
+			// Acknowledged means durable on every ISR member.
+			for _, id := range c.assignment("t", p).ISR {
+				if end := c.partitionLog(id, "t", p).DurableEndOffset(); end < int64(3*i+3) {
+					t.Fatalf("acknowledged offset %d but replica %d has durable end %d", 3*i+2, id, end)
+				}
+			}
+		}
+	}
+	for p := int32(0); p < 3; p++ {
+		c.requireAgreement("t", p)
+	}
+}
+
+func TestClusterLeaderFailoverAndRejoin(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil) // placement rotates: t's leader is not the controller
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	c.produce("t", 0, 5)
+	old := c.assignment("t", 0)
+	if old.Leader == c.controller {
+		t.Fatalf("placement put the leader on the controller: %s", old.String())
+	}
+	c.nodes[old.Leader-1].kill()
+	c.runUntil("a new leader", func() bool {
+		a := c.assignment("t", 0)
+		return a.Leader != old.Leader && a.Leader != metadata.NoLeader
+	})
+	a := c.assignment("t", 0)
+	if a.LeaderEpoch <= old.LeaderEpoch || len(a.ISR) != 2 {
+		t.Fatalf("after failover: %s", a.String())
+	}
+	sp := c.produce("t", 0, 2)
+	if sp.ErrorCode != 0 || sp.BaseOffset != 5 {
+		t.Fatalf("produce after failover: code %d base %d", sp.ErrorCode, sp.BaseOffset)
+	}
+	c.nodes[old.Leader-1].start()
+	c.runUntil("old leader back in the ISR", func() bool {
+		return len(c.assignment("t", 0).ISR) == 3
+	})
+	c.produce("t", 0, 1)
+	c.runUntil("all replicas caught up", func() bool {
+		for _, n := range c.nodes {
+			if n.b.topics["t"].partitions[0].log.LogEndOffset() != 8 {
+				return false
+			}
+		}
+		return true
+	})
+	c.requireAgreement("t", 0)
+}
+
+func TestClusterNotEnoughReplicas(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "3"})
+	a := c.assignment("t", 0)
+	var follower int32
+	for _, id := range a.Replicas {
+		if id != a.Leader && id != c.controller {
+			follower = id
+		}
+	}
+	if follower == 0 {
+		for _, id := range a.Replicas {
+			if id != a.Leader {
+				follower = id
+			}
+		}
+	}
+	c.nodes[follower-1].kill()
+	c.runUntil("ISR shrinks", func() bool { return len(c.assignment("t", 0).ISR) == 2 })
+	sp := c.produce("t", 0, 1)
+	if sp.ErrorCode != kerrNotEnoughReplicas {
+		t.Fatalf("produce with ISR 2 < min.insync.replicas 3: code %d", sp.ErrorCode)
+	}
+}
+
+// An isolated leader keeps appending but can acknowledge nothing; the new
+// leader's log wins and the old leader truncates its divergent suffix by
+// epoch when it returns.
+func TestClusterIsolatedLeaderDivergesAndTruncates(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil) // placement rotates: t's leader is not the controller
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	c.produce("t", 0, 4)
+	old := c.assignment("t", 0)
+	if old.Leader == c.controller {
+		t.Fatalf("placement put the leader on the controller: %s", old.String())
+	}
+	isolated := c.nodes[old.Leader-1]
+	isolated.isolated = true
+	stale := c.produceTo(old.Leader, "t", 0, 3, -1)
+	c.runUntil("a new leader", func() bool { return c.assignment("t", 0).Leader != old.Leader })
+	if sp := stale(); sp != nil && sp.ErrorCode == 0 {
+		t.Fatalf("isolated leader acknowledged an acks=all produce at %d", sp.BaseOffset)
+	}
+	c.produce("t", 0, 2)
+	isolated.isolated = false
+	c.runUntil("old leader rejoins the ISR", func() bool { return len(c.assignment("t", 0).ISR) == 3 })
+	c.produce("t", 0, 1)
+	c.runUntil("caught up", func() bool {
+		return c.partitionLog(old.Leader, "t", 0).LogEndOffset() == c.partitionLog(c.assignment("t", 0).Leader, "t", 0).LogEndOffset()
+	})
+	c.requireAgreement("t", 0)
+	if sp := stale(); sp == nil || sp.ErrorCode == 0 {
+		t.Fatalf("stale produce answer %+v", sp)
+	}
+}
