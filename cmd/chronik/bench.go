@@ -110,7 +110,7 @@ func newBenchCommand() *cobra.Command {
 	pf.StringVar(&o.logLevel, "log-level", "warn", "log level of the in-process Chronik node")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client, broker and kfake share this process) to this file")
 	pf.StringVar(&o.traceFile, "trace", "", "write a runtime execution trace of the whole run to this file; 'go tool trace -pprof=syscall FILE' shows where time blocks off-CPU (fsync)")
-	cmd.AddCommand(newBenchProduceCommand(o), newBenchTopicsCommand(o), newBenchConsumeCommand(o))
+	cmd.AddCommand(newBenchProduceCommand(o), newBenchTopicsCommand(o), newBenchConsumeCommand(o), newBenchClusterCommand(o))
 	return cmd
 }
 
@@ -243,10 +243,24 @@ type benchTarget struct {
 // runningTarget is one started target.
 type runningTarget struct {
 	addr string
+	// seeds, when set, are all the brokers of a cluster target (addr is
+	// one of them); replication is the replication factor of the topics
+	// workloads create (1 when zero) and topicConfigs their configs.
+	seeds        []string
+	replication  int16
+	topicConfigs map[string]*string
 	// external targets outlive the bench, so workloads delete what they
 	// created; in-process targets lose their data directory on stop.
 	external bool
 	stop     func() error
+}
+
+// seedBrokers are the addresses a client starts from.
+func (rt *runningTarget) seedBrokers() []string {
+	if len(rt.seeds) > 0 {
+		return rt.seeds
+	}
+	return []string{rt.addr}
 }
 
 // resolveTargets turns --target (and --ceiling) into the targets to run.
@@ -587,13 +601,13 @@ func newBenchProducer(ctx context.Context, rt *runningTarget, p *produceOptions,
 	if err != nil {
 		return nil, nil, err
 	}
-	opts = append(opts, kgo.SeedBrokers(rt.addr), kgo.DefaultProduceTopic(topic))
+	opts = append(opts, kgo.SeedBrokers(rt.seedBrokers()...), kgo.DefaultProduceTopic(topic))
 	cl, err = kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("producer client: %w", err)
 	}
 	adm := kadm.NewClient(cl)
-	if err := createTopicReady(ctx, adm, topic, p.partitions); err != nil {
+	if err := createTopicReady(ctx, adm, rt, topic, p.partitions); err != nil {
 		cl.Close()
 		return nil, nil, err
 	}
@@ -779,7 +793,7 @@ func runBenchTopics(ctx context.Context, out, progress io.Writer, o *benchOption
 // topicsRun creates t.count topics one after the other and times each.
 func topicsRun(ctx context.Context, rt *runningTarget, o *benchOptions, t *topicsOptions) (topicsResult, error) {
 	var res topicsResult
-	cl, err := kgo.NewClient(kgo.SeedBrokers(rt.addr))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(rt.seedBrokers()...))
 	if err != nil {
 		return res, fmt.Errorf("admin client: %w", err)
 	}
@@ -801,7 +815,7 @@ func topicsRun(ctx context.Context, rt *runningTarget, o *benchOptions, t *topic
 	for i := 0; i < t.count && time.Now().Before(deadline); i++ {
 		name := fmt.Sprintf("%s-%d", prefix, i)
 		began := time.Now()
-		if err := createTopic(ctx, adm, name, 1); err != nil {
+		if err := createTopic(ctx, adm, rt, name, 1); err != nil {
 			return res, err
 		}
 		names = append(names, name)
@@ -817,10 +831,10 @@ func topicsRun(ctx context.Context, rt *runningTarget, o *benchOptions, t *topic
 }
 
 // createTopic creates one topic with replication factor 1.
-func createTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
+func createTopic(ctx context.Context, adm *kadm.Client, rt *runningTarget, topic string, partitions int32) error {
 	actx, cancel := context.WithTimeout(ctx, benchAdminTimeout)
 	defer cancel()
-	resp, err := adm.CreateTopic(actx, partitions, 1, nil, topic)
+	resp, err := adm.CreateTopic(actx, partitions, max(rt.replication, 1), rt.topicConfigs, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -832,8 +846,8 @@ func createTopic(ctx context.Context, adm *kadm.Client, topic string, partitions
 
 // createTopicReady creates a topic and waits until it has leaders, so a
 // workload's first records do not race the topic into existence.
-func createTopicReady(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
-	if err := createTopic(ctx, adm, topic, partitions); err != nil {
+func createTopicReady(ctx context.Context, adm *kadm.Client, rt *runningTarget, topic string, partitions int32) error {
+	if err := createTopic(ctx, adm, rt, topic, partitions); err != nil {
 		return err
 	}
 	return waitLeaders(ctx, adm, topic, partitions)
@@ -943,7 +957,7 @@ func consumeRun(ctx context.Context, rt *runningTarget, o *benchOptions, p *prod
 	want := len(m.latencies)
 
 	consumer, err := kgo.NewClient(
-		kgo.SeedBrokers(rt.addr),
+		kgo.SeedBrokers(rt.seedBrokers()...),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 	)
