@@ -145,7 +145,9 @@ func (b *Broker) buildFetchResponse(nowMs int64, r *kmsg.FetchRequest) (*kmsg.Fe
 			sp.RecordBatches = []byte{}
 			code, n := b.fetchPartition(nowMs, r.ReplicaID, ts, &rp, &sp, budget-total, total == 0)
 			sp.ErrorCode = code
-			if code != kerrNone {
+			// A diverging epoch, like an error, is news the follower needs
+			// at once: it ends a long poll.
+			if code != kerrNone || sp.DivergingEpoch.EndOffset >= 0 {
 				errored = true
 			}
 			total += n

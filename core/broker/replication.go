@@ -327,9 +327,10 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 		f.lastCaughtUpMs = f.lastFetchMs
 	}
 	f.lastFetchMs, f.lastFetchLeaderLEO = nowMs, leo
-	if rp.FetchOffset > f.fetchOffset {
-		f.fetchOffset = rp.FetchOffset
-	}
+	// The latest report, not the largest: a follower that lost data (a
+	// power loss without sync writes) must not keep counting for it. The
+	// high watermark itself never goes back.
+	f.fetchOffset = rp.FetchOffset
 	b.updateLeaderHW(p)
 	b.maybeExpandISR(nowMs, p, f)
 	hw := p.log.HighWatermark()
