@@ -534,3 +534,93 @@ func TestClusterIsolatedLeaderDivergesAndTruncates(t *testing.T) {
 		t.Fatalf("stale produce answer %+v", sp)
 	}
 }
+
+// The KIP-101 case: leader A appends a batch only it has (the followers
+// are cut off), fails; B leads and appends different data at the same
+// offsets; A returns as a follower and must replace its suffix with B's,
+// and after B fails too, no acknowledged record is lost.
+func TestClusterDoubleFailoverKeepsAcknowledgedRecords(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	acked := c.produce("t", 0, 3)
+	if acked.ErrorCode != 0 {
+		t.Fatalf("first produce: %d", acked.ErrorCode)
+	}
+	a := c.assignment("t", 0).Leader
+	c.nodes[a-1].isolated = true
+	c.produceTo(a, "t", 0, 5, -1) // never acknowledged
+	c.runUntil("b leads", func() bool { l := c.assignment("t", 0).Leader; return l != a && l != metadata.NoLeader })
+	b := c.assignment("t", 0).Leader
+	if sp := c.produce("t", 0, 2); sp.ErrorCode != 0 || sp.BaseOffset != 3 {
+		t.Fatalf("produce on b: %d at %d", sp.ErrorCode, sp.BaseOffset)
+	}
+	c.nodes[a-1].isolated = false
+	c.runUntil("a back in the ISR", func() bool { return len(c.assignment("t", 0).ISR) == 3 })
+	if b == c.controller {
+		t.Fatalf("b %d is the controller; the test kills b", b)
+	}
+	c.nodes[b-1].kill()
+	c.runUntil("a third leader", func() bool { l := c.assignment("t", 0).Leader; return l != b && l != metadata.NoLeader })
+	sp := c.produce("t", 0, 1)
+	if sp.ErrorCode != 0 || sp.BaseOffset != 5 {
+		t.Fatalf("produce after the second failover: %d at %d", sp.ErrorCode, sp.BaseOffset)
+	}
+	c.requireAgreement("t", 0)
+}
+
+func TestClusterControlledShutdownMovesLeadership(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 3, nil)
+	leader := c.assignment("t", 0).Leader
+	n := c.nodes[leader-1]
+	n.b.BeginControlledShutdown(c.nowMs)
+	c.runUntil("shutdown ready", func() bool { return n.b.ShutdownReady() })
+	a := c.assignment("t", 0)
+	if a.Leader == leader || metadataContains(a.ISR, leader) {
+		t.Fatalf("after controlled shutdown of %d: %s", leader, a.String())
+	}
+}
+
+func TestClusterAdminNeedsTheController(t *testing.T) {
+	c := newTestCluster(t, 3)
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version = 7
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "x", 1, 3
+	req.Topics = append(req.Topics, rt)
+	resp := c.do(2, req).(*kmsg.CreateTopicsResponse)
+	if resp.Topics[0].ErrorCode != kerrNotController {
+		t.Fatalf("create on a non-controller: code %d", resp.Topics[0].ErrorCode)
+	}
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 12
+	mresp := c.do(3, md).(*kmsg.MetadataResponse)
+	if mresp.ControllerID != c.controller || len(mresp.Brokers) != 3 {
+		t.Fatalf("metadata: controller %d, brokers %v", mresp.ControllerID, mresp.Brokers)
+	}
+	rt.ReplicationFactor = 4
+	req.Topics[0] = rt
+	resp = c.do(c.controller, req).(*kmsg.CreateTopicsResponse)
+	if resp.Topics[0].ErrorCode != kerrInvalidReplicationFactor {
+		t.Fatalf("replication factor 4 on 3 brokers: code %d", resp.Topics[0].ErrorCode)
+	}
+}
+
+func TestClusterProducerIDsAreUniqueAcrossBrokers(t *testing.T) {
+	c := newTestCluster(t, 3)
+	seen := map[int64]int32{}
+	for round := 0; round < 3; round++ {
+		for id := int32(1); id <= 3; id++ {
+			resp := c.do(id, kmsg.NewPtrInitProducerIDRequest()).(*kmsg.InitProducerIDResponse)
+			if resp.ErrorCode != 0 {
+				t.Fatalf("InitProducerId on %d: code %d", id, resp.ErrorCode)
+			}
+			if other, dup := seen[resp.ProducerID]; dup {
+				t.Fatalf("producer id %d handed out by %d and %d", resp.ProducerID, other, id)
+			}
+			seen[resp.ProducerID] = id
+		}
+	}
+}
