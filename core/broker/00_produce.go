@@ -169,18 +169,23 @@ func checkProduceFormat(version int16, records []byte) int16 {
 		}
 		return kerrInvalidRecord
 	}
-	if version < 7 {
-		// Walk the batches: any zstd batch is refused.
-		for rest := records; len(rest) >= 23; {
-			length := int64(uint32(rest[8])<<24 | uint32(rest[9])<<16 | uint32(rest[10])<<8 | uint32(rest[11]))
-			if rest[22]&0x07 == compressionZstd {
-				return kerrUnsupportedCompressionType
-			}
-			if length <= 0 || length+12 > int64(len(rest)) {
-				break // the log's validation reports the corruption
-			}
-			rest = rest[length+12:]
+	// Walk the batches: Kafka takes exactly one record batch per
+	// partition from Produce v3 on (INVALID_RECORD otherwise), and refuses
+	// zstd below v7.
+	batches := 0
+	for rest := records; len(rest) >= 23; {
+		batches++
+		length := int64(uint32(rest[8])<<24 | uint32(rest[9])<<16 | uint32(rest[10])<<8 | uint32(rest[11]))
+		if version < 7 && rest[22]&0x07 == compressionZstd {
+			return kerrUnsupportedCompressionType
 		}
+		if length <= 0 || length+12 > int64(len(rest)) {
+			break // the log's validation reports the corruption
+		}
+		rest = rest[length+12:]
+	}
+	if batches > 1 {
+		return kerrInvalidRecord
 	}
 	return kerrNone
 }

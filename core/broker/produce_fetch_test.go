@@ -185,6 +185,7 @@ func TestProduceErrors(t *testing.T) {
 		{"zstd below v7", 6, -1, "t", batchOf(t, zstdOpts, 1, "x"), kerrUnsupportedCompressionType},
 		{"bad crc", 9, -1, "t", corrupt, kerrCorruptMessage},
 		{"truncated", 9, -1, "t", []byte{1, 2, 3}, kerrCorruptMessage},
+		{"two batches in v3+", 9, -1, "t", append(batchOf(t, record.DefaultBatchOptions(), 1, "x"), batchOf(t, record.DefaultBatchOptions(), 1, "y")...), kerrInvalidRecord},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
