@@ -151,6 +151,10 @@ type Log struct {
 	// ckptRecoveryPoint is the recovery point in the checkpoint file on
 	// disk; TruncateTo lowers it first when it lies above the cut.
 	ckptRecoveryPoint int64
+	// ckptHW and ckptLogStart complete the last checkpoint this Log wrote
+	// (ckptWritten), so that an unchanged one is not written again.
+	ckptHW, ckptLogStart int64
+	ckptWritten          bool
 	// recoveryEpochBound is, during recovery, the latest epoch in the
 	// leader-epoch checkpoint (-1 when there is none): the checkpoint is
 	// written before any batch of a new epoch, so an unsynced batch that
@@ -241,9 +245,16 @@ func (l *Log) FinishSync(job *SyncJob, err error) { l.finishSync(job, err) }
 // Checkpoint persists the high watermark, recovery point (durable end) and
 // log start offset with disk.WriteFileAtomic. Called periodically and on
 // clean shutdown.
+//
+// A checkpoint identical to the last one written by this Log is skipped:
+// an idle partition costs no fsync, which matters on a broker holding
+// many partitions, since checkpoints are written on the event loop.
 func (l *Log) Checkpoint() error {
 	if err := l.usable(); err != nil {
 		return err
+	}
+	if l.ckptWritten && l.ckptRecoveryPoint == l.durableEnd && l.ckptHW == l.hw && l.ckptLogStart == l.logStart {
+		return nil
 	}
 	return l.writeCheckpoint(l.durableEnd, l.hw, l.logStart)
 }

@@ -111,6 +111,7 @@ func (l *Log) writeCheckpoint(recoveryPoint, hw, logStart int64) error {
 		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
 	}
 	l.ckptRecoveryPoint = recoveryPoint
+	l.ckptHW, l.ckptLogStart, l.ckptWritten = hw, logStart, true
 	return nil
 }
 
