@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -22,6 +23,7 @@ import (
 	"github.com/chronik-streaming/chronik/core/broker"
 	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/io/osdisk"
+	"github.com/chronik-streaming/chronik/io/raftquorum"
 	"github.com/chronik-streaming/chronik/io/wire"
 )
 
@@ -36,6 +38,11 @@ type Config struct {
 	EventQueueLength int
 	// ShutdownTimeout bounds a graceful stop.
 	ShutdownTimeout time.Duration
+	// Cluster, if set, makes the node a member of a cluster (cluster.go):
+	// its metadata comes from a raft quorum kept in DataDir/__raft and it
+	// replicates partitions with the other brokers. Nil runs a single node
+	// whose metadata is the image file in DataDir.
+	Cluster *ClusterConfig
 }
 
 // Node is one running broker.
@@ -48,6 +55,15 @@ type Node struct {
 
 	mu    sync.Mutex
 	conns map[broker.ConnID]*wire.Conn
+
+	// Cluster mode (cluster.go, peer.go); zero on a single node.
+	quorum          atomic.Pointer[raftquorum.Quorum]
+	peers           *peerNetwork
+	leaderWatchDone chan struct{}
+	// done is closed once the loop has stopped for good; goroutines that
+	// post events give up then (postOrDrop).
+	done     chan struct{}
+	doneOnce sync.Once
 }
 
 // event is something for the loop to do.
@@ -77,6 +93,22 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	if cfg.Cluster != nil {
+		cc := *cfg.Cluster
+		if err := cc.validate(cfg.Broker.NodeID); err != nil {
+			return nil, err
+		}
+		if cc.ControlledShutdownTimeout == 0 {
+			cc.ControlledShutdownTimeout = defaultControlledShutdownTimeout
+		}
+		if cc.PeerConnsMax == 0 {
+			cc.PeerConnsMax = defaultPeerConnsMax
+		}
+		if cc.PeerRequestTimeout == 0 {
+			cc.PeerRequestTimeout = defaultPeerRequestTimeout
+		}
+		cfg.Cluster = &cc
+	}
 	d, err := osdisk.New(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("open data dir %s: %w", cfg.DataDir, err)
@@ -86,6 +118,7 @@ func New(cfg Config) (*Node, error) {
 		log:    cfg.Logger,
 		events: make(chan event, cfg.EventQueueLength),
 		conns:  map[broker.ConnID]*wire.Conn{},
+		done:   make(chan struct{}),
 	}
 	var seed [16]byte
 	if _, err := crand.Read(seed[:]); err != nil {
@@ -97,6 +130,14 @@ func New(cfg Config) (*Node, error) {
 		Syncer:  (*syncer)(n),
 		Logger:  cfg.Logger,
 		Random:  rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+	}
+	if cc := cfg.Cluster; cc != nil {
+		n.peers = newPeerNetwork(cfg.Logger, cfg.Broker.NodeID, cc.PeerConnsMax, cc.PeerRequestTimeout,
+			func(id uint64, resp kmsg.Response, err error) {
+				n.postOrDrop(peerResponseEvent{id: id, resp: resp, err: err})
+			})
+		env.Quorum = (*quorumAdapter)(n)
+		env.Network = n.peers
 	}
 	// Bind before recovering so that a port conflict fails fast and an
 	// ephemeral port (0) can be advertised as the one actually bound.
@@ -119,6 +160,15 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.broker = b
 	n.log.Info("recovered data directory", "dir", cfg.DataDir, "took", time.Since(started).String())
+	if cfg.Cluster != nil {
+		if err := n.openQuorum(); err != nil {
+			n.shutdownBroker()
+			_ = n.stopCluster()
+			_ = server.Shutdown(context.Background())
+			return nil, err
+		}
+		n.log.Info("joined metadata quorum", "raft_addr", cfg.Cluster.RaftAddr, "voters", len(cfg.Cluster.Voters))
+	}
 	return n, nil
 }
 
@@ -127,23 +177,52 @@ func (n *Node) Addr() net.Addr { return n.server.Addr() }
 
 func nowMs() int64 { return time.Now().UnixMilli() }
 
-// Run serves until ctx is cancelled, then shuts down gracefully: stop
+// Run serves until ctx is cancelled, then shuts down gracefully: in a
+// cluster, first a controlled shutdown (the controller moves this broker's
+// leaderships away, bounded by ControlledShutdownTimeout); then stop
 // accepting, finish the syncs in flight, sync everything, answer waiting
-// requests, checkpoint, close.
+// requests, checkpoint, close; in a cluster, finally leave the quorum.
 func (n *Node) Run(ctx context.Context) error {
+	err := n.run(ctx)
+	if cerr := n.stopCluster(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (n *Node) run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- n.server.Serve() }()
 	n.log.Info("serving Kafka", "addr", n.server.Addr().String(), "node_id", n.cfg.Broker.NodeID)
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	stop := ctx.Done()
+	// controlledStop fires when a controlled shutdown ran out of time; nil
+	// until one begins.
+	var controlledStop <-chan time.Time
 	for {
 		now := nowMs()
 		n.broker.Tick(now)
+		if controlledStop != nil && n.broker.ShutdownReady() {
+			n.log.Info("controlled shutdown: leaderships moved")
+			return n.shutdown()
+		}
 		wake := n.broker.NextWakeMs(now)
 		timer.Reset(time.Duration(wake-now) * time.Millisecond)
 		select {
-		case <-ctx.Done():
+		case <-stop:
+			if n.cfg.Cluster == nil {
+				return n.shutdown()
+			}
+			n.log.Info("controlled shutdown: asking the controller to move leaderships away")
+			n.broker.BeginControlledShutdown(nowMs())
+			stop = nil
+			t := time.NewTimer(n.cfg.Cluster.ControlledShutdownTimeout)
+			defer t.Stop()
+			controlledStop = t.C
+		case <-controlledStop:
+			n.log.Warn("controlled shutdown timed out; stopping anyway", "timeout", n.cfg.Cluster.ControlledShutdownTimeout.String())
 			return n.shutdown()
 		case err := <-serveErr:
 			n.shutdownBroker()
@@ -183,6 +262,10 @@ func (n *Node) handle(ev event) {
 		n.broker.SyncDone(now, ev.token, ev.job, ev.err)
 	case connClosedEvent:
 		n.broker.ConnClosed(ev.id)
+	default:
+		if !n.handleCluster(now, ev) {
+			panic(fmt.Sprintf("node: unknown event %T", ev))
+		}
 	}
 }
 

@@ -131,6 +131,7 @@ type e2eBroker struct {
 	addr    string
 	dataDir string
 	args    []string // extra serve flags
+	nodeID  int      // --id; 0 means e2eBrokerNodeID
 	bare    bool     // run the binary with no arguments at all (defaults)
 	workDir string   // the process's working directory ("" = the test's)
 	logPath string
@@ -216,7 +217,11 @@ func (b *e2eBroker) serveArgs() []string {
 	if b.bare {
 		return nil
 	}
-	args := []string{"serve", "--id", strconv.Itoa(e2eBrokerNodeID), "--kafka-addr", b.addr, "--data-dir", b.dataDir}
+	id := b.nodeID
+	if id == 0 {
+		id = e2eBrokerNodeID
+	}
+	args := []string{"serve", "--id", strconv.Itoa(id), "--kafka-addr", b.addr, "--data-dir", b.dataDir}
 	return append(args, b.args...)
 }
 

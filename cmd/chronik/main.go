@@ -67,6 +67,10 @@ type serveOptions struct {
 	maxMessageBytes   int64
 	requestMaxBytes   int32
 	maxConnections    int
+	// Whether --raft-addr and --default-replication-factor were given;
+	// cluster mode derives them otherwise.
+	raftAddrSet          bool
+	replicationFactorSet bool
 }
 
 func newServeCommand() *cobra.Command {
@@ -78,20 +82,24 @@ func newServeCommand() *cobra.Command {
 		Long: "Run a Chronik broker. With no flags it serves a single node on 127.0.0.1:9092 and keeps its\n" +
 			"data in ./chronik-data. SIGTERM or SIGINT stops it gracefully.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runServe(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.raftAddrSet = cmd.Flags().Changed("raft-addr")
+			o.replicationFactorSet = cmd.Flags().Changed("default-replication-factor")
+			return runServe(cmd.Context(), o)
+		},
 	}
 	f := cmd.Flags()
 	f.Int32Var(&o.id, "id", 1, "node id (node.id)")
 	f.StringVar(&o.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address the Kafka listener binds")
 	f.StringVar(&o.advertisedAddr, "advertised-addr", "", "host:port advertised to clients in Metadata (default: --kafka-addr, with 127.0.0.1 for an unspecified host)")
-	f.StringVar(&o.raftAddr, "raft-addr", "127.0.0.1:9093", "address of the metadata quorum transport (cluster mode)")
+	f.StringVar(&o.raftAddr, "raft-addr", "127.0.0.1:9093", "address the metadata quorum transport binds (cluster mode; default: this node's address in --voters)")
 	f.StringVar(&o.dataDir, "data-dir", "./chronik-data", "directory holding the broker's data")
-	f.StringVar(&o.voters, "voters", "", "metadata quorum voters as id@host:port,...; empty runs a single node")
+	f.StringVar(&o.voters, "voters", "", "metadata quorum voters as id@host:port,... (their raft addresses; --id must be one of them); empty runs a single node")
 	f.StringVar(&o.clusterID, "cluster-id", def.ClusterID, "cluster id reported to clients")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&o.autoCreateTopics, "auto-create-topics", def.AutoCreateTopics, "create unknown topics on Metadata requests (auto.create.topics.enable)")
 	f.Int32Var(&o.numPartitions, "num-partitions", def.NumPartitions, "default partition count for new topics (num.partitions)")
-	f.Int16Var(&o.replicationFactor, "default-replication-factor", def.DefaultReplicationFactor, "default replication factor (default.replication.factor)")
+	f.Int16Var(&o.replicationFactor, "default-replication-factor", def.DefaultReplicationFactor, "default replication factor (default.replication.factor; in a cluster the default is min(3, voters))")
 	f.BoolVar(&o.syncWrites, "sync-writes", def.SyncWrites, "answer acks=1/all produces only after their batch is fsynced (group commit); false relies on the page cache like Kafka's default")
 	f.Int64Var(&o.segmentBytes, "log-segment-bytes", def.LogDefaults.SegmentBytes, "default segment.bytes (log.segment.bytes)")
 	f.Int64Var(&o.segmentMs, "log-roll-ms", def.LogDefaults.SegmentMs, "default segment.ms (log.roll.ms)")
@@ -117,8 +125,24 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var cluster *node.ClusterConfig
 	if strings.TrimSpace(o.voters) != "" {
-		return fmt.Errorf("--voters: cluster mode is not available in this build yet; run without --voters for a single node")
+		voters, err := parseVoters(o.voters)
+		if err != nil {
+			return fmt.Errorf("--voters: %w", err)
+		}
+		own, ok := voters[o.id]
+		if !ok {
+			return fmt.Errorf("--voters: --id %d is not one of the voters (%s)", o.id, o.voters)
+		}
+		raftAddr := own
+		if o.raftAddrSet {
+			raftAddr = o.raftAddr
+		}
+		cluster = &node.ClusterConfig{RaftAddr: raftAddr, RaftAdvertiseAddr: own, Voters: voters}
+		if !o.replicationFactorSet {
+			o.replicationFactor = int16(min(3, len(voters)))
+		}
 	}
 	cfg := broker.DefaultConfig()
 	cfg.NodeID = o.id
@@ -155,13 +179,38 @@ func runServe(ctx context.Context, o *serveOptions) error {
 			MaxRequestBytes: o.requestMaxBytes,
 			MaxConns:        o.maxConnections,
 		},
-		Logger: logger,
+		Logger:  logger,
+		Cluster: cluster,
 	})
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return err
 	}
 	return n.Run(ctx)
+}
+
+// parseVoters parses --voters: id@host:port entries separated by commas.
+func parseVoters(s string) (map[int32]string, error) {
+	voters := map[int32]string{}
+	for _, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		idText, addr, ok := strings.Cut(entry, "@")
+		if !ok {
+			return nil, fmt.Errorf("entry %q is not id@host:port", entry)
+		}
+		id, err := strconv.ParseInt(idText, 10, 32)
+		if err != nil || id < 0 {
+			return nil, fmt.Errorf("entry %q: id %q is not a node id", entry, idText)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("entry %q: %w", entry, err)
+		}
+		if _, dup := voters[int32(id)]; dup {
+			return nil, fmt.Errorf("node id %d appears twice", id)
+		}
+		voters[int32(id)] = addr
+	}
+	return voters, nil
 }
 
 // splitHostPort splits an address for advertising: an unspecified host

@@ -1,0 +1,264 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/io/wire"
+)
+
+// freeAddr asks the kernel for a free loopback port; the window between
+// closing the probe and the node binding it is accepted.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// testCluster is a cluster of in-process nodes.
+type testCluster struct {
+	t      *testing.T
+	voters map[int32]string
+	kafka  map[int32]string
+	dirs   map[int32]string
+	logs   map[int32]*syncBuffer
+	stops  map[int32]func()
+}
+
+// syncBuffer is a log sink shared by a node's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newTestCluster(t *testing.T, size int) *testCluster {
+	c := &testCluster{t: t, voters: map[int32]string{}, kafka: map[int32]string{}, dirs: map[int32]string{},
+		logs: map[int32]*syncBuffer{}, stops: map[int32]func(){}}
+	for id := int32(1); id <= int32(size); id++ {
+		c.voters[id] = freeAddr(t)
+		c.kafka[id] = freeAddr(t)
+		c.dirs[id] = t.TempDir()
+		c.logs[id] = &syncBuffer{}
+	}
+	t.Cleanup(func() {
+		for id, stop := range c.stops {
+			if stop != nil {
+				stop()
+				c.stops[id] = nil
+			}
+		}
+		if t.Failed() || os.Getenv("CHRONIK_NODE_LOGS") != "" {
+			for id := int32(1); id <= int32(size); id++ {
+				t.Logf("node %d log:\n%s", id, c.logs[id].String())
+			}
+		}
+	})
+	return c
+}
+
+// start runs node id (again) on its ports and directory.
+func (c *testCluster) start(id int32) {
+	t := c.t
+	t.Helper()
+	cfg := broker.DefaultConfig()
+	cfg.NodeID = id
+	host, port, err := net.SplitHostPort(c.kafka[id])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AdvertisedHost = host
+	fmt.Sscan(port, &cfg.AdvertisedPort)
+	cfg.DefaultReplicationFactor = int16(min(3, len(c.voters)))
+	n, err := New(Config{
+		DataDir: c.dirs[id],
+		Broker:  cfg,
+		Wire:    wire.Config{Addr: c.kafka[id]},
+		Logger:  slog.New(slog.NewTextHandler(io.MultiWriter(c.logs[id]), &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", id),
+		Cluster: &ClusterConfig{RaftAddr: c.voters[id], Voters: c.voters},
+	})
+	if err != nil {
+		t.Fatalf("start node %d: %v", id, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	c.stops[id] = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("node %d Run: %v", id, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("node %d did not stop within 30 s", id)
+		}
+	}
+}
+
+// stop stops node id gracefully.
+func (c *testCluster) stop(id int32) {
+	c.t.Helper()
+	if stop := c.stops[id]; stop != nil {
+		stop()
+		c.stops[id] = nil
+	}
+}
+
+func (c *testCluster) seeds() []string {
+	var out []string
+	for id := int32(1); id <= int32(len(c.kafka)); id++ {
+		out = append(out, c.kafka[id])
+	}
+	return out
+}
+
+// waitISR waits until every partition of topic has a leader and an ISR of
+// want brokers, as Metadata shows it.
+func waitISR(t *testing.T, adm *kadm.Client, topic string, want int, within time.Duration) kadm.TopicDetail {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		md, err := adm.Metadata(ctx, topic)
+		cancel()
+		if err != nil {
+			last = err.Error()
+		} else if td, ok := md.Topics[topic]; !ok || td.Err != nil || len(td.Partitions) == 0 {
+			last = fmt.Sprintf("topic: present %v err %v", ok, td.Err)
+		} else {
+			ready := true
+			for _, p := range td.Partitions {
+				if p.Err != nil || p.Leader < 0 || len(p.ISR) != want {
+					ready = false
+					last = fmt.Sprintf("partition %d: leader %d isr %v err %v", p.Partition, p.Leader, p.ISR, p.Err)
+				}
+			}
+			if ready {
+				return td
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval, not an assertion
+	}
+	t.Fatalf("topic %s: no leaders with an ISR of %d within %v: %s", topic, want, within, last)
+	return kadm.TopicDetail{}
+}
+
+// TestClusterReplicates runs three in-process nodes: a topic with
+// replication factor 3 gets leaders and a full ISR, acks=all produces
+// are acknowledged and read back, and each node stops gracefully (the
+// last ones without a quorum, bounded by the controlled-shutdown
+// timeout).
+func TestClusterReplicates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	c := newTestCluster(t, 3)
+	for id := int32(1); id <= 3; id++ {
+		c.start(id)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// The brokers register once a controller is elected; until then
+	// CreateTopics fails (no controller, or too few brokers).
+	const topic = "replicated"
+	minISR := "2"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := adm.CreateTopic(ctx, 2, 3, map[string]*string{"min.insync.replicas": &minISR}, topic)
+		if err == nil && resp.Err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CreateTopics: %v / %v", err, resp.Err)
+		}
+		time.Sleep(100 * time.Millisecond) // retry interval, not an assertion
+	}
+	waitISR(t, adm, topic, 3, 10*time.Second)
+
+	const n = 200
+	var records []*kgo.Record
+	for i := 0; i < n; i++ {
+		records = append(records, &kgo.Record{Topic: topic, Partition: int32(i % 2), Value: []byte(fmt.Sprint(i))})
+	}
+	if err := cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart(), 1: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	got := map[string]int64{}
+	for len(got) < n && ctx.Err() == nil {
+		fs := consumer.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			if _, dup := got[string(r.Value)]; dup {
+				t.Errorf("record %s read twice", r.Value)
+			}
+			got[string(r.Value)] = r.Offset
+		})
+	}
+	for _, r := range records {
+		if off, ok := got[string(r.Value)]; !ok || off != r.Offset {
+			t.Fatalf("record %s acknowledged at %d[%d], read at %d (present %v)", r.Value, r.Partition, r.Offset, off, ok)
+		}
+	}
+	consumer.Close()
+	cl.Close()
+
+	started := time.Now()
+	c.stop(1)
+	t.Logf("first graceful stop took %v", time.Since(started))
+	if !strings.Contains(c.logs[1].String(), "controlled shutdown: leaderships moved") {
+		t.Errorf("node 1 stopped without a completed controlled shutdown")
+	}
+	var wg sync.WaitGroup
+	for id := int32(2); id <= 3; id++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.stop(id) }()
+	}
+	wg.Wait()
+	for id := int32(1); id <= 3; id++ {
+		if strings.Contains(c.logs[id].String(), "panic") {
+			t.Errorf("node %d log shows a panic", id)
+		}
+	}
+}
