@@ -201,9 +201,8 @@ type StateMachine interface {
 
 // Quorum is one running voter.
 type Quorum struct {
-	id     int32
-	raft   *raft.Raft
-	logger *slog.Logger
+	id   int32
+	raft *raft.Raft
 	// wal is the store Open created, closed by Shutdown; nil when the
 	// stores were injected.
 	wal *wal.WAL
@@ -256,7 +255,7 @@ func Open(cfg Config, sm StateMachine) (q *Quorum, err error) {
 		}
 	}()
 
-	q = &Quorum{id: cfg.ID, logger: logger}
+	q = &Quorum{id: cfg.ID}
 	logs, stable, snaps := cfg.LogStore, cfg.StableStore, cfg.SnapshotStore
 	if logs == nil {
 		walDir := filepath.Join(cfg.Dir, "wal")
@@ -500,9 +499,10 @@ func (q *Quorum) IsLeader() bool {
 //
 // The channel holds 16 values and never blocks raft: when a reader falls
 // behind, the oldest value is dropped to make room, so the newest value
-// (the current view) is always delivered. Consecutive duplicates are never
-// sent. Readers that must not miss a transition should compare with
-// Leader() after each receive rather than count receives.
+// (the current view) is always delivered. The same value is never sent twice
+// in a row, but a reader that fell behind can see a repeat across the values
+// that were dropped (1, then 1 again with the -1 between them gone). Treat a
+// receive as "the view is now this", not as a count of elections.
 func (q *Quorum) LeaderChanges() <-chan int32 {
 	return q.changes
 }
