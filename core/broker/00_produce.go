@@ -65,6 +65,13 @@ func handleProduce(b *Broker, nowMs int64, req *Request) error {
 		requestCode = kerrRequestTimedOut
 	}
 	timeoutMs := min(max(int64(r.TimeoutMillis), 0), b.cfg.MaxProduceTimeoutMs)
+	// Followers long-polling for the appended partitions are woken only
+	// once every partition is appended and its waiter registered: a wake
+	// serves replica fetches, whose read errors take partitions offline
+	// and fail their waiters, which must exist by then (sim seeds 15 and
+	// 24 of the three-node sweep: a read error during the wake left a
+	// waiter on an offline partition, or a nil log dereferenced).
+	defer b.wakeFetches(nowMs)
 	for ti, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
@@ -149,9 +156,8 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 	p.lastAppendEnd = res.LastOffset + 1
 	// Without sync writes the leader counts from the page cache (Kafka's
 	// default durability); either way followers long-polling for this
-	// partition have new data.
+	// partition have new data (handleProduce wakes them).
 	b.updateLeaderHW(p)
-	b.wakeFetches(nowMs)
 	return kerrNone, p
 }
 
