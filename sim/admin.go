@@ -63,32 +63,95 @@ func createRequest(r *Rand, name string, partitions int32) *kmsg.CreateTopicsReq
 	return req
 }
 
-// create creates a topic with a fresh name.
+// create creates a topic with a fresh name. In a cluster the request
+// goes to the controller, with replication factor 3 (or 2) and
+// min.insync.replicas 2 (or 1), and is retried, with the same name,
+// until an answer settles it: NOT_CONTROLLER, a timeout or a broken
+// connection may follow a proposal that commits later, and then a retry's
+// TOPIC_ALREADY_EXISTS is this create's success.
 func (a *admin) create(partitions int32) {
 	w := a.c.w
 	w.reg.next++
 	t := &simTopic{name: fmt.Sprintf("t%03d", w.reg.next), partitions: partitions, maxPartitions: partitions, created: partitions, status: topicMaybe}
 	w.reg.add(t)
 	req := createRequest(a.c.rng, t.name, partitions)
-	a.c.do(req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
-		if err != nil {
-			w.logf("admin: create %s: %v", t.name, err)
-			return // unknown: stays topicMaybe
+	if w.cluster() {
+		r := a.c.rng
+		rt := &req.Topics[0]
+		rt.ReplicationFactor = 3
+		if r.Chance(w.set.Cluster.RF2Frac) {
+			rt.ReplicationFactor = 2
 		}
-		cr := resp.(*kmsg.CreateTopicsResponse)
-		if len(cr.Topics) != 1 {
-			w.fail("admin: create %s: %d topics in the response", t.name, len(cr.Topics))
-			return
+		minISR := "2"
+		if r.Chance(w.set.Cluster.MinISR1Frac) {
+			minISR = "1"
 		}
-		switch code := cr.Topics[0].ErrorCode; code {
-		case 0:
-			t.status = topicLive
-			t.createdAt = w.s.now
-		case errCodeTopicAlreadyExists:
-			w.fail("admin: create %s: TOPIC_ALREADY_EXISTS for a name never used before", t.name)
-		default:
-			w.logf("admin: create %s: error %d", t.name, code)
-		}
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name = "min.insync.replicas"
+		c.Value = &minISR
+		rt.Configs = append(rt.Configs, c)
+	}
+	a.createAttempt(t, req, 0, false)
+}
+
+func (a *admin) createAttempt(t *simTopic, req *kmsg.CreateTopicsRequest, attempt int, uncertain bool) {
+	w := a.c.w
+	route := a.c.route
+	route.ready(func() {
+		a.c.do(route.controllerID(), req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+			code := int16(-1)
+			if err == nil {
+				cr := resp.(*kmsg.CreateTopicsResponse)
+				if len(cr.Topics) != 1 {
+					w.fail("admin: create %s: %d topics in the response", t.name, len(cr.Topics))
+					return
+				}
+				code = cr.Topics[0].ErrorCode
+			}
+			if !w.cluster() {
+				switch {
+				case err != nil:
+					w.logf("admin: create %s: %v", t.name, err)
+					// unknown: stays topicMaybe
+				case code == 0:
+					t.status = topicLive
+					t.createdAt = w.s.now
+				case code == errCodeTopicAlreadyExists:
+					w.fail("admin: create %s: TOPIC_ALREADY_EXISTS for a name never used before", t.name)
+				default:
+					w.logf("admin: create %s: error %d", t.name, code)
+				}
+				return
+			}
+			if err != nil || routingError(code) {
+				route.invalidate()
+			}
+			switch {
+			case err == nil && code == 0:
+				t.status = topicLive
+				t.createdAt = w.s.now
+				return
+			case err == nil && code == errCodeTopicAlreadyExists:
+				if !uncertain {
+					w.fail("admin: create %s: TOPIC_ALREADY_EXISTS for a name never used before", t.name)
+					return
+				}
+				// An earlier attempt of this create committed.
+				t.status = topicLive
+				t.createdAt = w.s.now
+				return
+			}
+			// Retry: a definite refusal (no connection, too few brokers
+			// unfenced yet) keeps the create certain, anything else may
+			// have committed.
+			definite := err == errNotSent || code == errCodeInvalidReplicationFactor
+			uncertain = uncertain || !definite
+			if attempt+1 >= 20 || w.workloadStopped {
+				w.logf("admin: create %s: giving up (error %d, %v)", t.name, code, err)
+				return
+			}
+			w.s.after(250*Millisecond, "admin-create-retry", func() { a.createAttempt(t, req, attempt+1, uncertain) })
+		})
 	})
 }
 
@@ -107,11 +170,15 @@ func (a *admin) grow(t *simTopic) {
 	rt.Topic = t.name
 	rt.Count = target
 	req.Topics = append(req.Topics, rt)
-	a.c.do(req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+	a.c.do(a.c.route.controllerID(), req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		if err != nil {
+			a.c.route.invalidate()
 			return
 		}
 		cr := resp.(*kmsg.CreatePartitionsResponse)
+		if len(cr.Topics) == 1 && routingError(cr.Topics[0].ErrorCode) {
+			a.c.route.invalidate()
+		}
 		if len(cr.Topics) == 1 && cr.Topics[0].ErrorCode == 0 && target > t.partitions {
 			t.partitions = target
 			t.grows = append(t.grows, topicGrow{count: target, at: w.s.now})
@@ -140,7 +207,13 @@ func (a *admin) alter(t *simTopic) {
 	}
 	res.Configs = append(res.Configs, c)
 	req.Resources = append(req.Resources, res)
-	a.c.do(req, w.set.Work.RequestTimeout, false, func(kmsg.Response, error) {})
+	a.c.do(a.c.route.controllerID(), req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+		if err != nil {
+			a.c.route.invalidate()
+		} else if ar := resp.(*kmsg.IncrementalAlterConfigsResponse); len(ar.Resources) == 1 && routingError(ar.Resources[0].ErrorCode) {
+			a.c.route.invalidate()
+		}
+	})
 }
 
 // delete deletes a live topic; producers and consumers stop choosing it
@@ -157,14 +230,17 @@ func (a *admin) delete(t *simTopic) {
 	name := t.name
 	dt.Topic = &name
 	req.Topics = append(req.Topics, dt)
-	a.c.do(req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+	a.c.do(a.c.route.controllerID(), req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		if err != nil {
+			a.c.route.invalidate()
 			return
 		}
 		dr := resp.(*kmsg.DeleteTopicsResponse)
 		if len(dr.Topics) == 1 && dr.Topics[0].ErrorCode == 0 {
 			t.status = topicDeleted
 			t.deletedAt = w.s.now
+		} else if len(dr.Topics) == 1 && routingError(dr.Topics[0].ErrorCode) {
+			a.c.route.invalidate()
 		}
 	})
 }
@@ -180,7 +256,7 @@ func (a *admin) metadata(done func(map[string]int32)) {
 		req.Topics = []kmsg.MetadataRequestTopic{}
 	}
 	call := w.s.now
-	a.c.do(req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+	a.c.do(a.c.route.anyNode(), req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		if err != nil {
 			if done != nil {
 				done(nil)
@@ -188,6 +264,16 @@ func (a *admin) metadata(done func(map[string]int32)) {
 			return
 		}
 		mr := resp.(*kmsg.MetadataResponse)
+		if w.cluster() {
+			if req.Version >= 1 {
+				a.c.route.learn(mr)
+			}
+			a.checkClusterListing(mr)
+			if done != nil {
+				done(nil)
+			}
+			return
+		}
 		listed := map[string]int32{}
 		for _, t := range mr.Topics {
 			if t.Topic == nil || t.ErrorCode != 0 {
@@ -220,4 +306,25 @@ func (a *admin) metadata(done func(map[string]int32)) {
 			done(listed)
 		}
 	})
+}
+
+// checkClusterListing checks a cluster's Metadata answer against what
+// holds whatever node answered: any node may lag the metadata log, so
+// only a topic that was never created, or more partitions than were ever
+// asked for, is wrong. (The committed log itself is checked against the
+// acknowledged creates and deletes at the end: checkFinalTopics.)
+func (a *admin) checkClusterListing(mr *kmsg.MetadataResponse) {
+	w := a.c.w
+	for _, t := range mr.Topics {
+		if t.Topic == nil || t.ErrorCode != 0 {
+			continue
+		}
+		st := w.reg.byName[*t.Topic]
+		switch {
+		case st == nil:
+			w.fail("metadata check: topic %s listed but never created", *t.Topic)
+		case int32(len(t.Partitions)) > st.maxPartitions:
+			w.fail("metadata check: topic %s has %d partitions, at most %d were ever asked for", *t.Topic, len(t.Partitions), st.maxPartitions)
+		}
+	}
 }

@@ -21,7 +21,7 @@ var (
 	errNotSent = errors.New("not sent: no connection")
 )
 
-// call is one request of a client.
+// call is one request sent on a channel.
 type call struct {
 	req      kmsg.Request
 	corr     int32
@@ -31,62 +31,124 @@ type call struct {
 	cb       func(resp kmsg.Response, err error)
 }
 
-// client is one simulated Kafka client process with one connection to
-// the node at a time. Requests are encoded with kmsg exactly as a real
-// client encodes them; responses are decoded with kmsg, matched to
-// requests in order (Kafka answers in order on a connection) and checked
-// against the correlation id. A request that times out closes the
-// connection, failing everything in flight on it, as Kafka clients do.
+// client is one simulated Kafka client process: a channel (at most one
+// connection at a time) to each node it talks to. Requests are encoded
+// with kmsg exactly as a real client encodes them; responses are decoded
+// with kmsg, matched to requests in order (Kafka answers in order on a
+// connection) and checked against the correlation id. A request that
+// times out closes its connection, failing everything in flight on it, as
+// Kafka clients do.
 type client struct {
-	w    *world
-	id   int // history client id
-	name string
-	rng  *Rand
-	link *link
+	w     *world
+	id    int // history client id
+	name  string
+	rng   *Rand
+	links []*link    // by node index
+	chans []*channel // by node index, made on first use
+	// format is shared by the client's channels: one client id.
+	format  *kmsg.RequestFormatter
+	retired bool
+	// route is the client's view of the cluster (leaders, controller),
+	// refreshed with Metadata; unused on a single node.
+	route *router
+}
+
+// channel is one dialing end's connection management towards one node:
+// a workload client's, or one of a node's peer connections. It holds at
+// most one connection at a time; requests wait for it while it is being
+// made. traceID names the owner in the trace.
+type channel struct {
+	w       *world
+	name    string
+	traceID uint64
+	link    *link
+	rng     *Rand
+	format  *kmsg.RequestFormatter
 
 	conn       *conn
 	connecting bool
 	queue      []*call // waiting for a connection
 	inflight   []*call // sent on conn, awaiting their responses in order
 	corr       int32
-	format     *kmsg.RequestFormatter
 	retired    bool
 }
 
-func (w *world) newClient(name string, l *link) *client {
+func (w *world) newClient(name string) *client {
 	c := &client{
 		w:      w,
 		id:     len(w.clients),
 		name:   name,
 		rng:    w.root.Fork("client/" + name),
-		link:   l,
 		format: kmsg.NewRequestFormatter(kmsg.FormatterClientID("sim-" + name)),
 	}
-	l.client = c
+	for _, n := range w.nodes {
+		l := &link{name: name, client: c, node: n}
+		if len(w.nodes) > 1 {
+			l.name = fmt.Sprintf("%s-n%d", name, n.id)
+		}
+		w.links = append(w.links, l)
+		c.links = append(c.links, l)
+	}
+	c.chans = make([]*channel, len(w.nodes))
+	c.route = newRouter(c)
 	w.clients = append(w.clients, c)
 	return c
 }
 
-// do sends req and calls cb with its response or an error. timeout bounds
-// the whole call, waiting for a connection included.
-func (c *client) do(req kmsg.Request, timeout Time, noAnswer bool, cb func(kmsg.Response, error)) {
-	k := &call{req: req, cb: cb, noAnswer: noAnswer}
-	if c.retired {
-		// Workload clients are retired before the final restart, so that
-		// nothing but the final phase's client touches the logs it checks.
-		c.w.s.after(0, "client-retired", func() { c.finish(k, nil, errNotSent) })
-		return
+// channel returns the client's channel to node id.
+func (c *client) channel(node int32) *channel {
+	i := node - 1
+	if c.chans[i] == nil {
+		c.chans[i] = &channel{w: c.w, name: c.links[i].name, traceID: uint64(c.id), link: c.links[i], rng: c.rng, format: c.format, retired: c.retired}
 	}
-	c.w.s.after(timeout, "client-timeout", func() { c.expire(k) })
-	if c.conn != nil {
-		c.transmit(k)
-		return
-	}
-	c.queue = append(c.queue, k)
-	c.connect()
+	return c.chans[i]
 }
 
-func (c *client) finish(k *call, resp kmsg.Response, err error) {
+// do sends req to node and calls cb with its response or an error.
+// timeout bounds the whole call, waiting for a connection included. A
+// node of 0 or less (no leader or controller known) fails at once as not
+// sent.
+func (c *client) do(node int32, req kmsg.Request, timeout Time, noAnswer bool, cb func(kmsg.Response, error)) {
+	if node <= 0 || int(node) > len(c.chans) {
+		c.w.s.after(0, "client-no-route", func() { cb(nil, errNotSent) })
+		return
+	}
+	c.channel(node).do(req, timeout, noAnswer, cb)
+}
+
+// retire stops the client for good: in-flight requests fail as after a
+// broken connection, queued ones were never sent. Workload clients are
+// retired before the final restart, so that nothing but the final
+// phase's client touches the logs it checks.
+func (c *client) retire() {
+	c.retired = true
+	for _, ch := range c.chans {
+		if ch != nil {
+			ch.retire()
+		}
+	}
+}
+
+// do sends req on the channel and calls cb with its response or an error.
+func (ch *channel) do(req kmsg.Request, timeout Time, noAnswer bool, cb func(kmsg.Response, error)) {
+	k := &call{req: req, cb: cb, noAnswer: noAnswer}
+	if ch.retired {
+		ch.w.s.after(0, "client-retired", func() { ch.finish(k, nil, errNotSent) })
+		return
+	}
+	ch.w.s.after(timeout, "client-timeout", func() { ch.expire(k) })
+	if ch.conn != nil {
+		ch.transmit(k)
+		return
+	}
+	ch.queue = append(ch.queue, k)
+	ch.connect()
+}
+
+// busy counts the requests waiting on the channel.
+func (ch *channel) busy() int { return len(ch.queue) + len(ch.inflight) }
+
+func (ch *channel) finish(k *call, resp kmsg.Response, err error) {
 	if k.done {
 		return
 	}
@@ -94,56 +156,56 @@ func (c *client) finish(k *call, resp kmsg.Response, err error) {
 	k.cb(resp, err)
 }
 
-func (c *client) expire(k *call) {
+func (ch *channel) expire(k *call) {
 	if k.done {
 		return
 	}
 	if !k.sent {
-		for i, q := range c.queue {
+		for i, q := range ch.queue {
 			if q == k {
-				c.queue = append(c.queue[:i], c.queue[i+1:]...)
+				ch.queue = append(ch.queue[:i], ch.queue[i+1:]...)
 				break
 			}
 		}
-		c.finish(k, nil, errNotSent)
+		ch.finish(k, nil, errNotSent)
 		return
 	}
-	c.closeConn(errTimeout)
+	ch.closeConn(errTimeout)
 }
 
-func (c *client) transmit(k *call) {
-	w := c.w
-	c.corr++
-	k.corr = c.corr
-	frame := c.format.AppendRequest(nil, k.req, k.corr)[4:]
+func (ch *channel) transmit(k *call) {
+	w := ch.w
+	ch.corr++
+	k.corr = ch.corr
+	frame := ch.format.AppendRequest(nil, k.req, k.corr)[4:]
 	k.sent = true
 	w.tr.str("send")
-	w.tr.u64(uint64(c.id))
-	w.send(c.conn, true, msg{frame: frame})
+	w.tr.u64(ch.traceID)
+	w.send(ch.conn, true, msg{frame: frame})
 	if k.noAnswer {
-		c.finish(k, nil, nil)
+		ch.finish(k, nil, nil)
 		return
 	}
-	c.inflight = append(c.inflight, k)
+	ch.inflight = append(ch.inflight, k)
 }
 
 // connect opens a connection: a SYN to the node and its answer, each
 // subject to the link's delays and cuts. A cut direction makes the
 // attempt time out; a node that is down refuses it.
-func (c *client) connect() {
-	if c.connecting || c.conn != nil {
+func (ch *channel) connect() {
+	if ch.connecting || ch.conn != nil || ch.retired {
 		return
 	}
-	w := c.w
-	c.connecting = true
-	l := c.link
+	w := ch.w
+	ch.connecting = true
+	l := ch.link
 	timeout := w.set.Net.ConnectTimeout
 	start := w.s.now
 	failed := func() {
-		c.connecting = false
+		ch.connecting = false
 		w.tr.str("connect-failed")
-		if len(c.queue) > 0 {
-			w.s.after(w.set.Work.Backoff+c.rng.Exp(w.set.Work.Backoff), "client-reconnect", c.connect)
+		if len(ch.queue) > 0 && !ch.retired {
+			w.s.after(w.set.Work.Backoff+ch.rng.Exp(w.set.Work.Backoff), "client-reconnect", ch.connect)
 		}
 	}
 	if l.c2n.cut > 0 {
@@ -161,7 +223,7 @@ func (c *client) connect() {
 			return
 		}
 		w.nextConnID++
-		cn := &conn{id: w.nextConnID, link: l, nodeInc: n.inc, clientOpen: true, nodeOpen: true}
+		cn := &conn{id: w.nextConnID, link: l, ch: ch, nodeInc: n.inc, clientOpen: true, nodeOpen: true}
 		l.conns = append(l.conns, cn)
 		w.conns = append(w.conns, cn)
 		w.tr.str("accept")
@@ -180,99 +242,99 @@ func (c *client) connect() {
 				failed()
 				return
 			}
-			c.connecting = false
-			if c.retired {
+			ch.connecting = false
+			if ch.retired {
 				cn.clientOpen = false
 				w.send(cn, true, msg{fin: true})
 				return
 			}
-			c.conn = cn
+			ch.conn = cn
 			cn.lastC2N = w.s.now
-			w.logf("%s: connected (conn %d)", c.name, cn.id)
-			queue := c.queue
-			c.queue = nil
+			w.logf("%s: connected (conn %d)", ch.name, cn.id)
+			queue := ch.queue
+			ch.queue = nil
 			for _, k := range queue {
 				if !k.done {
-					c.transmit(k)
+					ch.transmit(k)
 				}
 			}
 		})
 	})
 }
 
-// retire stops the client for good: in-flight requests fail as after a
+// retire stops the channel for good: in-flight requests fail as after a
 // broken connection, queued ones were never sent.
-func (c *client) retire() {
-	c.retired = true
-	queue := c.queue
-	c.queue = nil
-	c.closeConn(errBroken)
+func (ch *channel) retire() {
+	ch.retired = true
+	queue := ch.queue
+	ch.queue = nil
+	ch.closeConn(errBroken)
 	for _, k := range queue {
-		c.finish(k, nil, errNotSent)
+		ch.finish(k, nil, errNotSent)
 	}
 }
 
-// closeConn closes the client's connection after err (a timeout), failing
-// every request in flight on it. Requests already sent may still arrive
-// at the node: TCP delivers them before the FIN.
-func (c *client) closeConn(err error) {
-	cn := c.conn
+// closeConn closes the channel's connection after err (a timeout),
+// failing every request in flight on it. Requests already sent may still
+// arrive at the node: TCP delivers them before the FIN.
+func (ch *channel) closeConn(err error) {
+	cn := ch.conn
 	if cn == nil {
 		return
 	}
-	c.conn = nil
+	ch.conn = nil
 	cn.clientOpen = false
-	c.w.tr.str("client-close")
-	c.w.logf("%s: closing conn %d: %v", c.name, cn.id, err)
+	ch.w.tr.str("client-close")
+	ch.w.logf("%s: closing conn %d: %v", ch.name, cn.id, err)
 	if !cn.dead {
-		c.w.send(cn, true, msg{fin: true})
+		ch.w.send(cn, true, msg{fin: true})
 	}
-	c.failInflight(err)
-	if len(c.queue) > 0 {
-		c.connect()
+	ch.failInflight(err)
+	if len(ch.queue) > 0 {
+		ch.connect()
 	}
 }
 
-func (c *client) failInflight(err error) {
-	inflight := c.inflight
-	c.inflight = nil
+func (ch *channel) failInflight(err error) {
+	inflight := ch.inflight
+	ch.inflight = nil
 	for _, k := range inflight {
-		c.finish(k, nil, err)
+		ch.finish(k, nil, err)
 	}
 }
 
-// receive handles a message on one of the client's connections.
-func (c *client) receive(cn *conn, m msg) {
-	w := c.w
-	if cn != c.conn {
+// receive handles a message on one of the channel's connections.
+func (ch *channel) receive(cn *conn, m msg) {
+	w := ch.w
+	if cn != ch.conn {
 		w.tr.str("client-stale")
 		return
 	}
 	if m.fin || m.rst {
 		w.tr.str("client-conn-ended")
-		w.logf("%s: conn %d ended by the node side", c.name, cn.id)
-		c.conn = nil
+		w.logf("%s: conn %d ended by the node side", ch.name, cn.id)
+		ch.conn = nil
 		cn.clientOpen = false
-		c.failInflight(errBroken)
-		if len(c.queue) > 0 {
-			c.connect()
+		ch.failInflight(errBroken)
+		if len(ch.queue) > 0 {
+			ch.connect()
 		}
 		return
 	}
-	if len(c.inflight) == 0 {
-		w.fail("%s: response on conn %d with no request in flight", c.name, cn.id)
+	if len(ch.inflight) == 0 {
+		w.fail("%s: response on conn %d with no request in flight", ch.name, cn.id)
 		return
 	}
-	k := c.inflight[0]
-	c.inflight = c.inflight[1:]
+	k := ch.inflight[0]
+	ch.inflight = ch.inflight[1:]
 	resp, err := decodeResponse(k.req, m.frame, k.corr)
 	if err != nil {
-		w.fail("%s: %v", c.name, err)
-		c.closeConn(errBroken)
-		c.finish(k, nil, errBroken)
+		w.fail("%s: %v", ch.name, err)
+		ch.closeConn(errBroken)
+		ch.finish(k, nil, errBroken)
 		return
 	}
-	c.finish(k, resp, nil)
+	ch.finish(k, resp, nil)
 }
 
 // decodeResponse parses a response frame (without its size prefix) for
@@ -317,4 +379,29 @@ func skipTags(b []byte) ([]byte, error) {
 		b = b[k+int(size):]
 	}
 	return b, nil
+}
+
+// abandon drops a peer channel whose process ended (mode "graceful",
+// "kill" or "power"): its requests are forgotten without answers (the
+// broker that sent them is gone), and its connection is closed in order,
+// reset, or left for the other side to time out.
+func (ch *channel) abandon(mode string) {
+	ch.retired = true
+	ch.queue, ch.inflight = nil, nil
+	cn := ch.conn
+	ch.conn = nil
+	if cn == nil {
+		return
+	}
+	cn.clientOpen = false
+	switch mode {
+	case "graceful":
+		if !cn.dead {
+			ch.w.send(cn, true, msg{fin: true})
+		}
+	case "kill":
+		ch.w.abort(cn, true)
+	default:
+		cn.dead = true
+	}
 }

@@ -137,7 +137,7 @@ func (d *simDisk) WriteFileAtomic(name string, data []byte) error {
 	}
 	// A temporary file, its fsync, a rename and a directory fsync, all on
 	// the event loop.
-	d.node.spend(d.writeLatency() + 2*d.w.syncLatency())
+	d.node.spend(d.writeLatency() + 2*d.syncLatency())
 	d.synced[path.Clean(name)] = int64(len(data))
 	return nil
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -39,6 +40,12 @@ func (w *world) startFaults() {
 	})
 	every(s.Disk.FlipEvery, "fault-flip", w.faultFlip)
 	every(s.Clock.JumpEvery, "fault-clock-jump", w.faultClockJump)
+	if w.cluster() {
+		c := &s.Cluster
+		every(c.NodePartitionEvery, "fault-node-partition", w.faultNodePartition)
+		every(c.Raft.StepDownEvery, "fault-raft-step-down", w.raft.stepDown)
+		w.startScenario()
+	}
 	if s.Disk.MediaFlip {
 		at := w.s.now + Time(r.Range(int64(5*Second), int64(s.FaultPhase-5*Second)))
 		w.s.at(at, "fault-media-flip", w.faultMediaFlip)
@@ -88,7 +95,7 @@ func (w *world) faultClog() {
 		d.clogDelay = w.set.Net.ClogDelay/2 + r.Exp(w.set.Net.ClogDelay/2)
 	}
 	w.tr.str("clog")
-	w.logf("fault: clog %s until %s", l.client.name, until)
+	w.logf("fault: clog %s until %s", l.name, until)
 }
 
 // faultPartition cuts the links of a random subset of clients from the
@@ -101,7 +108,7 @@ func (w *world) faultPartition() {
 	}
 	var cuts []cutDir
 	for _, l := range w.links {
-		if l.client.name == "final" || !r.Chance(0.5) {
+		if l.client == nil || l.client.name == "final" || !r.Chance(0.5) {
 			continue
 		}
 		switch {
@@ -121,7 +128,7 @@ func (w *world) faultPartition() {
 		if !c.toNode {
 			d = "<-"
 		}
-		desc = append(desc, c.l.client.name+d)
+		desc = append(desc, c.l.name+d)
 	}
 	w.stats.partitions++
 	w.tr.str("partition")
@@ -143,8 +150,33 @@ func (w *world) faultPartition() {
 // data: half of them wait for the node's next fsync and strike while it
 // runs.
 func (w *world) faultCrash() {
-	r := w.faultRng
 	n := w.nodes[0]
+	if w.cluster() {
+		if n = w.crashTarget(); n == nil {
+			return
+		}
+	}
+	w.crashNode(n)
+}
+
+// crashTarget picks a live node for the random crash fault, as long as
+// fewer than MaxDown nodes are down.
+func (w *world) crashTarget() *simNode {
+	var up []*simNode
+	for _, n := range w.nodes {
+		if n.up && n.crashArmed == nil && !n.stopping {
+			up = append(up, n)
+		}
+	}
+	if len(w.nodes)-len(up) >= w.set.Cluster.MaxDown || len(up) == 0 {
+		return nil
+	}
+	return pick(w.faultRng, up)
+}
+
+// crashNode stops n as the crash settings draw.
+func (w *world) crashNode(n *simNode) {
+	r := w.faultRng
 	if !n.up || n.crashArmed != nil {
 		return
 	}
@@ -167,6 +199,14 @@ func (w *world) faultCrash() {
 
 func (w *world) crash(n *simNode, kind string) {
 	c := &w.set.Crash
+	w.stopNode(n, kind)
+	n.scheduleStart(Time(w.faultRng.Range(int64(c.DownMin), int64(c.DownMax))))
+}
+
+// stopNode stops n: "graceful", "power" (a power loss: unsynced data is
+// lost) or "kill" (kill -9).
+func (w *world) stopNode(n *simNode, kind string) {
+	c := &w.set.Crash
 	switch kind {
 	case "graceful":
 		w.logf("fault: graceful restart of node %d", n.id)
@@ -182,13 +222,12 @@ func (w *world) crash(n *simNode, kind string) {
 		w.stats.kills++
 		n.stop(false, true)
 	}
-	n.scheduleStart(Time(w.faultRng.Range(int64(c.DownMin), int64(c.DownMax))))
 }
 
 // faultFlip flips a bit in an index or checkpoint file: damage recovery
 // and reads must survive without losing acknowledged data.
 func (w *world) faultFlip() {
-	n := w.nodes[0]
+	n := w.someNode()
 	targets := n.disk.safeFlipTargets()
 	if len(targets) == 0 {
 		return
@@ -213,7 +252,7 @@ func (w *world) faultMediaFlip() {
 	if !w.faultsOn {
 		return
 	}
-	n := w.nodes[0]
+	n := w.someNode()
 	r := w.faultRng
 	type target struct {
 		name string
@@ -267,7 +306,7 @@ func partitionOfPath(name string) (lin.TopicPartition, bool) {
 // (wall clocks do that when NTP steps them).
 func (w *world) faultClockJump() {
 	r := w.faultRng
-	n := w.nodes[0]
+	n := w.someNode()
 	d := Time(r.Range(int64(Second), int64(30*Second)))
 	if w.set.Clock.Backward && r.Chance(0.5) {
 		d = -Time(r.Range(int64(100*Millisecond), int64(5*Second)))
@@ -280,4 +319,67 @@ func (w *world) faultClockJump() {
 	if !n.deferIfBusy("clock-jump", n.settle) {
 		n.settle()
 	}
+}
+
+// someNode picks the target of a fault that any node may suffer (the
+// single node without a draw).
+func (w *world) someNode() *simNode {
+	if len(w.nodes) == 1 {
+		return w.nodes[0]
+	}
+	return pick(w.faultRng, w.nodes)
+}
+
+// faultNodePartition cuts the network between nodes: one node from all
+// the others, or one pair, in both directions or (asymmetric settings)
+// in one; it heals later. Clients keep reaching every node.
+func (w *world) faultNodePartition() {
+	r := w.faultRng
+	c := &w.set.Cluster
+	a := pick(r, w.nodes)
+	var others []*simNode
+	for _, b := range w.nodes {
+		if b != a && (len(others) == 0 || r.Chance(0.5)) {
+			others = append(others, b)
+		}
+	}
+	dir := 0 // both ways
+	if c.NodeAsymmetric && r.Chance(0.5) {
+		dir = 1 + r.Intn(2) // 1: a->others only, 2: others->a only
+	}
+	w.partitionNodes(a, others, dir, r.Exp(c.NodePartitionLen))
+}
+
+// partitionNodes cuts a from others (dir 0: both ways, 1: a->others, 2:
+// others->a) for length.
+func (w *world) partitionNodes(a *simNode, others []*simNode, dir int, length Time) {
+	var desc []string
+	apply := func(delta int) {
+		for _, b := range others {
+			if dir != 2 {
+				w.cutNodes(a, b, delta)
+			}
+			if dir != 1 {
+				w.cutNodes(b, a, delta)
+			}
+		}
+	}
+	for _, b := range others {
+		desc = append(desc, fmt.Sprintf("n%d", b.id))
+	}
+	arrow := []string{"<->", "->", "<-"}[dir]
+	apply(1)
+	w.stats.nodePartitions++
+	w.tr.str("node-partition")
+	w.tr.i64(int64(a.id))
+	w.tr.i64(int64(dir))
+	w.logf("fault: node partition n%d%s%s for %s", a.id, arrow, strings.Join(desc, ","), length)
+	w.s.after(length, "heal-node-partition", func() {
+		if !w.faultsOn {
+			return // heal() already cleared every cut
+		}
+		apply(-1)
+		w.tr.str("heal-nodes")
+		w.logf("fault: node partition n%d%s%s healed", a.id, arrow, strings.Join(desc, ","))
+	})
 }

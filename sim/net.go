@@ -18,14 +18,19 @@ type linkDir struct {
 	clogDelay Time
 }
 
-// link joins one client and one node. Node ids and the link table are
-// general so that the cluster simulator can add nodes.
+// link joins a dialing end and a node: a workload client and a node, or
+// (peer links) one node dialing another. c2n is the direction from the
+// dialing end to the node, n2c the way back. A cut between two nodes a
+// and b in one direction cuts both links that carry it: a->b's c2n and
+// b->a's n2c (see cutPath).
 type link struct {
-	client *client
-	node   *simNode
-	c2n    linkDir
-	n2c    linkDir
-	conns  []*conn // connections on this link that may still carry messages
+	name     string
+	client   *client  // the dialing client; nil on a peer link
+	fromNode *simNode // the dialing node of a peer link; nil otherwise
+	node     *simNode
+	c2n      linkDir
+	n2c      linkDir
+	conns    []*conn // connections on this link that may still carry messages
 }
 
 // msg is what travels on a connection: a frame, or the end of the stream
@@ -36,11 +41,13 @@ type msg struct {
 	rst   bool
 }
 
-// conn is one client connection to one incarnation of a node.
+// conn is one connection of a channel (a client's, or a node's to a
+// peer) to one incarnation of a node.
 type conn struct {
 	id      uint64
 	link    *link
-	nodeInc int // the node incarnation that accepted it
+	ch      *channel // the dialing end
+	nodeInc int      // the node incarnation that accepted it
 
 	lastC2N, lastN2C Time // FIFO: a message never overtakes an earlier one
 	heldC2N, heldN2C []msg
@@ -128,7 +135,7 @@ func (w *world) deliver(c *conn, toNode bool, m msg) {
 	if toNode {
 		c.link.node.receive(c, m)
 	} else {
-		c.link.client.receive(c, m)
+		c.ch.receive(c, m)
 	}
 }
 

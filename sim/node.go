@@ -21,6 +21,7 @@ import (
 type simNode struct {
 	w     *world
 	id    int32
+	cfg   broker.Config
 	disk  *simDisk
 	clock nodeClock
 
@@ -38,6 +39,8 @@ type simNode struct {
 
 	startedAt Time
 	random    *Rand
+	// stopping: a controlled shutdown is under way.
+	stopping bool
 	// busyUntil is when the event loop is free again: writes to the page
 	// cache and the synchronous fsyncs of WriteFileAtomic take seeded
 	// time on the loop, and events that arrive meanwhile wait.
@@ -48,6 +51,35 @@ type simNode struct {
 	backlog      []backlogEntry
 	backlogArmed bool
 	draining     bool
+
+	// Cluster runs: the node's side of the quorum model, its links to the
+	// other nodes (by node index, nil for itself) and its pools of peer
+	// connections, which die with the process.
+	raft       *raftNode
+	peerLinks  []*link
+	pools      []*peerPool
+	peerRng    *Rand
+	peerFormat *kmsg.RequestFormatter
+}
+
+// post runs fn on the node's event loop, at once or when the loop is
+// free, then settles the node, unless incarnation inc ended meanwhile.
+// It is for events that reach the broker from outside (quorum, peers);
+// it never runs inside a broker call.
+func (n *simNode) post(kind string, inc int, fn func()) {
+	var run func()
+	run = func() {
+		if n.inc != inc || !n.up {
+			return
+		}
+		if n.deferIfBusy(kind, run) {
+			return
+		}
+		n.w.tr.str(kind)
+		fn()
+		n.settle()
+	}
+	run()
 }
 
 // backlogEntry is an event that waits for the loop.
@@ -162,10 +194,14 @@ func (n *simNode) start() {
 		Logger:  (*nodeLogger)(n),
 		Random:  n.random,
 	}
+	if w.raft != nil {
+		env.Quorum = (*nodeQuorum)(n)
+		env.Network = (*nodeNetwork)(n)
+	}
 	if w.logw != nil {
 		w.logf("node %d: disk before start:%s", n.id, n.disk.describe())
 	}
-	b, err := broker.New(w.brokerCfg, env, n.nowMs())
+	b, err := broker.New(n.cfg, env, n.nowMs())
 	w.tr.str("node-start")
 	if err != nil {
 		w.tr.str(err.Error())
@@ -181,7 +217,11 @@ func (n *simNode) start() {
 	n.up = true
 	n.conns = map[broker.ConnID]*conn{}
 	n.startedAt = w.s.now
+	n.pools = nil
 	w.logf("node %d: started (incarnation %d)", n.id, n.inc)
+	if w.raft != nil {
+		w.raft.nodeStarted(n)
+	}
 	b.CheckInvariants()
 	// node.Run: recovered page-cache data is synced before consumers see it.
 	b.Flush()
@@ -242,8 +282,22 @@ func (n *simNode) stop(graceful, rst bool) {
 		n.b.SyncAllBlocking(now)
 		n.b.Shutdown(now)
 	}
+	mode := "power"
+	switch {
+	case graceful:
+		mode = "graceful"
+	case rst:
+		mode = "kill"
+	}
+	for _, p := range n.pools {
+		for _, ch := range p.chans {
+			ch.abandon(mode)
+		}
+	}
+	n.pools = nil
 	n.inflight = nil
 	n.crashArmed = nil
+	n.stopping = false
 	n.backlog = nil
 	n.backlogArmed = false
 	n.busyUntil = 0
@@ -269,6 +323,9 @@ func (n *simNode) stop(graceful, rst bool) {
 		}
 	}
 	n.conns = nil
+	if w.raft != nil {
+		w.raft.nodeStopped(n)
+	}
 }
 
 // receive handles a message arriving on c.
@@ -422,7 +479,7 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 	ps := &pendingSync{token: token, job: job}
 	n.inflight = append(n.inflight, ps)
 	inc := n.inc
-	lat := w.syncLatency()
+	lat := n.disk.syncLatency()
 	// A real fsync makes durable at least what was written before it was
 	// called; writes made while it runs may or may not be included. The
 	// simulator picks per job: the fsync takes effect at its start (later
@@ -492,3 +549,90 @@ func (l *nodeLogger) log(level, msg string, args []any) {
 func (l *nodeLogger) Info(msg string, args ...any)  { l.log("INFO", msg, args) }
 func (l *nodeLogger) Warn(msg string, args ...any)  { l.log("WARN", msg, args) }
 func (l *nodeLogger) Error(msg string, args ...any) { l.log("ERROR", msg, args) }
+
+// nodeQuorum is the node's broker.Quorum: the quorum model.
+type nodeQuorum simNode
+
+func (q *nodeQuorum) Propose(seq uint64, entry []byte) {
+	n := (*simNode)(q)
+	n.w.raft.propose(n, seq, entry)
+}
+
+// nodeNetwork is the node's broker.Network: requests to other brokers
+// go over the simulated network, encoded with kmsg, on pools of
+// connections per peer and purpose (see peerPool).
+type nodeNetwork simNode
+
+func (nn *nodeNetwork) Send(to broker.PeerAddr, id uint64, req kmsg.Request) {
+	n := (*simNode)(nn)
+	w := n.w
+	inc := n.inc
+	answer := func(resp kmsg.Response, err error) {
+		n.post("peer-response", inc, func() { n.b.PeerResponse(n.nowMs(), id, resp, err) })
+	}
+	if to.ID < 1 || int(to.ID) > len(w.nodes) || to.ID == n.id {
+		w.s.after(0, "peer-no-route", func() { answer(nil, fmt.Errorf("sim: no route to broker %d", to.ID)) })
+		return
+	}
+	w.tr.str("peer-send")
+	w.tr.i64(int64(to.ID))
+	w.tr.i64(int64(req.Key()))
+	n.pool(to.ID, req.Key()).pick(n).do(req, peerTimeout(req), false, answer)
+}
+
+// peerTimeout is how long a node waits for another broker's answer
+// before it closes the connection: a replica fetch's long poll plus two
+// seconds, three seconds for the rest (a registration or an ISR change
+// waits for its metadata commit).
+func peerTimeout(req kmsg.Request) Time {
+	if f, ok := req.(*kmsg.FetchRequest); ok {
+		return Time(f.MaxWaitMillis)*Millisecond + 2*Second
+	}
+	return 3 * Second
+}
+
+// maxPeerConns bounds one pool's connections.
+const maxPeerConns = 4
+
+// peerPool is a node's connections to one peer for one purpose (API
+// key): a connection answers its requests in order (as io/wire does), so
+// a long-polling replica fetch must not hold up a heartbeat, and two
+// fetches to the same leader should not wait for each other. A request
+// takes an idle connection, or opens one more up to maxPeerConns, or
+// queues on the least busy.
+type peerPool struct {
+	to    int32
+	key   int16
+	chans []*channel
+}
+
+func (n *simNode) pool(to int32, key int16) *peerPool {
+	for _, p := range n.pools {
+		if p.to == to && p.key == key {
+			return p
+		}
+	}
+	p := &peerPool{to: to, key: key}
+	n.pools = append(n.pools, p)
+	return p
+}
+
+func (p *peerPool) pick(n *simNode) *channel {
+	var best *channel
+	for _, ch := range p.chans {
+		if ch.busy() == 0 {
+			return ch
+		}
+		if best == nil || ch.busy() < best.busy() {
+			best = ch
+		}
+	}
+	if len(p.chans) < maxPeerConns {
+		l := n.peerLinks[p.to-1]
+		ch := &channel{w: n.w, name: fmt.Sprintf("%s/key%d#%d", l.name, p.key, len(p.chans)), traceID: 1000 + uint64(n.id),
+			link: l, rng: n.peerRng, format: n.peerFormat}
+		p.chans = append(p.chans, ch)
+		return ch
+	}
+	return best
+}

@@ -27,6 +27,9 @@ type Options struct {
 	CheckTimeout time.Duration
 	// FaultPhase overrides the length of the faulty phase.
 	FaultPhase Time
+	// Nodes, if set, overrides the number of nodes drawn for the seed
+	// (1: a single node with its local metadata log; more: a cluster).
+	Nodes int
 }
 
 // Result is the outcome of one run.
@@ -68,11 +71,17 @@ type stats struct {
 	kills, powerLosses, graceful, resets, partitions int
 	diskFaults, flips, mediaFlips, garbage           int
 	clockJumps, startFailures                        int
+	// Cluster runs.
+	nodePartitions, controlledStops, controllerMoves int
 }
 
 func (s stats) String() string {
-	return fmt.Sprintf("kills=%d power-losses=%d graceful=%d resets=%d partitions=%d disk-faults=%d flips=%d media-flips=%d torn-garbage=%d clock-jumps=%d start-failures=%d",
+	out := fmt.Sprintf("kills=%d power-losses=%d graceful=%d resets=%d partitions=%d disk-faults=%d flips=%d media-flips=%d torn-garbage=%d clock-jumps=%d start-failures=%d",
 		s.kills, s.powerLosses, s.graceful, s.resets, s.partitions, s.diskFaults, s.flips, s.mediaFlips, s.garbage, s.clockJumps, s.startFailures)
+	if s.nodePartitions+s.controlledStops+s.controllerMoves > 0 {
+		out += fmt.Sprintf(" node-partitions=%d controlled-stops=%d controller-moves=%d", s.nodePartitions, s.controlledStops, s.controllerMoves)
+	}
+	return out
 }
 
 // world is one run: the scheduler, the network, the nodes, the clients,
@@ -86,6 +95,11 @@ type world struct {
 	netRng    *Rand
 	faultRng  *Rand
 	brokerCfg broker.Config
+	// raft is the metadata quorum of a cluster run (nil on a single node);
+	// startGap is when the workload and the faults start.
+	raft     *raftModel
+	startGap Time
+	scenRng  *Rand
 
 	nodes      []*simNode
 	clients    []*client
@@ -112,9 +126,13 @@ type world struct {
 	stats stats
 }
 
-// startGap is when faults and the workload start, after the initial
-// topics were created.
-const startGap = Second
+// startGap is when faults and the workload start on a single node, after
+// the initial topics were created; a cluster first elects a controller
+// and registers its brokers (clusterStartGap).
+const (
+	startGap        = Second
+	clusterStartGap = 4 * Second
+)
 
 func newWorld(seed uint64, opts Options) *world {
 	root := newRand(seed, "root")
@@ -127,9 +145,16 @@ func newWorld(seed uint64, opts Options) *world {
 		faultRng:   root.Fork("faults"),
 		quarantine: map[lin.TopicPartition]bool{},
 		logw:       opts.EventLog,
+		startGap:   startGap,
 	}
+	w.set.Cluster = drawCluster(root.Fork("cluster"), opts.Nodes)
 	if opts.FaultPhase > 0 {
 		w.set.FaultPhase = opts.FaultPhase
+	}
+	cluster := w.set.Cluster.Nodes > 1
+	if cluster {
+		w.startGap = clusterStartGap
+		w.set.Liveness = 60 * Second
 	}
 	w.reg = registry{byName: map[string]*simTopic{}, known: map[lin.TopicPartition]int64{}}
 	cfg := broker.DefaultConfig()
@@ -138,44 +163,72 @@ func newWorld(seed uint64, opts Options) *world {
 	cfg.LogDefaults.SegmentBytes = w.set.Log.SegmentBytes
 	cfg.LogDefaults.IndexIntervalBytes = w.set.Log.IndexIntervalBytes
 	cfg.LogDefaults.SegmentMs = w.set.Log.SegmentMs
+	if cluster {
+		c := &w.set.Cluster
+		cfg.HeartbeatIntervalMs = c.HeartbeatIntervalMs
+		cfg.SessionTimeoutMs = c.SessionTimeoutMs
+		cfg.ReplicaLagTimeMaxMs = c.ReplicaLagTimeMaxMs
+		cfg.ReplicaFetchWaitMaxMs = c.ReplicaFetchWaitMaxMs
+		cfg.ProposalTimeoutMs = c.ProposalTimeoutMs
+	}
 	w.brokerCfg = cfg
 
-	cr := root.Fork("clock/1")
-	n := &simNode{
-		w:      w,
-		id:     1,
-		disk:   newSimDisk(w, root.Fork("disk/1")),
-		clock:  nodeClock{baseMs: 1_700_000_000_000, offset: Time(cr.Range(-int64(2*Second), int64(2*Second))), driftPPM: w.set.Clock.DriftPPM},
-		random: root.Fork("node/1/random"),
+	for i := 1; i <= w.set.Cluster.Nodes; i++ {
+		cr := root.Fork(fmt.Sprintf("clock/%d", i))
+		n := &simNode{
+			w:      w,
+			id:     int32(i),
+			cfg:    cfg,
+			disk:   newSimDisk(w, root.Fork(fmt.Sprintf("disk/%d", i))),
+			clock:  nodeClock{baseMs: 1_700_000_000_000, offset: Time(cr.Range(-int64(2*Second), int64(2*Second))), driftPPM: w.set.Clock.DriftPPM},
+			random: root.Fork(fmt.Sprintf("node/%d/random", i)),
+		}
+		n.cfg.NodeID = int32(i)
+		if cluster {
+			n.cfg.AdvertisedHost = fmt.Sprintf("node%d", i)
+			n.peerRng = root.Fork(fmt.Sprintf("peers/%d", i))
+			n.peerFormat = kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("chronik-node-%d", i)))
+		}
+		n.disk.node = n
+		w.nodes = append(w.nodes, n)
 	}
-	n.disk.node = n
-	w.nodes = append(w.nodes, n)
-	newLink := func() *link {
-		l := &link{node: n}
-		w.links = append(w.links, l)
-		return l
-	}
-	adm := w.newClient("admin", newLink())
+	adm := w.newClient("admin")
 	var producers []*client
 	for i := 0; i < w.set.Work.Producers; i++ {
-		producers = append(producers, w.newClient(fmt.Sprintf("p%d", i), newLink()))
+		producers = append(producers, w.newClient(fmt.Sprintf("p%d", i)))
 	}
 	var consumers []*client
 	for i := 0; i < w.set.Work.Consumers; i++ {
-		consumers = append(consumers, w.newClient(fmt.Sprintf("c%d", i), newLink()))
+		consumers = append(consumers, w.newClient(fmt.Sprintf("c%d", i)))
 	}
-	fin := w.newClient("final", newLink())
+	fin := w.newClient("final")
 	w.final = &finalizer{w: w, c: fin}
+	if cluster {
+		for _, a := range w.nodes {
+			a.peerLinks = make([]*link, len(w.nodes))
+			for _, b := range w.nodes {
+				if a != b {
+					l := &link{name: fmt.Sprintf("n%d->n%d", a.id, b.id), fromNode: a, node: b}
+					a.peerLinks[b.id-1] = l
+					w.links = append(w.links, l)
+				}
+			}
+		}
+		w.raft = newRaftModel(w, w.set.Cluster.Raft, root.Fork("raft"))
+		w.scenRng = root.Fork("scenario")
+	}
 
-	// Boot: the node starts, the admin creates the initial topics, then
+	// Boot: the nodes start, the admin creates the initial topics, then
 	// faults and the workload begin.
 	w.s.at(0, "boot", func() {
-		n.start()
+		for _, n := range w.nodes {
+			n.start()
+		}
 		a := &admin{c: adm}
 		for i := 0; i < w.set.Work.InitialTopics; i++ {
 			a.create(int32(adm.rng.Range(1, 3)))
 		}
-		w.s.at(startGap, "start", func() {
+		w.s.at(w.startGap, "start", func() {
 			w.faultsOn = true
 			w.startFaults()
 			var desc []string
@@ -190,10 +243,25 @@ func newWorld(seed uint64, opts Options) *world {
 			}
 			w.logf("workload: %s", strings.Join(desc, "; "))
 		})
-		w.s.at(startGap+w.set.FaultPhase, "heal", w.heal)
+		w.s.at(w.startGap+w.set.FaultPhase, "heal", w.heal)
 	})
 	w.finalPlan = pick(root.Fork("final"), []string{"graceful", "kill"})
 	return w
+}
+
+// cluster reports whether the run has several nodes.
+func (w *world) cluster() bool { return w.raft != nil }
+
+// cutBetween reports whether the direction from node a to node b is cut.
+func (w *world) cutBetween(a, b *simNode) bool { return a.peerLinks[b.id-1].c2n.cut > 0 }
+
+// cutNodes adds (delta 1) or removes (delta -1) a cut of the direction
+// from node a to node b: both links that carry it (a's connections to b
+// and the answers on b's connections to a). The quorum model hears of it.
+func (w *world) cutNodes(a, b *simNode, delta int) {
+	w.cut(a.peerLinks[b.id-1], true, delta)
+	w.cut(b.peerLinks[a.id-1], false, delta)
+	w.raft.topologyChanged()
 }
 
 func (w *world) logf(format string, args ...any) {
@@ -222,10 +290,10 @@ func (w *world) notef(format string, args ...any) {
 // clientNowMs is the clients' (correct) wall clock.
 func (w *world) clientNowMs() int64 { return 1_700_000_000_000 + int64(w.s.now/Millisecond) }
 
-// syncLatency draws how long an fsync takes.
-func (w *world) syncLatency() Time {
-	d := &w.set.Disk
-	r := w.nodes[0].disk.rng
+// syncLatency draws how long an fsync of this disk takes.
+func (sd *simDisk) syncLatency() Time {
+	d := &sd.w.set.Disk
+	r := sd.rng
 	t := r.Exp(d.SyncLatency)
 	if d.SyncSpikeProb > 0 && r.Chance(d.SyncSpikeProb) {
 		t += r.Exp(50 * Millisecond)
@@ -263,18 +331,22 @@ func (w *world) heal() {
 			}
 		}
 	}
+	if w.cluster() {
+		w.raft.topologyChanged()
+	}
 	w.s.after(Second, "final-restart", func() {
-		n := w.nodes[0]
 		w.logf("phase: final restart (%s)", w.finalPlan)
 		for _, c := range w.clients {
 			if c != w.final.c {
 				c.retire()
 			}
 		}
-		if n.up {
-			n.stop(w.finalPlan == "graceful", true)
+		for _, n := range w.nodes {
+			if n.up {
+				n.stop(w.finalPlan == "graceful", true)
+			}
+			n.scheduleStart(100 * Millisecond)
 		}
-		n.scheduleStart(100 * Millisecond)
 		deadline := w.s.now + w.set.Liveness
 		w.s.at(deadline, "liveness-deadline", func() {
 			if !w.done {
@@ -289,12 +361,15 @@ func (w *world) heal() {
 // finalizer runs the liveness phase: list the topics, then for every
 // partition of every existing topic produce one record with acks=all and
 // drain the partition from offset 0 to its high watermark. Everything it
-// does is in the history (the drain's reads are Final).
+// does is in the history (the drain's reads are Final). A cluster then
+// waits for every replica to rejoin the ISR and compares the replicas'
+// logs (replicas.go).
 type finalizer struct {
 	w      *world
 	c      *client
 	k      *consumer
 	parts  []lin.TopicPartition
+	hws    map[lin.TopicPartition]int64
 	i      int
 	values int
 	stage  string
@@ -308,13 +383,36 @@ func (f *finalizer) where() string {
 		}
 		return fmt.Sprintf("stage %s at partition %s (%d of %d), last error %q", f.stage, f.parts[f.i], f.i+1, len(f.parts), last)
 	}
+	if f.stage == "replicas" {
+		return "stage replicas: " + f.w.replicasBehind(f.parts)
+	}
 	return "stage " + f.stage
 }
 
 func (f *finalizer) begin() {
 	w := f.w
 	f.stage = "metadata"
+	f.hws = map[lin.TopicPartition]int64{}
 	f.k = &consumer{c: f.c, final: true, maxWait: 0, partMax: 1 << 20, report: f.drained}
+	if w.cluster() {
+		// The partitions are those of the committed log (the truth image)
+		// that the workload knows of; the client finds their leaders.
+		w.checkFinalTopics()
+		truth := w.raft.truth
+		for _, name := range truth.TopicNames() {
+			if w.reg.byName[name] == nil {
+				continue
+			}
+			for p := int32(0); p < truth.Topic(name).Partitions; p++ {
+				tp := lin.TopicPartition{Topic: name, Partition: p}
+				if !w.quarantine[tp] {
+					f.parts = append(f.parts, tp)
+				}
+			}
+		}
+		f.next()
+		return
+	}
 	a := &admin{c: f.c}
 	a.metadata(func(listed map[string]int32) {
 		if w.done {
@@ -350,12 +448,34 @@ func (f *finalizer) next() {
 		return
 	}
 	if f.i >= len(f.parts) {
-		f.stage = "done"
 		w.logf("phase: final drain complete")
+		if w.cluster() {
+			f.stage = "replicas"
+			f.awaitReplicas()
+			return
+		}
+		f.stage = "done"
 		w.done = true
 		return
 	}
 	f.produce(f.parts[f.i])
+}
+
+// awaitReplicas waits until every replica of every checked partition is
+// in its ISR (in the committed log), then compares the replicas' logs.
+func (f *finalizer) awaitReplicas() {
+	w := f.w
+	if w.done {
+		return
+	}
+	if behind := w.replicasBehind(f.parts); behind != "" {
+		w.s.after(200*Millisecond, "final-replicas", f.awaitReplicas)
+		return
+	}
+	w.logf("phase: every replica is in its ISR; comparing the replicas' logs")
+	w.compareReplicas(f.parts, f.hws)
+	f.stage = "done"
+	w.done = true
 }
 
 // produce appends one value to tp, retrying with new values until one is
@@ -363,48 +483,65 @@ func (f *finalizer) next() {
 func (f *finalizer) produce(tp lin.TopicPartition) {
 	w := f.w
 	f.stage = "produce"
-	f.values++
-	values := []string{fmt.Sprintf("final-%d", f.values)}
-	op := w.begin(lin.Op{Kind: lin.OpAppend, Client: f.c.id, Partition: tp, Call: int64(w.s.now), Values: values})
-	req := kmsg.NewPtrProduceRequest()
-	req.Version = 9
-	req.Acks = -1
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = tp.Topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition = tp.Partition
-	rp.Records = buildBatch(values, w.clientNowMs(), nil)
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	f.c.do(req, 5*Second, false, func(resp kmsg.Response, err error) {
+	r := f.c.route
+	r.ready(func() {
 		if w.done {
-			w.complete(op, lin.OutcomeUnknown)
 			return
 		}
-		if err == nil {
-			sp := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
-			if sp.ErrorCode == 0 {
-				op.op.Offset = sp.BaseOffset
-				w.complete(op, lin.OutcomeOK)
-				f.drain(tp)
+		node, _ := r.leader(tp)
+		if node < 0 {
+			r.invalidate()
+			f.k.lastErr = "no leader known"
+			w.s.after(200*Millisecond, "final-produce", func() { f.produce(tp) })
+			return
+		}
+		f.values++
+		values := []string{fmt.Sprintf("final-%d", f.values)}
+		op := w.begin(lin.Op{Kind: lin.OpAppend, Client: f.c.id, Partition: tp, Call: int64(w.s.now), Values: values})
+		req := kmsg.NewPtrProduceRequest()
+		req.Version = 9
+		req.Acks = -1
+		req.TimeoutMillis = 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = tp.Topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition = tp.Partition
+		rp.Records = buildBatch(values, w.clientNowMs(), nil)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		f.c.do(node, req, 5*Second, false, func(resp kmsg.Response, err error) {
+			if w.done {
+				w.complete(op, lin.OutcomeUnknown)
 				return
 			}
-			f.k.lastErr = fmt.Sprintf("produce error code %d", sp.ErrorCode)
-			if definiteProduceFailure(sp.ErrorCode) {
-				w.complete(op, lin.OutcomeFailed)
+			if err == nil {
+				sp := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+				if sp.ErrorCode == 0 {
+					op.op.Offset = sp.BaseOffset
+					w.complete(op, lin.OutcomeOK)
+					f.drain(tp)
+					return
+				}
+				f.k.lastErr = fmt.Sprintf("produce error code %d", sp.ErrorCode)
+				if definiteProduceFailure(sp.ErrorCode) || (w.cluster() && sp.ErrorCode == errCodeNotEnoughReplicas) {
+					w.complete(op, lin.OutcomeFailed)
+				} else {
+					w.complete(op, lin.OutcomeUnknown)
+				}
+				if routingError(sp.ErrorCode) {
+					r.invalidate()
+				}
 			} else {
-				w.complete(op, lin.OutcomeUnknown)
+				f.k.lastErr = err.Error()
+				r.invalidate()
+				if err == errNotSent {
+					w.complete(op, lin.OutcomeFailed)
+				} else {
+					w.complete(op, lin.OutcomeUnknown)
+				}
 			}
-		} else {
-			f.k.lastErr = err.Error()
-			if err == errNotSent {
-				w.complete(op, lin.OutcomeFailed)
-			} else {
-				w.complete(op, lin.OutcomeUnknown)
-			}
-		}
-		w.s.after(200*Millisecond, "final-produce", func() { f.produce(tp) })
+			w.s.after(200*Millisecond, "final-produce", func() { f.produce(tp) })
+		})
 	})
 }
 
@@ -426,6 +563,7 @@ func (f *finalizer) drained(ok bool, hw int64) {
 	case !ok:
 		w.s.after(200*Millisecond, "final-fetch", k.fetch)
 	case k.pos >= hw:
+		f.hws[k.tp] = hw
 		f.i++
 		f.next()
 	default:
@@ -439,7 +577,7 @@ func Run(seed uint64, opts Options) (res *Result) {
 	w := newWorld(seed, opts)
 	res = &Result{Seed: seed, Settings: w.set.String()}
 	w.logf("seed=%d settings: %s", seed, res.Settings)
-	hardStop := startGap + w.set.FaultPhase + 2*Second + w.set.Liveness + 10*Second
+	hardStop := w.startGap + w.set.FaultPhase + 2*Second + w.set.Liveness + 10*Second
 	func() {
 		defer func() {
 			if r := recover(); r != nil {

@@ -23,6 +23,111 @@ type Settings struct {
 	Clock ClockSettings
 	Work  WorkSettings
 	Log   LogSettings
+	// Cluster is drawn from its own stream ("cluster"), so the draws
+	// above are those of a single-node run of the same seed.
+	Cluster ClusterSettings
+}
+
+// ClusterSettings shape a run of several nodes (Nodes > 1): the brokers'
+// cluster timings, the topics' replication, the metadata quorum model
+// and the scripted fault scenario.
+type ClusterSettings struct {
+	Nodes int
+	// RF2Frac of the topics get replication factor 2, the others 3;
+	// MinISR1Frac get min.insync.replicas=1, the others 2.
+	RF2Frac, MinISR1Frac float64
+	// Broker settings (Config fields of the same names).
+	HeartbeatIntervalMs, SessionTimeoutMs, ReplicaLagTimeMaxMs int64
+	ReplicaFetchWaitMaxMs                                      int32
+	ProposalTimeoutMs                                          int64
+	// Scenario is the scripted fault pattern run on top of the swarm
+	// faults, every ScenarioEvery on average (see scenario.go).
+	Scenario      string
+	ScenarioEvery Time
+	// MaxDown bounds the nodes the random crash fault takes down at once.
+	MaxDown int
+	// NodePartitionEvery and NodePartitionLen: cuts between nodes (one
+	// node isolated, or one pair), symmetric or (NodeAsymmetric) one way.
+	NodePartitionEvery, NodePartitionLen Time
+	NodeAsymmetric                       bool
+	Raft                                 RaftSettings
+}
+
+// RaftSettings shape the metadata quorum model (raftlog.go).
+type RaftSettings struct {
+	CommitDelay    Time    // mean time from a proposal to its commit
+	ApplyDelay     Time    // mean time from a commit to a node's apply
+	SlowApplyProb  float64 // an apply batch that lags by ~SlowApplyDelay more
+	SlowApplyDelay Time
+	ElectionMin    Time // no leader for ElectionMin..ElectionMax after a loss
+	ElectionMax    Time
+	LeaseTimeout   Time    // a leader cut off from a majority steps down after this
+	HeartbeatDelay Time    // mean time for a node to hear of a new leader
+	DetectDelay    Time    // mean time for a node cut off from the leader to forget it
+	StepDownEvery  Time    // leadership changes without a fault (0: off)
+	SurviveProb    float64 // a deposed leader's uncommitted entries partly commit anyway
+	SilentFailProb float64 // a failed proposal is never reported (unknown outcome)
+	SnapshotEvery  int     // a node snapshots its image every this many applies
+	RestoreFrac    float64 // restarts that restore the node's snapshot first
+	InstallLag     int     // a node this far behind gets the leader's snapshot
+}
+
+// Scenarios of a cluster run (ClusterSettings.Scenario).
+const (
+	scenarioSwarm              = "swarm"               // random faults only
+	scenarioLeaderFailover     = "leader-failover"     // kill or power-off partition leaders
+	scenarioDoubleFailover     = "double-failover"     // KIP-101: A fails, B leads, A returns, B fails
+	scenarioRollingRestart     = "rolling-restart"     // controlled shutdowns one node at a time
+	scenarioControllerFailover = "controller-failover" // the quorum leader crashes, is cut off or steps down
+	scenarioIsolateLeader      = "isolate-leader"      // a partition leader cut off from the other nodes
+)
+
+// drawCluster draws the cluster settings; nodes > 0 forces the node count.
+func drawCluster(r *Rand, nodes int) ClusterSettings {
+	c := ClusterSettings{Nodes: 3}
+	if r.Chance(0.3) {
+		c.Nodes = 1
+	}
+	if nodes > 0 {
+		c.Nodes = nodes
+	}
+	c.RF2Frac = pick(r, []float64{0, 0.25})
+	c.MinISR1Frac = pick(r, []float64{0, 0.25, 0.5})
+	c.HeartbeatIntervalMs = pick(r, []int64{100, 250, 500})
+	c.SessionTimeoutMs = c.HeartbeatIntervalMs * pick(r, []int64{4, 6, 12})
+	c.ReplicaLagTimeMaxMs = pick(r, []int64{1000, 3000, 10000})
+	c.ReplicaFetchWaitMaxMs = int32(pick(r, []int64{50, 500}))
+	c.ProposalTimeoutMs = pick(r, []int64{2000, 10000})
+	c.Scenario = pick(r, []string{scenarioSwarm, scenarioLeaderFailover, scenarioDoubleFailover,
+		scenarioRollingRestart, scenarioControllerFailover, scenarioIsolateLeader})
+	c.ScenarioEvery = pick(r, []Time{3 * Second, 8 * Second})
+	c.MaxDown = pick(r, []int{1, 1, 2})
+	if r.Chance(0.4) {
+		c.NodePartitionEvery = pick(r, []Time{3 * Second, 10 * Second})
+		c.NodePartitionLen = pick(r, []Time{500 * Millisecond, 4 * Second})
+		c.NodeAsymmetric = r.Chance(0.5)
+	}
+	q := &c.Raft
+	q.CommitDelay = pick(r, []Time{500 * Microsecond, 3 * Millisecond, 20 * Millisecond})
+	q.ApplyDelay = pick(r, []Time{100 * Microsecond, 2 * Millisecond})
+	if r.Chance(0.3) {
+		q.SlowApplyProb = pick(r, []float64{0.01, 0.1})
+		q.SlowApplyDelay = pick(r, []Time{100 * Millisecond, Second})
+	}
+	q.ElectionMin = pick(r, []Time{50 * Millisecond, 150 * Millisecond})
+	q.ElectionMax = q.ElectionMin + pick(r, []Time{100 * Millisecond, Second})
+	q.LeaseTimeout = pick(r, []Time{100 * Millisecond, 500 * Millisecond})
+	q.HeartbeatDelay = pick(r, []Time{Millisecond, 20 * Millisecond})
+	q.DetectDelay = pick(r, []Time{200 * Millisecond, Second})
+	if r.Chance(0.3) {
+		q.StepDownEvery = pick(r, []Time{2 * Second, 10 * Second})
+	}
+	q.SurviveProb = pick(r, []float64{0, 0.3, 0.7})
+	q.SilentFailProb = pick(r, []float64{0, 0.2, 0.5})
+	q.SnapshotEvery = pick(r, []int{3, 10, 50})
+	q.RestoreFrac = pick(r, []float64{0, 0.5, 1})
+	q.InstallLag = pick(r, []int{5, 20, 1 << 30})
+	return c
 }
 
 // NetSettings shape the network.
@@ -223,5 +328,17 @@ func (s Settings) String() string {
 	add(true, "wl=%dp/%dc/admin=%v/idem=%g/think~%s/timeout=%s", w.Producers, w.Consumers, w.Admin, w.IdempotentFrac, fmtTime(w.Think), fmtTime(w.RequestTimeout))
 	l := s.Log
 	add(true, "log=seg%d/idx%d/roll%dms/ckpt%dms", l.SegmentBytes, l.IndexIntervalBytes, l.SegmentMs, l.CheckpointIntervalMs)
+	if c := s.Cluster; c.Nodes > 1 {
+		add(true, "nodes=%d scenario=%s/~%s rf2=%g minisr1=%g hb=%dms/session=%dms lag=%dms fetchwait=%dms maxdown=%d",
+			c.Nodes, c.Scenario, fmtTime(c.ScenarioEvery), c.RF2Frac, c.MinISR1Frac, c.HeartbeatIntervalMs, c.SessionTimeoutMs,
+			c.ReplicaLagTimeMaxMs, c.ReplicaFetchWaitMaxMs, c.MaxDown)
+		add(c.NodePartitionEvery > 0, "node-partition/~%s(len~%s,asym=%v)", fmtTime(c.NodePartitionEvery), fmtTime(c.NodePartitionLen), c.NodeAsymmetric)
+		q := c.Raft
+		add(true, "raft=commit~%s/apply~%s/election=%s-%s/lease=%s/detect~%s/survive=%g/silent=%g/snap%d/restore=%g/install%d",
+			fmtTime(q.CommitDelay), fmtTime(q.ApplyDelay), fmtTime(q.ElectionMin), fmtTime(q.ElectionMax), fmtTime(q.LeaseTimeout),
+			fmtTime(q.DetectDelay), q.SurviveProb, q.SilentFailProb, q.SnapshotEvery, q.RestoreFrac, q.InstallLag)
+		add(q.SlowApplyProb > 0, "raft-slow-apply=%g@~%s", q.SlowApplyProb, fmtTime(q.SlowApplyDelay))
+		add(q.StepDownEvery > 0, "raft-step-down/~%s", fmtTime(q.StepDownEvery))
+	}
 	return strings.Join(parts, " ")
 }

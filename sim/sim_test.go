@@ -22,6 +22,7 @@ var (
 	flagEventLog = flag.String("event-log", "", "write the event log of a single -seed run to this file")
 	flagPhase    = flag.Duration("fault-phase", 0, "override the length of the faulty phase (virtual time)")
 	flagIgnore   = flag.String("ignore-seeds", "", "comma-separated seeds a -seeds sweep skips (known failures of the baseline)")
+	flagNodes    = flag.Int("nodes", 1, "force the number of nodes (1: single node; default: drawn per seed)")
 )
 
 // ignoredSeeds parses -ignore-seeds.
@@ -56,6 +57,7 @@ func runOptions() Options {
 		VisualizationDir: outDir(),
 		CheckTimeout:     20 * time.Second,
 		FaultPhase:       Time(*flagPhase / time.Microsecond),
+		Nodes:            *flagNodes,
 	}
 }
 

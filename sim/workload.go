@@ -83,6 +83,12 @@ func (r *registry) live() []*simTopic {
 	return out
 }
 
+// isLive reports whether topic name is acknowledged and not being deleted.
+func (r *registry) isLive(name string) bool {
+	t := r.byName[name]
+	return t != nil && t.status == topicLive
+}
+
 func (r *registry) learn(tp lin.TopicPartition, end int64) {
 	if end > r.known[tp] {
 		r.known[tp] = end
@@ -186,7 +192,11 @@ func (w *world) newProducer(c *client) *producer {
 	r := c.rng
 	p := &producer{c: c, pid: -1, seqs: map[lin.TopicPartition]int32{}}
 	p.idempotent = r.Chance(w.set.Work.IdempotentFrac)
-	p.acks = pick(r, []int16{-1, -1, 1, 0})
+	if w.cluster() {
+		p.acks = pick(r, []int16{-1, -1, -1, 1, 0}) // acks=all mostly
+	} else {
+		p.acks = pick(r, []int16{-1, -1, 1, 0})
+	}
 	if p.idempotent {
 		p.acks = -1
 	}
@@ -237,7 +247,9 @@ func (p *producer) step() {
 		// batches are synced.
 		t2 := pick(r, live)
 		tp2 := lin.TopicPartition{Topic: t2.name, Partition: int32(r.Intn(int(t2.partitions)))}
-		if tp2 != tp {
+		l1, _ := p.c.route.leader(tp)
+		l2, _ := p.c.route.leader(tp2)
+		if tp2 != tp && l1 == l2 && l1 > 0 && !p.c.route.stale {
 			p.inflight++
 			p.sendMulti([]partSend{p.prepare(tp), p.prepare(tp2)})
 			return
@@ -308,8 +320,12 @@ func (p *producer) sendMulti(sends []partSend) {
 		rp.Records = ps.batch
 		req.Topics[ti].Partitions = append(req.Topics[ti].Partitions, rp)
 	}
-	p.c.do(req, w.set.Work.RequestTimeout, p.acks == 0, func(resp kmsg.Response, err error) {
+	node, _ := p.c.route.leader(sends[0].tp)
+	p.c.do(node, req, w.set.Work.RequestTimeout, p.acks == 0, func(resp kmsg.Response, err error) {
 		p.inflight--
+		if err != nil {
+			p.c.route.invalidate()
+		}
 		for _, ps := range sends {
 			switch {
 			case p.acks == 0:
@@ -327,11 +343,14 @@ func (p *producer) sendMulti(sends []partSend) {
 				case sp.ErrorCode == 0:
 					ps.op.op.Offset = sp.BaseOffset
 					w.reg.learn(ps.tp, sp.BaseOffset+int64(len(ps.op.op.Values)))
-					w.complete(ps.op, lin.OutcomeOK)
-				case definiteProduceFailure(sp.ErrorCode):
+					w.complete(ps.op, p.okOutcome())
+				case definiteProduceFailure(sp.ErrorCode) || (w.cluster() && sp.ErrorCode == errCodeNotEnoughReplicas):
 					w.complete(ps.op, lin.OutcomeFailed)
 				default:
 					w.complete(ps.op, lin.OutcomeUnknown)
+				}
+				if sp != nil && routingError(sp.ErrorCode) {
+					p.c.route.invalidate()
 				}
 			}
 		}
@@ -367,9 +386,28 @@ func (p *producer) produceRequest(tp lin.TopicPartition, batch []byte) *kmsg.Pro
 	return req
 }
 
-// send makes one attempt. attempt counts earlier attempts; uncertain says
-// whether an earlier attempt may have been applied.
+// okOutcome is what an acknowledged append of this producer tells the
+// history: ok, except acks=1 in a cluster, which the leader answers
+// before its followers have the batch (Kafka's semantics: a failover may
+// lose it), so it is unknown. On a single node acks=1 is as strong as
+// acks=all with sync writes (00_produce.go answers both after the fsync),
+// which is what lets the ack-before-sync bug be caught.
+func (p *producer) okOutcome() lin.Outcome {
+	if p.acks == 1 && p.c.w.cluster() {
+		return lin.OutcomeUnknown
+	}
+	return lin.OutcomeOK
+}
+
+// send makes one attempt, to the partition's leader as the client knows
+// it. attempt counts earlier attempts; uncertain says whether an earlier
+// attempt may have been applied.
 func (p *producer) send(op *pendingOp, tp lin.TopicPartition, batch []byte, id *producerIdentity, attempt int, uncertain bool) {
+	r := p.c.route
+	r.ready(func() { p.sendTo(op, tp, batch, id, attempt, uncertain) })
+}
+
+func (p *producer) sendTo(op *pendingOp, tp lin.TopicPartition, batch []byte, id *producerIdentity, attempt int, uncertain bool) {
 	w := p.c.w
 	req := p.produceRequest(tp, batch)
 	n := int32(len(op.op.Values))
@@ -377,7 +415,8 @@ func (p *producer) send(op *pendingOp, tp lin.TopicPartition, batch []byte, id *
 		p.inflight--
 		w.complete(op, outcome)
 	}
-	p.c.do(req, w.set.Work.RequestTimeout, p.acks == 0, func(resp kmsg.Response, err error) {
+	node, _ := p.c.route.leader(tp)
+	p.c.do(node, req, w.set.Work.RequestTimeout, p.acks == 0, func(resp kmsg.Response, err error) {
 		if p.acks == 0 {
 			// No answer ever comes: the append may or may not happen.
 			done(lin.OutcomeUnknown)
@@ -395,21 +434,39 @@ func (p *producer) send(op *pendingOp, tp lin.TopicPartition, batch []byte, id *
 			sp := pr.Topics[0].Partitions[0]
 			code, base = sp.ErrorCode, sp.BaseOffset
 		}
+		if err != nil || routingError(code) {
+			p.c.route.invalidate()
+		}
+		// definite: the broker certainly did not append this attempt;
+		// retriable: and another try may succeed (a cluster's
+		// NOT_ENOUGH_REPLICAS, or no connection to the leader).
+		definite := errorsIsNotSent(err) || (err == nil && (definiteProduceFailure(code) || (w.cluster() && code == errCodeNotEnoughReplicas)))
+		retriable := w.cluster() && (errorsIsNotSent(err) || code == errCodeNotEnoughReplicas)
 		switch {
 		case err == nil && code == 0:
-			// acks=1 is as strong as acks=all on a single node with sync
-			// writes (00_produce.go answers both after the fsync), so it is
-			// recorded as ok: the deliberate ack-before-sync bug needs it.
 			op.op.Offset = base
 			w.reg.learn(tp, base+int64(n))
 			if p.idempotent {
 				p.seqs[tp] += n
 			}
-			done(lin.OutcomeOK)
+			done(p.okOutcome())
 			return
-		case errorsIsNotSent(err) && !uncertain:
-			done(lin.OutcomeFailed)
-		case err == nil && definiteProduceFailure(code) && !uncertain:
+		case definite && retriable && attempt+1 < w.set.Work.MaxRetries && !w.workloadStopped:
+			// Not applied, so the same values can go again (idempotent or
+			// not), to the leader a refreshed view names.
+			w.s.after(w.set.Work.Backoff+p.c.rng.Exp(w.set.Work.Backoff), "produce-retry", func() {
+				if w.workloadStopped {
+					if uncertain {
+						done(lin.OutcomeUnknown)
+					} else {
+						done(lin.OutcomeFailed)
+					}
+					return
+				}
+				p.send(op, tp, batch, id, attempt+1, uncertain)
+			})
+			return
+		case definite && !uncertain:
 			done(lin.OutcomeFailed)
 		case p.idempotent && attempt+1 < w.set.Work.MaxRetries && !w.workloadStopped && (err != nil || !definiteProduceFailure(code)):
 			// Retry the same batch (same sequence) after a backoff.
@@ -448,7 +505,7 @@ func (p *producer) initProducerID() {
 	req.Version = int16(p.c.rng.Range(0, 4))
 	req.TransactionTimeoutMillis = 60000
 	req.ProducerID, req.ProducerEpoch = -1, -1
-	p.c.do(req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+	p.c.do(p.c.route.anyNode(), req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		p.initPending = false
 		if err != nil {
 			return
@@ -536,7 +593,6 @@ func (k *consumer) step() {
 // the earliest (-2, which must be 0: nothing is ever deleted) offset and
 // seeks there.
 func (k *consumer) listOffset(ts int64) {
-	w := k.c.w
 	tp := k.tp
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.Version = int16(k.c.rng.Range(1, 8))
@@ -549,12 +605,24 @@ func (k *consumer) listOffset(ts int64) {
 	rp.CurrentLeaderEpoch = -1
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
+	k.busy = true
+	r := k.c.route
+	r.ready(func() { k.listOffsetAt(req, ts) })
+}
+
+func (k *consumer) listOffsetAt(req *kmsg.ListOffsetsRequest, ts int64) {
+	w := k.c.w
+	tp := k.tp
+	r := k.c.route
+	node, epoch := r.leader(tp)
+	if w.cluster() && req.Version >= 4 && epoch >= 0 && k.c.rng.Chance(0.5) {
+		req.Topics[0].Partitions[0].CurrentLeaderEpoch = epoch
+	}
 	var op *pendingOp
 	if ts == -1 {
 		op = w.begin(lin.Op{Kind: lin.OpEndOffset, Client: k.c.id, Partition: tp, Call: int64(w.s.now)})
 	}
-	k.busy = true
-	k.c.do(req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+	k.c.do(node, req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		k.busy = false
 		defer k.schedule(k.c.rng.Exp(w.set.Work.Think / 4))
 		code, offset := int16(-1), int64(-1)
@@ -564,6 +632,9 @@ func (k *consumer) listOffset(ts int64) {
 				sp := lr.Topics[0].Partitions[0]
 				code, offset = sp.ErrorCode, sp.Offset
 			}
+		}
+		if err != nil || routingError(code) {
+			r.invalidate()
 		}
 		if code != 0 {
 			if op != nil {
@@ -604,14 +675,24 @@ func (k *consumer) fetchRequest() *kmsg.FetchRequest {
 	return req
 }
 
-// fetch reads from the consumer's position and records the read.
+// fetch reads from the consumer's position, at the partition's leader as
+// the client knows it, and records the read.
 func (k *consumer) fetch() {
+	k.busy = true
+	k.c.route.ready(k.fetchNow)
+}
+
+func (k *consumer) fetchNow() {
 	w := k.c.w
 	tp, pos := k.tp, k.pos
 	req := k.fetchRequest()
+	r := k.c.route
+	node, epoch := r.leader(tp)
+	if w.cluster() && req.Version >= 9 && epoch >= 0 && k.c.rng.Chance(0.5) {
+		req.Topics[0].Partitions[0].CurrentLeaderEpoch = epoch
+	}
 	op := w.begin(lin.Op{Kind: lin.OpRead, Client: k.c.id, Partition: tp, Call: int64(w.s.now), Offset: pos, Seek: k.seek, Final: k.final})
-	k.busy = true
-	k.c.do(req, w.set.Work.RequestTimeout+Time(k.maxWait)*Millisecond, false, func(resp kmsg.Response, err error) {
+	k.c.do(node, req, w.set.Work.RequestTimeout+Time(k.maxWait)*Millisecond, false, func(resp kmsg.Response, err error) {
 		k.busy = false
 		next := k.c.rng.Exp(w.set.Work.Think / 2)
 		ok, hw := false, int64(-1)
@@ -626,6 +707,7 @@ func (k *consumer) fetch() {
 			w.complete(op, lin.OutcomeFailed)
 			next = w.set.Work.Backoff
 			k.lastErr = err.Error()
+			r.invalidate()
 			return
 		}
 		fr := resp.(*kmsg.FetchResponse)
@@ -645,7 +727,11 @@ func (k *consumer) fetch() {
 			return
 		default:
 			w.complete(op, lin.OutcomeFailed)
-			if sp.ErrorCode == errCodeUnknownTopicPartition {
+			if routingError(sp.ErrorCode) {
+				r.invalidate()
+			}
+			if sp.ErrorCode == errCodeUnknownTopicPartition && (!w.cluster() || !w.reg.isLive(tp.Topic)) {
+				// (A node of a cluster may not have applied the topic yet.)
 				k.active = false
 			}
 			next = w.set.Work.Backoff
