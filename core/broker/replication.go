@@ -359,7 +359,7 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 // maybeExpandISR proposes adding a follower that caught up to the high
 // watermark within the current leader epoch.
 func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
-	if p.isrInFlight || nowMs < p.isrRetryAtMs || metadataContains(p.isr, f.id) {
+	if p.isrInFlight || p.proposedISR != nil || nowMs < p.isrRetryAtMs || metadataContains(p.isr, f.id) {
 		return
 	}
 	if f.fetchOffset < p.log.HighWatermark() || f.fetchOffset < p.epochStartOffset {
@@ -381,6 +381,12 @@ func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
 func (b *Broker) shrinkISRs(nowMs int64) {
 	b.forEachPartition(func(p *partition) {
 		if !p.isLeader() || p.isrInFlight || nowMs < p.isrRetryAtMs {
+			return
+		}
+		if p.proposedISR != nil {
+			// An expansion whose outcome is unknown: ask again until an
+			// answer or the image settles it (see alterISR).
+			b.alterISR(nowMs, p, p.proposedISR)
 			return
 		}
 		var out []int32
@@ -421,21 +427,33 @@ func (b *Broker) alterISR(nowMs int64, p *partition, isr []int32) {
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	epoch, partitionEpoch := p.leaderEpoch, p.partitionEpoch
-	failed := func(nowMs int64) {
+	// failed ends an attempt that did not apply here. An expansion is
+	// dropped from the maximal ISR only when the controller refused it for
+	// certain; when the outcome is unknown (no answer, NOT_CONTROLLER or
+	// REQUEST_TIMED_OUT after a proposal, a refusal as stale because the
+	// partition moved on) it may have committed, even before this broker
+	// applied it, and the high watermark must keep counting the new
+	// member until the image settles it (KIP-497; sim three-node seed
+	// 1209: a timed-out expansion fell back to ISR [3], whose HW acked
+	// records that the committed ISR member 2 never had, and 2 led next).
+	// shrinkISRs asks again meanwhile.
+	failed := func(nowMs int64, definite bool) {
 		if p.leaderEpoch == epoch && p.partitionEpoch == partitionEpoch {
 			p.isrInFlight = false
-			p.proposedISR = nil
 			p.isrRetryAtMs = nowMs + b.cfg.ReplicaFetchBackoffMs
-			b.updateLeaderHW(p)
+			if definite {
+				p.proposedISR = nil
+				b.updateLeaderHW(p)
+			}
 		}
 	}
 	if b.controllerID < 0 {
-		failed(nowMs)
+		failed(nowMs, true)
 		return
 	}
 	b.sendPeer(nowMs, b.controllerID, req, func(nowMs int64, resp kmsg.Response, err error) {
 		if err != nil {
-			failed(nowMs)
+			failed(nowMs, false)
 			return
 		}
 		r := resp.(*kmsg.AlterPartitionResponse)
@@ -453,7 +471,7 @@ func (b *Broker) alterISR(nowMs int64, p *partition, isr []int32) {
 		// On success the image change arrives through ApplyMetadata (it
 		// may already have); until then the maximal ISR stays in force.
 		if code != kerrNone || p.partitionEpoch != partitionEpoch {
-			failed(nowMs)
+			failed(nowMs, code == kerrIneligibleReplica || code == kerrInvalidRequest || code == kerrUnknownTopicOrPartition)
 		}
 		b.settle(nowMs)
 	})
