@@ -332,9 +332,17 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 		}
 	}
 	p.log = log
-	if !b.cfg.SyncWrites {
+	switch {
+	case b.clustered():
+		// In a cluster the high watermark is the one a leader announced
+		// (recovery restored it from the checkpoint): records past it may
+		// never have been committed, and a broker that restarts and then
+		// leads must not serve them (sim three-node seed 312: a restarted
+		// follower took its whole log as its high watermark, led, served
+		// offsets its ISR peer never had, and later truncated them).
+	case !b.cfg.SyncWrites:
 		p.log.SetHighWatermark(p.log.LogEndOffset())
-	} else {
+	default:
 		p.log.SetHighWatermark(p.log.DurableEndOffset())
 	}
 	return p
