@@ -139,7 +139,9 @@ func (n *Node) handleCluster(nowMs int64, ev event) bool {
 	case applyEvent:
 		n.broker.ApplyMetadata(nowMs, ev.data)
 	case restoreEvent:
-		ev.reply <- n.broker.RestoreMetadata(nowMs, ev.data)
+		err := n.broker.RestoreMetadata(nowMs, ev.data)
+		n.log.Info("restored metadata snapshot", "bytes", len(ev.data), "err", err)
+		ev.reply <- err
 	case snapshotEvent:
 		data, err := n.broker.SnapshotMetadata()
 		ev.reply <- snapshotResult{data: data, err: err}

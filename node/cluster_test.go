@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/broker"
 	"github.com/chronik-streaming/chronik/io/wire"
@@ -39,6 +40,8 @@ type testCluster struct {
 	dirs   map[int32]string
 	logs   map[int32]*syncBuffer
 	stops  map[int32]func()
+	// tune, if set, adjusts each node's cluster settings.
+	tune func(*ClusterConfig)
 }
 
 // syncBuffer is a log sink shared by a node's goroutines.
@@ -97,12 +100,16 @@ func (c *testCluster) start(id int32) {
 	cfg.AdvertisedHost = host
 	fmt.Sscan(port, &cfg.AdvertisedPort)
 	cfg.DefaultReplicationFactor = int16(min(3, len(c.voters)))
+	cc := &ClusterConfig{RaftAddr: c.voters[id], Voters: c.voters, ControlledShutdownTimeout: time.Second}
+	if c.tune != nil {
+		c.tune(cc)
+	}
 	n, err := New(Config{
 		DataDir: c.dirs[id],
 		Broker:  cfg,
 		Wire:    wire.Config{Addr: c.kafka[id]},
 		Logger:  slog.New(slog.NewTextHandler(io.MultiWriter(c.logs[id]), &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", id),
-		Cluster: &ClusterConfig{RaftAddr: c.voters[id], Voters: c.voters},
+		Cluster: cc,
 	})
 	if err != nil {
 		t.Fatalf("start node %d: %v", id, err)
@@ -242,23 +249,198 @@ func TestClusterReplicates(t *testing.T) {
 		}
 	}
 	consumer.Close()
-	cl.Close()
 
-	started := time.Now()
-	c.stop(1)
-	t.Logf("first graceful stop took %v", time.Since(started))
-	if !strings.Contains(c.logs[1].String(), "controlled shutdown: leaderships moved") {
-		t.Errorf("node 1 stopped without a completed controlled shutdown")
+	// Stop the controller last: the others complete a controlled shutdown;
+	// the controller, alone by then, waits out its (1 s) timeout.
+	md, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	for id := int32(2); id <= 3; id++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); c.stop(id) }()
+	var order []int32
+	for id := int32(1); id <= 3; id++ {
+		if id != md.Controller {
+			order = append(order, id)
+		}
 	}
-	wg.Wait()
+	order = append(order, md.Controller)
+	for i, id := range order {
+		started := time.Now()
+		c.stop(id)
+		t.Logf("graceful stop of node %d took %v", id, time.Since(started))
+		if i < 2 && !strings.Contains(c.logs[id].String(), "controlled shutdown: leaderships moved") {
+			t.Errorf("node %d stopped without a completed controlled shutdown", id)
+		}
+	}
 	for id := int32(1); id <= 3; id++ {
 		if strings.Contains(c.logs[id].String(), "panic") {
 			t.Errorf("node %d log shows a panic", id)
 		}
+	}
+}
+
+// TestClusterSnapshotRestore drives the raft snapshot path through the
+// loop: with a snapshot every few entries, nodes take snapshots of the
+// image (Snapshot on the loop), and a node restarted on its directory
+// restores its latest snapshot inside Open (Restore, while New plays the
+// loop) and replays the rest of the log; one stopped while the others
+// moved on past their trailing logs is caught up by an installed
+// snapshot. Every node then knows every topic.
+func TestClusterSnapshotRestore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	c := newTestCluster(t, 3)
+	c.tune = func(cc *ClusterConfig) {
+		cc.Raft.SnapshotThreshold = 4
+		cc.Raft.SnapshotInterval = 20 * time.Millisecond
+		cc.Raft.TrailingLogs = 2
+		// raft-wal drops entries for good only with their whole segment;
+		// tiny segments make the compaction behind a snapshot real.
+		cc.Raft.WALSegmentBytes = 1024
+	}
+	for id := int32(1); id <= 3; id++ {
+		c.start(id)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	create := func(name string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			resp, err := adm.CreateTopic(ctx, 1, -1, nil, name)
+			if err == nil && resp.Err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("CreateTopics %s: %v / %v", name, err, resp.Err)
+			}
+			time.Sleep(50 * time.Millisecond) // retry interval, not an assertion
+		}
+	}
+	for i := 0; i < 6; i++ {
+		create(fmt.Sprintf("before-%d", i))
+	}
+	// Wait for a snapshot on every node.
+	deadline := time.Now().Add(20 * time.Second)
+	for id := int32(1); id <= 3; id++ {
+		for {
+			entries, _ := os.ReadDir(c.dirs[id] + "/" + raftDirName + "/snapshots")
+			if len(entries) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d took no raft snapshot", id)
+			}
+			time.Sleep(20 * time.Millisecond) // poll interval, not an assertion
+		}
+	}
+
+	// Stop node 3 (not necessarily the controller: two remain), move on,
+	// restart it.
+	c.stop(3)
+	waitBrokers := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			resp, err := adm.ValidateCreateTopics(ctx, 1, int16(want), nil, "probe")
+			if err == nil && resp.Error() == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the cluster does not see %d brokers: %v %v", want, err, resp.Error())
+			}
+			time.Sleep(50 * time.Millisecond) // poll interval, not an assertion
+		}
+	}
+	// Create topics until both survivors took a snapshot after a good
+	// number of entries node 3 missed: with TrailingLogs 2 and 1 KiB WAL
+	// segments, their logs no longer hold everything node 3 needs, so it
+	// gets an installed snapshot.
+	snapshotAfter := func(id int32, t0 time.Time) bool {
+		entries, _ := os.ReadDir(c.dirs[id] + "/" + raftDirName + "/snapshots")
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && info.ModTime().After(t0) {
+				return true
+			}
+		}
+		return false
+	}
+	var missed []string
+	var third time.Time
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("during-%d", i)
+		resp, err := adm.CreateTopic(ctx, 1, 2, nil, name)
+		for err != nil || resp.Err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("CreateTopics %s: %v / %v", name, err, resp.Err)
+			}
+			time.Sleep(50 * time.Millisecond) // retry interval, not an assertion
+			resp, err = adm.CreateTopic(ctx, 1, 2, nil, name)
+		}
+		missed = append(missed, name)
+		if i == 15 {
+			third = time.Now()
+		}
+		if i >= 15 && snapshotAfter(1, third) && snapshotAfter(2, third) {
+			break
+		}
+		if i > 100 {
+			t.Fatal("no raft snapshot on nodes 1 and 2 after 100 topics")
+		}
+		time.Sleep(10 * time.Millisecond) // pacing, not an assertion
+	}
+	restartAt := len(c.logs[3].String())
+	c.start(3)
+	waitBrokers(3)
+	if !strings.Contains(c.logs[3].String(), "joined metadata quorum") {
+		t.Fatal("node 3 did not rejoin")
+	}
+
+	// Node 3 itself must know every topic: ask it directly.
+	direct, err := kgo.NewClient(kgo.SeedBrokers(c.kafka[3]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		req := kmsg.NewPtrMetadataRequest()
+		resp, err := req.RequestWith(ctx, direct.Broker(3))
+		have := map[string]bool{}
+		if err == nil {
+			for _, tp := range resp.Topics {
+				if tp.Topic != nil {
+					have[*tp.Topic] = true
+				}
+			}
+		}
+		missing := ""
+		for i := 0; i < 6; i++ {
+			if name := fmt.Sprintf("before-%d", i); !have[name] && missing == "" {
+				missing = name
+			}
+		}
+		for _, name := range missed {
+			if !have[name] && missing == "" {
+				missing = name
+			}
+		}
+		if missing == "" {
+			if n := strings.Count(c.logs[3].String()[restartAt:], "restored metadata snapshot"); n < 2 {
+				t.Errorf("node 3 restored %d snapshots after its restart; want its own at start and one installed by the leader", n)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node 3 does not know topic %s after its restart (err %v)", missing, err)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval, not an assertion
 	}
 }
