@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -836,4 +837,29 @@ func e2eDiffDumps(a, b []e2eDumpLine) string {
 		return fmt.Sprintf("%d records vs %d", len(a), len(b))
 	}
 	return ""
+}
+
+// TestE2EClusterFlagErrors: serve refuses a voter list it cannot use,
+// naming the problem, before binding anything.
+func TestE2EClusterFlagErrors(t *testing.T) {
+	bin := e2eChronikBinary(t)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--id", "4", "--voters", "1@127.0.0.1:7001,2@127.0.0.1:7002"}, "--id 4 is not one of the voters"},
+		{[]string{"--voters", "1@127.0.0.1:7001,127.0.0.1:7002"}, "is not id@host:port"},
+		{[]string{"--voters", "x@127.0.0.1:7001"}, "is not a node id"},
+		{[]string{"--voters", "1@127.0.0.1"}, "missing port"},
+		{[]string{"--voters", "1@127.0.0.1:7001,1@127.0.0.1:7002"}, "appears twice"},
+	}
+	for _, tc := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		args := append([]string{"serve", "--kafka-addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
+		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+		cancel()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("chronik %s: err %v, output %q; want a failure mentioning %q", strings.Join(args, " "), err, out, tc.want)
+		}
+	}
 }
