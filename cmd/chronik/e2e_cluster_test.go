@@ -852,6 +852,7 @@ func TestE2EClusterFlagErrors(t *testing.T) {
 		{[]string{"--voters", "x@127.0.0.1:7001"}, "is not a node id"},
 		{[]string{"--voters", "1@127.0.0.1"}, "missing port"},
 		{[]string{"--voters", "1@127.0.0.1:7001,1@127.0.0.1:7002"}, "appears twice"},
+		{[]string{"--raft-addr", "127.0.0.1:7001"}, "--raft-addr needs --voters"},
 	}
 	for _, tc := range cases {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

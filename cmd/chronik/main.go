@@ -67,9 +67,8 @@ type serveOptions struct {
 	maxMessageBytes   int64
 	requestMaxBytes   int32
 	maxConnections    int
-	// Whether --raft-addr and --default-replication-factor were given;
-	// cluster mode derives them otherwise.
-	raftAddrSet          bool
+	// replicationFactorSet says --default-replication-factor was given;
+	// cluster mode derives the default otherwise.
 	replicationFactorSet bool
 }
 
@@ -83,7 +82,6 @@ func newServeCommand() *cobra.Command {
 			"data in ./chronik-data. SIGTERM or SIGINT stops it gracefully.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.raftAddrSet = cmd.Flags().Changed("raft-addr")
 			o.replicationFactorSet = cmd.Flags().Changed("default-replication-factor")
 			return runServe(cmd.Context(), o)
 		},
@@ -92,7 +90,7 @@ func newServeCommand() *cobra.Command {
 	f.Int32Var(&o.id, "id", 1, "node id (node.id)")
 	f.StringVar(&o.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address the Kafka listener binds")
 	f.StringVar(&o.advertisedAddr, "advertised-addr", "", "host:port advertised to clients in Metadata (default: --kafka-addr, with 127.0.0.1 for an unspecified host)")
-	f.StringVar(&o.raftAddr, "raft-addr", "127.0.0.1:9093", "address the metadata quorum transport binds (cluster mode; default: this node's address in --voters)")
+	f.StringVar(&o.raftAddr, "raft-addr", "", "address the metadata quorum transport binds (cluster mode; default: this node's address in --voters)")
 	f.StringVar(&o.dataDir, "data-dir", "./chronik-data", "directory holding the broker's data")
 	f.StringVar(&o.voters, "voters", "", "metadata quorum voters as id@host:port,... (their raft addresses; --id must be one of them); empty runs a single node")
 	f.StringVar(&o.clusterID, "cluster-id", def.ClusterID, "cluster id reported to clients")
@@ -136,13 +134,16 @@ func runServe(ctx context.Context, o *serveOptions) error {
 			return fmt.Errorf("--voters: --id %d is not one of the voters (%s)", o.id, o.voters)
 		}
 		raftAddr := own
-		if o.raftAddrSet {
+		if o.raftAddr != "" {
 			raftAddr = o.raftAddr
 		}
 		cluster = &node.ClusterConfig{RaftAddr: raftAddr, RaftAdvertiseAddr: own, Voters: voters}
 		if !o.replicationFactorSet {
 			o.replicationFactor = int16(min(3, len(voters)))
 		}
+	}
+	if cluster == nil && o.raftAddr != "" {
+		return fmt.Errorf("--raft-addr needs --voters (a single node has no metadata quorum)")
 	}
 	cfg := broker.DefaultConfig()
 	cfg.NodeID = o.id
