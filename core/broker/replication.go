@@ -448,7 +448,10 @@ func (b *Broker) alterISR(nowMs int64, p *partition, isr []int32) {
 		}
 	}
 	if b.controllerID < 0 {
-		failed(nowMs, true)
+		// Not sent; an earlier attempt of this expansion may still be
+		// pending (sim three-node seed 242: the retry found no controller
+		// and dropped an expansion that had committed).
+		failed(nowMs, false)
 		return
 	}
 	b.sendPeer(nowMs, b.controllerID, req, func(nowMs int64, resp kmsg.Response, err error) {
