@@ -274,7 +274,13 @@ func (f *simFile) Truncate(size int64) error {
 	if err := f.d.fault("write", f.name, size > cur); err != nil {
 		return err
 	}
-	return f.f.Truncate(size)
+	if err := f.f.Truncate(size); err != nil {
+		return err
+	}
+	if size < cur && strings.HasSuffix(f.name, ".log") {
+		f.d.w.noteTruncate(f.d.node, f.name)
+	}
+	return nil
 }
 
 func (f *simFile) Sync() error {

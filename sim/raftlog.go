@@ -297,10 +297,14 @@ func (r *raftModel) catchUp(rn *raftNode, limit int) {
 			r.restore(rn, s)
 		}
 	}
+	from := rn.applied
 	for count := 0; rn.applied < len(r.entries) && (limit == 0 || count < limit); count++ {
 		n.b.ApplyMetadata(n.nowMs(), r.entries[rn.applied])
 		rn.applied++
 		r.checkImage(rn, true)
+	}
+	if rn.applied > from {
+		r.w.logf("raft: node %d applied entries %d-%d", n.id, from+1, rn.applied)
 	}
 }
 

@@ -97,9 +97,10 @@ type world struct {
 	brokerCfg broker.Config
 	// raft is the metadata quorum of a cluster run (nil on a single node);
 	// startGap is when the workload and the faults start.
-	raft     *raftModel
-	startGap Time
-	scenRng  *Rand
+	raft       *raftModel
+	startGap   Time
+	scenRng    *Rand
+	truncTraps []truncTrap
 
 	nodes      []*simNode
 	clients    []*client
@@ -646,6 +647,11 @@ func (w *world) check(opts Options, res *Result) {
 		w.notef("porcupine skips %s", s)
 	}
 	lr, err := lin.CheckLinearizability(linHist, lin.Options{
+		// A cluster's reads are Kafka's: a deposed leader that has not yet
+		// heard of its successor keeps serving its last high watermark, and
+		// a new leader's lags until its followers fetch, so a read may miss
+		// records committed elsewhere (never return uncommitted ones).
+		Model:             lin.ModelOptions{StaleHighWatermark: w.cluster()},
 		Timeout:           opts.CheckTimeout,
 		VisualizationDir:  opts.VisualizationDir,
 		VisualizationName: fmt.Sprintf("chronik-sim-seed-%d.html", w.seed),

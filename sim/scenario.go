@@ -128,7 +128,12 @@ func (w *world) killLeader() {
 		return
 	}
 	w.logf("scenario: failing node %d, leader of %s", n.id, tp)
-	w.hardStop(n, func() { n.scheduleStart(w.downtime()) })
+	w.hardStop(n, func() {
+		n.scheduleStart(w.downtime())
+		if w.scenRng.Chance(0.5) {
+			w.armTruncTrap(func() {})
+		}
+	})
 }
 
 // waitFor polls cond every 100 ms until it holds (then runs ok) or
@@ -149,15 +154,64 @@ func (w *world) waitFor(kind string, limit Time, cond func() bool, ok, timeout f
 	poll()
 }
 
+// truncTrap fires when a node cuts the log of a partition (a follower
+// truncating a divergent suffix, or recovery cutting a torn tail).
+type truncTrap struct {
+	deadline Time
+	fn       func(n *simNode, tp lin.TopicPartition)
+}
+
+// noteTruncate hears that node n shrank segment file name; it runs on
+// the broker's call stack, so the traps fire from a fresh event.
+func (w *world) noteTruncate(n *simNode, name string) {
+	tp, ok := partitionOfPath(name)
+	if !ok || n == nil {
+		return
+	}
+	kept := w.truncTraps[:0]
+	for _, t := range w.truncTraps {
+		switch {
+		case w.s.now > t.deadline:
+		default:
+			fn := t.fn
+			w.s.after(0, "scenario-truncation", func() { fn(n, tp) })
+		}
+	}
+	clear(w.truncTraps[len(kept):])
+	w.truncTraps = kept
+}
+
+// armTruncTrap sets, for the next 5 s, the trap of a failover: when a
+// node truncates a partition's log (a follower cutting a divergent
+// suffix, as followers do when leadership moves), the partition's leader
+// fails within 5 ms, before that follower has fetched again. A follower
+// that truncated too far (to its own high watermark, say) and then leads
+// loses acknowledged records. sprung runs when the trap fires.
+func (w *world) armTruncTrap(sprung func()) {
+	w.truncTraps = append(w.truncTraps, truncTrap{deadline: w.s.now + 5*Second, fn: func(f *simNode, tp lin.TopicPartition) {
+		w.s.after(Time(w.scenRng.Range(0, int64(5*Millisecond))), "scenario-truncation", func() {
+			l := w.leaderOf(tp)
+			if !w.faultsOn || l <= 0 || l == f.id || !w.nodes[l-1].up || w.nodes[l-1].stopping || w.nodes[l-1].crashArmed != nil {
+				return
+			}
+			b := w.nodes[l-1]
+			sprung()
+			w.logf("scenario: node %d truncated %s; failing its leader, node %d", f.id, tp, b.id)
+			w.hardStop(b, func() { b.scheduleStart(w.downtime()) })
+		})
+	}})
+}
+
 // doubleFailover runs one round of the KIP-101 scenario and schedules
-// the next.
+// the next. Leader A of a partition fails, with the truncation trap set
+// (armTruncTrap). If the trap does not fire, B takes over and appends
+// for a while, A returns, and as soon as A is registered again, B fails
+// too. Each returns later.
 func (w *world) doubleFailover() {
 	if !w.faultsOn {
 		return
 	}
-	again := func() {
-		w.s.after(w.scenRng.Exp(w.set.Cluster.ScenarioEvery), "scenario-double-failover", w.doubleFailover)
-	}
+	again := func() { w.s.after(w.scenRng.Exp(w.set.Cluster.ScenarioEvery), "scenario-double-failover", w.doubleFailover) }
 	tp, a := w.pickLeader()
 	if a == nil || a.crashArmed != nil || a.stopping {
 		again()
@@ -169,6 +223,8 @@ func (w *world) doubleFailover() {
 	}
 	w.logf("scenario: double failover of %s: failing its leader, node %d", tp, a.id)
 	w.hardStop(a, func() {
+		sprung := false
+		w.armTruncTrap(func() { sprung = true })
 		// B takes over and appends a while; then A returns.
 		w.waitFor("scenario-double-failover", 15*Second, func() bool {
 			l := w.leaderOf(tp)
@@ -182,7 +238,7 @@ func (w *world) doubleFailover() {
 					reg := w.registration(a)
 					return a.up && reg != nil && reg.Incarnation != incA && !reg.Fenced
 				}, func() {
-					if !b.up || b.crashArmed != nil || b.stopping {
+					if sprung || !b.up || b.crashArmed != nil || b.stopping {
 						again()
 						return
 					}
