@@ -18,6 +18,9 @@ var deliberateBugs = []struct{ tag, what string }{
 	{"chronik_bug_reuse_offset", "recovery drops synced data past the checkpoint (offsets reused)"},
 	{"chronik_bug_no_dedup", "idempotent producer sequences not checked"},
 	{"chronik_bug_sync_covers_later", "a finished fsync counts appends made while it ran"},
+	{"chronik_bug_hw_ignores_followers", "the high watermark advances before followers have the data"},
+	{"chronik_bug_truncate_to_hw", "a follower truncates to its own high watermark instead of by epoch"},
+	{"chronik_bug_elect_outside_isr", "a fenced leader is replaced by any unfenced replica, in the ISR or not"},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

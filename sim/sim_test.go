@@ -22,7 +22,7 @@ var (
 	flagEventLog = flag.String("event-log", "", "write the event log of a single -seed run to this file")
 	flagPhase    = flag.Duration("fault-phase", 0, "override the length of the faulty phase (virtual time)")
 	flagIgnore   = flag.String("ignore-seeds", "", "comma-separated seeds a -seeds sweep skips (known failures of the baseline)")
-	flagNodes    = flag.Int("nodes", 1, "force the number of nodes (1: single node; default: drawn per seed)")
+	flagNodes    = flag.Int("nodes", 0, "force the number of nodes (1: single node; default: drawn per seed)")
 )
 
 // ignoredSeeds parses -ignore-seeds.
@@ -118,7 +118,11 @@ func report(t testing.TB, res *Result, writeLog bool) {
 			b = fmt.Appendf(b, "  event log (replayed): %s\n", path)
 		}
 	}
-	b = fmt.Appendf(b, "  reproduce: go test%s ./sim -run Sim -seed=%d\n", bugTagsFlag(), res.Seed)
+	nodes := ""
+	if *flagNodes > 0 {
+		nodes = fmt.Sprintf(" -nodes=%d", *flagNodes)
+	}
+	b = fmt.Appendf(b, "  reproduce: go test%s ./sim -run Sim -seed=%d%s\n", bugTagsFlag(), res.Seed, nodes)
 	t.Error(string(b))
 }
 
@@ -136,6 +140,9 @@ func bugTagsFlag() string {
 		{bugs.ReuseOffsetAfterCrash, "chronik_bug_reuse_offset"},
 		{bugs.NoIdempotentDedup, "chronik_bug_no_dedup"},
 		{bugs.SyncCoversLaterAppends, "chronik_bug_sync_covers_later"},
+		{bugs.HighWatermarkIgnoresFollowers, "chronik_bug_hw_ignores_followers"},
+		{bugs.TruncateToHighWatermark, "chronik_bug_truncate_to_hw"},
+		{bugs.ElectOutsideISR, "chronik_bug_elect_outside_isr"},
 	} {
 		if b.on {
 			tags = append(tags, b.tag)
