@@ -36,7 +36,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/broker"
 	"github.com/chronik-streaming/chronik/io/wire"
@@ -607,7 +609,7 @@ func newBenchProducer(ctx context.Context, rt *runningTarget, p *produceOptions,
 		return nil, nil, fmt.Errorf("producer client: %w", err)
 	}
 	adm := kadm.NewClient(cl)
-	if err := createTopicReady(ctx, adm, rt, topic, p.partitions); err != nil {
+	if err := createTopicReady(ctx, cl, rt, topic, p.partitions); err != nil {
 		cl.Close()
 		return nil, nil, err
 	}
@@ -820,7 +822,7 @@ func topicsRun(ctx context.Context, rt *runningTarget, o *benchOptions, t *topic
 		}
 		names = append(names, name)
 		created := time.Since(began)
-		if err := waitLeaders(ctx, adm, name, 1); err != nil {
+		if err := waitLeaders(ctx, cl, name, 1); err != nil {
 			return res, err
 		}
 		creates = append(creates, created)
@@ -846,46 +848,48 @@ func createTopic(ctx context.Context, adm *kadm.Client, rt *runningTarget, topic
 
 // createTopicReady creates a topic and waits until it has leaders, so a
 // workload's first records do not race the topic into existence.
-func createTopicReady(ctx context.Context, adm *kadm.Client, rt *runningTarget, topic string, partitions int32) error {
-	if err := createTopic(ctx, adm, rt, topic, partitions); err != nil {
+func createTopicReady(ctx context.Context, cl *kgo.Client, rt *runningTarget, topic string, partitions int32) error {
+	if err := createTopic(ctx, kadm.NewClient(cl), rt, topic, partitions); err != nil {
 		return err
 	}
-	return waitLeaders(ctx, adm, topic, partitions)
+	return waitLeaders(ctx, cl, topic, partitions)
 }
 
 // waitLeaders polls Metadata until every one of the topic's partitions
 // lists a leader. The first few polls go back to back, because on a
 // single node the answer is usually there at once and a sleep would
 // dominate the figure; after that it polls every millisecond, until
-// benchReadyTimeout.
-func waitLeaders(ctx context.Context, adm *kadm.Client, topic string, partitions int32) error {
+// benchReadyTimeout. Each poll is a real Metadata request: kadm's
+// Metadata answers from kgo's cache (up to MetadataMinAge old), which
+// would time the cache instead of the broker.
+func waitLeaders(ctx context.Context, cl *kgo.Client, topic string, partitions int32) error {
 	deadline := time.Now().Add(benchReadyTimeout)
 	var last error
 	for attempt := 0; ; attempt++ {
-		md, err := adm.Metadata(ctx, topic)
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
 		switch {
 		case err != nil:
 			last = err
+		case len(resp.Topics) != 1:
+			last = fmt.Errorf("%d topics in the answer", len(resp.Topics))
+		case resp.Topics[0].ErrorCode != 0:
+			last = kerr.ErrorForCode(resp.Topics[0].ErrorCode)
+		case int32(len(resp.Topics[0].Partitions)) != partitions:
+			last = fmt.Errorf("%d of %d partitions listed", len(resp.Topics[0].Partitions), partitions)
 		default:
-			td, ok := md.Topics[topic]
-			switch {
-			case !ok:
-				last = errors.New("topic missing from metadata")
-			case td.Err != nil:
-				last = td.Err
-			case int32(len(td.Partitions)) != partitions:
-				last = fmt.Errorf("%d of %d partitions listed", len(td.Partitions), partitions)
-			default:
-				last = nil
-				for _, pd := range td.Partitions {
-					if pd.Err != nil || pd.Leader < 0 {
-						last = fmt.Errorf("partition %d: leader %d: %v", pd.Partition, pd.Leader, pd.Err)
-						break
-					}
+			last = nil
+			for _, pd := range resp.Topics[0].Partitions {
+				if pd.ErrorCode != 0 || pd.Leader < 0 {
+					last = fmt.Errorf("partition %d: leader %d: %v", pd.Partition, pd.Leader, kerr.ErrorForCode(pd.ErrorCode))
+					break
 				}
-				if last == nil {
-					return nil
-				}
+			}
+			if last == nil {
+				return nil
 			}
 		}
 		if ctx.Err() != nil {

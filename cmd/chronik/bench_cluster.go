@@ -71,6 +71,9 @@ type procBroker struct {
 type procCluster struct {
 	brokers []*procBroker
 	dir     string
+	// keep leaves the directory (data and logs) in place on stop, for a
+	// run that failed.
+	keep bool
 }
 
 // freeLoopbackAddrs reserves n distinct loopback ports by binding them at
@@ -183,7 +186,9 @@ func (c *procCluster) stop() {
 		}
 		b.cmd = nil
 	}
-	os.RemoveAll(c.dir)
+	if !c.keep {
+		os.RemoveAll(c.dir)
+	}
 }
 
 func (c *procCluster) seeds() []string {
@@ -196,19 +201,21 @@ func (c *procCluster) seeds() []string {
 
 // waitReady polls Metadata until every broker is listed.
 func (c *procCluster) waitReady(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		md, err := adm.BrokerMetadata(ctx)
+		// A fresh client each time: kgo keeps what an early answer (before
+		// every broker registered) said about the cluster.
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+		if err != nil {
+			return err
+		}
+		md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+		cl.Close()
 		if err == nil && len(md.Brokers) == len(c.brokers) && md.Controller >= 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
+			c.keep = true
 			return fmt.Errorf("cluster not ready within 30s (brokers %v, err %v); logs in %s", md.Brokers, err, c.dir)
 		}
 		if ctx.Err() != nil {
@@ -218,7 +225,7 @@ func (c *procCluster) waitReady(ctx context.Context) error {
 	}
 }
 
-func runBenchCluster(ctx context.Context, out, progress io.Writer, o *benchOptions, c *clusterBenchOptions) error {
+func runBenchCluster(ctx context.Context, out, progress io.Writer, o *benchOptions, c *clusterBenchOptions) (err error) {
 	if err := c.produce.validate(); err != nil {
 		return err
 	}
@@ -231,7 +238,13 @@ func runBenchCluster(ctx context.Context, out, progress io.Writer, o *benchOptio
 	if err != nil {
 		return err
 	}
-	defer cluster.stop()
+	defer func() {
+		if err != nil {
+			cluster.keep = true
+			err = fmt.Errorf("%w (cluster logs kept in %s)", err, cluster.dir)
+		}
+		cluster.stop()
+	}()
 	if err := cluster.waitReady(ctx); err != nil {
 		return err
 	}
@@ -319,12 +332,11 @@ func benchTopicCreation(ctx context.Context, progress io.Writer, rt *runningTarg
 		return latencySummary{}, err
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	var samples []time.Duration
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("bench-create-%d-%d", time.Now().UnixNano(), i)
 		start := time.Now()
-		if err := createTopicReady(ctx, adm, rt, name, 1); err != nil {
+		if err := createTopicReady(ctx, cl, rt, name, 1); err != nil {
 			return latencySummary{}, err
 		}
 		samples = append(samples, time.Since(start))
@@ -354,7 +366,7 @@ func benchFailovers(ctx context.Context, progress io.Writer, cluster *procCluste
 	adm := kadm.NewClient(cl)
 	mis := "2"
 	rt := &runningTarget{replication: 3, topicConfigs: map[string]*string{"min.insync.replicas": &mis}}
-	if err := createTopicReady(ctx, adm, rt, topic, 1); err != nil {
+	if err := createTopicReady(ctx, cl, rt, topic, 1); err != nil {
 		return nil, err
 	}
 	var lastAck atomic.Int64 // unix nanos of the latest acknowledgement
