@@ -44,6 +44,10 @@ func (w *world) startFaults() {
 		c := &s.Cluster
 		every(c.NodePartitionEvery, "fault-node-partition", w.faultNodePartition)
 		every(c.Raft.StepDownEvery, "fault-raft-step-down", w.raft.stepDown)
+		if c.Blackout {
+			at := w.s.now + Time(r.Range(int64(5*Second), int64(s.FaultPhase-5*Second)))
+			w.s.at(at, "fault-blackout", w.faultBlackout)
+		}
 		w.startScenario()
 	}
 	if s.Disk.MediaFlip {
@@ -382,4 +386,21 @@ func (w *world) partitionNodes(a *simNode, others []*simNode, dir int, length Ti
 		w.tr.str("heal-nodes")
 		w.logf("fault: node partition n%d%s%s healed", a.id, arrow, strings.Join(desc, ","))
 	})
+}
+
+// faultBlackout cuts the power of every node at once (a data centre
+// losing power): each loses what it had not synced, with torn tails as
+// the crash settings say, and restarts after its own downtime. Since an
+// acknowledged record is durable on every ISR member, none may be lost.
+func (w *world) faultBlackout() {
+	if !w.faultsOn {
+		return
+	}
+	w.logf("fault: blackout")
+	w.tr.str("blackout")
+	for _, n := range w.nodes {
+		if n.up {
+			w.crash(n, "power")
+		}
+	}
 }

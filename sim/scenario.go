@@ -211,7 +211,9 @@ func (w *world) doubleFailover() {
 	if !w.faultsOn {
 		return
 	}
-	again := func() { w.s.after(w.scenRng.Exp(w.set.Cluster.ScenarioEvery), "scenario-double-failover", w.doubleFailover) }
+	again := func() {
+		w.s.after(w.scenRng.Exp(w.set.Cluster.ScenarioEvery), "scenario-double-failover", w.doubleFailover)
+	}
 	tp, a := w.pickLeader()
 	if a == nil || a.crashArmed != nil || a.stopping {
 		again()

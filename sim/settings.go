@@ -50,7 +50,9 @@ type ClusterSettings struct {
 	// node isolated, or one pair), symmetric or (NodeAsymmetric) one way.
 	NodePartitionEvery, NodePartitionLen Time
 	NodeAsymmetric                       bool
-	Raft                                 RaftSettings
+	// Blackout: once, every node loses power at the same moment.
+	Blackout bool
+	Raft     RaftSettings
 }
 
 // RaftSettings shape the metadata quorum model (raftlog.go).
@@ -107,6 +109,7 @@ func drawCluster(r *Rand, nodes int) ClusterSettings {
 		c.NodePartitionLen = pick(r, []Time{500 * Millisecond, 4 * Second})
 		c.NodeAsymmetric = r.Chance(0.5)
 	}
+	c.Blackout = r.Chance(0.15)
 	q := &c.Raft
 	q.CommitDelay = pick(r, []Time{500 * Microsecond, 3 * Millisecond, 20 * Millisecond})
 	q.ApplyDelay = pick(r, []Time{100 * Microsecond, 2 * Millisecond})
@@ -333,6 +336,7 @@ func (s Settings) String() string {
 			c.Nodes, c.Scenario, fmtTime(c.ScenarioEvery), c.RF2Frac, c.MinISR1Frac, c.HeartbeatIntervalMs, c.SessionTimeoutMs,
 			c.ReplicaLagTimeMaxMs, c.ReplicaFetchWaitMaxMs, c.MaxDown)
 		add(c.NodePartitionEvery > 0, "node-partition/~%s(len~%s,asym=%v)", fmtTime(c.NodePartitionEvery), fmtTime(c.NodePartitionLen), c.NodeAsymmetric)
+		add(c.Blackout, "blackout")
 		q := c.Raft
 		add(true, "raft=commit~%s/apply~%s/election=%s-%s/lease=%s/detect~%s/survive=%g/silent=%g/snap%d/restore=%g/install%d",
 			fmtTime(q.CommitDelay), fmtTime(q.ApplyDelay), fmtTime(q.ElectionMin), fmtTime(q.ElectionMax), fmtTime(q.LeaseTimeout),
