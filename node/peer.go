@@ -16,9 +16,15 @@ package node
 // afterwards. A connection that failed in any way (dial, write, read,
 // deadline, a wrong correlation id or an undecodable answer) is closed and
 // the request answered with the error; the broker decides whether to
-// retry. An idle connection older than peerIdleMax is closed rather than
-// reused, well before the peer's own idle timeout (10 minutes) could close
-// it under a request.
+// retry. One exception: a pooled connection that turns out to be closed
+// at the peer's end before any answer (the peer restarted since the
+// connection was last used) never delivered the request to a live
+// process, so the pool's other idle connections are dropped and the
+// request goes once more over a fresh one. Without that, every stale
+// connection would fail one request in turn, and a run of failed
+// heartbeats could get a live broker fenced. An idle connection older than
+// peerIdleMax is closed rather than reused, well before the peer's own
+// idle timeout (10 minutes) could close it under a request.
 //
 // Every wait is bounded by the request's deadline: PeerRequestTimeout, plus
 // MaxWaitMillis for a fetch. Each request runs on its own goroutine (the
@@ -44,6 +50,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -173,11 +180,29 @@ func (p *peerNetwork) roundTrip(addr string, corr int32, frame []byte, resp kmsg
 	}
 	defer func() { <-pool.slots }()
 
-	c, err := p.take(pool, deadline)
+	c, reused, err := p.take(pool, deadline)
 	if err != nil {
 		return err
 	}
-	if err := exchange(c.conn, corr, frame, resp, deadline); err != nil {
+	unheard, err := exchange(c.conn, corr, frame, resp, deadline)
+	if err == nil {
+		p.putBack(pool, c)
+		return nil
+	}
+	p.discard(c)
+	if !reused || !unheard {
+		return err
+	}
+	// A pooled connection the peer had closed: the peer restarted (or
+	// closed it as idle) since it was last used, and the request never
+	// reached a live process. Its other idle connections are just as
+	// stale; drop them and try once more on a fresh one.
+	p.dropIdle(pool)
+	c, _, err = p.take(pool, deadline)
+	if err != nil {
+		return err
+	}
+	if _, err := exchange(c.conn, corr, frame, resp, deadline); err != nil {
 		p.discard(c)
 		return err
 	}
@@ -186,40 +211,44 @@ func (p *peerNetwork) roundTrip(addr string, corr int32, frame []byte, resp kmsg
 }
 
 // exchange writes one request and reads and decodes its response.
-func exchange(conn net.Conn, corr int32, frame []byte, resp kmsg.Response, deadline time.Time) error {
+// unheard reports a failure that shows the peer's end of the connection
+// was already closed: the write failed, or the read ended (end of file or
+// reset) before a single byte of a response. A timeout is never unheard.
+func exchange(conn net.Conn, corr int32, frame []byte, resp kmsg.Response, deadline time.Time) (unheard bool, err error) {
 	if err := conn.SetDeadline(deadline); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := conn.Write(frame); err != nil {
-		return fmt.Errorf("write request: %w", err)
+		return !isTimeout(err), fmt.Errorf("write request: %w", err)
 	}
 	var size [4]byte
-	if _, err := io.ReadFull(conn, size[:]); err != nil {
-		return fmt.Errorf("read response size: %w", err)
+	if n, err := io.ReadFull(conn, size[:]); err != nil {
+		closed := n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET))
+		return closed, fmt.Errorf("read response size: %w", err)
 	}
 	n := int32(binary.BigEndian.Uint32(size[:]))
 	if n < 4 || n > peerResponseBytesMax {
-		return fmt.Errorf("response size %d out of range", n)
+		return false, fmt.Errorf("response size %d out of range", n)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(conn, body); err != nil {
-		return fmt.Errorf("read %d-byte response: %w", n, err)
+		return false, fmt.Errorf("read %d-byte response: %w", n, err)
 	}
 	if got := int32(binary.BigEndian.Uint32(body)); got != corr {
-		return fmt.Errorf("response correlation id %d, want %d", got, corr)
+		return false, fmt.Errorf("response correlation id %d, want %d", got, corr)
 	}
 	body = body[4:]
 	if resp.IsFlexible() && resp.Key() != apiKeyAPIVersions {
 		rest, err := skipTags(body)
 		if err != nil {
-			return fmt.Errorf("response header: %w", err)
+			return false, fmt.Errorf("response header: %w", err)
 		}
 		body = rest
 	}
 	if err := resp.ReadFrom(body); err != nil {
-		return fmt.Errorf("decode response: %w", err)
+		return false, fmt.Errorf("decode response: %w", err)
 	}
-	return nil
+	return false, nil
 }
 
 // skipTags skips a tagged-field section.
@@ -268,15 +297,15 @@ func (p *peerNetwork) pool(addr string) (*peerPool, error) {
 	return pl, nil
 }
 
-// take returns an idle connection of pool, or dials a new one.
-func (p *peerNetwork) take(pool *peerPool, deadline time.Time) (*peerConn, error) {
+// take returns an idle connection of pool (reused) or dials a new one.
+func (p *peerNetwork) take(pool *peerPool, deadline time.Time) (c *peerConn, reused bool, err error) {
 	p.mu.Lock()
 	for len(pool.idle) > 0 {
 		c := pool.idle[len(pool.idle)-1]
 		pool.idle = pool.idle[:len(pool.idle)-1]
 		if time.Since(c.idleSince) <= peerIdleMax {
 			p.mu.Unlock()
-			return c, nil
+			return c, true, nil
 		}
 		p.closeLocked(c)
 	}
@@ -287,17 +316,34 @@ func (p *peerNetwork) take(pool *peerPool, deadline time.Time) (*peerConn, error
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", pool.addr)
 	if err != nil {
-		return nil, fmt.Errorf("dial: %w", err)
+		return nil, false, fmt.Errorf("dial: %w", err)
 	}
-	c := &peerConn{conn: conn}
+	c = &peerConn{conn: conn}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		conn.Close()
-		return nil, errPeerNetworkClosed
+		return nil, false, errPeerNetworkClosed
 	}
 	p.conns[c] = struct{}{}
-	return c, nil
+	return c, false, nil
+}
+
+// dropIdle closes the idle connections of pool.
+func (p *peerNetwork) dropIdle(pool *peerPool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range pool.idle {
+		p.closeLocked(c)
+	}
+	clear(pool.idle)
+	pool.idle = pool.idle[:0]
+}
+
+// isTimeout reports a deadline error.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // putBack returns a healthy connection to its pool.

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/io/wire"
 )
 
 // peerResult is one delivered answer of the peer network.
@@ -229,5 +230,55 @@ func TestPeerNetworkErrors(t *testing.T) {
 	p2.Send(peerAddrOf(t, silent.Addr().String()), 4, kmsg.NewPtrApiVersionsRequest())
 	if r := waitPeerResult(t, results2, 5*time.Second); r.err == nil || r.id != 4 {
 		t.Fatalf("send after close: id %d err %v", r.id, r.err)
+	}
+}
+
+// TestPeerNetworkPeerRestarted: after the peer restarts on the same
+// address, the pooled connections to it are dead; the next request must
+// still succeed (on a fresh connection) instead of failing once per stale
+// connection, which would cost a broker its heartbeats.
+func TestPeerNetworkPeerRestarted(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	start := func() func() {
+		cfg := broker.DefaultConfig()
+		cfg.AdvertisedPort = 0
+		n, err := New(Config{DataDir: dir, Broker: cfg, Wire: wire.Config{Addr: addr}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}
+	}
+	stop := start()
+	to := peerAddrOf(t, addr)
+	p, results := newTestPeerNetwork(t, 4, 5*time.Second)
+	// Three requests at once leave three idle connections in the pool.
+	for i := uint64(1); i <= 3; i++ {
+		p.Send(to, i, kmsg.NewPtrApiVersionsRequest())
+	}
+	for i := 0; i < 3; i++ {
+		if r := waitPeerResult(t, results, 10*time.Second); r.err != nil {
+			t.Fatalf("before the restart: %v", r.err)
+		}
+	}
+	p.mu.Lock()
+	idle := len(p.pools[addr].idle)
+	p.mu.Unlock()
+	stop()
+	stop = start()
+	defer stop()
+	for i := uint64(10); i < 13; i++ {
+		p.Send(to, i, kmsg.NewPtrApiVersionsRequest())
+		if r := waitPeerResult(t, results, 10*time.Second); r.err != nil {
+			t.Fatalf("request %d after the restart (%d idle connections before it): %v", i, idle, r.err)
+		}
 	}
 }
