@@ -110,6 +110,9 @@ type Broker struct {
 	nextHeartbeatMs   int64
 	shuttingDown      bool
 	shutdownReady     bool
+	// orphansRemoved says the stale partition directories of a cluster
+	// broker were cleared (once, when its registration first applies).
+	orphansRemoved bool
 	// hwRaised lists partitions whose high watermark rose since the last
 	// settle; waking fetches is re-entrant safe only through it.
 	hwRaised []*partition
@@ -362,7 +365,7 @@ func (b *Broker) removeOrphanDirs() {
 		if !ok {
 			continue
 		}
-		if ts := b.topics[topic]; ts != nil && part < int32(len(ts.partitions)) {
+		if ts := b.topics[topic]; ts != nil && part < int32(len(ts.partitions)) && ts.partitions[part].hosted {
 			continue
 		}
 		b.env.Logger.Warn("removing partition directory of unknown topic", "dir", name)

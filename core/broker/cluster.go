@@ -200,6 +200,14 @@ func (b *Broker) afterApply(nowMs int64, entry *metadata.Entry, results []metada
 		}
 	}
 	b.reconcile(nowMs)
+	if b.clustered() && !b.orphansRemoved && b.registered() {
+		// The log is applied at least up to this process's registration, so
+		// every topic deleted while the broker was down is gone from the
+		// image (even when a snapshot skipped the deletion itself): a
+		// directory the image does not give this broker is stale.
+		b.orphansRemoved = true
+		b.removeOrphanDirs()
+	}
 }
 
 // sendPeer sends req to broker to (its address taken from the image). A
@@ -344,8 +352,33 @@ func (b *Broker) BeginControlledShutdown(nowMs int64) {
 		return
 	}
 	b.shuttingDown = true
+	if b.nothingToHandOver() {
+		// The last broker standing: no leadership can move and no leader
+		// waits on this one, and there may be no quorum left to commit a
+		// fencing anyway.
+		b.shutdownReady = true
+		return
+	}
 	b.nextHeartbeatMs = nowMs
 	b.clusterTick(nowMs)
+}
+
+// nothingToHandOver reports whether no other unfenced broker replicates a
+// partition this broker replicates.
+func (b *Broker) nothingToHandOver() bool {
+	for _, name := range b.image.TopicNames() {
+		for _, a := range b.image.Topic(name).Assignments {
+			if !metadataContains(a.Replicas, b.cfg.NodeID) {
+				continue
+			}
+			for _, id := range a.Replicas {
+				if reg := b.image.Broker(id); id != b.cfg.NodeID && reg != nil && !reg.Fenced {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
 
 // ShutdownReady reports whether a controlled shutdown may proceed: the

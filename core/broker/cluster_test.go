@@ -624,3 +624,65 @@ func TestClusterProducerIDsAreUniqueAcrossBrokers(t *testing.T) {
 		}
 	}
 }
+
+// A broker that restarts from a metadata snapshot taken after a topic it
+// replicated was deleted never sees the deletion; once its registration
+// applies it removes the stale directories itself.
+func TestClusterRestartFromSnapshotRemovesDeletedTopicDirs(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("gone", 1, 3, nil)
+	c.produce("gone", 0, 2)
+	n3 := c.nodes[2]
+	c.runUntil("node 3 has the data", func() bool { return c.partitionLog(3, "gone", 0).LogEndOffset() == 2 })
+	n3.kill()
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.Version = 4
+	del.TopicNames = []string{"gone"}
+	if resp := c.do(c.controller, del).(*kmsg.DeleteTopicsResponse); resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("delete: %d", resp.Topics[0].ErrorCode)
+	}
+	snapshot, err := c.nodes[c.controller-1].b.SnapshotMetadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := n3.disk.List("."); !containsString(names, "gone-0") {
+		t.Fatalf("node 3's directory went away while it was down: %v", names)
+	}
+	n3.start()
+	if err := n3.b.RestoreMetadata(c.nowMs, snapshot); err != nil {
+		t.Fatal(err)
+	}
+	n3.applied = len(c.log)
+	c.runUntil("node 3 registered", func() bool { return n3.b.unfenced() })
+	if names, _ := n3.disk.List("."); containsString(names, "gone-0") {
+		t.Fatalf("stale directory of a deleted topic left behind: %v", names)
+	}
+}
+
+// The last broker of a cluster stops at once: nobody can take over its
+// partitions, and there may be no quorum to fence it.
+func TestClusterLastBrokerShutsDownAtOnce(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 2, 1, nil)
+	c.createTopic("t", 1, 3, nil)
+	for _, id := range []int32{2, 3} {
+		n := c.nodes[id-1]
+		n.b.BeginControlledShutdown(c.nowMs)
+		c.runUntil(fmt.Sprintf("broker %d ready to stop", id), func() bool { return n.b.ShutdownReady() })
+		n.kill()
+	}
+	last := c.nodes[0]
+	last.b.BeginControlledShutdown(c.nowMs)
+	if !last.b.ShutdownReady() {
+		t.Fatal("the last broker waits for a handover that cannot happen")
+	}
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
