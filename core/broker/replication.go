@@ -169,6 +169,12 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			b.env.Logger.Info("leading partition", "partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
 		} else if want == roleFollower {
 			b.env.Logger.Info("following partition", "partition", p.dir, "leader", a.Leader, "leader_epoch", a.LeaderEpoch)
+			if bugs.TruncateToHighWatermark { // deliberate bug (core/bugs): Kafka's pre-KIP-101 rule
+				if err := p.log.TruncateTo(p.log.HighWatermark()); err != nil {
+					b.takeOffline(p, err)
+					return
+				}
+			}
 		}
 		b.wakeFetches(nowMs)
 	}
@@ -598,9 +604,6 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 		target := sp.DivergingEpoch.EndOffset
 		if _, ownEnd, ok := p.log.EndOffsetForEpoch(sp.DivergingEpoch.Epoch); ok && ownEnd < target {
 			target = ownEnd
-		}
-		if bugs.TruncateToHighWatermark { // deliberate bug (core/bugs): Kafka's pre-KIP-101 rule
-			target = p.log.HighWatermark()
 		}
 		b.env.Logger.Info("truncating divergent suffix", "partition", p.dir, "from", p.log.LogEndOffset(), "to", target,
 			"leader_epoch", sp.DivergingEpoch.Epoch)

@@ -14,7 +14,7 @@
 // | NoIdempotentDedup      | chronik_bug_no_dedup           | idempotent producer sequences are not checked            |
 // | SyncCoversLaterAppends | chronik_bug_sync_covers_later  | a finished fsync counts appends made while it ran        |
 // | HighWatermarkIgnoresFollowers | chronik_bug_hw_ignores_followers | the leader's HW ignores followers: acks=all before they have the data |
-// | TruncateToHighWatermark | chronik_bug_truncate_to_hw    | a follower truncates to its own HW, not by leader epoch |
+// | TruncateToHighWatermark | chronik_bug_truncate_to_hw    | a broker that starts following truncates to its own HW (pre-KIP-101), not by epoch |
 // | ElectOutsideISR        | chronik_bug_elect_outside_isr  | fencing elects any unfenced replica, in the ISR or not  |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
