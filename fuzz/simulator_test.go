@@ -22,9 +22,11 @@ func simFaultPhase(knob uint16) sim.Time {
 
 // FuzzSimulator runs the deterministic simulator with a fuzzer-chosen seed
 // and length of the faulty phase. The seed draws every fault and workload
-// setting of the run (swarm testing: network delay, loss, resets and
-// partitions, crashes with torn writes, disk errors and bit flips, clock
-// drift and jumps, producers, consumers, admin operations, log settings),
+// setting of the run (swarm testing: one node or a three-node cluster with
+// its metadata quorum model and fault scenario, network delay, loss,
+// resets and partitions, crashes with torn writes, disk errors and bit
+// flips, clock drift and jumps, producers, consumers, admin operations,
+// log settings),
 // so the fuzzer's mutations of it explore setting combinations, guided by
 // the coverage of core that each run reaches. The fuzzer also picks the
 // length of the faulty phase (1 s to about 132 s of virtual time). The

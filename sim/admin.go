@@ -82,6 +82,7 @@ func (a *admin) create(partitions int32) {
 		if r.Chance(w.set.Cluster.RF2Frac) {
 			rt.ReplicationFactor = 2
 		}
+		rt.ReplicationFactor = min(rt.ReplicationFactor, int16(len(w.nodes)))
 		minISR := "2"
 		if r.Chance(w.set.Cluster.MinISR1Frac) {
 			minISR = "1"

@@ -87,15 +87,29 @@ func goTestSweep(t *testing.T, tag, ignore string) string {
 	return string(out)
 }
 
-// firstFinding extracts the first checker message of a failed sweep.
+// firstFinding extracts the first checker message of a failed sweep,
+// preferring a safety finding to the liveness one that a run records
+// first when it also failed to finish.
 func firstFinding(out string) string {
 	lines := strings.Split(out, "\n")
 	for i, l := range lines {
-		if strings.Contains(l, "FAILED (") && i+1 < len(lines) {
-			msg := strings.TrimSpace(lines[i+1])
-			if len(msg) > 160 {
-				msg = msg[:160] + "..."
+		if !strings.Contains(l, "FAILED (") {
+			continue
+		}
+		var msg string
+		for _, f := range lines[i+1:] {
+			f = strings.TrimSpace(f)
+			if !strings.HasPrefix(f, "[") {
+				break
 			}
+			if msg == "" || (strings.Contains(msg, "] liveness:") && !strings.Contains(f, "] liveness:")) {
+				msg = f
+			}
+		}
+		if len(msg) > 160 {
+			msg = msg[:160] + "..."
+		}
+		if msg != "" {
 			return msg
 		}
 	}

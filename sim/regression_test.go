@@ -20,6 +20,12 @@ var regressionSeeds = []struct {
 	{330, 1, "FINDINGS.md 5: the same"},
 	{429, 1, "FINDINGS.md 5: the same"},
 	{670, 1, "FINDINGS.md 5: the same"},
+	// Cluster bugs (FINDINGS.md 7-10), each checked against the core with
+	// its fix reverted, with the simulator of 58c07f8.
+	{15, 3, "FINDINGS.md 7: a read error while a produce woke fetches left a waiter on an offline partition"},
+	{24, 3, "FINDINGS.md 7: the same, a nil log dereferenced"},
+	{1358, 3, "FINDINGS.md 8 and 10: an ISR expansion with an unknown outcome dropped from the maximal ISR"},
+	{1588, 3, "FINDINGS.md 9: a restarted follower took its durable end as high watermark and served uncommitted records"},
 }
 
 // TestRegressionSeeds replays the seeds of known bugs.
