@@ -1,7 +1,11 @@
 // Package sim is Chronik's deterministic simulator: it runs the real
 // broker (core/broker over core/partlog) inside a virtual world of clients,
 // network, disk and clock, all driven by one seeded PRNG, injects faults,
-// records every client operation and checks the history.
+// records every client operation and checks the history. A run is one
+// node (the broker's local metadata log) or, in about two thirds of the
+// seeds, a cluster of three brokers with a deterministic model of the Raft
+// metadata quorum, replication over the simulated network, and clients
+// that route by Metadata.
 //
 // # Running it
 //
@@ -9,6 +13,7 @@
 //	go test ./sim -run Sim -seed=N -v     # one seed: one line with seed=N, the faults, trace=<hex>
 //	go test ./sim -run Sim -seeds=K -v    # K seeds from a random start (printed); add -seed=S to choose it
 //	go test ./sim -run Sim -seed=N -event-log=/tmp/N.log   # the run's event log
+//	go test ./sim -run Sim -seeds=K -nodes=3 -v   # force the node count (1, or a cluster of 3 or more)
 //	go test ./sim -run TestBugsCaught -v   # deliberate bugs (also part of go test ./...)
 //	go test ./sim -run XXX -bench Run     # speed
 //
@@ -23,17 +28,21 @@
 //
 // Nothing in a run reads the wall clock or uses a goroutine; randomness
 // comes from splitmix64 streams forked by name from the seed ("settings",
-// "net", "faults", "disk/1", "client/p0", "node/1/random", ...), so adding a
-// client or a fault kind leaves the other streams' draws alone. The
+// "net", "faults", "disk/1", "client/p0", "node/1/random", and for
+// clusters "cluster", "raft", "scenario", "peers/2", ...), so adding a
+// client or a fault kind leaves the other streams' draws alone; the
+// cluster settings come from their own stream, so a single-node seed draws
+// what it drew before clusters existed. The
 // scheduler is a binary heap ordered by (virtual time in microseconds,
 // scheduling sequence number). The trace is a SHA-256 over a binary
 // encoding of every event handled (time, sequence number, kind), every
 // request and response frame, every fault injected, every operation
-// completed and every broker log line. TestDeterminism runs a seed twice
-// (equal traces) and another seed (a different trace); sweeps of 60 seeds
-// in two processes gave identical traces. The checkers are outside the
-// trace: porcupine's verdict is deterministic, its time budget and its HTML
-// are not.
+// completed and every broker log line (plus the quorum model's proposals,
+// commits, leaders and peer sends). TestDeterminism runs a seed twice
+// (equal traces) and another seed (a different trace), on one node and on
+// three; sweeps of 60 mixed seeds in two processes gave identical traces.
+// The checkers are outside the trace: porcupine's verdict is
+// deterministic, its time budget and its HTML are not.
 //
 // # The node
 //
@@ -46,33 +55,80 @@
 // order per connection (a nil response frees its slot), as io/wire does.
 // Sync jobs complete after a seeded latency, then SyncDone follows unless
 // the process died meanwhile. A real fsync makes durable at least what was
-// written before it was called; whether it also covers writes made while it
-// runs is drawn per job: job.Run() executes at the start (later appends
-// stay unsynced) or at the completion (they are included). Page-cache writes and WriteFileAtomic's two fsyncs cost seeded
-// time on the loop; events that arrive while it is busy wait in one ordered
-// backlog. A kill drops the broker and resets its connections; a power
-// loss also drops unsynced data (memdisk.Crash; torn tails optional, which
-// keep all unsynced bytes half the time and a random prefix otherwise;
-// garbage in torn tails optional) and resets nothing (clients time out);
-// half the power losses wait for the node's next fsync and strike in its
-// middle, since syncs are short next to the workload; a graceful stop mirrors node.shutdown (in-flight syncs land,
-// SyncAllBlocking, Shutdown, connections closed in order). A restart
-// recovers from the disk alone; a failed start is retried every second.
+// written before it was called; whether it also covers writes made while
+// it runs is drawn per job: job.Run() executes at the start (later appends
+// stay unsynced) or at the completion (they are included). Page-cache
+// writes and WriteFileAtomic's two fsyncs cost seeded time on the loop;
+// events that arrive while it is busy wait in one ordered backlog. A kill
+// drops the broker and resets its connections; a power loss also drops
+// unsynced data (memdisk.Crash; torn tails optional, which keep all
+// unsynced bytes half the time and a random prefix otherwise; garbage in
+// torn tails optional) and resets nothing (clients time out); half the
+// power losses wait for the node's next fsync and strike in its middle,
+// since syncs are short next to the workload; a graceful stop mirrors
+// node.shutdown (in-flight syncs land, SyncAllBlocking, Shutdown,
+// connections closed in order). A restart recovers from the disk alone; a
+// failed start is retried every second.
+//
+// In a cluster each node's broker gets Env.Quorum (the quorum model) and
+// Env.Network: a request to another broker is encoded with kmsg, sent on
+// one of the node's connections to that peer, parsed with
+// broker.ParseRequest and handled there exactly like a client's, and its
+// answer decoded with kmsg and handed back with PeerResponse (an error
+// after a reset, a refused connection, or a timeout: a replica fetch's
+// long poll plus 2 s, else 3 s). Since a connection answers in order, a
+// node keeps a pool of connections per peer and purpose (API key), as a
+// real node would: a request takes an idle one or opens another, up to
+// four. The pools die with the process (kill: reset; power loss: nobody
+// tells the peer). Everything that reaches a broker from outside (applies,
+// SetController, ProposalFailed, PeerResponse) is an event of its own on
+// the node's loop, never a call made from inside the broker. A controlled
+// shutdown calls BeginControlledShutdown and stops gracefully once
+// ShutdownReady, or after 10 s.
+//
+// # Metadata quorum (clusters)
+//
+// raftlog.go models what Raft guarantees and how it fails, since
+// hashicorp/raft cannot run deterministically: one committed log that
+// survives every crash; a leader (the controller) among the live nodes
+// that reach a majority; only its proposals commit, in order, after a
+// seeded delay, while it keeps the majority (a proposal elsewhere fails at
+// once); a leader that crashes, stays cut off for the lease timeout or
+// steps down (a fault) leaves a seeded election window without leader, its
+// pending proposals fail (ProposalFailed, or seeded silence: unknown
+// outcome) and a seeded prefix of them may still commit under the next
+// leader, after the failure was reported. Each node applies the committed
+// entries after its own seeded delay (sometimes a slow one) while it
+// reaches the leader, and catches up after a partition, by the leader's
+// snapshot when it is far behind (RestoreMetadata). A restarted broker
+// restores the node's snapshot (taken with SnapshotMetadata every few
+// applies; they survive crashes) or replays from the start, drawn per
+// seed. SetController follows each node's view with a delay: a heartbeat
+// for a new leader, at once for the leader itself (after applying the whole
+// committed log: a barrier) and for a deposed one, a detection delay for a
+// node cut off from the leader, which keeps its stale view meanwhile. The
+// simulator applies the committed log to its own image (the truth): after
+// every apply or restore, every node's image must equal it byte for byte,
+// and scenarios and the final phase read leaders, ISRs and registrations
+// from it.
 //
 // # Network
 //
-// One link per client and node (node ids and the link table are general
-// for the cluster work to come), each direction with its own cut count and
-// clog. Connections are TCP: FIFO per direction, no loss or duplication
-// inside; the one-way delay is a base plus an exponential jitter plus rare
-// spikes plus the frame's size at 1 GB/s, so different connections reorder. Faults: connection resets (data
-// in flight lost, both sides told after a delay), clogs (a direction's
-// delay grows by up to seconds for a window), partitions of a random subset
-// of clients (both directions, or one: requests arrive and answers do not),
-// healed later; a cut direction holds its messages and releases them in
-// order when it heals. Connecting takes a round trip; a cut times out after
-// a second, a dead node refuses. Duplication is a client retrying on a new
-// connection.
+// One link per client and node, and one per ordered pair of nodes, each
+// direction with its own cut count and clog. Connections are TCP: FIFO per
+// direction, no loss or duplication inside; the one-way delay is a base
+// plus an exponential jitter plus rare spikes plus the frame's size at
+// 1 GB/s, so different connections reorder. Faults: connection resets
+// (data in flight lost, both sides told after a delay), clogs (a
+// direction's delay grows by up to seconds for a window), partitions of a
+// random subset of client links (both directions, or one: requests arrive
+// and answers do not), partitions between nodes (one node cut off from
+// the others, or one pair, both ways or one way; a direction between two
+// nodes is cut on both links that carry it, and the quorum model sees the
+// same cuts), healed later; a cut direction holds its messages and
+// releases them in order when it heals. Connecting takes a round trip; a
+// cut times out after a second, a dead node refuses. Duplication is a
+// client retrying on a new connection.
 //
 // # Disk
 //
@@ -91,13 +147,16 @@
 // checks and the final drain, and what is still checked for it is that no
 // corrupt batch and nothing past the high watermark is ever served. Torn
 // tails with garbage (a flipped byte past the last sync, after a power loss)
-// exercise recovery's CRC check without touching acknowledged data.
+// exercise recovery's CRC check without touching acknowledged data. Every
+// node has its own disk and fault stream; a cluster's media flip also
+// quarantines the partition (no replica repairs another yet).
 //
 // # Clock
 //
 // Each node's clock is virtual time plus an offset (±2 s), a drift (up to
-// ±500 ppm) and jumps (forward 1-30 s, and backward 0.1-5 s in some seeds).
-// Clients' clocks are exact; history times are virtual microseconds.
+// ±500 ppm) and jumps (forward 1-30 s, and backward 0.1-5 s in some seeds)
+// of one node at a time. Clients' clocks are exact; history times are
+// virtual microseconds.
 //
 // # Workload and history
 //
@@ -108,7 +167,7 @@
 // or all, up to four in flight, no retry: a failed send is unknown and the
 // next send has new values, since a retry with the same values would be
 // ambiguous without idempotence). Every value is unique. acks=1 is recorded
-// like acks=all: on a single node with sync writes both are answered after
+// like acks=all on a single node: with sync writes both are answered after
 // the fsync (00_produce.go), which is what lets the ack-before-sync bug be
 // caught; acks=0 is always unknown. Errors the broker returns before
 // appending (CORRUPT_MESSAGE, OUT_OF_ORDER_SEQUENCE, ...) are failed; every
@@ -121,62 +180,129 @@
 // failed, since the partition-log model has no place for it. Clients check
 // every fetched batch's CRC, dense offsets and that nothing at or past the
 // response's high watermark is served. An admin creates topics (never
-// reusing a name, some with small segment.bytes), deletes some, and lists
-// topics with Metadata: acknowledged creates must be listed and
-// acknowledged deletes must not.
+// reusing a name, some with small segment.bytes), deletes some, grows some
+// and alters log configs, and lists topics with Metadata: on a single node
+// acknowledged creates must be listed and acknowledged deletes must not.
+//
+// In a cluster (route.go) every client keeps a view of the cluster from
+// Metadata (v7+, any broker, which may be stale): produce, fetch and
+// ListOffsets go to the partition's leader (fetch and ListOffsets name its
+// leader epoch half the time), admin requests to the controller, Metadata
+// and InitProducerId to any broker; NOT_LEADER_OR_FOLLOWER,
+// FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_CONTROLLER,
+// LEADER_NOT_AVAILABLE, NOT_ENOUGH_REPLICAS(_AFTER_APPEND),
+// KAFKA_STORAGE_ERROR, UNKNOWN_TOPIC_OR_PARTITION and any broken call mark
+// the view stale, and the next request refreshes it first. Topics get
+// replication factor 3 (2 in some seeds) and min.insync.replicas 2 (1 in
+// some); producers mostly use acks=all. acks=1 is unknown (a failover may
+// lose it, as in Kafka); NOT_ENOUGH_REPLICAS is a definite failure (checked
+// before the append) and, like a send that found no connection or no
+// leader, is retried with the same values; NOT_LEADER_OR_FOLLOWER is
+// unknown (a leader answers it to produces that waited when it lost the
+// leadership). Creates go to the controller and are retried with the same
+// name until settled: a proposal reported failed (NOT_CONTROLLER) may
+// commit after all, and then a retry's TOPIC_ALREADY_EXISTS is the
+// create's success. Metadata from any broker may lag, so it is checked
+// only for topics never created and partition counts never asked for; the
+// committed log is checked at the end (below).
+//
+// # Fault scenarios (clusters)
+//
+// On top of the swarm faults (which hit every node: crashes of random
+// nodes, at most one or two down at a time, disk faults, clock jumps,
+// partitions between nodes, leader step-downs of the quorum, and in 15% of
+// the seeds one blackout, every node powered off at once), each cluster
+// seed runs one scenario (scenario.go), targeting what the committed log
+// says: leader-failover (kill -9 or power loss of partition leaders),
+// double-failover (KIP-101: leader A fails, B leads and appends, A returns
+// and as soon as it is registered B fails), rolling-restart (controlled
+// shutdowns one node at a time), controller-failover (the quorum leader's
+// node crashes, is cut off, or steps down), isolate-leader (a partition
+// leader cut off from the other nodes, one way or both, while its clients
+// still reach it: with min.insync.replicas 2 it must not acknowledge).
+// After a leader fails, a trap fails the new leader within 5 ms of a
+// follower truncating its log, before it has fetched again: a follower
+// that truncated too far and then leads loses acknowledged records.
 //
 // # Phases and checkers
 //
-// Boot (node up, initial topics), then 60 s with faults and the workload,
-// then the liveness phase: faults heal, the workload stops, a second later
-// the workload clients retire and the node restarts (gracefully or killed,
-// per seed); within 30 s a final client must list the topics, produce one
-// record (acks=all) to every partition and drain it from offset 0 to its
-// high watermark (Final reads). Checkers: broker.CheckInvariants after every
-// node event; the client-side checks above; linearizability.CheckOffsets
-// (lost writes, duplicates, inconsistent offsets, unexpected values, wrong
-// acknowledged offsets, non-monotonic sends and polls); porcupine
-// (linearizability.CheckLinearizability) per partition, writing its HTML on
-// failure; the metadata check; liveness. A partition with no final drain
-// (a deleted topic) and more than 12 unknown appends no read saw is left to
-// the offset checks: the model's branching over them made porcupine run
-// for minutes, past its timeout (see FINDINGS.md).
+// Boot (nodes up, a controller elected and brokers registered in a
+// cluster, initial topics), then 60 s with faults and the workload, then
+// the liveness phase: faults heal, the workload stops, a second later the
+// workload clients retire and every node restarts (gracefully or killed,
+// per seed); within 30 s (60 s for a cluster) a final client must produce
+// one record (acks=all) to every partition and drain it from offset 0 to
+// its high watermark (Final reads), on a single node after listing the
+// topics with Metadata, in a cluster for every partition of the committed
+// log, routed to its leader. A cluster then waits until every replica is
+// back in its partition's ISR (in the committed log), stops every node
+// cleanly and compares the replicas' logs on their disks: every replica
+// must hold the same batches, byte for byte, from offset 0 to the high
+// watermark the drain reached, and every acknowledged acks=all append must
+// be there at its acknowledged offset; the committed log must also hold
+// every topic whose create was acknowledged (with at least its
+// acknowledged partitions) and none whose delete was. Checkers:
+// broker.CheckInvariants after every node event; the client-side checks
+// above; the metadata image checks; linearizability.CheckOffsets (lost
+// writes, duplicates, inconsistent offsets, unexpected values, wrong
+// acknowledged offsets, non-monotonic sends and polls), over the whole
+// history across leaders; porcupine (linearizability.CheckLinearizability)
+// per partition, writing its HTML on failure, with
+// ModelOptions.StaleHighWatermark in clusters (a deposed leader keeps
+// serving its last high watermark until it hears of its successor, and a
+// new leader's lags until its followers fetch, as in Kafka: FINDINGS.md 11;
+// a high watermark may lag the committed log, never lead it); the metadata
+// checks; liveness. A partition with no final drain (a deleted topic) and
+// more than 12 unknown appends no read saw is left to the offset checks:
+// the model's branching over them made porcupine run for minutes, past its
+// timeout (see FINDINGS.md).
 //
 // # Deliberate bugs (core/bugs)
 //
-// Six switches, each on only under its build tag; TestBugsCaught sweeps
-// each and requires a failure within 200 seeds (seeds that fail without any
-// deliberate bug, real bugs still open, are skipped). Seeds needed, and the
-// checker that caught each (whole hunt: about 11 s with a warm build cache):
+// Nine switches, each on only under its build tag; TestBugsCaught sweeps
+// each over the fixed seeds (one and three nodes mixed) and requires a
+// failure within 200 seeds (seeds that fail without any deliberate bug,
+// real bugs still open, are skipped). Seeds needed in that sweep, then
+// with -nodes=1 (or -nodes=3 for the replication bugs), and the checker
+// that caught each (whole hunt: about 30 s with a warm build cache):
 //
-//	chronik_bug_ack_before_sync    1 seed   lost write after a power loss
-//	chronik_bug_serve_past_hw      1 seed   client saw offsets at or past the HW
-//	chronik_bug_skip_crc           4 seeds  corrupt batch served (torn-tail garbage)
-//	chronik_bug_reuse_offset       1 seed   lost writes, inconsistent offsets
-//	chronik_bug_no_dedup           1 seed   duplicate values after idempotent retries
-//	chronik_bug_sync_covers_later 13 seeds  liveness: recovery point above the data
-//	                                        that survived a power loss (26 seeds
-//	                                        before the admin grew topics: lost write)
+//	chronik_bug_ack_before_sync       1   1  lost acknowledged records (replica comparison, offset checks)
+//	chronik_bug_serve_past_hw         1   1  client saw offsets at or past the HW
+//	chronik_bug_skip_crc              4   4  corrupt batch served (torn-tail garbage)
+//	chronik_bug_reuse_offset          1   1  acknowledged offsets reassigned (replica comparison, lost writes)
+//	chronik_bug_no_dedup              4   1  duplicate values after idempotent retries
+//	chronik_bug_sync_covers_later     5   5  lost write after a power loss
+//	chronik_bug_hw_ignores_followers  7   2  acknowledged records missing on the replicas
+//	chronik_bug_truncate_to_hw        7   7  acknowledged records missing on the replicas
+//	chronik_bug_elect_outside_isr     1   1  acknowledged records missing on the replicas
+//
+// Out of 200 three-node seeds, hw_ignores_followers fails 162,
+// elect_outside_isr 78 and truncate_to_hw 40 (its trap needs a follower
+// with a divergent suffix right after a failover).
 //
 // # Speed
 //
-// Measured on this 2-core machine, idle: one run of the standard scenario
-// (62 virtual seconds, checks included) takes about 50 ms, 1200 simulated
-// seconds per wall (and CPU) second on one core (BenchmarkRun); a sweep on
-// both cores does about 2400 seeds per minute, 2470 simulated seconds per
-// wall second (200 seeds in 5 s). The machine is shared with fuzzers and
-// other engineers' tests: under that load the same sweep dropped to 250-650
-// seeds per minute. Costs: the broker itself (request handling,
+// Measured on this 2-core machine: one single-node run of the standard
+// scenario (62 virtual seconds, checks included) takes about 50 ms, a
+// three-node run (66 virtual seconds) about 100-300 ms; sweeps on both
+// cores do about 550-650 mixed seeds per minute (600-700 simulated seconds
+// per wall second), single-node ones about 2400. Plain go test ./sim
+// (100 mixed seeds, determinism, regression seeds, the bug hunt) takes
+// about 40 s; 1000 mixed seeds about 2 minutes. The machine is shared with
+// fuzzers and other engineers' tests: under load the same sweeps run
+// several times slower. Costs: the broker itself (request handling,
 // CheckInvariants after every event, recovery at each restart), memdisk's
-// atomic writes, the offset checks' sorting, the garbage collector
-// (TestMain raises GOGC to 400).
+// atomic writes, the image comparison after every metadata apply, the
+// offset checks' sorting, the garbage collector (TestMain raises GOGC to
+// 400).
 //
 // # Not simulated (yet)
 //
-// Several nodes, replication and the Raft-log model (the cluster issue);
-// consumer groups and transactions; compression; retention and
-// DeleteRecords (the model assumes logs start at 0); directory durability
-// (memdisk makes directories durable at once); fsync failures that drop
-// dirty pages ("fsyncgate"); SyncWrites
-// off (acknowledgement from the page cache).
+// Consumer groups and transactions; compression; retention and
+// DeleteRecords (the model assumes logs start at 0); reassignment and
+// unclean leader election; repair of a corrupt replica from the others;
+// directory durability (memdisk makes directories durable at once); fsync
+// failures that drop dirty pages ("fsyncgate"); SyncWrites off
+// (acknowledgement from the page cache); hashicorp/raft itself (covered by
+// io/raftquorum's own fault tests) and node/'s wiring of it.
 package sim
