@@ -105,10 +105,20 @@ func (w *world) hardStop(n *simNode, then func()) {
 		then()
 	default:
 		w.logf("fault: power loss armed for the next fsync of node %d", n.id)
-		n.crashArmed = func() {
+		var armed func()
+		armed = func() {
 			w.stopNode(n, "power")
 			then()
 		}
+		n.crashArmed = armed
+		inc := n.inc
+		w.s.after(Second, "scenario-power-loss", func() {
+			// No fsync came (an idle node): the power goes anyway.
+			if n.inc == inc && n.up && n.crashArmed != nil && w.faultsOn {
+				n.crashArmed = nil
+				armed()
+			}
+		})
 	}
 }
 
