@@ -19,11 +19,12 @@ def main():
     ap.add_argument("--topic", required=True)
     ap.add_argument("--count", type=int, default=300)
     ap.add_argument("--timeout", type=float, default=30)
+    ap.add_argument("--replication-factor", type=int, default=1)
     args = ap.parse_args()
     partitions = 3
 
     admin = AdminClient({"bootstrap.servers": args.bootstrap})
-    for _, fut in admin.create_topics([NewTopic(args.topic, num_partitions=partitions, replication_factor=1)]).items():
+    for _, fut in admin.create_topics([NewTopic(args.topic, num_partitions=partitions, replication_factor=args.replication_factor)]).items():
         fut.result(timeout=args.timeout)
 
     producer = Producer({
