@@ -110,6 +110,8 @@ type Broker struct {
 	nextHeartbeatMs   int64
 	shuttingDown      bool
 	shutdownReady     bool
+	// nowMs is the time of the entry point running now (observeNow).
+	nowMs int64
 	// orphansRemoved says the stale partition directories of a cluster
 	// broker were cleared (once, when its registration first applies).
 	orphansRemoved bool
@@ -198,6 +200,7 @@ func New(cfg Config, env Env, nowMs int64) (*Broker, error) {
 		lastCheckpointMs: nowMs,
 		lastRetentionMs:  nowMs,
 		lastBackgroundMs: nowMs,
+		nowMs:            nowMs,
 		controllerID:     -1,
 		proposals:        map[uint64]*proposal{},
 		peerCalls:        map[uint64]*peerCall{},
@@ -422,6 +425,7 @@ func (p *partition) highWatermark() int64 {
 // Tick runs timers: expired long-polls, background syncs, checkpoints and
 // retention. The node calls it at NextWakeMs or sooner.
 func (b *Broker) Tick(nowMs int64) {
+	b.observeNow(nowMs)
 	if b.closed {
 		return
 	}
@@ -533,6 +537,7 @@ func (b *Broker) startSync(p *partition) {
 
 // SyncDone reports the end of a sync job started through Syncer.
 func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, err error) {
+	b.observeNow(nowMs)
 	p := token.p
 	p.syncing = false
 	if p.deleted || p.log == nil || b.closed {
@@ -589,6 +594,7 @@ func (b *Broker) ConnClosed(conn ConnID) {
 // Shutdown answers every waiting fetch, syncs nothing itself (the node
 // drains sync jobs first), checkpoints and closes all logs.
 func (b *Broker) Shutdown(nowMs int64) {
+	b.observeNow(nowMs)
 	if b.closed {
 		return
 	}
@@ -618,6 +624,7 @@ func (b *Broker) Shutdown(nowMs int64) {
 // job inline so the final checkpoint records a recovery point at the log
 // end and restart needs no scan.
 func (b *Broker) SyncAllBlocking(nowMs int64) {
+	b.observeNow(nowMs)
 	b.forEachPartition(func(p *partition) {
 		if p.log == nil || p.syncing {
 			return

@@ -131,6 +131,7 @@ func (b *Broker) applyLocal(nowMs int64, entry *metadata.Entry, data []byte, don
 // ApplyMetadata applies one committed metadata log entry. Every broker of
 // the cluster applies the same entries in the same order.
 func (b *Broker) ApplyMetadata(nowMs int64, data []byte) {
+	b.observeNow(nowMs)
 	if b.closed {
 		return
 	}
@@ -154,6 +155,7 @@ func (b *Broker) ApplyMetadata(nowMs int64, data []byte) {
 // RestoreMetadata replaces the image with a snapshot of the metadata log
 // (at start, or when the quorum installs a snapshot).
 func (b *Broker) RestoreMetadata(nowMs int64, snapshot []byte) error {
+	b.observeNow(nowMs)
 	im, err := metadata.Unmarshal(snapshot)
 	if err != nil {
 		return fmt.Errorf("restore metadata snapshot: %w", err)
@@ -171,6 +173,7 @@ func (b *Broker) SnapshotMetadata() ([]byte, error) { return b.image.Marshal() }
 // it). Its waiter is answered NOT_CONTROLLER; if the entry commits after
 // all it still applies, unanswered.
 func (b *Broker) ProposalFailed(nowMs int64, seq uint64) {
+	b.observeNow(nowMs)
 	if p := b.proposals[seq]; p != nil {
 		delete(b.proposals, seq)
 		p.done(nowMs, nil, kerrNotController)
@@ -180,6 +183,7 @@ func (b *Broker) ProposalFailed(nowMs int64, seq uint64) {
 // SetController tells the broker which node leads the metadata quorum
 // (-1 while none is known). The controller role follows it.
 func (b *Broker) SetController(nowMs int64, id int32) {
+	b.observeNow(nowMs)
 	if b.closed || id == b.controllerID {
 		return
 	}
@@ -227,7 +231,10 @@ func (b *Broker) sendPeer(nowMs int64, to int32, req kmsg.Request, done func(now
 		r := &Request{Msg: req, internal: func(resp kmsg.Response) {
 			if !answered {
 				answered = true
-				done(nowMs, resp, nil)
+				// The answer may come much later than the send (a proposal
+				// that commits or times out): hand it the time of the
+				// entry point that produced it, not the send time.
+				done(b.nowMs, resp, nil)
 			}
 		}}
 		if err := h.handle(b, nowMs, r); err != nil && !answered {
@@ -254,6 +261,7 @@ func (b *Broker) sendPeer(nowMs int64, to int32, req kmsg.Request, done func(now
 // PeerResponse delivers the answer (or the failure) of a request sent
 // through Network.Send.
 func (b *Broker) PeerResponse(nowMs int64, id uint64, resp kmsg.Response, err error) {
+	b.observeNow(nowMs)
 	c := b.peerCalls[id]
 	if c == nil {
 		return
@@ -347,6 +355,7 @@ func incarnationOf(id [16]byte) uint64 {
 // BeginControlledShutdown asks the controller to move this broker's
 // leaderships away (SIGTERM). ShutdownReady reports when that is done.
 func (b *Broker) BeginControlledShutdown(nowMs int64) {
+	b.observeNow(nowMs)
 	if !b.clustered() || b.shuttingDown {
 		b.shutdownReady = b.shutdownReady || !b.clustered()
 		return
@@ -481,3 +490,7 @@ func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 	}
 	return b.controllerNextWakeMs(next)
 }
+
+// observeNow records the time of the entry point being run, for answers
+// that reach a callback without a clock of their own (sendPeer to self).
+func (b *Broker) observeNow(nowMs int64) { b.nowMs = nowMs }

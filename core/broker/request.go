@@ -185,6 +185,7 @@ func EncodeResponse(dst []byte, correlationID int32, resp kmsg.Response) []byte 
 
 // HandleRequest dispatches a parsed request.
 func (b *Broker) HandleRequest(nowMs int64, req *Request) {
+	b.observeNow(nowMs)
 	if b.closed {
 		b.env.Replier.CloseConn(req.Conn, "broker shutting down")
 		return
