@@ -95,7 +95,8 @@ type peerNetwork struct {
 
 // peerPool holds the connections to one address.
 type peerPool struct {
-	addr string
+	addr string // where its connections dial
+	key  string // its key in peerNetwork.pools: address and class
 	// slots holds one token per connection in use or being dialed.
 	slots chan struct{}
 	idle  []*peerConn // guarded by peerNetwork.mu
@@ -136,7 +137,7 @@ func (p *peerNetwork) Send(to broker.PeerAddr, id uint64, req kmsg.Request) {
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
 	go func() {
-		err := p.roundTrip(addr, corr, frame, resp, time.Now().Add(timeout))
+		err := p.roundTrip(addr, poolClass(req), corr, frame, resp, time.Now().Add(timeout))
 		if err != nil {
 			p.deliver(id, nil, fmt.Errorf("broker %d at %s: API key %d v%d: %w", to.ID, addr, req.Key(), req.GetVersion(), err))
 			return
@@ -164,8 +165,8 @@ func appendRequestFrame(dst []byte, req kmsg.Request, corr int32, clientID strin
 
 // roundTrip sends frame to addr and decodes the answer into resp, all
 // before deadline.
-func (p *peerNetwork) roundTrip(addr string, corr int32, frame []byte, resp kmsg.Response, deadline time.Time) error {
-	pool, err := p.pool(addr)
+func (p *peerNetwork) roundTrip(addr, class string, corr int32, frame []byte, resp kmsg.Response, deadline time.Time) error {
+	pool, err := p.pool(addr, class)
 	if err != nil {
 		return err
 	}
@@ -272,14 +273,27 @@ func skipTags(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// pool returns the pool for addr, creating it.
-func (p *peerNetwork) pool(addr string) (*peerPool, error) {
+// poolClass separates replica fetches, which long-poll, from the
+// control requests (heartbeats, registrations, ISR changes): each class
+// has its own pool and connection limit per address, so a follower with
+// many fetches in flight can never starve its own heartbeats (which got a
+// live broker fenced over and over with 200 partitions per broker).
+func poolClass(req kmsg.Request) string {
+	if req.Key() == 1 {
+		return "fetch"
+	}
+	return "control"
+}
+
+// pool returns the pool of class for addr, creating it.
+func (p *peerNetwork) pool(addr, class string) (*peerPool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, errPeerNetworkClosed
 	}
-	if pl := p.pools[addr]; pl != nil {
+	key := addr + "#" + class
+	if pl := p.pools[key]; pl != nil {
 		return pl, nil
 	}
 	if len(p.pools) >= peerPoolsMax {
@@ -292,8 +306,8 @@ func (p *peerNetwork) pool(addr string) (*peerPool, error) {
 			}
 		}
 	}
-	pl := &peerPool{addr: addr, slots: make(chan struct{}, p.connsMax)}
-	p.pools[addr] = pl
+	pl := &peerPool{addr: addr, key: key, slots: make(chan struct{}, p.connsMax)}
+	p.pools[key] = pl
 	return pl, nil
 }
 
@@ -350,7 +364,7 @@ func isTimeout(err error) bool {
 func (p *peerNetwork) putBack(pool *peerPool, c *peerConn) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.pools[pool.addr] != pool {
+	if p.closed || p.pools[pool.key] != pool {
 		p.closeLocked(c)
 		return
 	}

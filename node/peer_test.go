@@ -270,7 +270,7 @@ func TestPeerNetworkPeerRestarted(t *testing.T) {
 		}
 	}
 	p.mu.Lock()
-	idle := len(p.pools[addr].idle)
+	idle := len(p.pools[addr+"#control"].idle)
 	p.mu.Unlock()
 	stop()
 	stop = start()

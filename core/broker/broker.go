@@ -118,6 +118,8 @@ type Broker struct {
 	// hwRaised lists partitions whose high watermark rose since the last
 	// settle; waking fetches is re-entrant safe only through it.
 	hwRaised []*partition
+	// fetchesInFlight counts replica fetches in flight per leader.
+	fetchesInFlight map[int32]int
 	// staged collects the metadata records of the admin request being
 	// handled (stage, finishStaged).
 	staged   []metadata.Record
@@ -204,6 +206,7 @@ func New(cfg Config, env Env, nowMs int64) (*Broker, error) {
 		controllerID:     -1,
 		proposals:        map[uint64]*proposal{},
 		peerCalls:        map[uint64]*peerCall{},
+		fetchesInFlight:  map[int32]int{},
 		image:            metadata.NewImage(),
 	}
 	b.ctrl.setActive(nowMs, false)

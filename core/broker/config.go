@@ -61,6 +61,11 @@ type Config struct {
 	ReplicaFetchResponseMaxBytes int32
 	// ReplicaFetchBackoffMs is the pause after a failed replica fetch.
 	ReplicaFetchBackoffMs int64
+	// MaxReplicaFetchesPerLeader bounds a follower's fetches in flight to
+	// one leader. A partition joins the next fetch once its previous data
+	// is synced, so fetches overlap; unbounded, hundreds of partitions
+	// made hundreds of long polls.
+	MaxReplicaFetchesPerLeader int
 	// ProposalTimeoutMs bounds how long a request waits for its metadata
 	// proposal to be applied before it is answered REQUEST_TIMED_OUT (the
 	// proposal may still commit later).
@@ -102,6 +107,7 @@ func DefaultConfig() Config {
 		ReplicaFetchMaxBytes:         1 << 20,
 		ReplicaFetchResponseMaxBytes: 10 << 20,
 		ReplicaFetchBackoffMs:        100,
+		MaxReplicaFetchesPerLeader:   4,
 		ProposalTimeoutMs:            10000,
 		MaxPendingProposals:          10000,
 		MaxPeerCalls:                 10000,
@@ -135,6 +141,7 @@ func (c *Config) Validate() error {
 	check(c.ReplicaFetchWaitMaxMs >= 0, "replica fetch wait %d must be >= 0", c.ReplicaFetchWaitMaxMs)
 	check(c.ReplicaFetchMaxBytes > 0 && c.ReplicaFetchResponseMaxBytes > 0, "replica fetch sizes must be > 0")
 	check(c.ReplicaFetchBackoffMs > 0, "replica fetch backoff must be > 0")
+	check(c.MaxReplicaFetchesPerLeader > 0, "max replica fetches per leader must be > 0")
 	check(c.ProposalTimeoutMs > 0, "proposal timeout must be > 0")
 	check(c.MaxPendingProposals > 0 && c.MaxPeerCalls > 0, "proposal and peer call limits must be > 0")
 	check(c.MaxProduceTimeoutMs > 0, "max produce timeout must be > 0")

@@ -509,6 +509,9 @@ func (b *Broker) runFetchers(nowMs int64) {
 		byLeader[p.leaderID] = append(byLeader[p.leaderID], p)
 	})
 	for _, leader := range leaders {
+		if b.fetchesInFlight[leader] >= b.cfg.MaxReplicaFetchesPerLeader {
+			continue // the partitions join a fetch when one comes back
+		}
 		b.sendReplicaFetch(nowMs, leader, byLeader[leader])
 	}
 }
@@ -548,7 +551,11 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 		p.fetchInFlight = true
 		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset, generation: p.fetchGeneration})
 	}
+	b.fetchesInFlight[leader]++
 	b.sendPeer(nowMs, leader, req, func(nowMs int64, resp kmsg.Response, err error) {
+		if b.fetchesInFlight[leader]--; b.fetchesInFlight[leader] == 0 {
+			delete(b.fetchesInFlight, leader)
+		}
 		b.handleReplicaFetchResponse(nowMs, targets, resp, err)
 	})
 }
