@@ -118,6 +118,8 @@ type Broker struct {
 	// hwRaised lists partitions whose high watermark rose since the last
 	// settle; waking fetches is re-entrant safe only through it.
 	hwRaised []*partition
+	// topicOrder caches the open topics sorted by name; nil when stale.
+	topicOrder []*topicState
 	// fetchesInFlight counts replica fetches in flight per leader.
 	fetchesInFlight map[int32]int
 	// staged collects the metadata records of the admin request being
@@ -477,9 +479,19 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 	return next
 }
 
+// forEachPartition visits every partition in topic-name order. The
+// order is cached (reconcile rebuilds it): sorting the names on every call
+// cost more than the visits with hundreds of topics, since Flush,
+// NextWakeMs and the fetchers run after every event.
 func (b *Broker) forEachPartition(fn func(p *partition)) {
-	for _, name := range b.topicNames() {
-		for _, p := range b.topics[name].partitions {
+	if b.topicOrder == nil {
+		b.topicOrder = make([]*topicState, 0, len(b.topics))
+		for _, name := range sortedKeys(b.topics) {
+			b.topicOrder = append(b.topicOrder, b.topics[name])
+		}
+	}
+	for _, ts := range b.topicOrder {
+		for _, p := range ts.partitions {
 			fn(p)
 		}
 	}

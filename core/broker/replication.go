@@ -68,6 +68,7 @@ func (p *partition) maximalISR() []int32 {
 
 // reconcile brings every partition in line with the image.
 func (b *Broker) reconcile(nowMs int64) {
+	b.topicOrder = nil
 	for _, name := range sortedKeys(b.topics) {
 		ts := b.topics[name]
 		if t := b.image.Topic(name); t == nil || t.ID != ts.meta.ID {
@@ -80,6 +81,7 @@ func (b *Broker) reconcile(nowMs int64) {
 		if ts == nil {
 			ts = &topicState{meta: t, logConfig: b.cfg.logConfigFor(t.Configs)}
 			b.topics[name] = ts
+			b.topicOrder = nil
 		}
 		ts.meta = t
 		if lc := b.cfg.logConfigFor(t.Configs); lc != ts.logConfig {
@@ -103,6 +105,7 @@ func (b *Broker) reconcile(nowMs int64) {
 // fetches are answered, and the files are deleted.
 func (b *Broker) removeTopicLocal(nowMs int64, ts *topicState) {
 	delete(b.topics, ts.meta.Name)
+	b.topicOrder = nil
 	for _, p := range ts.partitions {
 		p.deleted = true
 		p.role = roleNone
