@@ -265,6 +265,9 @@ func runBenchCluster(ctx context.Context, out, progress io.Writer, o *benchOptio
 	fmt.Fprintf(out, "kill -9 of the leader to the next acknowledged acks=all produce (%d kills): p50 %s ms  max %s ms  samples %v\n",
 		len(failovers), ms(fo.p50), ms(fo.max), roundedMs(failovers))
 
+	if err := waitReplicable(ctx, cluster.seeds(), 3); err != nil {
+		return err
+	}
 	// Throughput: the same producer workload against the cluster (RF 3,
 	// min.insync.replicas 2) and a single node process, interleaved.
 	mis := "2"
@@ -369,7 +372,24 @@ func benchFailovers(ctx context.Context, progress io.Writer, cluster *procCluste
 	if err := createTopicReady(ctx, cl, rt, topic, 1); err != nil {
 		return nil, err
 	}
-	var lastAck atomic.Int64 // unix nanos of the latest acknowledgement
+	// acks holds (send, acknowledgement) times of every record; records go
+	// one at a time, so the first acknowledgement of a record sent after a
+	// kill cannot be an answer the dead leader had already sent.
+	type ack struct{ sent, acked time.Time }
+	var (
+		acksMu sync.Mutex
+		acks   []ack
+	)
+	firstAckSentAfter := func(t time.Time) (time.Time, bool) {
+		acksMu.Lock()
+		defer acksMu.Unlock()
+		for i := len(acks) - 1; i >= 0 && acks[i].sent.After(t); i-- {
+			if i == 0 || !acks[i-1].sent.After(t) {
+				return acks[i].acked, true
+			}
+		}
+		return time.Time{}, false
+	}
 	var failed atomic.Value
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -383,13 +403,16 @@ func benchFailovers(ctx context.Context, progress io.Writer, cluster *procCluste
 			default:
 			}
 			rec := &kgo.Record{Value: []byte(strconv.Itoa(i))}
+			sent := time.Now()
 			if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 				if ctx.Err() == nil {
 					failed.Store(err)
 				}
 				return
 			}
-			lastAck.Store(time.Now().UnixNano())
+			acksMu.Lock()
+			acks = append(acks, ack{sent: sent, acked: time.Now()})
+			acksMu.Unlock()
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()
@@ -407,7 +430,12 @@ func benchFailovers(ctx context.Context, progress io.Writer, cluster *procCluste
 		victim := cluster.brokers[leader-1]
 		killed := time.Now()
 		victim.kill()
-		for lastAck.Load() <= killed.UnixNano() {
+		var acked time.Time
+		for {
+			var ok bool
+			if acked, ok = firstAckSentAfter(killed); ok {
+				break
+			}
 			if err, _ := failed.Load().(error); err != nil {
 				return nil, fmt.Errorf("producer failed after kill %d: %w", i+1, err)
 			}
@@ -416,7 +444,7 @@ func benchFailovers(ctx context.Context, progress io.Writer, cluster *procCluste
 			}
 			time.Sleep(time.Millisecond)
 		}
-		d := time.Unix(0, lastAck.Load()).Sub(killed)
+		d := acked.Sub(killed)
 		samples = append(samples, d)
 		fmt.Fprintf(progress, "kill %d: broker %d, next ack after %s ms\n", i+1, leader, ms(d))
 		if err := victim.start(exe); err != nil {
@@ -455,4 +483,28 @@ func partitionLeader(ctx context.Context, adm *kadm.Client, topic string) (int32
 		return -1, nil, errors.New("no leader")
 	}
 	return p.Leader, p.ISR, nil
+}
+
+// waitReplicable waits until a topic with replication factor rf could be
+// created: the controller sees rf unfenced brokers (a restarted broker is
+// fenced until its first heartbeat after registering).
+func waitReplicable(ctx context.Context, seeds []string, rf int16) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+		if err != nil {
+			return err
+		}
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		resp, err := kadm.NewClient(cl).ValidateCreateTopics(actx, 1, rf, nil, "bench-probe")
+		cancel()
+		cl.Close()
+		if err == nil && resp.Error() == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replication factor %d not possible within 60s: %v", rf, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -172,6 +172,9 @@ type partition struct {
 	// Follower state: a fetch in flight, or a pause after a failed one.
 	fetchInFlight       bool
 	fetchBackoffUntilMs int64
+	// fetchReportedOffset is the offset the last fetch reported to the
+	// leader (-1 after a role change).
+	fetchReportedOffset int64
 	// fetchGeneration grows with every role change, so the answer to a
 	// fetch sent under an older role cannot clear a newer fetch's flag.
 	fetchGeneration uint64

@@ -62,9 +62,11 @@ type Config struct {
 	// ReplicaFetchBackoffMs is the pause after a failed replica fetch.
 	ReplicaFetchBackoffMs int64
 	// MaxReplicaFetchesPerLeader bounds a follower's fetches in flight to
-	// one leader. A partition joins the next fetch once its previous data
-	// is synced, so fetches overlap; unbounded, hundreds of partitions
-	// made hundreds of long polls.
+	// one leader that carry only partitions with nothing new to report;
+	// fetches reporting progress may go up to four times as many (see
+	// runFetchers). A partition joins the next fetch once its previous
+	// data is synced, so fetches overlap; unbounded, hundreds of
+	// partitions made hundreds of long polls.
 	MaxReplicaFetchesPerLeader int
 	// ProposalTimeoutMs bounds how long a request waits for its metadata
 	// proposal to be applied before it is answered REQUEST_TIMED_OUT (the

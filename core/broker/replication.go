@@ -158,6 +158,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		// A fetch in flight to the previous leader may never be answered
 		// (that leader may be dead); its answer is ignored by its epoch.
 		p.fetchInFlight = false
+		p.fetchReportedOffset = -1
 		p.fetchGeneration++
 		p.followers = nil
 		p.isrInFlight = false
@@ -497,6 +498,15 @@ func (b *Broker) runFetchers(nowMs int64) {
 	if !b.clustered() || b.closed {
 		return
 	}
+	// Every fetch long-polls, and the leader takes the offsets it reports
+	// on arrival. Ready partitions with something new to report (their log
+	// end moved since their last fetch: the leader's high watermark waits
+	// for exactly that) go at once, in a fetch of their own if need be, up
+	// to four times MaxReplicaFetchesPerLeader in flight; partitions with
+	// nothing new join a fetch only while fewer than
+	// MaxReplicaFetchesPerLeader are in flight. So an acks=all produce never
+	// waits for a long poll of idle partitions to time out, and hundreds
+	// of idle partitions cost a few parked fetches, not hundreds.
 	byLeader := map[int32][]*partition{}
 	var leaders []int32
 	b.forEachPartition(func(p *partition) {
@@ -512,10 +522,24 @@ func (b *Broker) runFetchers(nowMs int64) {
 		byLeader[p.leaderID] = append(byLeader[p.leaderID], p)
 	})
 	for _, leader := range leaders {
-		if b.fetchesInFlight[leader] >= b.cfg.MaxReplicaFetchesPerLeader {
+		inFlight := b.fetchesInFlight[leader]
+		parts := byLeader[leader]
+		if inFlight < b.cfg.MaxReplicaFetchesPerLeader {
+			b.sendReplicaFetch(nowMs, leader, parts)
+			continue
+		}
+		if inFlight >= 4*b.cfg.MaxReplicaFetchesPerLeader {
 			continue // the partitions join a fetch when one comes back
 		}
-		b.sendReplicaFetch(nowMs, leader, byLeader[leader])
+		var urgent []*partition
+		for _, p := range parts {
+			if p.log.LogEndOffset() != p.fetchReportedOffset {
+				urgent = append(urgent, p)
+			}
+		}
+		if len(urgent) > 0 {
+			b.sendReplicaFetch(nowMs, leader, urgent)
+		}
 	}
 }
 
@@ -552,6 +576,7 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 		rp.PartitionMaxBytes = b.cfg.ReplicaFetchMaxBytes
 		rt.Partitions = append(rt.Partitions, rp)
 		p.fetchInFlight = true
+		p.fetchReportedOffset = rp.FetchOffset
 		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset, generation: p.fetchGeneration})
 	}
 	b.fetchesInFlight[leader]++
