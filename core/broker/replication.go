@@ -637,7 +637,14 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 	}
 	if sp.DivergingEpoch.EndOffset >= 0 {
 		target := sp.DivergingEpoch.EndOffset
-		if _, ownEnd, ok := p.log.EndOffsetForEpoch(sp.DivergingEpoch.Epoch); ok && ownEnd < target {
+		if _, ownEnd, ok := p.log.EndOffsetForEpoch(sp.DivergingEpoch.Epoch); !ok {
+			// Every batch here is of a later epoch than the leader's
+			// diverging one: none of them is the leader's (sim stress seed
+			// 168: a follower whose log began with an epoch the leader
+			// never had truncated to the leader's end, past its own, and
+			// fetched the same divergence forever).
+			target = p.log.LogStartOffset()
+		} else if ownEnd < target {
 			target = ownEnd
 		}
 		b.env.Logger.Info("truncating divergent suffix", "partition", p.dir, "from", p.log.LogEndOffset(), "to", target,
