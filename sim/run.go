@@ -156,6 +156,10 @@ func newWorld(seed uint64, opts Options) *world {
 	if cluster {
 		w.startGap = clusterStartGap
 		w.set.Liveness = 60 * Second
+		if w.set.Cluster.Hot {
+			w.set.Work.Admin = true
+			w.set.Work.AdminEvery = Second
+		}
 	}
 	w.reg = registry{byName: map[string]*simTopic{}, known: map[lin.TopicPartition]int64{}}
 	cfg := broker.DefaultConfig()
