@@ -222,7 +222,10 @@
 // still reach it: with min.insync.replicas 2 it must not acknowledge).
 // After a leader fails, a trap fails the new leader within 5 ms of a
 // follower truncating its log, before it has fetched again: a follower
-// that truncated too far and then leads loses acknowledged records.
+// that truncated too far and then leads loses acknowledged records. A
+// tenth of the cluster seeds are hot: scenario steps every 1-2 s, up to
+// every node down at once, constant partitions between nodes and quorum
+// step-downs, and an admin at work every second.
 //
 // # Phases and checkers
 //
@@ -284,11 +287,11 @@
 //
 // Measured on this 2-core machine: one single-node run of the standard
 // scenario (62 virtual seconds, checks included) takes about 50 ms, a
-// three-node run (66 virtual seconds) about 100-300 ms; sweeps on both
-// cores do about 550-650 mixed seeds per minute (600-700 simulated seconds
-// per wall second), single-node ones about 2400. Plain go test ./sim
-// (100 mixed seeds, determinism, regression seeds, the bug hunt) takes
-// about 40 s; 1000 mixed seeds about 2 minutes. The machine is shared with
+// three-node run (66 virtual seconds) about 100-300 ms, a hot one up to a
+// second; sweeps on both cores do about 650-700 mixed seeds per minute
+// (700-780 simulated seconds per wall second), single-node ones about
+// 2400. Plain go test ./sim (100 mixed seeds, determinism, regression
+// seeds, the bug hunt) takes about 40 s; 1000 mixed seeds about 85 s. The machine is shared with
 // fuzzers and other engineers' tests: under load the same sweeps run
 // several times slower. Costs: the broker itself (request handling,
 // CheckInvariants after every event, recovery at each restart), memdisk's
