@@ -67,8 +67,26 @@ func (a *slogAdapter) enabled(level hclog.Level) bool {
 	return a.logger.Enabled(context.Background(), slogLevel(level))
 }
 
+// routineErrors are messages raft logs at ERROR that are routine while a
+// voter is down or the node is stopping: they are logged as warnings so
+// that an operator's ERROR lines mean something.
+var routineErrors = []string{
+	"failed to appendEntries to",
+	"failed to heartbeat to",
+	"failed to make requestVote RPC",
+	"failed to decode incoming command",
+}
+
 // Log implements hclog.Logger.
 func (a *slogAdapter) Log(level hclog.Level, msg string, args ...any) {
+	if level == hclog.Error {
+		for _, prefix := range routineErrors {
+			if strings.HasPrefix(msg, prefix) {
+				level = hclog.Warn
+				break
+			}
+		}
+	}
 	if !a.enabled(level) {
 		return
 	}
