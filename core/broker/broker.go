@@ -586,8 +586,15 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 // takeOffline closes a failed partition: its waiting produces fail with
 // KAFKA_STORAGE_ERROR and it answers every later request with that error
 // until the broker restarts and recovers it from disk.
+//
+// In a cluster, a leader also hands the partition over: it asks the
+// controller to take it out of the ISR (AlterPartition without itself), so
+// another ISR member leads instead of the partition staying unavailable
+// until this broker restarts. A follower stops fetching and drops out of
+// the ISR after replica.lag.time.max.ms, as in Kafka.
 func (b *Broker) takeOffline(p *partition, cause error) {
 	b.env.Logger.Error("partition offline", "partition", p.dir, "err", cause)
+	wasLeader := p.role == roleLeader
 	p.offlineErr = cause
 	if p.log != nil {
 		_ = p.log.Close()
@@ -595,6 +602,16 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 	}
 	p.role = roleNone
 	b.failProduceWaiters(p, kerrKafkaStorageError)
+	if wasLeader && b.clustered() && len(p.isr) > 1 && !p.deleted {
+		var rest []int32
+		for _, id := range p.isr {
+			if id != b.cfg.NodeID {
+				rest = append(rest, id)
+			}
+		}
+		b.env.Logger.Warn("resigning leadership of an offline partition", "partition", p.dir, "isr", rest)
+		b.alterISR(b.nowMs, p, rest)
+	}
 }
 
 // ConnClosed drops the long-polling fetches of a closed connection.

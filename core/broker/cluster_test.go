@@ -686,3 +686,56 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
+
+// A leader whose copy of a partition goes offline (a disk error) hands it
+// to another ISR member instead of leaving it unavailable until restart.
+func TestClusterOfflineLeaderResigns(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	c.produce("t", 0, 3)
+	old := c.assignment("t", 0)
+	n := c.nodes[old.Leader-1]
+	n.b.takeOffline(n.b.topics["t"].partitions[0], fmt.Errorf("injected disk error"))
+	c.runUntil("another leader", func() bool {
+		a := c.assignment("t", 0)
+		return a.Leader != old.Leader && a.Leader != metadata.NoLeader
+	})
+	a := c.assignment("t", 0)
+	if metadataContains(a.ISR, old.Leader) || a.LeaderEpoch <= old.LeaderEpoch {
+		t.Fatalf("after the resignation: %s", a.String())
+	}
+	if sp := c.produce("t", 0, 1); sp.ErrorCode != 0 || sp.BaseOffset != 3 {
+		t.Fatalf("produce on the new leader: code %d at %d", sp.ErrorCode, sp.BaseOffset)
+	}
+}
+
+// A follower whose copy went offline and is then elected (it was still in
+// the ISR) resigns at once.
+func TestClusterOfflineFollowerElectedResigns(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	c.produce("t", 0, 3)
+	a := c.assignment("t", 0)
+	// The follower next in replica order goes offline; then the leader
+	// resigns, which elects it.
+	var next int32
+	for _, id := range a.Replicas {
+		if id != a.Leader {
+			next = id
+			break
+		}
+	}
+	nn := c.nodes[next-1]
+	nn.b.takeOffline(nn.b.topics["t"].partitions[0], fmt.Errorf("injected disk error"))
+	ln := c.nodes[a.Leader-1]
+	ln.b.takeOffline(ln.b.topics["t"].partitions[0], fmt.Errorf("injected disk error"))
+	c.runUntil("a leader with a working copy", func() bool {
+		l := c.assignment("t", 0).Leader
+		return l != metadata.NoLeader && l != a.Leader && l != next
+	})
+	if sp := c.produce("t", 0, 1); sp.ErrorCode != 0 && sp.ErrorCode != kerrNotEnoughReplicas {
+		t.Fatalf("produce on the third replica: code %d", sp.ErrorCode)
+	}
+}

@@ -182,10 +182,18 @@ func handleAlterPartition(b *Broker, nowMs int64, req *Request) error {
 			sp := kmsg.NewAlterPartitionResponseTopicPartition()
 			sp.Partition = rp.Partition
 			slots = append(slots, slot{len(resp.Topics), len(st.Partitions)})
-			records = append(records, metadata.Record{ChangeISR: &metadata.ChangeISR{
-				Topic: rt.Topic, Partition: rp.Partition, Leader: r.BrokerID,
-				LeaderEpoch: rp.LeaderEpoch, PartitionEpoch: rp.PartitionEpoch, ISR: rp.NewISR,
-			}})
+			if !metadataContains(rp.NewISR, r.BrokerID) {
+				// The leader leaves its own ISR: its copy went offline.
+				records = append(records, metadata.Record{ResignLeadership: &metadata.ResignLeadership{
+					Topic: rt.Topic, Partition: rp.Partition, Leader: r.BrokerID,
+					LeaderEpoch: rp.LeaderEpoch, PartitionEpoch: rp.PartitionEpoch,
+				}})
+			} else {
+				records = append(records, metadata.Record{ChangeISR: &metadata.ChangeISR{
+					Topic: rt.Topic, Partition: rp.Partition, Leader: r.BrokerID,
+					LeaderEpoch: rp.LeaderEpoch, PartitionEpoch: rp.PartitionEpoch, ISR: rp.NewISR,
+				}})
+			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)

@@ -192,6 +192,19 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			b.checkMinISRWaiters(p)
 		}
 	}
+	// Elected while this broker's copy is offline (it went offline as a
+	// follower and was still in the ISR): resign, as a leader whose copy
+	// goes offline does (takeOffline).
+	if p.hosted && p.log == nil && a.Leader == b.cfg.NodeID && b.clustered() && b.unfenced() && !p.isrInFlight && len(a.ISR) > 1 {
+		var rest []int32
+		for _, id := range a.ISR {
+			if id != b.cfg.NodeID {
+				rest = append(rest, id)
+			}
+		}
+		b.env.Logger.Warn("resigning leadership of an offline partition", "partition", p.dir, "isr", rest)
+		b.alterISR(nowMs, p, rest)
+	}
 }
 
 func metadataContains(ids []int32, id int32) bool {

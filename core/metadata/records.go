@@ -55,6 +55,7 @@ type Record struct {
 	DeleteTopic         *DeleteTopic         `json:"delete_topic,omitempty"`
 	CreatePartitions    *CreatePartitions    `json:"create_partitions,omitempty"`
 	ChangeISR           *ChangeISR           `json:"change_isr,omitempty"`
+	ResignLeadership    *ResignLeadership    `json:"resign_leadership,omitempty"`
 	SetTopicConfigs     *SetTopicConfigs     `json:"set_topic_configs,omitempty"`
 	AllocateProducerIDs *AllocateProducerIDs `json:"allocate_producer_ids,omitempty"`
 }
@@ -122,6 +123,21 @@ type ChangeISR struct {
 	LeaderEpoch    int32   `json:"leader_epoch"`
 	PartitionEpoch int32   `json:"partition_epoch"`
 	ISR            []int32 `json:"isr"`
+}
+
+// ResignLeadership is a partition leader giving up a partition whose log
+// it can no longer serve (a disk error took it offline): it leaves the ISR
+// and the next unfenced ISR member in replica order leads, at leader epoch
+// + 1. It applies only if Leader, LeaderEpoch and PartitionEpoch are
+// current and another ISR member exists (the last one keeps its place:
+// nothing else has the data).
+type ResignLeadership struct {
+	Topic          string  `json:"topic"`
+	ID             TopicID `json:"id"`
+	Partition      int32   `json:"partition"`
+	Leader         int32   `json:"leader"`
+	LeaderEpoch    int32   `json:"leader_epoch"`
+	PartitionEpoch int32   `json:"partition_epoch"`
 }
 
 // SetTopicConfigs replaces a topic's config overrides.
@@ -198,6 +214,8 @@ func (im *Image) Apply(r *Record) Result {
 		err = im.createPartitions(r.CreatePartitions)
 	case r.ChangeISR != nil:
 		err = im.changeISR(r.ChangeISR)
+	case r.ResignLeadership != nil:
+		err = im.resignLeadership(r.ResignLeadership)
 	case r.SetTopicConfigs != nil:
 		err = im.setTopicConfigs(r.SetTopicConfigs)
 	case r.AllocateProducerIDs != nil:
@@ -485,6 +503,32 @@ func (im *Image) changeISR(r *ChangeISR) error {
 	isr := append([]int32(nil), r.ISR...)
 	sort.Slice(isr, func(i, j int) bool { return isr[i] < isr[j] })
 	p.ISR = isr
+	p.PartitionEpoch++
+	return nil
+}
+
+func (im *Image) resignLeadership(r *ResignLeadership) error {
+	t, err := im.lookup(r.Topic, r.ID)
+	if err != nil {
+		return err
+	}
+	if r.Partition < 0 || r.Partition >= t.Partitions {
+		return fmt.Errorf("%w: partition %d of %s", ErrUnknownTopic, r.Partition, r.Topic)
+	}
+	p := &t.Assignments[r.Partition]
+	if r.Leader == NoLeader || r.Leader != p.Leader || r.LeaderEpoch != p.LeaderEpoch || r.PartitionEpoch != p.PartitionEpoch {
+		return fmt.Errorf("%w: %s-%d resignation from leader %d epoch %d/%d, image has leader %d epoch %d/%d",
+			ErrStalePartitionState, r.Topic, r.Partition, r.Leader, r.LeaderEpoch, r.PartitionEpoch, p.Leader, p.LeaderEpoch, p.PartitionEpoch)
+	}
+	successor := false
+	for _, id := range p.ISR {
+		successor = successor || (id != r.Leader && im.isUnfenced(id))
+	}
+	if !successor {
+		return fmt.Errorf("%w: no other unfenced ISR member of %s-%d can take over from %d", ErrInvalidISR, r.Topic, r.Partition, r.Leader)
+	}
+	p.ISR = without(p.ISR, r.Leader)
+	im.electLeader(t, p)
 	p.PartitionEpoch++
 	return nil
 }

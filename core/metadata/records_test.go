@@ -1443,3 +1443,36 @@ func TestPropertyApply(t *testing.T) {
 		}
 	})
 }
+
+func TestResignLeadership(t *testing.T) {
+	im := NewImage()
+	for _, id := range []int32{1, 2, 3} {
+		mustApply(t, im, Record{RegisterBroker: &RegisterBroker{ID: id, Host: "h", Port: 9000 + id, Incarnation: uint64(id)}})
+		mustApply(t, im, Record{UnfenceBroker: &UnfenceBroker{ID: id, Incarnation: uint64(id)}})
+	}
+	mustApply(t, im, Record{CreateTopic: &CreateTopic{Name: "t", ID: TopicID{9}, Assignment: [][]int32{{1, 2, 3}}}})
+	resign := func() Record {
+		p := im.Topic("t").Assignments[0]
+		return Record{ResignLeadership: &ResignLeadership{Topic: "t", ID: TopicID{9}, Partition: 0,
+			Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}}
+	}
+	stale := resign()
+	mustApply(t, im, resign())
+	p := im.Topic("t").Assignments[0]
+	if p.Leader != 2 || p.LeaderEpoch != 1 || contains(p.ISR, 1) || len(p.ISR) != 2 {
+		t.Fatalf("after broker 1 resigned: %s", p.String())
+	}
+	if res := im.Apply(&stale); !errors.Is(res.Err, ErrStalePartitionState) {
+		t.Fatalf("a stale resignation: %v", res.Err)
+	}
+	// Broker 3 is fenced: broker 2 has no successor and keeps leading.
+	mustApply(t, im, Record{FenceBroker: &FenceBroker{ID: 3, Incarnation: 3}})
+	before := marshal(t, im)
+	last := resign()
+	if res := im.Apply(&last); !errors.Is(res.Err, ErrInvalidISR) {
+		t.Fatalf("resignation without a successor: %v", res.Err)
+	}
+	if !bytes.Equal(before, marshal(t, im)) {
+		t.Fatal("a refused resignation changed the image")
+	}
+}
