@@ -53,8 +53,8 @@ type ClusterSettings struct {
 	// Blackout: once, every node loses power at the same moment.
 	Blackout bool
 	// Hot: a seed with every cluster fault at a high rate (drawCluster).
-	Hot bool
-	Raft     RaftSettings
+	Hot  bool
+	Raft RaftSettings
 }
 
 // RaftSettings shape the metadata quorum model (raftlog.go).
