@@ -26,6 +26,8 @@ var regressionSeeds = []struct {
 	{24, 3, "FINDINGS.md 7: the same, a nil log dereferenced"},
 	{1358, 3, "FINDINGS.md 8 and 10: an ISR expansion with an unknown outcome dropped from the maximal ISR"},
 	{1588, 3, "FINDINGS.md 9: a restarted follower took its durable end as high watermark and served uncommitted records"},
+	// Drawn node count (0): the seed is a three-node one as drawn.
+	{778497, 0, "FINDINGS.md 15: the final drain ended on a new leader's lagging high watermark, below its own acknowledged record"},
 }
 
 // TestRegressionSeeds replays the seeds of known bugs.

@@ -378,6 +378,10 @@ type finalizer struct {
 	i      int
 	values int
 	stage  string
+	// ackedEnd is the end of the final record acknowledged on the
+	// partition being drained: a high watermark below it is stale (a new
+	// leader whose followers have not fetched yet) and cannot end a drain.
+	ackedEnd int64
 }
 
 func (f *finalizer) where() string {
@@ -524,6 +528,7 @@ func (f *finalizer) produce(tp lin.TopicPartition) {
 				if sp.ErrorCode == 0 {
 					op.op.Offset = sp.BaseOffset
 					w.complete(op, lin.OutcomeOK)
+					f.ackedEnd = sp.BaseOffset + 1
 					f.drain(tp)
 					return
 				}
@@ -566,6 +571,11 @@ func (f *finalizer) drained(ok bool, hw int64) {
 	k := f.k
 	switch {
 	case !ok:
+		w.s.after(200*Millisecond, "final-fetch", k.fetch)
+	case k.pos >= hw && hw < f.ackedEnd:
+		// A lagging high watermark (sim seed 778497: the leader changed
+		// right after acknowledging the final record, and the new leader's
+		// high watermark stayed at 0 until its followers fetched): ask again.
 		w.s.after(200*Millisecond, "final-fetch", k.fetch)
 	case k.pos >= hw:
 		f.hws[k.tp] = hw
