@@ -131,23 +131,3 @@ func TestE2EClusterOtherClients(t *testing.T) {
 			"--topic", e2eUniqueTopic(t), "--count", "200", "--timeout", "60")
 	})
 }
-
-// e2eKcatTolerant runs kcat like e2eKcat but accepts broker transport
-// errors on stderr; a failed delivery or a non-zero exit fails the test.
-func e2eKcatTolerant(t testing.TB, kcat string, b *e2eBroker, stdin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	full := append([]string{"-b", b.Addr(), "-m", "15", "-X", "socket.timeout.ms=15000"}, args...)
-	cmd := exec.CommandContext(ctx, kcat, full...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil || ctx.Err() != nil {
-		t.Fatalf("kcat %s: %v; stderr:\n%s", strings.Join(full, " "), err, stderr.String())
-	}
-	if strings.Contains(stderr.String(), "Delivery failed") {
-		t.Fatalf("kcat %s: delivery failed:\n%s", strings.Join(full, " "), stderr.String())
-	}
-	return stdout.String()
-}

@@ -200,7 +200,15 @@ func (b *Broker) fetchPartition(nowMs int64, replicaID int32, ts *topicState, rp
 	if bugs.ServePastHighWatermark { // deliberate bug (core/bugs): read up to the log end
 		readLimit = p.log.LogEndOffset()
 	}
-	res, err := p.log.Read(rp.FetchOffset, max(limit, 1), readLimit)
+	return b.readInto(p, sp, rp.FetchOffset, limit, readLimit, first)
+}
+
+// readInto reads p from offset below readLimit into sp, within limit
+// bytes unless first (KIP-74: the first batch of a response may exceed
+// the limits). It returns the error code and the record bytes added; a
+// storage error takes the partition offline.
+func (b *Broker) readInto(p *partition, sp *kmsg.FetchResponseTopicPartition, offset int64, limit int, readLimit int64, first bool) (int16, int) {
+	res, err := p.log.Read(offset, max(limit, 1), readLimit)
 	if err != nil {
 		code := kerrForLogError(err)
 		if code == kerrKafkaStorageError {

@@ -9,9 +9,11 @@
 package broker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -300,7 +302,9 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 	p := &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i), hosted: true, leaderID: metadata.NoLeader}
 	want := "topic_id: " + ts.meta.ID.String() + "\n"
 	metaPath := p.dir + "/" + partitionMetadataFile
-	if data, err := b.env.Disk.ReadFile(metaPath); err == nil && string(data) != want {
+	data, err := b.env.Disk.ReadFile(metaPath)
+	recorded := err == nil && string(data) == want
+	if err == nil && !recorded {
 		b.env.Logger.Warn("clearing partition directory of an older topic", "partition", p.dir, "found", string(data))
 		if err := b.env.Disk.RemoveAll(p.dir); err != nil {
 			p.offlineErr = fmt.Errorf("clear directory of an older topic: %w", err)
@@ -337,7 +341,7 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 			return p
 		}
 	}
-	if data, err := b.env.Disk.ReadFile(metaPath); err != nil || string(data) != want {
+	if !recorded {
 		if err := b.env.Disk.WriteFileAtomic(metaPath, []byte(want)); err != nil {
 			_ = log.Close()
 			p.offlineErr = fmt.Errorf("write %s: %w", partitionMetadataFile, err)
@@ -602,15 +606,8 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 	}
 	p.role = roleNone
 	b.failProduceWaiters(p, kerrKafkaStorageError)
-	if wasLeader && b.clustered() && len(p.isr) > 1 && !p.deleted {
-		var rest []int32
-		for _, id := range p.isr {
-			if id != b.cfg.NodeID {
-				rest = append(rest, id)
-			}
-		}
-		b.env.Logger.Warn("resigning leadership of an offline partition", "partition", p.dir, "isr", rest)
-		b.alterISR(b.nowMs, p, rest)
+	if wasLeader {
+		b.resignOffline(b.nowMs, p)
 	}
 }
 
@@ -637,7 +634,7 @@ func (b *Broker) Shutdown(nowMs int64) {
 		b.answerFetch(nowMs, w.req, w.fetch)
 	}
 	b.waitingFetches = nil
-	for _, seq := range sortedSeqs(b.proposals) {
+	for _, seq := range sortedKeys(b.proposals) {
 		p := b.proposals[seq]
 		delete(b.proposals, seq)
 		p.done(nowMs, nil, kerrRequestTimedOut)
@@ -679,12 +676,8 @@ func (b *Broker) SyncInFlight() bool {
 	return inFlight
 }
 
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+// sortedKeys returns a map's keys in order, so that no output depends on
+// Go's map iteration order.
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	return slices.Sorted(maps.Keys(m))
 }

@@ -399,26 +399,13 @@ func (b *Broker) expireProposals(nowMs int64) {
 	if len(b.proposals) == 0 {
 		return
 	}
-	for _, seq := range sortedSeqs(b.proposals) {
+	for _, seq := range sortedKeys(b.proposals) {
 		p := b.proposals[seq]
 		if p.deadlineMs <= nowMs {
 			delete(b.proposals, seq)
 			p.done(nowMs, nil, kerrRequestTimedOut)
 		}
 	}
-}
-
-func sortedSeqs(m map[uint64]*proposal) []uint64 {
-	seqs := make([]uint64, 0, len(m))
-	for s := range m {
-		seqs = append(seqs, s)
-	}
-	for i := 1; i < len(seqs); i++ {
-		for j := i; j > 0 && seqs[j] < seqs[j-1]; j-- {
-			seqs[j], seqs[j-1] = seqs[j-1], seqs[j]
-		}
-	}
-	return seqs
 }
 
 // errorForApply maps a refused metadata record to a Kafka error code.
@@ -450,8 +437,8 @@ func errorForApply(err error) int16 {
 // or registration, a controller session, a proposal or produce deadline,
 // a follower's fetch backoff or ISR retry, an ISR lag limit.
 func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
-	for _, seq := range sortedSeqs(b.proposals) {
-		next = min(next, b.proposals[seq].deadlineMs)
+	for _, p := range b.proposals { // a minimum: the order does not matter
+		next = min(next, p.deadlineMs)
 	}
 	b.forEachPartition(func(p *partition) {
 		for _, w := range p.waiters {

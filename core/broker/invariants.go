@@ -82,7 +82,7 @@ func (b *Broker) CheckInvariants() {
 	if len(b.proposals) > b.cfg.MaxPendingProposals || len(b.peerCalls) > b.cfg.MaxPeerCalls {
 		panic(fmt.Sprintf("broker invariant: %d proposals and %d peer calls in flight, limits %d and %d", len(b.proposals), len(b.peerCalls), b.cfg.MaxPendingProposals, b.cfg.MaxPeerCalls))
 	}
-	for _, leader := range sortedLeaderKeys(b.fetchesInFlight) {
+	for _, leader := range sortedKeys(b.fetchesInFlight) {
 		if n := b.fetchesInFlight[leader]; n <= 0 || n > 4*b.cfg.MaxReplicaFetchesPerLeader {
 			panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (limit %d)", n, leader, 4*b.cfg.MaxReplicaFetchesPerLeader))
 		}
@@ -90,17 +90,4 @@ func (b *Broker) CheckInvariants() {
 	if len(b.staged) != 0 {
 		panic(fmt.Sprintf("broker invariant: %d metadata records staged outside a request", len(b.staged)))
 	}
-}
-
-func sortedLeaderKeys(m map[int32]int) []int32 {
-	keys := make([]int32, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }

@@ -195,16 +195,26 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 	// Elected while this broker's copy is offline (it went offline as a
 	// follower and was still in the ISR): resign, as a leader whose copy
 	// goes offline does (takeOffline).
-	if p.hosted && p.log == nil && a.Leader == b.cfg.NodeID && b.clustered() && b.unfenced() && !p.isrInFlight && len(a.ISR) > 1 {
-		var rest []int32
-		for _, id := range a.ISR {
-			if id != b.cfg.NodeID {
-				rest = append(rest, id)
-			}
-		}
-		b.env.Logger.Warn("resigning leadership of an offline partition", "partition", p.dir, "isr", rest)
-		b.alterISR(nowMs, p, rest)
+	if p.hosted && p.log == nil && a.Leader == b.cfg.NodeID && b.unfenced() && !p.isrInFlight {
+		b.resignOffline(nowMs, p)
 	}
+}
+
+// resignOffline asks the controller to take this broker, whose copy of p
+// is offline, out of p's ISR (AlterPartition without itself), so that
+// another ISR member leads. The last ISR member keeps its place.
+func (b *Broker) resignOffline(nowMs int64, p *partition) {
+	if !b.clustered() || len(p.isr) < 2 || p.deleted {
+		return
+	}
+	var rest []int32
+	for _, id := range p.isr {
+		if id != b.cfg.NodeID {
+			rest = append(rest, id)
+		}
+	}
+	b.env.Logger.Warn("resigning leadership of an offline partition", "partition", p.dir, "isr", rest)
+	b.alterISR(nowMs, p, rest)
 }
 
 func metadataContains(ids []int32, id int32) bool {
@@ -362,21 +372,7 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 	if (limit <= 0 && !first) || rp.FetchOffset == leo {
 		return kerrNone, 0
 	}
-	res, err := p.log.Read(rp.FetchOffset, max(limit, 1), leo)
-	if err != nil {
-		code := kerrForLogError(err)
-		if code == kerrKafkaStorageError {
-			b.takeOffline(p, err)
-		}
-		return code, 0
-	}
-	if !first && len(res.Records) > limit {
-		return kerrNone, 0
-	}
-	if len(res.Records) > 0 {
-		sp.RecordBatches = res.Records
-	}
-	return kerrNone, len(res.Records)
+	return b.readInto(p, sp, rp.FetchOffset, limit, leo, first)
 }
 
 // maybeExpandISR proposes adding a follower that caught up to the high

@@ -476,18 +476,29 @@ func (im *Image) createPartitions(r *CreatePartitions) error {
 	return nil
 }
 
+// leaderPartition finds the partition a leader's record is about and
+// checks that the record was computed from its current state: the same
+// leader, leader epoch and partition epoch.
+func (im *Image) leaderPartition(topic string, id TopicID, partition, leader, leaderEpoch, partitionEpoch int32) (*Topic, *Partition, error) {
+	t, err := im.lookup(topic, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if partition < 0 || partition >= t.Partitions {
+		return nil, nil, fmt.Errorf("%w: partition %d of %s", ErrUnknownTopic, partition, topic)
+	}
+	p := &t.Assignments[partition]
+	if leader != p.Leader || leaderEpoch != p.LeaderEpoch || partitionEpoch != p.PartitionEpoch {
+		return nil, nil, fmt.Errorf("%w: %s-%d record from leader %d epoch %d/%d, image has leader %d epoch %d/%d",
+			ErrStalePartitionState, topic, partition, leader, leaderEpoch, partitionEpoch, p.Leader, p.LeaderEpoch, p.PartitionEpoch)
+	}
+	return t, p, nil
+}
+
 func (im *Image) changeISR(r *ChangeISR) error {
-	t, err := im.lookup(r.Topic, r.ID)
+	_, p, err := im.leaderPartition(r.Topic, r.ID, r.Partition, r.Leader, r.LeaderEpoch, r.PartitionEpoch)
 	if err != nil {
 		return err
-	}
-	if r.Partition < 0 || r.Partition >= t.Partitions {
-		return fmt.Errorf("%w: partition %d of %s", ErrUnknownTopic, r.Partition, r.Topic)
-	}
-	p := &t.Assignments[r.Partition]
-	if r.Leader != p.Leader || r.LeaderEpoch != p.LeaderEpoch || r.PartitionEpoch != p.PartitionEpoch {
-		return fmt.Errorf("%w: %s-%d proposal from leader %d epoch %d/%d, image has leader %d epoch %d/%d",
-			ErrStalePartitionState, r.Topic, r.Partition, r.Leader, r.LeaderEpoch, r.PartitionEpoch, p.Leader, p.LeaderEpoch, p.PartitionEpoch)
 	}
 	if len(r.ISR) == 0 || hasDuplicates(r.ISR) || !contains(r.ISR, p.Leader) {
 		return fmt.Errorf("%w: %v for leader %d", ErrInvalidISR, r.ISR, p.Leader)
@@ -508,17 +519,12 @@ func (im *Image) changeISR(r *ChangeISR) error {
 }
 
 func (im *Image) resignLeadership(r *ResignLeadership) error {
-	t, err := im.lookup(r.Topic, r.ID)
+	if r.Leader == NoLeader {
+		return fmt.Errorf("%w: %s-%d resignation without a leader", ErrStalePartitionState, r.Topic, r.Partition)
+	}
+	t, p, err := im.leaderPartition(r.Topic, r.ID, r.Partition, r.Leader, r.LeaderEpoch, r.PartitionEpoch)
 	if err != nil {
 		return err
-	}
-	if r.Partition < 0 || r.Partition >= t.Partitions {
-		return fmt.Errorf("%w: partition %d of %s", ErrUnknownTopic, r.Partition, r.Topic)
-	}
-	p := &t.Assignments[r.Partition]
-	if r.Leader == NoLeader || r.Leader != p.Leader || r.LeaderEpoch != p.LeaderEpoch || r.PartitionEpoch != p.PartitionEpoch {
-		return fmt.Errorf("%w: %s-%d resignation from leader %d epoch %d/%d, image has leader %d epoch %d/%d",
-			ErrStalePartitionState, r.Topic, r.Partition, r.Leader, r.LeaderEpoch, r.PartitionEpoch, p.Leader, p.LeaderEpoch, p.PartitionEpoch)
 	}
 	successor := false
 	for _, id := range p.ISR {
