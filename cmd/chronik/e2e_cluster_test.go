@@ -62,8 +62,9 @@ type e2eCluster struct {
 	brokers []*e2eBroker // index i has node id i+1
 }
 
-// e2eStartCluster starts the processes one after the other (each waits
-// until its Kafka listener answers; the quorum elects once two are up).
+// e2eStartCluster starts the processes, then waits until each answers a
+// client (which it does once the quorum has elected and applied its
+// registration).
 // At the end of the test the survivors get SIGTERM together, each log is
 // checked for panics, and the logs are printed if the test failed.
 func e2eStartCluster(t *testing.T) *e2eCluster {
@@ -110,7 +111,10 @@ func e2eStartCluster(t *testing.T) *e2eCluster {
 		}
 	})
 	for _, b := range c.brokers {
-		b.start()
+		b.startProcess()
+	}
+	for _, b := range c.brokers {
+		b.waitReady()
 	}
 	return c
 }

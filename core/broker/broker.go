@@ -117,6 +117,11 @@ type Broker struct {
 	// orphansRemoved says the stale partition directories of a cluster
 	// broker were cleared (once, when its registration first applies).
 	orphansRemoved bool
+	// metadataCaughtUp says this process's registration has applied, so
+	// the image holds every topic committed before the process started
+	// (catchup.go); until then client requests wait in parked.
+	metadataCaughtUp bool
+	parked           []parkedRequest
 	// hwRaised lists partitions whose high watermark rose since the last
 	// settle; waking fetches is re-entrant safe only through it.
 	hwRaised []*partition
@@ -441,6 +446,7 @@ func (b *Broker) Tick(nowMs int64) {
 	if b.closed {
 		return
 	}
+	b.expireParked(nowMs)
 	b.expireFetches(nowMs)
 	b.expireProduces(nowMs)
 	b.expireProposals(nowMs)
@@ -478,6 +484,9 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 		if w.deadlineMs < next {
 			next = w.deadlineMs
 		}
+	}
+	if len(b.parked) > 0 {
+		next = min(next, b.parked[0].deadlineMs)
 	}
 	next = b.clusterNextWakeMs(nowMs, next)
 	if next < nowMs {
@@ -613,6 +622,7 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 
 // ConnClosed drops the long-polling fetches of a closed connection.
 func (b *Broker) ConnClosed(conn ConnID) {
+	b.forgetParked(conn)
 	kept := b.waitingFetches[:0]
 	for _, w := range b.waitingFetches {
 		if w.req.Conn != conn {
@@ -634,6 +644,9 @@ func (b *Broker) Shutdown(nowMs int64) {
 		b.answerFetch(nowMs, w.req, w.fetch)
 	}
 	b.waitingFetches = nil
+	// Parked requests get no answer: their connections close with the
+	// listener, and the clients retry elsewhere.
+	b.parked = nil
 	for _, seq := range sortedKeys(b.proposals) {
 		p := b.proposals[seq]
 		delete(b.proposals, seq)

@@ -150,6 +150,7 @@ func (b *Broker) ApplyMetadata(nowMs int64, data []byte) {
 			p.done(nowMs, results, kerrNone)
 		}
 	}
+	b.releaseParked(nowMs)
 }
 
 // RestoreMetadata replaces the image with a snapshot of the metadata log
@@ -162,6 +163,8 @@ func (b *Broker) RestoreMetadata(nowMs int64, snapshot []byte) error {
 	}
 	b.image = im
 	b.reconcile(nowMs)
+	b.noteCaughtUp()
+	b.releaseParked(nowMs)
 	return nil
 }
 
@@ -204,6 +207,7 @@ func (b *Broker) afterApply(nowMs int64, entry *metadata.Entry, results []metada
 		}
 	}
 	b.reconcile(nowMs)
+	b.noteCaughtUp()
 	if b.clustered() && !b.orphansRemoved && b.registered() {
 		// The log is applied at least up to this process's registration, so
 		// every topic deleted while the broker was down is gone from the

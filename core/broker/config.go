@@ -78,6 +78,12 @@ type Config struct {
 	MaxPeerCalls        int
 	// MaxProduceTimeoutMs caps a produce request's timeout.
 	MaxProduceTimeoutMs int64
+	// MaxParkedRequests bounds the client requests a cluster broker holds
+	// while its metadata catches up after a start (catchup.go), and
+	// MetadataCatchUpWaitMs how long one waits before its connection is
+	// closed so that the client retries elsewhere.
+	MaxParkedRequests     int
+	MetadataCatchUpWaitMs int64
 }
 
 // DefaultConfig returns Kafka-like defaults for a single node.
@@ -114,6 +120,8 @@ func DefaultConfig() Config {
 		MaxPendingProposals:          10000,
 		MaxPeerCalls:                 10000,
 		MaxProduceTimeoutMs:          300000,
+		MaxParkedRequests:            10000,
+		MetadataCatchUpWaitMs:        5000,
 	}
 }
 
@@ -146,6 +154,7 @@ func (c *Config) Validate() error {
 	check(c.MaxReplicaFetchesPerLeader > 0, "max replica fetches per leader must be > 0")
 	check(c.ProposalTimeoutMs > 0, "proposal timeout must be > 0")
 	check(c.MaxPendingProposals > 0 && c.MaxPeerCalls > 0, "proposal and peer call limits must be > 0")
+	check(c.MaxParkedRequests > 0 && c.MetadataCatchUpWaitMs > 0, "parked request limit and catch-up wait must be > 0")
 	check(c.MaxProduceTimeoutMs > 0, "max produce timeout must be > 0")
 	if err := c.LogDefaults.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("log defaults: %w", err))

@@ -6,6 +6,17 @@ import "fmt"
 // internal state contradicts itself. Tests and the simulator call it after
 // every step; it walks every partition, so production code does not.
 func (b *Broker) CheckInvariants() {
+	if len(b.parked) > 0 && b.caughtUp() {
+		panic(fmt.Sprintf("broker invariant: %d client requests parked although the metadata has caught up", len(b.parked)))
+	}
+	if len(b.parked) > b.cfg.MaxParkedRequests {
+		panic(fmt.Sprintf("broker invariant: %d parked requests exceed the limit %d", len(b.parked), b.cfg.MaxParkedRequests))
+	}
+	for i := 1; i < len(b.parked); i++ {
+		if b.parked[i].deadlineMs < b.parked[i-1].deadlineMs {
+			panic("broker invariant: parked request deadlines out of arrival order")
+		}
+	}
 	waiting := map[*pendingProduce]int{}
 	var order []*pendingProduce // first-seen order, so a failure message never depends on map order
 	for _, name := range b.image.TopicNames() {

@@ -190,6 +190,10 @@ func (b *Broker) HandleRequest(nowMs int64, req *Request) {
 		b.env.Replier.CloseConn(req.Conn, "broker shutting down")
 		return
 	}
+	if !b.caughtUp() && !servedBeforeCatchUp(req) {
+		b.park(nowMs, req)
+		return
+	}
 	h := apiTable[req.Msg.Key()]
 	if h == nil { // ParseRequest guarantees this cannot happen
 		panic(fmt.Sprintf("broker: invariant violated: request with unregistered key %d reached HandleRequest", req.Msg.Key()))
