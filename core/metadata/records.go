@@ -187,10 +187,37 @@ func DecodeEntry(data []byte) (*Entry, error) {
 const UncleanLeaderElectionConfig = "unclean.leader.election.enable"
 
 // ApplyEntry applies every record of e in order and returns their results.
+//
+// An entry applies as one step: nobody sees the image between two of its
+// records. So a partition whose leader changes more than once within an
+// entry moves to the epoch after its epoch before the entry, not one epoch
+// per change: a restarting single node, whose registration fences the old
+// incarnation (leader none) and whose unfencing elects the new one in the
+// same entry, leads at epoch+1 rather than epoch+2. Epochs still grow at
+// every visible leader change, which is all that fencing relies on.
 func (im *Image) ApplyEntry(e *Entry) []Result {
+	type partitionKey struct {
+		topic TopicID
+		index int
+	}
+	var before map[partitionKey]int32
+	if len(e.Records) > 1 {
+		before = map[partitionKey]int32{}
+		im.forEachTopicPartition(func(t *Topic, i int) { before[partitionKey{t.ID, i}] = t.Assignments[i].LeaderEpoch })
+	}
 	results := make([]Result, len(e.Records))
 	for i := range e.Records {
 		results[i] = im.Apply(&e.Records[i])
+	}
+	if before != nil {
+		// Partitions the entry created are not in before; a topic deleted
+		// and created again gets a new id.
+		im.forEachTopicPartition(func(t *Topic, i int) {
+			p := &t.Assignments[i]
+			if old, ok := before[partitionKey{t.ID, i}]; ok && p.LeaderEpoch > old+1 {
+				p.LeaderEpoch = old + 1
+			}
+		})
 	}
 	return results
 }
@@ -333,6 +360,17 @@ func (im *Image) unfenceBroker(r *UnfenceBroker) error {
 		}
 	})
 	return nil
+}
+
+// forEachTopicPartition visits every partition's index in topic-name and
+// index order.
+func (im *Image) forEachTopicPartition(fn func(t *Topic, i int)) {
+	for _, name := range im.TopicNames() {
+		t := im.topics[name]
+		for i := range t.Assignments {
+			fn(t, i)
+		}
+	}
 }
 
 // forEachPartition visits every partition in topic-name and index order.
