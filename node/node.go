@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/io/osdisk"
 	"github.com/chronik-streaming/chronik/io/raftquorum"
@@ -64,6 +65,8 @@ type Node struct {
 	// post events give up then (postOrDrop).
 	done     chan struct{}
 	doneOnce sync.Once
+	// diskLock is held on DataDir from New until Run returns.
+	diskLock disk.Lock
 }
 
 // event is something for the loop to do.
@@ -83,7 +86,7 @@ func (connClosedEvent) isEvent() {}
 
 // New opens the data directory, recovers the broker and binds the Kafka
 // listener. Serving starts with Run.
-func New(cfg Config) (*Node, error) {
+func New(cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -113,23 +116,42 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data dir %s: %w", cfg.DataDir, err)
 	}
+	// Before anything else uses the directory: an unwritable one is
+	// reported in those words, and one that another broker uses is
+	// refused (two brokers on one directory overwrite each other's logs).
+	// The lock is held until Run returns, past the quorum's shutdown,
+	// which writes DataDir/__raft.
+	if err := d.CheckWritable(); err != nil {
+		return nil, err
+	}
+	lock, err := d.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = lock.Release()
+		}
+	}()
 	n := &Node{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		events: make(chan event, cfg.EventQueueLength),
-		conns:  map[broker.ConnID]*wire.Conn{},
-		done:   make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		events:   make(chan event, cfg.EventQueueLength),
+		conns:    map[broker.ConnID]*wire.Conn{},
+		done:     make(chan struct{}),
+		diskLock: lock,
 	}
 	var seed [16]byte
 	if _, err := crand.Read(seed[:]); err != nil {
 		return nil, fmt.Errorf("seed random source: %w", err)
 	}
 	env := broker.Env{
-		Disk:    d,
-		Replier: (*replier)(n),
-		Syncer:  (*syncer)(n),
-		Logger:  cfg.Logger,
-		Random:  rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+		Disk:     d,
+		Replier:  (*replier)(n),
+		Syncer:   (*syncer)(n),
+		Logger:   cfg.Logger,
+		Random:   rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+		DiskLock: lock,
 	}
 	if cc := cfg.Cluster; cc != nil {
 		n.peers = newPeerNetwork(cfg.Logger, cfg.Broker.NodeID, cc.PeerConnsMax, cc.PeerRequestTimeout,
@@ -186,6 +208,9 @@ func (n *Node) Run(ctx context.Context) error {
 	err := n.run(ctx)
 	if cerr := n.stopCluster(); cerr != nil && err == nil {
 		err = cerr
+	}
+	if lerr := n.diskLock.Release(); lerr != nil && err == nil {
+		err = lerr
 	}
 	return err
 }
