@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 	"unicode"
@@ -36,8 +37,8 @@ func (d *Disk) Lock() (disk.Lock, error) {
 		holder := readHolder(f)
 		_ = f.Close()
 		if errors.Is(err, errWouldBlock) {
-			return nil, fmt.Errorf("data directory %s is in use by another process (%s; lock file %s): %w",
-				d.dir, holder, LockFile, disk.ErrLocked)
+			return nil, &lockedError{msg: fmt.Sprintf("data directory %s is in use by another process: %s (it holds %s); stop it or use another directory",
+				d.dir, holder, filepath.Join(d.dir, LockFile))}
 		}
 		return nil, fmt.Errorf("data directory %s: lock %s: %w", d.dir, LockFile, err)
 	}
@@ -53,6 +54,16 @@ func (d *Disk) Lock() (disk.Lock, error) {
 	}
 	return &dirLock{dir: d.dir, f: f}, nil
 }
+
+// lockedError is the refusal of Lock: it satisfies errors.Is(err,
+// disk.ErrLocked) without repeating the sentinel's text after a message
+// that already says it.
+type lockedError struct{ msg string }
+
+func (e *lockedError) Error() string { return e.msg }
+
+// Is reports disk.ErrLocked.
+func (e *lockedError) Is(target error) bool { return target == disk.ErrLocked }
 
 // maxHolderBytes bounds what is read of a lock file written by someone
 // else.
