@@ -67,6 +67,11 @@ type Node struct {
 	doneOnce sync.Once
 	// diskLock is held on DataDir from New until Run returns.
 	diskLock disk.Lock
+	// unsupported logs requests for APIs the broker does not serve.
+	unsupported *unsupportedLog
+	// brokerLog is the broker's logger: cfg.Logger, with repeating
+	// cluster messages throttled.
+	brokerLog *brokerLogger
 }
 
 // event is something for the loop to do.
@@ -141,6 +146,8 @@ func New(cfg Config) (_ *Node, err error) {
 		done:     make(chan struct{}),
 		diskLock: lock,
 	}
+	n.unsupported = newUnsupportedLog(cfg.Logger, time.Now)
+	n.brokerLog = newBrokerLogger(cfg.Logger, time.Now)
 	var seed [16]byte
 	if _, err := crand.Read(seed[:]); err != nil {
 		return nil, fmt.Errorf("seed random source: %w", err)
@@ -149,7 +156,7 @@ func New(cfg Config) (_ *Node, err error) {
 		Disk:     d,
 		Replier:  (*replier)(n),
 		Syncer:   (*syncer)(n),
-		Logger:   cfg.Logger,
+		Logger:   n.brokerLog,
 		Random:   rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
 		DiskLock: lock,
 	}
@@ -342,9 +349,14 @@ func (h *handler) HandleRequest(c *wire.Conn, seq uint64, frame []byte) {
 	n := (*Node)(h)
 	req, early, err := broker.ParseRequest(frame)
 	if err != nil {
+		if n.unsupported.check(broker.ConnID(c.ID()), c.RemoteAddr(), frame) {
+			c.CloseQuiet(err.Error()) // logged by check, throttled
+			return
+		}
 		c.Close(err.Error())
 		return
 	}
+	n.unsupported.sawRequest(broker.ConnID(c.ID()), req)
 	if early != nil {
 		c.Respond(seq, responseMessage{correlationID: req.CorrelationID, resp: early})
 		return
@@ -365,6 +377,7 @@ func (h *handler) ConnClosed(c *wire.Conn) {
 	n.mu.Lock()
 	delete(n.conns, id)
 	n.mu.Unlock()
+	n.unsupported.closed(id)
 	n.post(connClosedEvent{id: id})
 }
 
