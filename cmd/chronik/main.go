@@ -29,6 +29,7 @@ func main() {
 
 func newRootCommand() *cobra.Command {
 	serve := newServeCommand()
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "chronik",
 		Short: "Chronik is a Kafka-compatible streaming broker",
@@ -38,10 +39,17 @@ func newRootCommand() *cobra.Command {
 		Args:          unknownCommand,
 		SilenceUsage:  true,
 		SilenceErrors: false,
-		RunE:          serve.RunE,
-		Version:       readVersionInfo().String(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				return printVersion(cmd)
+			}
+			return serve.RunE(cmd, args)
+		},
 	}
-	root.SetVersionTemplate("{{.Version}}")
+	// Not cobra's Version field: its version output goes through
+	// text/template, whose reflection keeps every exported method of the
+	// binary alive (5 MB more).
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version (the same as `chronik version`)")
 	root.SuggestionsMinimumDistance = 2
 	// Every command inherits it: a mistyped flag gets a suggestion.
 	root.SetFlagErrorFunc(flagError)

@@ -57,8 +57,13 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print the version, the commit and the Go version of this binary",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprint(cmd.OutOrStdout(), readVersionInfo())
-			return err
+			return printVersion(cmd)
 		},
 	}
+}
+
+// printVersion writes the version to the command's output.
+func printVersion(cmd *cobra.Command) error {
+	_, err := fmt.Fprint(cmd.OutOrStdout(), readVersionInfo())
+	return err
 }
