@@ -143,3 +143,30 @@ func TestE2ECLIErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ERetentionCheckInterval: --log-retention-check-interval-ms reaches
+// the broker: with retention.ms 500 and a check every 100 ms, the log
+// start offset moves past the first records within seconds (the default
+// interval, Kafka's 5 minutes, would not run in this test's lifetime).
+func TestE2ERetentionCheckInterval(t *testing.T) {
+	b := e2eStartBroker(t, "--log-retention-ms", "500", "--log-segment-bytes", "200", "--log-retention-check-interval-ms", "100")
+	adm := e2eNewAdmin(t, b)
+	topic := e2eUniqueTopic(t)
+	e2eCreateTopic(t, adm, topic, 1, nil)
+	cl := e2eNewClient(t, b)
+	for i := 0; i < 10; i++ { // one batch each: several segments of 200 bytes
+		e2eProduceSync(t, cl, &kgo.Record{Topic: topic, Value: []byte(strings.Repeat("x", 100))})
+	}
+	ctx := e2eTestCtx(t, 15*time.Second)
+	for {
+		l, err := adm.ListStartOffsets(ctx, topic)
+		if o, ok := l.Lookup(topic, 0); err == nil && ok && o.Err == nil && o.Offset > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("log start offset still 0 after 15 s with a 100 ms retention check (last: %v)", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
