@@ -35,8 +35,10 @@ package node
 // whole log.
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -45,6 +47,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/io/logthrottle"
 	"github.com/chronik-streaming/chronik/io/raftquorum"
 )
 
@@ -230,7 +233,7 @@ func (a *quorumAdapter) Propose(seq uint64, entry []byte) {
 		}
 		if err := q.Propose(entry, timeout); err != nil {
 			if !errors.Is(err, raftquorum.ErrNotLeader) {
-				n.log.Info("metadata proposal failed", "seq", seq, "err", err)
+				n.brokerLog.Info("metadata proposal failed", "seq", seq, "err", err)
 			}
 			n.postOrDrop(proposalFailedEvent{seq: seq})
 		}
@@ -330,4 +333,54 @@ func (n *Node) stopCluster() error {
 		return fmt.Errorf("shut down metadata quorum: %w", err)
 	}
 	return nil
+}
+
+// repeatInterval is the least time between two lines of one repeating
+// cluster message (see brokerLogger).
+const repeatInterval = 30 * time.Second
+
+// brokerRepeats are the broker's messages that repeat on every retry
+// while the cluster forms or a broker restarts: registration is retried
+// every heartbeat interval (250 ms) until the controller knows this
+// broker's address and answers. They are routine, so they stay at info;
+// brokerLogger writes the first and then one summary per repeatInterval.
+var brokerRepeats = map[string]bool{
+	"broker registration failed":  true,
+	"broker registration refused": true,
+	"metadata proposal failed":    true,
+}
+
+// brokerLogger is the broker's broker.Logger: the node's logger, with the
+// messages in brokerRepeats throttled per message and controller.
+type brokerLogger struct {
+	log      *slog.Logger
+	throttle *logthrottle.Throttle
+}
+
+func newBrokerLogger(log *slog.Logger, now func() time.Time) *brokerLogger {
+	return &brokerLogger{log: log, throttle: logthrottle.MustNew(logthrottle.Config{
+		Interval: repeatInterval, KeysMax: logthrottle.DefaultKeysMax, Now: now})}
+}
+
+// Info implements broker.Logger.
+func (l *brokerLogger) Info(msg string, args ...any) { l.write(slog.LevelInfo, msg, args) }
+
+// Warn implements broker.Logger.
+func (l *brokerLogger) Warn(msg string, args ...any) { l.write(slog.LevelWarn, msg, args) }
+
+// Error implements broker.Logger.
+func (l *brokerLogger) Error(msg string, args ...any) { l.write(slog.LevelError, msg, args) }
+
+func (l *brokerLogger) write(level slog.Level, msg string, args []any) {
+	if !brokerRepeats[msg] {
+		l.log.Log(context.Background(), level, msg, args...)
+		return
+	}
+	key := msg
+	for i := 0; i+1 < len(args); i += 2 {
+		if args[i] == "controller" {
+			key += fmt.Sprintf("\x00%v", args[i+1])
+		}
+	}
+	l.throttle.Log(l.log, key, level, level, msg, args...)
 }

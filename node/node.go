@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/io/osdisk"
 	"github.com/chronik-streaming/chronik/io/raftquorum"
@@ -64,6 +65,13 @@ type Node struct {
 	// post events give up then (postOrDrop).
 	done     chan struct{}
 	doneOnce sync.Once
+	// diskLock is held on DataDir from New until Run returns.
+	diskLock disk.Lock
+	// unsupported logs requests for APIs the broker does not serve.
+	unsupported *unsupportedLog
+	// brokerLog is the broker's logger: cfg.Logger, with repeating
+	// cluster messages throttled.
+	brokerLog *brokerLogger
 }
 
 // event is something for the loop to do.
@@ -83,7 +91,7 @@ func (connClosedEvent) isEvent() {}
 
 // New opens the data directory, recovers the broker and binds the Kafka
 // listener. Serving starts with Run.
-func New(cfg Config) (*Node, error) {
+func New(cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -113,23 +121,44 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open data dir %s: %w", cfg.DataDir, err)
 	}
-	n := &Node{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		events: make(chan event, cfg.EventQueueLength),
-		conns:  map[broker.ConnID]*wire.Conn{},
-		done:   make(chan struct{}),
+	// Before anything else uses the directory: an unwritable one is
+	// reported in those words, and one that another broker uses is
+	// refused (two brokers on one directory overwrite each other's logs).
+	// The lock is held until Run returns, past the quorum's shutdown,
+	// which writes DataDir/__raft.
+	if err := d.CheckWritable(); err != nil {
+		return nil, err
 	}
+	lock, err := d.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = lock.Release()
+		}
+	}()
+	n := &Node{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		events:   make(chan event, cfg.EventQueueLength),
+		conns:    map[broker.ConnID]*wire.Conn{},
+		done:     make(chan struct{}),
+		diskLock: lock,
+	}
+	n.unsupported = newUnsupportedLog(cfg.Logger, time.Now)
+	n.brokerLog = newBrokerLogger(cfg.Logger, time.Now)
 	var seed [16]byte
 	if _, err := crand.Read(seed[:]); err != nil {
 		return nil, fmt.Errorf("seed random source: %w", err)
 	}
 	env := broker.Env{
-		Disk:    d,
-		Replier: (*replier)(n),
-		Syncer:  (*syncer)(n),
-		Logger:  cfg.Logger,
-		Random:  rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+		Disk:     d,
+		Replier:  (*replier)(n),
+		Syncer:   (*syncer)(n),
+		Logger:   n.brokerLog,
+		Random:   rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+		DiskLock: lock,
 	}
 	if cc := cfg.Cluster; cc != nil {
 		n.peers = newPeerNetwork(cfg.Logger, cfg.Broker.NodeID, cc.PeerConnsMax, cc.PeerRequestTimeout,
@@ -186,6 +215,9 @@ func (n *Node) Run(ctx context.Context) error {
 	err := n.run(ctx)
 	if cerr := n.stopCluster(); cerr != nil && err == nil {
 		err = cerr
+	}
+	if lerr := n.diskLock.Release(); lerr != nil && err == nil {
+		err = lerr
 	}
 	return err
 }
@@ -317,9 +349,14 @@ func (h *handler) HandleRequest(c *wire.Conn, seq uint64, frame []byte) {
 	n := (*Node)(h)
 	req, early, err := broker.ParseRequest(frame)
 	if err != nil {
+		if n.unsupported.check(broker.ConnID(c.ID()), c.RemoteAddr(), frame) {
+			c.CloseQuiet(err.Error()) // logged by check, throttled
+			return
+		}
 		c.Close(err.Error())
 		return
 	}
+	n.unsupported.sawRequest(broker.ConnID(c.ID()), req)
 	if early != nil {
 		c.Respond(seq, responseMessage{correlationID: req.CorrelationID, resp: early})
 		return
@@ -340,6 +377,7 @@ func (h *handler) ConnClosed(c *wire.Conn) {
 	n.mu.Lock()
 	delete(n.conns, id)
 	n.mu.Unlock()
+	n.unsupported.closed(id)
 	n.post(connClosedEvent{id: id})
 }
 

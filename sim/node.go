@@ -187,17 +187,7 @@ func (n *simNode) nowMs() int64 { return n.clock.nowMs(n.w.s.now) }
 // retried after a second, as a supervisor would.
 func (n *simNode) start() {
 	w := n.w
-	env := broker.Env{
-		Disk:    n.disk,
-		Replier: (*nodeReplier)(n),
-		Syncer:  (*nodeSyncer)(n),
-		Logger:  (*nodeLogger)(n),
-		Random:  n.random,
-	}
-	if w.raft != nil {
-		env.Quorum = (*nodeQuorum)(n)
-		env.Network = (*nodeNetwork)(n)
-	}
+	env := n.env()
 	if w.logw != nil {
 		w.logf("node %d: disk before start:%s", n.id, n.disk.describe())
 	}
@@ -226,6 +216,24 @@ func (n *simNode) start() {
 	// node.Run: recovered page-cache data is synced before consumers see it.
 	b.Flush()
 	n.settle()
+}
+
+// env is the broker's environment on this node. broker.New takes the
+// disk's lock (memdisk's, through simDisk) and stop gives it back, so a
+// second broker on a live node's disk is refused.
+func (n *simNode) env() broker.Env {
+	env := broker.Env{
+		Disk:    n.disk,
+		Replier: (*nodeReplier)(n),
+		Syncer:  (*nodeSyncer)(n),
+		Logger:  (*nodeLogger)(n),
+		Random:  n.random,
+	}
+	if n.w.raft != nil {
+		env.Quorum = (*nodeQuorum)(n)
+		env.Network = (*nodeNetwork)(n)
+	}
+	return env
 }
 
 // settle runs what node.Run does after each batch of events.
@@ -301,6 +309,11 @@ func (n *simNode) stop(graceful, rst bool) {
 	n.backlog = nil
 	n.backlogArmed = false
 	n.busyUntil = 0
+	// The process is gone, and with it its lock on the disk (Shutdown
+	// already gave it back on a graceful stop).
+	if err := n.b.ReleaseDisk(); err != nil {
+		w.fail("node %d: release disk lock: %v", n.id, err)
+	}
 	n.b = nil
 	n.up = false
 	oldInc := n.inc

@@ -29,20 +29,33 @@ func main() {
 
 func newRootCommand() *cobra.Command {
 	serve := newServeCommand()
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "chronik",
 		Short: "Chronik is a Kafka-compatible streaming broker",
 		Long: "Chronik is a Kafka-wire-compatible streaming broker.\n\n" +
 			"Run without a command it serves a single node on 127.0.0.1:9092 with its data in ./chronik-data\n" +
 			"(the same as `chronik serve`).",
-		Args:          cobra.NoArgs,
+		Args:          unknownCommand,
 		SilenceUsage:  true,
 		SilenceErrors: false,
-		RunE:          serve.RunE,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				return printVersion(cmd)
+			}
+			return serve.RunE(cmd, args)
+		},
 	}
+	// Not cobra's Version field: its version output goes through
+	// text/template, whose reflection keeps every exported method of the
+	// binary alive (5 MB more).
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version (the same as `chronik version`)")
+	root.SuggestionsMinimumDistance = 2
+	// Every command inherits it: a mistyped flag gets a suggestion.
+	root.SetFlagErrorFunc(flagError)
 	// A bare `chronik` accepts serve's flags too.
 	root.Flags().AddFlagSet(serve.Flags())
-	root.AddCommand(serve, newDumpCommand(), newBenchCommand())
+	root.AddCommand(serve, newDumpCommand(), newBenchCommand(), newVersionCommand())
 	return root
 }
 
@@ -64,6 +77,7 @@ type serveOptions struct {
 	segmentMs         int64
 	retentionMs       int64
 	retentionBytes    int64
+	retentionCheckMs  int64
 	maxMessageBytes   int64
 	requestMaxBytes   int32
 	maxConnections    int
@@ -103,6 +117,7 @@ func newServeCommand() *cobra.Command {
 	f.Int64Var(&o.segmentMs, "log-roll-ms", def.LogDefaults.SegmentMs, "default segment.ms (log.roll.ms)")
 	f.Int64Var(&o.retentionMs, "log-retention-ms", def.LogDefaults.RetentionMs, "default retention.ms (log.retention.ms); -1 keeps forever")
 	f.Int64Var(&o.retentionBytes, "log-retention-bytes", def.LogDefaults.RetentionBytes, "default retention.bytes (log.retention.bytes); -1 means no size limit")
+	f.Int64Var(&o.retentionCheckMs, "log-retention-check-interval-ms", def.RetentionCheckIntervalMs, "how often retention deletes expired segments (log.retention.check.interval.ms)")
 	f.Int64Var(&o.maxMessageBytes, "message-max-bytes", def.LogDefaults.MaxMessageBytes, "largest record batch accepted (message.max.bytes)")
 	f.Int32Var(&o.requestMaxBytes, "socket-request-max-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
 	f.IntVar(&o.maxConnections, "max-connections", 4096, "maximum concurrent client connections")
@@ -156,14 +171,20 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	cfg.LogDefaults.SegmentMs = o.segmentMs
 	cfg.LogDefaults.RetentionMs = o.retentionMs
 	cfg.LogDefaults.RetentionBytes = o.retentionBytes
+	cfg.RetentionCheckIntervalMs = o.retentionCheckMs
 	cfg.LogDefaults.MaxMessageBytes = o.maxMessageBytes
+	// Each address error names the flag the operator typed: the
+	// advertised address derives from --kafka-addr when not given.
+	if _, _, err := splitHostPort(o.kafkaAddr); err != nil {
+		return fmt.Errorf("--kafka-addr %q is not host:port: %w", o.kafkaAddr, err)
+	}
 	advertised := o.advertisedAddr
 	if advertised == "" {
 		advertised = o.kafkaAddr
 	}
 	host, port, err := splitHostPort(advertised)
 	if err != nil {
-		return fmt.Errorf("advertised address: %w", err)
+		return fmt.Errorf("--advertised-addr %q is not host:port: %w", advertised, err)
 	}
 	cfg.AdvertisedHost, cfg.AdvertisedPort = host, port
 	if err := cfg.Validate(); err != nil {

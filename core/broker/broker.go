@@ -74,6 +74,11 @@ type Env struct {
 	// the image file in the data directory.
 	Quorum  Quorum
 	Network Network
+	// DiskLock is a lock the driver already holds on Disk (a disk.Locker)
+	// and keeps for the process's life, beyond the broker's. Nil: New
+	// takes the lock itself when Disk is a disk.Locker, and ReleaseDisk
+	// gives it back.
+	DiskLock disk.Lock
 }
 
 // SyncToken identifies the partition a sync job belongs to. It is opaque
@@ -142,6 +147,8 @@ type Broker struct {
 	lastRetentionMs  int64
 	lastBackgroundMs int64
 	closed           bool
+	// ownLock is the disk lock New took (nil when the driver holds one).
+	ownLock disk.Lock
 }
 
 // topicState is a topic and its open partitions.
@@ -196,8 +203,10 @@ type partition struct {
 	waiters []produceWaiter
 }
 
-// New opens (recovering from disk) the broker's state.
-func New(cfg Config, env Env, nowMs int64) (*Broker, error) {
+// New opens (recovering from disk) the broker's state. It refuses a disk
+// that another live broker holds (disk.ErrLocked): two writers of one log
+// would lose acknowledged records.
+func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("broker config: %w", err)
 	}
@@ -206,6 +215,17 @@ func New(cfg Config, env Env, nowMs int64) (*Broker, error) {
 	}
 	if (env.Quorum == nil) != (env.Network == nil) {
 		return nil, errors.New("broker: a cluster needs both a quorum and a network")
+	}
+	var ownLock disk.Lock
+	if l, ok := env.Disk.(disk.Locker); ok && env.DiskLock == nil {
+		if ownLock, err = l.Lock(); err != nil {
+			return nil, fmt.Errorf("broker: lock the data directory: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				_ = ownLock.Release()
+			}
+		}()
 	}
 	b := &Broker{
 		cfg:              cfg,
@@ -220,6 +240,7 @@ func New(cfg Config, env Env, nowMs int64) (*Broker, error) {
 		peerCalls:        map[uint64]*peerCall{},
 		fetchesInFlight:  map[int32]int{},
 		image:            metadata.NewImage(),
+		ownLock:          ownLock,
 	}
 	b.ctrl.setActive(nowMs, false)
 	for b.incarnation == 0 {
@@ -663,6 +684,21 @@ func (b *Broker) Shutdown(nowMs int64) {
 		}
 	})
 	b.closed = true
+	if err := b.ReleaseDisk(); err != nil {
+		b.env.Logger.Warn("release data directory lock", "err", err)
+	}
+}
+
+// ReleaseDisk gives back the disk lock New took, if it took one. Shutdown
+// calls it; a driver that models a killed process calls it instead (the
+// kernel releases a real process's lock when it dies).
+func (b *Broker) ReleaseDisk() error {
+	if b.ownLock == nil {
+		return nil
+	}
+	l := b.ownLock
+	b.ownLock = nil
+	return l.Release()
 }
 
 // SyncAllBlocking is used on graceful shutdown: it runs every pending sync

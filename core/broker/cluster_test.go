@@ -91,6 +91,10 @@ func (n *clusterNode) start(opts ...func(*Config)) {
 // in-flight messages are lost.
 func (n *clusterNode) kill() {
 	n.up = false
+	// The process dies, and with it its lock on the data directory.
+	if err := n.b.ReleaseDisk(); err != nil {
+		n.c.t.Fatalf("node %d: %v", n.id, err)
+	}
 	n.b = nil
 	// Connections to it break: callers waiting on it get errors.
 	for _, req := range sortedRequests(n.calls) {

@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/chronik-streaming/chronik/io/logthrottle"
 )
 
 // slogAdapter is the hclog.Logger that raft, its transport, its snapshot
@@ -28,12 +32,24 @@ type slogAdapter struct {
 	// floor is shared by every logger derived from the same root, so that
 	// SetLevel on one of them changes all of them, as in hclog itself.
 	floor *atomic.Int32
+	// throttle, shared like floor, limits warnings and errors that repeat
+	// (see Log).
+	throttle *logthrottle.Throttle
 }
+
+// repeatInterval is the least time between two lines of one raft warning
+// for one peer.
+const repeatInterval = 30 * time.Second
+
+// peerKeys are the attributes by which raft names the other voter a
+// message is about; a message repeats per peer.
+var peerKeys = map[string]bool{"peer": true, "server-id": true, "target": true, "from": true, "candidate": true}
 
 // newSlogAdapter returns an hclog.Logger writing to logger at floor and
 // above.
 func newSlogAdapter(logger *slog.Logger, floor hclog.Level) *slogAdapter {
-	a := &slogAdapter{logger: logger, floor: new(atomic.Int32)}
+	a := &slogAdapter{logger: logger, floor: new(atomic.Int32),
+		throttle: logthrottle.MustNew(logthrottle.Config{Interval: repeatInterval, KeysMax: logthrottle.DefaultKeysMax})}
 	a.floor.Store(int32(floor))
 	return a
 }
@@ -96,7 +112,29 @@ func (a *slogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	}
 	attrs = append(attrs, a.implied...)
 	attrs = append(attrs, args...)
-	a.logger.Log(context.Background(), slogLevel(level), msg, attrs...)
+	if level < hclog.Warn {
+		a.logger.Log(context.Background(), slogLevel(level), msg, attrs...)
+		return
+	}
+	// While a voter is down, raft repeats its warnings every few hundred
+	// milliseconds per peer (heartbeats, appendEntries, votes): the first
+	// is written, then one line per repeatInterval with the count.
+	a.throttle.Log(a.logger, a.repeatKey(msg, args), slogLevel(level), slogLevel(level), msg, attrs...)
+}
+
+// repeatKey identifies a message for throttling: the logger's name, the
+// message and the peer it is about, if any.
+func (a *slogAdapter) repeatKey(msg string, args []any) string {
+	var b strings.Builder
+	b.WriteString(a.name)
+	b.WriteByte(0)
+	b.WriteString(msg)
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && peerKeys[k] {
+			fmt.Fprintf(&b, "\x00%s=%v", k, args[i+1])
+		}
+	}
+	return b.String()
 }
 
 // Trace implements hclog.Logger.

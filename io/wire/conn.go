@@ -149,6 +149,12 @@ func (c *Conn) Close(reason string) {
 	c.closeWith(slog.LevelInfo, reason)
 }
 
+// CloseQuiet is Close for a reason the caller has logged itself (with its
+// own rate limit): the closing line is at debug level.
+func (c *Conn) CloseQuiet(reason string) {
+	c.closeWith(slog.LevelDebug, reason)
+}
+
 // closeWith closes the connection once, logging reason at level with attrs.
 func (c *Conn) closeWith(level slog.Level, reason string, attrs ...any) {
 	c.mu.Lock()

@@ -89,6 +89,7 @@ type Disk struct {
 	dirs    map[string]bool   // directories; "." is the root
 	fault   func(op Op, name string) error
 	syncs   int
+	lock    lockState // see lock.go
 }
 
 // Compile-time checks that the types satisfy the contract.

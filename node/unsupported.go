@@ -1,0 +1,144 @@
+package node
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/io/logthrottle"
+)
+
+// unsupportedInterval is the least time between two lines about one API
+// key requested by one client software: clients that get their connection
+// closed reconnect and retry, kafka-python's group consumer several times
+// a second.
+const unsupportedInterval = time.Minute
+
+// clientIDBytesMax bounds the client id quoted in a log line.
+const clientIDBytesMax = 256
+
+// unsupportedLog reports requests for API keys or versions the broker
+// does not serve. Kafka closes the connection for those, and so does
+// Chronik; without a word in the log an operator would not know why a
+// client hangs or retries. It remembers, per connection, the client
+// software named by the connection's ApiVersions request (v3+), and
+// throttles the lines per (client software, API key).
+type unsupportedLog struct {
+	log      *slog.Logger
+	throttle *logthrottle.Throttle
+	// supported holds the served version range of each API key.
+	supported map[int16][2]int16
+
+	mu sync.Mutex
+	// software maps a connection to "name version" from its
+	// ApiVersions; entries go when the connection closes, so the map is
+	// bounded by the connection limit.
+	software map[broker.ConnID]string
+}
+
+func newUnsupportedLog(log *slog.Logger, now func() time.Time) *unsupportedLog {
+	u := &unsupportedLog{
+		log:       log,
+		throttle:  logthrottle.MustNew(logthrottle.Config{Interval: unsupportedInterval, KeysMax: logthrottle.DefaultKeysMax, Now: now}),
+		supported: map[int16][2]int16{},
+		software:  map[broker.ConnID]string{},
+	}
+	for _, k := range broker.SupportedAPIs() {
+		u.supported[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
+	}
+	return u
+}
+
+// sawRequest remembers the client software of an ApiVersions v3+ request.
+func (u *unsupportedLog) sawRequest(id broker.ConnID, req *broker.Request) {
+	av, ok := req.Msg.(*kmsg.ApiVersionsRequest)
+	if !ok || av.Version < 3 || av.ClientSoftwareName == "" {
+		return
+	}
+	u.mu.Lock()
+	u.software[id] = av.ClientSoftwareName + " " + av.ClientSoftwareVersion
+	u.mu.Unlock()
+}
+
+// closed forgets a connection.
+func (u *unsupportedLog) closed(id broker.ConnID) {
+	u.mu.Lock()
+	delete(u.software, id)
+	u.mu.Unlock()
+}
+
+// check reports whether frame (which broker.ParseRequest refused) asks for
+// an API key or version the broker does not serve, and if so logs it,
+// throttled. A frame too short for a header is not such a request.
+func (u *unsupportedLog) check(id broker.ConnID, remote string, frame []byte) bool {
+	if len(frame) < 8 {
+		return false
+	}
+	key := int16(binary.BigEndian.Uint16(frame[0:]))
+	version := int16(binary.BigEndian.Uint16(frame[2:]))
+	if r, ok := u.supported[key]; ok && version >= r[0] && version <= r[1] {
+		return false // served: the request was malformed instead
+	}
+	u.mu.Lock()
+	software, ok := u.software[id]
+	u.mu.Unlock()
+	if !ok {
+		software = "unknown"
+	}
+	name := kmsg.NameForKey(key)
+	if name == "" {
+		name = fmt.Sprintf("API key %d", key)
+	}
+	what := fmt.Sprintf("%s v%d", name, version)
+	if _, ok := u.supported[key]; ok {
+		what += " (this version is not supported)"
+	} else if hint := unsupportedHints[key]; hint != "" {
+		what += " (" + hint + ")"
+	}
+	u.throttle.Log(u.log, software+"\x00"+name, slog.LevelWarn, slog.LevelWarn, "unsupported API: "+what,
+		"client_id", headerClientID(frame[8:]), "client_software", software, "remote", remote)
+	return true
+}
+
+// headerClientID reads the client id of a request header (v1+: an int16
+// length and the bytes, -1 for null) for a log line, cut to
+// clientIDBytesMax.
+func headerClientID(b []byte) string {
+	if len(b) < 2 {
+		return ""
+	}
+	n := int(int16(binary.BigEndian.Uint16(b)))
+	b = b[2:]
+	if n < 0 {
+		return ""
+	}
+	n = min(n, len(b), clientIDBytesMax)
+	return string(b[:n])
+}
+
+// unsupportedHints says, for API keys of features Chronik lacks, which
+// feature it is.
+var unsupportedHints = func() map[int16]string {
+	m := map[int16]string{}
+	for _, k := range []kmsg.Key{kmsg.OffsetCommit, kmsg.OffsetFetch, kmsg.FindCoordinator, kmsg.JoinGroup,
+		kmsg.Heartbeat, kmsg.LeaveGroup, kmsg.SyncGroup, kmsg.DescribeGroups, kmsg.ListGroups,
+		kmsg.DeleteGroups, kmsg.OffsetDelete, kmsg.ConsumerGroupHeartbeat, kmsg.ConsumerGroupDescribe} {
+		m[k.Int16()] = "consumer groups are not supported yet"
+	}
+	for _, k := range []kmsg.Key{kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.EndTxn,
+		kmsg.WriteTxnMarkers, kmsg.TxnOffsetCommit, kmsg.DescribeTransactions, kmsg.ListTransactions} {
+		m[k.Int16()] = "transactions are not supported yet"
+	}
+	for _, k := range []kmsg.Key{kmsg.SASLHandshake, kmsg.SASLAuthenticate} {
+		m[k.Int16()] = "SASL authentication is not supported"
+	}
+	for _, k := range []kmsg.Key{kmsg.DescribeACLs, kmsg.CreateACLs, kmsg.DeleteACLs} {
+		m[k.Int16()] = "ACLs are not supported"
+	}
+	return m
+}()
