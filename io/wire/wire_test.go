@@ -45,7 +45,7 @@ type testHandler struct {
 	// unvalidated: the handler never calls MarkValid, so the connection
 	// stays under MaxEarlyRequestBytes.
 	unvalidated bool
-	reqs      chan req
+	reqs        chan req
 
 	mu     sync.Mutex
 	closed map[uint64]int // conn id -> ConnClosed calls
