@@ -90,72 +90,104 @@ func cgroupMemoryLimit() int64 {
 	return v
 }
 
-// largeChargeBytes: charges above this (large frames, large response
-// reservations) also draw from the large half of the budget (see
-// serverBudget). Kafka's default message.max.bytes is 1 MiB + 12, so the
-// requests of most clients stay below it.
-const largeChargeBytes = 1 << 20
+// largeFrameBytes: frames above this also draw from the large-frame half
+// of the budget (see serverBudget). Kafka's default message.max.bytes is
+// 1 MiB + 12, so the requests of most clients stay below it.
+const largeFrameBytes = 1 << 20
 
 // serverBudget bounds the memory of requests and responses in flight.
-// Every charge draws from all; charges above largeChargeBytes also draw
-// from large, half its size, and are capped at that half. So however many
-// large frames stall half-read, at least half of the budget stays for the
-// small requests (produce, metadata, heartbeats) that keep clients alive.
+// Every charge draws from all. Two kinds of charge can be held for long by
+// a client, and each also draws from its own pool of half the size, which
+// caps it: frames above largeFrameBytes (a client can send one slowly, or
+// stop in the middle) draw from frames, and responses (a client can read
+// them slowly) from responses. So stalled large frames cannot keep
+// consumers from fetching, nor either of them starve small requests
+// (produce, metadata, heartbeats) of the whole budget, except while
+// responses past their pool (charged without waiting) are being written.
 type serverBudget struct {
-	all   *budget
-	large *budget
+	all       *budget
+	frames    *budget // large frames
+	responses *budget
 }
 
 func newServerBudget(size int64) serverBudget {
-	return serverBudget{all: newBudget(size), large: newBudget(max(size/2, 1))}
+	half := max(size/2, 1)
+	return serverBudget{all: newBudget(size), frames: newBudget(half), responses: newBudget(half)}
 }
 
-// charge is what a connection holds from a serverBudget: bytes drawn
-// from all, and the part of them also drawn from large.
+// charge is what a connection holds from a serverBudget: bytes drawn from
+// all, and the parts of them also drawn from a pool.
 type charge struct {
-	all, large int64
+	all, frames, responses int64
 }
 
-func (c charge) plus(d charge) charge  { return charge{all: c.all + d.all, large: c.large + d.large} }
-func (c charge) minus(d charge) charge { return charge{all: c.all - d.all, large: c.large - d.large} }
+func (c charge) plus(d charge) charge {
+	return charge{all: c.all + d.all, frames: c.frames + d.frames, responses: c.responses + d.responses}
+}
 
-// acquire charges n bytes, capped at the size of the budget it draws from
-// (a frame larger than that is read once everything else of its kind has
-// been released, instead of never), waiting for room. It returns false,
-// holding nothing, when a cancel channel closed first.
-func (b serverBudget) acquire(n int64, cancel1, cancel2 <-chan struct{}) (charge, bool) {
-	if n <= largeChargeBytes {
-		n = min(n, b.all.size)
-		if !b.all.acquire(n, cancel1, cancel2) {
+func (c charge) minus(d charge) charge {
+	return charge{all: c.all - d.all, frames: c.frames - d.frames, responses: c.responses - d.responses}
+}
+
+// acquireFrame charges a frame of n bytes, waiting for room. The charge is
+// capped at the size of the pool it draws from: a frame larger than that
+// is read once everything else of its kind has been released, instead of
+// never. It returns false, holding nothing, when a cancel channel closed
+// first.
+func (b serverBudget) acquireFrame(n int64, cancel1, cancel2 <-chan struct{}) (charge, bool) {
+	if n <= largeFrameBytes {
+		return b.acquireFrom(nil, n, cancel1, cancel2)
+	}
+	return b.acquireFrom(b.frames, n, cancel1, cancel2)
+}
+
+// acquireResponse charges n bytes for a response to come, like
+// acquireFrame.
+func (b serverBudget) acquireResponse(n int64, cancel1, cancel2 <-chan struct{}) (charge, bool) {
+	return b.acquireFrom(b.responses, n, cancel1, cancel2)
+}
+
+// acquireFrom takes n bytes (capped) from pool, if any, and then from all.
+// A waiter for all holds its pool share meanwhile; that cannot deadlock,
+// since all's other holders either finish (small requests, responses being
+// written) or are themselves capped by a pool of half of all.
+func (b serverBudget) acquireFrom(pool *budget, n int64, cancel1, cancel2 <-chan struct{}) (charge, bool) {
+	n = min(n, b.all.size)
+	if pool != nil {
+		n = min(n, pool.size)
+		if !pool.acquire(n, cancel1, cancel2) {
 			return charge{}, false
 		}
-		return charge{all: n}, true
-	}
-	n = min(n, b.large.size)
-	if !b.large.acquire(n, cancel1, cancel2) {
-		return charge{}, false
 	}
 	if !b.all.acquire(n, cancel1, cancel2) {
-		b.large.release(n)
+		if pool != nil {
+			pool.release(n)
+		}
 		return charge{}, false
 	}
-	return charge{all: n, large: n}, true
+	c := charge{all: n}
+	switch pool {
+	case b.frames:
+		c.frames = n
+	case b.responses:
+		c.responses = n
+	}
+	return c, true
 }
 
-// force charges n bytes without waiting, past the budget if need be.
-func (b serverBudget) force(n int64) charge {
-	c := charge{all: max(n, 0)}
-	if n > largeChargeBytes {
-		c.large = n
-	}
-	b.all.force(c.all)
-	b.large.force(c.large)
-	return c
+// forceResponse charges a response of n bytes that exists already,
+// without waiting, past the budget if need be.
+func (b serverBudget) forceResponse(n int64) charge {
+	n = max(n, 0)
+	b.all.force(n)
+	b.responses.force(n)
+	return charge{all: n, responses: n}
 }
 
 // release returns c.
 func (b serverBudget) release(c charge) {
-	b.large.release(c.large)
+	b.frames.release(c.frames)
+	b.responses.release(c.responses)
 	b.all.release(c.all)
 }
 

@@ -205,7 +205,7 @@ func TestBudgetReleasedOnEveryPath(t *testing.T) {
 
 // TestSizedResponseHoldsBackReaders: a large response counts against the
 // budget until written, so a client that does not read it keeps others'
-// large frames waiting.
+// frames waiting.
 func TestSizedResponseHoldsBackReaders(t *testing.T) {
 	h := newTestHandler()
 	s := startServer(t, Config{QueuedMaxRequestBytes: 4 << 20}, h)
@@ -233,7 +233,7 @@ func TestReserve(t *testing.T) {
 	var mu sync.Mutex
 	reserved := map[int32]bool{}
 	// Requests with corr >= 100 reserve a 1 MiB response (charged 2 MiB,
-	// the whole large half of a 4 MiB budget) before being handed on.
+	// the whole response half of a 4 MiB budget) before being handed on.
 	h.onRequest = func(r req) {
 		if r.corr >= 100 {
 			ok := r.c.Reserve(r.seq, 1<<20)
@@ -252,7 +252,7 @@ func TestReserve(t *testing.T) {
 		t.Fatalf("in use %d after a reservation of 1 MiB of response", got)
 	}
 	sendRequest(t, b, 101, nil)
-	expectNoRequest(t, h, "large half reserved")
+	expectNoRequest(t, h, "response half reserved")
 	// Small requests are not held back by reservations.
 	sendRequest(t, a, 5, nil)
 	echo(h.waitReq(t)) // answered out of order: written after 100
@@ -275,9 +275,9 @@ func TestReserve(t *testing.T) {
 	// reservation is granted and the next read fails.)
 	sendRequest(t, a, 102, nil)
 	waitFor(t, "a waiting", func() bool {
-		s.budget.large.mu.Lock()
-		defer s.budget.large.mu.Unlock()
-		return s.budget.large.waiters.Len() == 1
+		s.budget.responses.mu.Lock()
+		defer s.budget.responses.mu.Unlock()
+		return s.budget.responses.waiters.Len() == 1
 	})
 	ra.c.Close("test closes it")
 	waitFor(t, "reservation given up", func() bool {
@@ -290,6 +290,51 @@ func TestReserve(t *testing.T) {
 	mustReadResponse(t, b)
 	waitFor(t, "budget back to zero", func() bool { return inUse(s) == 0 })
 	h.waitReq(t) // 102, handed on by the test handler regardless
+}
+
+// TestStalledLargeFrameLeavesRoom: a large frame that stops arriving half
+// way holds only the large-frame half: small requests and response
+// reservations (consumers' fetches) still get through.
+func TestStalledLargeFrameLeavesRoom(t *testing.T) {
+	h := newTestHandler()
+	h.onRequest = func(r req) {
+		if r.corr >= 100 && !r.c.Reserve(r.seq, 1<<20) {
+			return
+		}
+		echo(r)
+	}
+	s := startServer(t, Config{QueuedMaxRequestBytes: 4 << 20}, h)
+	a := dial(t, s)
+	b := dial(t, s)
+	for i, nc := range []net.Conn{a, b} {
+		sendRequest(t, nc, int32(i), nil)
+		mustReadResponse(t, nc)
+	}
+	stalled := requestFrame(1, make([]byte, 3<<20))
+	if _, err := a.Write(stalled[:len(stalled)-1024]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stalled frame's charge", func() bool { return s.budget.frames.inUse() == 2<<20 })
+	sendRequest(t, b, 100, nil) // reserves 2 MiB of responses
+	if corr, _ := mustReadResponse(t, b); corr != 100 {
+		t.Fatalf("corr %d", corr)
+	}
+	sendRequest(t, b, 2, make([]byte, 1000))
+	if corr, _ := mustReadResponse(t, b); corr != 2 {
+		t.Fatalf("corr %d", corr)
+	}
+	// Another large frame waits behind the stalled one.
+	go func() { _, _ = b.Write(requestFrame(3, make([]byte, 2<<20))) }()
+	waitFor(t, "the second large frame waiting", func() bool {
+		s.budget.frames.mu.Lock()
+		defer s.budget.frames.mu.Unlock()
+		return s.budget.frames.waiters.Len() == 1
+	})
+	a.Close()
+	if corr, _ := mustReadResponse(t, b); corr != 3 {
+		t.Fatalf("corr %d", corr)
+	}
+	waitFor(t, "budget back to zero", func() bool { return inUse(s) == 0 })
 }
 
 // logBuffer is a concurrency-safe log sink for asserting log lines.

@@ -85,14 +85,15 @@ type Config struct {
 	// queued.max.request.bytes, which counts requests only). A connection
 	// reserves a frame's size before reading its body, and waits, leaving
 	// the bytes in the socket so that TCP pushes back on the client, while
-	// the budget is spent. Frames above 1 MiB may hold at most half of the
-	// budget together, so large frames that arrive slowly cannot starve
-	// the small requests of other clients; a frame larger than that half is
-	// read alone among large frames (not refused), so the worst case is
-	// half the budget plus MaxRequestBytes. Responses are charged when
-	// handed to Respond (SizedMessage) or ahead of time (Conn.Reserve) and
-	// released once written. Zero means DefaultQueuedMaxRequestBytes(),
-	// sized to the machine.
+	// the budget is spent. Responses are charged ahead of time
+	// (Conn.Reserve) or when handed to Respond (SizedMessage), and
+	// released once written. Frames above 1 MiB, which a client can leave
+	// half sent, may hold at most half of the budget together, and
+	// responses, which a client can read slowly, the other half, so that
+	// neither starves the other nor small requests. A frame larger than
+	// its half is read alone among large frames (not refused): the worst
+	// case is then half the budget plus MaxRequestBytes. Zero means
+	// DefaultQueuedMaxRequestBytes(), sized to the machine.
 	QueuedMaxRequestBytes int64
 	// MaxEarlyRequestBytes is the largest frame accepted from a connection
 	// that has not yet sent a valid request (Conn.MarkValid), so that a

@@ -163,7 +163,7 @@ func (c *Conn) Reserve(seq uint64, responseBytes int64) bool {
 	c.mu.Unlock()
 	c.srv.budget.release(old)
 
-	got, ok := c.srv.budget.acquire(want, c.done, nil)
+	got, ok := c.srv.budget.acquireResponse(want, c.done, nil)
 	if !ok {
 		return false
 	}
@@ -227,7 +227,7 @@ func (c *Conn) Respond(seq uint64, m Message) {
 	c.held = c.held.minus(e.charge)
 	e.charge = charge{}
 	if sm, ok := m.(SizedMessage); ok {
-		e.charge = c.srv.budget.force(responseCost(int64(sm.SizeBytes())))
+		e.charge = c.srv.budget.forceResponse(responseCost(int64(sm.SizeBytes())))
 		c.held = c.held.plus(e.charge)
 	}
 	ready := seq == c.nextWrite
@@ -374,7 +374,7 @@ func (c *Conn) readLoop() {
 		}
 		// Reserve before reading (and allocating): with the budget spent
 		// the body stays in the socket.
-		ch, ok := c.srv.budget.acquire(int64(size), c.done, c.stopRead)
+		ch, ok := c.srv.budget.acquireFrame(int64(size), c.done, c.stopRead)
 		if !ok {
 			return
 		}
