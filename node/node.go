@@ -386,6 +386,7 @@ func (m responseMessage) SizeBytes() int {
 	}
 	n := 64
 	for _, t := range f.Topics {
+		n += 32 + len(t.Topic)
 		for _, p := range t.Partitions {
 			n += 64 + len(p.RecordBatches)
 		}
