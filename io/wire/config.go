@@ -18,6 +18,9 @@
 //     the budget is spent, waits without reading: memory is bounded
 //     server-wide, not per connection. The bytes go back when the request
 //     is answered, or when the connection ends, whatever path it takes.
+//     Large responses count too: a handler reserves room for a response
+//     before building it (Conn.Reserve), and a SizedMessage is charged
+//     from Respond until written.
 //   - Until the handler has called Conn.MarkValid (the connection sent a
 //     request that parsed), frames above MaxEarlyRequestBytes close the
 //     connection; a first frame that looks like TLS or HTTP is reported as
