@@ -37,7 +37,7 @@ import (
 
 const (
 	e2eMemBudgetBytes   = 64 << 20  // --queued-max-request-bytes in these tests
-	e2eMemOverheadBytes = 150 << 20 // allowed above the budget: runtime, GC slack, buffers, one frame past the large half
+	e2eMemOverheadBytes = 150 << 20 // allowed above the budget: runtime, GC slack, buffers, one frame past the large-frame third
 	e2eMemFetchMaxBytes = 16 << 20  // --fetch-max-bytes for the fetch test
 )
 

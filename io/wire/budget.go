@@ -90,20 +90,20 @@ func cgroupMemoryLimit() int64 {
 	return v
 }
 
-// largeFrameBytes: frames above this also draw from the large-frame half
+// largeFrameBytes: frames above this also draw from the large-frame pool
 // of the budget (see serverBudget). Kafka's default message.max.bytes is
 // 1 MiB + 12, so the requests of most clients stay below it.
 const largeFrameBytes = 1 << 20
 
 // serverBudget bounds the memory of requests and responses in flight.
 // Every charge draws from all. Two kinds of charge can be held for long by
-// a client, and each also draws from its own pool of half the size, which
-// caps it: frames above largeFrameBytes (a client can send one slowly, or
-// stop in the middle) draw from frames, and responses (a client can read
-// them slowly) from responses. So stalled large frames cannot keep
-// consumers from fetching, nor either of them starve small requests
-// (produce, metadata, heartbeats) of the whole budget, except while
-// responses past their pool (charged without waiting) are being written.
+// a client, and each also draws from its own pool of a third of the size,
+// which caps it: frames above largeFrameBytes (a client can send one
+// slowly, or stop in the middle) draw from frames, and responses (a client
+// can read them slowly, or long-poll) from responses. So stalled large
+// frames cannot keep consumers from fetching, and a third of the budget
+// always stays for small requests (produce, metadata, heartbeats), except
+// while responses past their pool (charged without waiting) are written.
 type serverBudget struct {
 	all       *budget
 	frames    *budget // large frames
@@ -111,8 +111,8 @@ type serverBudget struct {
 }
 
 func newServerBudget(size int64) serverBudget {
-	half := max(size/2, 1)
-	return serverBudget{all: newBudget(size), frames: newBudget(half), responses: newBudget(half)}
+	third := max(size/3, 1)
+	return serverBudget{all: newBudget(size), frames: newBudget(third), responses: newBudget(third)}
 }
 
 // charge is what a connection holds from a serverBudget: bytes drawn from
@@ -150,7 +150,7 @@ func (b serverBudget) acquireResponse(n int64, cancel1, cancel2 <-chan struct{})
 // acquireFrom takes n bytes (capped) from pool, if any, and then from all.
 // A waiter for all holds its pool share meanwhile; that cannot deadlock,
 // since all's other holders either finish (small requests, responses being
-// written) or are themselves capped by a pool of half of all.
+// written) or are themselves capped by a pool of a third of all.
 func (b serverBudget) acquireFrom(pool *budget, n int64, cancel1, cancel2 <-chan struct{}) (charge, bool) {
 	n = min(n, b.all.size)
 	if pool != nil {

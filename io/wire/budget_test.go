@@ -95,7 +95,7 @@ func TestBudgetHoldsBackReaders(t *testing.T) {
 
 // TestFrameLargerThanBudget: a frame beyond the budget is read alone (its
 // charge capped), never deadlocks, and waits while another large frame
-// holds the large half.
+// holds the large-frame third.
 func TestFrameLargerThanBudget(t *testing.T) {
 	h := newTestHandler()
 	s := startServer(t, Config{QueuedMaxRequestBytes: 1 << 20, MaxRequestBytes: 8 << 20}, h)
@@ -111,8 +111,8 @@ func TestFrameLargerThanBudget(t *testing.T) {
 	if !bytes.Equal(ra.frame[8:], big) {
 		t.Fatal("large frame corrupted")
 	}
-	if got := inUse(s); got != 512<<10 {
-		t.Fatalf("budget in use %d; want the large half, 512 KiB", got)
+	if got, want := inUse(s), s.budget.frames.size; got != want {
+		t.Fatalf("budget in use %d; want the large-frame third, %d", got, want)
 	}
 	// Small requests still get through beside it.
 	sendRequest(t, b, 2, []byte("small"))
@@ -120,7 +120,7 @@ func TestFrameLargerThanBudget(t *testing.T) {
 	mustReadResponse(t, b)
 	// Another large frame waits for the first to be answered.
 	go func() { _, _ = b.Write(requestFrame(3, make([]byte, 2<<20))) }()
-	expectNoRequest(t, h, "large half held")
+	expectNoRequest(t, h, "large-frame third held")
 	echo(ra)
 	mustReadResponse(t, a)
 	rb := h.waitReq(t)
@@ -214,7 +214,8 @@ func TestSizedResponseHoldsBackReaders(t *testing.T) {
 	sendRequest(t, a, 1, nil)
 	r := h.waitReq(t)
 	// 24 MiB of response, more than loopback's socket buffers take in
-	// while the client does not read: charged 48 MiB until written.
+	// while the client does not read: charged 48 MiB until written, far
+	// past the budget.
 	r.c.Respond(r.seq, sizedResp{resp{corr: 1, payload: make([]byte, 24<<20)}})
 	if got := inUse(s); got < 48<<20 {
 		t.Fatalf("in use %d; want the response's 48 MiB", got)
@@ -232,8 +233,8 @@ func TestReserve(t *testing.T) {
 	h := newTestHandler()
 	var mu sync.Mutex
 	reserved := map[int32]bool{}
-	// Requests with corr >= 100 reserve a 1 MiB response (charged 2 MiB,
-	// the whole response half of a 4 MiB budget) before being handed on.
+	// Requests with corr >= 100 reserve a 1 MiB response (2 MiB, capped at
+	// the response third of a 4 MiB budget) before being handed on.
 	h.onRequest = func(r req) {
 		if r.corr >= 100 {
 			ok := r.c.Reserve(r.seq, 1<<20)
@@ -248,11 +249,11 @@ func TestReserve(t *testing.T) {
 	b := validConn(t, s, h)
 	sendRequest(t, a, 100, nil)
 	ra := h.waitReq(t)
-	if got := inUse(s); got != 2<<20 {
-		t.Fatalf("in use %d after a reservation of 1 MiB of response", got)
+	if got, want := inUse(s), s.budget.responses.size; got != want {
+		t.Fatalf("in use %d after a reservation of 1 MiB of response; want the response third, %d", got, want)
 	}
 	sendRequest(t, b, 101, nil)
-	expectNoRequest(t, h, "response half reserved")
+	expectNoRequest(t, h, "response third reserved")
 	// Small requests are not held back by reservations.
 	sendRequest(t, a, 5, nil)
 	echo(h.waitReq(t)) // answered out of order: written after 100
@@ -293,7 +294,7 @@ func TestReserve(t *testing.T) {
 }
 
 // TestStalledLargeFrameLeavesRoom: a large frame that stops arriving half
-// way holds only the large-frame half: small requests and response
+// way holds only the large-frame third: small requests and response
 // reservations (consumers' fetches) still get through.
 func TestStalledLargeFrameLeavesRoom(t *testing.T) {
 	h := newTestHandler()
@@ -314,8 +315,8 @@ func TestStalledLargeFrameLeavesRoom(t *testing.T) {
 	if _, err := a.Write(stalled[:len(stalled)-1024]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the stalled frame's charge", func() bool { return s.budget.frames.inUse() == 2<<20 })
-	sendRequest(t, b, 100, nil) // reserves 2 MiB of responses
+	waitFor(t, "the stalled frame's charge", func() bool { return s.budget.frames.inUse() == s.budget.frames.size })
+	sendRequest(t, b, 100, nil) // reserves the response third
 	if corr, _ := mustReadResponse(t, b); corr != 100 {
 		t.Fatalf("corr %d", corr)
 	}

@@ -91,12 +91,13 @@ type Config struct {
 	// the budget is spent. Responses are charged ahead of time
 	// (Conn.Reserve) or when handed to Respond (SizedMessage), and
 	// released once written. Frames above 1 MiB, which a client can leave
-	// half sent, may hold at most half of the budget together, and
-	// responses, which a client can read slowly, the other half, so that
-	// neither starves the other nor small requests. A frame larger than
-	// its half is read alone among large frames (not refused): the worst
-	// case is then half the budget plus MaxRequestBytes. Zero means
-	// DefaultQueuedMaxRequestBytes(), sized to the machine.
+	// half sent, may hold at most a third of the budget together, and
+	// responses, which a client can read slowly, another third, so that
+	// neither starves the other and small requests always have a third. A
+	// frame larger than its third is read alone among large frames (not
+	// refused): the worst case is then two thirds of the budget plus
+	// MaxRequestBytes. Zero means DefaultQueuedMaxRequestBytes(), sized to
+	// the machine.
 	QueuedMaxRequestBytes int64
 	// MaxEarlyRequestBytes is the largest frame accepted from a connection
 	// that has not yet sent a valid request (Conn.MarkValid), so that a

@@ -601,7 +601,7 @@ func TestLargeFrames(t *testing.T) {
 	// A valid request first: large frames are refused before one.
 	sendRequest(t, nc, 8, nil)
 	mustReadResponse(t, nc)
-	payload := make([]byte, 3<<20+12345) // larger than the large half of a 4 MiB budget
+	payload := make([]byte, 3<<20+12345) // larger than the large-frame third of a 4 MiB budget
 	for i := range payload {
 		payload[i] = byte(i * 7)
 	}
