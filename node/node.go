@@ -357,6 +357,10 @@ func (h *handler) HandleRequest(c *wire.Conn, seq uint64, frame []byte) {
 		return
 	}
 	n.unsupported.sawRequest(broker.ConnID(c.ID()), req)
+	c.MarkValid() // larger frames are now accepted (wire.Config.MaxEarlyRequestBytes)
+	if f, ok := req.Msg.(*kmsg.FetchRequest); ok && !c.Reserve(seq, fetchResponseBytesMax(f, n.cfg.Broker.FetchMaxBytes)) {
+		return // closed while waiting for room in the memory budget
+	}
 	if early != nil {
 		c.Respond(seq, responseMessage{correlationID: req.CorrelationID, resp: early})
 		return
@@ -391,6 +395,41 @@ func (n *Node) conn(id broker.ConnID) *wire.Conn {
 type responseMessage struct {
 	correlationID int32
 	resp          kmsg.Response
+}
+
+// fetchResponseBytesMax bounds the size of a response to r (bar a first
+// batch above the limits, KIP-74, charged when the response is ready):
+// the connection reserves it before the broker builds the response, so
+// that concurrent large fetches wait for memory instead of all being
+// built at once.
+func fetchResponseBytesMax(r *kmsg.FetchRequest, fetchMaxBytes int32) int64 {
+	const partitionOverheadBytes = 64 // ids, offsets, error code
+	var partitions, records int64
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			partitions++
+			records += int64(max(p.PartitionMaxBytes, 0))
+		}
+	}
+	records = min(records, int64(broker.FetchResponseMaxBytes(r, fetchMaxBytes)))
+	return records + partitionOverheadBytes*(partitions+1)
+}
+
+// SizeBytes implements wire.SizedMessage: fetch responses, the only large
+// ones, are charged to the listener's memory budget until written.
+func (m responseMessage) SizeBytes() int {
+	f, ok := m.resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	n := 64
+	for _, t := range f.Topics {
+		n += 32 + len(t.Topic)
+		for _, p := range t.Partitions {
+			n += 64 + len(p.RecordBatches)
+		}
+	}
+	return n
 }
 
 // AppendTo implements wire.Message.

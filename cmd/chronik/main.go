@@ -81,6 +81,8 @@ type serveOptions struct {
 	maxMessageBytes   int64
 	requestMaxBytes   int32
 	maxConnections    int
+	queuedMaxBytes    int64
+	fetchMaxBytes     int32
 	// replicationFactorSet says --default-replication-factor was given;
 	// cluster mode derives the default otherwise.
 	replicationFactorSet bool
@@ -121,6 +123,8 @@ func newServeCommand() *cobra.Command {
 	f.Int64Var(&o.maxMessageBytes, "message-max-bytes", def.LogDefaults.MaxMessageBytes, "largest record batch accepted (message.max.bytes)")
 	f.Int32Var(&o.requestMaxBytes, "socket-request-max-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
 	f.IntVar(&o.maxConnections, "max-connections", 4096, "maximum concurrent client connections")
+	f.Int64Var(&o.queuedMaxBytes, "queued-max-request-bytes", 0, "memory budget for requests and responses in flight, all connections together (queued.max.request.bytes); 0 sizes it to the machine: an eighth of its memory, within 64 MiB..1 GiB")
+	f.Int32Var(&o.fetchMaxBytes, "fetch-max-bytes", def.FetchMaxBytes, "largest fetch response, whatever the client asks (fetch.max.bytes; a larger first batch is still returned whole)")
 	return cmd
 }
 
@@ -178,6 +182,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	if _, _, err := splitHostPort(o.kafkaAddr); err != nil {
 		return fmt.Errorf("--kafka-addr %q is not host:port: %w", o.kafkaAddr, err)
 	}
+	cfg.FetchMaxBytes = o.fetchMaxBytes
 	advertised := o.advertisedAddr
 	if advertised == "" {
 		advertised = o.kafkaAddr
@@ -200,6 +205,9 @@ func runServe(ctx context.Context, o *serveOptions) error {
 			Addr:            o.kafkaAddr,
 			MaxRequestBytes: o.requestMaxBytes,
 			MaxConns:        o.maxConnections,
+
+			// Memory for requests and responses in flight.
+			QueuedMaxRequestBytes: o.queuedMaxBytes,
 		},
 		Logger:  logger,
 		Cluster: cluster,

@@ -13,6 +13,12 @@ package broker
 // gets session id 0, which tells the client to keep sending full fetches;
 // an incremental fetch on any session id gets FETCH_SESSION_ID_NOT_FOUND.
 //
+// fetch.max.bytes (Config.FetchMaxBytes) caps a response as Kafka's
+// KafkaApis does: the effective MaxBytes is min(MaxBytes, fetch.max.bytes)
+// (all of fetch.max.bytes before v3, which has no MaxBytes), and MinBytes
+// is lowered to it. The first batch of a response is still returned whole
+// even if larger (KIP-74), so a consumer always makes progress.
+//
 // Long polling: when fewer than MinBytes are available and MaxWaitMillis >
 // 0, the request waits until enough data is below the high watermark, the
 // wait expires, or a partition errors.
@@ -54,7 +60,7 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 	if wait > b.cfg.MaxFetchWaitMs {
 		wait = b.cfg.MaxFetchWaitMs
 	}
-	if errored || wait <= 0 || bytes >= int(r.MinBytes) || len(b.waitingFetches) >= b.cfg.MaxWaitingFetches {
+	if errored || wait <= 0 || bytes >= b.fetchMinBytes(r) || len(b.waitingFetches) >= b.cfg.MaxWaitingFetches {
 		b.reply(req, resp)
 		return nil
 	}
@@ -88,7 +94,7 @@ func (b *Broker) wakeFetches(nowMs int64) {
 			var kept []*waitingFetch
 			for _, w := range waiting {
 				resp, bytes, errored := b.buildFetchResponse(nowMs, w.fetch)
-				if errored || bytes >= int(w.fetch.MinBytes) {
+				if errored || bytes >= b.fetchMinBytes(w.fetch) {
 					b.reply(w.req, resp)
 					continue
 				}
@@ -117,16 +123,31 @@ func (b *Broker) expireFetches(nowMs int64) {
 	b.waitingFetches = kept
 }
 
+// FetchResponseMaxBytes is the most record bytes a response to r may
+// carry beyond its first batch: the request's MaxBytes (absent before v3)
+// capped at fetchMaxBytes (fetch.max.bytes). A pure function, so that the
+// I/O layer can size a fetch's response before handing it to the broker.
+func FetchResponseMaxBytes(r *kmsg.FetchRequest, fetchMaxBytes int32) int {
+	limit := int(fetchMaxBytes)
+	if r.Version >= 3 && r.MaxBytes > 0 {
+		limit = min(limit, int(r.MaxBytes))
+	}
+	return limit
+}
+
+// fetchMinBytes is r's MinBytes, at most what a response may carry, so
+// that a long poll can be satisfied (Kafka lowers it the same way).
+func (b *Broker) fetchMinBytes(r *kmsg.FetchRequest) int {
+	return min(int(r.MinBytes), FetchResponseMaxBytes(r, b.cfg.FetchMaxBytes))
+}
+
 // buildFetchResponse reads every requested partition. It returns the
 // response, the number of record bytes in it, and whether any partition
 // carries an error (which ends a long poll at once, as in Kafka).
 func (b *Broker) buildFetchResponse(nowMs int64, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
 	resp := kmsg.NewPtrFetchResponse()
 	resp.Version = r.Version
-	budget := int(r.MaxBytes)
-	if r.Version < 3 || budget <= 0 {
-		budget = 1<<31 - 1
-	}
+	budget := FetchResponseMaxBytes(r, b.cfg.FetchMaxBytes)
 	total := 0
 	errored := false
 	for _, rt := range r.Topics {

@@ -41,6 +41,10 @@ type Config struct {
 	MaxPartitionsPerTopic int32 // CreateTopics/CreatePartitions upper bound
 	MaxTopics             int   // upper bound on the number of topics
 
+	// FetchMaxBytes (fetch.max.bytes) caps every fetch response like the
+	// request's MaxBytes does, whatever the client asks.
+	FetchMaxBytes int32
+
 	// Cluster settings (used when the environment has a metadata quorum).
 	MinInsyncReplicas int32 // min.insync.replicas default for topics
 	// HeartbeatIntervalMs is how often a broker heartbeats the controller
@@ -104,6 +108,7 @@ func DefaultConfig() Config {
 		MaxPendingProduces:       100000,
 		MaxWaitingFetches:        100000,
 		MaxFetchWaitMs:           60000,
+		FetchMaxBytes:            57671680, // Kafka's default, 55 MiB
 		MaxPartitionsPerTopic:    10000,
 		MaxTopics:                10000,
 
@@ -142,6 +147,7 @@ func (c *Config) Validate() error {
 	check(c.MaxPendingProduces > 0, "max pending produces must be > 0")
 	check(c.MaxWaitingFetches > 0, "max waiting fetches must be > 0")
 	check(c.MaxFetchWaitMs > 0, "max fetch wait must be > 0")
+	check(c.FetchMaxBytes >= 1024, "fetch.max.bytes %d must be >= 1024", c.FetchMaxBytes)
 	check(c.MaxPartitionsPerTopic > 0, "max partitions per topic must be > 0")
 	check(c.MaxTopics > 0, "max topics must be > 0")
 	check(c.MinInsyncReplicas >= 1, "min.insync.replicas %d must be >= 1", c.MinInsyncReplicas)

@@ -21,10 +21,6 @@ const (
 	// under 256 MiB while still coalescing small responses into few writes.
 	readBufferBytes  = 32 << 10
 	writeBufferBytes = 32 << 10
-	// frameChunkBytes: frames above this size are read into a buffer that
-	// grows as bytes arrive, so a client cannot make the broker allocate
-	// MaxRequestBytes by sending only a size prefix.
-	frameChunkBytes = 1 << 20
 	// maxRetainedScratchBytes: the writer keeps its encode buffer between
 	// responses unless one large response grew it beyond this, so one big
 	// fetch does not pin memory for the connection's lifetime.
@@ -67,6 +63,9 @@ type Conn struct {
 	// lastWriteNanos is the wall time of the writer's last flush, so that
 	// the idle timer restarts when a long-running request is answered.
 	lastWriteNanos atomic.Int64
+	// valid is set by MarkValid: the connection has sent a request that
+	// parsed, so frames up to MaxRequestBytes are read from it.
+	valid atomic.Bool
 
 	mu            sync.Mutex
 	closed        bool
@@ -77,12 +76,27 @@ type Conn struct {
 	// Only seqs in [nextWrite, nextSeq) are live, and nextSeq-nextWrite
 	// never exceeds len(ring) because each live seq holds a slot.
 	ring []entry
+	// held is everything this connection holds from the server's budget:
+	// the charges of the ring's entries, of the frame the reader is
+	// reading and of the responses the writer is writing. Each is released
+	// when done with; whatever is left when the connection ends (closed
+	// mid-frame, mid-write, with requests unanswered) is released then.
+	held charge
 }
 
 // entry is one reorder-buffer cell.
 type entry struct {
 	responded bool
 	m         Message // nil with responded set: no response to write
+	// charge is what the request (until answered) or its response (until
+	// written) holds from the budget.
+	charge charge
+}
+
+// pending is a response taken from the reorder buffer for writing.
+type pending struct {
+	m      Message
+	charge charge
 }
 
 func newConn(s *Server, id uint64, nc net.Conn) *Conn {
@@ -107,6 +121,77 @@ func (c *Conn) ID() uint64 { return c.id }
 
 // RemoteAddr returns the client's address as text.
 func (c *Conn) RemoteAddr() string { return c.remote }
+
+// MarkValid tells the connection that it has sent a valid request (one
+// that parsed), which lifts the MaxEarlyRequestBytes bound on its frames.
+// The handler calls it from HandleRequest, so that it applies from the
+// next frame on.
+func (c *Conn) MarkValid() { c.valid.Store(true) }
+
+// Reserve charges request seq, before it is handled, for a response of up
+// to responseBytes (as SizedMessage.SizeBytes would report it), waiting
+// while the server's budget is spent; the charge replaces the frame's and
+// lasts until the response is written. It lets a handler hold back a
+// request whose response may be large (a fetch) before building it,
+// instead of finding out after. It must be called from HandleRequest,
+// before seq can be answered; it returns false if the connection closed
+// meanwhile, and the handler should then drop the request.
+//
+// The frame's charge is released before waiting, so a waiting reader
+// holds nothing: two readers can never each hold part of the budget while
+// waiting for the other's.
+func (c *Conn) Reserve(seq uint64, responseBytes int64) bool {
+	want := responseCost(responseBytes)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return false
+	}
+	if seq < c.nextWrite || seq >= c.nextSeq || c.ring[seq%uint64(len(c.ring))].responded {
+		c.mu.Unlock()
+		c.log.Error("Reserve for a request that is not outstanding or already answered; ignored", "seq", seq)
+		return true
+	}
+	e := &c.ring[seq%uint64(len(c.ring))]
+	if e.charge.all >= want {
+		c.mu.Unlock()
+		return true
+	}
+	old := e.charge
+	e.charge = charge{}
+	c.held = c.held.minus(old)
+	c.mu.Unlock()
+	c.srv.budget.release(old)
+
+	got, ok := c.srv.budget.acquireResponse(want, c.done, nil)
+	if !ok {
+		return false
+	}
+	c.mu.Lock()
+	c.held = c.held.plus(got)
+	if !c.closed {
+		// Nothing answers seq before Reserve returns, so the entry is
+		// still seq's and unanswered.
+		c.ring[seq%uint64(len(c.ring))].charge = got
+	}
+	c.mu.Unlock()
+	return true
+}
+
+// responseCost is what a response of size bytes is charged: the message
+// and its encoding both exist while it is written.
+func responseCost(size int64) int64 { return 2 * max(size, 0) }
+
+// releaseHeld returns ch, held by this connection, to the budget.
+func (c *Conn) releaseHeld(ch charge) {
+	if ch == (charge{}) {
+		return
+	}
+	c.mu.Lock()
+	c.held = c.held.minus(ch)
+	c.mu.Unlock()
+	c.srv.budget.release(ch)
+}
 
 // Respond supplies the response to request seq. It may be called from any
 // goroutine and in any order; responses are written in seq order. m == nil
@@ -135,6 +220,16 @@ func (c *Conn) Respond(seq uint64, m Message) {
 	}
 	e.responded = true
 	e.m = m
+	// The request is answered: its frame is done with. A sized response
+	// is charged from now until written, past the budget if need be (it
+	// exists already); readers then wait until enough has been written.
+	c.srv.budget.release(e.charge)
+	c.held = c.held.minus(e.charge)
+	e.charge = charge{}
+	if sm, ok := m.(SizedMessage); ok {
+		e.charge = c.srv.budget.forceResponse(responseCost(int64(sm.SizeBytes())))
+		c.held = c.held.plus(e.charge)
+	}
 	ready := seq == c.nextWrite
 	c.mu.Unlock()
 	if ready {
@@ -218,6 +313,13 @@ func (c *Conn) serve() {
 	// The writer only returns after the connection is closed, which makes
 	// the reader's Read or slot wait return.
 	<-readerDone
+	// Both goroutines are gone and Respond drops calls on a closed
+	// connection: nothing changes held any more.
+	c.mu.Lock()
+	left := c.held
+	c.held = charge{}
+	c.mu.Unlock()
+	c.srv.budget.release(left)
 	c.srv.connDone(c)
 	c.srv.h.ConnClosed(c)
 	c.log.Debug("connection ended")
@@ -235,8 +337,9 @@ func (c *Conn) readLoop() {
 	}()
 	br := bufio.NewReaderSize(&connReader{c: c}, readBufferBytes)
 	maxBytes := c.srv.cfg.MaxRequestBytes
+	earlyBytes := min(c.srv.cfg.MaxEarlyRequestBytes, maxBytes)
 	var sizeBuf [4]byte
-	for {
+	for first := true; ; first = false {
 		// Take the slot before reading, so that at the limit the request
 		// stays in the socket and TCP pushes back on the client.
 		select {
@@ -251,6 +354,15 @@ func (c *Conn) readLoop() {
 			return
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		early := !c.valid.Load()
+		if first {
+			// A client pointed at the wrong port or with the wrong
+			// security settings: say so instead of "request too large".
+			if hint := protocolHint(sizeBuf); hint != "" {
+				c.closeWith(slog.LevelWarn, hint, "first_bytes", fmt.Sprintf("% x", sizeBuf[:]))
+				return
+			}
+		}
 		switch {
 		case size < 0:
 			c.closeWith(slog.LevelWarn, "invalid size", "size", size)
@@ -258,51 +370,57 @@ func (c *Conn) readLoop() {
 		case size > maxBytes:
 			c.closeWith(slog.LevelWarn, "request too large", "size", size, "max_request_bytes", maxBytes)
 			return
+		case early && size > earlyBytes:
+			c.closeWith(slog.LevelWarn, "request too large for a connection that has not yet sent a valid request",
+				"size", size, "max_early_request_bytes", earlyBytes)
+			return
 		case size < minRequestBytes:
 			c.closeWith(slog.LevelWarn, "request shorter than the request header", "size", size, "min_bytes", minRequestBytes)
 			return
 		}
-		frame, err := readFrame(br, int(size))
-		if err != nil {
+		// Reserve before reading (and allocating): with the budget spent
+		// the body stays in the socket.
+		ch, ok := c.srv.budget.acquireFrame(int64(size), c.done, c.stopRead)
+		if !ok {
+			return
+		}
+		c.mu.Lock()
+		c.held = c.held.plus(ch)
+		c.mu.Unlock()
+		frame := make([]byte, size)
+		if _, err := io.ReadFull(br, frame); err != nil {
+			c.releaseHeld(ch)
 			c.readFailed(err, true)
 			return
 		}
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
-			return
+			return // serve releases what the connection holds
 		}
 		seq := c.nextSeq
 		c.nextSeq++
+		c.ring[seq%uint64(len(c.ring))].charge = ch
 		c.mu.Unlock()
 		c.srv.h.HandleRequest(c, seq, frame)
 	}
 }
 
-// readFrame reads a frame of size bytes. Frames up to frameChunkBytes are
-// read into one allocation; larger ones grow their buffer as data arrives.
-func readFrame(r io.Reader, size int) ([]byte, error) {
-	if size <= frameChunkBytes {
-		buf := make([]byte, size)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, err
-		}
-		return buf, nil
+// protocolHint names the protocol that a connection's first four bytes
+// suggest when it is not Kafka, or returns "". Read as a Kafka size
+// prefix, each of these is a frame of hundreds of megabytes.
+func protocolHint(first [4]byte) string {
+	// A TLS record: content type 22 (handshake), then the record layer
+	// version 3.x (x = 0 for SSL 3.0 up to 4 for TLS 1.3's 3.4 drafts).
+	if first[0] == 0x16 && first[1] == 0x03 && first[2] <= 0x04 {
+		return "looks like a TLS ClientHello: this listener speaks plaintext Kafka"
 	}
-	buf := make([]byte, 0, frameChunkBytes)
-	for len(buf) < size {
-		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), min(2*cap(buf), size))
-			copy(grown, buf)
-			buf = grown
-		}
-		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			return nil, err
-		}
+	switch string(first[:]) {
+	case "GET ", "POST", "PUT ", "HEAD", "PRI ", "DELE", "OPTI", "PATC", "CONN", "TRAC":
+		// PRI is the HTTP/2 connection preface.
+		return "looks like HTTP: this listener speaks the Kafka protocol"
 	}
-	return buf, nil
+	return ""
 }
 
 // readFailed ends the reader after err, closing the connection unless the
@@ -401,7 +519,7 @@ func (w *connWriter) Write(p []byte) (int, error) {
 // until the reader has stopped and every request read has been answered.
 func (c *Conn) writeLoop() {
 	bw := bufio.NewWriterSize(&connWriter{c: c}, writeBufferBytes)
-	batch := make([]Message, 0, len(c.ring))
+	batch := make([]pending, 0, len(c.ring))
 	var scratch []byte
 	for {
 		select {
@@ -428,9 +546,14 @@ func (c *Conn) writeLoop() {
 				}
 				break
 			}
-			for i, m := range batch {
-				batch[i] = nil
-				if m != nil {
+			for i, p := range batch {
+				batch[i] = pending{}
+				if m := p.m; m != nil {
+					if sm, ok := m.(SizedMessage); ok && cap(scratch) < sm.SizeBytes()+4 {
+						// One allocation of the right size, instead of
+						// append's doublings leaving garbage behind.
+						scratch = make([]byte, 0, sm.SizeBytes()+4)
+					}
 					var err error
 					scratch, err = encode(scratch[:0], m)
 					if err != nil {
@@ -445,6 +568,9 @@ func (c *Conn) writeLoop() {
 						scratch = nil
 					}
 				}
+				// Written (into bw, flushed when the batch is done, or
+				// by bw itself for large responses): the charge goes.
+				c.releaseHeld(p.charge)
 				<-c.slots // never blocks: this response's request holds a token
 			}
 		}
@@ -454,7 +580,7 @@ func (c *Conn) writeLoop() {
 // takeReady appends to batch the responses that are ready in seq order
 // starting at nextWrite, removing them from the reorder buffer. drained
 // reports that the reader has stopped and nothing is outstanding.
-func (c *Conn) takeReady(batch []Message) ([]Message, bool) {
+func (c *Conn) takeReady(batch []pending) ([]pending, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -466,7 +592,7 @@ func (c *Conn) takeReady(batch []Message) ([]Message, bool) {
 		if !e.responded {
 			break
 		}
-		batch = append(batch, e.m)
+		batch = append(batch, pending{m: e.m, charge: e.charge})
 		*e = entry{}
 		c.nextWrite++
 	}

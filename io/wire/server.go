@@ -39,12 +39,27 @@ type Message interface {
 	AppendTo(dst []byte) []byte
 }
 
+// SizedMessage is a Message that knows its encoded size in advance.
+// Respond charges it to the server's budget (QueuedMaxRequestBytes) until
+// it has been written, at twice its size since the message and its
+// encoding coexist meanwhile, so that large responses (fetches) hold back
+// the reading of new requests as large requests do. Small responses need
+// not implement it.
+type SizedMessage interface {
+	Message
+	// SizeBytes returns about how many bytes AppendTo will append.
+	SizeBytes() int
+}
+
 // Server accepts Kafka client connections on one listener.
 type Server struct {
 	cfg Config
 	h   Handler
 	ln  net.Listener
 	log *slog.Logger
+	// budget bounds the bytes of requests and responses in flight across
+	// all connections (Config.QueuedMaxRequestBytes).
+	budget serverBudget
 
 	// closed is closed when Shutdown starts; it wakes Serve out of an
 	// accept-error backoff.
@@ -81,6 +96,7 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 		h:      h,
 		ln:     ln,
 		log:    cfg.Logger,
+		budget: newServerBudget(cfg.QueuedMaxRequestBytes),
 		closed: make(chan struct{}),
 		conns:  make(map[uint64]*Conn),
 	}, nil
@@ -92,7 +108,8 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Serve accepts connections until Shutdown and then returns ErrServerClosed.
 // It returns another error only if the listener fails for good.
 func (s *Server) Serve() error {
-	s.log.Info("kafka listener started", "addr", s.ln.Addr().String())
+	s.log.Info("kafka listener started", "addr", s.ln.Addr().String(),
+		"queued_max_request_bytes", s.cfg.QueuedMaxRequestBytes)
 	var backoff time.Duration
 	for {
 		nc, err := s.ln.Accept()

@@ -42,7 +42,10 @@ type req struct {
 // reader goroutine (for handlers that answer at once).
 type testHandler struct {
 	onRequest func(r req)
-	reqs      chan req
+	// unvalidated: the handler never calls MarkValid, so the connection
+	// stays under MaxEarlyRequestBytes.
+	unvalidated bool
+	reqs        chan req
 
 	mu     sync.Mutex
 	closed map[uint64]int // conn id -> ConnClosed calls
@@ -59,6 +62,9 @@ func newTestHandler() *testHandler {
 
 func (h *testHandler) HandleRequest(c *Conn, seq uint64, frame []byte) {
 	r := req{c: c, seq: seq, corr: int32(binary.BigEndian.Uint32(frame[4:8])), frame: frame}
+	if !h.unvalidated {
+		c.MarkValid()
+	}
 	if h.onRequest != nil {
 		h.onRequest(r)
 		return
@@ -590,9 +596,12 @@ func TestConnCloseFromHandler(t *testing.T) {
 func TestLargeFrames(t *testing.T) {
 	h := newTestHandler()
 	h.onRequest = echo
-	s := startServer(t, Config{MaxRequestBytes: 4 << 20}, h)
+	s := startServer(t, Config{MaxRequestBytes: 4 << 20, QueuedMaxRequestBytes: 4 << 20}, h)
 	nc := dial(t, s)
-	payload := make([]byte, 3<<20+12345) // above frameChunkBytes: the growing path
+	// A valid request first: large frames are refused before one.
+	sendRequest(t, nc, 8, nil)
+	mustReadResponse(t, nc)
+	payload := make([]byte, 3<<20+12345) // larger than the large-frame third of a 4 MiB budget
 	for i := range payload {
 		payload[i] = byte(i * 7)
 	}
