@@ -643,15 +643,8 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 
 // ConnClosed drops the long-polling fetches of a closed connection.
 func (b *Broker) ConnClosed(conn ConnID) {
-	b.forgetParked(conn)
-	kept := b.waitingFetches[:0]
-	for _, w := range b.waitingFetches {
-		if w.req.Conn != conn {
-			kept = append(kept, w)
-		}
-	}
-	clear(b.waitingFetches[len(kept):])
-	b.waitingFetches = kept
+	b.parked = slices.DeleteFunc(b.parked, func(pr parkedRequest) bool { return pr.req.Conn == conn })
+	b.waitingFetches = slices.DeleteFunc(b.waitingFetches, func(w *waitingFetch) bool { return w.req.Conn == conn })
 }
 
 // Shutdown answers every waiting fetch, syncs nothing itself (the node

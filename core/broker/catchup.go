@@ -104,15 +104,3 @@ func (b *Broker) expireParked(nowMs int64) {
 		b.parked = b.parked[n:]
 	}
 }
-
-// forgetParked drops the parked requests of a closed connection.
-func (b *Broker) forgetParked(conn ConnID) {
-	kept := b.parked[:0]
-	for _, pr := range b.parked {
-		if pr.req.Conn != conn {
-			kept = append(kept, pr)
-		}
-	}
-	clear(b.parked[len(kept):])
-	b.parked = kept
-}
