@@ -174,6 +174,13 @@ type CrashSettings struct {
 type DiskSettings struct {
 	ReadErrProb, WriteErrProb, SyncErrProb float64
 	FullEvery, FullLen                     Time
+	// FullSyncFailProb is the chance that an fsync of a file with unsynced
+	// data fails during a full-disk window; FullSyncDropsPages picks what
+	// the kernel did to those pages (memdisk.FailWriteback). Drawn from
+	// their own stream (drawFullSync), so that the other settings of a
+	// seed stay as they were before these existed.
+	FullSyncFailProb   float64
+	FullSyncDropsPages bool
 	FlipEvery                              Time // latent bit flips in index and checkpoint files
 	MediaFlip                              bool // one bit flip in a segment's records (quarantines the partition)
 	SyncLatency                            Time // mean fsync latency
@@ -298,6 +305,19 @@ func drawSettings(r *Rand) Settings {
 	return s
 }
 
+// drawFullSync draws the fsync-on-a-full-disk settings of a run with
+// full-disk windows, and whether its final restart is a power loss, which
+// exposes what the kernel never wrote (ground truth: only synced bytes
+// survive it).
+func drawFullSync(r *Rand, d *DiskSettings) (finalPowerLoss bool) {
+	if d.FullEvery == 0 {
+		return false
+	}
+	d.FullSyncFailProb = pick(r, []float64{0, 0.3, 0.9})
+	d.FullSyncDropsPages = r.Chance(0.3)
+	return d.FullSyncFailProb > 0 && r.Chance(0.5)
+}
+
 func fmtTime(t Time) string {
 	switch {
 	case t == 0:
@@ -335,6 +355,7 @@ func (s Settings) String() string {
 	add(d.WriteErrProb > 0, "write-err=%g", d.WriteErrProb)
 	add(d.SyncErrProb > 0, "fsync-err=%g", d.SyncErrProb)
 	add(d.FullEvery > 0, "disk-full/~%s(len~%s)", fmtTime(d.FullEvery), fmtTime(d.FullLen))
+	add(d.FullSyncFailProb > 0, "full-fsync-fails=%g(drop-pages=%v)", d.FullSyncFailProb, d.FullSyncDropsPages)
 	add(d.FlipEvery > 0, "flip/~%s", fmtTime(d.FlipEvery))
 	add(d.MediaFlip, "media-flip")
 	k := s.Clock
