@@ -645,15 +645,16 @@ func Run(seed uint64, opts Options) (res *Result) {
 	res.Events = w.s.handled
 	res.SimTime = w.s.now
 	res.SimWall = time.Since(start)
+	for _, n := range w.nodes {
+		if n.up {
+			w.stats.reopens += n.b.Reopened()
+			w.checkRecoveredIntact(n)
+		}
+	}
 	w.check(opts, res)
 	res.Failures = w.failures
 	res.Notes = w.notes
 	res.Ops = len(w.history)
-	for _, n := range w.nodes {
-		if n.up {
-			w.stats.reopens += n.b.Reopened()
-		}
-	}
 	res.Reopens = w.stats.reopens
 	res.Stats = w.stats.String()
 	res.WallTime = time.Since(start)
