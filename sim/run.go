@@ -75,8 +75,8 @@ type stats struct {
 	diskFaults, flips, mediaFlips, garbage           int
 	// fsyncFull counts fsyncs failed by a full disk; reopens the
 	// partitions that came back by themselves after one (coverage).
-	fsyncFull, reopens int
-	clockJumps, startFailures                        int
+	fsyncFull, reopens        int
+	clockJumps, startFailures int
 	// Cluster runs.
 	nodePartitions, controlledStops, controllerMoves int
 }

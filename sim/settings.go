@@ -181,12 +181,12 @@ type DiskSettings struct {
 	// seed stay as they were before these existed.
 	FullSyncFailProb   float64
 	FullSyncDropsPages bool
-	FlipEvery                              Time // latent bit flips in index and checkpoint files
-	MediaFlip                              bool // one bit flip in a segment's records (quarantines the partition)
-	SyncLatency                            Time // mean fsync latency
-	SyncSpikeProb                          float64
-	WriteLatency                           Time // mean page-cache write time on the event loop
-	WriteStallProb                         float64
+	FlipEvery          Time // latent bit flips in index and checkpoint files
+	MediaFlip          bool // one bit flip in a segment's records (quarantines the partition)
+	SyncLatency        Time // mean fsync latency
+	SyncSpikeProb      float64
+	WriteLatency       Time // mean page-cache write time on the event loop
+	WriteStallProb     float64
 }
 
 // ClockSettings control each node's clock.
