@@ -73,12 +73,13 @@ func (r *Result) Line() string {
 type stats struct {
 	kills, powerLosses, graceful, resets, partitions int
 	diskFaults, flips, mediaFlips, garbage           int
-	// fsyncFull counts fsyncs failed by a full disk; reopens the
-	// partitions that came back by themselves after one (coverage).
-	fsyncFull, reopens        int
-	clockJumps, startFailures int
+	clockJumps, startFailures                        int
 	// Cluster runs.
 	nodePartitions, controlledStops, controllerMoves int
+
+	// fsyncFull counts fsyncs failed by a full disk; reopens the
+	// partitions that came back by themselves after one (coverage).
+	fsyncFull, reopens int
 }
 
 func (s stats) String() string {

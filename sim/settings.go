@@ -174,6 +174,13 @@ type CrashSettings struct {
 type DiskSettings struct {
 	ReadErrProb, WriteErrProb, SyncErrProb float64
 	FullEvery, FullLen                     Time
+	FlipEvery                              Time // latent bit flips in index and checkpoint files
+	MediaFlip                              bool // one bit flip in a segment's records (quarantines the partition)
+	SyncLatency                            Time // mean fsync latency
+	SyncSpikeProb                          float64
+	WriteLatency                           Time // mean page-cache write time on the event loop
+	WriteStallProb                         float64
+
 	// FullSyncFailProb is the chance that an fsync of a file with unsynced
 	// data fails during a full-disk window; FullSyncDropsPages picks what
 	// the kernel did to those pages (memdisk.FailWriteback). Drawn from
@@ -181,12 +188,6 @@ type DiskSettings struct {
 	// seed stay as they were before these existed.
 	FullSyncFailProb   float64
 	FullSyncDropsPages bool
-	FlipEvery          Time // latent bit flips in index and checkpoint files
-	MediaFlip          bool // one bit flip in a segment's records (quarantines the partition)
-	SyncLatency        Time // mean fsync latency
-	SyncSpikeProb      float64
-	WriteLatency       Time // mean page-cache write time on the event loop
-	WriteStallProb     float64
 }
 
 // ClockSettings control each node's clock.
