@@ -10,6 +10,7 @@ import (
 
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/disk/memdisk"
+	"github.com/chronik-streaming/chronik/core/metadata"
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
@@ -260,4 +261,34 @@ func TestDeletesWorkOnFullDisk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A leader whose copy went offline on a full disk resigns, reopens by
+// itself, follows the new leader, catches up and rejoins the ISR.
+func TestClusterFullDiskCopyRejoins(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	c.produce("t", 0, 3)
+	old := c.assignment("t", 0)
+	n := c.nodes[old.Leader-1]
+	n.b.takeOffline(n.b.topics["t"].partitions[0], fmt.Errorf("injected: %w", disk.ErrNoSpace))
+	c.runUntil("another leader", func() bool {
+		a := c.assignment("t", 0)
+		return a.Leader != old.Leader && a.Leader != metadata.NoLeader
+	})
+	if sp := c.produce("t", 0, 2); sp.ErrorCode != 0 || sp.BaseOffset != 3 {
+		t.Fatalf("produce on the new leader: code %d at %d", sp.ErrorCode, sp.BaseOffset)
+	}
+	c.runUntil("the reopened copy back in the ISR", func() bool {
+		return metadataContains(c.assignment("t", 0).ISR, old.Leader)
+	})
+	if n.b.Reopened() != 1 {
+		t.Fatalf("reopened %d times, want 1", n.b.Reopened())
+	}
+	c.runUntil("the copy caught up", func() bool {
+		l := c.partitionLog(old.Leader, "t", 0)
+		return l != nil && l.LogEndOffset() == 5
+	})
+	c.requireAgreement("t", 0)
 }
