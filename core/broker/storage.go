@@ -10,7 +10,8 @@ package broker
 //   - A full disk (disk.ErrNoSpace: ENOSPC, EDQUOT) passes once space is
 //     freed or the file system grows. The partition is reopened from disk
 //     after StorageRetryBackoffMs, doubling up to StorageRetryBackoffMaxMs
-//     while attempts fail, without a restart. The reopen is a recovery of
+//     while attempts fail, without a restart; a small probe write must
+//     succeed first (retryOffline). The reopen is a recovery of
 //     that one partition (partlog.Reopen): the in-memory log is discarded,
 //     the files are scanned and CRC-checked as after a crash, and the tail
 //     above the durable end the failed log had reached is cut, because
@@ -41,8 +42,13 @@ import (
 	"github.com/chronik-streaming/chronik/core/metadata"
 )
 
-// reserveFile names the space reserve in the data directory.
-const reserveFile = "space.reserve"
+// reserveFile names the space reserve in the data directory; probeFile
+// the small file written (and removed) before partitions are reopened.
+const (
+	reserveFile = "space.reserve"
+	probeFile   = "space.probe"
+	probeBytes  = 4096
+)
 
 // setOffline records why p has no log and plans a reopen when the cause
 // is a full disk.
@@ -53,6 +59,12 @@ func (b *Broker) setOffline(p *partition, cause error) {
 		b.env.Logger.Error("partition offline", "partition", p.dir, "err", cause)
 		return
 	}
+	b.planRetry(p)
+	b.env.Logger.Warn("partition offline: disk full, reopening later", "partition", p.dir, "err", cause, "retry_in_ms", p.retryBackoffMs)
+}
+
+// planRetry plans p's next reopen after a pause twice the last one.
+func (b *Broker) planRetry(p *partition) {
 	switch {
 	case p.retryBackoffMs == 0:
 		p.retryBackoffMs = b.cfg.StorageRetryBackoffMs
@@ -62,7 +74,6 @@ func (b *Broker) setOffline(p *partition, cause error) {
 	p.retryFromMs = b.nowMs
 	p.retryAtMs = b.nowMs + p.retryBackoffMs
 	b.offlineRetries++
-	b.env.Logger.Warn("partition offline: disk full, reopening later", "partition", p.dir, "err", cause, "retry_in_ms", p.retryBackoffMs)
 }
 
 // retryDue reports whether p's planned reopen is due. A clock that went
@@ -74,16 +85,33 @@ func (p *partition) retryDue(nowMs int64) bool {
 // retryOffline reopens the partitions whose retry is due. A partition
 // whose last sync job is still running waits for its SyncDone: the job
 // belongs to the closed log.
+//
+// A small probe write goes first, once per pass: while it fails for lack
+// of space, the partitions are not reopened (and their pause doubles).
+// Reopening a partition scans what lies past its last checkpoint on the
+// event loop, and on a disk that stays full for hours it would only fail
+// at the next append; so an offline partition waits for room instead of
+// flapping.
 func (b *Broker) retryOffline(nowMs int64) {
 	if b.offlineRetries == 0 {
 		return
 	}
 	planned := 0
+	var probeErr error
+	probed := false
 	b.forEachPartition(func(p *partition) {
 		if p.retryAtMs == 0 || p.log != nil || p.deleted {
 			return
 		}
 		if p.syncing || !p.retryDue(nowMs) {
+			planned++
+			return
+		}
+		if !probed {
+			probed, probeErr = true, b.probeSpace()
+		}
+		if errors.Is(probeErr, disk.ErrNoSpace) {
+			b.planRetry(p)
 			planned++
 			return
 		}
@@ -102,6 +130,18 @@ func (b *Broker) retryOffline(nowMs int64) {
 	b.offlineRetries = planned
 	b.settle(nowMs)
 	b.runFetchers(nowMs)
+}
+
+// probeSpace writes and removes a small file: it fails with
+// disk.ErrNoSpace while the disk is still full.
+func (b *Broker) probeSpace() error {
+	if err := b.env.Disk.WriteFileAtomic(probeFile, make([]byte, probeBytes)); err != nil {
+		return err
+	}
+	if err := b.env.Disk.Remove(probeFile); err != nil && !errors.Is(err, disk.ErrNotExist) {
+		b.env.Logger.Warn("remove space probe", "err", err)
+	}
+	return nil
 }
 
 // retryNextWakeMs lowers next to the earliest planned reopen.

@@ -53,7 +53,7 @@ func TestFullDiskAnswersStorageErrorAndReopens(t *testing.T) {
 		t.Fatal("the long poll was answered before anything happened")
 	}
 	full := true
-	fullDisk(tb, "t-0/", &full)
+	fullDisk(tb, "", &full)
 
 	// The append fails: the producer gets KAFKA_STORAGE_ERROR at once,
 	// and the long poll is answered with the error, without waiting.
@@ -98,29 +98,25 @@ func TestFullDiskAnswersStorageErrorAndReopens(t *testing.T) {
 		t.Fatalf("next wake in %d ms, want at most the retry backoff %d", wake-tb.nowMs, tb.cfg.StorageRetryBackoffMs)
 	}
 
-	// The disk stays full: reopening needs no write, so the partition
-	// serves reads again, and the next append fails again; the pause
-	// before the following reopen doubles.
+	// The disk stays full: the space probe fails, so the partition stays
+	// offline (no flapping) and the pause before the next attempt doubles.
 	tb.tick(tb.cfg.StorageRetryBackoffMs)
+	if got := tb.b.Reopened(); got != 0 {
+		t.Fatalf("reopened %d times while the disk is full", got)
+	}
+	if wake := tb.b.NextWakeMs(tb.nowMs); wake != tb.nowMs+2*tb.cfg.StorageRetryBackoffMs {
+		t.Fatalf("next wake in %d ms, want the doubled backoff %d", wake-tb.nowMs, 2*tb.cfg.StorageRetryBackoffMs)
+	}
+
+	// Space comes back: the partition reopens by itself, serves the
+	// acknowledged records and appends after them.
+	full = false
+	tb.tick(2 * tb.cfg.StorageRetryBackoffMs)
 	if got := tb.b.Reopened(); got != 1 {
 		t.Fatalf("reopened %d times, want 1", got)
 	}
-	vals, _ := fetchedValues(t, tb.do(fetchRequest("t", 0, 0, 0, 0)).(*kmsg.FetchResponse))
-	if len(vals) != 3 {
+	if vals, _ := fetchedValues(t, tb.do(fetchRequest("t", 0, 0, 0, 0)).(*kmsg.FetchResponse)); len(vals) != 3 {
 		t.Fatalf("reopened partition serves %d records, want 3", len(vals))
-	}
-	tb.do(produceRequest(9, -1, "t", 0, batchOf(t, record.DefaultBatchOptions(), tb.nowMs, "y")))
-	tb.tick(tb.cfg.StorageRetryBackoffMs)
-	if got := tb.b.Reopened(); got != 1 {
-		t.Fatalf("reopened after %d ms, before the doubled backoff", tb.cfg.StorageRetryBackoffMs)
-	}
-
-	// Space comes back: the partition reopens by itself and appends at
-	// the offset after the acknowledged records.
-	full = false
-	tb.tick(tb.cfg.StorageRetryBackoffMs)
-	if got := tb.b.Reopened(); got != 2 {
-		t.Fatalf("reopened %d times, want 2", got)
 	}
 	if base := tb.produce("t", 0, 2); base != 3 {
 		t.Fatalf("first append after the reopen at %d, want 3", base)
