@@ -362,7 +362,11 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 		err := job.Run()
 		log.FinishSync(job, err)
 		if err != nil {
-			p.durableAtFailure = log.DurableEndOffset()
+			// p.durableAtFailure stays: this log's durable end starts at
+			// the checkpointed recovery point, below records that may
+			// have been acknowledged (synced before a crash, or before the
+			// failure that led to this reopen), so it must not become the
+			// next reopen's cut.
 			_ = log.Close()
 			b.setOffline(p, fmt.Errorf("recovery failed: sync recovered data: %w", err))
 			return false
