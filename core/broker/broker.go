@@ -340,6 +340,11 @@ func partitionMetadata(ts *topicState) string { return "topic_id: " + ts.meta.ID
 // On failure p is offline with the cause set.
 func (b *Broker) openLog(nowMs int64, p *partition) bool {
 	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, p.durableAtFailure)
+	if err == nil {
+		if err = log.RewriteUnsynced(); err != nil {
+			_ = log.Close()
+		}
+	}
 	if err != nil {
 		b.setOffline(p, fmt.Errorf("recovery failed: %w", err))
 		return false
@@ -353,7 +358,9 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 	}
 	// Records past the recovery point may be only in the page cache (a
 	// killed process leaves it intact) or on disk already; either way they
-	// are not known to be durable. Sync them now, before the partition
+	// are not known to be durable. Rewritten above (RewriteUnsynced: pages
+	// a failed fsync left clean would not be written by a sync), they are
+	// synced now, before the partition
 	// serves anything: otherwise the high watermark would start at the
 	// checkpointed recovery point, below offsets acknowledged before the
 	// crash, and a consumer could be told an acknowledged record does not

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/disk"
 )
 
@@ -132,35 +131,6 @@ func Open(d disk.Disk, dir string, cfg Config, nowMs int64) (*Log, error) {
 	if err := l.recover(nowMs); err != nil {
 		l.closeFiles()
 		return nil, fmt.Errorf("partlog: open %s: %w", dir, err)
-	}
-	return l, nil
-}
-
-// Reopen recovers a log that failed in this process (ErrLogFailed after a
-// write or fsync error) so that it can serve again without a restart. It
-// is Open followed by a cut at durableEnd, the DurableEndOffset the failed
-// Log had reached (-1 when unknown, which cuts nothing more than Open).
-//
-// Why the cut: after a failed fsync, Linux reports the error once and
-// marks the unwritten pages clean ("fsyncgate"). Reads may still return
-// them, Open would find them intact, and the next fsync would succeed
-// without writing them, so records past durableEnd could be served and
-// acknowledged while the disk holds zeros or old bytes in their place.
-// Nothing past durableEnd was acknowledged (acks wait for the sync), so
-// truncating it loses nothing a client was promised, and the truncation
-// makes the next appends write fresh, dirty pages. Everything below
-// durableEnd was fsynced successfully and is kept.
-func Reopen(d disk.Disk, dir string, cfg Config, nowMs int64, durableEnd int64) (*Log, error) {
-	l, err := Open(d, dir, cfg, nowMs)
-	if err != nil {
-		return nil, err
-	}
-	// !bugs.ReopenKeepsUnsynced: deliberate bug (core/bugs), keep the tail.
-	if durableEnd >= 0 && l.LogEndOffset() > durableEnd && !bugs.ReopenKeepsUnsynced {
-		if err := l.TruncateTo(durableEnd); err != nil {
-			l.closeFiles()
-			return nil, fmt.Errorf("partlog: reopen %s: cut the unsynced tail at %d: %w", dir, durableEnd, err)
-		}
 	}
 	return l, nil
 }

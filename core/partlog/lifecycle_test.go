@@ -754,3 +754,45 @@ func TestReopenCutsAboveDurableEnd(t *testing.T) {
 		t.Fatalf("after a power loss the log ends at %d, want 4 (3 synced + 1 appended after the reopen)", after.LogEndOffset())
 	}
 }
+
+// TestRewriteUnsyncedPersistsCleanPages: a process killed after an fsync
+// failed leaves clean-but-unwritten pages; the next Open reads them back
+// intact and a sync alone would not write them. RewriteUnsynced makes the
+// sync persist them.
+func TestRewriteUnsyncedPersistsCleanPages(t *testing.T) {
+	for _, rewrite := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rewrite=%v", rewrite), func(t *testing.T) {
+			d := memdisk.New()
+			l := openLog(t, d, smallConfig(), 0)
+			mustAppend(t, l, batchOf(3, 10, 0, 1), 0, 0)
+			syncNow(t, l)
+			mustAppend(t, l, batchOf(2, 10, 0, 2), 0, 0)
+			if err := d.FailWriteback(testDir+"/"+segmentName(0, logSuffix), false); err != nil {
+				t.Fatal(err)
+			}
+			l.Close() // killed: the page cache stays
+			r := openLog(t, d, smallConfig(), 0)
+			if r.LogEndOffset() != 5 {
+				t.Fatalf("reopened log ends at %d, want 5 (the cached batch)", r.LogEndOffset())
+			}
+			if rewrite {
+				if err := r.RewriteUnsynced(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			syncNow(t, r)
+			r.Close()
+			after, err := Open(d.Crash(nil), testDir, smallConfig(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int64(3)
+			if rewrite {
+				want = 5
+			}
+			if got := after.LogEndOffset(); got != want {
+				t.Fatalf("after a power loss the log ends at %d, want %d", got, want)
+			}
+		})
+	}
+}
