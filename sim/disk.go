@@ -92,7 +92,7 @@ func (d *simDisk) fault(op, name string, extends bool) error {
 		}
 	case "write":
 		switch {
-		case extends && d.w.s.now < d.w.diskFullUntil:
+		case extends && d.w.s.now < d.w.diskFullUntil && !f.FullOnlySyncFails:
 			err = errInjectedFull
 		case d.rng.Chance(f.WriteErrProb):
 			err = errInjectedIO

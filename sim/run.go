@@ -127,8 +127,11 @@ type world struct {
 	faultsOn        bool
 	workloadStopped bool
 	diskFullUntil   Time
-	quarantine      map[lin.TopicPartition]bool
-	done            bool
+	// finalPowerIfFsyncFull makes the final restart a power loss when an
+	// fsync failed on a full disk during the run (drawFullSync).
+	finalPowerIfFsyncFull bool
+	quarantine            map[lin.TopicPartition]bool
+	done                  bool
 
 	final     *finalizer
 	finalPlan string
@@ -267,9 +270,7 @@ func newWorld(seed uint64, opts Options) *world {
 		w.s.at(w.startGap+w.set.FaultPhase, "heal", w.heal)
 	})
 	w.finalPlan = pick(root.Fork("final"), []string{"graceful", "kill"})
-	if drawFullSync(root.Fork("full-sync"), &w.set.Disk) {
-		w.finalPlan = "power"
-	}
+	w.finalPowerIfFsyncFull = drawFullSync(root.Fork("full-sync"), &w.set.Disk)
 	return w
 }
 
@@ -357,6 +358,9 @@ func (w *world) heal() {
 	}
 	if w.cluster() {
 		w.raft.topologyChanged()
+	}
+	if w.finalPowerIfFsyncFull && w.stats.fsyncFull > 0 {
+		w.finalPlan = "power"
 	}
 	w.s.after(Second, "final-restart", func() {
 		w.logf("phase: final restart (%s)", w.finalPlan)

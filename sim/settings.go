@@ -188,6 +188,10 @@ type DiskSettings struct {
 	// seed stay as they were before these existed.
 	FullSyncFailProb   float64
 	FullSyncDropsPages bool
+	// FullOnlySyncFails makes a full disk accept writes into the page
+	// cache and fail only their fsync (delayed allocation, thin
+	// provisioning, NFS), the case where dirty pages pile up first.
+	FullOnlySyncFails bool
 }
 
 // ClockSettings control each node's clock.
@@ -307,16 +311,17 @@ func drawSettings(r *Rand) Settings {
 }
 
 // drawFullSync draws the fsync-on-a-full-disk settings of a run with
-// full-disk windows, and whether its final restart is a power loss, which
-// exposes what the kernel never wrote (ground truth: only synced bytes
-// survive it).
+// full-disk windows, and whether its final restart is a power loss should
+// an fsync have failed on a full disk by then: a power loss exposes what
+// the kernel never wrote (ground truth: only synced bytes survive it).
 func drawFullSync(r *Rand, d *DiskSettings) (finalPowerLoss bool) {
 	if d.FullEvery == 0 {
 		return false
 	}
 	d.FullSyncFailProb = pick(r, []float64{0, 0.3, 0.9})
 	d.FullSyncDropsPages = r.Chance(0.3)
-	return d.FullSyncFailProb > 0 && r.Chance(0.5)
+	d.FullOnlySyncFails = d.FullSyncFailProb > 0 && r.Chance(0.5)
+	return d.FullSyncFailProb > 0 && r.Chance(0.7)
 }
 
 func fmtTime(t Time) string {
@@ -356,7 +361,7 @@ func (s Settings) String() string {
 	add(d.WriteErrProb > 0, "write-err=%g", d.WriteErrProb)
 	add(d.SyncErrProb > 0, "fsync-err=%g", d.SyncErrProb)
 	add(d.FullEvery > 0, "disk-full/~%s(len~%s)", fmtTime(d.FullEvery), fmtTime(d.FullLen))
-	add(d.FullSyncFailProb > 0, "full-fsync-fails=%g(drop-pages=%v)", d.FullSyncFailProb, d.FullSyncDropsPages)
+	add(d.FullSyncFailProb > 0, "full-fsync-fails=%g(drop-pages=%v,only-fsync=%v)", d.FullSyncFailProb, d.FullSyncDropsPages, d.FullOnlySyncFails)
 	add(d.FlipEvery > 0, "flip/~%s", fmtTime(d.FlipEvery))
 	add(d.MediaFlip, "media-flip")
 	k := s.Clock
