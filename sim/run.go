@@ -127,11 +127,12 @@ type world struct {
 	faultsOn        bool
 	workloadStopped bool
 	diskFullUntil   Time
+	quarantine      map[lin.TopicPartition]bool
+	done            bool
+
 	// finalPowerIfFsyncFull makes the final restart a power loss when an
 	// fsync failed on a full disk during the run (drawFullSync).
 	finalPowerIfFsyncFull bool
-	quarantine            map[lin.TopicPartition]bool
-	done                  bool
 
 	final     *finalizer
 	finalPlan string
