@@ -766,6 +766,11 @@ func TestRewriteUnsyncedPersistsCleanPages(t *testing.T) {
 			l := openLog(t, d, smallConfig(), 0)
 			mustAppend(t, l, batchOf(3, 10, 0, 1), 0, 0)
 			syncNow(t, l)
+			// The recovery point (3) lies inside the segment: the rewrite
+			// starts at the batch holding it.
+			if err := l.Checkpoint(); err != nil {
+				t.Fatal(err)
+			}
 			mustAppend(t, l, batchOf(2, 10, 0, 2), 0, 0)
 			if err := d.FailWriteback(testDir+"/"+segmentName(0, logSuffix), false); err != nil {
 				t.Fatal(err)

@@ -38,9 +38,9 @@ func Reopen(d disk.Disk, dir string, cfg Config, nowMs int64, durableEnd int64) 
 	return l, nil
 }
 
-// RewriteUnsynced writes back, unchanged, the bytes of every segment that
-// holds offsets at or above DurableEndOffset, before the sync job that
-// Open queued for them runs. Call it right after Open or Reopen.
+// RewriteUnsynced writes back, unchanged, the bytes from the batch holding
+// DurableEndOffset to the log end, before the sync job that Open queued
+// for them runs. Call it right after Open or Reopen.
 //
 // Data past the recovery point is not known to be durable: it may be in
 // the page cache only, as clean-but-unwritten pages left by an fsync that
@@ -63,7 +63,19 @@ func (l *Log) RewriteUnsynced() error {
 		if s.next <= l.durableEnd {
 			continue
 		}
-		for pos := int64(0); pos < s.size; {
+		// Only from the batch holding the durable end: a large segment
+		// whose tail alone is unsynced costs its tail.
+		start := int64(0)
+		if s.base < l.durableEnd {
+			pos, _, found, err := l.locate(s, l.durableEnd)
+			if err != nil {
+				return l.fail("rewrite unsynced", err)
+			}
+			if found {
+				start = pos
+			}
+		}
+		for pos := start; pos < s.size; {
 			n := min(int64(cap(buf)), s.size-pos)
 			chunk := buf[:n]
 			if _, err := s.log.ReadAt(chunk, pos); err != nil {
