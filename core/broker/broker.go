@@ -578,6 +578,7 @@ func (b *Broker) applyRetention(nowMs int64) {
 			b.env.Logger.Info("retention deleted segments", "partition", p.dir, "segments", n, "log_start_offset", p.log.LogStartOffset())
 		}
 	})
+	b.keepReserve() // the pass may have used the reserve and freed room
 }
 
 // Flush starts a sync for every partition with unsynced writes and no sync

@@ -193,15 +193,15 @@ func TestOtherStorageErrorsStayOffline(t *testing.T) {
 }
 
 // TestDeletesWorkOnFullDisk: the writes that must precede freeing space
-// (the image of a DeleteTopics, the checkpoint of DeleteRecords) use the
-// space reserve, which comes back once there is room.
+// (the image of a DeleteTopics, the checkpoint of DeleteRecords and of
+// retention) use the space reserve, which comes back once there is room.
 func TestDeletesWorkOnFullDisk(t *testing.T) {
 	for _, reserve := range []int64{0, 64 << 10} {
 		t.Run(fmt.Sprintf("reserve=%d", reserve), func(t *testing.T) {
 			tb := newTestBroker(t, func(c *Config) { c.SpaceReserveBytes = reserve })
 			tb.createTopic("big", 1, nil)
-			tb.createTopic("keep", 1, map[string]string{"segment.bytes": "1024"})
-			for i := 0; i < 20; i++ {
+			tb.createTopic("keep", 1, map[string]string{"segment.bytes": "1024", "retention.bytes": "2000"})
+			for i := 0; i < 40; i++ {
 				tb.produce("keep", 0, 5)
 			}
 			tb.produce("big", 0, 10)
@@ -247,13 +247,19 @@ func TestDeletesWorkOnFullDisk(t *testing.T) {
 			if sp.ErrorCode != kerrNone || sp.LowWatermark != 90 {
 				t.Fatalf("DeleteRecords on a full disk: error %d, low watermark %d", sp.ErrorCode, sp.LowWatermark)
 			}
+			// Retention's checkpoint, written before segments go, too.
+			tb.tick(tb.cfg.RetentionCheckIntervalMs)
+			start := tb.b.lookupPartition("keep", 0).log.LogStartOffset()
+			if start <= 90 || !held() {
+				t.Fatalf("retention on a full disk: log start %d (want > 90), reserve restored %v", start, held())
+			}
 			full = false
 			tb.restart()
 			if tb.b.lookupPartition("big", 0) != nil {
 				t.Fatal("the deleted topic is back after a restart")
 			}
-			if start := tb.b.lookupPartition("keep", 0).log.LogStartOffset(); start != 90 {
-				t.Fatalf("log start after restart %d, want 90", start)
+			if got := tb.b.lookupPartition("keep", 0).log.LogStartOffset(); got != start {
+				t.Fatalf("log start after restart %d, want %d", got, start)
 			}
 		})
 	}
