@@ -137,7 +137,17 @@
 // partition. Faults drawn per operation: read errors, write errors, fsync
 // failures (the broker takes the partition offline: expected, and healed by
 // the liveness phase's restart), windows of a full disk (writes that extend
-// a file fail); half the failed writes are short (a prefix lands first).
+// a file fail; half the failed writes are short, a prefix lands first). A
+// full disk fails with an error wrapping disk.ErrNoSpace, and in seeds that
+// draw it also fails fsyncs of files with unsynced data, leaving their pages
+// as Linux does (memdisk.FailWriteback, drawn per seed: dropped, or clean
+// but never written: "fsyncgate"); half of those seeds end with a power loss
+// as the final restart, which exposes bytes the broker trusted but the disk
+// never received. The broker reopens such partitions by itself: coverage
+// counts the reopens (a fixed sweep reaching none fails), and two checkers
+// watch them: at the final restart, a second after the last window, no
+// partition may still wait to reopen; and recovery may find synced data
+// corrupt only where a media flip was injected.
 // Latent bit flips hit only files whose corruption must not
 // lose acknowledged data: sparse indexes and the CRC-protected partition and
 // leader-epoch checkpoints (never metadata.json, which has no checksum).
@@ -304,8 +314,9 @@
 // Consumer groups and transactions; compression; retention and
 // DeleteRecords (the model assumes logs start at 0); reassignment and
 // unclean leader election; repair of a corrupt replica from the others;
-// directory durability (memdisk makes directories durable at once); fsync
-// failures that drop dirty pages ("fsyncgate"); SyncWrites off
+// directory durability (memdisk makes directories durable at once); a full
+// disk measured in bytes (the window model cannot show deletes freeing
+// space: the space reserve is off in the simulator); SyncWrites off
 // (acknowledgement from the page cache); hashicorp/raft itself (covered by
 // io/raftquorum's own fault tests) and node/'s wiring of it.
 package sim

@@ -279,6 +279,8 @@ func (n *simNode) stop(graceful, rst bool) {
 	}
 	w := n.w
 	w.tr.str("node-stop")
+	w.stats.reopens += n.b.Reopened()
+	w.checkRecoveredIntact(n)
 	if graceful {
 		now := n.nowMs()
 		for _, ps := range n.inflight {

@@ -53,6 +53,9 @@ type Result struct {
 	WallTime time.Duration // the whole run
 	SimWall  time.Duration // the simulation, without the checks
 	Stats    string
+	// Reopens counts partitions that came back by themselves after a
+	// full disk (coverage of the broker's storage retry).
+	Reopens int
 }
 
 // OK reports whether the run passed.
@@ -73,11 +76,18 @@ type stats struct {
 	clockJumps, startFailures                        int
 	// Cluster runs.
 	nodePartitions, controlledStops, controllerMoves int
+
+	// fsyncFull counts fsyncs failed by a full disk; reopens the
+	// partitions that came back by themselves after one (coverage).
+	fsyncFull, reopens int
 }
 
 func (s stats) String() string {
 	out := fmt.Sprintf("kills=%d power-losses=%d graceful=%d resets=%d partitions=%d disk-faults=%d flips=%d media-flips=%d torn-garbage=%d clock-jumps=%d start-failures=%d",
 		s.kills, s.powerLosses, s.graceful, s.resets, s.partitions, s.diskFaults, s.flips, s.mediaFlips, s.garbage, s.clockJumps, s.startFailures)
+	if s.fsyncFull+s.reopens > 0 {
+		out += fmt.Sprintf(" fsync-full=%d reopens=%d", s.fsyncFull, s.reopens)
+	}
 	if s.nodePartitions+s.controlledStops+s.controllerMoves > 0 {
 		out += fmt.Sprintf(" node-partitions=%d controlled-stops=%d controller-moves=%d", s.nodePartitions, s.controlledStops, s.controllerMoves)
 	}
@@ -119,6 +129,10 @@ type world struct {
 	diskFullUntil   Time
 	quarantine      map[lin.TopicPartition]bool
 	done            bool
+
+	// finalPowerIfFsyncFull makes the final restart a power loss when an
+	// fsync failed on a full disk during the run (drawFullSync).
+	finalPowerIfFsyncFull bool
 
 	final     *finalizer
 	finalPlan string
@@ -168,6 +182,12 @@ func newWorld(seed uint64, opts Options) *world {
 	cfg.LogDefaults.SegmentBytes = w.set.Log.SegmentBytes
 	cfg.LogDefaults.IndexIntervalBytes = w.set.Log.IndexIntervalBytes
 	cfg.LogDefaults.SegmentMs = w.set.Log.SegmentMs
+	// The simulated disk is full for a window of time, not for lack of
+	// bytes: a reserve would free nothing. Reopens after a full disk are
+	// retried often enough that the final-restart check (checkReopened)
+	// can expect them done a second after the window closed.
+	cfg.SpaceReserveBytes = 0
+	cfg.StorageRetryBackoffMaxMs = 400
 	if cluster {
 		c := &w.set.Cluster
 		cfg.HeartbeatIntervalMs = c.HeartbeatIntervalMs
@@ -251,6 +271,7 @@ func newWorld(seed uint64, opts Options) *world {
 		w.s.at(w.startGap+w.set.FaultPhase, "heal", w.heal)
 	})
 	w.finalPlan = pick(root.Fork("final"), []string{"graceful", "kill"})
+	w.finalPowerIfFsyncFull = drawFullSync(root.Fork("full-sync"), &w.set.Disk)
 	return w
 }
 
@@ -339,6 +360,9 @@ func (w *world) heal() {
 	if w.cluster() {
 		w.raft.topologyChanged()
 	}
+	if w.finalPowerIfFsyncFull && w.stats.fsyncFull > 0 {
+		w.finalPlan = "power"
+	}
 	w.s.after(Second, "final-restart", func() {
 		w.logf("phase: final restart (%s)", w.finalPlan)
 		for _, c := range w.clients {
@@ -346,8 +370,15 @@ func (w *world) heal() {
 				c.retire()
 			}
 		}
+		w.checkReopened()
 		for _, n := range w.nodes {
-			if n.up {
+			switch {
+			case !n.up:
+			case w.finalPlan == "power":
+				n.stop(false, true)
+				w.stats.powerLosses++
+				w.stats.garbage += n.disk.powerLoss(w.set.Crash.Torn, w.set.Crash.Garbage)
+			default:
 				n.stop(w.finalPlan == "graceful", true)
 			}
 			n.scheduleStart(100 * Millisecond)
@@ -620,10 +651,17 @@ func Run(seed uint64, opts Options) (res *Result) {
 	res.Events = w.s.handled
 	res.SimTime = w.s.now
 	res.SimWall = time.Since(start)
+	for _, n := range w.nodes {
+		if n.up {
+			w.stats.reopens += n.b.Reopened()
+			w.checkRecoveredIntact(n)
+		}
+	}
 	w.check(opts, res)
 	res.Failures = w.failures
 	res.Notes = w.notes
 	res.Ops = len(w.history)
+	res.Reopens = w.stats.reopens
 	res.Stats = w.stats.String()
 	res.WallTime = time.Since(start)
 	return res

@@ -180,6 +180,18 @@ type DiskSettings struct {
 	SyncSpikeProb                          float64
 	WriteLatency                           Time // mean page-cache write time on the event loop
 	WriteStallProb                         float64
+
+	// FullSyncFailProb is the chance that an fsync of a file with unsynced
+	// data fails during a full-disk window; FullSyncDropsPages picks what
+	// the kernel did to those pages (memdisk.FailWriteback). Drawn from
+	// their own stream (drawFullSync), so that the other settings of a
+	// seed stay as they were before these existed.
+	FullSyncFailProb   float64
+	FullSyncDropsPages bool
+	// FullOnlySyncFails makes a full disk accept writes into the page
+	// cache and fail only their fsync (delayed allocation, thin
+	// provisioning, NFS), the case where dirty pages pile up first.
+	FullOnlySyncFails bool
 }
 
 // ClockSettings control each node's clock.
@@ -298,6 +310,20 @@ func drawSettings(r *Rand) Settings {
 	return s
 }
 
+// drawFullSync draws the fsync-on-a-full-disk settings of a run with
+// full-disk windows, and whether its final restart is a power loss should
+// an fsync have failed on a full disk by then: a power loss exposes what
+// the kernel never wrote (ground truth: only synced bytes survive it).
+func drawFullSync(r *Rand, d *DiskSettings) (finalPowerLoss bool) {
+	if d.FullEvery == 0 {
+		return false
+	}
+	d.FullSyncFailProb = pick(r, []float64{0, 0.3, 0.9})
+	d.FullSyncDropsPages = r.Chance(0.3)
+	d.FullOnlySyncFails = d.FullSyncFailProb > 0 && r.Chance(0.5)
+	return d.FullSyncFailProb > 0 && r.Chance(0.7)
+}
+
 func fmtTime(t Time) string {
 	switch {
 	case t == 0:
@@ -335,6 +361,7 @@ func (s Settings) String() string {
 	add(d.WriteErrProb > 0, "write-err=%g", d.WriteErrProb)
 	add(d.SyncErrProb > 0, "fsync-err=%g", d.SyncErrProb)
 	add(d.FullEvery > 0, "disk-full/~%s(len~%s)", fmtTime(d.FullEvery), fmtTime(d.FullLen))
+	add(d.FullSyncFailProb > 0, "full-fsync-fails=%g(drop-pages=%v,only-fsync=%v)", d.FullSyncFailProb, d.FullSyncDropsPages, d.FullOnlySyncFails)
 	add(d.FlipEvery > 0, "flip/~%s", fmtTime(d.FlipEvery))
 	add(d.MediaFlip, "media-flip")
 	k := s.Clock

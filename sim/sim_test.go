@@ -239,12 +239,17 @@ func sweep(t *testing.T, start uint64, count int, stop bool) {
 	wg.Wait()
 	var simTime Time
 	ran, failed := 0, 0
+	reopenSeeds, reopens := 0, 0
 	for i, res := range results {
 		if res == nil {
 			continue
 		}
 		ran++
 		simTime += res.SimTime
+		if res.Reopens > 0 {
+			reopenSeeds++
+			reopens += res.Reopens
+		}
 		if !res.OK() {
 			failed++
 			if !stop || i == firstFail {
@@ -255,6 +260,11 @@ func sweep(t *testing.T, start uint64, count int, stop bool) {
 	wall := time.Since(began)
 	say(fmt.Sprintf("sweep: %d seeds from %d, %d failed; %.1f seeds/min; %.0f sim-s per wall-s (%d workers)",
 		ran, start, failed, float64(ran)/wall.Minutes(), simTime.Seconds()/wall.Seconds(), workers))
+	say(fmt.Sprintf("coverage: %d seeds had partitions reopen by themselves after a full disk (%d reopens)", reopenSeeds, reopens))
+	// A sweep that stops reaching a transition is a finding.
+	if !stop && ran >= sweepSeeds && reopens == 0 {
+		t.Errorf("coverage: no partition reopened after a full disk in %d seeds", ran)
+	}
 	if stop && firstFail < count {
 		tried := 0
 		for i := 0; i <= firstFail; i++ {

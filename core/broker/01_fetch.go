@@ -231,11 +231,7 @@ func (b *Broker) fetchPartition(nowMs int64, replicaID int32, ts *topicState, rp
 func (b *Broker) readInto(p *partition, sp *kmsg.FetchResponseTopicPartition, offset int64, limit int, readLimit int64, first bool) (int16, int) {
 	res, err := p.log.Read(offset, max(limit, 1), readLimit)
 	if err != nil {
-		code := kerrForLogError(err)
-		if code == kerrKafkaStorageError {
-			b.takeOffline(p, err)
-		}
-		return code, 0
+		return b.logReadError(p, err), 0
 	}
 	if !first && len(res.Records) > limit {
 		return kerrNone, 0

@@ -46,6 +46,7 @@ func handleListOffsets(b *Broker, nowMs int64, req *Request) error {
 		resp.Topics = append(resp.Topics, st)
 	}
 	b.reply(req, resp)
+	b.settle(nowMs) // long polls on a partition a read error took offline
 	return nil
 }
 
@@ -65,7 +66,7 @@ func (b *Broker) listOffset(version int16, topic string, rp *kmsg.ListOffsetsReq
 	case ts == listMaxTimestamp:
 		offset, maxTS, found, err := p.log.MaxTimestamp(hw)
 		if err != nil {
-			return kerrForLogError(err)
+			return b.logReadError(p, err)
 		}
 		if found {
 			sp.Offset, sp.Timestamp, sp.LeaderEpoch = offset, maxTS, p.leaderEpoch
@@ -73,7 +74,7 @@ func (b *Broker) listOffset(version int16, topic string, rp *kmsg.ListOffsetsReq
 	case ts >= 0:
 		offset, foundTS, found, err := p.log.OffsetForTimestamp(ts, hw)
 		if err != nil {
-			return kerrForLogError(err)
+			return b.logReadError(p, err)
 		}
 		if found {
 			sp.Offset, sp.Timestamp, sp.LeaderEpoch = offset, foundTS, p.leaderEpoch

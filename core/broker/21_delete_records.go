@@ -45,6 +45,8 @@ func handleDeleteRecords(b *Broker, nowMs int64, req *Request) error {
 	if moved {
 		b.wakeFetches(nowMs)
 	}
+	b.keepReserve()
+	b.settle(nowMs)
 	b.reply(req, resp)
 	return nil
 }
@@ -64,9 +66,11 @@ func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicP
 		return kerrOffsetOutOfRange, false
 	}
 	if offset > p.log.LogStartOffset() {
-		if err := p.log.DeleteRecordsBefore(offset); err != nil {
+		// The checkpoint written before segments go may need the space
+		// reserve on a full disk (storage.go).
+		if err := b.withSpace("delete records checkpoint", func() error { return p.log.DeleteRecordsBefore(offset) }); err != nil {
 			code := kerrForLogError(err)
-			if code == kerrKafkaStorageError {
+			if p.log.Failed() != nil {
 				b.takeOffline(p, err)
 			} else {
 				sp.LowWatermark = p.log.LogStartOffset()

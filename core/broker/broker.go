@@ -143,6 +143,15 @@ type Broker struct {
 	pendingProduces int // produce requests waiting for a sync
 	waitingFetches  []*waitingFetch
 
+	// offlineRetries counts partitions with a reopen planned (storage.go);
+	// it may run high until the next retry pass recounts.
+	offlineRetries int
+	// reopened counts partitions that came back by themselves after a
+	// full disk (Reopened).
+	reopened int
+	// reserveHeld says the space reserve file is in place (storage.go).
+	reserveHeld bool
+
 	lastCheckpointMs int64
 	lastRetentionMs  int64
 	lastBackgroundMs int64
@@ -198,6 +207,14 @@ type partition struct {
 	// waits for the high watermark to reach.
 	lastAppendEnd int64
 	deleted       bool // the topic was deleted; ignore late sync results
+	// durableAtFailure is the durable end the log had reached when it
+	// failed (-1: unknown); a reopen cuts what lies above it
+	// (partlog.Reopen).
+	durableAtFailure int64
+	// retryAtMs is when an offline partition whose cause was a full disk
+	// is reopened next (0: never), planned at retryFromMs after a pause
+	// of retryBackoffMs (storage.go).
+	retryAtMs, retryFromMs, retryBackoffMs int64
 	// waiters are produce requests waiting for the high watermark to pass
 	// their batch, in append order (so ascending targets).
 	waiters []produceWaiter
@@ -256,6 +273,8 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 	}
 	b.reconcile(nowMs)
 	b.removeOrphanDirs()
+	b.findReserve()
+	b.keepReserve()
 	// Register this process and lead again: the new incarnation fences the
 	// old one, so every partition moves to a new leader epoch.
 	var failed int16
@@ -323,25 +342,38 @@ const partitionMetadataFile = "partition.metadata"
 
 // openPartition opens (recovering) the log of a partition this broker
 // replicates. A partition whose recovery fails stays offline
-// (KAFKA_STORAGE_ERROR) instead of failing the broker.
+// (KAFKA_STORAGE_ERROR) instead of failing the broker; when the cause was
+// a full disk it is retried (storage.go).
 func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition {
-	p := &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i), hosted: true, leaderID: metadata.NoLeader}
-	want := "topic_id: " + ts.meta.ID.String() + "\n"
-	metaPath := p.dir + "/" + partitionMetadataFile
-	data, err := b.env.Disk.ReadFile(metaPath)
-	recorded := err == nil && string(data) == want
-	if err == nil && !recorded {
+	p := &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i), hosted: true, leaderID: metadata.NoLeader, durableAtFailure: -1}
+	data, err := b.env.Disk.ReadFile(p.dir + "/" + partitionMetadataFile)
+	if err == nil && string(data) != partitionMetadata(ts) {
 		b.env.Logger.Warn("clearing partition directory of an older topic", "partition", p.dir, "found", string(data))
 		if err := b.env.Disk.RemoveAll(p.dir); err != nil {
-			p.offlineErr = fmt.Errorf("clear directory of an older topic: %w", err)
+			b.setOffline(p, fmt.Errorf("clear directory of an older topic: %w", err))
 			return p
 		}
 	}
-	log, err := partlog.Open(b.env.Disk, p.dir, ts.logConfig, nowMs)
+	b.openLog(nowMs, p)
+	return p
+}
+
+// partitionMetadata is the content of a partition's partitionMetadataFile.
+func partitionMetadata(ts *topicState) string { return "topic_id: " + ts.meta.ID.String() + "\n" }
+
+// openLog opens p's log from disk, cutting anything above
+// p.durableAtFailure (partlog.Reopen), and reports whether p is online.
+// On failure p is offline with the cause set.
+func (b *Broker) openLog(nowMs int64, p *partition) bool {
+	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, p.durableAtFailure)
+	if err == nil {
+		if err = log.RewriteUnsynced(); err != nil {
+			_ = log.Close()
+		}
+	}
 	if err != nil {
-		p.offlineErr = err
-		b.env.Logger.Error("partition offline: recovery failed", "partition", p.dir, "err", err)
-		return p
+		b.setOffline(p, fmt.Errorf("recovery failed: %w", err))
+		return false
 	}
 	if info := log.Recovery(); info.TruncatedAt >= 0 || info.CheckpointCorrupt || info.SegmentsDeleted > 0 {
 		b.env.Logger.Warn("partition recovered with repairs", "partition", p.dir,
@@ -352,7 +384,9 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 	}
 	// Records past the recovery point may be only in the page cache (a
 	// killed process leaves it intact) or on disk already; either way they
-	// are not known to be durable. Sync them now, before the partition
+	// are not known to be durable. Rewritten above (RewriteUnsynced: pages
+	// a failed fsync left clean would not be written by a sync), they are
+	// synced now, before the partition
 	// serves anything: otherwise the high watermark would start at the
 	// checkpointed recovery point, below offsets acknowledged before the
 	// crash, and a consumer could be told an acknowledged record does not
@@ -361,21 +395,29 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 		err := job.Run()
 		log.FinishSync(job, err)
 		if err != nil {
+			// p.durableAtFailure stays: this log's durable end starts at
+			// the checkpointed recovery point, below records that may
+			// have been acknowledged (synced before a crash, or before the
+			// failure that led to this reopen), so it must not become the
+			// next reopen's cut.
 			_ = log.Close()
-			p.offlineErr = fmt.Errorf("sync recovered data: %w", err)
-			b.env.Logger.Error("partition offline: recovery failed", "partition", p.dir, "err", p.offlineErr)
-			return p
+			b.setOffline(p, fmt.Errorf("recovery failed: sync recovered data: %w", err))
+			return false
 		}
 	}
-	if !recorded {
+	want := partitionMetadata(p.topic)
+	metaPath := p.dir + "/" + partitionMetadataFile
+	if data, err := b.env.Disk.ReadFile(metaPath); err != nil || string(data) != want {
 		if err := b.env.Disk.WriteFileAtomic(metaPath, []byte(want)); err != nil {
 			_ = log.Close()
-			p.offlineErr = fmt.Errorf("write %s: %w", partitionMetadataFile, err)
-			b.env.Logger.Error("partition offline", "partition", p.dir, "err", p.offlineErr)
-			return p
+			b.setOffline(p, fmt.Errorf("write %s: %w", partitionMetadataFile, err))
+			return false
 		}
 	}
 	p.log = log
+	p.offlineErr = nil
+	p.durableAtFailure = -1
+	p.retryAtMs = 0
 	switch {
 	case b.clustered():
 		// In a cluster the high watermark is the one a leader announced
@@ -389,7 +431,7 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 	default:
 		p.log.SetHighWatermark(p.log.DurableEndOffset())
 	}
-	return p
+	return true
 }
 
 // removeOrphanDirs deletes partition directories of topics that are not in
@@ -470,6 +512,7 @@ func (b *Broker) Tick(nowMs int64) {
 	b.expireParked(nowMs)
 	b.expireFetches(nowMs)
 	b.expireProduces(nowMs)
+	b.retryOffline(nowMs)
 	b.expireProposals(nowMs)
 	b.controllerTick(nowMs)
 	b.clusterTick(nowMs)
@@ -483,6 +526,7 @@ func (b *Broker) Tick(nowMs int64) {
 	if nowMs-b.lastCheckpointMs >= b.cfg.CheckpointIntervalMs {
 		b.lastCheckpointMs = nowMs
 		b.checkpointAll()
+		b.keepReserve()
 	}
 	if nowMs-b.lastRetentionMs >= b.cfg.RetentionCheckIntervalMs {
 		b.lastRetentionMs = nowMs
@@ -509,6 +553,7 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 	if len(b.parked) > 0 {
 		next = min(next, b.parked[0].deadlineMs)
 	}
+	next = b.retryNextWakeMs(nowMs, next)
 	next = b.clusterNextWakeMs(nowMs, next)
 	if next < nowMs {
 		next = nowMs
@@ -550,7 +595,11 @@ func (b *Broker) applyRetention(nowMs int64) {
 		if p.log == nil {
 			return
 		}
-		n, err := p.log.ApplyRetention(nowMs)
+		var n int
+		err := b.withSpace("retention checkpoint", func() (err error) {
+			n, err = p.log.ApplyRetention(nowMs)
+			return err
+		})
 		if err != nil {
 			b.env.Logger.Warn("retention failed", "partition", p.dir, "err", err)
 			return
@@ -559,6 +608,7 @@ func (b *Broker) applyRetention(nowMs int64) {
 			b.env.Logger.Info("retention deleted segments", "partition", p.dir, "segments", n, "log_start_offset", p.log.LogStartOffset())
 		}
 	})
+	b.keepReserve() // the pass may have used the reserve and freed room
 }
 
 // Flush starts a sync for every partition with unsynced writes and no sync
@@ -610,6 +660,9 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 		b.takeOffline(p, fmt.Errorf("fsync: %w", err))
 		return
 	}
+	// Writes reach the disk again: a later failure starts its retries
+	// from the shortest pause.
+	p.retryBackoffMs = 0
 	if p.role == roleLeader {
 		b.updateLeaderHW(p)
 		// acks=1 waits for the leader's own sync only.
@@ -618,8 +671,10 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 }
 
 // takeOffline closes a failed partition: its waiting produces fail with
-// KAFKA_STORAGE_ERROR and it answers every later request with that error
-// until the broker restarts and recovers it from disk.
+// KAFKA_STORAGE_ERROR, its long-polling fetches are answered with that
+// error at the next settle, and it answers every later request with it
+// until it is recovered from disk: by a reopen once writes succeed again
+// when the cause was a full disk (storage.go), else by a restart.
 //
 // In a cluster, a leader also hands the partition over: it asks the
 // controller to take it out of the ISR (AlterPartition without itself), so
@@ -627,15 +682,18 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 // until this broker restarts. A follower stops fetching and drops out of
 // the ISR after replica.lag.time.max.ms, as in Kafka.
 func (b *Broker) takeOffline(p *partition, cause error) {
-	b.env.Logger.Error("partition offline", "partition", p.dir, "err", cause)
 	wasLeader := p.role == roleLeader
-	p.offlineErr = cause
 	if p.log != nil {
+		p.durableAtFailure = p.log.DurableEndOffset()
 		_ = p.log.Close()
 		p.log = nil
 	}
 	p.role = roleNone
+	b.setOffline(p, cause)
 	b.failProduceWaiters(p, kerrKafkaStorageError)
+	// Long polls waiting on p get the error at once, from settle: waking
+	// them here could run in the middle of a produce request's loop.
+	b.hwRaised = append(b.hwRaised, p)
 	if wasLeader {
 		b.resignOffline(b.nowMs, p)
 	}

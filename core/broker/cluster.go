@@ -118,13 +118,20 @@ func (b *Broker) applyLocal(nowMs int64, entry *metadata.Entry, data []byte, don
 	results := next.ApplyEntry(entry)
 	old := b.image
 	b.image = next
-	if err := b.saveImage(); err != nil {
+	save := b.saveImage
+	if entryFreesSpace(entry) {
+		// Deleting a topic must work on a full disk: the image write
+		// may use the space reserve (storage.go).
+		save = func() error { return b.withSpace("metadata image", b.saveImage) }
+	}
+	if err := save(); err != nil {
 		b.image = old
 		b.env.Logger.Error("write metadata image", "err", err)
 		done(nowMs, nil, kerrKafkaStorageError)
 		return
 	}
 	b.afterApply(nowMs, entry, results)
+	b.keepReserve()
 	done(nowMs, results, kerrNone)
 }
 

@@ -88,6 +88,17 @@ type Config struct {
 	// closed so that the client retries elsewhere.
 	MaxParkedRequests     int
 	MetadataCatchUpWaitMs int64
+	// StorageRetryBackoffMs is the first pause before a partition taken
+	// offline by a full disk (disk.ErrNoSpace) is reopened; it doubles
+	// after every failed attempt up to StorageRetryBackoffMaxMs, and is
+	// reset by the partition's next successful fsync.
+	StorageRetryBackoffMs    int64
+	StorageRetryBackoffMaxMs int64
+	// SpaceReserveBytes is the size of the file a single node keeps in
+	// its data directory and removes when a write that frees space (the
+	// metadata image of a DeleteTopics, a checkpoint before DeleteRecords
+	// or retention delete files) finds the disk full; 0 keeps none.
+	SpaceReserveBytes int64
 }
 
 // DefaultConfig returns Kafka-like defaults for a single node.
@@ -127,6 +138,9 @@ func DefaultConfig() Config {
 		MaxProduceTimeoutMs:          300000,
 		MaxParkedRequests:            10000,
 		MetadataCatchUpWaitMs:        5000,
+		StorageRetryBackoffMs:        100,
+		StorageRetryBackoffMaxMs:     2000,
+		SpaceReserveBytes:            1 << 20,
 	}
 }
 
@@ -162,6 +176,9 @@ func (c *Config) Validate() error {
 	check(c.MaxPendingProposals > 0 && c.MaxPeerCalls > 0, "proposal and peer call limits must be > 0")
 	check(c.MaxParkedRequests > 0 && c.MetadataCatchUpWaitMs > 0, "parked request limit and catch-up wait must be > 0")
 	check(c.MaxProduceTimeoutMs > 0, "max produce timeout must be > 0")
+	check(c.StorageRetryBackoffMs > 0 && c.StorageRetryBackoffMaxMs >= c.StorageRetryBackoffMs,
+		"storage retry backoff %d must be > 0 and at most its maximum %d", c.StorageRetryBackoffMs, c.StorageRetryBackoffMaxMs)
+	check(c.SpaceReserveBytes >= 0 && c.SpaceReserveBytes <= 1<<30, "space reserve %d must be in [0, 1 GiB]", c.SpaceReserveBytes)
 	if err := c.LogDefaults.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("log defaults: %w", err))
 	}

@@ -54,6 +54,16 @@ const (
 // errorsIs is errors.Is, named for files that do not import errors.
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
+// logReadError maps an error of a read of p's log to its Kafka error; a
+// storage error takes p offline (after the caller's last use of p.log).
+func (b *Broker) logReadError(p *partition, err error) int16 {
+	code := kerrForLogError(err)
+	if code == kerrKafkaStorageError {
+		b.takeOffline(p, err)
+	}
+	return code
+}
+
 // kerrForLogError maps a partlog error to the Kafka error a produce gets.
 func kerrForLogError(err error) int16 {
 	switch {

@@ -24,6 +24,15 @@ import "errors"
 // errors.Is(err, ErrNotExist) holds.
 var ErrNotExist = errors.New("disk: file does not exist")
 
+// ErrNoSpace is returned (possibly wrapped) when a write, truncate-extend,
+// file creation or fsync failed because the device or the user's quota is
+// full (ENOSPC, EDQUOT). Unlike other I/O errors it is expected to pass:
+// deleting data or growing the file system cures it, so the broker retries
+// the failed partition instead of keeping it offline until a restart.
+// Implementations wrap their native error so that errors.Is(err,
+// ErrNoSpace) holds.
+var ErrNoSpace = errors.New("disk: no space left on device")
+
 // Disk is a directory tree of files.
 type Disk interface {
 	// OpenFile opens name for reading and writing, creating it empty when

@@ -31,8 +31,8 @@ var (
 	// ErrInvalidProducerEpoch: a batch from an older producer epoch (fenced).
 	ErrInvalidProducerEpoch = errors.New("partlog: invalid producer epoch")
 	// ErrLogFailed: the log saw a failed write or fsync and refuses all work
-	// until it is reopened (recovered) from disk.
-	ErrLogFailed = errors.New("partlog: log failed, restart required")
+	// until it is reopened (recovered) from disk: see Reopen.
+	ErrLogFailed = errors.New("partlog: log failed, reopen required")
 	// ErrCorruptSegment: stored data in a segment below the recovery point
 	// failed validation while being read; it is never served.
 	ErrCorruptSegment = errors.New("partlog: corrupt data in segment")

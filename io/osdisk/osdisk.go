@@ -20,6 +20,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/chronik-streaming/chronik/core/disk"
 )
@@ -374,9 +375,17 @@ func (e *pathError) Error() string { return "osdisk: " + e.op + " " + e.name + "
 
 func (e *pathError) Unwrap() error { return e.err }
 
-// Is reports disk.ErrNotExist for OS not-exist errors.
+// Is reports disk.ErrNotExist for OS not-exist errors and disk.ErrNoSpace
+// for a full device or quota (ENOSPC, EDQUOT), so core can tell a disk
+// that will have room again from a failing one.
 func (e *pathError) Is(target error) bool {
-	return target == disk.ErrNotExist && errors.Is(e.err, fs.ErrNotExist)
+	switch target {
+	case disk.ErrNotExist:
+		return errors.Is(e.err, fs.ErrNotExist)
+	case disk.ErrNoSpace:
+		return errors.Is(e.err, syscall.ENOSPC) || errors.Is(e.err, syscall.EDQUOT)
+	}
+	return false
 }
 
 func wrapErr(op, name string, err error) error {

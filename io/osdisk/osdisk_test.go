@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/chronik-streaming/chronik/core/disk"
@@ -368,5 +369,29 @@ func TestClosedDisk(t *testing.T) {
 	}
 	if _, err := d.List("."); err == nil {
 		t.Fatal("List on closed Disk succeeded")
+	}
+}
+
+// TestNoSpaceClassified: a full device or quota is disk.ErrNoSpace (the
+// broker retries it), other I/O errors are not (the partition stays
+// offline). TestE2EDiskFull hits a real ENOSPC on a tmpfs.
+func TestNoSpaceClassified(t *testing.T) {
+	for _, c := range []struct {
+		err     error
+		noSpace bool
+	}{
+		{syscall.ENOSPC, true},
+		{syscall.EDQUOT, true},
+		{&fs.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}, true},
+		{syscall.EIO, false},
+		{fs.ErrNotExist, false},
+	} {
+		err := wrapErr("write at", "seg.log", c.err)
+		if got := errors.Is(err, disk.ErrNoSpace); got != c.noSpace {
+			t.Errorf("%v: errors.Is(disk.ErrNoSpace) = %v, want %v", c.err, got, c.noSpace)
+		}
+		if !errors.Is(err, c.err) {
+			t.Errorf("%v: the OS error is no longer reachable through the wrapper", c.err)
+		}
 	}
 }

@@ -80,6 +80,35 @@ type inode struct {
 	// of a byte below len(synced) copies it first.
 	synced []byte
 	shared bool
+	// lost lists byte ranges whose writeback failed while their pages
+	// stayed cached and were marked clean (FailWriteback): reads see the
+	// current bytes, but Sync persists the old ones there until the range
+	// is written again or truncated away.
+	lost []span
+}
+
+// span is the byte range [from, to) of a file.
+type span struct{ from, to int }
+
+// without returns spans minus [from, to).
+func without(spans []span, from, to int) []span {
+	if len(spans) == 0 {
+		return spans
+	}
+	var out []span
+	for _, s := range spans {
+		if s.to <= from || s.from >= to {
+			out = append(out, s)
+			continue
+		}
+		if s.from < from {
+			out = append(out, span{s.from, from})
+		}
+		if s.to > to {
+			out = append(out, span{to, s.to})
+		}
+	}
+	return out
 }
 
 // Disk is the in-memory disk. The zero value is not usable; call New.
@@ -453,7 +482,9 @@ func (d *Disk) Crash(keep func(n int) int) *Disk {
 // crashContents picks what one file holds after a crash.
 func crashContents(n *inode, keep func(int) int) []byte {
 	s := len(n.synced)
-	if keep == nil {
+	// Clean-but-unwritten pages (FailWriteback) are never written back,
+	// so no torn prefix of them survives.
+	if keep == nil || len(n.lost) > 0 {
 		return bytes.Clone(n.synced)
 	}
 	if len(n.data) >= s && bytes.Equal(n.data[:s], n.synced) {
@@ -574,6 +605,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 			n.data = grown
 		}
 		n.data = append(n.data, p...)
+		n.lost = without(n.lost, o, o+len(p))
 		return len(p), nil
 	}
 	end := o + len(p)
@@ -581,6 +613,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		n.data = append(n.data, make([]byte, end-len(n.data))...)
 	}
 	copy(n.data[o:end], p)
+	n.lost = without(n.lost, o, end)
 	return len(p), nil
 }
 
@@ -603,6 +636,7 @@ func (f *File) Truncate(size int64) error {
 	n := f.n
 	s := int(size)
 	n.mutating(min(s, len(n.data)))
+	n.lost = without(n.lost, s, int(^uint(0)>>1))
 	if s <= len(n.data) {
 		n.data = n.data[:s]
 	} else {
@@ -618,9 +652,58 @@ func (f *File) Sync() error {
 		return err
 	}
 	n := f.n
+	if len(n.lost) > 0 {
+		// Clean-but-unwritten pages are not written back: the synced
+		// contents keep their old bytes (zeros past the old end) there.
+		synced := bytes.Clone(n.data)
+		for _, s := range n.lost {
+			for i := s.from; i < min(s.to, len(synced)); i++ {
+				synced[i] = 0
+				if i < len(n.synced) {
+					synced[i] = n.synced[i]
+				}
+			}
+		}
+		n.synced, n.shared = synced, false
+		f.d.syncs++
+		return nil
+	}
 	n.synced = n.data[:len(n.data):len(n.data)]
 	n.shared = true
 	f.d.syncs++
+	return nil
+}
+
+// FailWriteback models what Linux does to a file whose fsync failed (the
+// "fsyncgate" behaviour): the error is reported once and the unsynced
+// bytes are not retried. With dropPages their pages are evicted, so the
+// current contents revert to the synced ones. Without it the pages stay
+// cached and clean: reads still see the unsynced bytes, but no later Sync
+// writes them (the synced contents keep the old bytes there) until they
+// are written again or truncated away. The simulator calls it when it
+// fails a Sync.
+func (d *Disk) FailWriteback(name string, dropPages bool) error {
+	c, err := clean(name)
+	if err != nil {
+		return err
+	}
+	n := d.files[c]
+	if n == nil {
+		return notExist(OpSync, name)
+	}
+	if dropPages {
+		n.data = bytes.Clone(n.synced)
+		n.shared, n.lost = false, nil
+		return nil
+	}
+	first := 0
+	for first < min(len(n.data), len(n.synced)) && n.data[first] == n.synced[first] {
+		first++
+	}
+	if first < len(n.data) {
+		n.lost = without(n.lost, first, len(n.data))
+		n.lost = append(n.lost, span{first, len(n.data)})
+	}
 	return nil
 }
 

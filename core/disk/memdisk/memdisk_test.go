@@ -281,3 +281,70 @@ func TestFaultAndCorrupt(t *testing.T) {
 		t.Fatalf("sync count %d", d.SyncCount())
 	}
 }
+
+// TestFailWriteback checks both fsyncgate models: evicted pages revert to
+// the synced contents; clean-but-unwritten pages keep serving reads but a
+// later Sync does not persist them until they are rewritten or cut.
+func TestFailWriteback(t *testing.T) {
+	synced := func(d *Disk, name string) string {
+		t.Helper()
+		return contents(t, d.Crash(nil), name)
+	}
+	t.Run("drop pages", func(t *testing.T) {
+		d := New()
+		f := mustOpen(t, d, "a")
+		write(t, f, "abc", 0)
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		write(t, f, "def", 3)
+		if err := d.FailWriteback("a", true); err != nil {
+			t.Fatal(err)
+		}
+		if got := contents(t, d, "a"); got != "abc" {
+			t.Fatalf("after dropped writeback reads see %q, want %q", got, "abc")
+		}
+	})
+	t.Run("clean but unwritten", func(t *testing.T) {
+		d := New()
+		f := mustOpen(t, d, "a")
+		if err := d.SyncDir("."); err != nil {
+			t.Fatal(err)
+		}
+		write(t, f, "abc", 0)
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		write(t, f, "defgh", 3)
+		if err := d.FailWriteback("a", false); err != nil {
+			t.Fatal(err)
+		}
+		if got := contents(t, d, "a"); got != "abcdefgh" {
+			t.Fatalf("reads see %q, want the cached %q", got, "abcdefgh")
+		}
+		write(t, f, "X", 8)
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if got := synced(d, "a"); got != "abc\x00\x00\x00\x00\x00X" {
+			t.Fatalf("synced %q: the lost range must stay unwritten, the new byte written", got)
+		}
+		write(t, f, "EF", 4) // rewriting part of the range makes it dirty again
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if got := synced(d, "a"); got != "abc\x00EF\x00\x00X" {
+			t.Fatalf("synced %q after a partial rewrite", got)
+		}
+		if err := f.Truncate(3); err != nil {
+			t.Fatal(err)
+		}
+		write(t, f, "zz", 3)
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if got := synced(d, "a"); got != "abczz" {
+			t.Fatalf("synced %q after truncating the lost range away and appending", got)
+		}
+	})
+}

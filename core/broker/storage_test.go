@@ -1,0 +1,296 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/disk"
+	"github.com/chronik-streaming/chronik/core/disk/memdisk"
+	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/record"
+)
+
+// fullDisk makes every write under prefix fail with disk.ErrNoSpace
+// while *full holds; other operations pass, fsync included (as on tmpfs,
+// where a write that got its pages never fails later).
+func fullDisk(tb *testBroker, prefix string, full *bool) {
+	tb.disk.SetFault(func(op memdisk.Op, name string) error {
+		if !*full || !strings.HasPrefix(name, prefix) {
+			return nil
+		}
+		switch op {
+		case memdisk.OpWriteAt, memdisk.OpWriteFileAtomic:
+			return fmt.Errorf("injected: %w", disk.ErrNoSpace)
+		}
+		return nil
+	})
+}
+
+// lastReply returns the latest reply's response.
+func (tb *testBroker) lastReply() kmsg.Response {
+	return tb.replier.replies[len(tb.replier.replies)-1].resp
+}
+
+// tick advances the clock by ms and runs the broker's timers.
+func (tb *testBroker) tick(ms int64) {
+	tb.nowMs += ms
+	tb.b.Tick(tb.nowMs)
+	tb.b.CheckInvariants()
+}
+
+func TestFullDiskAnswersStorageErrorAndReopens(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 1, nil)
+	tb.produce("t", 0, 3)
+
+	// A consumer long-polls at the end of the log.
+	waiting := tb.send(fetchRequest("t", 0, 3, 1, 30000))
+	if len(tb.replier.replies) != waiting {
+		t.Fatal("the long poll was answered before anything happened")
+	}
+	full := true
+	fullDisk(tb, "", &full)
+
+	// The append fails: the producer gets KAFKA_STORAGE_ERROR at once,
+	// and the long poll is answered with the error, without waiting.
+	tb.send(produceRequest(9, -1, "t", 0, batchOf(t, record.DefaultBatchOptions(), tb.nowMs, "x")))
+	var polled *kmsg.FetchResponse
+	var produced *kmsg.ProduceResponse
+	for _, r := range tb.replier.replies[waiting:] {
+		switch r := r.resp.(type) {
+		case *kmsg.FetchResponse:
+			polled = r
+		case *kmsg.ProduceResponse:
+			produced = r
+		}
+	}
+	if produced == nil || produced.Topics[0].Partitions[0].ErrorCode != kerrKafkaStorageError {
+		t.Fatalf("produce on a full disk: %+v, want KAFKA_STORAGE_ERROR at once", produced)
+	}
+	if polled == nil || polled.Topics[0].Partitions[0].ErrorCode != kerrKafkaStorageError {
+		t.Fatalf("the waiting fetch was not answered with KAFKA_STORAGE_ERROR: %+v", polled)
+	}
+	// New fetches and ListOffsets answer at once with the error.
+	if code := tb.do(fetchRequest("t", 0, 0, 1, 30000)).(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode; code != kerrKafkaStorageError {
+		t.Fatalf("fetch of the offline partition: error %d", code)
+	}
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lo.Version = 4
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = "t"
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Timestamp = -1
+	lt.Partitions = append(lt.Partitions, lp)
+	lo.Topics = append(lo.Topics, lt)
+	if code := tb.do(lo).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0].ErrorCode; code != kerrKafkaStorageError {
+		t.Fatalf("list offsets of the offline partition: error %d", code)
+	}
+	off := tb.b.OfflinePartitions()
+	if len(off) != 1 || !off[0].Retrying || !errors.Is(off[0].Cause, disk.ErrNoSpace) {
+		t.Fatalf("offline partitions %+v, want t-0 retrying for lack of space", off)
+	}
+	// The broker asks to be woken for the retry.
+	if wake := tb.b.NextWakeMs(tb.nowMs); wake > tb.nowMs+tb.cfg.StorageRetryBackoffMs {
+		t.Fatalf("next wake in %d ms, want at most the retry backoff %d", wake-tb.nowMs, tb.cfg.StorageRetryBackoffMs)
+	}
+
+	// The disk stays full: the space probe fails, so the partition stays
+	// offline (no flapping) and the pause before the next attempt doubles.
+	tb.tick(tb.cfg.StorageRetryBackoffMs)
+	if got := tb.b.Reopened(); got != 0 {
+		t.Fatalf("reopened %d times while the disk is full", got)
+	}
+	if wake := tb.b.NextWakeMs(tb.nowMs); wake != tb.nowMs+2*tb.cfg.StorageRetryBackoffMs {
+		t.Fatalf("next wake in %d ms, want the doubled backoff %d", wake-tb.nowMs, 2*tb.cfg.StorageRetryBackoffMs)
+	}
+
+	// Space comes back: the partition reopens by itself, serves the
+	// acknowledged records and appends after them.
+	full = false
+	tb.tick(2 * tb.cfg.StorageRetryBackoffMs)
+	if got := tb.b.Reopened(); got != 1 {
+		t.Fatalf("reopened %d times, want 1", got)
+	}
+	if vals, _ := fetchedValues(t, tb.do(fetchRequest("t", 0, 0, 0, 0)).(*kmsg.FetchResponse)); len(vals) != 3 {
+		t.Fatalf("reopened partition serves %d records, want 3", len(vals))
+	}
+	if base := tb.produce("t", 0, 2); base != 3 {
+		t.Fatalf("first append after the reopen at %d, want 3", base)
+	}
+	vals, offs := fetchedValues(t, tb.do(fetchRequest("t", 0, 0, 0, 0)).(*kmsg.FetchResponse))
+	if fmt.Sprint(offs) != "[0 1 2 3 4]" || len(vals) != 5 {
+		t.Fatalf("fetched %v at %v", vals, offs)
+	}
+	if off := tb.b.OfflinePartitions(); len(off) != 0 {
+		t.Fatalf("still offline: %+v", off)
+	}
+}
+
+// TestFailedFsyncAnswersWaitersAndCutsUnsyncedTail: a produce waiting for
+// an fsync that fails with ENOSPC is answered KAFKA_STORAGE_ERROR, and the
+// reopen cuts what was never synced even though the page cache still
+// shows it (Linux marks the pages clean: a later fsync would not write
+// them), so records acknowledged after the reopen survive a power loss.
+func TestFailedFsyncAnswersWaitersAndCutsUnsyncedTail(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 1, nil)
+	tb.produce("t", 0, 2)
+	tb.disk.SetFault(func(op memdisk.Op, name string) error {
+		if op != memdisk.OpSync || !strings.HasSuffix(name, ".log") {
+			return nil
+		}
+		if err := tb.disk.FailWriteback(name, false); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Errorf("injected: %w", disk.ErrNoSpace)
+	})
+	before := tb.send(produceRequest(9, 1, "t", 0, batchOf(t, record.DefaultBatchOptions(), tb.nowMs, "unsynced")))
+	tb.b.Flush()
+	tb.runSyncs()
+	if len(tb.replier.replies) != before+1 {
+		t.Fatal("the produce waiting for the failed fsync was not answered")
+	}
+	if code := tb.lastReply().(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerrKafkaStorageError {
+		t.Fatalf("produce whose fsync failed: error %d, want KAFKA_STORAGE_ERROR", code)
+	}
+	tb.disk.SetFault(nil)
+	tb.tick(tb.cfg.StorageRetryBackoffMs)
+	if tb.b.Reopened() != 1 {
+		t.Fatal("partition did not reopen")
+	}
+	if base := tb.produce("t", 0, 1); base != 2 {
+		t.Fatalf("append after the reopen at %d, want 2 (the unsynced batch cut)", base)
+	}
+	tb.disk = tb.disk.Crash(nil) // power loss: only synced bytes remain
+	tb.syncer.jobs = nil
+	tb.start()
+	_, offs := fetchedValues(t, tb.do(fetchRequest("t", 0, 0, 0, 0)).(*kmsg.FetchResponse))
+	if fmt.Sprint(offs) != "[0 1 2]" {
+		t.Fatalf("after a power loss fetched offsets %v, want the 3 acknowledged [0 1 2]", offs)
+	}
+}
+
+func TestOtherStorageErrorsStayOffline(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 1, nil)
+	tb.disk.SetFault(func(op memdisk.Op, name string) error {
+		if op == memdisk.OpWriteAt {
+			return errors.New("injected EIO")
+		}
+		return nil
+	})
+	tb.do(produceRequest(9, -1, "t", 0, batchOf(t, record.DefaultBatchOptions(), tb.nowMs, "x")))
+	tb.disk.SetFault(nil)
+	tb.tick(10 * tb.cfg.StorageRetryBackoffMaxMs)
+	off := tb.b.OfflinePartitions()
+	if len(off) != 1 || off[0].Retrying || tb.b.Reopened() != 0 {
+		t.Fatalf("after an I/O error: offline %+v, reopened %d; want offline for good", off, tb.b.Reopened())
+	}
+}
+
+// TestDeletesWorkOnFullDisk: the writes that must precede freeing space
+// (the image of a DeleteTopics, the checkpoint of DeleteRecords and of
+// retention) use the space reserve, which comes back once there is room.
+func TestDeletesWorkOnFullDisk(t *testing.T) {
+	for _, reserve := range []int64{0, 64 << 10} {
+		t.Run(fmt.Sprintf("reserve=%d", reserve), func(t *testing.T) {
+			tb := newTestBroker(t, func(c *Config) { c.SpaceReserveBytes = reserve })
+			tb.createTopic("big", 1, nil)
+			tb.createTopic("keep", 1, map[string]string{"segment.bytes": "1024", "retention.bytes": "2000"})
+			for i := 0; i < 40; i++ {
+				tb.produce("keep", 0, 5)
+			}
+			tb.produce("big", 0, 10)
+			// Full: any write fails while the reserve is in place.
+			held := func() bool { _, err := tb.disk.ReadFile(reserveFile); return err == nil }
+			if held() != (reserve > 0) {
+				t.Fatalf("reserve file present %v with SpaceReserveBytes %d", held(), reserve)
+			}
+			full := true
+			tb.disk.SetFault(func(op memdisk.Op, name string) error {
+				if full && (op == memdisk.OpWriteAt || op == memdisk.OpWriteFileAtomic) && (reserve == 0 || held()) {
+					return fmt.Errorf("injected: %w", disk.ErrNoSpace)
+				}
+				return nil
+			})
+			dt := kmsg.NewPtrDeleteTopicsRequest()
+			dt.Version = 5
+			dt.TopicNames = []string{"big"}
+			code := tb.do(dt).(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode
+			if reserve == 0 {
+				if code != kerrKafkaStorageError {
+					t.Fatalf("without a reserve DeleteTopics on a full disk: error %d, want KAFKA_STORAGE_ERROR", code)
+				}
+				return
+			}
+			if code != kerrNone {
+				t.Fatalf("DeleteTopics on a full disk: error %d", code)
+			}
+			if names, _ := tb.disk.List("."); strings.Contains(fmt.Sprint(names), "big-0") {
+				t.Fatalf("files of the deleted topic remain: %v", names)
+			}
+			if !held() {
+				t.Fatal("the reserve was not restored after the delete freed space")
+			}
+			dr := kmsg.NewPtrDeleteRecordsRequest()
+			drt := kmsg.NewDeleteRecordsRequestTopic()
+			drt.Topic = "keep"
+			drp := kmsg.NewDeleteRecordsRequestTopicPartition()
+			drp.Offset = 90
+			drt.Partitions = append(drt.Partitions, drp)
+			dr.Topics = append(dr.Topics, drt)
+			sp := tb.do(dr).(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0]
+			if sp.ErrorCode != kerrNone || sp.LowWatermark != 90 {
+				t.Fatalf("DeleteRecords on a full disk: error %d, low watermark %d", sp.ErrorCode, sp.LowWatermark)
+			}
+			// Retention's checkpoint, written before segments go, too.
+			tb.tick(tb.cfg.RetentionCheckIntervalMs)
+			start := tb.b.lookupPartition("keep", 0).log.LogStartOffset()
+			if start <= 90 || !held() {
+				t.Fatalf("retention on a full disk: log start %d (want > 90), reserve restored %v", start, held())
+			}
+			full = false
+			tb.restart()
+			if tb.b.lookupPartition("big", 0) != nil {
+				t.Fatal("the deleted topic is back after a restart")
+			}
+			if got := tb.b.lookupPartition("keep", 0).log.LogStartOffset(); got != start {
+				t.Fatalf("log start after restart %d, want %d", got, start)
+			}
+		})
+	}
+}
+
+// A leader whose copy went offline on a full disk resigns, reopens by
+// itself, follows the new leader, catches up and rejoins the ISR.
+func TestClusterFullDiskCopyRejoins(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	c.produce("t", 0, 3)
+	old := c.assignment("t", 0)
+	n := c.nodes[old.Leader-1]
+	n.b.takeOffline(n.b.topics["t"].partitions[0], fmt.Errorf("injected: %w", disk.ErrNoSpace))
+	c.runUntil("another leader", func() bool {
+		a := c.assignment("t", 0)
+		return a.Leader != old.Leader && a.Leader != metadata.NoLeader
+	})
+	if sp := c.produce("t", 0, 2); sp.ErrorCode != 0 || sp.BaseOffset != 3 {
+		t.Fatalf("produce on the new leader: code %d at %d", sp.ErrorCode, sp.BaseOffset)
+	}
+	c.runUntil("the reopened copy back in the ISR", func() bool {
+		return metadataContains(c.assignment("t", 0).ISR, old.Leader)
+	})
+	if n.b.Reopened() != 1 {
+		t.Fatalf("reopened %d times, want 1", n.b.Reopened())
+	}
+	c.runUntil("the copy caught up", func() bool {
+		l := c.partitionLog(old.Leader, "t", 0)
+		return l != nil && l.LogEndOffset() == 5
+	})
+	c.requireAgreement("t", 0)
+}

@@ -1,0 +1,91 @@
+package partlog
+
+import (
+	"fmt"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
+	"github.com/chronik-streaming/chronik/core/disk"
+)
+
+// Reopen recovers a log that failed in this process (ErrLogFailed after a
+// write or fsync error) so that it can serve again without a restart. It
+// is Open followed by a cut at durableEnd, the DurableEndOffset the failed
+// Log had reached (-1 when unknown, which cuts nothing more than Open).
+//
+// Why the cut: after a failed fsync, Linux reports the error once and
+// marks the unwritten pages clean ("fsyncgate"). Reads may still return
+// them, Open would find them intact, and the next fsync would succeed
+// without writing them, so records past durableEnd could be served and
+// acknowledged while the disk holds zeros or old bytes in their place.
+// Nothing past durableEnd was acknowledged (acks wait for the sync), so
+// truncating it loses nothing a client was promised, and the truncation
+// makes the next appends write fresh, dirty pages. Everything below
+// durableEnd was fsynced successfully and is kept. What lies between the
+// recovery point and durableEnd was synced too; RewriteUnsynced covers the
+// case where nobody knows (see there).
+func Reopen(d disk.Disk, dir string, cfg Config, nowMs int64, durableEnd int64) (*Log, error) {
+	l, err := Open(d, dir, cfg, nowMs)
+	if err != nil {
+		return nil, err
+	}
+	// !bugs.ReopenKeepsUnsynced: deliberate bug (core/bugs), keep the tail.
+	if durableEnd >= 0 && l.LogEndOffset() > durableEnd && !bugs.ReopenKeepsUnsynced {
+		if err := l.TruncateTo(durableEnd); err != nil {
+			l.closeFiles()
+			return nil, fmt.Errorf("partlog: reopen %s: cut the unsynced tail at %d: %w", dir, durableEnd, err)
+		}
+	}
+	return l, nil
+}
+
+// RewriteUnsynced writes back, unchanged, the bytes from the batch holding
+// DurableEndOffset to the log end, before the sync job that Open queued
+// for them runs. Call it right after Open or Reopen.
+//
+// Data past the recovery point is not known to be durable: it may be in
+// the page cache only, as clean-but-unwritten pages left by an fsync that
+// failed (fsyncgate) before a process was killed, or before a failure that
+// Reopen could not place (the durable end was unknown). Such pages read
+// back intact and an fsync "succeeds" without writing them, so syncing
+// alone would trust bytes the disk never received. Writing them again
+// marks them dirty, so the sync either writes them or fails. The cost is
+// one rewrite of what was appended since the last checkpoint, only after
+// an unclean stop or a failure.
+func (l *Log) RewriteUnsynced() error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if bugs.ReopenKeepsUnsynced { // deliberate bug (core/bugs): trust the cached tail
+		return nil
+	}
+	buf := make([]byte, 0, 1<<20)
+	for _, s := range l.segs {
+		if s.next <= l.durableEnd {
+			continue
+		}
+		// Only from the batch holding the durable end: a large segment
+		// whose tail alone is unsynced costs its tail.
+		start := int64(0)
+		if s.base < l.durableEnd {
+			pos, _, found, err := l.locate(s, l.durableEnd)
+			if err != nil {
+				return l.fail("rewrite unsynced", err)
+			}
+			if found {
+				start = pos
+			}
+		}
+		for pos := start; pos < s.size; {
+			n := min(int64(cap(buf)), s.size-pos)
+			chunk := buf[:n]
+			if _, err := s.log.ReadAt(chunk, pos); err != nil {
+				return l.fail("rewrite unsynced", fmt.Errorf("read segment %d at %d: %w", s.base, pos, err))
+			}
+			if _, err := s.log.WriteAt(chunk, pos); err != nil {
+				return l.fail("rewrite unsynced", fmt.Errorf("write segment %d at %d: %w", s.base, pos, err))
+			}
+			pos += n
+		}
+	}
+	return nil
+}
