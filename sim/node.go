@@ -38,6 +38,11 @@ type simNode struct {
 	startGen     uint64
 
 	startedAt Time
+	// startCommit is the commit index of the metadata log when this
+	// process started, caughtUp whether the broker has said its metadata
+	// caught up (clusters; catchup.go).
+	startCommit int
+	caughtUp    bool
 	random    *Rand
 	// stopping: a controlled shutdown is under way.
 	stopping bool
@@ -218,9 +223,12 @@ func (n *simNode) start() {
 	n.conns = map[broker.ConnID]*conn{}
 	n.startedAt = w.s.now
 	n.pools = nil
+	n.caughtUp = false
 	w.logf("node %d: started (incarnation %d)", n.id, n.inc)
 	if w.raft != nil {
+		n.startCommit = len(w.raft.entries)
 		w.raft.nodeStarted(n)
+		w.catchUpTrap(n)
 	}
 	b.CheckInvariants()
 	// node.Run: recovered page-cache data is synced before consumers see it.
@@ -369,6 +377,7 @@ func (n *simNode) receive(c *conn, m msg) {
 	}
 	req.Conn = broker.ConnID(c.id)
 	req.Seq = seq
+	n.noteClientRequest(c)
 	if w.logw != nil {
 		w.logf("node %d: conn %d request %d key %d v%d corr %d", n.id, c.id, seq, req.Msg.Key(), req.Msg.GetVersion(), req.CorrelationID)
 	}
@@ -463,6 +472,7 @@ func (r *nodeReplier) Reply(req *broker.Request, resp kmsg.Response) {
 
 func (r *nodeReplier) CloseConn(id broker.ConnID, reason string) {
 	n := (*simNode)(r)
+	n.noteBrokerClose(reason)
 	if c := n.conns[id]; c != nil {
 		n.closeConn(c, reason)
 	}
@@ -544,6 +554,7 @@ func (l *nodeLogger) log(level, msg string, args []any) {
 	}
 	w.tr.str(b.String())
 	w.logf("node %d %s %s %s", n.id, level, msg, b.String())
+	n.noteBrokerLog(msg, args)
 }
 
 func (l *nodeLogger) Info(msg string, args ...any)  { l.log("INFO", msg, args) }

@@ -53,6 +53,8 @@ type Result struct {
 	WallTime time.Duration // the whole run
 	SimWall  time.Duration // the simulation, without the checks
 	Stats    string
+	// Coverage counts what the run reached of the catch-up path.
+	Coverage Coverage
 }
 
 // OK reports whether the run passed.
@@ -125,6 +127,10 @@ type world struct {
 
 	logw  io.Writer
 	stats stats
+	cov   Coverage
+	// trapRng draws the catch-up trap (catchup.go), apart from the other
+	// fault streams so that arming it leaves their draws alone.
+	trapRng *Rand
 }
 
 // startGap is when faults and the workload start on a single node, after
@@ -147,8 +153,10 @@ func newWorld(seed uint64, opts Options) *world {
 		quarantine: map[lin.TopicPartition]bool{},
 		logw:       opts.EventLog,
 		startGap:   startGap,
+		trapRng:    root.Fork("catchup-trap"),
 	}
 	w.set.Cluster = drawCluster(root.Fork("cluster"), opts.Nodes)
+	drawCatchUpTrap(root.Fork("catchup"), &w.set.Cluster)
 	if opts.FaultPhase > 0 {
 		w.set.FaultPhase = opts.FaultPhase
 	}
@@ -625,6 +633,7 @@ func Run(seed uint64, opts Options) (res *Result) {
 	res.Notes = w.notes
 	res.Ops = len(w.history)
 	res.Stats = w.stats.String()
+	res.Coverage = w.cov
 	res.WallTime = time.Since(start)
 	return res
 }
