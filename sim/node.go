@@ -43,7 +43,7 @@ type simNode struct {
 	// caught up (clusters; catchup.go).
 	startCommit int
 	caughtUp    bool
-	random    *Rand
+	random      *Rand
 	// stopping: a controlled shutdown is under way.
 	stopping bool
 	// busyUntil is when the event loop is free again: writes to the page
