@@ -43,9 +43,11 @@ package sim
 //     which requires the same.
 //
 // Not judged: answers to other brokers (replica fetches and the control
-// plane are served before catch-up by design), and acks=0 produces (no
-// answer). Every judged denial is counted (Coverage), whether allowed or
-// not, so a sweep shows the rule was exercised.
+// plane are served before catch-up by design), acks=0 produces (no
+// answer) and answers that arrive on a connection the client has already
+// closed (after a timeout: it never reads them). Every judged denial is
+// counted (Coverage), whether allowed or not, so a sweep shows the rule
+// was exercised.
 //
 // Aimed fault (the catch-up trap): in some cluster seeds a node that
 // restarts during the fault phase is at once cut off from the other
