@@ -301,7 +301,7 @@
 // failure within 200 seeds (seeds that fail without any deliberate bug,
 // real bugs still open, are skipped). Seeds needed in that sweep, then
 // with -nodes=1 (or -nodes=3 for the cluster bugs), and the checker
-// that caught each (whole hunt: about 80 s with a warm build cache):
+// that caught each (whole hunt: about 35 s with a warm build cache):
 //
 //	chronik_bug_ack_before_sync       1   1  lost acknowledged records (replica comparison, offset checks)
 //	chronik_bug_serve_past_hw         1   1  client saw offsets at or past the HW
@@ -327,7 +327,7 @@
 // second; sweeps on both cores do about 650-700 mixed seeds per minute
 // (700-780 simulated seconds per wall second), single-node ones about
 // 2400. Plain go test ./sim (100 mixed seeds, determinism, regression
-// seeds, the bug hunt) takes about 40 s; 1000 mixed seeds about 85 s. The machine is shared with
+// seeds, the bug hunt) takes about 50 s; 1000 mixed seeds about 85 s. The machine is shared with
 // fuzzers and other engineers' tests: under load the same sweeps run
 // several times slower. Costs: the broker itself (request handling,
 // CheckInvariants after every event, recovery at each restart), memdisk's
