@@ -22,6 +22,7 @@ var deliberateBugs = []struct{ tag, what string }{
 	{"chronik_bug_truncate_to_hw", "a follower truncates to its own high watermark instead of by epoch"},
 	{"chronik_bug_elect_outside_isr", "a fenced leader is replaced by any unfenced replica, in the ISR or not"},
 	{"chronik_bug_reopen_keeps_unsynced", "a partition reopened after a full disk keeps its tail past the last good fsync"},
+	{"chronik_bug_serve_before_catchup", "a restarted cluster broker answers clients before its registration has applied"},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -26,6 +26,7 @@ type call struct {
 	req      kmsg.Request
 	corr     int32
 	sent     bool
+	sentAt   Time // when it was transmitted
 	done     bool
 	noAnswer bool // acks=0 produce: no response on the wire
 	cb       func(resp kmsg.Response, err error)
@@ -179,6 +180,7 @@ func (ch *channel) transmit(k *call) {
 	k.corr = ch.corr
 	frame := ch.format.AppendRequest(nil, k.req, k.corr)[4:]
 	k.sent = true
+	k.sentAt = w.s.now
 	w.tr.str("send")
 	w.tr.u64(ch.traceID)
 	w.send(ch.conn, true, msg{frame: frame})
@@ -223,7 +225,7 @@ func (ch *channel) connect() {
 			return
 		}
 		w.nextConnID++
-		cn := &conn{id: w.nextConnID, link: l, ch: ch, nodeInc: n.inc, clientOpen: true, nodeOpen: true}
+		cn := &conn{id: w.nextConnID, link: l, ch: ch, nodeInc: n.inc, startCommit: n.startCommit, clientOpen: true, nodeOpen: true}
 		l.conns = append(l.conns, cn)
 		w.conns = append(w.conns, cn)
 		w.tr.str("accept")
@@ -333,6 +335,9 @@ func (ch *channel) receive(cn *conn, m msg) {
 		ch.closeConn(errBroken)
 		ch.finish(k, nil, errBroken)
 		return
+	}
+	if ch.link.client != nil {
+		w.judgeCatchUp(cn, k, resp)
 	}
 	ch.finish(k, resp, nil)
 }

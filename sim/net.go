@@ -48,6 +48,9 @@ type conn struct {
 	link    *link
 	ch      *channel // the dialing end
 	nodeInc int      // the node incarnation that accepted it
+	// startCommit is the commit index of the metadata log when that node
+	// process started (clusters; catchup.go).
+	startCommit int
 
 	lastC2N, lastN2C Time // FIFO: a message never overtakes an earlier one
 	heldC2N, heldN2C []msg

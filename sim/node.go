@@ -38,7 +38,12 @@ type simNode struct {
 	startGen     uint64
 
 	startedAt Time
-	random    *Rand
+	// startCommit is the commit index of the metadata log when this
+	// process started, caughtUp whether the broker has said its metadata
+	// caught up (clusters; catchup.go).
+	startCommit int
+	caughtUp    bool
+	random      *Rand
 	// stopping: a controlled shutdown is under way.
 	stopping bool
 	// busyUntil is when the event loop is free again: writes to the page
@@ -208,9 +213,12 @@ func (n *simNode) start() {
 	n.conns = map[broker.ConnID]*conn{}
 	n.startedAt = w.s.now
 	n.pools = nil
+	n.caughtUp = false
 	w.logf("node %d: started (incarnation %d)", n.id, n.inc)
 	if w.raft != nil {
+		n.startCommit = len(w.raft.entries)
 		w.raft.nodeStarted(n)
+		w.catchUpTrap(n)
 	}
 	b.CheckInvariants()
 	// node.Run: recovered page-cache data is synced before consumers see it.
@@ -384,6 +392,7 @@ func (n *simNode) receive(c *conn, m msg) {
 	}
 	req.Conn = broker.ConnID(c.id)
 	req.Seq = seq
+	n.noteClientRequest(c)
 	if w.logw != nil {
 		w.logf("node %d: conn %d request %d key %d v%d corr %d", n.id, c.id, seq, req.Msg.Key(), req.Msg.GetVersion(), req.CorrelationID)
 	}
@@ -478,6 +487,7 @@ func (r *nodeReplier) Reply(req *broker.Request, resp kmsg.Response) {
 
 func (r *nodeReplier) CloseConn(id broker.ConnID, reason string) {
 	n := (*simNode)(r)
+	n.noteBrokerClose(reason)
 	if c := n.conns[id]; c != nil {
 		n.closeConn(c, reason)
 	}
@@ -559,6 +569,7 @@ func (l *nodeLogger) log(level, msg string, args []any) {
 	}
 	w.tr.str(b.String())
 	w.logf("node %d %s %s %s", n.id, level, msg, b.String())
+	n.noteBrokerLog(msg, args)
 }
 
 func (l *nodeLogger) Info(msg string, args ...any)  { l.log("INFO", msg, args) }

@@ -56,6 +56,9 @@ type raftModel struct {
 	entries [][]byte   // the committed log
 	hashes  [][32]byte // hashes[i]: the truth image's hash after entries[:i+1]
 	truth   *metadata.Image
+	// topics is the current incarnation of every topic of the committed
+	// log, with the indexes that created it (catchup.go).
+	topics map[string]*topicLife
 
 	term    int
 	leader  int32 // node id, or -1 while there is none
@@ -107,7 +110,7 @@ type raftSnapshot struct {
 }
 
 func newRaftModel(w *world, set RaftSettings, rng *Rand) *raftModel {
-	r := &raftModel{w: w, set: set, rng: rng, truth: metadata.NewImage(), leader: -1}
+	r := &raftModel{w: w, set: set, rng: rng, truth: metadata.NewImage(), topics: map[string]*topicLife{}, leader: -1}
 	for _, n := range w.nodes {
 		rn := &raftNode{n: n, view: -1}
 		r.nodes = append(r.nodes, rn)
@@ -204,7 +207,7 @@ func (r *raftModel) commit(data []byte) {
 	w.tr.i64(int64(len(r.entries)))
 	e, err := metadata.DecodeEntry(data)
 	if err == nil {
-		r.truth.ApplyEntry(e)
+		r.noteTopics(len(r.entries), e, r.truth.ApplyEntry(e))
 	} else {
 		w.logf("raft: committed entry %d does not decode: %v", len(r.entries), err)
 	}

@@ -83,9 +83,11 @@ func (r *router) ready(fn func()) {
 	r.refresh(fn)
 }
 
-// refresh asks a random broker for the metadata of every topic and
-// rebuilds the view from the answer; fn, if set, runs when it is over.
-// Concurrent refreshes share one request.
+// refresh asks a random broker for the metadata of every topic, or (half
+// the time, as a client that asks only for the topics it uses) of every
+// topic the workload ever created or tried to, by name, and rebuilds the
+// view from the answer; fn, if set, runs when it is over. Concurrent
+// refreshes share one request.
 func (r *router) refresh(fn func()) {
 	if fn != nil {
 		r.waiters = append(r.waiters, fn)
@@ -98,6 +100,16 @@ func (r *router) refresh(fn func()) {
 	w := c.w
 	req := kmsg.NewPtrMetadataRequest()
 	req.Version = int16(c.rng.Range(7, 12)) // v7+ carries leader epochs
+	if c.rng.Chance(0.5) && len(w.reg.topics) > 0 {
+		// Named topics: a topic this broker does not know is answered
+		// UNKNOWN_TOPIC_OR_PARTITION (judged by the catch-up rule).
+		req.Topics = []kmsg.MetadataRequestTopic{}
+		for _, t := range w.reg.topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t.name)
+			req.Topics = append(req.Topics, rt)
+		}
+	}
 	c.do(r.anyNode(), req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		r.refreshing = false
 		if err == nil {

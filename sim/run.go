@@ -56,6 +56,8 @@ type Result struct {
 	// Reopens counts partitions that came back by themselves after a
 	// full disk (coverage of the broker's storage retry).
 	Reopens int
+	// Coverage counts what the run reached of the catch-up path.
+	Coverage Coverage
 }
 
 // OK reports whether the run passed.
@@ -139,6 +141,10 @@ type world struct {
 
 	logw  io.Writer
 	stats stats
+	cov   Coverage
+	// trapRng draws the catch-up trap (catchup.go), apart from the other
+	// fault streams so that arming it leaves their draws alone.
+	trapRng *Rand
 }
 
 // startGap is when faults and the workload start on a single node, after
@@ -161,8 +167,10 @@ func newWorld(seed uint64, opts Options) *world {
 		quarantine: map[lin.TopicPartition]bool{},
 		logw:       opts.EventLog,
 		startGap:   startGap,
+		trapRng:    root.Fork("catchup-trap"),
 	}
 	w.set.Cluster = drawCluster(root.Fork("cluster"), opts.Nodes)
+	drawCatchUpTrap(root.Fork("catchup"), &w.set.Cluster)
 	if opts.FaultPhase > 0 {
 		w.set.FaultPhase = opts.FaultPhase
 	}
@@ -663,6 +671,7 @@ func Run(seed uint64, opts Options) (res *Result) {
 	res.Ops = len(w.history)
 	res.Reopens = w.stats.reopens
 	res.Stats = w.stats.String()
+	res.Coverage = w.cov
 	res.WallTime = time.Since(start)
 	return res
 }

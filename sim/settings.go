@@ -55,6 +55,11 @@ type ClusterSettings struct {
 	// Hot: a seed with every cluster fault at a high rate (drawCluster).
 	Hot  bool
 	Raft RaftSettings
+	// CatchUpTrapProb is the chance that a node restarting during the
+	// fault phase is cut off from the other nodes at once, for
+	// CatchUpTrapLen on average (catchup.go).
+	CatchUpTrapProb float64
+	CatchUpTrapLen  Time
 }
 
 // RaftSettings shape the metadata quorum model (raftlog.go).
@@ -144,6 +149,13 @@ func drawCluster(r *Rand, nodes int) ClusterSettings {
 		q.StepDownEvery = pick(r, []Time{500 * Millisecond, 2 * Second})
 	}
 	return c
+}
+
+// drawCatchUpTrap draws the catch-up trap's settings, from a stream of
+// their own so that the other cluster settings stay as they were drawn.
+func drawCatchUpTrap(r *Rand, c *ClusterSettings) {
+	c.CatchUpTrapProb = pick(r, []float64{0, 0, 0.3, 0.7})
+	c.CatchUpTrapLen = pick(r, []Time{Second, 4 * Second})
 }
 
 // NetSettings shape the network.
@@ -378,6 +390,7 @@ func (s Settings) String() string {
 		add(c.NodePartitionEvery > 0, "node-partition/~%s(len~%s,asym=%v)", fmtTime(c.NodePartitionEvery), fmtTime(c.NodePartitionLen), c.NodeAsymmetric)
 		add(c.Blackout, "blackout")
 		add(c.Hot, "hot")
+		add(c.CatchUpTrapProb > 0, "catchup-trap=%g@~%s", c.CatchUpTrapProb, fmtTime(c.CatchUpTrapLen))
 		q := c.Raft
 		add(true, "raft=commit~%s/apply~%s/election=%s-%s/lease=%s/detect~%s/survive=%g/silent=%g/snap%d/restore=%g/install%d",
 			fmtTime(q.CommitDelay), fmtTime(q.ApplyDelay), fmtTime(q.ElectionMin), fmtTime(q.ElectionMax), fmtTime(q.LeaseTimeout),

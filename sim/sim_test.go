@@ -143,6 +143,7 @@ func bugTagsFlag() string {
 		{bugs.HighWatermarkIgnoresFollowers, "chronik_bug_hw_ignores_followers"},
 		{bugs.TruncateToHighWatermark, "chronik_bug_truncate_to_hw"},
 		{bugs.ElectOutsideISR, "chronik_bug_elect_outside_isr"},
+		{bugs.ServeBeforeCatchUp, "chronik_bug_serve_before_catchup"},
 	} {
 		if b.on {
 			tags = append(tags, b.tag)
@@ -190,14 +191,39 @@ func TestSimSweep(t *testing.T) {
 		if testing.Short() {
 			n = 20
 		}
-		sweep(t, 1, n, false)
+		cov := sweep(t, 1, n, false)
+		if !testing.Short() {
+			requireCoverage(t, cov)
+		}
+	}
+}
+
+// requireCoverage fails the fixed sweep when it no longer reaches a
+// transition of the catch-up path (catchup.go): a change that stops
+// reaching one would otherwise leave its checker idle unnoticed.
+func requireCoverage(t *testing.T, cov Coverage) {
+	for _, c := range []struct {
+		name string
+		n    int
+	}{
+		{"catch-up traps", cov.CatchUpTraps},
+		{"client requests to a node whose image lags its start", cov.StaleImageRequests},
+		{"client requests before a node's metadata caught up", cov.PreCatchUpRequests},
+		{"parked requests released", cov.ParkedReleased},
+		{"UNKNOWN_TOPIC_OR_PARTITION answers judged", cov.UnknownJudged},
+		{"denials of topics created after the node's start", cov.UnknownLagging},
+	} {
+		if c.n == 0 {
+			t.Errorf("coverage: the fixed sweep reached no %s (%s)", c.name, cov)
+		}
 	}
 }
 
 // sweep runs count seeds from start on every core, printing each line;
 // with stop, it stops at the first failing seed (seeds below it still
-// finish, so "caught after N seeds" is exact).
-func sweep(t *testing.T, start uint64, count int, stop bool) {
+// finish, so "caught after N seeds" is exact). It returns the coverage
+// summed over the seeds run.
+func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 	began := time.Now()
 	workers := runtime.GOMAXPROCS(0)
 	results := make([]*Result, count)
@@ -240,6 +266,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) {
 	var simTime Time
 	ran, failed := 0, 0
 	reopenSeeds, reopens := 0, 0
+	var cov Coverage
 	for i, res := range results {
 		if res == nil {
 			continue
@@ -250,6 +277,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) {
 			reopenSeeds++
 			reopens += res.Reopens
 		}
+		cov.add(res.Coverage)
 		if !res.OK() {
 			failed++
 			if !stop || i == firstFail {
@@ -265,6 +293,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) {
 	if !stop && ran >= sweepSeeds && reopens == 0 {
 		t.Errorf("coverage: no partition reopened after a full disk in %d seeds", ran)
 	}
+	say("coverage: " + cov.String())
 	if stop && firstFail < count {
 		tried := 0
 		for i := 0; i <= firstFail; i++ {
@@ -274,4 +303,5 @@ func sweep(t *testing.T, start uint64, count int, stop bool) {
 		}
 		say(fmt.Sprintf("caught: first failing seed %d after %d seeds", start+uint64(firstFail), tried))
 	}
+	return cov
 }

@@ -22,7 +22,11 @@ package broker
 // as a refused connection would in Kafka: the client retries, possibly on
 // another broker. Parking is bounded by MaxParkedRequests.
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
+)
 
 // parkedRequest is a client request waiting for the metadata to catch up.
 type parkedRequest struct {
@@ -32,8 +36,11 @@ type parkedRequest struct {
 
 // caughtUp reports whether the broker serves clients: always on a single
 // node, whose image is local; in a cluster once this process's
-// registration has applied.
-func (b *Broker) caughtUp() bool { return !b.clustered() || b.metadataCaughtUp }
+// registration has applied. bugs.ServeBeforeCatchUp: deliberate bug
+// (core/bugs), serve clients from whatever the image holds.
+func (b *Broker) caughtUp() bool {
+	return !b.clustered() || b.metadataCaughtUp || bugs.ServeBeforeCatchUp
+}
 
 // servedBeforeCatchUp reports whether req is handled even while the
 // metadata has not caught up: ApiVersions (it depends on no metadata and
