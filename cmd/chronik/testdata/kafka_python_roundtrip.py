@@ -32,8 +32,10 @@ def main():
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--debug", action="store_true")
     args = ap.parse_args()
-    if args.debug:
-        logging.basicConfig(level=logging.DEBUG)
+    # kafka-python logs every produce retry at WARNING ("Got error produce
+    # response ..., retrying"): a failure then shows why a batch was sent
+    # twice, on stderr, which the Go test prints.
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
     deadline = time.time() + args.timeout
 
     def remaining():
