@@ -48,6 +48,12 @@ def main():
         compression_type=args.compression,
         linger_ms=5,
         retries=3,
+        # Ordered retries: with several batches in flight, a batch retried
+        # after a retriable error (UNKNOWN_TOPIC_OR_PARTITION from a leader
+        # that has not yet applied the auto-created topic) lands after a
+        # later batch, as in Kafka without idempotence, and the offsets
+        # would not follow the send order this script checks.
+        max_in_flight_requests_per_connection=1,
         request_timeout_ms=15000,
         max_block_ms=20000,
     )
