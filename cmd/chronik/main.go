@@ -213,7 +213,8 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		Cluster: cluster,
 	})
 	if err != nil {
-		logger.Error("start failed", "err", err)
+		// The command prints the error once ("Error: ..."); a log line
+		// would only repeat it.
 		return err
 	}
 	return n.Run(ctx)
