@@ -358,6 +358,34 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 	return p
 }
 
+// epochBound is the largest leader epoch a stored batch of p can carry,
+// for recovery to cut a torn batch whose epoch field (outside the CRC)
+// is garbage (partlog.OpenBounds, FINDINGS.md 16); -1 when unknown.
+//
+// On a single node it is the partition's leader epoch in the image: the
+// image is local and authoritative, and applyLocal writes it (durably,
+// WriteFileAtomic) before afterApply lets the broker lead at a new epoch,
+// so no batch was ever stamped with a later one. A restart loads that
+// same file.
+//
+// In a cluster the image at open time may be older than the data: the
+// quorum restores a snapshot first and replays the entries after it
+// later, while a batch this broker stored before a restart was written by
+// a leader at an epoch committed since that snapshot. Bounding by such an
+// image could cut synced, acknowledged records past the checkpointed
+// recovery point, so a cluster broker passes no bound and relies on the
+// leader-epoch checkpoint's bound only.
+func (b *Broker) epochBound(p *partition) int32 {
+	if b.clustered() {
+		return -1
+	}
+	as := p.topic.meta.Assignments
+	if p.index < 0 || int(p.index) >= len(as) {
+		return -1
+	}
+	return as[p.index].LeaderEpoch
+}
+
 // partitionMetadata is the content of a partition's partitionMetadataFile.
 func partitionMetadata(ts *topicState) string { return "topic_id: " + ts.meta.ID.String() + "\n" }
 
@@ -365,7 +393,9 @@ func partitionMetadata(ts *topicState) string { return "topic_id: " + ts.meta.ID
 // p.durableAtFailure (partlog.Reopen), and reports whether p is online.
 // On failure p is offline with the cause set.
 func (b *Broker) openLog(nowMs int64, p *partition) bool {
-	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, p.durableAtFailure)
+	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, partlog.OpenBounds{
+		DurableEnd: p.durableAtFailure, MaxLeaderEpoch: b.epochBound(p),
+	})
 	if err == nil {
 		if err = log.RewriteUnsynced(); err != nil {
 			_ = log.Close()

@@ -119,14 +119,24 @@ func (j *SyncJob) Run() error {
 // length, magic and CRC, truncates a torn or corrupt tail, rebuilds indexes,
 // the leader-epoch cache and the producer state. Data below the recovery
 // point that fails validation makes Open fail with ErrCorruptSegment.
+//
+// Open knows no bound on the leader epochs stored batches can carry; a
+// broker that knows one uses Reopen.
 func Open(d disk.Disk, dir string, cfg Config, nowMs int64) (*Log, error) {
+	return open(d, dir, cfg, nowMs, -1)
+}
+
+// open is Open with maxLeaderEpoch, the largest leader epoch any batch of
+// the partition can carry (-1 when unknown): see OpenBounds.
+func open(d disk.Disk, dir string, cfg Config, nowMs int64, maxLeaderEpoch int32) (*Log, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.normalized()
 	l := &Log{
 		d: d, dir: dir, cfg: cfg, lastNowMs: nowMs,
-		producers: newProducerTable(cfg.MaxProducerIDs),
+		producers:      newProducerTable(cfg.MaxProducerIDs),
+		maxLeaderEpoch: max(maxLeaderEpoch, -1),
 	}
 	if err := l.recover(nowMs); err != nil {
 		l.closeFiles()
@@ -160,6 +170,9 @@ type Log struct {
 	// written before any batch of a new epoch, so an unsynced batch that
 	// claims a later epoch is damage (its epoch field lies outside the CRC).
 	recoveryEpochBound int32
+	// maxLeaderEpoch is, during recovery, the caller's bound on the leader
+	// epochs of stored batches (OpenBounds.MaxLeaderEpoch; -1 when none).
+	maxLeaderEpoch int32
 
 	epochs    epochCache
 	producers producerTable

@@ -735,7 +735,7 @@ func TestReopenCutsAboveDurableEnd(t *testing.T) {
 	}
 	plain.Close()
 
-	r, err := Reopen(d, testDir, smallConfig(), 0, durable)
+	r, err := Reopen(d, testDir, smallConfig(), 0, OpenBounds{DurableEnd: durable, MaxLeaderEpoch: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -362,6 +362,17 @@ func (l *Log) scanBatch(sc *scanner, pos, size, expect int64, trusted bool) (rec
 	if !trusted && l.recoveryEpochBound >= 0 && h.PartitionLeaderEpoch > l.recoveryEpochBound {
 		return record.Header{}, fmt.Errorf("%w: at position %d: leader epoch %d beyond the checkpointed latest epoch %d", errStructure, pos, h.PartitionLeaderEpoch, l.recoveryEpochBound)
 	}
+	// The caller's bound (OpenBounds.MaxLeaderEpoch) needs no file, so it
+	// holds when the epoch checkpoint is unreadable too (seed 20225). A
+	// batch past the recovery point is torn: cut. One below it was synced
+	// and may have been acknowledged: cutting it would lose it silently,
+	// so the damage is reported instead.
+	if l.maxLeaderEpoch >= 0 && h.PartitionLeaderEpoch > l.maxLeaderEpoch {
+		if trusted || h.BaseOffset < l.ckptRecoveryPoint {
+			return record.Header{}, fmt.Errorf("%w: synced batch at offset %d (position %d) has leader epoch %d beyond the partition's leader epoch %d", ErrCorruptSegment, h.BaseOffset, pos, h.PartitionLeaderEpoch, l.maxLeaderEpoch)
+		}
+		return record.Header{}, fmt.Errorf("%w: at position %d: leader epoch %d beyond the partition's leader epoch %d", errStructure, pos, h.PartitionLeaderEpoch, l.maxLeaderEpoch)
+	}
 	if !trusted && !bugs.SkipCRCCheck { // !bugs.SkipCRCCheck: deliberate bug (core/bugs)
 		whole, err := sc.bytes(pos, h.Size())
 		if err != nil {

@@ -7,10 +7,38 @@ import (
 	"github.com/chronik-streaming/chronik/core/disk"
 )
 
+// OpenBounds is what the caller of Reopen knows about a partition that
+// its files cannot prove.
+type OpenBounds struct {
+	// DurableEnd is the DurableEndOffset that a Log which failed in this
+	// process had reached: the tail above it is cut (see Reopen). -1 when
+	// unknown (a first open after a start).
+	DurableEnd int64
+	// MaxLeaderEpoch is the largest leader epoch that any batch of the
+	// partition can carry, -1 when unknown. A batch's leader epoch lies
+	// outside its CRC (the broker stamps it after the producer computed
+	// the CRC), so a torn write can leave a batch that checks out with a
+	// garbage epoch; learnt by the epoch cache, it would make every later
+	// append fail as an epoch regression. Recovery already bounds such
+	// batches by the latest epoch of the leader-epoch checkpoint, but that
+	// file can itself be unreadable (simulator seed 20225, FINDINGS.md
+	// 16). With this bound, a batch above it at or after the recovery
+	// point is cut as torn; one below the recovery point is synced data
+	// that is damaged, and Open fails with ErrCorruptSegment rather than
+	// cut what may have been acknowledged.
+	//
+	// The value must be a true bound: the caller must know that no leader
+	// ever wrote, and no follower ever stored, a batch at a higher epoch.
+	// A stale view (a metadata image older than the data) would cut good
+	// records, so pass -1 unless the view is authoritative.
+	MaxLeaderEpoch int32
+}
+
 // Reopen recovers a log that failed in this process (ErrLogFailed after a
-// write or fsync error) so that it can serve again without a restart. It
-// is Open followed by a cut at durableEnd, the DurableEndOffset the failed
-// Log had reached (-1 when unknown, which cuts nothing more than Open).
+// write or fsync error) so that it can serve again without a restart, or
+// opens one with what the caller knows (b). It is Open, bounded by
+// b.MaxLeaderEpoch, followed by a cut at b.DurableEnd, the
+// DurableEndOffset the failed Log had reached.
 //
 // Why the cut: after a failed fsync, Linux reports the error once and
 // marks the unwritten pages clean ("fsyncgate"). Reads may still return
@@ -23,11 +51,12 @@ import (
 // durableEnd was fsynced successfully and is kept. What lies between the
 // recovery point and durableEnd was synced too; RewriteUnsynced covers the
 // case where nobody knows (see there).
-func Reopen(d disk.Disk, dir string, cfg Config, nowMs int64, durableEnd int64) (*Log, error) {
-	l, err := Open(d, dir, cfg, nowMs)
+func Reopen(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log, error) {
+	l, err := open(d, dir, cfg, nowMs, b.MaxLeaderEpoch)
 	if err != nil {
 		return nil, err
 	}
+	durableEnd := b.DurableEnd
 	// !bugs.ReopenKeepsUnsynced: deliberate bug (core/bugs), keep the tail.
 	if durableEnd >= 0 && l.LogEndOffset() > durableEnd && !bugs.ReopenKeepsUnsynced {
 		if err := l.TruncateTo(durableEnd); err != nil {
