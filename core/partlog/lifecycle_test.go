@@ -801,3 +801,72 @@ func TestRewriteUnsyncedPersistsCleanPages(t *testing.T) {
 		})
 	}
 }
+
+// TestReadUpToLimitAfterFailedWriteback: a sync job fails and the pages of
+// the unsynced batch are lost (fsyncgate) before FinishSync reaches the
+// log, so reads go on meanwhile. A read bounded by the durable end (a
+// consumer's high watermark) must return the synced batches: its read
+// ahead reaches the unsynced bytes, which now read back short (the pages
+// were dropped: the file reverts to its synced length) or as the old
+// contents (zeros), and checking them reported a corrupt segment, which
+// takes a partition offline for good (simulator seed 40700).
+func TestReadUpToLimitAfterFailedWriteback(t *testing.T) {
+	for _, how := range []string{"dropped", "zeroed"} {
+		t.Run(how, func(t *testing.T) {
+			d := memdisk.New()
+			l := openLog(t, d, smallConfig(), 0)
+			synced := mustAppend(t, l, batchOf(3, 10, 0, 1), 0, 0)
+			syncNow(t, l)
+			mustAppend(t, l, batchOf(2, 10, 0, 2), 0, 0)
+			job, ok := l.StartSync()
+			if !ok {
+				t.Fatal("no sync job for the unsynced batch")
+			}
+			seg := testDir + "/" + segmentName(0, logSuffix)
+			switch how {
+			case "dropped":
+				if err := d.FailWriteback(seg, true); err != nil {
+					t.Fatal(err)
+				}
+			case "zeroed":
+				f, err := d.OpenFile(seg, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				size, err := f.Size()
+				if err != nil {
+					t.Fatal(err)
+				}
+				pos := int64(len(batchOf(3, 10, 0, 1)))
+				if _, err := f.WriteAt(make([]byte, size-pos), pos); err != nil {
+					t.Fatal(err)
+				}
+				f.Close()
+			}
+			durable := l.DurableEndOffset()
+			if durable != synced.LastOffset+1 {
+				t.Fatalf("durable end %d, want %d", durable, synced.LastOffset+1)
+			}
+			got := readBatches(t, l, 0, durable)
+			if len(got) != 1 || headerOf(t, got[0]).NextOffset() != durable {
+				t.Fatalf("read %d batches up to the durable end %d, want the one synced batch", len(got), durable)
+			}
+			if err := l.Failed(); err != nil {
+				t.Fatalf("the read failed the log: %v", err)
+			}
+			// The sync's failure still arrives, and the reopen cuts the
+			// lost batch.
+			l.FinishSync(job, fmt.Errorf("injected: %w", disk.ErrNoSpace))
+			wantErr(t, l.Failed(), disk.ErrNoSpace)
+			l.Close()
+			r, err := Reopen(d, testDir, smallConfig(), 0, OpenBounds{DurableEnd: durable, MaxLeaderEpoch: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkLog(t, r)
+			if r.LogEndOffset() != durable {
+				t.Fatalf("reopened log ends at %d, want the durable end %d", r.LogEndOffset(), durable)
+			}
+		})
+	}
+}
