@@ -211,6 +211,12 @@ type partition struct {
 	// failed (-1: unknown); a reopen cuts what lies above it
 	// (partlog.Reopen).
 	durableAtFailure int64
+	// cutEpoch is the leader epoch this broker led at when its log failed
+	// with records above the durable end (-1: none). The reopen cuts them,
+	// but followers may have fetched them: leading again at that epoch
+	// would write other records at the same offsets in the same epoch,
+	// which no follower's epoch check can tell apart (storage.go).
+	cutEpoch int32
 	// retryAtMs is when an offline partition whose cause was a full disk
 	// is reopened next (0: never), planned at retryFromMs after a pause
 	// of retryBackoffMs (storage.go).
@@ -345,7 +351,7 @@ const partitionMetadataFile = "partition.metadata"
 // (KAFKA_STORAGE_ERROR) instead of failing the broker; when the cause was
 // a full disk it is retried (storage.go).
 func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition {
-	p := &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i), hosted: true, leaderID: metadata.NoLeader, durableAtFailure: -1}
+	p := &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i), hosted: true, leaderID: metadata.NoLeader, durableAtFailure: -1, cutEpoch: -1}
 	data, err := b.env.Disk.ReadFile(p.dir + "/" + partitionMetadataFile)
 	if err == nil && string(data) != partitionMetadata(ts) {
 		b.env.Logger.Warn("clearing partition directory of an older topic", "partition", p.dir, "found", string(data))
@@ -715,6 +721,9 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 	wasLeader := p.role == roleLeader
 	if p.log != nil {
 		p.durableAtFailure = p.log.DurableEndOffset()
+		if wasLeader && b.clustered() && p.log.LogEndOffset() > p.durableAtFailure {
+			p.cutEpoch = max(p.cutEpoch, p.leaderEpoch)
+		}
 		_ = p.log.Close()
 		p.log = nil
 	}

@@ -141,7 +141,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 	want := roleNone
 	switch {
 	case !p.hosted || p.log == nil || !b.registered():
-	case a.Leader == b.cfg.NodeID && b.unfenced():
+	case a.Leader == b.cfg.NodeID && b.unfenced() && a.LeaderEpoch > p.cutEpoch:
 		want = roleLeader
 	case a.Leader != metadata.NoLeader && a.Leader != b.cfg.NodeID:
 		want = roleFollower
@@ -195,7 +195,9 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 	// Elected while this broker's copy is offline (it went offline as a
 	// follower and was still in the ISR): resign, as a leader whose copy
 	// goes offline does (takeOffline).
-	if p.hosted && p.log == nil && a.Leader == b.cfg.NodeID && b.unfenced() && !p.isrInFlight {
+	// Back from a full disk, with a tail cut at the epoch it led at: resign
+	// that epoch too (storage.go).
+	if p.hosted && (p.log == nil || a.LeaderEpoch <= p.cutEpoch) && a.Leader == b.cfg.NodeID && b.unfenced() && !p.isrInFlight {
 		b.resignOffline(nowMs, p)
 	}
 }

@@ -20,6 +20,18 @@ package broker
 //     below that end, so they survive, at the same offsets; appends that
 //     were not acknowledged got KAFKA_STORAGE_ERROR, an unknown outcome
 //     for the client (they may or may not be kept).
+//
+//     In a cluster, a leader whose log failed with records above its
+//     durable end resigns (resignOffline), and the reopen may come first.
+//     Its followers may hold the cut records: leading again at the same
+//     leader epoch would put other records at those offsets in that
+//     epoch, a divergence the followers' epoch checks (KIP-101) cannot
+//     see. So the reopened copy does not lead at that epoch (cutEpoch)
+//     and resigns it; it leads again only at a later epoch, as Kafka's
+//     broker does after a log directory failure (the controller elects
+//     another leader; simulator seed 700096). The last ISR member cannot
+//     resign: its partition stays without a working leader until a
+//     restart, after which it is elected at a new epoch.
 //   - Anything else (EIO, a corrupt segment) may be the medium failing: the
 //     partition stays offline until an operator restarts the broker.
 //

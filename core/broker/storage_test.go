@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -293,4 +294,73 @@ func TestClusterFullDiskCopyRejoins(t *testing.T) {
 		return l != nil && l.LogEndOffset() == 5
 	})
 	c.requireAgreement("t", 0)
+}
+
+// A leader whose fsync fails after its followers fetched the unsynced
+// batch, and whose copy reopens before its resignation reaches the
+// metadata, must not lead again at the epoch it led at: the reopen cut the
+// batch, and a new batch at the same offset in the same epoch is a
+// divergence that no follower's epoch check finds (simulator three-node
+// seed 700096: "t005-1 differs between nodes 1 and 2 below the high
+// watermark 35: batch 23-23 vs batch 23-23").
+func TestClusterReopenedLeaderDoesNotReuseTheCutEpoch(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 3, nil)
+	c.produce("t", 0, 3)
+	old := c.assignment("t", 0)
+	n := c.nodes[old.Leader-1]
+	p := n.b.topics["t"].partitions[0]
+
+	// Offset 3 reaches the followers; the leader's fsync of it is held.
+	c.produceTo(old.Leader, "t", 0, 1, 1)
+	held := n.syncer.jobs
+	n.syncer.jobs = nil
+	if len(held) != 1 {
+		t.Fatalf("%d sync jobs on the leader, want 1", len(held))
+	}
+	c.runUntil("the followers fetched offset 3", func() bool {
+		for _, id := range old.Replicas {
+			if l := c.partitionLog(id, "t", 0); id != old.Leader && l.LogEndOffset() != 4 {
+				return false
+			}
+		}
+		return true
+	})
+	// The fsync fails with its pages dropped; the partition reopens at
+	// once, before the resignation is applied anywhere.
+	seg := p.dir + "/00000000000000000000.log"
+	if err := n.disk.FailWriteback(seg, true); err != nil {
+		t.Fatal(err)
+	}
+	n.b.SyncDone(c.nowMs, held[0].token, held[0].job, fmt.Errorf("injected: %w", disk.ErrNoSpace))
+	n.b.retryOffline(c.nowMs + n.b.cfg.StorageRetryBackoffMaxMs)
+	if p.log == nil || p.log.LogEndOffset() != 3 {
+		t.Fatal("the partition did not reopen with its unsynced tail cut at 3")
+	}
+	if a := c.assignment("t", 0); a.Leader != old.Leader || a.LeaderEpoch != old.LeaderEpoch {
+		t.Fatalf("the metadata moved on before the test could produce: %s", a.String())
+	}
+	if p.isLeader() {
+		t.Fatalf("the reopened copy leads again at epoch %d, whose offset 3 the followers hold", p.leaderEpoch)
+	}
+	c.nowMs++ // a batch other than the cut one (testBatch stamps nowMs)
+	answer := c.produceTo(old.Leader, "t", 0, 1, 1)
+	c.runUntil("produce answer", func() bool { return answer() != nil })
+	if code := answer().ErrorCode; code != kerrNotLeaderOrFollower {
+		t.Fatalf("produce to the reopened copy at the cut epoch: code %d, want NOT_LEADER_OR_FOLLOWER", code)
+	}
+	c.runUntil("another leader", func() bool {
+		a := c.assignment("t", 0)
+		return a.Leader != old.Leader && a.Leader != metadata.NoLeader
+	})
+	if sp := c.produce("t", 0, 1); sp.ErrorCode != 0 || sp.BaseOffset != 4 {
+		t.Fatalf("produce on the new leader: code %d at %d", sp.ErrorCode, sp.BaseOffset)
+	}
+	c.runUntil("the old leader caught up", func() bool { return p.log != nil && p.log.LogEndOffset() == 5 })
+	c.requireAgreement("t", 0)
+	want := readAll(t, c.partitionLog(c.assignment("t", 0).Leader, "t", 0), 5)
+	if got := readAll(t, p.log, 5); !bytes.Equal(got, want) {
+		t.Fatal("the old leader's copy differs from the new leader's")
+	}
 }
