@@ -32,6 +32,9 @@ var regressionSeeds = []struct {
 	{103980, 1, "FINDINGS.md 16: a torn tail's garbage leader epoch with the epoch checkpoint unreadable took the partition offline for good"},
 	// Drawn node count (0): the seed is a three-node one as drawn.
 	{778497, 0, "FINDINGS.md 15: the final drain ended on a new leader's lagging high watermark, below its own acknowledged record"},
+	// Full-disk recovery (hw-storage); each fails on the core of 12462bf.
+	{40700, 1, "FINDINGS.md 17: a read checked the unsynced batch past its limit, whose pages a failed fsync had dropped, and took the partition offline for good"},
+	{700096, 0, "FINDINGS.md 18: a leader reopened after a full disk led again at the epoch whose tail it cut, and wrote another batch at a replicated offset"},
 }
 
 // TestRegressionSeeds replays the seeds of known bugs.
