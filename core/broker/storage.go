@@ -32,6 +32,11 @@ package broker
 //     another leader; simulator seed 700096). The last ISR member cannot
 //     resign: its partition stays without a working leader until a
 //     restart, after which it is elected at a new epoch.
+//   - A read that finds the records above the durable end short or
+//     damaged (partlog.ErrUnsyncedLost) is treated the same way: a failed
+//     writeback can drop their pages before its fsync reports the failure,
+//     which reaches a log already closed. Reading them is legitimate only
+//     for a follower's fetch (consumers stop at the high watermark).
 //   - Anything else (EIO, a corrupt segment) may be the medium failing: the
 //     partition stays offline until an operator restarts the broker.
 //
@@ -52,6 +57,7 @@ import (
 
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/partlog"
 )
 
 // reserveFile names the space reserve in the data directory; probeFile
@@ -67,12 +73,22 @@ const (
 func (b *Broker) setOffline(p *partition, cause error) {
 	p.offlineErr = cause
 	p.retryAtMs = 0
-	if p.deleted || !errors.Is(cause, disk.ErrNoSpace) {
+	if p.deleted || !reopenable(cause) {
 		b.env.Logger.Error("partition offline", "partition", p.dir, "err", cause)
 		return
 	}
 	b.planRetry(p)
 	b.env.Logger.Warn("partition offline: disk full, reopening later", "partition", p.dir, "err", cause, "retry_in_ms", p.retryBackoffMs)
+}
+
+// reopenable says a partition that went offline for cause is reopened by
+// itself: a full disk, or unsynced data found lost by a read
+// (partlog.ErrUnsyncedLost: a failed writeback dropped its pages before the
+// sync job reported the failure, which is then ignored as the log is
+// closed; the reopen cuts that data, and its own fsync fails if the disk
+// does not work).
+func reopenable(cause error) bool {
+	return errors.Is(cause, disk.ErrNoSpace) || errors.Is(cause, partlog.ErrUnsyncedLost)
 }
 
 // planRetry plans p's next reopen after a pause twice the last one.

@@ -12,6 +12,7 @@ import (
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/disk/memdisk"
 	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
@@ -190,6 +191,29 @@ func TestOtherStorageErrorsStayOffline(t *testing.T) {
 	off := tb.b.OfflinePartitions()
 	if len(off) != 1 || off[0].Retrying || tb.b.Reopened() != 0 {
 		t.Fatalf("after an I/O error: offline %+v, reopened %d; want offline for good", off, tb.b.Reopened())
+	}
+}
+
+// TestUnsyncedLostReopens: a read that finds the records above the durable
+// end lost (pages a failed writeback dropped, partlog.ErrUnsyncedLost) takes
+// the partition offline like a full disk: it reopens by itself, with the
+// lost records cut, and is not left offline as a corrupt medium would be.
+func TestUnsyncedLostReopens(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 1, nil)
+	tb.produce("t", 0, 2)
+	p := tb.b.topics["t"].partitions[0]
+	tb.b.takeOffline(p, fmt.Errorf("read: %w", partlog.ErrUnsyncedLost))
+	off := tb.b.OfflinePartitions()
+	if len(off) != 1 || !off[0].Retrying {
+		t.Fatalf("offline %+v, want one partition with a reopen planned", off)
+	}
+	tb.tick(tb.cfg.StorageRetryBackoffMs)
+	if tb.b.Reopened() != 1 || len(tb.b.OfflinePartitions()) != 0 {
+		t.Fatalf("reopened %d, offline %+v; want back online", tb.b.Reopened(), tb.b.OfflinePartitions())
+	}
+	if base := tb.produce("t", 0, 1); base != 2 {
+		t.Fatalf("append after the reopen at %d, want 2", base)
 	}
 }
 

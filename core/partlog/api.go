@@ -36,6 +36,14 @@ var (
 	// ErrCorruptSegment: stored data in a segment below the recovery point
 	// failed validation while being read; it is never served.
 	ErrCorruptSegment = errors.New("partlog: corrupt data in segment")
+	// ErrUnsyncedLost: a read found a batch at or past the durable end
+	// short or damaged. Those bytes were never synced, and a failed
+	// writeback may have dropped their pages (fsyncgate: the file reads
+	// back its old contents) before the sync job reports the failure.
+	// They were never promised, so unlike ErrCorruptSegment this is no
+	// sign of a failing medium: a Reopen cuts them at the durable end,
+	// and the fsyncs after it show whether the disk works.
+	ErrUnsyncedLost = errors.New("partlog: unsynced data lost")
 	// ErrInvalidLeaderEpoch: an append whose leader epoch is negative or
 	// below the latest epoch in the log (epochs never go back in a log).
 	ErrInvalidLeaderEpoch = errors.New("partlog: invalid leader epoch for append")

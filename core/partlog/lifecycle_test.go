@@ -809,7 +809,8 @@ func TestRewriteUnsyncedPersistsCleanPages(t *testing.T) {
 // ahead reaches the unsynced bytes, which now read back short (the pages
 // were dropped: the file reverts to its synced length) or as the old
 // contents (zeros), and checking them reported a corrupt segment, which
-// takes a partition offline for good (simulator seed 40700).
+// takes a partition offline for good (simulator seed 40700). A read that
+// does reach them reports ErrUnsyncedLost.
 func TestReadUpToLimitAfterFailedWriteback(t *testing.T) {
 	for _, how := range []string{"dropped", "zeroed"} {
 		t.Run(how, func(t *testing.T) {
@@ -853,6 +854,13 @@ func TestReadUpToLimitAfterFailedWriteback(t *testing.T) {
 			}
 			if err := l.Failed(); err != nil {
 				t.Fatalf("the read failed the log: %v", err)
+			}
+			// A read up to the log end (a leader serving a follower) does
+			// reach the lost batch: that is unsynced data lost, not a
+			// corrupt segment (which would keep the partition offline).
+			_, err := l.Read(durable, 1<<20, l.LogEndOffset())
+			if !errors.Is(err, ErrUnsyncedLost) || errors.Is(err, ErrCorruptSegment) {
+				t.Fatalf("read of the lost batch: %v, want ErrUnsyncedLost only", err)
 			}
 			// The sync's failure still arrives, and the reopen cuts the
 			// lost batch.

@@ -36,7 +36,7 @@ func (l *Log) walk(s *segment, pos, expect, offset int64) (int64, record.Header,
 	for pos < s.size {
 		h, err := s.headerAt(pos, s.size, expect)
 		if err != nil {
-			return pos, h, false, l.corruptAt(s, expect, pos, err)
+			return pos, h, false, l.readDamage(s, expect, pos, err)
 		}
 		if h.NextOffset() > offset {
 			return pos, h, true, nil
@@ -45,6 +45,19 @@ func (l *Log) walk(s *segment, pos, expect, offset int64) (int64, record.Header,
 		expect = h.NextOffset()
 	}
 	return pos, record.Header{}, false, nil
+}
+
+// readDamage reports what a read found wrong with the batch that should
+// start at offset (at pos): ErrCorruptSegment below the durable end, and
+// ErrUnsyncedLost at or past it, where the bytes were never synced and
+// pages dropped by a failed writeback read back short or as old contents
+// (seed 40700's read, at a follower's limit). I/O errors pass through.
+func (l *Log) readDamage(s *segment, offset, pos int64, err error) error {
+	damage := errors.Is(err, errStructure) || errors.Is(err, record.ErrCorrupt) || errors.Is(err, record.ErrOldMagic) || errors.Is(err, errShortRead)
+	if damage && offset >= l.durableEnd {
+		return fmt.Errorf("%w: %s at offset %d (position %d): %w", ErrUnsyncedLost, l.path(segmentName(s.base, logSuffix)), offset, pos, err)
+	}
+	return l.corruptAt(s, offset, pos, err)
 }
 
 // readBatch reads the whole batch h at pos and verifies its CRC.
@@ -63,7 +76,7 @@ func (l *Log) readBatch(s *segment, pos int64, h record.Header) ([]byte, error) 
 // with the epoch cache, which was derived from the same batches.
 func (l *Log) checkStoredEpoch(s *segment, h record.Header, pos int64) error {
 	if e, ok := l.epochs.epochAt(h.BaseOffset); ok && e != h.PartitionLeaderEpoch {
-		return l.corruptAt(s, h.BaseOffset, pos, fmt.Errorf("%w: leader epoch %d, the epoch cache says %d", errStructure, h.PartitionLeaderEpoch, e))
+		return l.readDamage(s, h.BaseOffset, pos, fmt.Errorf("%w: leader epoch %d, the epoch cache says %d", errStructure, h.PartitionLeaderEpoch, e))
 	}
 	return nil
 }
@@ -142,7 +155,7 @@ func (l *Log) readSegment(s *segment, pos, expect int64, maxBytes, firstSize int
 		// (no bytes at all at pos, or too few for the batch).
 		n, err := s.log.ReadAt(out[start:], pos)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, false, l.corruptAt(s, expect, pos, err)
+			return nil, false, l.readDamage(s, expect, pos, err)
 		}
 		out = out[:start+n]
 		used := 0
@@ -153,17 +166,17 @@ func (l *Log) readSegment(s *segment, pos, expect int64, maxBytes, firstSize int
 			}
 			if len(rem) < record.HeaderSize {
 				if used == 0 && n < want {
-					return nil, false, l.corruptAt(s, expect, pos, fmt.Errorf("short read of %d bytes at %d: got %d", want, pos, n))
+					return nil, false, l.readDamage(s, expect, pos, fmt.Errorf("%w of %d bytes at %d: got %d", errShortRead, want, pos, n))
 				}
 				if used == 0 {
-					return nil, false, l.corruptAt(s, expect, pos, fmt.Errorf("%w: %d bytes left at position %d", errStructure, len(rem), pos))
+					return nil, false, l.readDamage(s, expect, pos, fmt.Errorf("%w: %d bytes left at position %d", errStructure, len(rem), pos))
 				}
 				break
 			}
 			at := pos + int64(used)
 			h, err := structuralCheck(rem[:record.HeaderSize], at, s.size, expect)
 			if err != nil {
-				return nil, false, l.corruptAt(s, expect, at, err)
+				return nil, false, l.readDamage(s, expect, at, err)
 			}
 			if err := l.checkStoredEpoch(s, h, at); err != nil {
 				return nil, false, err
@@ -187,12 +200,12 @@ func (l *Log) readSegment(s *segment, pos, expect int64, maxBytes, firstSize int
 				}
 				out = out[:size]
 				if err := readFull(s.log, out[have:], at+int64(have)); err != nil {
-					return nil, false, l.corruptAt(s, expect, at, err)
+					return nil, false, l.readDamage(s, expect, at, err)
 				}
 				rem = out
 			}
 			if _, err := record.Check(rem[:size]); err != nil && !bugs.SkipCRCCheck { // !bugs.SkipCRCCheck: deliberate bug (core/bugs)
-				return nil, false, l.corruptAt(s, h.BaseOffset, at, err)
+				return nil, false, l.readDamage(s, h.BaseOffset, at, err)
 			}
 			used += size
 			expect = h.NextOffset()

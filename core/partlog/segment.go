@@ -175,13 +175,16 @@ func decodeTimeIndex(b []byte) ([]timeEntry, error) {
 }
 
 // readFull reads exactly len(p) bytes at off.
+// errShortRead: a file held fewer bytes than the log expected there.
+var errShortRead = errors.New("short read")
+
 func readFull(f disk.File, p []byte, off int64) error {
 	n, err := f.ReadAt(p, off)
 	if n == len(p) {
 		return nil
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		return fmt.Errorf("short read of %d bytes at %d: got %d", len(p), off, n)
+		return fmt.Errorf("%w of %d bytes at %d: got %d", errShortRead, len(p), off, n)
 	}
 	return err
 }
