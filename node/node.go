@@ -349,7 +349,7 @@ func (h *handler) HandleRequest(c *wire.Conn, seq uint64, frame []byte) {
 	n := (*Node)(h)
 	req, early, err := broker.ParseRequest(frame)
 	if err != nil {
-		if n.unsupported.check(broker.ConnID(c.ID()), c.RemoteAddr(), frame) {
+		if n.unsupported.check(broker.ConnID(c.ID()), c.RemoteAddr(), err) {
 			c.CloseQuiet(err.Error()) // logged by check, throttled
 			return
 		}

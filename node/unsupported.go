@@ -1,7 +1,7 @@
 package node
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -19,9 +19,6 @@ import (
 // a second.
 const unsupportedInterval = time.Minute
 
-// clientIDBytesMax bounds the client id quoted in a log line.
-const clientIDBytesMax = 256
-
 // unsupportedLog reports requests for API keys or versions the broker
 // does not serve. Kafka closes the connection for those, and so does
 // Chronik; without a word in the log an operator would not know why a
@@ -31,8 +28,6 @@ const clientIDBytesMax = 256
 type unsupportedLog struct {
 	log      *slog.Logger
 	throttle *logthrottle.Throttle
-	// supported holds the served version range of each API key.
-	supported map[int16][2]int16
 
 	mu sync.Mutex
 	// software maps a connection to "name version" from its
@@ -43,13 +38,9 @@ type unsupportedLog struct {
 
 func newUnsupportedLog(log *slog.Logger, now func() time.Time) *unsupportedLog {
 	u := &unsupportedLog{
-		log:       log,
-		throttle:  logthrottle.MustNew(logthrottle.Config{Interval: unsupportedInterval, KeysMax: logthrottle.DefaultKeysMax, Now: now}),
-		supported: map[int16][2]int16{},
-		software:  map[broker.ConnID]string{},
-	}
-	for _, k := range broker.SupportedAPIs() {
-		u.supported[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
+		log:      log,
+		throttle: logthrottle.MustNew(logthrottle.Config{Interval: unsupportedInterval, KeysMax: logthrottle.DefaultKeysMax, Now: now}),
+		software: map[broker.ConnID]string{},
 	}
 	return u
 }
@@ -72,18 +63,14 @@ func (u *unsupportedLog) closed(id broker.ConnID) {
 	u.mu.Unlock()
 }
 
-// check reports whether frame (which broker.ParseRequest refused) asks for
-// an API key or version the broker does not serve, and if so logs it,
-// throttled. A frame too short for a header is not such a request.
-func (u *unsupportedLog) check(id broker.ConnID, remote string, frame []byte) bool {
-	if len(frame) < 8 {
-		return false
+// check reports whether err (from broker.ParseRequest) refused an API key
+// or version the broker does not serve, and if so logs it, throttled.
+func (u *unsupportedLog) check(id broker.ConnID, remote string, err error) bool {
+	var unsupported *broker.UnsupportedAPIError
+	if !errors.As(err, &unsupported) {
+		return false // the request was malformed instead
 	}
-	key := int16(binary.BigEndian.Uint16(frame[0:]))
-	version := int16(binary.BigEndian.Uint16(frame[2:]))
-	if r, ok := u.supported[key]; ok && version >= r[0] && version <= r[1] {
-		return false // served: the request was malformed instead
-	}
+	key, version := unsupported.Key, unsupported.Version
 	u.mu.Lock()
 	software, ok := u.software[id]
 	u.mu.Unlock()
@@ -95,30 +82,14 @@ func (u *unsupportedLog) check(id broker.ConnID, remote string, frame []byte) bo
 		name = fmt.Sprintf("API key %d", key)
 	}
 	what := fmt.Sprintf("%s v%d", name, version)
-	if _, ok := u.supported[key]; ok {
+	if unsupported.Served {
 		what += " (this version is not supported)"
 	} else if hint := unsupportedHints[key]; hint != "" {
 		what += " (" + hint + ")"
 	}
 	u.throttle.Log(u.log, software+"\x00"+name, slog.LevelWarn, slog.LevelWarn, "unsupported API: "+what,
-		"client_id", headerClientID(frame[8:]), "client_software", software, "remote", remote)
+		"client_id", unsupported.ClientID, "client_software", software, "remote", remote)
 	return true
-}
-
-// headerClientID reads the client id of a request header (v1+: an int16
-// length and the bytes, -1 for null) for a log line, cut to
-// clientIDBytesMax.
-func headerClientID(b []byte) string {
-	if len(b) < 2 {
-		return ""
-	}
-	n := int(int16(binary.BigEndian.Uint16(b)))
-	b = b[2:]
-	if n < 0 {
-		return ""
-	}
-	n = min(n, len(b), clientIDBytesMax)
-	return string(b[:n])
 }
 
 // unsupportedHints says, for API keys of features Chronik lacks, which

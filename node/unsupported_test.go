@@ -31,6 +31,13 @@ func requestFrame(req kmsg.Request, version int16, clientID string) []byte {
 	return appendRequestFrame(nil, req, 7, clientID)[4:]
 }
 
+// parseErr is the error broker.ParseRequest refuses frame with, which the
+// handler hands to unsupportedLog.check.
+func parseErr(frame []byte) error {
+	_, _, err := broker.ParseRequest(frame)
+	return err
+}
+
 func apiVersionsV3(name, version string) *broker.Request {
 	av := kmsg.NewPtrApiVersionsRequest()
 	av.Version = 3
@@ -48,7 +55,7 @@ func TestUnsupportedLogThrottled(t *testing.T) {
 	var buf syncBuffer
 	now := time.Unix(1_700_000_000, 0)
 	u := newUnsupportedLog(slog.New(slog.NewTextHandler(&buf, nil)), func() time.Time { return now })
-	find := requestFrame(kmsg.NewPtrFindCoordinatorRequest(), 0, "kp-1")
+	find := parseErr(requestFrame(kmsg.NewPtrFindCoordinatorRequest(), 0, "kp-1"))
 	for i := 0; i < 480; i++ {
 		id := broker.ConnID(i + 1)
 		u.sawRequest(id, apiVersionsV3("kafka-python", "2.0.2"))
@@ -77,12 +84,12 @@ func TestUnsupportedLogThrottled(t *testing.T) {
 
 	// Another key, another client software, a version of a served key
 	// that is not served: each a line of its own.
-	u.check(1, "", requestFrame(kmsg.NewPtrJoinGroupRequest(), 0, "kp-1"))
+	u.check(1, "", parseErr(requestFrame(kmsg.NewPtrJoinGroupRequest(), 0, "kp-1")))
 	u.check(2, "", find) // no ApiVersions v3 on this connection
-	u.check(3, "", requestFrame(kmsg.NewPtrEndTxnRequest(), 0, ""))
+	u.check(3, "", parseErr(requestFrame(kmsg.NewPtrEndTxnRequest(), 0, "")))
 	produce := requestFrame(kmsg.NewPtrProduceRequest(), 0, "")
 	produce[3] = 99 // version 99
-	u.check(4, "", produce)
+	u.check(4, "", parseErr(produce))
 	for _, want := range []string{
 		"JoinGroup v0 (consumer groups are not supported yet)",
 		`FindCoordinator v0 (consumer groups are not supported yet)" client_id=kp-1 client_software=unknown`,
@@ -95,7 +102,7 @@ func TestUnsupportedLogThrottled(t *testing.T) {
 	}
 	// A served version that failed to parse is not an unsupported API.
 	meta := requestFrame(kmsg.NewPtrMetadataRequest(), 1, "")
-	if u.check(5, "", meta[:len(meta)-2]) {
+	if u.check(5, "", parseErr(meta[:len(meta)-2])) {
 		t.Error("a truncated Metadata v1 was reported as an unsupported API")
 	}
 }

@@ -76,6 +76,33 @@ func SupportedAPIs() []kmsg.ApiVersionsResponseApiKey {
 // connection that sent the frame is closed.
 var ErrMalformedRequest = errors.New("broker: malformed request")
 
+// UnsupportedAPIError is the ParseRequest failure for an API key the
+// broker does not serve, or a version outside the range it serves. It
+// wraps ErrMalformedRequest (Kafka closes the connection in both cases)
+// and carries what the I/O layer needs to say which client asked for what.
+type UnsupportedAPIError struct {
+	Key     int16
+	Version int16
+	// Served says the key is served, at other versions.
+	Served bool
+	// MinVersion and MaxVersion are the served range when Served.
+	MinVersion, MaxVersion int16
+	// ClientID is the request header's client id ("" when null or
+	// unreadable).
+	ClientID string
+}
+
+// Error implements error.
+func (e *UnsupportedAPIError) Error() string {
+	if e.Served {
+		return fmt.Sprintf("%v: API key %d version %d outside supported range %d-%d", ErrMalformedRequest, e.Key, e.Version, e.MinVersion, e.MaxVersion)
+	}
+	return fmt.Sprintf("%v: unsupported API key %d (version %d)", ErrMalformedRequest, e.Key, e.Version)
+}
+
+// Unwrap makes errors.Is(err, ErrMalformedRequest) hold.
+func (e *UnsupportedAPIError) Unwrap() error { return ErrMalformedRequest }
+
 // ParseRequest decodes one request frame (the size prefix removed). It is a
 // pure function, safe on any goroutine, so the I/O layer decodes in
 // parallel. When the frame is an ApiVersions request of a version above
@@ -93,14 +120,15 @@ func ParseRequest(frame []byte) (req *Request, early kmsg.Response, err error) {
 	correlationID := int32(binary.BigEndian.Uint32(frame[4:]))
 	h := apiTable[key]
 	if h == nil {
-		return nil, nil, fmt.Errorf("%w: unsupported API key %d (version %d)", ErrMalformedRequest, key, version)
+		return nil, nil, &UnsupportedAPIError{Key: key, Version: version, ClientID: headerClientID(frame[8:])}
 	}
 	if version < h.minVersion || version > h.maxVersion {
 		if key == apiKeyApiVersions && version > h.maxVersion {
 			resp := &kmsg.ApiVersionsResponse{Version: 0, ErrorCode: kerrUnsupportedVersion, ApiKeys: SupportedAPIs()}
 			return &Request{CorrelationID: correlationID, Msg: &kmsg.ApiVersionsRequest{Version: 0}}, resp, nil
 		}
-		return nil, nil, fmt.Errorf("%w: API key %d version %d outside supported range %d-%d", ErrMalformedRequest, key, version, h.minVersion, h.maxVersion)
+		return nil, nil, &UnsupportedAPIError{Key: key, Version: version, Served: true,
+			MinVersion: h.minVersion, MaxVersion: h.maxVersion, ClientID: headerClientID(frame[8:])}
 	}
 	msg := kmsg.RequestForKey(key)
 	msg.SetVersion(version)
@@ -136,6 +164,24 @@ func ParseRequest(frame []byte) (req *Request, early kmsg.Response, err error) {
 		return nil, nil, fmt.Errorf("%w: decode API key %d version %d: %v", ErrMalformedRequest, key, version, err)
 	}
 	return &Request{CorrelationID: correlationID, ClientID: clientID, Msg: msg}, nil, nil
+}
+
+// clientIDBytesMax bounds the client id an UnsupportedAPIError quotes.
+const clientIDBytesMax = 256
+
+// headerClientID reads, for an error message, the client id of a request
+// header (v1+: an int16 length and the bytes, -1 for null), cut to
+// clientIDBytesMax; "" when null or unreadable.
+func headerClientID(b []byte) string {
+	if len(b) < 2 {
+		return ""
+	}
+	n := int(int16(binary.BigEndian.Uint16(b)))
+	if n < 0 {
+		return ""
+	}
+	b = b[2:]
+	return string(b[:min(n, len(b), clientIDBytesMax)])
 }
 
 // skipTaggedFields skips a tagged-field section (KIP-482).
