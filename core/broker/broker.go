@@ -119,12 +119,10 @@ type Broker struct {
 	shutdownReady     bool
 	// nowMs is the time of the entry point running now (observeNow).
 	nowMs int64
-	// orphansRemoved says the stale partition directories of a cluster
-	// broker were cleared (once, when its registration first applies).
-	orphansRemoved bool
 	// metadataCaughtUp says this process's registration has applied, so
 	// the image holds every topic committed before the process started
-	// (catchup.go); until then client requests wait in parked.
+	// (catchup.go); until then client requests wait in parked. The stale
+	// partition directories of a cluster broker are cleared at that moment.
 	metadataCaughtUp bool
 	parked           []parkedRequest
 	// hwRaised lists partitions whose high watermark rose since the last
@@ -207,6 +205,10 @@ type partition struct {
 	// waits for the high watermark to reach.
 	lastAppendEnd int64
 	deleted       bool // the topic was deleted; ignore late sync results
+	// metadataRecorded says p.dir holds partitionMetadataFile naming this
+	// topic (read when the partition opens, written after its first
+	// successful recovery).
+	metadataRecorded bool
 	// durableAtFailure is the durable end the log had reached when it
 	// failed (-1: unknown); a reopen cuts what lies above it
 	// (partlog.Reopen).
@@ -353,7 +355,8 @@ const partitionMetadataFile = "partition.metadata"
 func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition {
 	p := &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i), hosted: true, leaderID: metadata.NoLeader, durableAtFailure: -1, cutEpoch: -1}
 	data, err := b.env.Disk.ReadFile(p.dir + "/" + partitionMetadataFile)
-	if err == nil && string(data) != partitionMetadata(ts) {
+	p.metadataRecorded = err == nil && string(data) == partitionMetadata(ts)
+	if err == nil && !p.metadataRecorded {
 		b.env.Logger.Warn("clearing partition directory of an older topic", "partition", p.dir, "found", string(data))
 		if err := b.env.Disk.RemoveAll(p.dir); err != nil {
 			b.setOffline(p, fmt.Errorf("clear directory of an older topic: %w", err))
@@ -441,14 +444,14 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 			return false
 		}
 	}
-	want := partitionMetadata(p.topic)
-	metaPath := p.dir + "/" + partitionMetadataFile
-	if data, err := b.env.Disk.ReadFile(metaPath); err != nil || string(data) != want {
-		if err := b.env.Disk.WriteFileAtomic(metaPath, []byte(want)); err != nil {
+	if !p.metadataRecorded {
+		metaPath := p.dir + "/" + partitionMetadataFile
+		if err := b.env.Disk.WriteFileAtomic(metaPath, []byte(partitionMetadata(p.topic))); err != nil {
 			_ = log.Close()
 			b.setOffline(p, fmt.Errorf("write %s: %w", partitionMetadataFile, err))
 			return false
 		}
+		p.metadataRecorded = true
 	}
 	p.log = log
 	p.offlineErr = nil

@@ -75,11 +75,15 @@ func (b *Broker) park(nowMs int64, req *Request) {
 }
 
 // noteCaughtUp marks the metadata caught up once this process's
-// registration is in the image.
+// registration is in the image, and clears the partition directories the
+// image no longer gives this broker: every topic deleted while it was down
+// is gone from the image by then (even when a snapshot skipped the
+// deletion itself), so such a directory is stale.
 func (b *Broker) noteCaughtUp() {
 	if !b.metadataCaughtUp && b.clustered() && b.registered() {
 		b.metadataCaughtUp = true
 		b.env.Logger.Info("metadata caught up; serving clients", "parked_requests", len(b.parked))
+		b.removeOrphanDirs()
 	}
 }
 

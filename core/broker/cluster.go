@@ -215,14 +215,6 @@ func (b *Broker) afterApply(nowMs int64, entry *metadata.Entry, results []metada
 	}
 	b.reconcile(nowMs)
 	b.noteCaughtUp()
-	if b.clustered() && !b.orphansRemoved && b.registered() {
-		// The log is applied at least up to this process's registration, so
-		// every topic deleted while the broker was down is gone from the
-		// image (even when a snapshot skipped the deletion itself): a
-		// directory the image does not give this broker is stale.
-		b.orphansRemoved = true
-		b.removeOrphanDirs()
-	}
 }
 
 // sendPeer sends req to broker to (its address taken from the image). A
