@@ -58,6 +58,7 @@ package sim
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -88,6 +89,21 @@ type Coverage struct {
 	// after the answering process started (allowed: the image may lag),
 	// UnknownGone those about a topic deleted or never created (allowed).
 	UnknownJudged, UnknownLagging, UnknownGone int
+
+	// Counts holds every other transition a run reached, by name (see
+	// world.cover): a sweep sums them and prints them sorted by name, and
+	// coverageMinimums (sim_test.go) states how often a sweep must reach
+	// each.
+	Counts map[string]int
+}
+
+// cover counts one occurrence of the transition named kind (coverage).
+// Names are short kebab-case phrases ("isr-expansion", "election").
+func (w *world) cover(kind string) {
+	if w.cov.Counts == nil {
+		w.cov.Counts = map[string]int{}
+	}
+	w.cov.Counts[kind]++
 }
 
 // add sums o into c.
@@ -100,12 +116,28 @@ func (c *Coverage) add(o Coverage) {
 	c.UnknownJudged += o.UnknownJudged
 	c.UnknownLagging += o.UnknownLagging
 	c.UnknownGone += o.UnknownGone
+	for k, n := range o.Counts {
+		if c.Counts == nil {
+			c.Counts = map[string]int{}
+		}
+		c.Counts[k] += n
+	}
 }
 
-// String renders the counters in a fixed order.
+// String renders the counters in a fixed order (named counts sorted by
+// name, so the line never depends on map order).
 func (c Coverage) String() string {
-	return fmt.Sprintf("catchup-traps=%d stale-image-requests=%d pre-catchup-requests=%d parked-released=%d parked-closed=%d unknown-topic-judged=%d (lagging %d, gone %d)",
+	out := fmt.Sprintf("catchup-traps=%d stale-image-requests=%d pre-catchup-requests=%d parked-released=%d parked-closed=%d unknown-topic-judged=%d (lagging %d, gone %d)",
 		c.CatchUpTraps, c.StaleImageRequests, c.PreCatchUpRequests, c.ParkedReleased, c.ParkedClosed, c.UnknownJudged, c.UnknownLagging, c.UnknownGone)
+	names := make([]string, 0, len(c.Counts))
+	for k := range c.Counts {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		out += fmt.Sprintf(" %s=%d", k, c.Counts[k])
+	}
+	return out
 }
 
 // topicLife is the current incarnation of a topic name in the committed
