@@ -5,15 +5,25 @@
 //     and its synced contents (what survives a crash). File.Sync copies the
 //     first to the second.
 //   - The namespace has two versions too: the current names and the durable
-//     names. Creating, renaming or removing a file changes only the current
-//     names; SyncDir of the parent makes the change durable, and
+//     names. Creating, renaming or removing a file, and creating or
+//     removing a directory (MkdirAll, Remove, RemoveAll), changes only the
+//     current names; SyncDir of the parent makes the change durable, and
 //     WriteFileAtomic does that itself.
 //   - Crash returns a new Disk holding only durable names with their synced
-//     contents, optionally keeping a torn prefix of unsynced appends.
+//     contents, optionally keeping a torn prefix of unsynced appends. A
+//     name is kept only when every directory above it is durable too: a
+//     file created in a directory whose own creation was never synced
+//     vanishes with it, and a directory removed (RemoveAll) without a sync
+//     of its parent comes back with the durable contents it had.
 //
 // Simplifications, chosen because Chronik never relies on the opposite:
-// directories (MkdirAll, Remove of an empty directory, RemoveAll) change
-// durably at once; Rename moves files only.
+// Rename moves files only; RemoveAll of a directory is all or nothing at a
+// crash (a real file system may also keep a part of the removals made
+// inside it); names are paths, so a SyncDir inside a directory that was
+// removed and created again, before its parent was synced, forgets the
+// durable names of the old directory (a crash brings that directory back
+// without them). SetDirsDurableAtOnce restores the older model, in which
+// directory changes were durable at once, for tests written against it.
 //
 // A Disk is not safe for concurrent use. The disk contract allows Sync to
 // run on another goroutine; tests that use memdisk must run SyncJob.Run on
@@ -115,10 +125,27 @@ func without(spans []span, from, to int) []span {
 type Disk struct {
 	files   map[string]*inode // current names
 	durable map[string]*inode // names as of the last SyncDir of their parent
-	dirs    map[string]bool   // directories; "." is the root
-	fault   func(op Op, name string) error
-	syncs   int
-	lock    lockState // see lock.go
+	// dirs holds the current directories, each with a generation number
+	// that a removal and re-creation changes (a new directory, as a new
+	// inode would be); "." is the root, generation 0. durableDirs holds
+	// the directory entries as of the last SyncDir of their parent.
+	dirs        map[string]uint64
+	durableDirs map[string]uint64
+	// durableIn and durableDirIn record, per durable file and directory
+	// name, the generation of the parent directory whose SyncDir made it
+	// durable: an entry survives a crash only while that directory is the
+	// one the durable path leads to (a SyncDir of a directory that was
+	// removed and created again made entries of the new one durable, not
+	// of the old one).
+	durableIn    map[string]uint64
+	durableDirIn map[string]uint64
+	gen          uint64 // last generation handed out
+	// dirsAtOnce: directory changes are durable at once (the older model,
+	// for tests written against it; see SetDirsDurableAtOnce).
+	dirsAtOnce bool
+	fault      func(op Op, name string) error
+	syncs      int
+	lock       lockState // see lock.go
 }
 
 // Compile-time checks that the types satisfy the contract.
@@ -130,10 +157,26 @@ var (
 // New returns an empty disk.
 func New() *Disk {
 	return &Disk{
-		files:   make(map[string]*inode),
-		durable: make(map[string]*inode),
-		dirs:    map[string]bool{".": true},
+		files:        make(map[string]*inode),
+		durable:      make(map[string]*inode),
+		dirs:         map[string]uint64{".": 0},
+		durableDirs:  map[string]uint64{".": 0},
+		durableIn:    make(map[string]uint64),
+		durableDirIn: make(map[string]uint64),
 	}
+}
+
+// SetDirsDurableAtOnce makes directory creations and removals (MkdirAll,
+// Remove of a directory, RemoveAll) durable at once, as memdisk did before
+// it modelled directory durability; file names still need SyncDir. For
+// tests that crash a disk whose directories nobody synced; the broker must
+// not need it.
+func (d *Disk) SetDirsDurableAtOnce(on bool) { d.dirsAtOnce = on }
+
+// isDir reports whether c is a current directory.
+func (d *Disk) isDir(c string) bool {
+	_, ok := d.dirs[c]
+	return ok
 }
 
 // SetFault installs a hook consulted before every operation; a non-nil
@@ -177,7 +220,7 @@ func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
 	if err := d.check(OpOpenFile, c); err != nil {
 		return nil, err
 	}
-	if d.dirs[c] {
+	if d.isDir(c) {
 		return nil, fmt.Errorf("memdisk: open %s: %w", c, ErrIsDir)
 	}
 	n := d.files[c]
@@ -185,7 +228,7 @@ func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
 		if !create {
 			return nil, notExist(OpOpenFile, c)
 		}
-		if !d.dirs[path.Dir(c)] {
+		if !d.isDir(path.Dir(c)) {
 			return nil, notExist(OpOpenFile, path.Dir(c))
 		}
 		n = &inode{}
@@ -223,10 +266,10 @@ func (d *Disk) WriteFileAtomic(name string, data []byte) error {
 		return err
 	}
 	dir := path.Dir(c)
-	if !d.dirs[dir] {
+	if !d.isDir(dir) {
 		return notExist(OpWriteFileAtomic, dir)
 	}
-	if d.dirs[c] {
+	if d.isDir(c) {
 		return fmt.Errorf("memdisk: write %s: %w", c, ErrIsDir)
 	}
 	content := bytes.Clone(data)
@@ -251,7 +294,7 @@ func (d *Disk) Remove(name string) error {
 		delete(d.files, c)
 		return nil
 	}
-	if !d.dirs[c] || c == "." {
+	if !d.isDir(c) || c == "." {
 		return notExist(OpRemove, c)
 	}
 	if len(d.children(c)) > 0 {
@@ -261,7 +304,9 @@ func (d *Disk) Remove(name string) error {
 	return nil
 }
 
-// RemoveAll implements disk.Disk. The removal is durable at once.
+// RemoveAll implements disk.Disk. Like a removal of a file, it is durable
+// only after SyncDir of the parent: a crash before that brings name back
+// with everything durable below it.
 func (d *Disk) RemoveAll(name string) error {
 	c, err := clean(name)
 	if err != nil {
@@ -272,26 +317,27 @@ func (d *Disk) RemoveAll(name string) error {
 	}
 	if d.files[c] != nil {
 		delete(d.files, c)
-		delete(d.durable, c)
+		if d.dirsAtOnce {
+			delete(d.durable, c)
+		}
 		return nil
 	}
-	if d.dirs[c] {
+	if d.isDir(c) {
 		d.removeTree(c)
 	}
 	return nil
 }
 
-// removeTree deletes dir and everything below it from both namespaces.
+// removeTree deletes dir and everything below it from the current names
+// (and from the durable ones too when directories are durable at once).
 func (d *Disk) removeTree(dir string) {
 	prefix := dir + "/"
 	if dir == "." {
 		prefix = ""
 	}
-	for _, m := range []map[string]*inode{d.files, d.durable} {
-		for k := range m {
-			if strings.HasPrefix(k, prefix) {
-				delete(m, k)
-			}
+	for k := range d.files {
+		if strings.HasPrefix(k, prefix) {
+			delete(d.files, k)
 		}
 	}
 	for k := range d.dirs {
@@ -301,6 +347,34 @@ func (d *Disk) removeTree(dir string) {
 	}
 	if dir != "." {
 		delete(d.dirs, dir)
+	}
+	if d.dirsAtOnce {
+		d.purgeDurable(dir)
+	}
+}
+
+// purgeDurable forgets every durable name below dir (and dir itself,
+// unless it is the root): the directory they lived in is gone for good.
+func (d *Disk) purgeDurable(dir string) {
+	prefix := dir + "/"
+	if dir == "." {
+		prefix = ""
+	}
+	for k := range d.durable {
+		if strings.HasPrefix(k, prefix) {
+			delete(d.durable, k)
+			delete(d.durableIn, k)
+		}
+	}
+	for k := range d.durableDirs {
+		if strings.HasPrefix(k, prefix) && k != "." {
+			delete(d.durableDirs, k)
+			delete(d.durableDirIn, k)
+		}
+	}
+	if dir != "." {
+		delete(d.durableDirs, dir)
+		delete(d.durableDirIn, dir)
 	}
 }
 
@@ -317,14 +391,14 @@ func (d *Disk) Rename(oldName, newName string) error {
 	if err := d.check(OpRename, o); err != nil {
 		return err
 	}
-	if d.dirs[o] || d.dirs[n] {
+	if d.isDir(o) || d.isDir(n) {
 		return fmt.Errorf("memdisk: rename %s to %s: %w", o, n, ErrIsDir)
 	}
 	in := d.files[o]
 	if in == nil {
 		return notExist(OpRename, o)
 	}
-	if !d.dirs[path.Dir(n)] {
+	if !d.isDir(path.Dir(n)) {
 		return notExist(OpRename, path.Dir(n))
 	}
 	if o == n {
@@ -335,7 +409,8 @@ func (d *Disk) Rename(oldName, newName string) error {
 	return nil
 }
 
-// MkdirAll implements disk.Disk. Directories are durable at once.
+// MkdirAll implements disk.Disk. A new directory is durable only after
+// SyncDir of its parent (unless SetDirsDurableAtOnce).
 func (d *Disk) MkdirAll(dir string) error {
 	c, err := clean(dir)
 	if err != nil {
@@ -350,7 +425,21 @@ func (d *Disk) MkdirAll(dir string) error {
 		}
 	}
 	for p := c; p != "."; p = path.Dir(p) {
-		d.dirs[p] = true
+		if d.isDir(p) {
+			break
+		}
+		d.gen++
+		d.dirs[p] = d.gen
+	}
+	if d.dirsAtOnce {
+		// Parents first, so that each records its parent's generation.
+		for _, p := range ancestors(c) {
+			if d.durableDirs[p] != d.dirs[p] {
+				d.purgeDurable(p)
+				d.durableDirs[p] = d.dirs[p]
+				d.durableDirIn[p] = d.dirs[path.Dir(p)]
+			}
+		}
 	}
 	return nil
 }
@@ -381,14 +470,16 @@ func (d *Disk) List(dir string) ([]string, error) {
 	if err := d.check(OpList, c); err != nil {
 		return nil, err
 	}
-	if !d.dirs[c] {
+	if !d.isDir(c) {
 		return nil, notExist(OpList, c)
 	}
 	return d.children(c), nil
 }
 
-// SyncDir implements disk.Disk: the current names directly inside dir
-// become the durable ones.
+// SyncDir implements disk.Disk: the current names directly inside dir,
+// files and directories, become the durable ones. A subdirectory removed
+// (or removed and created again) since the last sync loses its durable
+// contents with it.
 func (d *Disk) SyncDir(dir string) error {
 	c, err := clean(dir)
 	if err != nil {
@@ -397,7 +488,7 @@ func (d *Disk) SyncDir(dir string) error {
 	if err := d.check(OpSyncDir, c); err != nil {
 		return err
 	}
-	if !d.dirs[c] {
+	if !d.isDir(c) {
 		return notExist(OpSyncDir, c)
 	}
 	d.syncDir(c)
@@ -405,16 +496,104 @@ func (d *Disk) SyncDir(dir string) error {
 }
 
 func (d *Disk) syncDir(dir string) {
+	gen := d.dirs[dir]
 	for k := range d.durable {
 		if path.Dir(k) == dir && d.files[k] == nil {
 			delete(d.durable, k)
+			delete(d.durableIn, k)
 		}
 	}
 	for k, n := range d.files {
 		if path.Dir(k) == dir {
 			d.durable[k] = n
+			d.durableIn[k] = gen
 		}
 	}
+	for k := range d.durableDirs {
+		if k == "." || path.Dir(k) != dir {
+			continue
+		}
+		if _, ok := d.dirs[k]; !ok {
+			d.purgeDurable(k) // gone for good
+		}
+	}
+	for k, g := range d.dirs {
+		if k != "." && path.Dir(k) == dir {
+			d.durableDirs[k] = g
+			d.durableDirIn[k] = gen
+		}
+	}
+}
+
+// ancestors lists the directories from the top down to c itself ("a",
+// "a/b", "a/b/c"), without the root.
+func ancestors(c string) []string {
+	var out []string
+	for p := c; p != "."; p = path.Dir(p) {
+		out = append(out, p)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// survives reports whether an entry of parent made durable while parent
+// had generation in is still reachable from the root through durable
+// entries, each made durable in the generation of the directory that
+// holds it now: whether a crash keeps it.
+func (d *Disk) survives(parent string, in uint64) bool {
+	for parent != "." {
+		g, ok := d.durableDirs[parent]
+		if !ok || g != in {
+			return false
+		}
+		in = d.durableDirIn[parent]
+		parent = path.Dir(parent)
+	}
+	return in == 0
+}
+
+// fileSurvives and dirSurvives report whether a crash keeps the durable
+// file or directory name.
+func (d *Disk) fileSurvives(name string) bool {
+	return d.durable[name] != nil && d.survives(path.Dir(name), d.durableIn[name])
+}
+
+func (d *Disk) dirSurvives(name string) bool {
+	if name == "." {
+		return true
+	}
+	_, ok := d.durableDirs[name]
+	return ok && d.survives(path.Dir(name), d.durableDirIn[name])
+}
+
+// UndurableChanges counts the names (files and directories) whose
+// creation, rename or removal a crash would revert now: those that differ
+// between the current and the durable namespace.
+func (d *Disk) UndurableChanges() int {
+	n := 0
+	for k, in := range d.files {
+		if d.durable[k] != in || !d.fileSurvives(k) {
+			n++
+		}
+	}
+	for k := range d.durable {
+		if d.files[k] == nil && d.fileSurvives(k) {
+			n++
+		}
+	}
+	for k, g := range d.dirs {
+		if dg, ok := d.durableDirs[k]; !ok || dg != g || !d.dirSurvives(k) {
+			n++
+		}
+	}
+	for k := range d.durableDirs {
+		if _, ok := d.dirs[k]; !ok && d.dirSurvives(k) {
+			n++
+		}
+	}
+	return n
 }
 
 // SplitMix64 is a tiny deterministic PRNG (Steele, Lea and Flood's
@@ -453,12 +632,20 @@ func (s *SplitMix64) Intn(n int) int { return int(s.Uint64() % uint64(n)) }
 //     as synced (keep(2)==0) or with all of its current contents.
 func (d *Disk) Crash(keep func(n int) int) *Disk {
 	nd := New()
-	for k := range d.dirs {
-		nd.dirs[k] = true
+	nd.dirsAtOnce = d.dirsAtOnce
+	nd.gen = d.gen
+	for k, g := range d.durableDirs {
+		if k != "." && d.dirSurvives(k) {
+			nd.dirs[k] = g
+			nd.durableDirs[k] = g
+			nd.durableDirIn[k] = d.durableDirIn[k]
+		}
 	}
 	names := make([]string, 0, len(d.durable))
 	for k := range d.durable {
-		names = append(names, k)
+		if d.fileSurvives(k) {
+			names = append(names, k)
+		}
 	}
 	sort.Strings(names)
 	// A file durable under two names (a renamed file whose old directory
@@ -475,6 +662,7 @@ func (d *Disk) Crash(keep func(n int) int) *Disk {
 		}
 		nd.files[k] = n
 		nd.durable[k] = n
+		nd.durableIn[k] = d.durableIn[k]
 	}
 	return nd
 }
@@ -524,7 +712,9 @@ func (d *Disk) Corrupt(name string, off int64, mask byte) error {
 func (d *Disk) DurableNames() []string {
 	out := make([]string, 0, len(d.durable))
 	for k := range d.durable {
-		out = append(out, k)
+		if d.fileSurvives(k) {
+			out = append(out, k)
+		}
 	}
 	sort.Strings(out)
 	return out

@@ -3,6 +3,7 @@ package memdisk
 import (
 	"errors"
 	"io"
+	"path"
 	"reflect"
 	"testing"
 
@@ -181,6 +182,7 @@ func TestCrash(t *testing.T) {
 		}, map[string]string{"b": "x"}},
 		{"write atomic", func(t *testing.T, d *Disk) {
 			d.MkdirAll("dir")
+			d.SyncDir(".")
 			d.WriteFileAtomic("dir/ck", []byte("v1"))
 			d.WriteFileAtomic("dir/ck", []byte("v2"))
 			mustOpen(t, d, "dir/other") // becomes durable with the dir sync
@@ -188,22 +190,79 @@ func TestCrash(t *testing.T) {
 		}, map[string]string{"dir/ck": "v2", "dir/ck2": "w", "dir/other": ""}},
 		{"syncdir is per directory", func(t *testing.T, d *Disk) {
 			d.MkdirAll("x")
+			d.SyncDir(".")
 			mustOpen(t, d, "x/f")
 			mustOpen(t, d, "g")
 			d.SyncDir("x")
 		}, map[string]string{"x/f": ""}},
-		{"removeall durable at once", func(t *testing.T, d *Disk) {
+		{"new directory needs parent syncdir", func(t *testing.T, d *Disk) {
 			d.MkdirAll("x")
-			mustOpen(t, d, "x/f")
-			d.SyncDir("x")
-			d.RemoveAll("x")
+			d.WriteFileAtomic("x/ck", []byte("v"))
 		}, map[string]string{}},
+		{"nested directories need every parent synced", func(t *testing.T, d *Disk) {
+			d.MkdirAll("x/y")
+			d.SyncDir("x")
+			d.WriteFileAtomic("x/y/ck", []byte("v"))
+		}, map[string]string{}},
+		{"nested directories synced", func(t *testing.T, d *Disk) {
+			d.MkdirAll("x/y")
+			d.SyncDir("x")
+			d.SyncDir(".")
+			d.WriteFileAtomic("x/y/ck", []byte("v"))
+		}, map[string]string{"x/y/ck": "v"}},
+		{"removeall needs parent syncdir", func(t *testing.T, d *Disk) {
+			d.MkdirAll("x")
+			d.SyncDir(".")
+			d.WriteFileAtomic("x/ck", []byte("v"))
+			d.RemoveAll("x")
+		}, map[string]string{"x/ck": "v"}},
+		{"removeall with parent syncdir", func(t *testing.T, d *Disk) {
+			d.MkdirAll("x")
+			d.SyncDir(".")
+			d.WriteFileAtomic("x/ck", []byte("v"))
+			d.RemoveAll("x")
+			d.SyncDir(".")
+		}, map[string]string{}},
+		{"remove of a directory needs parent syncdir", func(t *testing.T, d *Disk) {
+			d.MkdirAll("x")
+			d.SyncDir(".")
+			d.Remove("x")
+			d.WriteFileAtomic("ck", []byte("v")) // syncs the root: x is gone
+		}, map[string]string{"ck": "v"}},
+		{"recreated directory is a new one", func(t *testing.T, d *Disk) {
+			d.MkdirAll("x")
+			d.SyncDir(".")
+			d.WriteFileAtomic("x/old", []byte("o"))
+			d.RemoveAll("x")
+			d.MkdirAll("x")
+			d.WriteFileAtomic("x/new", []byte("n"))
+			d.SyncDir(".")
+		}, map[string]string{"x/new": "n"}},
+		{"recreated directory not synced keeps the old one", func(t *testing.T, d *Disk) {
+			d.MkdirAll("x")
+			d.SyncDir(".")
+			d.WriteFileAtomic("x/old", []byte("o"))
+			d.RemoveAll("x")
+			d.MkdirAll("x")
+			mustOpen(t, d, "x/new")
+		}, map[string]string{"x/old": "o"}},
+		{"directories durable at once (compat)", func(t *testing.T, d *Disk) {
+			d.SetDirsDurableAtOnce(true)
+			d.MkdirAll("x/y")
+			d.WriteFileAtomic("x/y/ck", []byte("v"))
+			d.MkdirAll("z")
+			d.WriteFileAtomic("z/ck", []byte("w"))
+			d.RemoveAll("z")
+		}, map[string]string{"x/y/ck": "v"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := New()
 			tc.setup(t, d)
 			c := d.Crash(nil)
+			if d.UndurableChanges() == 0 && !reflect.DeepEqual(listAll(t, d), listAll(t, c)) {
+				t.Fatalf("UndurableChanges is 0 but the crash changed the names: %v, then %v", listAll(t, d), listAll(t, c))
+			}
 			got := map[string]string{}
 			for _, n := range c.DurableNames() {
 				got[n] = contents(t, c, n)
@@ -347,4 +406,54 @@ func TestFailWriteback(t *testing.T) {
 			t.Fatalf("synced %q after truncating the lost range away and appending", got)
 		}
 	})
+}
+
+// listAll lists every file and directory path of d, sorted.
+func listAll(t *testing.T, d *Disk) []string {
+	t.Helper()
+	var out []string
+	var walk func(dir string)
+	walk = func(dir string) {
+		names, err := d.List(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			p := path.Join(dir, n)
+			out = append(out, p)
+			if d.isDir(p) {
+				walk(p)
+			}
+		}
+	}
+	walk(".")
+	return out
+}
+
+func TestUndurableChanges(t *testing.T) {
+	d := New()
+	if n := d.UndurableChanges(); n != 0 {
+		t.Fatalf("empty disk: %d", n)
+	}
+	d.MkdirAll("x")
+	mustOpen(t, d, "x/f")
+	if n := d.UndurableChanges(); n != 2 {
+		t.Fatalf("new dir and file: %d, want 2", n)
+	}
+	d.SyncDir(".")
+	if n := d.UndurableChanges(); n != 1 {
+		t.Fatalf("dir synced: %d, want 1", n)
+	}
+	d.SyncDir("x")
+	if n := d.UndurableChanges(); n != 0 {
+		t.Fatalf("all synced: %d, want 0", n)
+	}
+	d.Rename("x/f", "x/g")
+	if n := d.UndurableChanges(); n != 2 {
+		t.Fatalf("rename: %d, want 2 (new name, old name)", n)
+	}
+	c := d.Crash(nil)
+	if got := listAll(t, c); !reflect.DeepEqual(got, []string{"x", "x/f"}) {
+		t.Fatalf("after crash: %v, want the rename reverted", got)
+	}
 }
