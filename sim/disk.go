@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"sort"
 	"strings"
@@ -31,19 +32,28 @@ type simDisk struct {
 	// root holds the files at the top of the tree; each top-level
 	// directory (a partition) is its own memdisk, so that a directory
 	// sync, which memdisk implements by walking every name it holds, costs
-	// the size of one partition rather than of the whole disk. Directory
-	// operations stay as memdisk defines them (durable at once).
-	root   *memdisk.Disk
-	mounts map[string]*memdisk.Disk
-	rng    *Rand
-	node   *simNode // whose event loop pays for writes
+	// the size of one partition rather than of the whole disk. Inside a
+	// mount, directory changes are as memdisk defines them (durable after
+	// SyncDir of the parent); the top-level entries themselves are kept
+	// here: durableMounts is the set as of the last SyncDir("."), which a
+	// power loss restores (a partition directory created since vanishes, a
+	// removed one comes back).
+	root          *memdisk.Disk
+	mounts        map[string]*memdisk.Disk
+	durableMounts map[string]*memdisk.Disk
+	rng           *Rand
+	// failRng draws, for an fsync failed by an injected I/O error, what
+	// the kernel did to its pages (its own stream, so that the other
+	// draws of a seed stay as they were).
+	failRng *Rand
+	node    *simNode // whose event loop pays for writes
 	// synced is, per file, the size covered by its last successful Sync:
 	// bytes past it are torn-tail candidates at a power loss.
 	synced map[string]int64
 }
 
-func newSimDisk(w *world, rng *Rand) *simDisk {
-	return &simDisk{w: w, root: memdisk.New(), mounts: map[string]*memdisk.Disk{}, rng: rng, synced: map[string]int64{}}
+func newSimDisk(w *world, rng, failRng *Rand) *simDisk {
+	return &simDisk{w: w, root: memdisk.New(), mounts: map[string]*memdisk.Disk{}, durableMounts: map[string]*memdisk.Disk{}, rng: rng, failRng: failRng, synced: map[string]int64{}}
 }
 
 // top splits a cleaned path into its top-level component and whether the
@@ -211,6 +221,14 @@ func (d *simDisk) MkdirAll(dir string) error {
 			return fmt.Errorf("sim: mkdir %s: a file is in the way", t)
 		}
 		m = memdisk.New()
+		// The mount's own entry for t is durable inside it; whether t
+		// survives a power loss is durableMounts' business.
+		if err := m.MkdirAll(t); err != nil {
+			return err
+		}
+		if err := m.SyncDir("."); err != nil {
+			return err
+		}
 		d.mounts[t] = m
 	}
 	return m.MkdirAll(c)
@@ -237,7 +255,34 @@ func (d *simDisk) SyncDir(dir string) error {
 	if err := d.fault("sync", dir, false); err != nil {
 		return err
 	}
+	if path.Clean(dir) == "." {
+		if err := d.root.SyncDir("."); err != nil {
+			return err
+		}
+		d.durableMounts = maps.Clone(d.mounts)
+		return nil
+	}
 	return d.md(dir).SyncDir(dir)
+}
+
+// undurableChanges counts the names a power loss would revert now: files
+// and directories created, renamed or removed without a SyncDir of their
+// parent, top-level directories included.
+func (d *simDisk) undurableChanges() int {
+	n := d.root.UndurableChanges()
+	for _, t := range d.sortedMounts() {
+		if d.durableMounts[t] != d.mounts[t] {
+			n++
+			continue
+		}
+		n += d.mounts[t].UndurableChanges()
+	}
+	for t := range d.durableMounts {
+		if d.mounts[t] == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // simFile is an open file of a simDisk.
@@ -297,15 +342,28 @@ func (f *simFile) Sync() error {
 		return err
 	}
 	if err := f.d.fault("sync", f.name, size > f.d.synced[f.name]); err != nil {
-		if errors.Is(err, disk.ErrNoSpace) {
-			// What Linux does to the pages it could not write back
-			// (fsyncgate): drop them, or mark them clean and never
-			// write them (memdisk.FailWriteback).
-			drop := f.d.w.set.Disk.FullSyncDropsPages
-			if ferr := f.d.md(f.name).FailWriteback(f.name, drop); ferr == nil {
+		// What Linux does to the pages it could not write back
+		// (fsyncgate), whatever the cause: drop them (the next read sees
+		// the old data), or mark them clean and never write them
+		// (memdisk.FailWriteback). The full-disk case is drawn per seed,
+		// an I/O error per failure.
+		full := errors.Is(err, disk.ErrNoSpace)
+		drop := f.d.w.set.Disk.FullSyncDropsPages
+		if !full {
+			drop = f.d.failRng.Chance(0.5)
+		}
+		if ferr := f.d.md(f.name).FailWriteback(f.name, drop); ferr == nil {
+			if full {
 				f.d.w.stats.fsyncFull++
-				f.d.w.logf("disk fault: fsync of %s failed on a full disk (pages dropped %v)", f.name, drop)
+			} else {
+				f.d.w.stats.fsyncFailed++
 			}
+			if drop {
+				f.d.w.cover("fsync-failed-dropped")
+			} else {
+				f.d.w.cover("fsync-failed-kept-clean")
+			}
+			f.d.w.logf("disk fault: fsync of %s failed (full disk %v, pages dropped %v)", f.name, full, drop)
 		}
 		return err
 	}
@@ -350,10 +408,20 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 			return d.rng.Intn(n)
 		}
 	}
-	d.root = d.root.Crash(keep)
-	for _, t := range d.sortedMounts() {
-		d.mounts[t] = d.mounts[t].Crash(keep)
+	if d.undurableChanges() > 0 {
+		d.w.cover("dir-entry-reverted")
 	}
+	d.root = d.root.Crash(keep)
+	durable := make([]string, 0, len(d.durableMounts))
+	for t := range d.durableMounts {
+		durable = append(durable, t)
+	}
+	sort.Strings(durable)
+	d.mounts = make(map[string]*memdisk.Disk, len(durable))
+	for _, t := range durable {
+		d.mounts[t] = d.durableMounts[t].Crash(keep)
+	}
+	d.durableMounts = maps.Clone(d.mounts)
 	d.synced = map[string]int64{}
 	flipped := 0
 	for _, name := range d.durableNames() {
@@ -462,7 +530,9 @@ func be32(b []byte) uint32 {
 func (d *simDisk) durableNames() []string {
 	names := d.root.DurableNames()
 	for _, t := range d.sortedMounts() {
-		names = append(names, d.mounts[t].DurableNames()...)
+		if d.durableMounts[t] == d.mounts[t] {
+			names = append(names, d.mounts[t].DurableNames()...)
+		}
 	}
 	sort.Strings(names)
 	return names

@@ -513,6 +513,7 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		n.crashArmed = nil
 		w.s.after(max(lat/2, Microsecond), "fault-crash-mid-fsync", func() {
 			if n.inc == inc && n.up && w.faultsOn {
+				w.cover("power-loss-mid-fsync")
 				crash()
 			}
 		})

@@ -79,9 +79,11 @@ type stats struct {
 	// Cluster runs.
 	nodePartitions, controlledStops, controllerMoves int
 
-	// fsyncFull counts fsyncs failed by a full disk; reopens the
-	// partitions that came back by themselves after one (coverage).
-	fsyncFull, reopens int
+	// fsyncFull counts fsyncs failed by a full disk, fsyncFailed those
+	// failed by an injected I/O error (both leave their pages as
+	// memdisk.FailWriteback does); reopens the partitions that came back
+	// by themselves after one (coverage).
+	fsyncFull, fsyncFailed, reopens int
 }
 
 func (s stats) String() string {
@@ -89,6 +91,9 @@ func (s stats) String() string {
 		s.kills, s.powerLosses, s.graceful, s.resets, s.partitions, s.diskFaults, s.flips, s.mediaFlips, s.garbage, s.clockJumps, s.startFailures)
 	if s.fsyncFull+s.reopens > 0 {
 		out += fmt.Sprintf(" fsync-full=%d reopens=%d", s.fsyncFull, s.reopens)
+	}
+	if s.fsyncFailed > 0 {
+		out += fmt.Sprintf(" fsync-failed=%d", s.fsyncFailed)
 	}
 	if s.nodePartitions+s.controlledStops+s.controllerMoves > 0 {
 		out += fmt.Sprintf(" node-partitions=%d controlled-stops=%d controller-moves=%d", s.nodePartitions, s.controlledStops, s.controllerMoves)
@@ -133,7 +138,8 @@ type world struct {
 	done            bool
 
 	// finalPowerIfFsyncFull makes the final restart a power loss when an
-	// fsync failed on a full disk during the run (drawFullSync).
+	// fsync failed (on a full disk or with an I/O error) during the run
+	// (drawFullSync).
 	finalPowerIfFsyncFull bool
 
 	final     *finalizer
@@ -212,7 +218,7 @@ func newWorld(seed uint64, opts Options) *world {
 			w:      w,
 			id:     int32(i),
 			cfg:    cfg,
-			disk:   newSimDisk(w, root.Fork(fmt.Sprintf("disk/%d", i))),
+			disk:   newSimDisk(w, root.Fork(fmt.Sprintf("disk/%d", i)), root.Fork(fmt.Sprintf("disk/%d/fsync-fail", i))),
 			clock:  nodeClock{baseMs: 1_700_000_000_000, offset: Time(cr.Range(-int64(2*Second), int64(2*Second))), driftPPM: w.set.Clock.DriftPPM},
 			random: root.Fork(fmt.Sprintf("node/%d/random", i)),
 		}
@@ -368,7 +374,7 @@ func (w *world) heal() {
 	if w.cluster() {
 		w.raft.topologyChanged()
 	}
-	if w.finalPowerIfFsyncFull && w.stats.fsyncFull > 0 {
+	if w.finalPowerIfFsyncFull && w.stats.fsyncFull+w.stats.fsyncFailed > 0 {
 		w.finalPlan = "power"
 	}
 	w.s.after(Second, "final-restart", func() {

@@ -18,6 +18,9 @@
 // | ElectOutsideISR        | chronik_bug_elect_outside_isr  | fencing elects any unfenced replica, in the ISR or not  |
 // | ReopenKeepsUnsynced    | chronik_bug_reopen_keeps_unsynced | a reopened partition trusts its cached tail past the last good fsync: no cut, no rewrite (fsyncgate) |
 // | ServeBeforeCatchUp     | chronik_bug_serve_before_catchup | a restarted cluster broker serves clients from its stale image before its registration has applied |
+// | RecoveryDeclaresCorrupt | chronik_bug_recovery_declares_corrupt | recovery's header scan of a synced segment stops one byte short: its last batch "passes the end" and good data is declared corrupt |
+// | FsyncFailureTrusted    | chronik_bug_fsync_failure_trusted | after a failed fsync the log retries it and, when the retry succeeds, trusts the page cache (fsyncgate) |
+// | SegmentNameUnsynced    | chronik_bug_segment_name_unsynced | a segment created by a roll gets no directory fsync: its name is not durable |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.

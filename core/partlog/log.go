@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/record"
 )
@@ -141,6 +142,9 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 			f.Close()
 			return nil, fmt.Errorf("create segment %s: %w", name, err)
 		}
+	}
+	if bugs.SegmentNameUnsynced { // deliberate bug (core/bugs): no directory fsync
+		return &segment{base: base, next: base, log: f}, nil
 	}
 	if err := l.d.SyncDir(l.dir); err != nil {
 		f.Close()
