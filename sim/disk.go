@@ -396,7 +396,13 @@ func (d *simDisk) writeLatency() Time {
 // interrupted mid-sector leaves garbage, which recovery's CRC check must
 // cut. It returns how many bytes were flipped.
 func (d *simDisk) powerLoss(torn bool, garbage float64) int {
-	before := d.synced
+	// What each surviving name held synced: a torn tail starts there.
+	// (Not d.synced: a removal a crash reverts brings back files that
+	// bookkeeping of current names has forgotten.)
+	before := d.root.DurableSyncedSizes()
+	for _, m := range d.durableMounts {
+		maps.Copy(before, m.DurableSyncedSizes())
+	}
 	var keep func(int) int
 	if torn {
 		// Half the time the write-back had finished (everything written is
@@ -589,22 +595,48 @@ func (w *world) checkReopened() {
 	}
 }
 
-// checkRecoveredIntact runs when a node stops and at the end of the run
-// (a partition that went offline stays so until then): recovery finds
-// synced data corrupt (partlog.ErrCorruptSegment: a bad batch below the recovery
-// point) only where the simulator flipped a bit of a segment. Anywhere
-// else the broker trusted as synced bytes the disk never received, which
-// the ground truth (memdisk's synced contents, all that survives a power
-// loss) has just exposed.
-func (w *world) checkRecoveredIntact(n *simNode) {
-	for _, p := range n.b.OfflinePartitions() {
-		if !errors.Is(p.Cause, partlog.ErrCorruptSegment) {
-			continue
-		}
-		tp, ok := partitionOfPath(p.Dir + "/")
-		if ok && w.quarantine[tp] {
-			continue
-		}
-		w.fail("storage: node %d found synced data of %s corrupt, with no media flip injected there: %v", n.id, p.Dir, p.Cause)
+// Broker log lines the storage checker reads (core/broker setOffline and
+// openLog).
+const (
+	logPartitionOffline = "partition offline"
+	recoveryFailedPfx   = "recovery failed"
+)
+
+// checkOffline runs when a broker says it took a partition offline (its
+// log line, so at the moment it does): a partition is declared corrupt
+// (partlog.ErrCorruptSegment: a bad batch below the recovery point, or
+// below the durable end on a read) only where the simulator flipped a bit
+// of a segment. Anywhere else the broker either trusted as synced bytes
+// the disk never received (the ground truth, memdisk's synced contents,
+// all that survives a power loss, has just exposed them) or called good
+// data corrupt; a single node would keep the partition offline until the
+// end, which the liveness phase would report only as an undrained
+// partition. Failures found by recovery start with "recovery:", those
+// found by a read with "storage:".
+func (n *simNode) checkOffline(msg string, args []any) {
+	if msg != logPartitionOffline {
+		return
 	}
+	var dir string
+	var cause error
+	for i := 0; i+1 < len(args); i += 2 {
+		switch args[i] {
+		case "partition":
+			dir = fmt.Sprint(args[i+1])
+		case "err":
+			cause, _ = args[i+1].(error)
+		}
+	}
+	if cause == nil || !errors.Is(cause, partlog.ErrCorruptSegment) {
+		return
+	}
+	w := n.w
+	if tp, ok := partitionOfPath(dir + "/"); ok && w.quarantine[tp] {
+		return
+	}
+	if strings.HasPrefix(cause.Error(), recoveryFailedPfx) {
+		w.fail("recovery: node %d declared synced data of %s corrupt, with no media flip injected there: %v", n.id, dir, cause)
+		return
+	}
+	w.fail("storage: node %d found synced data of %s corrupt on a read, with no media flip injected there: %v", n.id, dir, cause)
 }

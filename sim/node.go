@@ -288,7 +288,6 @@ func (n *simNode) stop(graceful, rst bool) {
 	w := n.w
 	w.tr.str("node-stop")
 	w.stats.reopens += n.b.Reopened()
-	w.checkRecoveredIntact(n)
 	if graceful {
 		now := n.nowMs()
 		for _, ps := range n.inflight {
@@ -571,6 +570,7 @@ func (l *nodeLogger) log(level, msg string, args []any) {
 	w.tr.str(b.String())
 	w.logf("node %d %s %s %s", n.id, level, msg, b.String())
 	n.noteBrokerLog(msg, args)
+	n.checkOffline(msg, args)
 }
 
 func (l *nodeLogger) Info(msg string, args ...any)  { l.log("INFO", msg, args) }

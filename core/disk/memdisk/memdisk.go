@@ -707,6 +707,19 @@ func (d *Disk) Corrupt(name string, off int64, mask byte) error {
 	return nil
 }
 
+// DurableSyncedSizes maps every file name a crash would keep to the size
+// of its synced contents: what survives of it for sure (a torn tail may
+// add to it).
+func (d *Disk) DurableSyncedSizes() map[string]int64 {
+	out := make(map[string]int64, len(d.durable))
+	for k, n := range d.durable {
+		if d.fileSurvives(k) {
+			out[k] = int64(len(n.synced))
+		}
+	}
+	return out
+}
+
 // DurableNames lists every durable file name, sorted: what a crash would
 // keep.
 func (d *Disk) DurableNames() []string {
