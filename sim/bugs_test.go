@@ -23,6 +23,9 @@ var deliberateBugs = []struct{ tag, what string }{
 	{"chronik_bug_elect_outside_isr", "a fenced leader is replaced by any unfenced replica, in the ISR or not"},
 	{"chronik_bug_reopen_keeps_unsynced", "a partition reopened after a full disk keeps its tail past the last good fsync"},
 	{"chronik_bug_serve_before_catchup", "a restarted cluster broker answers clients before its registration has applied"},
+	{"chronik_bug_recovery_declares_corrupt", "recovery's scan of a synced segment stops one byte short and declares it corrupt"},
+	{"chronik_bug_fsync_failure_trusted", "after a failed fsync the broker retries it and trusts the page cache (fsyncgate)"},
+	{"chronik_bug_segment_name_unsynced", "a segment created by a roll gets no directory fsync"},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -33,11 +33,6 @@ func (l *Log) finishSync(job *SyncJob, err error) {
 		panic("partlog: invariant broken: FinishSync called with a job that is not in flight")
 	}
 	l.inflight = nil
-	if err != nil && bugs.FsyncFailureTrusted && !l.closed && job.Run() == nil {
-		// Deliberate bug (core/bugs): the retried fsync "succeeds"
-		// without writing the pages the failed one left clean.
-		err = nil
-	}
 	for _, f := range l.deferredClose {
 		f.Close()
 	}

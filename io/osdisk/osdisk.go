@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -61,9 +62,28 @@ type Disk struct {
 
 // New creates root (and its parents) if needed and returns a Disk whose
 // paths are relative to it. Close releases the directory handle.
+//
+// The directories it creates are made durable (an fsync of each one's
+// parent): every name below root is only as durable as root's own entry,
+// and the broker syncs names from root down, never above it.
 func New(root string) (*Disk, error) {
+	var created []string
+	for p := filepath.Clean(root); ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		created = append(created, p)
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
 	if err := os.MkdirAll(root, dirPerm); err != nil {
 		return nil, fmt.Errorf("osdisk: create root %q: %w", root, err)
+	}
+	for _, p := range created {
+		if err := fsyncDir(filepath.Dir(p)); err != nil {
+			return nil, fmt.Errorf("osdisk: create root %q: sync %q: %w", root, filepath.Dir(p), err)
+		}
 	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
@@ -253,6 +273,19 @@ func (d *Disk) SyncDir(dir string) error {
 		return wrapErr("sync dir", dir, err)
 	}
 	return nil
+}
+
+// fsyncDir fsyncs the directory at the host path dir (outside the root).
+func fsyncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // syncDir fsyncs an already cleaned directory path. Linux accepts fsync on a

@@ -34,6 +34,25 @@ func TestNewCreatesRoot(t *testing.T) {
 	}
 }
 
+// TestNewCreatesNestedRoot covers New creating several missing levels
+// (each synced into its parent) and opening an existing root again.
+func TestNewCreatesNestedRoot(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "a", "b", "data")
+	for range 2 {
+		d, err := New(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.WriteFileAtomic("x", []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+		_ = d.Close()
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "x")); err != nil || string(b) != "1" {
+		t.Fatalf("read back %q, %v", b, err)
+	}
+}
+
 func TestFileRoundTrip(t *testing.T) {
 	d, dir := newDisk(t)
 	if err := d.MkdirAll("topic-0"); err != nil {
