@@ -176,6 +176,61 @@ func TestFailedFsyncAnswersWaitersAndCutsUnsyncedTail(t *testing.T) {
 	}
 }
 
+// TestIOErrorFsyncThenKillKeepsOnlySynced: an fsync that fails with an
+// I/O error (not a full disk) leaves its pages as Linux does, dropped or
+// clean but never written (memdisk.FailWriteback, "fsyncgate"). The
+// partition stays offline (a failing medium) and the broker treats its
+// copy as lost: after a kill -9 (page cache intact) the restarted broker
+// must not trust the unsynced tail, so that what it acknowledges next
+// survives a power loss together with everything acknowledged before.
+func TestIOErrorFsyncThenKillKeepsOnlySynced(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dropPages=%v", drop), func(t *testing.T) {
+			tb := newTestBroker(t)
+			tb.createTopic("t", 1, nil)
+			tb.produce("t", 0, 2)
+			tb.disk.SetFault(func(op memdisk.Op, name string) error {
+				if op != memdisk.OpSync || !strings.HasSuffix(name, ".log") {
+					return nil
+				}
+				if err := tb.disk.FailWriteback(name, drop); err != nil {
+					t.Fatal(err)
+				}
+				return errors.New("injected EIO")
+			})
+			tb.send(produceRequest(9, 1, "t", 0, batchOf(t, record.DefaultBatchOptions(), tb.nowMs, "unsynced")))
+			tb.b.Flush()
+			tb.runSyncs()
+			if code := tb.lastReply().(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerrKafkaStorageError {
+				t.Fatalf("produce whose fsync failed: error %d, want KAFKA_STORAGE_ERROR", code)
+			}
+			tb.disk.SetFault(nil)
+			tb.tick(10 * tb.cfg.StorageRetryBackoffMaxMs)
+			if off := tb.b.OfflinePartitions(); len(off) != 1 || off[0].Retrying {
+				t.Fatalf("after an fsync I/O error: offline %+v, want offline for good", off)
+			}
+			// kill -9 and restart on the same page cache.
+			if err := tb.b.ReleaseDisk(); err != nil {
+				t.Fatal(err)
+			}
+			tb.syncer.jobs = nil
+			tb.start()
+			tb.runSyncs()
+			base := tb.produce("t", 0, 1)
+			if base != 2 && base != 3 {
+				t.Fatalf("append after the restart at %d", base)
+			}
+			tb.disk = tb.disk.Crash(nil) // power loss: only synced bytes remain
+			tb.syncer.jobs = nil
+			tb.start()
+			_, offs := fetchedValues(t, tb.do(fetchRequest("t", 0, 0, 0, 0)).(*kmsg.FetchResponse))
+			if len(offs) < 3 || offs[0] != 0 || offs[1] != 1 || offs[len(offs)-1] != base {
+				t.Fatalf("after a power loss fetched offsets %v, want 0, 1 and the acknowledged %d", offs, base)
+			}
+		})
+	}
+}
+
 func TestOtherStorageErrorsStayOffline(t *testing.T) {
 	tb := newTestBroker(t)
 	tb.createTopic("t", 1, nil)
