@@ -10,22 +10,48 @@ import (
 	"time"
 )
 
-// deliberateBugs are the switches of core/bugs with their build tags.
-var deliberateBugs = []struct{ tag, what string }{
-	{"chronik_bug_ack_before_sync", "produce answered before its fsync"},
-	{"chronik_bug_serve_past_hw", "fetch serves records past the high watermark"},
-	{"chronik_bug_skip_crc", "no CRC check in recovery or reads"},
-	{"chronik_bug_reuse_offset", "recovery drops synced data past the checkpoint (offsets reused)"},
-	{"chronik_bug_no_dedup", "idempotent producer sequences not checked"},
-	{"chronik_bug_sync_covers_later", "a finished fsync counts appends made while it ran"},
-	{"chronik_bug_hw_ignores_followers", "the high watermark advances before followers have the data"},
-	{"chronik_bug_truncate_to_hw", "a follower truncates to its own high watermark instead of by epoch"},
-	{"chronik_bug_elect_outside_isr", "a fenced leader is replaced by any unfenced replica, in the ISR or not"},
-	{"chronik_bug_reopen_keeps_unsynced", "a partition reopened after a full disk keeps its tail past the last good fsync"},
-	{"chronik_bug_serve_before_catchup", "a restarted cluster broker answers clients before its registration has applied"},
-	{"chronik_bug_recovery_declares_corrupt", "recovery's scan of a synced segment stops one byte short and declares it corrupt"},
-	{"chronik_bug_fsync_failure_trusted", "after a failed fsync the broker retries it and trusts the page cache (fsyncgate)"},
-	{"chronik_bug_segment_name_unsynced", "a segment created by a roll gets no directory fsync"},
+// Checker classes: the findings a deliberate bug must be caught by, as
+// regexps over a run's failures. A liveness timeout or a panic is no
+// catch: a bug that only stalls the final drain would hide behind any slow
+// seed.
+const (
+	// classLostData: acknowledged records missing, moved or replaced
+	// (the replica comparison, the offset checks, porcupine).
+	classLostData = `replicas: |offset check: (lost-write|wrong-ack-offset|nonmonotonic)|linearizability: illegal`
+	// classServedPastHW: the client-side check of every fetch.
+	classServedPastHW = `at or past the high watermark`
+	// classCorruptServed: a batch failing its CRC reached a client.
+	classCorruptServed = `corrupt batch served`
+	// classDuplicate: the offset checks' duplicate values.
+	classDuplicate = `offset check: duplicate`
+	// classCatchUp: catchup.go's ground-truth rule.
+	classCatchUp = `catch-up: `
+	// classRecovery: recovery declared synced data corrupt where no media
+	// flip was injected (disk.go checkOffline).
+	classRecovery = `recovery: `
+	// classDiskTruth: the broker trusted bytes the disk never received:
+	// a read or a recovery found them corrupt, or records acknowledged on
+	// them were lost.
+	classDiskTruth = `corrupt-read: |` + classRecovery + `|` + classLostData
+)
+
+// deliberateBugs are the switches of core/bugs with their build tags and
+// the checker class that must catch each.
+var deliberateBugs = []struct{ tag, what, class string }{
+	{"chronik_bug_ack_before_sync", "produce answered before its fsync", classLostData},
+	{"chronik_bug_serve_past_hw", "fetch serves records past the high watermark", classServedPastHW},
+	{"chronik_bug_skip_crc", "no CRC check in recovery or reads", classCorruptServed},
+	{"chronik_bug_reuse_offset", "recovery drops synced data past the checkpoint (offsets reused)", classLostData},
+	{"chronik_bug_no_dedup", "idempotent producer sequences not checked", classDuplicate},
+	{"chronik_bug_sync_covers_later", "a finished fsync counts appends made while it ran", classLostData},
+	{"chronik_bug_hw_ignores_followers", "the high watermark advances before followers have the data", classLostData},
+	{"chronik_bug_truncate_to_hw", "a follower truncates to its own high watermark instead of by epoch", classLostData},
+	{"chronik_bug_elect_outside_isr", "a fenced leader is replaced by any unfenced replica, in the ISR or not", classLostData},
+	{"chronik_bug_reopen_keeps_unsynced", "a partition reopened after a full disk keeps its tail past the last good fsync", classLostData},
+	{"chronik_bug_serve_before_catchup", "a restarted cluster broker answers clients before its registration has applied", classCatchUp},
+	{"chronik_bug_recovery_declares_corrupt", "recovery's scan of a synced segment stops one byte short and declares it corrupt", classRecovery},
+	{"chronik_bug_fsync_failure_trusted", "after a failed fsync the broker retries it and trusts the page cache (fsyncgate)", classDiskTruth},
+	{"chronik_bug_segment_name_unsynced", "a segment created by a roll gets no directory fsync", classLostData},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.
@@ -46,7 +72,7 @@ func TestBugsCaught(t *testing.T) {
 		t.Skip("deliberate-bug hunt skipped (-short or CHRONIK_BUG_HUNT=0)")
 	}
 	began := time.Now()
-	base := goTestSweep(t, "", "")
+	base := goTestSweep(t, "", "", "")
 	baseFail := regexp.MustCompile(`(?m)^seed=(\d+) FAIL`).FindAllStringSubmatch(base, -1)
 	var ignore []string
 	for _, m := range baseFail {
@@ -58,27 +84,28 @@ func TestBugsCaught(t *testing.T) {
 	caught := regexp.MustCompile(`caught: first failing seed (\d+) after (\d+) seeds`)
 	var table []string
 	for _, bug := range deliberateBugs {
-		out := goTestSweep(t, bug.tag, strings.Join(ignore, ","))
+		out := goTestSweep(t, bug.tag, bug.class, strings.Join(ignore, ","))
 		m := caught.FindStringSubmatch(out)
 		if m == nil {
-			t.Errorf("%s (%s): not caught within %d seeds", bug.tag, bug.what, bugHuntSeeds)
+			t.Errorf("%s (%s): not caught by its checker class %q within %d seeds", bug.tag, bug.what, bug.class, bugHuntSeeds)
 			table = append(table, fmt.Sprintf("%-30s NOT CAUGHT", bug.tag))
 			continue
 		}
-		table = append(table, fmt.Sprintf("%-30s caught after %3s seeds (seed %s): %s", bug.tag, m[2], m[1], firstFinding(out)))
+		table = append(table, fmt.Sprintf("%-30s caught after %3s seeds (seed %s): %s", bug.tag, m[2], m[1], firstFinding(out, bug.class)))
 	}
 	t.Logf("deliberate bugs (%s):\n%s", time.Since(began).Round(time.Second), strings.Join(table, "\n"))
 }
 
-// goTestSweep runs the sweep in a child go test built with tag.
-func goTestSweep(t *testing.T, tag, ignore string) string {
+// goTestSweep runs the sweep in a child go test built with tag, stopping
+// at the first seed with a finding of class.
+func goTestSweep(t *testing.T, tag, class, ignore string) string {
 	args := []string{"test", "-count=1", "-timeout=30m", "-run=^TestSimSweep$"}
 	if tag != "" {
 		args = append(args, "-tags="+tag)
 	}
 	args = append(args, ".", "-v", fmt.Sprintf("-seeds=%d", bugHuntSeeds), "-seed=1")
 	if tag != "" {
-		args = append(args, "-stop-on-fail")
+		args = append(args, "-stop-on-fail", "-catch="+class)
 	}
 	if ignore != "" {
 		args = append(args, "-ignore-seeds="+ignore)
@@ -92,30 +119,26 @@ func goTestSweep(t *testing.T, tag, ignore string) string {
 	return string(out)
 }
 
-// firstFinding extracts the first checker message of a failed sweep,
-// preferring a safety finding to the liveness one that a run records
-// first when it also failed to finish.
-func firstFinding(out string) string {
+// firstFinding extracts the first finding of class in the report of the
+// seed that caught the bug.
+func firstFinding(out, class string) string {
+	re := regexp.MustCompile(class)
 	lines := strings.Split(out, "\n")
 	for i, l := range lines {
 		if !strings.Contains(l, "FAILED (") {
 			continue
 		}
-		var msg string
 		for _, f := range lines[i+1:] {
 			f = strings.TrimSpace(f)
 			if !strings.HasPrefix(f, "[") {
 				break
 			}
-			if msg == "" || (strings.Contains(msg, "] liveness:") && !strings.Contains(f, "] liveness:")) {
-				msg = f
+			if re.MatchString(f) {
+				if len(f) > 160 {
+					f = f[:160] + "..."
+				}
+				return f
 			}
-		}
-		if len(msg) > 160 {
-			msg = msg[:160] + "..."
-		}
-		if msg != "" {
-			return msg
 		}
 	}
 	return "?"

@@ -612,7 +612,7 @@ const (
 // data corrupt; a single node would keep the partition offline until the
 // end, which the liveness phase would report only as an undrained
 // partition. Failures found by recovery start with "recovery:", those
-// found by a read with "storage:".
+// found by a read with "corrupt-read:".
 func (n *simNode) checkOffline(msg string, args []any) {
 	if msg != logPartitionOffline {
 		return
@@ -638,5 +638,5 @@ func (n *simNode) checkOffline(msg string, args []any) {
 		w.fail("recovery: node %d declared synced data of %s corrupt, with no media flip injected there: %v", n.id, dir, cause)
 		return
 	}
-	w.fail("storage: node %d found synced data of %s corrupt on a read, with no media flip injected there: %v", n.id, dir, cause)
+	w.fail("corrupt-read: node %d found synced data of %s corrupt on a read, with no media flip injected there: %v", n.id, dir, cause)
 }

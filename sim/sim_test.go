@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -23,7 +24,34 @@ var (
 	flagPhase    = flag.Duration("fault-phase", 0, "override the length of the faulty phase (virtual time)")
 	flagIgnore   = flag.String("ignore-seeds", "", "comma-separated seeds a -seeds sweep skips (known failures of the baseline)")
 	flagNodes    = flag.Int("nodes", 0, "force the number of nodes (1: single node; default: drawn per seed)")
+	flagCatch    = flag.String("catch", "", "with -stop-on-fail: stop at the first seed with a finding matching this regexp (a checker class); other failing seeds are counted, not stopped at")
 )
+
+// catchClass is the compiled -catch regexp, nil when unset (any failure
+// counts).
+func catchClass() *regexp.Regexp {
+	if *flagCatch == "" {
+		return nil
+	}
+	return regexp.MustCompile(*flagCatch)
+}
+
+// caughtBy reports whether res failed with a finding of class (any
+// finding when class is nil).
+func caughtBy(res *Result, class *regexp.Regexp) bool {
+	if res.OK() {
+		return false
+	}
+	if class == nil {
+		return true
+	}
+	for _, f := range res.Failures {
+		if class.MatchString(f) {
+			return true
+		}
+	}
+	return false
+}
 
 // ignoredSeeds parses -ignore-seeds.
 func ignoredSeeds() map[uint64]bool {
@@ -228,6 +256,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 	workers := runtime.GOMAXPROCS(0)
 	results := make([]*Result, count)
 	ignore := ignoredSeeds()
+	class := catchClass()
 	var mu sync.Mutex
 	next, firstFail := 0, count
 	var wg sync.WaitGroup
@@ -255,7 +284,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 				} else {
 					fmt.Println(res.Line())
 				}
-				if !res.OK() && i < firstFail {
+				if caughtBy(res, class) && i < firstFail {
 					firstFail = i
 				}
 				mu.Unlock()
@@ -264,7 +293,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 	}
 	wg.Wait()
 	var simTime Time
-	ran, failed := 0, 0
+	ran, failed, outside := 0, 0, 0
 	reopenSeeds, reopens := 0, 0
 	var cov Coverage
 	for i, res := range results {
@@ -280,6 +309,9 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 		cov.add(res.Coverage)
 		if !res.OK() {
 			failed++
+			if !caughtBy(res, class) {
+				outside++
+			}
 			if !stop || i == firstFail {
 				report(t, res, true)
 			}
@@ -302,6 +334,9 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 			}
 		}
 		say(fmt.Sprintf("caught: first failing seed %d after %d seeds", start+uint64(firstFail), tried))
+	}
+	if class != nil && outside > 0 {
+		say(fmt.Sprintf("failed outside the class %q: %d seeds", class, outside))
 	}
 	return cov
 }

@@ -152,8 +152,6 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			b.failProduceWaiters(p, kerrNotLeaderOrFollower)
 		}
 		p.role = want
-		p.leaderID = a.Leader
-		p.leaderEpoch = a.LeaderEpoch
 		p.fetchBackoffUntilMs = 0
 		// A fetch in flight to the previous leader may never be answered
 		// (that leader may be dead); its answer is ignored by its epoch.
@@ -162,7 +160,20 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		p.fetchGeneration++
 		p.followers = nil
 		p.isrInFlight = false
-		p.proposedISR = nil
+		// An expansion whose outcome is unknown outlives a role change
+		// within the same leadership: a leader whose copy went offline
+		// and came back (storage.go) at the same epoch may have had it
+		// committed without having applied it yet, and must keep counting
+		// the new member for its high watermark (sim three-node seed
+		// 5269: a reopened leader fell back to ISR [3] and acknowledged
+		// alone what the committed ISR member 2, elected meanwhile, never
+		// had). A new leadership starts from the image, which by then
+		// holds every earlier ISR change.
+		if a.LeaderEpoch != p.leaderEpoch || a.Leader != p.leaderID {
+			p.proposedISR = nil
+		}
+		p.leaderID = a.Leader
+		p.leaderEpoch = a.LeaderEpoch
 		if want == roleLeader {
 			p.epochStartOffset = p.log.LogEndOffset()
 			for _, id := range a.Replicas {
@@ -183,9 +194,11 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		b.wakeFetches(nowMs)
 	}
 	if a.PartitionEpoch != p.partitionEpoch || changed {
+		if a.PartitionEpoch != p.partitionEpoch {
+			p.proposedISR = nil // settled by the image (see above)
+		}
 		p.partitionEpoch = a.PartitionEpoch
 		p.isr = a.ISR
-		p.proposedISR = nil
 		p.isrInFlight = false
 		if p.role == roleLeader {
 			b.updateLeaderHW(p)

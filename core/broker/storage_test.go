@@ -443,3 +443,55 @@ func TestClusterReopenedLeaderDoesNotReuseTheCutEpoch(t *testing.T) {
 		t.Fatal("the old leader's copy differs from the new leader's")
 	}
 }
+
+// A leader whose ISR expansion is in flight (the controller may have
+// committed it, this broker has not applied it) and whose copy goes
+// offline and reopens at the same leader epoch must still count the new
+// member for its high watermark: the committed ISR may hold that member,
+// which can be elected meanwhile (simulator three-node seed 5269: the
+// reopened leader fell back to ISR [3] and acknowledged records alone,
+// while the committed ISR [2 3] had elected 2, which never had them).
+func TestClusterReopenedLeaderKeepsExpansionInFlight(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "1"})
+	c.produce("t", 0, 2)
+	a := c.assignment("t", 0)
+	n := c.nodes[a.Leader-1]
+	p := n.b.topics["t"].partitions[0]
+	var joiner int32
+	for _, id := range a.Replicas {
+		if id != a.Leader && id != c.controller {
+			joiner = id
+		}
+	}
+	// The joiner falls out of the ISR (committed and applied everywhere).
+	c.nodes[joiner-1].isolated = true
+	c.runUntil("the joiner out of the ISR", func() bool {
+		return !metadataContains(c.assignment("t", 0).ISR, joiner) && !metadataContains(p.isr, joiner)
+	})
+	// Its return: the leader's expansion is proposed and its outcome
+	// unknown (as after a timed-out AlterPartition); the joiner is still
+	// cut off, so it fetches nothing.
+	p.proposedISR = append(append([]int32(nil), p.isr...), joiner)
+	p.isrRetryAtMs = 1 << 62 // not asked again: the outcome stays unknown
+	epoch := p.leaderEpoch
+	n.b.takeOffline(p, fmt.Errorf("injected: %w", disk.ErrNoSpace))
+	n.b.retryOffline(c.nowMs + n.b.cfg.StorageRetryBackoffMaxMs)
+	if !p.isLeader() || p.leaderEpoch != epoch {
+		t.Fatalf("the copy did not reopen as leader at epoch %d", epoch)
+	}
+	if !metadataContains(p.maximalISR(), joiner) {
+		t.Fatalf("maximal ISR after the reopen is %v: the expansion to %d was forgotten", p.maximalISR(), joiner)
+	}
+	answer := c.produceTo(a.Leader, "t", 0, 1, -1)
+	for range 50 {
+		c.step()
+	}
+	if got := p.log.HighWatermark(); got > 2 {
+		t.Fatalf("high watermark %d covers the new record without the joiner %d, a possible ISR member", got, joiner)
+	}
+	if sp := answer(); sp != nil && sp.ErrorCode == 0 {
+		t.Fatal("acks=all acknowledged without the joiner while its expansion was unsettled")
+	}
+}
