@@ -172,6 +172,10 @@ func bugTagsFlag() string {
 		{bugs.TruncateToHighWatermark, "chronik_bug_truncate_to_hw"},
 		{bugs.ElectOutsideISR, "chronik_bug_elect_outside_isr"},
 		{bugs.ServeBeforeCatchUp, "chronik_bug_serve_before_catchup"},
+		{bugs.ReopenKeepsUnsynced, "chronik_bug_reopen_keeps_unsynced"},
+		{bugs.RecoveryDeclaresCorrupt, "chronik_bug_recovery_declares_corrupt"},
+		{bugs.FsyncFailureTrusted, "chronik_bug_fsync_failure_trusted"},
+		{bugs.SegmentNameUnsynced, "chronik_bug_segment_name_unsynced"},
 	} {
 		if b.on {
 			tags = append(tags, b.tag)
