@@ -140,20 +140,41 @@
 //
 // simDisk implements core/disk over memdisk (composed, not edited), one
 // memdisk per top-level directory so that a directory sync costs one
-// partition. Faults drawn per operation: read errors, write errors, fsync
-// failures (the broker takes the partition offline: expected, and healed by
-// the liveness phase's restart), windows of a full disk (writes that extend
-// a file fail; half the failed writes are short, a prefix lands first). A
-// full disk fails with an error wrapping disk.ErrNoSpace, and in seeds that
-// draw it also fails fsyncs of files with unsynced data, leaving their pages
-// as Linux does (memdisk.FailWriteback, drawn per seed: dropped, or clean
-// but never written: "fsyncgate"); half of those seeds end with a power loss
-// as the final restart, which exposes bytes the broker trusted but the disk
-// never received. The broker reopens such partitions by itself: coverage
-// counts the reopens (a fixed sweep reaching none fails), and two checkers
-// watch them: at the final restart, a second after the last window, no
-// partition may still wait to reopen; and recovery may find synced data
-// corrupt only where a media flip was injected.
+// partition. Names are durable only after a SyncDir of their directory:
+// files created, renamed or removed, and directories too (memdisk tracks
+// them inside a partition, simDisk the top-level ones, durable as of the
+// last SyncDir(".")); a power loss reverts the rest: a created file or
+// partition directory disappears, a rename reverts, a removed file or
+// directory comes back with its synced contents (coverage
+// dir-entry-reverted counts power losses that reverted any). Faults drawn
+// per operation: read errors, write errors, fsync failures (the broker
+// takes the partition offline: expected, and healed by the liveness
+// phase's restart), windows of a full disk (writes that extend a file
+// fail; half the failed writes are short, a prefix lands first). A full
+// disk fails with an error wrapping disk.ErrNoSpace, and in seeds that draw
+// it also fails fsyncs of files with unsynced data. Every failed fsync, full
+// disk or I/O error, leaves the file's unsynced pages as Linux does
+// (memdisk.FailWriteback, "fsyncgate"): dropped (the next read sees the
+// old data) or clean but never written, drawn per seed for a full disk
+// and per failure (stream disk/N/fsync-fail) for an I/O error; coverage
+// fsync-failed-dropped and fsync-failed-kept-clean. In the seeds that draw
+// it (half of those with full-disk fsync failures), a run in which any
+// fsync failed ends with a power loss as the final restart, which exposes
+// bytes the broker trusted but the disk never received. The broker reopens
+// full-disk partitions by itself: coverage counts the reopens (a fixed
+// sweep reaching none fails), and at the final restart, a second after the
+// last window, no partition may still wait to reopen. Half the power
+// losses of the fault phase strike in the middle of the node's next fsync
+// (coverage power-loss-mid-fsync).
+//
+// The disk checker reads the ground truth (what the simulator damaged) at
+// the moment a broker takes a partition offline as corrupt
+// (partlog.ErrCorruptSegment, from its "partition offline" log line):
+// outside a partition quarantined by a media flip that is a failure, with
+// the prefix "recovery:" when recovery declared it (synced, undamaged data
+// called corrupt, or bytes the broker trusted that never reached the disk)
+// and "corrupt-read:" when a read found it. Before, such a partition only
+// surfaced as undrained at the liveness deadline.
 // Latent bit flips hit only files whose corruption must not
 // lose acknowledged data: sparse indexes and the CRC-protected partition and
 // leader-epoch checkpoints (never metadata.json, which has no checksum).
@@ -306,7 +327,7 @@
 //
 // # Deliberate bugs (core/bugs)
 //
-// Ten switches, each on only under its build tag; TestBugsCaught sweeps
+// Fourteen switches, each on only under its build tag; TestBugsCaught sweeps
 // each over the fixed seeds (one and three nodes mixed) and requires a
 // failure within 200 seeds (seeds that fail without any deliberate bug,
 // real bugs still open, are skipped). Seeds needed in that sweep, then
@@ -323,6 +344,9 @@
 //	chronik_bug_truncate_to_hw        7   3  acknowledged records missing on the replicas
 //	chronik_bug_elect_outside_isr     1   1  acknowledged records missing on the replicas
 //	chronik_bug_serve_before_catchup  7   2  catch-up rule: a restarted node denies an existing topic
+//	chronik_bug_recovery_declares_corrupt 1 1  recovery: synced segment declared corrupt (1 also with -nodes=3)
+//	chronik_bug_fsync_failure_trusted 1   1  corrupt-read: a read below the durable end found dropped pages (1 with -nodes=3)
+//	chronik_bug_segment_name_unsynced 4   1  lost write after a power loss reverted a segment's name (38 with -nodes=3)
 //
 // Out of 200 three-node seeds, hw_ignores_followers fails 167,
 // serve_before_catchup 142, elect_outside_isr 95 and truncate_to_hw 44
@@ -350,7 +374,8 @@
 // Consumer groups and transactions; compression; retention and
 // DeleteRecords (the model assumes logs start at 0); reassignment and
 // unclean leader election; repair of a corrupt replica from the others;
-// directory durability (memdisk makes directories durable at once); a full
+// partial RemoveAll at a power loss (a removed directory comes back whole
+// or not at all); a full
 // disk measured in bytes (the window model cannot show deletes freeing
 // space: the space reserve is off in the simulator); SyncWrites off
 // (acknowledgement from the page cache); hashicorp/raft itself (covered by
