@@ -153,6 +153,11 @@ func (d *simDisk) WriteFileAtomic(name string, data []byte) error {
 	if err := d.md(name).WriteFileAtomic(name, data); err != nil {
 		return err
 	}
+	if _, below := top(path.Clean(name)); !below {
+		// Its directory fsync was of the root: the top-level entries
+		// (partition directories) became durable with it.
+		d.durableMounts = maps.Clone(d.mounts)
+	}
 	// A temporary file, its fsync, a rename and a directory fsync, all on
 	// the event loop.
 	d.node.spend(d.writeLatency() + 2*d.syncLatency())
