@@ -47,8 +47,10 @@ type simDisk struct {
 	// draws of a seed stay as they were).
 	failRng *Rand
 	node    *simNode // whose event loop pays for writes
-	// synced is, per file, the size covered by its last successful Sync:
-	// bytes past it are torn-tail candidates at a power loss.
+	// synced is, per current file name, the size covered by its last
+	// successful Sync: an fsync of a file grown past it allocates blocks
+	// (and may fail on a full disk). Torn tails at a power loss start at
+	// memdisk's own synced sizes instead (DurableSyncedSizes).
 	synced map[string]int64
 }
 
