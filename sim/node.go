@@ -142,6 +142,12 @@ type pendingSync struct {
 	token broker.SyncToken
 	job   *partlog.SyncJob
 	done  bool
+	// ran: the fsync took effect at its start (job.Run already ran) and
+	// its result is err; landing the job must report that result, not
+	// run it again (a second fsync "succeeds" without writing pages the
+	// first one failed to write and left clean).
+	ran bool
+	err error
 }
 
 // nodeClock is the node's view of the wall clock: virtual time plus an
@@ -293,7 +299,11 @@ func (n *simNode) stop(graceful, rst bool) {
 		for _, ps := range n.inflight {
 			if !ps.done {
 				ps.done = true
-				n.b.SyncDone(now, ps.token, ps.job, ps.job.Run())
+				err := ps.err
+				if !ps.ran {
+					err = ps.job.Run()
+				}
+				n.b.SyncDone(now, ps.token, ps.job, err)
 			}
 		}
 		n.b.SyncAllBlocking(now)
@@ -517,10 +527,9 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 			}
 		})
 	}
-	var early error
 	atStart := n.disk.rng.Chance(0.5)
 	if atStart {
-		early = job.Run()
+		ps.ran, ps.err = true, job.Run()
 	}
 	var done func()
 	done = func() {
@@ -537,8 +546,8 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 				break
 			}
 		}
-		err := early
-		if !atStart {
+		err := ps.err
+		if !ps.ran {
 			err = job.Run()
 		}
 		w.tr.str("sync")
