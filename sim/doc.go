@@ -72,7 +72,8 @@
 // torn tails optional) and resets nothing (clients time out); half the
 // power losses wait for the node's next fsync and strike in its middle,
 // since syncs are short next to the workload; a graceful stop mirrors
-// node.shutdown (in-flight syncs land, SyncAllBlocking, Shutdown,
+// node.shutdown (in-flight syncs land, with the result of the fsync if it
+// already ran at its start, SyncAllBlocking, Shutdown,
 // connections closed in order). A restart recovers from the disk alone; a
 // failed start is retried every second.
 //
