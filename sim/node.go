@@ -214,6 +214,7 @@ func (n *simNode) start() {
 	n.startedAt = w.s.now
 	n.pools = nil
 	n.caughtUp = false
+	w.repl.nodeStarted(n)
 	w.logf("node %d: started (incarnation %d)", n.id, n.inc)
 	if w.raft != nil {
 		n.startCommit = len(w.raft.entries)
@@ -396,6 +397,7 @@ func (n *simNode) receive(c *conn, m msg) {
 	if w.logw != nil {
 		w.logf("node %d: conn %d request %d key %d v%d corr %d", n.id, c.id, seq, req.Msg.Key(), req.Msg.GetVersion(), req.CorrelationID)
 	}
+	w.repl.onRequest(n, req)
 	n.b.HandleRequest(n.nowMs(), req)
 	n.settle()
 }
@@ -473,6 +475,7 @@ type nodeReplier simNode
 
 func (r *nodeReplier) Reply(req *broker.Request, resp kmsg.Response) {
 	n := (*simNode)(r)
+	n.w.repl.onReply(n, req, resp)
 	c := n.conns[req.Conn]
 	if c == nil || !c.nodeOpen {
 		n.w.tr.str("reply-to-closed")
@@ -570,6 +573,12 @@ func (l *nodeLogger) log(level, msg string, args []any) {
 	w.tr.str(b.String())
 	w.logf("node %d %s %s %s", n.id, level, msg, b.String())
 	n.noteBrokerLog(msg, args)
+	switch msg {
+	case logExpandingISR:
+		w.repl.onExpandingISR(n, args)
+	case logLeadingPartition:
+		w.repl.traps.leading(n, args)
+	}
 }
 
 func (l *nodeLogger) Info(msg string, args ...any)  { l.log("INFO", msg, args) }
