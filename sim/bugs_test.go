@@ -23,6 +23,9 @@ var deliberateBugs = []struct{ tag, what string }{
 	{"chronik_bug_elect_outside_isr", "a fenced leader is replaced by any unfenced replica, in the ISR or not"},
 	{"chronik_bug_reopen_keeps_unsynced", "a partition reopened after a full disk keeps its tail past the last good fsync"},
 	{"chronik_bug_serve_before_catchup", "a restarted cluster broker answers clients before its registration has applied"},
+	{"chronik_bug_isr_admit_early", "a follower joins the ISR on reaching the high watermark, below the leader's epoch start"},
+	{"chronik_bug_isr_never_shrinks", "a leader never drops a lagging follower from the ISR"},
+	{"chronik_bug_ignore_min_insync", "acks=all answered while the ISR is below min.insync.replicas"},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -18,6 +18,9 @@
 // | ElectOutsideISR        | chronik_bug_elect_outside_isr  | fencing elects any unfenced replica, in the ISR or not  |
 // | ReopenKeepsUnsynced    | chronik_bug_reopen_keeps_unsynced | a reopened partition trusts its cached tail past the last good fsync: no cut, no rewrite (fsyncgate) |
 // | ServeBeforeCatchUp     | chronik_bug_serve_before_catchup | a restarted cluster broker serves clients from its stale image before its registration has applied |
+// | ISRAdmitEarly          | chronik_bug_isr_admit_early    | a follower joins the ISR once it reaches the high watermark, even below the leader's epoch start |
+// | ISRNeverShrinks        | chronik_bug_isr_never_shrinks  | the leader's lag check is off: a lagging follower never leaves the ISR |
+// | IgnoreMinInsync        | chronik_bug_ignore_min_insync  | acks=all appended and acknowledged while the ISR is below min.insync.replicas |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.
