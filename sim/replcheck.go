@@ -26,8 +26,9 @@ package sim
 //     committed ISR its leader had applied (its image, which the image
 //     check proves equal to a prefix of the committed log) held
 //     min.insync.replicas members when the batch was appended and when it
-//     was acknowledged; NOT_ENOUGH_REPLICAS (refused before the append)
-//     only when it did not at the append, and
+//     was acknowledged (judged for requests of one partition, whose
+//     answer goes out when it completes); NOT_ENOUGH_REPLICAS (refused
+//     before the append) only when it did not at the append, and
 //     NOT_ENOUGH_REPLICAS_AFTER_APPEND only when it did.
 //   - hw-durable: a high watermark a broker serves in a fetch answer
 //     (to a client or a follower) never passes a record that a member of
@@ -392,6 +393,10 @@ func (rc *replChecker) onReply(n *simNode, req *broker.Request, resp kmsg.Respon
 			return
 		}
 		delete(rc.produces[n.id-1], req)
+		// A request's answer goes out when its last partition completes:
+		// the ISR at the answer is the one a partition completed with only
+		// when it is the only one.
+		single := len(r.Topics) == 1 && len(r.Topics[0].Partitions) == 1
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
 				tp := lin.TopicPartition{Topic: t.Topic, Partition: p.Partition}
@@ -399,8 +404,11 @@ func (rc *replChecker) onReply(n *simNode, req *broker.Request, resp kmsg.Respon
 					if s.tp != tp || !s.leader {
 						continue
 					}
-					now, _ := n.b.ReplicaView(tp.Topic, tp.Partition)
-					if msg := minInsyncVerdict(p.ErrorCode, s.isr, now.ISR, s.min); msg != "" {
+					atAnswer := s.isr
+					if now, ok := n.b.ReplicaView(tp.Topic, tp.Partition); ok && single {
+						atAnswer = now.ISR
+					}
+					if msg := minInsyncVerdict(p.ErrorCode, s.isr, atAnswer, s.min); msg != "" {
 						rc.w.fail("min-insync: node %d, %s (base offset %d): %s", n.id, tp, p.BaseOffset, msg)
 					}
 				}
@@ -411,7 +419,8 @@ func (rc *replChecker) onReply(n *simNode, req *broker.Request, resp kmsg.Respon
 
 // minInsyncVerdict judges one partition of an acks=all produce answer:
 // atAppend and atAnswer are the committed ISR the leader had applied when
-// it handled the request and when it answered. "" when sound.
+// it handled the request and when it answered (for a request of one
+// partition; else atAppend again). "" when sound.
 func minInsyncVerdict(code int16, atAppend, atAnswer []int32, min int32) string {
 	enough := int32(len(atAppend)) >= min
 	switch code {

@@ -519,15 +519,44 @@ func (t *replTraps) startReturning() {
 	w.s.after(t.rng.Exp(8*Second), "repl-trap-returning", next)
 }
 
-// returningFollower runs one strike of the returning-follower trap.
+// returningFollower runs one strike of the returning-follower trap. It
+// waits up to two seconds for a partition whose next leader holds records
+// the leader has not synced yet (so that the leader, powered off, comes
+// back below the next leader's epoch start), else strikes any candidate.
 func (t *replTraps) returningFollower() {
 	w := t.w
-	truth := w.raft.truth
-	type cand struct {
-		tp      lin.TopicPartition
-		a, b, c *simNode
+	deadline := w.s.now + 2*Second
+	var poll func()
+	poll = func() {
+		if !w.faultsOn {
+			return
+		}
+		all, ripe := t.returningCandidates()
+		switch {
+		case len(ripe) > 0:
+			t.strikeReturning(pick(t.rng, ripe))
+		case w.s.now >= deadline && len(all) > 0:
+			t.strikeReturning(pick(t.rng, all))
+		case w.s.now < deadline:
+			w.s.after(20*Millisecond, "repl-trap-returning", poll)
+		}
 	}
-	var all []cand
+	poll()
+}
+
+// returningCand is a partition the returning-follower trap may strike:
+// leader a, next leader b, third replica c.
+type returningCand struct {
+	tp      lin.TopicPartition
+	a, b, c *simNode
+}
+
+// returningCandidates lists the partitions whose whole replica set (of
+// three or more) is in the ISR and up, and among them the ripe ones: the
+// next leader holds records past the leader's durable end.
+func (t *replTraps) returningCandidates() (all, ripe []returningCand) {
+	w := t.w
+	truth := w.raft.truth
 	for _, name := range truth.TopicNames() {
 		tt := truth.Topic(name)
 		for i := range tt.Assignments {
@@ -546,20 +575,33 @@ func (t *replTraps) returningFollower() {
 					others = append(others, n)
 				}
 			}
-			if ok {
-				// The next leader is the first ISR member in replica order.
-				all = append(all, cand{lin.TopicPartition{Topic: name, Partition: int32(i)}, w.nodes[p.Leader-1], others[0], others[1]})
+			if !ok {
+				continue
+			}
+			// The next leader is the first ISR member in replica order.
+			c := returningCand{lin.TopicPartition{Topic: name, Partition: int32(i)}, w.nodes[p.Leader-1], others[0], others[1]}
+			all = append(all, c)
+			va, okA := c.a.b.ReplicaView(name, int32(i))
+			vb, okB := c.b.b.ReplicaView(name, int32(i))
+			if okA && okB && va.DurableEndOffset >= 0 && vb.LogEndOffset > va.DurableEndOffset {
+				ripe = append(ripe, c)
 			}
 		}
 	}
-	if len(all) == 0 || !t.spend("returning") {
+	return all, ripe
+}
+
+// strikeReturning cuts c.b off from c.c, powers c.a off and restarts it
+// soon.
+func (t *replTraps) strikeReturning(c returningCand) {
+	w := t.w
+	if !t.spend("returning") {
 		return
 	}
-	c := pick(t.rng, all)
 	lag := Time(w.brokerCfg.ReplicaLagTimeMaxMs) * Millisecond
 	w.cover("trap-returning-follower")
 	w.logf("scenario: returning follower on %s: cutting node %d off from node %d, powering off leader %d", c.tp, c.b.id, c.c.id, c.a.id)
 	w.partitionNodes(c.b, []*simNode{c.c}, 0, lag+Time(t.rng.Range(int64(500*Millisecond), int64(2*Second))))
 	w.stopNode(c.a, "power")
-	c.a.scheduleStart(Time(t.rng.Range(int64(200*Millisecond), int64(1500*Millisecond))))
+	c.a.scheduleStart(Time(t.rng.Range(int64(50*Millisecond), int64(400*Millisecond))))
 }
