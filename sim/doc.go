@@ -35,7 +35,7 @@
 // Nothing in a run reads the wall clock or uses a goroutine; randomness
 // comes from splitmix64 streams forked by name from the seed ("settings",
 // "net", "faults", "disk/1", "client/p0", "node/1/random", and for
-// clusters "cluster", "raft", "scenario", "peers/2", ...), so adding a
+// clusters "cluster", "raft", "scenario", "repl-traps", "peers/2", ...), so adding a
 // client or a fault kind leaves the other streams' draws alone; the
 // cluster settings come from their own stream, so a single-node seed draws
 // what it drew before clusters existed. The
@@ -251,6 +251,23 @@
 // every node down at once, constant partitions between nodes and quorum
 // step-downs, and an admin at work every second.
 //
+// Replication traps (scenario.go, stream "repl-traps", each armed in
+// about a third of the cluster seeds, at most three strikes a run, never
+// more nodes down than the crash settings allow): within 5 ms of a
+// committed ISR expansion, kill -9 the leader or power off the joiner;
+// within 1 ms of a new leader taking a partition over at a new epoch (its
+// log line), before its followers fetch, kill it; and the returning
+// follower: for a partition whose three replicas are all in the ISR, cut
+// the next leader B off from the third replica C (which stays in the
+// ISR, so B's high watermark cannot pass its epoch start until B shrinks
+// C out) and power off the leader A, preferably while B holds records A
+// has not synced, so that A returns outside the ISR below B's epoch
+// start while B's high watermark lags it. Coverage counts trap-expansion-
+// kill-leader, trap-expansion-power-joiner, trap-election-kill-leader,
+// trap-returning-follower, and returning-follower-below-epoch-start (a
+// follower outside the ISR fetching between a leader's lagging high
+// watermark and its epoch start, whatever brought it there).
+//
 // # Phases and checkers
 //
 // Boot (nodes up, a controller elected and brokers registered in a
@@ -283,6 +300,28 @@
 // more than 12 unknown appends no read saw is left to the offset checks:
 // the model's branching over them made porcupine run for minutes, past its
 // timeout (see FINDINGS.md).
+//
+// Replication rules (replcheck.go), judged from ground truth: every
+// replica's durable log (memdisk's synced bytes), the committed log and
+// the epochs; each failure starts with its rule's name. isr-admission: at
+// every ISR expansion the committed log applies, the joiner's fetch
+// offset the leader saw before asking, and the joiner's durable log (the
+// same batch as the leader's), reach the leader's epoch start and its
+// high watermark when it asked. isr-shrink: a follower leaves the
+// committed ISR within replica.lag.time.max.ms plus 5 s of the last time
+// it was caught up to the leader's log end (Kafka's rule, from the
+// replica fetches the leader received), judged only while the leader can
+// act: its process up and leading at the committed epochs, a controller
+// with a majority that the leader's view names, the links between them
+// neither cut nor clogged, no jump of the leader's clock in the last
+// second; the bound starts when all of that began to hold. min-insync:
+// an acks=all success was appended (and, for a request of one partition,
+// answered) while the committed ISR its leader had applied held
+// min.insync.replicas; NOT_ENOUGH_REPLICAS only when it did not at the
+// append, NOT_ENOUGH_REPLICAS_AFTER_APPEND only when it did. hw-durable:
+// a high watermark served in a fetch answer (to a client or a follower)
+// never passes a record that a committed ISR member or the serving
+// broker lacks durably (judged when it passes the highest one judged).
 //
 // The catch-up rule (catchup.go), judged from ground truth: a broker never
 // answers UNKNOWN_TOPIC_OR_PARTITION for a topic (or partition) that the

@@ -40,6 +40,7 @@ package sim
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -224,7 +225,7 @@ func (rc *replChecker) noteReplicaFetch(n *simNode, follower int32, tp lin.Topic
 	// The window the epoch-start rule of ISR admission is about: a
 	// follower outside the ISR has reached the new leader's high
 	// watermark, which still lags the leader's epoch start.
-	if !metadataHas(v.ISR, follower) && v.HighWatermark < v.EpochStartOffset && rp.FetchOffset >= v.HighWatermark && rp.FetchOffset < v.EpochStartOffset {
+	if !slices.Contains(v.ISR, follower) && v.HighWatermark < v.EpochStartOffset && rp.FetchOffset >= v.HighWatermark && rp.FetchOffset < v.EpochStartOffset {
 		rc.w.cover("returning-follower-below-epoch-start")
 	}
 }
@@ -310,7 +311,7 @@ func (rc *replChecker) afterCommit(before map[lin.TopicPartition]partState) {
 				continue
 			}
 			for _, id := range a.ISR {
-				if !metadataHas(old.isr, id) {
+				if !slices.Contains(old.isr, id) {
 					rc.judgeAdmission(tp, a, old, id)
 				}
 			}
@@ -458,7 +459,7 @@ func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64
 	a := &t.Assignments[tp.Partition]
 	ref, _ := batchAt(n.disk, tp, hw-1, true)
 	members := append([]int32(nil), a.ISR...)
-	if metadataHas(a.Replicas, n.id) && !metadataHas(members, n.id) {
+	if slices.Contains(a.Replicas, n.id) && !slices.Contains(members, n.id) {
 		members = append(members, n.id)
 	}
 	sort.Slice(members, func(i, j int) bool { return members[i] < members[j] })
@@ -653,22 +654,13 @@ func describeBatch(b []byte) string {
 	return fmt.Sprintf("batch %d-%d epoch %d crc %08x", base, base+int64(be32(b[23:])), int32(be32(b[12:])), be32(b[17:]))
 }
 
-func metadataHas(ids []int32, id int32) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
-
 // sameIDs compares two broker id lists as sets.
 func sameIDs(a, b []int32) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for _, x := range a {
-		if !metadataHas(b, x) {
+		if !slices.Contains(b, x) {
 			return false
 		}
 	}
