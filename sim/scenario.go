@@ -520,25 +520,22 @@ func (t *replTraps) startReturning() {
 }
 
 // returningFollower runs one strike of the returning-follower trap. It
-// waits up to two seconds for a partition whose next leader holds records
-// the leader has not synced yet (so that the leader, powered off, comes
-// back below the next leader's epoch start), else strikes any candidate.
+// watches for up to three seconds (every 2 ms: the window is an fsync
+// long) for a partition whose next leader holds records the leader has
+// not synced yet, so that the leader, powered off, comes back below the
+// next leader's epoch start, and strikes the first it finds.
 func (t *replTraps) returningFollower() {
 	w := t.w
-	deadline := w.s.now + 2*Second
+	deadline := w.s.now + 3*Second
 	var poll func()
 	poll = func() {
 		if !w.faultsOn {
 			return
 		}
-		all, ripe := t.returningCandidates()
-		switch {
-		case len(ripe) > 0:
+		if ripe := t.returningCandidates(); len(ripe) > 0 {
 			t.strikeReturning(pick(t.rng, ripe))
-		case w.s.now >= deadline && len(all) > 0:
-			t.strikeReturning(pick(t.rng, all))
-		case w.s.now < deadline:
-			w.s.after(20*Millisecond, "repl-trap-returning", poll)
+		} else if w.s.now < deadline {
+			w.s.after(2*Millisecond, "repl-trap-returning", poll)
 		}
 	}
 	poll()
@@ -551,17 +548,18 @@ type returningCand struct {
 	a, b, c *simNode
 }
 
-// returningCandidates lists the partitions whose whole replica set (of
-// three or more) is in the ISR and up, and among them the ripe ones: the
-// next leader holds records past the leader's durable end.
-func (t *replTraps) returningCandidates() (all, ripe []returningCand) {
+// returningCandidates lists the ripe partitions: the whole replica set
+// (of three or more) is up and in the ISR, the leader is not the
+// controller (whose failover would delay its return) and the next leader
+// holds records past the leader's durable end.
+func (t *replTraps) returningCandidates() (ripe []returningCand) {
 	w := t.w
 	truth := w.raft.truth
 	for _, name := range truth.TopicNames() {
 		tt := truth.Topic(name)
 		for i := range tt.Assignments {
 			p := &tt.Assignments[i]
-			if p.Leader <= 0 || len(p.Replicas) < 3 || len(p.ISR) != len(p.Replicas) {
+			if p.Leader <= 0 || p.Leader == w.raft.leader || len(p.Replicas) < 3 || len(p.ISR) != len(p.Replicas) {
 				continue
 			}
 			var others []*simNode
@@ -580,7 +578,6 @@ func (t *replTraps) returningCandidates() (all, ripe []returningCand) {
 			}
 			// The next leader is the first ISR member in replica order.
 			c := returningCand{lin.TopicPartition{Topic: name, Partition: int32(i)}, w.nodes[p.Leader-1], others[0], others[1]}
-			all = append(all, c)
 			va, okA := c.a.b.ReplicaView(name, int32(i))
 			vb, okB := c.b.b.ReplicaView(name, int32(i))
 			if okA && okB && va.DurableEndOffset >= 0 && vb.LogEndOffset > va.DurableEndOffset {
@@ -588,7 +585,7 @@ func (t *replTraps) returningCandidates() (all, ripe []returningCand) {
 			}
 		}
 	}
-	return all, ripe
+	return ripe
 }
 
 // strikeReturning cuts c.b off from c.c, powers c.a off and restarts it
