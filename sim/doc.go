@@ -370,7 +370,8 @@
 // Out of 200 three-node seeds, hw_ignores_followers fails 167,
 // serve_before_catchup 142, elect_outside_isr 95, truncate_to_hw 44
 // (its trap needs a follower with a divergent suffix right after a
-// failover) and isr_admit_early 10 (it needs a follower outside the ISR
+// failover; these four measured before the replication checkers) and
+// isr_admit_early 10 (it needs a follower outside the ISR
 // between a new leader's lagging high watermark and its epoch start: the
 // returning-follower trap).
 //
@@ -388,7 +389,10 @@
 // CheckInvariants after every event, recovery at each restart), memdisk's
 // atomic writes, the image comparison after every metadata apply, the
 // offset checks' sorting, the garbage collector (TestMain raises GOGC to
-// 400).
+// 400). The replication checkers and traps cost about 7% of the CPU
+// time of three-node sweeps (60 seeds: 21.4 s of user time against 19.9
+// s without them, traps' extra faults included), mostly the durable-log
+// reads of hw-durable.
 //
 // # Not simulated (yet)
 //
