@@ -260,9 +260,10 @@
 // follower: for a partition whose three replicas are all in the ISR, cut
 // the next leader B off from the third replica C (which stays in the
 // ISR, so B's high watermark cannot pass its epoch start until B shrinks
-// C out) and power off the leader A, preferably while B holds records A
-// has not synced, so that A returns outside the ISR below B's epoch
-// start while B's high watermark lags it. Coverage counts trap-expansion-
+// C out) and power off the leader A (not the controller) at a moment B
+// holds records A has not synced (watched every 2 ms for up to 3 s; no
+// strike if none comes), so that A returns outside the ISR below B's
+// epoch start while B's high watermark lags it. Coverage counts trap-expansion-
 // kill-leader, trap-expansion-power-joiner, trap-election-kill-leader,
 // trap-returning-follower, and returning-follower-below-epoch-start (a
 // follower outside the ISR fetching between a leader's lagging high

@@ -394,7 +394,8 @@ func (n *simNode) controlledStop(then func()) {
 //     replica set is in the ISR, the next leader B is cut off from the
 //     third replica C (which stays in the ISR, so that B's high watermark
 //     cannot pass its epoch start until it shrinks C out) and the leader
-//     A is powered off and returns soon: A comes back outside the ISR
+//     A (not the controller), caught while B holds records A has not
+//     synced, is powered off and returns soon: A comes back outside the ISR
 //     while B's high watermark lags B's epoch start, the window of the
 //     epoch-start rule of ISR admission.
 //
