@@ -16,8 +16,10 @@ import (
 // seed.
 const (
 	// classLostData: acknowledged records missing, moved or replaced
-	// (the replica comparison, the offset checks, porcupine).
-	classLostData = `replicas: |offset check: (lost-write|wrong-ack-offset|nonmonotonic)|linearizability: illegal`
+	// (the replica comparison, the offset checks, porcupine), or a high
+	// watermark served past what an ISR member holds durably
+	// (replcheck.go: the loss before it happens).
+	classLostData = `replicas: |offset check: (lost-write|wrong-ack-offset|nonmonotonic)|linearizability: illegal|hw-durable: `
 	// classServedPastHW: the client-side check of every fetch.
 	classServedPastHW = `at or past the high watermark`
 	// classCorruptServed: a batch failing its CRC reached a client.
@@ -33,6 +35,11 @@ const (
 	// a read or a recovery found them corrupt, or records acknowledged on
 	// them were lost.
 	classDiskTruth = `corrupt-read: |` + classRecovery + `|` + classLostData
+	// classISRAdmission, classISRShrink, classMinInsync: the replication
+	// checkers of replcheck.go.
+	classISRAdmission = `isr-admission: `
+	classISRShrink    = `isr-shrink: `
+	classMinInsync    = `min-insync: `
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -52,6 +59,9 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_recovery_declares_corrupt", "recovery's scan of a synced segment stops one byte short and declares it corrupt", classRecovery},
 	{"chronik_bug_fsync_failure_trusted", "after a failed fsync the broker retries it and trusts the page cache (fsyncgate)", classDiskTruth},
 	{"chronik_bug_segment_name_unsynced", "a segment created by a roll gets no directory fsync", classLostData},
+	{"chronik_bug_isr_admit_early", "a follower joins the ISR on reaching the high watermark, below the leader's epoch start", classISRAdmission},
+	{"chronik_bug_isr_never_shrinks", "a leader never drops a lagging follower from the ISR", classISRShrink},
+	{"chronik_bug_ignore_min_insync", "acks=all answered while the ISR is below min.insync.replicas", classMinInsync},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -35,7 +35,7 @@
 // Nothing in a run reads the wall clock or uses a goroutine; randomness
 // comes from splitmix64 streams forked by name from the seed ("settings",
 // "net", "faults", "disk/1", "client/p0", "node/1/random", and for
-// clusters "cluster", "raft", "scenario", "peers/2", ...), so adding a
+// clusters "cluster", "raft", "scenario", "repl-traps", "peers/2", ...), so adding a
 // client or a fault kind leaves the other streams' draws alone; the
 // cluster settings come from their own stream, so a single-node seed draws
 // what it drew before clusters existed. The
@@ -273,6 +273,24 @@
 // every node down at once, constant partitions between nodes and quorum
 // step-downs, and an admin at work every second.
 //
+// Replication traps (scenario.go, stream "repl-traps", each armed in
+// about a third of the cluster seeds, at most three strikes a run, never
+// more nodes down than the crash settings allow): within 5 ms of a
+// committed ISR expansion, kill -9 the leader or power off the joiner;
+// within 1 ms of a new leader taking a partition over at a new epoch (its
+// log line), before its followers fetch, kill it; and the returning
+// follower: for a partition whose three replicas are all in the ISR, cut
+// the next leader B off from the third replica C (which stays in the
+// ISR, so B's high watermark cannot pass its epoch start until B shrinks
+// C out) and power off the leader A (not the controller) at a moment B
+// holds records A has not synced (watched every 2 ms for up to 3 s; no
+// strike if none comes), so that A returns outside the ISR below B's
+// epoch start while B's high watermark lags it. Coverage counts trap-expansion-
+// kill-leader, trap-expansion-power-joiner, trap-election-kill-leader,
+// trap-returning-follower, and returning-follower-below-epoch-start (a
+// follower outside the ISR fetching between a leader's lagging high
+// watermark and its epoch start, whatever brought it there).
+//
 // # Phases and checkers
 //
 // Boot (nodes up, a controller elected and brokers registered in a
@@ -306,6 +324,28 @@
 // the model's branching over them made porcupine run for minutes, past its
 // timeout (see FINDINGS.md).
 //
+// Replication rules (replcheck.go), judged from ground truth: every
+// replica's durable log (memdisk's synced bytes), the committed log and
+// the epochs; each failure starts with its rule's name. isr-admission: at
+// every ISR expansion the committed log applies, the joiner's fetch
+// offset the leader saw before asking, and the joiner's durable log (the
+// same batch as the leader's), reach the leader's epoch start and its
+// high watermark when it asked. isr-shrink: a follower leaves the
+// committed ISR within replica.lag.time.max.ms plus 5 s of the last time
+// it was caught up to the leader's log end (Kafka's rule, from the
+// replica fetches the leader received), judged only while the leader can
+// act: its process up and leading at the committed epochs, a controller
+// with a majority that the leader's view names, the links between them
+// neither cut nor clogged, no jump of the leader's clock in the last
+// second; the bound starts when all of that began to hold. min-insync:
+// an acks=all success was appended (and, for a request of one partition,
+// answered) while the committed ISR its leader had applied held
+// min.insync.replicas; NOT_ENOUGH_REPLICAS only when it did not at the
+// append, NOT_ENOUGH_REPLICAS_AFTER_APPEND only when it did. hw-durable:
+// a high watermark served in a fetch answer (to a client or a follower)
+// never passes a record that a committed ISR member or the serving
+// broker lacks durably (judged when it passes the highest one judged).
+//
 // The catch-up rule (catchup.go), judged from ground truth: a broker never
 // answers UNKNOWN_TOPIC_OR_PARTITION for a topic (or partition) that the
 // committed log created at or before the commit index when the broker's
@@ -333,26 +373,33 @@
 // failure within 200 seeds (seeds that fail without any deliberate bug,
 // real bugs still open, are skipped). Seeds needed in that sweep, then
 // with -nodes=1 (or -nodes=3 for the cluster bugs), and the checker
-// that caught each (whole hunt: about 35 s with a warm build cache):
+// that caught each (whole hunt: about 4 minutes on the shared machine):
 //
-//	chronik_bug_ack_before_sync       1   1  lost acknowledged records (replica comparison, offset checks)
+//	chronik_bug_ack_before_sync       3   1  linearizability (lost acknowledged records)
 //	chronik_bug_serve_past_hw         1   1  client saw offsets at or past the HW
 //	chronik_bug_skip_crc              4   4  corrupt batch served (torn-tail garbage)
-//	chronik_bug_reuse_offset          2   1  acknowledged offsets reassigned (replica comparison, lost writes)
+//	chronik_bug_reuse_offset          1   1  acknowledged offsets reassigned (replica comparison, lost writes)
 //	chronik_bug_no_dedup              1   1  duplicate values after idempotent retries
-//	chronik_bug_sync_covers_later     5   5  lost write after a power loss
-//	chronik_bug_hw_ignores_followers  7   2  acknowledged records missing on the replicas
-//	chronik_bug_truncate_to_hw        7   3  acknowledged records missing on the replicas
+//	chronik_bug_sync_covers_later    11   5  hw-durable: the leader served a HW past its own durable end
+//	chronik_bug_hw_ignores_followers  1   1  hw-durable: a HW past what an ISR member holds durably
+//	chronik_bug_truncate_to_hw        7   2  acknowledged records missing on the replicas
 //	chronik_bug_elect_outside_isr     1   1  acknowledged records missing on the replicas
+//	chronik_bug_reopen_keeps_unsynced 21 21  isr-admission: a joiner lacks durably what it claimed
 //	chronik_bug_serve_before_catchup  7   2  catch-up rule: a restarted node denies an existing topic
 //	chronik_bug_recovery_declares_corrupt 1 1  recovery: synced segment declared corrupt (1 also with -nodes=3)
 //	chronik_bug_fsync_failure_trusted 1   1  corrupt-read: a read below the durable end found dropped pages (1 with -nodes=3)
 //	chronik_bug_segment_name_unsynced 4   1  lost write after a power loss reverted a segment's name (38 with -nodes=3)
+//	chronik_bug_isr_admit_early      21  21  isr-admission: fetch offset below the leader's epoch start
+//	chronik_bug_isr_never_shrinks     1   1  isr-shrink: a lagging follower stays in the ISR
+//	chronik_bug_ignore_min_insync     1   1  min-insync: acks=all answered with ISR below min.insync.replicas
 //
 // Out of 200 three-node seeds, hw_ignores_followers fails 167,
-// serve_before_catchup 142, elect_outside_isr 95 and truncate_to_hw 44
+// serve_before_catchup 142, elect_outside_isr 95, truncate_to_hw 44
 // (its trap needs a follower with a divergent suffix right after a
-// failover).
+// failover; these four measured before the replication checkers) and
+// isr_admit_early 10 (it needs a follower outside the ISR
+// between a new leader's lagging high watermark and its epoch start: the
+// returning-follower trap).
 //
 // # Speed
 //
@@ -368,7 +415,10 @@
 // CheckInvariants after every event, recovery at each restart), memdisk's
 // atomic writes, the image comparison after every metadata apply, the
 // offset checks' sorting, the garbage collector (TestMain raises GOGC to
-// 400).
+// 400). The replication checkers and traps cost about 7% of the CPU
+// time of three-node sweeps (60 seeds: 21.4 s of user time against 19.9
+// s without them, traps' extra faults included), mostly the durable-log
+// reads of hw-durable.
 //
 // # Not simulated (yet)
 //

@@ -49,6 +49,7 @@ func (w *world) startFaults() {
 			w.s.at(at, "fault-blackout", w.faultBlackout)
 		}
 		w.startScenario()
+		w.repl.start()
 	}
 	if s.Disk.MediaFlip {
 		at := w.s.now + Time(r.Range(int64(5*Second), int64(s.FaultPhase-5*Second)))
@@ -316,6 +317,7 @@ func (w *world) faultClockJump() {
 		d = -Time(r.Range(int64(100*Millisecond), int64(5*Second)))
 	}
 	n.clock.offset += d
+	w.repl.clockJumped(n)
 	w.stats.clockJumps++
 	w.tr.str("clock-jump")
 	w.tr.i64(int64(d))

@@ -220,6 +220,7 @@ func (n *simNode) start() {
 	n.startedAt = w.s.now
 	n.pools = nil
 	n.caughtUp = false
+	w.repl.nodeStarted(n)
 	w.logf("node %d: started (incarnation %d)", n.id, n.inc)
 	if w.raft != nil {
 		n.startCommit = len(w.raft.entries)
@@ -405,6 +406,7 @@ func (n *simNode) receive(c *conn, m msg) {
 	if w.logw != nil {
 		w.logf("node %d: conn %d request %d key %d v%d corr %d", n.id, c.id, seq, req.Msg.Key(), req.Msg.GetVersion(), req.CorrelationID)
 	}
+	w.repl.onRequest(n, req)
 	n.b.HandleRequest(n.nowMs(), req)
 	n.settle()
 }
@@ -482,6 +484,7 @@ type nodeReplier simNode
 
 func (r *nodeReplier) Reply(req *broker.Request, resp kmsg.Response) {
 	n := (*simNode)(r)
+	n.w.repl.onReply(n, req, resp)
 	c := n.conns[req.Conn]
 	if c == nil || !c.nodeOpen {
 		n.w.tr.str("reply-to-closed")
@@ -580,6 +583,12 @@ func (l *nodeLogger) log(level, msg string, args []any) {
 	w.logf("node %d %s %s %s", n.id, level, msg, b.String())
 	n.noteBrokerLog(msg, args)
 	n.checkOffline(msg, args)
+	switch msg {
+	case logExpandingISR:
+		w.repl.onExpandingISR(n, args)
+	case logLeadingPartition:
+		w.repl.traps.leading(n, args)
+	}
 }
 
 func (l *nodeLogger) Info(msg string, args ...any)  { l.log("INFO", msg, args) }

@@ -207,7 +207,9 @@ func (r *raftModel) commit(data []byte) {
 	w.tr.i64(int64(len(r.entries)))
 	e, err := metadata.DecodeEntry(data)
 	if err == nil {
+		before := truthPartitions(r.truth)
 		r.noteTopics(len(r.entries), e, r.truth.ApplyEntry(e))
+		w.repl.afterCommit(before)
 	} else {
 		w.logf("raft: committed entry %d does not decode: %v", len(r.entries), err)
 	}

@@ -151,6 +151,8 @@ type world struct {
 	// trapRng draws the catch-up trap (catchup.go), apart from the other
 	// fault streams so that arming it leaves their draws alone.
 	trapRng *Rand
+	// repl holds the replication checkers and their traps (replcheck.go).
+	repl *replChecker
 }
 
 // startGap is when faults and the workload start on a single node, after
@@ -255,6 +257,10 @@ func newWorld(seed uint64, opts Options) *world {
 		}
 		w.raft = newRaftModel(w, w.set.Cluster.Raft, root.Fork("raft"))
 		w.scenRng = root.Fork("scenario")
+	}
+	w.repl = newReplChecker(w)
+	if cluster {
+		w.repl.traps = newReplTraps(w, root.Fork("repl-traps"))
 	}
 
 	// Boot: the nodes start, the admin creates the initial topics, then

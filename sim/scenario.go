@@ -375,3 +375,231 @@ func (n *simNode) controlledStop(then func()) {
 	}
 	w.s.after(50*Millisecond, "controlled-shutdown-poll", poll)
 }
+
+// replTraps are the aimed faults of the replication checkers
+// (replcheck.go), each armed in a share of the cluster seeds from their
+// own stream ("repl-traps"), so that arming them leaves the other
+// streams' draws alone:
+//
+//   - expansion: right after the committed log grows an ISR (and the
+//     admission passed its check), within 5 ms, the leader is killed
+//     (kill -9) or the joiner powered off: the joiner may have to lead
+//     with what it held when it was admitted, or recover it from its disk.
+//   - election: as soon as a new leader takes a partition over at a new
+//     leader epoch (its log line), within 1 ms and so before its
+//     followers have fetched from it, it is killed: the next leader must
+//     not have lost what the killed one had acknowledged as leader of the
+//     epoch before.
+//   - returning follower: now and then, for a partition whose whole
+//     replica set is in the ISR, the next leader B is cut off from the
+//     third replica C (which stays in the ISR, so that B's high watermark
+//     cannot pass its epoch start until it shrinks C out) and the leader
+//     A (not the controller), caught while B holds records A has not
+//     synced, is powered off and returns soon: A comes back outside the ISR
+//     while B's high watermark lags B's epoch start, the window of the
+//     epoch-start rule of ISR admission.
+//
+// Each kind strikes at most replTrapBudget times a run, and never takes
+// down more nodes than the crash settings allow at once.
+type replTraps struct {
+	w                              *world
+	rng                            *Rand
+	expansion, election, returning bool
+	left                           map[string]int
+}
+
+// replTrapBudget bounds each trap kind per run.
+const replTrapBudget = 3
+
+// newReplTraps draws which traps a cluster seed arms.
+func newReplTraps(w *world, rng *Rand) *replTraps {
+	t := &replTraps{w: w, rng: rng, left: map[string]int{}}
+	t.expansion = rng.Chance(0.35)
+	t.election = rng.Chance(0.35)
+	t.returning = rng.Chance(0.3)
+	for _, k := range []string{"expansion", "election", "returning"} {
+		t.left[k] = replTrapBudget
+	}
+	return t
+}
+
+// spend takes one strike of kind from the budget when the trap may take
+// one more node down now.
+func (t *replTraps) spend(kind string) bool {
+	w := t.w
+	if !w.faultsOn || t.left[kind] <= 0 {
+		return false
+	}
+	down := 0
+	for _, n := range w.nodes {
+		if !n.up || n.stopping || n.crashArmed != nil {
+			down++
+		}
+	}
+	if down+1 > w.set.Cluster.MaxDown {
+		return false
+	}
+	t.left[kind]--
+	return true
+}
+
+// strike stops n (kill or power) within delay, if it is still the same
+// process then, and restarts it after a short downtime.
+func (t *replTraps) strike(n *simNode, kind string, delay Time, cover string) {
+	w := t.w
+	inc := n.inc
+	w.s.after(delay, "repl-trap", func() {
+		if !w.faultsOn || !n.up || n.inc != inc || n.stopping || n.crashArmed != nil {
+			return
+		}
+		w.cover(cover)
+		w.logf("scenario: %s: stopping node %d (%s)", cover, n.id, kind)
+		w.stopNode(n, kind)
+		n.scheduleStart(Time(t.rng.Range(int64(200*Millisecond), int64(1500*Millisecond))))
+	})
+}
+
+// admitted arms the expansion trap after joiner's admission to tp's ISR
+// (led by leader) committed.
+func (t *replTraps) admitted(tp lin.TopicPartition, leader, joiner int32) {
+	if t == nil || !t.expansion || !t.spend("expansion") {
+		return
+	}
+	delay := Time(t.rng.Range(0, int64(5*Millisecond)))
+	if t.rng.Chance(0.5) {
+		t.strike(t.w.nodes[leader-1], "kill", delay, "trap-expansion-kill-leader")
+	} else {
+		t.strike(t.w.nodes[joiner-1], "power", delay, "trap-expansion-power-joiner")
+	}
+}
+
+// leading arms the election trap when node n's broker logs that it took a
+// partition over (args: the log line's) at the committed leader epoch.
+func (t *replTraps) leading(n *simNode, args []any) {
+	if t == nil || !t.election {
+		return
+	}
+	var dir string
+	epoch := int32(-1)
+	for i := 0; i+1 < len(args); i += 2 {
+		switch args[i] {
+		case "partition":
+			dir, _ = args[i+1].(string)
+		case "leader_epoch":
+			epoch, _ = args[i+1].(int32)
+		}
+	}
+	tp, ok := partitionOfPath(dir + "/")
+	if !ok || epoch <= 0 {
+		return // a new partition's first leader: nothing to lose yet
+	}
+	tt := t.w.raft.truth.Topic(tp.Topic)
+	if tt == nil || tp.Partition >= tt.Partitions {
+		return
+	}
+	if a := &tt.Assignments[tp.Partition]; a.Leader != n.id || a.LeaderEpoch != epoch || !t.spend("election") {
+		return
+	}
+	t.strike(n, "kill", Time(t.rng.Range(0, int64(Millisecond))), "trap-election-kill-leader")
+}
+
+// startReturning schedules the returning-follower trap.
+func (t *replTraps) startReturning() {
+	if t == nil || !t.returning {
+		return
+	}
+	w := t.w
+	var next func()
+	next = func() {
+		if !w.faultsOn || t.left["returning"] <= 0 {
+			return
+		}
+		t.returningFollower()
+		w.s.after(t.rng.Exp(8*Second), "repl-trap-returning", next)
+	}
+	w.s.after(t.rng.Exp(8*Second), "repl-trap-returning", next)
+}
+
+// returningFollower runs one strike of the returning-follower trap. It
+// watches for up to three seconds (every 2 ms: the window is an fsync
+// long) for a partition whose next leader holds records the leader has
+// not synced yet, so that the leader, powered off, comes back below the
+// next leader's epoch start, and strikes the first it finds.
+func (t *replTraps) returningFollower() {
+	w := t.w
+	deadline := w.s.now + 3*Second
+	var poll func()
+	poll = func() {
+		if !w.faultsOn {
+			return
+		}
+		if ripe := t.returningCandidates(); len(ripe) > 0 {
+			t.strikeReturning(pick(t.rng, ripe))
+		} else if w.s.now < deadline {
+			w.s.after(2*Millisecond, "repl-trap-returning", poll)
+		}
+	}
+	poll()
+}
+
+// returningCand is a partition the returning-follower trap may strike:
+// leader a, next leader b, third replica c.
+type returningCand struct {
+	tp      lin.TopicPartition
+	a, b, c *simNode
+}
+
+// returningCandidates lists the ripe partitions: the whole replica set
+// (of three or more) is up and in the ISR, the leader is not the
+// controller (whose failover would delay its return) and the next leader
+// holds records past the leader's durable end.
+func (t *replTraps) returningCandidates() (ripe []returningCand) {
+	w := t.w
+	truth := w.raft.truth
+	for _, name := range truth.TopicNames() {
+		tt := truth.Topic(name)
+		for i := range tt.Assignments {
+			p := &tt.Assignments[i]
+			if p.Leader <= 0 || p.Leader == w.raft.leader || len(p.Replicas) < 3 || len(p.ISR) != len(p.Replicas) {
+				continue
+			}
+			var others []*simNode
+			ok := true
+			for _, id := range p.Replicas {
+				n := w.nodes[id-1]
+				if !n.up || n.stopping || n.crashArmed != nil {
+					ok = false
+				}
+				if id != p.Leader {
+					others = append(others, n)
+				}
+			}
+			if !ok {
+				continue
+			}
+			// The next leader is the first ISR member in replica order.
+			c := returningCand{lin.TopicPartition{Topic: name, Partition: int32(i)}, w.nodes[p.Leader-1], others[0], others[1]}
+			va, okA := c.a.b.ReplicaView(name, int32(i))
+			vb, okB := c.b.b.ReplicaView(name, int32(i))
+			if okA && okB && va.DurableEndOffset >= 0 && vb.LogEndOffset > va.DurableEndOffset {
+				ripe = append(ripe, c)
+			}
+		}
+	}
+	return ripe
+}
+
+// strikeReturning cuts c.b off from c.c, powers c.a off and restarts it
+// soon.
+func (t *replTraps) strikeReturning(c returningCand) {
+	w := t.w
+	if !t.spend("returning") {
+		return
+	}
+	lag := Time(w.brokerCfg.ReplicaLagTimeMaxMs) * Millisecond
+	w.cover("trap-returning-follower")
+	w.logf("scenario: returning follower on %s: cutting node %d off from node %d, powering off leader %d", c.tp, c.b.id, c.c.id, c.a.id)
+	w.partitionNodes(c.b, []*simNode{c.c}, 0, lag+Time(t.rng.Range(int64(500*Millisecond), int64(2*Second))))
+	w.stopNode(c.a, "power")
+	c.a.scheduleStart(Time(t.rng.Range(int64(50*Millisecond), int64(400*Millisecond))))
+}

@@ -231,8 +231,9 @@ func TestSimSweep(t *testing.T) {
 }
 
 // requireCoverage fails the fixed sweep when it no longer reaches a
-// transition of the catch-up path (catchup.go): a change that stops
-// reaching one would otherwise leave its checker idle unnoticed.
+// transition of the catch-up path (catchup.go) or of the replication
+// checkers (replcheck.go): a change that stops reaching one would
+// otherwise leave its checker idle unnoticed.
 func requireCoverage(t *testing.T, cov Coverage) {
 	for _, c := range []struct {
 		name string
@@ -244,6 +245,13 @@ func requireCoverage(t *testing.T, cov Coverage) {
 		{"parked requests released", cov.ParkedReleased},
 		{"UNKNOWN_TOPIC_OR_PARTITION answers judged", cov.UnknownJudged},
 		{"denials of topics created after the node's start", cov.UnknownLagging},
+		// The replication checkers' transitions and traps (replcheck.go).
+		{"committed ISR expansions judged", cov.Counts["isr-expansion-committed"]},
+		{"followers outside the ISR between a lagging HW and the epoch start", cov.Counts["returning-follower-below-epoch-start"]},
+		{"expansion traps (leader killed)", cov.Counts["trap-expansion-kill-leader"]},
+		{"expansion traps (joiner powered off)", cov.Counts["trap-expansion-power-joiner"]},
+		{"election traps", cov.Counts["trap-election-kill-leader"]},
+		{"returning-follower traps", cov.Counts["trap-returning-follower"]},
 	} {
 		if c.n == 0 {
 			t.Errorf("coverage: the fixed sweep reached no %s (%s)", c.name, cov)

@@ -135,7 +135,7 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 	if code := checkProduceFormat(r.Version, rp.Records); code != kerrNone {
 		return code, nil
 	}
-	if r.Acks == -1 && int32(len(p.isr)) < b.minISR(p) {
+	if r.Acks == -1 && int32(len(p.isr)) < b.minISR(p) && !bugs.IgnoreMinInsync { // deliberate bug (core/bugs): min.insync.replicas ignored
 		msg := "The ISR holds fewer than min.insync.replicas replicas."
 		sp.ErrorMessage = &msg
 		return kerrNotEnoughReplicas, nil
@@ -204,7 +204,7 @@ func (b *Broker) completeProduceWaiters(p *partition) {
 	if len(p.waiters) == 0 {
 		return
 	}
-	enoughISR := int32(len(p.isr)) >= b.minISR(p)
+	enoughISR := int32(len(p.isr)) >= b.minISR(p) || bugs.IgnoreMinInsync // deliberate bug (core/bugs): min.insync.replicas ignored
 	kept := p.waiters[:0]
 	for _, w := range p.waiters {
 		switch {

@@ -302,7 +302,7 @@ func (b *Broker) settle(nowMs int64) {
 // checkMinISRWaiters fails acks=all produces that can no longer be
 // acknowledged because the ISR shrank below min.insync.replicas.
 func (b *Broker) checkMinISRWaiters(p *partition) {
-	if int32(len(p.isr)) >= b.minISR(p) {
+	if int32(len(p.isr)) >= b.minISR(p) || bugs.IgnoreMinInsync { // deliberate bug (core/bugs): min.insync.replicas ignored
 		return
 	}
 	kept := p.waiters[:0]
@@ -396,7 +396,14 @@ func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
 	if p.isrInFlight || p.proposedISR != nil || nowMs < p.isrRetryAtMs || metadataContains(p.isr, f.id) {
 		return
 	}
-	if f.fetchOffset < p.log.HighWatermark() || f.fetchOffset < p.epochStartOffset {
+	if f.fetchOffset < p.log.HighWatermark() {
+		return
+	}
+	// Kafka's second condition: a new leader's high watermark may lag its
+	// epoch start (records of the previous epoch, committed there, that
+	// no follower has confirmed here yet), so reaching the high watermark
+	// alone does not prove the follower holds them.
+	if f.fetchOffset < p.epochStartOffset && !bugs.ISRAdmitEarly { // deliberate bug (core/bugs): drop the epoch-start rule
 		return
 	}
 	if reg := b.image.Broker(f.id); reg == nil || reg.Fenced {
@@ -425,6 +432,9 @@ func (b *Broker) shrinkISRs(nowMs int64) {
 		}
 		var out []int32
 		for _, f := range p.followers {
+			if bugs.ISRNeverShrinks { // deliberate bug (core/bugs): no lag check
+				break
+			}
 			if metadataContains(p.isr, f.id) && nowMs-f.lastCaughtUpMs > b.cfg.ReplicaLagTimeMaxMs {
 				out = append(out, f.id)
 			}

@@ -21,6 +21,9 @@
 // | RecoveryDeclaresCorrupt | chronik_bug_recovery_declares_corrupt | recovery's header scan of a synced segment stops one byte short: its last batch "passes the end" and good data is declared corrupt |
 // | FsyncFailureTrusted    | chronik_bug_fsync_failure_trusted | after a failed fsync the log retries it and, when the retry succeeds, trusts the page cache (fsyncgate) |
 // | SegmentNameUnsynced    | chronik_bug_segment_name_unsynced | a segment created by a roll gets no directory fsync: its name is not durable |
+// | ISRAdmitEarly          | chronik_bug_isr_admit_early    | a follower joins the ISR once it reaches the high watermark, even below the leader's epoch start |
+// | ISRNeverShrinks        | chronik_bug_isr_never_shrinks  | the leader's lag check is off: a lagging follower never leaves the ISR |
+// | IgnoreMinInsync        | chronik_bug_ignore_min_insync  | acks=all appended and acknowledged while the ISR is below min.insync.replicas |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.

@@ -733,6 +733,39 @@ func (d *Disk) DurableNames() []string {
 	return out
 }
 
+// Synced returns the contents of name that a power loss would keep for
+// certain (its durable name and synced bytes, no torn tail), for checkers
+// that judge durability from ground truth; false when the name is not
+// durable. The slice aliases the disk's memory: read it at once, never
+// write it. No fault hook is consulted.
+func (d *Disk) Synced(name string) ([]byte, bool) {
+	c, err := clean(name)
+	if err != nil {
+		return nil, false
+	}
+	n := d.durable[c]
+	if n == nil {
+		return nil, false
+	}
+	return n.synced, true
+}
+
+// Current returns the current contents of name (the page cache's view,
+// what ReadFile reads) without copying them and without consulting the
+// fault hook, for checkers; false when the file does not exist. The
+// slice aliases the disk's memory: read it at once, never write it.
+func (d *Disk) Current(name string) ([]byte, bool) {
+	c, err := clean(name)
+	if err != nil {
+		return nil, false
+	}
+	n := d.files[c]
+	if n == nil {
+		return nil, false
+	}
+	return n.data, true
+}
+
 // unshare gives synced its own copy before data is mutated below
 // len(synced).
 func (n *inode) unshare() {

@@ -457,3 +457,33 @@ func TestUndurableChanges(t *testing.T) {
 		t.Fatalf("after crash: %v, want the rename reverted", got)
 	}
 }
+
+// TestSyncedAndCurrent: Synced shows what a crash keeps for certain (a
+// durable name's synced bytes), Current what reads see.
+func TestSyncedAndCurrent(t *testing.T) {
+	d := New()
+	f := mustOpen(t, d, "a")
+	write(t, f, "data", 0)
+	if _, ok := d.Synced("a"); ok {
+		t.Fatal("Synced: a name never made durable is reported")
+	}
+	if cur, ok := d.Current("a"); !ok || string(cur) != "data" {
+		t.Fatalf("Current = %q, %v; want data", cur, ok)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SyncDir("."); err != nil {
+		t.Fatal(err)
+	}
+	write(t, f, "more", 4)
+	if s, ok := d.Synced("a"); !ok || string(s) != "data" {
+		t.Fatalf("Synced = %q, %v; want data (the unsynced append excluded)", s, ok)
+	}
+	if cur, _ := d.Current("a"); string(cur) != "datamore" {
+		t.Fatalf("Current = %q; want datamore", cur)
+	}
+	if _, ok := d.Current("missing"); ok {
+		t.Fatal("Current reports a missing file")
+	}
+}

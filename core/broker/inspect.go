@@ -1,0 +1,50 @@
+package broker
+
+// ReplicaView is what this broker holds and believes about one partition
+// replica, read by the simulator's replication checkers (sim/replcheck.go)
+// to record what a leader saw when it acted. It is a copy: changing it
+// changes nothing in the broker.
+type ReplicaView struct {
+	// Leader: this broker leads the partition now (its log is open).
+	Leader bool
+	// LeaderEpoch and PartitionEpoch are the epochs this broker acts on
+	// (from its image).
+	LeaderEpoch, PartitionEpoch int32
+	// ISR is the committed ISR of this broker's image; MinInsync the
+	// partition's min.insync.replicas.
+	ISR       []int32
+	MinInsync int32
+	// HighWatermark, LogEndOffset and DurableEndOffset of the local log
+	// (-1 while it is offline).
+	HighWatermark, LogEndOffset, DurableEndOffset int64
+	// EpochStartOffset is the log end offset when this leadership began
+	// (leaders only).
+	EpochStartOffset int64
+}
+
+// ReplicaView reports this broker's view of partition index of topic;
+// false when the broker has no such partition.
+func (b *Broker) ReplicaView(topic string, index int32) (ReplicaView, bool) {
+	ts := b.topics[topic]
+	if ts == nil || index < 0 || index >= int32(len(ts.partitions)) {
+		return ReplicaView{}, false
+	}
+	p := ts.partitions[index]
+	v := ReplicaView{
+		Leader:           p.isLeader(),
+		LeaderEpoch:      p.leaderEpoch,
+		PartitionEpoch:   p.partitionEpoch,
+		ISR:              append([]int32(nil), p.isr...),
+		MinInsync:        b.minISR(p),
+		HighWatermark:    -1,
+		LogEndOffset:     -1,
+		DurableEndOffset: -1,
+		EpochStartOffset: p.epochStartOffset,
+	}
+	if p.log != nil {
+		v.HighWatermark = p.log.HighWatermark()
+		v.LogEndOffset = p.log.LogEndOffset()
+		v.DurableEndOffset = p.log.DurableEndOffset()
+	}
+	return v, true
+}

@@ -1,0 +1,668 @@
+package sim
+
+// Replication checkers, judged from the simulator's global view: every
+// replica's durable log (memdisk's synced contents on its simDisk), the
+// committed metadata (the truth image) and every epoch. Each failure
+// message starts with its checker's prefix:
+//
+//   - isr-admission: when the committed log grows a partition's ISR
+//     (a ChangeISR applied to the truth), every joiner's fetch offset that
+//     the leader saw before it asked, and the joiner's durable log at the
+//     commit, reach the leader's epoch start offset and its high
+//     watermark at the time it asked, and the joiner's batch just below
+//     that offset is the leader's (same offsets, epoch and CRC).
+//   - isr-shrink: a follower stays in the committed ISR at most
+//     replica.lag.time.max.ms plus isrShrinkSlack after it was last
+//     caught up to its leader's log end (Kafka's rule, from the replica
+//     fetches the leader received: a fetch at the leader's end, or at the
+//     end the leader had at the follower's previous fetch). Judged only
+//     while the leader could act: its process is up and leads at the
+//     committed leader and partition epochs, the quorum has a leader (the
+//     controller) with a majority, the leader's controller view names it,
+//     the links between the two are neither cut nor clogged and the
+//     leader's clock did not jump; the slack starts when all of that
+//     began to hold.
+//   - min-insync: an acks=all produce is acknowledged only if the
+//     committed ISR its leader had applied (its image, which the image
+//     check proves equal to a prefix of the committed log) held
+//     min.insync.replicas members when the batch was appended and when it
+//     was acknowledged (judged for requests of one partition, whose
+//     answer goes out when it completes); NOT_ENOUGH_REPLICAS (refused
+//     before the append) only when it did not at the append, and
+//     NOT_ENOUGH_REPLICAS_AFTER_APPEND only when it did.
+//   - hw-durable: a high watermark a broker serves in a fetch answer
+//     (to a client or a follower) never passes a record that a member of
+//     the committed ISR, or the serving broker, lacks durably: each holds
+//     in its synced log the same batch (offsets, epoch, CRC) just below it.
+//     Judged each time a partition's served high watermark passes the
+//     highest one judged before.
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/core/metadata"
+	lin "github.com/chronik-streaming/chronik/linearizability"
+)
+
+// isrShrinkSlack is how long past replica.lag.time.max.ms a lagging
+// follower may stay in the committed ISR while its leader can act: the
+// leader's lag check, an AlterPartition lost with a reset connection (the
+// peer timeout is 3 s), a refusal as stale and its retry, the commit.
+const isrShrinkSlack = 5 * Second
+
+// replKey names one follower of one partition.
+type replKey struct {
+	tp       lin.TopicPartition
+	follower int32
+}
+
+// fetchSeen is what a partition's leader received in its latest replica
+// fetch from one follower during one leadership.
+type fetchSeen struct {
+	leader int32
+	epoch  int32
+	offset int64
+	// prevAt and prevLEO: when the latest fetch arrived and the leader's
+	// log end then; caughtUp: when the follower was last caught up.
+	prevAt   Time
+	prevLEO  int64
+	caughtUp Time
+}
+
+// isrAsk is an ISR change a leader sent to the controller, with what the
+// leader saw when it first asked for it.
+type isrAsk struct {
+	leader                      int32
+	leaderEpoch, partitionEpoch int32
+	isr                         []int32
+	hw, epochStart              int64
+	at                          Time
+	// fetched holds, per member of isr, the offset of its latest fetch
+	// the leader received in this leadership (-1: none).
+	fetched map[int32]int64
+}
+
+// appendSnap is the ISR a leader had applied when it handled one
+// partition of an acks=all produce.
+type appendSnap struct {
+	tp     lin.TopicPartition
+	leader bool
+	isr    []int32
+	min    int32
+}
+
+// hwMark is the highest served high watermark judged so far for one
+// incarnation of a partition.
+type hwMark struct {
+	id metadata.TopicID
+	hw int64
+}
+
+// shrinkWatch is how long a partition's leader could act (see the
+// isr-shrink rule); since < 0 when it cannot now.
+type shrinkWatch struct {
+	leader int32
+	epoch  int32
+	since  Time
+	judged map[int32]bool // followers already reported in this window
+}
+
+// replChecker holds the checkers' state. Its maps grow with partitions
+// times nodes (fetches, asks, marks, watches) or with requests in flight
+// (produces, emptied at each answer and when the process stops).
+type replChecker struct {
+	w        *world
+	fetches  map[replKey]*fetchSeen
+	asks     map[lin.TopicPartition]*isrAsk
+	produces []map[*broker.Request][]appendSnap // by node index
+	marks    map[lin.TopicPartition]hwMark
+	watches  map[lin.TopicPartition]*shrinkWatch
+	jumpedAt []Time // last clock jump, by node index
+	traps    *replTraps
+}
+
+func newReplChecker(w *world) *replChecker {
+	rc := &replChecker{
+		w:        w,
+		fetches:  map[replKey]*fetchSeen{},
+		asks:     map[lin.TopicPartition]*isrAsk{},
+		produces: make([]map[*broker.Request][]appendSnap, len(w.nodes)),
+		marks:    map[lin.TopicPartition]hwMark{},
+		watches:  map[lin.TopicPartition]*shrinkWatch{},
+		jumpedAt: make([]Time, len(w.nodes)),
+	}
+	for i := range rc.produces {
+		rc.produces[i] = map[*broker.Request][]appendSnap{}
+	}
+	return rc
+}
+
+// isrShrinkTick is how often the isr-shrink rule is judged.
+const isrShrinkTick = 250 * Millisecond
+
+// start arms the isr-shrink judge and the returning-follower trap when
+// the fault phase begins (clusters).
+func (rc *replChecker) start() {
+	w := rc.w
+	var tick func()
+	tick = func() {
+		if w.done {
+			return
+		}
+		rc.tick()
+		w.s.after(isrShrinkTick, "repl-check", tick)
+	}
+	w.s.after(isrShrinkTick, "repl-check", tick)
+	rc.traps.startReturning()
+}
+
+// nodeStarted forgets the produces of the node's previous process.
+func (rc *replChecker) nodeStarted(n *simNode) {
+	clear(rc.produces[n.id-1])
+}
+
+// clockJumped notes a jump of n's clock (the lag check runs on it).
+func (rc *replChecker) clockJumped(n *simNode) { rc.jumpedAt[n.id-1] = rc.w.s.now }
+
+// onRequest runs when node n is about to handle req: replica fetches
+// (the followers' progress a leader sees) and acks=all produces (the ISR
+// at the append).
+func (rc *replChecker) onRequest(n *simNode, req *broker.Request) {
+	switch r := req.Msg.(type) {
+	case *kmsg.FetchRequest:
+		if r.ReplicaID >= 0 && rc.w.cluster() {
+			for _, t := range r.Topics {
+				for i := range t.Partitions {
+					rc.noteReplicaFetch(n, r.ReplicaID, lin.TopicPartition{Topic: t.Topic, Partition: t.Partitions[i].Partition}, &t.Partitions[i])
+				}
+			}
+		}
+	case *kmsg.ProduceRequest:
+		if r.Acks != -1 {
+			return
+		}
+		var snaps []appendSnap
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				tp := lin.TopicPartition{Topic: t.Topic, Partition: p.Partition}
+				v, ok := n.b.ReplicaView(tp.Topic, tp.Partition)
+				snaps = append(snaps, appendSnap{tp: tp, leader: ok && v.Leader, isr: v.ISR, min: v.MinInsync})
+			}
+		}
+		rc.produces[n.id-1][req] = snaps
+	}
+}
+
+// noteReplicaFetch records one partition of a follower's fetch as the
+// leader receives it, with Kafka's caught-up rule.
+func (rc *replChecker) noteReplicaFetch(n *simNode, follower int32, tp lin.TopicPartition, rp *kmsg.FetchRequestTopicPartition) {
+	v, ok := n.b.ReplicaView(tp.Topic, tp.Partition)
+	if !ok || !v.Leader || (rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch != v.LeaderEpoch) || rp.FetchOffset > v.LogEndOffset {
+		return
+	}
+	now := rc.w.s.now
+	k := replKey{tp, follower}
+	s := rc.fetches[k]
+	if s == nil || s.leader != n.id || s.epoch != v.LeaderEpoch {
+		s = &fetchSeen{leader: n.id, epoch: v.LeaderEpoch, prevLEO: -1}
+		rc.fetches[k] = s
+	}
+	switch {
+	case rp.FetchOffset >= v.LogEndOffset:
+		s.caughtUp = now
+	case s.prevLEO >= 0 && rp.FetchOffset >= s.prevLEO && s.prevAt > s.caughtUp:
+		s.caughtUp = s.prevAt
+	}
+	s.prevAt, s.prevLEO, s.offset = now, v.LogEndOffset, rp.FetchOffset
+	// The window the epoch-start rule of ISR admission is about: a
+	// follower outside the ISR has reached the new leader's high
+	// watermark, which still lags the leader's epoch start.
+	if !slices.Contains(v.ISR, follower) && v.HighWatermark < v.EpochStartOffset && rp.FetchOffset >= v.HighWatermark && rp.FetchOffset < v.EpochStartOffset {
+		rc.w.cover("returning-follower-below-epoch-start")
+	}
+}
+
+// logExpandingISR is the broker's log line when a leader asks the
+// controller to add a follower to an ISR (core/broker/replication.go);
+// the ask may go over the network or, on the controller's own node, to
+// itself, so the log line is where every first ask is seen.
+const logExpandingISR = "expanding ISR"
+
+// logLeadingPartition is the broker's log line when it takes a partition
+// over as its leader (the election trap, scenario.go).
+const logLeadingPartition = "leading partition"
+
+// onExpandingISR records what leader n saw when it first asked for an
+// ISR expansion (its log line, whose arguments name the partition
+// directory, the follower and the new ISR).
+func (rc *replChecker) onExpandingISR(n *simNode, args []any) {
+	var dir string
+	var isr []int32
+	for i := 0; i+1 < len(args); i += 2 {
+		switch args[i] {
+		case "partition":
+			dir, _ = args[i+1].(string)
+		case "isr":
+			isr, _ = args[i+1].([]int32)
+		}
+	}
+	tp, ok := partitionOfPath(dir + "/")
+	if !ok || isr == nil {
+		return
+	}
+	v, ok := n.b.ReplicaView(tp.Topic, tp.Partition)
+	if !ok {
+		return
+	}
+	a := &isrAsk{leader: n.id, leaderEpoch: v.LeaderEpoch, partitionEpoch: v.PartitionEpoch, isr: append([]int32(nil), isr...),
+		hw: v.HighWatermark, epochStart: v.EpochStartOffset, at: rc.w.s.now, fetched: map[int32]int64{}}
+	for _, id := range isr {
+		a.fetched[id] = -1
+		if s := rc.fetches[replKey{tp, id}]; s != nil && s.leader == n.id && s.epoch == v.LeaderEpoch {
+			a.fetched[id] = s.offset
+		}
+	}
+	rc.asks[tp] = a
+}
+
+// partState is a partition's leader, epochs and ISR in the truth.
+type partState struct {
+	leader, leaderEpoch, partitionEpoch int32
+	isr                                 []int32
+}
+
+// truthPartitions lists every partition of the truth with its state, in
+// topic-name and index order.
+func truthPartitions(im *metadata.Image) map[lin.TopicPartition]partState {
+	out := map[lin.TopicPartition]partState{}
+	for _, name := range im.TopicNames() {
+		t := im.Topic(name)
+		for i := range t.Assignments {
+			a := &t.Assignments[i]
+			out[lin.TopicPartition{Topic: name, Partition: int32(i)}] = partState{a.Leader, a.LeaderEpoch, a.PartitionEpoch, append([]int32(nil), a.ISR...)}
+		}
+	}
+	return out
+}
+
+// afterCommit judges the ISR expansions of one committed entry, given
+// the truth's partitions before it.
+func (rc *replChecker) afterCommit(before map[lin.TopicPartition]partState) {
+	w := rc.w
+	truth := w.raft.truth
+	for _, name := range truth.TopicNames() {
+		t := truth.Topic(name)
+		for i := range t.Assignments {
+			a := &t.Assignments[i]
+			tp := lin.TopicPartition{Topic: name, Partition: int32(i)}
+			old, ok := before[tp]
+			if !ok {
+				continue
+			}
+			if a.Leader != old.leader || a.LeaderEpoch != old.leaderEpoch {
+				continue
+			}
+			for _, id := range a.ISR {
+				if !slices.Contains(old.isr, id) {
+					rc.judgeAdmission(tp, a, old, id)
+				}
+			}
+		}
+	}
+}
+
+// judgeAdmission checks the isr-admission rule for joiner, which the
+// committed log has just added to tp's ISR (now a; before: old).
+func (rc *replChecker) judgeAdmission(tp lin.TopicPartition, a *metadata.Partition, old partState, joiner int32) {
+	w := rc.w
+	w.cover("isr-expansion-committed")
+	if w.quarantine[tp] {
+		return
+	}
+	ask := rc.asks[tp]
+	if ask == nil || ask.leader != a.Leader || ask.leaderEpoch != a.LeaderEpoch || ask.partitionEpoch != old.partitionEpoch || !sameIDs(ask.isr, a.ISR) {
+		w.fail("isr-admission: %s: node %d joined the committed ISR %v (leader %d, epoch %d) that its leader never asked for", tp, joiner, a.ISR, a.Leader, a.LeaderEpoch)
+		return
+	}
+	leader, j := w.nodes[a.Leader-1], w.nodes[joiner-1]
+	var ref []byte
+	need := max(ask.epochStart, ask.hw)
+	if need > 0 {
+		if b, ok := batchAt(leader.disk, tp, need-1, false); ok {
+			ref = b
+		}
+	}
+	var held []byte
+	if need > 0 {
+		held, _ = batchAt(j.disk, tp, need-1, true)
+	}
+	if msg := admissionVerdict(ask.fetched[joiner], ask.hw, ask.epochStart, ref, held); msg != "" {
+		w.fail("isr-admission: %s: node %d joined the committed ISR %v of leader %d at epoch %d (asked at %s): %s", tp, joiner, a.ISR, a.Leader, a.LeaderEpoch, ask.at, msg)
+		return
+	}
+	rc.traps.admitted(tp, a.Leader, joiner)
+}
+
+// admissionVerdict judges one ISR admission: fetched is the joiner's
+// fetch offset the leader saw before it asked (-1: none), hw and
+// epochStart the leader's when it asked; ref is the leader's batch just
+// below max(hw, epochStart) and held the joiner's durable one there (nil:
+// absent). It returns "" when the admission is sound.
+func admissionVerdict(fetched, hw, epochStart int64, ref, held []byte) string {
+	need := max(hw, epochStart)
+	if fetched < need {
+		return fmt.Sprintf("its fetch offset the leader saw was %d, below the leader's high watermark %d or epoch start %d", fetched, hw, epochStart)
+	}
+	if need == 0 {
+		return ""
+	}
+	if held == nil {
+		return fmt.Sprintf("it does not hold offset %d durably (the leader's high watermark %d, epoch start %d)", need-1, hw, epochStart)
+	}
+	if ref != nil && !sameBatch(ref, held) {
+		return fmt.Sprintf("its durable batch at offset %d differs from the leader's: %s vs %s", need-1, describeBatch(held), describeBatch(ref))
+	}
+	return ""
+}
+
+// onReply judges a response node n is about to send: served high
+// watermarks (fetch) and acks=all answers (produce).
+func (rc *replChecker) onReply(n *simNode, req *broker.Request, resp kmsg.Response) {
+	switch r := resp.(type) {
+	case *kmsg.FetchResponse:
+		if !rc.w.cluster() {
+			return
+		}
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode == 0 && p.HighWatermark > 0 {
+					rc.judgeServedHW(n, lin.TopicPartition{Topic: t.Topic, Partition: p.Partition}, p.HighWatermark)
+				}
+			}
+		}
+	case *kmsg.ProduceResponse:
+		snaps, ok := rc.produces[n.id-1][req]
+		if !ok {
+			return
+		}
+		delete(rc.produces[n.id-1], req)
+		// A request's answer goes out when its last partition completes:
+		// the ISR at the answer is the one a partition completed with only
+		// when it is the only one.
+		single := len(r.Topics) == 1 && len(r.Topics[0].Partitions) == 1
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				tp := lin.TopicPartition{Topic: t.Topic, Partition: p.Partition}
+				for _, s := range snaps {
+					if s.tp != tp || !s.leader {
+						continue
+					}
+					atAnswer := s.isr
+					if now, ok := n.b.ReplicaView(tp.Topic, tp.Partition); ok && single {
+						atAnswer = now.ISR
+					}
+					if msg := minInsyncVerdict(p.ErrorCode, s.isr, atAnswer, s.min); msg != "" {
+						rc.w.fail("min-insync: node %d, %s (base offset %d): %s", n.id, tp, p.BaseOffset, msg)
+					}
+				}
+			}
+		}
+	}
+}
+
+// minInsyncVerdict judges one partition of an acks=all produce answer:
+// atAppend and atAnswer are the committed ISR the leader had applied when
+// it handled the request and when it answered (for a request of one
+// partition; else atAppend again). "" when sound.
+func minInsyncVerdict(code int16, atAppend, atAnswer []int32, min int32) string {
+	enough := int32(len(atAppend)) >= min
+	switch code {
+	case 0:
+		if !enough {
+			return fmt.Sprintf("acks=all acknowledged, but the batch was appended with ISR %v, below min.insync.replicas=%d", atAppend, min)
+		}
+		if int32(len(atAnswer)) < min {
+			return fmt.Sprintf("acks=all acknowledged with ISR %v, below min.insync.replicas=%d", atAnswer, min)
+		}
+	case errCodeNotEnoughReplicas:
+		if enough {
+			return fmt.Sprintf("NOT_ENOUGH_REPLICAS (refused before the append) with ISR %v, which holds min.insync.replicas=%d", atAppend, min)
+		}
+	case errCodeNotEnoughAfter:
+		if !enough {
+			return fmt.Sprintf("NOT_ENOUGH_REPLICAS_AFTER_APPEND, but the ISR at the append %v was already below min.insync.replicas=%d: the batch should have been refused before it (NOT_ENOUGH_REPLICAS)", atAppend, min)
+		}
+	}
+	return ""
+}
+
+// judgeServedHW checks the hw-durable rule for a high watermark that
+// node n serves for tp.
+func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64) {
+	w := rc.w
+	t := w.raft.truth.Topic(tp.Topic)
+	if t == nil || tp.Partition >= t.Partitions || w.quarantine[tp] {
+		return
+	}
+	if m := rc.marks[tp]; m.id == t.ID && hw <= m.hw {
+		return
+	}
+	rc.marks[tp] = hwMark{id: t.ID, hw: hw}
+	a := &t.Assignments[tp.Partition]
+	ref, _ := batchAt(n.disk, tp, hw-1, true)
+	members := append([]int32(nil), a.ISR...)
+	if slices.Contains(a.Replicas, n.id) && !slices.Contains(members, n.id) {
+		members = append(members, n.id)
+	}
+	sort.Slice(members, func(i, j int) bool { return members[i] < members[j] })
+	for _, id := range members {
+		held, _ := batchAt(w.nodes[id-1].disk, tp, hw-1, true)
+		if msg := hwDurableVerdict(hw, ref, held); msg != "" {
+			w.fail("hw-durable: node %d served high watermark %d of %s (committed ISR %v, leader %d epoch %d), but node %d %s", n.id, hw, tp, a.ISR, a.Leader, a.LeaderEpoch, id, msg)
+			return
+		}
+	}
+}
+
+// hwDurableVerdict judges one replica against a served high watermark:
+// held is its durable batch holding offset hw-1 (nil: none), ref the
+// serving broker's. "" when sound.
+func hwDurableVerdict(hw int64, ref, held []byte) string {
+	switch {
+	case held == nil:
+		return fmt.Sprintf("does not hold offset %d durably", hw-1)
+	case ref != nil && !sameBatch(ref, held):
+		return fmt.Sprintf("holds a different batch at offset %d durably: %s vs %s", hw-1, describeBatch(held), describeBatch(ref))
+	}
+	return ""
+}
+
+// tick judges the isr-shrink rule for every partition of the truth; it
+// runs every isrShrinkTick of a cluster run.
+func (rc *replChecker) tick() {
+	w := rc.w
+	truth := w.raft.truth
+	now := w.s.now
+	lag := Time(w.brokerCfg.ReplicaLagTimeMaxMs) * Millisecond
+	for _, name := range truth.TopicNames() {
+		t := truth.Topic(name)
+		for i := range t.Assignments {
+			a := &t.Assignments[i]
+			tp := lin.TopicPartition{Topic: name, Partition: int32(i)}
+			wt := rc.watches[tp]
+			if wt == nil {
+				wt = &shrinkWatch{since: -1}
+				rc.watches[tp] = wt
+			}
+			if !rc.leaderCanAct(tp, a) {
+				wt.since = -1
+				continue
+			}
+			if wt.since < 0 || wt.leader != a.Leader || wt.epoch != a.LeaderEpoch {
+				*wt = shrinkWatch{leader: a.Leader, epoch: a.LeaderEpoch, since: now}
+				continue
+			}
+			if w.quarantine[tp] {
+				continue
+			}
+			for _, f := range a.ISR {
+				if f == a.Leader || wt.judged[f] {
+					continue
+				}
+				from := wt.since
+				if s := rc.fetches[replKey{tp, f}]; s != nil && s.leader == a.Leader && s.epoch == a.LeaderEpoch && s.caughtUp > from {
+					from = s.caughtUp
+				}
+				if msg := shrinkVerdict(now, from, lag); msg != "" {
+					if wt.judged == nil {
+						wt.judged = map[int32]bool{}
+					}
+					wt.judged[f] = true
+					w.fail("isr-shrink: %s: follower %d is still in the committed ISR %v of leader %d (epoch %d): %s (the leader could act since %s)",
+						tp, f, a.ISR, a.Leader, a.LeaderEpoch, msg, wt.since)
+				}
+			}
+		}
+	}
+}
+
+// shrinkVerdict judges a follower last caught up (or first judgeable) at
+// from, still in the ISR at now. "" when sound.
+func shrinkVerdict(now, from, lag Time) string {
+	if now-from > lag+isrShrinkSlack {
+		return fmt.Sprintf("it was last caught up to the leader's log end at %s, %s ago (replica.lag.time.max.ms %s, slack %s)", from, now-from, lag, isrShrinkSlack)
+	}
+	return ""
+}
+
+// leaderCanAct reports whether tp's leader (in the truth) can shrink its
+// ISR now: see the isr-shrink rule.
+func (rc *replChecker) leaderCanAct(tp lin.TopicPartition, a *metadata.Partition) bool {
+	w := rc.w
+	if a.Leader <= 0 || len(a.ISR) < 2 {
+		return false
+	}
+	l := w.nodes[a.Leader-1]
+	if !l.up || l.stopping || l.b == nil || w.s.now-rc.jumpedAt[l.id-1] < Second {
+		return false
+	}
+	v, ok := l.b.ReplicaView(tp.Topic, tp.Partition)
+	if !ok || !v.Leader || v.LeaderEpoch != a.LeaderEpoch || v.PartitionEpoch != a.PartitionEpoch {
+		return false
+	}
+	c := w.raft.leader
+	if c <= 0 || !w.nodes[c-1].up || !w.raft.hasMajority(c) || w.raft.nodes[l.id-1].view != c {
+		return false
+	}
+	if c == l.id {
+		return true
+	}
+	lk := l.peerLinks[c-1]
+	for _, d := range []*linkDir{&lk.c2n, &lk.n2c} {
+		if d.cut > 0 || d.clogUntil > w.s.now {
+			return false
+		}
+	}
+	return true
+}
+
+// batchAt returns the batch of tp's log on disk d that holds offset off:
+// from the synced contents when durable, else from the current ones;
+// false when there is none. The slice aliases the disk: read it at once.
+func batchAt(d *simDisk, tp lin.TopicPartition, off int64, durable bool) ([]byte, bool) {
+	dir := tp.String()
+	md := d.md(dir)
+	var names []string
+	if durable {
+		names = md.DurableNames()
+	} else if list, err := md.List(dir); err == nil {
+		for _, name := range list {
+			names = append(names, path.Join(dir, name))
+		}
+	}
+	var best string
+	var bestBase int64 = -1
+	for _, name := range names {
+		if !strings.HasPrefix(name, dir+"/") || !strings.HasSuffix(name, ".log") {
+			continue
+		}
+		base, err := strconv.ParseInt(strings.TrimSuffix(path.Base(name), ".log"), 10, 64)
+		if err != nil {
+			continue
+		}
+		if base <= off && base > bestBase {
+			best, bestBase = name, base
+		}
+	}
+	if best == "" {
+		return nil, false
+	}
+	var data []byte
+	var ok bool
+	if durable {
+		data, ok = md.Synced(best)
+	} else {
+		data, ok = md.Current(best)
+	}
+	if !ok {
+		return nil, false
+	}
+	return findBatch(data, off)
+}
+
+// findBatch walks the batch framing of a segment's bytes to the batch
+// holding offset off.
+func findBatch(data []byte, off int64) ([]byte, bool) {
+	pos := 0
+	for pos+61 <= len(data) {
+		b := data[pos:]
+		base := int64(be64(b[0:]))
+		length := int(be32(b[8:]))
+		size := 12 + length
+		if length < 49 || pos+size > len(data) {
+			return nil, false
+		}
+		last := base + int64(be32(b[23:]))
+		if base <= off && off <= last {
+			return b[:size], true
+		}
+		if base > off {
+			return nil, false
+		}
+		pos += size
+	}
+	return nil, false
+}
+
+// sameBatch compares two batches by base offset, last offset delta,
+// partition leader epoch and CRC.
+func sameBatch(a, b []byte) bool {
+	return be64(a) == be64(b) && be32(a[23:]) == be32(b[23:]) && be32(a[12:]) == be32(b[12:]) && be32(a[17:]) == be32(b[17:])
+}
+
+// describeBatch renders a batch's identity for a failure message.
+func describeBatch(b []byte) string {
+	base := int64(be64(b))
+	return fmt.Sprintf("batch %d-%d epoch %d crc %08x", base, base+int64(be32(b[23:])), int32(be32(b[12:])), be32(b[17:]))
+}
+
+// sameIDs compares two broker id lists as sets.
+func sameIDs(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
