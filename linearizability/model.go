@@ -25,8 +25,14 @@ type ModelOptions struct {
 	//
 	// It also accepts OFFSET_OUT_OF_RANGE at any offset, since a stale leader
 	// can be shorter than the committed log.
+	//
+	// It applies to every read; Op.MayBeStale applies the same rules to one
+	// read only, for a recorder that knows which answers may be stale.
 	StaleHighWatermark bool
 }
+
+// staleOK reports whether op's answer may lag the committed log.
+func (o ModelOptions) staleOK(op Op) bool { return o.StaleHighWatermark || op.MayBeStale }
 
 // PartitionLogModel returns the porcupine model of committed partition logs.
 // Its operations must come from Operations (inputs are opaque; outputs are
@@ -58,9 +64,10 @@ type ModelOptions struct {
 //     committed data vanished.
 //   - ok end offset e: legal iff e == len(log).
 //
-// With StaleHighWatermark, hw <= len(log) replaces hw == len(log) (and a
-// non-empty read must also end at or below hw), e <= len(log) replaces
-// e == len(log), and out-of-range reads are always legal.
+// With StaleHighWatermark, or for an op marked MayBeStale, hw <= len(log)
+// replaces hw == len(log) (and a non-empty read must also end at or below
+// hw), e <= len(log) replaces e == len(log), and out-of-range reads are
+// always legal.
 //
 // # Unknown outcomes
 //
@@ -185,19 +192,19 @@ func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInpu
 				out = append(out, g)
 			}
 		}
-		if opts.StaleHighWatermark {
+		if opts.staleOK(op) {
 			s.growAtLeast(ctx, in.claimed, max(op.HighWatermark, op.Offset)-length, keep)
 		} else {
 			s.growExactly(ctx, in.claimed, op.HighWatermark-length, keep)
 		}
 	case inputOutOfRange:
 		// Growing the log can only make this illegal.
-		if opts.StaleHighWatermark || op.Offset > length {
+		if opts.staleOK(op) || op.Offset > length {
 			return []any{s}
 		}
 	case inputEndOffset:
 		keep := func(g partitionState) { out = append(out, g) }
-		if opts.StaleHighWatermark {
+		if opts.staleOK(op) {
 			s.growAtLeast(ctx, in.claimed, op.Offset-length, keep)
 		} else {
 			s.growExactly(ctx, in.claimed, op.Offset-length, keep)
@@ -213,7 +220,7 @@ func readLegal(opts ModelOptions, log logState, op Op) bool {
 	if end > length {
 		return false
 	}
-	if opts.StaleHighWatermark {
+	if opts.staleOK(op) {
 		if op.HighWatermark > length || (len(op.Values) > 0 && end > op.HighWatermark) {
 			return false
 		}
@@ -228,8 +235,7 @@ func readLegal(opts ModelOptions, log logState, op Op) bool {
 // operations that cannot change or contradict the log: failed appends (a
 // failed append's value showing up in a read is still caught, since no
 // remaining operation writes it), failed reads and end-offset queries, and,
-// with StaleHighWatermark, out-of-range reads (the model accepts them
-// everywhere). It sorts unknown-outcome appends into observed and pending
+// out-of-range reads that may be stale (the model accepts them everywhere). It sorts unknown-outcome appends into observed and pending
 // ones as described on PartitionLogModel.
 func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
 	type valueKey struct {
@@ -298,7 +304,7 @@ func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
 		case op.Kind == OpRead && op.Outcome == OutcomeOK:
 			in.kind = inputRead
 		case op.Kind == OpRead && op.Outcome == OutcomeOutOfRange:
-			if opts.StaleHighWatermark {
+			if opts.staleOK(op) {
 				continue
 			}
 			in.kind = inputOutOfRange

@@ -120,11 +120,14 @@ type world struct {
 	conns      []*conn
 	nextConnID uint64
 
-	reg      registry
-	history  []lin.Op
-	open     []*pendingOp
-	failures []string
-	notes    []string
+	reg registry
+	// answerExact is, while a client's callback runs, the partitions its
+	// answer gave exactly (see reads.go).
+	answerExact []lin.TopicPartition
+	history     []lin.Op
+	open        []*pendingOp
+	failures    []string
+	notes       []string
 
 	faultsOn        bool
 	workloadStopped bool
@@ -711,8 +714,10 @@ func (w *world) check(opts Options, res *Result) {
 		// A cluster's reads are Kafka's: a deposed leader that has not yet
 		// heard of its successor keeps serving its last high watermark, and
 		// a new leader's lags until its followers fetch, so a read may miss
-		// records committed elsewhere (never return uncommitted ones).
-		Model:             lin.ModelOptions{StaleHighWatermark: w.cluster()},
+		// records committed elsewhere (never return uncommitted ones). Each
+		// read says whether it may (Op.MayBeStale, reads.go); the rest are
+		// held to the exact rules.
+		Model:             lin.ModelOptions{},
 		Timeout:           opts.CheckTimeout,
 		VisualizationDir:  opts.VisualizationDir,
 		VisualizationName: fmt.Sprintf("chronik-sim-seed-%d.html", w.seed),
