@@ -159,6 +159,9 @@ type modelInput struct {
 	// claimed holds the offsets of this op's partition that must hold a
 	// known value; placeholders may not go there.
 	claimed *offsetSet
+	// budget is this op's partition's work budget (CheckLinearizability
+	// sets it; nil: unbounded).
+	budget *budget
 }
 
 // String describes the operation for the visualization.
@@ -177,12 +180,17 @@ func (in modelInput) String() string {
 func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInput) []any {
 	op := in.op
 	length := int64(s.log.length)
+	if !in.budget.spend() {
+		// Out of budget: no successor, so porcupine unwinds at once and
+		// the partition is reported undecided, not illegal.
+		return nil
+	}
 	var out []any
 	switch in.kind {
 	case inputPending:
 		return []any{s.withPending(len(op.Values))}
 	case inputAppend:
-		s.growExactly(ctx, in.claimed, in.base-length, func(g partitionState) {
+		s.growExactly(ctx, in.budget, in.claimed, in.base-length, func(g partitionState) {
 			g.log = g.log.append(op.Values)
 			out = append(out, g)
 		})
@@ -193,9 +201,9 @@ func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInpu
 			}
 		}
 		if opts.staleOK(op) {
-			s.growAtLeast(ctx, in.claimed, max(op.HighWatermark, op.Offset)-length, keep)
+			s.growAtLeast(ctx, in.budget, in.claimed, max(op.HighWatermark, op.Offset)-length, keep)
 		} else {
-			s.growExactly(ctx, in.claimed, op.HighWatermark-length, keep)
+			s.growExactly(ctx, in.budget, in.claimed, op.HighWatermark-length, keep)
 		}
 	case inputOutOfRange:
 		// Growing the log can only make this illegal.
@@ -205,9 +213,9 @@ func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInpu
 	case inputEndOffset:
 		keep := func(g partitionState) { out = append(out, g) }
 		if opts.staleOK(op) {
-			s.growAtLeast(ctx, in.claimed, op.Offset-length, keep)
+			s.growAtLeast(ctx, in.budget, in.claimed, op.Offset-length, keep)
 		} else {
-			s.growExactly(ctx, in.claimed, op.Offset-length, keep)
+			s.growExactly(ctx, in.budget, in.claimed, op.Offset-length, keep)
 		}
 	}
 	return out
@@ -399,7 +407,7 @@ func (s partitionState) withPending(k int) partitionState {
 // appends whose lengths sum to exactly need (need 0: s itself). Distinct
 // sub-multisets of lengths give distinct remaining pending sets, so each is
 // its own successor.
-func (s partitionState) growExactly(ctx context.Context, claimed *offsetSet, need int64, fn func(partitionState)) {
+func (s partitionState) growExactly(ctx context.Context, b *budget, claimed *offsetSet, need int64, fn func(partitionState)) {
 	if need < 0 {
 		return
 	}
@@ -410,7 +418,7 @@ func (s partitionState) growExactly(ctx context.Context, claimed *offsetSet, nee
 	if length := int64(s.log.length); claimed.anyIn(length, length+need) {
 		return
 	}
-	s.subsets(ctx, func(sum int64, _ int) int {
+	s.subsets(ctx, b, func(sum int64, _ int) int {
 		return cmp.Compare(sum, need)
 	}, fn)
 }
@@ -419,7 +427,7 @@ func (s partitionState) growExactly(ctx context.Context, claimed *offsetSet, nee
 // minimal set of pending appends whose lengths sum to at least need: sets
 // that drop below need without their shortest member. Applying more than a
 // minimal set now is never required, since the rest can apply later.
-func (s partitionState) growAtLeast(ctx context.Context, claimed *offsetSet, need int64, fn func(partitionState)) {
+func (s partitionState) growAtLeast(ctx context.Context, b *budget, claimed *offsetSet, need int64, fn func(partitionState)) {
 	if need <= 0 {
 		fn(s)
 		return
@@ -428,7 +436,7 @@ func (s partitionState) growAtLeast(ctx context.Context, claimed *offsetSet, nee
 	if claimed.anyIn(length, length+need) {
 		return
 	}
-	s.subsets(ctx, func(sum int64, shortest int) int {
+	s.subsets(ctx, b, func(sum int64, shortest int) int {
 		switch {
 		case sum < need:
 			return -1
@@ -450,7 +458,8 @@ type lengthGroup struct{ length, count int }
 // to keep adding lengths, 0 to emit the set, 1 to abandon it; it sees the
 // set's sum and its shortest length. Lengths are taken longest first, so
 // the shortest is the last one added and sums only grow along a branch.
-func (s partitionState) subsets(ctx context.Context, judge func(sum int64, shortest int) int, fn func(partitionState)) {
+// Every set visited costs one unit of b.
+func (s partitionState) subsets(ctx context.Context, b *budget, judge func(sum int64, shortest int) int, fn func(partitionState)) {
 	// Distinct lengths, longest first, with their counts.
 	var groups []lengthGroup
 	for i := len(s.pending) - 1; i >= 0; i-- {
@@ -466,7 +475,7 @@ func (s partitionState) subsets(ctx context.Context, judge func(sum int64, short
 	taken := make([]int, len(groups))
 	var walk func(g int, sum int64, shortest int)
 	walk = func(g int, sum int64, shortest int) {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !b.spend() {
 			return
 		}
 		if shortest > 0 {

@@ -55,7 +55,6 @@ func seedWasSet() bool {
 func runOptions() Options {
 	return Options{
 		VisualizationDir: outDir(),
-		CheckTimeout:     20 * time.Second,
 		FaultPhase:       Time(*flagPhase / time.Microsecond),
 		Nodes:            *flagNodes,
 	}
