@@ -102,34 +102,7 @@ func (o ModelOptions) staleOK(op Op) bool { return o.StaleHighWatermark || op.Ma
 // with a placeholder early and only find out much later that a real value
 // belongs there.
 func PartitionLogModel(opts ModelOptions) porcupine.Model {
-	nm := porcupine.NondeterministicModel{
-		Partition: partitionOperations,
-		Init: func() []any {
-			return []any{partitionState{}}
-		},
-		StepContext: func(ctx context.Context, state, input, _ any) []any {
-			return step(ctx, opts, state.(partitionState), input.(modelInput))
-		},
-		Equal: func(a, b any) bool {
-			return a.(partitionState).equal(b.(partitionState))
-		},
-		Hash: func(s any) uint64 {
-			return s.(partitionState).hash()
-		},
-		DescribeOperation: func(input, _ any) string {
-			return input.(modelInput).String()
-		},
-		DescribeState: func(s any) string {
-			return s.(partitionState).String()
-		},
-		DescribeOperationMetadata: func(meta any) string {
-			if i, ok := meta.(int); ok {
-				return fmt.Sprintf("op #%d", i)
-			}
-			return ""
-		},
-	}
-	return nm.ToModel()
+	return powersetModel(opts)
 }
 
 // inputKind is how the model treats an operation.
@@ -418,7 +391,7 @@ func (s partitionState) growExactly(ctx context.Context, b *budget, claimed *off
 	if length := int64(s.log.length); claimed.anyIn(length, length+need) {
 		return
 	}
-	s.subsets(ctx, b, func(sum int64, _ int) int {
+	s.choose(ctx, b, need, func(sum int64, _ int) int {
 		return cmp.Compare(sum, need)
 	}, fn)
 }
@@ -436,7 +409,7 @@ func (s partitionState) growAtLeast(ctx context.Context, b *budget, claimed *off
 	if claimed.anyIn(length, length+need) {
 		return
 	}
-	s.subsets(ctx, b, func(sum int64, shortest int) int {
+	s.choose(ctx, b, need, func(sum int64, shortest int) int {
 		switch {
 		case sum < need:
 			return -1
@@ -450,6 +423,36 @@ func (s partitionState) growAtLeast(ctx context.Context, b *budget, claimed *off
 	}, fn)
 }
 
+// maxGrowthChoices bounds the successors of one growth. Unread unknown
+// appends differ only in length, yet every choice of which of them fill a
+// gap leaves a different pending set behind, and with dozens pending (a
+// partition whose producers timed out a lot and that no final drain read)
+// the choices run into the millions at a single step, and multiply across
+// steps.
+const maxGrowthChoices = 32
+
+// choose calls fn with the states subsets finds for judge, unless there
+// are more than maxGrowthChoices: then with one state instead, the log
+// grown by need placeholders and every pending append kept. That state
+// can do whatever any of the choices could (its pending set contains each
+// of theirs, and a choice that grew further than need can grow the rest
+// later), so the model still never rejects a legal history; the price is
+// that from then on it lets one unread append's length count in two gaps.
+func (s partitionState) choose(ctx context.Context, b *budget, need int64, judge func(sum int64, shortest int) int, fn func(partitionState)) {
+	var found []partitionState
+	s.subsets(ctx, b, judge, func(g partitionState) bool {
+		found = append(found, g)
+		return len(found) <= maxGrowthChoices
+	})
+	if len(found) > maxGrowthChoices {
+		fn(partitionState{log: s.log.appendPlaceholders(int(need)), pending: s.pending})
+		return
+	}
+	for _, g := range found {
+		fn(g)
+	}
+}
+
 // lengthGroup is one distinct pending length and how many pending appends
 // have it.
 type lengthGroup struct{ length, count int }
@@ -458,8 +461,9 @@ type lengthGroup struct{ length, count int }
 // to keep adding lengths, 0 to emit the set, 1 to abandon it; it sees the
 // set's sum and its shortest length. Lengths are taken longest first, so
 // the shortest is the last one added and sums only grow along a branch.
-// Every set visited costs one unit of b.
-func (s partitionState) subsets(ctx context.Context, b *budget, judge func(sum int64, shortest int) int, fn func(partitionState)) {
+// Every set visited costs one unit of b. The walk stops when fn returns
+// false.
+func (s partitionState) subsets(ctx context.Context, b *budget, judge func(sum int64, shortest int) int, fn func(partitionState) bool) {
 	// Distinct lengths, longest first, with their counts.
 	var groups []lengthGroup
 	for i := len(s.pending) - 1; i >= 0; i-- {
@@ -473,15 +477,16 @@ func (s partitionState) subsets(ctx context.Context, b *budget, judge func(sum i
 	// groups in order only (walk(next) never goes back to an earlier group),
 	// so each sub-multiset is produced once.
 	taken := make([]int, len(groups))
+	stopped := false
 	var walk func(g int, sum int64, shortest int)
 	walk = func(g int, sum int64, shortest int) {
-		if ctx.Err() != nil || !b.spend() {
+		if stopped || ctx.Err() != nil || !b.spend() {
 			return
 		}
 		if shortest > 0 {
 			switch judge(sum, shortest) {
 			case 0:
-				fn(s.apply(groups, taken, sum))
+				stopped = !fn(s.apply(groups, taken, sum))
 				return
 			case 1:
 				return
