@@ -535,6 +535,9 @@ func (w *world) checkRecoveredIntact(n *simNode) {
 		if ok && w.quarantine[tp] {
 			continue
 		}
+		if w.noteCorruptOffline(n.id, p.Dir) {
+			continue
+		}
 		w.fail("storage: node %d found synced data of %s corrupt, with no media flip injected there: %v", n.id, p.Dir, p.Cause)
 	}
 }

@@ -573,6 +573,7 @@ func (l *nodeLogger) log(level, msg string, args []any) {
 	w.tr.str(b.String())
 	w.logf("node %d %s %s %s", n.id, level, msg, b.String())
 	n.noteBrokerLog(msg, args)
+	n.noteOfflineLog(msg, args)
 }
 
 func (l *nodeLogger) Info(msg string, args ...any)  { l.log("INFO", msg, args) }

@@ -133,7 +133,9 @@ type world struct {
 	workloadStopped bool
 	diskFullUntil   Time
 	quarantine      map[lin.TopicPartition]bool
-	done            bool
+	// mediaFlips are the flips that stay checked (clusters, mediaflip.go).
+	mediaFlips []*mediaFlip
+	done       bool
 
 	// finalPowerIfFsyncFull makes the final restart a power loss when an
 	// fsync failed on a full disk during the run (drawFullSync).
