@@ -532,7 +532,7 @@ func (w *world) checkRecoveredIntact(n *simNode) {
 			continue
 		}
 		tp, ok := partitionOfPath(p.Dir + "/")
-		if ok && w.quarantine[tp] {
+		if _, q := w.quarantine[tp]; ok && q {
 			continue
 		}
 		if w.noteCorruptOffline(n.id, p.Dir) {

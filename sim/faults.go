@@ -248,10 +248,12 @@ func (w *world) faultFlip() {
 
 // faultMediaFlip flips a bit inside the records of a stored batch. A
 // single node cannot survive media corruption of acknowledged data, so the
-// partition is quarantined: its history is left out of the linearizability
-// and offset checks and of the final drain. What is still checked for it:
-// no corrupt batch (client-side CRC) and no offset past the high watermark
-// is ever served, and invariants hold. In a cluster, a flip of a replica
+// partition is quarantined: what its clients did from then on is left out
+// of the linearizability and offset checks, and it is left out of the
+// final drain. What is still checked for it: the history up to the flip
+// (appends called and reads answered before it), that no corrupt batch
+// (client-side CRC) and no offset past the high watermark is ever served,
+// and that invariants hold. In a cluster, a flip of a replica
 // whose partition has another in-sync copy quarantines nothing
 // (mediaflip.go).
 func (w *world) faultMediaFlip() {
@@ -298,8 +300,10 @@ func (w *world) faultMediaFlip() {
 		w.logf("fault: media flip in %s at position %d (batch %d-%d) on node %d; other replicas hold %s", t.name, off, t.b.baseOffset, t.b.last, n.id, tp)
 		return
 	}
-	w.quarantine[tp] = true
-	w.notef("media flip in %s at position %d (batch %d-%d): %s quarantined from the checks", t.name, off, t.b.baseOffset, t.b.last, tp)
+	if _, already := w.quarantine[tp]; !already {
+		w.quarantine[tp] = w.s.now
+	}
+	w.notef("media flip in %s at position %d (batch %d-%d): %s quarantined from the checks of what followed", t.name, off, t.b.baseOffset, t.b.last, tp)
 }
 
 // partitionOfPath parses "topic-3/000...0.log".

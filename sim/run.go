@@ -132,7 +132,9 @@ type world struct {
 	faultsOn        bool
 	workloadStopped bool
 	diskFullUntil   Time
-	quarantine      map[lin.TopicPartition]bool
+	// quarantine holds the partitions a media flip left without a good
+	// copy, with the flip's time.
+	quarantine map[lin.TopicPartition]Time
 	// mediaFlips are the flips that stay checked (clusters, mediaflip.go).
 	mediaFlips []*mediaFlip
 	done       bool
@@ -169,7 +171,7 @@ func newWorld(seed uint64, opts Options) *world {
 		root:       root,
 		netRng:     root.Fork("net"),
 		faultRng:   root.Fork("faults"),
-		quarantine: map[lin.TopicPartition]bool{},
+		quarantine: map[lin.TopicPartition]Time{},
 		logw:       opts.EventLog,
 		startGap:   startGap,
 		trapRng:    root.Fork("catchup-trap"),
@@ -458,7 +460,7 @@ func (f *finalizer) begin() {
 			}
 			for p := int32(0); p < truth.Topic(name).Partitions; p++ {
 				tp := lin.TopicPartition{Topic: name, Partition: p}
-				if !w.quarantine[tp] {
+				if _, q := w.quarantine[tp]; !q {
 					f.parts = append(f.parts, tp)
 				}
 			}
@@ -486,7 +488,7 @@ func (f *finalizer) begin() {
 			}
 			for p := int32(0); p < listed[name]; p++ {
 				tp := lin.TopicPartition{Topic: name, Partition: p}
-				if !w.quarantine[tp] {
+				if _, q := w.quarantine[tp]; !q {
 					f.parts = append(f.parts, tp)
 				}
 			}
@@ -682,7 +684,7 @@ func Run(seed uint64, opts Options) (res *Result) {
 }
 
 // check runs the history checkers: the offset checks and porcupine, on
-// every partition not quarantined by a media flip.
+// every partition, up to the flip for one quarantined by a media flip.
 func (w *world) check(opts Options, res *Result) {
 	for _, p := range w.open {
 		if !p.open {
@@ -696,9 +698,10 @@ func (w *world) check(opts Options, res *Result) {
 	}
 	hist := w.history[:0:0]
 	for _, op := range w.history {
-		if !w.quarantine[op.Partition] {
-			hist = append(hist, op)
+		if at, q := w.quarantine[op.Partition]; q && !beforeFlip(op, at) {
+			continue
 		}
+		hist = append(hist, op)
 	}
 	findings, err := lin.CheckOffsets(hist)
 	if err != nil {
@@ -731,4 +734,16 @@ func (w *world) check(opts Options, res *Result) {
 		w.fail("%s", lr)
 		res.VisualizationPath = lr.VisualizationPath
 	}
+}
+
+// beforeFlip reports whether op of a quarantined partition stays checked:
+// an append called before the flip at (its outcome and offset are the
+// broker's answer, whenever it came), or a read or end-offset query
+// answered before it. Later reads may meet the damage; later appends'
+// values appear in no kept read.
+func beforeFlip(op lin.Op, at Time) bool {
+	if op.Kind == lin.OpAppend {
+		return op.Call < int64(at)
+	}
+	return op.Return < int64(at)
 }
