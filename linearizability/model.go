@@ -96,6 +96,13 @@ func (o ModelOptions) staleOK(op Op) bool { return o.StaleHighWatermark || op.Ma
 //     can only break a step that needs a longer log, and that step applies
 //     it itself. What stays pending at the end was not applied.
 //
+// Choices of which unread appends fill a gap multiply, so past
+// maxGrowthChoices successors of one step, or maxStates states at once,
+// the model keeps a state that dominates them (choose, stateSet.collapse):
+// it never rejects a legal history, but may then let one unread append's
+// length fill two gaps. Every step and state is charged to the partition's
+// step budget (Options.StepBudget).
+//
 // Placeholders may not go at an offset where a read saw a value or where an
 // ok (or observed) append put one: in every legal linearization those
 // offsets hold that value. Without this rule the search could fill a gap
