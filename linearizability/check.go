@@ -92,23 +92,24 @@ func (r LinearizabilityResult) String() string {
 	var b strings.Builder
 	b.WriteString("linearizability: " + r.Verdict.String())
 	if len(r.Unlinearized) > 0 {
-		names := make([]string, len(r.Unlinearized))
-		for i, tp := range r.Unlinearized {
-			names[i] = tp.String()
-		}
-		b.WriteString(" (not linearized: " + strings.Join(names, ", ") + ")")
+		b.WriteString(" (not linearized: " + joinPartitions(r.Unlinearized) + ")")
 	}
 	if len(r.Undecided) > 0 {
-		names := make([]string, len(r.Undecided))
-		for i, tp := range r.Undecided {
-			names[i] = tp.String()
-		}
-		b.WriteString(" (step budget exhausted: " + strings.Join(names, ", ") + ")")
+		b.WriteString(" (step budget exhausted: " + joinPartitions(r.Undecided) + ")")
 	}
 	if r.VisualizationPath != "" {
 		b.WriteString("; visualization: " + r.VisualizationPath)
 	}
 	return b.String()
+}
+
+// joinPartitions lists partitions as "t-0, t-1".
+func joinPartitions(tps []TopicPartition) string {
+	names := make([]string, len(tps))
+	for i, tp := range tps {
+		names[i] = tp.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // CheckLinearizability validates history and checks every partition against
