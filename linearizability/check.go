@@ -58,7 +58,7 @@ type Options struct {
 	// model step and every set of pending appends the model tries costs one
 	// unit (DefaultStepBudget is a sensible bound). A partition that needs
 	// more is undecided (VerdictUndecided unless another is illegal). Zero
-	// means unbounded.
+	// means unbounded. CheckTopicSet ignores it.
 	StepBudget int64
 	// VisualizationDir, if set, is where an HTML visualization of an illegal
 	// history is written (created if missing). Empty means none.
