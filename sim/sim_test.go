@@ -216,6 +216,12 @@ func requireCoverage(t *testing.T, cov Coverage) {
 			t.Errorf("coverage: the fixed sweep reached no %s (%s)", c.name, cov)
 		}
 	}
+	// Epoch-aware reads (reads.go) and cluster media flips (mediaflip.go).
+	for _, name := range []string{"read-exact", "read-may-be-stale", "media-flip-replicated"} {
+		if cov.Counts[name] == 0 {
+			t.Errorf("coverage: the fixed sweep reached no %s (%s)", name, cov)
+		}
+	}
 }
 
 // sweep runs count seeds from start on every core, printing each line;
