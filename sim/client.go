@@ -340,7 +340,7 @@ func (ch *channel) receive(cn *conn, m msg) {
 		w.judgeCatchUp(cn, k, resp)
 	}
 	// The callback runs inside finish: it reads which partitions the
-	// answer gave exactly (answeredExact) while answerExact is set.
+	// answer gave exactly (answerMayBeStale) while answerExact is set.
 	w.answerExact = m.exact
 	ch.finish(k, resp, nil)
 	w.answerExact = nil
