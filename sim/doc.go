@@ -160,9 +160,10 @@
 // leader-epoch checkpoints (never metadata.json, which has no checksum).
 // A media flip (in 10% of seeds, once) flips a bit inside one stored
 // batch. Corruption of acknowledged records cannot be survived by a single
-// node, so there it quarantines the partition: what its clients did after
-// the flip leaves the history checks (appends called and reads answered
-// before it stay), the partition leaves the final drain, and what is still
+// node, so there it quarantines the partition: the history checks see its
+// history cut at the flip (what was called before it; an append
+// acknowledged after it counts as unknown, a read answered after it is
+// left out), the partition leaves the final drain, and what is still
 // checked is that no corrupt batch and nothing past the high watermark is
 // ever served. In a cluster, when the partition's committed ISR holds
 // another replica (else as on a single node), nothing is quarantined

@@ -698,8 +698,11 @@ func (w *world) check(opts Options, res *Result) {
 	}
 	hist := w.history[:0:0]
 	for _, op := range w.history {
-		if at, q := w.quarantine[op.Partition]; q && !beforeFlip(op, at) {
-			continue
+		if at, q := w.quarantine[op.Partition]; q {
+			var keep bool
+			if op, keep = beforeFlip(op, at); !keep {
+				continue
+			}
 		}
 		hist = append(hist, op)
 	}
@@ -736,14 +739,25 @@ func (w *world) check(opts Options, res *Result) {
 	}
 }
 
-// beforeFlip reports whether op of a quarantined partition stays checked:
-// an append called before the flip at (its outcome and offset are the
-// broker's answer, whenever it came), or a read or end-offset query
-// answered before it. Later reads may meet the damage; later appends'
-// values appear in no kept read.
-func beforeFlip(op lin.Op, at Time) bool {
-	if op.Kind == lin.OpAppend {
-		return op.Call < int64(at)
+// beforeFlip cuts the history of a quarantined partition at its flip
+// (at): it returns op as the checks see it, and whether they see it at
+// all. What was called before the flip stays, and what was answered after
+// it is cut as if the history ended there: an append acknowledged after
+// the flip becomes unknown (the damage may have cost it), a read or
+// end-offset query answered after it is left out. A cut of a legal history
+// is legal, so nothing that the flip explains can fail the checks.
+func beforeFlip(op lin.Op, at Time) (lin.Op, bool) {
+	if op.Call >= int64(at) {
+		return op, false
 	}
-	return op.Return < int64(at)
+	if op.Return < int64(at) {
+		return op, true
+	}
+	if op.Kind != lin.OpAppend {
+		return op, false
+	}
+	if op.Outcome == lin.OutcomeOK {
+		op.Outcome, op.Offset = lin.OutcomeUnknown, 0
+	}
+	return op, true
 }
