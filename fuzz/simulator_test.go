@@ -48,7 +48,6 @@ func FuzzSimulator(f *testing.F) {
 		phase := simFaultPhase(faultPhaseKnob)
 		res := sim.Run(seed, sim.Options{
 			VisualizationDir: filepath.Join(os.TempDir(), "chronik-sim"),
-			CheckTimeout:     10 * time.Second,
 			FaultPhase:       phase,
 		})
 		if res.OK() {

@@ -20,6 +20,10 @@ const (
 	VerdictIllegal
 	// VerdictUnknown means the time budget ran out before an answer.
 	VerdictUnknown
+	// VerdictUndecided means no partition is illegal but at least one
+	// exhausted its step budget (Options.StepBudget) before an answer. It
+	// depends only on the history and the budget, never on machine speed.
+	VerdictUndecided
 )
 
 // String names the verdict.
@@ -31,6 +35,8 @@ func (v Verdict) String() string {
 		return "illegal"
 	case VerdictUnknown:
 		return "unknown"
+	case VerdictUndecided:
+		return "undecided"
 	}
 	return fmt.Sprintf("Verdict(%d)", uint8(v))
 }
@@ -45,8 +51,15 @@ type Options struct {
 	Model ModelOptions
 	// Timeout bounds porcupine's search, measured by porcupine on the wall
 	// clock; zero means no bound. When it expires the verdict is
-	// VerdictUnknown (unless a partition was already found illegal).
+	// VerdictUnknown (unless a partition was already found illegal). The
+	// answer then depends on machine speed: prefer StepBudget.
 	Timeout time.Duration
+	// StepBudget bounds each partition's search deterministically: every
+	// model step and every set of pending appends the model tries costs one
+	// unit (DefaultStepBudget is a sensible bound). A partition that needs
+	// more is undecided (VerdictUndecided unless another is illegal). Zero
+	// means unbounded. CheckTopicSet ignores it.
+	StepBudget int64
 	// VisualizationDir, if set, is where an HTML visualization of an illegal
 	// history is written (created if missing). Empty means none.
 	VisualizationDir string
@@ -64,6 +77,11 @@ type LinearizabilityResult struct {
 	// porcupine found no complete linearization: the illegal ones, plus,
 	// when the timeout expired, any it had not finished.
 	Unlinearized []TopicPartition
+	// Undecided lists, in partition order, the partitions of Unlinearized
+	// that ran out of StepBudget: not found illegal.
+	Undecided []TopicPartition
+	// Steps is the largest number of budget units one partition used.
+	Steps int64
 	// VisualizationPath is the HTML file written for an illegal history, or
 	// empty.
 	VisualizationPath string
@@ -74,16 +92,24 @@ func (r LinearizabilityResult) String() string {
 	var b strings.Builder
 	b.WriteString("linearizability: " + r.Verdict.String())
 	if len(r.Unlinearized) > 0 {
-		names := make([]string, len(r.Unlinearized))
-		for i, tp := range r.Unlinearized {
-			names[i] = tp.String()
-		}
-		b.WriteString(" (not linearized: " + strings.Join(names, ", ") + ")")
+		b.WriteString(" (not linearized: " + joinPartitions(r.Unlinearized) + ")")
+	}
+	if len(r.Undecided) > 0 {
+		b.WriteString(" (step budget exhausted: " + joinPartitions(r.Undecided) + ")")
 	}
 	if r.VisualizationPath != "" {
 		b.WriteString("; visualization: " + r.VisualizationPath)
 	}
 	return b.String()
+}
+
+// joinPartitions lists partitions as "t-0, t-1".
+func joinPartitions(tps []TopicPartition) string {
+	names := make([]string, len(tps))
+	for i, tp := range tps {
+		names[i] = tp.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // CheckLinearizability validates history and checks every partition against
@@ -97,6 +123,7 @@ func CheckLinearizability(history []Op, opts Options) (LinearizabilityResult, er
 	}
 	model := PartitionLogModel(opts.Model)
 	ops := Operations(history, opts.Model)
+	budgets := attachBudgets(ops, opts.StepBudget)
 	// Verbose mode: it checks every partition to the end instead of stopping
 	// at the first illegal one, which gives per-partition answers, and it
 	// keeps the partial linearizations the visualization needs.
@@ -111,8 +138,26 @@ func CheckLinearizability(history []Op, opts Options) (LinearizabilityResult, er
 	default:
 		out.Verdict = VerdictUnknown
 	}
+	for _, b := range budgets {
+		out.Steps = max(out.Steps, b.used)
+	}
 	if out.Verdict != VerdictOK {
 		out.Unlinearized = unlinearized(ops, info)
+	}
+	if out.Verdict == VerdictIllegal {
+		// A partition that ran out of budget has no successor states
+		// from then on, so porcupine calls it illegal; it is undecided.
+		illegal := 0
+		for _, tp := range out.Unlinearized {
+			if budgets[tp].exhausted() {
+				out.Undecided = append(out.Undecided, tp)
+			} else {
+				illegal++
+			}
+		}
+		if illegal == 0 {
+			out.Verdict = VerdictUndecided
+		}
 	}
 	if out.Verdict == VerdictIllegal && opts.VisualizationDir != "" {
 		path, err := writeVisualization(model, info, opts)
@@ -122,6 +167,23 @@ func CheckLinearizability(history []Op, opts Options) (LinearizabilityResult, er
 		out.VisualizationPath = path
 	}
 	return out, nil
+}
+
+// attachBudgets gives every partition of ops its own budget of limit units
+// and returns them by partition.
+func attachBudgets(ops []porcupine.Operation, limit int64) map[TopicPartition]*budget {
+	budgets := make(map[TopicPartition]*budget)
+	for i := range ops {
+		in := ops[i].Input.(modelInput)
+		b := budgets[in.op.Partition]
+		if b == nil {
+			b = &budget{limit: limit}
+			budgets[in.op.Partition] = b
+		}
+		in.budget = b
+		ops[i].Input = in
+	}
+	return budgets
 }
 
 // unlinearized lists the partitions without a complete linearization. It

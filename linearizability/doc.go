@@ -6,7 +6,8 @@
 //
 //   - CheckLinearizability runs porcupine with PartitionLogModel, a
 //     sequential specification of one partition's committed log. It is
-//     exhaustive but can be slow (NP-hard), so it takes a time budget.
+//     exhaustive but can be slow (NP-hard), so it takes a step budget
+//     (Options.StepBudget), which is deterministic.
 //   - CheckOffsets runs Jepsen-style offset checks (lost write, duplicate,
 //     inconsistent offset, poll skip, non-monotonic send or poll, wrong
 //     acknowledged offset, unexpected value). They are linear-ish in the
@@ -46,10 +47,12 @@
 //
 // # Determinism
 //
-// With a zero timeout the verdicts and findings depend only on the history.
-// A non-zero timeout is measured by porcupine on the wall clock, so an
-// Unknown verdict depends on machine speed; the simulator should treat
-// Unknown as "inconclusive", never as a pass or a failure of the seed.
+// With a zero timeout the verdicts and findings depend only on the history
+// and Options.StepBudget: a partition whose search needs more units than
+// the budget is undecided (VerdictUndecided), the same on every machine. A
+// non-zero timeout is measured by porcupine on the wall clock, so an
+// Unknown verdict depends on machine speed; the simulator uses the budget
+// only.
 // Porcupine orders partial linearizations in its HTML output by map
 // iteration, so the visualization file is not byte-for-byte reproducible even
 // though the verdict is.

@@ -140,6 +140,14 @@ type Op struct {
 	// consuming its previous read. The poll checks skip the gap or step back
 	// before such a read.
 	Seek bool
+	// MayBeStale marks a read or end-offset query whose answer may lag the
+	// committed log: it came from a broker that was not the leader at the
+	// partition's current leader epoch, had not yet heard of that epoch, or
+	// led it with a high watermark still below the epoch's start (a new
+	// leader's lags until its followers fetch). The model then applies the
+	// stale rules of ModelOptions.StaleHighWatermark to this operation
+	// alone; an answer from the current, caught-up leader must be exact.
+	MayBeStale bool
 	// Final marks an ok read that is part of the final drain of the
 	// partition: after the faults healed and every append settled, a reader
 	// fetched from offset 0 up to the high watermark. The lost-write check
@@ -177,12 +185,18 @@ func (op Op) String() string {
 		if op.Final {
 			b.WriteString(" (final)")
 		}
+		if op.MayBeStale {
+			b.WriteString(" (may be stale)")
+		}
 	case OpEndOffset:
 		b.WriteString("end offset")
 		if op.Outcome == OutcomeOK {
 			fmt.Fprintf(&b, " -> %d", op.Offset)
 		} else {
 			b.WriteString(" -> " + op.Outcome.String())
+		}
+		if op.MayBeStale {
+			b.WriteString(" (may be stale)")
 		}
 	default:
 		b.WriteString(op.Kind.String())

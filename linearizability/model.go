@@ -25,8 +25,14 @@ type ModelOptions struct {
 	//
 	// It also accepts OFFSET_OUT_OF_RANGE at any offset, since a stale leader
 	// can be shorter than the committed log.
+	//
+	// It applies to every read; Op.MayBeStale applies the same rules to one
+	// read only, for a recorder that knows which answers may be stale.
 	StaleHighWatermark bool
 }
+
+// staleOK reports whether op's answer may lag the committed log.
+func (o ModelOptions) staleOK(op Op) bool { return o.StaleHighWatermark || op.MayBeStale }
 
 // PartitionLogModel returns the porcupine model of committed partition logs.
 // Its operations must come from Operations (inputs are opaque; outputs are
@@ -58,9 +64,10 @@ type ModelOptions struct {
 //     committed data vanished.
 //   - ok end offset e: legal iff e == len(log).
 //
-// With StaleHighWatermark, hw <= len(log) replaces hw == len(log) (and a
-// non-empty read must also end at or below hw), e <= len(log) replaces
-// e == len(log), and out-of-range reads are always legal.
+// With StaleHighWatermark, or for an op marked MayBeStale, hw <= len(log)
+// replaces hw == len(log) (and a non-empty read must also end at or below
+// hw), e <= len(log) replaces e == len(log), and out-of-range reads are
+// always legal.
 //
 // # Unknown outcomes
 //
@@ -89,40 +96,20 @@ type ModelOptions struct {
 //     can only break a step that needs a longer log, and that step applies
 //     it itself. What stays pending at the end was not applied.
 //
+// Choices of which unread appends fill a gap multiply, so past
+// maxGrowthChoices successors of one step, or maxStates states at once,
+// the model keeps a state that dominates them (choose, stateSet.collapse):
+// it never rejects a legal history, but may then let one unread append's
+// length fill two gaps. Every step and state is charged to the partition's
+// step budget (Options.StepBudget).
+//
 // Placeholders may not go at an offset where a read saw a value or where an
 // ok (or observed) append put one: in every legal linearization those
 // offsets hold that value. Without this rule the search could fill a gap
 // with a placeholder early and only find out much later that a real value
 // belongs there.
 func PartitionLogModel(opts ModelOptions) porcupine.Model {
-	nm := porcupine.NondeterministicModel{
-		Partition: partitionOperations,
-		Init: func() []any {
-			return []any{partitionState{}}
-		},
-		StepContext: func(ctx context.Context, state, input, _ any) []any {
-			return step(ctx, opts, state.(partitionState), input.(modelInput))
-		},
-		Equal: func(a, b any) bool {
-			return a.(partitionState).equal(b.(partitionState))
-		},
-		Hash: func(s any) uint64 {
-			return s.(partitionState).hash()
-		},
-		DescribeOperation: func(input, _ any) string {
-			return input.(modelInput).String()
-		},
-		DescribeState: func(s any) string {
-			return s.(partitionState).String()
-		},
-		DescribeOperationMetadata: func(meta any) string {
-			if i, ok := meta.(int); ok {
-				return fmt.Sprintf("op #%d", i)
-			}
-			return ""
-		},
-	}
-	return nm.ToModel()
+	return powersetModel(opts)
 }
 
 // inputKind is how the model treats an operation.
@@ -152,6 +139,9 @@ type modelInput struct {
 	// claimed holds the offsets of this op's partition that must hold a
 	// known value; placeholders may not go there.
 	claimed *offsetSet
+	// budget is this op's partition's work budget (CheckLinearizability
+	// sets it; nil: unbounded).
+	budget *budget
 }
 
 // String describes the operation for the visualization.
@@ -170,12 +160,17 @@ func (in modelInput) String() string {
 func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInput) []any {
 	op := in.op
 	length := int64(s.log.length)
+	if !in.budget.spend() {
+		// Out of budget: no successor, so porcupine unwinds at once and
+		// the partition is reported undecided, not illegal.
+		return nil
+	}
 	var out []any
 	switch in.kind {
 	case inputPending:
 		return []any{s.withPending(len(op.Values))}
 	case inputAppend:
-		s.growExactly(ctx, in.claimed, in.base-length, func(g partitionState) {
+		s.growExactly(ctx, in.budget, in.claimed, in.base-length, func(g partitionState) {
 			g.log = g.log.append(op.Values)
 			out = append(out, g)
 		})
@@ -185,22 +180,22 @@ func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInpu
 				out = append(out, g)
 			}
 		}
-		if opts.StaleHighWatermark {
-			s.growAtLeast(ctx, in.claimed, max(op.HighWatermark, op.Offset)-length, keep)
+		if opts.staleOK(op) {
+			s.growAtLeast(ctx, in.budget, in.claimed, max(op.HighWatermark, op.Offset)-length, keep)
 		} else {
-			s.growExactly(ctx, in.claimed, op.HighWatermark-length, keep)
+			s.growExactly(ctx, in.budget, in.claimed, op.HighWatermark-length, keep)
 		}
 	case inputOutOfRange:
 		// Growing the log can only make this illegal.
-		if opts.StaleHighWatermark || op.Offset > length {
+		if opts.staleOK(op) || op.Offset > length {
 			return []any{s}
 		}
 	case inputEndOffset:
 		keep := func(g partitionState) { out = append(out, g) }
-		if opts.StaleHighWatermark {
-			s.growAtLeast(ctx, in.claimed, op.Offset-length, keep)
+		if opts.staleOK(op) {
+			s.growAtLeast(ctx, in.budget, in.claimed, op.Offset-length, keep)
 		} else {
-			s.growExactly(ctx, in.claimed, op.Offset-length, keep)
+			s.growExactly(ctx, in.budget, in.claimed, op.Offset-length, keep)
 		}
 	}
 	return out
@@ -213,7 +208,7 @@ func readLegal(opts ModelOptions, log logState, op Op) bool {
 	if end > length {
 		return false
 	}
-	if opts.StaleHighWatermark {
+	if opts.staleOK(op) {
 		if op.HighWatermark > length || (len(op.Values) > 0 && end > op.HighWatermark) {
 			return false
 		}
@@ -228,8 +223,7 @@ func readLegal(opts ModelOptions, log logState, op Op) bool {
 // operations that cannot change or contradict the log: failed appends (a
 // failed append's value showing up in a read is still caught, since no
 // remaining operation writes it), failed reads and end-offset queries, and,
-// with StaleHighWatermark, out-of-range reads (the model accepts them
-// everywhere). It sorts unknown-outcome appends into observed and pending
+// out-of-range reads that may be stale (the model accepts them everywhere). It sorts unknown-outcome appends into observed and pending
 // ones as described on PartitionLogModel.
 func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
 	type valueKey struct {
@@ -298,7 +292,7 @@ func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
 		case op.Kind == OpRead && op.Outcome == OutcomeOK:
 			in.kind = inputRead
 		case op.Kind == OpRead && op.Outcome == OutcomeOutOfRange:
-			if opts.StaleHighWatermark {
+			if opts.staleOK(op) {
 				continue
 			}
 			in.kind = inputOutOfRange
@@ -393,7 +387,7 @@ func (s partitionState) withPending(k int) partitionState {
 // appends whose lengths sum to exactly need (need 0: s itself). Distinct
 // sub-multisets of lengths give distinct remaining pending sets, so each is
 // its own successor.
-func (s partitionState) growExactly(ctx context.Context, claimed *offsetSet, need int64, fn func(partitionState)) {
+func (s partitionState) growExactly(ctx context.Context, b *budget, claimed *offsetSet, need int64, fn func(partitionState)) {
 	if need < 0 {
 		return
 	}
@@ -404,7 +398,7 @@ func (s partitionState) growExactly(ctx context.Context, claimed *offsetSet, nee
 	if length := int64(s.log.length); claimed.anyIn(length, length+need) {
 		return
 	}
-	s.subsets(ctx, func(sum int64, _ int) int {
+	s.choose(ctx, b, need, func(sum int64, _ int) int {
 		return cmp.Compare(sum, need)
 	}, fn)
 }
@@ -413,7 +407,7 @@ func (s partitionState) growExactly(ctx context.Context, claimed *offsetSet, nee
 // minimal set of pending appends whose lengths sum to at least need: sets
 // that drop below need without their shortest member. Applying more than a
 // minimal set now is never required, since the rest can apply later.
-func (s partitionState) growAtLeast(ctx context.Context, claimed *offsetSet, need int64, fn func(partitionState)) {
+func (s partitionState) growAtLeast(ctx context.Context, b *budget, claimed *offsetSet, need int64, fn func(partitionState)) {
 	if need <= 0 {
 		fn(s)
 		return
@@ -422,7 +416,7 @@ func (s partitionState) growAtLeast(ctx context.Context, claimed *offsetSet, nee
 	if claimed.anyIn(length, length+need) {
 		return
 	}
-	s.subsets(ctx, func(sum int64, shortest int) int {
+	s.choose(ctx, b, need, func(sum int64, shortest int) int {
 		switch {
 		case sum < need:
 			return -1
@@ -436,6 +430,36 @@ func (s partitionState) growAtLeast(ctx context.Context, claimed *offsetSet, nee
 	}, fn)
 }
 
+// maxGrowthChoices bounds the successors of one growth. Unread unknown
+// appends differ only in length, yet every choice of which of them fill a
+// gap leaves a different pending set behind, and with dozens pending (a
+// partition whose producers timed out a lot and that no final drain read)
+// the choices run into the millions at a single step, and multiply across
+// steps.
+const maxGrowthChoices = 32
+
+// choose calls fn with the states subsets finds for judge, unless there
+// are more than maxGrowthChoices: then with one state instead, the log
+// grown by need placeholders and every pending append kept. That state
+// can do whatever any of the choices could (its pending set contains each
+// of theirs, and a choice that grew further than need can grow the rest
+// later), so the model still never rejects a legal history; the price is
+// that from then on it lets one unread append's length count in two gaps.
+func (s partitionState) choose(ctx context.Context, b *budget, need int64, judge func(sum int64, shortest int) int, fn func(partitionState)) {
+	var found []partitionState
+	s.subsets(ctx, b, judge, func(g partitionState) bool {
+		found = append(found, g)
+		return len(found) <= maxGrowthChoices
+	})
+	if len(found) > maxGrowthChoices {
+		fn(partitionState{log: s.log.appendPlaceholders(int(need)), pending: s.pending})
+		return
+	}
+	for _, g := range found {
+		fn(g)
+	}
+}
+
 // lengthGroup is one distinct pending length and how many pending appends
 // have it.
 type lengthGroup struct{ length, count int }
@@ -444,7 +468,9 @@ type lengthGroup struct{ length, count int }
 // to keep adding lengths, 0 to emit the set, 1 to abandon it; it sees the
 // set's sum and its shortest length. Lengths are taken longest first, so
 // the shortest is the last one added and sums only grow along a branch.
-func (s partitionState) subsets(ctx context.Context, judge func(sum int64, shortest int) int, fn func(partitionState)) {
+// Every set visited costs one unit of b. The walk stops when fn returns
+// false.
+func (s partitionState) subsets(ctx context.Context, b *budget, judge func(sum int64, shortest int) int, fn func(partitionState) bool) {
 	// Distinct lengths, longest first, with their counts.
 	var groups []lengthGroup
 	for i := len(s.pending) - 1; i >= 0; i-- {
@@ -458,15 +484,16 @@ func (s partitionState) subsets(ctx context.Context, judge func(sum int64, short
 	// groups in order only (walk(next) never goes back to an earlier group),
 	// so each sub-multiset is produced once.
 	taken := make([]int, len(groups))
+	stopped := false
 	var walk func(g int, sum int64, shortest int)
 	walk = func(g int, sum int64, shortest int) {
-		if ctx.Err() != nil {
+		if stopped || ctx.Err() != nil || !b.spend() {
 			return
 		}
 		if shortest > 0 {
 			switch judge(sum, shortest) {
 			case 0:
-				fn(s.apply(groups, taken, sum))
+				stopped = !fn(s.apply(groups, taken, sum))
 				return
 			case 1:
 				return

@@ -339,7 +339,11 @@ func (ch *channel) receive(cn *conn, m msg) {
 	if ch.link.client != nil {
 		w.judgeCatchUp(cn, k, resp)
 	}
+	// The callback runs inside finish: it reads which partitions the
+	// answer gave exactly (answerMayBeStale) while answerExact is set.
+	w.answerExact = m.exact
 	ch.finish(k, resp, nil)
+	w.answerExact = nil
 }
 
 // decodeResponse parses a response frame (without its size prefix) for

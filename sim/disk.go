@@ -638,8 +638,13 @@ func (n *simNode) checkOffline(msg string, args []any) {
 		return
 	}
 	w := n.w
-	if tp, ok := partitionOfPath(dir + "/"); ok && w.quarantine[tp] {
-		return
+	if tp, ok := partitionOfPath(dir + "/"); ok {
+		if _, q := w.quarantine[tp]; q {
+			return
+		}
+	}
+	if w.noteCorruptOffline(n.id, dir) {
+		return // a flipped replica reported (mediaflip.go)
 	}
 	if strings.HasPrefix(cause.Error(), recoveryFailedPfx) {
 		w.fail("recovery: node %d declared synced data of %s corrupt, with no media flip injected there: %v", n.id, dir, cause)

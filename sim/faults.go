@@ -249,10 +249,14 @@ func (w *world) faultFlip() {
 
 // faultMediaFlip flips a bit inside the records of a stored batch. A
 // single node cannot survive media corruption of acknowledged data, so the
-// partition is quarantined: its history is left out of the linearizability
-// and offset checks and of the final drain. What is still checked for it:
-// no corrupt batch (client-side CRC) and no offset past the high watermark
-// is ever served, and invariants hold.
+// partition is quarantined: what its clients did from then on is left out
+// of the linearizability and offset checks, and it is left out of the
+// final drain. What is still checked for it: the history up to the flip
+// (appends called and reads answered before it), that no corrupt batch
+// (client-side CRC) and no offset past the high watermark is ever served,
+// and that invariants hold. In a cluster, a flip of a replica
+// whose partition has another in-sync copy quarantines nothing
+// (mediaflip.go).
 func (w *world) faultMediaFlip() {
 	if !w.faultsOn {
 		return
@@ -285,12 +289,22 @@ func (w *world) faultMediaFlip() {
 	if !ok {
 		return
 	}
-	w.quarantine[tp] = true
 	w.stats.mediaFlips++
 	w.tr.str("media-flip")
 	w.tr.str(t.name)
 	w.tr.i64(off)
-	w.notef("media flip in %s at position %d (batch %d-%d): %s quarantined from the checks", t.name, off, t.b.baseOffset, t.b.last, tp)
+	if w.flipChecked(n.id, tp) {
+		// Other replicas hold good copies: everything stays checked, and
+		// this copy must be repaired or reported (mediaflip.go).
+		w.mediaFlips = append(w.mediaFlips, &mediaFlip{node: n.id, tp: tp, file: t.name, pos: off, base: t.b.baseOffset, last: t.b.last})
+		w.cover("media-flip-replicated")
+		w.logf("fault: media flip in %s at position %d (batch %d-%d) on node %d; other replicas hold %s", t.name, off, t.b.baseOffset, t.b.last, n.id, tp)
+		return
+	}
+	if _, already := w.quarantine[tp]; !already {
+		w.quarantine[tp] = w.s.now
+	}
+	w.notef("media flip in %s at position %d (batch %d-%d): %s quarantined from the checks of what followed", t.name, off, t.b.baseOffset, t.b.last, tp)
 }
 
 // partitionOfPath parses "topic-3/000...0.log".

@@ -1,5 +1,7 @@
 package sim
 
+import lin "github.com/chronik-streaming/chronik/linearizability"
+
 // The simulated network between clients and nodes.
 //
 // Every client-node pair has a link with two directions. A connection is
@@ -39,6 +41,10 @@ type msg struct {
 	frame []byte
 	fin   bool
 	rst   bool
+	// exact lists the partitions of a Fetch or ListOffsets answer that the
+	// current, caught-up leader gave (reads.go); the client records reads of
+	// other partitions as possibly stale.
+	exact []lin.TopicPartition
 }
 
 // conn is one connection of a channel (a client's, or a node's to a
@@ -70,6 +76,7 @@ type conn struct {
 
 type respSlot struct {
 	frame []byte // nil for a request without a response (acks=0)
+	exact []lin.TopicPartition
 }
 
 func (l *link) dir(toNode bool) *linkDir {

@@ -397,7 +397,7 @@ func (n *simNode) receive(c *conn, m msg) {
 	seq := c.nextReqSeq
 	c.nextReqSeq++
 	if early != nil {
-		n.respond(c, seq, broker.EncodeResponse(nil, req.CorrelationID, early))
+		n.respond(c, seq, respSlot{frame: broker.EncodeResponse(nil, req.CorrelationID, early)})
 		return
 	}
 	req.Conn = broker.ConnID(c.id)
@@ -413,12 +413,12 @@ func (n *simNode) receive(c *conn, m msg) {
 
 // respond queues the response to request seq of c and sends every
 // response that is now next in order.
-func (n *simNode) respond(c *conn, seq uint64, frame []byte) {
+func (n *simNode) respond(c *conn, seq uint64, slot respSlot) {
 	if _, dup := c.pending[seq]; dup || seq < c.nextRespSeq {
 		n.w.fail("node %d: request %d on conn %d answered twice", n.id, seq, c.id)
 		return
 	}
-	c.pending[seq] = respSlot{frame: frame}
+	c.pending[seq] = slot
 	for {
 		slot, ok := c.pending[c.nextRespSeq]
 		if !ok {
@@ -432,7 +432,7 @@ func (n *simNode) respond(c *conn, seq uint64, frame []byte) {
 		if slot.frame != nil {
 			n.w.tr.str("response")
 			n.w.tr.bytes(slot.frame)
-			n.w.send(c, false, msg{frame: slot.frame})
+			n.w.send(c, false, msg{frame: slot.frame, exact: slot.exact})
 		}
 	}
 }
@@ -490,11 +490,14 @@ func (r *nodeReplier) Reply(req *broker.Request, resp kmsg.Response) {
 		n.w.tr.str("reply-to-closed")
 		return
 	}
-	var frame []byte
+	var slot respSlot
 	if resp != nil {
-		frame = broker.EncodeResponse(nil, req.CorrelationID, resp)
+		slot.frame = broker.EncodeResponse(nil, req.CorrelationID, resp)
+		if c.link.client != nil {
+			slot.exact = n.exactReads(resp)
+		}
 	}
-	n.respond(c, req.Seq, frame)
+	n.respond(c, req.Seq, slot)
 }
 
 func (r *nodeReplier) CloseConn(id broker.ConnID, reason string) {

@@ -324,7 +324,7 @@ func (rc *replChecker) afterCommit(before map[lin.TopicPartition]partState) {
 func (rc *replChecker) judgeAdmission(tp lin.TopicPartition, a *metadata.Partition, old partState, joiner int32) {
 	w := rc.w
 	w.cover("isr-expansion-committed")
-	if w.quarantine[tp] {
+	if w.quarantined(tp) {
 		return
 	}
 	ask := rc.asks[tp]
@@ -343,6 +343,12 @@ func (rc *replChecker) judgeAdmission(tp lin.TopicPartition, a *metadata.Partiti
 	var held []byte
 	if need > 0 {
 		held, _ = batchAt(j.disk, tp, need-1, true)
+	}
+	if w.flipOf(joiner, tp) != nil || w.flipOf(a.Leader, tp) != nil {
+		// A copy with a media flip holds other bytes by design;
+		// mediaflip.go judges it (repaired or reported). Only the offsets
+		// are judged here.
+		ref, held = nil, []byte{}
 	}
 	if msg := admissionVerdict(ask.fetched[joiner], ask.hw, ask.epochStart, ref, held); msg != "" {
 		w.fail("isr-admission: %s: node %d joined the committed ISR %v of leader %d at epoch %d (asked at %s): %s", tp, joiner, a.ISR, a.Leader, a.LeaderEpoch, ask.at, msg)
@@ -449,7 +455,7 @@ func minInsyncVerdict(code int16, atAppend, atAnswer []int32, min int32) string 
 func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64) {
 	w := rc.w
 	t := w.raft.truth.Topic(tp.Topic)
-	if t == nil || tp.Partition >= t.Partitions || w.quarantine[tp] {
+	if t == nil || tp.Partition >= t.Partitions || w.quarantined(tp) {
 		return
 	}
 	if m := rc.marks[tp]; m.id == t.ID && hw <= m.hw {
@@ -458,12 +464,18 @@ func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64
 	rc.marks[tp] = hwMark{id: t.ID, hw: hw}
 	a := &t.Assignments[tp.Partition]
 	ref, _ := batchAt(n.disk, tp, hw-1, true)
+	if w.flipOf(n.id, tp) != nil {
+		ref = nil // its bytes are judged by mediaflip.go
+	}
 	members := append([]int32(nil), a.ISR...)
 	if slices.Contains(a.Replicas, n.id) && !slices.Contains(members, n.id) {
 		members = append(members, n.id)
 	}
 	sort.Slice(members, func(i, j int) bool { return members[i] < members[j] })
 	for _, id := range members {
+		if w.flipOf(id, tp) != nil {
+			continue // a flipped copy: mediaflip.go
+		}
 		held, _ := batchAt(w.nodes[id-1].disk, tp, hw-1, true)
 		if msg := hwDurableVerdict(hw, ref, held); msg != "" {
 			w.fail("hw-durable: node %d served high watermark %d of %s (committed ISR %v, leader %d epoch %d), but node %d %s", n.id, hw, tp, a.ISR, a.Leader, a.LeaderEpoch, id, msg)
@@ -510,7 +522,7 @@ func (rc *replChecker) tick() {
 				*wt = shrinkWatch{leader: a.Leader, epoch: a.LeaderEpoch, since: now}
 				continue
 			}
-			if w.quarantine[tp] {
+			if w.quarantined(tp) {
 				continue
 			}
 			for _, f := range a.ISR {

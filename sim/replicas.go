@@ -5,8 +5,10 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,8 +51,13 @@ func (w *world) replicasBehind(parts []lin.TopicPartition) string {
 			return fmt.Sprintf("%s is gone from the committed log", tp)
 		}
 		a := &t.Assignments[tp.Partition]
-		if a.Leader < 0 || len(a.ISR) != len(a.Replicas) {
+		if a.Leader < 0 {
 			return fmt.Sprintf("%s: %s", tp, a.String())
+		}
+		for _, id := range a.Replicas {
+			if !slices.Contains(a.ISR, id) && !w.reportedOffline(id, tp) {
+				return fmt.Sprintf("%s: %s", tp, a.String())
+			}
 		}
 	}
 	return ""
@@ -82,9 +89,24 @@ func (w *world) compareReplicas(parts []lin.TopicPartition, hws map[lin.TopicPar
 		a := &w.raft.truth.Topic(tp.Topic).Assignments[tp.Partition]
 		var ref []byte
 		var refNode int32
-		for _, id := range a.Replicas {
+		// Good copies first, so that a flipped copy (mediaflip.go) is
+		// judged against them.
+		replicas := slices.Clone(a.Replicas)
+		flipped := func(id int32) int {
+			if w.flipOf(id, tp) != nil {
+				return 1
+			}
+			return 0
+		}
+		slices.SortStableFunc(replicas, func(x, y int32) int { return cmp.Compare(flipped(x), flipped(y)) })
+		for _, id := range replicas {
+			flip := w.flipOf(id, tp)
 			prefix, err := w.nodes[id-1].disk.committedPrefix(tp, hw)
 			if err != nil {
+				if flip != nil {
+					w.judgeFlippedCopy(flip, hw, err.Error())
+					continue
+				}
 				w.fail("replicas: %s on node %d: %v", tp, id, err)
 				continue
 			}
@@ -92,7 +114,14 @@ func (w *world) compareReplicas(parts []lin.TopicPartition, hws map[lin.TopicPar
 				ref, refNode = prefix, id
 				continue
 			}
-			if !bytes.Equal(prefix, ref) {
+			switch {
+			case bytes.Equal(prefix, ref):
+				if flip != nil {
+					w.cover("media-flip-copy-intact")
+				}
+			case flip != nil:
+				w.judgeFlippedCopy(flip, hw, firstDifference(ref, prefix))
+			default:
 				w.fail("replicas: %s differs between nodes %d and %d below the high watermark %d: %s", tp, refNode, id, hw, firstDifference(ref, prefix))
 			}
 		}

@@ -22,9 +22,6 @@ type Options struct {
 	// VisualizationDir is where porcupine's HTML goes when a history is
 	// not linearizable; empty means none is written.
 	VisualizationDir string
-	// CheckTimeout bounds porcupine (wall clock); an expired check is
-	// reported as inconclusive, never as a failure.
-	CheckTimeout time.Duration
 	// FaultPhase overrides the length of the faulty phase.
 	FaultPhase Time
 	// Nodes, if set, overrides the number of nodes drawn for the seed
@@ -41,11 +38,14 @@ type Result struct {
 	Trace string
 	// Failures are the checkers' findings; empty means the run passed.
 	Failures []string
-	// Notes are things worth knowing that are not failures (an
-	// inconclusive porcupine check, a quarantined partition).
+	// Notes are things worth knowing that are not failures (a
+	// quarantined partition).
 	Notes []string
 	// VisualizationPath is porcupine's HTML for an illegal history.
 	VisualizationPath string
+	// CheckSteps is the most step-budget units porcupine used on one
+	// partition (linearizability.Options.StepBudget).
+	CheckSteps int64
 
 	Events   uint64
 	Ops      int
@@ -69,7 +69,7 @@ func (r *Result) Line() string {
 	if !r.OK() {
 		status = "FAIL"
 	}
-	return fmt.Sprintf("seed=%d %s faults={%s} trace=%s (%d ops, %d events, %.1fs virtual in %s, checks %s)", r.Seed, status, r.Settings, r.Trace, r.Ops, r.Events, r.SimTime.Seconds(), r.SimWall.Round(time.Millisecond), (r.WallTime - r.SimWall).Round(time.Millisecond))
+	return fmt.Sprintf("seed=%d %s faults={%s} trace=%s (%d ops, %d events, %.1fs virtual in %s, checks %s, %d steps)", r.Seed, status, r.Settings, r.Trace, r.Ops, r.Events, r.SimTime.Seconds(), r.SimWall.Round(time.Millisecond), (r.WallTime - r.SimWall).Round(time.Millisecond), r.CheckSteps)
 }
 
 type stats struct {
@@ -125,17 +125,24 @@ type world struct {
 	conns      []*conn
 	nextConnID uint64
 
-	reg      registry
-	history  []lin.Op
-	open     []*pendingOp
-	failures []string
-	notes    []string
+	reg registry
+	// answerExact is, while a client's callback runs, the partitions its
+	// answer gave exactly (see reads.go).
+	answerExact []lin.TopicPartition
+	history     []lin.Op
+	open        []*pendingOp
+	failures    []string
+	notes       []string
 
 	faultsOn        bool
 	workloadStopped bool
 	diskFullUntil   Time
-	quarantine      map[lin.TopicPartition]bool
-	done            bool
+	// quarantine holds the partitions a media flip left without a good
+	// copy, with the flip's time.
+	quarantine map[lin.TopicPartition]Time
+	// mediaFlips are the flips that stay checked (clusters, mediaflip.go).
+	mediaFlips []*mediaFlip
+	done       bool
 
 	// finalPowerIfFsyncFull makes the final restart a power loss when an
 	// fsync failed (on a full disk or with an I/O error) during the run
@@ -172,7 +179,7 @@ func newWorld(seed uint64, opts Options) *world {
 		root:       root,
 		netRng:     root.Fork("net"),
 		faultRng:   root.Fork("faults"),
-		quarantine: map[lin.TopicPartition]bool{},
+		quarantine: map[lin.TopicPartition]Time{},
 		logw:       opts.EventLog,
 		startGap:   startGap,
 		trapRng:    root.Fork("catchup-trap"),
@@ -465,7 +472,7 @@ func (f *finalizer) begin() {
 			}
 			for p := int32(0); p < truth.Topic(name).Partitions; p++ {
 				tp := lin.TopicPartition{Topic: name, Partition: p}
-				if !w.quarantine[tp] {
+				if _, q := w.quarantine[tp]; !q {
 					f.parts = append(f.parts, tp)
 				}
 			}
@@ -493,7 +500,7 @@ func (f *finalizer) begin() {
 			}
 			for p := int32(0); p < listed[name]; p++ {
 				tp := lin.TopicPartition{Topic: name, Partition: p}
-				if !w.quarantine[tp] {
+				if _, q := w.quarantine[tp]; !q {
 					f.parts = append(f.parts, tp)
 				}
 			}
@@ -688,7 +695,7 @@ func Run(seed uint64, opts Options) (res *Result) {
 }
 
 // check runs the history checkers: the offset checks and porcupine, on
-// every partition not quarantined by a media flip.
+// every partition, up to the flip for one quarantined by a media flip.
 func (w *world) check(opts Options, res *Result) {
 	for _, p := range w.open {
 		if !p.open {
@@ -702,9 +709,13 @@ func (w *world) check(opts Options, res *Result) {
 	}
 	hist := w.history[:0:0]
 	for _, op := range w.history {
-		if !w.quarantine[op.Partition] {
-			hist = append(hist, op)
+		if at, q := w.quarantine[op.Partition]; q {
+			var keep bool
+			if op, keep = beforeFlip(op, at); !keep {
+				continue
+			}
 		}
+		hist = append(hist, op)
 	}
 	findings, err := lin.CheckOffsets(hist)
 	if err != nil {
@@ -714,92 +725,50 @@ func (w *world) check(opts Options, res *Result) {
 	for _, f := range findings {
 		w.fail("offset check: %s", f)
 	}
-	linHist, skipped := porcupineHistory(hist)
-	for _, s := range skipped {
-		w.notef("porcupine skips %s", s)
-	}
-	lr, err := lin.CheckLinearizability(linHist, lin.Options{
+	lr, err := lin.CheckLinearizability(hist, lin.Options{
 		// A cluster's reads are Kafka's: a deposed leader that has not yet
 		// heard of its successor keeps serving its last high watermark, and
 		// a new leader's lags until its followers fetch, so a read may miss
-		// records committed elsewhere (never return uncommitted ones).
-		Model:             lin.ModelOptions{StaleHighWatermark: w.cluster()},
-		Timeout:           opts.CheckTimeout,
+		// records committed elsewhere (never return uncommitted ones). Each
+		// read says whether it may (Op.MayBeStale, reads.go); the rest are
+		// held to the exact rules.
+		Model: lin.ModelOptions{},
+		// Never a wall-clock timeout: the verdict must not depend on
+		// machine speed. A search past the budget fails as undecided.
+		StepBudget:        lin.DefaultStepBudget,
 		VisualizationDir:  opts.VisualizationDir,
 		VisualizationName: fmt.Sprintf("chronik-sim-seed-%d.html", w.seed),
 	})
 	if err != nil {
 		w.fail("linearizability check error: %v", err)
 	}
-	report := lin.Report{Linearizability: lr}
-	switch report.Linearizability.Verdict {
-	case lin.VerdictIllegal:
-		w.fail("%s", report.Linearizability)
-		res.VisualizationPath = report.Linearizability.VisualizationPath
-	case lin.VerdictUnknown:
-		w.notef("porcupine inconclusive (time budget %s): %s", opts.CheckTimeout, report.Linearizability)
+	res.CheckSteps = lr.Steps
+	switch lr.Verdict {
+	case lin.VerdictIllegal, lin.VerdictUndecided, lin.VerdictUnknown:
+		w.fail("%s", lr)
+		res.VisualizationPath = lr.VisualizationPath
 	}
 }
 
-// maxPendingUnknown bounds the unknown-outcome appends that no read saw on
-// a partition without a final drain (a deleted topic, or any partition
-// when the liveness phase failed). The partition-log model branches over
-// subsets of them and porcupine's merge of the resulting states is
-// quadratic and does not watch the timeout, so past this bound the
-// partition is left to the offset checks.
-const maxPendingUnknown = 12
-
-// porcupineHistory drops the partitions whose histories would make
-// porcupine's search explode, naming them.
-func porcupineHistory(hist []lin.Op) ([]lin.Op, []string) {
-	drained := map[lin.TopicPartition]bool{}
-	type key struct {
-		tp    lin.TopicPartition
-		value string
+// beforeFlip cuts the history of a quarantined partition at its flip
+// (at): it returns op as the checks see it, and whether they see it at
+// all. What was called before the flip stays, and what was answered after
+// it is cut as if the history ended there: an append acknowledged after
+// the flip becomes unknown (the damage may have cost it), a read or
+// end-offset query answered after it is left out. A cut of a legal history
+// is legal, so nothing that the flip explains can fail the checks.
+func beforeFlip(op lin.Op, at Time) (lin.Op, bool) {
+	if op.Call >= int64(at) {
+		return op, false
 	}
-	seen := map[key]bool{}
-	for _, op := range hist {
-		if op.Kind == lin.OpRead && op.Outcome == lin.OutcomeOK {
-			drained[op.Partition] = drained[op.Partition] || op.Final
-			for _, v := range op.Values {
-				seen[key{op.Partition, v}] = true
-			}
-		}
+	if op.Return < int64(at) {
+		return op, true
 	}
-	pending := map[lin.TopicPartition]int{}
-	for _, op := range hist {
-		if op.Kind != lin.OpAppend || op.Outcome != lin.OutcomeUnknown || drained[op.Partition] {
-			continue
-		}
-		observed := false
-		for _, v := range op.Values {
-			observed = observed || seen[key{op.Partition, v}]
-		}
-		if !observed {
-			pending[op.Partition]++
-		}
+	if op.Kind != lin.OpAppend {
+		return op, false
 	}
-	var skipped []string
-	skip := map[lin.TopicPartition]bool{}
-	var tps []lin.TopicPartition
-	for tp, n := range pending {
-		if n > maxPendingUnknown {
-			tps = append(tps, tp)
-		}
+	if op.Outcome == lin.OutcomeOK {
+		op.Outcome, op.Offset = lin.OutcomeUnknown, 0
 	}
-	sort.Slice(tps, func(i, j int) bool { return tps[i].String() < tps[j].String() })
-	for _, tp := range tps {
-		skip[tp] = true
-		skipped = append(skipped, fmt.Sprintf("%s: no final drain and %d unread unknown-outcome appends (offset checks only)", tp, pending[tp]))
-	}
-	if len(skip) == 0 {
-		return hist, nil
-	}
-	out := make([]lin.Op, 0, len(hist))
-	for _, op := range hist {
-		if !skip[op.Partition] {
-			out = append(out, op)
-		}
-	}
-	return out, skipped
+	return op, true
 }

@@ -83,7 +83,6 @@ func seedWasSet() bool {
 func runOptions() Options {
 	return Options{
 		VisualizationDir: outDir(),
-		CheckTimeout:     20 * time.Second,
 		FaultPhase:       Time(*flagPhase / time.Microsecond),
 		Nodes:            *flagNodes,
 	}
@@ -255,6 +254,12 @@ func requireCoverage(t *testing.T, cov Coverage) {
 	} {
 		if c.n == 0 {
 			t.Errorf("coverage: the fixed sweep reached no %s (%s)", c.name, cov)
+		}
+	}
+	// Epoch-aware reads (reads.go) and cluster media flips (mediaflip.go).
+	for _, name := range []string{"read-exact", "read-may-be-stale", "media-flip-replicated"} {
+		if cov.Counts[name] == 0 {
+			t.Errorf("coverage: the fixed sweep reached no %s (%s)", name, cov)
 		}
 	}
 }

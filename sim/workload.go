@@ -148,6 +148,13 @@ func (w *world) complete(p *pendingOp, outcome lin.Outcome) {
 	}
 	p.op.Return = max(int64(w.s.now), p.op.Call)
 	w.history = append(w.history, p.op)
+	if w.cluster() && p.op.Kind != lin.OpAppend && outcome != lin.OutcomeFailed {
+		if p.op.MayBeStale {
+			w.cover("read-may-be-stale")
+		} else {
+			w.cover("read-exact")
+		}
+	}
 	op := &p.op
 	w.tr.str("op")
 	w.tr.u64(uint64(op.Kind)<<8 | uint64(op.Outcome))
@@ -625,6 +632,9 @@ func (k *consumer) listOffsetAt(req *kmsg.ListOffsetsRequest, ts int64) {
 	k.c.do(node, req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		k.busy = false
 		defer k.schedule(k.c.rng.Exp(w.set.Work.Think / 4))
+		if op != nil {
+			op.op.MayBeStale = w.answerMayBeStale(tp)
+		}
 		code, offset := int16(-1), int64(-1)
 		if err == nil {
 			lr := resp.(*kmsg.ListOffsetsResponse)
@@ -694,6 +704,7 @@ func (k *consumer) fetchNow() {
 	op := w.begin(lin.Op{Kind: lin.OpRead, Client: k.c.id, Partition: tp, Call: int64(w.s.now), Offset: pos, Seek: k.seek, Final: k.final})
 	k.c.do(node, req, w.set.Work.RequestTimeout+Time(k.maxWait)*Millisecond, false, func(resp kmsg.Response, err error) {
 		k.busy = false
+		op.op.MayBeStale = w.answerMayBeStale(tp)
 		next := k.c.rng.Exp(w.set.Work.Think / 2)
 		ok, hw := false, int64(-1)
 		defer func() {

@@ -1,0 +1,30 @@
+package linearizability
+
+// DefaultStepBudget is a work budget per partition that the simulator's
+// histories stay far below (see sim/doc.go for measured figures), yet that
+// a search gone exponential exhausts in seconds.
+const DefaultStepBudget = 20_000_000
+
+// budget bounds one partition's search deterministically: every model step
+// and every set of pending appends the model enumerates costs one unit.
+// Porcupine checks each partition on one goroutine, so a budget is only
+// touched by that goroutine until the check returns.
+type budget struct {
+	// limit is the number of units allowed; 0 means unbounded.
+	limit int64
+	// used counts the units spent (past limit once exhausted).
+	used int64
+}
+
+// spend charges one unit and reports whether the budget allowed it. A nil
+// budget is unbounded.
+func (b *budget) spend() bool {
+	if b == nil {
+		return true
+	}
+	b.used++
+	return b.limit == 0 || b.used <= b.limit
+}
+
+// exhausted reports whether the search wanted more than the limit.
+func (b *budget) exhausted() bool { return b != nil && b.limit > 0 && b.used > b.limit }

@@ -1,0 +1,124 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+
+	lin "github.com/chronik-streaming/chronik/linearizability"
+)
+
+// Media flips in a cluster.
+//
+// A single node cannot survive a flipped bit in acknowledged records, so
+// there the partition is quarantined (faultMediaFlip). In a cluster the
+// other replicas hold good copies: clients read from the leader, so every
+// history check keeps the partition, and the damaged copy itself must end
+// up either repaired (the final replica comparison finds it equal to the
+// others, for instance after recovery cut the bad batch and the replica
+// fetched it again) or reported (the broker found the bad CRC, answered
+// KAFKA_STORAGE_ERROR and took that replica offline, as Kafka does with a
+// failed log directory). What Chronik does: a read of the bad batch (a
+// consumer's or a follower's fetch from that replica as leader) fails its
+// CRC check and takes the replica offline (the leader resigns); recovery
+// CRC-checks batches from the recovery point on and cuts a bad one as a
+// torn tail, after which the replica fetches it again; a bad batch below
+// the recovery point of a follower that nobody reads stays unnoticed.
+// Failures of this rule start with "media-flip:".
+
+// mediaFlip is one bit flipped in the stored records of a replica whose
+// partition has other in-sync copies.
+type mediaFlip struct {
+	node       int32
+	tp         lin.TopicPartition
+	file       string
+	pos        int64
+	base, last int64 // the batch the flip hit
+	reported   bool
+}
+
+// String names the flip for messages.
+func (m *mediaFlip) String() string {
+	return fmt.Sprintf("node %d, %s position %d (batch %d-%d)", m.node, m.file, m.pos, m.base, m.last)
+}
+
+// flipChecked decides whether a flip of node's copy of tp stays in the
+// checks: in a cluster, when the committed ISR holds another replica.
+func (w *world) flipChecked(node int32, tp lin.TopicPartition) bool {
+	if !w.cluster() {
+		return false
+	}
+	t := w.raft.truth.Topic(tp.Topic)
+	if t == nil || tp.Partition >= int32(len(t.Assignments)) {
+		return false
+	}
+	isr := t.Assignments[tp.Partition].ISR
+	return len(isr) >= 2 && slices.Contains(isr, node)
+}
+
+// quarantined reports whether a media flip left tp without a good copy
+// (it left the history checks at the flip).
+func (w *world) quarantined(tp lin.TopicPartition) bool {
+	_, q := w.quarantine[tp]
+	return q
+}
+
+// flipOf returns the flip of node's copy of tp, or nil.
+func (w *world) flipOf(node int32, tp lin.TopicPartition) *mediaFlip {
+	for _, m := range w.mediaFlips {
+		if m.node == node && m.tp == tp {
+			return m
+		}
+	}
+	return nil
+}
+
+// noteCorruptOffline records that node took its copy of the partition in
+// dir offline for corrupt data: the broker reported a flip. It returns
+// false when no flip was injected there.
+func (w *world) noteCorruptOffline(node int32, dir string) bool {
+	tp, ok := partitionOfPath(dir + "/")
+	if !ok {
+		return false
+	}
+	m := w.flipOf(node, tp)
+	if m == nil {
+		return false
+	}
+	if !m.reported {
+		m.reported = true
+		w.cover("media-flip-reported")
+		w.logf("media flip reported: %s is offline on node %d", tp, node)
+	}
+	return true
+}
+
+// reportedOffline reports whether node's copy of tp had a flip the broker
+// reported and is offline now: the final phase does not wait for it to
+// rejoin the ISR (it would not before an operator acts).
+func (w *world) reportedOffline(node int32, tp lin.TopicPartition) bool {
+	m := w.flipOf(node, tp)
+	if m == nil || !m.reported {
+		return false
+	}
+	n := w.nodes[node-1]
+	if !n.up {
+		return false
+	}
+	for _, p := range n.b.OfflinePartitions() {
+		if p.Dir == tp.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// judgeFlippedCopy applies the rule to a flipped replica whose committed
+// prefix differs from the good copies (or could not be read, err): the
+// broker must have reported it.
+func (w *world) judgeFlippedCopy(m *mediaFlip, hw int64, diff string) {
+	if m.reported {
+		w.cover("media-flip-reported-differs")
+		return
+	}
+	w.fail("media-flip: %s: the damaged copy of %s still differs from the other replicas below the high watermark %d (%s), and the broker never reported it (no storage error, never taken offline)", m, m.tp, hw, diff)
+}
