@@ -339,6 +339,7 @@ func (ch *channel) receive(cn *conn, m msg) {
 	if ch.link.client != nil {
 		w.judgeCatchUp(cn, k, resp)
 	}
+	w.coverAnswer(resp)
 	ch.finish(k, resp, nil)
 }
 

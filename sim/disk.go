@@ -122,6 +122,7 @@ func (d *simDisk) OpenFile(name string, create bool) (disk.File, error) {
 	if err := d.fault("read", name, false); err != nil {
 		return nil, err
 	}
+	d.coverOpen(name, create)
 	f, err := d.md(name).OpenFile(name, create)
 	if err != nil {
 		return nil, err

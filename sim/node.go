@@ -202,7 +202,7 @@ func (n *simNode) start() {
 		w.tr.str(err.Error())
 		w.logf("node %d: start failed: %v", n.id, err)
 		w.stats.startFailures++
-		if !w.faultsOn {
+		if w.workloadStopped {
 			w.fail("liveness: node %d failed to start with faults healed: %v", n.id, err)
 		}
 		w.s.after(Second, "node-restart", n.start)
@@ -513,6 +513,7 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		n.crashArmed = nil
 		w.s.after(max(lat/2, Microsecond), "fault-crash-mid-fsync", func() {
 			if n.inc == inc && n.up && w.faultsOn {
+				w.cover("power-loss-mid-fsync")
 				crash()
 			}
 		})

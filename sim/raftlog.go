@@ -207,7 +207,9 @@ func (r *raftModel) commit(data []byte) {
 	w.tr.i64(int64(len(r.entries)))
 	e, err := metadata.DecodeEntry(data)
 	if err == nil {
+		before := r.partitionStates()
 		r.noteTopics(len(r.entries), e, r.truth.ApplyEntry(e))
+		r.coverCommit(before)
 	} else {
 		w.logf("raft: committed entry %d does not decode: %v", len(r.entries), err)
 	}
@@ -428,6 +430,9 @@ func (r *raftModel) armElection() {
 		}
 		n := pick(r.rng, cands)
 		r.term++
+		if r.term > 1 {
+			w.cover("controller-change")
+		}
 		r.leader = n.id
 		r.lastReady = w.s.now
 		w.tr.str("raft-leader")

@@ -267,6 +267,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 	ran, failed := 0, 0
 	reopenSeeds, reopens := 0, 0
 	var cov Coverage
+	var probes []Time
 	for i, res := range results {
 		if res == nil {
 			continue
@@ -278,6 +279,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 			reopens += res.Reopens
 		}
 		cov.add(res.Coverage)
+		probes = append(probes, res.Probes...)
 		if !res.OK() {
 			failed++
 			if !stop || i == firstFail {
@@ -294,6 +296,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 		t.Errorf("coverage: no partition reopened after a full disk in %d seeds", ran)
 	}
 	say("coverage: " + cov.String())
+	say("quiet windows: acks=all probe latencies: " + quietSummary(probes))
 	if stop && firstFail < count {
 		tried := 0
 		for i := 0; i <= firstFail; i++ {
