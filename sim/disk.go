@@ -326,7 +326,8 @@ func (f *simFile) Close() error { return f.f.Close() }
 func (d *simDisk) writeLatency() Time {
 	s := &d.w.set.Disk
 	t := d.rng.Exp(s.WriteLatency)
-	if d.rng.Chance(s.WriteStallProb) {
+	// Stalls are a fault: a quiet window has none (quiet.go).
+	if !d.w.q.on && d.rng.Chance(s.WriteStallProb) {
 		t += d.rng.Exp(10 * Millisecond)
 	}
 	return t

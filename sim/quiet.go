@@ -3,9 +3,11 @@ package sim
 // Quiet windows: availability judged. During the fault phase a run has
 // two or three windows (drawn from their own stream, "quiet") in which
 // every fault is healed and none is injected: cuts and clogs heal, the
-// disk stops failing, network delay spikes stop, nodes that are down (or
+// disk stops failing, network delay spikes, fsync spikes and write
+// stalls stop, nodes that are down (or
 // shutting down, or hold a partition a disk error took offline or a full
-// disk made reopen) restart, armed power losses and traps are disarmed,
+// disk made reopen) restart, proposals the quorum model failed without a
+// word are reported failed, armed power losses and traps are disarmed,
 // and the fault loops and the scenario stop until the window ends. After
 // quietSettle, time for elections, registrations and followers to catch
 // up, a judged period of 3-5 s begins (the window lasts until its probes
@@ -123,6 +125,9 @@ func (w *world) quietBegin(qw quietWindow) {
 	w.logf("phase: quiet window: faults healed until %s, judged from %s", w.s.now+qw.end-qw.start, w.s.now+qw.judge-qw.start)
 	w.tr.str("quiet-begin")
 	w.healFaults()
+	if w.cluster() {
+		w.raft.tellSilent()
+	}
 	for _, n := range w.nodes {
 		n.crashArmed = nil
 		switch {
@@ -323,6 +328,7 @@ func (w *world) probeSend(tp lin.TopicPartition, first Time, attempt int) {
 				op.op.Offset = sp.BaseOffset
 				w.complete(op, lin.OutcomeOK)
 				q.inflight--
+				w.logf("quiet: probe to %s acknowledged %s after its first send (%d attempts)", tp, fmtTime(w.s.now-first), attempt)
 				if len(q.latencies) < maxQuietProbes {
 					q.latencies = append(q.latencies, w.s.now-first)
 				}

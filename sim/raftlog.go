@@ -66,6 +66,8 @@ type raftModel struct {
 	// carry holds a deposed leader's entries that had reached a majority:
 	// the next leader commits them first.
 	carry []*raftProposal
+	// silent holds the proposals that failed without a word (tellSilent).
+	silent []*raftProposal
 
 	lastReady     Time
 	commitArmed   bool
@@ -166,8 +168,34 @@ func (r *raftModel) fail(p *raftProposal, why string) {
 	if r.rng.Chance(r.set.SilentFailProb) {
 		w.tr.str("raft-proposal-silent")
 		w.logf("raft: proposal %d of node %d lost without a word (%s)", p.seq, p.node.id, why)
+		if len(r.silent) < maxSilentProposals {
+			r.silent = append(r.silent, p)
+		}
 		return
 	}
+	r.tellFailed(p, why)
+}
+
+// maxSilentProposals bounds the silently failed proposals a quiet window
+// may still report (tellSilent).
+const maxSilentProposals = 1024
+
+// tellSilent reports the proposals that failed without a word so far, as
+// the quorum would have once it recovered: a quiet window heals every
+// fault, this silence included (quiet.go).
+func (r *raftModel) tellSilent() {
+	silent := r.silent
+	r.silent = nil
+	for _, p := range silent {
+		if p.node.inc == p.inc && p.node.up {
+			r.tellFailed(p, "reported late")
+		}
+	}
+}
+
+// tellFailed tells p's proposer, after a short delay, that p failed.
+func (r *raftModel) tellFailed(p *raftProposal, why string) {
+	w := r.w
 	n, inc, seq := p.node, p.inc, p.seq
 	w.s.after(r.rng.Exp(Millisecond), "raft-proposal-failed", func() {
 		n.post("proposal-failed", inc, func() {

@@ -339,7 +339,8 @@ func (sd *simDisk) syncLatency() Time {
 	d := &sd.w.set.Disk
 	r := sd.rng
 	t := r.Exp(d.SyncLatency)
-	if d.SyncSpikeProb > 0 && r.Chance(d.SyncSpikeProb) {
+	// Spikes are a fault: a quiet window has none (quiet.go).
+	if d.SyncSpikeProb > 0 && !sd.w.q.on && r.Chance(d.SyncSpikeProb) {
 		t += r.Exp(50 * Millisecond)
 	}
 	return t
