@@ -264,27 +264,32 @@
 //
 // # Quiet windows
 //
-// Two or three times per run (quiet.go, drawn from the "quiet" stream)
-// the fault phase pauses: every fault heals (cuts, clogs, a full disk,
-// delay spikes), none is injected (the fault loops and the scenario stop,
-// armed power losses and traps are disarmed; a blackout or media flip
-// that falls in the window waits for its end), and nodes that are down,
-// shutting down, or hold a partition that a disk error took offline or a
-// full disk made reopen, restart. After 3 s to settle, a judged period of
-// 3-5 s: a probe client sends an acks=all produce to a healthy partition
-// (live, not quarantined, with a leader in the committed log, every node
-// up) every 50-250 ms, retrying on routing errors after a metadata
-// refresh. Each probe must be acknowledged within 3 s of its first send,
-// and a run's p99 probe latency must be under 1 s plus, in a cluster,
-// twice replica.fetch.wait.max.ms; failures start with "availability:".
-// The window lasts until its probes settle, then the faults resume. Over
-// 300 mixed seeds the probes' p50 was about 13 ms, p99 about 480 ms, max
-// about 1.3 s: replica fetches to one leader can queue on a peer
-// connection behind another fetch's long poll (answers leave a connection
-// in order), so an acks=all produce sometimes waits out a long poll. A
-// node answers data on a connection of its powered-off predecessor with a
-// reset, as a rebooted host's TCP does (a pooled idle connection would
-// otherwise be reused and time out).
+// Two or three times per run (quiet.go, drawn from the "quiet" stream) the
+// fault phase pauses: every fault heals (cuts, clogs, a full disk; network
+// delay spikes, fsync spikes, write stalls and the quorum model's slow
+// applies stop; proposals it failed without a word are reported failed,
+// and in the window none fails silently, else a proposer would hold its
+// ISR changes until its proposal timeout), none is injected (the fault
+// loops and the scenario stop, armed power losses and traps are disarmed;
+// a blackout or media flip that falls in the window waits for its end),
+// and nodes that are down, shutting down, or hold a partition that a disk
+// error took offline or a full disk made reopen (a cut last ISR member
+// leads again only after a restart) restart. After 3 s to settle comes a
+// judged period of 3-5 s: a probe client sends an acks=all produce to a
+// healthy partition (live, not quarantined, with a leader in the committed
+// log, every node up) every 50-250 ms, retrying on routing errors after a
+// metadata refresh. Each probe must be acknowledged within 3 s of its
+// first send, and a run's p99 probe latency must be under 1 s plus, in a
+// cluster, twice replica.fetch.wait.max.ms; failures start with
+// "availability:". The window lasts until its probes settle, then the
+// faults resume. The bound is loose on purpose: a follower sends one
+// replica fetch per partition (or group) to a leader, more than the four
+// pooled connections per peer, and a connection answers in order, so a
+// fetch whose records are ready can wait behind another partition's long
+// poll (seed 1: t001-0's fetch held 500 ms behind t002-1's), and an
+// acks=all produce with it. A node answers data on a connection of its
+// powered-off predecessor with a reset, as a rebooted host's TCP does (a
+// pooled idle connection would otherwise be reused and time out).
 //
 // # Phases and checkers
 //

@@ -3,8 +3,8 @@ package sim
 // Quiet windows: availability judged. During the fault phase a run has
 // two or three windows (drawn from their own stream, "quiet") in which
 // every fault is healed and none is injected: cuts and clogs heal, the
-// disk stops failing, network delay spikes, fsync spikes and write
-// stalls stop, nodes that are down (or
+// disk stops failing, network delay spikes, fsync spikes, write stalls
+// and slow metadata applies stop, nodes that are down (or
 // shutting down, or hold a partition a disk error took offline or a full
 // disk made reopen) restart, proposals the quorum model failed without a
 // word are reported failed, armed power losses and traps are disarmed,

@@ -165,7 +165,8 @@ func (r *raftModel) propose(n *simNode, seq uint64, data []byte) {
 // fail tells a proposer its proposal failed, or (seeded) nothing.
 func (r *raftModel) fail(p *raftProposal, why string) {
 	w := r.w
-	if r.rng.Chance(r.set.SilentFailProb) {
+	// Silence is a fault: in a quiet window every failure is reported.
+	if !w.q.on && r.rng.Chance(r.set.SilentFailProb) {
 		w.tr.str("raft-proposal-silent")
 		w.logf("raft: proposal %d of node %d lost without a word (%s)", p.seq, p.node.id, why)
 		if len(r.silent) < maxSilentProposals {
@@ -303,7 +304,8 @@ func (r *raftModel) pump(rn *raftNode) {
 	rn.applyArm = true
 	inc := n.inc
 	d := r.rng.Exp(r.set.ApplyDelay)
-	if r.rng.Chance(r.set.SlowApplyProb) {
+	// Slow applies are a fault: a quiet window has none (quiet.go).
+	if !r.w.q.on && r.rng.Chance(r.set.SlowApplyProb) {
 		d += r.rng.Exp(r.set.SlowApplyDelay)
 	}
 	r.w.s.after(d, "raft-apply", func() {
