@@ -1,23 +1,24 @@
 package sim
 
-// Quiet windows: availability judged. During the fault phase a run has
-// two or three windows (drawn from their own stream, "quiet") in which
-// every fault is healed and none is injected: cuts and clogs heal, the
-// disk stops failing, network delay spikes, fsync spikes, write stalls
-// and slow metadata applies stop, nodes that are down (or
-// shutting down, or hold a partition a disk error took offline or a full
-// disk made reopen) restart, proposals the quorum model failed without a
-// word are reported failed, armed power losses and traps are disarmed,
-// and the fault loops and the scenario stop until the window ends. After
-// quietSettle, time for elections, registrations and followers to catch
-// up, a judged period of 3-5 s begins (the window lasts until its probes
-// are settled), in which the probe client (a client of its own, which no
-// fault targets) sends an acks=all produce to a healthy partition every
-// 50-250 ms, round robin over the partitions: a partition of a live topic
-// the workload knows, not quarantined, with a leader in the committed log,
-// while every node is up. A probe that meets a routing error
-// (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, ...) refreshes its
-// metadata and retries with a new value, as a client would. Judged, with the prefix "availability:":
+// Quiet windows: availability judged. During the fault phase a run has two
+// or three windows (drawn from their own stream, "quiet") in which every
+// fault is healed and none is injected: cuts and clogs heal, the disk
+// stops failing, network delay spikes, fsync spikes, write stalls and slow
+// metadata applies stop, nodes that are down (or shutting down, or hold a
+// partition a disk error took offline or a full disk made reopen) restart,
+// proposals the quorum model failed without a word are reported failed
+// (and none fails silently in the window), armed power losses and traps
+// are disarmed, and the fault loops and the scenario stop until the window
+// ends. After quietSettle, time for elections, registrations and followers
+// to catch up, a judged period of 3-5 s begins (the window lasts until its
+// probes are settled), in which the probe client (a client of its own,
+// which no fault targets) sends an acks=all produce to a healthy partition
+// every 50-250 ms, round robin over the partitions: a partition of a live
+// topic the workload knows, not quarantined, with a leader in the
+// committed log, while every node is up. A probe that meets a routing
+// error (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, ...) refreshes its
+// metadata and retries with a new value, as a client would.
+// Judged, with the prefix "availability:":
 //
 //   - every probe is acknowledged within quietDeadline of its first send
 //     (no timeouts, no unknown outcomes left);
@@ -356,11 +357,11 @@ func (w *world) checkQuiet() {
 }
 
 // quietP99 is the bound on the p99 probe latency: quietP99Base, plus in a
-// cluster twice replica.fetch.wait.max.ms. A follower's replica fetches
-// to one leader can queue on a connection behind another fetch's long
-// poll (answers leave a connection in order), so an acks=all produce can
-// wait out one or two long polls: a latency finding noted in the report,
-// which the bound tolerates rather than judges.
+// cluster twice replica.fetch.wait.max.ms. A follower's fetch whose
+// records are ready can wait on a pooled connection behind another
+// partition's long poll (answers leave a connection in order), and an
+// acks=all produce with it (doc.go, Quiet windows): the bound tolerates
+// that rather than judges it.
 func (w *world) quietP99() Time {
 	if !w.cluster() {
 		return quietP99Base
