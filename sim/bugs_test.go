@@ -40,6 +40,9 @@ const (
 	classISRAdmission = `isr-admission: `
 	classISRShrink    = `isr-shrink: `
 	classMinInsync    = `min-insync: `
+	// classAvailability: quiet windows (quiet.go): acks=all must succeed
+	// quickly once every fault healed.
+	classAvailability = `availability: `
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -62,6 +65,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_isr_admit_early", "a follower joins the ISR on reaching the high watermark, below the leader's epoch start", classISRAdmission},
 	{"chronik_bug_isr_never_shrinks", "a leader never drops a lagging follower from the ISR", classISRShrink},
 	{"chronik_bug_ignore_min_insync", "acks=all answered while the ISR is below min.insync.replicas", classMinInsync},
+	{"chronik_bug_follower_fetch_stuck", "a follower whose replica fetch failed stops fetching until its leader changes", classAvailability},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -368,6 +368,7 @@ const (
 
 // noteBrokerLog reads the catch-up transitions from a broker log line.
 func (n *simNode) noteBrokerLog(msg string, args []any) {
+	n.coverBrokerLog(msg, args)
 	if msg != logCaughtUp {
 		return
 	}
@@ -406,6 +407,7 @@ func (w *world) catchUpTrap(n *simNode) {
 		}
 	}
 	w.cov.CatchUpTraps++
+	w.cover("trap-catch-up")
 	w.logf("fault: catch-up trap: node %d restarted, cut off from the quorum", n.id)
 	w.partitionNodes(n, others, 0, catchUpTrapMinDelay+r.Exp(c.CatchUpTrapLen))
 }

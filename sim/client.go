@@ -342,6 +342,7 @@ func (ch *channel) receive(cn *conn, m msg) {
 	// The callback runs inside finish: it reads which partitions the
 	// answer gave exactly (answerMayBeStale) while answerExact is set.
 	w.answerExact = m.exact
+	w.coverAnswer(resp)
 	ch.finish(k, resp, nil)
 	w.answerExact = nil
 }

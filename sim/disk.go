@@ -134,6 +134,7 @@ func (d *simDisk) OpenFile(name string, create bool) (disk.File, error) {
 	if err := d.fault("read", name, false); err != nil {
 		return nil, err
 	}
+	d.coverOpen(name, create)
 	f, err := d.md(name).OpenFile(name, create)
 	if err != nil {
 		return nil, err
@@ -390,7 +391,8 @@ func (f *simFile) Close() error { return f.f.Close() }
 func (d *simDisk) writeLatency() Time {
 	s := &d.w.set.Disk
 	t := d.rng.Exp(s.WriteLatency)
-	if d.rng.Chance(s.WriteStallProb) {
+	// Stalls are a fault: a quiet window has none (quiet.go).
+	if !d.w.q.on && d.rng.Chance(s.WriteStallProb) {
 		t += d.rng.Exp(10 * Millisecond)
 	}
 	return t

@@ -9,19 +9,42 @@ import (
 	lin "github.com/chronik-streaming/chronik/linearizability"
 )
 
-// startFaults arms the fault director: one recurring event per enabled
-// fault kind, each drawing its intervals and targets from the faults
-// stream. Faults stop when the fault phase ends (w.faultsOn false).
+// startFaults starts the fault phase: the recurring faults (armFaults),
+// the one-shot ones (a blackout, a media flip) and the quiet windows
+// (quiet.go).
 func (w *world) startFaults() {
 	s := &w.set
 	r := w.faultRng
+	w.armFaults()
+	if w.cluster() && s.Cluster.Blackout {
+		at := w.s.now + Time(r.Range(int64(5*Second), int64(s.FaultPhase-5*Second)))
+		w.s.at(at, "fault-blackout", w.faultBlackout)
+	}
+	if s.Disk.MediaFlip {
+		at := w.s.now + Time(r.Range(int64(5*Second), int64(s.FaultPhase-5*Second)))
+		w.s.at(at, "fault-media-flip", w.faultMediaFlip)
+	}
+	w.scheduleQuietWindows()
+}
+
+// armFaults arms the fault director: one recurring event per enabled
+// fault kind, each drawing its intervals and targets from the faults
+// stream, and the cluster's scenario. They stop when faults stop
+// (w.faultsOn false: a quiet window or the end of the fault phase); a
+// quiet window's end arms them again, and the generation keeps the
+// earlier loops from running twice.
+func (w *world) armFaults() {
+	s := &w.set
+	r := w.faultRng
+	w.faultGen++
+	gen := w.faultGen
 	every := func(mean Time, kind string, fn func()) {
 		if mean <= 0 {
 			return
 		}
 		var next func()
 		next = func() {
-			if !w.faultsOn {
+			if !w.faultsOn || w.faultGen != gen {
 				return
 			}
 			fn()
@@ -44,16 +67,30 @@ func (w *world) startFaults() {
 		c := &s.Cluster
 		every(c.NodePartitionEvery, "fault-node-partition", w.faultNodePartition)
 		every(c.Raft.StepDownEvery, "fault-raft-step-down", w.raft.stepDown)
-		if c.Blackout {
-			at := w.s.now + Time(r.Range(int64(5*Second), int64(s.FaultPhase-5*Second)))
-			w.s.at(at, "fault-blackout", w.faultBlackout)
-		}
-		w.startScenario()
+		w.startScenario(gen)
 		w.repl.start()
 	}
-	if s.Disk.MediaFlip {
-		at := w.s.now + Time(r.Range(int64(5*Second), int64(s.FaultPhase-5*Second)))
-		w.s.at(at, "fault-media-flip", w.faultMediaFlip)
+}
+
+// healFaults heals what faults left in place: the full disk, clogs and
+// cuts (held messages are released in order); the generation makes the
+// pending heals of those cuts moot. Down nodes are the caller's.
+func (w *world) healFaults() {
+	w.faultGen++
+	w.diskFullUntil = 0
+	w.truncTraps = nil
+	for _, l := range w.links {
+		for _, toNode := range []bool{true, false} {
+			d := l.dir(toNode)
+			d.clogUntil = 0
+			if d.cut > 0 {
+				d.cut = 0
+				w.releaseHeld(l, toNode)
+			}
+		}
+	}
+	if w.cluster() {
+		w.raft.topologyChanged()
 	}
 }
 
@@ -113,7 +150,7 @@ func (w *world) faultPartition() {
 	}
 	var cuts []cutDir
 	for _, l := range w.links {
-		if l.client == nil || l.client.name == "final" || !r.Chance(0.5) {
+		if l.client == nil || l.client == w.final.c || l.client == w.q.probe || !r.Chance(0.5) {
 			continue
 		}
 		switch {
@@ -140,7 +177,11 @@ func (w *world) faultPartition() {
 	w.tr.str(strings.Join(desc, ","))
 	heal := w.s.now + r.Exp(w.set.Net.PartitionLen)
 	w.logf("fault: partition %v until %s", desc, heal)
+	gen := w.faultGen
 	w.s.at(heal, "heal-partition", func() {
+		if w.faultGen != gen {
+			return // healFaults cleared every cut
+		}
 		for _, c := range cuts {
 			w.cut(c.l, c.toNode, -1)
 		}
@@ -258,7 +299,7 @@ func (w *world) faultFlip() {
 // whose partition has another in-sync copy quarantines nothing
 // (mediaflip.go).
 func (w *world) faultMediaFlip() {
-	if !w.faultsOn {
+	if w.deferIfQuiet(w.faultMediaFlip) || !w.faultsOn {
 		return
 	}
 	n := w.someNode()
@@ -394,9 +435,10 @@ func (w *world) partitionNodes(a *simNode, others []*simNode, dir int, length Ti
 	w.tr.i64(int64(a.id))
 	w.tr.i64(int64(dir))
 	w.logf("fault: node partition n%d%s%s for %s", a.id, arrow, strings.Join(desc, ","), length)
+	gen := w.faultGen
 	w.s.after(length, "heal-node-partition", func() {
-		if !w.faultsOn {
-			return // heal() already cleared every cut
+		if w.faultGen != gen {
+			return // healFaults cleared every cut
 		}
 		apply(-1)
 		w.tr.str("heal-nodes")
@@ -409,7 +451,7 @@ func (w *world) partitionNodes(a *simNode, others []*simNode, dir int, length Ti
 // the crash settings say, and restarts after its own downtime. Since an
 // acknowledged record is durable on every ISR member, none may be lost.
 func (w *world) faultBlackout() {
-	if !w.faultsOn {
+	if w.deferIfQuiet(w.faultBlackout) || !w.faultsOn {
 		return
 	}
 	w.logf("fault: blackout")

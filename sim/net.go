@@ -62,6 +62,7 @@ type conn struct {
 	heldC2N, heldN2C []msg
 
 	dead       bool // aborted: data in flight is dropped
+	reset      bool // dead, and a restarted node answered it with a reset
 	clientOpen bool // the client still uses it
 	nodeOpen   bool // the node still serves it
 
@@ -94,7 +95,8 @@ const bytesPerMicrosecond = 1000
 func (w *world) delay(d *linkDir, size int) Time {
 	n := &w.set.Net
 	t := n.BaseDelay + w.netRng.Exp(n.JitterMean) + Time(size/bytesPerMicrosecond)
-	if n.SpikeProb > 0 && w.netRng.Chance(n.SpikeProb) {
+	// Spikes are a fault: a quiet window has none (quiet.go).
+	if n.SpikeProb > 0 && !w.q.on && w.netRng.Chance(n.SpikeProb) {
 		t += w.netRng.Exp(n.SpikeMean)
 	}
 	if w.s.now < d.clogUntil {
@@ -139,6 +141,16 @@ func (w *world) deliver(c *conn, toNode bool, m msg) {
 	if c.dead && !ctrl {
 		w.tr.str("drop-dead")
 		w.tr.u64(c.id)
+		if n := c.link.node; toNode && n.up && n.inc != c.nodeInc && c.clientOpen && !c.reset {
+			// Data for a connection of a process that lost power (nobody
+			// reset it) reaches the restarted host, whose TCP answers it
+			// with a reset, as a real kernel does; without it a peer that
+			// reuses an idle pooled connection waits for its timeout.
+			c.reset = true
+			w.tr.str("reset-stale")
+			w.logf("conn %d: reset by node %d's new process", c.id, n.id)
+			w.send(c, false, msg{rst: true})
+		}
 		return
 	}
 	w.tr.u64(c.id)

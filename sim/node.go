@@ -208,7 +208,7 @@ func (n *simNode) start() {
 		w.tr.str(err.Error())
 		w.logf("node %d: start failed: %v", n.id, err)
 		w.stats.startFailures++
-		if !w.faultsOn {
+		if w.workloadStopped {
 			w.fail("liveness: node %d failed to start with faults healed: %v", n.id, err)
 		}
 		w.s.after(Second, "node-restart", n.start)

@@ -66,6 +66,8 @@ type raftModel struct {
 	// carry holds a deposed leader's entries that had reached a majority:
 	// the next leader commits them first.
 	carry []*raftProposal
+	// silent holds the proposals that failed without a word (tellSilent).
+	silent []*raftProposal
 
 	lastReady     Time
 	commitArmed   bool
@@ -163,11 +165,38 @@ func (r *raftModel) propose(n *simNode, seq uint64, data []byte) {
 // fail tells a proposer its proposal failed, or (seeded) nothing.
 func (r *raftModel) fail(p *raftProposal, why string) {
 	w := r.w
-	if r.rng.Chance(r.set.SilentFailProb) {
+	// Silence is a fault: in a quiet window every failure is reported.
+	if !w.q.on && r.rng.Chance(r.set.SilentFailProb) {
 		w.tr.str("raft-proposal-silent")
 		w.logf("raft: proposal %d of node %d lost without a word (%s)", p.seq, p.node.id, why)
+		if len(r.silent) < maxSilentProposals {
+			r.silent = append(r.silent, p)
+		}
 		return
 	}
+	r.tellFailed(p, why)
+}
+
+// maxSilentProposals bounds the silently failed proposals a quiet window
+// may still report (tellSilent).
+const maxSilentProposals = 1024
+
+// tellSilent reports the proposals that failed without a word so far, as
+// the quorum would have once it recovered: a quiet window heals every
+// fault, this silence included (quiet.go).
+func (r *raftModel) tellSilent() {
+	silent := r.silent
+	r.silent = nil
+	for _, p := range silent {
+		if p.node.inc == p.inc && p.node.up {
+			r.tellFailed(p, "reported late")
+		}
+	}
+}
+
+// tellFailed tells p's proposer, after a short delay, that p failed.
+func (r *raftModel) tellFailed(p *raftProposal, why string) {
+	w := r.w
 	n, inc, seq := p.node, p.inc, p.seq
 	w.s.after(r.rng.Exp(Millisecond), "raft-proposal-failed", func() {
 		n.post("proposal-failed", inc, func() {
@@ -208,8 +237,10 @@ func (r *raftModel) commit(data []byte) {
 	e, err := metadata.DecodeEntry(data)
 	if err == nil {
 		before := truthPartitions(r.truth)
+		states := r.partitionStates()
 		r.noteTopics(len(r.entries), e, r.truth.ApplyEntry(e))
 		w.repl.afterCommit(before)
+		r.coverCommit(states)
 	} else {
 		w.logf("raft: committed entry %d does not decode: %v", len(r.entries), err)
 	}
@@ -275,7 +306,8 @@ func (r *raftModel) pump(rn *raftNode) {
 	rn.applyArm = true
 	inc := n.inc
 	d := r.rng.Exp(r.set.ApplyDelay)
-	if r.rng.Chance(r.set.SlowApplyProb) {
+	// Slow applies are a fault: a quiet window has none (quiet.go).
+	if !r.w.q.on && r.rng.Chance(r.set.SlowApplyProb) {
 		d += r.rng.Exp(r.set.SlowApplyDelay)
 	}
 	r.w.s.after(d, "raft-apply", func() {
@@ -430,6 +462,9 @@ func (r *raftModel) armElection() {
 		}
 		n := pick(r.rng, cands)
 		r.term++
+		if r.term > 1 {
+			w.cover("controller-change")
+		}
 		r.leader = n.id
 		r.lastReady = w.s.now
 		w.tr.str("raft-leader")

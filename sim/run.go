@@ -56,8 +56,11 @@ type Result struct {
 	// Reopens counts partitions that came back by themselves after a
 	// full disk (coverage of the broker's storage retry).
 	Reopens int
-	// Coverage counts what the run reached of the catch-up path.
+	// Coverage counts the transitions the run reached (coverage.go).
 	Coverage Coverage
+	// Probes are the latencies of the quiet windows' acknowledged probes
+	// (quiet.go).
+	Probes []Time
 }
 
 // OK reports whether the run passed.
@@ -134,7 +137,12 @@ type world struct {
 	failures    []string
 	notes       []string
 
+	// faultsOn is true while faults are injected: the fault phase outside
+	// its quiet windows; faultGen counts the arming and healing of faults,
+	// so that loops and heals from before a quiet window stay moot.
 	faultsOn        bool
+	faultGen        uint64
+	q               quietState
 	workloadStopped bool
 	diskFullUntil   Time
 	// quarantine holds the partitions a media flip left without a good
@@ -189,6 +197,7 @@ func newWorld(seed uint64, opts Options) *world {
 	if opts.FaultPhase > 0 {
 		w.set.FaultPhase = opts.FaultPhase
 	}
+	w.q.windows = drawQuietWindows(root.Fork("quiet"), w.set.FaultPhase)
 	cluster := w.set.Cluster.Nodes > 1
 	if cluster {
 		w.startGap = clusterStartGap
@@ -251,6 +260,7 @@ func newWorld(seed uint64, opts Options) *world {
 	}
 	fin := w.newClient("final")
 	w.final = &finalizer{w: w, c: fin}
+	w.q.probe = w.newClient("probe")
 	if cluster {
 		for _, a := range w.nodes {
 			a.peerLinks = make([]*link, len(w.nodes))
@@ -348,7 +358,8 @@ func (sd *simDisk) syncLatency() Time {
 	d := &sd.w.set.Disk
 	r := sd.rng
 	t := r.Exp(d.SyncLatency)
-	if d.SyncSpikeProb > 0 && r.Chance(d.SyncSpikeProb) {
+	// Spikes are a fault: a quiet window has none (quiet.go).
+	if d.SyncSpikeProb > 0 && !sd.w.q.on && r.Chance(d.SyncSpikeProb) {
 		t += r.Exp(50 * Millisecond)
 	}
 	return t
@@ -371,22 +382,10 @@ func (n *simNode) scheduleStart(d Time) {
 func (w *world) heal() {
 	w.faultsOn = false
 	w.workloadStopped = true
-	w.diskFullUntil = 0
+	w.q.on, w.q.judging, w.q.deferred = false, false, nil
 	w.tr.str("heal-all")
 	w.logf("phase: faults healed, workload stopped")
-	for _, l := range w.links {
-		for _, toNode := range []bool{true, false} {
-			d := l.dir(toNode)
-			d.clogUntil = 0
-			if d.cut > 0 {
-				d.cut = 0
-				w.releaseHeld(l, toNode)
-			}
-		}
-	}
-	if w.cluster() {
-		w.raft.topologyChanged()
-	}
+	w.healFaults()
 	if w.finalPowerIfFsyncFull && w.stats.fsyncFull+w.stats.fsyncFailed > 0 {
 		w.finalPlan = "power"
 	}
@@ -683,8 +682,10 @@ func Run(seed uint64, opts Options) (res *Result) {
 			w.stats.reopens += n.b.Reopened()
 		}
 	}
+	w.checkQuiet()
 	w.check(opts, res)
 	res.Failures = w.failures
+	res.Probes = w.q.latencies
 	res.Notes = w.notes
 	res.Ops = len(w.history)
 	res.Reopens = w.stats.reopens

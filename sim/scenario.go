@@ -25,15 +25,16 @@ import (
 	lin "github.com/chronik-streaming/chronik/linearizability"
 )
 
-// startScenario arms the seed's scenario.
-func (w *world) startScenario() {
+// startScenario arms the seed's scenario for fault generation gen
+// (armFaults): its steps stop when faults stop or the generation moves on.
+func (w *world) startScenario(gen uint64) {
 	c := &w.set.Cluster
 	r := w.scenRng
 	w.logf("scenario: %s", c.Scenario)
 	every := func(kind string, fn func()) {
 		var next func()
 		next = func() {
-			if !w.faultsOn {
+			if !w.faultsOn || w.faultGen != gen {
 				return
 			}
 			fn()
@@ -45,9 +46,9 @@ func (w *world) startScenario() {
 	case scenarioLeaderFailover:
 		every("scenario-leader-failover", w.killLeader)
 	case scenarioDoubleFailover:
-		w.s.after(r.Exp(c.ScenarioEvery), "scenario-double-failover", w.doubleFailover)
+		w.s.after(r.Exp(c.ScenarioEvery), "scenario-double-failover", func() { w.doubleFailover(gen) })
 	case scenarioRollingRestart:
-		w.s.after(r.Exp(c.ScenarioEvery), "scenario-rolling-restart", func() { w.rollingRestart(int(r.Intn(len(w.nodes)))) })
+		w.s.after(r.Exp(c.ScenarioEvery), "scenario-rolling-restart", func() { w.rollingRestart(gen, int(r.Intn(len(w.nodes)))) })
 	case scenarioControllerFailover:
 		every("scenario-controller-failover", w.controllerFailover)
 	case scenarioIsolateLeader:
@@ -205,6 +206,7 @@ func (w *world) armTruncTrap(sprung func()) {
 				return
 			}
 			b := w.nodes[l-1]
+			w.cover("trap-truncation")
 			sprung()
 			w.logf("scenario: node %d truncated %s; failing its leader, node %d", f.id, tp, b.id)
 			w.hardStop(b, func() { b.scheduleStart(w.downtime()) })
@@ -217,12 +219,12 @@ func (w *world) armTruncTrap(sprung func()) {
 // (armTruncTrap). If the trap does not fire, B takes over and appends
 // for a while, A returns, and as soon as A is registered again, B fails
 // too. Each returns later.
-func (w *world) doubleFailover() {
-	if !w.faultsOn {
+func (w *world) doubleFailover(gen uint64) {
+	if !w.faultsOn || w.faultGen != gen {
 		return
 	}
 	again := func() {
-		w.s.after(w.scenRng.Exp(w.set.Cluster.ScenarioEvery), "scenario-double-failover", w.doubleFailover)
+		w.s.after(w.scenRng.Exp(w.set.Cluster.ScenarioEvery), "scenario-double-failover", func() { w.doubleFailover(gen) })
 	}
 	tp, a := w.pickLeader()
 	if a == nil || a.crashArmed != nil || a.stopping {
@@ -268,13 +270,13 @@ func (w *world) doubleFailover() {
 
 // rollingRestart restarts node i (by index) with a controlled shutdown,
 // waits until it is unfenced again and moves on to the next node.
-func (w *world) rollingRestart(i int) {
-	if !w.faultsOn {
+func (w *world) rollingRestart(gen uint64, i int) {
+	if !w.faultsOn || w.faultGen != gen {
 		return
 	}
 	n := w.nodes[i%len(w.nodes)]
 	next := func() {
-		w.s.after(w.scenRng.Exp(w.set.Cluster.ScenarioEvery/2), "scenario-rolling-restart", func() { w.rollingRestart(i + 1) })
+		w.s.after(w.scenRng.Exp(w.set.Cluster.ScenarioEvery/2), "scenario-rolling-restart", func() { w.rollingRestart(gen, i+1) })
 	}
 	if !n.up || n.crashArmed != nil || n.stopping {
 		next()

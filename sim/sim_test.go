@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,8 +65,30 @@ func ignoredSeeds() map[uint64]bool {
 	return out
 }
 
-// sweepSeeds is the fixed set plain `go test ./sim` runs.
-const sweepSeeds = 100
+// sweepSeeds is the fixed set plain `go test ./sim` runs: enough seeds
+// for coverageMinimums to mean something.
+const sweepSeeds = 500
+
+// coverageMinimums states how often the fixed sweep (sweepSeeds seeds
+// from 1, one and three nodes mixed) must reach each named transition
+// (Coverage.Counts, world.cover): about a third of what it reached when
+// the number was set, so that noise never trips it and a change that
+// stops exercising a path does. The totals each was set from are in the
+// comments (500 seeds from 1, at commit "sim: quiet windows stop the
+// quorum model's slow applies").
+var coverageMinimums = map[string]int{
+	"controller-change":    1400,  // 4370
+	"election":             10000, // 31329
+	"fenced-request":       8000,  // 24324
+	"isr-expand":           14000, // 43818
+	"isr-shrink":           14000, // 43839
+	"power-loss-mid-fsync": 190,   // 584
+	"quiet-window":         420,   // 1259
+	"segment-roll":         50000, // 150134
+	"trap-catch-up":        250,   // 758
+	"trap-truncation":      30,    // 89
+	"truncation-by-epoch":  540,   // 1629
+}
 
 // outDir is where failure artifacts go (porcupine HTML, event logs).
 func outDir() string { return filepath.Join(os.TempDir(), "chronik-sim") }
@@ -175,6 +198,10 @@ func bugTagsFlag() string {
 		{bugs.RecoveryDeclaresCorrupt, "chronik_bug_recovery_declares_corrupt"},
 		{bugs.FsyncFailureTrusted, "chronik_bug_fsync_failure_trusted"},
 		{bugs.SegmentNameUnsynced, "chronik_bug_segment_name_unsynced"},
+		{bugs.ISRAdmitEarly, "chronik_bug_isr_admit_early"},
+		{bugs.ISRNeverShrinks, "chronik_bug_isr_never_shrinks"},
+		{bugs.IgnoreMinInsync, "chronik_bug_ignore_min_insync"},
+		{bugs.FollowerFetchStuck, "chronik_bug_follower_fetch_stuck"},
 	} {
 		if b.on {
 			tags = append(tags, b.tag)
@@ -230,10 +257,13 @@ func TestSimSweep(t *testing.T) {
 }
 
 // requireCoverage fails the fixed sweep when it no longer reaches a
-// transition of the catch-up path (catchup.go) or of the replication
-// checkers (replcheck.go): a change that stops reaching one would
-// otherwise leave its checker idle unnoticed.
+// transition of the catch-up path (catchup.go) or reaches a named one
+// fewer times than coverageMinimums says: a change that stops reaching
+// one would otherwise leave its checker idle unnoticed.
 func requireCoverage(t *testing.T, cov Coverage) {
+	for _, short := range coverageShortfalls(cov, coverageMinimums) {
+		t.Errorf("coverage: the fixed sweep reached %s (%s)", short, cov)
+	}
 	for _, c := range []struct {
 		name string
 		n    int
@@ -313,6 +343,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 	ran, failed, outside := 0, 0, 0
 	reopenSeeds, reopens := 0, 0
 	var cov Coverage
+	var probes []Time
 	for i, res := range results {
 		if res == nil {
 			continue
@@ -324,6 +355,7 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 			reopens += res.Reopens
 		}
 		cov.add(res.Coverage)
+		probes = append(probes, res.Probes...)
 		if !res.OK() {
 			failed++
 			if !caughtBy(res, class) {
@@ -343,6 +375,16 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 		t.Errorf("coverage: no partition reopened after a full disk in %d seeds", ran)
 	}
 	say("coverage: " + cov.String())
+	var unlisted []string
+	for _, name := range sortedKeys(cov.Counts) {
+		if _, ok := coverageMinimums[name]; !ok {
+			unlisted = append(unlisted, name)
+		}
+	}
+	if len(unlisted) > 0 {
+		say("coverage: counted but without a minimum in coverageMinimums: " + strings.Join(unlisted, " "))
+	}
+	say("quiet windows: acks=all probe latencies: " + quietSummary(probes))
 	if stop && firstFail < count {
 		tried := 0
 		for i := 0; i <= firstFail; i++ {
@@ -356,4 +398,26 @@ func sweep(t *testing.T, start uint64, count int, stop bool) Coverage {
 		say(fmt.Sprintf("failed outside the class %q: %d seeds", class, outside))
 	}
 	return cov
+}
+
+// coverageShortfalls lists the names of min that cov reached fewer times
+// than stated, in name order.
+func coverageShortfalls(cov Coverage, min map[string]int) []string {
+	var out []string
+	for _, name := range sortedKeys(min) {
+		if got := cov.Counts[name]; got < min[name] {
+			out = append(out, fmt.Sprintf("%s %d times, fewer than the %d coverageMinimums asks for", name, got, min[name]))
+		}
+	}
+	return out
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -640,6 +640,10 @@ func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, 
 			continue
 		}
 		if err != nil {
+			if bugs.FollowerFetchStuck { // deliberate bug (core/bugs): never fetch again until the leader changes
+				p.fetchInFlight = true
+				continue
+			}
 			p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs
 			continue
 		}

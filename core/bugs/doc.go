@@ -24,6 +24,7 @@
 // | ISRAdmitEarly          | chronik_bug_isr_admit_early    | a follower joins the ISR once it reaches the high watermark, even below the leader's epoch start |
 // | ISRNeverShrinks        | chronik_bug_isr_never_shrinks  | the leader's lag check is off: a lagging follower never leaves the ISR |
 // | IgnoreMinInsync        | chronik_bug_ignore_min_insync  | acks=all appended and acknowledged while the ISR is below min.insync.replicas |
+// | FollowerFetchStuck     | chronik_bug_follower_fetch_stuck | a follower whose replica fetch failed (timeout, reset) stops fetching the partition until its leader changes |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.

@@ -1,0 +1,173 @@
+package sim
+
+// Coverage of the interesting transitions: every run counts, with
+// world.cover, how often it reached each of them, read from ground truth
+// rather than from what the broker says it did where the simulator has
+// the truth:
+//
+//   - the committed metadata log (the truth image): isr-shrink and
+//     isr-expand (a partition's ISR lost or gained a member), election (a
+//     partition got a leader at a new leader epoch), controller-change (the
+//     quorum elected a leader after the first);
+//   - the disk: segment-roll (a new segment file created past offset 0),
+//     power-loss-mid-fsync (a power loss that struck while an fsync ran);
+//   - the network: fenced-request (an answer carrying FENCED_LEADER_EPOCH
+//     or NOT_LEADER_OR_FOLLOWER reached a client or a replica);
+//   - the broker's log, where only the broker knows: truncation-by-epoch
+//     (a follower cutting a divergent suffix by its leader's epochs);
+//   - the aimed faults: trap-truncation (the truncation trap failed a
+//     leader), trap-catch-up (the catch-up trap cut off a restarted node),
+//     quiet-window (a quiet window's judged period began, quiet.go).
+//
+// A sweep sums and prints them; coverageMinimums (sim_test.go) states how
+// often a 500-seed sweep must reach each, so that a change that stops
+// exercising a path fails a test instead of leaving a checker idle.
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/metadata"
+)
+
+// partitionKey names a partition of one topic incarnation.
+type partitionKey struct {
+	topic metadata.TopicID
+	index int
+}
+
+// partitionState is what coverage compares of a partition across a commit.
+type partitionState struct {
+	leader, epoch int32
+	isr           []int32
+}
+
+// partitionStates captures every partition of the truth image, to be
+// compared after the next commit (coverCommit); the ISRs are copied.
+func (r *raftModel) partitionStates() map[partitionKey]partitionState {
+	out := map[partitionKey]partitionState{}
+	for _, name := range r.truth.TopicNames() {
+		t := r.truth.Topic(name)
+		for i := range t.Assignments {
+			a := &t.Assignments[i]
+			out[partitionKey{t.ID, i}] = partitionState{a.Leader, a.LeaderEpoch, append([]int32(nil), a.ISR...)}
+		}
+	}
+	return out
+}
+
+// coverCommit counts the partition transitions a commit made: elections
+// (a leader at a new epoch) and ISR shrinks and expansions. Partitions the
+// entry created are not compared.
+func (r *raftModel) coverCommit(before map[partitionKey]partitionState) {
+	w := r.w
+	for _, name := range r.truth.TopicNames() {
+		t := r.truth.Topic(name)
+		for i := range t.Assignments {
+			old, ok := before[partitionKey{t.ID, i}]
+			if !ok {
+				continue
+			}
+			a := &t.Assignments[i]
+			if a.LeaderEpoch > old.epoch && a.Leader != metadata.NoLeader {
+				w.cover("election")
+			}
+			if missing(old.isr, a.ISR) {
+				w.cover("isr-shrink")
+			}
+			if missing(a.ISR, old.isr) {
+				w.cover("isr-expand")
+			}
+		}
+	}
+}
+
+// missing reports whether some member of a is not in b.
+func missing(a, b []int32) bool {
+	for _, x := range a {
+		found := false
+		for _, y := range b {
+			found = found || x == y
+		}
+		if !found {
+			return true
+		}
+	}
+	return false
+}
+
+// coverAnswer counts an answer that fenced its request: a partition error
+// FENCED_LEADER_EPOCH or NOT_LEADER_OR_FOLLOWER in Produce, Fetch,
+// ListOffsets or OffsetForLeaderEpoch, to a client or to a replica.
+func (w *world) coverAnswer(resp kmsg.Response) {
+	fenced := func(code int16) bool { return code == errCodeFencedEpoch || code == errCodeNotLeader }
+	hit := false
+	switch r := resp.(type) {
+	case *kmsg.ProduceResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				hit = hit || fenced(p.ErrorCode)
+			}
+		}
+	case *kmsg.FetchResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				hit = hit || fenced(p.ErrorCode)
+			}
+		}
+	case *kmsg.ListOffsetsResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				hit = hit || fenced(p.ErrorCode)
+			}
+		}
+	case *kmsg.OffsetForLeaderEpochResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				hit = hit || fenced(p.ErrorCode)
+			}
+		}
+	}
+	if hit {
+		w.cover("fenced-request")
+	}
+}
+
+// logTruncatingSuffix is the broker's log line of a follower cutting a
+// divergent suffix (core/broker/replication.go), with "from" and "to".
+const logTruncatingSuffix = "truncating divergent suffix"
+
+// coverBrokerLog counts what only the broker's log tells: a follower
+// truncating its log by its leader's epochs (a cut that removes records).
+func (n *simNode) coverBrokerLog(msg string, args []any) {
+	if msg != logTruncatingSuffix {
+		return
+	}
+	var from, to string
+	for i := 0; i+1 < len(args); i += 2 {
+		switch args[i] {
+		case "from":
+			from = fmt.Sprint(args[i+1])
+		case "to":
+			to = fmt.Sprint(args[i+1])
+		}
+	}
+	if from != to {
+		n.w.cover("truncation-by-epoch")
+	}
+}
+
+// coverOpen counts a segment roll: a new segment file (a .log whose name,
+// its base offset, is not zero) created on the disk.
+func (d *simDisk) coverOpen(name string, create bool) {
+	if !create || !strings.HasSuffix(name, ".log") || strings.Trim(strings.TrimSuffix(path.Base(name), ".log"), "0") == "" {
+		return
+	}
+	if _, err := d.md(name).OpenFile(name, false); err == nil {
+		return // it exists: an open, not a creation
+	}
+	d.w.cover("segment-roll")
+}
