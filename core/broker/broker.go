@@ -197,6 +197,10 @@ type partition struct {
 	// fetchReportedOffset is the offset the last fetch reported to the
 	// leader (-1 after a role change).
 	fetchReportedOffset int64
+	// fetchSentMs is when the last fetch of this partition was sent: an
+	// idle partition goes again once a long poll's worth of time passed,
+	// even when other partitions fill the fetch slots (runFetchers).
+	fetchSentMs int64
 	// fetchGeneration grows with every role change, so the answer to a
 	// fetch sent under an older role cannot clear a newer fetch's flag.
 	fetchGeneration uint64

@@ -538,9 +538,14 @@ func (b *Broker) runFetchers(nowMs int64) {
 	// for exactly that) go at once, in a fetch of their own if need be, up
 	// to four times MaxReplicaFetchesPerLeader in flight; partitions with
 	// nothing new join a fetch only while fewer than
-	// MaxReplicaFetchesPerLeader are in flight. So an acks=all produce never
-	// waits for a long poll of idle partitions to time out, and hundreds
-	// of idle partitions cost a few parked fetches, not hundreds.
+	// MaxReplicaFetchesPerLeader are in flight, or once their last fetch is
+	// a long poll (ReplicaFetchWaitMaxMs) old. So an acks=all produce never
+	// waits for a long poll of idle partitions to time out, hundreds of
+	// idle partitions cost a few parked fetches, not hundreds, and an idle
+	// partition still reaches its leader at least every long poll while
+	// busy ones keep the slots full: else its follower, never seen caught
+	// up, would leave the ISR after replica.lag.time.max.ms (simulator
+	// quiet windows, seed 1029: no fetch of t002-1 for 1.8 s).
 	byLeader := map[int32][]*partition{}
 	var leaders []int32
 	b.forEachPartition(func(p *partition) {
@@ -567,7 +572,7 @@ func (b *Broker) runFetchers(nowMs int64) {
 		}
 		var urgent []*partition
 		for _, p := range parts {
-			if p.log.LogEndOffset() != p.fetchReportedOffset {
+			if p.log.LogEndOffset() != p.fetchReportedOffset || nowMs-p.fetchSentMs >= int64(b.cfg.ReplicaFetchWaitMaxMs) {
 				urgent = append(urgent, p)
 			}
 		}
@@ -611,6 +616,7 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 		rt.Partitions = append(rt.Partitions, rp)
 		p.fetchInFlight = true
 		p.fetchReportedOffset = rp.FetchOffset
+		p.fetchSentMs = nowMs
 		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset, generation: p.fetchGeneration})
 	}
 	b.fetchesInFlight[leader]++
