@@ -186,7 +186,8 @@ type fileFormat struct {
 // no brokers or assignments) is still read.
 const imageVersion = 2
 
-// Marshal encodes the image deterministically.
+// Marshal encodes the image deterministically, as indented JSON
+// (encode.go).
 func (im *Image) Marshal() ([]byte, error) {
 	f := fileFormat{Version: imageVersion, ProducerIDEnd: im.ProducerIDEnd}
 	for _, id := range im.BrokerIDs() {
@@ -195,7 +196,12 @@ func (im *Image) Marshal() ([]byte, error) {
 	for _, name := range im.TopicNames() {
 		f.Topics = append(f.Topics, im.topics[name])
 	}
-	return json.MarshalIndent(f, "", "  ")
+	// Roughly what each part takes, so that the buffer rarely grows.
+	size := 256 + 192*len(f.Brokers)
+	for _, t := range f.Topics {
+		size += 512 + 256*len(t.Assignments)
+	}
+	return appendFile(make([]byte, 0, size), &f), nil
 }
 
 // Unmarshal decodes an image written by Marshal and checks its
