@@ -15,7 +15,7 @@ package metadata
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 )
 
 // TopicID is a topic's 16-byte UUID (KIP-516).
@@ -87,6 +87,9 @@ type Image struct {
 	topics  map[string]*Topic
 	byID    map[TopicID]*Topic
 	brokers map[int32]*Broker
+	// names caches the sorted topic names; nil when a topic was added or
+	// removed since. Brokers read them after every event.
+	names []string
 }
 
 // NewImage returns an empty image.
@@ -103,12 +106,14 @@ func (im *Image) TopicByID(id TopicID) *Topic { return im.byID[id] }
 // TopicNames returns every topic name in sorted order, so that callers
 // never depend on map iteration order.
 func (im *Image) TopicNames() []string {
-	names := make([]string, 0, len(im.topics))
-	for name := range im.topics {
-		names = append(names, name)
+	if im.names == nil {
+		im.names = make([]string, 0, len(im.topics))
+		for name := range im.topics {
+			im.names = append(im.names, name)
+		}
+		slices.Sort(im.names)
 	}
-	sort.Strings(names)
-	return names
+	return slices.Clone(im.names) // callers may keep or change theirs
 }
 
 // Len is the number of topics.
@@ -123,7 +128,7 @@ func (im *Image) BrokerIDs() []int32 {
 	for id := range im.brokers {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	slices.Sort(ids)
 	return ids
 }
 
@@ -145,6 +150,8 @@ func (im *Image) UnfencedBrokerIDs() []int32 {
 func (im *Image) PutTopic(t *Topic) {
 	if old := im.topics[t.Name]; old != nil {
 		delete(im.byID, old.ID)
+	} else {
+		im.names = nil
 	}
 	im.topics[t.Name] = t
 	im.byID[t.ID] = t
@@ -155,6 +162,7 @@ func (im *Image) RemoveTopic(name string) {
 	if t := im.topics[name]; t != nil {
 		delete(im.byID, t.ID)
 		delete(im.topics, name)
+		im.names = nil
 	}
 }
 
