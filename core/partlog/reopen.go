@@ -81,6 +81,7 @@ func Reopen(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Lo
 // one rewrite of what was appended since the last checkpoint, only after
 // an unclean stop or a failure.
 func (l *Log) RewriteUnsynced() error {
+	l.changes++
 	if err := l.usable(); err != nil {
 		return err
 	}
