@@ -19,7 +19,7 @@ func (b *Broker) CheckInvariants() {
 	}
 	waiting := map[*pendingProduce]int{}
 	var order []*pendingProduce // first-seen order, so a failure message never depends on map order
-	for _, name := range b.image.TopicNames() {
+	for name := range b.image.Topics() {
 		ts := b.topics[name]
 		if ts == nil {
 			panic(fmt.Sprintf("broker invariant: topic %q is in the image but not open", name))

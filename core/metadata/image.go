@@ -15,6 +15,7 @@ package metadata
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
 )
 
@@ -106,6 +107,13 @@ func (im *Image) TopicByID(id TopicID) *Topic { return im.byID[id] }
 // TopicNames returns every topic name in sorted order, so that callers
 // never depend on map iteration order.
 func (im *Image) TopicNames() []string {
+	return slices.Clone(im.sortedNames()) // callers may keep or change theirs
+}
+
+// sortedNames is the cached name order. The slice is never written once
+// built (a change builds a new one), so a loop over it may add and remove
+// topics; nobody outside the package gets it.
+func (im *Image) sortedNames() []string {
 	if im.names == nil {
 		im.names = make([]string, 0, len(im.topics))
 		for name := range im.topics {
@@ -113,7 +121,21 @@ func (im *Image) TopicNames() []string {
 		}
 		slices.Sort(im.names)
 	}
-	return slices.Clone(im.names) // callers may keep or change theirs
+	return im.names
+}
+
+// Topics yields every topic with its name in name order, without
+// allocating (brokers check their partitions against the image after
+// every event). The loop body may add and remove topics: the loop goes
+// on over the names as they were when it began.
+func (im *Image) Topics() iter.Seq2[string, *Topic] {
+	return func(yield func(string, *Topic) bool) {
+		for _, name := range im.sortedNames() {
+			if !yield(name, im.topics[name]) {
+				return
+			}
+		}
+	}
 }
 
 // Len is the number of topics.
@@ -201,7 +223,7 @@ func (im *Image) Marshal() ([]byte, error) {
 	for _, id := range im.BrokerIDs() {
 		f.Brokers = append(f.Brokers, im.brokers[id])
 	}
-	for _, name := range im.TopicNames() {
+	for _, name := range im.sortedNames() {
 		f.Topics = append(f.Topics, im.topics[name])
 	}
 	// Roughly what each part takes, so that the buffer rarely grows.

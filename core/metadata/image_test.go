@@ -66,8 +66,9 @@ func TestRemoveAndReplaceTopic(t *testing.T) {
 	}
 }
 
-// TestTopicNamesFollowChanges checks the cached name order after each
-// add, replacement and removal, and that a caller's slice is its own.
+// TestTopicNamesFollowChanges checks the cached name order (TopicNames and
+// Topics) after each add, replacement and removal, and that a caller's
+// slice is its own.
 func TestTopicNamesFollowChanges(t *testing.T) {
 	im := NewImage()
 	steps := []struct {
@@ -86,6 +87,16 @@ func TestTopicNamesFollowChanges(t *testing.T) {
 		s.change()
 		if got := strings.Join(im.TopicNames(), ","); got != s.want {
 			t.Fatalf("step %d: topic names %s, want %s", i, got, s.want)
+		}
+		var seen []string
+		for name, topic := range im.Topics() {
+			if topic == nil || topic.Name != name {
+				t.Fatalf("step %d: Topics yields %q with topic %+v", i, name, topic)
+			}
+			seen = append(seen, name)
+		}
+		if got := strings.Join(seen, ","); got != s.want {
+			t.Fatalf("step %d: Topics yields %s, want %s", i, got, s.want)
 		}
 	}
 }

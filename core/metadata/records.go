@@ -365,7 +365,7 @@ func (im *Image) unfenceBroker(r *UnfenceBroker) error {
 // forEachTopicPartition visits every partition's index in topic-name and
 // index order.
 func (im *Image) forEachTopicPartition(fn func(t *Topic, i int)) {
-	for _, name := range im.TopicNames() {
+	for _, name := range im.sortedNames() {
 		t := im.topics[name]
 		for i := range t.Assignments {
 			fn(t, i)
@@ -375,7 +375,7 @@ func (im *Image) forEachTopicPartition(fn func(t *Topic, i int)) {
 
 // forEachPartition visits every partition in topic-name and index order.
 func (im *Image) forEachPartition(fn func(t *Topic, p *Partition)) {
-	for _, name := range im.TopicNames() {
+	for _, name := range im.sortedNames() {
 		t := im.topics[name]
 		for i := range t.Assignments {
 			fn(t, &t.Assignments[i])
