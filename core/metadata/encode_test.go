@@ -146,3 +146,17 @@ func BenchmarkMarshalReference(b *testing.B) {
 		referenceMarshal(b, im)
 	}
 }
+
+// TestAppendMarshalAppends: AppendMarshal keeps what dst holds and adds
+// exactly Marshal's bytes, also into a reused buffer.
+func TestAppendMarshalAppends(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	buf := []byte("prefix")
+	for i := range 50 {
+		im := randomImage(r)
+		buf = im.AppendMarshal(buf[:6])
+		if want := append([]byte("prefix"), must(im.Marshal())...); !bytes.Equal(buf, want) {
+			t.Fatalf("image %d: AppendMarshal gave\n%s\nwant\n%s", i, buf, want)
+		}
+	}
+}

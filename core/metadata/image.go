@@ -217,8 +217,14 @@ type fileFormat struct {
 const imageVersion = 2
 
 // Marshal encodes the image deterministically, as indented JSON
-// (encode.go).
-func (im *Image) Marshal() ([]byte, error) {
+// (encode.go). It does not fail; the error is part of the signature for
+// encodings that could.
+func (im *Image) Marshal() ([]byte, error) { return im.AppendMarshal(nil), nil }
+
+// AppendMarshal appends Marshal's encoding to dst, for callers that encode
+// images often into a buffer they reuse (the simulator hashes every
+// node's image after every metadata apply).
+func (im *Image) AppendMarshal(dst []byte) []byte {
 	f := fileFormat{Version: imageVersion, ProducerIDEnd: im.ProducerIDEnd}
 	for _, id := range im.BrokerIDs() {
 		f.Brokers = append(f.Brokers, im.brokers[id])
@@ -226,12 +232,15 @@ func (im *Image) Marshal() ([]byte, error) {
 	for _, name := range im.sortedNames() {
 		f.Topics = append(f.Topics, im.topics[name])
 	}
-	// Roughly what each part takes, so that the buffer rarely grows.
-	size := 256 + 192*len(f.Brokers)
-	for _, t := range f.Topics {
-		size += 512 + 256*len(t.Assignments)
+	if dst == nil {
+		// Roughly what each part takes, so that the buffer rarely grows.
+		size := 256 + 192*len(f.Brokers)
+		for _, t := range f.Topics {
+			size += 512 + 256*len(t.Assignments)
+		}
+		dst = make([]byte, 0, size)
 	}
-	return appendFile(make([]byte, 0, size), &f), nil
+	return appendFile(dst, &f)
 }
 
 // Unmarshal decodes an image written by Marshal and checks its
