@@ -41,7 +41,6 @@ package sim
 // replica rejoined the ISR.
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 
@@ -57,8 +56,8 @@ type raftModel struct {
 	entries [][]byte   // the committed log
 	hashes  [][32]byte // hashes[i]: the truth image's hash after entries[:i+1]
 	truth   *metadata.Image
-	// scratch is reused to encode images for hashing (every apply on
-	// every node encodes one).
+	// scratch is reused to encode images compactly for hashing (every
+	// apply on every node encodes one).
 	scratch []byte
 	// topics is the current incarnation of every topic of the committed
 	// log, with the indexes that created it (catchup.go).
@@ -215,7 +214,7 @@ func (r *raftModel) commit(data []byte) {
 	} else {
 		w.logf("raft: committed entry %d does not decode: %v", len(r.entries), err)
 	}
-	r.scratch = r.truth.AppendMarshal(r.scratch[:0])
+	r.scratch = r.truth.AppendCompact(r.scratch[:0])
 	r.hashes = append(r.hashes, sha256.Sum256(r.scratch))
 	if w.logw != nil {
 		desc := "undecodable"
@@ -327,9 +326,8 @@ func (r *raftModel) restore(rn *raftNode, s *raftSnapshot) {
 // and takes a snapshot every SnapshotEvery applies.
 func (r *raftModel) checkImage(rn *raftNode, applied bool) {
 	n := rn.n
-	r.scratch = n.b.AppendMetadataSnapshot(r.scratch[:0])
-	data := r.scratch
-	if rn.applied > 0 && sha256.Sum256(data) != r.hashes[rn.applied-1] && !r.diverged {
+	r.scratch = n.b.AppendMetadataCompact(r.scratch[:0])
+	if rn.applied > 0 && sha256.Sum256(r.scratch) != r.hashes[rn.applied-1] && !r.diverged {
 		r.diverged = true
 		r.w.fail("metadata: node %d's image after %d entries differs from the committed log's", n.id, rn.applied)
 	}
@@ -339,7 +337,12 @@ func (r *raftModel) checkImage(rn *raftNode, applied bool) {
 	rn.sinceSnap++
 	if rn.sinceSnap >= r.set.SnapshotEvery {
 		rn.sinceSnap = 0
-		rn.snap = &raftSnapshot{index: rn.applied, data: bytes.Clone(data)}
+		data, err := n.b.SnapshotMetadata()
+		if err != nil {
+			r.w.fail("metadata: node %d cannot snapshot its image: %v", n.id, err)
+			return
+		}
+		rn.snap = &raftSnapshot{index: rn.applied, data: data}
 	}
 }
 

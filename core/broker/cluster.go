@@ -178,9 +178,10 @@ func (b *Broker) RestoreMetadata(nowMs int64, snapshot []byte) error {
 // SnapshotMetadata encodes the image for a metadata log snapshot.
 func (b *Broker) SnapshotMetadata() ([]byte, error) { return b.image.Marshal() }
 
-// AppendMetadataSnapshot appends SnapshotMetadata's bytes to dst, for a
-// caller that encodes the image often into a buffer it reuses.
-func (b *Broker) AppendMetadataSnapshot(dst []byte) []byte { return b.image.AppendMarshal(dst) }
+// AppendMetadataCompact appends the image encoded without indentation
+// (metadata.Image.AppendCompact) to dst, for a caller that compares
+// images often, into a buffer it reuses.
+func (b *Broker) AppendMetadataCompact(dst []byte) []byte { return b.image.AppendCompact(dst) }
 
 // ProposalFailed reports that a proposal will not be applied as far as
 // the environment knows (this node lost leadership, or the log refused

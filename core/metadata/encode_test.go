@@ -4,14 +4,32 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
 // referenceMarshal is what Marshal wrote before encode.go: the encoder
 // must produce these bytes exactly, since snapshots and image files are
-// compared and hashed byte for byte.
+// compared and hashed byte for byte. referenceCompact is AppendCompact's.
 func referenceMarshal(t testing.TB, im *Image) []byte {
 	t.Helper()
+	data, err := json.MarshalIndent(referenceFile(im), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func referenceCompact(t testing.TB, im *Image) []byte {
+	t.Helper()
+	data, err := json.Marshal(referenceFile(im))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func referenceFile(im *Image) fileFormat {
 	f := fileFormat{Version: imageVersion, ProducerIDEnd: im.ProducerIDEnd}
 	for _, id := range im.BrokerIDs() {
 		f.Brokers = append(f.Brokers, im.brokers[id])
@@ -19,11 +37,7 @@ func referenceMarshal(t testing.TB, im *Image) []byte {
 	for _, name := range im.TopicNames() {
 		f.Topics = append(f.Topics, im.topics[name])
 	}
-	data, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	return f
 }
 
 // awkwardStrings exercise every escaping path of encoding/json.
@@ -100,9 +114,32 @@ func TestEncoderMatchesJSON(t *testing.T) {
 		if want := referenceMarshal(t, im); !bytes.Equal(got, want) {
 			t.Fatalf("image %d: encoder wrote\n%s\nencoding/json writes\n%s", i, got, want)
 		}
+		if got, want := im.AppendCompact(nil), referenceCompact(t, im); !bytes.Equal(got, want) {
+			t.Fatalf("image %d: compact encoder wrote\n%s\nencoding/json writes\n%s", i, got, want)
+		}
 	}
 	if got, want := NewImage(), referenceMarshal(t, NewImage()); !bytes.Equal(must(got.Marshal()), want) {
 		t.Fatalf("empty image: encoder wrote %s, encoding/json writes %s", must(got.Marshal()), want)
+	}
+}
+
+// TestEncoderKnowsEveryField fails when a field is added to what an image
+// encodes: encode.go writes the fields by hand and must learn the new one
+// (and randomImage must set it, so that TestEncoderMatchesJSON compares
+// it), then the counts here are updated.
+func TestEncoderKnowsEveryField(t *testing.T) {
+	for _, c := range []struct {
+		typ    reflect.Type
+		fields int
+	}{
+		{reflect.TypeFor[fileFormat](), 4},
+		{reflect.TypeFor[Broker](), 5},
+		{reflect.TypeFor[Topic](), 5},
+		{reflect.TypeFor[Partition](), 5},
+	} {
+		if n := c.typ.NumField(); n != c.fields {
+			t.Errorf("%s has %d fields, encode.go writes %d: teach it the new ones", c.typ, n, c.fields)
+		}
 	}
 }
 
