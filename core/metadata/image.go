@@ -88,9 +88,11 @@ type Image struct {
 	topics  map[string]*Topic
 	byID    map[TopicID]*Topic
 	brokers map[int32]*Broker
-	// names caches the sorted topic names; nil when a topic was added or
-	// removed since. Brokers read them after every event.
-	names []string
+	// names and sorted cache the topic names in order and their topics;
+	// nil when a topic was put or removed since. Brokers read them after
+	// every event.
+	names  []string
+	sorted []*Topic
 }
 
 // NewImage returns an empty image.
@@ -120,18 +122,24 @@ func (im *Image) sortedNames() []string {
 			im.names = append(im.names, name)
 		}
 		slices.Sort(im.names)
+		im.sorted = make([]*Topic, len(im.names))
+		for i, name := range im.names {
+			im.sorted[i] = im.topics[name]
+		}
 	}
 	return im.names
 }
 
 // Topics yields every topic with its name in name order, without
 // allocating (brokers check their partitions against the image after
-// every event). The loop body may add and remove topics: the loop goes
-// on over the names as they were when it began.
+// every event). The loop body may put and remove topics: the loop goes
+// on over the topics as they were when it began.
 func (im *Image) Topics() iter.Seq2[string, *Topic] {
 	return func(yield func(string, *Topic) bool) {
-		for _, name := range im.sortedNames() {
-			if !yield(name, im.topics[name]) {
+		names := im.sortedNames()
+		sorted := im.sorted // the loop body may clear the cache
+		for i, name := range names {
+			if !yield(name, sorted[i]) {
 				return
 			}
 		}
@@ -172,9 +180,8 @@ func (im *Image) UnfencedBrokerIDs() []int32 {
 func (im *Image) PutTopic(t *Topic) {
 	if old := im.topics[t.Name]; old != nil {
 		delete(im.byID, old.ID)
-	} else {
-		im.names = nil
 	}
+	im.names, im.sorted = nil, nil
 	im.topics[t.Name] = t
 	im.byID[t.ID] = t
 }
@@ -184,7 +191,7 @@ func (im *Image) RemoveTopic(name string) {
 	if t := im.topics[name]; t != nil {
 		delete(im.byID, t.ID)
 		delete(im.topics, name)
-		im.names = nil
+		im.names, im.sorted = nil, nil
 	}
 }
 

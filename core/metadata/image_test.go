@@ -90,7 +90,7 @@ func TestTopicNamesFollowChanges(t *testing.T) {
 		}
 		var seen []string
 		for name, topic := range im.Topics() {
-			if topic == nil || topic.Name != name {
+			if topic == nil || topic.Name != name || im.Topic(name) != topic {
 				t.Fatalf("step %d: Topics yields %q with topic %+v", i, name, topic)
 			}
 			seen = append(seen, name)
