@@ -114,9 +114,10 @@
 // committed log: a barrier) and for a deposed one, a detection delay for a
 // node cut off from the leader, which keeps its stale view meanwhile. The
 // simulator applies the committed log to its own image (the truth): after
-// every apply or restore, every node's image must equal it byte for byte,
-// and scenarios and the final phase read leaders, ISRs and registrations
-// from it.
+// every apply or restore, every node's image must equal it byte for byte
+// (the SHA-256 of its compact encoding, Image.AppendCompact, against the
+// truth's after as many entries), and scenarios and the final phase read
+// leaders, ISRs and registrations from it.
 //
 // # Network
 //
