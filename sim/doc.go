@@ -332,19 +332,23 @@
 //
 // # Speed
 //
-// Measured on this 2-core machine: one single-node run of the standard
-// scenario (62 virtual seconds, checks included) takes about 50 ms, a
-// three-node run (66 virtual seconds) about 100-300 ms, a hot one up to a
-// second; sweeps on both cores do about 650-700 mixed seeds per minute
-// (700-780 simulated seconds per wall second), single-node ones about
-// 2400. Plain go test ./sim (100 mixed seeds, determinism, regression
-// seeds, the bug hunt) takes about 50 s; 1000 mixed seeds about 85 s. The machine is shared with
-// fuzzers and other engineers' tests: under load the same sweeps run
-// several times slower. Costs: the broker itself (request handling,
-// CheckInvariants after every event, recovery at each restart), memdisk's
-// atomic writes, the image comparison after every metadata apply, the
-// offset checks' sorting, the garbage collector (TestMain raises GOGC to
-// 400).
+// Measured on this 2-core machine, shared with other sweeps, so the
+// figures are CPU time: a 300-seed mixed sweep (go test ./sim -run Sim
+// -seeds=300 -seed=5000) simulates about 19,600 seconds in 38 CPU seconds,
+// 520 simulated seconds per CPU second (270 before the work below), which
+// is about 1,000-1,100 per wall second on both cores of an idle machine;
+// BenchmarkRun (seeds 1-24, one core) about 2x what it did. Under load
+// the same sweeps run several times slower. Where the time went and what
+// was done: CheckInvariants after every event (partition logs are checked
+// only when a method that may change them was called since: partlog counts
+// such calls), the image comparison after every metadata apply (the image
+// is encoded by hand, compactly, into a reused buffer and hashed), decoding
+// metadata entries (a parser for exactly EncodeEntry's form), allocation
+// (events held by value, a partition open no longer clears a megabyte, GC
+// target 800 with a 256 MB soft limit), the offset checks' sorting. What
+// remains is mostly the broker's own work: request handling and
+// replication, its scans over all partitions at every event (Flush, Tick,
+// NextWakeMs), metadata applies and partition recovery at restarts.
 //
 // # Not simulated (yet)
 //
