@@ -335,7 +335,7 @@
 // Measured on this 2-core machine, shared with other sweeps, so the
 // figures are CPU time: a 300-seed mixed sweep (go test ./sim -run Sim
 // -seeds=300 -seed=5000) simulates about 19,600 seconds in 38 CPU seconds,
-// 520 simulated seconds per CPU second (270 before the work below), which
+// 515 simulated seconds per CPU second (268 before the work below), which
 // is about 1,000-1,100 per wall second on both cores of an idle machine;
 // BenchmarkRun (seeds 1-24, one core) about 2x what it did. Under load
 // the same sweeps run several times slower. Where the time went and what
