@@ -272,11 +272,27 @@ func newPartitionView(tp TopicPartition, history []Op, ops []int) *partitionView
 		}
 	}
 	v.byValue = slices.Clone(v.byOffset)
+	// Both orders are total (an op reads each offset once), so the result
+	// does not depend on the algorithm. The comparisons return at the
+	// first key that differs: cmp.Or would compute every key, and these
+	// sorts were the largest cost of checking a history.
 	slices.SortFunc(v.byOffset, func(a, b observation) int {
-		return cmp.Or(cmp.Compare(a.offset, b.offset), strings.Compare(a.value, b.value), cmp.Compare(a.op, b.op))
+		if a.offset != b.offset {
+			return cmp.Compare(a.offset, b.offset)
+		}
+		if c := strings.Compare(a.value, b.value); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.op, b.op)
 	})
 	slices.SortFunc(v.byValue, func(a, b observation) int {
-		return cmp.Or(strings.Compare(a.value, b.value), cmp.Compare(a.offset, b.offset), cmp.Compare(a.op, b.op))
+		if c := strings.Compare(a.value, b.value); c != 0 {
+			return c
+		}
+		if a.offset != b.offset {
+			return cmp.Compare(a.offset, b.offset)
+		}
+		return cmp.Compare(a.op, b.op)
 	})
 	return v
 }

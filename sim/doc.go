@@ -127,9 +127,10 @@
 // committed log: a barrier) and for a deposed one, a detection delay for a
 // node cut off from the leader, which keeps its stale view meanwhile. The
 // simulator applies the committed log to its own image (the truth): after
-// every apply or restore, every node's image must equal it byte for byte,
-// and scenarios and the final phase read leaders, ISRs and registrations
-// from it.
+// every apply or restore, every node's image must equal it byte for byte
+// (the SHA-256 of its compact encoding, Image.AppendCompact, against the
+// truth's after as many entries), and scenarios and the final phase read
+// leaders, ISRs and registrations from it.
 //
 // # Network
 //
@@ -470,28 +471,27 @@
 //
 // # Speed
 //
-// Measured on this 2-core machine: one single-node run of the standard
-// scenario (62 virtual seconds, checks included) takes about 50 ms, a
-// three-node run (66 virtual seconds) about 100-300 ms, a hot one up to a
-// second; sweeps on both cores do about 650-700 mixed seeds per minute
-// (700-780 simulated seconds per wall second), single-node ones about
-// 2400. Plain go test ./sim (500 mixed seeds, determinism, regression
-// seeds, the bug hunt): the 500-seed sweep costs about 2.5 CPU-minutes
-// (about 75 s on both cores of an idle machine; 4.5 min measured under a
-// load average of 10). Quiet windows made a seed cost about a third more
-// CPU (seeds 1001-1100: 33 s against 24 s user time); the profile points
-// at recovery after the restarts at a window's start and at the traffic a
-// healthy cluster serves; the counters and the probe do not show in it.
-// The machine is shared with fuzzers and other engineers' tests: under
-// load the same sweeps run
-// several times slower. Costs: the broker itself (request handling,
-// CheckInvariants after every event, recovery at each restart), memdisk's
-// atomic writes, the image comparison after every metadata apply, the
-// offset checks' sorting, the garbage collector (TestMain raises GOGC to
-// 400). The replication checkers and traps cost about 7% of the CPU
-// time of three-node sweeps (60 seeds: 21.4 s of user time against 19.9
-// s without them, traps' extra faults included), mostly the durable-log
-// reads of hw-durable.
+// Measured on this 2-core machine, shared with other sweeps, so the
+// figures are CPU time: a 300-seed mixed sweep (go test ./sim -run Sim
+// -seeds=300 -seed=5000) simulates about 19,600 seconds in 38 CPU seconds,
+// 515 simulated seconds per CPU second (268 before the work below), which
+// is about 1,000-1,100 per wall second on both cores of an idle machine;
+// BenchmarkRun (seeds 1-24, one core) about 2x what it did. Under load
+// the same sweeps run several times slower. Where the time went and what
+// was done: CheckInvariants after every event (partition logs are checked
+// only when a method that may change them was called since: partlog counts
+// such calls), the image comparison after every metadata apply (the image
+// is encoded by hand, compactly, into a reused buffer and hashed), decoding
+// metadata entries (a parser for exactly EncodeEntry's form), allocation
+// (events held by value, a partition open no longer clears a megabyte, GC
+// target 800 with a 256 MB soft limit), the offset checks' sorting. What
+// remains is mostly the broker's own work: request handling and
+// replication, its scans over all partitions at every event (Flush, Tick,
+// NextWakeMs), metadata applies and partition recovery at restarts.
+// Added since: quiet windows (about a third more CPU per seed: recovery
+// after the restarts at a window's start, and the traffic of a healthy
+// cluster) and the replication checkers (about 7%, mostly the durable-log
+// reads of hw-durable).
 //
 // # Not simulated (yet)
 //

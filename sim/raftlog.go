@@ -56,6 +56,9 @@ type raftModel struct {
 	entries [][]byte   // the committed log
 	hashes  [][32]byte // hashes[i]: the truth image's hash after entries[:i+1]
 	truth   *metadata.Image
+	// scratch is reused to encode images compactly for hashing (every
+	// apply on every node encodes one).
+	scratch []byte
 	// topics is the current incarnation of every topic of the committed
 	// log, with the indexes that created it (catchup.go).
 	topics map[string]*topicLife
@@ -244,11 +247,8 @@ func (r *raftModel) commit(data []byte) {
 	} else {
 		w.logf("raft: committed entry %d does not decode: %v", len(r.entries), err)
 	}
-	img, err := r.truth.Marshal()
-	if err != nil {
-		w.fail("metadata: the truth image does not marshal after entry %d: %v", len(r.entries), err)
-	}
-	r.hashes = append(r.hashes, sha256.Sum256(img))
+	r.scratch = r.truth.AppendCompact(r.scratch[:0])
+	r.hashes = append(r.hashes, sha256.Sum256(r.scratch))
 	if w.logw != nil {
 		desc := "undecodable"
 		if e != nil {
@@ -360,12 +360,8 @@ func (r *raftModel) restore(rn *raftNode, s *raftSnapshot) {
 // and takes a snapshot every SnapshotEvery applies.
 func (r *raftModel) checkImage(rn *raftNode, applied bool) {
 	n := rn.n
-	data, err := n.b.SnapshotMetadata()
-	if err != nil {
-		r.w.fail("metadata: node %d cannot snapshot its image: %v", n.id, err)
-		return
-	}
-	if rn.applied > 0 && sha256.Sum256(data) != r.hashes[rn.applied-1] && !r.diverged {
+	r.scratch = n.b.AppendMetadataCompact(r.scratch[:0])
+	if rn.applied > 0 && sha256.Sum256(r.scratch) != r.hashes[rn.applied-1] && !r.diverged {
 		r.diverged = true
 		r.w.fail("metadata: node %d's image after %d entries differs from the committed log's", n.id, rn.applied)
 	}
@@ -375,6 +371,11 @@ func (r *raftModel) checkImage(rn *raftNode, applied bool) {
 	rn.sinceSnap++
 	if rn.sinceSnap >= r.set.SnapshotEvery {
 		rn.sinceSnap = 0
+		data, err := n.b.SnapshotMetadata()
+		if err != nil {
+			r.w.fail("metadata: node %d cannot snapshot its image: %v", n.id, err)
+			return
+		}
 		rn.snap = &raftSnapshot{index: rn.applied, data: data}
 	}
 }

@@ -45,15 +45,19 @@ type event struct {
 // ordered by (at, seq). It is the event loop of every simulated node and
 // client; nothing in a run happens outside an event.
 type scheduler struct {
-	now  Time
-	seq  uint64
-	heap []*event
+	now Time
+	seq uint64
+	// heap holds the events by value: no allocation per event, and
+	// comparisons read the slice rather than chase pointers.
+	heap []event
+	// cur is the event pop returned last.
+	cur event
 	// handled counts events run, for the speed figures.
 	handled uint64
 }
 
 func (s *scheduler) less(i, j int) bool {
-	a, b := s.heap[i], s.heap[j]
+	a, b := &s.heap[i], &s.heap[j]
 	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
 }
 
@@ -63,7 +67,7 @@ func (s *scheduler) at(t Time, kind string, fn func()) {
 		t = s.now
 	}
 	s.seq++
-	s.heap = append(s.heap, &event{at: t, seq: s.seq, kind: kind, fn: fn})
+	s.heap = append(s.heap, event{at: t, seq: s.seq, kind: kind, fn: fn})
 	i := len(s.heap) - 1
 	for i > 0 {
 		p := (i - 1) / 2
@@ -79,14 +83,15 @@ func (s *scheduler) at(t Time, kind string, fn func()) {
 func (s *scheduler) after(d Time, kind string, fn func()) { s.at(s.now+d, kind, fn) }
 
 // pop removes and returns the next event, or nil when the queue is empty.
+// The event stays valid until the next pop.
 func (s *scheduler) pop() *event {
 	n := len(s.heap)
 	if n == 0 {
 		return nil
 	}
-	top := s.heap[0]
+	s.cur = s.heap[0]
 	s.heap[0] = s.heap[n-1]
-	s.heap[n-1] = nil
+	s.heap[n-1] = event{} // drop the closure for the collector
 	s.heap = s.heap[:n-1]
 	i, n := 0, n-1
 	for {
@@ -103,8 +108,8 @@ func (s *scheduler) pop() *event {
 		s.heap[i], s.heap[m] = s.heap[m], s.heap[i]
 		i = m
 	}
-	s.now = top.at
-	return top
+	s.now = s.cur.at
+	return &s.cur
 }
 
 // peekTime is the time of the next event, or -1.

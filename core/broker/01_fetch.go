@@ -150,10 +150,14 @@ func (b *Broker) buildFetchResponse(nowMs int64, r *kmsg.FetchRequest) (*kmsg.Fe
 	budget := FetchResponseMaxBytes(r, b.cfg.FetchMaxBytes)
 	total := 0
 	errored := false
+	// Sized from the request (already in memory): the partition structs
+	// are large, and growing the slices copied them over and over.
+	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(r.Topics))
 	for _, rt := range r.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic = rt.Topic
 		st.TopicID = rt.TopicID
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
 		ts := b.topics[rt.Topic]
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()

@@ -178,6 +178,11 @@ func (b *Broker) RestoreMetadata(nowMs int64, snapshot []byte) error {
 // SnapshotMetadata encodes the image for a metadata log snapshot.
 func (b *Broker) SnapshotMetadata() ([]byte, error) { return b.image.Marshal() }
 
+// AppendMetadataCompact appends the image encoded without indentation
+// (metadata.Image.AppendCompact) to dst, for a caller that compares
+// images often, into a buffer it reuses.
+func (b *Broker) AppendMetadataCompact(dst []byte) []byte { return b.image.AppendCompact(dst) }
+
 // ProposalFailed reports that a proposal will not be applied as far as
 // the environment knows (this node lost leadership, or the log refused
 // it). Its waiter is answered NOT_CONTROLLER; if the entry commits after

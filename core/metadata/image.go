@@ -15,7 +15,8 @@ package metadata
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"iter"
+	"slices"
 )
 
 // TopicID is a topic's 16-byte UUID (KIP-516).
@@ -87,6 +88,11 @@ type Image struct {
 	topics  map[string]*Topic
 	byID    map[TopicID]*Topic
 	brokers map[int32]*Broker
+	// names and sorted cache the topic names in order and their topics;
+	// nil when a topic was put or removed since. Brokers read them after
+	// every event.
+	names  []string
+	sorted []*Topic
 }
 
 // NewImage returns an empty image.
@@ -103,12 +109,41 @@ func (im *Image) TopicByID(id TopicID) *Topic { return im.byID[id] }
 // TopicNames returns every topic name in sorted order, so that callers
 // never depend on map iteration order.
 func (im *Image) TopicNames() []string {
-	names := make([]string, 0, len(im.topics))
-	for name := range im.topics {
-		names = append(names, name)
+	return slices.Clone(im.sortedNames()) // callers may keep or change theirs
+}
+
+// sortedNames is the cached name order. The slice is never written once
+// built (a change builds a new one), so a loop over it may add and remove
+// topics; nobody outside the package gets it.
+func (im *Image) sortedNames() []string {
+	if im.names == nil {
+		im.names = make([]string, 0, len(im.topics))
+		for name := range im.topics {
+			im.names = append(im.names, name)
+		}
+		slices.Sort(im.names)
+		im.sorted = make([]*Topic, len(im.names))
+		for i, name := range im.names {
+			im.sorted[i] = im.topics[name]
+		}
 	}
-	sort.Strings(names)
-	return names
+	return im.names
+}
+
+// Topics yields every topic with its name in name order, without
+// allocating (brokers check their partitions against the image after
+// every event). The loop body may put and remove topics: the loop goes
+// on over the topics as they were when it began.
+func (im *Image) Topics() iter.Seq2[string, *Topic] {
+	return func(yield func(string, *Topic) bool) {
+		names := im.sortedNames()
+		sorted := im.sorted // the loop body may clear the cache
+		for i, name := range names {
+			if !yield(name, sorted[i]) {
+				return
+			}
+		}
+	}
 }
 
 // Len is the number of topics.
@@ -123,7 +158,7 @@ func (im *Image) BrokerIDs() []int32 {
 	for id := range im.brokers {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	slices.Sort(ids)
 	return ids
 }
 
@@ -146,6 +181,7 @@ func (im *Image) PutTopic(t *Topic) {
 	if old := im.topics[t.Name]; old != nil {
 		delete(im.byID, old.ID)
 	}
+	im.names, im.sorted = nil, nil
 	im.topics[t.Name] = t
 	im.byID[t.ID] = t
 }
@@ -155,6 +191,7 @@ func (im *Image) RemoveTopic(name string) {
 	if t := im.topics[name]; t != nil {
 		delete(im.byID, t.ID)
 		delete(im.topics, name)
+		im.names, im.sorted = nil, nil
 	}
 }
 
@@ -186,16 +223,39 @@ type fileFormat struct {
 // no brokers or assignments) is still read.
 const imageVersion = 2
 
-// Marshal encodes the image deterministically.
-func (im *Image) Marshal() ([]byte, error) {
+// Marshal encodes the image deterministically, as indented JSON
+// (encode.go). It does not fail; the error is part of the signature for
+// encodings that could.
+func (im *Image) Marshal() ([]byte, error) { return im.AppendMarshal(nil), nil }
+
+// AppendMarshal appends Marshal's encoding to dst, for callers that encode
+// images often into a buffer they reuse.
+func (im *Image) AppendMarshal(dst []byte) []byte { return im.appendEncoding(dst, true) }
+
+// AppendCompact appends the image's encoding without indentation (what
+// json.Marshal would write): the same content as Marshal, so two images
+// are equal exactly when these bytes are, at a third of the size. The
+// simulator hashes it for every node after every metadata apply.
+func (im *Image) AppendCompact(dst []byte) []byte { return im.appendEncoding(dst, false) }
+
+func (im *Image) appendEncoding(dst []byte, indent bool) []byte {
 	f := fileFormat{Version: imageVersion, ProducerIDEnd: im.ProducerIDEnd}
 	for _, id := range im.BrokerIDs() {
 		f.Brokers = append(f.Brokers, im.brokers[id])
 	}
-	for _, name := range im.TopicNames() {
+	for _, name := range im.sortedNames() {
 		f.Topics = append(f.Topics, im.topics[name])
 	}
-	return json.MarshalIndent(f, "", "  ")
+	if dst == nil {
+		// Roughly what each part takes indented, so that the buffer
+		// rarely grows.
+		size := 256 + 192*len(f.Brokers)
+		for _, t := range f.Topics {
+			size += 512 + 256*len(t.Assignments)
+		}
+		dst = make([]byte, 0, size)
+	}
+	return appendFile(dst, &f, indent)
 }
 
 // Unmarshal decodes an image written by Marshal and checks its

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -62,5 +63,40 @@ func TestRemoveAndReplaceTopic(t *testing.T) {
 	}
 	if got := (TopicID{0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}).String(); got != "deadbeef-0102-0304-0506-0708090a0b0c" {
 		t.Fatalf("id string %s", got)
+	}
+}
+
+// TestTopicNamesFollowChanges checks the cached name order (TopicNames and
+// Topics) after each add, replacement and removal, and that a caller's
+// slice is its own.
+func TestTopicNamesFollowChanges(t *testing.T) {
+	im := NewImage()
+	steps := []struct {
+		change func()
+		want   string
+	}{
+		{func() { im.PutTopic(&Topic{Name: "m", ID: TopicID{1}}) }, "m"},
+		{func() { im.PutTopic(&Topic{Name: "c", ID: TopicID{2}}) }, "c,m"},
+		{func() { im.TopicNames()[0] = "changed by the caller" }, "c,m"},
+		{func() { im.PutTopic(&Topic{Name: "c", ID: TopicID{3}}) }, "c,m"}, // replaced: same name
+		{func() { im.RemoveTopic("m") }, "c"},
+		{func() { im.PutTopic(&Topic{Name: "a", ID: TopicID{4}}) }, "a,c"},
+		{func() { im.RemoveTopic("absent") }, "a,c"},
+	}
+	for i, s := range steps {
+		s.change()
+		if got := strings.Join(im.TopicNames(), ","); got != s.want {
+			t.Fatalf("step %d: topic names %s, want %s", i, got, s.want)
+		}
+		var seen []string
+		for name, topic := range im.Topics() {
+			if topic == nil || topic.Name != name || im.Topic(name) != topic {
+				t.Fatalf("step %d: Topics yields %q with topic %+v", i, name, topic)
+			}
+			seen = append(seen, name)
+		}
+		if got := strings.Join(seen, ","); got != s.want {
+			t.Fatalf("step %d: Topics yields %s, want %s", i, got, s.want)
+		}
 	}
 }

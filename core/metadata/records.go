@@ -170,8 +170,13 @@ func EncodeEntry(e *Entry) ([]byte, error) {
 	return json.Marshal(e)
 }
 
-// DecodeEntry decodes a log entry written by EncodeEntry.
+// DecodeEntry decodes a log entry written by EncodeEntry: by decode.go
+// when it is in exactly that form, else by encoding/json.
 func DecodeEntry(data []byte) (*Entry, error) {
+	fast := entryParser{data: data}
+	if e, ok := fast.entry(); ok {
+		return e, nil
+	}
 	var e Entry
 	if err := json.Unmarshal(data, &e); err != nil {
 		return nil, fmt.Errorf("metadata: decode entry: %w", err)
@@ -365,7 +370,7 @@ func (im *Image) unfenceBroker(r *UnfenceBroker) error {
 // forEachTopicPartition visits every partition's index in topic-name and
 // index order.
 func (im *Image) forEachTopicPartition(fn func(t *Topic, i int)) {
-	for _, name := range im.TopicNames() {
+	for _, name := range im.sortedNames() {
 		t := im.topics[name]
 		for i := range t.Assignments {
 			fn(t, i)
@@ -375,7 +380,7 @@ func (im *Image) forEachTopicPartition(fn func(t *Topic, i int)) {
 
 // forEachPartition visits every partition in topic-name and index order.
 func (im *Image) forEachPartition(fn func(t *Topic, p *Partition)) {
-	for _, name := range im.TopicNames() {
+	for _, name := range im.sortedNames() {
 		t := im.topics[name]
 		for i := range t.Assignments {
 			fn(t, &t.Assignments[i])

@@ -202,6 +202,13 @@ type Log struct {
 	failed    error
 	closed    bool
 	recovery  RecoveryInfo
+
+	// changes counts calls of methods that may change the log's state
+	// (every exported method but the getters: TestChangesCounted);
+	// checkedAt is its value at the last CheckInvariants pass, plus one
+	// (zero: never checked). A broker checks every partition after every
+	// event of the simulator, and most partitions are idle at most events.
+	changes, checkedAt uint64
 }
 
 // Append validates one or more v2 record batches (the Records field of one
@@ -213,6 +220,7 @@ type Log struct {
 // On a duplicate idempotent batch it returns the original offsets and
 // Duplicate=true without writing.
 func (l *Log) Append(batches []byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	l.changes++
 	return l.appendLeader(batches, leaderEpoch, nowMs)
 }
 
@@ -224,6 +232,7 @@ func (l *Log) Append(batches []byte, leaderEpoch int32, nowMs int64) (AppendResu
 // Every batch is CRC-checked before it is returned; a failure yields
 // ErrCorruptSegment and nothing is served.
 func (l *Log) Read(offset int64, maxBytes int, limitOffset int64) (ReadResult, error) {
+	l.changes++ // a read error fails the log
 	return l.read(offset, maxBytes, limitOffset)
 }
 
@@ -246,6 +255,7 @@ func (l *Log) HighWatermark() int64 { return l.hw }
 // updateHighWatermark does, rather than trusted; on a failed or closed log
 // it does nothing.
 func (l *Log) SetHighWatermark(hw int64) {
+	l.changes++
 	if l.closed || l.failed != nil {
 		return
 	}
@@ -256,12 +266,18 @@ func (l *Log) SetHighWatermark(hw int64) {
 // everything is synced or a job is already in flight (one at a time per
 // log: the next job starts after FinishSync, which is what batches many
 // appends into one fsync).
-func (l *Log) StartSync() (job *SyncJob, ok bool) { return l.startSync() }
+func (l *Log) StartSync() (job *SyncJob, ok bool) {
+	l.changes++
+	return l.startSync()
+}
 
 // FinishSync reports the result of job.Run. On success DurableEndOffset
 // advances to job.UpTo. On failure the log enters the failed state: every
 // later call returns ErrLogFailed (the page cache can no longer be trusted).
-func (l *Log) FinishSync(job *SyncJob, err error) { l.finishSync(job, err) }
+func (l *Log) FinishSync(job *SyncJob, err error) {
+	l.changes++
+	l.finishSync(job, err)
+}
 
 // Checkpoint persists the high watermark, recovery point (durable end) and
 // log start offset with disk.WriteFileAtomic. Called periodically and on
@@ -271,6 +287,7 @@ func (l *Log) FinishSync(job *SyncJob, err error) { l.finishSync(job, err) }
 // an idle partition costs no fsync, which matters on a broker holding
 // many partitions, since checkpoints are written on the event loop.
 func (l *Log) Checkpoint() error {
+	l.changes++
 	if err := l.usable(); err != nil {
 		return err
 	}
@@ -284,12 +301,18 @@ func (l *Log) Checkpoint() error {
 // retention.bytes allow to go (never the active segment, never data at or
 // above the high watermark) and advances the log start offset. It returns
 // the number of segments deleted.
-func (l *Log) ApplyRetention(nowMs int64) (int, error) { return l.applyRetention(nowMs) }
+func (l *Log) ApplyRetention(nowMs int64) (int, error) {
+	l.changes++
+	return l.applyRetention(nowMs)
+}
 
 // DeleteRecordsBefore moves the log start offset to offset (DeleteRecords):
 // offset must be in [LogStartOffset, HighWatermark]; segments entirely below
 // it are deleted. The new start is checkpointed before returning.
-func (l *Log) DeleteRecordsBefore(offset int64) error { return l.deleteRecordsBefore(offset) }
+func (l *Log) DeleteRecordsBefore(offset int64) error {
+	l.changes++
+	return l.deleteRecordsBefore(offset)
+}
 
 // TruncateTo removes every record at or above offset (used by replication
 // and recovery); offset is clamped to [LogStartOffset, LogEndOffset].
@@ -298,12 +321,16 @@ func (l *Log) DeleteRecordsBefore(offset int64) error { return l.deleteRecordsBe
 // when that would end the log below its start, the log is emptied and
 // restarts at LogStartOffset. The high watermark and durable end offset
 // come down with the log end, and the producer state is rebuilt.
-func (l *Log) TruncateTo(offset int64) error { return l.truncateTo(offset) }
+func (l *Log) TruncateTo(offset int64) error {
+	l.changes++
+	return l.truncateTo(offset)
+}
 
 // OffsetForTimestamp returns the first offset whose record timestamp is at
 // or after ts, with that timestamp; found=false when none is (ListOffsets by
 // timestamp). Only offsets below limitOffset are considered.
 func (l *Log) OffsetForTimestamp(ts int64, limitOffset int64) (offset, timestamp int64, found bool, err error) {
+	l.changes++ // reads: an error fails the log
 	return l.offsetForTimestamp(ts, limitOffset)
 }
 
@@ -311,6 +338,7 @@ func (l *Log) OffsetForTimestamp(ts int64, limitOffset int64) (offset, timestamp
 // largest timestamp below limitOffset (ListOffsets -3, KIP-734); found=false
 // on an empty log.
 func (l *Log) MaxTimestamp(limitOffset int64) (offset, timestamp int64, found bool, err error) {
+	l.changes++ // reads: an error fails the log
 	return l.maxTimestamp(limitOffset)
 }
 
@@ -336,6 +364,7 @@ func (l *Log) LatestEpoch() int32 { return l.epochs.latest() }
 // Do not call it while a sync job is in flight: the job's files would be
 // closed under it.
 func (l *Log) Close() error {
+	l.changes++
 	if l.closed {
 		return ErrClosed
 	}
@@ -345,6 +374,7 @@ func (l *Log) Close() error {
 
 // Delete closes the log and removes every file under its directory.
 func (l *Log) Delete() error {
+	l.changes++
 	if !l.closed {
 		l.closed = true
 		l.closeFiles()

@@ -193,6 +193,7 @@ func (l *Log) write(b []byte, h record.Header, nowMs int64) error {
 // is not applied: the leader already accepted these batches, possibly
 // under another config.
 func (l *Log) AppendAsFollower(batches []byte, nowMs int64) (AppendResult, error) {
+	l.changes++
 	if err := l.usable(); err != nil {
 		return AppendResult{}, err
 	}

@@ -66,6 +66,7 @@ func (c Config) normalized() Config {
 // append; segments already written are not rewritten. The producer table
 // keeps the bound it was opened with until the next Open.
 func (l *Log) SetConfig(cfg Config) error {
+	l.changes++
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("partlog: set config: %w", err)
 	}

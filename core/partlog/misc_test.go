@@ -2,6 +2,8 @@ package partlog
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -125,5 +127,16 @@ func TestOpenCreatesDir(t *testing.T) {
 	checkLog(t, l)
 	if got := strings.Join(d.DurableNames(), ","); got != "data/topic-3/00000000000000000000.log" {
 		t.Fatalf("durable names %s", got)
+	}
+}
+
+// TestSegmentNameFormat: segmentName writes what fmt's %020d writes.
+func TestSegmentNameFormat(t *testing.T) {
+	for _, base := range []int64{0, 1, 9, 10, 12345, 1 << 40, math.MaxInt64, -1, math.MinInt64} {
+		for _, suffix := range []string{"", ".log", ".index"} {
+			if got, want := segmentName(base, suffix), fmt.Sprintf("%020d%s", base, suffix); got != want {
+				t.Errorf("segmentName(%d, %q) = %q, want %q", base, suffix, got, want)
+			}
+		}
 	}
 }

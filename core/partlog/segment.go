@@ -80,7 +80,19 @@ type segment struct {
 }
 
 func segmentName(base int64, suffix string) string {
-	return fmt.Sprintf("%020d%s", base, suffix)
+	if base < 0 {
+		return fmt.Sprintf("%020d%s", base, suffix)
+	}
+	// What the Sprintf above writes, without its cost: names are built
+	// for every segment a recovery opens.
+	var digits [20]byte
+	num := strconv.AppendInt(digits[:0], base, 10)
+	b := make([]byte, 0, 20+len(suffix))
+	for range 20 - len(num) {
+		b = append(b, '0')
+	}
+	b = append(b, num...)
+	return string(append(b, suffix...))
 }
 
 // parseSegmentName splits "<20 digits><suffix>"; ok=false for other names.

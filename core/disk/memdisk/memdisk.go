@@ -498,13 +498,13 @@ func (d *Disk) SyncDir(dir string) error {
 func (d *Disk) syncDir(dir string) {
 	gen := d.dirs[dir]
 	for k := range d.durable {
-		if path.Dir(k) == dir && d.files[k] == nil {
+		if parentIs(k, dir) && d.files[k] == nil {
 			delete(d.durable, k)
 			delete(d.durableIn, k)
 		}
 	}
 	for k, n := range d.files {
-		if path.Dir(k) == dir {
+		if parentIs(k, dir) {
 			d.durable[k] = n
 			d.durableIn[k] = gen
 		}
@@ -594,6 +594,16 @@ func (d *Disk) UndurableChanges() int {
 		}
 	}
 	return n
+}
+
+// parentIs reports whether path.Dir(k) == dir for a clean name k and a
+// clean directory dir, without path.Dir's cleaning: a directory sync
+// tests every name on the disk, and every atomic write syncs one.
+func parentIs(k, dir string) bool {
+	if dir == "." {
+		return path.Dir(k) == dir
+	}
+	return len(k) > len(dir)+1 && k[len(dir)] == '/' && k[:len(dir)] == dir && strings.IndexByte(k[len(dir)+1:], '/') < 0
 }
 
 // SplitMix64 is a tiny deterministic PRNG (Steele, Lea and Flood's
