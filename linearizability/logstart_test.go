@@ -228,3 +228,25 @@ func TestLogStart(t *testing.T) {
 		})
 	}
 }
+
+// TestFinalDrainStartsOver: a drain that starts over from a later log
+// start (with a seek) covers the partition from there; the values its
+// first run read count as drained.
+func TestFinalDrainStartsOver(t *testing.T) {
+	history := []Op{
+		retention(0),
+		app(1, 0, 10, 0, "a", "b", "c", "d"),
+		final(seek(read(9, 20, 30, 0, 4, "a"))),
+		oor(9, 31, 40, 1),
+		final(seek(read(9, 41, 50, 2, 4, "c", "d"))),
+	}
+	findings, err := CheckOffsets(history)
+	if err != nil || len(findings) != 0 {
+		t.Fatalf("CheckOffsets = %v, %v; want no findings", findings, err)
+	}
+	// Without retention, "b" below the new start is a deleted write.
+	findings, err = CheckOffsets(history[1:])
+	if err != nil || !slices.Equal(kinds(findings), []FindingKind{DeletedWrite}) || findings[0].Values[0] != "b" {
+		t.Fatalf("CheckOffsets = %v, %v; want one deleted-write of b", findings, err)
+	}
+}

@@ -465,19 +465,24 @@ func (v *partitionView) lostWrites() ([]Finding, error) {
 	if len(finals) == 0 {
 		return nil, nil
 	}
-	// The drain must cover [start, target) where start is where it began
-	// (the log start offset then) and target the highest high watermark (or
-	// read end) any final read reported.
+	// The drain must cover [start, target) where target is the highest
+	// high watermark (or read end) any final read reported and start is
+	// where the drain's last run began (the log start then): a drain that
+	// found its offset deleted under it (retention) starts over, with a
+	// seek, from the new log start, so a run of final reads that begins
+	// with a seek may leave a gap below it. Any other gap is a hole.
 	var target int64
 	for _, op := range finals {
 		target = max(target, op.HighWatermark, op.end())
 	}
 	slices.SortFunc(finals, func(a, b Op) int { return cmp.Compare(a.Offset, b.Offset) })
-	start := finals[0].Offset
-	covered := start
+	start, covered := finals[0].Offset, finals[0].Offset
 	for _, op := range finals {
 		if op.Offset > covered {
-			break
+			if !op.Seek {
+				break
+			}
+			start = op.Offset // a new run
 		}
 		covered = max(covered, op.end())
 	}

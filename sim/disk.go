@@ -122,6 +122,9 @@ func (d *simDisk) OpenFile(name string, create bool) (disk.File, error) {
 	if err := d.fault("read", name, false); err != nil {
 		return nil, err
 	}
+	if create {
+		d.noteSegmentCreate(name)
+	}
 	f, err := d.md(name).OpenFile(name, create)
 	if err != nil {
 		return nil, err
@@ -159,6 +162,7 @@ func (d *simDisk) Remove(name string) error {
 		delete(d.mounts, t) // an empty top-level directory went
 	}
 	delete(d.synced, c)
+	d.noteSegmentRemoved(c)
 	return nil
 }
 

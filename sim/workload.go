@@ -38,6 +38,13 @@ type simTopic struct {
 	createdAt     Time // when the create was acknowledged (live topics)
 	deleteCall    Time // when the delete was sent
 	deletedAt     Time // when the delete was acknowledged
+	// minISR is the min.insync.replicas it was created with ("" on a
+	// single node), which a legacy AlterConfigs must repeat.
+	minISR string
+	// retentionSince is when the first alter that set retention.ms or
+	// retention.bytes to a bound was sent (0: never). From then on
+	// retention may delete its oldest records (trim.go).
+	retentionSince Time
 }
 
 // registry is the workload's shared knowledge: which topics exist and how
@@ -590,8 +597,8 @@ func (k *consumer) step() {
 }
 
 // listOffset asks for the latest (-1, recorded as an end-offset query) or
-// the earliest (-2, which must be 0: nothing is ever deleted) offset and
-// seeks there.
+// the earliest (-2, recorded as a start-offset query) offset and seeks
+// there.
 func (k *consumer) listOffset(ts int64) {
 	tp := k.tp
 	req := kmsg.NewPtrListOffsetsRequest()
@@ -618,10 +625,12 @@ func (k *consumer) listOffsetAt(req *kmsg.ListOffsetsRequest, ts int64) {
 	if w.cluster() && req.Version >= 4 && epoch >= 0 && k.c.rng.Chance(0.5) {
 		req.Topics[0].Partitions[0].CurrentLeaderEpoch = epoch
 	}
-	var op *pendingOp
-	if ts == -1 {
-		op = w.begin(lin.Op{Kind: lin.OpEndOffset, Client: k.c.id, Partition: tp, Call: int64(w.s.now)})
+	kind := lin.OpEndOffset
+	if ts == -2 {
+		kind = lin.OpStartOffset
 	}
+	call := w.s.now
+	op := w.begin(lin.Op{Kind: kind, Client: k.c.id, Partition: tp, Call: int64(call)})
 	k.c.do(node, req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		k.busy = false
 		defer k.schedule(k.c.rng.Exp(w.set.Work.Think / 4))
@@ -637,18 +646,15 @@ func (k *consumer) listOffsetAt(req *kmsg.ListOffsetsRequest, ts int64) {
 			r.invalidate()
 		}
 		if code != 0 {
-			if op != nil {
-				w.complete(op, lin.OutcomeFailed)
-			}
+			w.complete(op, lin.OutcomeFailed)
 			k.active = false
 			return
 		}
-		if ts == -1 {
-			op.op.Offset = offset
-			w.complete(op, lin.OutcomeOK)
-			w.reg.learn(tp, offset)
-		} else if offset != 0 {
-			w.fail("%s: earliest offset of %s is %d, but nothing is ever deleted (want 0)", k.c.name, tp, offset)
+		op.op.Offset = offset
+		w.complete(op, lin.OutcomeOK)
+		w.reg.learn(tp, offset)
+		if ts == -2 {
+			w.checkEarliest(k.c.name, tp, call, offset, false)
 		}
 		k.pos = offset
 	})
@@ -747,6 +753,12 @@ func (k *consumer) fetchNow() {
 			return
 		}
 		hw = sp.HighWatermark
+		if req.Version >= 5 && sp.LogStartOffset > hw {
+			w.fail("log-start: %s: fetch %s @%d answered log start %d above its high watermark %d", k.c.name, tp, pos, sp.LogStartOffset, hw)
+		}
+		if acked := w.ackedStartBefore(tp, Time(op.op.Call)); !w.cluster() && pos < acked {
+			w.fail("log-start: %s: fetch %s @%d answered ok, below the low watermark %d of a DeleteRecords acknowledged before", k.c.name, tp, pos, acked)
+		}
 		values := make([]string, len(recs))
 		for i, r := range recs {
 			if r.offset != pos+int64(i) {
