@@ -25,12 +25,12 @@ type simNode struct {
 	disk  *simDisk
 	clock nodeClock
 
-	b     *broker.Broker // nil while down
-	up    bool
+	b  *broker.Broker // nil while down
+	up bool
 	// inTick is set while the broker's Tick runs (retention's place).
 	inTick bool
-	inc   int // incarnation, bumped by every stop; stale events check it
-	conns map[broker.ConnID]*conn
+	inc    int // incarnation, bumped by every stop; stale events check it
+	conns  map[broker.ConnID]*conn
 
 	inflight []*pendingSync
 
