@@ -23,6 +23,7 @@ var deliberateBugs = []struct{ tag, what string }{
 	{"chronik_bug_elect_outside_isr", "a fenced leader is replaced by any unfenced replica, in the ISR or not"},
 	{"chronik_bug_reopen_keeps_unsynced", "a partition reopened after a full disk keeps its tail past the last good fsync"},
 	{"chronik_bug_serve_before_catchup", "a restarted cluster broker answers clients before its registration has applied"},
+	{"chronik_bug_log_start_not_persisted", "recovery forgets the log start: records deleted by DeleteRecords come back"},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -340,7 +340,17 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 	if rp.LastFetchedEpoch >= 0 {
 		epoch, end, ok := p.log.EndOffsetForEpoch(rp.LastFetchedEpoch)
 		if !ok {
-			epoch, end = -1, p.log.LogStartOffset()
+			// The follower's epoch is older than any this leader still
+			// caches: retention or DeleteRecords trimmed the cache from
+			// the start, or emptied it with the log. As Kafka does, the
+			// follower's epoch ends where the leader's earliest starts (at
+			// the log end when none is cached: Kafka caches the leader's
+			// epoch at its election, Chronik at its first append). The
+			// old answer, epoch -1 at the log start, diverged every time,
+			// and a follower whose log was empty at that start truncated
+			// nothing and asked again forever (sim seed 1004 with the
+			// trimmer).
+			epoch, end = rp.LastFetchedEpoch, p.log.EarliestEpochStart()
 		}
 		if epoch < rp.LastFetchedEpoch || end < rp.FetchOffset {
 			sp.DivergingEpoch.Epoch = epoch
@@ -635,9 +645,21 @@ func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, 
 func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp *kmsg.FetchResponseTopicPartition) {
 	if sp.ErrorCode != kerrNone {
 		// NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH: the image
-		// will move this partition on; OFFSET_OUT_OF_RANGE should not
-		// happen with epoch-based truncation and is logged.
+		// will move this partition on. OFFSET_OUT_OF_RANGE below the
+		// leader's log start: retention or DeleteRecords on the leader
+		// removed what this follower would fetch next (it was down or
+		// behind), so, as in Kafka, it empties its log and continues from
+		// the leader's start; without this it would fetch the same offset
+		// forever and never rejoin the ISR. Otherwise (past the leader's
+		// end: epoch-based truncation should prevent it) it is logged.
 		if sp.ErrorCode == kerrOffsetOutOfRange {
+			if start := sp.LogStartOffset; start > t.offset && t.offset == p.log.LogEndOffset() {
+				b.env.Logger.Info("restarting log at the leader's log start", "partition", p.dir, "log_end_offset", t.offset, "leader_log_start", start)
+				if err := p.log.TruncateFullyAndStartAt(start); err != nil {
+					b.takeOffline(p, err)
+				}
+				return
+			}
 			b.env.Logger.Warn("replica fetch out of range", "partition", p.dir, "offset", t.offset, "leader_log_start", sp.LogStartOffset)
 		}
 		p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs

@@ -291,6 +291,14 @@ func (l *Log) ApplyRetention(nowMs int64) (int, error) { return l.applyRetention
 // it are deleted. The new start is checkpointed before returning.
 func (l *Log) DeleteRecordsBefore(offset int64) error { return l.deleteRecordsBefore(offset) }
 
+// TruncateFullyAndStartAt empties the log and restarts it at start, which
+// must be past the log end: a follower whose log ends below its leader's
+// log start (retention or DeleteRecords on the leader removed what it
+// would fetch next) can only continue from there (Kafka's
+// truncateFullyAndStartAt). The new start is checkpointed before any file
+// goes, so a crash in between is finished by Open.
+func (l *Log) TruncateFullyAndStartAt(start int64) error { return l.truncateFullyAndStartAt(start) }
+
 // TruncateTo removes every record at or above offset (used by replication
 // and recovery); offset is clamped to [LogStartOffset, LogEndOffset].
 // Batches are removed whole: when offset falls inside a batch, that batch
@@ -324,6 +332,16 @@ func (l *Log) MaxTimestamp(limitOffset int64) (offset, timestamp int64, found bo
 // a leader never sees it because followers cannot be ahead of it).
 func (l *Log) EndOffsetForEpoch(epoch int32) (foundEpoch int32, endOffset int64, ok bool) {
 	return l.epochs.endOffsetFor(epoch, l.LogEndOffset())
+}
+
+// EarliestEpochStart is the start offset of the earliest leader epoch the
+// log still caches (retention and DeleteRecords drop entries wholly below
+// the log start), or the log end offset when it caches none.
+func (l *Log) EarliestEpochStart() int64 {
+	if len(l.epochs.entries) == 0 {
+		return l.LogEndOffset()
+	}
+	return l.epochs.entries[0].start
 }
 
 // LatestEpoch is the leader epoch of the last batch in the log (-1 if empty).

@@ -878,3 +878,34 @@ func TestReadUpToLimitAfterFailedWriteback(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncateFullyAndStartAt: a follower whose log ends below its
+// leader's log start empties its log and continues from that start; the
+// start survives a crash, and a start at or below the log end is refused.
+func TestTruncateFullyAndStartAt(t *testing.T) {
+	d := memdisk.New()
+	l := fiveSegments(t, d, smallConfig())
+	end := l.LogEndOffset()
+	if err := l.TruncateFullyAndStartAt(end); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("restart at the log end: %v, want ErrOffsetOutOfRange", err)
+	}
+	start := end + 100
+	if err := l.TruncateFullyAndStartAt(start); err != nil {
+		t.Fatal(err)
+	}
+	checkLog(t, l)
+	if l.LogStartOffset() != start || l.LogEndOffset() != start || l.HighWatermark() != start || l.Segments() != 1 {
+		t.Fatalf("start %d LEO %d HW %d segments %d, want all at %d in one segment", l.LogStartOffset(), l.LogEndOffset(), l.HighWatermark(), l.Segments(), start)
+	}
+	if _, err := l.Read(end-1, 1<<20, start); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read below the new start: %v, want ErrOffsetOutOfRange", err)
+	}
+	if res := mustAppend(t, l, batchOf(2, 10, 1, 1), 7, 0); res.BaseOffset != start {
+		t.Fatalf("append at %d, want %d", res.BaseOffset, start)
+	}
+	syncNow(t, l)
+	l2 := openLog(t, d.Crash(nil), smallConfig(), 0)
+	if l2.LogStartOffset() != start || l2.LogEndOffset() != start+2 {
+		t.Fatalf("after crash start %d LEO %d, want %d and %d", l2.LogStartOffset(), l2.LogEndOffset(), start, start+2)
+	}
+}

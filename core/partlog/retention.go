@@ -215,6 +215,28 @@ func (l *Log) truncateTo(offset int64) error {
 	return nil
 }
 
+// truncateFullyAndStartAt implements TruncateFullyAndStartAt, in the order
+// of truncateTo's cut below the log start: checkpoint, restart, epoch
+// checkpoint. A sync in flight cannot claim anything: it ends below start.
+func (l *Log) truncateFullyAndStartAt(start int64) error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if start <= l.LogEndOffset() {
+		return fmt.Errorf("%w: restart at %d, not past the log end %d", ErrOffsetOutOfRange, start, l.LogEndOffset())
+	}
+	if err := l.writeCheckpoint(min(l.durableEnd, start), start, start); err != nil {
+		return err
+	}
+	if err := l.restartAt(start); err != nil {
+		return l.fail("restart log", err)
+	}
+	if err := l.writeEpochCheckpoint(); err != nil {
+		return l.fail("restart log", err)
+	}
+	return nil
+}
+
 // capInflight lowers what the in-flight sync job may claim durable.
 func (l *Log) capInflight(offset int64) {
 	if l.inflight != nil {
