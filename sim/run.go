@@ -133,6 +133,8 @@ type world struct {
 	done            bool
 	// deletes are the acknowledged DeleteRecords per partition (trim.go).
 	deletes map[lin.TopicPartition][]ackedStart
+	// deleteSent is when the last DeleteRecords of each partition was sent.
+	deleteSent map[lin.TopicPartition]Time
 
 	// finalPowerIfFsyncFull makes the final restart a power loss when an
 	// fsync failed on a full disk during the run (drawFullSync).
@@ -168,6 +170,7 @@ func newWorld(seed uint64, opts Options) *world {
 		faultRng:   root.Fork("faults"),
 		quarantine: map[lin.TopicPartition]bool{},
 		deletes:    map[lin.TopicPartition][]ackedStart{},
+		deleteSent: map[lin.TopicPartition]Time{},
 		logw:       opts.EventLog,
 		startGap:   startGap,
 		trapRng:    root.Fork("catchup-trap"),

@@ -122,6 +122,7 @@ func (t *trimmer) deleteRecords(tp lin.TopicPartition) {
 		node, _ := route.leader(tp)
 		call := w.s.now
 		op := w.begin(lin.Op{Kind: lin.OpDeleteRecords, Client: t.c.id, Partition: tp, Call: int64(call), Offset: offset})
+		w.deleteSent[tp] = call
 		t.c.do(node, req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 			if err != nil {
 				route.invalidate()
@@ -160,6 +161,19 @@ func (t *trimmer) deleteRecords(tp lin.TopicPartition) {
 			}
 		})
 	})
+}
+
+// mayTrim reports whether tp's log start may have moved since t:
+// retention is on for its topic, or a DeleteRecords was sent since. An
+// idempotent producer does not retry a batch that may have landed then
+// (sendTo): Kafka drops a producer's state when retention or
+// DeleteRecords deletes its last batch and then accepts any sequence from
+// it (KIP-360), so the retry would append a second copy (sim seed 1023).
+func (w *world) mayTrim(tp lin.TopicPartition, t Time) bool {
+	if topic := w.reg.byName[tp.Topic]; topic != nil && topic.retentionSince != 0 {
+		return true
+	}
+	return w.deleteSent[tp] >= t && w.deleteSent[tp] > 0
 }
 
 // ackedDelete checks an acknowledged DeleteRecords (sent at call, for

@@ -475,7 +475,12 @@ func (p *producer) sendTo(op *pendingOp, tp lin.TopicPartition, batch []byte, id
 			return
 		case definite && !uncertain:
 			done(lin.OutcomeFailed)
-		case p.idempotent && attempt+1 < w.set.Work.MaxRetries && !w.workloadStopped && (err != nil || !definiteProduceFailure(code)):
+		case p.idempotent && attempt+1 < w.set.Work.MaxRetries && !w.workloadStopped && (err != nil || !definiteProduceFailure(code)) &&
+			!((uncertain || !errorsIsNotSent(err)) && w.mayTrim(tp, Time(op.op.Call))):
+			// (A retry whose earlier attempt may have landed is not sent
+			// when a trim may have deleted that attempt meanwhile: with
+			// its producer's state gone, Kafka accepts any sequence, so
+			// the retry would be a second copy; trim.go.)
 			// Retry the same batch (same sequence) after a backoff.
 			sentBefore := uncertain || !errorsIsNotSent(err)
 			w.s.after(w.set.Work.Backoff+p.c.rng.Exp(w.set.Work.Backoff), "produce-retry", func() {
