@@ -743,3 +743,47 @@ func TestClusterOfflineFollowerElectedResigns(t *testing.T) {
 		t.Fatalf("produce on the third replica: code %d", sp.ErrorCode)
 	}
 }
+
+// A follower that was down while DeleteRecords moved its leader's log
+// start past the follower's log end gets OFFSET_OUT_OF_RANGE for the
+// offset it would fetch next: it must restart its log at the leader's log
+// start (Kafka's truncateFullyAndStartAt) and rejoin the ISR, not fetch
+// the same offset forever.
+func TestClusterFollowerBelowLeaderLogStartRejoins(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil) // placement rotates: t's leader is not the controller
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	c.produce("t", 0, 5)
+	a := c.assignment("t", 0)
+	var follower int32
+	for _, id := range a.Replicas {
+		if id != a.Leader && id != c.controller {
+			follower = id
+		}
+	}
+	if follower == 0 {
+		t.Fatalf("no follower outside the controller: %s", a.String())
+	}
+	c.runUntil("the follower has the first records", func() bool { return c.partitionLog(follower, "t", 0).LogEndOffset() == 5 })
+	c.nodes[follower-1].kill()
+	c.runUntil("ISR shrinks", func() bool { return len(c.assignment("t", 0).ISR) == 2 })
+	c.produce("t", 0, 5)
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = "t"
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Offset = 10
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	dr := c.do(a.Leader, req).(*kmsg.DeleteRecordsResponse)
+	if sp := dr.Topics[0].Partitions[0]; sp.ErrorCode != 0 || sp.LowWatermark != 10 {
+		t.Fatalf("DeleteRecords: code %d low watermark %d", sp.ErrorCode, sp.LowWatermark)
+	}
+	c.nodes[follower-1].start()
+	c.runUntil("the follower back in the ISR", func() bool { return len(c.assignment("t", 0).ISR) == 3 })
+	c.produce("t", 0, 1)
+	c.runUntil("the follower caught up", func() bool { return c.partitionLog(follower, "t", 0).LogEndOffset() == 11 })
+	if l := c.partitionLog(follower, "t", 0); l.LogStartOffset() != 10 {
+		t.Fatalf("follower log start %d, want the leader's 10", l.LogStartOffset())
+	}
+}
