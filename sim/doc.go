@@ -343,10 +343,11 @@
 //
 // # Deliberate bugs (core/bugs)
 //
-// Ten switches, each on only under its build tag; TestBugsCaught sweeps
-// each over the fixed seeds (one and three nodes mixed) and requires a
-// failure within 200 seeds (seeds that fail without any deliberate bug,
-// real bugs still open, are skipped). Seeds needed in that sweep, then
+// Twelve switches (sim/bugs_test.go lists them), each on only under its
+// build tag; TestBugsCaught sweeps each over the fixed seeds (one and
+// three nodes mixed) and requires a failure within 200 seeds (seeds
+// that fail without any deliberate bug, real bugs still open, are
+// skipped). Seeds needed in that sweep, then
 // with -nodes=1 (or -nodes=3 for the cluster bugs), and the checker
 // that caught each (whole hunt: about 35 s with a warm build cache):
 //
@@ -360,6 +361,7 @@
 //	chronik_bug_truncate_to_hw        7   3  acknowledged records missing on the replicas
 //	chronik_bug_elect_outside_isr     1   1  acknowledged records missing on the replicas
 //	chronik_bug_serve_before_catchup  7   2  catch-up rule: a restarted node denies an existing topic
+//	chronik_bug_log_start_not_persisted 3 3  "log-start:" earliest and fetches below an acknowledged DeleteRecords after a restart (single node)
 //
 // Out of 200 three-node seeds, hw_ignores_followers fails 167,
 // serve_before_catchup 142, elect_outside_isr 95 and truncate_to_hw 44
