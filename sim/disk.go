@@ -389,11 +389,18 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 // recovery, rescanned around on reads) and the partition and leader-epoch
 // checkpoints (CRC-protected; a bad one is treated as absent). Segment
 // files are media-flip targets (see mediaFlip); metadata.json has no
-// checksum and is never flipped.
+// checksum and is never flipped. Nor is the partition checkpoint of a
+// partition that was sent a DeleteRecords: it alone holds a log start
+// inside the first segment, and recovery without it starts at the
+// segment's base, bringing deleted records back (sim seed 2054 with the
+// trimmer; Kafka fails the log directory on an unreadable checkpoint).
 func (d *simDisk) safeFlipTargets() []string {
 	var out []string
 	for _, name := range d.durableNames() {
 		base := path.Base(name)
+		if base == "partition-checkpoint" && d.w.deletedDirs()[path.Dir(name)] {
+			continue
+		}
 		if strings.HasSuffix(base, ".index") || strings.HasSuffix(base, ".timeindex") ||
 			base == "partition-checkpoint" || base == "leader-epoch-checkpoint" {
 			out = append(out, name)

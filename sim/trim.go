@@ -176,6 +176,16 @@ func (w *world) mayTrim(tp lin.TopicPartition, t Time) bool {
 	return w.deleteSent[tp] >= t && w.deleteSent[tp] > 0
 }
 
+// deletedDirs names the partition directories that were sent a
+// DeleteRecords (safeFlipTargets spares their checkpoints).
+func (w *world) deletedDirs() map[string]bool {
+	out := make(map[string]bool, len(w.deleteSent))
+	for tp := range w.deleteSent {
+		out[tp.String()] = true
+	}
+	return out
+}
+
 // ackedDelete checks an acknowledged DeleteRecords (sent at call, for
 // offset) and records its low watermark.
 func (w *world) ackedDelete(tp lin.TopicPartition, call Time, offset, lowWatermark int64) {
