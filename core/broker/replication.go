@@ -682,7 +682,18 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 		}
 		b.env.Logger.Info("truncating divergent suffix", "partition", p.dir, "from", p.log.LogEndOffset(), "to", target,
 			"leader_epoch", sp.DivergingEpoch.Epoch)
-		if err := p.log.TruncateTo(target); err != nil {
+		truncate := p.log.TruncateTo
+		if target <= p.log.LogStartOffset() {
+			// Nothing this follower holds is the leader's (its start is
+			// at or past the divergence): empty the log and start at the
+			// divergence point, as Kafka's truncateTo does below the log
+			// start. TruncateTo would stop at the start and, on a log
+			// that is empty there but still caches the epoch of its
+			// deleted batches, leave the follower asking the same
+			// question forever (sim seed 2057 with the trimmer).
+			truncate = p.log.TruncateFullyAndStartAt
+		}
+		if err := truncate(target); err != nil {
 			b.takeOffline(p, err)
 		}
 		return

@@ -291,12 +291,15 @@ func (l *Log) ApplyRetention(nowMs int64) (int, error) { return l.applyRetention
 // it are deleted. The new start is checkpointed before returning.
 func (l *Log) DeleteRecordsBefore(offset int64) error { return l.deleteRecordsBefore(offset) }
 
-// TruncateFullyAndStartAt empties the log and restarts it at start, which
-// must be past the log end: a follower whose log ends below its leader's
-// log start (retention or DeleteRecords on the leader removed what it
-// would fetch next) can only continue from there (Kafka's
-// truncateFullyAndStartAt). The new start is checkpointed before any file
-// goes, so a crash in between is finished by Open.
+// TruncateFullyAndStartAt empties the log and restarts it at start (>= 0),
+// which becomes its log start, its log end and its high watermark (Kafka's
+// truncateFullyAndStartAt). Followers use it when their log ends below the
+// leader's log start (retention or DeleteRecords on the leader removed
+// what they would fetch next), and when the leader's log diverges from
+// theirs at or below their own log start (nothing they hold is the
+// leader's; the start may then move back, as in Kafka's truncateTo). The
+// new start is checkpointed before any file goes, so a crash in between
+// is finished by Open.
 func (l *Log) TruncateFullyAndStartAt(start int64) error { return l.truncateFullyAndStartAt(start) }
 
 // TruncateTo removes every record at or above offset (used by replication

@@ -216,19 +216,26 @@ func (l *Log) truncateTo(offset int64) error {
 }
 
 // truncateFullyAndStartAt implements TruncateFullyAndStartAt, in the order
-// of truncateTo's cut below the log start: checkpoint, restart, epoch
-// checkpoint. A sync in flight cannot claim anything: it ends below start.
+// of truncateTo's cut below the log start: checkpoint, restart, directory
+// sync, epoch checkpoint. A sync in flight claims nothing past start's
+// durable end: restartAt set the durable end to start.
 func (l *Log) truncateFullyAndStartAt(start int64) error {
 	if err := l.usable(); err != nil {
 		return err
 	}
-	if start <= l.LogEndOffset() {
-		return fmt.Errorf("%w: restart at %d, not past the log end %d", ErrOffsetOutOfRange, start, l.LogEndOffset())
+	if start < 0 {
+		return fmt.Errorf("%w: restart at %d", ErrOffsetOutOfRange, start)
 	}
 	if err := l.writeCheckpoint(min(l.durableEnd, start), start, start); err != nil {
 		return err
 	}
 	if err := l.restartAt(start); err != nil {
+		return l.fail("restart log", err)
+	}
+	// When start is below the old segments' bases, the checkpoint alone
+	// does not make Open delete them: their removal must be durable, or a
+	// crash brings back data the leader said diverges.
+	if err := l.syncRemovals(); err != nil {
 		return l.fail("restart log", err)
 	}
 	if err := l.writeEpochCheckpoint(); err != nil {
