@@ -748,42 +748,49 @@ func TestClusterOfflineFollowerElectedResigns(t *testing.T) {
 // start past the follower's log end gets OFFSET_OUT_OF_RANGE for the
 // offset it would fetch next: it must restart its log at the leader's log
 // start (Kafka's truncateFullyAndStartAt) and rejoin the ISR, not fetch
-// the same offset forever.
+// the same offset forever. When that start lies inside a batch (7: the
+// second batch holds 5-9), the leader sends the whole batch and the
+// follower restarts at its base (Kafka's UnexpectedAppendOffsetException
+// case), then follows the leader's start again.
 func TestClusterFollowerBelowLeaderLogStartRejoins(t *testing.T) {
-	c := newTestCluster(t, 3)
-	c.createTopic("pad", 1, 1, nil) // placement rotates: t's leader is not the controller
-	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
-	c.produce("t", 0, 5)
-	a := c.assignment("t", 0)
-	var follower int32
-	for _, id := range a.Replicas {
-		if id != a.Leader && id != c.controller {
-			follower = id
-		}
-	}
-	if follower == 0 {
-		t.Fatalf("no follower outside the controller: %s", a.String())
-	}
-	c.runUntil("the follower has the first records", func() bool { return c.partitionLog(follower, "t", 0).LogEndOffset() == 5 })
-	c.nodes[follower-1].kill()
-	c.runUntil("ISR shrinks", func() bool { return len(c.assignment("t", 0).ISR) == 2 })
-	c.produce("t", 0, 5)
-	req := kmsg.NewPtrDeleteRecordsRequest()
-	rt := kmsg.NewDeleteRecordsRequestTopic()
-	rt.Topic = "t"
-	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
-	rp.Offset = 10
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	dr := c.do(a.Leader, req).(*kmsg.DeleteRecordsResponse)
-	if sp := dr.Topics[0].Partitions[0]; sp.ErrorCode != 0 || sp.LowWatermark != 10 {
-		t.Fatalf("DeleteRecords: code %d low watermark %d", sp.ErrorCode, sp.LowWatermark)
-	}
-	c.nodes[follower-1].start()
-	c.runUntil("the follower back in the ISR", func() bool { return len(c.assignment("t", 0).ISR) == 3 })
-	c.produce("t", 0, 1)
-	c.runUntil("the follower caught up", func() bool { return c.partitionLog(follower, "t", 0).LogEndOffset() == 11 })
-	if l := c.partitionLog(follower, "t", 0); l.LogStartOffset() != 10 {
-		t.Fatalf("follower log start %d, want the leader's 10", l.LogStartOffset())
+	for _, deleteBefore := range []int64{10, 7} {
+		t.Run(fmt.Sprintf("delete-before-%d", deleteBefore), func(t *testing.T) {
+			c := newTestCluster(t, 3)
+			c.createTopic("pad", 1, 1, nil) // placement rotates: t's leader is not the controller
+			c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+			c.produce("t", 0, 5)
+			a := c.assignment("t", 0)
+			var follower int32
+			for _, id := range a.Replicas {
+				if id != a.Leader && id != c.controller {
+					follower = id
+				}
+			}
+			if follower == 0 {
+				t.Fatalf("no follower outside the controller: %s", a.String())
+			}
+			c.runUntil("the follower has the first records", func() bool { return c.partitionLog(follower, "t", 0).LogEndOffset() == 5 })
+			c.nodes[follower-1].kill()
+			c.runUntil("ISR shrinks", func() bool { return len(c.assignment("t", 0).ISR) == 2 })
+			c.produce("t", 0, 5)
+			req := kmsg.NewPtrDeleteRecordsRequest()
+			rt := kmsg.NewDeleteRecordsRequestTopic()
+			rt.Topic = "t"
+			rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+			rp.Offset = deleteBefore
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			dr := c.do(a.Leader, req).(*kmsg.DeleteRecordsResponse)
+			if sp := dr.Topics[0].Partitions[0]; sp.ErrorCode != 0 || sp.LowWatermark != deleteBefore {
+				t.Fatalf("DeleteRecords: code %d low watermark %d", sp.ErrorCode, sp.LowWatermark)
+			}
+			c.nodes[follower-1].start()
+			c.runUntil("the follower back in the ISR", func() bool { return len(c.assignment("t", 0).ISR) == 3 })
+			c.produce("t", 0, 1)
+			c.runUntil("the follower caught up and at the leader's start", func() bool {
+				l := c.partitionLog(follower, "t", 0)
+				return l.LogEndOffset() == 11 && l.LogStartOffset() == deleteBefore
+			})
+		})
 	}
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/record"
 )
 
 // partitionRole is what this broker does for a partition.
@@ -699,6 +700,20 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 		return
 	}
 	if len(sp.RecordBatches) > 0 {
+		// Kafka's case in Partition.appendRecordsToFollowerOrFutureReplica:
+		// a follower whose log is empty at a start inside a batch (it
+		// restarted at the leader's log start, which DeleteRecords put
+		// mid-batch) is sent that whole batch. It restarts its log at the
+		// batch's base, or it could never append (sim seed 1033).
+		if h, err := record.ParseHeader(sp.RecordBatches); err == nil {
+			if leo := p.log.LogEndOffset(); leo == p.log.LogStartOffset() && h.BaseOffset < leo && h.LastOffset() >= leo {
+				b.env.Logger.Info("restarting log at the first fetched batch", "partition", p.dir, "log_start_offset", leo, "batch_base_offset", h.BaseOffset)
+				if err := p.log.TruncateFullyAndStartAt(h.BaseOffset); err != nil {
+					b.takeOffline(p, err)
+					return
+				}
+			}
+		}
 		if _, err := p.log.AppendAsFollower(sp.RecordBatches, nowMs); err != nil {
 			code := kerrForLogError(err)
 			b.env.Logger.Warn("replica append failed", "partition", p.dir, "err", err)

@@ -292,8 +292,8 @@ func (l *Log) ApplyRetention(nowMs int64) (int, error) { return l.applyRetention
 func (l *Log) DeleteRecordsBefore(offset int64) error { return l.deleteRecordsBefore(offset) }
 
 // TruncateFullyAndStartAt empties the log and restarts it at start (>= 0),
-// which becomes its log start, its log end and its high watermark (Kafka's
-// truncateFullyAndStartAt). Followers use it when their log ends below the
+// which becomes its log start, its log end and its high watermark, with no
+// leader epoch cached (Kafka's truncateFullyAndStartAt). Followers use it when their log ends below the
 // leader's log start (retention or DeleteRecords on the leader removed
 // what they would fetch next), and when the leader's log diverges from
 // theirs at or below their own log start (nothing they hold is the

@@ -898,6 +898,9 @@ func TestTruncateFullyAndStartAt(t *testing.T) {
 	if l.LogStartOffset() != start || l.LogEndOffset() != start || l.HighWatermark() != start || l.Segments() != 1 {
 		t.Fatalf("start %d LEO %d HW %d segments %d, want all at %d in one segment", l.LogStartOffset(), l.LogEndOffset(), l.HighWatermark(), l.Segments(), start)
 	}
+	if e := l.LatestEpoch(); e != -1 {
+		t.Fatalf("latest epoch %d after the restart, want none (-1)", e)
+	}
 	if _, err := l.Read(end-1, 1<<20, start); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatalf("read below the new start: %v, want ErrOffsetOutOfRange", err)
 	}

@@ -232,6 +232,11 @@ func (l *Log) truncateFullyAndStartAt(start int64) error {
 	if err := l.restartAt(start); err != nil {
 		return l.fail("restart log", err)
 	}
+	// No epoch survives either (Kafka clears the cache): an entry kept for
+	// the deleted batches would make the follower claim an epoch whose
+	// end on the leader lies below its new start, and bounce between
+	// diverging and out of range forever (sim seed 2080 with the trimmer).
+	l.epochs.entries = nil
 	// When start is below the old segments' bases, the checkpoint alone
 	// does not make Open delete them: their removal must be durable, or a
 	// crash brings back data the leader said diverges.
