@@ -197,15 +197,12 @@ func (op Op) String() string {
 		if op.Final {
 			b.WriteString(" (final)")
 		}
-	case OpEndOffset:
-		b.WriteString("end offset")
-		if op.Outcome == OutcomeOK {
-			fmt.Fprintf(&b, " -> %d", op.Offset)
+	case OpEndOffset, OpStartOffset:
+		if op.Kind == OpEndOffset {
+			b.WriteString("end offset")
 		} else {
-			b.WriteString(" -> " + op.Outcome.String())
+			b.WriteString("start offset")
 		}
-	case OpStartOffset:
-		b.WriteString("start offset")
 		if op.Outcome == OutcomeOK {
 			fmt.Fprintf(&b, " -> %d", op.Offset)
 		} else {

@@ -292,57 +292,47 @@ func (t *trimmer) alter(topic *simTopic) {
 	if len(set) == 0 {
 		return
 	}
-	route := t.c.route
-	onAnswer := func(code int16, err error) {
-		if err != nil || routingError(code) {
-			route.invalidate()
-		}
-	}
+	var req kmsg.Request
 	if r.Chance(0.25) {
-		req := kmsg.NewPtrAlterConfigsRequest()
-		req.Version = int16(r.Range(0, 2))
-		res := kmsg.NewAlterConfigsRequestResource()
-		res.ResourceType = kmsg.ConfigResourceTypeTopic
-		res.ResourceName = topic.name
 		if topic.minISR != "" {
 			set = append(set, setting{"min.insync.replicas", topic.minISR})
 		}
+		legacy := kmsg.NewPtrAlterConfigsRequest()
+		legacy.Version = int16(r.Range(0, 2))
+		res := kmsg.NewAlterConfigsRequestResource()
+		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, topic.name
 		for _, s := range set {
-			c := kmsg.NewAlterConfigsRequestResourceConfig()
-			c.Name, c.Value = s.name, kmsg.StringPtr(s.value)
-			res.Configs = append(res.Configs, c)
+			res.Configs = append(res.Configs, kmsg.AlterConfigsRequestResourceConfig{Name: s.name, Value: kmsg.StringPtr(s.value)})
 		}
-		req.Resources = append(req.Resources, res)
-		t.c.do(route.controllerID(), req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
-			code := int16(0)
-			if err == nil {
-				if ar := resp.(*kmsg.AlterConfigsResponse); len(ar.Resources) == 1 {
-					code = ar.Resources[0].ErrorCode
-				}
-			}
-			onAnswer(code, err)
-		})
-		return
+		legacy.Resources = append(legacy.Resources, res)
+		req = legacy
+	} else {
+		incr := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		incr.Version = int16(r.Range(0, 1))
+		res := kmsg.NewIncrementalAlterConfigsRequestResource()
+		res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, topic.name
+		for _, s := range set {
+			res.Configs = append(res.Configs, kmsg.IncrementalAlterConfigsRequestResourceConfig{Name: s.name, Value: kmsg.StringPtr(s.value)})
+		}
+		incr.Resources = append(incr.Resources, res)
+		req = incr
 	}
-	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	req.Version = int16(r.Range(0, 1))
-	res := kmsg.NewIncrementalAlterConfigsRequestResource()
-	res.ResourceType = kmsg.ConfigResourceTypeTopic
-	res.ResourceName = topic.name
-	for _, s := range set {
-		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-		c.Name, c.Value = s.name, kmsg.StringPtr(s.value)
-		res.Configs = append(res.Configs, c)
-	}
-	req.Resources = append(req.Resources, res)
+	route := t.c.route
 	t.c.do(route.controllerID(), req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		code := int16(0)
-		if err == nil {
-			if ar := resp.(*kmsg.IncrementalAlterConfigsResponse); len(ar.Resources) == 1 {
+		switch ar := resp.(type) {
+		case *kmsg.AlterConfigsResponse:
+			if len(ar.Resources) == 1 {
+				code = ar.Resources[0].ErrorCode
+			}
+		case *kmsg.IncrementalAlterConfigsResponse:
+			if len(ar.Resources) == 1 {
 				code = ar.Resources[0].ErrorCode
 			}
 		}
-		onAnswer(code, err)
+		if err != nil || routingError(code) {
+			route.invalidate()
+		}
 	})
 }
 
