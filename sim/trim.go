@@ -243,23 +243,17 @@ func (w *world) trimBound(tp lin.TopicPartition) int64 {
 
 // checkEarliest checks an earliest offset (ListOffsets -2) answered for a
 // request sent at call: never below a DeleteRecords acknowledged before
-// the call. That holds on a single node. In a cluster it does not yet:
-// Chronik's leader answers DeleteRecords as soon as its own log start
-// moved, where Kafka waits until every live replica's has (its
-// DelayedDeleteRecords), so a follower elected before it fetched the new
-// start serves the old one. Until that is fixed, a cluster's final drain
-// notes such a start and counts it (coverage "delete-records-undone"),
-// and other answers in a cluster are not judged (a deposed leader may
-// still answer with its own, older start anyway).
+// the call. On a single node every answer is judged; in a cluster only the
+// final drain's (a deposed leader may still answer with its own, older
+// start): the broker acknowledges DeleteRecords once every follower on a
+// live broker has the new start, as Kafka does, so whichever replica
+// leads at the end has it too.
 func (w *world) checkEarliest(who string, tp lin.TopicPartition, call Time, earliest int64, final bool) {
-	want := w.ackedStartBefore(tp, call)
-	switch {
-	case earliest >= want:
-	case !w.cluster():
+	if w.cluster() && !final {
+		return
+	}
+	if want := w.ackedStartBefore(tp, call); earliest < want {
 		w.fail("log-start: %s: earliest offset of %s is %d, below the low watermark %d of a DeleteRecords acknowledged before", who, tp, earliest, want)
-	case final:
-		w.cover("delete-records-undone")
-		w.notef("log-start: %s: earliest offset of %s is %d, below the low watermark %d of a DeleteRecords acknowledged before (a leader that never learned it: DeleteRecords does not wait for the followers)", who, tp, earliest, want)
 	}
 }
 

@@ -794,3 +794,50 @@ func TestClusterFollowerBelowLeaderLogStartRejoins(t *testing.T) {
 		})
 	}
 }
+
+// DeleteRecords is answered only when every follower on a live broker has
+// moved its log start too (Kafka's DelayedDeleteRecords): a follower
+// elected next must not serve what an acknowledged DeleteRecords removed.
+// A follower cut off (still registered) holds the answer back until the
+// request times out.
+func TestClusterDeleteRecordsWaitsForFollowers(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil) // placement rotates: t's leader is not the controller
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	c.produce("t", 0, 5)
+	c.produce("t", 0, 5)
+	a := c.assignment("t", 0)
+	deleteBefore := func(offset int64, timeoutMs int32) func() kmsg.Response {
+		req := kmsg.NewPtrDeleteRecordsRequest()
+		req.TimeoutMillis = timeoutMs
+		rt := kmsg.NewDeleteRecordsRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+		rp.Offset = offset
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return c.send(a.Leader, req)
+	}
+	answer := deleteBefore(5, 30000)
+	c.runUntil("DeleteRecords answer", func() bool { return answer() != nil })
+	if sp := answer().(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0]; sp.ErrorCode != 0 || sp.LowWatermark != 5 {
+		t.Fatalf("DeleteRecords: code %d low watermark %d, want 0 and 5", sp.ErrorCode, sp.LowWatermark)
+	}
+	for _, id := range a.Replicas {
+		if start := c.partitionLog(id, "t", 0).LogStartOffset(); start < 5 {
+			t.Fatalf("DeleteRecords answered while node %d's log start is %d", id, start)
+		}
+	}
+	var cut int32
+	for _, id := range a.Replicas {
+		if id != a.Leader && id != c.controller {
+			cut = id
+		}
+	}
+	c.nodes[cut-1].isolated = true
+	answer = deleteBefore(8, 1)
+	c.runUntil("DeleteRecords answer", func() bool { return answer() != nil })
+	if sp := answer().(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0]; sp.ErrorCode != kerrRequestTimedOut {
+		t.Fatalf("DeleteRecords with a follower cut off: code %d, want REQUEST_TIMED_OUT", sp.ErrorCode)
+	}
+}

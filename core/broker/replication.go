@@ -54,6 +54,9 @@ type followerState struct {
 	lastCaughtUpMs     int64
 	lastFetchMs        int64
 	lastFetchLeaderLEO int64
+	// logStart is the follower's log start offset as of its last fetch;
+	// -1 until it fetches from this leader (DeleteRecords waits for it).
+	logStart int64
 }
 
 // isLeader reports whether this broker leads p now.
@@ -168,7 +171,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			p.epochStartOffset = p.log.LogEndOffset()
 			for _, id := range a.Replicas {
 				if id != b.cfg.NodeID {
-					p.followers = append(p.followers, &followerState{id: id, fetchOffset: -1, lastCaughtUpMs: nowMs, lastFetchMs: nowMs, lastFetchLeaderLEO: -1})
+					p.followers = append(p.followers, &followerState{id: id, fetchOffset: -1, lastCaughtUpMs: nowMs, lastFetchMs: nowMs, lastFetchLeaderLEO: -1, logStart: -1})
 				}
 			}
 			b.env.Logger.Info("leading partition", "partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
@@ -275,6 +278,7 @@ func (b *Broker) raiseHW(p *partition, hw int64) {
 
 // settle completes what raised high watermarks unblocked.
 func (b *Broker) settle(nowMs int64) {
+	defer b.completeDeleteWaiters(nowMs)
 	for len(b.hwRaised) > 0 {
 		raised := b.hwRaised
 		b.hwRaised = nil
@@ -377,6 +381,7 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 	// power loss without sync writes) must not keep counting for it. The
 	// high watermark itself never goes back.
 	f.fetchOffset = rp.FetchOffset
+	f.logStart = rp.LogStartOffset
 	b.updateLeaderHW(p)
 	b.maybeExpandISR(nowMs, p, f)
 	hw := p.log.HighWatermark()
