@@ -226,12 +226,23 @@
 // high watermark. Checked by the partition-log model (strict on a single
 // node; in a cluster only "never past the committed log"), by direct
 // checks whose failures start with "log-start:" (earliest answers and ok
-// fetches below an acknowledged DeleteRecords on a single node, a
-// DeleteRecords answered below its offset, a fetch's log start above its
+// fetches below an acknowledged DeleteRecords on a single node, and the
+// final drain's earliest in a cluster too, since the broker acknowledges
+// DeleteRecords only once every live follower has the new start; a
+// DeleteRecords answered below its offset; a fetch's log start above its
 // high watermark), by the offset checks (a record below the final drain's
 // start that no trim could reach is a deleted-write, "log-start: offset
 // check: deleted-write ...") and by the replica comparison (a replica
-// holding nothing below an offset no trim could reach).
+// holding nothing below an offset no trim could reach). An idempotent
+// producer does not retry a batch that may have landed when a trim may
+// have deleted it since: Kafka then accepts any sequence from it, so the
+// retry would append a second copy. No latent bit flip hits the partition
+// checkpoint of a partition sent a DeleteRecords (it alone holds a start
+// inside the first segment). Broker fixes the trimmer led to (FINDINGS
+// material): followers below the leader's log start restart there (also
+// inside a batch), a divergence at or below a follower's start empties
+// its log, a follower epoch older than the leader's cache ends where the
+// cache begins, and DeleteRecords waits for the followers.
 //
 // In a cluster (route.go) every client keeps a view of the cluster from
 // Metadata (v7+, any broker, which may be stale; every topic, or half the
