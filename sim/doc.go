@@ -372,7 +372,7 @@
 //	chronik_bug_truncate_to_hw        7   3  acknowledged records missing on the replicas
 //	chronik_bug_elect_outside_isr     1   1  acknowledged records missing on the replicas
 //	chronik_bug_serve_before_catchup  7   2  catch-up rule: a restarted node denies an existing topic
-//	chronik_bug_log_start_not_persisted 3 3  "log-start:" earliest and fetches below an acknowledged DeleteRecords after a restart (single node)
+//	chronik_bug_log_start_not_persisted 3 3  "log-start:" earliest (and fetches) below an acknowledged DeleteRecords after a restart (-nodes=3: seed 9)
 //
 // Out of 200 three-node seeds, hw_ignores_followers fails 167,
 // serve_before_catchup 142, elect_outside_isr 95 and truncate_to_hw 44
