@@ -59,9 +59,28 @@ type ModelOptions struct {
 //     committed data vanished.
 //   - ok end offset e: legal iff e == len(log).
 //
+// The log start offset: the state also holds start, the least log start
+// every linearization so far implies (0 at first). It only moves forward
+// and never past len(log) (the high watermark). A trim (a retention marker,
+// or a DeleteRecords not known to have failed) invoked before an
+// operation returned lets the start have moved, unseen, up to its bound
+// (its answer, the offset it asked for, or anywhere for -1 and for
+// retention): the operation's trimTo.
+//
+//   - ok read at o: also needs o >= start.
+//   - out-of-range read at o <= len(log): legal iff o < start, or o <
+//     trimTo (the start then moves past o, growing the log if o == len(log)).
+//   - ok start offset (earliest) e: legal iff start <= e <= len(log) and e
+//     == start unless e <= trimTo; start becomes e.
+//   - ok DeleteRecords answered with low watermark l for offset x: legal iff
+//     l >= x, l >= start and l <= len(log); start becomes l.
+//
 // With StaleHighWatermark, hw <= len(log) replaces hw == len(log) (and a
 // non-empty read must also end at or below hw), e <= len(log) replaces
-// e == len(log), and out-of-range reads are always legal.
+// e == len(log), and out-of-range reads are always legal. The start rules
+// then keep only "never past len(log)" (earliest answers and low
+// watermarks): a deposed leader may still serve below a start its
+// successor moved.
 //
 // # Unknown outcomes
 //
