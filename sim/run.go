@@ -133,8 +133,13 @@ type world struct {
 	done            bool
 	// deletes are the acknowledged DeleteRecords per partition (trim.go).
 	deletes map[lin.TopicPartition][]ackedStart
-	// deleteSent is when the last DeleteRecords of each partition was sent.
-	deleteSent map[lin.TopicPartition]Time
+	// deleteSent is when the last DeleteRecords of each partition was sent;
+	// deleteInFlight counts those not answered yet, and retrying the
+	// idempotent appends being retried after an attempt that may have
+	// landed (trim.go's mayTrim and the trimmer keep them apart).
+	deleteSent     map[lin.TopicPartition]Time
+	deleteInFlight map[lin.TopicPartition]int
+	retrying       map[lin.TopicPartition]int
 
 	// finalPowerIfFsyncFull makes the final restart a power loss when an
 	// fsync failed on a full disk during the run (drawFullSync).
@@ -162,18 +167,20 @@ const (
 func newWorld(seed uint64, opts Options) *world {
 	root := newRand(seed, "root")
 	w := &world{
-		seed:       seed,
-		set:        drawSettings(root.Fork("settings")),
-		tr:         newTracer(),
-		root:       root,
-		netRng:     root.Fork("net"),
-		faultRng:   root.Fork("faults"),
-		quarantine: map[lin.TopicPartition]bool{},
-		deletes:    map[lin.TopicPartition][]ackedStart{},
-		deleteSent: map[lin.TopicPartition]Time{},
-		logw:       opts.EventLog,
-		startGap:   startGap,
-		trapRng:    root.Fork("catchup-trap"),
+		seed:           seed,
+		set:            drawSettings(root.Fork("settings")),
+		tr:             newTracer(),
+		root:           root,
+		netRng:         root.Fork("net"),
+		faultRng:       root.Fork("faults"),
+		quarantine:     map[lin.TopicPartition]bool{},
+		deletes:        map[lin.TopicPartition][]ackedStart{},
+		deleteSent:     map[lin.TopicPartition]Time{},
+		deleteInFlight: map[lin.TopicPartition]int{},
+		retrying:       map[lin.TopicPartition]int{},
+		logw:           opts.EventLog,
+		startGap:       startGap,
+		trapRng:        root.Fork("catchup-trap"),
 	}
 	w.set.Cluster = drawCluster(root.Fork("cluster"), opts.Nodes)
 	w.set.Trim = drawTrim(root.Fork("trim"))

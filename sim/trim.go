@@ -82,7 +82,14 @@ func (t *trimmer) step() {
 	}
 	topic := pick(r, live)
 	if r.Chance(w.set.Trim.DeleteFrac) {
-		t.deleteRecords(lin.TopicPartition{Topic: topic.name, Partition: int32(r.Intn(int(topic.partitions)))})
+		tp := lin.TopicPartition{Topic: topic.name, Partition: int32(r.Intn(int(topic.partitions)))}
+		// Not while an idempotent retry whose first attempt may have
+		// landed is on its way: a DeleteRecords could delete that
+		// attempt and its producer's state before the retry arrives,
+		// and the retry would append a second copy (sim seed 9223).
+		if w.retrying[tp] == 0 {
+			t.deleteRecords(tp)
+		}
 		return
 	}
 	t.alter(topic)
@@ -123,7 +130,9 @@ func (t *trimmer) deleteRecords(tp lin.TopicPartition) {
 		call := w.s.now
 		op := w.begin(lin.Op{Kind: lin.OpDeleteRecords, Client: t.c.id, Partition: tp, Call: int64(call), Offset: offset})
 		w.deleteSent[tp] = call
+		w.deleteInFlight[tp]++
 		t.c.do(node, req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
+			w.deleteInFlight[tp]--
 			if err != nil {
 				route.invalidate()
 				if err == errNotSent {
@@ -167,7 +176,8 @@ func (t *trimmer) deleteRecords(tp lin.TopicPartition) {
 }
 
 // mayTrim reports whether tp's log start may have moved since t:
-// retention is on for its topic, or a DeleteRecords was sent since. An
+// retention is on for its topic, or a DeleteRecords was sent since or is
+// still unanswered. An
 // idempotent producer does not retry a batch that may have landed then
 // (sendTo): Kafka drops a producer's state when retention or
 // DeleteRecords deletes its last batch and then accepts any sequence from
@@ -176,7 +186,7 @@ func (w *world) mayTrim(tp lin.TopicPartition, t Time) bool {
 	if topic := w.reg.byName[tp.Topic]; topic != nil && topic.retentionSince != 0 {
 		return true
 	}
-	return w.deleteSent[tp] >= t && w.deleteSent[tp] > 0
+	return (w.deleteSent[tp] >= t && w.deleteSent[tp] > 0) || w.deleteInFlight[tp] > 0
 }
 
 // deletedDirs names the partition directories that were sent a

@@ -136,6 +136,9 @@ func definiteProduceFailure(code int16) bool {
 type pendingOp struct {
 	op   lin.Op
 	open bool
+	// retrying marks an idempotent append retried after an attempt that
+	// may have landed; the trimmer spares its partition (trim.go).
+	retrying bool
 }
 
 func (w *world) begin(op lin.Op) *pendingOp {
@@ -149,6 +152,10 @@ func (w *world) complete(p *pendingOp, outcome lin.Outcome) {
 		return
 	}
 	p.open = false
+	if p.retrying {
+		p.retrying = false
+		w.retrying[p.op.Partition]--
+	}
 	p.op.Outcome = outcome
 	if outcome != lin.OutcomeOK {
 		p.op.Final = false // only ok reads belong to the final drain
@@ -483,11 +490,20 @@ func (p *producer) sendTo(op *pendingOp, tp lin.TopicPartition, batch []byte, id
 			// the retry would be a second copy; trim.go.)
 			// Retry the same batch (same sequence) after a backoff.
 			sentBefore := uncertain || !errorsIsNotSent(err)
+			if sentBefore && !op.retrying {
+				op.retrying = true
+				w.retrying[tp]++
+			}
 			w.s.after(w.set.Work.Backoff+p.c.rng.Exp(w.set.Work.Backoff), "produce-retry", func() {
-				if w.workloadStopped {
+				if w.workloadStopped || (sentBefore && w.mayTrim(tp, Time(op.op.Call))) {
 					// The final drain relies on every append having
-					// settled: no retry after the workload stopped.
+					// settled: no retry after the workload stopped. Nor
+					// after a trim that may have deleted the earlier
+					// attempt (sim seed 9223: a DeleteRecords sent
+					// during the backoff); then start afresh, as below.
 					done(lin.OutcomeUnknown)
+					p.pid = -1
+					clear(p.seqs)
 					return
 				}
 				p.send(op, tp, batch, id, attempt+1, sentBefore)

@@ -741,6 +741,11 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 	if start := sp.LogStartOffset; start > p.log.LogStartOffset() && start <= p.log.HighWatermark() {
 		if err := p.log.DeleteRecordsBefore(start); err != nil {
 			b.env.Logger.Warn("follow leader's log start", "partition", p.dir, "err", err)
+			if p.log.Failed() != nil {
+				// A roll that failed half way (sim seed 9184, -nodes=3)
+				// leaves the log failed: offline, as everywhere else.
+				b.takeOffline(p, err)
+			}
 		}
 	}
 }
