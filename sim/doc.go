@@ -235,14 +235,18 @@
 // check: deleted-write ...") and by the replica comparison (a replica
 // holding nothing below an offset no trim could reach). An idempotent
 // producer does not retry a batch that may have landed when a trim may
-// have deleted it since: Kafka then accepts any sequence from it, so the
-// retry would append a second copy. No latent bit flip hits the partition
+// have deleted it since (retention on, a DeleteRecords sent since or
+// unanswered), and the trimmer sends no DeleteRecords to a partition while
+// such a retry is on its way: with its producer's state gone with its
+// batches (Chronik rebuilds producer state from the segments), the broker
+// accepts any sequence, so the retry would append a second copy. No latent bit flip hits the partition
 // checkpoint of a partition sent a DeleteRecords (it alone holds a start
 // inside the first segment). Broker fixes the trimmer led to (FINDINGS
 // material): followers below the leader's log start restart there (also
 // inside a batch), a divergence at or below a follower's start empties
 // its log, a follower epoch older than the leader's cache ends where the
-// cache begins, and DeleteRecords waits for the followers.
+// cache begins, a follower whose log fails while following the start
+// goes offline, and DeleteRecords waits for the followers.
 //
 // In a cluster (route.go) every client keeps a view of the cluster from
 // Metadata (v7+, any broker, which may be stale; every topic, or half the
