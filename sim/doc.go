@@ -331,8 +331,9 @@
 // serving its last high watermark until it hears of its successor, and a
 // new leader's lags until its followers fetch, as in Kafka: FINDINGS.md 11;
 // a high watermark may lag the committed log, never lead it); the metadata
-// checks; liveness. A partition with no final drain (a deleted topic) and
-// more than 12 unknown appends no read saw is left to the offset checks:
+// checks; liveness. A partition with no final drain from offset 0 (a
+// deleted topic, or a log start moved by a trim) and more than 12 unknown
+// appends no read saw is left to the offset checks and the log-start checks:
 // the model's branching over them made porcupine run for minutes, past its
 // timeout (see FINDINGS.md).
 //
