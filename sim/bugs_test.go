@@ -24,6 +24,7 @@ var deliberateBugs = []struct{ tag, what string }{
 	{"chronik_bug_reopen_keeps_unsynced", "a partition reopened after a full disk keeps its tail past the last good fsync"},
 	{"chronik_bug_serve_before_catchup", "a restarted cluster broker answers clients before its registration has applied"},
 	{"chronik_bug_log_start_not_persisted", "recovery forgets the log start: records deleted by DeleteRecords come back"},
+	{"chronik_bug_delete_records_no_wait", "DeleteRecords answered before the followers have the new log start"},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -212,7 +212,11 @@
 // disk), segment-roll (a segment file created next to an older one) and
 // retention-delete (a partition's oldest segment file removed during a
 // broker tick), and from answers delete-records (an acknowledged
-// DeleteRecords that moved the start), delete-records-out-of-range.
+// DeleteRecords that moved the start), delete-records-out-of-range. A
+// trap (its own stream, "trim-trap") kills a partition's leader right
+// after 30% of the DeleteRecords that moved its start in a cluster's fault
+// phase (delete-records-trap): a follower without the new start may lead
+// next.
 //
 // The log-start rule: a DeleteRecords acknowledged with low watermark L
 // means later reads below L are OFFSET_OUT_OF_RANGE and later earliest
@@ -359,7 +363,7 @@
 //
 // # Deliberate bugs (core/bugs)
 //
-// Twelve switches (sim/bugs_test.go lists them), each on only under its
+// Thirteen switches (sim/bugs_test.go lists them), each on only under its
 // build tag; TestBugsCaught sweeps each over the fixed seeds (one and
 // three nodes mixed) and requires a failure within 200 seeds (seeds
 // that fail without any deliberate bug, real bugs still open, are
@@ -377,7 +381,8 @@
 //	chronik_bug_truncate_to_hw        7   3  acknowledged records missing on the replicas
 //	chronik_bug_elect_outside_isr     1   1  acknowledged records missing on the replicas
 //	chronik_bug_serve_before_catchup  7   2  catch-up rule: a restarted node denies an existing topic
-//	chronik_bug_log_start_not_persisted 3 3  "log-start:" earliest (and fetches) below an acknowledged DeleteRecords after a restart (-nodes=3: seed 9)
+//	chronik_bug_log_start_not_persisted 3 3  "log-start:" earliest (and fetches) below an acknowledged DeleteRecords after a restart (-nodes=3: 3)
+//	chronik_bug_delete_records_no_wait 33 33 "log-start:" the final drain's earliest below an acknowledged DeleteRecords (trim trap)
 //
 // Out of 200 three-node seeds, hw_ignores_followers fails 167,
 // serve_before_catchup 142, elect_outside_isr 95 and truncate_to_hw 44

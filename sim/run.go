@@ -154,6 +154,8 @@ type world struct {
 	// trapRng draws the catch-up trap (catchup.go), apart from the other
 	// fault streams so that arming it leaves their draws alone.
 	trapRng *Rand
+	// trimTrapRng draws trim.go's trap, for the same reason.
+	trimTrapRng *Rand
 }
 
 // startGap is when faults and the workload start on a single node, after
@@ -181,6 +183,7 @@ func newWorld(seed uint64, opts Options) *world {
 		logw:           opts.EventLog,
 		startGap:       startGap,
 		trapRng:        root.Fork("catchup-trap"),
+		trimTrapRng:    root.Fork("trim-trap"),
 	}
 	w.set.Cluster = drawCluster(root.Fork("cluster"), opts.Nodes)
 	w.set.Trim = drawTrim(root.Fork("trim"))

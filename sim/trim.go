@@ -211,9 +211,37 @@ func (w *world) ackedDelete(tp lin.TopicPartition, call Time, offset, lowWaterma
 	}
 	if lowWatermark > prev {
 		w.cover("delete-records")
+		w.trimTrap(tp)
 	}
 	w.deletes[tp] = append(w.deletes[tp], ackedStart{at: w.s.now, start: lowWatermark})
 	w.reg.learn(tp, lowWatermark)
+}
+
+// trimTrap, in a cluster's fault phase and for 30% of the DeleteRecords
+// that moved a start (its own stream, "trim-trap"), kills the partition's
+// leader right after the answer: a follower that does not have the new
+// start yet may lead next, and the final drain's earliest check tells
+// whether the answer waited for it.
+func (w *world) trimTrap(tp lin.TopicPartition) {
+	if !w.cluster() || !w.faultsOn || w.workloadStopped || !w.trimTrapRng.Chance(0.3) {
+		return
+	}
+	t := w.raft.truth.Topic(tp.Topic)
+	if t == nil || tp.Partition >= t.Partitions {
+		return
+	}
+	leader := t.Assignments[tp.Partition].Leader
+	if leader <= 0 || int(leader) > len(w.nodes) {
+		return
+	}
+	n := w.nodes[leader-1]
+	if !n.up || n.stopping || n.crashArmed != nil {
+		return
+	}
+	w.cover("delete-records-trap")
+	w.logf("trim trap: failing node %d, leader of %s, right after a DeleteRecords", n.id, tp)
+	w.stopNode(n, "kill")
+	n.scheduleStart(Time(w.trimTrapRng.Range(int64(300*Millisecond), int64(2*Second))))
 }
 
 // ackedStartBefore is the highest low watermark of a DeleteRecords of tp

@@ -29,6 +29,8 @@ import (
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
 )
 
 func init() { registerAPI(21, 0, 2, handleDeleteRecords) }
@@ -139,7 +141,7 @@ func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicP
 // of the leader and of its followers on live brokers.
 func (b *Broker) lowWatermark(p *partition) int64 {
 	lw := p.log.LogStartOffset()
-	if !p.isLeader() {
+	if !p.isLeader() || bugs.DeleteRecordsNoWait { // bugs.DeleteRecordsNoWait: deliberate bug (core/bugs)
 		return lw
 	}
 	for _, f := range p.followers {

@@ -19,6 +19,7 @@
 // | ReopenKeepsUnsynced    | chronik_bug_reopen_keeps_unsynced | a reopened partition trusts its cached tail past the last good fsync: no cut, no rewrite (fsyncgate) |
 // | ServeBeforeCatchUp     | chronik_bug_serve_before_catchup | a restarted cluster broker serves clients from its stale image before its registration has applied |
 // | LogStartNotPersisted   | chronik_bug_log_start_not_persisted | recovery ignores the checkpointed log start: records deleted by DeleteRecords inside the first segment come back |
+// | DeleteRecordsNoWait    | chronik_bug_delete_records_no_wait | DeleteRecords is answered when the leader's start moved, before the followers' |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.
