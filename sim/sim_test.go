@@ -199,8 +199,9 @@ func TestSimSweep(t *testing.T) {
 }
 
 // requireCoverage fails the fixed sweep when it no longer reaches a
-// transition of the catch-up path (catchup.go): a change that stops
-// reaching one would otherwise leave its checker idle unnoticed.
+// transition of the catch-up path (catchup.go) or of the trimmer
+// (trim.go): a change that stops reaching one would otherwise leave its
+// checker idle unnoticed.
 func requireCoverage(t *testing.T, cov Coverage) {
 	for _, c := range []struct {
 		name string
@@ -212,6 +213,11 @@ func requireCoverage(t *testing.T, cov Coverage) {
 		{"parked requests released", cov.ParkedReleased},
 		{"UNKNOWN_TOPIC_OR_PARTITION answers judged", cov.UnknownJudged},
 		{"denials of topics created after the node's start", cov.UnknownLagging},
+		// The trimmer (trim.go): its checkers idle without these.
+		{"DeleteRecords that moved a log start", cov.Counts["delete-records"]},
+		{"trim traps (a leader killed after a DeleteRecords)", cov.Counts["delete-records-trap"]},
+		{"segments deleted by retention", cov.Counts["retention-delete"]},
+		{"segment rolls", cov.Counts["segment-roll"]},
 	} {
 		if c.n == 0 {
 			t.Errorf("coverage: the fixed sweep reached no %s (%s)", c.name, cov)
