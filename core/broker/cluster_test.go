@@ -760,15 +760,7 @@ func TestClusterFollowerBelowLeaderLogStartRejoins(t *testing.T) {
 			c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
 			c.produce("t", 0, 5)
 			a := c.assignment("t", 0)
-			var follower int32
-			for _, id := range a.Replicas {
-				if id != a.Leader && id != c.controller {
-					follower = id
-				}
-			}
-			if follower == 0 {
-				t.Fatalf("no follower outside the controller: %s", a.String())
-			}
+			follower := c.followerOutsideController(a)
 			c.runUntil("the follower has the first records", func() bool { return c.partitionLog(follower, "t", 0).LogEndOffset() == 5 })
 			c.nodes[follower-1].kill()
 			c.runUntil("ISR shrinks", func() bool { return len(c.assignment("t", 0).ISR) == 2 })
@@ -828,16 +820,23 @@ func TestClusterDeleteRecordsWaitsForFollowers(t *testing.T) {
 			t.Fatalf("DeleteRecords answered while node %d's log start is %d", id, start)
 		}
 	}
-	var cut int32
-	for _, id := range a.Replicas {
-		if id != a.Leader && id != c.controller {
-			cut = id
-		}
-	}
-	c.nodes[cut-1].isolated = true
+	c.nodes[c.followerOutsideController(a)-1].isolated = true
 	answer = deleteBefore(8, 1)
 	c.runUntil("DeleteRecords answer", func() bool { return answer() != nil })
 	if sp := answer().(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0]; sp.ErrorCode != kerrRequestTimedOut {
 		t.Fatalf("DeleteRecords with a follower cut off: code %d, want REQUEST_TIMED_OUT", sp.ErrorCode)
 	}
+}
+
+// followerOutsideController names a replica of a that neither leads it
+// nor hosts the controller, failing the test when there is none.
+func (c *testCluster) followerOutsideController(a metadata.Partition) int32 {
+	c.t.Helper()
+	for _, id := range a.Replicas {
+		if id != a.Leader && id != c.controller {
+			return id
+		}
+	}
+	c.t.Fatalf("no follower outside the controller: %s", a.String())
+	return 0
 }
