@@ -32,8 +32,13 @@
 //
 //   - Every appended value is unique within its partition (workloads make
 //     them unique). The checkers identify writes by value.
-//   - The log starts at offset 0 and every offset holds exactly one value: no
-//     retention, DeleteRecords, compaction or transaction markers.
+//   - Every offset holds exactly one value: no compaction or transaction
+//     markers. The log may lose its head to retention and DeleteRecords
+//     (its start moves forward): the history says what could trim it
+//     (OpRetention markers, OpDeleteRecords) and what clients saw of the
+//     start (OpStartOffset, out-of-range reads); a final drain begins at
+//     the log start, and a write below it counts as gone legitimately only
+//     if a trim could reach it (otherwise DeletedWrite).
 //   - A produce is recorded as OutcomeOK only with acks=all; acks=1 or acks=0
 //     acknowledgements are not linearizable and must be recorded as
 //     OutcomeUnknown.

@@ -52,6 +52,17 @@ const (
 	// OpEndOffset is a ListOffsets query for the latest offset (the high
 	// watermark under read_uncommitted).
 	OpEndOffset
+	// OpStartOffset is a ListOffsets query for the earliest offset (the log
+	// start offset). Offset is the answer.
+	OpStartOffset
+	// OpDeleteRecords is a DeleteRecords request for one partition: Offset
+	// is the requested offset (-1 stands for the high watermark) and, when
+	// ok, LogStart the low watermark the broker answered.
+	OpDeleteRecords
+	// OpRetention marks that from Call on, a retention rule (retention.ms or
+	// retention.bytes small enough to matter) may delete the partition's
+	// oldest records at any time. Outcome is OK and Return equals Call.
+	OpRetention
 )
 
 // String names the kind for messages.
@@ -63,6 +74,12 @@ func (k OpKind) String() string {
 		return "read"
 	case OpEndOffset:
 		return "end-offset"
+	case OpStartOffset:
+		return "start-offset"
+	case OpDeleteRecords:
+		return "delete-records"
+	case OpRetention:
+		return "retention"
 	}
 	return "OpKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -135,6 +152,9 @@ type Op struct {
 	// HighWatermark is, for an ok read, the high watermark in the fetch
 	// response.
 	HighWatermark int64
+	// LogStart is, for an ok delete-records, the low watermark (log start
+	// offset) in the answer.
+	LogStart int64
 	// Seek marks a read whose fetch offset was set by the consumer (seek,
 	// reset after OFFSET_OUT_OF_RANGE, new assignment) rather than by
 	// consuming its previous read. The poll checks skip the gap or step back
@@ -150,8 +170,8 @@ type Op struct {
 	MayBeStale bool
 	// Final marks an ok read that is part of the final drain of the
 	// partition: after the faults healed and every append settled, a reader
-	// fetched from offset 0 up to the high watermark. The lost-write check
-	// runs only on partitions with a final drain.
+	// fetched from the log start offset up to the high watermark. The
+	// lost-write check runs only on partitions with a final drain.
 	Final bool
 }
 
@@ -188,8 +208,12 @@ func (op Op) String() string {
 		if op.MayBeStale {
 			b.WriteString(" (may be stale)")
 		}
-	case OpEndOffset:
-		b.WriteString("end offset")
+	case OpEndOffset, OpStartOffset:
+		if op.Kind == OpEndOffset {
+			b.WriteString("end offset")
+		} else {
+			b.WriteString("start offset")
+		}
 		if op.Outcome == OutcomeOK {
 			fmt.Fprintf(&b, " -> %d", op.Offset)
 		} else {
@@ -197,6 +221,13 @@ func (op Op) String() string {
 		}
 		if op.MayBeStale {
 			b.WriteString(" (may be stale)")
+		}
+	case OpDeleteRecords:
+		fmt.Fprintf(&b, "delete records before %d", op.Offset)
+		if op.Outcome == OutcomeOK {
+			fmt.Fprintf(&b, " -> ok, log start %d", op.LogStart)
+		} else {
+			b.WriteString(" -> " + op.Outcome.String())
 		}
 	default:
 		b.WriteString(op.Kind.String())
@@ -300,6 +331,24 @@ func validateOp(op Op) error {
 		}
 		if op.Outcome == OutcomeOK && op.Offset < 0 {
 			return fmt.Errorf("negative end offset %d", op.Offset)
+		}
+	case OpStartOffset:
+		if !slices.Contains([]Outcome{OutcomeOK, OutcomeFailed}, op.Outcome) {
+			return fmt.Errorf("outcome %s is not valid for a start-offset query", op.Outcome)
+		}
+		if op.Outcome == OutcomeOK && op.Offset < 0 {
+			return fmt.Errorf("negative start offset %d", op.Offset)
+		}
+	case OpDeleteRecords:
+		if !slices.Contains([]Outcome{OutcomeOK, OutcomeFailed, OutcomeUnknown}, op.Outcome) {
+			return fmt.Errorf("outcome %s is not valid for a delete-records", op.Outcome)
+		}
+		if op.Offset < -1 {
+			return fmt.Errorf("delete-records offset %d below -1", op.Offset)
+		}
+	case OpRetention:
+		if op.Outcome != OutcomeOK || op.Return != op.Call {
+			return errors.New("a retention marker is ok and returns at its call")
 		}
 	default:
 		return fmt.Errorf("unknown op kind %d", op.Kind)

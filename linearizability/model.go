@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -64,10 +65,29 @@ func (o ModelOptions) staleOK(op Op) bool { return o.StaleHighWatermark || op.Ma
 //     committed data vanished.
 //   - ok end offset e: legal iff e == len(log).
 //
+// The log start offset: the state also holds start, the least log start
+// every linearization so far implies (0 at first). It only moves forward
+// and never past len(log) (the high watermark). A trim (a retention marker,
+// or a DeleteRecords not known to have failed) invoked before an
+// operation returned lets the start have moved, unseen, up to its bound
+// (its answer, the offset it asked for, or anywhere for -1 and for
+// retention): the operation's trimTo.
+//
+//   - ok read at o: also needs o >= start.
+//   - out-of-range read at o <= len(log): legal iff o < start, or o <
+//     trimTo (the start then moves past o, growing the log if o == len(log)).
+//   - ok start offset (earliest) e: legal iff start <= e <= len(log) and e
+//     == start unless e <= trimTo; start becomes e.
+//   - ok DeleteRecords answered with low watermark l for offset x: legal iff
+//     l >= x, l >= start and l <= len(log); start becomes l.
+//
 // With StaleHighWatermark, or for an op marked MayBeStale, hw <= len(log)
-// replaces hw == len(log) (and a non-empty read must also end at or below
-// hw), e <= len(log) replaces e == len(log), and out-of-range reads are
-// always legal.
+// replaces hw == len(log) (and a
+// non-empty read must also end at or below hw), e <= len(log) replaces
+// e == len(log), and out-of-range reads are always legal. The start rules
+// then keep only "never past len(log)" (earliest answers and low
+// watermarks): a deposed leader may still serve below a start its
+// successor moved.
 //
 // # Unknown outcomes
 //
@@ -127,6 +147,10 @@ const (
 	inputOutOfRange
 	// inputEndOffset is an ok end-offset query.
 	inputEndOffset
+	// inputStartOffset is an ok start-offset (earliest) query.
+	inputStartOffset
+	// inputDeleteRecords is an ok DeleteRecords.
+	inputDeleteRecords
 )
 
 // modelInput is the Input of the porcupine operations that Operations
@@ -142,6 +166,11 @@ type modelInput struct {
 	// budget is this op's partition's work budget (CheckLinearizability
 	// sets it; nil: unbounded).
 	budget *budget
+	// trimTo is how far the log start may have moved by the time this op
+	// returned without the model seeing it: the highest offset that a
+	// retention marker (no bound) or a DeleteRecords not known to have
+	// failed, invoked before this op returned, could have moved it to.
+	trimTo int64
 }
 
 // String describes the operation for the visualization.
@@ -176,7 +205,7 @@ func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInpu
 		})
 	case inputRead:
 		keep := func(g partitionState) {
-			if readLegal(opts, g.log, op) {
+			if (opts.staleOK(op) || op.Offset >= g.start) && readLegal(opts, g.log, op) {
 				out = append(out, g)
 			}
 		}
@@ -186,10 +215,43 @@ func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInpu
 			s.growExactly(ctx, in.budget, in.claimed, op.HighWatermark-length, keep)
 		}
 	case inputOutOfRange:
-		// Growing the log can only make this illegal.
-		if opts.staleOK(op) || op.Offset > length {
+		// Past the log end or below a start the model knows of. Growing
+		// the log cannot help those.
+		if opts.staleOK(op) || op.Offset > length || op.Offset < s.start {
 			return []any{s}
 		}
+		// Below a start moved by something the model has not seen
+		// (retention, a DeleteRecords in flight or not answered): the
+		// start is past the offset from now on, and never past the high
+		// watermark (the committed length).
+		if op.Offset < in.trimTo {
+			s.growAtLeast(ctx, in.budget, in.claimed, op.Offset+1-length, func(g partitionState) {
+				g.start = max(g.start, op.Offset+1)
+				out = append(out, g)
+			})
+		}
+	case inputStartOffset:
+		e := op.Offset
+		if !opts.staleOK(op) && (e < s.start || (e > s.start && e > in.trimTo)) {
+			return nil
+		}
+		s.growAtLeast(ctx, in.budget, in.claimed, e-length, func(g partitionState) {
+			if !opts.staleOK(op) {
+				g.start = e
+			}
+			out = append(out, g)
+		})
+	case inputDeleteRecords:
+		ls := op.LogStart
+		if ls < op.Offset || (!opts.staleOK(op) && ls < s.start) {
+			return nil
+		}
+		s.growAtLeast(ctx, in.budget, in.claimed, ls-length, func(g partitionState) {
+			if !opts.staleOK(op) {
+				g.start = max(g.start, ls)
+			}
+			out = append(out, g)
+		})
 	case inputEndOffset:
 		keep := func(g partitionState) { out = append(out, g) }
 		if opts.staleOK(op) {
@@ -260,6 +322,7 @@ func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
 		}
 	}
 
+	trims := collectTrims(history)
 	ops := make([]porcupine.Operation, 0, len(history))
 	for i, op := range history {
 		in := modelInput{op: op}
@@ -298,9 +361,14 @@ func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
 			in.kind = inputOutOfRange
 		case op.Kind == OpEndOffset:
 			in.kind = inputEndOffset
+		case op.Kind == OpStartOffset && op.Outcome == OutcomeOK:
+			in.kind = inputStartOffset
+		case op.Kind == OpDeleteRecords && op.Outcome == OutcomeOK:
+			in.kind = inputDeleteRecords
 		default:
 			continue
 		}
+		in.trimTo = trims.bound(op.Partition, op.Return)
 		ops = append(ops, porcupine.Operation{
 			ClientId: op.Client,
 			Input:    in,
@@ -371,6 +439,11 @@ func (c *offsetSet) anyIn(from, to int64) bool {
 // unobserved unknown-outcome appends that may still apply.
 type partitionState struct {
 	log logState
+	// start is the least log start offset every linearization so far
+	// implies (acknowledged DeleteRecords, earliest answers, reads answered
+	// OFFSET_OUT_OF_RANGE below the high watermark). The start only moves
+	// forward and never past the committed length.
+	start int64
 	// pending is sorted ascending and never modified in place: states share
 	// it.
 	pending []int
@@ -520,17 +593,20 @@ func (s partitionState) apply(groups []lengthGroup, taken []int, sum int64) part
 			rest = append(rest, groups[i].length)
 		}
 	}
-	return partitionState{log: s.log.appendPlaceholders(int(sum)), pending: rest}
+	return partitionState{log: s.log.appendPlaceholders(int(sum)), pending: rest, start: s.start}
 }
 
 // equal reports whether two states are the same.
 func (s partitionState) equal(o partitionState) bool {
-	return slices.Equal(s.pending, o.pending) && s.log.equal(o.log)
+	return s.start == o.start && slices.Equal(s.pending, o.pending) && s.log.equal(o.log)
 }
 
 // hash returns a hash of the state, equal for equal states.
 func (s partitionState) hash() uint64 {
 	h := s.log.hash()
+	if s.start > 0 {
+		h = mix64(h ^ uint64(s.start) ^ 0x5bd1e995)
+	}
 	for _, k := range s.pending {
 		h = mix64(h ^ uint64(k))
 	}
@@ -539,10 +615,14 @@ func (s partitionState) hash() uint64 {
 
 // String renders the log and the pending lengths.
 func (s partitionState) String() string {
-	if len(s.pending) == 0 {
-		return s.log.String()
+	out := s.log.String()
+	if s.start > 0 {
+		out = fmt.Sprintf("start %d %s", s.start, out)
 	}
-	return fmt.Sprintf("%s pending %v", s.log, s.pending)
+	if len(s.pending) == 0 {
+		return out
+	}
+	return fmt.Sprintf("%s pending %v", out, s.pending)
 }
 
 // partitionOperations splits porcupine operations by topic-partition, in
@@ -767,4 +847,52 @@ func (s logState) String() string {
 	}
 	b.WriteByte(']')
 	return b.String()
+}
+
+// trimBound is one event that may move a partition's log start without the
+// model seeing when: a retention marker or a DeleteRecords whose effect is
+// not (only) its own step.
+type trimBound struct {
+	call int64
+	to   int64 // how far it may move the start; math.MaxInt64 for no bound
+}
+
+// trimIndex holds each partition's trim bounds.
+type trimIndex map[TopicPartition][]trimBound
+
+// collectTrims gathers the trim bounds of a history: retention markers,
+// and DeleteRecords that did not fail definitely (an ok one moves the start
+// at its own step, but an overlapping read may linearize before that step
+// and still be answered after the broker applied it).
+func collectTrims(history []Op) trimIndex {
+	t := trimIndex{}
+	for _, op := range history {
+		var to int64
+		switch {
+		case op.Kind == OpRetention:
+			to = math.MaxInt64
+		case op.Kind == OpDeleteRecords && op.Outcome == OutcomeOK:
+			to = op.LogStart
+		case op.Kind == OpDeleteRecords && op.Outcome == OutcomeUnknown && op.Offset >= 0:
+			to = op.Offset
+		case op.Kind == OpDeleteRecords && op.Outcome == OutcomeUnknown:
+			to = math.MaxInt64 // the high watermark, whatever it was
+		default:
+			continue
+		}
+		t[op.Partition] = append(t[op.Partition], trimBound{call: op.Call, to: to})
+	}
+	return t
+}
+
+// bound is the furthest the start of tp may have moved by trims invoked at
+// or before ret; 0 when none was.
+func (t trimIndex) bound(tp TopicPartition, ret int64) int64 {
+	var b int64
+	for _, x := range t[tp] {
+		if x.call <= ret {
+			b = max(b, x.to)
+		}
+	}
+	return b
 }

@@ -3,6 +3,7 @@ package linearizability
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,10 @@ const (
 	// PollSkip: a consumer read from an offset beyond its position without a
 	// seek, jumping over offsets that reads show hold values.
 	PollSkip
+	// DeletedWrite: a write known to be committed lies below the log start
+	// where the final drain began, but no DeleteRecords (not known to have
+	// failed) asked for it to go, and no retention rule was in force.
+	DeletedWrite
 )
 
 // String names the kind the way Jepsen's Kafka checker does.
@@ -58,6 +63,8 @@ func (k FindingKind) String() string {
 		return "nonmonotonic-poll"
 	case PollSkip:
 		return "poll-skip"
+	case DeletedWrite:
+		return "deleted-write"
 	}
 	return "FindingKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -65,7 +72,8 @@ func (k FindingKind) String() string {
 // Finding is one offset-check violation. The meaning of Offsets, Values and
 // Ops depends on Kind:
 //
-//   - LostWrite: Values are the missing values of one append, Offsets where
+//   - LostWrite and DeletedWrite: Values are the missing values of one
+//     append, Offsets where
 //     each was expected (acknowledged offset, or where a read saw it). Ops
 //     are the append, then for an unknown-outcome append the read that saw
 //     the first missing value.
@@ -129,7 +137,7 @@ func (f Finding) String() string {
 		return "?"
 	}
 	switch f.Kind {
-	case LostWrite:
+	case LostWrite, DeletedWrite:
 		fmt.Fprintf(&b, "%s (client %d) wrote ", op(0), f.Client)
 		for i := range f.Values {
 			if i > 0 {
@@ -142,7 +150,11 @@ func (f Finding) String() string {
 		} else {
 			b.WriteString(" (acknowledged)")
 		}
-		b.WriteString(", missing from the final drain")
+		if f.Kind == DeletedWrite {
+			b.WriteString(", below the final drain's log start, but nothing was allowed to delete it")
+		} else {
+			b.WriteString(", missing from the final drain")
+		}
 	case Duplicate:
 		fmt.Fprintf(&b, "value %s at offsets", val(0))
 		for i := range f.Offsets {
@@ -216,14 +228,17 @@ type partitionView struct {
 	// the same sorted by (value, offset, op).
 	byOffset []observation
 	byValue  []observation
+	// trims are the history's trim bounds (model.go), shared by every
+	// partition's view.
+	trims trimIndex
 }
 
 // CheckOffsets validates history and runs the offset checks on every
 // partition. Findings come out in partition order, then in the order of the
 // FindingKind constants, then by offset or op. It returns an error wrapping
 // ErrInvalidHistory for a malformed history, including a final drain that
-// does not cover its partition from offset 0 to its high watermark (which
-// would report every write past the hole as lost).
+// does not cover its partition from where it began (the log start) to its
+// high watermark (which would report every write past the hole as lost).
 func CheckOffsets(history []Op) ([]Finding, error) {
 	if err := Validate(history); err != nil {
 		return nil, err
@@ -233,8 +248,10 @@ func CheckOffsets(history []Op) ([]Finding, error) {
 		byTP[op.Partition] = append(byTP[op.Partition], i)
 	}
 	var findings []Finding
+	trims := collectTrims(history)
 	for _, tp := range sortedPartitions(byTP) {
 		v := newPartitionView(tp, history, byTP[tp])
+		v.trims = trims
 		lost, err := v.lostWrites()
 		if err != nil {
 			return nil, err
@@ -464,17 +481,24 @@ func (v *partitionView) lostWrites() ([]Finding, error) {
 	if len(finals) == 0 {
 		return nil, nil
 	}
-	// The drain must cover [0, target) where target is the highest high
-	// watermark (or read end) any final read reported.
+	// The drain must cover [start, target) where target is the highest
+	// high watermark (or read end) any final read reported and start is
+	// where the drain's last run began (the log start then): a drain that
+	// found its offset deleted under it (retention) starts over, with a
+	// seek, from the new log start, so a run of final reads that begins
+	// with a seek may leave a gap below it. Any other gap is a hole.
 	var target int64
 	for _, op := range finals {
 		target = max(target, op.HighWatermark, op.end())
 	}
 	slices.SortFunc(finals, func(a, b Op) int { return cmp.Compare(a.Offset, b.Offset) })
-	var covered int64
+	start, covered := finals[0].Offset, finals[0].Offset
 	for _, op := range finals {
 		if op.Offset > covered {
-			break
+			if !op.Seek {
+				break
+			}
+			start = op.Offset // a new run
 		}
 		covered = max(covered, op.end())
 	}
@@ -488,36 +512,56 @@ func (v *partitionView) lostWrites() ([]Finding, error) {
 		}
 	}
 
+	// Below the start, a write is gone legitimately when a trim could
+	// reach past it: retention, or a DeleteRecords not known to have failed
+	// (invoked at any time before the drain) whose bound is above it.
+	trimTo := v.trims.bound(v.tp, math.MaxInt64)
+
 	var out []Finding
 	for _, i := range v.ops {
 		op := v.history[i]
 		if op.Kind != OpAppend {
 			continue
 		}
-		f := v.finding(LostWrite, op.Client)
-		f.Ops = []int{i}
+		lost := v.finding(LostWrite, op.Client)
+		lost.Ops = []int{i}
+		deleted := v.finding(DeletedWrite, op.Client)
+		deleted.Ops = []int{i}
 		for j, val := range op.Values {
 			if inDrain[val] {
 				continue
 			}
+			var at int64
+			reader := -1
 			switch op.Outcome {
 			case OutcomeOK:
-				f.Values = append(f.Values, val)
-				f.Offsets = append(f.Offsets, op.Offset+int64(j))
+				at = op.Offset + int64(j)
 			case OutcomeUnknown:
 				seen := v.observedValue(val)
 				if len(seen) == 0 {
 					continue // maybe never applied
 				}
-				if len(f.Ops) == 1 {
-					f.Ops = append(f.Ops, seen[0].op)
-				}
-				f.Values = append(f.Values, val)
-				f.Offsets = append(f.Offsets, seen[0].offset)
+				at, reader = seen[0].offset, seen[0].op
+			default:
+				continue
 			}
+			f := &lost
+			if at < start {
+				if at < trimTo {
+					continue
+				}
+				f = &deleted
+			}
+			if reader >= 0 && len(f.Ops) == 1 {
+				f.Ops = append(f.Ops, reader)
+			}
+			f.Values = append(f.Values, val)
+			f.Offsets = append(f.Offsets, at)
 		}
-		if len(f.Values) > 0 {
-			out = append(out, f)
+		for _, f := range []Finding{lost, deleted} {
+			if len(f.Values) > 0 {
+				out = append(out, f)
+			}
 		}
 	}
 	return out, nil

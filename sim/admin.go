@@ -87,6 +87,7 @@ func (a *admin) create(partitions int32) {
 		if r.Chance(w.set.Cluster.MinISR1Frac) {
 			minISR = "1"
 		}
+		t.minISR = minISR
 		c := kmsg.NewCreateTopicsRequestTopicConfig()
 		c.Name = "min.insync.replicas"
 		c.Value = &minISR

@@ -43,6 +43,8 @@ const (
 	// classAvailability: quiet windows (quiet.go): acks=all must succeed
 	// quickly once every fault healed.
 	classAvailability = `availability: `
+	// classLogStart: the log-start rules (trim.go, the model's start).
+	classLogStart = `log-start: `
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -66,6 +68,8 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_isr_never_shrinks", "a leader never drops a lagging follower from the ISR", classISRShrink},
 	{"chronik_bug_ignore_min_insync", "acks=all answered while the ISR is below min.insync.replicas", classMinInsync},
 	{"chronik_bug_follower_fetch_stuck", "a follower whose replica fetch failed stops fetching until its leader changes", classAvailability},
+	{"chronik_bug_log_start_not_persisted", "recovery ignores the checkpointed log start: records deleted inside the first segment come back", classLogStart},
+	{"chronik_bug_delete_records_no_wait", "DeleteRecords answered before the followers moved their log start", classLogStart},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

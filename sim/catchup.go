@@ -232,6 +232,18 @@ func denials(req kmsg.Request, resp kmsg.Response) []denial {
 				add(res.ResourceName, -1, res.ErrorCode, "IncrementalAlterConfigs")
 			}
 		}
+	case *kmsg.AlterConfigsResponse:
+		for _, res := range r.Resources {
+			if res.ResourceType == kmsg.ConfigResourceTypeTopic {
+				add(res.ResourceName, -1, res.ErrorCode, "AlterConfigs")
+			}
+		}
+	case *kmsg.DeleteRecordsResponse:
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				add(t.Topic, p.Partition, p.ErrorCode, "DeleteRecords")
+			}
+		}
 	case *kmsg.DeleteTopicsResponse:
 		for _, t := range r.Topics {
 			if t.Topic != nil {

@@ -135,6 +135,9 @@ func (d *simDisk) OpenFile(name string, create bool) (disk.File, error) {
 		return nil, err
 	}
 	d.coverOpen(name, create)
+	if create {
+		d.noteSegmentCreate(name)
+	}
 	f, err := d.md(name).OpenFile(name, create)
 	if err != nil {
 		return nil, err
@@ -177,6 +180,7 @@ func (d *simDisk) Remove(name string) error {
 		delete(d.mounts, t) // an empty top-level directory went
 	}
 	delete(d.synced, c)
+	d.noteSegmentRemoved(c)
 	return nil
 }
 
@@ -468,11 +472,18 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 // recovery, rescanned around on reads) and the partition and leader-epoch
 // checkpoints (CRC-protected; a bad one is treated as absent). Segment
 // files are media-flip targets (see mediaFlip); metadata.json has no
-// checksum and is never flipped.
+// checksum and is never flipped. Nor is the partition checkpoint of a
+// partition that was sent a DeleteRecords: it alone holds a log start
+// inside the first segment, and recovery without it starts at the
+// segment's base, bringing deleted records back (sim seed 2054 with the
+// trimmer; Kafka fails the log directory on an unreadable checkpoint).
 func (d *simDisk) safeFlipTargets() []string {
 	var out []string
 	for _, name := range d.durableNames() {
 		base := path.Base(name)
+		if base == "partition-checkpoint" && d.w.deletedDirs()[path.Dir(name)] {
+			continue
+		}
 		if strings.HasSuffix(base, ".index") || strings.HasSuffix(base, ".timeindex") ||
 			base == "partition-checkpoint" || base == "leader-epoch-checkpoint" {
 			out = append(out, name)

@@ -247,6 +247,58 @@
 // and alters log configs, and lists topics with Metadata: on a single node
 // acknowledged creates must be listed and acknowledged deletes must not.
 //
+// In half the seeds a trimmer (trim.go, its own stream "trim") moves log
+// start offsets: DeleteRecords to the partition's leader (to -1, the high
+// watermark; at or below the high watermark the workload saw; or past it,
+// which must be OFFSET_OUT_OF_RANGE), and IncrementalAlterConfigs or the
+// legacy AlterConfigs (which repeats min.insync.replicas) setting
+// segment.bytes (512 B to 1 MiB), retention.ms (2-30 s) and
+// retention.bytes (1-32 KiB), or -1, on live topics; the brokers check
+// retention every 0.3-3 s. Consumers record ListOffsets earliest as a
+// start-offset query. Coverage counts, from ground truth (the simulated
+// disk), segment-roll (a segment file created next to an older one) and
+// retention-delete (a partition's oldest segment file removed during a
+// broker tick), and from answers delete-records (an acknowledged
+// DeleteRecords that moved the start), delete-records-out-of-range. A
+// trap (its own stream, "trim-trap") kills a partition's leader right
+// after 30% of the DeleteRecords that moved its start in a cluster's fault
+// phase (delete-records-trap): a follower without the new start may lead
+// next.
+//
+// The log-start rule: a DeleteRecords acknowledged with low watermark L
+// means later reads below L are OFFSET_OUT_OF_RANGE and later earliest
+// answers are at least L; its L is at least the offset asked for; no start
+// (DeleteRecords, earliest, fetch log start) is ever past the committed
+// log (the high watermark); and the start only moves by a trim: retention
+// once a retention bound was sent for the topic (whatever the answer),
+// or a DeleteRecords not known to have failed (up to its answer, the offset
+// it asked for, or anywhere for -1). The model cannot see segment
+// boundaries, so retention may move the start to any offset up to the
+// high watermark. Checked by the partition-log model (strict on a single
+// node; in a cluster only "never past the committed log"), by direct
+// checks whose failures start with "log-start:" (earliest answers and ok
+// fetches below an acknowledged DeleteRecords on a single node, and the
+// final drain's earliest in a cluster too, since the broker acknowledges
+// DeleteRecords only once every live follower has the new start; a
+// DeleteRecords answered below its offset; a fetch's log start above its
+// high watermark), by the offset checks (a record below the final drain's
+// start that no trim could reach is a deleted-write, "log-start: offset
+// check: deleted-write ...") and by the replica comparison (a replica
+// holding nothing below an offset no trim could reach). An idempotent
+// producer does not retry a batch that may have landed when a trim may
+// have deleted it since (retention on, a DeleteRecords sent since or
+// unanswered), and the trimmer sends no DeleteRecords to a partition while
+// such a retry is on its way: with its producer's state gone with its
+// batches (Chronik rebuilds producer state from the segments), the broker
+// accepts any sequence, so the retry would append a second copy. No latent bit flip hits the partition
+// checkpoint of a partition sent a DeleteRecords (it alone holds a start
+// inside the first segment). Broker fixes the trimmer led to (FINDINGS
+// material): followers below the leader's log start restart there (also
+// inside a batch), a divergence at or below a follower's start empties
+// its log, a follower epoch older than the leader's cache ends where the
+// cache begins, a follower whose log fails while following the start
+// goes offline, and DeleteRecords waits for the followers.
+//
 // In a cluster (route.go) every client keeps a view of the cluster from
 // Metadata (v7+, any broker, which may be stale; every topic, or half the
 // time every topic name the workload ever used, as a client that asks for
@@ -352,14 +404,18 @@
 // the liveness phase: faults heal, the workload stops, a second later the
 // workload clients retire and every node restarts (gracefully or killed,
 // per seed); within 30 s (60 s for a cluster) a final client must produce
-// one record (acks=all) to every partition and drain it from offset 0 to
-// its high watermark (Final reads), on a single node after listing the
+// one record (acks=all) to every partition and drain it from its log
+// start (ListOffsets earliest; again after an OFFSET_OUT_OF_RANGE, as
+// retention may move the start during the drain) to its high watermark
+// (Final reads), on a single node after listing the
 // topics with Metadata, in a cluster for every partition of the committed
 // log, routed to its leader. A cluster then waits until every replica is
 // back in its partition's ISR (in the committed log), stops every node
 // cleanly and compares the replicas' logs on their disks: every replica
-// must hold the same batches, byte for byte, from offset 0 to the high
-// watermark the drain reached, and every acknowledged acks=all append must
+// must hold the same batches, byte for byte, from the latest first batch
+// any of them still holds (retention and DeleteRecords delete segments at
+// different moments on different replicas) to the high watermark the
+// drain reached, and every acknowledged acks=all append must
 // be there at its acknowledged offset; the committed log must also hold
 // every topic whose create was acknowledged (with at least its
 // acknowledged partitions) and none whose delete was. Checkers:
@@ -460,6 +516,8 @@
 //	chronik_bug_isr_never_shrinks     1   1  isr-shrink: a lagging follower stays in the ISR
 //	chronik_bug_ignore_min_insync     1   1  min-insync: acks=all answered with ISR below min.insync.replicas
 //	chronik_bug_follower_fetch_stuck  7   7  availability: acks=all probes time out in a quiet window
+//	chronik_bug_log_start_not_persisted 3 3  "log-start:" earliest (and fetches) below an acknowledged DeleteRecords after a restart (-nodes=3: 3)
+//	chronik_bug_delete_records_no_wait 33 33 "log-start:" the final drain's earliest below an acknowledged DeleteRecords (trim trap)
 //
 // Out of 200 three-node seeds, hw_ignores_followers fails 167,
 // serve_before_catchup 142, elect_outside_isr 95, truncate_to_hw 44
@@ -495,8 +553,9 @@
 //
 // # Not simulated (yet)
 //
-// Consumer groups and transactions; compression; retention and
-// DeleteRecords (the model assumes logs start at 0); reassignment and
+// Consumer groups and transactions; compression; retention by time
+// judged against record timestamps and segment boundaries (any trim up to
+// the high watermark is accepted once retention is on); reassignment and
 // unclean leader election; repair of a corrupt replica from the others;
 // partial RemoveAll at a power loss (a removed directory comes back whole
 // or not at all); a full

@@ -25,10 +25,12 @@ type simNode struct {
 	disk  *simDisk
 	clock nodeClock
 
-	b     *broker.Broker // nil while down
-	up    bool
-	inc   int // incarnation, bumped by every stop; stale events check it
-	conns map[broker.ConnID]*conn
+	b  *broker.Broker // nil while down
+	up bool
+	// inTick is set while the broker's Tick runs (retention's place).
+	inTick bool
+	inc    int // incarnation, bumped by every stop; stale events check it
+	conns  map[broker.ConnID]*conn
 
 	inflight []*pendingSync
 
@@ -259,7 +261,9 @@ func (n *simNode) settle() {
 	b := n.b
 	b.Flush()
 	now := n.nowMs()
+	n.inTick = true // retention runs here (trim.go's coverage)
 	b.Tick(now)
+	n.inTick = false
 	b.CheckInvariants()
 	wake := b.NextWakeMs(now)
 	at := n.clock.when(n.w.s.now+Microsecond, max(wake, now+1))

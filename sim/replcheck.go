@@ -344,6 +344,10 @@ func (rc *replChecker) judgeAdmission(tp lin.TopicPartition, a *metadata.Partiti
 	if need > 0 {
 		held, _ = batchAt(j.disk, tp, need-1, true)
 	}
+	if held == nil && need > 0 && w.trimmedPast(j.disk, tp, need-1) {
+		held = []byte{} // trimmed past need-1: nothing there to compare
+		ref = nil
+	}
 	if w.flipOf(joiner, tp) != nil || w.flipOf(a.Leader, tp) != nil {
 		// A copy with a media flip holds other bytes by design;
 		// mediaflip.go judges it (repaired or reported). Only the offsets
@@ -477,6 +481,9 @@ func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64
 			continue // a flipped copy: mediaflip.go
 		}
 		held, _ := batchAt(w.nodes[id-1].disk, tp, hw-1, true)
+		if held == nil && w.trimmedPast(w.nodes[id-1].disk, tp, hw-1) {
+			continue
+		}
 		if msg := hwDurableVerdict(hw, ref, held); msg != "" {
 			w.fail("hw-durable: node %d served high watermark %d of %s (committed ISR %v, leader %d epoch %d), but node %d %s", n.id, hw, tp, a.ISR, a.Leader, a.LeaderEpoch, id, msg)
 			return
@@ -589,6 +596,29 @@ func (rc *replChecker) leaderCanAct(tp lin.TopicPartition, a *metadata.Partition
 // batchAt returns the batch of tp's log on disk d that holds offset off:
 // from the synced contents when durable, else from the current ones;
 // false when there is none. The slice aliases the disk: read it at once.
+// trimmedPast reports whether d's durable copy of tp starts past off, at a
+// segment a trim could have reached: DeleteRecords (acknowledged, or one
+// still in flight: the leader moves its start before the followers
+// answer) or retention (trim.go). Such a copy no longer holds off, by
+// design.
+func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
+	dir := tp.String()
+	lowest := int64(-1)
+	for _, name := range d.md(dir).DurableNames() {
+		if !strings.HasPrefix(name, dir+"/") || !strings.HasSuffix(name, ".log") {
+			continue
+		}
+		base, err := strconv.ParseInt(strings.TrimSuffix(path.Base(name), ".log"), 10, 64)
+		if err == nil && (lowest < 0 || base < lowest) {
+			lowest = base
+		}
+	}
+	if lowest <= off {
+		return false
+	}
+	return w.deleteInFlight[tp] > 0 || lowest <= w.trimBound(tp)
+}
+
 func batchAt(d *simDisk, tp lin.TopicPartition, off int64, durable bool) ([]byte, bool) {
 	dir := tp.String()
 	md := d.md(dir)

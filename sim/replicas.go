@@ -65,10 +65,13 @@ func (w *world) replicasBehind(parts []lin.TopicPartition) string {
 
 // compareReplicas stops every node cleanly and reads each checked
 // partition's log from every replica's disk: all replicas must hold the
-// same batches, byte for byte, from offset 0 to the high watermark the
+// same batches, byte for byte, from the latest first batch any of them
+// still holds (retention and DeleteRecords delete whole segments, at
+// different moments on different replicas) to the high watermark the
 // final drain reached (followers copy the leader's batches as they are,
-// leader epoch included), and every acknowledged acks=all append must be
-// there at its acknowledged offset.
+// leader epoch included), and every acknowledged acks=all append from
+// there on must be at its acknowledged offset. (Appends below it are the
+// offset checks' business: gone legitimately or a deleted write.)
 func (w *world) compareReplicas(parts []lin.TopicPartition, hws map[lin.TopicPartition]int64) {
 	for _, n := range w.nodes {
 		if n.up {
@@ -81,14 +84,17 @@ func (w *world) compareReplicas(parts []lin.TopicPartition, hws map[lin.TopicPar
 			acked[op.Partition] = append(acked[op.Partition], op)
 		}
 	}
+	type replicaLog struct {
+		node int32
+		log  storedPrefix
+		flip *mediaFlip
+	}
 	for _, tp := range parts {
 		hw, ok := hws[tp]
 		if !ok {
 			continue
 		}
 		a := &w.raft.truth.Topic(tp.Topic).Assignments[tp.Partition]
-		var ref []byte
-		var refNode int32
 		// Good copies first, so that a flipped copy (mediaflip.go) is
 		// judged against them.
 		replicas := slices.Clone(a.Replicas)
@@ -99,9 +105,11 @@ func (w *world) compareReplicas(parts []lin.TopicPartition, hws map[lin.TopicPar
 			return 0
 		}
 		slices.SortStableFunc(replicas, func(x, y int32) int { return cmp.Compare(flipped(x), flipped(y)) })
+		var logs []replicaLog
+		from := int64(0)
 		for _, id := range replicas {
 			flip := w.flipOf(id, tp)
-			prefix, err := w.nodes[id-1].disk.committedPrefix(tp, hw)
+			sp, err := w.nodes[id-1].disk.committedPrefix(tp, hw)
 			if err != nil {
 				if flip != nil {
 					w.judgeFlippedCopy(flip, hw, err.Error())
@@ -110,25 +118,46 @@ func (w *world) compareReplicas(parts []lin.TopicPartition, hws map[lin.TopicPar
 				w.fail("replicas: %s on node %d: %v", tp, id, err)
 				continue
 			}
+			if bound := w.trimBound(tp); sp.first > bound {
+				w.fail("log-start: replicas: %s on node %d holds nothing below offset %d, but no DeleteRecords or retention could delete past %d", tp, id, sp.first, bound)
+			}
+			logs = append(logs, replicaLog{id, sp, flip})
+			from = max(from, sp.first)
+		}
+		if len(logs) == 0 {
+			continue
+		}
+		var ref []byte
+		var refNode int32
+		for _, l := range logs {
+			prefix, err := l.log.from(from)
+			if err != nil {
+				if l.flip != nil {
+					w.judgeFlippedCopy(l.flip, hw, err.Error())
+					continue
+				}
+				w.fail("replicas: %s on node %d: %v", tp, l.node, err)
+				continue
+			}
 			if ref == nil {
-				ref, refNode = prefix, id
+				ref, refNode = prefix, l.node
 				continue
 			}
 			switch {
 			case bytes.Equal(prefix, ref):
-				if flip != nil {
+				if l.flip != nil {
 					w.cover("media-flip-copy-intact")
 				}
-			case flip != nil:
-				w.judgeFlippedCopy(flip, hw, firstDifference(ref, prefix))
+			case l.flip != nil:
+				w.judgeFlippedCopy(l.flip, hw, firstDifference(ref, prefix))
 			default:
-				w.fail("replicas: %s differs between nodes %d and %d below the high watermark %d: %s", tp, refNode, id, hw, firstDifference(ref, prefix))
+				w.fail("replicas: %s differs between nodes %d and %d from offset %d below the high watermark %d: %s", tp, refNode, l.node, from, hw, firstDifference(ref, prefix))
 			}
 		}
 		if ref == nil {
 			continue
 		}
-		recs, err := decodeBatches(ref, 0)
+		recs, err := decodeBatches(ref, from)
 		if err != nil {
 			w.fail("replicas: %s on node %d: %v", tp, refNode, err)
 			continue
@@ -137,10 +166,11 @@ func (w *world) compareReplicas(parts []lin.TopicPartition, hws map[lin.TopicPar
 			for i, v := range op.Values {
 				off := op.Offset + int64(i)
 				switch {
-				case off >= int64(len(recs)):
-					w.fail("replicas: acknowledged %s @%d of %s is past the replicas' committed end %d", v, off, tp, len(recs))
-				case recs[off].value != v:
-					w.fail("replicas: acknowledged %s @%d of %s, but the replicas hold %s there", v, off, tp, recs[off].value)
+				case off < from:
+				case off-from >= int64(len(recs)):
+					w.fail("replicas: acknowledged %s @%d of %s is past the replicas' committed end %d", v, off, tp, from+int64(len(recs)))
+				case recs[off-from].value != v:
+					w.fail("replicas: acknowledged %s @%d of %s, but the replicas hold %s there", v, off, tp, recs[off-from].value)
 				}
 			}
 		}
@@ -160,15 +190,40 @@ func firstDifference(a, b []byte) string {
 	return fmt.Sprintf("%d batches vs %d", len(ba), len(bb))
 }
 
-// committedPrefix returns the batches of tp's log on this disk from
-// offset 0 up to hw, concatenated; the log must hold them densely, with
-// hw at a batch boundary.
-func (d *simDisk) committedPrefix(tp lin.TopicPartition, hw int64) ([]byte, error) {
+// storedPrefix is a replica's stored batches below a high watermark:
+// data holds them concatenated, bases[i] is the base offset of the batch
+// at data[pos[i]:], and first is the first base offset (the high
+// watermark when there are none).
+type storedPrefix struct {
+	data  []byte
+	bases []int64
+	pos   []int
+	first int64
+}
+
+// from returns the stored batches from offset on; a batch must start
+// there unless nothing is stored from there.
+func (p storedPrefix) from(offset int64) ([]byte, error) {
+	for i, b := range p.bases {
+		if b == offset {
+			return p.data[p.pos[i]:], nil
+		}
+		if b > offset {
+			return nil, fmt.Errorf("no batch starts at %d (one starts at %d)", offset, b)
+		}
+	}
+	return nil, nil
+}
+
+// committedPrefix returns the batches of tp's log on this disk from its
+// first stored batch up to hw; the log must hold them densely, with hw at
+// a batch boundary.
+func (d *simDisk) committedPrefix(tp lin.TopicPartition, hw int64) (storedPrefix, error) {
 	dir := tp.String()
 	md := d.md(dir)
 	names, err := md.List(dir)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %v", dir, err)
+		return storedPrefix{}, fmt.Errorf("list %s: %v", dir, err)
 	}
 	var logs []string
 	for _, name := range names {
@@ -177,29 +232,37 @@ func (d *simDisk) committedPrefix(tp lin.TopicPartition, hw int64) ([]byte, erro
 		}
 	}
 	sort.Strings(logs) // zero-padded base offsets
-	var out []byte
-	next := int64(0)
+	out := storedPrefix{first: -1}
+	next := int64(-1)
 	for _, name := range logs {
 		data, err := md.ReadFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %v", name, err)
+			return storedPrefix{}, fmt.Errorf("read %s: %v", name, err)
 		}
 		for _, b := range segmentBatches(data) {
+			if next < 0 {
+				next, out.first = b.baseOffset, b.baseOffset
+			}
 			if next >= hw {
 				return out, nil
 			}
 			if b.baseOffset != next {
-				return nil, fmt.Errorf("%s: batch at %d where offset %d was expected", name, b.baseOffset, next)
+				return storedPrefix{}, fmt.Errorf("%s: batch at %d where offset %d was expected", name, b.baseOffset, next)
 			}
 			if b.last >= hw {
-				return nil, fmt.Errorf("%s: batch %d-%d straddles the high watermark %d", name, b.baseOffset, b.last, hw)
+				return storedPrefix{}, fmt.Errorf("%s: batch %d-%d straddles the high watermark %d", name, b.baseOffset, b.last, hw)
 			}
-			out = append(out, data[b.pos:b.pos+b.size]...)
+			out.bases = append(out.bases, b.baseOffset)
+			out.pos = append(out.pos, len(out.data))
+			out.data = append(out.data, data[b.pos:b.pos+b.size]...)
 			next = b.last + 1
 		}
 	}
+	if out.first < 0 {
+		out.first, next = hw, hw // nothing stored: everything below hw deleted
+	}
 	if next < hw {
-		return nil, fmt.Errorf("the log ends at %d, below the high watermark %d", next, hw)
+		return storedPrefix{}, fmt.Errorf("the log ends at %d, below the high watermark %d", next, hw)
 	}
 	return out, nil
 }

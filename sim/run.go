@@ -151,6 +151,15 @@ type world struct {
 	// mediaFlips are the flips that stay checked (clusters, mediaflip.go).
 	mediaFlips []*mediaFlip
 	done       bool
+	// deletes are the acknowledged DeleteRecords per partition (trim.go).
+	deletes map[lin.TopicPartition][]ackedStart
+	// deleteSent is when the last DeleteRecords of each partition was sent;
+	// deleteInFlight counts those not answered yet, and retrying the
+	// idempotent appends being retried after an attempt that may have
+	// landed (trim.go's mayTrim and the trimmer keep them apart).
+	deleteSent     map[lin.TopicPartition]Time
+	deleteInFlight map[lin.TopicPartition]int
+	retrying       map[lin.TopicPartition]int
 
 	// finalPowerIfFsyncFull makes the final restart a power loss when an
 	// fsync failed (on a full disk or with an I/O error) during the run
@@ -168,6 +177,8 @@ type world struct {
 	trapRng *Rand
 	// repl holds the replication checkers and their traps (replcheck.go).
 	repl *replChecker
+	// trimTrapRng draws trim.go's trap, for the same reason.
+	trimTrapRng *Rand
 }
 
 // startGap is when faults and the workload start on a single node, after
@@ -181,18 +192,24 @@ const (
 func newWorld(seed uint64, opts Options) *world {
 	root := newRand(seed, "root")
 	w := &world{
-		seed:       seed,
-		set:        drawSettings(root.Fork("settings")),
-		tr:         newTracer(),
-		root:       root,
-		netRng:     root.Fork("net"),
-		faultRng:   root.Fork("faults"),
-		quarantine: map[lin.TopicPartition]Time{},
-		logw:       opts.EventLog,
-		startGap:   startGap,
-		trapRng:    root.Fork("catchup-trap"),
+		seed:           seed,
+		set:            drawSettings(root.Fork("settings")),
+		tr:             newTracer(),
+		root:           root,
+		netRng:         root.Fork("net"),
+		faultRng:       root.Fork("faults"),
+		quarantine:     map[lin.TopicPartition]Time{},
+		deletes:        map[lin.TopicPartition][]ackedStart{},
+		deleteSent:     map[lin.TopicPartition]Time{},
+		deleteInFlight: map[lin.TopicPartition]int{},
+		retrying:       map[lin.TopicPartition]int{},
+		logw:           opts.EventLog,
+		startGap:       startGap,
+		trapRng:        root.Fork("catchup-trap"),
+		trimTrapRng:    root.Fork("trim-trap"),
 	}
 	w.set.Cluster = drawCluster(root.Fork("cluster"), opts.Nodes)
+	w.set.Trim = drawTrim(root.Fork("trim"))
 	drawCatchUpTrap(root.Fork("catchup"), &w.set.Cluster)
 	if opts.FaultPhase > 0 {
 		w.set.FaultPhase = opts.FaultPhase
@@ -220,6 +237,9 @@ func newWorld(seed uint64, opts Options) *world {
 	// can expect them done a second after the window closed.
 	cfg.SpaceReserveBytes = 0
 	cfg.StorageRetryBackoffMaxMs = 400
+	if w.set.Trim.Every > 0 {
+		cfg.RetentionCheckIntervalMs = w.set.Trim.RetentionCheckIntervalMs
+	}
 	if cluster {
 		c := &w.set.Cluster
 		cfg.HeartbeatIntervalMs = c.HeartbeatIntervalMs
@@ -261,6 +281,10 @@ func newWorld(seed uint64, opts Options) *world {
 	fin := w.newClient("final")
 	w.final = &finalizer{w: w, c: fin}
 	w.q.probe = w.newClient("probe")
+	var trim *client // created last: the other clients keep their ids
+	if w.set.Trim.Every > 0 {
+		trim = w.newClient("trimmer")
+	}
 	if cluster {
 		for _, a := range w.nodes {
 			a.peerLinks = make([]*link, len(w.nodes))
@@ -302,6 +326,9 @@ func newWorld(seed uint64, opts Options) *world {
 			}
 			if w.set.Work.Admin {
 				w.newAdmin(adm)
+			}
+			if trim != nil {
+				w.newTrimmer(trim)
 			}
 			w.logf("workload: %s", strings.Join(desc, "; "))
 		})
@@ -422,7 +449,7 @@ func (w *world) heal() {
 
 // finalizer runs the liveness phase: list the topics, then for every
 // partition of every existing topic produce one record with acks=all and
-// drain the partition from offset 0 to its high watermark. Everything it
+// drain the partition from its log start to its high watermark. Everything it
 // does is in the history (the drain's reads are Final). A cluster then
 // waits for every replica to rejoin the ISR and compares the replicas'
 // logs (replicas.go).
@@ -612,11 +639,57 @@ func (f *finalizer) produce(tp lin.TopicPartition) {
 	})
 }
 
+// drain asks tp's leader for its earliest offset (the log start) and
+// reads from there. The answer must not be below any acknowledged
+// DeleteRecords (checkEarliest); retention may move the start on while the
+// drain runs, and a read answered OFFSET_OUT_OF_RANGE starts it over.
 func (f *finalizer) drain(tp lin.TopicPartition) {
+	w := f.w
 	f.stage = "drain"
 	k := f.k
-	k.tp, k.pos, k.seek, k.active = tp, 0, true, true
-	k.fetch()
+	k.tp, k.seek, k.active = tp, true, true
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = 1
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = tp.Topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition = tp.Partition
+	rp.Timestamp = -2
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	r := f.c.route
+	r.ready(func() {
+		node, _ := r.leader(tp)
+		call := w.s.now
+		op := w.begin(lin.Op{Kind: lin.OpStartOffset, Client: f.c.id, Partition: tp, Call: int64(call)})
+		f.c.do(node, req, 5*Second, false, func(resp kmsg.Response, err error) {
+			if w.done {
+				w.complete(op, lin.OutcomeFailed)
+				return
+			}
+			code := int16(-1)
+			if err == nil {
+				if lr := resp.(*kmsg.ListOffsetsResponse); len(lr.Topics) == 1 && len(lr.Topics[0].Partitions) == 1 {
+					sp := lr.Topics[0].Partitions[0]
+					code, op.op.Offset = sp.ErrorCode, sp.Offset
+				}
+			}
+			if err != nil || routingError(code) {
+				r.invalidate()
+			}
+			if code != 0 {
+				w.complete(op, lin.OutcomeFailed)
+				k.lastErr = fmt.Sprintf("earliest offset: error %d (%v)", code, err)
+				w.s.after(200*Millisecond, "final-earliest", func() { f.drain(tp) })
+				return
+			}
+			w.complete(op, lin.OutcomeOK)
+			w.checkEarliest("final drain", tp, call, op.op.Offset, true)
+			k.pos = op.op.Offset
+			k.fetch()
+		})
+	})
 }
 
 // drained hears the end of one drain read.
@@ -627,6 +700,8 @@ func (f *finalizer) drained(ok bool, hw int64) {
 	}
 	k := f.k
 	switch {
+	case !ok && k.lastErr == "OFFSET_OUT_OF_RANGE":
+		w.s.after(200*Millisecond, "final-earliest", func() { f.drain(k.tp) })
 	case !ok:
 		w.s.after(200*Millisecond, "final-fetch", k.fetch)
 	case k.pos >= hw && hw < f.ackedEnd:
@@ -718,12 +793,17 @@ func (w *world) check(opts Options, res *Result) {
 		}
 		hist = append(hist, op)
 	}
+	hist = append(hist, w.retentionMarkers(hist, w.final.c.id)...)
 	findings, err := lin.CheckOffsets(hist)
 	if err != nil {
 		w.fail("history check error (a simulator bug, not necessarily Chronik's): %v", err)
 		return
 	}
 	for _, f := range findings {
+		if f.Kind == lin.DeletedWrite {
+			w.fail("log-start: offset check: %s", f)
+			continue
+		}
 		w.fail("offset check: %s", f)
 	}
 	lr, err := lin.CheckLinearizability(hist, lin.Options{

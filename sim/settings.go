@@ -23,6 +23,8 @@ type Settings struct {
 	Clock ClockSettings
 	Work  WorkSettings
 	Log   LogSettings
+	// Trim is drawn from its own stream ("trim"): trim.go.
+	Trim TrimSettings
 	// Cluster is drawn from its own stream ("cluster"), so the draws
 	// above are those of a single-node run of the same seed.
 	Cluster ClusterSettings
@@ -383,6 +385,7 @@ func (s Settings) String() string {
 	add(true, "wl=%dp/%dc/admin=%v/idem=%g/think~%s/timeout=%s", w.Producers, w.Consumers, w.Admin, w.IdempotentFrac, fmtTime(w.Think), fmtTime(w.RequestTimeout))
 	l := s.Log
 	add(true, "log=seg%d/idx%d/roll%dms/ckpt%dms", l.SegmentBytes, l.IndexIntervalBytes, l.SegmentMs, l.CheckpointIntervalMs)
+	add(s.Trim.Every > 0, "%s", s.Trim)
 	if c := s.Cluster; c.Nodes > 1 {
 		add(true, "nodes=%d scenario=%s/~%s rf2=%g minisr1=%g hb=%dms/session=%dms lag=%dms fetchwait=%dms maxdown=%d",
 			c.Nodes, c.Scenario, fmtTime(c.ScenarioEvery), c.RF2Frac, c.MinISR1Frac, c.HeartbeatIntervalMs, c.SessionTimeoutMs,

@@ -281,6 +281,11 @@ func requireCoverage(t *testing.T, cov Coverage) {
 		{"expansion traps (joiner powered off)", cov.Counts["trap-expansion-power-joiner"]},
 		{"election traps", cov.Counts["trap-election-kill-leader"]},
 		{"returning-follower traps", cov.Counts["trap-returning-follower"]},
+		// The trimmer (trim.go): its checkers idle without these.
+		{"DeleteRecords that moved a log start", cov.Counts["delete-records"]},
+		{"trim traps (a leader killed after a DeleteRecords)", cov.Counts["delete-records-trap"]},
+		{"segments deleted by retention", cov.Counts["retention-delete"]},
+		{"segment rolls", cov.Counts["segment-roll"]},
 	} {
 		if c.n == 0 {
 			t.Errorf("coverage: the fixed sweep reached no %s (%s)", c.name, cov)

@@ -38,6 +38,13 @@ type simTopic struct {
 	createdAt     Time // when the create was acknowledged (live topics)
 	deleteCall    Time // when the delete was sent
 	deletedAt     Time // when the delete was acknowledged
+	// minISR is the min.insync.replicas it was created with ("" on a
+	// single node), which a legacy AlterConfigs must repeat.
+	minISR string
+	// retentionSince is when the first alter that set retention.ms or
+	// retention.bytes to a bound was sent (0: never). From then on
+	// retention may delete its oldest records (trim.go).
+	retentionSince Time
 }
 
 // registry is the workload's shared knowledge: which topics exist and how
@@ -129,6 +136,9 @@ func definiteProduceFailure(code int16) bool {
 type pendingOp struct {
 	op   lin.Op
 	open bool
+	// retrying marks an idempotent append retried after an attempt that
+	// may have landed; the trimmer spares its partition (trim.go).
+	retrying bool
 }
 
 func (w *world) begin(op lin.Op) *pendingOp {
@@ -142,6 +152,10 @@ func (w *world) complete(p *pendingOp, outcome lin.Outcome) {
 		return
 	}
 	p.open = false
+	if p.retrying {
+		p.retrying = false
+		w.retrying[p.op.Partition]--
+	}
 	p.op.Outcome = outcome
 	if outcome != lin.OutcomeOK {
 		p.op.Final = false // only ok reads belong to the final drain
@@ -475,14 +489,28 @@ func (p *producer) sendTo(op *pendingOp, tp lin.TopicPartition, batch []byte, id
 			return
 		case definite && !uncertain:
 			done(lin.OutcomeFailed)
-		case p.idempotent && attempt+1 < w.set.Work.MaxRetries && !w.workloadStopped && (err != nil || !definiteProduceFailure(code)):
+		case p.idempotent && attempt+1 < w.set.Work.MaxRetries && !w.workloadStopped && (err != nil || !definiteProduceFailure(code)) &&
+			!((uncertain || !errorsIsNotSent(err)) && w.mayTrim(tp, Time(op.op.Call))):
+			// (A retry whose earlier attempt may have landed is not sent
+			// when a trim may have deleted that attempt meanwhile: with
+			// its producer's state gone, Kafka accepts any sequence, so
+			// the retry would be a second copy; trim.go.)
 			// Retry the same batch (same sequence) after a backoff.
 			sentBefore := uncertain || !errorsIsNotSent(err)
+			if sentBefore && !op.retrying {
+				op.retrying = true
+				w.retrying[tp]++
+			}
 			w.s.after(w.set.Work.Backoff+p.c.rng.Exp(w.set.Work.Backoff), "produce-retry", func() {
-				if w.workloadStopped {
+				if w.workloadStopped || (sentBefore && w.mayTrim(tp, Time(op.op.Call))) {
 					// The final drain relies on every append having
-					// settled: no retry after the workload stopped.
+					// settled: no retry after the workload stopped. Nor
+					// after a trim that may have deleted the earlier
+					// attempt (sim seed 9223: a DeleteRecords sent
+					// during the backoff); then start afresh, as below.
 					done(lin.OutcomeUnknown)
+					p.pid = -1
+					clear(p.seqs)
 					return
 				}
 				p.send(op, tp, batch, id, attempt+1, sentBefore)
@@ -597,8 +625,8 @@ func (k *consumer) step() {
 }
 
 // listOffset asks for the latest (-1, recorded as an end-offset query) or
-// the earliest (-2, which must be 0: nothing is ever deleted) offset and
-// seeks there.
+// the earliest (-2, recorded as a start-offset query) offset and seeks
+// there.
 func (k *consumer) listOffset(ts int64) {
 	tp := k.tp
 	req := kmsg.NewPtrListOffsetsRequest()
@@ -625,10 +653,12 @@ func (k *consumer) listOffsetAt(req *kmsg.ListOffsetsRequest, ts int64) {
 	if w.cluster() && req.Version >= 4 && epoch >= 0 && k.c.rng.Chance(0.5) {
 		req.Topics[0].Partitions[0].CurrentLeaderEpoch = epoch
 	}
-	var op *pendingOp
-	if ts == -1 {
-		op = w.begin(lin.Op{Kind: lin.OpEndOffset, Client: k.c.id, Partition: tp, Call: int64(w.s.now)})
+	kind := lin.OpEndOffset
+	if ts == -2 {
+		kind = lin.OpStartOffset
 	}
+	call := w.s.now
+	op := w.begin(lin.Op{Kind: kind, Client: k.c.id, Partition: tp, Call: int64(call)})
 	k.c.do(node, req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		k.busy = false
 		defer k.schedule(k.c.rng.Exp(w.set.Work.Think / 4))
@@ -647,18 +677,15 @@ func (k *consumer) listOffsetAt(req *kmsg.ListOffsetsRequest, ts int64) {
 			r.invalidate()
 		}
 		if code != 0 {
-			if op != nil {
-				w.complete(op, lin.OutcomeFailed)
-			}
+			w.complete(op, lin.OutcomeFailed)
 			k.active = false
 			return
 		}
-		if ts == -1 {
-			op.op.Offset = offset
-			w.complete(op, lin.OutcomeOK)
-			w.reg.learn(tp, offset)
-		} else if offset != 0 {
-			w.fail("%s: earliest offset of %s is %d, but nothing is ever deleted (want 0)", k.c.name, tp, offset)
+		op.op.Offset = offset
+		w.complete(op, lin.OutcomeOK)
+		w.reg.learn(tp, offset)
+		if ts == -2 {
+			w.checkEarliest(k.c.name, tp, call, offset, false)
 		}
 		k.pos = offset
 	})
@@ -758,6 +785,12 @@ func (k *consumer) fetchNow() {
 			return
 		}
 		hw = sp.HighWatermark
+		if req.Version >= 5 && sp.LogStartOffset > hw {
+			w.fail("log-start: %s: fetch %s @%d answered log start %d above its high watermark %d", k.c.name, tp, pos, sp.LogStartOffset, hw)
+		}
+		if acked := w.ackedStartBefore(tp, Time(op.op.Call)); !w.cluster() && pos < acked {
+			w.fail("log-start: %s: fetch %s @%d answered ok, below the low watermark %d of a DeleteRecords acknowledged before", k.c.name, tp, pos, acked)
+		}
 		values := make([]string, len(recs))
 		for i, r := range recs {
 			if r.offset != pos+int64(i) {

@@ -7,16 +7,30 @@ package broker
 // high watermark; an offset above the high watermark, or any other
 // negative one, is OFFSET_OUT_OF_RANGE; an offset at or below the current
 // log start changes nothing, as in Kafka (the start only moves forward).
-// LowWatermark is the log start offset afterwards (-1 on error). On a
-// single node no follower has to catch up, so the response is immediate
-// and TimeoutMillis is ignored.
+//
+// As Kafka's DelayedDeleteRecords, a partition is answered once its low
+// watermark reaches the offset: the least log start offset of the leader
+// and of every follower on a live broker (registered, not fenced), each
+// as of its last fetch (a follower that has not fetched yet counts as
+// -1). Followers move their start when a fetch answer names the leader's.
+// Until then the partition waits, up to TimeoutMillis
+// (REQUEST_TIMED_OUT); losing the leadership or the partition answers
+// NOT_LEADER_OR_FOLLOWER. Without the wait a follower elected before it
+// fetched would serve records an acknowledged DeleteRecords removed (sim
+// seeds 1095 and 1097 with the trimmer). LowWatermark is the low
+// watermark when answered (-1 on error). On a single node the answer is
+// immediate.
 //
 // The log checkpoints the new start before DeleteRecordsBefore returns,
 // so deleted records stay deleted after a crash. Long-polling fetches are
 // woken: one positioned below the new start now gets OFFSET_OUT_OF_RANGE.
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
 )
 
 func init() { registerAPI(21, 0, 2, handleDeleteRecords) }
@@ -24,20 +38,49 @@ func init() { registerAPI(21, 0, 2, handleDeleteRecords) }
 // deleteRecordsHighWatermark is the offset that stands for the high watermark.
 const deleteRecordsHighWatermark = -1
 
+// pendingDeleteRecords is a DeleteRecords answer waiting for some of its
+// partitions.
+type pendingDeleteRecords struct {
+	req       *Request
+	resp      *kmsg.DeleteRecordsResponse
+	remaining int
+}
+
+// deleteWaiter is one partition of a pending DeleteRecords.
+type deleteWaiter struct {
+	p          *partition
+	offset     int64
+	deadlineMs int64
+	pending    *pendingDeleteRecords
+	topic      int // index into resp.Topics
+	part       int // index into resp.Topics[topic].Partitions
+}
+
 func handleDeleteRecords(b *Broker, nowMs int64, req *Request) error {
 	r := req.Msg.(*kmsg.DeleteRecordsRequest)
 	resp := kmsg.NewPtrDeleteRecordsResponse()
+	pending := &pendingDeleteRecords{req: req, resp: resp}
+	var waiters []*deleteWaiter
 	moved := false
-	for _, rt := range r.Topics {
+	for ti, rt := range r.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
+		for pi, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
-			code, changed := b.deleteRecords(rt.Topic, &rp, &sp)
+			code, changed, wait := b.deleteRecords(rt.Topic, &rp, &sp)
 			sp.ErrorCode = code
 			moved = moved || changed
+			if wait != nil {
+				if len(b.deleteWaiters)+len(waiters) >= b.cfg.MaxWaitingFetches {
+					sp.ErrorCode = kerrRequestTimedOut // no room to wait: as if it timed out at once
+				} else {
+					wait.deadlineMs = nowMs + int64(max(r.TimeoutMillis, 0))
+					wait.pending, wait.topic, wait.part = pending, ti, pi
+					waiters = append(waiters, wait)
+				}
+			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -46,16 +89,23 @@ func handleDeleteRecords(b *Broker, nowMs int64, req *Request) error {
 		b.wakeFetches(nowMs)
 	}
 	b.keepReserve()
-	b.settle(nowMs)
-	b.reply(req, resp)
+	if len(waiters) == 0 {
+		b.settle(nowMs)
+		b.reply(req, resp)
+		return nil
+	}
+	pending.remaining = len(waiters)
+	b.deleteWaiters = append(b.deleteWaiters, waiters...)
+	b.settle(nowMs) // may answer at once (completeDeleteWaiters)
 	return nil
 }
 
-// deleteRecords handles one partition; changed reports a moved log start.
-func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicPartition, sp *kmsg.DeleteRecordsResponseTopicPartition) (code int16, changed bool) {
+// deleteRecords handles one partition; changed reports a moved log start,
+// and wait, when set, that the answer waits for the followers.
+func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicPartition, sp *kmsg.DeleteRecordsResponseTopicPartition) (code int16, changed bool, wait *deleteWaiter) {
 	p, code := b.onlinePartition(topic, rp.Partition)
 	if code != kerrNone {
-		return code, false
+		return code, false, nil
 	}
 	hw := p.log.HighWatermark()
 	offset := rp.Offset
@@ -63,7 +113,7 @@ func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicP
 		offset = hw
 	}
 	if offset < 0 || offset > hw {
-		return kerrOffsetOutOfRange, false
+		return kerrOffsetOutOfRange, false, nil
 	}
 	if offset > p.log.LogStartOffset() {
 		// The checkpoint written before segments go may need the space
@@ -75,11 +125,72 @@ func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicP
 			} else {
 				sp.LowWatermark = p.log.LogStartOffset()
 			}
-			return code, false
+			return code, false, nil
 		}
 		changed = true
 		b.env.Logger.Info("deleted records", "partition", p.dir, "log_start_offset", offset)
 	}
-	sp.LowWatermark = p.log.LogStartOffset()
-	return kerrNone, changed
+	if lw := b.lowWatermark(p); lw < offset {
+		return kerrNone, changed, &deleteWaiter{p: p, offset: offset}
+	}
+	sp.LowWatermark = b.lowWatermark(p)
+	return kerrNone, changed, nil
+}
+
+// lowWatermark is Kafka's lowWatermarkIfLeader: the least log start offset
+// of the leader and of its followers on live brokers.
+func (b *Broker) lowWatermark(p *partition) int64 {
+	lw := p.log.LogStartOffset()
+	if !p.isLeader() || bugs.DeleteRecordsNoWait { // bugs.DeleteRecordsNoWait: deliberate bug (core/bugs)
+		return lw
+	}
+	for _, f := range p.followers {
+		if reg := b.image.Broker(f.id); reg != nil && !reg.Fenced {
+			lw = min(lw, f.logStart)
+		}
+	}
+	return lw
+}
+
+// completeDeleteWaiters answers the waiting DeleteRecords partitions whose
+// low watermark arrived, that timed out, or whose partition this broker no
+// longer leads, and every request with nothing left to wait for.
+func (b *Broker) completeDeleteWaiters(nowMs int64) {
+	b.finishDeleteWaiters(func(w *deleteWaiter) (int16, bool) {
+		p := w.p
+		switch {
+		case p.deleted || !p.isLeader() || p.log.Failed() != nil:
+			return kerrNotLeaderOrFollower, true
+		case b.lowWatermark(p) >= w.offset:
+			return kerrNone, true
+		case nowMs >= w.deadlineMs:
+			return kerrRequestTimedOut, true
+		}
+		return 0, false
+	})
+}
+
+// finishDeleteWaiters answers the waiters that done says are finished,
+// with its code, and the requests whose last waiter that was.
+func (b *Broker) finishDeleteWaiters(done func(*deleteWaiter) (int16, bool)) {
+	var answered []*pendingDeleteRecords
+	b.deleteWaiters = slices.DeleteFunc(b.deleteWaiters, func(w *deleteWaiter) bool {
+		code, ok := done(w)
+		if !ok {
+			return false
+		}
+		sp := &w.pending.resp.Topics[w.topic].Partitions[w.part]
+		sp.ErrorCode = code
+		if code == kerrNone {
+			sp.LowWatermark = b.lowWatermark(w.p)
+		}
+		w.pending.remaining--
+		if w.pending.remaining == 0 {
+			answered = append(answered, w.pending)
+		}
+		return true
+	})
+	for _, pd := range answered {
+		b.reply(pd.req, pd.resp)
+	}
 }

@@ -141,6 +141,10 @@ type Broker struct {
 
 	pendingProduces int // produce requests waiting for a sync
 	waitingFetches  []*waitingFetch
+	// deleteWaiters are DeleteRecords partitions waiting for the
+	// followers' log starts (21_delete_records.go); at most
+	// MaxWaitingFetches.
+	deleteWaiters []*deleteWaiter
 
 	// offlineRetries counts partitions with a reopen planned (storage.go);
 	// it may run high until the next retry pass recounts.
@@ -597,6 +601,9 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 	if len(b.parked) > 0 {
 		next = min(next, b.parked[0].deadlineMs)
 	}
+	for _, w := range b.deleteWaiters {
+		next = min(next, w.deadlineMs)
+	}
 	next = b.retryNextWakeMs(nowMs, next)
 	next = b.clusterNextWakeMs(nowMs, next)
 	if next < nowMs {
@@ -755,6 +762,7 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 func (b *Broker) ConnClosed(conn ConnID) {
 	b.parked = slices.DeleteFunc(b.parked, func(pr parkedRequest) bool { return pr.req.Conn == conn })
 	b.waitingFetches = slices.DeleteFunc(b.waitingFetches, func(w *waitingFetch) bool { return w.req.Conn == conn })
+	b.deleteWaiters = slices.DeleteFunc(b.deleteWaiters, func(w *deleteWaiter) bool { return w.pending.req.Conn == conn })
 }
 
 // Shutdown answers every waiting fetch, syncs nothing itself (the node
@@ -768,6 +776,7 @@ func (b *Broker) Shutdown(nowMs int64) {
 		b.answerFetch(nowMs, w.req, w.fetch)
 	}
 	b.waitingFetches = nil
+	b.finishDeleteWaiters(func(*deleteWaiter) (int16, bool) { return kerrNotLeaderOrFollower, true })
 	// Parked requests get no answer: their connections close with the
 	// listener, and the clients retry elsewhere.
 	b.parked = nil

@@ -743,3 +743,100 @@ func TestClusterOfflineFollowerElectedResigns(t *testing.T) {
 		t.Fatalf("produce on the third replica: code %d", sp.ErrorCode)
 	}
 }
+
+// A follower that was down while DeleteRecords moved its leader's log
+// start past the follower's log end gets OFFSET_OUT_OF_RANGE for the
+// offset it would fetch next: it must restart its log at the leader's log
+// start (Kafka's truncateFullyAndStartAt) and rejoin the ISR, not fetch
+// the same offset forever. When that start lies inside a batch (7: the
+// second batch holds 5-9), the leader sends the whole batch and the
+// follower restarts at its base (Kafka's UnexpectedAppendOffsetException
+// case), then follows the leader's start again.
+func TestClusterFollowerBelowLeaderLogStartRejoins(t *testing.T) {
+	for _, deleteBefore := range []int64{10, 7} {
+		t.Run(fmt.Sprintf("delete-before-%d", deleteBefore), func(t *testing.T) {
+			c := newTestCluster(t, 3)
+			c.createTopic("pad", 1, 1, nil) // placement rotates: t's leader is not the controller
+			c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+			c.produce("t", 0, 5)
+			a := c.assignment("t", 0)
+			follower := c.followerOutsideController(a)
+			c.runUntil("the follower has the first records", func() bool { return c.partitionLog(follower, "t", 0).LogEndOffset() == 5 })
+			c.nodes[follower-1].kill()
+			c.runUntil("ISR shrinks", func() bool { return len(c.assignment("t", 0).ISR) == 2 })
+			c.produce("t", 0, 5)
+			req := kmsg.NewPtrDeleteRecordsRequest()
+			rt := kmsg.NewDeleteRecordsRequestTopic()
+			rt.Topic = "t"
+			rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+			rp.Offset = deleteBefore
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+			dr := c.do(a.Leader, req).(*kmsg.DeleteRecordsResponse)
+			if sp := dr.Topics[0].Partitions[0]; sp.ErrorCode != 0 || sp.LowWatermark != deleteBefore {
+				t.Fatalf("DeleteRecords: code %d low watermark %d", sp.ErrorCode, sp.LowWatermark)
+			}
+			c.nodes[follower-1].start()
+			c.runUntil("the follower back in the ISR", func() bool { return len(c.assignment("t", 0).ISR) == 3 })
+			c.produce("t", 0, 1)
+			c.runUntil("the follower caught up and at the leader's start", func() bool {
+				l := c.partitionLog(follower, "t", 0)
+				return l.LogEndOffset() == 11 && l.LogStartOffset() == deleteBefore
+			})
+		})
+	}
+}
+
+// DeleteRecords is answered only when every follower on a live broker has
+// moved its log start too (Kafka's DelayedDeleteRecords): a follower
+// elected next must not serve what an acknowledged DeleteRecords removed.
+// A follower cut off (still registered) holds the answer back until the
+// request times out.
+func TestClusterDeleteRecordsWaitsForFollowers(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil) // placement rotates: t's leader is not the controller
+	c.createTopic("t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	c.produce("t", 0, 5)
+	c.produce("t", 0, 5)
+	a := c.assignment("t", 0)
+	deleteBefore := func(offset int64, timeoutMs int32) func() kmsg.Response {
+		req := kmsg.NewPtrDeleteRecordsRequest()
+		req.TimeoutMillis = timeoutMs
+		rt := kmsg.NewDeleteRecordsRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+		rp.Offset = offset
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return c.send(a.Leader, req)
+	}
+	answer := deleteBefore(5, 30000)
+	c.runUntil("DeleteRecords answer", func() bool { return answer() != nil })
+	if sp := answer().(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0]; sp.ErrorCode != 0 || sp.LowWatermark != 5 {
+		t.Fatalf("DeleteRecords: code %d low watermark %d, want 0 and 5", sp.ErrorCode, sp.LowWatermark)
+	}
+	for _, id := range a.Replicas {
+		if start := c.partitionLog(id, "t", 0).LogStartOffset(); start < 5 {
+			t.Fatalf("DeleteRecords answered while node %d's log start is %d", id, start)
+		}
+	}
+	c.nodes[c.followerOutsideController(a)-1].isolated = true
+	answer = deleteBefore(8, 1)
+	c.runUntil("DeleteRecords answer", func() bool { return answer() != nil })
+	if sp := answer().(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0]; sp.ErrorCode != kerrRequestTimedOut {
+		t.Fatalf("DeleteRecords with a follower cut off: code %d, want REQUEST_TIMED_OUT", sp.ErrorCode)
+	}
+}
+
+// followerOutsideController names a replica of a that neither leads it
+// nor hosts the controller, failing the test when there is none.
+func (c *testCluster) followerOutsideController(a metadata.Partition) int32 {
+	c.t.Helper()
+	for _, id := range a.Replicas {
+		if id != a.Leader && id != c.controller {
+			return id
+		}
+	}
+	c.t.Fatalf("no follower outside the controller: %s", a.String())
+	return 0
+}

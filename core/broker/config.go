@@ -36,7 +36,7 @@ type Config struct {
 	LogDefaults partlog.Config
 
 	MaxPendingProduces    int   // produce requests waiting for a sync, broker-wide
-	MaxWaitingFetches     int   // fetch requests long-polling, broker-wide
+	MaxWaitingFetches     int   // fetch requests long-polling, broker-wide (and DeleteRecords partitions waiting for followers)
 	MaxFetchWaitMs        int64 // upper bound on a fetch's MaxWaitMillis
 	MaxPartitionsPerTopic int32 // CreateTopics/CreatePartitions upper bound
 	MaxTopics             int   // upper bound on the number of topics

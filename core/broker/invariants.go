@@ -84,6 +84,9 @@ func (b *Broker) CheckInvariants() {
 			panic(fmt.Sprintf("broker invariant: produce request has %d partitions remaining but %d waiters", pending.remaining, n))
 		}
 	}
+	if len(b.deleteWaiters) > b.cfg.MaxWaitingFetches {
+		panic(fmt.Sprintf("broker invariant: %d DeleteRecords waiters above the limit %d", len(b.deleteWaiters), b.cfg.MaxWaitingFetches))
+	}
 	if len(b.waitingFetches) > b.cfg.MaxWaitingFetches {
 		panic(fmt.Sprintf("broker invariant: %d waiting fetches above the limit %d", len(b.waitingFetches), b.cfg.MaxWaitingFetches))
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/record"
 )
 
 // partitionRole is what this broker does for a partition.
@@ -53,6 +54,9 @@ type followerState struct {
 	lastCaughtUpMs     int64
 	lastFetchMs        int64
 	lastFetchLeaderLEO int64
+	// logStart is the follower's log start offset as of its last fetch;
+	// -1 until it fetches from this leader (DeleteRecords waits for it).
+	logStart int64
 }
 
 // isLeader reports whether this broker leads p now.
@@ -178,7 +182,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			p.epochStartOffset = p.log.LogEndOffset()
 			for _, id := range a.Replicas {
 				if id != b.cfg.NodeID {
-					p.followers = append(p.followers, &followerState{id: id, fetchOffset: -1, lastCaughtUpMs: nowMs, lastFetchMs: nowMs, lastFetchLeaderLEO: -1})
+					p.followers = append(p.followers, &followerState{id: id, fetchOffset: -1, lastCaughtUpMs: nowMs, lastFetchMs: nowMs, lastFetchLeaderLEO: -1, logStart: -1})
 				}
 			}
 			b.env.Logger.Info("leading partition", "partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
@@ -287,6 +291,7 @@ func (b *Broker) raiseHW(p *partition, hw int64) {
 
 // settle completes what raised high watermarks unblocked.
 func (b *Broker) settle(nowMs int64) {
+	defer b.completeDeleteWaiters(nowMs)
 	for len(b.hwRaised) > 0 {
 		raised := b.hwRaised
 		b.hwRaised = nil
@@ -353,7 +358,17 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 	if rp.LastFetchedEpoch >= 0 {
 		epoch, end, ok := p.log.EndOffsetForEpoch(rp.LastFetchedEpoch)
 		if !ok {
-			epoch, end = -1, p.log.LogStartOffset()
+			// The follower's epoch is older than any this leader still
+			// caches: retention or DeleteRecords trimmed the cache from
+			// the start, or emptied it with the log. As Kafka does, the
+			// follower's epoch ends where the leader's earliest starts (at
+			// the log end when none is cached: Kafka caches the leader's
+			// epoch at its election, Chronik at its first append). The
+			// old answer, epoch -1 at the log start, diverged every time,
+			// and a follower whose log was empty at that start truncated
+			// nothing and asked again forever (sim seed 1004 with the
+			// trimmer).
+			epoch, end = rp.LastFetchedEpoch, p.log.EarliestEpochStart()
 		}
 		if epoch < rp.LastFetchedEpoch || end < rp.FetchOffset {
 			sp.DivergingEpoch.Epoch = epoch
@@ -379,6 +394,7 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 	// power loss without sync writes) must not keep counting for it. The
 	// high watermark itself never goes back.
 	f.fetchOffset = rp.FetchOffset
+	f.logStart = rp.LogStartOffset
 	b.updateLeaderHW(p)
 	b.maybeExpandISR(nowMs, p, f)
 	hw := p.log.HighWatermark()
@@ -668,9 +684,21 @@ func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, 
 func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp *kmsg.FetchResponseTopicPartition) {
 	if sp.ErrorCode != kerrNone {
 		// NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH: the image
-		// will move this partition on; OFFSET_OUT_OF_RANGE should not
-		// happen with epoch-based truncation and is logged.
+		// will move this partition on. OFFSET_OUT_OF_RANGE below the
+		// leader's log start: retention or DeleteRecords on the leader
+		// removed what this follower would fetch next (it was down or
+		// behind), so, as in Kafka, it empties its log and continues from
+		// the leader's start; without this it would fetch the same offset
+		// forever and never rejoin the ISR. Otherwise (past the leader's
+		// end: epoch-based truncation should prevent it) it is logged.
 		if sp.ErrorCode == kerrOffsetOutOfRange {
+			if start := sp.LogStartOffset; start > t.offset && t.offset == p.log.LogEndOffset() {
+				b.env.Logger.Info("restarting log at the leader's log start", "partition", p.dir, "log_end_offset", t.offset, "leader_log_start", start)
+				if err := p.log.TruncateFullyAndStartAt(start); err != nil {
+					b.takeOffline(p, err)
+				}
+				return
+			}
 			b.env.Logger.Warn("replica fetch out of range", "partition", p.dir, "offset", t.offset, "leader_log_start", sp.LogStartOffset)
 		}
 		p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs
@@ -693,12 +721,37 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 		}
 		b.env.Logger.Info("truncating divergent suffix", "partition", p.dir, "from", p.log.LogEndOffset(), "to", target,
 			"leader_epoch", sp.DivergingEpoch.Epoch)
-		if err := p.log.TruncateTo(target); err != nil {
+		truncate := p.log.TruncateTo
+		if target <= p.log.LogStartOffset() {
+			// Nothing this follower holds is the leader's (its start is
+			// at or past the divergence): empty the log and start at the
+			// divergence point, as Kafka's truncateTo does below the log
+			// start. TruncateTo would stop at the start and, on a log
+			// that is empty there but still caches the epoch of its
+			// deleted batches, leave the follower asking the same
+			// question forever (sim seed 2057 with the trimmer).
+			truncate = p.log.TruncateFullyAndStartAt
+		}
+		if err := truncate(target); err != nil {
 			b.takeOffline(p, err)
 		}
 		return
 	}
 	if len(sp.RecordBatches) > 0 {
+		// Kafka's case in Partition.appendRecordsToFollowerOrFutureReplica:
+		// a follower whose log is empty at a start inside a batch (it
+		// restarted at the leader's log start, which DeleteRecords put
+		// mid-batch) is sent that whole batch. It restarts its log at the
+		// batch's base, or it could never append (sim seed 1033).
+		if h, err := record.ParseHeader(sp.RecordBatches); err == nil {
+			if leo := p.log.LogEndOffset(); leo == p.log.LogStartOffset() && h.BaseOffset < leo && h.LastOffset() >= leo {
+				b.env.Logger.Info("restarting log at the first fetched batch", "partition", p.dir, "log_start_offset", leo, "batch_base_offset", h.BaseOffset)
+				if err := p.log.TruncateFullyAndStartAt(h.BaseOffset); err != nil {
+					b.takeOffline(p, err)
+					return
+				}
+			}
+		}
 		if _, err := p.log.AppendAsFollower(sp.RecordBatches, nowMs); err != nil {
 			code := kerrForLogError(err)
 			b.env.Logger.Warn("replica append failed", "partition", p.dir, "err", err)
@@ -721,6 +774,11 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 	if start := sp.LogStartOffset; start > p.log.LogStartOffset() && start <= p.log.HighWatermark() {
 		if err := p.log.DeleteRecordsBefore(start); err != nil {
 			b.env.Logger.Warn("follow leader's log start", "partition", p.dir, "err", err)
+			if p.log.Failed() != nil {
+				// A roll that failed half way (sim seed 9184, -nodes=3)
+				// leaves the log failed: offline, as everywhere else.
+				b.takeOffline(p, err)
+			}
 		}
 	}
 }

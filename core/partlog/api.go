@@ -314,6 +314,20 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 	return l.deleteRecordsBefore(offset)
 }
 
+// TruncateFullyAndStartAt empties the log and restarts it at start (>= 0),
+// which becomes its log start, its log end and its high watermark, with no
+// leader epoch cached (Kafka's truncateFullyAndStartAt). Followers use it when their log ends below the
+// leader's log start (retention or DeleteRecords on the leader removed
+// what they would fetch next), and when the leader's log diverges from
+// theirs at or below their own log start (nothing they hold is the
+// leader's; the start may then move back, as in Kafka's truncateTo). The
+// new start is checkpointed before any file goes, so a crash in between
+// is finished by Open.
+func (l *Log) TruncateFullyAndStartAt(start int64) error {
+	l.changes++
+	return l.truncateFullyAndStartAt(start)
+}
+
 // TruncateTo removes every record at or above offset (used by replication
 // and recovery); offset is clamped to [LogStartOffset, LogEndOffset].
 // Batches are removed whole: when offset falls inside a batch, that batch
@@ -352,6 +366,16 @@ func (l *Log) MaxTimestamp(limitOffset int64) (offset, timestamp int64, found bo
 // a leader never sees it because followers cannot be ahead of it).
 func (l *Log) EndOffsetForEpoch(epoch int32) (foundEpoch int32, endOffset int64, ok bool) {
 	return l.epochs.endOffsetFor(epoch, l.LogEndOffset())
+}
+
+// EarliestEpochStart is the start offset of the earliest leader epoch the
+// log still caches (retention and DeleteRecords drop entries wholly below
+// the log start), or the log end offset when it caches none.
+func (l *Log) EarliestEpochStart() int64 {
+	if len(l.epochs.entries) == 0 {
+		return l.LogEndOffset()
+	}
+	return l.epochs.entries[0].start
 }
 
 // LatestEpoch is the leader epoch of the last batch in the log (-1 if empty).

@@ -878,3 +878,50 @@ func TestReadUpToLimitAfterFailedWriteback(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncateFullyAndStartAt: a follower whose log ends below its
+// leader's log start empties its log and continues from that start; the
+// start survives a crash. A start below the current one (a divergence
+// below it) empties the log too and moves the start back.
+func TestTruncateFullyAndStartAt(t *testing.T) {
+	d := memdisk.New()
+	l := fiveSegments(t, d, smallConfig())
+	end := l.LogEndOffset()
+	if err := l.TruncateFullyAndStartAt(-1); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("restart at -1: %v, want ErrOffsetOutOfRange", err)
+	}
+	start := end + 100
+	if err := l.TruncateFullyAndStartAt(start); err != nil {
+		t.Fatal(err)
+	}
+	checkLog(t, l)
+	if l.LogStartOffset() != start || l.LogEndOffset() != start || l.HighWatermark() != start || l.Segments() != 1 {
+		t.Fatalf("start %d LEO %d HW %d segments %d, want all at %d in one segment", l.LogStartOffset(), l.LogEndOffset(), l.HighWatermark(), l.Segments(), start)
+	}
+	if e := l.LatestEpoch(); e != -1 {
+		t.Fatalf("latest epoch %d after the restart, want none (-1)", e)
+	}
+	if _, err := l.Read(end-1, 1<<20, start); !errors.Is(err, ErrOffsetOutOfRange) {
+		t.Fatalf("read below the new start: %v, want ErrOffsetOutOfRange", err)
+	}
+	if res := mustAppend(t, l, batchOf(2, 10, 1, 1), 7, 0); res.BaseOffset != start {
+		t.Fatalf("append at %d, want %d", res.BaseOffset, start)
+	}
+	syncNow(t, l)
+	d2 := d.Crash(nil)
+	l2 := openLog(t, d2, smallConfig(), 0)
+	if l2.LogStartOffset() != start || l2.LogEndOffset() != start+2 {
+		t.Fatalf("after crash start %d LEO %d, want %d and %d", l2.LogStartOffset(), l2.LogEndOffset(), start, start+2)
+	}
+	if err := l2.TruncateFullyAndStartAt(start - 3); err != nil {
+		t.Fatal(err)
+	}
+	checkLog(t, l2)
+	if l2.LogStartOffset() != start-3 || l2.LogEndOffset() != start-3 {
+		t.Fatalf("restart below the start: start %d LEO %d, want both %d", l2.LogStartOffset(), l2.LogEndOffset(), start-3)
+	}
+	l3 := openLog(t, d2.Crash(nil), smallConfig(), 0)
+	if l3.LogStartOffset() != start-3 || l3.LogEndOffset() != start-3 {
+		t.Fatalf("after crash start %d LEO %d, want both %d", l3.LogStartOffset(), l3.LogEndOffset(), start-3)
+	}
+}

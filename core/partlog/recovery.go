@@ -128,6 +128,9 @@ func (l *Log) recover(nowMs int64) error {
 		}
 	}
 	logStart := ck.logStartOffset
+	if bugs.LogStartNotPersisted { // deliberate bug (core/bugs)
+		logStart = 0 // the start falls back to the first segment's base
+	}
 
 	// Step 3: drop segments wholly below the log start, open the rest.
 	for i, base := range bases {

@@ -215,6 +215,40 @@ func (l *Log) truncateTo(offset int64) error {
 	return nil
 }
 
+// truncateFullyAndStartAt implements TruncateFullyAndStartAt, in the order
+// of truncateTo's cut below the log start: checkpoint, restart, directory
+// sync, epoch checkpoint. A sync in flight claims nothing past start's
+// durable end: restartAt set the durable end to start.
+func (l *Log) truncateFullyAndStartAt(start int64) error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if start < 0 {
+		return fmt.Errorf("%w: restart at %d", ErrOffsetOutOfRange, start)
+	}
+	if err := l.writeCheckpoint(min(l.durableEnd, start), start, start); err != nil {
+		return err
+	}
+	if err := l.restartAt(start); err != nil {
+		return l.fail("restart log", err)
+	}
+	// No epoch survives either (Kafka clears the cache): an entry kept for
+	// the deleted batches would make the follower claim an epoch whose
+	// end on the leader lies below its new start, and bounce between
+	// diverging and out of range forever (sim seed 2080 with the trimmer).
+	l.epochs.entries = nil
+	// When start is below the old segments' bases, the checkpoint alone
+	// does not make Open delete them: their removal must be durable, or a
+	// crash brings back data the leader said diverges.
+	if err := l.syncRemovals(); err != nil {
+		return l.fail("restart log", err)
+	}
+	if err := l.writeEpochCheckpoint(); err != nil {
+		return l.fail("restart log", err)
+	}
+	return nil
+}
+
 // capInflight lowers what the in-flight sync job may claim durable.
 func (l *Log) capInflight(offset int64) {
 	if l.inflight != nil {
