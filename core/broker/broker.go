@@ -151,6 +151,9 @@ type Broker struct {
 	// reserveHeld says the space reserve file is in place (storage.go).
 	reserveHeld bool
 
+	// scrub is the background scrubber's progress (scrub.go).
+	scrub scrubState
+
 	lastCheckpointMs int64
 	lastRetentionMs  int64
 	lastBackgroundMs int64
@@ -227,6 +230,9 @@ type partition struct {
 	// waiters are produce requests waiting for the high watermark to pass
 	// their batch, in append order (so ascending targets).
 	waiters []produceWaiter
+	// scrubOffset is where the background scrubber reads p's log next
+	// (scrub.go).
+	scrubOffset int64
 }
 
 // New opens (recovering from disk) the broker's state. It refuses a disk
@@ -260,6 +266,7 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 		lastCheckpointMs: nowMs,
 		lastRetentionMs:  nowMs,
 		lastBackgroundMs: nowMs,
+		scrub:            scrubState{lastMs: nowMs},
 		nowMs:            nowMs,
 		controllerID:     -1,
 		proposals:        map[uint64]*proposal{},
@@ -557,6 +564,7 @@ func (b *Broker) Tick(nowMs int64) {
 	b.controllerTick(nowMs)
 	b.clusterTick(nowMs)
 	b.shrinkISRs(nowMs)
+	b.scrubTick(nowMs)
 	b.runFetchers(nowMs)
 	b.settle(nowMs)
 	if !b.cfg.SyncWrites && nowMs-b.lastBackgroundMs >= b.cfg.BackgroundSyncMs {
@@ -594,6 +602,7 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 		next = min(next, b.parked[0].deadlineMs)
 	}
 	next = b.retryNextWakeMs(nowMs, next)
+	next = b.scrubNextWakeMs(next)
 	next = b.clusterNextWakeMs(nowMs, next)
 	if next < nowMs {
 		next = nowMs
@@ -606,17 +615,22 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 // cost more than the visits with hundreds of topics, since Flush,
 // NextWakeMs and the fetchers run after every event.
 func (b *Broker) forEachPartition(fn func(p *partition)) {
+	for _, ts := range b.orderedTopics() {
+		for _, p := range ts.partitions {
+			fn(p)
+		}
+	}
+}
+
+// orderedTopics returns the open topics sorted by name (cached).
+func (b *Broker) orderedTopics() []*topicState {
 	if b.topicOrder == nil {
 		b.topicOrder = make([]*topicState, 0, len(b.topics))
 		for _, name := range sortedKeys(b.topics) {
 			b.topicOrder = append(b.topicOrder, b.topics[name])
 		}
 	}
-	for _, ts := range b.topicOrder {
-		for _, p := range ts.partitions {
-			fn(p)
-		}
-	}
+	return b.topicOrder
 }
 
 func (b *Broker) checkpointAll() {
