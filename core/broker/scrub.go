@@ -45,6 +45,7 @@ import (
 // and which partition the next one starts with.
 type scrubState struct {
 	lastMs int64
+	ran    bool // a pass ran since the broker started
 	// nextTopic and nextIndex name the partition the next pass starts
 	// with; a deleted one is replaced by the next in topic order.
 	nextTopic string
@@ -67,11 +68,14 @@ func (b *Broker) scrubTick(nowMs int64) {
 	if !b.scrubEnabled() {
 		return
 	}
-	// A clock that went back makes the pass due rather than late.
-	if nowMs-b.scrub.lastMs < b.cfg.ScrubIntervalMs && nowMs >= b.scrub.lastMs {
+	// The first Tick after start runs a pass: a restarted broker looks at
+	// its data before its copies are likely to be needed (it rejoins
+	// ISRs within moments). A clock that went back makes the pass due
+	// rather than late.
+	if b.scrub.ran && nowMs-b.scrub.lastMs < b.cfg.ScrubIntervalMs && nowMs >= b.scrub.lastMs {
 		return
 	}
-	b.scrub.lastMs = nowMs
+	b.scrub.lastMs, b.scrub.ran = nowMs, true
 	b.scrubPass()
 }
 
