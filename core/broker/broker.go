@@ -464,6 +464,7 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 	p.log = log
 	p.offlineErr = nil
 	p.durableAtFailure = -1
+	b.scrub.soon = true
 	p.retryAtMs = 0
 	switch {
 	case b.clustered():

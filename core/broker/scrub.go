@@ -45,7 +45,12 @@ import (
 // and which partition the next one starts with.
 type scrubState struct {
 	lastMs int64
-	ran    bool // a pass ran since the broker started
+	// soon makes the next Tick run a pass: a log was opened (at start,
+	// or reopened), and a restarted broker should look at its data
+	// before its copy is needed, for it rejoins ISRs within moments
+	// (simulator seed 94: a copy reported corrupt before a restart
+	// rejoined the ISR and became its last member).
+	soon bool
 	// nextTopic and nextIndex name the partition the next pass starts
 	// with; a deleted one is replaced by the next in topic order.
 	nextTopic string
@@ -68,14 +73,11 @@ func (b *Broker) scrubTick(nowMs int64) {
 	if !b.scrubEnabled() {
 		return
 	}
-	// The first Tick after start runs a pass: a restarted broker looks at
-	// its data before its copies are likely to be needed (it rejoins
-	// ISRs within moments). A clock that went back makes the pass due
-	// rather than late.
-	if b.scrub.ran && nowMs-b.scrub.lastMs < b.cfg.ScrubIntervalMs && nowMs >= b.scrub.lastMs {
+	// A clock that went back makes the pass due rather than late.
+	if !b.scrub.soon && nowMs-b.scrub.lastMs < b.cfg.ScrubIntervalMs && nowMs >= b.scrub.lastMs {
 		return
 	}
-	b.scrub.lastMs, b.scrub.ran = nowMs, true
+	b.scrub.lastMs, b.scrub.soon = nowMs, false
 	b.scrubPass()
 }
 
