@@ -620,6 +620,7 @@ func (w *world) checkReopened() {
 const (
 	logPartitionOffline = "partition offline"
 	recoveryFailedPfx   = "recovery failed"
+	scrubPfx            = "scrub:"
 )
 
 // checkOffline runs when a broker says it took a partition offline (its
@@ -655,6 +656,9 @@ func (n *simNode) checkOffline(msg string, args []any) {
 		if _, q := w.quarantine[tp]; q {
 			return
 		}
+	}
+	if strings.HasPrefix(cause.Error(), scrubPfx) {
+		w.cover("scrub-found-corrupt")
 	}
 	if w.noteCorruptOffline(n.id, dir) {
 		return // a flipped replica reported (mediaflip.go)

@@ -207,9 +207,12 @@
 // reported (the broker took it offline for corrupt data; the final phase
 // then does not wait for it to rejoin the ISR); failures start with
 // "media-flip:". The broker reports a bad batch when it reads it (a fetch
-// from that replica as leader) and repairs one that recovery CRC-checks
-// (from the recovery point on: cut as a torn tail, fetched again), but a
-// follower's sealed segment is never read again (FINDINGS.md 19). Torn
+// from that replica as leader, or its background scrubber, which reads
+// every synced batch below the high watermark in turn, 1 MiB a second and
+// at the first tick after a log opens: a follower's sealed segment is
+// read again; FINDINGS.md 20; coverage scrub-found-corrupt) and repairs
+// one that recovery CRC-checks (from the recovery point on: cut as a torn
+// tail, fetched again). Torn
 // tails with garbage (a flipped byte past the last sync, after a power
 // loss) exercise recovery's CRC check without touching acknowledged data.
 // Every node has its own disk and fault stream.

@@ -21,8 +21,10 @@ import (
 // consumer's or a follower's fetch from that replica as leader) fails its
 // CRC check and takes the replica offline (the leader resigns); recovery
 // CRC-checks batches from the recovery point on and cuts a bad one as a
-// torn tail, after which the replica fetches it again; a bad batch below
-// the recovery point of a follower that nobody reads stays unnoticed.
+// torn tail, after which the replica fetches it again; and the broker's
+// background scrubber (core/broker/scrub.go) reads every synced batch
+// below the high watermark in turn, so a bad batch below the recovery
+// point of a follower that nobody reads is reported too (FINDINGS.md 20).
 // Failures of this rule start with "media-flip:".
 
 // mediaFlip is one bit flipped in the stored records of a replica whose

@@ -115,6 +115,8 @@ func TestE2ECLIErrors(t *testing.T) {
 			without: []string{"error code"}},
 		{name: "retention check interval", args: []string{"--kafka-addr", "127.0.0.1:0", "--data-dir", filepath.Join(readOnly, "x"), "--log-retention-check-interval-ms", "0"}, code: 1,
 			stderr: []string{"retention check interval 0 must be > 0"}},
+		{name: "scrub rate", args: []string{"--kafka-addr", "127.0.0.1:0", "--data-dir", filepath.Join(readOnly, "x"), "--log-scrub-bytes-per-sec", "-1"}, code: 1,
+			stderr: []string{"scrub bytes per pass -1 must be in [0, 64 MiB]"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -78,6 +78,7 @@ type serveOptions struct {
 	retentionMs       int64
 	retentionBytes    int64
 	retentionCheckMs  int64
+	scrubBytesPerSec  int64
 	maxMessageBytes   int64
 	requestMaxBytes   int32
 	maxConnections    int
@@ -120,6 +121,7 @@ func newServeCommand() *cobra.Command {
 	f.Int64Var(&o.retentionMs, "log-retention-ms", def.LogDefaults.RetentionMs, "default retention.ms (log.retention.ms); -1 keeps forever")
 	f.Int64Var(&o.retentionBytes, "log-retention-bytes", def.LogDefaults.RetentionBytes, "default retention.bytes (log.retention.bytes); -1 means no size limit")
 	f.Int64Var(&o.retentionCheckMs, "log-retention-check-interval-ms", def.RetentionCheckIntervalMs, "how often retention deletes expired segments (log.retention.check.interval.ms)")
+	f.Int64Var(&o.scrubBytesPerSec, "log-scrub-bytes-per-sec", def.ScrubBytesPerPass*1000/def.ScrubIntervalMs, "bytes of stored records the background scrubber reads and CRC-checks per second, to find damage no client reads; 0 disables it")
 	f.Int64Var(&o.maxMessageBytes, "message-max-bytes", def.LogDefaults.MaxMessageBytes, "largest record batch accepted (message.max.bytes)")
 	f.Int32Var(&o.requestMaxBytes, "socket-request-max-bytes", 100<<20, "largest request frame accepted (socket.request.max.bytes)")
 	f.IntVar(&o.maxConnections, "max-connections", 4096, "maximum concurrent client connections")
@@ -176,6 +178,7 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	cfg.LogDefaults.RetentionMs = o.retentionMs
 	cfg.LogDefaults.RetentionBytes = o.retentionBytes
 	cfg.RetentionCheckIntervalMs = o.retentionCheckMs
+	cfg.ScrubBytesPerPass, cfg.ScrubIntervalMs = o.scrubBytesPerSec, 1000
 	cfg.LogDefaults.MaxMessageBytes = o.maxMessageBytes
 	// Each address error names the flag the operator typed: the
 	// advertised address derives from --kafka-addr when not given.

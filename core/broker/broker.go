@@ -155,6 +155,9 @@ type Broker struct {
 	// reserveHeld says the space reserve file is in place (storage.go).
 	reserveHeld bool
 
+	// scrub is the background scrubber's progress (scrub.go).
+	scrub scrubState
+
 	lastCheckpointMs int64
 	lastRetentionMs  int64
 	lastBackgroundMs int64
@@ -235,6 +238,9 @@ type partition struct {
 	// waiters are produce requests waiting for the high watermark to pass
 	// their batch, in append order (so ascending targets).
 	waiters []produceWaiter
+	// scrubOffset is where the background scrubber reads p's log next
+	// (scrub.go).
+	scrubOffset int64
 }
 
 // New opens (recovering from disk) the broker's state. It refuses a disk
@@ -268,6 +274,7 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 		lastCheckpointMs: nowMs,
 		lastRetentionMs:  nowMs,
 		lastBackgroundMs: nowMs,
+		scrub:            scrubState{lastMs: nowMs},
 		nowMs:            nowMs,
 		controllerID:     -1,
 		proposals:        map[uint64]*proposal{},
@@ -465,6 +472,7 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 	p.log = log
 	p.offlineErr = nil
 	p.durableAtFailure = -1
+	b.scrub.soon = true
 	p.retryAtMs = 0
 	switch {
 	case b.clustered():
@@ -565,6 +573,7 @@ func (b *Broker) Tick(nowMs int64) {
 	b.controllerTick(nowMs)
 	b.clusterTick(nowMs)
 	b.shrinkISRs(nowMs)
+	b.scrubTick(nowMs)
 	b.runFetchers(nowMs)
 	b.settle(nowMs)
 	if !b.cfg.SyncWrites && nowMs-b.lastBackgroundMs >= b.cfg.BackgroundSyncMs {
@@ -605,6 +614,7 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 		next = min(next, w.deadlineMs)
 	}
 	next = b.retryNextWakeMs(nowMs, next)
+	next = b.scrubNextWakeMs(next)
 	next = b.clusterNextWakeMs(nowMs, next)
 	if next < nowMs {
 		next = nowMs
@@ -617,17 +627,22 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 // cost more than the visits with hundreds of topics, since Flush,
 // NextWakeMs and the fetchers run after every event.
 func (b *Broker) forEachPartition(fn func(p *partition)) {
+	for _, ts := range b.orderedTopics() {
+		for _, p := range ts.partitions {
+			fn(p)
+		}
+	}
+}
+
+// orderedTopics returns the open topics sorted by name (cached).
+func (b *Broker) orderedTopics() []*topicState {
 	if b.topicOrder == nil {
 		b.topicOrder = make([]*topicState, 0, len(b.topics))
 		for _, name := range sortedKeys(b.topics) {
 			b.topicOrder = append(b.topicOrder, b.topics[name])
 		}
 	}
-	for _, ts := range b.topicOrder {
-		for _, p := range ts.partitions {
-			fn(p)
-		}
-	}
+	return b.topicOrder
 }
 
 func (b *Broker) checkpointAll() {

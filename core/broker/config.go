@@ -99,6 +99,12 @@ type Config struct {
 	// metadata image of a DeleteTopics, a checkpoint before DeleteRecords
 	// or retention delete files) finds the disk full; 0 keeps none.
 	SpaceReserveBytes int64
+	// ScrubBytesPerPass is how many bytes of synced partition data the
+	// background scrubber reads and CRC-checks every ScrubIntervalMs, so
+	// that a bit flipped in data no client reads is found (scrub.go);
+	// 0 disables scrubbing.
+	ScrubBytesPerPass int64
+	ScrubIntervalMs   int64
 }
 
 // DefaultConfig returns Kafka-like defaults for a single node.
@@ -141,6 +147,8 @@ func DefaultConfig() Config {
 		StorageRetryBackoffMs:        100,
 		StorageRetryBackoffMaxMs:     2000,
 		SpaceReserveBytes:            1 << 20,
+		ScrubBytesPerPass:            1 << 20,
+		ScrubIntervalMs:              1000,
 	}
 }
 
@@ -179,6 +187,8 @@ func (c *Config) Validate() error {
 	check(c.StorageRetryBackoffMs > 0 && c.StorageRetryBackoffMaxMs >= c.StorageRetryBackoffMs,
 		"storage retry backoff %d must be > 0 and at most its maximum %d", c.StorageRetryBackoffMs, c.StorageRetryBackoffMaxMs)
 	check(c.SpaceReserveBytes >= 0 && c.SpaceReserveBytes <= 1<<30, "space reserve %d must be in [0, 1 GiB]", c.SpaceReserveBytes)
+	check(c.ScrubBytesPerPass >= 0 && c.ScrubBytesPerPass <= 64<<20, "scrub bytes per pass %d must be in [0, 64 MiB]", c.ScrubBytesPerPass)
+	check(c.ScrubBytesPerPass == 0 || c.ScrubIntervalMs > 0, "scrub interval %d must be > 0 while scrubbing is on", c.ScrubIntervalMs)
 	if err := c.LogDefaults.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("log defaults: %w", err))
 	}

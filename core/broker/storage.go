@@ -38,7 +38,8 @@ package broker
 //     which reaches a log already closed. Reading them is legitimate only
 //     for a follower's fetch (consumers stop at the high watermark).
 //   - Anything else (EIO, a corrupt segment) may be the medium failing: the
-//     partition stays offline until an operator restarts the broker.
+//     partition stays offline until an operator restarts the broker. The
+//     background scrubber (scrub.go) finds corrupt segments nobody reads.
 //
 // Freeing space must work on a full disk. Deleting files needs no space,
 // but the writes that must precede a deletion for crash safety do: the
