@@ -768,8 +768,8 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 	// Long polls waiting on p get the error at once, from settle: waking
 	// them here could run in the middle of a produce request's loop.
 	b.hwRaised = append(b.hwRaised, p)
-	if wasLeader {
-		b.resignOffline(b.nowMs, p)
+	if wasLeader || (p.leaderID != b.cfg.NodeID && p.leaderID != metadata.NoLeader) {
+		b.resignOffline(b.nowMs, p) // a follower leaves the ISR (replication.go)
 	}
 }
 

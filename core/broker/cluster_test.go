@@ -840,3 +840,38 @@ func (c *testCluster) followerOutsideController(a metadata.Partition) int32 {
 	c.t.Fatalf("no follower outside the controller: %s", a.String())
 	return 0
 }
+
+// A follower whose copy goes offline leaves the ISR at once, before the
+// leader's lag timeout, so that a resigning leader cannot hand it the
+// partition (simulator seed 198: a scrub found the follower's copy
+// corrupt, and the leader, whose disk filled 0.3 s later, resigned to it).
+func TestClusterOfflineFollowerLeavesISR(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.ReplicaLagTimeMaxMs = 1 << 40 })
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 3, nil)
+	c.produce("t", 0, 3)
+	a := c.assignment("t", 0)
+	var follower int32
+	for _, id := range a.Replicas {
+		if id != a.Leader {
+			follower = id
+		}
+	}
+	fn := c.nodes[follower-1]
+	fn.b.takeOffline(fn.b.topics["t"].partitions[0], fmt.Errorf("injected disk error"))
+	c.runUntil("the offline follower out of the ISR", func() bool {
+		return !metadataContains(c.assignment("t", 0).ISR, follower)
+	})
+	if got := c.assignment("t", 0); got.Leader != a.Leader || got.LeaderEpoch != a.LeaderEpoch {
+		t.Fatalf("the leader changed: %s (before %s)", got.String(), a.String())
+	}
+	ln := c.nodes[a.Leader-1]
+	ln.b.takeOffline(ln.b.topics["t"].partitions[0], fmt.Errorf("injected disk error"))
+	c.runUntil("a leader with a working copy", func() bool {
+		l := c.assignment("t", 0).Leader
+		return l != metadata.NoLeader && l != a.Leader
+	})
+	if l := c.assignment("t", 0).Leader; l == follower {
+		t.Fatal("the offline follower was elected")
+	}
+}

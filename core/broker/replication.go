@@ -217,13 +217,22 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 	if p.hosted && (p.log == nil || a.LeaderEpoch <= p.cutEpoch) && a.Leader == b.cfg.NodeID && b.unfenced() && !p.isrInFlight {
 		b.resignOffline(nowMs, p)
 	}
+	// A follower whose copy is offline (a disk error, a full disk, a
+	// recovery that failed at start) and that is still in the ISR leaves
+	// it, so that no election hands the partition to a copy that cannot
+	// serve it (asked again after a failed attempt, at the next change).
+	if p.hosted && p.log == nil && a.Leader != b.cfg.NodeID && a.Leader != metadata.NoLeader && metadataContains(a.ISR, b.cfg.NodeID) &&
+		b.unfenced() && !p.isrInFlight && nowMs >= p.isrRetryAtMs {
+		b.resignOffline(nowMs, p)
+	}
 }
 
 // resignOffline asks the controller to take this broker, whose copy of p
-// is offline, out of p's ISR (AlterPartition without itself), so that
-// another ISR member leads. The last ISR member keeps its place.
+// is offline, out of p's ISR (AlterPartition without itself): as the
+// leader, so that another ISR member leads; as a follower, so that it is
+// never elected. The last ISR member keeps its place.
 func (b *Broker) resignOffline(nowMs int64, p *partition) {
-	if !b.clustered() || len(p.isr) < 2 || p.deleted {
+	if !b.clustered() || len(p.isr) < 2 || p.deleted || !metadataContains(p.isr, b.cfg.NodeID) {
 		return
 	}
 	var rest []int32
@@ -232,7 +241,11 @@ func (b *Broker) resignOffline(nowMs int64, p *partition) {
 			rest = append(rest, id)
 		}
 	}
-	b.env.Logger.Warn("resigning leadership of an offline partition", "partition", p.dir, "isr", rest)
+	if p.leaderID == b.cfg.NodeID {
+		b.env.Logger.Warn("resigning leadership of an offline partition", "partition", p.dir, "isr", rest)
+	} else {
+		b.env.Logger.Warn("leaving the ISR of an offline partition", "partition", p.dir, "isr", rest)
+	}
 	b.alterISR(nowMs, p, rest)
 }
 

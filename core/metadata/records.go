@@ -125,12 +125,20 @@ type ChangeISR struct {
 	ISR            []int32 `json:"isr"`
 }
 
-// ResignLeadership is a partition leader giving up a partition whose log
-// it can no longer serve (a disk error took it offline): it leaves the ISR
-// and the next unfenced ISR member in replica order leads, at leader epoch
-// + 1. It applies only if Leader, LeaderEpoch and PartitionEpoch are
-// current and another ISR member exists (the last one keeps its place:
-// nothing else has the data).
+// ResignLeadership is a replica giving up a partition whose log it can no
+// longer serve (a disk error took it offline). Leader names that replica.
+// When it leads the partition, it leaves the ISR and the next unfenced ISR
+// member in replica order leads, at leader epoch + 1; it applies only if
+// LeaderEpoch and PartitionEpoch are current and another ISR member
+// exists (the last one keeps its place: nothing else has the data). When
+// it is a follower in the ISR, it leaves the ISR at once and the leader
+// keeps leading; it applies only if LeaderEpoch and PartitionEpoch are
+// current. Kafka's controller likewise takes replicas on a failed log
+// directory out of the ISR as soon as their broker reports the failure
+// (KIP-858), rather than after the leader's lag timeout: until then the
+// offline copy could be elected (simulator seed 198: a resigning leader
+// handed a partition to a follower whose copy a scrub had just found
+// corrupt).
 type ResignLeadership struct {
 	Topic          string  `json:"topic"`
 	ID             TopicID `json:"id"`
@@ -522,6 +530,18 @@ func (im *Image) createPartitions(r *CreatePartitions) error {
 // leaderPartition finds the partition a leader's record is about and
 // checks that the record was computed from its current state: the same
 // leader, leader epoch and partition epoch.
+// partition returns the assignment of a topic's partition.
+func (im *Image) partition(topic string, id TopicID, partition int32) (*Partition, error) {
+	t, err := im.lookup(topic, id)
+	if err != nil {
+		return nil, err
+	}
+	if partition < 0 || partition >= t.Partitions {
+		return nil, fmt.Errorf("%w: partition %d of %s", ErrUnknownTopic, partition, topic)
+	}
+	return &t.Assignments[partition], nil
+}
+
 func (im *Image) leaderPartition(topic string, id TopicID, partition, leader, leaderEpoch, partitionEpoch int32) (*Topic, *Partition, error) {
 	t, err := im.lookup(topic, id)
 	if err != nil {
@@ -564,6 +584,15 @@ func (im *Image) changeISR(r *ChangeISR) error {
 func (im *Image) resignLeadership(r *ResignLeadership) error {
 	if r.Leader == NoLeader {
 		return fmt.Errorf("%w: %s-%d resignation without a leader", ErrStalePartitionState, r.Topic, r.Partition)
+	}
+	if f, err := im.partition(r.Topic, r.ID, r.Partition); err == nil && f.Leader != r.Leader && contains(f.ISR, r.Leader) {
+		if r.LeaderEpoch != f.LeaderEpoch || r.PartitionEpoch != f.PartitionEpoch {
+			return fmt.Errorf("%w: %s-%d follower %d leaves the ISR at epoch %d/%d, image has epoch %d/%d",
+				ErrStalePartitionState, r.Topic, r.Partition, r.Leader, r.LeaderEpoch, r.PartitionEpoch, f.LeaderEpoch, f.PartitionEpoch)
+		}
+		f.ISR = without(f.ISR, r.Leader)
+		f.PartitionEpoch++
+		return nil
 	}
 	t, p, err := im.leaderPartition(r.Topic, r.ID, r.Partition, r.Leader, r.LeaderEpoch, r.PartitionEpoch)
 	if err != nil {

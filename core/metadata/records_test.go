@@ -1482,6 +1482,35 @@ func TestResignLeadership(t *testing.T) {
 	}
 }
 
+// TestFollowerLeavesISR: a follower whose copy went offline resigns its
+// ISR place at once; the leader keeps leading, and a stale resignation
+// (older partition epoch) changes nothing.
+func TestFollowerLeavesISR(t *testing.T) {
+	im := NewImage()
+	for _, id := range []int32{1, 2, 3} {
+		mustApply(t, im, Record{RegisterBroker: &RegisterBroker{ID: id, Host: "h", Port: 9000 + id, Incarnation: uint64(id)}})
+		mustApply(t, im, Record{UnfenceBroker: &UnfenceBroker{ID: id, Incarnation: uint64(id)}})
+	}
+	mustApply(t, im, Record{CreateTopic: &CreateTopic{Name: "t", ID: TopicID{9}, Assignment: [][]int32{{1, 2, 3}}}})
+	before := im.Topic("t").Assignments[0]
+	leave := Record{ResignLeadership: &ResignLeadership{Topic: "t", ID: TopicID{9}, Partition: 0,
+		Leader: 3, LeaderEpoch: before.LeaderEpoch, PartitionEpoch: before.PartitionEpoch}}
+	mustApply(t, im, leave)
+	p := im.Topic("t").Assignments[0]
+	if p.Leader != 1 || p.LeaderEpoch != before.LeaderEpoch || contains(p.ISR, 3) || len(p.ISR) != 2 || p.PartitionEpoch != before.PartitionEpoch+1 {
+		t.Fatalf("after follower 3 left: %s (before %s)", p.String(), before.String())
+	}
+	snapshot := marshal(t, im)
+	again := leave
+	again.ResignLeadership = &ResignLeadership{Topic: "t", ID: TopicID{9}, Partition: 0, Leader: 2, LeaderEpoch: before.LeaderEpoch, PartitionEpoch: before.PartitionEpoch}
+	if res := im.Apply(&again); !errors.Is(res.Err, ErrStalePartitionState) {
+		t.Fatalf("a follower's resignation at an old partition epoch: %v", res.Err)
+	}
+	if !bytes.Equal(snapshot, marshal(t, im)) {
+		t.Fatal("a refused resignation changed the image")
+	}
+}
+
 // TestRestartInOneEntryBumpsEpochOnce: a single node restarting registers
 // its new incarnation (which fences the old one: no leader) and unfences
 // it (which elects it) in one entry; its partitions move to the next
