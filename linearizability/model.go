@@ -30,7 +30,21 @@ type ModelOptions struct {
 	// It applies to every read; Op.MayBeStale applies the same rules to one
 	// read only, for a recorder that knows which answers may be stale.
 	StaleHighWatermark bool
+
+	// PerReplicaLogStart says that the log start offset is each replica's
+	// own (a cluster): retention runs on every replica by itself, and a
+	// follower takes a new start from its leader only when it fetches, so
+	// a new leader may answer an earlier start than its predecessor did.
+	// The model then never raises its start: an earliest offset must still
+	// be within the committed log and explained by a trim (trimTo), and an
+	// out-of-range read at a committed offset still needs a trim that
+	// could have reached past it; what goes is only "the start never moves
+	// back".
+	PerReplicaLogStart bool
 }
+
+// raisesStart reports whether op's answer moves the model's log start.
+func (o ModelOptions) raisesStart(op Op) bool { return !o.staleOK(op) && !o.PerReplicaLogStart }
 
 // staleOK reports whether op's answer may lag the committed log.
 func (o ModelOptions) staleOK(op Op) bool { return o.StaleHighWatermark || op.MayBeStale }
@@ -226,7 +240,9 @@ func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInpu
 		// watermark (the committed length).
 		if op.Offset < in.trimTo {
 			s.growAtLeast(ctx, in.budget, in.claimed, op.Offset+1-length, func(g partitionState) {
-				g.start = max(g.start, op.Offset+1)
+				if opts.raisesStart(op) {
+					g.start = max(g.start, op.Offset+1)
+				}
 				out = append(out, g)
 			})
 		}
@@ -236,7 +252,7 @@ func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInpu
 			return nil
 		}
 		s.growAtLeast(ctx, in.budget, in.claimed, e-length, func(g partitionState) {
-			if !opts.staleOK(op) {
+			if opts.raisesStart(op) {
 				g.start = e
 			}
 			out = append(out, g)
@@ -247,7 +263,7 @@ func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInpu
 			return nil
 		}
 		s.growAtLeast(ctx, in.budget, in.claimed, ls-length, func(g partitionState) {
-			if !opts.staleOK(op) {
+			if opts.raisesStart(op) {
 				g.start = max(g.start, ls)
 			}
 			out = append(out, g)

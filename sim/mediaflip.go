@@ -94,6 +94,17 @@ func (w *world) noteCorruptOffline(node int32, dir string) bool {
 	return true
 }
 
+// flipReported reports whether a media flip on some copy of tp was
+// reported by its broker (the copy went offline as corrupt).
+func (w *world) flipReported(tp lin.TopicPartition) bool {
+	for _, m := range w.mediaFlips {
+		if m.tp == tp && m.reported {
+			return true
+		}
+	}
+	return false
+}
+
 // reportedOffline reports whether node's copy of tp had a flip the broker
 // reported and is offline now: the final phase does not wait for it to
 // rejoin the ISR (it would not before an operator acts).

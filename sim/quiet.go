@@ -266,12 +266,19 @@ func (w *world) quietPartitions() []lin.TopicPartition {
 }
 
 // quietHealthy reports whether tp should be available now: its topic is
-// live (no delete sent), it is not quarantined, and in a cluster the
-// committed log gives it a leader.
+// live (no delete sent), it is not quarantined, no replica of it took a
+// media flip (a reported copy leaves the ISR for good, which may leave it
+// below min.insync.replicas: NOT_ENOUGH_REPLICAS is then the right
+// answer), and in a cluster the committed log gives it a leader.
 func (w *world) quietHealthy(tp lin.TopicPartition) bool {
 	t := w.reg.byName[tp.Topic]
 	if t == nil || t.status != topicLive || tp.Partition >= t.partitions || w.quarantined(tp) {
 		return false
+	}
+	for _, m := range w.mediaFlips {
+		if m.tp == tp {
+			return false
+		}
 	}
 	return !w.cluster() || w.leaderOf(tp) > 0
 }

@@ -617,6 +617,16 @@ func (f *finalizer) produce(tp lin.TopicPartition) {
 					return
 				}
 				f.k.lastErr = fmt.Sprintf("produce error code %d", sp.ErrorCode)
+				if sp.ErrorCode == errCodeNotEnoughReplicas && w.flipReported(tp) {
+					// A copy a media flip damaged is offline for good and
+					// out of the ISR, which may leave too few replicas:
+					// NOT_ENOUGH_REPLICAS is the right answer until an
+					// operator acts. The drain still reads what is there.
+					w.complete(op, lin.OutcomeFailed)
+					f.ackedEnd = 0
+					f.drain(tp)
+					return
+				}
 				if definiteProduceFailure(sp.ErrorCode) || (w.cluster() && sp.ErrorCode == errCodeNotEnoughReplicas) {
 					w.complete(op, lin.OutcomeFailed)
 				} else {
@@ -813,7 +823,7 @@ func (w *world) check(opts Options, res *Result) {
 		// records committed elsewhere (never return uncommitted ones). Each
 		// read says whether it may (Op.MayBeStale, reads.go); the rest are
 		// held to the exact rules.
-		Model: lin.ModelOptions{},
+		Model: lin.ModelOptions{PerReplicaLogStart: w.cluster()},
 		// Never a wall-clock timeout: the verdict must not depend on
 		// machine speed. A search past the budget fails as undecided.
 		StepBudget:        lin.DefaultStepBudget,
