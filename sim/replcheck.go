@@ -59,6 +59,12 @@ import (
 const isrShrinkSlack = 5 * Second
 
 // replKey names one follower of one partition.
+// askKey names the ISR expansion asks of one leader for one partition.
+type askKey struct {
+	tp     lin.TopicPartition
+	leader int32
+}
+
 type replKey struct {
 	tp       lin.TopicPartition
 	follower int32
@@ -121,7 +127,7 @@ type shrinkWatch struct {
 type replChecker struct {
 	w        *world
 	fetches  map[replKey]*fetchSeen
-	asks     map[lin.TopicPartition]*isrAsk
+	asks     map[askKey]*isrAsk
 	produces []map[*broker.Request][]appendSnap // by node index
 	marks    map[lin.TopicPartition]hwMark
 	watches  map[lin.TopicPartition]*shrinkWatch
@@ -133,7 +139,7 @@ func newReplChecker(w *world) *replChecker {
 	rc := &replChecker{
 		w:        w,
 		fetches:  map[replKey]*fetchSeen{},
-		asks:     map[lin.TopicPartition]*isrAsk{},
+		asks:     map[askKey]*isrAsk{},
 		produces: make([]map[*broker.Request][]appendSnap, len(w.nodes)),
 		marks:    map[lin.TopicPartition]hwMark{},
 		watches:  map[lin.TopicPartition]*shrinkWatch{},
@@ -270,7 +276,9 @@ func (rc *replChecker) onExpandingISR(n *simNode, args []any) {
 			a.fetched[id] = s.offset
 		}
 	}
-	rc.asks[tp] = a
+	// Keyed by the asking leader too: a deposed leader's late ask must not
+	// hide the current leader's (sim seed 455).
+	rc.asks[askKey{tp, n.id}] = a
 }
 
 // partState is a partition's leader, epochs and ISR in the truth.
@@ -327,7 +335,7 @@ func (rc *replChecker) judgeAdmission(tp lin.TopicPartition, a *metadata.Partiti
 	if w.quarantined(tp) {
 		return
 	}
-	ask := rc.asks[tp]
+	ask := rc.asks[askKey{tp, a.Leader}]
 	if ask == nil || ask.leader != a.Leader || ask.leaderEpoch != a.LeaderEpoch || ask.partitionEpoch != old.partitionEpoch || !sameIDs(ask.isr, a.ISR) {
 		w.fail("isr-admission: %s: node %d joined the committed ISR %v (leader %d, epoch %d) that its leader never asked for", tp, joiner, a.ISR, a.Leader, a.LeaderEpoch)
 		return
