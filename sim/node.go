@@ -213,7 +213,12 @@ func (n *simNode) start() {
 		if w.workloadStopped {
 			w.fail("liveness: node %d failed to start with faults healed: %v", n.id, err)
 		}
-		w.s.after(Second, "node-restart", n.start)
+		// Through scheduleStart: a start planned meanwhile (a restart
+		// by a fault or a quiet window) supersedes this retry, and a node
+		// that is up by then is left alone (sim seed 20018: two retry
+		// chains, one of which kept failing on the lock of the process
+		// the other had started).
+		n.scheduleStart(Second)
 		return
 	}
 	n.b = b
