@@ -331,7 +331,6 @@ func (rc *replChecker) afterCommit(before map[lin.TopicPartition]partState) {
 // committed log has just added to tp's ISR (now a; before: old).
 func (rc *replChecker) judgeAdmission(tp lin.TopicPartition, a *metadata.Partition, old partState, joiner int32) {
 	w := rc.w
-	w.cover("isr-expansion-committed")
 	if w.quarantined(tp) {
 		return
 	}
