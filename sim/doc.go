@@ -545,8 +545,7 @@
 // after every event (partition logs are checked only when a method that
 // may change them was called since: partlog counts such calls), the image
 // comparison after every metadata apply (the image is encoded by hand,
-// compactly, into a reused buffer and hashed), decoding metadata entries
-// (a parser for exactly EncodeEntry's form), allocation (events held by
+// compactly, into a reused buffer and hashed), allocation (events held by
 // value, a partition open no longer clears a megabyte, GC target 800 with
 // a 256 MB soft limit), the offset checks' sorting. What remains is flat:
 // the broker's own work (request handling and replication, its scans over

@@ -178,13 +178,8 @@ func EncodeEntry(e *Entry) ([]byte, error) {
 	return json.Marshal(e)
 }
 
-// DecodeEntry decodes a log entry written by EncodeEntry: by decode.go
-// when it is in exactly that form, else by encoding/json.
+// DecodeEntry decodes a log entry written by EncodeEntry.
 func DecodeEntry(data []byte) (*Entry, error) {
-	fast := entryParser{data: data}
-	if e, ok := fast.entry(); ok {
-		return e, nil
-	}
 	var e Entry
 	if err := json.Unmarshal(data, &e); err != nil {
 		return nil, fmt.Errorf("metadata: decode entry: %w", err)
