@@ -25,6 +25,11 @@ func (w *world) startFaults() {
 		w.s.at(at, "fault-media-flip", w.faultMediaFlip)
 	}
 	w.scheduleQuietWindows()
+	if w.cluster() {
+		// Once per run: the checkers' tick and the returning-follower
+		// trap (which watches w.faultsOn itself) outlive quiet windows.
+		w.repl.start()
+	}
 }
 
 // armFaults arms the fault director: one recurring event per enabled
@@ -68,7 +73,6 @@ func (w *world) armFaults() {
 		every(c.NodePartitionEvery, "fault-node-partition", w.faultNodePartition)
 		every(c.Raft.StepDownEvery, "fault-raft-step-down", w.raft.stepDown)
 		w.startScenario(gen)
-		w.repl.start()
 	}
 }
 

@@ -168,6 +168,7 @@ func (rc *replChecker) start() {
 	}
 	w.s.after(isrShrinkTick, "repl-check", tick)
 	rc.traps.startReturning()
+	rc.traps.startLagging()
 }
 
 // nodeStarted forgets the produces of the node's previous process.

@@ -407,7 +407,9 @@ type replTraps struct {
 	w                              *world
 	rng                            *Rand
 	expansion, election, returning bool
-	left                           map[string]int
+	// lagging arms the lagging-follower trap (startLagging).
+	lagging bool
+	left    map[string]int
 }
 
 // replTrapBudget bounds each trap kind per run.
@@ -419,7 +421,8 @@ func newReplTraps(w *world, rng *Rand) *replTraps {
 	t.expansion = rng.Chance(0.35)
 	t.election = rng.Chance(0.35)
 	t.returning = rng.Chance(0.3)
-	for _, k := range []string{"expansion", "election", "returning"} {
+	t.lagging = rng.Chance(0.35)
+	for _, k := range []string{"expansion", "election", "returning", "lagging"} {
 		t.left[k] = replTrapBudget
 	}
 	return t
@@ -506,6 +509,61 @@ func (t *replTraps) leading(n *simNode, args []any) {
 }
 
 // startReturning schedules the returning-follower trap.
+// startLagging arms the lagging-follower trap: now and then it cuts an
+// ISR follower off from its partition's leader, both ways, for longer
+// than replica.lag.time.max.ms plus the isr-shrink checker's slack, while
+// both keep their links to the controller (neither is its node). The
+// follower stays registered and unfenced, so only the leader's lag check
+// can take it out of the ISR, which the isr-shrink rule then judges. The
+// other faults rarely build this: a node partition usually cuts the
+// controller off too, and fencing does the shrinking.
+func (t *replTraps) startLagging() {
+	if t == nil || !t.lagging {
+		return
+	}
+	w := t.w
+	var next func()
+	next = func() {
+		if !w.faultsOn || t.left["lagging"] <= 0 {
+			return
+		}
+		t.laggingFollower()
+		w.s.after(t.rng.Exp(10*Second), "repl-trap-lagging", next)
+	}
+	w.s.after(t.rng.Exp(10*Second), "repl-trap-lagging", next)
+}
+
+// laggingFollower strikes the lagging-follower trap once, if a partition
+// qualifies (leader and an ISR follower up, neither the controller's
+// node, no cut between them yet).
+func (t *replTraps) laggingFollower() {
+	w := t.w
+	truth := w.raft.truth
+	type cand struct{ leader, follower *simNode }
+	var cands []cand
+	for _, name := range truth.TopicNames() {
+		for _, a := range truth.Topic(name).Assignments {
+			if a.Leader <= 0 || a.Leader == w.raft.leader || !w.nodes[a.Leader-1].up {
+				continue
+			}
+			for _, f := range a.ISR {
+				if f != a.Leader && f != w.raft.leader && w.nodes[f-1].up && !w.cutBetween(w.nodes[a.Leader-1], w.nodes[f-1]) {
+					cands = append(cands, cand{w.nodes[a.Leader-1], w.nodes[f-1]})
+				}
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	c := pick(t.rng, cands)
+	t.left["lagging"]--
+	lag := Time(w.brokerCfg.ReplicaLagTimeMaxMs) * Millisecond
+	w.cover("trap-lagging-follower")
+	w.logf("scenario: lagging follower: cutting node %d off from its leader %d", c.follower.id, c.leader.id)
+	w.partitionNodes(c.leader, []*simNode{c.follower}, 0, lag+isrShrinkSlack+Time(t.rng.Range(int64(Second), int64(3*Second))))
+}
+
 func (t *replTraps) startReturning() {
 	if t == nil || !t.returning {
 		return
