@@ -341,7 +341,7 @@ func (w *world) faultMediaFlip() {
 	if w.flipChecked(n.id, tp) {
 		// Other replicas hold good copies: everything stays checked, and
 		// this copy must be repaired or reported (mediaflip.go).
-		w.mediaFlips = append(w.mediaFlips, &mediaFlip{node: n.id, tp: tp, file: t.name, pos: off, base: t.b.baseOffset, last: t.b.last})
+		w.mediaFlips = append(w.mediaFlips, &mediaFlip{node: n.id, tp: tp, file: t.name, pos: off, base: t.b.baseOffset, last: t.b.last, at: w.s.now})
 		w.cover("media-flip-replicated")
 		w.logf("fault: media flip in %s at position %d (batch %d-%d) on node %d; other replicas hold %s", t.name, off, t.b.baseOffset, t.b.last, n.id, tp)
 		return

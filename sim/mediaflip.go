@@ -36,6 +36,7 @@ type mediaFlip struct {
 	pos        int64
 	base, last int64 // the batch the flip hit
 	reported   bool
+	at         Time // when it struck
 }
 
 // String names the flip for messages.
@@ -92,6 +93,25 @@ func (w *world) noteCorruptOffline(node int32, dir string) bool {
 		w.logf("media flip reported: %s is offline on node %d", tp, node)
 	}
 	return true
+}
+
+// noGoodISRCopy reports whether every member of tp's committed ISR holds
+// a copy damaged by a media flip that its broker reported.
+func (w *world) noGoodISRCopy(tp lin.TopicPartition) bool {
+	if !w.cluster() {
+		return false // a single node's damaged partition is quarantined at the flip
+	}
+	t := w.raft.truth.Topic(tp.Topic)
+	if t == nil || tp.Partition >= t.Partitions {
+		return false
+	}
+	isr := t.Assignments[tp.Partition].ISR
+	for _, id := range isr {
+		if m := w.flipOf(id, tp); m == nil || !m.reported {
+			return false
+		}
+	}
+	return len(isr) > 0
 }
 
 // flipReported reports whether a media flip on some copy of tp was

@@ -571,6 +571,28 @@ func (f *finalizer) awaitReplicas() {
 	w.done = true
 }
 
+// giveUp leaves tp, at f.parts[f.i], out of the final phase: every copy
+// in its committed ISR was damaged by a media flip and reported (offline
+// as corrupt), so no replica may serve it until an operator acts, as in
+// Kafka without unclean leader election. It is quarantined from its first
+// flip on, like a single node's damaged partition.
+func (f *finalizer) giveUp(tp lin.TopicPartition) {
+	w := f.w
+	at := Time(-1)
+	for _, m := range w.mediaFlips {
+		if m.tp == tp && (at < 0 || m.at < at) {
+			at = m.at
+		}
+	}
+	if _, q := w.quarantine[tp]; !q {
+		w.quarantine[tp] = at
+	}
+	w.cover("media-flip-no-good-isr-copy")
+	w.logf("phase: %s has no good copy in its ISR (media flips reported on every member); left out of the final phase", tp)
+	f.parts = append(f.parts[:f.i], f.parts[f.i+1:]...)
+	f.next()
+}
+
 // produce appends one value to tp, retrying with new values until one is
 // acknowledged.
 func (f *finalizer) produce(tp lin.TopicPartition) {
@@ -579,6 +601,10 @@ func (f *finalizer) produce(tp lin.TopicPartition) {
 	r := f.c.route
 	r.ready(func() {
 		if w.done {
+			return
+		}
+		if w.noGoodISRCopy(tp) {
+			f.giveUp(tp)
 			return
 		}
 		node, _ := r.leader(tp)

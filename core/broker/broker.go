@@ -419,7 +419,7 @@ func partitionMetadata(ts *topicState) string { return "topic_id: " + ts.meta.ID
 // On failure p is offline with the cause set.
 func (b *Broker) openLog(nowMs int64, p *partition) bool {
 	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, partlog.OpenBounds{
-		DurableEnd: p.durableAtFailure, MaxLeaderEpoch: b.epochBound(p),
+		DurableEnd: p.durableAtFailure, MaxLeaderEpoch: b.epochBound(p), KeepSyncedDamage: b.clustered(),
 	})
 	if err == nil {
 		if err = log.RewriteUnsynced(); err != nil {

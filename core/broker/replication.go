@@ -384,6 +384,12 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 			epoch, end = rp.LastFetchedEpoch, p.log.EarliestEpochStart()
 		}
 		if epoch < rp.LastFetchedEpoch || end < rp.FetchOffset {
+			// What the follower holds matches only up to end: an earlier,
+			// larger report must not keep counting for the high watermark
+			// or an ISR expansion (sim seed 512416381: a follower that
+			// fetched at 77, then truncated to 69, was admitted on the
+			// old 77).
+			f.fetchOffset = min(rp.FetchOffset, end)
 			sp.DivergingEpoch.Epoch = epoch
 			sp.DivergingEpoch.EndOffset = end
 			sp.HighWatermark = p.log.HighWatermark()
@@ -392,6 +398,7 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 		}
 	}
 	if rp.FetchOffset > leo || rp.FetchOffset < p.log.LogStartOffset() {
+		f.fetchOffset = -1 // its position is unknown until a fetch in range
 		sp.HighWatermark = p.log.HighWatermark()
 		return kerrOffsetOutOfRange, 0
 	}
@@ -440,7 +447,7 @@ func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
 	}
 	isr := append(append([]int32(nil), p.isr...), f.id)
 	sort.Slice(isr, func(i, j int) bool { return isr[i] < isr[j] })
-	b.env.Logger.Info("expanding ISR", "partition", p.dir, "follower", f.id, "isr", isr)
+	b.env.Logger.Info("expanding ISR", "partition", p.dir, "follower", f.id, "isr", isr, "fetch_offset", f.fetchOffset, "high_watermark", p.log.HighWatermark())
 	p.proposedISR = isr
 	b.alterISR(nowMs, p, isr)
 }

@@ -131,12 +131,12 @@ func (j *SyncJob) Run() error {
 // Open knows no bound on the leader epochs stored batches can carry; a
 // broker that knows one uses Reopen.
 func Open(d disk.Disk, dir string, cfg Config, nowMs int64) (*Log, error) {
-	return open(d, dir, cfg, nowMs, -1)
+	return open(d, dir, cfg, nowMs, OpenBounds{DurableEnd: -1, MaxLeaderEpoch: -1})
 }
 
-// open is Open with maxLeaderEpoch, the largest leader epoch any batch of
-// the partition can carry (-1 when unknown): see OpenBounds.
-func open(d disk.Disk, dir string, cfg Config, nowMs int64, maxLeaderEpoch int32) (*Log, error) {
+// open is Open with what the caller knows (b.MaxLeaderEpoch and
+// b.KeepSyncedDamage; see OpenBounds).
+func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -144,7 +144,8 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, maxLeaderEpoch int32
 	l := &Log{
 		d: d, dir: dir, cfg: cfg, lastNowMs: nowMs,
 		producers:      newProducerTable(cfg.MaxProducerIDs),
-		maxLeaderEpoch: max(maxLeaderEpoch, -1),
+		maxLeaderEpoch: max(b.MaxLeaderEpoch, -1),
+		keepSynced:     b.KeepSyncedDamage,
 	}
 	if err := l.recover(nowMs); err != nil {
 		l.closeFiles()
@@ -181,6 +182,9 @@ type Log struct {
 	// maxLeaderEpoch is, during recovery, the caller's bound on the leader
 	// epochs of stored batches (OpenBounds.MaxLeaderEpoch; -1 when none).
 	maxLeaderEpoch int32
+	// keepSynced: recovery fails rather than cut damaged synced data
+	// (OpenBounds.KeepSyncedDamage).
+	keepSynced bool
 
 	epochs    epochCache
 	producers producerTable

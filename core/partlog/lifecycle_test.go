@@ -925,3 +925,35 @@ func TestTruncateFullyAndStartAt(t *testing.T) {
 		t.Fatalf("after crash start %d LEO %d, want both %d", l3.LogStartOffset(), l3.LogEndOffset(), start-3)
 	}
 }
+
+// TestRecoveryKeepSyncedDamage: with OpenBounds.KeepSyncedDamage a damaged
+// batch below the recovery point fails the open with ErrCorruptSegment
+// and leaves the file as it was, where a plain Open cuts it (Kafka's
+// recovery).
+func TestRecoveryKeepSyncedDamage(t *testing.T) {
+	d, cfg := corruptSetup(t)
+	batchSize := int64(len(batchOf(2, 50, 0, 0)))
+	name := testDir + "/" + segmentName(16, logSuffix)
+	if err := d.Corrupt(name, batchSize+70, 0x01); err != nil {
+		t.Fatal(err)
+	}
+	before, err := d.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Reopen(d, testDir, cfg, 0, OpenBounds{DurableEnd: -1, MaxLeaderEpoch: -1, KeepSyncedDamage: true})
+	if !errors.Is(err, ErrCorruptSegment) {
+		t.Fatalf("open with synced damage kept: %v, want ErrCorruptSegment", err)
+	}
+	after, err := d.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("the failed open changed the damaged segment")
+	}
+	l := openLog(t, d, cfg, 0)
+	if r := l.Recovery(); !r.LostDurableData || l.LogEndOffset() != 18 {
+		t.Fatalf("plain open: LEO %d, recovery %+v; want the cut at 18 with lost durable data", l.LogEndOffset(), r)
+	}
+}

@@ -197,6 +197,10 @@ func (l *Log) recover(nowMs int64) error {
 			continue
 		}
 		l.recovery.SegmentsScanned++
+		if cause != nil && s.next < ck.recoveryPoint && l.keepSynced {
+			// Synced data is damaged (OpenBounds.KeepSyncedDamage).
+			return l.corruptAt(s, s.next, cutPos, cause)
+		}
 		if cause != nil {
 			if err := l.cutTail(i, cutPos, cause); err != nil {
 				return err

@@ -32,6 +32,17 @@ type OpenBounds struct {
 	// A stale view (a metadata image older than the data) would cut good
 	// records, so pass -1 unless the view is authoritative.
 	MaxLeaderEpoch int32
+	// KeepSyncedDamage makes recovery fail with ErrCorruptSegment when it
+	// finds a damaged batch below the checkpointed recovery point in the
+	// segment it scans, instead of cutting the log there as Kafka's
+	// recovery does. Everything below the recovery point was synced, so
+	// such damage is the medium failing, and the cut drops records that
+	// may have been acknowledged. A single node has no other copy and
+	// keeps what it can (Kafka's behaviour); a cluster replica must not:
+	// shortened, it could still be in the ISR and be elected (simulator
+	// seed 512417421), so it goes offline as corrupt, is reported and
+	// leaves the ISR, and the other replicas serve.
+	KeepSyncedDamage bool
 }
 
 // Reopen recovers a log that failed in this process (ErrLogFailed after a
@@ -52,7 +63,7 @@ type OpenBounds struct {
 // recovery point and durableEnd was synced too; RewriteUnsynced covers the
 // case where nobody knows (see there).
 func Reopen(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log, error) {
-	l, err := open(d, dir, cfg, nowMs, b.MaxLeaderEpoch)
+	l, err := open(d, dir, cfg, nowMs, b)
 	if err != nil {
 		return nil, err
 	}
