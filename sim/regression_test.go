@@ -35,6 +35,9 @@ var regressionSeeds = []struct {
 	// Full-disk recovery (hw-storage); each fails on the core of 12462bf.
 	{40700, 1, "FINDINGS.md 17: a read checked the unsynced batch past its limit, whose pages a failed fsync had dropped, and took the partition offline for good"},
 	{700096, 0, "FINDINGS.md 18: a leader reopened after a full disk led again at the epoch whose tail it cut, and wrote another batch at a replicated offset"},
+	{512417421, 0, "FINDINGS.md 22: a cluster replica's recovery cut damaged synced data and the shortened copy led"},
+	{512417429, 0, "FINDINGS.md 22: the same"},
+	{198, 0, "FINDINGS.md 20: a resigning leader handed the partition to a follower whose copy a scrub had just found corrupt"},
 	{5269, 0, "FINDINGS.md 19: a leader reopened after a full disk forgot its ISR expansion in flight and acknowledged alone what the committed ISR's next leader never had"},
 }
 
