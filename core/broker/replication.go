@@ -384,12 +384,14 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 			epoch, end = rp.LastFetchedEpoch, p.log.EarliestEpochStart()
 		}
 		if epoch < rp.LastFetchedEpoch || end < rp.FetchOffset {
-			// What the follower holds matches only up to end: an earlier,
-			// larger report must not keep counting for the high watermark
-			// or an ISR expansion (sim seed 512416381: a follower that
-			// fetched at 77, then truncated to 69, was admitted on the
-			// old 77).
-			f.fetchOffset = min(rp.FetchOffset, end)
+			// Where the follower's log stops matching is unknown until it
+			// truncates and fetches again: an earlier, larger report must
+			// not keep counting for the high watermark or an ISR expansion
+			// (sim seed 512416381: a follower that fetched at 77, then at
+			// 69, was admitted on the old 77), and neither may this one
+			// (seed 59: a follower whose batch at 372 carried an epoch the
+			// leader never had reported 373, which end also was).
+			f.fetchOffset = -1
 			sp.DivergingEpoch.Epoch = epoch
 			sp.DivergingEpoch.EndOffset = end
 			sp.HighWatermark = p.log.HighWatermark()
