@@ -193,25 +193,12 @@ func denials(req kmsg.Request, resp kmsg.Response) []denial {
 			out = append(out, denial{topic, partition, "UNKNOWN_TOPIC_OR_PARTITION in answer to " + api})
 		}
 	}
+	partitionErrors(resp, func(api, topic string, partition int32, code int16) {
+		if api != "OffsetForLeaderEpoch" { // answered to brokers only
+			add(topic, partition, code, api)
+		}
+	})
 	switch r := resp.(type) {
-	case *kmsg.ProduceResponse:
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				add(t.Topic, p.Partition, p.ErrorCode, "Produce")
-			}
-		}
-	case *kmsg.FetchResponse:
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				add(t.Topic, p.Partition, p.ErrorCode, "Fetch")
-			}
-		}
-	case *kmsg.ListOffsetsResponse:
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				add(t.Topic, p.Partition, p.ErrorCode, "ListOffsets")
-			}
-		}
 	case *kmsg.MetadataResponse:
 		for _, t := range r.Topics {
 			if t.Topic == nil {

@@ -103,36 +103,44 @@ func missing(a, b []int32) bool {
 // FENCED_LEADER_EPOCH or NOT_LEADER_OR_FOLLOWER in Produce, Fetch,
 // ListOffsets or OffsetForLeaderEpoch, to a client or to a replica.
 func (w *world) coverAnswer(resp kmsg.Response) {
-	fenced := func(code int16) bool { return code == errCodeFencedEpoch || code == errCodeNotLeader }
 	hit := false
+	partitionErrors(resp, func(_, _ string, _ int32, code int16) {
+		hit = hit || code == errCodeFencedEpoch || code == errCodeNotLeader
+	})
+	if hit {
+		w.cover("fenced-request")
+	}
+}
+
+// partitionErrors calls fn with the error code of every partition of a
+// Produce, Fetch, ListOffsets or OffsetForLeaderEpoch answer, naming the
+// API; other answers have no per-partition codes it knows.
+func partitionErrors(resp kmsg.Response, fn func(api, topic string, partition int32, code int16)) {
 	switch r := resp.(type) {
 	case *kmsg.ProduceResponse:
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
-				hit = hit || fenced(p.ErrorCode)
+				fn("Produce", t.Topic, p.Partition, p.ErrorCode)
 			}
 		}
 	case *kmsg.FetchResponse:
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
-				hit = hit || fenced(p.ErrorCode)
+				fn("Fetch", t.Topic, p.Partition, p.ErrorCode)
 			}
 		}
 	case *kmsg.ListOffsetsResponse:
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
-				hit = hit || fenced(p.ErrorCode)
+				fn("ListOffsets", t.Topic, p.Partition, p.ErrorCode)
 			}
 		}
 	case *kmsg.OffsetForLeaderEpochResponse:
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
-				hit = hit || fenced(p.ErrorCode)
+				fn("OffsetForLeaderEpoch", t.Topic, p.Partition, p.ErrorCode)
 			}
 		}
-	}
-	if hit {
-		w.cover("fenced-request")
 	}
 }
 

@@ -601,9 +601,16 @@ func (rc *replChecker) leaderCanAct(tp lin.TopicPartition, a *metadata.Partition
 	return true
 }
 
-// batchAt returns the batch of tp's log on disk d that holds offset off:
-// from the synced contents when durable, else from the current ones;
-// false when there is none. The slice aliases the disk: read it at once.
+// segmentBase is the base offset of a segment file name under dir, false
+// for any other file.
+func segmentBase(dir, name string) (int64, bool) {
+	if !strings.HasPrefix(name, dir+"/") || !strings.HasSuffix(name, ".log") {
+		return 0, false
+	}
+	base, err := strconv.ParseInt(strings.TrimSuffix(path.Base(name), ".log"), 10, 64)
+	return base, err == nil
+}
+
 // trimmedPast reports whether d's durable copy of tp starts past off, at a
 // segment a trim could have reached: DeleteRecords (acknowledged, or one
 // still in flight: the leader moves its start before the followers
@@ -612,12 +619,8 @@ func (rc *replChecker) leaderCanAct(tp lin.TopicPartition, a *metadata.Partition
 func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
 	dir := tp.String()
 	lowest := int64(-1)
-	for _, name := range d.md(dir).DurableNames() {
-		if !strings.HasPrefix(name, dir+"/") || !strings.HasSuffix(name, ".log") {
-			continue
-		}
-		base, err := strconv.ParseInt(strings.TrimSuffix(path.Base(name), ".log"), 10, 64)
-		if err == nil && (lowest < 0 || base < lowest) {
+	for _, name := range d.md(dir).DurableNamesFunc(func(name string) bool { _, ok := segmentBase(dir, name); return ok }) {
+		if base, _ := segmentBase(dir, name); lowest < 0 || base < lowest {
 			lowest = base
 		}
 	}
@@ -627,28 +630,33 @@ func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
 	return w.deleteInFlight[tp] > 0 || lowest <= w.trimBound(tp)
 }
 
+// batchAt returns the batch of tp's log on disk d that holds offset off:
+// from the synced contents when durable, else from the current ones;
+// false when there is none. The slice aliases the disk: read it at once.
 func batchAt(d *simDisk, tp lin.TopicPartition, off int64, durable bool) ([]byte, bool) {
 	dir := tp.String()
 	md := d.md(dir)
+	// Only segments that may hold off: the durability check of every other
+	// file is skipped (the hw-durable rule calls this on every new high
+	// watermark served).
+	candidate := func(name string) bool {
+		base, ok := segmentBase(dir, name)
+		return ok && base <= off
+	}
 	var names []string
 	if durable {
-		names = md.DurableNames()
+		names = md.DurableNamesFunc(candidate)
 	} else if list, err := md.List(dir); err == nil {
 		for _, name := range list {
-			names = append(names, path.Join(dir, name))
+			if full := path.Join(dir, name); candidate(full) {
+				names = append(names, full)
+			}
 		}
 	}
 	var best string
 	var bestBase int64 = -1
 	for _, name := range names {
-		if !strings.HasPrefix(name, dir+"/") || !strings.HasSuffix(name, ".log") {
-			continue
-		}
-		base, err := strconv.ParseInt(strings.TrimSuffix(path.Base(name), ".log"), 10, 64)
-		if err != nil {
-			continue
-		}
-		if base <= off && base > bestBase {
+		if base, _ := segmentBase(dir, name); base > bestBase {
 			best, bestBase = name, base
 		}
 	}

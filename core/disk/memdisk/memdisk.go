@@ -732,10 +732,15 @@ func (d *Disk) DurableSyncedSizes() map[string]int64 {
 
 // DurableNames lists every durable file name, sorted: what a crash would
 // keep.
-func (d *Disk) DurableNames() []string {
-	out := make([]string, 0, len(d.durable))
+func (d *Disk) DurableNames() []string { return d.DurableNamesFunc(nil) }
+
+// DurableNamesFunc lists the durable file names that keep accepts (every
+// one when keep is nil), sorted. keep runs before the durability check, so
+// a checker looking for a few files spares the check of all the others.
+func (d *Disk) DurableNamesFunc(keep func(name string) bool) []string {
+	var out []string
 	for k := range d.durable {
-		if d.fileSurvives(k) {
+		if (keep == nil || keep(k)) && d.fileSurvives(k) {
 			out = append(out, k)
 		}
 	}
