@@ -36,6 +36,7 @@ type waitingFetch struct {
 	req        *Request
 	fetch      *kmsg.FetchRequest
 	deadlineMs int64
+	seq        uint64 // its arrival number (Broker.fetchSeq)
 }
 
 func handleFetch(b *Broker, nowMs int64, req *Request) error {
@@ -54,7 +55,9 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 			return nil
 		}
 	}
-	resp, bytes, errored := b.buildFetchResponse(nowMs, r)
+	b.fetchSeq++
+	seq := b.fetchSeq
+	resp, bytes, errored := b.buildFetchResponse(nowMs, seq, r)
 	defer b.settle(nowMs)
 	wait := int64(r.MaxWaitMillis)
 	if wait > b.cfg.MaxFetchWaitMs {
@@ -64,14 +67,14 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 		b.reply(req, resp)
 		return nil
 	}
-	b.waitingFetches = append(b.waitingFetches, &waitingFetch{req: req, fetch: r, deadlineMs: nowMs + wait})
+	b.waitingFetches = append(b.waitingFetches, &waitingFetch{req: req, fetch: r, deadlineMs: nowMs + wait, seq: seq})
 	return nil
 }
 
-// answerFetch builds the response afresh and sends it.
-func (b *Broker) answerFetch(nowMs int64, req *Request, r *kmsg.FetchRequest) {
-	resp, _, _ := b.buildFetchResponse(nowMs, r)
-	b.reply(req, resp)
+// answerFetch builds the response of a waiting fetch afresh and sends it.
+func (b *Broker) answerFetch(nowMs int64, w *waitingFetch) {
+	resp, _, _ := b.buildFetchResponse(nowMs, w.seq, w.fetch)
+	b.reply(w.req, resp)
 }
 
 // wakeFetches answers the long polls that now have enough data (or an
@@ -93,7 +96,7 @@ func (b *Broker) wakeFetches(nowMs int64) {
 			b.waitingFetches = nil
 			var kept []*waitingFetch
 			for _, w := range waiting {
-				resp, bytes, errored := b.buildFetchResponse(nowMs, w.fetch)
+				resp, bytes, errored := b.buildFetchResponse(nowMs, w.seq, w.fetch)
 				if errored || bytes >= b.fetchMinBytes(w.fetch) {
 					b.reply(w.req, resp)
 					continue
@@ -114,7 +117,7 @@ func (b *Broker) expireFetches(nowMs int64) {
 	kept := b.waitingFetches[:0]
 	for _, w := range b.waitingFetches {
 		if w.deadlineMs <= nowMs {
-			b.answerFetch(nowMs, w.req, w.fetch)
+			b.answerFetch(nowMs, w)
 			continue
 		}
 		kept = append(kept, w)
@@ -143,8 +146,9 @@ func (b *Broker) fetchMinBytes(r *kmsg.FetchRequest) int {
 
 // buildFetchResponse reads every requested partition. It returns the
 // response, the number of record bytes in it, and whether any partition
-// carries an error (which ends a long poll at once, as in Kafka).
-func (b *Broker) buildFetchResponse(nowMs int64, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
+// carries an error (which ends a long poll at once, as in Kafka). seq is
+// the request's arrival number: a long poll is built again when it wakes.
+func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
 	resp := kmsg.NewPtrFetchResponse()
 	resp.Version = r.Version
 	budget := FetchResponseMaxBytes(r, b.cfg.FetchMaxBytes)
@@ -168,7 +172,7 @@ func (b *Broker) buildFetchResponse(nowMs int64, r *kmsg.FetchRequest) (*kmsg.Fe
 			sp.PreferredReadReplica = -1
 			// Empty, not null: librdkafka rejects a null record set.
 			sp.RecordBatches = []byte{}
-			code, n := b.fetchPartition(nowMs, r.ReplicaID, ts, &rp, &sp, budget-total, total == 0)
+			code, n := b.fetchPartition(nowMs, seq, r.ReplicaID, ts, &rp, &sp, budget-total, total == 0)
 			sp.ErrorCode = code
 			// A diverging epoch, like an error, is news the follower needs
 			// at once: it ends a long poll.
@@ -187,7 +191,7 @@ func (b *Broker) buildFetchResponse(nowMs int64, r *kmsg.FetchRequest) (*kmsg.Fe
 // error code and record bytes added. first says no records are in the
 // response yet: only then may a batch larger than the limits be returned
 // whole (KIP-74), so a consumer can always make progress.
-func (b *Broker) fetchPartition(nowMs int64, replicaID int32, ts *topicState, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int) {
+func (b *Broker) fetchPartition(nowMs int64, seq uint64, replicaID int32, ts *topicState, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int) {
 	if ts == nil || rp.Partition < 0 || rp.Partition >= int32(len(ts.partitions)) {
 		return kerrUnknownTopicOrPartition, 0
 	}
@@ -196,7 +200,7 @@ func (b *Broker) fetchPartition(nowMs int64, replicaID int32, ts *topicState, rp
 		return kerrKafkaStorageError, 0
 	}
 	if replicaID >= 0 {
-		return b.replicaFetchPartition(nowMs, replicaID, p, rp, sp, budget, first)
+		return b.replicaFetchPartition(nowMs, seq, replicaID, p, rp, sp, budget, first)
 	}
 	if !p.isLeader() {
 		return kerrNotLeaderOrFollower, 0

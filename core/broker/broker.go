@@ -141,6 +141,9 @@ type Broker struct {
 
 	pendingProduces int // produce requests waiting for a sync
 	waitingFetches  []*waitingFetch
+	// fetchSeq numbers fetch requests as they arrive (replication.go:
+	// a follower's progress comes from its newest fetch only).
+	fetchSeq uint64
 	// deleteWaiters are DeleteRecords partitions waiting for the
 	// followers' log starts (21_delete_records.go); at most
 	// MaxWaitingFetches.
@@ -788,7 +791,7 @@ func (b *Broker) Shutdown(nowMs int64) {
 		return
 	}
 	for _, w := range b.waitingFetches {
-		b.answerFetch(nowMs, w.req, w.fetch)
+		b.answerFetch(nowMs, w)
 	}
 	b.waitingFetches = nil
 	b.finishDeleteWaiters(func(*deleteWaiter) (int16, bool) { return kerrNotLeaderOrFollower, true })

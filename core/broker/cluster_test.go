@@ -875,3 +875,34 @@ func TestClusterOfflineFollowerLeavesISR(t *testing.T) {
 		t.Fatal("the offline follower was elected")
 	}
 }
+
+// A long poll built again when it wakes must not overwrite the progress a
+// newer fetch of the same follower reported (sim seeds 512416381, 20173:
+// a parked fetch at 77 woke after the follower had fetched at 69 and had
+// it admitted to the ISR on 77).
+func TestClusterStaleLongPollKeepsNewerFollowerProgress(t *testing.T) {
+	c := newTestCluster(t, 3)
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 3, nil)
+	c.produce("t", 0, 4)
+	a := c.assignment("t", 0)
+	n := c.nodes[a.Leader-1]
+	p := n.b.topics["t"].partitions[0]
+	f := p.followers[0]
+	fetchAt := func(seq uint64, offset int64) {
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.CurrentLeaderEpoch, rp.FetchOffset, rp.LastFetchedEpoch, rp.PartitionMaxBytes = p.leaderEpoch, offset, -1, 1<<20
+		sp := kmsg.NewFetchResponseTopicPartition()
+		n.b.replicaFetchPartition(c.nowMs, seq, f.id, p, &rp, &sp, 1<<20, true)
+	}
+	n.b.fetchSeq += 2
+	fetchAt(n.b.fetchSeq, 2)   // the newer fetch: the follower is at 2
+	fetchAt(n.b.fetchSeq-1, 4) // an older long poll, built again
+	if f.fetchOffset != 2 {
+		t.Fatalf("follower progress %d after a stale long poll, want 2 from the newer fetch", f.fetchOffset)
+	}
+	fetchAt(n.b.fetchSeq+1, 4)
+	if f.fetchOffset != 4 {
+		t.Fatalf("follower progress %d after a newer fetch, want 4", f.fetchOffset)
+	}
+}

@@ -57,6 +57,9 @@ type followerState struct {
 	// logStart is the follower's log start offset as of its last fetch;
 	// -1 until it fetches from this leader (DeleteRecords waits for it).
 	logStart int64
+	// fetchSeq is the arrival number of the fetch the fields above come
+	// from (Broker.fetchSeq).
+	fetchSeq uint64
 }
 
 // isLeader reports whether this broker leads p now.
@@ -350,7 +353,7 @@ func (b *Broker) minISR(p *partition) int32 {
 // replicaFetchPartition serves one partition of a follower's fetch: it
 // checks the follower's claim against the leader's epochs, records its
 // progress and reads from its offset up to the leader's log end.
-func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int) {
+func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32, p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int) {
 	if !p.isLeader() {
 		return kerrNotLeaderOrFollower, 0
 	}
@@ -365,6 +368,16 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 	}
 	if f == nil {
 		return kerrNotLeaderOrFollower, 0
+	}
+	// A long poll is built again when it wakes or expires, after the
+	// follower may have sent newer fetches (up to four per partition group
+	// are in flight): only the newest fetch speaks for its progress (sim
+	// seeds 512416381, 20173: a parked fetch at 77, woken after the
+	// follower had truncated and fetched at 69, re-recorded 77 and had it
+	// admitted to the ISR).
+	stale := seq < f.fetchSeq
+	if !stale {
+		f.fetchSeq = seq
 	}
 	sp.LogStartOffset = p.log.LogStartOffset()
 	leo := p.log.LogEndOffset()
@@ -391,7 +404,9 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 			// 69, was admitted on the old 77), and neither may this one
 			// (seed 59: a follower whose batch at 372 carried an epoch the
 			// leader never had reported 373, which end also was).
-			f.fetchOffset = -1
+			if !stale {
+				f.fetchOffset = -1
+			}
 			sp.DivergingEpoch.Epoch = epoch
 			sp.DivergingEpoch.EndOffset = end
 			sp.HighWatermark = p.log.HighWatermark()
@@ -400,25 +415,29 @@ func (b *Broker) replicaFetchPartition(nowMs int64, replicaID int32, p *partitio
 		}
 	}
 	if rp.FetchOffset > leo || rp.FetchOffset < p.log.LogStartOffset() {
-		f.fetchOffset = -1 // its position is unknown until a fetch in range
+		if !stale {
+			f.fetchOffset = -1 // its position is unknown until a fetch in range
+		}
 		sp.HighWatermark = p.log.HighWatermark()
 		return kerrOffsetOutOfRange, 0
 	}
-	// Kafka's rule: a follower is caught up when it fetched everything the
-	// leader had at this fetch, or at its previous fetch.
-	if rp.FetchOffset >= leo {
-		f.lastCaughtUpMs = nowMs
-	} else if rp.FetchOffset >= f.lastFetchLeaderLEO && f.lastFetchMs > f.lastCaughtUpMs {
-		f.lastCaughtUpMs = f.lastFetchMs
+	if !stale {
+		// Kafka's rule: a follower is caught up when it fetched everything
+		// the leader had at this fetch, or at its previous fetch.
+		if rp.FetchOffset >= leo {
+			f.lastCaughtUpMs = nowMs
+		} else if rp.FetchOffset >= f.lastFetchLeaderLEO && f.lastFetchMs > f.lastCaughtUpMs {
+			f.lastCaughtUpMs = f.lastFetchMs
+		}
+		f.lastFetchMs, f.lastFetchLeaderLEO = nowMs, leo
+		// The latest report, not the largest: a follower that lost data (a
+		// power loss without sync writes) must not keep counting for it.
+		// The high watermark itself never goes back.
+		f.fetchOffset = rp.FetchOffset
+		f.logStart = rp.LogStartOffset
+		b.updateLeaderHW(p)
+		b.maybeExpandISR(nowMs, p, f)
 	}
-	f.lastFetchMs, f.lastFetchLeaderLEO = nowMs, leo
-	// The latest report, not the largest: a follower that lost data (a
-	// power loss without sync writes) must not keep counting for it. The
-	// high watermark itself never goes back.
-	f.fetchOffset = rp.FetchOffset
-	f.logStart = rp.LogStartOffset
-	b.updateLeaderHW(p)
-	b.maybeExpandISR(nowMs, p, f)
 	hw := p.log.HighWatermark()
 	sp.HighWatermark, sp.LastStableOffset = hw, hw
 	limit := min(int(rp.PartitionMaxBytes), budget)
