@@ -61,6 +61,7 @@ func (l *Log) Uncertain() bool { return l.uncertain }
 // that its leader admitted to the ISR again). The removal is made durable
 // before Uncertain turns false; a failure leaves the mark in place.
 func (l *Log) ClearUncertain() error {
+	l.changes++
 	if !l.uncertain {
 		return nil
 	}
