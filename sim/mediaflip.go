@@ -114,6 +114,34 @@ func (w *world) noGoodISRCopy(tp lin.TopicPartition) bool {
 	return len(isr) > 0
 }
 
+// uncertainLastCopy reports whether tp's committed ISR is one replica
+// whose broker does not lead it because recovery cut its copy while the
+// partition checkpoint was unreadable (core/broker's uncertain copy: the
+// cut may have dropped synced records), and the simulator did flip a bit
+// of that copy's checkpoint. Nobody may lead then until an operator acts,
+// as in Kafka without unclean leader election (FINDINGS.md 25); the
+// partition is left out of the quiet windows' probes and of the final
+// phase.
+func (w *world) uncertainLastCopy(tp lin.TopicPartition) bool {
+	if !w.cluster() {
+		return false
+	}
+	t := w.raft.truth.Topic(tp.Topic)
+	if t == nil || tp.Partition >= t.Partitions {
+		return false
+	}
+	isr := t.Assignments[tp.Partition].ISR
+	if len(isr) != 1 || !w.ckptFlips[replKey{tp, isr[0]}] {
+		return false
+	}
+	n := w.nodes[isr[0]-1]
+	if !n.up {
+		return false
+	}
+	v, ok := n.b.ReplicaView(tp.Topic, tp.Partition)
+	return ok && v.Uncertain
+}
+
 // flipReported reports whether a media flip on some copy of tp was
 // reported by its broker (the copy went offline as corrupt).
 func (w *world) flipReported(tp lin.TopicPartition) bool {

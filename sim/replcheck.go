@@ -247,6 +247,21 @@ const logExpandingISR = "expanding ISR"
 // over as its leader (the election trap, scenario.go).
 const logLeadingPartition = "leading partition"
 
+// Broker log lines of the ISR exit of copies that cannot serve and of
+// copies recovery cut without their checkpoint (core/broker
+// replication.go), counted as coverage: an offline copy asking again on
+// its timer, an uncertain copy elected but not leading, and one admitted
+// to the ISR again.
+const (
+	logAskingAgainToLeaveISR = "asking again to leave the ISR"
+	logUncertainNotLeading   = "not leading an uncertain copy (cut by recovery without its checkpoint)"
+	logUncertainCaughtUp     = "uncertain copy caught up: back in the ISR, eligible to lead"
+	// logRecoveredWithRepairs reports a repair at open; with uncertain
+	// true and a cut (truncated_at >= 0), recovery marked a cut it made
+	// without the checkpoint.
+	logRecoveredWithRepairs = "partition recovered with repairs"
+)
+
 // onExpandingISR records what leader n saw when it first asked for an
 // ISR expansion (its log line, whose arguments name the partition
 // directory, the follower and the new ISR).

@@ -193,7 +193,8 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			}
 			b.env.Logger.Info("leading partition", "partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
 		} else if a.Leader == b.cfg.NodeID && b.uncertain(p) && b.unfenced() {
-			b.env.Logger.Warn("not leading: recovery cut this copy without a recovery point, it leads only once another ISR member's leader has admitted it again",
+			// It leads only once a leader has admitted it to the ISR again.
+			b.env.Logger.Warn("not leading an uncertain copy (cut by recovery without its checkpoint)",
 				"partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
 		} else if want == roleFollower {
 			b.env.Logger.Info("following partition", "partition", p.dir, "leader", a.Leader, "leader_epoch", a.LeaderEpoch)
@@ -307,7 +308,7 @@ func (b *Broker) resignOffline(nowMs int64, p *partition) {
 		msg = "leaving the ISR of an offline partition"
 	}
 	if again {
-		b.env.Logger.Info(msg+": asking again", "partition", p.dir, "isr", rest, "next_ask_in_ms", p.resignBackoffMs)
+		b.env.Logger.Info("asking again to leave the ISR", "partition", p.dir, "isr", rest, "next_ask_in_ms", p.resignBackoffMs, "why", msg)
 	} else {
 		b.env.Logger.Warn(msg, "partition", p.dir, "isr", rest)
 	}
@@ -337,7 +338,7 @@ func (b *Broker) clearUncertain(p *partition, isr []int32) {
 		b.env.Logger.Warn("keeping the mark of an uncertain recovery", "partition", p.dir, "err", err)
 		return
 	}
-	b.env.Logger.Info("caught up after an uncertain recovery: eligible to lead again", "partition", p.dir, "isr", isr)
+	b.env.Logger.Info("uncertain copy caught up: back in the ISR, eligible to lead", "partition", p.dir, "isr", isr)
 }
 
 func metadataContains(ids []int32, id int32) bool {
