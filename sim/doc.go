@@ -214,11 +214,14 @@
 // one that recovery CRC-checks (from the recovery point on: cut as a torn
 // tail, fetched again). A copy reported offline asks the controller to
 // leave the ISR until the image shows it out (on a timer, not only at
-// metadata changes), and a copy recovery cut while its checkpoint was
-// unreadable (the flip may have hit synced data) does not lead until a
-// leader has admitted it to the ISR again; as the last ISR member it
-// leaves the partition offline, which the final phase accepts when a
-// reported flip damaged it (FINDINGS.md 25). Torn
+// metadata changes; coverage leave-isr-asked-again), and a copy recovery
+// cut while its checkpoint was unreadable (the flip may have hit synced
+// data; uncertain-cut) does not lead until a leader has admitted it to the
+// ISR again (uncertain-copy-caught-up). As the last ISR member it leaves
+// the partition offline (uncertain-copy-not-leading): the final phase
+// accepts that when a reported flip damaged the copy, or when the
+// simulator flipped that copy's checkpoint (uncertain-last-isr-copy; the
+// quiet windows skip it too; FINDINGS.md 25). Torn
 // tails with garbage (a flipped byte past the last sync, after a power
 // loss) exercise recovery's CRC check without touching acknowledged data.
 // Every node has its own disk and fault stream.
