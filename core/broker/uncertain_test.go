@@ -19,11 +19,7 @@ func TestClusterOfflineFollowerAsksAgainToLeaveISR(t *testing.T) {
 		cfg.ReplicaLagTimeMaxMs = 1 << 40 // only the follower's own ask takes it out
 		cfg.SessionTimeoutMs = 1 << 40    // and no fencing
 	})
-	c.createTopic("pad", 1, 1, nil)
-	c.createTopic("t", 1, 3, nil)
-	c.produce("t", 0, 3)
-	a := c.assignment("t", 0)
-	follower := c.followerOutsideController(a)
+	a, follower := c.replicatedTopic(3)
 	fn := c.nodes[follower-1]
 	p := fn.b.topics["t"].partitions[0]
 	fn.b.SetController(c.nowMs, -1) // the controller is moving
@@ -50,6 +46,18 @@ func TestClusterOfflineFollowerAsksAgainToLeaveISR(t *testing.T) {
 	if p.resignRetryAtMs != at || p.isrInFlight {
 		t.Fatalf("still asking out of the ISR: next ask at %d (was %d), in flight %v", p.resignRetryAtMs, at, p.isrInFlight)
 	}
+}
+
+// replicatedTopic creates topic "t" with one partition on all three
+// brokers, led outside the controller, produces n records to it, and
+// returns its assignment and a follower that is not the controller.
+func (c *testCluster) replicatedTopic(n int) (metadata.Partition, int32) {
+	c.t.Helper()
+	c.createTopic("pad", 1, 1, nil) // placement rotates: t's leader is not the controller
+	c.createTopic("t", 1, 3, nil)
+	c.produce("t", 0, n)
+	a := c.assignment("t", 0)
+	return a, c.followerOutsideController(a)
 }
 
 // damageCopy stands for what seed 689151038 did to node id's copy of
@@ -126,11 +134,7 @@ func TestClusterUncertainLastISRMemberDoesNotLead(t *testing.T) {
 // finds none), and may then lead.
 func TestClusterUncertainCopyLeadsAfterCatchingUp(t *testing.T) {
 	c := newTestCluster(t, 3)
-	c.createTopic("pad", 1, 1, nil)
-	c.createTopic("t", 1, 3, nil)
-	c.produce("t", 0, 4)
-	a := c.assignment("t", 0)
-	x := c.followerOutsideController(a)
+	a, x := c.replicatedTopic(4)
 	xn := c.nodes[x-1]
 	c.runUntil("every copy at 4", func() bool {
 		for _, n := range c.nodes {
