@@ -145,6 +145,19 @@ func (w *world) reportedOffline(node int32, tp lin.TopicPartition) bool {
 	return false
 }
 
+// flipBelowLogStart reports whether m hit a batch wholly below the log
+// start that its replica's partition checkpoint records (read at the end,
+// after a clean stop): DeleteRecords or retention moved the start past it
+// inside the same segment, so no read, fetch or scrub of that copy can
+// reach the batch, and the broker has nothing to report (seed 689150130:
+// a flip in batch 61-65 of a segment whose log start was 68). Recovery
+// without the checkpoint would start at the segment's base and make the
+// batch readable again, but a fetch or the scrubber would then find it.
+func (w *world) flipBelowLogStart(m *mediaFlip) bool {
+	start, ok := w.nodes[m.node-1].disk.logStart(m.tp)
+	return ok && m.last < start
+}
+
 // judgeFlippedCopy applies the rule to a flipped replica whose committed
 // prefix differs from the good copies (or could not be read, err): the
 // broker must have reported it.
