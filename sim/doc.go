@@ -206,7 +206,11 @@
 // repaired (equal to the others in the final replica comparison) or
 // reported (the broker took it offline for corrupt data; the final phase
 // then does not wait for it to rejoin the ISR); failures start with
-// "media-flip:". The broker reports a bad batch when it reads it (a fetch
+// "media-flip:". A flip wholly below the log start its replica's
+// partition checkpoint records (a start DeleteRecords moved inside the
+// segment) hits deleted data that no read reaches: that copy is compared
+// from the batch after the flip (coverage media-flip-below-log-start;
+// FINDINGS.md 26). The broker reports a bad batch when it reads it (a fetch
 // from that replica as leader, or its background scrubber, which reads
 // every synced batch below the high watermark in turn, 1 MiB a second and
 // at the first tick after a log opens: a follower's sealed segment is
@@ -300,7 +304,9 @@
 // inside a batch), a divergence at or below a follower's start empties
 // its log, a follower epoch older than the leader's cache ends where the
 // cache begins, a follower whose log fails while following the start
-// goes offline, and DeleteRecords waits for the followers.
+// goes offline, DeleteRecords waits for the followers, and a follower
+// joins the ISR only once its log start reached the leader's (one fenced
+// during a DeleteRecords is not waited for; FINDINGS.md 27).
 //
 // In a cluster (route.go) every client keeps a view of the cluster from
 // Metadata (v7+, any broker, which may be stale; every topic, or half the
@@ -462,7 +468,9 @@
 // high watermark when it asked. isr-shrink: a follower leaves the
 // committed ISR within replica.lag.time.max.ms plus 5 s of the last time
 // it was caught up to the leader's log end (Kafka's rule, from the
-// replica fetches the leader received), judged only while the leader can
+// replica fetches the leader received; both rules keep each leader's
+// view of a follower's fetches apart, since a late fetch to a deposed
+// leader must not hide the new one's: FINDINGS.md 28), judged only while the leader can
 // act: its process up and leading at the committed epochs, a controller
 // with a majority that the leader's view names, the links between them
 // neither cut nor clogged, no jump of the leader's clock in the last
