@@ -533,7 +533,7 @@
 //	chronik_bug_ignore_min_insync           1  min-insync: acks=all answered with ISR below min.insync.replicas
 //	chronik_bug_follower_fetch_stuck        8  availability: acks=all probes time out in a quiet window
 //	chronik_bug_log_start_not_persisted    13  log-start: earliest below an acknowledged DeleteRecords
-//	chronik_bug_delete_records_no_wait     32  log-start: the final drain's earliest below an acknowledged DeleteRecords
+//	chronik_bug_delete_records_no_wait     59  log-start: the final drain's earliest below an acknowledged DeleteRecords
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower
