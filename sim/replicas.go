@@ -134,7 +134,7 @@ func (w *world) compareReplicas(parts []lin.TopicPartition, hws map[lin.TopicPar
 		for _, l := range logs {
 			// A flipped copy is compared from past its flip when the flip
 			// lies below the log start it recorded: deleted data that it
-			// can never serve (mediaflip.go, belowLogStart).
+			// can never serve (mediaflip.go, flipBelowLogStart).
 			at := from
 			if l.flip != nil && ref != nil && w.flipBelowLogStart(l.flip) {
 				at = max(from, l.flip.last+1)
