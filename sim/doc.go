@@ -206,7 +206,11 @@
 // repaired (equal to the others in the final replica comparison) or
 // reported (the broker took it offline for corrupt data; the final phase
 // then does not wait for it to rejoin the ISR); failures start with
-// "media-flip:". The broker reports a bad batch when it reads it (a fetch
+// "media-flip:". A flip wholly below the log start its replica's
+// partition checkpoint records (a start DeleteRecords moved inside the
+// segment) hits deleted data that no read reaches: that copy is compared
+// from the batch after the flip (coverage media-flip-below-log-start;
+// FINDINGS.md 26). The broker reports a bad batch when it reads it (a fetch
 // from that replica as leader, or its background scrubber, which reads
 // every synced batch below the high watermark in turn, 1 MiB a second and
 // at the first tick after a log opens: a follower's sealed segment is
@@ -309,7 +313,9 @@
 // inside a batch), a divergence at or below a follower's start empties
 // its log, a follower epoch older than the leader's cache ends where the
 // cache begins, a follower whose log fails while following the start
-// goes offline, and DeleteRecords waits for the followers.
+// goes offline, DeleteRecords waits for the followers, and a follower
+// joins the ISR only once its log start reached the leader's (one fenced
+// during a DeleteRecords is not waited for; FINDINGS.md 27).
 //
 // In a cluster (route.go) every client keeps a view of the cluster from
 // Metadata (v7+, any broker, which may be stale; every topic, or half the
@@ -471,7 +477,9 @@
 // high watermark when it asked. isr-shrink: a follower leaves the
 // committed ISR within replica.lag.time.max.ms plus 5 s of the last time
 // it was caught up to the leader's log end (Kafka's rule, from the
-// replica fetches the leader received), judged only while the leader can
+// replica fetches the leader received; both rules keep each leader's
+// view of a follower's fetches apart, since a late fetch to a deposed
+// leader must not hide the new one's: FINDINGS.md 28), judged only while the leader can
 // act: its process up and leading at the committed epochs, a controller
 // with a majority that the leader's view names, the links between them
 // neither cut nor clogged, no jump of the leader's clock in the last
@@ -534,7 +542,7 @@
 //	chronik_bug_ignore_min_insync           1  min-insync: acks=all answered with ISR below min.insync.replicas
 //	chronik_bug_follower_fetch_stuck        8  availability: acks=all probes time out in a quiet window
 //	chronik_bug_log_start_not_persisted    13  log-start: earliest below an acknowledged DeleteRecords
-//	chronik_bug_delete_records_no_wait     32  log-start: the final drain's earliest below an acknowledged DeleteRecords
+//	chronik_bug_delete_records_no_wait     59  log-start: the final drain's earliest below an acknowledged DeleteRecords
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower

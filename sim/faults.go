@@ -292,7 +292,7 @@ func (w *world) faultFlip() {
 		w.logf("fault: bit flip in %s at %d", name, off)
 		if path.Base(name) == partlog.CheckpointFileName {
 			if tp, ok := partitionOfPath(name); ok {
-				w.ckptFlips[replKey{tp, n.id}] = true
+				w.ckptFlips[copyKey{tp, n.id}] = true
 			}
 		}
 	}

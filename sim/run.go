@@ -153,7 +153,7 @@ type world struct {
 	// ckptFlips marks the copies whose partition checkpoint took a bit
 	// flip (faultFlip), which can make recovery cut them uncertain
 	// (mediaflip.go, uncertainLastCopy).
-	ckptFlips map[replKey]bool
+	ckptFlips map[copyKey]bool
 	done      bool
 	// deletes are the acknowledged DeleteRecords per partition (trim.go).
 	deletes map[lin.TopicPartition][]ackedStart
@@ -203,7 +203,7 @@ func newWorld(seed uint64, opts Options) *world {
 		netRng:         root.Fork("net"),
 		faultRng:       root.Fork("faults"),
 		quarantine:     map[lin.TopicPartition]Time{},
-		ckptFlips:      map[replKey]bool{},
+		ckptFlips:      map[copyKey]bool{},
 		deletes:        map[lin.TopicPartition][]ackedStart{},
 		deleteSent:     map[lin.TopicPartition]Time{},
 		deleteInFlight: map[lin.TopicPartition]int{},

@@ -461,9 +461,9 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 	// A long poll is built again when it wakes or expires, after the
 	// follower may have sent newer fetches (up to four per partition group
 	// are in flight): only the newest fetch speaks for its progress (sim
-	// seeds 512416381, 20173: a parked fetch at 77, woken after the
-	// follower had truncated and fetched at 69, re-recorded 77 and had it
-	// admitted to the ISR).
+	// seed 512416381: a parked fetch at 77, woken after the follower had
+	// truncated and fetched at 69, re-recorded 77 and had it admitted to
+	// the ISR).
 	stale := seq < f.fetchSeq
 	if !stale {
 		f.fetchSeq = seq
@@ -550,6 +550,19 @@ func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
 	// no follower has confirmed here yet), so reaching the high watermark
 	// alone does not prove the follower holds them.
 	if f.fetchOffset < p.epochStartOffset && !bugs.ISRAdmitEarly { // deliberate bug (core/bugs): drop the epoch-start rule
+		return
+	}
+	// A follower whose log still starts below the leader's has not yet
+	// had a fetch answer naming the leader's start (a DeleteRecords
+	// acknowledged while it was fenced, so it was not waited for); it
+	// moves there at its next answer and reports it at its next fetch.
+	// Admitted before, it could lead with records that DeleteRecords
+	// removed (sim seed 689150508: fenced during the DeleteRecords, it
+	// rejoined on a fetch whose long poll the leader's crash cut short,
+	// and led from start 60 after a DeleteRecords acknowledged with 62).
+	// Kafka admits it (no such rule); Chronik promises more: an
+	// acknowledged DeleteRecords holds for every later leader.
+	if f.logStart < p.log.LogStartOffset() {
 		return
 	}
 	if reg := b.image.Broker(f.id); reg == nil || reg.Fenced {
