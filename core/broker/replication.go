@@ -323,7 +323,9 @@ func (b *Broker) resignOffline(nowMs int64, p *partition) {
 // (maybeExpandISR): Kafka's KIP-966 likewise keeps a replica that shut
 // down uncleanly from being elected before it has caught up. When it is
 // the last ISR member, nobody else may lead either and the partition
-// stays offline, as without unclean election.
+// stays offline, as without unclean election; an operator who accepts
+// the possible loss removes the partition directory's recovery-uncertain
+// file and restarts the broker.
 func (b *Broker) uncertain(p *partition) bool {
 	return b.clustered() && p.log != nil && p.log.Uncertain()
 }
