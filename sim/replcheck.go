@@ -618,11 +618,10 @@ func segmentBase(dir, name string) (int64, bool) {
 // design.
 func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
 	dir := tp.String()
+	segs := d.segmentFilesOf(d.md(dir), dir, true)
 	lowest := int64(-1)
-	for _, name := range d.md(dir).DurableNamesFunc(func(name string) bool { _, ok := segmentBase(dir, name); return ok }) {
-		if base, _ := segmentBase(dir, name); lowest < 0 || base < lowest {
-			lowest = base
-		}
+	if len(segs) > 0 {
+		lowest = segs[0].base
 	}
 	if lowest <= off {
 		return false
@@ -633,42 +632,21 @@ func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
 // batchAt returns the batch of tp's log on disk d that holds offset off:
 // from the synced contents when durable, else from the current ones;
 // false when there is none. The slice aliases the disk: read it at once.
+// The segment lists come from the disk's index (segindex.go), rebuilt only
+// when a name changed: the hw-durable rule calls this on every new high
+// watermark served.
 func batchAt(d *simDisk, tp lin.TopicPartition, off int64, durable bool) ([]byte, bool) {
 	dir := tp.String()
 	md := d.md(dir)
-	// Only segments that may hold off: the durability check of every other
-	// file is skipped (the hw-durable rule calls this on every new high
-	// watermark served).
-	candidate := func(name string) bool {
-		base, ok := segmentBase(dir, name)
-		return ok && base <= off
-	}
-	var names []string
-	if durable {
-		names = md.DurableNamesFunc(candidate)
-	} else if list, err := md.List(dir); err == nil {
-		for _, name := range list {
-			if full := path.Join(dir, name); candidate(full) {
-				names = append(names, full)
-			}
-		}
-	}
-	var best string
-	var bestBase int64 = -1
-	for _, name := range names {
-		if base, _ := segmentBase(dir, name); base > bestBase {
-			best, bestBase = name, base
-		}
-	}
-	if best == "" {
+	seg, ok := segmentHolding(d.segmentFilesOf(md, dir, durable), off)
+	if !ok {
 		return nil, false
 	}
 	var data []byte
-	var ok bool
 	if durable {
-		data, ok = md.Synced(best)
+		data, ok = md.Synced(seg.name)
 	} else {
-		data, ok = md.Current(best)
+		data, ok = md.Current(seg.name)
 	}
 	if !ok {
 		return nil, false

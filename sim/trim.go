@@ -11,7 +11,6 @@ import (
 	"math"
 	"path"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -392,18 +391,8 @@ func (w *world) retentionMarkers(hist []lin.Op, client int) []lin.Op {
 // segmentLogs lists the segment (.log) files in name's directory, in
 // offset order (their names are zero-padded base offsets).
 func (d *simDisk) segmentLogs(name string) []string {
-	names, err := d.md(name).List(path.Dir(name))
-	if err != nil {
-		return nil
-	}
-	var logs []string
-	for _, n := range names {
-		if strings.HasSuffix(n, ".log") {
-			logs = append(logs, n)
-		}
-	}
-	sort.Strings(logs)
-	return logs
+	dir := path.Dir(name)
+	return d.currentLogs(d.md(name), dir)
 }
 
 // noteSegmentCreate counts a roll, seen from the simulated disk: a new

@@ -146,6 +146,9 @@ type Disk struct {
 	fault      func(op Op, name string) error
 	syncs      int
 	lock       lockState // see lock.go
+	// names counts the calls that may have changed a name, current or
+	// durable (NamesVersion).
+	names uint64
 }
 
 // Compile-time checks that the types satisfy the contract.
@@ -183,6 +186,16 @@ func (d *Disk) isDir(c string) bool {
 // return fails the operation with that error and changes nothing. Pass
 // nil to remove it. Tests use it to fail a sync or a write.
 func (d *Disk) SetFault(f func(op Op, name string) error) { d.fault = f }
+
+// NamesVersion changes whenever a name may have changed: a file or
+// directory created, renamed or removed, or a directory sync that made a
+// name durable or forgot one. Checkers that derive something from the
+// names (which segments exist, which survive a crash) keep it while the
+// version stays. Contents do not move it: writes, File.Sync, and
+// WriteFileAtomic over an existing name whose directory has nothing else
+// pending. A Disk returned by Crash counts on from the crashed one's
+// version.
+func (d *Disk) NamesVersion() uint64 { return d.names }
 
 // SyncCount is the number of successful File.Sync calls so far
 // (WriteFileAtomic's internal sync included), for tests that count fsyncs.
@@ -233,6 +246,7 @@ func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
 		}
 		n = &inode{}
 		d.files[c] = n
+		d.names++
 	}
 	return &File{d: d, n: n, name: c}, nil
 }
@@ -272,6 +286,9 @@ func (d *Disk) WriteFileAtomic(name string, data []byte) error {
 	if d.isDir(c) {
 		return fmt.Errorf("memdisk: write %s: %w", c, ErrIsDir)
 	}
+	if d.files[c] == nil {
+		d.names++ // a new name (an existing one keeps its name, new inode)
+	}
 	content := bytes.Clone(data)
 	d.files[c+TempSuffix] = &inode{data: content, synced: content[:len(content):len(content)], shared: true}
 	d.syncs++
@@ -290,6 +307,7 @@ func (d *Disk) Remove(name string) error {
 	if err := d.check(OpRemove, c); err != nil {
 		return err
 	}
+	d.names++
 	if d.files[c] != nil {
 		delete(d.files, c)
 		return nil
@@ -315,6 +333,7 @@ func (d *Disk) RemoveAll(name string) error {
 	if err := d.check(OpRemoveAll, c); err != nil {
 		return err
 	}
+	d.names++
 	if d.files[c] != nil {
 		delete(d.files, c)
 		if d.dirsAtOnce {
@@ -391,6 +410,7 @@ func (d *Disk) Rename(oldName, newName string) error {
 	if err := d.check(OpRename, o); err != nil {
 		return err
 	}
+	d.names++
 	if d.isDir(o) || d.isDir(n) {
 		return fmt.Errorf("memdisk: rename %s to %s: %w", o, n, ErrIsDir)
 	}
@@ -419,6 +439,7 @@ func (d *Disk) MkdirAll(dir string) error {
 	if err := d.check(OpMkdirAll, c); err != nil {
 		return err
 	}
+	d.names++
 	for p := c; p != "."; p = path.Dir(p) {
 		if d.files[p] != nil {
 			return fmt.Errorf("memdisk: mkdir %s: %w", p, ErrExist)
@@ -448,12 +469,12 @@ func (d *Disk) MkdirAll(dir string) error {
 func (d *Disk) children(dir string) []string {
 	var out []string
 	for k := range d.files {
-		if path.Dir(k) == dir {
+		if parentIs(k, dir) {
 			out = append(out, path.Base(k))
 		}
 	}
 	for k := range d.dirs {
-		if k != "." && path.Dir(k) == dir {
+		if k != "." && parentIs(k, dir) {
 			out = append(out, path.Base(k))
 		}
 	}
@@ -496,15 +517,22 @@ func (d *Disk) SyncDir(dir string) error {
 }
 
 func (d *Disk) syncDir(dir string) {
+	// A sync that makes no name durable or forgets none (the broker's
+	// checkpoints rewrite the same names) leaves NamesVersion alone.
+	changed := false
 	gen := d.dirs[dir]
 	for k := range d.durable {
 		if parentIs(k, dir) && d.files[k] == nil {
 			delete(d.durable, k)
 			delete(d.durableIn, k)
+			changed = true
 		}
 	}
 	for k, n := range d.files {
 		if parentIs(k, dir) {
+			if in, ok := d.durableIn[k]; !ok || in != gen || d.durable[k] == nil {
+				changed = true
+			}
 			d.durable[k] = n
 			d.durableIn[k] = gen
 		}
@@ -515,13 +543,20 @@ func (d *Disk) syncDir(dir string) {
 		}
 		if _, ok := d.dirs[k]; !ok {
 			d.purgeDurable(k) // gone for good
+			changed = true
 		}
 	}
 	for k, g := range d.dirs {
 		if k != "." && path.Dir(k) == dir {
+			if old, ok := d.durableDirs[k]; !ok || old != g || d.durableDirIn[k] != gen {
+				changed = true
+			}
 			d.durableDirs[k] = g
 			d.durableDirIn[k] = gen
 		}
+	}
+	if changed {
+		d.names++
 	}
 }
 
@@ -644,6 +679,7 @@ func (d *Disk) Crash(keep func(n int) int) *Disk {
 	nd := New()
 	nd.dirsAtOnce = d.dirsAtOnce
 	nd.gen = d.gen
+	nd.names = d.names + 1
 	for k, g := range d.durableDirs {
 		if k != "." && d.dirSurvives(k) {
 			nd.dirs[k] = g

@@ -487,3 +487,85 @@ func TestSyncedAndCurrent(t *testing.T) {
 		t.Fatal("Current reports a missing file")
 	}
 }
+
+// TestNamesVersion: every change of a name, current or durable, moves the
+// version (checkers cache what they derive from the names on it), and
+// contents do not.
+func TestNamesVersion(t *testing.T) {
+	d := New()
+	changes := []struct {
+		what string
+		do   func() error
+	}{
+		{"mkdir", func() error { return d.MkdirAll("p") }},
+		{"create", func() error { _, err := d.OpenFile("p/a", true); return err }},
+		{"sync dir", func() error { return d.SyncDir("p") }},
+		{"rename", func() error { return d.Rename("p/a", "p/b") }},
+		{"atomic write", func() error { return d.WriteFileAtomic("p/c", []byte("x")) }},
+		{"remove", func() error { return d.Remove("p/b") }},
+		{"remove all", func() error { return d.RemoveAll("p") }},
+	}
+	for _, c := range changes {
+		before := d.NamesVersion()
+		if err := c.do(); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		if d.NamesVersion() == before {
+			t.Errorf("%s left the names version at %d", c.what, before)
+		}
+	}
+	if err := d.MkdirAll("q"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SyncDir("."); err != nil {
+		t.Fatal(err)
+	}
+	f := mustOpen(t, d, "q/a")
+	before := d.NamesVersion()
+	write(t, f, "data", 0)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.OpenFile("q/a", true); err != nil { // exists: an open
+		t.Fatal(err)
+	}
+	if d.NamesVersion() != before {
+		t.Errorf("writes, syncs and opens of an existing file moved the names version from %d to %d", before, d.NamesVersion())
+	}
+	if err := d.SyncDir("q"); err != nil { // makes q/a durable
+		t.Fatal(err)
+	}
+	if d.NamesVersion() == before {
+		t.Errorf("a sync that made q/a durable left the names version at %d", before)
+	}
+	if err := d.WriteFileAtomic("q/cp", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	before = d.NamesVersion()
+	if err := d.WriteFileAtomic("q/cp", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SyncDir("q"); err != nil {
+		t.Fatal(err)
+	}
+	if d.NamesVersion() != before {
+		t.Errorf("rewriting a durable name and a sync with nothing pending moved the names version from %d to %d", before, d.NamesVersion())
+	}
+	if _, err := d.OpenFile("q/b", true); err != nil {
+		t.Fatal(err)
+	}
+	before = d.NamesVersion()
+	if err := d.WriteFileAtomic("q/cp", []byte("3")); err != nil { // also syncs q/b's name
+		t.Fatal(err)
+	}
+	if d.NamesVersion() == before {
+		t.Errorf("an atomic write whose directory sync made q/b durable left the names version at %d", before)
+	}
+	if got := d.DurableNames(); !reflect.DeepEqual(got, []string{"q/a", "q/b", "q/cp"}) {
+		t.Errorf("durable names %v", got)
+	}
+	before = d.NamesVersion()
+	if nd := d.Crash(nil); nd.NamesVersion() == before {
+		t.Errorf("a crashed disk kept the names version %d", before)
+	}
+}
