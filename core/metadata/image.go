@@ -239,6 +239,12 @@ func (im *Image) AppendMarshal(dst []byte) []byte { return im.appendEncoding(dst
 func (im *Image) AppendCompact(dst []byte) []byte { return im.appendEncoding(dst, false) }
 
 func (im *Image) appendEncoding(dst []byte, indent bool) []byte {
+	if !indent {
+		if dst == nil {
+			dst = make([]byte, 0, 128+96*len(im.brokers)+256*len(im.topics))
+		}
+		return im.appendCompactFile(dst) // encode_compact.go
+	}
 	f := fileFormat{Version: imageVersion, ProducerIDEnd: im.ProducerIDEnd}
 	for _, id := range im.BrokerIDs() {
 		f.Brokers = append(f.Brokers, im.brokers[id])
