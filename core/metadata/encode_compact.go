@@ -29,7 +29,7 @@ func (im *Image) appendCompactFile(b []byte) []byte {
 	b = strconv.AppendInt(b, im.ProducerIDEnd, 10)
 	if len(im.brokers) > 0 { // omitempty
 		b = append(b, `,"brokers":[`...)
-		for i, id := range im.BrokerIDs() {
+		for i, id := range im.sortedBrokerIDs() {
 			if i > 0 {
 				b = append(b, ',')
 			}
