@@ -482,6 +482,22 @@ func (d *Disk) children(dir string) []string {
 	return out
 }
 
+// EachFile calls fn with the name (not the path) of every current file
+// directly in dir, in no particular order, without sorting or copying
+// them: for checkers that look for one name, where List would sort them
+// all. Directories are left out; fn must not change the disk.
+func (d *Disk) EachFile(dir string, fn func(name string)) {
+	c, err := clean(dir)
+	if err != nil {
+		return
+	}
+	for k := range d.files {
+		if parentIs(k, c) {
+			fn(path.Base(k))
+		}
+	}
+}
+
 // List implements disk.Disk.
 func (d *Disk) List(dir string) ([]string, error) {
 	c, err := clean(dir)
@@ -530,11 +546,14 @@ func (d *Disk) syncDir(dir string) {
 	}
 	for k, n := range d.files {
 		if parentIs(k, dir) {
-			if in, ok := d.durableIn[k]; !ok || in != gen || d.durable[k] == nil {
+			if in, ok := d.durableIn[k]; !ok || in != gen {
 				changed = true
+				d.durableIn[k] = gen
 			}
-			d.durable[k] = n
-			d.durableIn[k] = gen
+			if d.durable[k] != n {
+				changed = changed || d.durable[k] == nil
+				d.durable[k] = n
+			}
 		}
 	}
 	for k := range d.durableDirs {

@@ -569,3 +569,25 @@ func TestNamesVersion(t *testing.T) {
 		t.Errorf("a crashed disk kept the names version %d", before)
 	}
 }
+
+// TestEachFile: the files directly in a directory, without its
+// subdirectories or what lies below them.
+func TestEachFile(t *testing.T) {
+	d := New()
+	if err := d.MkdirAll("p/sub"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"p/b", "p/a", "p/sub/c", "top"} {
+		mustOpen(t, d, name)
+	}
+	seen := map[string]bool{}
+	d.EachFile("p/", func(name string) { seen[name] = true })
+	if want := map[string]bool{"a": true, "b": true}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("EachFile(p) saw %v, want %v", seen, want)
+	}
+	seen = map[string]bool{}
+	d.EachFile(".", func(name string) { seen[name] = true })
+	if want := map[string]bool{"top": true}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("EachFile(.) saw %v, want %v", seen, want)
+	}
+}
