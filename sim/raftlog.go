@@ -59,6 +59,8 @@ type raftModel struct {
 	// scratch is reused to encode images compactly for hashing (every
 	// apply on every node encodes one).
 	scratch []byte
+	// before is the truth's partitions before the commit being applied.
+	before truthSnap
 	// topics is the current incarnation of every topic of the committed
 	// log, with the indexes that created it (catchup.go).
 	topics map[string]*topicLife
@@ -239,11 +241,10 @@ func (r *raftModel) commit(data []byte) {
 	w.tr.i64(int64(len(r.entries)))
 	e, err := metadata.DecodeEntry(data)
 	if err == nil {
-		before := truthPartitions(r.truth)
-		states := r.partitionStates()
+		r.before.take(r.truth)
 		r.noteTopics(len(r.entries), e, r.truth.ApplyEntry(e))
-		w.repl.afterCommit(before)
-		r.coverCommit(states)
+		w.repl.afterCommit(&r.before)
+		r.coverCommit(&r.before)
 	} else {
 		w.logf("raft: committed entry %d does not decode: %v", len(r.entries), err)
 	}

@@ -288,44 +288,73 @@ type partState struct {
 	isr                                 []int32
 }
 
-// truthPartitions lists every partition of the truth with its state, in
-// topic-name and index order.
-func truthPartitions(im *metadata.Image) map[lin.TopicPartition]partState {
-	out := map[lin.TopicPartition]partState{}
-	for _, name := range im.TopicNames() {
-		t := im.Topic(name)
+// truthSnap holds the truth's partitions as they were before a commit,
+// in topic-name and index order, for the rules and counters that compare
+// a commit's before and after (isr-admission, coverCommit). One is reused
+// for every commit: two maps per commit were 1.5% of a cluster run.
+type truthSnap struct {
+	parts []partSnap
+	isrs  []int32 // the ISRs, copied (applies change them in place)
+}
+
+// partSnap is one partition of a truthSnap.
+type partSnap struct {
+	name  string
+	id    metadata.TopicID
+	index int
+	st    partState
+}
+
+// take captures every partition of im, overwriting what s held.
+func (s *truthSnap) take(im *metadata.Image) {
+	s.parts, s.isrs = s.parts[:0], s.isrs[:0]
+	for name, t := range im.Topics() {
 		for i := range t.Assignments {
 			a := &t.Assignments[i]
-			out[lin.TopicPartition{Topic: name, Partition: int32(i)}] = partState{a.Leader, a.LeaderEpoch, a.PartitionEpoch, append([]int32(nil), a.ISR...)}
+			s.isrs = append(s.isrs, a.ISR...)
+			// When the arena grows, the copies already made stay valid
+			// in the old array, which nothing writes any more.
+			n := len(s.isrs)
+			isr := s.isrs[n-len(a.ISR) : n : n]
+			s.parts = append(s.parts, partSnap{name: name, id: t.ID, index: i, st: partState{a.Leader, a.LeaderEpoch, a.PartitionEpoch, isr}})
 		}
 	}
-	return out
+}
+
+// each calls fn, in topic-name and index order, for every partition of im
+// that s held (the same topic name and index; the topic id may differ),
+// with its state then.
+func (s *truthSnap) each(im *metadata.Image, fn func(t *metadata.Topic, i int, old *partSnap)) {
+	j := 0
+	for name, t := range im.Topics() {
+		for j < len(s.parts) && s.parts[j].name < name {
+			j++
+		}
+		// s.parts[j:] starts with name's partitions 0, 1, ..., if any.
+		for i := range t.Assignments {
+			k := j + i
+			if k >= len(s.parts) || s.parts[k].name != name {
+				break
+			}
+			fn(t, i, &s.parts[k])
+		}
+	}
 }
 
 // afterCommit judges the ISR expansions of one committed entry, given
 // the truth's partitions before it.
-func (rc *replChecker) afterCommit(before map[lin.TopicPartition]partState) {
-	w := rc.w
-	truth := w.raft.truth
-	for _, name := range truth.TopicNames() {
-		t := truth.Topic(name)
-		for i := range t.Assignments {
-			a := &t.Assignments[i]
-			tp := lin.TopicPartition{Topic: name, Partition: int32(i)}
-			old, ok := before[tp]
-			if !ok {
-				continue
-			}
-			if a.Leader != old.leader || a.LeaderEpoch != old.leaderEpoch {
-				continue
-			}
-			for _, id := range a.ISR {
-				if !slices.Contains(old.isr, id) {
-					rc.judgeAdmission(tp, a, old, id)
-				}
+func (rc *replChecker) afterCommit(before *truthSnap) {
+	before.each(rc.w.raft.truth, func(t *metadata.Topic, i int, old *partSnap) {
+		a := &t.Assignments[i]
+		if a.Leader != old.st.leader || a.LeaderEpoch != old.st.leaderEpoch {
+			return
+		}
+		for _, id := range a.ISR {
+			if !slices.Contains(old.st.isr, id) {
+				rc.judgeAdmission(lin.TopicPartition{Topic: t.Name, Partition: int32(i)}, a, old.st, id)
 			}
 		}
-	}
+	})
 }
 
 // judgeAdmission checks the isr-admission rule for joiner, which the
