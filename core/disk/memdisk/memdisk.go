@@ -149,6 +149,21 @@ type Disk struct {
 	// names counts the calls that may have changed a name, current or
 	// durable (NamesVersion).
 	names uint64
+	// synced holds the directories whose durable entries equal their
+	// current ones, as a SyncDir left them (files keep the inode they had
+	// then, except one rewritten by WriteFileAtomic, which syncs itself):
+	// a SyncDir of such a directory has nothing to do, and the broker
+	// syncs its partition directory after every checkpoint it rewrites,
+	// which walked every name of the partition. Any change of a name
+	// (bumpNames) empties it; scanAlways (tests) ignores it.
+	synced     map[string]struct{}
+	scanAlways bool
+}
+
+// bumpNames notes a change of a name, current or durable.
+func (d *Disk) bumpNames() {
+	d.names++
+	clear(d.synced)
 }
 
 // Compile-time checks that the types satisfy the contract.
@@ -246,7 +261,7 @@ func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
 		}
 		n = &inode{}
 		d.files[c] = n
-		d.names++
+		d.bumpNames()
 	}
 	return &File{d: d, n: n, name: c}, nil
 }
@@ -287,13 +302,21 @@ func (d *Disk) WriteFileAtomic(name string, data []byte) error {
 		return fmt.Errorf("memdisk: write %s: %w", c, ErrIsDir)
 	}
 	if d.files[c] == nil {
-		d.names++ // a new name (an existing one keeps its name, new inode)
+		d.bumpNames() // a new name (an existing one keeps its name, new inode)
 	}
+	_, clean := d.synced[dir]
 	content := bytes.Clone(data)
 	d.files[c+TempSuffix] = &inode{data: content, synced: content[:len(content):len(content)], shared: true}
 	d.syncs++
 	d.files[c] = d.files[c+TempSuffix]
 	delete(d.files, c+TempSuffix)
+	if clean && !d.scanAlways {
+		// Nothing else in dir is pending: its sync only makes c's new
+		// inode durable.
+		d.durable[c] = d.files[c]
+		d.durableIn[c] = d.dirs[dir]
+		return nil
+	}
 	d.syncDir(dir)
 	return nil
 }
@@ -307,7 +330,7 @@ func (d *Disk) Remove(name string) error {
 	if err := d.check(OpRemove, c); err != nil {
 		return err
 	}
-	d.names++
+	d.bumpNames()
 	if d.files[c] != nil {
 		delete(d.files, c)
 		return nil
@@ -333,7 +356,7 @@ func (d *Disk) RemoveAll(name string) error {
 	if err := d.check(OpRemoveAll, c); err != nil {
 		return err
 	}
-	d.names++
+	d.bumpNames()
 	if d.files[c] != nil {
 		delete(d.files, c)
 		if d.dirsAtOnce {
@@ -410,7 +433,7 @@ func (d *Disk) Rename(oldName, newName string) error {
 	if err := d.check(OpRename, o); err != nil {
 		return err
 	}
-	d.names++
+	d.bumpNames()
 	if d.isDir(o) || d.isDir(n) {
 		return fmt.Errorf("memdisk: rename %s to %s: %w", o, n, ErrIsDir)
 	}
@@ -439,7 +462,7 @@ func (d *Disk) MkdirAll(dir string) error {
 	if err := d.check(OpMkdirAll, c); err != nil {
 		return err
 	}
-	d.names++
+	d.bumpNames()
 	for p := c; p != "."; p = path.Dir(p) {
 		if d.files[p] != nil {
 			return fmt.Errorf("memdisk: mkdir %s: %w", p, ErrExist)
@@ -533,6 +556,9 @@ func (d *Disk) SyncDir(dir string) error {
 }
 
 func (d *Disk) syncDir(dir string) {
+	if _, ok := d.synced[dir]; ok && !d.scanAlways {
+		return // nothing changed in dir since its last sync
+	}
 	// A sync that makes no name durable or forgets none (the broker's
 	// checkpoints rewrite the same names) leaves NamesVersion alone.
 	changed := false
@@ -575,8 +601,12 @@ func (d *Disk) syncDir(dir string) {
 		}
 	}
 	if changed {
-		d.names++
+		d.bumpNames()
 	}
+	if d.synced == nil {
+		d.synced = map[string]struct{}{}
+	}
+	d.synced[dir] = struct{}{}
 }
 
 // ancestors lists the directories from the top down to c itself ("a",
