@@ -39,7 +39,6 @@ package sim
 
 import (
 	"fmt"
-	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -633,11 +632,18 @@ func (rc *replChecker) leaderCanAct(tp lin.TopicPartition, a *metadata.Partition
 // segmentBase is the base offset of a segment file name under dir, false
 // for any other file.
 func segmentBase(dir, name string) (int64, bool) {
-	if !strings.HasPrefix(name, dir+"/") || !strings.HasSuffix(name, ".log") {
+	if !inSegmentDir(dir, name) {
 		return 0, false
 	}
-	base, err := strconv.ParseInt(strings.TrimSuffix(path.Base(name), ".log"), 10, 64)
+	base, err := strconv.ParseInt(name[strings.LastIndexByte(name, '/')+1:len(name)-len(".log")], 10, 64)
 	return base, err == nil
+}
+
+// inSegmentDir reports whether name is a .log file under dir, without
+// allocating: it runs for every name of a partition whenever the segment
+// index is rebuilt.
+func inSegmentDir(dir, name string) bool {
+	return len(name) > len(dir)+1 && name[len(dir)] == '/' && strings.HasPrefix(name, dir) && strings.HasSuffix(name, ".log")
 }
 
 // trimmedPast reports whether d's durable copy of tp starts past off, at a

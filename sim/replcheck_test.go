@@ -130,3 +130,26 @@ func TestBatchAtDurable(t *testing.T) {
 		t.Fatal("a batch past the log end is reported")
 	}
 }
+
+// TestSegmentBase: only .log files under the directory are segments, and
+// their base offset is their name's number.
+func TestSegmentBase(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		base int64
+		ok   bool
+	}{
+		{"t-0/00000000000000000042.log", 42, true},
+		{"t-0/00000000000000000042.index", 0, false},
+		{"t-0/.log", 0, false},
+		{"t-0/x.log", 0, false},
+		{"t-00/5.log", 0, false},
+		{"t-0", 0, false},
+		{"t-0/", 0, false},
+		{"u-0/5.log", 0, false},
+	} {
+		if base, ok := segmentBase("t-0", c.name); base != c.base || ok != c.ok {
+			t.Errorf("segmentBase(t-0, %s) = %d, %v; want %d, %v", c.name, base, ok, c.base, c.ok)
+		}
+	}
+}

@@ -58,7 +58,7 @@ func (d *simDisk) segmentFilesOf(md *memdisk.Disk, dir string, durable bool) []s
 	if durable {
 		if !ix.durableOK {
 			ix.durableOK = true
-			ix.durable = segFilesOf(dir, md.DurableNamesFunc(func(name string) bool { _, ok := segmentBase(dir, name); return ok }))
+			ix.durable = segFilesOf(dir, md.DurableNamesFunc(func(name string) bool { return inSegmentDir(dir, name) }))
 		}
 		return ix.durable
 	}

@@ -146,8 +146,8 @@ type Disk struct {
 	fault      func(op Op, name string) error
 	syncs      int
 	lock       lockState // see lock.go
-	// names counts the calls that may have changed a name, current or
-	// durable (NamesVersion).
+	// names counts the changes of names, current or durable
+	// (NamesVersion).
 	names uint64
 	// synced holds the directories whose durable entries equal their
 	// current ones, as a SyncDir left them (files keep the inode they had
@@ -202,9 +202,9 @@ func (d *Disk) isDir(c string) bool {
 // nil to remove it. Tests use it to fail a sync or a write.
 func (d *Disk) SetFault(f func(op Op, name string) error) { d.fault = f }
 
-// NamesVersion changes whenever a name may have changed: a file or
-// directory created, renamed or removed, or a directory sync that made a
-// name durable or forgot one. Checkers that derive something from the
+// NamesVersion changes whenever a name changes: a file or directory
+// created, renamed or removed, or a directory sync that made a name
+// durable or forgot one (calls that change nothing leave it). Checkers that derive something from the
 // names (which segments exist, which survive a crash) keep it while the
 // version stays. Contents do not move it: writes, File.Sync, and
 // WriteFileAtomic over an existing name whose directory has nothing else
@@ -330,8 +330,8 @@ func (d *Disk) Remove(name string) error {
 	if err := d.check(OpRemove, c); err != nil {
 		return err
 	}
-	d.bumpNames()
 	if d.files[c] != nil {
+		d.bumpNames()
 		delete(d.files, c)
 		return nil
 	}
@@ -341,6 +341,7 @@ func (d *Disk) Remove(name string) error {
 	if len(d.children(c)) > 0 {
 		return fmt.Errorf("memdisk: remove %s: %w", c, ErrNotEmpty)
 	}
+	d.bumpNames()
 	d.removeTree(c)
 	return nil
 }
@@ -356,8 +357,8 @@ func (d *Disk) RemoveAll(name string) error {
 	if err := d.check(OpRemoveAll, c); err != nil {
 		return err
 	}
-	d.bumpNames()
 	if d.files[c] != nil {
+		d.bumpNames()
 		delete(d.files, c)
 		if d.dirsAtOnce {
 			delete(d.durable, c)
@@ -365,6 +366,7 @@ func (d *Disk) RemoveAll(name string) error {
 		return nil
 	}
 	if d.isDir(c) {
+		d.bumpNames()
 		d.removeTree(c)
 	}
 	return nil
@@ -433,7 +435,6 @@ func (d *Disk) Rename(oldName, newName string) error {
 	if err := d.check(OpRename, o); err != nil {
 		return err
 	}
-	d.bumpNames()
 	if d.isDir(o) || d.isDir(n) {
 		return fmt.Errorf("memdisk: rename %s to %s: %w", o, n, ErrIsDir)
 	}
@@ -447,6 +448,7 @@ func (d *Disk) Rename(oldName, newName string) error {
 	if o == n {
 		return nil
 	}
+	d.bumpNames()
 	d.files[n] = in
 	delete(d.files, o)
 	return nil
@@ -462,7 +464,6 @@ func (d *Disk) MkdirAll(dir string) error {
 	if err := d.check(OpMkdirAll, c); err != nil {
 		return err
 	}
-	d.bumpNames()
 	for p := c; p != "."; p = path.Dir(p) {
 		if d.files[p] != nil {
 			return fmt.Errorf("memdisk: mkdir %s: %w", p, ErrExist)
@@ -472,6 +473,7 @@ func (d *Disk) MkdirAll(dir string) error {
 		if d.isDir(p) {
 			break
 		}
+		d.bumpNames()
 		d.gen++
 		d.dirs[p] = d.gen
 	}
@@ -479,6 +481,7 @@ func (d *Disk) MkdirAll(dir string) error {
 		// Parents first, so that each records its parent's generation.
 		for _, p := range ancestors(c) {
 			if d.durableDirs[p] != d.dirs[p] {
+				d.bumpNames()
 				d.purgeDurable(p)
 				d.durableDirs[p] = d.dirs[p]
 				d.durableDirIn[p] = d.dirs[path.Dir(p)]

@@ -532,8 +532,20 @@ func TestNamesVersion(t *testing.T) {
 	if _, err := d.OpenFile("q/a", true); err != nil { // exists: an open
 		t.Fatal(err)
 	}
+	if err := d.MkdirAll("q"); err != nil { // exists
+		t.Fatal(err)
+	}
+	if err := d.Remove("q/missing"); err == nil {
+		t.Fatal("removed a missing file")
+	}
+	if err := d.RemoveAll("q/missing"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Rename("q/a", "q/a"); err != nil {
+		t.Fatal(err)
+	}
 	if d.NamesVersion() != before {
-		t.Errorf("writes, syncs and opens of an existing file moved the names version from %d to %d", before, d.NamesVersion())
+		t.Errorf("writes, syncs, opens of an existing file and changes that changed nothing moved the names version from %d to %d", before, d.NamesVersion())
 	}
 	if err := d.SyncDir("q"); err != nil { // makes q/a durable
 		t.Fatal(err)
