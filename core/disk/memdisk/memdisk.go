@@ -304,6 +304,9 @@ func (d *Disk) WriteFileAtomic(name string, data []byte) error {
 	if d.files[c] == nil {
 		d.bumpNames() // a new name (an existing one keeps its name, new inode)
 	}
+	if d.files[c+TempSuffix] != nil {
+		d.bumpNames() // a file of the temporary's name goes with the rename
+	}
 	_, clean := d.synced[dir]
 	content := bytes.Clone(data)
 	d.files[c+TempSuffix] = &inode{data: content, synced: content[:len(content):len(content)], shared: true}

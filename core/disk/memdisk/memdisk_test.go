@@ -613,10 +613,14 @@ func TestEachFile(t *testing.T) {
 // one that walks every name at every sync.
 func TestSyncDirShortcutMatchesScan(t *testing.T) {
 	dirs := []string{".", "a", "a/b", "c"}
-	names := []string{"x", "y", "z.log", "cp"}
-	for seed := uint64(1); seed <= 200; seed++ {
+	names := []string{"x", "y", "z.log", "cp", "cp" + TempSuffix}
+	for seed := uint64(1); seed <= 500; seed++ {
 		fast, scan := New(), New()
 		scan.scanAlways = true
+		if seed%4 == 0 {
+			fast.SetDirsDurableAtOnce(true)
+			scan.SetDirsDurableAtOnce(true)
+		}
 		rng := NewSplitMix64(seed)
 		pick := func(of []string) string { return of[rng.Intn(len(of))] }
 		file := func() string { return path.Join(pick(dirs), pick(names)) }
