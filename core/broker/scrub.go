@@ -59,6 +59,10 @@ type scrubState struct {
 	// that reached their end (for tests and the simulator's coverage).
 	bytes int64
 	wraps int64
+	// buf is reused by every scrub read (partlog.ReadInto): the bytes
+	// are only checked, never kept. It grows to at most a pass's budget
+	// (ScrubBytesPerPass, bounded by Validate) or one oversized batch.
+	buf []byte
 }
 
 // ScrubStats reports how much the scrubber read and how many times a
@@ -141,7 +145,10 @@ func (b *Broker) scrubPartition(p *partition, budget int64) (int64, bool) {
 		b.scrubWrap(p, p.scrubOffset > start)
 		return 0, true
 	}
-	res, err := l.Read(p.scrubOffset, int(min(budget, 1<<30)), limit)
+	res, err := l.ReadInto(b.scrub.buf, p.scrubOffset, int(min(budget, 1<<30)), limit)
+	if cap(res.Records) > cap(b.scrub.buf) {
+		b.scrub.buf = res.Records[:0]
+	}
 	if err != nil {
 		if kerrForLogError(err) == kerrKafkaStorageError {
 			b.takeOffline(p, fmt.Errorf("scrub: %w", err))

@@ -237,7 +237,17 @@ func (l *Log) Append(batches []byte, leaderEpoch int32, nowMs int64) (AppendResu
 // ErrCorruptSegment and nothing is served.
 func (l *Log) Read(offset int64, maxBytes int, limitOffset int64) (ReadResult, error) {
 	l.changes++ // a read error fails the log
-	return l.read(offset, maxBytes, limitOffset)
+	return l.read(nil, offset, maxBytes, limitOffset)
+}
+
+// ReadInto is Read building its result in buf's storage (from buf[:0],
+// growing it only when it is too small), for a caller that is done with
+// the bytes before its next read and reads often: the background
+// scrubber, which would otherwise allocate (and clear) up to a pass's
+// budget every pass. The result aliases buf.
+func (l *Log) ReadInto(buf []byte, offset int64, maxBytes int, limitOffset int64) (ReadResult, error) {
+	l.changes++ // a read error fails the log
+	return l.read(buf[:0], offset, maxBytes, limitOffset)
 }
 
 // LogStartOffset is the first offset still readable.

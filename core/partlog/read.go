@@ -81,8 +81,9 @@ func (l *Log) checkStoredEpoch(s *segment, h record.Header, pos int64) error {
 	return nil
 }
 
-// read implements Read.
-func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) {
+// read implements Read and ReadInto: the batches are appended to out
+// (nil or empty).
+func (l *Log) read(out []byte, offset int64, maxBytes int, limit int64) (ReadResult, error) {
 	if err := l.usable(); err != nil {
 		return ReadResult{}, err
 	}
@@ -93,7 +94,6 @@ func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) 
 	if offset == leo || offset >= limit {
 		return ReadResult{}, nil
 	}
-	var out []byte
 	first := l.segmentIndex(offset)
 	for i := first; i < len(l.segs); i++ {
 		s := l.segs[i]
