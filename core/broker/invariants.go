@@ -17,10 +17,23 @@ func (b *Broker) CheckInvariants() {
 			panic("broker invariant: parked request deadlines out of arrival order")
 		}
 	}
-	waiting := map[*pendingProduce]int{}
-	var order []*pendingProduce // first-seen order, so a failure message never depends on map order
+	var waiting map[*pendingProduce]int // made at the first waiter: most checks find none
+	var order []*pendingProduce         // first-seen order, so a failure message never depends on map order
+	registered, unfenced := b.registered(), b.unfenced()
+	// The open topics in name order (the cached order forEachPartition
+	// uses) line up with the image's names when all is well, which saves
+	// a map lookup per topic on every check; a name that does not line up
+	// is looked up, so a mismatch is still reported as before.
+	ordered := b.orderedTopics()
+	next := 0
 	for name := range b.image.Topics() {
-		ts := b.topics[name]
+		var ts *topicState
+		if next < len(ordered) && ordered[next].meta.Name == name {
+			ts = ordered[next]
+			next++
+		} else {
+			ts = b.topics[name]
+		}
 		if ts == nil {
 			panic(fmt.Sprintf("broker invariant: topic %q is in the image but not open", name))
 		}
@@ -53,18 +66,21 @@ func (b *Broker) CheckInvariants() {
 			}
 			a := &ts.meta.Assignments[p.index]
 			if p.role == roleLeader {
-				if a.Leader != b.cfg.NodeID || a.LeaderEpoch != p.leaderEpoch || !b.unfenced() {
-					panic(fmt.Sprintf("broker invariant: partition %s acts as leader at epoch %d, image says leader %d epoch %d (unfenced %v)", p.dir, p.leaderEpoch, a.Leader, a.LeaderEpoch, b.unfenced()))
+				if a.Leader != b.cfg.NodeID || a.LeaderEpoch != p.leaderEpoch || !unfenced {
+					panic(fmt.Sprintf("broker invariant: partition %s acts as leader at epoch %d, image says leader %d epoch %d (unfenced %v)", p.dir, p.leaderEpoch, a.Leader, a.LeaderEpoch, unfenced))
 				}
 			} else if len(p.waiters) > 0 {
 				panic(fmt.Sprintf("broker invariant: partition %s has produce waiters but does not lead", p.dir))
 			}
-			if p.role == roleFollower && (a.Leader == b.cfg.NodeID || a.Leader != p.leaderID || !b.registered()) {
+			if p.role == roleFollower && (a.Leader == b.cfg.NodeID || a.Leader != p.leaderID || !registered) {
 				panic(fmt.Sprintf("broker invariant: partition %s follows %d, image says leader %d", p.dir, p.leaderID, a.Leader))
 			}
 			for _, w := range p.waiters {
 				if w.target > p.log.LogEndOffset() {
 					panic(fmt.Sprintf("broker invariant: partition %s produce waiter target %d beyond log end %d", p.dir, w.target, p.log.LogEndOffset()))
+				}
+				if waiting == nil {
+					waiting = map[*pendingProduce]int{}
 				}
 				if waiting[w.pending] == 0 {
 					order = append(order, w.pending)
