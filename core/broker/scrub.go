@@ -35,11 +35,7 @@ package broker
 // of a few milliseconds at most (1 MiB read and CRC-checked), and covers
 // about 84 GiB a day.
 
-import (
-	"fmt"
-
-	"github.com/chronik-streaming/chronik/core/record"
-)
+import "fmt"
 
 // scrubState is the broker's scrubbing progress: when the last pass ran
 // and which partition the next one starts with.
@@ -160,8 +156,8 @@ func (b *Broker) scrubPartition(p *partition, budget int64) (int64, bool) {
 	}
 	n := int64(len(res.Records))
 	b.scrub.bytes += n
-	next, ok := nextOffsetAfter(res.Records)
-	if !ok || next >= limit {
+	next := res.NextOffset
+	if n == 0 || next >= limit {
 		// Nothing more below the limit (also when the batch at the
 		// cursor straddles it): the range is done.
 		b.scrubWrap(p, true)
@@ -179,21 +175,4 @@ func (b *Broker) scrubWrap(p *partition, moved bool) {
 	if moved {
 		b.scrub.wraps++
 	}
-}
-
-// nextOffsetAfter returns the offset after the last of the whole batches
-// in records (as returned by partlog's Read, already checked); false when
-// records holds none.
-func nextOffsetAfter(records []byte) (int64, bool) {
-	var next int64
-	found := false
-	for len(records) >= record.HeaderSize {
-		h, err := record.ParseHeader(records)
-		if err != nil || h.Size() > len(records) || h.Size() < record.HeaderSize {
-			break
-		}
-		next, found = h.NextOffset(), true
-		records = records[h.Size():]
-	}
-	return next, found
 }

@@ -97,6 +97,9 @@ type ReadResult struct {
 	// partition leader epoch filled in), ready to be sent in a Fetch
 	// response. Empty when nothing is readable below the limit offset.
 	Records []byte
+	// NextOffset is the offset after the last batch in Records (0 when
+	// Records is empty), so that a caller reading on need not parse them.
+	NextOffset int64
 }
 
 // SyncJob is one group commit: every write to this log up to UpTo, made

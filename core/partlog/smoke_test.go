@@ -85,9 +85,23 @@ func TestReadIntoMatchesRead(t *testing.T) {
 			if !bytes.Equal(got.Records, want.Records) {
 				t.Fatalf("offset %d max %d: ReadInto gave %d bytes, Read %d", off, maxBytes, len(got.Records), len(want.Records))
 			}
+			if got.NextOffset != want.NextOffset || (len(want.Records) > 0 && want.NextOffset != lastNext(t, want.Records)) {
+				t.Fatalf("offset %d max %d: next offsets %d and %d, batches end at %d", off, maxBytes, got.NextOffset, want.NextOffset, lastNext(t, want.Records))
+			}
 			if len(got.Records) > 0 && &got.Records[0] != &buf[:1][0] {
 				t.Fatalf("offset %d max %d: ReadInto did not use the buffer", off, maxBytes)
 			}
 		}
 	}
+}
+
+// lastNext is the offset after the last whole batch in records.
+func lastNext(t *testing.T, records []byte) int64 {
+	var next int64
+	for len(records) > 0 {
+		h := headerOf(t, records)
+		next = h.NextOffset()
+		records = records[h.Size():]
+	}
+	return next
 }
