@@ -65,7 +65,7 @@ func handleProduce(b *Broker, nowMs int64, req *Request) error {
 		requestCode = kerrRequestTimedOut
 	}
 	timeoutMs := min(max(int64(r.TimeoutMillis), 0), b.cfg.MaxProduceTimeoutMs)
-	// Followers long-polling for the appended partitions are woken only
+	// Fetches long-polling on the appended partitions are woken only
 	// once every partition is appended and its waiter registered: a wake
 	// serves replica fetches, whose read errors take partitions offline
 	// and fail their waiters, which must exist by then (sim seeds 15 and
@@ -132,6 +132,9 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 	if !p.isLeader() {
 		return kerrNotLeaderOrFollower, nil
 	}
+	// Whatever the append does (records, a failure that takes p offline),
+	// long polls on p see it at the wake that ends the request.
+	b.touchFetches(p)
 	if code := checkProduceFormat(r.Version, rp.Records); code != kerrNone {
 		return code, nil
 	}

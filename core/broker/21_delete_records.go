@@ -128,6 +128,7 @@ func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicP
 			return code, false, nil
 		}
 		changed = true
+		b.touchFetches(p)
 		b.env.Logger.Info("deleted records", "partition", p.dir, "log_start_offset", offset)
 	}
 	if lw := b.lowWatermark(p); lw < offset {

@@ -135,9 +135,16 @@ type Broker struct {
 	fetchesInFlight map[int32]int
 	// staged collects the metadata records of the admin request being
 	// handled (stage, finishStaged).
-	staged   []metadata.Record
-	waking   bool
-	wakeMore bool
+	staged []metadata.Record
+	// waking says wakeFetches is running; fetchTouched lists the
+	// partitions touched since (touchFetches), whose long polls the next
+	// wake builds again.
+	waking       bool
+	fetchTouched []*partition
+	// fetchPartsSeen numbers the waiting fetches as they register with
+	// their partitions (partition.fetchSeen dedupes a partition named
+	// twice).
+	fetchPartsSeen uint64
 
 	pendingProduces int // produce requests waiting for a sync
 	waitingFetches  []*waitingFetch
@@ -244,6 +251,15 @@ type partition struct {
 	// scrubOffset is where the background scrubber reads p's log next
 	// (scrub.go).
 	scrubOffset int64
+	// fetchWaiters are the long-polling fetches that name p, in arrival
+	// order; fetchWaitersDone of them were answered since the list was
+	// last compacted (01_fetch.go). fetchTouched says p is in
+	// Broker.fetchTouched; fetchSeen is the last waiting fetch that
+	// registered with p.
+	fetchWaiters     []*waitingFetch
+	fetchWaitersDone int
+	fetchTouched     bool
+	fetchSeen        uint64
 }
 
 // New opens (recovering from disk) the broker's state. It refuses a disk
@@ -665,10 +681,14 @@ func (b *Broker) applyRetention(nowMs int64) {
 			return
 		}
 		var n int
+		start := p.log.LogStartOffset()
 		err := b.withSpace("retention checkpoint", func() (err error) {
 			n, err = p.log.ApplyRetention(nowMs)
 			return err
 		})
+		if p.log != nil && p.log.LogStartOffset() != start {
+			b.touchFetches(p) // a long poll below the new start gets its error
+		}
 		if err != nil {
 			b.env.Logger.Warn("retention failed", "partition", p.dir, "err", err)
 			return
@@ -678,6 +698,7 @@ func (b *Broker) applyRetention(nowMs int64) {
 		}
 	})
 	b.keepReserve() // the pass may have used the reserve and freed room
+	b.wakeFetches(nowMs)
 }
 
 // Flush starts a sync for every partition with unsynced writes and no sync
@@ -779,7 +800,13 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 // ConnClosed drops the long-polling fetches of a closed connection.
 func (b *Broker) ConnClosed(conn ConnID) {
 	b.parked = slices.DeleteFunc(b.parked, func(pr parkedRequest) bool { return pr.req.Conn == conn })
-	b.waitingFetches = slices.DeleteFunc(b.waitingFetches, func(w *waitingFetch) bool { return w.req.Conn == conn })
+	b.waitingFetches = slices.DeleteFunc(b.waitingFetches, func(w *waitingFetch) bool {
+		if w.req.Conn != conn {
+			return false
+		}
+		b.dropWaitingFetch(w)
+		return true
+	})
 	b.deleteWaiters = slices.DeleteFunc(b.deleteWaiters, func(w *deleteWaiter) bool { return w.pending.req.Conn == conn })
 }
 
@@ -790,10 +817,13 @@ func (b *Broker) Shutdown(nowMs int64) {
 	if b.closed {
 		return
 	}
-	for _, w := range b.waitingFetches {
-		b.answerFetch(nowMs, w)
+	waiting := b.waitingFetches
+	b.waitingFetches = nil // answering can wake fetches, which edits the list
+	for _, w := range waiting {
+		if !w.done {
+			b.answerFetch(nowMs, w)
+		}
 	}
-	b.waitingFetches = nil
 	b.finishDeleteWaiters(func(*deleteWaiter) (int16, bool) { return kerrNotLeaderOrFollower, true })
 	// Parked requests get no answer: their connections close with the
 	// listener, and the clients retry elsewhere.

@@ -20,6 +20,7 @@ func (b *Broker) CheckInvariants() {
 	var waiting map[*pendingProduce]int // made at the first waiter: most checks find none
 	var order []*pendingProduce         // first-seen order, so a failure message never depends on map order
 	registered, unfenced := b.registered(), b.unfenced()
+	fetchEntries := 0 // waiting fetches listed by the partitions, counted once per partition
 	// The open topics in name order (the cached order forEachPartition
 	// uses) line up with the image's names when all is well, which saves
 	// a map lookup per topic on every check; a name that does not line up
@@ -41,6 +42,10 @@ func (b *Broker) CheckInvariants() {
 			panic(fmt.Sprintf("broker invariant: topic %q has %d open partitions, image says %d", name, len(ts.partitions), ts.meta.Partitions))
 		}
 		for _, p := range ts.partitions {
+			if p.fetchWaitersDone < 0 || p.fetchWaitersDone > len(p.fetchWaiters) || p.fetchTouched {
+				panic(fmt.Sprintf("broker invariant: partition %s lists %d waiting fetches, %d of them answered, touched %v", p.dir, len(p.fetchWaiters), p.fetchWaitersDone, p.fetchTouched))
+			}
+			fetchEntries += len(p.fetchWaiters) - p.fetchWaitersDone
 			if p.log == nil {
 				if p.role != roleNone {
 					panic(fmt.Sprintf("broker invariant: partition %s without a log has role %d", p.dir, p.role))
@@ -105,6 +110,18 @@ func (b *Broker) CheckInvariants() {
 	}
 	if len(b.waitingFetches) > b.cfg.MaxWaitingFetches {
 		panic(fmt.Sprintf("broker invariant: %d waiting fetches above the limit %d", len(b.waitingFetches), b.cfg.MaxWaitingFetches))
+	}
+	// Every waiting fetch is listed by each partition it names (and
+	// nothing else is), and no touched partition is left unwoken: else a
+	// long poll would sleep through the change that should answer it.
+	for _, w := range b.waitingFetches {
+		if w.done || w.woken {
+			panic(fmt.Sprintf("broker invariant: waiting fetch %d is answered (%v) or mid-wake (%v) but still listed", w.seq, w.done, w.woken))
+		}
+		fetchEntries -= len(w.parts)
+	}
+	if fetchEntries != 0 || b.waking || len(b.fetchTouched) > 0 {
+		panic(fmt.Sprintf("broker invariant: partitions list %d waiting fetch entries more than the waiting fetches name; %d partitions touched and not woken (waking %v)", fetchEntries, len(b.fetchTouched), b.waking))
 	}
 	if b.nextProducerID > b.producerIDBlockEnd {
 		panic(fmt.Sprintf("broker invariant: next producer id %d beyond the allocated block's end %d", b.nextProducerID, b.producerIDBlockEnd))

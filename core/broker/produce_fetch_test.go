@@ -423,3 +423,63 @@ func TestParseRequest(t *testing.T) {
 		}
 	})
 }
+
+// TestLongPollWokenByItsPartitions: a produce answers the long polls that
+// name its partition (once, even when the fetch names it twice) and leaves
+// those on other partitions waiting until their own partition changes.
+func TestLongPollWokenByItsPartitions(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 2, nil)
+	poll := func(parts ...int32) uint64 {
+		req := fetchRequest("t", parts[0], 0, 1, 10000)
+		for _, p := range parts[1:] {
+			rp := req.Topics[0].Partitions[0]
+			rp.Partition = p
+			req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+		}
+		before := tb.send(req)
+		if got := len(tb.replier.replies) - before; got != 0 {
+			t.Fatalf("poll on %v answered at once", parts)
+		}
+		return tb.seq
+	}
+	answered := func() map[uint64]*kmsg.FetchResponse {
+		got := map[uint64]*kmsg.FetchResponse{}
+		for _, r := range tb.replier.replies {
+			if f, ok := r.resp.(*kmsg.FetchResponse); ok {
+				if got[r.req.Seq] != nil {
+					t.Fatalf("fetch %d answered twice", r.req.Seq)
+				}
+				got[r.req.Seq] = f
+			}
+		}
+		return got
+	}
+	produce := func(p int32, n int) {
+		tb.send(produceRequest(9, -1, "t", p, testBatch(tb.nowMs, n)))
+		tb.b.Flush()
+		tb.runSyncs()
+	}
+	on0, on1, onBoth := poll(0), poll(1), poll(1, 0, 0)
+	produce(0, 2)
+	got := answered()
+	if got[on0] == nil || got[onBoth] == nil || got[on1] != nil {
+		t.Fatalf("after a produce to t-0: answered %v, want fetches %d and %d only", sortedKeys(got), on0, onBoth)
+	}
+	if vals, _ := fetchedValues(t, got[on0]); len(vals) != 2 {
+		t.Fatalf("poll on t-0 got %d records, want 2", len(vals))
+	}
+	if n := len(got[onBoth].Topics[0].Partitions[1].RecordBatches); n == 0 {
+		t.Fatal("poll on t-1 and t-0 got no records of t-0")
+	}
+	if len(tb.b.waitingFetches) != 1 || len(tb.b.topics["t"].partitions[0].fetchWaiters) != 0 {
+		t.Fatalf("%d fetches still waiting, t-0 lists %d, want 1 and 0", len(tb.b.waitingFetches), len(tb.b.topics["t"].partitions[0].fetchWaiters))
+	}
+	produce(1, 1)
+	if got := answered(); got[on1] == nil {
+		t.Fatal("a produce to t-1 left the poll on t-1 waiting")
+	}
+	if len(tb.b.waitingFetches) != 0 {
+		t.Fatalf("%d fetches still waiting", len(tb.b.waitingFetches))
+	}
+}

@@ -116,6 +116,7 @@ func (b *Broker) removeTopicLocal(nowMs int64, ts *topicState) {
 	for _, p := range ts.partitions {
 		p.deleted = true
 		p.role = roleNone
+		b.touchFetches(p)
 		b.failProduceWaiters(p, kerrUnknownTopicOrPartition)
 		if p.log != nil {
 			if err := p.log.Delete(); err != nil {
@@ -198,6 +199,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 				}
 			}
 		}
+		b.touchFetches(p)
 		b.wakeFetches(nowMs)
 	}
 	if a.PartitionEpoch != p.partitionEpoch || changed {
@@ -315,6 +317,7 @@ func (b *Broker) settle(nowMs int64) {
 			if !p.deleted && p.log != nil {
 				b.completeProduceWaiters(p)
 			}
+			b.touchFetches(p)
 		}
 		b.wakeFetches(nowMs)
 	}
