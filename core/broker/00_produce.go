@@ -135,6 +135,7 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 	// Whatever the append does (records, a failure that takes p offline),
 	// long polls on p see it at the wake that ends the request.
 	b.touchFetches(p)
+	b.markUnsynced(p)
 	if code := checkProduceFormat(r.Version, rp.Records); code != kerrNone {
 		return code, nil
 	}
@@ -226,9 +227,14 @@ func (b *Broker) completeProduceWaiters(p *partition) {
 // expireProduces answers REQUEST_TIMED_OUT to produces whose timeout
 // passed (acks=all waiting for followers that do not come).
 func (b *Broker) expireProduces(nowMs int64) {
-	b.forEachPartition(func(p *partition) {
+	if b.pendingProduces == 0 {
+		return // every waiter belongs to a pending produce
+	}
+	// Only leaders have waiters (CheckInvariants).
+	leading, _ := b.roleLists()
+	for _, p := range leading {
 		if len(p.waiters) == 0 {
-			return
+			continue
 		}
 		kept := p.waiters[:0]
 		for _, w := range p.waiters {
@@ -240,7 +246,7 @@ func (b *Broker) expireProduces(nowMs int64) {
 		}
 		clear(p.waiters[len(kept):])
 		p.waiters = kept
-	})
+	}
 }
 
 // failProduceWaiters answers every waiting produce on p with code.

@@ -116,6 +116,7 @@ func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicP
 		return kerrOffsetOutOfRange, false, nil
 	}
 	if offset > p.log.LogStartOffset() {
+		b.markUnsynced(p)
 		// The checkpoint written before segments go may need the space
 		// reserve on a full disk (storage.go).
 		if err := b.withSpace("delete records checkpoint", func() error { return p.log.DeleteRecordsBefore(offset) }); err != nil {

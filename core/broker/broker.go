@@ -141,6 +141,13 @@ type Broker struct {
 	// wake builds again.
 	waking       bool
 	fetchTouched []*partition
+	// syncCandidates are the partitions Flush looks at (markUnsynced),
+	// each once (partition.syncCandidate).
+	syncCandidates []*partition
+	// leading and following cache the partitions by role (roleLists);
+	// rolesStale says a role changed since they were built.
+	leading, following []*partition
+	rolesStale         bool
 	// fetchPartsSeen numbers the waiting fetches as they register with
 	// their partitions (partition.fetchSeen dedupes a partition named
 	// twice).
@@ -260,6 +267,8 @@ type partition struct {
 	fetchWaitersDone int
 	fetchTouched     bool
 	fetchSeen        uint64
+	// syncCandidate says p is in Broker.syncCandidates.
+	syncCandidate bool
 }
 
 // New opens (recovering from disk) the broker's state. It refuses a disk
@@ -489,6 +498,7 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 		p.metadataRecorded = true
 	}
 	p.log = log
+	b.markUnsynced(p)
 	p.offlineErr = nil
 	p.durableAtFailure = -1
 	b.scrub.soon = true
@@ -653,6 +663,37 @@ func (b *Broker) forEachPartition(fn func(p *partition)) {
 	}
 }
 
+// setRole changes p's role; the role lists (roleLists) are rebuilt at
+// their next use.
+func (b *Broker) setRole(p *partition, r partitionRole) {
+	if p.role != r {
+		p.role = r
+		b.rolesStale = true
+	}
+}
+
+// roleLists returns the partitions this broker leads and those it
+// follows, each in topic-name order (cached; rebuilt after a role or
+// topic change). The timers that concern only leaders or followers walk
+// these instead of every partition after every event.
+func (b *Broker) roleLists() (leading, following []*partition) {
+	if b.rolesStale || b.topicOrder == nil {
+		// New slices: a pass over the old ones may still be running
+		// (alterISR can apply metadata on the controller's own node).
+		b.leading, b.following = nil, nil
+		b.forEachPartition(func(p *partition) {
+			switch p.role {
+			case roleLeader:
+				b.leading = append(b.leading, p)
+			case roleFollower:
+				b.following = append(b.following, p)
+			}
+		})
+		b.rolesStale = false
+	}
+	return b.leading, b.following
+}
+
 // orderedTopics returns the open topics sorted by name (cached).
 func (b *Broker) orderedTopics() []*topicState {
 	if b.topicOrder == nil {
@@ -689,6 +730,9 @@ func (b *Broker) applyRetention(nowMs int64) {
 		if p.log != nil && p.log.LogStartOffset() != start {
 			b.touchFetches(p) // a long poll below the new start gets its error
 		}
+		if p.log != nil {
+			b.markUnsynced(p)
+		}
 		if err != nil {
 			b.env.Logger.Warn("retention failed", "partition", p.dir, "err", err)
 			return
@@ -708,11 +752,37 @@ func (b *Broker) Flush() {
 	if b.closed || !b.cfg.SyncWrites {
 		return
 	}
-	b.forEachPartition(func(p *partition) {
-		if len(p.waiters) > 0 || (p.log != nil && p.log.DurableEndOffset() < p.log.LogEndOffset()) {
-			b.startSync(p)
+	// Only partitions written to (or synced) since they last had nothing
+	// to sync can have something to sync now (markUnsynced): scanning
+	// every partition here, after every event, cost more than the syncs.
+	cands := b.syncCandidates
+	b.syncCandidates = nil // startSync may report a sync done at once, which marks again
+	for _, p := range cands {
+		p.syncCandidate = false
+		if !p.needsFlush() {
+			continue
 		}
-	})
+		b.startSync(p)
+		if !p.syncing {
+			b.markUnsynced(p) // e.g. acks=all waiters on synced data: checked again next time
+		}
+	}
+}
+
+// needsFlush is Flush's condition for starting a sync of p.
+func (p *partition) needsFlush() bool {
+	return len(p.waiters) > 0 || (p.log != nil && p.log.DurableEndOffset() < p.log.LogEndOffset())
+}
+
+// markUnsynced records that p's log was written or synced, so that the
+// next Flush looks at it (a no-op without sync writes, where Flush does
+// nothing and Tick syncs every partition in the background).
+func (b *Broker) markUnsynced(p *partition) {
+	if !b.cfg.SyncWrites || p.syncCandidate {
+		return
+	}
+	p.syncCandidate = true
+	b.syncCandidates = append(b.syncCandidates, p)
 }
 
 func (b *Broker) startSync(p *partition) {
@@ -751,6 +821,7 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 		err = nil
 	}
 	p.log.FinishSync(job, err)
+	b.markUnsynced(p) // writes made during the sync wait for the next one
 	if err != nil {
 		b.takeOffline(p, fmt.Errorf("fsync: %w", err))
 		return
@@ -786,7 +857,7 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 		_ = p.log.Close()
 		p.log = nil
 	}
-	p.role = roleNone
+	b.setRole(p, roleNone)
 	b.setOffline(p, cause)
 	b.failProduceWaiters(p, kerrKafkaStorageError)
 	// Long polls waiting on p get the error at once, from settle: waking

@@ -21,6 +21,15 @@ func (b *Broker) CheckInvariants() {
 	var order []*pendingProduce         // first-seen order, so a failure message never depends on map order
 	registered, unfenced := b.registered(), b.unfenced()
 	fetchEntries := 0 // waiting fetches listed by the partitions, counted once per partition
+	// The role lists are rebuilt only after setRole: a role changed any
+	// other way would hide a partition from the timers that walk them.
+	// They are in topic order, as this walk is.
+	checkRoles := !b.rolesStale && b.topicOrder != nil
+	var leading, following []*partition
+	if checkRoles {
+		leading, following = b.roleLists()
+	}
+	li, fi := 0, 0
 	// The open topics in name order (the cached order forEachPartition
 	// uses) line up with the image's names when all is well, which saves
 	// a map lookup per topic on every check; a name that does not line up
@@ -46,6 +55,16 @@ func (b *Broker) CheckInvariants() {
 				panic(fmt.Sprintf("broker invariant: partition %s lists %d waiting fetches, %d of them answered, touched %v", p.dir, len(p.fetchWaiters), p.fetchWaitersDone, p.fetchTouched))
 			}
 			fetchEntries += len(p.fetchWaiters) - p.fetchWaitersDone
+			if checkRoles && p.role != roleNone {
+				list, i := leading, &li
+				if p.role == roleFollower {
+					list, i = following, &fi
+				}
+				if *i >= len(list) || list[*i] != p {
+					panic(fmt.Sprintf("broker invariant: partition %s with role %d is missing from the cached role lists", p.dir, p.role))
+				}
+				*i++
+			}
 			if p.log == nil {
 				if p.role != roleNone {
 					panic(fmt.Sprintf("broker invariant: partition %s without a log has role %d", p.dir, p.role))
@@ -65,6 +84,9 @@ func (b *Broker) CheckInvariants() {
 				continue
 			}
 			p.log.CheckInvariants()
+			if b.cfg.SyncWrites && !p.syncing && !p.syncCandidate && p.needsFlush() {
+				panic(fmt.Sprintf("broker invariant: partition %s has data to sync (durable end %d, log end %d, %d waiters) but the next Flush would not look at it", p.dir, p.log.DurableEndOffset(), p.log.LogEndOffset(), len(p.waiters)))
+			}
 			hw := p.log.HighWatermark()
 			if b.cfg.SyncWrites && hw > p.log.DurableEndOffset() {
 				panic(fmt.Sprintf("broker invariant: partition %s high watermark %d above durable end %d with sync writes on", p.dir, hw, p.log.DurableEndOffset()))
@@ -141,6 +163,9 @@ func (b *Broker) CheckInvariants() {
 				panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (limit %d)", n, leader, 4*b.cfg.MaxReplicaFetchesPerLeader))
 			}
 		}
+	}
+	if checkRoles && (li != len(leading) || fi != len(following)) {
+		panic(fmt.Sprintf("broker invariant: cached role lists hold %d leaders and %d followers, %d and %d act so", len(leading), len(following), li, fi))
 	}
 	if len(b.staged) != 0 {
 		panic(fmt.Sprintf("broker invariant: %d metadata records staged outside a request", len(b.staged)))

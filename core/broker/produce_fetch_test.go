@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -481,5 +482,52 @@ func TestLongPollWokenByItsPartitions(t *testing.T) {
 	}
 	if len(tb.b.waitingFetches) != 0 {
 		t.Fatalf("%d fetches still waiting", len(tb.b.waitingFetches))
+	}
+}
+
+// TestRoleListsFollowRoles: the cached role lists the timers walk hold
+// the partitions this broker leads, and a role changed without setRole is
+// caught by CheckInvariants rather than hiding the partition from them.
+func TestRoleListsFollowRoles(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 2, nil)
+	leading, following := tb.b.roleLists()
+	ps := tb.b.topics["t"].partitions
+	if len(leading) != 2 || leading[0] != ps[0] || leading[1] != ps[1] || len(following) != 0 {
+		t.Fatalf("role lists: %d leading, %d following, want both partitions leading", len(leading), len(following))
+	}
+	ps[1].role = roleNone // not through setRole
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "cached role lists") {
+			t.Fatalf("panic %v, want the cached role lists invariant", r)
+		}
+	}()
+	tb.b.CheckInvariants()
+}
+
+// TestFlushLooksAtWrittenPartitions: Flush syncs the partition a produce
+// wrote to, not the idle one, and forgets it once everything is synced.
+func TestFlushLooksAtWrittenPartitions(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 2, nil)
+	tb.runSyncs()
+	tb.b.Flush()
+	if len(tb.syncer.jobs) != 0 || len(tb.b.syncCandidates) != 0 {
+		t.Fatalf("idle broker: %d sync jobs, %d candidates", len(tb.syncer.jobs), len(tb.b.syncCandidates))
+	}
+	tb.send(produceRequest(9, 1, "t", 1, testBatch(tb.nowMs, 2)))
+	tb.b.Flush()
+	if len(tb.syncer.jobs) != 1 || tb.syncer.jobs[0].token.p != tb.b.topics["t"].partitions[1] {
+		t.Fatalf("%d sync jobs after a produce to t-1, want one for t-1", len(tb.syncer.jobs))
+	}
+	tb.b.Flush() // the sync is in flight: nothing more to start
+	if len(tb.syncer.jobs) != 1 {
+		t.Fatalf("%d sync jobs after a second flush, want 1", len(tb.syncer.jobs))
+	}
+	tb.runSyncs()
+	tb.b.CheckInvariants()
+	tb.b.Flush()
+	if len(tb.syncer.jobs) != 0 || len(tb.b.syncCandidates) != 0 {
+		t.Fatalf("after the sync: %d sync jobs, %d candidates", len(tb.syncer.jobs), len(tb.b.syncCandidates))
 	}
 }

@@ -75,13 +75,14 @@ func (p *partition) maximalISR() []int32 {
 
 // reconcile brings every partition in line with the image.
 func (b *Broker) reconcile(nowMs int64) {
-	b.topicOrder = nil
-	for _, name := range sortedKeys(b.topics) {
-		ts := b.topics[name]
-		if t := b.image.Topic(name); t == nil || t.ID != ts.meta.ID {
+	// The cached order is b.topics sorted by name; removing a topic drops
+	// the cache and leaves this slice as it was.
+	for _, ts := range b.orderedTopics() {
+		if t := b.image.Topic(ts.meta.Name); t == nil || t.ID != ts.meta.ID {
 			b.removeTopicLocal(nowMs, ts)
 		}
 	}
+	b.topicOrder = nil
 	for _, name := range b.image.TopicNames() {
 		t := b.image.Topic(name)
 		ts := b.topics[name]
@@ -115,7 +116,7 @@ func (b *Broker) removeTopicLocal(nowMs int64, ts *topicState) {
 	b.topicOrder = nil
 	for _, p := range ts.partitions {
 		p.deleted = true
-		p.role = roleNone
+		b.setRole(p, roleNone)
 		b.touchFetches(p)
 		b.failProduceWaiters(p, kerrUnknownTopicOrPartition)
 		if p.log != nil {
@@ -159,7 +160,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		if p.role == roleLeader {
 			b.failProduceWaiters(p, kerrNotLeaderOrFollower)
 		}
-		p.role = want
+		b.setRole(p, want)
 		p.fetchBackoffUntilMs = 0
 		// A fetch in flight to the previous leader may never be answered
 		// (that leader may be dead); its answer is ignored by its epoch.
@@ -193,6 +194,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		} else if want == roleFollower {
 			b.env.Logger.Info("following partition", "partition", p.dir, "leader", a.Leader, "leader_epoch", a.LeaderEpoch)
 			if bugs.TruncateToHighWatermark { // deliberate bug (core/bugs): Kafka's pre-KIP-101 rule
+				b.markUnsynced(p)
 				if err := p.log.TruncateTo(p.log.HighWatermark()); err != nil {
 					b.takeOffline(p, err)
 					return
@@ -480,15 +482,16 @@ func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
 // replica.lag.time.max.ms from the ISR of every partition this broker
 // leads.
 func (b *Broker) shrinkISRs(nowMs int64) {
-	b.forEachPartition(func(p *partition) {
-		if !p.isLeader() || p.isrInFlight || nowMs < p.isrRetryAtMs {
-			return
+	leading, _ := b.roleLists()
+	for _, p := range leading {
+		if p.role != roleLeader || !p.isLeader() || p.isrInFlight || nowMs < p.isrRetryAtMs {
+			continue // (a role may change during the pass, through alterISR)
 		}
 		if p.proposedISR != nil {
 			// An expansion whose outcome is unknown: ask again until an
 			// answer or the image settles it (see alterISR).
 			b.alterISR(nowMs, p, p.proposedISR)
-			return
+			continue
 		}
 		var out []int32
 		for _, f := range p.followers {
@@ -500,7 +503,7 @@ func (b *Broker) shrinkISRs(nowMs int64) {
 			}
 		}
 		if len(out) == 0 {
-			return
+			continue
 		}
 		var isr []int32
 		for _, id := range p.isr {
@@ -510,7 +513,7 @@ func (b *Broker) shrinkISRs(nowMs int64) {
 		}
 		b.env.Logger.Warn("shrinking ISR: followers behind", "partition", p.dir, "out", out, "isr", isr)
 		b.alterISR(nowMs, p, isr)
-	})
+	}
 }
 
 // alterISR sends an ISR change to the controller. The leader learns the
@@ -726,6 +729,7 @@ func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, 
 
 // applyReplicaFetch appends (or truncates) one partition after a fetch.
 func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp *kmsg.FetchResponseTopicPartition) {
+	b.markUnsynced(p) // whatever it writes (records, a truncation) Flush syncs
 	if sp.ErrorCode != kerrNone {
 		// NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH: the image
 		// will move this partition on. OFFSET_OUT_OF_RANGE below the
