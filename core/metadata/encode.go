@@ -3,6 +3,8 @@ package metadata
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -185,7 +187,7 @@ func appendTopic(b []byte, d int, t *Topic, ind bool) []byte {
 }
 
 // appendFile writes the whole snapshot.
-func appendFile(b []byte, f *fileFormat, ind bool) []byte {
+func appendFile(b []byte, f *fileFormat, ind bool, cache *topicCache) []byte {
 	b = append(b, '{')
 	b = appendKey(b, 1, true, "version", ind)
 	b = strconv.AppendInt(b, int64(f.Version), 10)
@@ -217,7 +219,11 @@ func appendFile(b []byte, f *fileFormat, ind bool) []byte {
 				b = append(b, ',')
 			}
 			b = appendNewline(b, 2, ind)
-			b = appendTopic(b, 2, t, ind)
+			if cache != nil && !ind && t != nil {
+				b = cache.appendTopic(b, t)
+			} else {
+				b = appendTopic(b, 2, t, ind)
+			}
 		}
 		b = appendNewline(b, 1, ind)
 		b = append(b, ']')
@@ -225,3 +231,110 @@ func appendFile(b []byte, f *fileFormat, ind bool) []byte {
 	b = appendNewline(b, 0, ind)
 	return append(b, '}')
 }
+
+// topicEncoding is a topic's cached compact encoding and a deep copy of
+// the topic it was made from.
+type topicEncoding struct {
+	snap    Topic
+	compact []byte
+}
+
+// topicCache is Image.compact seen from the encoder.
+type topicCache struct {
+	m    map[*Topic]*topicEncoding
+	seen int // topics encoded in this pass, to know when to prune
+}
+
+// appendTopic appends t's compact encoding, from the cache while t still
+// equals the copy taken when it was encoded.
+func (c *topicCache) appendTopic(b []byte, t *Topic) []byte {
+	c.seen++
+	if e := c.m[t]; e != nil && sameTopic(t, &e.snap) {
+		return append(b, e.compact...)
+	}
+	start := len(b)
+	b = appendTopic(b, 2, t, false)
+	e := c.m[t]
+	if e == nil {
+		e = &topicEncoding{}
+		c.m[t] = e
+	}
+	// The entry's storage is reused: a busy topic changes at most applies.
+	copyTopic(&e.snap, t)
+	e.compact = append(e.compact[:0], b[start:]...)
+	return b
+}
+
+// prune drops the entries of topics no longer in im (after a pass that
+// encoded all of im's topics).
+func (c *topicCache) prune(im *Image) {
+	if len(c.m) <= c.seen {
+		return
+	}
+	for t := range c.m {
+		if im.topics[t.Name] != t {
+			delete(c.m, t)
+		}
+	}
+}
+
+// copyTopic makes dst a deep copy of t, reusing dst's slices.
+func copyTopic(dst, t *Topic) {
+	dst.Name, dst.ID, dst.Partitions = t.Name, t.ID, t.Partitions
+	if !maps.Equal(dst.Configs, t.Configs) || (dst.Configs == nil) != (t.Configs == nil) {
+		dst.Configs = maps.Clone(t.Configs)
+	}
+	if t.Assignments == nil {
+		dst.Assignments = nil
+		return
+	}
+	old := dst.Assignments
+	dst.Assignments = slices.Grow(dst.Assignments[:0], len(t.Assignments))[:len(t.Assignments)]
+	if dst.Assignments == nil {
+		dst.Assignments = []Partition{} // empty, not nil, as t's
+	}
+	for i, p := range t.Assignments {
+		var replicas, isr []int32
+		if i < len(old) {
+			replicas, isr = old[i].Replicas, old[i].ISR
+		}
+		dst.Assignments[i] = Partition{Replicas: cloneInto(replicas, p.Replicas), ISR: cloneInto(isr, p.ISR),
+			Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}
+	}
+}
+
+// cloneInto copies src into dst's storage (nil stays nil, empty stays
+// empty: they encode differently).
+func cloneInto(dst, src []int32) []int32 {
+	if src == nil {
+		return nil
+	}
+	if dst == nil {
+		dst = make([]int32, 0, len(src))
+	}
+	return append(dst[:0], src...)
+}
+
+// sameTopic reports whether t encodes as snap does: every field equal,
+// with nil and empty slices told apart (they encode differently).
+func sameTopic(t, snap *Topic) bool {
+	if t.Name != snap.Name || t.ID != snap.ID || t.Partitions != snap.Partitions ||
+		len(t.Configs) != len(snap.Configs) || (t.Assignments == nil) != (snap.Assignments == nil) || len(t.Assignments) != len(snap.Assignments) {
+		return false
+	}
+	for k, v := range t.Configs {
+		if w, ok := snap.Configs[k]; !ok || w != v {
+			return false
+		}
+	}
+	for i := range t.Assignments {
+		p, q := &t.Assignments[i], &snap.Assignments[i]
+		if p.Leader != q.Leader || p.LeaderEpoch != q.LeaderEpoch || p.PartitionEpoch != q.PartitionEpoch ||
+			!sameEncodedIDs(p.Replicas, q.Replicas) || !sameEncodedIDs(p.ISR, q.ISR) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameEncodedIDs(a, b []int32) bool { return (a == nil) == (b == nil) && slices.Equal(a, b) }

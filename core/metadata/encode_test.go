@@ -197,3 +197,74 @@ func TestAppendMarshalAppends(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactCacheSeesEveryChange encodes random images, changes one
+// field of one topic in place (every field of Topic and Partition in
+// turn, through reflection so that a new field is covered too), and
+// requires AppendCompact to match encoding/json again: the per-topic
+// cache must never serve the encoding of a topic as it was.
+func TestCompactCacheSeesEveryChange(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	changed := 0
+	for i := range 3000 {
+		im := randomImage(r)
+		im.AppendCompact(nil) // fill the cache
+		names := im.TopicNames()
+		if len(names) == 0 {
+			continue
+		}
+		for range 3 { // the cache entries are reused after the first change
+			topic := im.Topic(names[r.IntN(len(names))])
+			target := reflect.ValueOf(topic).Elem()
+			if len(topic.Assignments) > 0 && r.IntN(2) == 0 {
+				target = reflect.ValueOf(&topic.Assignments[r.IntN(len(topic.Assignments))]).Elem()
+			}
+			f := target.Field(r.IntN(target.NumField()))
+			if mutate(r, f) {
+				changed++
+			}
+			if got, want := im.AppendCompact(nil), referenceCompact(t, im); !bytes.Equal(got, want) {
+				t.Fatalf("image %d after changing %s: compact encoder wrote\n%s\nencoding/json writes\n%s", i, target.Type(), got, want)
+			}
+		}
+	}
+	if changed < 3000 {
+		t.Fatalf("only %d of the changes changed anything", changed)
+	}
+}
+
+// mutate changes v in place the way the image's own code does (a slice
+// element, a map entry, a number, nil versus empty), reporting whether it
+// found something to change.
+func mutate(r *rand.Rand, v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(v.String() + "x")
+	case reflect.Int32, reflect.Int64:
+		v.SetInt(v.Int() + 1)
+	case reflect.Array:
+		e := v.Index(r.IntN(v.Len()))
+		e.SetUint(e.Uint() + 1)
+	case reflect.Map:
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+		v.SetMapIndex(reflect.ValueOf("k"), reflect.ValueOf("v"+string(rune('a'+r.IntN(26)))))
+	case reflect.Slice:
+		switch {
+		case v.IsNil():
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		case v.Len() == 0:
+			v.Set(reflect.Zero(v.Type()))
+		case v.Type().Elem().Kind() == reflect.Int32:
+			e := v.Index(r.IntN(v.Len()))
+			e.SetInt(e.Int() + 1) // in place: the cache's copy must not share the array
+		default:
+			e := v.Index(r.IntN(v.Len()))
+			return mutate(r, e.Field(r.IntN(e.NumField())))
+		}
+	default:
+		return false
+	}
+	return true
+}

@@ -93,6 +93,13 @@ type Image struct {
 	// every event.
 	names  []string
 	sorted []*Topic
+	// compact caches each topic's compact encoding with a copy of the
+	// topic as encoded (encode.go): the simulator encodes every node's
+	// image after every metadata apply, and an apply changes one topic or
+	// a few. An entry is used only while the topic still equals its copy,
+	// so a change made any way at all (topics are mutated in place) is
+	// never missed.
+	compact map[*Topic]*topicEncoding
 }
 
 // NewImage returns an empty image.
@@ -255,7 +262,16 @@ func (im *Image) appendEncoding(dst []byte, indent bool) []byte {
 		}
 		dst = make([]byte, 0, size)
 	}
-	return appendFile(dst, &f, indent)
+	if indent {
+		return appendFile(dst, &f, indent, nil)
+	}
+	if im.compact == nil {
+		im.compact = map[*Topic]*topicEncoding{}
+	}
+	c := topicCache{m: im.compact}
+	dst = appendFile(dst, &f, indent, &c)
+	c.prune(im)
+	return dst
 }
 
 // Unmarshal decodes an image written by Marshal and checks its
