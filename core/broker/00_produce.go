@@ -28,6 +28,11 @@ type pendingProduce struct {
 	req       *Request
 	resp      *kmsg.ProduceResponse
 	remaining int // partitions still waiting
+	// checkPass and checkWaiters are CheckInvariants' count of the
+	// waiters found for this request in its pass numbered checkPass (a
+	// map per pass cost more than the rest of the check).
+	checkPass    uint64
+	checkWaiters int
 }
 
 // produceWaiter is one partition's share of a pendingProduce.

@@ -148,6 +148,10 @@ type Broker struct {
 	// rolesStale says a role changed since they were built.
 	leading, following []*partition
 	rolesStale         bool
+	// checkPass numbers CheckInvariants passes; checkPending is its
+	// scratch list of produce requests found waiting.
+	checkPass    uint64
+	checkPending []*pendingProduce
 	// fetchPartsSeen numbers the waiting fetches as they register with
 	// their partitions (partition.fetchSeen dedupes a partition named
 	// twice).

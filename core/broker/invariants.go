@@ -17,8 +17,11 @@ func (b *Broker) CheckInvariants() {
 			panic("broker invariant: parked request deadlines out of arrival order")
 		}
 	}
-	var waiting map[*pendingProduce]int // made at the first waiter: most checks find none
-	var order []*pendingProduce         // first-seen order, so a failure message never depends on map order
+	// The produce requests found waiting, in first-seen order (so a
+	// failure message never depends on map order), each counting its
+	// waiters in this pass.
+	b.checkPass++
+	order := b.checkPending[:0]
 	registered, unfenced := b.registered(), b.unfenced()
 	fetchEntries := 0 // waiting fetches listed by the partitions, counted once per partition
 	// The role lists are rebuilt only after setRole: a role changed any
@@ -106,27 +109,27 @@ func (b *Broker) CheckInvariants() {
 				if w.target > p.log.LogEndOffset() {
 					panic(fmt.Sprintf("broker invariant: partition %s produce waiter target %d beyond log end %d", p.dir, w.target, p.log.LogEndOffset()))
 				}
-				if waiting == nil {
-					waiting = map[*pendingProduce]int{}
-				}
-				if waiting[w.pending] == 0 {
+				if w.pending.checkPass != b.checkPass {
+					w.pending.checkPass, w.pending.checkWaiters = b.checkPass, 0
 					order = append(order, w.pending)
 				}
-				waiting[w.pending]++
+				w.pending.checkWaiters++
 			}
 		}
 	}
 	if len(b.topics) != b.image.Len() {
 		panic(fmt.Sprintf("broker invariant: %d open topics, %d in the image", len(b.topics), b.image.Len()))
 	}
-	if len(waiting) != b.pendingProduces {
-		panic(fmt.Sprintf("broker invariant: %d produce requests counted as pending, %d found waiting", b.pendingProduces, len(waiting)))
+	if len(order) != b.pendingProduces {
+		panic(fmt.Sprintf("broker invariant: %d produce requests counted as pending, %d found waiting", b.pendingProduces, len(order)))
 	}
 	for _, pending := range order {
-		if n := waiting[pending]; pending.remaining != n {
+		if n := pending.checkWaiters; pending.remaining != n {
 			panic(fmt.Sprintf("broker invariant: produce request has %d partitions remaining but %d waiters", pending.remaining, n))
 		}
 	}
+	clear(order) // keep no request alive through the scratch slice
+	b.checkPending = order[:0]
 	if len(b.deleteWaiters) > b.cfg.MaxWaitingFetches {
 		panic(fmt.Sprintf("broker invariant: %d DeleteRecords waiters above the limit %d", len(b.deleteWaiters), b.cfg.MaxWaitingFetches))
 	}
