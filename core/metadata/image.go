@@ -100,6 +100,8 @@ type Image struct {
 	// so a change made any way at all (topics are mutated in place) is
 	// never missed.
 	compact map[*Topic]*topicEncoding
+	// brokerIDs caches the registered ids in order (sortedBrokerIDs).
+	brokerIDs []int32
 }
 
 // NewImage returns an empty image.
@@ -160,21 +162,41 @@ func (im *Image) Len() int { return len(im.topics) }
 func (im *Image) Broker(id int32) *Broker { return im.brokers[id] }
 
 // BrokerIDs returns every registered broker id in ascending order.
-func (im *Image) BrokerIDs() []int32 {
-	ids := make([]int32, 0, len(im.brokers))
-	for id := range im.brokers {
-		ids = append(ids, id)
+func (im *Image) BrokerIDs() []int32 { return slices.Clone(im.sortedBrokerIDs()) }
+
+// Brokers yields every registration in ascending id order without
+// allocating (the controller looks at every session after every event).
+func (im *Image) Brokers() iter.Seq2[int32, *Broker] {
+	return func(yield func(int32, *Broker) bool) {
+		for _, id := range im.sortedBrokerIDs() { // a registration in the body leaves this slice as it is
+			if !yield(id, im.brokers[id]) {
+				return
+			}
+		}
 	}
-	slices.Sort(ids)
-	return ids
+}
+
+// sortedBrokerIDs is the cached id order. Registrations are never
+// removed, so the cache is stale exactly when it is shorter than the map;
+// it is replaced, never written, so callers may keep ranging over it.
+func (im *Image) sortedBrokerIDs() []int32 {
+	if len(im.brokerIDs) != len(im.brokers) {
+		ids := make([]int32, 0, len(im.brokers))
+		for id := range im.brokers {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		im.brokerIDs = ids
+	}
+	return im.brokerIDs
 }
 
 // UnfencedBrokerIDs returns the ids of registered, unfenced brokers in
 // ascending order.
 func (im *Image) UnfencedBrokerIDs() []int32 {
 	var ids []int32
-	for _, id := range im.BrokerIDs() {
-		if !im.brokers[id].Fenced {
+	for id, b := range im.Brokers() {
+		if !b.Fenced {
 			ids = append(ids, id)
 		}
 	}
@@ -247,8 +269,8 @@ func (im *Image) AppendCompact(dst []byte) []byte { return im.appendEncoding(dst
 
 func (im *Image) appendEncoding(dst []byte, indent bool) []byte {
 	f := fileFormat{Version: imageVersion, ProducerIDEnd: im.ProducerIDEnd}
-	for _, id := range im.BrokerIDs() {
-		f.Brokers = append(f.Brokers, im.brokers[id])
+	for _, b := range im.Brokers() {
+		f.Brokers = append(f.Brokers, b)
 	}
 	for _, name := range im.sortedNames() {
 		f.Topics = append(f.Topics, im.topics[name])
