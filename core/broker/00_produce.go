@@ -28,6 +28,11 @@ type pendingProduce struct {
 	req       *Request
 	resp      *kmsg.ProduceResponse
 	remaining int // partitions still waiting
+	// checkPass and checkWaiters are CheckInvariants' count of the
+	// waiters found for this request in its pass numbered checkPass (a
+	// map per pass cost more than the rest of the check).
+	checkPass    uint64
+	checkWaiters int
 }
 
 // produceWaiter is one partition's share of a pendingProduce.
@@ -65,7 +70,7 @@ func handleProduce(b *Broker, nowMs int64, req *Request) error {
 		requestCode = kerrRequestTimedOut
 	}
 	timeoutMs := min(max(int64(r.TimeoutMillis), 0), b.cfg.MaxProduceTimeoutMs)
-	// Followers long-polling for the appended partitions are woken only
+	// Fetches long-polling on the appended partitions are woken only
 	// once every partition is appended and its waiter registered: a wake
 	// serves replica fetches, whose read errors take partitions offline
 	// and fail their waiters, which must exist by then (sim seeds 15 and
@@ -132,6 +137,10 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 	if !p.isLeader() {
 		return kerrNotLeaderOrFollower, nil
 	}
+	// Whatever the append does (records, a failure that takes p offline),
+	// long polls on p see it at the wake that ends the request.
+	b.touchFetches(p)
+	b.markUnsynced(p)
 	if code := checkProduceFormat(r.Version, rp.Records); code != kerrNone {
 		return code, nil
 	}
@@ -223,9 +232,14 @@ func (b *Broker) completeProduceWaiters(p *partition) {
 // expireProduces answers REQUEST_TIMED_OUT to produces whose timeout
 // passed (acks=all waiting for followers that do not come).
 func (b *Broker) expireProduces(nowMs int64) {
-	b.forEachPartition(func(p *partition) {
+	if b.pendingProduces == 0 {
+		return // every waiter belongs to a pending produce
+	}
+	// Only leaders have waiters (CheckInvariants).
+	leading, _ := b.roleLists()
+	for _, p := range leading {
 		if len(p.waiters) == 0 {
-			return
+			continue
 		}
 		kept := p.waiters[:0]
 		for _, w := range p.waiters {
@@ -237,7 +251,7 @@ func (b *Broker) expireProduces(nowMs int64) {
 		}
 		clear(p.waiters[len(kept):])
 		p.waiters = kept
-	})
+	}
 }
 
 // failProduceWaiters answers every waiting produce on p with code.

@@ -24,6 +24,9 @@ package broker
 // wait expires, or a partition errors.
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/bugs"
@@ -37,6 +40,12 @@ type waitingFetch struct {
 	fetch      *kmsg.FetchRequest
 	deadlineMs int64
 	seq        uint64 // its arrival number (Broker.fetchSeq)
+	// parts are the partitions it names (each once); it is in each one's
+	// fetchWaiters until it is answered.
+	parts []*partition
+	// done says it was answered or dropped; woken says a wake round has
+	// collected it.
+	done, woken bool
 }
 
 func handleFetch(b *Broker, nowMs int64, req *Request) error {
@@ -67,63 +76,138 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 		b.reply(req, resp)
 		return nil
 	}
-	b.waitingFetches = append(b.waitingFetches, &waitingFetch{req: req, fetch: r, deadlineMs: nowMs + wait, seq: seq})
+	w := &waitingFetch{req: req, fetch: r, deadlineMs: nowMs + wait, seq: seq}
+	b.fetchPartsSeen++
+	for _, rt := range r.Topics {
+		// Every partition named exists: a response with an unknown one
+		// errors, and an erroring fetch does not wait.
+		ts := b.topics[rt.Topic]
+		for _, rp := range rt.Partitions {
+			p := ts.partitions[rp.Partition]
+			if p.fetchSeen != b.fetchPartsSeen {
+				p.fetchSeen = b.fetchPartsSeen
+				w.parts = append(w.parts, p)
+				p.fetchWaiters = append(p.fetchWaiters, w)
+			}
+		}
+	}
+	b.waitingFetches = append(b.waitingFetches, w)
 	return nil
 }
 
 // answerFetch builds the response of a waiting fetch afresh and sends it.
 func (b *Broker) answerFetch(nowMs int64, w *waitingFetch) {
 	resp, _, _ := b.buildFetchResponse(nowMs, w.seq, w.fetch)
+	b.dropWaitingFetch(w)
 	b.reply(w.req, resp)
 }
 
+// dropWaitingFetch marks w done and takes it off its partitions' lists
+// (lazily: a list is compacted once most of it is done, so answering
+// thousands of fetches on one partition stays linear). The caller takes
+// it off b.waitingFetches.
+func (b *Broker) dropWaitingFetch(w *waitingFetch) {
+	if w.done {
+		return
+	}
+	w.done = true
+	for _, p := range w.parts {
+		p.fetchWaitersDone++
+		if 2*p.fetchWaitersDone > len(p.fetchWaiters) {
+			p.compactFetchWaiters()
+		}
+	}
+}
+
+// compactFetchWaiters drops the answered fetches from p.fetchWaiters.
+func (p *partition) compactFetchWaiters() {
+	p.fetchWaiters = slices.DeleteFunc(p.fetchWaiters, func(w *waitingFetch) bool { return w.done })
+	p.fetchWaitersDone = 0
+}
+
+// touchFetches records that p changed in a way that may satisfy or end
+// the long polls waiting on it (new records, a higher high watermark, a
+// moved log start, a role or epoch change, an error); the next
+// wakeFetches builds them again.
+func (b *Broker) touchFetches(p *partition) {
+	if p.fetchTouched || len(p.fetchWaiters) == p.fetchWaitersDone {
+		return
+	}
+	p.fetchTouched = true
+	b.fetchTouched = append(b.fetchTouched, p)
+}
+
 // wakeFetches answers the long polls that now have enough data (or an
-// error to report).
+// error to report), among those waiting on the partitions touched since
+// the last wake (touchFetches): a fetch on partitions nothing changed
+// would be built again to the same too-small answer, and every produce
+// used to rebuild every waiting fetch. Kafka's purgatory likewise keys a
+// delayed fetch by its partitions. The fetches woken together are built
+// in arrival order.
 //
 // Building a response can move a leader's high watermark (a follower's
-// fetch reports its progress), which wants to wake fetches again: the
+// fetch reports its progress), which touches partitions again: the
 // waking flag turns that nested call into another round of this loop.
 func (b *Broker) wakeFetches(nowMs int64) {
 	if b.waking {
-		b.wakeMore = true
 		return
 	}
 	b.waking = true
-	for again := true; again; {
-		b.wakeMore = false
-		if len(b.waitingFetches) > 0 {
-			waiting := b.waitingFetches
-			b.waitingFetches = nil
-			var kept []*waitingFetch
-			for _, w := range waiting {
-				resp, bytes, errored := b.buildFetchResponse(nowMs, w.seq, w.fetch)
-				if errored || bytes >= b.fetchMinBytes(w.fetch) {
-					b.reply(w.req, resp)
-					continue
+	for len(b.fetchTouched) > 0 {
+		touched := b.fetchTouched
+		b.fetchTouched = nil
+		var woken []*waitingFetch
+		for _, p := range touched {
+			p.fetchTouched = false
+			for _, w := range p.fetchWaiters {
+				if !w.done && !w.woken {
+					w.woken = true
+					woken = append(woken, w)
 				}
-				kept = append(kept, w)
 			}
-			// Fetches that arrived meanwhile (none can: handlers do not run
-			// nested) are kept after the survivors.
-			b.waitingFetches = append(kept, b.waitingFetches...)
 		}
-		again = b.wakeMore
+		slices.SortFunc(woken, func(x, y *waitingFetch) int { return cmp.Compare(x.seq, y.seq) })
+		answered := false
+		for _, w := range woken {
+			w.woken = false
+			if w.done {
+				continue // dropped meanwhile (its connection closed)
+			}
+			resp, bytes, errored := b.buildFetchResponse(nowMs, w.seq, w.fetch)
+			if errored || bytes >= b.fetchMinBytes(w.fetch) {
+				b.dropWaitingFetch(w)
+				b.reply(w.req, resp)
+				answered = true
+			}
+		}
+		if answered {
+			b.waitingFetches = slices.DeleteFunc(b.waitingFetches, func(w *waitingFetch) bool { return w.done })
+		}
 	}
 	b.waking = false
 }
 
-// expireFetches answers the long polls whose wait is over.
+// expireFetches answers the long polls whose wait is over, in arrival
+// order. They leave b.waitingFetches before any is answered: building an
+// answer can wake fetches (a follower's progress raises a high
+// watermark), which edits that list.
 func (b *Broker) expireFetches(nowMs int64) {
+	var expired []*waitingFetch
 	kept := b.waitingFetches[:0]
 	for _, w := range b.waitingFetches {
 		if w.deadlineMs <= nowMs {
-			b.answerFetch(nowMs, w)
+			expired = append(expired, w)
 			continue
 		}
 		kept = append(kept, w)
 	}
 	clear(b.waitingFetches[len(kept):])
 	b.waitingFetches = kept
+	for _, w := range expired {
+		if !w.done { // a wake while answering an earlier one may have answered it
+			b.answerFetch(nowMs, w)
+		}
+	}
 }
 
 // FetchResponseMaxBytes is the most record bytes a response to r may

@@ -119,6 +119,7 @@ func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicP
 		return kerrOffsetOutOfRange, false, nil
 	}
 	if offset > p.log.LogStartOffset() {
+		b.markUnsynced(p)
 		// The checkpoint written before segments go may need the space
 		// reserve on a full disk (storage.go).
 		if err := b.withSpace("delete records checkpoint", func() error { return p.log.DeleteRecordsBefore(offset) }); err != nil {
@@ -131,6 +132,7 @@ func (b *Broker) deleteRecords(topic string, rp *kmsg.DeleteRecordsRequestTopicP
 			return code, false, nil
 		}
 		changed = true
+		b.touchFetches(p)
 		b.env.Logger.Info("deleted records", "partition", p.dir, "log_start_offset", offset)
 	}
 	if lw := b.lowWatermark(p); lw < offset {

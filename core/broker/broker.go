@@ -135,9 +135,32 @@ type Broker struct {
 	fetchesInFlight map[int32]int
 	// staged collects the metadata records of the admin request being
 	// handled (stage, finishStaged).
-	staged   []metadata.Record
-	waking   bool
-	wakeMore bool
+	staged []metadata.Record
+	// waking says wakeFetches is running; fetchTouched lists the
+	// partitions touched since (touchFetches), whose long polls the next
+	// wake builds again.
+	waking       bool
+	fetchTouched []*partition
+	// syncCandidates are the partitions Flush looks at (markUnsynced),
+	// each once (partition.syncCandidate).
+	syncCandidates []*partition
+	// leading and following cache the partitions by role (roleLists);
+	// rolesStale says a role changed since they were built.
+	leading, following []*partition
+	rolesStale         bool
+	// resigning lists the partitions this broker must ask to take it out
+	// of their ISR (mustLeaveISR; rebuilt by retryResigns' scan, added to
+	// by resignOffline), so that NextWakeMs need not walk every partition
+	// for the next ask.
+	resigning []*partition
+	// checkPass numbers CheckInvariants passes; checkPending is its
+	// scratch list of produce requests found waiting.
+	checkPass    uint64
+	checkPending []*pendingProduce
+	// fetchPartsSeen numbers the waiting fetches as they register with
+	// their partitions (partition.fetchSeen dedupes a partition named
+	// twice).
+	fetchPartsSeen uint64
 
 	pendingProduces int // produce requests waiting for a sync
 	waitingFetches  []*waitingFetch
@@ -206,6 +229,8 @@ type partition struct {
 	// pause of resignBackoffMs that doubles while the image shows it in.
 	resignRetryAtMs int64
 	resignBackoffMs int64
+	// resignListed says p is on Broker.resigning.
+	resignListed bool
 	// Follower state: a fetch in flight, or a pause after a failed one.
 	fetchInFlight       bool
 	fetchBackoffUntilMs int64
@@ -249,6 +274,17 @@ type partition struct {
 	// scrubOffset is where the background scrubber reads p's log next
 	// (scrub.go).
 	scrubOffset int64
+	// fetchWaiters are the long-polling fetches that name p, in arrival
+	// order; fetchWaitersDone of them were answered since the list was
+	// last compacted (01_fetch.go). fetchTouched says p is in
+	// Broker.fetchTouched; fetchSeen is the last waiting fetch that
+	// registered with p.
+	fetchWaiters     []*waitingFetch
+	fetchWaitersDone int
+	fetchTouched     bool
+	fetchSeen        uint64
+	// syncCandidate says p is in Broker.syncCandidates.
+	syncCandidate bool
 }
 
 // New opens (recovering from disk) the broker's state. It refuses a disk
@@ -479,6 +515,7 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 		p.metadataRecorded = true
 	}
 	p.log = log
+	b.markUnsynced(p)
 	p.offlineErr = nil
 	p.durableAtFailure = -1
 	b.scrub.soon = true
@@ -644,6 +681,37 @@ func (b *Broker) forEachPartition(fn func(p *partition)) {
 	}
 }
 
+// setRole changes p's role; the role lists (roleLists) are rebuilt at
+// their next use.
+func (b *Broker) setRole(p *partition, r partitionRole) {
+	if p.role != r {
+		p.role = r
+		b.rolesStale = true
+	}
+}
+
+// roleLists returns the partitions this broker leads and those it
+// follows, each in topic-name order (cached; rebuilt after a role or
+// topic change). The timers that concern only leaders or followers walk
+// these instead of every partition after every event.
+func (b *Broker) roleLists() (leading, following []*partition) {
+	if b.rolesStale || b.topicOrder == nil {
+		// New slices: a pass over the old ones may still be running
+		// (alterISR can apply metadata on the controller's own node).
+		b.leading, b.following = nil, nil
+		b.forEachPartition(func(p *partition) {
+			switch p.role {
+			case roleLeader:
+				b.leading = append(b.leading, p)
+			case roleFollower:
+				b.following = append(b.following, p)
+			}
+		})
+		b.rolesStale = false
+	}
+	return b.leading, b.following
+}
+
 // orderedTopics returns the open topics sorted by name (cached).
 func (b *Broker) orderedTopics() []*topicState {
 	if b.topicOrder == nil {
@@ -672,10 +740,17 @@ func (b *Broker) applyRetention(nowMs int64) {
 			return
 		}
 		var n int
+		start := p.log.LogStartOffset()
 		err := b.withSpace("retention checkpoint", func() (err error) {
 			n, err = p.log.ApplyRetention(nowMs)
 			return err
 		})
+		if p.log != nil && p.log.LogStartOffset() != start {
+			b.touchFetches(p) // a long poll below the new start gets its error
+		}
+		if p.log != nil {
+			b.markUnsynced(p)
+		}
 		if err != nil {
 			b.env.Logger.Warn("retention failed", "partition", p.dir, "err", err)
 			return
@@ -685,6 +760,7 @@ func (b *Broker) applyRetention(nowMs int64) {
 		}
 	})
 	b.keepReserve() // the pass may have used the reserve and freed room
+	b.wakeFetches(nowMs)
 }
 
 // Flush starts a sync for every partition with unsynced writes and no sync
@@ -694,11 +770,37 @@ func (b *Broker) Flush() {
 	if b.closed || !b.cfg.SyncWrites {
 		return
 	}
-	b.forEachPartition(func(p *partition) {
-		if len(p.waiters) > 0 || (p.log != nil && p.log.DurableEndOffset() < p.log.LogEndOffset()) {
-			b.startSync(p)
+	// Only partitions written to (or synced) since they last had nothing
+	// to sync can have something to sync now (markUnsynced): scanning
+	// every partition here, after every event, cost more than the syncs.
+	cands := b.syncCandidates
+	b.syncCandidates = nil // startSync may report a sync done at once, which marks again
+	for _, p := range cands {
+		p.syncCandidate = false
+		if !p.needsFlush() {
+			continue
 		}
-	})
+		b.startSync(p)
+		if !p.syncing {
+			b.markUnsynced(p) // e.g. acks=all waiters on synced data: checked again next time
+		}
+	}
+}
+
+// needsFlush is Flush's condition for starting a sync of p.
+func (p *partition) needsFlush() bool {
+	return len(p.waiters) > 0 || (p.log != nil && p.log.DurableEndOffset() < p.log.LogEndOffset())
+}
+
+// markUnsynced records that p's log was written or synced, so that the
+// next Flush looks at it (a no-op without sync writes, where Flush does
+// nothing and Tick syncs every partition in the background).
+func (b *Broker) markUnsynced(p *partition) {
+	if !b.cfg.SyncWrites || p.syncCandidate {
+		return
+	}
+	p.syncCandidate = true
+	b.syncCandidates = append(b.syncCandidates, p)
 }
 
 func (b *Broker) startSync(p *partition) {
@@ -737,6 +839,7 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 		err = nil
 	}
 	p.log.FinishSync(job, err)
+	b.markUnsynced(p) // writes made during the sync wait for the next one
 	if err != nil {
 		b.takeOffline(p, fmt.Errorf("fsync: %w", err))
 		return
@@ -772,7 +875,7 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 		_ = p.log.Close()
 		p.log = nil
 	}
-	p.role = roleNone
+	b.setRole(p, roleNone)
 	b.setOffline(p, cause)
 	b.failProduceWaiters(p, kerrKafkaStorageError)
 	// Long polls waiting on p get the error at once, from settle: waking
@@ -786,7 +889,13 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 // ConnClosed drops the long-polling fetches of a closed connection.
 func (b *Broker) ConnClosed(conn ConnID) {
 	b.parked = slices.DeleteFunc(b.parked, func(pr parkedRequest) bool { return pr.req.Conn == conn })
-	b.waitingFetches = slices.DeleteFunc(b.waitingFetches, func(w *waitingFetch) bool { return w.req.Conn == conn })
+	b.waitingFetches = slices.DeleteFunc(b.waitingFetches, func(w *waitingFetch) bool {
+		if w.req.Conn != conn {
+			return false
+		}
+		b.dropWaitingFetch(w)
+		return true
+	})
 	b.deleteWaiters = slices.DeleteFunc(b.deleteWaiters, func(w *deleteWaiter) bool { return w.pending.req.Conn == conn })
 }
 
@@ -797,10 +906,13 @@ func (b *Broker) Shutdown(nowMs int64) {
 	if b.closed {
 		return
 	}
-	for _, w := range b.waitingFetches {
-		b.answerFetch(nowMs, w)
+	waiting := b.waitingFetches
+	b.waitingFetches = nil // answering can wake fetches, which edits the list
+	for _, w := range waiting {
+		if !w.done {
+			b.answerFetch(nowMs, w)
+		}
 	}
-	b.waitingFetches = nil
 	b.finishDeleteWaiters(func(*deleteWaiter) (int16, bool) { return kerrNotLeaderOrFollower, true })
 	// Parked requests get no answer: their connections close with the
 	// listener, and the clients retry elsewhere.

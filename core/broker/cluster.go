@@ -449,34 +449,39 @@ func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 	for _, p := range b.proposals { // a minimum: the order does not matter
 		next = min(next, p.deadlineMs)
 	}
-	b.forEachPartition(func(p *partition) {
-		for _, w := range p.waiters {
-			next = min(next, w.deadlineMs)
+	// Produce waiters live on leaders only (CheckInvariants); nothing
+	// else here concerns a partition without a role.
+	leading, following := b.roleLists()
+	for _, p := range leading {
+		if b.pendingProduces > 0 {
+			for _, w := range p.waiters {
+				next = min(next, w.deadlineMs)
+			}
 		}
 		if !b.clustered() {
-			return
+			continue
 		}
+		if p.isrRetryAtMs > nowMs {
+			next = min(next, p.isrRetryAtMs)
+		}
+		for _, f := range p.followers {
+			if metadataContains(p.isr, f.id) {
+				next = min(next, f.lastCaughtUpMs+b.cfg.ReplicaLagTimeMaxMs+1)
+			}
+		}
+	}
+	if !b.clustered() {
+		return next
+	}
+	for _, p := range following {
+		if !p.fetchInFlight && p.fetchBackoffUntilMs > nowMs {
+			next = min(next, p.fetchBackoffUntilMs)
+		}
+	}
+	for _, p := range b.resigning {
 		if !p.isrInFlight && p.resignRetryAtMs > nowMs && b.mustLeaveISR(p) {
 			next = min(next, p.resignRetryAtMs)
 		}
-		switch p.role {
-		case roleFollower:
-			if !p.fetchInFlight && p.fetchBackoffUntilMs > nowMs {
-				next = min(next, p.fetchBackoffUntilMs)
-			}
-		case roleLeader:
-			if p.isrRetryAtMs > nowMs {
-				next = min(next, p.isrRetryAtMs)
-			}
-			for _, f := range p.followers {
-				if metadataContains(p.isr, f.id) {
-					next = min(next, f.lastCaughtUpMs+b.cfg.ReplicaLagTimeMaxMs+1)
-				}
-			}
-		}
-	})
-	if !b.clustered() {
-		return next
 	}
 	if b.controllerID >= 0 {
 		if !b.registered() {

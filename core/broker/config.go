@@ -337,6 +337,9 @@ func validateTopicConfigs(overrides map[string]string) error {
 // defaults with the topic's overrides applied.
 func (c *Config) logConfigFor(overrides map[string]string) partlog.Config {
 	lc := c.LogDefaults
+	if len(overrides) == 0 {
+		return lc // most topics (reconcile asks for every topic at every metadata change)
+	}
 	for _, def := range topicConfigDefs {
 		if v, ok := overrides[def.name]; ok && def.apply != nil {
 			def.apply(&lc, v)

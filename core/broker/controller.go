@@ -46,8 +46,7 @@ func (b *Broker) controllerTick(nowMs int64) {
 	if !b.ctrl.active {
 		return
 	}
-	for _, id := range b.image.BrokerIDs() {
-		reg := b.image.Broker(id)
+	for id, reg := range b.image.Brokers() {
 		last, seen := b.ctrl.lastHeartbeatMs[id]
 		if !seen {
 			// The session starts when this controller first looks.
@@ -67,8 +66,8 @@ func (b *Broker) controllerNextWakeMs(next int64) int64 {
 	if !b.ctrl.active {
 		return next
 	}
-	for _, id := range b.image.BrokerIDs() {
-		if last, ok := b.ctrl.lastHeartbeatMs[id]; ok && !b.image.Broker(id).Fenced {
+	for id, reg := range b.image.Brokers() {
+		if last, ok := b.ctrl.lastHeartbeatMs[id]; ok && !reg.Fenced {
 			if t := last + b.cfg.SessionTimeoutMs + 1; t < next {
 				next = t
 			}

@@ -17,10 +17,36 @@ func (b *Broker) CheckInvariants() {
 			panic("broker invariant: parked request deadlines out of arrival order")
 		}
 	}
-	waiting := map[*pendingProduce]int{}
-	var order []*pendingProduce // first-seen order, so a failure message never depends on map order
+	// The produce requests found waiting, in first-seen order (so a
+	// failure message never depends on map order), each counting its
+	// waiters in this pass.
+	b.checkPass++
+	order := b.checkPending[:0]
+	registered, unfenced := b.registered(), b.unfenced()
+	fetchEntries := 0 // waiting fetches listed by the partitions, counted once per partition
+	// The role lists are rebuilt only after setRole: a role changed any
+	// other way would hide a partition from the timers that walk them.
+	// They are in topic order, as this walk is.
+	checkRoles := !b.rolesStale && b.topicOrder != nil
+	var leading, following []*partition
+	if checkRoles {
+		leading, following = b.roleLists()
+	}
+	li, fi := 0, 0
+	// The open topics in name order (the cached order forEachPartition
+	// uses) line up with the image's names when all is well, which saves
+	// a map lookup per topic on every check; a name that does not line up
+	// is looked up, so a mismatch is still reported as before.
+	ordered := b.orderedTopics()
+	next := 0
 	for name := range b.image.Topics() {
-		ts := b.topics[name]
+		var ts *topicState
+		if next < len(ordered) && ordered[next].meta.Name == name {
+			ts = ordered[next]
+			next++
+		} else {
+			ts = b.topics[name]
+		}
 		if ts == nil {
 			panic(fmt.Sprintf("broker invariant: topic %q is in the image but not open", name))
 		}
@@ -28,6 +54,20 @@ func (b *Broker) CheckInvariants() {
 			panic(fmt.Sprintf("broker invariant: topic %q has %d open partitions, image says %d", name, len(ts.partitions), ts.meta.Partitions))
 		}
 		for _, p := range ts.partitions {
+			if p.fetchWaitersDone < 0 || p.fetchWaitersDone > len(p.fetchWaiters) || p.fetchTouched {
+				panic(fmt.Sprintf("broker invariant: partition %s lists %d waiting fetches, %d of them answered, touched %v", p.dir, len(p.fetchWaiters), p.fetchWaitersDone, p.fetchTouched))
+			}
+			fetchEntries += len(p.fetchWaiters) - p.fetchWaitersDone
+			if checkRoles && p.role != roleNone {
+				list, i := leading, &li
+				if p.role == roleFollower {
+					list, i = following, &fi
+				}
+				if *i >= len(list) || list[*i] != p {
+					panic(fmt.Sprintf("broker invariant: partition %s with role %d is missing from the cached role lists", p.dir, p.role))
+				}
+				*i++
+			}
 			if p.log == nil {
 				if p.role != roleNone {
 					panic(fmt.Sprintf("broker invariant: partition %s without a log has role %d", p.dir, p.role))
@@ -47,48 +87,66 @@ func (b *Broker) CheckInvariants() {
 				continue
 			}
 			p.log.CheckInvariants()
+			if b.cfg.SyncWrites && !p.syncing && !p.syncCandidate && p.needsFlush() {
+				panic(fmt.Sprintf("broker invariant: partition %s has data to sync (durable end %d, log end %d, %d waiters) but the next Flush would not look at it", p.dir, p.log.DurableEndOffset(), p.log.LogEndOffset(), len(p.waiters)))
+			}
 			hw := p.log.HighWatermark()
 			if b.cfg.SyncWrites && hw > p.log.DurableEndOffset() {
 				panic(fmt.Sprintf("broker invariant: partition %s high watermark %d above durable end %d with sync writes on", p.dir, hw, p.log.DurableEndOffset()))
 			}
 			a := &ts.meta.Assignments[p.index]
 			if p.role == roleLeader {
-				if a.Leader != b.cfg.NodeID || a.LeaderEpoch != p.leaderEpoch || !b.unfenced() {
-					panic(fmt.Sprintf("broker invariant: partition %s acts as leader at epoch %d, image says leader %d epoch %d (unfenced %v)", p.dir, p.leaderEpoch, a.Leader, a.LeaderEpoch, b.unfenced()))
+				if a.Leader != b.cfg.NodeID || a.LeaderEpoch != p.leaderEpoch || !unfenced {
+					panic(fmt.Sprintf("broker invariant: partition %s acts as leader at epoch %d, image says leader %d epoch %d (unfenced %v)", p.dir, p.leaderEpoch, a.Leader, a.LeaderEpoch, unfenced))
 				}
 			} else if len(p.waiters) > 0 {
 				panic(fmt.Sprintf("broker invariant: partition %s has produce waiters but does not lead", p.dir))
 			}
-			if p.role == roleFollower && (a.Leader == b.cfg.NodeID || a.Leader != p.leaderID || !b.registered()) {
+			if p.role == roleFollower && (a.Leader == b.cfg.NodeID || a.Leader != p.leaderID || !registered) {
 				panic(fmt.Sprintf("broker invariant: partition %s follows %d, image says leader %d", p.dir, p.leaderID, a.Leader))
 			}
 			for _, w := range p.waiters {
 				if w.target > p.log.LogEndOffset() {
 					panic(fmt.Sprintf("broker invariant: partition %s produce waiter target %d beyond log end %d", p.dir, w.target, p.log.LogEndOffset()))
 				}
-				if waiting[w.pending] == 0 {
+				if w.pending.checkPass != b.checkPass {
+					w.pending.checkPass, w.pending.checkWaiters = b.checkPass, 0
 					order = append(order, w.pending)
 				}
-				waiting[w.pending]++
+				w.pending.checkWaiters++
 			}
 		}
 	}
 	if len(b.topics) != b.image.Len() {
 		panic(fmt.Sprintf("broker invariant: %d open topics, %d in the image", len(b.topics), b.image.Len()))
 	}
-	if len(waiting) != b.pendingProduces {
-		panic(fmt.Sprintf("broker invariant: %d produce requests counted as pending, %d found waiting", b.pendingProduces, len(waiting)))
+	if len(order) != b.pendingProduces {
+		panic(fmt.Sprintf("broker invariant: %d produce requests counted as pending, %d found waiting", b.pendingProduces, len(order)))
 	}
 	for _, pending := range order {
-		if n := waiting[pending]; pending.remaining != n {
+		if n := pending.checkWaiters; pending.remaining != n {
 			panic(fmt.Sprintf("broker invariant: produce request has %d partitions remaining but %d waiters", pending.remaining, n))
 		}
 	}
+	clear(order) // keep no request alive through the scratch slice
+	b.checkPending = order[:0]
 	if len(b.deleteWaiters) > b.cfg.MaxWaitingFetches {
 		panic(fmt.Sprintf("broker invariant: %d DeleteRecords waiters above the limit %d", len(b.deleteWaiters), b.cfg.MaxWaitingFetches))
 	}
 	if len(b.waitingFetches) > b.cfg.MaxWaitingFetches {
 		panic(fmt.Sprintf("broker invariant: %d waiting fetches above the limit %d", len(b.waitingFetches), b.cfg.MaxWaitingFetches))
+	}
+	// Every waiting fetch is listed by each partition it names (and
+	// nothing else is), and no touched partition is left unwoken: else a
+	// long poll would sleep through the change that should answer it.
+	for _, w := range b.waitingFetches {
+		if w.done || w.woken {
+			panic(fmt.Sprintf("broker invariant: waiting fetch %d is answered (%v) or mid-wake (%v) but still listed", w.seq, w.done, w.woken))
+		}
+		fetchEntries -= len(w.parts)
+	}
+	if fetchEntries != 0 || b.waking || len(b.fetchTouched) > 0 {
+		panic(fmt.Sprintf("broker invariant: partitions list %d waiting fetch entries more than the waiting fetches name; %d partitions touched and not woken (waking %v)", fetchEntries, len(b.fetchTouched), b.waking))
 	}
 	if b.nextProducerID > b.producerIDBlockEnd {
 		panic(fmt.Sprintf("broker invariant: next producer id %d beyond the allocated block's end %d", b.nextProducerID, b.producerIDBlockEnd))
@@ -108,6 +166,9 @@ func (b *Broker) CheckInvariants() {
 				panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (limit %d)", n, leader, 4*b.cfg.MaxReplicaFetchesPerLeader))
 			}
 		}
+	}
+	if checkRoles && (li != len(leading) || fi != len(following)) {
+		panic(fmt.Sprintf("broker invariant: cached role lists hold %d leaders and %d followers, %d and %d act so", len(leading), len(following), li, fi))
 	}
 	if len(b.staged) != 0 {
 		panic(fmt.Sprintf("broker invariant: %d metadata records staged outside a request", len(b.staged)))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -422,4 +423,111 @@ func TestParseRequest(t *testing.T) {
 			t.Fatalf("decoded %+v", got)
 		}
 	})
+}
+
+// TestLongPollWokenByItsPartitions: a produce answers the long polls that
+// name its partition (once, even when the fetch names it twice) and leaves
+// those on other partitions waiting until their own partition changes.
+func TestLongPollWokenByItsPartitions(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 2, nil)
+	poll := func(parts ...int32) uint64 {
+		req := fetchRequest("t", parts[0], 0, 1, 10000)
+		for _, p := range parts[1:] {
+			rp := req.Topics[0].Partitions[0]
+			rp.Partition = p
+			req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+		}
+		before := tb.send(req)
+		if got := len(tb.replier.replies) - before; got != 0 {
+			t.Fatalf("poll on %v answered at once", parts)
+		}
+		return tb.seq
+	}
+	answered := func() map[uint64]*kmsg.FetchResponse {
+		got := map[uint64]*kmsg.FetchResponse{}
+		for _, r := range tb.replier.replies {
+			if f, ok := r.resp.(*kmsg.FetchResponse); ok {
+				if got[r.req.Seq] != nil {
+					t.Fatalf("fetch %d answered twice", r.req.Seq)
+				}
+				got[r.req.Seq] = f
+			}
+		}
+		return got
+	}
+	produce := func(p int32, n int) {
+		tb.send(produceRequest(9, -1, "t", p, testBatch(tb.nowMs, n)))
+		tb.b.Flush()
+		tb.runSyncs()
+	}
+	on0, on1, onBoth := poll(0), poll(1), poll(1, 0, 0)
+	produce(0, 2)
+	got := answered()
+	if got[on0] == nil || got[onBoth] == nil || got[on1] != nil {
+		t.Fatalf("after a produce to t-0: answered %v, want fetches %d and %d only", sortedKeys(got), on0, onBoth)
+	}
+	if vals, _ := fetchedValues(t, got[on0]); len(vals) != 2 {
+		t.Fatalf("poll on t-0 got %d records, want 2", len(vals))
+	}
+	if n := len(got[onBoth].Topics[0].Partitions[1].RecordBatches); n == 0 {
+		t.Fatal("poll on t-1 and t-0 got no records of t-0")
+	}
+	if len(tb.b.waitingFetches) != 1 || len(tb.b.topics["t"].partitions[0].fetchWaiters) != 0 {
+		t.Fatalf("%d fetches still waiting, t-0 lists %d, want 1 and 0", len(tb.b.waitingFetches), len(tb.b.topics["t"].partitions[0].fetchWaiters))
+	}
+	produce(1, 1)
+	if got := answered(); got[on1] == nil {
+		t.Fatal("a produce to t-1 left the poll on t-1 waiting")
+	}
+	if len(tb.b.waitingFetches) != 0 {
+		t.Fatalf("%d fetches still waiting", len(tb.b.waitingFetches))
+	}
+}
+
+// TestRoleListsFollowRoles: the cached role lists the timers walk hold
+// the partitions this broker leads, and a role changed without setRole is
+// caught by CheckInvariants rather than hiding the partition from them.
+func TestRoleListsFollowRoles(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 2, nil)
+	leading, following := tb.b.roleLists()
+	ps := tb.b.topics["t"].partitions
+	if len(leading) != 2 || leading[0] != ps[0] || leading[1] != ps[1] || len(following) != 0 {
+		t.Fatalf("role lists: %d leading, %d following, want both partitions leading", len(leading), len(following))
+	}
+	ps[1].role = roleNone // not through setRole
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "cached role lists") {
+			t.Fatalf("panic %v, want the cached role lists invariant", r)
+		}
+	}()
+	tb.b.CheckInvariants()
+}
+
+// TestFlushLooksAtWrittenPartitions: Flush syncs the partition a produce
+// wrote to, not the idle one, and forgets it once everything is synced.
+func TestFlushLooksAtWrittenPartitions(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 2, nil)
+	tb.runSyncs()
+	tb.b.Flush()
+	if len(tb.syncer.jobs) != 0 || len(tb.b.syncCandidates) != 0 {
+		t.Fatalf("idle broker: %d sync jobs, %d candidates", len(tb.syncer.jobs), len(tb.b.syncCandidates))
+	}
+	tb.send(produceRequest(9, 1, "t", 1, testBatch(tb.nowMs, 2)))
+	tb.b.Flush()
+	if len(tb.syncer.jobs) != 1 || tb.syncer.jobs[0].token.p != tb.b.topics["t"].partitions[1] {
+		t.Fatalf("%d sync jobs after a produce to t-1, want one for t-1", len(tb.syncer.jobs))
+	}
+	tb.b.Flush() // the sync is in flight: nothing more to start
+	if len(tb.syncer.jobs) != 1 {
+		t.Fatalf("%d sync jobs after a second flush, want 1", len(tb.syncer.jobs))
+	}
+	tb.runSyncs()
+	tb.b.CheckInvariants()
+	tb.b.Flush()
+	if len(tb.syncer.jobs) != 0 || len(tb.b.syncCandidates) != 0 {
+		t.Fatalf("after the sync: %d sync jobs, %d candidates", len(tb.syncer.jobs), len(tb.b.syncCandidates))
+	}
 }

@@ -75,13 +75,14 @@ func (p *partition) maximalISR() []int32 {
 
 // reconcile brings every partition in line with the image.
 func (b *Broker) reconcile(nowMs int64) {
-	b.topicOrder = nil
-	for _, name := range sortedKeys(b.topics) {
-		ts := b.topics[name]
-		if t := b.image.Topic(name); t == nil || t.ID != ts.meta.ID {
+	// The cached order is b.topics sorted by name; removing a topic drops
+	// the cache and leaves this slice as it was.
+	for _, ts := range b.orderedTopics() {
+		if t := b.image.Topic(ts.meta.Name); t == nil || t.ID != ts.meta.ID {
 			b.removeTopicLocal(nowMs, ts)
 		}
 	}
+	b.topicOrder = nil
 	for _, name := range b.image.TopicNames() {
 		t := b.image.Topic(name)
 		ts := b.topics[name]
@@ -115,7 +116,8 @@ func (b *Broker) removeTopicLocal(nowMs int64, ts *topicState) {
 	b.topicOrder = nil
 	for _, p := range ts.partitions {
 		p.deleted = true
-		p.role = roleNone
+		b.setRole(p, roleNone)
+		b.touchFetches(p)
 		b.failProduceWaiters(p, kerrUnknownTopicOrPartition)
 		if p.log != nil {
 			if err := p.log.Delete(); err != nil {
@@ -161,7 +163,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		if p.role == roleLeader {
 			b.failProduceWaiters(p, kerrNotLeaderOrFollower)
 		}
-		p.role = want
+		b.setRole(p, want)
 		p.fetchBackoffUntilMs = 0
 		// A fetch in flight to the previous leader may never be answered
 		// (that leader may be dead); its answer is ignored by its epoch.
@@ -199,12 +201,14 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		} else if want == roleFollower {
 			b.env.Logger.Info("following partition", "partition", p.dir, "leader", a.Leader, "leader_epoch", a.LeaderEpoch)
 			if bugs.TruncateToHighWatermark { // deliberate bug (core/bugs): Kafka's pre-KIP-101 rule
+				b.markUnsynced(p)
 				if err := p.log.TruncateTo(p.log.HighWatermark()); err != nil {
 					b.takeOffline(p, err)
 					return
 				}
 			}
 		}
+		b.touchFetches(p)
 		b.wakeFetches(nowMs)
 	}
 	if a.PartitionEpoch != p.partitionEpoch || changed {
@@ -272,11 +276,21 @@ func (b *Broker) retryResigns(nowMs int64) {
 	if !b.clustered() {
 		return
 	}
+	// The scan also rebuilds b.resigning, the partitions NextWakeMs looks
+	// at for the next ask (resignOffline adds to it between scans).
+	list := b.resigning[:0]
 	b.forEachPartition(func(p *partition) {
-		if !p.isrInFlight && nowMs >= p.resignRetryAtMs && b.mustLeaveISR(p) {
+		p.resignListed = false
+		if !b.mustLeaveISR(p) {
+			return
+		}
+		p.resignListed = true
+		list = append(list, p)
+		if !p.isrInFlight && nowMs >= p.resignRetryAtMs {
 			b.resignOffline(nowMs, p)
 		}
 	})
+	b.resigning = list
 }
 
 // resignOffline asks the controller to take this broker, whose copy of p
@@ -292,6 +306,10 @@ func (b *Broker) resignOffline(nowMs int64, p *partition) {
 	again := p.resignBackoffMs > 0
 	p.resignBackoffMs = min(max(2*p.resignBackoffMs, b.cfg.ReplicaFetchBackoffMs), b.cfg.AlterPartitionRetryBackoffMaxMs)
 	p.resignRetryAtMs = nowMs + p.resignBackoffMs
+	if !p.resignListed {
+		p.resignListed = true
+		b.resigning = append(b.resigning, p)
+	}
 	var rest []int32
 	for _, id := range p.isr {
 		if id != b.cfg.NodeID {
@@ -406,6 +424,7 @@ func (b *Broker) settle(nowMs int64) {
 			if !p.deleted && p.log != nil {
 				b.completeProduceWaiters(p)
 			}
+			b.touchFetches(p)
 		}
 		b.wakeFetches(nowMs)
 	}
@@ -581,15 +600,16 @@ func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
 // replica.lag.time.max.ms from the ISR of every partition this broker
 // leads.
 func (b *Broker) shrinkISRs(nowMs int64) {
-	b.forEachPartition(func(p *partition) {
-		if !p.isLeader() || p.isrInFlight || nowMs < p.isrRetryAtMs {
-			return
+	leading, _ := b.roleLists()
+	for _, p := range leading {
+		if p.role != roleLeader || !p.isLeader() || p.isrInFlight || nowMs < p.isrRetryAtMs {
+			continue // (a role may change during the pass, through alterISR)
 		}
 		if p.proposedISR != nil {
 			// An expansion whose outcome is unknown: ask again until an
 			// answer or the image settles it (see alterISR).
 			b.alterISR(nowMs, p, p.proposedISR)
-			return
+			continue
 		}
 		var out []int32
 		for _, f := range p.followers {
@@ -601,7 +621,7 @@ func (b *Broker) shrinkISRs(nowMs int64) {
 			}
 		}
 		if len(out) == 0 {
-			return
+			continue
 		}
 		var isr []int32
 		for _, id := range p.isr {
@@ -611,7 +631,7 @@ func (b *Broker) shrinkISRs(nowMs int64) {
 		}
 		b.env.Logger.Warn("shrinking ISR: followers behind", "partition", p.dir, "out", out, "isr", isr)
 		b.alterISR(nowMs, p, isr)
-	})
+	}
 }
 
 // alterISR sends an ISR change to the controller. The leader learns the
@@ -827,6 +847,7 @@ func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, 
 
 // applyReplicaFetch appends (or truncates) one partition after a fetch.
 func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp *kmsg.FetchResponseTopicPartition) {
+	b.markUnsynced(p) // whatever it writes (records, a truncation) Flush syncs
 	if sp.ErrorCode != kerrNone {
 		// NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH: the image
 		// will move this partition on. OFFSET_OUT_OF_RANGE below the

@@ -35,11 +35,7 @@ package broker
 // of a few milliseconds at most (1 MiB read and CRC-checked), and covers
 // about 84 GiB a day.
 
-import (
-	"fmt"
-
-	"github.com/chronik-streaming/chronik/core/record"
-)
+import "fmt"
 
 // scrubState is the broker's scrubbing progress: when the last pass ran
 // and which partition the next one starts with.
@@ -59,6 +55,10 @@ type scrubState struct {
 	// that reached their end (for tests and the simulator's coverage).
 	bytes int64
 	wraps int64
+	// buf is reused by every scrub read (partlog.ReadInto): the bytes
+	// are only checked, never kept. It grows to at most a pass's budget
+	// (ScrubBytesPerPass, bounded by Validate) or one oversized batch.
+	buf []byte
 }
 
 // ScrubStats reports how much the scrubber read and how many times a
@@ -141,7 +141,10 @@ func (b *Broker) scrubPartition(p *partition, budget int64) (int64, bool) {
 		b.scrubWrap(p, p.scrubOffset > start)
 		return 0, true
 	}
-	res, err := l.Read(p.scrubOffset, int(min(budget, 1<<30)), limit)
+	res, err := l.ReadInto(b.scrub.buf, p.scrubOffset, int(min(budget, 1<<30)), limit)
+	if cap(res.Records) > cap(b.scrub.buf) {
+		b.scrub.buf = res.Records[:0]
+	}
 	if err != nil {
 		if kerrForLogError(err) == kerrKafkaStorageError {
 			b.takeOffline(p, fmt.Errorf("scrub: %w", err))
@@ -153,8 +156,8 @@ func (b *Broker) scrubPartition(p *partition, budget int64) (int64, bool) {
 	}
 	n := int64(len(res.Records))
 	b.scrub.bytes += n
-	next, ok := nextOffsetAfter(res.Records)
-	if !ok || next >= limit {
+	next := res.NextOffset
+	if n == 0 || next >= limit {
 		// Nothing more below the limit (also when the batch at the
 		// cursor straddles it): the range is done.
 		b.scrubWrap(p, true)
@@ -172,21 +175,4 @@ func (b *Broker) scrubWrap(p *partition, moved bool) {
 	if moved {
 		b.scrub.wraps++
 	}
-}
-
-// nextOffsetAfter returns the offset after the last of the whole batches
-// in records (as returned by partlog's Read, already checked); false when
-// records holds none.
-func nextOffsetAfter(records []byte) (int64, bool) {
-	var next int64
-	found := false
-	for len(records) >= record.HeaderSize {
-		h, err := record.ParseHeader(records)
-		if err != nil || h.Size() > len(records) || h.Size() < record.HeaderSize {
-			break
-		}
-		next, found = h.NextOffset(), true
-		records = records[h.Size():]
-	}
-	return next, found
 }

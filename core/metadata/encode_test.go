@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -205,5 +206,31 @@ func BenchmarkAppendCompact(b *testing.B) {
 	var buf []byte
 	for b.Loop() {
 		buf = im.AppendCompact(buf[:0])
+	}
+}
+
+// TestBrokersInIDOrder: Brokers and BrokerIDs list the registrations in id
+// order, also after a registration added since the order was cached.
+func TestBrokersInIDOrder(t *testing.T) {
+	im := NewImage()
+	for _, id := range []int32{5, 1, 3} {
+		im.PutBroker(&Broker{ID: id, Host: "h", Port: 1})
+	}
+	list := func() []int32 {
+		var ids []int32
+		for id, b := range im.Brokers() {
+			if b.ID != id {
+				t.Fatalf("broker %d yielded as %d", b.ID, id)
+			}
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	if got := list(); !slices.Equal(got, []int32{1, 3, 5}) {
+		t.Fatalf("Brokers yields %v", got)
+	}
+	im.PutBroker(&Broker{ID: 2, Host: "h", Port: 1})
+	if got, ids := list(), im.BrokerIDs(); !slices.Equal(got, []int32{1, 2, 3, 5}) || !slices.Equal(ids, got) {
+		t.Fatalf("after registering 2: Brokers yields %v, BrokerIDs %v", got, ids)
 	}
 }

@@ -93,9 +93,8 @@ type Image struct {
 	// every event.
 	names  []string
 	sorted []*Topic
-	// ids caches the broker ids in order; nil when a broker was put since
-	// (brokers list them on every tick).
-	ids []int32
+	// brokerIDs caches the registered ids in order (sortedBrokerIDs).
+	brokerIDs []int32
 }
 
 // NewImage returns an empty image.
@@ -156,29 +155,41 @@ func (im *Image) Len() int { return len(im.topics) }
 func (im *Image) Broker(id int32) *Broker { return im.brokers[id] }
 
 // BrokerIDs returns every registered broker id in ascending order.
-func (im *Image) BrokerIDs() []int32 {
-	return slices.Clone(im.sortedBrokerIDs()) // callers may keep or change theirs
+func (im *Image) BrokerIDs() []int32 { return slices.Clone(im.sortedBrokerIDs()) }
+
+// Brokers yields every registration in ascending id order without
+// allocating (the controller looks at every session after every event).
+func (im *Image) Brokers() iter.Seq2[int32, *Broker] {
+	return func(yield func(int32, *Broker) bool) {
+		for _, id := range im.sortedBrokerIDs() { // a registration in the body leaves this slice as it is
+			if !yield(id, im.brokers[id]) {
+				return
+			}
+		}
+	}
 }
 
-// sortedBrokerIDs is the cached id order; nobody outside the package gets
-// the slice.
+// sortedBrokerIDs is the cached id order. Registrations are never
+// removed, so the cache is stale exactly when it is shorter than the map;
+// it is replaced, never written, so callers may keep ranging over it.
 func (im *Image) sortedBrokerIDs() []int32 {
-	if im.ids == nil {
-		im.ids = make([]int32, 0, len(im.brokers))
+	if len(im.brokerIDs) != len(im.brokers) {
+		ids := make([]int32, 0, len(im.brokers))
 		for id := range im.brokers {
-			im.ids = append(im.ids, id)
+			ids = append(ids, id)
 		}
-		slices.Sort(im.ids)
+		slices.Sort(ids)
+		im.brokerIDs = ids
 	}
-	return im.ids
+	return im.brokerIDs
 }
 
 // UnfencedBrokerIDs returns the ids of registered, unfenced brokers in
 // ascending order.
 func (im *Image) UnfencedBrokerIDs() []int32 {
 	var ids []int32
-	for _, id := range im.sortedBrokerIDs() {
-		if !im.brokers[id].Fenced {
+	for id, b := range im.Brokers() {
+		if !b.Fenced {
 			ids = append(ids, id)
 		}
 	}
@@ -209,7 +220,6 @@ func (im *Image) RemoveTopic(name string) {
 // PutBroker adds or replaces a broker registration.
 func (im *Image) PutBroker(b *Broker) {
 	im.brokers[b.ID] = b
-	im.ids = nil
 }
 
 // AssignAllTo gives every partition without an assignment the single
@@ -260,8 +270,8 @@ func (im *Image) appendEncoding(dst []byte, indent bool) []byte {
 		return im.appendCompactFile(dst) // encode_compact.go
 	}
 	f := fileFormat{Version: imageVersion, ProducerIDEnd: im.ProducerIDEnd}
-	for _, id := range im.BrokerIDs() {
-		f.Brokers = append(f.Brokers, im.brokers[id])
+	for _, b := range im.Brokers() {
+		f.Brokers = append(f.Brokers, b)
 	}
 	for _, name := range im.sortedNames() {
 		f.Topics = append(f.Topics, im.topics[name])

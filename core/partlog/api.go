@@ -97,6 +97,9 @@ type ReadResult struct {
 	// partition leader epoch filled in), ready to be sent in a Fetch
 	// response. Empty when nothing is readable below the limit offset.
 	Records []byte
+	// NextOffset is the offset after the last batch in Records (0 when
+	// Records is empty), so that a caller reading on need not parse them.
+	NextOffset int64
 }
 
 // SyncJob is one group commit: every write to this log up to UpTo, made
@@ -242,8 +245,28 @@ func (l *Log) Append(batches []byte, leaderEpoch int32, nowMs int64) (AppendResu
 // Every batch is CRC-checked before it is returned; a failure yields
 // ErrCorruptSegment and nothing is served.
 func (l *Log) Read(offset int64, maxBytes int, limitOffset int64) (ReadResult, error) {
-	l.changes++ // a read error fails the log
-	return l.read(offset, maxBytes, limitOffset)
+	return l.countedRead(nil, offset, maxBytes, limitOffset)
+}
+
+// ReadInto is Read building its result in buf's storage (from buf[:0],
+// growing it only when it is too small), for a caller that is done with
+// the bytes before its next read and reads often: the background
+// scrubber, which would otherwise allocate (and clear) up to a pass's
+// budget every pass. The result aliases buf.
+func (l *Log) ReadInto(buf []byte, offset int64, maxBytes int, limitOffset int64) (ReadResult, error) {
+	return l.countedRead(buf[:0], offset, maxBytes, limitOffset)
+}
+
+// countedRead runs read and counts a change (for CheckInvariants) only
+// when it fails: a successful read changes nothing, and reads are the
+// most frequent calls, so counting each made every fetch re-check the
+// whole log in the simulator.
+func (l *Log) countedRead(out []byte, offset int64, maxBytes int, limitOffset int64) (ReadResult, error) {
+	res, err := l.read(out, offset, maxBytes, limitOffset)
+	if err != nil {
+		l.changes++
+	}
+	return res, err
 }
 
 // LogStartOffset is the first offset still readable.

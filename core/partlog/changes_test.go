@@ -14,6 +14,35 @@ var getters = map[string]bool{
 	"LogStartOffset": true, "LogEndOffset": true, "DurableEndOffset": true, "HighWatermark": true,
 	"EndOffsetForEpoch": true, "LatestEpoch": true, "Recovery": true, "Dir": true, "Segments": true,
 	"SizeBytes": true, "Failed": true, "CheckInvariants": true, "EarliestEpochStart": true, "Uncertain": true,
+	// Reads change nothing; they count a change only when they fail
+	// (TestFailedReadCounted).
+	"Read": true, "ReadInto": true,
+}
+
+// TestFailedReadCounted: a successful read counts no change (CheckInvariants
+// may skip the log after it), a failed one does.
+func TestFailedReadCounted(t *testing.T) {
+	l := openLog(t, memdisk.New(), smallConfig(), 0)
+	mustAppend(t, l, batchOf(3, 100, 1, 1), 1, 0)
+	before := l.changes
+	if _, err := l.Read(0, 1<<20, l.LogEndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ReadInto(nil, 0, 1<<20, l.LogEndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if l.changes != before {
+		t.Fatalf("successful reads counted %d changes", l.changes-before)
+	}
+	if _, err := l.Read(l.LogEndOffset()+1, 1<<20, l.LogEndOffset()); err == nil {
+		t.Fatal("read past the log end succeeded")
+	}
+	if _, err := l.ReadInto(nil, l.LogEndOffset()+1, 1<<20, l.LogEndOffset()); err == nil {
+		t.Fatal("read past the log end succeeded")
+	}
+	if l.changes != before+2 {
+		t.Fatalf("failed reads counted %d changes, want 2", l.changes-before)
+	}
 }
 
 // TestChangesCounted calls every exported method of Log that is not a

@@ -81,8 +81,9 @@ func (l *Log) checkStoredEpoch(s *segment, h record.Header, pos int64) error {
 	return nil
 }
 
-// read implements Read.
-func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) {
+// read implements Read and ReadInto: the batches are appended to out
+// (nil or empty).
+func (l *Log) read(out []byte, offset int64, maxBytes int, limit int64) (ReadResult, error) {
 	if err := l.usable(); err != nil {
 		return ReadResult{}, err
 	}
@@ -93,7 +94,7 @@ func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) 
 	if offset == leo || offset >= limit {
 		return ReadResult{}, nil
 	}
-	var out []byte
+	var end int64
 	first := l.segmentIndex(offset)
 	for i := first; i < len(l.segs); i++ {
 		s := l.segs[i]
@@ -110,7 +111,7 @@ func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) 
 		}
 		var stop bool
 		var err error
-		out, stop, err = l.readSegment(s, pos, expect, maxBytes, firstSize, limit, out)
+		out, stop, err = l.readSegment(s, pos, expect, maxBytes, firstSize, limit, out, &end)
 		if err != nil {
 			return ReadResult{}, err
 		}
@@ -118,7 +119,7 @@ func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) 
 			break
 		}
 	}
-	return ReadResult{Records: out}, nil
+	return ReadResult{Records: out, NextOffset: end}, nil
 }
 
 // readSegment appends to out the batches of s from pos on, reading ahead
@@ -126,7 +127,7 @@ func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) 
 // batch's framing, offset, epoch and CRC. firstSize, when known, is the
 // size of the batch at pos, so that an oversized first batch (KIP-74) is
 // read in one go. stop reports that the budget or the limit offset ended
-// the read.
+// the read. *end is set to the offset after each batch appended.
 //
 // Nothing at or past limit is checked, nor need it be readable: the read
 // ahead can reach bytes above the durable end, and a failed fsync may
@@ -135,7 +136,7 @@ func (l *Log) read(offset int64, maxBytes int, limit int64) (ReadResult, error) 
 // would report unsynced bytes that were never promised as a corrupt
 // segment, which takes the partition offline for good (simulator seed
 // 40700).
-func (l *Log) readSegment(s *segment, pos, expect int64, maxBytes, firstSize int, limit int64, out []byte) ([]byte, bool, error) {
+func (l *Log) readSegment(s *segment, pos, expect int64, maxBytes, firstSize int, limit int64, out []byte, end *int64) ([]byte, bool, error) {
 	for pos < s.size {
 		if expect >= limit {
 			return out, true, nil
@@ -209,6 +210,7 @@ func (l *Log) readSegment(s *segment, pos, expect int64, maxBytes, firstSize int
 			}
 			used += size
 			expect = h.NextOffset()
+			*end = expect
 		}
 		out = out[:start+used]
 		pos += int64(used)

@@ -60,3 +60,48 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("after crash LEO %d", l2.LogEndOffset())
 	}
 }
+
+// TestReadIntoMatchesRead reads a multi-segment log from every batch
+// start with Read and with ReadInto over one reused buffer: the bytes are
+// the same, and once the buffer is large enough ReadInto builds its result
+// in it instead of allocating.
+func TestReadIntoMatchesRead(t *testing.T) {
+	l := openLog(t, memdisk.New(), smallConfig(), 0)
+	for i := range 30 {
+		mustAppend(t, l, batchOf(1+i%3, 50, int64(1000+i), byte(i)), 1, int64(i))
+	}
+	syncNow(t, l)
+	buf := make([]byte, 0, 1<<16)
+	for off := l.LogStartOffset(); off < l.LogEndOffset(); off++ {
+		for _, maxBytes := range []int{1, 300, 1 << 15} {
+			want, err := l.Read(off, maxBytes, l.LogEndOffset())
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := l.ReadInto(buf, off, maxBytes, l.LogEndOffset())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Records, want.Records) {
+				t.Fatalf("offset %d max %d: ReadInto gave %d bytes, Read %d", off, maxBytes, len(got.Records), len(want.Records))
+			}
+			if got.NextOffset != want.NextOffset || (len(want.Records) > 0 && want.NextOffset != lastNext(t, want.Records)) {
+				t.Fatalf("offset %d max %d: next offsets %d and %d, batches end at %d", off, maxBytes, got.NextOffset, want.NextOffset, lastNext(t, want.Records))
+			}
+			if len(got.Records) > 0 && &got.Records[0] != &buf[:1][0] {
+				t.Fatalf("offset %d max %d: ReadInto did not use the buffer", off, maxBytes)
+			}
+		}
+	}
+}
+
+// lastNext is the offset after the last whole batch in records.
+func lastNext(t *testing.T, records []byte) int64 {
+	var next int64
+	for len(records) > 0 {
+		h := headerOf(t, records)
+		next = h.NextOffset()
+		records = records[h.Size():]
+	}
+	return next
+}
