@@ -128,6 +128,7 @@ func (w *world) quietBegin(qw quietWindow) {
 	w.healFaults()
 	if w.cluster() {
 		w.raft.tellSilent()
+		w.raft.cutSlowApplies()
 	}
 	for _, n := range w.nodes {
 		n.crashArmed = nil
