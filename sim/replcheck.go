@@ -58,16 +58,23 @@ import (
 // peer timeout is 3 s), a refusal as stale and its retry, the commit.
 const isrShrinkSlack = 5 * Second
 
-// replKey names one follower of one partition.
 // askKey names the ISR expansion asks of one leader for one partition.
 type askKey struct {
 	tp     lin.TopicPartition
 	leader int32
 }
 
+// replKey names one follower of one partition as one leader node sees
+// it. Keyed by the leader too: a deposed leader that still believes it
+// leads records the fetches it receives (a fetch held by a cut and
+// delivered when it heals), and those must not replace what the current
+// leader saw (sim seed 512417881: a stale fetch at node 1, epoch 6, hid
+// follower 2's caught-up fetches at leader 3, epoch 8, and isr-shrink
+// failed leader 3 for not shrinking a follower that was caught up).
 type replKey struct {
 	tp       lin.TopicPartition
 	follower int32
+	leader   int32
 }
 
 // fetchSeen is what a partition's leader received in its latest replica
@@ -216,7 +223,7 @@ func (rc *replChecker) noteReplicaFetch(n *simNode, follower int32, tp lin.Topic
 		return
 	}
 	now := rc.w.s.now
-	k := replKey{tp, follower}
+	k := replKey{tp, follower, n.id}
 	s := rc.fetches[k]
 	if s == nil || s.leader != n.id || s.epoch != v.LeaderEpoch {
 		s = &fetchSeen{leader: n.id, epoch: v.LeaderEpoch, prevLEO: -1}
@@ -273,7 +280,7 @@ func (rc *replChecker) onExpandingISR(n *simNode, args []any) {
 		hw: v.HighWatermark, epochStart: v.EpochStartOffset, at: rc.w.s.now, fetched: map[int32]int64{}}
 	for _, id := range isr {
 		a.fetched[id] = -1
-		if s := rc.fetches[replKey{tp, id}]; s != nil && s.leader == n.id && s.epoch == v.LeaderEpoch {
+		if s := rc.fetches[replKey{tp, id, n.id}]; s != nil && s.leader == n.id && s.epoch == v.LeaderEpoch {
 			a.fetched[id] = s.offset
 		}
 	}
@@ -545,7 +552,7 @@ func (rc *replChecker) tick() {
 					continue
 				}
 				from := wt.since
-				if s := rc.fetches[replKey{tp, f}]; s != nil && s.leader == a.Leader && s.epoch == a.LeaderEpoch && s.caughtUp > from {
+				if s := rc.fetches[replKey{tp, f, a.Leader}]; s != nil && s.leader == a.Leader && s.epoch == a.LeaderEpoch && s.caughtUp > from {
 					from = s.caughtUp
 				}
 				if msg := shrinkVerdict(now, from, lag); msg != "" {
