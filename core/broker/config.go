@@ -65,13 +65,11 @@ type Config struct {
 	ReplicaFetchResponseMaxBytes int32
 	// ReplicaFetchBackoffMs is the pause after a failed replica fetch.
 	ReplicaFetchBackoffMs int64
-	// MaxReplicaFetchesPerLeader bounds a follower's fetches in flight to
-	// one leader that carry only partitions with nothing new to report;
-	// fetches reporting progress may go up to four times as many (see
-	// runFetchers). A partition joins the next fetch once its previous
-	// data is synced, so fetches overlap; unbounded, hundreds of
-	// partitions made hundreds of long polls.
-	MaxReplicaFetchesPerLeader int
+	// ReplicaFetchPartitionsMax bounds the partitions of one replica
+	// fetch. A follower keeps one fetch in flight per leader, carrying
+	// every partition it follows from it (runFetchers); beyond this many,
+	// the rest go in the next fetches (the order rotates).
+	ReplicaFetchPartitionsMax int
 	// ProposalTimeoutMs bounds how long a request waits for its metadata
 	// proposal to be applied before it is answered REQUEST_TIMED_OUT (the
 	// proposal may still commit later).
@@ -137,7 +135,7 @@ func DefaultConfig() Config {
 		ReplicaFetchMaxBytes:         1 << 20,
 		ReplicaFetchResponseMaxBytes: 10 << 20,
 		ReplicaFetchBackoffMs:        100,
-		MaxReplicaFetchesPerLeader:   4,
+		ReplicaFetchPartitionsMax:    10000,
 		ProposalTimeoutMs:            10000,
 		MaxPendingProposals:          10000,
 		MaxPeerCalls:                 10000,
@@ -179,7 +177,7 @@ func (c *Config) Validate() error {
 	check(c.ReplicaFetchWaitMaxMs >= 0, "replica fetch wait %d must be >= 0", c.ReplicaFetchWaitMaxMs)
 	check(c.ReplicaFetchMaxBytes > 0 && c.ReplicaFetchResponseMaxBytes > 0, "replica fetch sizes must be > 0")
 	check(c.ReplicaFetchBackoffMs > 0, "replica fetch backoff must be > 0")
-	check(c.MaxReplicaFetchesPerLeader > 0, "max replica fetches per leader must be > 0")
+	check(c.ReplicaFetchPartitionsMax > 0, "replica fetch partitions max %d must be > 0", c.ReplicaFetchPartitionsMax)
 	check(c.ProposalTimeoutMs > 0, "proposal timeout must be > 0")
 	check(c.MaxPendingProposals > 0 && c.MaxPeerCalls > 0, "proposal and peer call limits must be > 0")
 	check(c.MaxParkedRequests > 0 && c.MetadataCatchUpWaitMs > 0, "parked request limit and catch-up wait must be > 0")
