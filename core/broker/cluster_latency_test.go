@@ -127,3 +127,44 @@ func TestClusterDeleteRecordsAnsweredWithoutLongPoll(t *testing.T) {
 		t.Fatalf("DeleteRecords answered after %d virtual ms: it waited for a long poll (%d ms)", took, wait)
 	}
 }
+
+// A fetch's response fills its byte limit in request order, so the order
+// of a follower's partitions rotates from one fetch to the next: a
+// partition with a backlog at the front must not starve the ones after
+// it. With room for one batch per response, an acks=all produce to a
+// later partition completes while the followers still lack most of an
+// earlier partition's backlog.
+func TestClusterReplicaFetchOrderRotates(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.ReplicaFetchResponseMaxBytes = 1 })
+	c.createTopic("t", 4, 3, map[string]string{"min.insync.replicas": "2"})
+	settleUntil := c.nowMs + 2_000
+	c.runUntil("settle", func() bool { return c.nowMs > settleUntil })
+	// Two partitions with the same leader (four partitions, three nodes),
+	// so the same fetches carry both: first then second in topic order.
+	first, second := int32(-1), int32(-1)
+	for i := int32(0); i < 4 && second < 0; i++ {
+		for j := int32(0); j < i; j++ {
+			if c.assignment("t", i).Leader == c.assignment("t", j).Leader {
+				first, second = j, i
+				break
+			}
+		}
+	}
+	leader := c.assignment("t", first).Leader
+	// The backlog is appended at once (the requests are handled as they
+	// are sent), before any follower fetches again.
+	const backlog = 30
+	for i := 0; i < backlog; i++ {
+		c.produceTo(leader, "t", first, 1, 0)
+	}
+	answer := c.produceTo(leader, "t", second, 1, -1)
+	c.runUntil("acks=all answer", func() bool { return answer() != nil })
+	if code := answer().ErrorCode; code != 0 {
+		t.Fatalf("acks=all produce to t-%d: code %d", second, code)
+	}
+	for _, id := range c.assignment("t", first).Replicas {
+		if got := c.partitionLog(id, "t", first).LogEndOffset(); id != leader && got >= backlog {
+			t.Fatalf("node %d fetched all %d batches of t-%d before t-%d's one: the first partition starved the second", id, got, first, second)
+		}
+	}
+}

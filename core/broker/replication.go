@@ -372,8 +372,10 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 		return kerrNotLeaderOrFollower, 0, false
 	}
 	// A long poll is built again when it wakes or expires, after the
-	// follower may have sent newer fetches (up to four per partition group
-	// are in flight): only the newest fetch speaks for its progress (sim
+	// follower may have sent newer fetches (it keeps one in flight per
+	// leader, but gives up on one that takes too long, or had one out to
+	// this broker's previous leadership): only the newest fetch speaks for
+	// its progress (sim
 	// seeds 512416381, 20173: a parked fetch at 77, woken after the
 	// follower had truncated and fetched at 69, re-recorded 77 and had it
 	// admitted to the ISR).
