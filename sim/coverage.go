@@ -33,56 +33,27 @@ import (
 	"github.com/chronik-streaming/chronik/core/metadata"
 )
 
-// partitionKey names a partition of one topic incarnation.
-type partitionKey struct {
-	topic metadata.TopicID
-	index int
-}
-
-// partitionState is what coverage compares of a partition across a commit.
-type partitionState struct {
-	leader, epoch int32
-	isr           []int32
-}
-
-// partitionStates captures every partition of the truth image, to be
-// compared after the next commit (coverCommit); the ISRs are copied.
-func (r *raftModel) partitionStates() map[partitionKey]partitionState {
-	out := map[partitionKey]partitionState{}
-	for _, name := range r.truth.TopicNames() {
-		t := r.truth.Topic(name)
-		for i := range t.Assignments {
-			a := &t.Assignments[i]
-			out[partitionKey{t.ID, i}] = partitionState{a.Leader, a.LeaderEpoch, append([]int32(nil), a.ISR...)}
-		}
-	}
-	return out
-}
-
 // coverCommit counts the partition transitions a commit made: elections
-// (a leader at a new epoch) and ISR shrinks and expansions. Partitions the
-// entry created are not compared.
-func (r *raftModel) coverCommit(before map[partitionKey]partitionState) {
+// (a leader at a new epoch) and ISR shrinks and expansions, from the
+// truth's partitions before the commit. Partitions the entry created (a
+// topic of another incarnation included) are not compared.
+func (r *raftModel) coverCommit(before *truthSnap) {
 	w := r.w
-	for _, name := range r.truth.TopicNames() {
-		t := r.truth.Topic(name)
-		for i := range t.Assignments {
-			old, ok := before[partitionKey{t.ID, i}]
-			if !ok {
-				continue
-			}
-			a := &t.Assignments[i]
-			if a.LeaderEpoch > old.epoch && a.Leader != metadata.NoLeader {
-				w.cover("election")
-			}
-			if missing(old.isr, a.ISR) {
-				w.cover("isr-shrink")
-			}
-			if missing(a.ISR, old.isr) {
-				w.cover("isr-expand")
-			}
+	before.each(r.truth, func(t *metadata.Topic, i int, old *partSnap) {
+		if old.id != t.ID {
+			return
 		}
-	}
+		a := &t.Assignments[i]
+		if a.LeaderEpoch > old.st.leaderEpoch && a.Leader != metadata.NoLeader {
+			w.cover("election")
+		}
+		if missing(old.st.isr, a.ISR) {
+			w.cover("isr-shrink")
+		}
+		if missing(a.ISR, old.st.isr) {
+			w.cover("isr-expand")
+		}
+	})
 }
 
 // missing reports whether some member of a is not in b.

@@ -34,23 +34,24 @@ func TestCoverCommit(t *testing.T) {
 			t.Fatal(res.Err)
 		}
 	}
-	before := r.partitionStates()
+	var before truthSnap
+	before.take(r.truth)
 	create := metadata.Record{CreateTopic: &metadata.CreateTopic{Name: "a", Partitions: 1, ReplicationFactor: 2}}
 	if res := r.truth.Apply(&create); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	r.coverCommit(before)
+	r.coverCommit(&before)
 	if len(w.cov.Counts) != 0 {
 		t.Fatalf("a created partition counted: %v", w.cov.Counts)
 	}
-	before = r.partitionStates()
+	before.take(r.truth)
 	// Fencing the leader elects the other replica and drops it from the ISR.
 	tp := r.truth.Topic("a").Assignments[0]
 	fence := metadata.Record{FenceBroker: &metadata.FenceBroker{ID: tp.Leader, Incarnation: 1}}
 	if res := r.truth.Apply(&fence); res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	r.coverCommit(before)
+	r.coverCommit(&before)
 	if w.cov.Counts["election"] != 1 || w.cov.Counts["isr-shrink"] != 1 || w.cov.Counts["isr-expand"] != 0 {
 		t.Fatalf("after fencing the leader: %v", w.cov.Counts)
 	}

@@ -52,6 +52,8 @@ type simDisk struct {
 	// (and may fail on a full disk). Torn tails at a power loss start at
 	// memdisk's own synced sizes instead (DurableSyncedSizes).
 	synced map[string]int64
+	// segs indexes the segment files of each mount (segindex.go).
+	segs map[*memdisk.Disk]*segIndex
 }
 
 func newSimDisk(w *world, rng, failRng *Rand) *simDisk {
@@ -177,6 +179,7 @@ func (d *simDisk) Remove(name string) error {
 		return err
 	}
 	if t, below := top(c); !below && d.mounts[t] != nil {
+		d.forgetSegIndex(d.mounts[t])
 		delete(d.mounts, t) // an empty top-level directory went
 	}
 	delete(d.synced, c)
@@ -188,11 +191,15 @@ func (d *simDisk) RemoveAll(name string) error {
 	c := path.Clean(name)
 	if c == "." {
 		d.mounts = map[string]*memdisk.Disk{}
+		d.segs = nil
 	}
 	if err := d.md(c).RemoveAll(c); err != nil {
 		return err
 	}
 	if t, below := top(c); !below {
+		if m := d.mounts[t]; m != nil {
+			d.forgetSegIndex(m)
+		}
 		delete(d.mounts, t)
 	}
 	for k := range d.synced {
@@ -442,6 +449,7 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 	}
 	d.durableMounts = maps.Clone(d.mounts)
 	d.synced = map[string]int64{}
+	d.segs = nil // every mount is a new memdisk
 	flipped := 0
 	for _, name := range d.durableNames() {
 		data, err := d.md(name).ReadFile(name)

@@ -52,7 +52,7 @@
 // what it drew before clusters existed. The
 // scheduler is a binary heap ordered by (virtual time in microseconds,
 // scheduling sequence number). The trace is a SHA-256 over a binary
-// encoding of every event handled (time, sequence number, kind), every
+// encoding (integers as varints) of every event handled (time, sequence number, kind), every
 // request and response frame, every fault injected, every operation
 // completed and every broker log line (plus the quorum model's proposals,
 // commits, leaders and peer sends). TestDeterminism runs a seed twice
@@ -128,8 +128,9 @@
 // node cut off from the leader, which keeps its stale view meanwhile. The
 // simulator applies the committed log to its own image (the truth): after
 // every apply or restore, every node's image must equal it byte for byte
-// (the SHA-256 of its compact encoding, Image.AppendCompact, against the
-// truth's after as many entries), and scenarios and the final phase read
+// (its compact encoding, Image.AppendCompact, against the truth's after
+// as many entries: byte for byte when that is one of the last 16 commits,
+// else by SHA-256), and scenarios and the final phase read
 // leaders, ISRs and registrations from it.
 //
 // # Network
@@ -206,13 +207,26 @@
 // repaired (equal to the others in the final replica comparison) or
 // reported (the broker took it offline for corrupt data; the final phase
 // then does not wait for it to rejoin the ISR); failures start with
-// "media-flip:". The broker reports a bad batch when it reads it (a fetch
+// "media-flip:". A flip wholly below the log start its replica's
+// partition checkpoint records (a start DeleteRecords moved inside the
+// segment) hits deleted data that no read reaches: that copy is compared
+// from the batch after the flip (coverage media-flip-below-log-start;
+// FINDINGS.md 26). The broker reports a bad batch when it reads it (a fetch
 // from that replica as leader, or its background scrubber, which reads
 // every synced batch below the high watermark in turn, 1 MiB a second and
 // at the first tick after a log opens: a follower's sealed segment is
 // read again; FINDINGS.md 20; coverage scrub-found-corrupt) and repairs
 // one that recovery CRC-checks (from the recovery point on: cut as a torn
-// tail, fetched again). Torn
+// tail, fetched again). A copy reported offline asks the controller to
+// leave the ISR until the image shows it out (on a timer, not only at
+// metadata changes; coverage leave-isr-asked-again), and a copy recovery
+// cut while its checkpoint was unreadable (the flip may have hit synced
+// data; uncertain-cut) does not lead until a leader has admitted it to the
+// ISR again (uncertain-copy-caught-up). As the last ISR member it leaves
+// the partition offline (uncertain-copy-not-leading): the final phase
+// accepts that when a reported flip damaged the copy, or when the
+// simulator flipped that copy's checkpoint (uncertain-last-isr-copy; the
+// quiet windows skip it too; FINDINGS.md 25). Torn
 // tails with garbage (a flipped byte past the last sync, after a power
 // loss) exercise recovery's CRC check without touching acknowledged data.
 // Every node has its own disk and fault stream.
@@ -300,7 +314,9 @@
 // inside a batch), a divergence at or below a follower's start empties
 // its log, a follower epoch older than the leader's cache ends where the
 // cache begins, a follower whose log fails while following the start
-// goes offline, and DeleteRecords waits for the followers.
+// goes offline, DeleteRecords waits for the followers, and a follower
+// joins the ISR only once its log start reached the leader's (one fenced
+// during a DeleteRecords is not waited for; FINDINGS.md 27).
 //
 // In a cluster (route.go) every client keeps a view of the cluster from
 // Metadata (v7+, any broker, which may be stale; every topic, or half the
@@ -464,10 +480,12 @@
 // high watermark when it asked. isr-shrink: a follower leaves the
 // committed ISR within replica.lag.time.max.ms plus 5 s of the last time
 // it was caught up to the leader's log end (Kafka's rule, from the
-// replica fetches the leader received, kept per leader node: a deposed
-// leader's late fetches do not count, FINDINGS.md 31), judged only while
-// the leader can act: its process up and leading at the committed epochs, a controller
-// with a majority that the leader's view names, the links between them
+// replica fetches the leader received; both rules keep each leader's
+// view of a follower's fetches apart, since a late fetch to a deposed
+// leader must not hide the new one's: FINDINGS.md 28), judged only while
+// the leader can act: its process up and leading at the committed
+// epochs, a controller with a majority that the leader's view names, the
+// links between them
 // neither cut nor clogged, no jump of the leader's clock in the last
 // second; the bound starts when all of that began to hold. min-insync:
 // an acks=all success was appended (and, for a request of one partition,
@@ -528,7 +546,7 @@
 //	chronik_bug_ignore_min_insync           1  min-insync: acks=all answered with ISR below min.insync.replicas
 //	chronik_bug_follower_fetch_stuck        8  availability: acks=all probes time out in a quiet window
 //	chronik_bug_log_start_not_persisted    13  log-start: earliest below an acknowledged DeleteRecords
-//	chronik_bug_delete_records_no_wait     32  log-start: the final drain's earliest below an acknowledged DeleteRecords
+//	chronik_bug_delete_records_no_wait     59  log-start: the final drain's earliest below an acknowledged DeleteRecords
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower
@@ -559,6 +577,29 @@
 // all partitions at every event in Flush, Tick and NextWakeMs: about 11%),
 // allocation (17%), metadata applies and partition recovery at restarts.
 // Under load the same sweeps run several times slower.
+//
+// A second round (branch hw-ps) cut the simulator's own share, measured
+// in CPU seconds because the machine was shared (identical runs took 102
+// to 198 s of wall clock): the same 300-seed sweep took 76.4 user CPU
+// seconds at 5c076d3 and 65.9 after, 257 -> 298 simulated seconds per
+// CPU second (+16%, about 600 per wall second on two idle cores). What
+// changed: the hw-durable and isr-admission rules read segment lists that
+// segindex.go keeps per partition until memdisk's NamesVersion moves;
+// memdisk skips the SyncDir of a directory with nothing pending (the
+// broker syncs after every checkpoint); the compact image encoding has a
+// writer of its own and broker ids are cached (core/metadata); a node's
+// image is compared byte for byte with the truth's last 16 encodings; the
+// scheduler is a 4-ary heap; a commit's before-state is one reused slice;
+// trace integers are varints; roll and retention coverage walk names
+// unsorted. What remains is the broker's (request handling, replication,
+// its scans in Flush, Tick and NextWakeMs, CheckInvariants, the
+// scrubber's reads): about three quarters of a cluster run's CPU. Two
+// workers spend about 5% more CPU per seed than one (40 seeds: 8.32 and
+// 7.88 user seconds; the collector takes 1-3% at GOGC 800, with heap
+// goals of 35-55 MB, far below the 256 MB limit), so on idle cores a
+// sweep's two workers give close to twice one's speed; a lower ratio
+// comes from other load on the machine, or from comparing different
+// seeds (the bench's 1-24 with a sweep's).
 //
 // # Not simulated (yet)
 //

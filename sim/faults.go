@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chronik-streaming/chronik/core/partlog"
 	lin "github.com/chronik-streaming/chronik/linearizability"
 )
 
@@ -289,6 +290,11 @@ func (w *world) faultFlip() {
 		w.tr.str(name)
 		w.tr.i64(off)
 		w.logf("fault: bit flip in %s at %d", name, off)
+		if path.Base(name) == partlog.CheckpointFileName {
+			if tp, ok := partitionOfPath(name); ok {
+				w.ckptFlips[copyKey{tp, n.id}] = true
+			}
+		}
 	}
 }
 

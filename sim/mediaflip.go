@@ -114,6 +114,40 @@ func (w *world) noGoodISRCopy(tp lin.TopicPartition) bool {
 	return len(isr) > 0
 }
 
+// copyKey names one node's copy of a partition.
+type copyKey struct {
+	tp   lin.TopicPartition
+	node int32
+}
+
+// uncertainLastCopy reports whether tp's committed ISR is one replica
+// whose broker does not lead it because recovery cut its copy while the
+// partition checkpoint was unreadable (core/broker's uncertain copy: the
+// cut may have dropped synced records), and the simulator did flip a bit
+// of that copy's checkpoint. Nobody may lead then until an operator acts,
+// as in Kafka without unclean leader election (FINDINGS.md 25); the
+// partition is left out of the quiet windows' probes and of the final
+// phase.
+func (w *world) uncertainLastCopy(tp lin.TopicPartition) bool {
+	if !w.cluster() {
+		return false
+	}
+	t := w.raft.truth.Topic(tp.Topic)
+	if t == nil || tp.Partition >= t.Partitions {
+		return false
+	}
+	isr := t.Assignments[tp.Partition].ISR
+	if len(isr) != 1 || !w.ckptFlips[copyKey{tp, isr[0]}] {
+		return false
+	}
+	n := w.nodes[isr[0]-1]
+	if !n.up {
+		return false
+	}
+	v, ok := n.b.ReplicaView(tp.Topic, tp.Partition)
+	return ok && v.Uncertain
+}
+
 // flipReported reports whether a media flip on some copy of tp was
 // reported by its broker (the copy went offline as corrupt).
 func (w *world) flipReported(tp lin.TopicPartition) bool {
@@ -143,6 +177,19 @@ func (w *world) reportedOffline(node int32, tp lin.TopicPartition) bool {
 		}
 	}
 	return false
+}
+
+// flipBelowLogStart reports whether m hit a batch wholly below the log
+// start that its replica's partition checkpoint records (read at the end,
+// after a clean stop): DeleteRecords or retention moved the start past it
+// inside the same segment, so no read, fetch or scrub of that copy can
+// reach the batch, and the broker has nothing to report (seed 689150130:
+// a flip in batch 61-65 of a segment whose log start was 68). Recovery
+// without the checkpoint would start at the segment's base and make the
+// batch readable again, but a fetch or the scrubber would then find it.
+func (w *world) flipBelowLogStart(m *mediaFlip) bool {
+	start, ok := w.nodes[m.node-1].disk.logStart(m.tp)
+	return ok && m.last < start
 }
 
 // judgeFlippedCopy applies the rule to a flipped replica whose committed

@@ -600,6 +600,25 @@ func (l *nodeLogger) log(level, msg string, args []any) {
 		w.repl.onExpandingISR(n, args)
 	case logLeadingPartition:
 		w.repl.traps.leading(n, args)
+	case logAskingAgainToLeaveISR:
+		w.cover("leave-isr-asked-again")
+	case logUncertainNotLeading:
+		w.cover("uncertain-copy-not-leading")
+	case logUncertainCaughtUp:
+		w.cover("uncertain-copy-caught-up")
+	case logRecoveredWithRepairs:
+		cut, uncertain := false, false
+		for i := 0; i+1 < len(args); i += 2 {
+			switch args[i] {
+			case "truncated_at":
+				cut = fmt.Sprint(args[i+1]) != "-1"
+			case "uncertain":
+				uncertain = args[i+1] == true
+			}
+		}
+		if cut && uncertain {
+			w.cover("uncertain-cut")
+		}
 	}
 }
 

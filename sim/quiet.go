@@ -270,7 +270,9 @@ func (w *world) quietPartitions() []lin.TopicPartition {
 // live (no delete sent), it is not quarantined, no replica of it took a
 // media flip (a reported copy leaves the ISR for good, which may leave it
 // below min.insync.replicas: NOT_ENOUGH_REPLICAS is then the right
-// answer), and in a cluster the committed log gives it a leader.
+// answer), its last ISR member is not an uncertain copy (mediaflip.go,
+// uncertainLastCopy), and in a cluster the committed log gives it a
+// leader.
 func (w *world) quietHealthy(tp lin.TopicPartition) bool {
 	t := w.reg.byName[tp.Topic]
 	if t == nil || t.status != topicLive || tp.Partition >= t.partitions || w.quarantined(tp) {
@@ -280,6 +282,9 @@ func (w *world) quietHealthy(tp lin.TopicPartition) bool {
 		if m.tp == tp {
 			return false
 		}
+	}
+	if w.uncertainLastCopy(tp) {
+		return false
 	}
 	return !w.cluster() || w.leaderOf(tp) > 0
 }

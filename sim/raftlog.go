@@ -41,6 +41,7 @@ package sim
 // replica rejoined the ISR.
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 
@@ -56,9 +57,16 @@ type raftModel struct {
 	entries [][]byte   // the committed log
 	hashes  [][32]byte // hashes[i]: the truth image's hash after entries[:i+1]
 	truth   *metadata.Image
-	// scratch is reused to encode images compactly for hashing (every
-	// apply on every node encodes one).
+	// scratch is reused to encode nodes' images compactly (every apply
+	// on every node encodes one).
 	scratch []byte
+	// recent holds the truth's encodings after the last len(recent)
+	// entries, recent[i % len] after i+1 entries (buffers reused): a node
+	// that applies one of them is compared byte for byte, which costs a
+	// fraction of hashing its encoding; older ones by hash.
+	recent [16][]byte
+	// before is the truth's partitions before the commit being applied.
+	before truthSnap
 	// topics is the current incarnation of every topic of the committed
 	// log, with the indexes that created it (catchup.go).
 	topics map[string]*topicLife
@@ -244,16 +252,16 @@ func (r *raftModel) commit(data []byte) {
 	w.tr.i64(int64(len(r.entries)))
 	e, err := metadata.DecodeEntry(data)
 	if err == nil {
-		before := truthPartitions(r.truth)
-		states := r.partitionStates()
+		r.before.take(r.truth)
 		r.noteTopics(len(r.entries), e, r.truth.ApplyEntry(e))
-		w.repl.afterCommit(before)
-		r.coverCommit(states)
+		w.repl.afterCommit(&r.before)
+		r.coverCommit(&r.before)
 	} else {
 		w.logf("raft: committed entry %d does not decode: %v", len(r.entries), err)
 	}
-	r.scratch = r.truth.AppendCompact(r.scratch[:0])
-	r.hashes = append(r.hashes, sha256.Sum256(r.scratch))
+	slot := &r.recent[(len(r.entries)-1)%len(r.recent)]
+	*slot = r.truth.AppendCompact((*slot)[:0])
+	r.hashes = append(r.hashes, sha256.Sum256(*slot))
 	if w.logw != nil {
 		desc := "undecodable"
 		if e != nil {
@@ -388,7 +396,7 @@ func (r *raftModel) restore(rn *raftNode, s *raftSnapshot) {
 func (r *raftModel) checkImage(rn *raftNode, applied bool) {
 	n := rn.n
 	r.scratch = n.b.AppendMetadataCompact(r.scratch[:0])
-	if rn.applied > 0 && sha256.Sum256(r.scratch) != r.hashes[rn.applied-1] && !r.diverged {
+	if rn.applied > 0 && !r.matchesTruth(rn.applied, r.scratch) && !r.diverged {
 		r.diverged = true
 		r.w.fail("metadata: node %d's image after %d entries differs from the committed log's", n.id, rn.applied)
 	}
@@ -405,6 +413,15 @@ func (r *raftModel) checkImage(rn *raftNode, applied bool) {
 		}
 		rn.snap = &raftSnapshot{index: rn.applied, data: data}
 	}
+}
+
+// matchesTruth reports whether enc is the truth's compact encoding after
+// its first applied entries.
+func (r *raftModel) matchesTruth(applied int, enc []byte) bool {
+	if len(r.entries)-applied < len(r.recent) {
+		return bytes.Equal(enc, r.recent[(applied-1)%len(r.recent)])
+	}
+	return sha256.Sum256(enc) == r.hashes[applied-1]
 }
 
 // nodeStarted sets up a fresh broker: it restores the node's snapshot

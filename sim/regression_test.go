@@ -38,7 +38,10 @@ var regressionSeeds = []struct {
 	{512417421, 0, "FINDINGS.md 22: a cluster replica's recovery cut damaged synced data and the shortened copy led"},
 	{512417429, 0, "FINDINGS.md 22: the same"},
 	{198, 0, "FINDINGS.md 20: a resigning leader handed the partition to a follower whose copy a scrub had just found corrupt"},
+	{689150508, 0, "FINDINGS.md 27: a follower fenced during a DeleteRecords rejoined the ISR before it had the new log start, and led from below the acknowledged low watermark"},
 	{5269, 0, "FINDINGS.md 19: a leader reopened after a full disk forgot its ISR expansion in flight and acknowledged alone what the committed ISR's next leader never had"},
+	// Fails on the core of 5c076d3.
+	{689151038, 0, "FINDINGS.md 25: a corrupt follower copy whose ask to leave the ISR found no controller stayed in it; recovery without its unreadable checkpoint cut the damage as a torn tail, and the copy led 19 records short"},
 }
 
 // TestRegressionSeeds replays the seeds of known bugs.

@@ -39,7 +39,6 @@ package sim
 
 import (
 	"fmt"
-	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -64,13 +63,13 @@ type askKey struct {
 	leader int32
 }
 
-// replKey names one follower of one partition as one leader node sees
-// it. Keyed by the leader too: a deposed leader that still believes it
-// leads records the fetches it receives (a fetch held by a cut and
-// delivered when it heals), and those must not replace what the current
-// leader saw (sim seed 512417881: a stale fetch at node 1, epoch 6, hid
-// follower 2's caught-up fetches at leader 3, epoch 8, and isr-shrink
-// failed leader 3 for not shrinking a follower that was caught up).
+// replKey names one follower of one partition as one leader sees it.
+// Keyed by the leader too: a follower may still fetch from its deposed
+// leader (a request in flight, or both with a stale view) after it
+// fetched from the new one, and the deposed leader's record must not
+// hide the new leader's (seeds 20173 and 689150508: the late fetch
+// replaced the record and the new leader's admission was judged as if
+// it had seen no fetch, "the leader saw -1").
 type replKey struct {
 	tp       lin.TopicPartition
 	follower int32
@@ -254,6 +253,21 @@ const logExpandingISR = "expanding ISR"
 // over as its leader (the election trap, scenario.go).
 const logLeadingPartition = "leading partition"
 
+// Broker log lines of the ISR exit of copies that cannot serve and of
+// copies recovery cut without their checkpoint (core/broker
+// replication.go), counted as coverage: an offline copy asking again on
+// its timer, an uncertain copy elected but not leading, and one admitted
+// to the ISR again.
+const (
+	logAskingAgainToLeaveISR = "asking again to leave the ISR"
+	logUncertainNotLeading   = "not leading an uncertain copy (cut by recovery without its checkpoint)"
+	logUncertainCaughtUp     = "uncertain copy caught up: back in the ISR, eligible to lead"
+	// logRecoveredWithRepairs reports a repair at open; with uncertain
+	// true and a cut (truncated_at >= 0), recovery marked a cut it made
+	// without the checkpoint.
+	logRecoveredWithRepairs = "partition recovered with repairs"
+)
+
 // onExpandingISR records what leader n saw when it first asked for an
 // ISR expansion (its log line, whose arguments name the partition
 // directory, the follower and the new ISR).
@@ -295,44 +309,73 @@ type partState struct {
 	isr                                 []int32
 }
 
-// truthPartitions lists every partition of the truth with its state, in
-// topic-name and index order.
-func truthPartitions(im *metadata.Image) map[lin.TopicPartition]partState {
-	out := map[lin.TopicPartition]partState{}
-	for _, name := range im.TopicNames() {
-		t := im.Topic(name)
+// truthSnap holds the truth's partitions as they were before a commit,
+// in topic-name and index order, for the rules and counters that compare
+// a commit's before and after (isr-admission, coverCommit). One is reused
+// for every commit: two maps per commit were 1.5% of a cluster run.
+type truthSnap struct {
+	parts []partSnap
+	isrs  []int32 // the ISRs, copied (applies change them in place)
+}
+
+// partSnap is one partition of a truthSnap.
+type partSnap struct {
+	name  string
+	id    metadata.TopicID
+	index int
+	st    partState
+}
+
+// take captures every partition of im, overwriting what s held.
+func (s *truthSnap) take(im *metadata.Image) {
+	s.parts, s.isrs = s.parts[:0], s.isrs[:0]
+	for name, t := range im.Topics() {
 		for i := range t.Assignments {
 			a := &t.Assignments[i]
-			out[lin.TopicPartition{Topic: name, Partition: int32(i)}] = partState{a.Leader, a.LeaderEpoch, a.PartitionEpoch, append([]int32(nil), a.ISR...)}
+			s.isrs = append(s.isrs, a.ISR...)
+			// When the arena grows, the copies already made stay valid
+			// in the old array, which nothing writes any more.
+			n := len(s.isrs)
+			isr := s.isrs[n-len(a.ISR) : n : n]
+			s.parts = append(s.parts, partSnap{name: name, id: t.ID, index: i, st: partState{a.Leader, a.LeaderEpoch, a.PartitionEpoch, isr}})
 		}
 	}
-	return out
+}
+
+// each calls fn, in topic-name and index order, for every partition of im
+// that s held (the same topic name and index; the topic id may differ),
+// with its state then.
+func (s *truthSnap) each(im *metadata.Image, fn func(t *metadata.Topic, i int, old *partSnap)) {
+	j := 0
+	for name, t := range im.Topics() {
+		for j < len(s.parts) && s.parts[j].name < name {
+			j++
+		}
+		// s.parts[j:] starts with name's partitions 0, 1, ..., if any.
+		for i := range t.Assignments {
+			k := j + i
+			if k >= len(s.parts) || s.parts[k].name != name {
+				break
+			}
+			fn(t, i, &s.parts[k])
+		}
+	}
 }
 
 // afterCommit judges the ISR expansions of one committed entry, given
 // the truth's partitions before it.
-func (rc *replChecker) afterCommit(before map[lin.TopicPartition]partState) {
-	w := rc.w
-	truth := w.raft.truth
-	for _, name := range truth.TopicNames() {
-		t := truth.Topic(name)
-		for i := range t.Assignments {
-			a := &t.Assignments[i]
-			tp := lin.TopicPartition{Topic: name, Partition: int32(i)}
-			old, ok := before[tp]
-			if !ok {
-				continue
-			}
-			if a.Leader != old.leader || a.LeaderEpoch != old.leaderEpoch {
-				continue
-			}
-			for _, id := range a.ISR {
-				if !slices.Contains(old.isr, id) {
-					rc.judgeAdmission(tp, a, old, id)
-				}
+func (rc *replChecker) afterCommit(before *truthSnap) {
+	before.each(rc.w.raft.truth, func(t *metadata.Topic, i int, old *partSnap) {
+		a := &t.Assignments[i]
+		if a.Leader != old.st.leader || a.LeaderEpoch != old.st.leaderEpoch {
+			return
+		}
+		for _, id := range a.ISR {
+			if !slices.Contains(old.st.isr, id) {
+				rc.judgeAdmission(lin.TopicPartition{Topic: t.Name, Partition: int32(i)}, a, old.st, id)
 			}
 		}
-	}
+	})
 }
 
 // judgeAdmission checks the isr-admission rule for joiner, which the
@@ -611,11 +654,18 @@ func (rc *replChecker) leaderCanAct(tp lin.TopicPartition, a *metadata.Partition
 // segmentBase is the base offset of a segment file name under dir, false
 // for any other file.
 func segmentBase(dir, name string) (int64, bool) {
-	if !strings.HasPrefix(name, dir+"/") || !strings.HasSuffix(name, ".log") {
+	if !inSegmentDir(dir, name) {
 		return 0, false
 	}
-	base, err := strconv.ParseInt(strings.TrimSuffix(path.Base(name), ".log"), 10, 64)
+	base, err := strconv.ParseInt(name[strings.LastIndexByte(name, '/')+1:len(name)-len(".log")], 10, 64)
 	return base, err == nil
+}
+
+// inSegmentDir reports whether name is a .log file under dir, without
+// allocating: it runs for every name of a partition whenever the segment
+// index is rebuilt.
+func inSegmentDir(dir, name string) bool {
+	return len(name) > len(dir)+1 && name[len(dir)] == '/' && strings.HasPrefix(name, dir) && strings.HasSuffix(name, ".log")
 }
 
 // trimmedPast reports whether d's durable copy of tp starts past off, at a
@@ -625,11 +675,10 @@ func segmentBase(dir, name string) (int64, bool) {
 // design.
 func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
 	dir := tp.String()
+	segs := d.segmentFilesOf(d.md(dir), dir, true)
 	lowest := int64(-1)
-	for _, name := range d.md(dir).DurableNamesFunc(func(name string) bool { _, ok := segmentBase(dir, name); return ok }) {
-		if base, _ := segmentBase(dir, name); lowest < 0 || base < lowest {
-			lowest = base
-		}
+	if len(segs) > 0 {
+		lowest = segs[0].base
 	}
 	if lowest <= off {
 		return false
@@ -640,42 +689,21 @@ func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
 // batchAt returns the batch of tp's log on disk d that holds offset off:
 // from the synced contents when durable, else from the current ones;
 // false when there is none. The slice aliases the disk: read it at once.
+// The segment lists come from the disk's index (segindex.go), rebuilt only
+// when a name changed: the hw-durable rule calls this on every new high
+// watermark served.
 func batchAt(d *simDisk, tp lin.TopicPartition, off int64, durable bool) ([]byte, bool) {
 	dir := tp.String()
 	md := d.md(dir)
-	// Only segments that may hold off: the durability check of every other
-	// file is skipped (the hw-durable rule calls this on every new high
-	// watermark served).
-	candidate := func(name string) bool {
-		base, ok := segmentBase(dir, name)
-		return ok && base <= off
-	}
-	var names []string
-	if durable {
-		names = md.DurableNamesFunc(candidate)
-	} else if list, err := md.List(dir); err == nil {
-		for _, name := range list {
-			if full := path.Join(dir, name); candidate(full) {
-				names = append(names, full)
-			}
-		}
-	}
-	var best string
-	var bestBase int64 = -1
-	for _, name := range names {
-		if base, _ := segmentBase(dir, name); base > bestBase {
-			best, bestBase = name, base
-		}
-	}
-	if best == "" {
+	seg, ok := segmentHolding(d.segmentFilesOf(md, dir, durable), off)
+	if !ok {
 		return nil, false
 	}
 	var data []byte
-	var ok bool
 	if durable {
-		data, ok = md.Synced(best)
+		data, ok = md.Synced(seg.name)
 	} else {
-		data, ok = md.Current(best)
+		data, ok = md.Current(seg.name)
 	}
 	if !ok {
 		return nil, false

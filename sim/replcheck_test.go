@@ -129,4 +129,58 @@ func TestBatchAtDurable(t *testing.T) {
 	if _, ok := batchAt(d, tp, 8, false); ok {
 		t.Fatal("a batch past the log end is reported")
 	}
+	// A rolled segment: the cached segment lists follow the names.
+	g, err := md.OpenFile("t-0/00000000000000000007.log", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolled := testBatch(7, 1, 0, 3)
+	if _, err := g.WriteAt(rolled, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := batchAt(d, tp, 7, false); !ok || !sameBatch(b, rolled) {
+		t.Fatalf("current batch at 7 in the new segment: %v %v", ok, b)
+	}
+	if _, ok := batchAt(d, tp, 7, true); ok {
+		t.Fatal("a batch in a segment whose name is not durable is reported durable")
+	}
+	if err := md.SyncDir("t-0"); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := batchAt(d, tp, 7, true); !ok || !sameBatch(b, rolled) {
+		t.Fatalf("durable batch at 7 after the directory sync: %v %v", ok, b)
+	}
+	if err := md.Remove("t-0/00000000000000000007.log"); err != nil {
+		t.Fatal(err)
+	}
+	// Offset 7 is also in the first segment's unsynced batch 5-7.
+	if b, ok := batchAt(d, tp, 7, false); !ok || be64(b) != 5 {
+		t.Fatalf("after the new segment's removal, offset 7 is read from %v %v, not the first segment", ok, b)
+	}
+}
+
+// TestSegmentBase: only .log files under the directory are segments, and
+// their base offset is their name's number.
+func TestSegmentBase(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		base int64
+		ok   bool
+	}{
+		{"t-0/00000000000000000042.log", 42, true},
+		{"t-0/00000000000000000042.index", 0, false},
+		{"t-0/.log", 0, false},
+		{"t-0/x.log", 0, false},
+		{"t-00/5.log", 0, false},
+		{"t-0", 0, false},
+		{"t-0/", 0, false},
+		{"u-0/5.log", 0, false},
+	} {
+		if base, ok := segmentBase("t-0", c.name); base != c.base || ok != c.ok {
+			t.Errorf("segmentBase(t-0, %s) = %d, %v; want %d, %v", c.name, base, ok, c.base, c.ok)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/chronik-streaming/chronik/core/partlog"
 	lin "github.com/chronik-streaming/chronik/linearizability"
 )
 
@@ -128,9 +129,17 @@ func (w *world) compareReplicas(parts []lin.TopicPartition, hws map[lin.TopicPar
 			continue
 		}
 		var ref []byte
+		var refLog storedPrefix
 		var refNode int32
 		for _, l := range logs {
-			prefix, err := l.log.from(from)
+			// A flipped copy is compared from past its flip when the flip
+			// lies below the log start it recorded: deleted data that it
+			// can never serve (mediaflip.go, flipBelowLogStart).
+			at := from
+			if l.flip != nil && ref != nil && w.flipBelowLogStart(l.flip) {
+				at = max(from, l.flip.last+1)
+			}
+			prefix, err := l.log.from(at)
 			if err != nil {
 				if l.flip != nil {
 					w.judgeFlippedCopy(l.flip, hw, err.Error())
@@ -140,16 +149,26 @@ func (w *world) compareReplicas(parts []lin.TopicPartition, hws map[lin.TopicPar
 				continue
 			}
 			if ref == nil {
-				ref, refNode = prefix, l.node
+				ref, refLog, refNode = prefix, l.log, l.node
 				continue
 			}
+			against := ref
+			if at != from {
+				if against, err = refLog.from(at); err != nil {
+					w.fail("replicas: %s on node %d: %v", tp, refNode, err)
+					continue
+				}
+			}
 			switch {
-			case bytes.Equal(prefix, ref):
-				if l.flip != nil {
+			case bytes.Equal(prefix, against):
+				switch {
+				case at != from:
+					w.cover("media-flip-below-log-start")
+				case l.flip != nil:
 					w.cover("media-flip-copy-intact")
 				}
 			case l.flip != nil:
-				w.judgeFlippedCopy(l.flip, hw, firstDifference(ref, prefix))
+				w.judgeFlippedCopy(l.flip, hw, firstDifference(against, prefix))
 			default:
 				w.fail("replicas: %s differs between nodes %d and %d from offset %d below the high watermark %d: %s", tp, refNode, l.node, from, hw, firstDifference(ref, prefix))
 			}
@@ -265,4 +284,16 @@ func (d *simDisk) committedPrefix(tp lin.TopicPartition, hw int64) (storedPrefix
 		return storedPrefix{}, fmt.Errorf("the log ends at %d, below the high watermark %d", next, hw)
 	}
 	return out, nil
+}
+
+// logStart returns the log start offset recorded in tp's partition
+// checkpoint on this disk; false when it is missing or unreadable.
+func (d *simDisk) logStart(tp lin.TopicPartition) (int64, bool) {
+	name := path.Join(tp.String(), partlog.CheckpointFileName)
+	data, err := d.md(name).ReadFile(name)
+	if err != nil {
+		return 0, false
+	}
+	start, err := partlog.LogStartFromCheckpoint(data)
+	return start, err == nil
 }

@@ -150,7 +150,11 @@ type world struct {
 	quarantine map[lin.TopicPartition]Time
 	// mediaFlips are the flips that stay checked (clusters, mediaflip.go).
 	mediaFlips []*mediaFlip
-	done       bool
+	// ckptFlips marks the copies whose partition checkpoint took a bit
+	// flip (faultFlip), which can make recovery cut them uncertain
+	// (mediaflip.go, uncertainLastCopy).
+	ckptFlips map[copyKey]bool
+	done      bool
 	// deletes are the acknowledged DeleteRecords per partition (trim.go).
 	deletes map[lin.TopicPartition][]ackedStart
 	// deleteSent is when the last DeleteRecords of each partition was sent;
@@ -199,6 +203,7 @@ func newWorld(seed uint64, opts Options) *world {
 		netRng:         root.Fork("net"),
 		faultRng:       root.Fork("faults"),
 		quarantine:     map[lin.TopicPartition]Time{},
+		ckptFlips:      map[copyKey]bool{},
 		deletes:        map[lin.TopicPartition][]ackedStart{},
 		deleteSent:     map[lin.TopicPartition]Time{},
 		deleteInFlight: map[lin.TopicPartition]int{},
@@ -588,7 +593,12 @@ func (f *finalizer) giveUp(tp lin.TopicPartition) {
 		w.quarantine[tp] = at
 	}
 	w.cover("media-flip-no-good-isr-copy")
-	w.logf("phase: %s has no good copy in its ISR (media flips reported on every member); left out of the final phase", tp)
+	f.leaveOut(tp, "has no good copy in its ISR (media flips reported on every member)")
+}
+
+// leaveOut drops tp, at f.parts[f.i], from the final phase, saying why.
+func (f *finalizer) leaveOut(tp lin.TopicPartition, why string) {
+	f.w.logf("phase: %s %s; left out of the final phase", tp, why)
 	f.parts = append(f.parts[:f.i], f.parts[f.i+1:]...)
 	f.next()
 }
@@ -605,6 +615,13 @@ func (f *finalizer) produce(tp lin.TopicPartition) {
 		}
 		if w.noGoodISRCopy(tp) {
 			f.giveUp(tp)
+			return
+		}
+		if w.uncertainLastCopy(tp) {
+			// Nothing is quarantined: the history so far stays checked,
+			// and no replica serves the partition any more.
+			w.cover("uncertain-last-isr-copy")
+			f.leaveOut(tp, "has one ISR member, whose copy recovery cut while a flip had made its checkpoint unreadable (it does not lead)")
 			return
 		}
 		node, _ := r.leader(tp)

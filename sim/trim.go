@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"math"
 	"path"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -389,21 +387,18 @@ func (w *world) retentionMarkers(hist []lin.Op, client int) []lin.Op {
 	return out
 }
 
-// segmentLogs lists the segment (.log) files in name's directory, in
-// offset order (their names are zero-padded base offsets).
-func (d *simDisk) segmentLogs(name string) []string {
-	names, err := d.md(name).List(path.Dir(name))
-	if err != nil {
-		return nil
-	}
-	var logs []string
-	for _, n := range names {
-		if strings.HasSuffix(n, ".log") {
-			logs = append(logs, n)
+// firstLog returns the first segment (.log) file name in name's
+// directory as the names sort (their zero-padded base offsets), "" when
+// there is none. It walks the names unsorted: it runs at every segment
+// created or removed.
+func (d *simDisk) firstLog(name string) string {
+	first := ""
+	d.md(name).EachFile(path.Dir(name), func(n string) {
+		if strings.HasSuffix(n, ".log") && (first == "" || n < first) {
+			first = n
 		}
-	}
-	sort.Strings(logs)
-	return logs
+	})
+	return first
 }
 
 // noteSegmentCreate counts a roll, seen from the simulated disk: a new
@@ -413,8 +408,10 @@ func (d *simDisk) noteSegmentCreate(name string) {
 	if !strings.HasSuffix(file, ".log") {
 		return
 	}
-	logs := d.segmentLogs(name)
-	if len(logs) > 0 && logs[0] < file && !slices.Contains(logs, file) {
+	if _, exists := d.md(name).Current(name); exists {
+		return
+	}
+	if first := d.firstLog(name); first != "" && first < file {
 		d.w.cover("segment-roll")
 	}
 }
@@ -427,7 +424,7 @@ func (d *simDisk) noteSegmentRemoved(name string) {
 	if d.node == nil || !d.node.inTick || !strings.HasSuffix(file, ".log") {
 		return
 	}
-	if logs := d.segmentLogs(name); len(logs) > 0 && logs[0] > file {
+	if first := d.firstLog(name); first != "" && first > file {
 		d.w.cover("retention-delete")
 	}
 }

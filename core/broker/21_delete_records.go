@@ -19,7 +19,10 @@ package broker
 // fetched would serve records an acknowledged DeleteRecords removed (sim
 // seeds 1095 and 1097 with the trimmer). LowWatermark is the low
 // watermark when answered (-1 on error). On a single node the answer is
-// immediate.
+// immediate. A follower not waited for (fenced meanwhile) is outside the
+// ISR, and rejoins only once the log start it reports has reached the
+// leader's (maybeExpandISR), so no later leader starts below an
+// acknowledged low watermark (sim seed 689150508).
 //
 // The log checkpoints the new start before DeleteRecordsBefore returns,
 // so deleted records stay deleted after a crash. Long-polling fetches are

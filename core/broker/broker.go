@@ -205,6 +205,11 @@ type partition struct {
 	isrInFlight      bool
 	proposedISR      []int32
 	isrRetryAtMs     int64
+	// resignRetryAtMs is when this broker may ask again to leave the ISR
+	// of a partition whose copy cannot serve (resignOffline), after a
+	// pause of resignBackoffMs that doubles while the image shows it in.
+	resignRetryAtMs int64
+	resignBackoffMs int64
 	// Follower state: a fetch in flight, or a pause after a failed one.
 	fetchInFlight       bool
 	fetchBackoffUntilMs int64
@@ -423,7 +428,8 @@ func partitionMetadata(ts *topicState) string { return "topic_id: " + ts.meta.ID
 // On failure p is offline with the cause set.
 func (b *Broker) openLog(nowMs int64, p *partition) bool {
 	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, partlog.OpenBounds{
-		DurableEnd: p.durableAtFailure, MaxLeaderEpoch: b.epochBound(p), KeepSyncedDamage: b.clustered(),
+		DurableEnd: p.durableAtFailure, MaxLeaderEpoch: b.epochBound(p),
+		KeepSyncedDamage: b.clustered(), MarkUncertainCut: b.clustered(),
 	})
 	if err == nil {
 		if err = log.RewriteUnsynced(); err != nil {
@@ -434,12 +440,12 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 		b.setOffline(p, fmt.Errorf("recovery failed: %w", err))
 		return false
 	}
-	if info := log.Recovery(); info.TruncatedAt >= 0 || info.CheckpointCorrupt || info.SegmentsDeleted > 0 {
+	if info := log.Recovery(); info.TruncatedAt >= 0 || info.CheckpointCorrupt || info.SegmentsDeleted > 0 || info.Uncertain {
 		b.env.Logger.Warn("partition recovered with repairs", "partition", p.dir,
 			"truncated_at", info.TruncatedAt, "truncated_bytes", info.TruncatedBytes, "cause", info.Cause,
 			"lost_durable_data", info.LostDurableData, "segments_deleted", info.SegmentsDeleted,
 			"checkpoint_corrupt", info.CheckpointCorrupt, "recovery_point", info.RecoveryPoint,
-			"log_end_offset", log.LogEndOffset())
+			"uncertain", info.Uncertain, "log_end_offset", log.LogEndOffset())
 	}
 	// Records past the recovery point may be only in the page cache (a
 	// killed process leaves it intact) or on disk already; either way they
@@ -576,6 +582,7 @@ func (b *Broker) Tick(nowMs int64) {
 	b.expireProposals(nowMs)
 	b.controllerTick(nowMs)
 	b.clusterTick(nowMs)
+	b.retryResigns(nowMs)
 	b.shrinkISRs(nowMs)
 	b.scrubTick(nowMs)
 	b.runFetchers(nowMs)

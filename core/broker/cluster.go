@@ -443,7 +443,8 @@ func errorForApply(err error) int16 {
 
 // clusterNextWakeMs lowers next to the earliest cluster timer: heartbeat
 // or registration, a controller session, a proposal or produce deadline,
-// a follower's fetch backoff or ISR retry, an ISR lag limit.
+// a follower's fetch backoff or ISR retry, an ISR lag limit, the next ask
+// to leave an ISR (retryResigns).
 func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 	for _, p := range b.proposals { // a minimum: the order does not matter
 		next = min(next, p.deadlineMs)
@@ -454,6 +455,9 @@ func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 		}
 		if !b.clustered() {
 			return
+		}
+		if !p.isrInFlight && p.resignRetryAtMs > nowMs && b.mustLeaveISR(p) {
+			next = min(next, p.resignRetryAtMs)
 		}
 		switch p.role {
 		case roleFollower:

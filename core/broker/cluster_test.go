@@ -877,7 +877,7 @@ func TestClusterOfflineFollowerLeavesISR(t *testing.T) {
 }
 
 // A long poll built again when it wakes must not overwrite the progress a
-// newer fetch of the same follower reported (sim seeds 512416381, 20173:
+// newer fetch of the same follower reported (sim seed 512416381:
 // a parked fetch at 77 woke after the follower had fetched at 69 and had
 // it admitted to the ISR on 77).
 func TestClusterStaleLongPollKeepsNewerFollowerProgress(t *testing.T) {
@@ -904,5 +904,59 @@ func TestClusterStaleLongPollKeepsNewerFollowerProgress(t *testing.T) {
 	fetchAt(n.b.fetchSeq+1, 4)
 	if f.fetchOffset != 4 {
 		t.Fatalf("follower progress %d after a newer fetch, want 4", f.fetchOffset)
+	}
+}
+
+// A follower joins the ISR only once the log start it reports has reached
+// the leader's: one fenced while a DeleteRecords was acknowledged (so not
+// waited for) could otherwise rejoin before any fetch answer moved its
+// start, and lead with records the DeleteRecords removed (sim seed
+// 689150508). Here the follower is cut off but stays registered, so the
+// leader's start moves while it is outside the ISR.
+func TestClusterISRAdmissionWaitsForLeaderLogStart(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) {
+		cfg.ReplicaLagTimeMaxMs = 500
+		cfg.SessionTimeoutMs = 1 << 40 // never fenced: only the lag check shrinks
+	})
+	c.createTopic("pad", 1, 1, nil) // placement rotates: t's leader is not the controller
+	c.createTopic("t", 1, 3, nil)
+	c.produce("t", 0, 5)
+	a := c.assignment("t", 0)
+	follower := c.followerOutsideController(a)
+	c.runUntil("the follower has the records", func() bool { return c.partitionLog(follower, "t", 0).LogEndOffset() == 5 })
+	c.nodes[follower-1].isolated = true
+	c.runUntil("the lagging follower out of the ISR", func() bool { return !metadataContains(c.assignment("t", 0).ISR, follower) })
+
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	req.TimeoutMillis = 1 // the cut-off follower holds the answer back; the start moves anyway
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = "t"
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Offset = 3
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	c.do(a.Leader, req)
+	n := c.nodes[a.Leader-1]
+	p := n.b.topics["t"].partitions[0]
+	if start := p.log.LogStartOffset(); start != 3 {
+		t.Fatalf("leader's log start %d after DeleteRecords before 3", start)
+	}
+	fetch := func(logStart int64) {
+		n.b.fetchSeq++
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.CurrentLeaderEpoch, rp.FetchOffset, rp.LastFetchedEpoch, rp.LogStartOffset, rp.PartitionMaxBytes = p.leaderEpoch, 5, -1, logStart, 1<<20
+		sp := kmsg.NewFetchResponseTopicPartition()
+		n.b.replicaFetchPartition(c.nowMs, n.b.fetchSeq, follower, p, &rp, &sp, 1<<20, true)
+		if sp.LogStartOffset != 3 {
+			t.Fatalf("fetch answer names log start %d, want the leader's 3", sp.LogStartOffset)
+		}
+	}
+	fetch(0) // caught up, but its log still starts at 0
+	if p.proposedISR != nil || p.isrInFlight {
+		t.Fatalf("follower with log start 0 admitted below the leader's start 3: proposed ISR %v", p.proposedISR)
+	}
+	fetch(3) // its next fetch, after the answer moved its start
+	if !metadataContains(p.proposedISR, follower) {
+		t.Fatalf("follower at the leader's start and end not admitted: proposed ISR %v", p.proposedISR)
 	}
 }

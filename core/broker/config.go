@@ -65,6 +65,12 @@ type Config struct {
 	ReplicaFetchResponseMaxBytes int32
 	// ReplicaFetchBackoffMs is the pause after a failed replica fetch.
 	ReplicaFetchBackoffMs int64
+	// AlterPartitionRetryBackoffMaxMs bounds the pause between two asks
+	// of a broker to take its unusable copy of a partition out of the ISR
+	// (resignOffline): the first pause is ReplicaFetchBackoffMs and it
+	// doubles while the image still shows the copy in the ISR, like a
+	// Kafka client's retry.backoff.max.ms (KIP-580, 1000 by default).
+	AlterPartitionRetryBackoffMaxMs int64
 	// ReplicaFetchPartitionsMax bounds the partitions of one replica
 	// fetch. A follower keeps one fetch in flight per leader, carrying
 	// every partition it follows from it (runFetchers); beyond this many,
@@ -127,26 +133,27 @@ func DefaultConfig() Config {
 		MaxPartitionsPerTopic:    10000,
 		MaxTopics:                10000,
 
-		MinInsyncReplicas:            1,
-		HeartbeatIntervalMs:          250,
-		SessionTimeoutMs:             1500,
-		ReplicaLagTimeMaxMs:          30000,
-		ReplicaFetchWaitMaxMs:        500,
-		ReplicaFetchMaxBytes:         1 << 20,
-		ReplicaFetchResponseMaxBytes: 10 << 20,
-		ReplicaFetchBackoffMs:        100,
-		ReplicaFetchPartitionsMax:    10000,
-		ProposalTimeoutMs:            10000,
-		MaxPendingProposals:          10000,
-		MaxPeerCalls:                 10000,
-		MaxProduceTimeoutMs:          300000,
-		MaxParkedRequests:            10000,
-		MetadataCatchUpWaitMs:        5000,
-		StorageRetryBackoffMs:        100,
-		StorageRetryBackoffMaxMs:     2000,
-		SpaceReserveBytes:            1 << 20,
-		ScrubBytesPerPass:            1 << 20,
-		ScrubIntervalMs:              1000,
+		MinInsyncReplicas:               1,
+		HeartbeatIntervalMs:             250,
+		SessionTimeoutMs:                1500,
+		ReplicaLagTimeMaxMs:             30000,
+		ReplicaFetchWaitMaxMs:           500,
+		ReplicaFetchMaxBytes:            1 << 20,
+		ReplicaFetchResponseMaxBytes:    10 << 20,
+		ReplicaFetchBackoffMs:           100,
+		AlterPartitionRetryBackoffMaxMs: 1000,
+		ReplicaFetchPartitionsMax:       10000,
+		ProposalTimeoutMs:               10000,
+		MaxPendingProposals:             10000,
+		MaxPeerCalls:                    10000,
+		MaxProduceTimeoutMs:             300000,
+		MaxParkedRequests:               10000,
+		MetadataCatchUpWaitMs:           5000,
+		StorageRetryBackoffMs:           100,
+		StorageRetryBackoffMaxMs:        2000,
+		SpaceReserveBytes:               1 << 20,
+		ScrubBytesPerPass:               1 << 20,
+		ScrubIntervalMs:                 1000,
 	}
 }
 
@@ -177,6 +184,8 @@ func (c *Config) Validate() error {
 	check(c.ReplicaFetchWaitMaxMs >= 0, "replica fetch wait %d must be >= 0", c.ReplicaFetchWaitMaxMs)
 	check(c.ReplicaFetchMaxBytes > 0 && c.ReplicaFetchResponseMaxBytes > 0, "replica fetch sizes must be > 0")
 	check(c.ReplicaFetchBackoffMs > 0, "replica fetch backoff must be > 0")
+	check(c.AlterPartitionRetryBackoffMaxMs >= c.ReplicaFetchBackoffMs,
+		"alter partition retry backoff max %d must be at least the replica fetch backoff %d", c.AlterPartitionRetryBackoffMaxMs, c.ReplicaFetchBackoffMs)
 	check(c.ReplicaFetchPartitionsMax > 0, "replica fetch partitions max %d must be > 0", c.ReplicaFetchPartitionsMax)
 	check(c.ProposalTimeoutMs > 0, "proposal timeout must be > 0")
 	check(c.MaxPendingProposals > 0 && c.MaxPeerCalls > 0, "proposal and peer call limits must be > 0")

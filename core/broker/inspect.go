@@ -20,6 +20,10 @@ type ReplicaView struct {
 	// EpochStartOffset is the log end offset when this leadership began
 	// (leaders only).
 	EpochStartOffset int64
+	// Uncertain: recovery cut this copy while its partition checkpoint
+	// was unreadable, and no leader has admitted it to the ISR since, so
+	// it does not lead (replication.go, uncertain).
+	Uncertain bool
 }
 
 // ReplicaView reports this broker's view of partition index of topic;
@@ -40,6 +44,7 @@ func (b *Broker) ReplicaView(topic string, index int32) (ReplicaView, bool) {
 		LogEndOffset:     -1,
 		DurableEndOffset: -1,
 		EpochStartOffset: p.epochStartOffset,
+		Uncertain:        b.uncertain(p),
 	}
 	if p.log != nil {
 		v.HighWatermark = p.log.HighWatermark()

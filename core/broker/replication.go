@@ -151,10 +151,13 @@ func (b *Broker) newPartition(ts *topicState, i int32, nowMs int64) *partition {
 // reconcilePartition takes the role the image gives this broker for p.
 func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Partition) {
 	p.replicas = a.Replicas
+	if b.uncertain(p) && b.registered() && a.Leader != metadata.NoLeader && a.Leader != b.cfg.NodeID && metadataContains(a.ISR, b.cfg.NodeID) {
+		b.clearUncertain(p, a.ISR)
+	}
 	want := roleNone
 	switch {
 	case !p.hosted || p.log == nil || !b.registered():
-	case a.Leader == b.cfg.NodeID && b.unfenced() && a.LeaderEpoch > p.cutEpoch:
+	case a.Leader == b.cfg.NodeID && b.unfenced() && a.LeaderEpoch > p.cutEpoch && !b.uncertain(p):
 		want = roleLeader
 	case a.Leader != metadata.NoLeader && a.Leader != b.cfg.NodeID:
 		want = roleFollower
@@ -194,6 +197,10 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 				}
 			}
 			b.env.Logger.Info("leading partition", "partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
+		} else if a.Leader == b.cfg.NodeID && b.uncertain(p) && b.unfenced() {
+			// It leads only once a leader has admitted it to the ISR again.
+			b.env.Logger.Warn("not leading an uncertain copy (cut by recovery without its checkpoint)",
+				"partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
 		} else if want == roleFollower {
 			b.env.Logger.Info("following partition", "partition", p.dir, "leader", a.Leader, "leader_epoch", a.LeaderEpoch)
 			if bugs.TruncateToHighWatermark { // deliberate bug (core/bugs): Kafka's pre-KIP-101 rule
@@ -209,6 +216,9 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		if a.PartitionEpoch != p.partitionEpoch {
 			p.proposedISR = nil // settled by the image (see above)
 		}
+		// A new partition state deserves a new ask to leave its ISR at
+		// once: the last one was most likely refused as stale.
+		p.resignRetryAtMs, p.resignBackoffMs = 0, 0
 		p.partitionEpoch = a.PartitionEpoch
 		p.isr = a.ISR
 		p.isrInFlight = false
@@ -217,44 +227,125 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			b.checkMinISRWaiters(p)
 		}
 	}
-	// Elected while this broker's copy is offline (it went offline as a
-	// follower and was still in the ISR): resign, as a leader whose copy
-	// goes offline does (takeOffline).
-	// Back from a full disk, with a tail cut at the epoch it led at: resign
-	// that epoch too (storage.go).
-	if p.hosted && (p.log == nil || a.LeaderEpoch <= p.cutEpoch) && a.Leader == b.cfg.NodeID && b.unfenced() && !p.isrInFlight {
-		b.resignOffline(nowMs, p)
-	}
-	// A follower whose copy is offline (a disk error, a full disk, a
-	// recovery that failed at start) and that is still in the ISR leaves
-	// it, so that no election hands the partition to a copy that cannot
-	// serve it (asked again after a failed attempt, at the next change).
-	if p.hosted && p.log == nil && a.Leader != b.cfg.NodeID && a.Leader != metadata.NoLeader && metadataContains(a.ISR, b.cfg.NodeID) &&
-		b.unfenced() && !p.isrInFlight && nowMs >= p.isrRetryAtMs {
+	if b.mustLeaveISR(p) && !p.isrInFlight && nowMs >= p.resignRetryAtMs {
 		b.resignOffline(nowMs, p)
 	}
 }
 
+// mustLeaveISR reports whether this broker, an unfenced member of p's ISR
+// with at least one other member, must ask to leave it (resignOffline)
+// because its copy cannot serve: so that no election hands the partition
+// to that copy, and so that, when it leads, another member takes over.
+//
+//   - Its copy is offline (a disk error, a full disk, a recovery that
+//     failed at start) while another broker leads, or while it leads
+//     itself (elected as a follower whose copy had gone offline; a leader
+//     whose copy goes offline resigns at once, takeOffline).
+//   - It leads, back from a full disk, at the epoch whose tail it cut
+//     (storage.go).
+//   - It leads, but recovery cut its copy without a recovery point
+//     (uncertain): it must catch up from another member first.
+//
+// A leaderless partition waits for an election instead. p's fields are
+// the image's state as reconcilePartition last applied it.
+func (b *Broker) mustLeaveISR(p *partition) bool {
+	if !b.clustered() || !p.hosted || p.deleted || len(p.isr) < 2 || !metadataContains(p.isr, b.cfg.NodeID) {
+		return false
+	}
+	switch {
+	case p.leaderID == b.cfg.NodeID:
+		if p.log != nil && p.leaderEpoch > p.cutEpoch && !b.uncertain(p) {
+			return false
+		}
+	case p.leaderID == metadata.NoLeader || p.log != nil:
+		return false
+	}
+	return b.unfenced()
+}
+
+// retryResigns asks again, on a timer, to take this broker's unusable
+// copies out of their ISRs (mustLeaveISR), until the image shows them
+// out. An ask can fail without a trace: no controller is known, the
+// controller moves while it is in flight, or it was computed from a
+// partition state that changed meanwhile. Asking again only when the
+// partition's metadata changes left a corrupt follower copy in the ISR
+// for good when nothing changed it, and a blackout later elected that
+// copy with a log 19 records short (simulator seed 689151038). The pause
+// doubles from ReplicaFetchBackoffMs up to
+// AlterPartitionRetryBackoffMaxMs.
+func (b *Broker) retryResigns(nowMs int64) {
+	if !b.clustered() {
+		return
+	}
+	b.forEachPartition(func(p *partition) {
+		if !p.isrInFlight && nowMs >= p.resignRetryAtMs && b.mustLeaveISR(p) {
+			b.resignOffline(nowMs, p)
+		}
+	})
+}
+
 // resignOffline asks the controller to take this broker, whose copy of p
-// is offline, out of p's ISR (AlterPartition without itself): as the
-// leader, so that another ISR member leads; as a follower, so that it is
-// never elected. The last ISR member keeps its place.
+// cannot serve (mustLeaveISR), out of p's ISR (AlterPartition without
+// itself): as the leader, so that another ISR member leads; as a
+// follower, so that it is never elected. The last ISR member keeps its
+// place. The next ask waits for a pause that doubles with every ask
+// (retryResigns).
 func (b *Broker) resignOffline(nowMs int64, p *partition) {
 	if !b.clustered() || len(p.isr) < 2 || p.deleted || !metadataContains(p.isr, b.cfg.NodeID) {
 		return
 	}
+	again := p.resignBackoffMs > 0
+	p.resignBackoffMs = min(max(2*p.resignBackoffMs, b.cfg.ReplicaFetchBackoffMs), b.cfg.AlterPartitionRetryBackoffMaxMs)
+	p.resignRetryAtMs = nowMs + p.resignBackoffMs
 	var rest []int32
 	for _, id := range p.isr {
 		if id != b.cfg.NodeID {
 			rest = append(rest, id)
 		}
 	}
-	if p.leaderID == b.cfg.NodeID {
-		b.env.Logger.Warn("resigning leadership of an offline partition", "partition", p.dir, "isr", rest)
+	var msg string
+	switch {
+	case p.leaderID == b.cfg.NodeID && p.log != nil && b.uncertain(p):
+		msg = "resigning leadership of a partition recovered without a recovery point"
+	case p.leaderID == b.cfg.NodeID:
+		msg = "resigning leadership of an offline partition"
+	default:
+		msg = "leaving the ISR of an offline partition"
+	}
+	if again {
+		b.env.Logger.Info("asking again to leave the ISR", "partition", p.dir, "isr", rest, "next_ask_in_ms", p.resignBackoffMs, "why", msg)
 	} else {
-		b.env.Logger.Warn("leaving the ISR of an offline partition", "partition", p.dir, "isr", rest)
+		b.env.Logger.Warn(msg, "partition", p.dir, "isr", rest)
 	}
 	b.alterISR(nowMs, p, rest)
+}
+
+// uncertain reports whether recovery cut p's copy without knowing its
+// recovery point (partlog.Log.Uncertain), so that it may lack records
+// that were synced and acknowledged. In a cluster such a copy does not
+// lead (reconcilePartition) until a leader has admitted it to the ISR
+// again, which takes a fetch up to that leader's high watermark
+// (maybeExpandISR): Kafka's KIP-966 likewise keeps a replica that shut
+// down uncleanly from being elected before it has caught up. When it is
+// the last ISR member, nobody else may lead either and the partition
+// stays offline, as without unclean election; an operator who accepts
+// the possible loss removes the partition directory's recovery-uncertain
+// file and restarts the broker.
+func (b *Broker) uncertain(p *partition) bool {
+	return b.clustered() && p.log != nil && p.log.Uncertain()
+}
+
+// clearUncertain drops the mark of an uncertain recovery of p once the
+// image shows this registered broker in the ISR of another leader: since
+// its registration fenced the previous process out of every ISR it was not
+// the last member of, a leader admitted it after it caught up. A failure
+// to remove the mark leaves it; the next metadata change tries again.
+func (b *Broker) clearUncertain(p *partition, isr []int32) {
+	if err := p.log.ClearUncertain(); err != nil {
+		b.env.Logger.Warn("keeping the mark of an uncertain recovery", "partition", p.dir, "err", err)
+		return
+	}
+	b.env.Logger.Info("uncertain copy caught up: back in the ISR, eligible to lead", "partition", p.dir, "isr", isr)
 }
 
 func metadataContains(ids []int32, id int32) bool {
@@ -375,10 +466,9 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 	// follower may have sent newer fetches (it keeps one in flight per
 	// leader, but gives up on one that takes too long, or had one out to
 	// this broker's previous leadership): only the newest fetch speaks for
-	// its progress (sim
-	// seeds 512416381, 20173: a parked fetch at 77, woken after the
-	// follower had truncated and fetched at 69, re-recorded 77 and had it
-	// admitted to the ISR).
+	// its progress (sim seed 512416381: a parked fetch at 77, woken after
+	// the follower had truncated and fetched at 69, re-recorded 77 and had
+	// it admitted to the ISR).
 	stale := seq < f.fetchSeq
 	if !stale {
 		f.fetchSeq = seq
@@ -513,6 +603,19 @@ func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
 	// no follower has confirmed here yet), so reaching the high watermark
 	// alone does not prove the follower holds them.
 	if f.fetchOffset < p.epochStartOffset && !bugs.ISRAdmitEarly { // deliberate bug (core/bugs): drop the epoch-start rule
+		return
+	}
+	// A follower whose log still starts below the leader's has not yet
+	// had a fetch answer naming the leader's start (a DeleteRecords
+	// acknowledged while it was fenced, so it was not waited for); it
+	// moves there at its next answer and reports it at its next fetch.
+	// Admitted before, it could lead with records that DeleteRecords
+	// removed (sim seed 689150508: fenced during the DeleteRecords, it
+	// rejoined on a fetch whose long poll the leader's crash cut short,
+	// and led from start 60 after a DeleteRecords acknowledged with 62).
+	// Kafka admits it (no such rule); Chronik promises more: an
+	// acknowledged DeleteRecords holds for every later leader.
+	if f.logStart < p.log.LogStartOffset() {
 		return
 	}
 	if reg := b.image.Broker(f.id); reg == nil || reg.Fenced {

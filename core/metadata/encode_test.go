@@ -197,3 +197,13 @@ func TestAppendMarshalAppends(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAppendCompact measures the compact encoding into a reused
+// buffer, as the simulator calls it after every metadata apply.
+func BenchmarkAppendCompact(b *testing.B) {
+	im := benchImage()
+	var buf []byte
+	for b.Loop() {
+		buf = im.AppendCompact(buf[:0])
+	}
+}

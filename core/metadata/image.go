@@ -93,6 +93,9 @@ type Image struct {
 	// every event.
 	names  []string
 	sorted []*Topic
+	// ids caches the broker ids in order; nil when a broker was put since
+	// (brokers list them on every tick).
+	ids []int32
 }
 
 // NewImage returns an empty image.
@@ -154,19 +157,27 @@ func (im *Image) Broker(id int32) *Broker { return im.brokers[id] }
 
 // BrokerIDs returns every registered broker id in ascending order.
 func (im *Image) BrokerIDs() []int32 {
-	ids := make([]int32, 0, len(im.brokers))
-	for id := range im.brokers {
-		ids = append(ids, id)
+	return slices.Clone(im.sortedBrokerIDs()) // callers may keep or change theirs
+}
+
+// sortedBrokerIDs is the cached id order; nobody outside the package gets
+// the slice.
+func (im *Image) sortedBrokerIDs() []int32 {
+	if im.ids == nil {
+		im.ids = make([]int32, 0, len(im.brokers))
+		for id := range im.brokers {
+			im.ids = append(im.ids, id)
+		}
+		slices.Sort(im.ids)
 	}
-	slices.Sort(ids)
-	return ids
+	return im.ids
 }
 
 // UnfencedBrokerIDs returns the ids of registered, unfenced brokers in
 // ascending order.
 func (im *Image) UnfencedBrokerIDs() []int32 {
 	var ids []int32
-	for _, id := range im.BrokerIDs() {
+	for _, id := range im.sortedBrokerIDs() {
 		if !im.brokers[id].Fenced {
 			ids = append(ids, id)
 		}
@@ -196,7 +207,10 @@ func (im *Image) RemoveTopic(name string) {
 }
 
 // PutBroker adds or replaces a broker registration.
-func (im *Image) PutBroker(b *Broker) { im.brokers[b.ID] = b }
+func (im *Image) PutBroker(b *Broker) {
+	im.brokers[b.ID] = b
+	im.ids = nil
+}
 
 // AssignAllTo gives every partition without an assignment the single
 // replica id as leader. It upgrades images written by single-node
@@ -239,6 +253,12 @@ func (im *Image) AppendMarshal(dst []byte) []byte { return im.appendEncoding(dst
 func (im *Image) AppendCompact(dst []byte) []byte { return im.appendEncoding(dst, false) }
 
 func (im *Image) appendEncoding(dst []byte, indent bool) []byte {
+	if !indent {
+		if dst == nil {
+			dst = make([]byte, 0, 128+96*len(im.brokers)+256*len(im.topics))
+		}
+		return im.appendCompactFile(dst) // encode_compact.go
+	}
 	f := fileFormat{Version: imageVersion, ProducerIDEnd: im.ProducerIDEnd}
 	for _, id := range im.BrokerIDs() {
 		f.Brokers = append(f.Brokers, im.brokers[id])
@@ -277,7 +297,7 @@ func Unmarshal(data []byte) (*Image, error) {
 		if b == nil || b.ID < 0 || im.brokers[b.ID] != nil {
 			return nil, fmt.Errorf("metadata: invalid or duplicate broker entry %+v", b)
 		}
-		im.brokers[b.ID] = b
+		im.PutBroker(b)
 	}
 	for _, t := range f.Topics {
 		if t == nil || t.Name == "" || t.Partitions <= 0 {

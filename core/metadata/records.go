@@ -282,7 +282,7 @@ func (im *Image) registerBroker(r *RegisterBroker) error {
 	// there (nothing else has the data) but leads nothing: such partitions
 	// stay leaderless until the new incarnation is unfenced, which elects
 	// it at a new leader epoch.
-	im.brokers[r.ID] = &Broker{ID: r.ID, Host: r.Host, Port: r.Port, Incarnation: r.Incarnation, Fenced: true}
+	im.PutBroker(&Broker{ID: r.ID, Host: r.Host, Port: r.Port, Incarnation: r.Incarnation, Fenced: true})
 	return nil
 }
 

@@ -146,6 +146,7 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log,
 		producers:      newProducerTable(cfg.MaxProducerIDs),
 		maxLeaderEpoch: max(b.MaxLeaderEpoch, -1),
 		keepSynced:     b.KeepSyncedDamage,
+		markUncertain:  b.MarkUncertainCut,
 	}
 	if err := l.recover(nowMs); err != nil {
 		l.closeFiles()
@@ -185,6 +186,11 @@ type Log struct {
 	// keepSynced: recovery fails rather than cut damaged synced data
 	// (OpenBounds.KeepSyncedDamage).
 	keepSynced bool
+	// markUncertain: a cut without a known recovery point writes
+	// uncertainFile first (OpenBounds.MarkUncertainCut); uncertain says
+	// the file is there (Uncertain).
+	markUncertain bool
+	uncertain     bool
 
 	epochs    epochCache
 	producers producerTable

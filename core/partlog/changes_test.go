@@ -13,7 +13,7 @@ import (
 var getters = map[string]bool{
 	"LogStartOffset": true, "LogEndOffset": true, "DurableEndOffset": true, "HighWatermark": true,
 	"EndOffsetForEpoch": true, "LatestEpoch": true, "Recovery": true, "Dir": true, "Segments": true,
-	"SizeBytes": true, "Failed": true, "CheckInvariants": true, "EarliestEpochStart": true,
+	"SizeBytes": true, "Failed": true, "CheckInvariants": true, "EarliestEpochStart": true, "Uncertain": true,
 }
 
 // TestChangesCounted calls every exported method of Log that is not a

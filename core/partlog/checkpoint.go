@@ -16,6 +16,10 @@ const (
 	checkpointFile = "partition-checkpoint"
 	// epochCheckpointFile holds the leader-epoch cache.
 	epochCheckpointFile = "leader-epoch-checkpoint"
+	// uncertainFile marks a log that recovery cut without knowing its
+	// recovery point (OpenBounds.MarkUncertainCut); its presence is what
+	// counts, its text only says why.
+	uncertainFile = "recovery-uncertain"
 	// tempSuffix marks a temporary file of disk.WriteFileAtomic left by a
 	// crash; Open ignores such names.
 	tempSuffix = ".tmp"

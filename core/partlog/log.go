@@ -37,6 +37,11 @@ type RecoveryInfo struct {
 	// SegmentsDeleted counts segment files removed: wholly below the log
 	// start offset, or after a torn tail.
 	SegmentsDeleted int
+	// Uncertain: the log may lack records that were synced, because a
+	// tail was cut while the checkpoint was unreadable, at this open or
+	// at an earlier one whose mark no ClearUncertain has removed since
+	// (OpenBounds.MarkUncertainCut).
+	Uncertain bool
 	// IndexesRebuilt counts index and time-index files rewritten because
 	// they were missing or invalid.
 	IndexesRebuilt int
@@ -44,6 +49,34 @@ type RecoveryInfo struct {
 
 // Recovery reports what Open found and repaired.
 func (l *Log) Recovery() RecoveryInfo { return l.recovery }
+
+// Uncertain reports whether the log may lack records that were synced:
+// recovery cut it without knowing its recovery point
+// (OpenBounds.MarkUncertainCut), at this open or an earlier one, and
+// ClearUncertain has not run since.
+func (l *Log) Uncertain() bool { return l.uncertain }
+
+// ClearUncertain removes the mark of an uncertain cut, once the caller
+// knows from elsewhere that the log holds what it must (a cluster replica
+// that its leader admitted to the ISR again). The removal is made durable
+// before Uncertain turns false; a failure leaves the mark in place.
+func (l *Log) ClearUncertain() error {
+	l.changes++
+	if !l.uncertain {
+		return nil
+	}
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if err := l.d.Remove(l.path(uncertainFile)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+		return fmt.Errorf("partlog: remove the uncertain-recovery mark of %s: %w", l.dir, err)
+	}
+	if err := l.d.SyncDir(l.dir); err != nil {
+		return fmt.Errorf("partlog: sync %s after removing the uncertain-recovery mark: %w", l.dir, err)
+	}
+	l.uncertain = false
+	return nil
+}
 
 // Dir is the partition directory the log lives in.
 func (l *Log) Dir() string { return l.dir }

@@ -76,6 +76,12 @@ func (l *Log) recover(nowMs int64) error {
 		name string
 	}
 	for _, name := range names {
+		if name == uncertainFile {
+			// An earlier open cut this log without a recovery point, and
+			// nobody has since confirmed it holds what it must.
+			l.uncertain = true
+			l.recovery.Uncertain = true
+		}
 		base, suffix, ok := parseSegmentName(name)
 		if !ok {
 			continue // checkpoints, WriteFileAtomic temporaries, foreign files
@@ -418,6 +424,17 @@ func (l *Log) cutTail(i int, pos int64, cause error) error {
 	size, err := s.log.Size()
 	if err != nil {
 		return fmt.Errorf("size of segment %d: %w", s.base, err)
+	}
+	if l.markUncertain && l.recovery.CheckpointCorrupt && !l.uncertain {
+		// Without the recovery point this may be damaged synced data
+		// rather than a torn tail: say so durably before the cut, which
+		// the next open could no longer see (OpenBounds.MarkUncertainCut).
+		note := fmt.Sprintf("cut at offset %d of segment %d without a recovery point: %v\n", s.next, s.base, cause)
+		if err := l.d.WriteFileAtomic(l.path(uncertainFile), []byte(note)); err != nil {
+			return fmt.Errorf("mark the cut at %d as uncertain: %w", s.next, err)
+		}
+		l.uncertain = true
+		l.recovery.Uncertain = true
 	}
 	l.recovery.TruncatedAt = s.next
 	l.recovery.TruncatedBytes = size - pos

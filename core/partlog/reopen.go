@@ -43,6 +43,26 @@ type OpenBounds struct {
 	// seed 512417421), so it goes offline as corrupt, is reported and
 	// leaves the ISR, and the other replicas serve.
 	KeepSyncedDamage bool
+	// MarkUncertainCut makes recovery that must cut a damaged batch
+	// while the partition checkpoint is unreadable (so the recovery point
+	// it held is unknown) first write a marker file, durably, and only
+	// then cut. Without the recovery point nobody can tell a torn tail
+	// (never synced, never acknowledged) from damaged synced data (a
+	// media flip), so the cut may have dropped acknowledged records, and
+	// the checkpoint written afterwards would hide that for good. The
+	// marker outlives restarts until ClearUncertain, and Uncertain reports
+	// it. A cluster broker sets it: such a copy must not lead before it
+	// has caught up with another in-sync replica (simulator seed
+	// 689151038; Kafka's KIP-966 keeps a replica that shut down uncleanly
+	// from being elected likewise). A single node has no other copy.
+	//
+	// A checkpoint that is absent was never written (a new partition):
+	// nothing was declared synced, exactly as with a recovery point of 0,
+	// and a cut there is a torn tail like any cut above the recovery
+	// point. Marking those too kept new partitions offline for good after
+	// a full disk tore their last write and a crash followed (simulator
+	// seed 167).
+	MarkUncertainCut bool
 }
 
 // Reopen recovers a log that failed in this process (ErrLogFailed after a

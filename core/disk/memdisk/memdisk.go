@@ -146,6 +146,24 @@ type Disk struct {
 	fault      func(op Op, name string) error
 	syncs      int
 	lock       lockState // see lock.go
+	// names counts the changes of names, current or durable
+	// (NamesVersion).
+	names uint64
+	// synced holds the directories whose durable entries equal their
+	// current ones, as a SyncDir left them (files keep the inode they had
+	// then, except one rewritten by WriteFileAtomic, which syncs itself):
+	// a SyncDir of such a directory has nothing to do, and the broker
+	// syncs its partition directory after every checkpoint it rewrites,
+	// which walked every name of the partition. Any change of a name
+	// (bumpNames) empties it; scanAlways (tests) ignores it.
+	synced     map[string]struct{}
+	scanAlways bool
+}
+
+// bumpNames notes a change of a name, current or durable.
+func (d *Disk) bumpNames() {
+	d.names++
+	clear(d.synced)
 }
 
 // Compile-time checks that the types satisfy the contract.
@@ -183,6 +201,16 @@ func (d *Disk) isDir(c string) bool {
 // return fails the operation with that error and changes nothing. Pass
 // nil to remove it. Tests use it to fail a sync or a write.
 func (d *Disk) SetFault(f func(op Op, name string) error) { d.fault = f }
+
+// NamesVersion changes whenever a name changes: a file or directory
+// created, renamed or removed, or a directory sync that made a name
+// durable or forgot one (calls that change nothing leave it). Checkers that derive something from the
+// names (which segments exist, which survive a crash) keep it while the
+// version stays. Contents do not move it: writes, File.Sync, and
+// WriteFileAtomic over an existing name whose directory has nothing else
+// pending. A Disk returned by Crash counts on from the crashed one's
+// version.
+func (d *Disk) NamesVersion() uint64 { return d.names }
 
 // SyncCount is the number of successful File.Sync calls so far
 // (WriteFileAtomic's internal sync included), for tests that count fsyncs.
@@ -233,6 +261,7 @@ func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
 		}
 		n = &inode{}
 		d.files[c] = n
+		d.bumpNames()
 	}
 	return &File{d: d, n: n, name: c}, nil
 }
@@ -272,11 +301,25 @@ func (d *Disk) WriteFileAtomic(name string, data []byte) error {
 	if d.isDir(c) {
 		return fmt.Errorf("memdisk: write %s: %w", c, ErrIsDir)
 	}
+	if d.files[c] == nil {
+		d.bumpNames() // a new name (an existing one keeps its name, new inode)
+	}
+	if d.files[c+TempSuffix] != nil {
+		d.bumpNames() // a file of the temporary's name goes with the rename
+	}
+	_, clean := d.synced[dir]
 	content := bytes.Clone(data)
 	d.files[c+TempSuffix] = &inode{data: content, synced: content[:len(content):len(content)], shared: true}
 	d.syncs++
 	d.files[c] = d.files[c+TempSuffix]
 	delete(d.files, c+TempSuffix)
+	if clean && !d.scanAlways {
+		// Nothing else in dir is pending: its sync only makes c's new
+		// inode durable.
+		d.durable[c] = d.files[c]
+		d.durableIn[c] = d.dirs[dir]
+		return nil
+	}
 	d.syncDir(dir)
 	return nil
 }
@@ -291,6 +334,7 @@ func (d *Disk) Remove(name string) error {
 		return err
 	}
 	if d.files[c] != nil {
+		d.bumpNames()
 		delete(d.files, c)
 		return nil
 	}
@@ -300,6 +344,7 @@ func (d *Disk) Remove(name string) error {
 	if len(d.children(c)) > 0 {
 		return fmt.Errorf("memdisk: remove %s: %w", c, ErrNotEmpty)
 	}
+	d.bumpNames()
 	d.removeTree(c)
 	return nil
 }
@@ -316,6 +361,7 @@ func (d *Disk) RemoveAll(name string) error {
 		return err
 	}
 	if d.files[c] != nil {
+		d.bumpNames()
 		delete(d.files, c)
 		if d.dirsAtOnce {
 			delete(d.durable, c)
@@ -323,6 +369,7 @@ func (d *Disk) RemoveAll(name string) error {
 		return nil
 	}
 	if d.isDir(c) {
+		d.bumpNames()
 		d.removeTree(c)
 	}
 	return nil
@@ -404,6 +451,7 @@ func (d *Disk) Rename(oldName, newName string) error {
 	if o == n {
 		return nil
 	}
+	d.bumpNames()
 	d.files[n] = in
 	delete(d.files, o)
 	return nil
@@ -428,6 +476,7 @@ func (d *Disk) MkdirAll(dir string) error {
 		if d.isDir(p) {
 			break
 		}
+		d.bumpNames()
 		d.gen++
 		d.dirs[p] = d.gen
 	}
@@ -435,6 +484,7 @@ func (d *Disk) MkdirAll(dir string) error {
 		// Parents first, so that each records its parent's generation.
 		for _, p := range ancestors(c) {
 			if d.durableDirs[p] != d.dirs[p] {
+				d.bumpNames()
 				d.purgeDurable(p)
 				d.durableDirs[p] = d.dirs[p]
 				d.durableDirIn[p] = d.dirs[path.Dir(p)]
@@ -448,17 +498,33 @@ func (d *Disk) MkdirAll(dir string) error {
 func (d *Disk) children(dir string) []string {
 	var out []string
 	for k := range d.files {
-		if path.Dir(k) == dir {
+		if parentIs(k, dir) {
 			out = append(out, path.Base(k))
 		}
 	}
 	for k := range d.dirs {
-		if k != "." && path.Dir(k) == dir {
+		if k != "." && parentIs(k, dir) {
 			out = append(out, path.Base(k))
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// EachFile calls fn with the name (not the path) of every current file
+// directly in dir, in no particular order, without sorting or copying
+// them: for checkers that look for one name, where List would sort them
+// all. Directories are left out; fn must not change the disk.
+func (d *Disk) EachFile(dir string, fn func(name string)) {
+	c, err := clean(dir)
+	if err != nil {
+		return
+	}
+	for k := range d.files {
+		if parentIs(k, c) {
+			fn(path.Base(k))
+		}
+	}
 }
 
 // List implements disk.Disk.
@@ -496,17 +562,30 @@ func (d *Disk) SyncDir(dir string) error {
 }
 
 func (d *Disk) syncDir(dir string) {
+	if _, ok := d.synced[dir]; ok && !d.scanAlways {
+		return // nothing changed in dir since its last sync
+	}
+	// A sync that makes no name durable or forgets none (the broker's
+	// checkpoints rewrite the same names) leaves NamesVersion alone.
+	changed := false
 	gen := d.dirs[dir]
 	for k := range d.durable {
 		if parentIs(k, dir) && d.files[k] == nil {
 			delete(d.durable, k)
 			delete(d.durableIn, k)
+			changed = true
 		}
 	}
 	for k, n := range d.files {
 		if parentIs(k, dir) {
-			d.durable[k] = n
-			d.durableIn[k] = gen
+			if in, ok := d.durableIn[k]; !ok || in != gen {
+				changed = true
+				d.durableIn[k] = gen
+			}
+			if d.durable[k] != n {
+				changed = changed || d.durable[k] == nil
+				d.durable[k] = n
+			}
 		}
 	}
 	for k := range d.durableDirs {
@@ -515,14 +594,25 @@ func (d *Disk) syncDir(dir string) {
 		}
 		if _, ok := d.dirs[k]; !ok {
 			d.purgeDurable(k) // gone for good
+			changed = true
 		}
 	}
 	for k, g := range d.dirs {
 		if k != "." && path.Dir(k) == dir {
+			if old, ok := d.durableDirs[k]; !ok || old != g || d.durableDirIn[k] != gen {
+				changed = true
+			}
 			d.durableDirs[k] = g
 			d.durableDirIn[k] = gen
 		}
 	}
+	if changed {
+		d.bumpNames()
+	}
+	if d.synced == nil {
+		d.synced = map[string]struct{}{}
+	}
+	d.synced[dir] = struct{}{}
 }
 
 // ancestors lists the directories from the top down to c itself ("a",
@@ -644,6 +734,7 @@ func (d *Disk) Crash(keep func(n int) int) *Disk {
 	nd := New()
 	nd.dirsAtOnce = d.dirsAtOnce
 	nd.gen = d.gen
+	nd.names = d.names + 1
 	for k, g := range d.durableDirs {
 		if k != "." && d.dirSurvives(k) {
 			nd.dirs[k] = g

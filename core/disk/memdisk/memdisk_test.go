@@ -2,9 +2,12 @@ package memdisk
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"path"
 	"reflect"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/chronik-streaming/chronik/core/disk"
@@ -486,4 +489,206 @@ func TestSyncedAndCurrent(t *testing.T) {
 	if _, ok := d.Current("missing"); ok {
 		t.Fatal("Current reports a missing file")
 	}
+}
+
+// TestNamesVersion: every change of a name, current or durable, moves the
+// version (checkers cache what they derive from the names on it), and
+// contents do not.
+func TestNamesVersion(t *testing.T) {
+	d := New()
+	changes := []struct {
+		what string
+		do   func() error
+	}{
+		{"mkdir", func() error { return d.MkdirAll("p") }},
+		{"create", func() error { _, err := d.OpenFile("p/a", true); return err }},
+		{"sync dir", func() error { return d.SyncDir("p") }},
+		{"rename", func() error { return d.Rename("p/a", "p/b") }},
+		{"atomic write", func() error { return d.WriteFileAtomic("p/c", []byte("x")) }},
+		{"remove", func() error { return d.Remove("p/b") }},
+		{"remove all", func() error { return d.RemoveAll("p") }},
+	}
+	for _, c := range changes {
+		before := d.NamesVersion()
+		if err := c.do(); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		if d.NamesVersion() == before {
+			t.Errorf("%s left the names version at %d", c.what, before)
+		}
+	}
+	if err := d.MkdirAll("q"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SyncDir("."); err != nil {
+		t.Fatal(err)
+	}
+	f := mustOpen(t, d, "q/a")
+	before := d.NamesVersion()
+	write(t, f, "data", 0)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.OpenFile("q/a", true); err != nil { // exists: an open
+		t.Fatal(err)
+	}
+	if err := d.MkdirAll("q"); err != nil { // exists
+		t.Fatal(err)
+	}
+	if err := d.Remove("q/missing"); err == nil {
+		t.Fatal("removed a missing file")
+	}
+	if err := d.RemoveAll("q/missing"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Rename("q/a", "q/a"); err != nil {
+		t.Fatal(err)
+	}
+	if d.NamesVersion() != before {
+		t.Errorf("writes, syncs, opens of an existing file and changes that changed nothing moved the names version from %d to %d", before, d.NamesVersion())
+	}
+	if err := d.SyncDir("q"); err != nil { // makes q/a durable
+		t.Fatal(err)
+	}
+	if d.NamesVersion() == before {
+		t.Errorf("a sync that made q/a durable left the names version at %d", before)
+	}
+	if err := d.WriteFileAtomic("q/cp", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	before = d.NamesVersion()
+	if err := d.WriteFileAtomic("q/cp", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SyncDir("q"); err != nil {
+		t.Fatal(err)
+	}
+	if d.NamesVersion() != before {
+		t.Errorf("rewriting a durable name and a sync with nothing pending moved the names version from %d to %d", before, d.NamesVersion())
+	}
+	if _, err := d.OpenFile("q/b", true); err != nil {
+		t.Fatal(err)
+	}
+	before = d.NamesVersion()
+	if err := d.WriteFileAtomic("q/cp", []byte("3")); err != nil { // also syncs q/b's name
+		t.Fatal(err)
+	}
+	if d.NamesVersion() == before {
+		t.Errorf("an atomic write whose directory sync made q/b durable left the names version at %d", before)
+	}
+	if got := d.DurableNames(); !reflect.DeepEqual(got, []string{"q/a", "q/b", "q/cp"}) {
+		t.Errorf("durable names %v", got)
+	}
+	before = d.NamesVersion()
+	if nd := d.Crash(nil); nd.NamesVersion() == before {
+		t.Errorf("a crashed disk kept the names version %d", before)
+	}
+}
+
+// TestEachFile: the files directly in a directory, without its
+// subdirectories or what lies below them.
+func TestEachFile(t *testing.T) {
+	d := New()
+	if err := d.MkdirAll("p/sub"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"p/b", "p/a", "p/sub/c", "top"} {
+		mustOpen(t, d, name)
+	}
+	seen := map[string]bool{}
+	d.EachFile("p/", func(name string) { seen[name] = true })
+	if want := map[string]bool{"a": true, "b": true}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("EachFile(p) saw %v, want %v", seen, want)
+	}
+	seen = map[string]bool{}
+	d.EachFile(".", func(name string) { seen[name] = true })
+	if want := map[string]bool{"top": true}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("EachFile(.) saw %v, want %v", seen, want)
+	}
+}
+
+// TestSyncDirShortcutMatchesScan: a disk that skips the syncs of
+// directories with nothing pending ends every step of random namespace
+// changes with the same durable state, and crashes into the same disk, as
+// one that walks every name at every sync.
+func TestSyncDirShortcutMatchesScan(t *testing.T) {
+	dirs := []string{".", "a", "a/b", "c"}
+	names := []string{"x", "y", "z.log", "cp", "cp" + TempSuffix}
+	for seed := uint64(1); seed <= 500; seed++ {
+		fast, scan := New(), New()
+		scan.scanAlways = true
+		if seed%4 == 0 {
+			fast.SetDirsDurableAtOnce(true)
+			scan.SetDirsDurableAtOnce(true)
+		}
+		rng := NewSplitMix64(seed)
+		pick := func(of []string) string { return of[rng.Intn(len(of))] }
+		file := func() string { return path.Join(pick(dirs), pick(names)) }
+		for step := 0; step < 60; step++ {
+			var op func(d *Disk) error
+			switch rng.Intn(8) {
+			case 0:
+				dir := pick(dirs)
+				op = func(d *Disk) error { return d.MkdirAll(dir) }
+			case 1:
+				name := file()
+				op = func(d *Disk) error { _, err := d.OpenFile(name, true); return err }
+			case 2:
+				name, data := file(), []byte{byte(step)}
+				op = func(d *Disk) error {
+					f, err := d.OpenFile(name, false)
+					if err != nil {
+						return err
+					}
+					if _, err := f.WriteAt(data, 0); err != nil {
+						return err
+					}
+					return f.Sync()
+				}
+			case 3:
+				name := file()
+				op = func(d *Disk) error { return d.Remove(name) }
+			case 4:
+				dir := pick(dirs)
+				op = func(d *Disk) error { return d.RemoveAll(dir) }
+			case 5:
+				from, to := file(), file()
+				op = func(d *Disk) error { return d.Rename(from, to) }
+			case 6:
+				dir := pick(dirs)
+				op = func(d *Disk) error { return d.SyncDir(dir) }
+			default:
+				name, data := file(), []byte{byte(step), 1}
+				op = func(d *Disk) error { return d.WriteFileAtomic(name, data) }
+			}
+			errFast, errScan := op(fast), op(scan)
+			if (errFast == nil) != (errScan == nil) {
+				t.Fatalf("seed %d step %d: errors differ: %v vs %v", seed, step, errFast, errScan)
+			}
+			if got, want := durableState(fast), durableState(scan); got != want {
+				t.Fatalf("seed %d step %d: durable state\n%s\nwith the shortcut, and\n%s\nwalking every name", seed, step, got, want)
+			}
+			if fast.NamesVersion() != scan.NamesVersion() {
+				t.Fatalf("seed %d step %d: names versions %d and %d", seed, step, fast.NamesVersion(), scan.NamesVersion())
+			}
+		}
+		if got, want := durableState(fast.Crash(nil)), durableState(scan.Crash(nil)); got != want {
+			t.Fatalf("seed %d: crashed into\n%s\nwith the shortcut, and\n%s\nwalking every name", seed, got, want)
+		}
+	}
+}
+
+// durableState renders what a crash would keep and how: every durable
+// name with its synced contents and the generation it was made durable
+// in, every durable directory with its generations.
+func durableState(d *Disk) string {
+	var out []string
+	for k, n := range d.durable {
+		out = append(out, fmt.Sprintf("file %s %q in %d survives %v", k, n.synced, d.durableIn[k], d.fileSurvives(k)))
+	}
+	for k, g := range d.durableDirs {
+		out = append(out, fmt.Sprintf("dir %s gen %d in %d", k, g, d.durableDirIn[k]))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
 }

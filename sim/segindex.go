@@ -1,0 +1,115 @@
+package sim
+
+import (
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/chronik-streaming/chronik/core/disk/memdisk"
+)
+
+// segIndex caches what the checkers and the coverage counters derive from
+// the names in one partition directory: its segment files, current and
+// durable (those a power loss keeps), by base offset. The hw-durable rule
+// looks a batch up on several disks for every new high watermark served;
+// walking and sorting the names each time was 4% of a cluster run. An index
+// is valid while its memdisk's NamesVersion stays: any create, rename,
+// removal or directory sync moves it, so a lookup never sees names older
+// than the disk's.
+type segIndex struct {
+	dir     string
+	version uint64
+	// segs and durable hold the segment files (full names, sorted by
+	// base offset), nil until asked for; ok says which were built.
+	segs, durable     []segFile
+	segsOK, durableOK bool
+}
+
+// segFile is one segment file and its base offset.
+type segFile struct {
+	base int64
+	name string
+}
+
+// segIndexOf returns the index of dir on md, rebuilt lazily when md's
+// names changed since it was built.
+func (d *simDisk) segIndexOf(md *memdisk.Disk, dir string) *segIndex {
+	if d.segs == nil {
+		d.segs = map[*memdisk.Disk]*segIndex{}
+	}
+	ix := d.segs[md]
+	if ix == nil || ix.dir != dir || ix.version != md.NamesVersion() {
+		ix = &segIndex{dir: dir, version: md.NamesVersion()}
+		d.segs[md] = ix
+	}
+	return ix
+}
+
+// forgetSegIndex drops the indexes of memdisks that left the disk (a
+// removed partition directory, a power loss), so that the cache holds no
+// memory of their own.
+func (d *simDisk) forgetSegIndex(md *memdisk.Disk) { delete(d.segs, md) }
+
+// segmentFilesOf lists dir's segment files on md by base offset: the
+// durable ones (what a power loss keeps) or the current ones. The slice
+// belongs to the index.
+func (d *simDisk) segmentFilesOf(md *memdisk.Disk, dir string, durable bool) []segFile {
+	ix := d.segIndexOf(md, dir)
+	if durable {
+		if !ix.durableOK {
+			ix.durableOK = true
+			ix.durable = segFilesOf(dir, md.DurableNamesFunc(func(name string) bool { return inSegmentDir(dir, name) }))
+		}
+		return ix.durable
+	}
+	if !ix.segsOK {
+		ix.segsOK = true
+		if list, err := md.List(dir); err == nil {
+			var names []string
+			for _, name := range list {
+				names = append(names, path.Join(dir, name))
+			}
+			ix.segs = segFilesOf(dir, names)
+		}
+	}
+	return ix.segs
+}
+
+// segFilesOf keeps the segment files among names, by base offset.
+func segFilesOf(dir string, names []string) []segFile {
+	var out []segFile
+	for _, name := range names {
+		if base, ok := segmentBase(dir, name); ok {
+			out = append(out, segFile{base: base, name: name})
+		}
+	}
+	slices.SortFunc(out, func(a, b segFile) int {
+		switch {
+		case a.base != b.base:
+			if a.base < b.base {
+				return -1
+			}
+			return 1
+		default:
+			// Equal bases (never in practice): the name that sorts
+			// first is the one segmentHolding picks, as before.
+			return strings.Compare(b.name, a.name)
+		}
+	})
+	return out
+}
+
+// segmentHolding returns the segment of segs (sorted by base) with the
+// highest base at or below off: the one that may hold off.
+func segmentHolding(segs []segFile, off int64) (segFile, bool) {
+	i, _ := slices.BinarySearchFunc(segs, off, func(s segFile, off int64) int {
+		if s.base <= off {
+			return -1
+		}
+		return 1
+	})
+	if i == 0 {
+		return segFile{}, false
+	}
+	return segs[i-1], true
+}
