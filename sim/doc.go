@@ -413,12 +413,14 @@
 // first send, and a run's p99 probe latency must be under 1 s plus, in a
 // cluster, twice replica.fetch.wait.max.ms; failures start with
 // "availability:". The window lasts until its probes settle, then the
-// faults resume. The bound is loose on purpose: a follower sends one
-// replica fetch per partition (or group) to a leader, more than the four
-// pooled connections per peer, and a connection answers in order, so a
-// fetch whose records are ready can wait behind another partition's long
-// poll (seed 1: t001-0's fetch held 500 ms behind t002-1's), and an
-// acks=all produce with it. A node answers data on a connection of its
+// faults resume. The bound allows two long polls: a follower keeps one
+// replica fetch per leader in flight (FINDINGS.md 21: before, a fetch
+// per partition group queued behind other partitions' long polls on the
+// pooled connections, 500 ms in seed 1), so a partition that starts
+// following a leader, or whose fetched records took longer than a long
+// poll to sync, joins the next fetch, up to a long poll later. The
+// quorum model's slow applies stop in a window, including one armed just
+// before it (FINDINGS.md 30). A node answers data on a connection of its
 // powered-off predecessor with a reset, as a rebooted host's TCP does (a
 // pooled idle connection would otherwise be reused and time out).
 //
@@ -480,9 +482,10 @@
 // it was caught up to the leader's log end (Kafka's rule, from the
 // replica fetches the leader received; both rules keep each leader's
 // view of a follower's fetches apart, since a late fetch to a deposed
-// leader must not hide the new one's: FINDINGS.md 28), judged only while the leader can
-// act: its process up and leading at the committed epochs, a controller
-// with a majority that the leader's view names, the links between them
+// leader must not hide the new one's: FINDINGS.md 28), judged only while
+// the leader can act: its process up and leading at the committed
+// epochs, a controller with a majority that the leader's view names, the
+// links between them
 // neither cut nor clogged, no jump of the leader's clock in the last
 // second; the bound starts when all of that began to hold. min-insync:
 // an acks=all success was appended (and, for a request of one partition,

@@ -128,6 +128,7 @@ func (w *world) quietBegin(qw quietWindow) {
 	w.healFaults()
 	if w.cluster() {
 		w.raft.tellSilent()
+		w.raft.cutSlowApplies()
 	}
 	for _, n := range w.nodes {
 		n.crashArmed = nil
@@ -369,11 +370,11 @@ func (w *world) checkQuiet() {
 }
 
 // quietP99 is the bound on the p99 probe latency: quietP99Base, plus in a
-// cluster twice replica.fetch.wait.max.ms. A follower's fetch whose
-// records are ready can wait on a pooled connection behind another
-// partition's long poll (answers leave a connection in order), and an
-// acks=all produce with it (doc.go, Quiet windows): the bound tolerates
-// that rather than judges it.
+// cluster twice replica.fetch.wait.max.ms. A follower keeps one fetch per
+// leader in flight, so a partition that starts following that leader, or
+// whose fetched records were slow to sync, waits for the one in flight
+// to return, up to a long poll, and an acks=all produce with it (doc.go,
+// Quiet windows).
 func (w *world) quietP99() Time {
 	if !w.cluster() {
 		return quietP99Base

@@ -86,7 +86,7 @@ var coverageMinimums = map[string]int{
 	"isr-expand":                           14000, // 48212 (each judged by isr-admission)
 	"isr-shrink":                           14000, // 48298
 	"truncation-by-epoch":                  540,   // 1921
-	"returning-follower-below-epoch-start": 12,    // 36
+	"returning-follower-below-epoch-start": 3,     // 36; 9 since one replica fetch per leader (FINDINGS 21) counts fewer fetches per window (isr_admit_early still caught at seed 33)
 	// Aimed faults (scenario.go, catchup.go, trim.go, quiet.go).
 	"trap-catch-up":               250, // 923
 	"trap-truncation":             27,  // 83
@@ -111,16 +111,18 @@ var coverageMinimums = map[string]int{
 	"fsync-failed-dropped":        188, // 565
 	"fsync-failed-kept-clean":     334, // 1002
 	"media-flip-replicated":       8,   // 26
-	"media-flip-copy-intact":      4,   // 14
+	"media-flip-copy-intact":      1,   // 14; 4 at 5c076d3 (a copy with synced damage is kept and reported since FINDINGS 22, not cut and fetched again), 2 at FINDINGS 21's fix
 	"media-flip-reported":         7,   // 21
 	"media-flip-reported-differs": 3,   // 10
 	"scrub-found-corrupt":         19,  // 57
 	// Leaving the ISR and uncertain copies (FINDINGS.md 25); the last
-	// ISR member left out, uncertain-last-isr-copy, is too rare (1).
-	"leave-isr-asked-again":      164, // 492
-	"uncertain-cut":              1,   // 4
-	"uncertain-copy-not-leading": 1,   // 3
-	"uncertain-copy-caught-up":   1,   // 3
+	// ISR member left out, uncertain-last-isr-copy, is too rare (1), and
+	// so is uncertain-copy-not-leading (3 when set; 0 with one replica
+	// fetch per leader, FINDINGS.md 21, which moved the draws; the core
+	// test TestClusterUncertainLastISRMemberDoesNotLead covers it).
+	"leave-isr-asked-again":    164, // 492
+	"uncertain-cut":            1,   // 4
+	"uncertain-copy-caught-up": 1,   // 3
 }
 
 // outDir is where failure artifacts go (porcupine HTML, event logs).

@@ -21,7 +21,12 @@ package broker
 //
 // Long polling: when fewer than MinBytes are available and MaxWaitMillis >
 // 0, the request waits until enough data is below the high watermark, the
-// wait expires, or a partition errors.
+// wait expires, or a partition errors. A follower's fetch (ReplicaID >= 0)
+// also ends its wait when a partition's high watermark or log start moves
+// past what the leader last told that follower (replication.go): a
+// follower keeps one fetch per leader in flight, so the news would
+// otherwise wait for the long poll to expire (as KIP-1166 does for
+// Kafka).
 
 import (
 	"cmp"
@@ -66,14 +71,14 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 	}
 	b.fetchSeq++
 	seq := b.fetchSeq
-	resp, bytes, errored := b.buildFetchResponse(nowMs, seq, r)
+	resp, bytes, urgent := b.buildFetchResponse(nowMs, seq, r)
 	defer b.settle(nowMs)
 	wait := int64(r.MaxWaitMillis)
 	if wait > b.cfg.MaxFetchWaitMs {
 		wait = b.cfg.MaxFetchWaitMs
 	}
-	if errored || wait <= 0 || bytes >= b.fetchMinBytes(r) || len(b.waitingFetches) >= b.cfg.MaxWaitingFetches {
-		b.reply(req, resp)
+	if urgent || wait <= 0 || bytes >= b.fetchMinBytes(r) || len(b.waitingFetches) >= b.cfg.MaxWaitingFetches {
+		b.replyFetch(req, r, resp)
 		return nil
 	}
 	w := &waitingFetch{req: req, fetch: r, deadlineMs: nowMs + wait, seq: seq}
@@ -99,7 +104,16 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 func (b *Broker) answerFetch(nowMs int64, w *waitingFetch) {
 	resp, _, _ := b.buildFetchResponse(nowMs, w.seq, w.fetch)
 	b.dropWaitingFetch(w)
-	b.reply(w.req, resp)
+	b.replyFetch(w.req, w.fetch, resp)
+}
+
+// replyFetch sends a fetch response; for a follower's fetch it first
+// notes what the response tells the follower (noteReplicaAnswer).
+func (b *Broker) replyFetch(req *Request, r *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
+	if r.ReplicaID >= 0 {
+		b.noteReplicaAnswer(r, resp)
+	}
+	b.reply(req, resp)
 }
 
 // dropWaitingFetch marks w done and takes it off its partitions' lists
@@ -173,10 +187,10 @@ func (b *Broker) wakeFetches(nowMs int64) {
 			if w.done {
 				continue // dropped meanwhile (its connection closed)
 			}
-			resp, bytes, errored := b.buildFetchResponse(nowMs, w.seq, w.fetch)
-			if errored || bytes >= b.fetchMinBytes(w.fetch) {
+			resp, bytes, urgent := b.buildFetchResponse(nowMs, w.seq, w.fetch)
+			if urgent || bytes >= b.fetchMinBytes(w.fetch) {
 				b.dropWaitingFetch(w)
-				b.reply(w.req, resp)
+				b.replyFetch(w.req, w.fetch, resp)
 				answered = true
 			}
 		}
@@ -229,15 +243,17 @@ func (b *Broker) fetchMinBytes(r *kmsg.FetchRequest) int {
 }
 
 // buildFetchResponse reads every requested partition. It returns the
-// response, the number of record bytes in it, and whether any partition
-// carries an error (which ends a long poll at once, as in Kafka). seq is
-// the request's arrival number: a long poll is built again when it wakes.
+// response, the number of record bytes in it, and whether it is urgent:
+// a partition carries an error or a diverging epoch (which ends a long
+// poll at once, as in Kafka), or news for a follower (a high watermark or
+// log start it was not told yet). seq is the request's arrival number: a
+// long poll is built again when it wakes.
 func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
 	resp := kmsg.NewPtrFetchResponse()
 	resp.Version = r.Version
 	budget := FetchResponseMaxBytes(r, b.cfg.FetchMaxBytes)
 	total := 0
-	errored := false
+	urgent := false
 	// Sized from the request (already in memory): the partition structs
 	// are large, and growing the slices copied them over and over.
 	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(r.Topics))
@@ -256,41 +272,42 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 			sp.PreferredReadReplica = -1
 			// Empty, not null: librdkafka rejects a null record set.
 			sp.RecordBatches = []byte{}
-			code, n := b.fetchPartition(nowMs, seq, r.ReplicaID, ts, &rp, &sp, budget-total, total == 0)
+			code, n, news := b.fetchPartition(nowMs, seq, r.ReplicaID, ts, &rp, &sp, budget-total, total == 0)
 			sp.ErrorCode = code
 			// A diverging epoch, like an error, is news the follower needs
 			// at once: it ends a long poll.
-			if code != kerrNone || sp.DivergingEpoch.EndOffset >= 0 {
-				errored = true
+			if code != kerrNone || sp.DivergingEpoch.EndOffset >= 0 || news {
+				urgent = true
 			}
 			total += n
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return resp, total, errored
+	return resp, total, urgent
 }
 
 // fetchPartition fills one partition of a fetch response and returns the
-// error code and record bytes added. first says no records are in the
-// response yet: only then may a batch larger than the limits be returned
-// whole (KIP-74), so a consumer can always make progress.
-func (b *Broker) fetchPartition(nowMs int64, seq uint64, replicaID int32, ts *topicState, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int) {
+// error code, the record bytes added, and whether a follower has news in
+// it (replicaFetchPartition). first says no records are in the response
+// yet: only then may a batch larger than the limits be returned whole
+// (KIP-74), so a consumer can always make progress.
+func (b *Broker) fetchPartition(nowMs int64, seq uint64, replicaID int32, ts *topicState, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int, bool) {
 	if ts == nil || rp.Partition < 0 || rp.Partition >= int32(len(ts.partitions)) {
-		return kerrUnknownTopicOrPartition, 0
+		return kerrUnknownTopicOrPartition, 0, false
 	}
 	p := ts.partitions[rp.Partition]
 	if p.hosted && p.log == nil {
-		return kerrKafkaStorageError, 0
+		return kerrKafkaStorageError, 0, false
 	}
 	if replicaID >= 0 {
 		return b.replicaFetchPartition(nowMs, seq, replicaID, p, rp, sp, budget, first)
 	}
 	if !p.isLeader() {
-		return kerrNotLeaderOrFollower, 0
+		return kerrNotLeaderOrFollower, 0, false
 	}
 	if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, p.leaderEpoch); code != kerrNone {
-		return code, 0
+		return code, 0, false
 	}
 	hw := p.log.HighWatermark()
 	sp.HighWatermark = hw
@@ -302,10 +319,10 @@ func (b *Broker) fetchPartition(nowMs int64, seq uint64, replicaID int32, ts *to
 		limit = budget
 	}
 	if limit <= 0 && !first {
-		return kerrNone, 0
+		return kerrNone, 0, false
 	}
 	if rp.FetchOffset == hw {
-		return kerrNone, 0
+		return kerrNone, 0, false
 	}
 	// Offsets between the high watermark and the log end are valid but not
 	// yet readable; beyond the log end (or below the start) is out of range.
@@ -313,7 +330,8 @@ func (b *Broker) fetchPartition(nowMs int64, seq uint64, replicaID int32, ts *to
 	if bugs.ServePastHighWatermark { // deliberate bug (core/bugs): read up to the log end
 		readLimit = p.log.LogEndOffset()
 	}
-	return b.readInto(p, sp, rp.FetchOffset, limit, readLimit, first)
+	code, n := b.readInto(p, sp, rp.FetchOffset, limit, readLimit, first)
+	return code, n, false
 }
 
 // readInto reads p from offset below readLimit into sp, within limit

@@ -131,8 +131,12 @@ type Broker struct {
 	hwRaised []*partition
 	// topicOrder caches the open topics sorted by name; nil when stale.
 	topicOrder []*topicState
-	// fetchesInFlight counts replica fetches in flight per leader.
+	// fetchesInFlight counts replica fetches in flight per leader: one at
+	// most (runFetchers), so the map holds at most one entry per broker.
 	fetchesInFlight map[int32]int
+	// replicaFetchRound counts replica fetches sent; it rotates their
+	// partition order (sendReplicaFetch).
+	replicaFetchRound uint64
 	// staged collects the metadata records of the admin request being
 	// handled (stage, finishStaged).
 	staged []metadata.Record
@@ -234,13 +238,10 @@ type partition struct {
 	// Follower state: a fetch in flight, or a pause after a failed one.
 	fetchInFlight       bool
 	fetchBackoffUntilMs int64
-	// fetchReportedOffset is the offset the last fetch reported to the
-	// leader (-1 after a role change).
-	fetchReportedOffset int64
-	// fetchSentMs is when the last fetch of this partition was sent: an
-	// idle partition goes again once a long poll's worth of time passed,
-	// even when other partitions fill the fetch slots (runFetchers).
-	fetchSentMs int64
+	// fetchAnsweredMs is when the last fetch of this partition was
+	// answered: the next fetch to its leader waits for the records it
+	// brought to sync for at most a long poll from then (runFetchers).
+	fetchAnsweredMs int64
 	// fetchGeneration grows with every role change, so the answer to a
 	// fetch sent under an older role cannot clear a newer fetch's flag.
 	fetchGeneration uint64

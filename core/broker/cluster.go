@@ -477,6 +477,12 @@ func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 		if !p.fetchInFlight && p.fetchBackoffUntilMs > nowMs {
 			next = min(next, p.fetchBackoffUntilMs)
 		}
+		// The end of a wait for this partition's sync (runFetchers).
+		if !p.fetchInFlight && b.unsynced(p) {
+			if end := b.fetchSyncWaitEndMs(p); end > nowMs {
+				next = min(next, end)
+			}
+		}
 	}
 	for _, p := range b.resigning {
 		if !p.isrInFlight && p.resignRetryAtMs > nowMs && b.mustLeaveISR(p) {

@@ -71,13 +71,11 @@ type Config struct {
 	// doubles while the image still shows the copy in the ISR, like a
 	// Kafka client's retry.backoff.max.ms (KIP-580, 1000 by default).
 	AlterPartitionRetryBackoffMaxMs int64
-	// MaxReplicaFetchesPerLeader bounds a follower's fetches in flight to
-	// one leader that carry only partitions with nothing new to report;
-	// fetches reporting progress may go up to four times as many (see
-	// runFetchers). A partition joins the next fetch once its previous
-	// data is synced, so fetches overlap; unbounded, hundreds of
-	// partitions made hundreds of long polls.
-	MaxReplicaFetchesPerLeader int
+	// ReplicaFetchPartitionsMax bounds the partitions of one replica
+	// fetch. A follower keeps one fetch in flight per leader, carrying
+	// every partition it follows from it (runFetchers); beyond this many,
+	// the rest go in the next fetches (the order rotates).
+	ReplicaFetchPartitionsMax int
 	// ProposalTimeoutMs bounds how long a request waits for its metadata
 	// proposal to be applied before it is answered REQUEST_TIMED_OUT (the
 	// proposal may still commit later).
@@ -144,7 +142,7 @@ func DefaultConfig() Config {
 		ReplicaFetchResponseMaxBytes:    10 << 20,
 		ReplicaFetchBackoffMs:           100,
 		AlterPartitionRetryBackoffMaxMs: 1000,
-		MaxReplicaFetchesPerLeader:      4,
+		ReplicaFetchPartitionsMax:       10000,
 		ProposalTimeoutMs:               10000,
 		MaxPendingProposals:             10000,
 		MaxPeerCalls:                    10000,
@@ -188,7 +186,7 @@ func (c *Config) Validate() error {
 	check(c.ReplicaFetchBackoffMs > 0, "replica fetch backoff must be > 0")
 	check(c.AlterPartitionRetryBackoffMaxMs >= c.ReplicaFetchBackoffMs,
 		"alter partition retry backoff max %d must be at least the replica fetch backoff %d", c.AlterPartitionRetryBackoffMaxMs, c.ReplicaFetchBackoffMs)
-	check(c.MaxReplicaFetchesPerLeader > 0, "max replica fetches per leader must be > 0")
+	check(c.ReplicaFetchPartitionsMax > 0, "replica fetch partitions max %d must be > 0", c.ReplicaFetchPartitionsMax)
 	check(c.ProposalTimeoutMs > 0, "proposal timeout must be > 0")
 	check(c.MaxPendingProposals > 0 && c.MaxPeerCalls > 0, "proposal and peer call limits must be > 0")
 	check(c.MaxParkedRequests > 0 && c.MetadataCatchUpWaitMs > 0, "parked request limit and catch-up wait must be > 0")

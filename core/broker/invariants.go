@@ -158,12 +158,12 @@ func (b *Broker) CheckInvariants() {
 	// leader is reported, so the message never depends on map order.
 	bad := false
 	for _, n := range b.fetchesInFlight {
-		bad = bad || n <= 0 || n > 4*b.cfg.MaxReplicaFetchesPerLeader
+		bad = bad || n != 1
 	}
 	if bad {
 		for _, leader := range sortedKeys(b.fetchesInFlight) {
-			if n := b.fetchesInFlight[leader]; n <= 0 || n > 4*b.cfg.MaxReplicaFetchesPerLeader {
-				panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (limit %d)", n, leader, 4*b.cfg.MaxReplicaFetchesPerLeader))
+			if n := b.fetchesInFlight[leader]; n != 1 {
+				panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (one at most)", n, leader))
 			}
 		}
 	}

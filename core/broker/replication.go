@@ -14,8 +14,11 @@ package broker
 // "maximal ISR" of KIP-497), so the high watermark never depends on an
 // ISR the controller has not yet committed.
 //
-// Follower. One fetch per leader and partition set is in flight at a
-// time. Each fetch names the last epoch the follower holds
+// Follower. As Kafka's replica fetcher, one fetch per leader is in
+// flight at a time, carrying every partition followed from that leader
+// (runFetchers); the leader answers it as soon as any partition has
+// records, an error or news for the follower, else after the long poll.
+// Each fetch names the last epoch the follower holds
 // (LastFetchedEpoch); when the leader's log diverges from it, the
 // leader answers with the diverging epoch and its end offset instead of
 // records, and the follower truncates to the smaller of that end offset
@@ -60,6 +63,9 @@ type followerState struct {
 	// fetchSeq is the arrival number of the fetch the fields above come
 	// from (Broker.fetchSeq).
 	fetchSeq uint64
+	// hwSent and startSent are the high watermark and log start this
+	// leader last told the follower (noteReplicaAnswer); -1 until then.
+	hwSent, startSent int64
 }
 
 // isLeader reports whether this broker leads p now.
@@ -168,7 +174,6 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		// A fetch in flight to the previous leader may never be answered
 		// (that leader may be dead); its answer is ignored by its epoch.
 		p.fetchInFlight = false
-		p.fetchReportedOffset = -1
 		p.fetchGeneration++
 		p.followers = nil
 		p.isrInFlight = false
@@ -190,7 +195,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			p.epochStartOffset = p.log.LogEndOffset()
 			for _, id := range a.Replicas {
 				if id != b.cfg.NodeID {
-					p.followers = append(p.followers, &followerState{id: id, fetchOffset: -1, lastCaughtUpMs: nowMs, lastFetchMs: nowMs, lastFetchLeaderLEO: -1, logStart: -1})
+					p.followers = append(p.followers, &followerState{id: id, fetchOffset: -1, lastCaughtUpMs: nowMs, lastFetchMs: nowMs, lastFetchLeaderLEO: -1, logStart: -1, hwSent: -1, startSent: -1})
 				}
 			}
 			b.env.Logger.Info("leading partition", "partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
@@ -462,29 +467,27 @@ func (b *Broker) minISR(p *partition) int32 {
 
 // replicaFetchPartition serves one partition of a follower's fetch: it
 // checks the follower's claim against the leader's epochs, records its
-// progress and reads from its offset up to the leader's log end.
-func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32, p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int) {
+// progress and reads from its offset up to the leader's log end. news
+// reports a high watermark or log start the follower was not told yet
+// (noteReplicaAnswer), which ends the fetch's long poll.
+func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32, p *partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (code int16, n int, news bool) {
 	if !p.isLeader() {
-		return kerrNotLeaderOrFollower, 0
+		return kerrNotLeaderOrFollower, 0, false
 	}
 	if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, p.leaderEpoch); code != kerrNone {
-		return code, 0
+		return code, 0, false
 	}
-	var f *followerState
-	for _, x := range p.followers {
-		if x.id == replicaID {
-			f = x
-		}
-	}
+	f := p.follower(replicaID)
 	if f == nil {
-		return kerrNotLeaderOrFollower, 0
+		return kerrNotLeaderOrFollower, 0, false
 	}
 	// A long poll is built again when it wakes or expires, after the
-	// follower may have sent newer fetches (up to four per partition group
-	// are in flight): only the newest fetch speaks for its progress (sim
-	// seed 512416381: a parked fetch at 77, woken after the follower had
-	// truncated and fetched at 69, re-recorded 77 and had it admitted to
-	// the ISR).
+	// follower may have sent newer fetches (it keeps one in flight per
+	// leader, but gives up on one that takes too long, or had one out to
+	// this broker's previous leadership): only the newest fetch speaks for
+	// its progress (sim seed 512416381: a parked fetch at 77, woken after
+	// the follower had truncated and fetched at 69, re-recorded 77 and had
+	// it admitted to the ISR).
 	stale := seq < f.fetchSeq
 	if !stale {
 		f.fetchSeq = seq
@@ -521,7 +524,7 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 			sp.DivergingEpoch.EndOffset = end
 			sp.HighWatermark = p.log.HighWatermark()
 			sp.LastStableOffset = sp.HighWatermark
-			return kerrNone, 0
+			return kerrNone, 0, false
 		}
 	}
 	if rp.FetchOffset > leo || rp.FetchOffset < p.log.LogStartOffset() {
@@ -529,7 +532,7 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 			f.fetchOffset = -1 // its position is unknown until a fetch in range
 		}
 		sp.HighWatermark = p.log.HighWatermark()
-		return kerrOffsetOutOfRange, 0
+		return kerrOffsetOutOfRange, 0, false
 	}
 	if !stale {
 		// Kafka's rule: a follower is caught up when it fetched everything
@@ -550,11 +553,59 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 	}
 	hw := p.log.HighWatermark()
 	sp.HighWatermark, sp.LastStableOffset = hw, hw
+	news = min(hw, rp.FetchOffset) > f.hwSent || sp.LogStartOffset > f.startSent
 	limit := min(int(rp.PartitionMaxBytes), budget)
 	if (limit <= 0 && !first) || rp.FetchOffset == leo {
-		return kerrNone, 0
+		return kerrNone, 0, news
 	}
-	return b.readInto(p, sp, rp.FetchOffset, limit, leo, first)
+	code, n = b.readInto(p, sp, rp.FetchOffset, limit, leo, first)
+	return code, n, news
+}
+
+// follower returns the leader's view of follower id, or nil.
+func (p *partition) follower(id int32) *followerState {
+	for _, f := range p.followers {
+		if f.id == id {
+			return f
+		}
+	}
+	return nil
+}
+
+// noteReplicaAnswer records, before a fetch answer leaves for follower
+// r.ReplicaID, the high watermark and log start it tells the follower of
+// each partition this broker leads, so that the follower's next long
+// poll is answered as soon as either moves past them: the follower keeps
+// one fetch per leader in flight (runFetchers), and without that a high
+// watermark the follower needs (to lead with, to follow a DeleteRecords'
+// log start, on which the DeleteRecords waits) would wait for the long
+// poll to expire. The high watermark counted is the one the follower can
+// take: at most its fetch offset, its durable end (applyReplicaFetch).
+// The response's partitions are in the request's order
+// (buildFetchResponse).
+func (b *Broker) noteReplicaAnswer(r *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
+	for i := range resp.Topics {
+		st := &resp.Topics[i]
+		ts := b.topics[st.Topic]
+		if ts == nil || i >= len(r.Topics) {
+			continue
+		}
+		for j := range st.Partitions {
+			sp := &st.Partitions[j]
+			if sp.ErrorCode != kerrNone || sp.DivergingEpoch.EndOffset >= 0 || j >= len(r.Topics[i].Partitions) ||
+				sp.Partition < 0 || sp.Partition >= int32(len(ts.partitions)) {
+				continue
+			}
+			p := ts.partitions[sp.Partition]
+			if !p.isLeader() {
+				continue
+			}
+			if f := p.follower(r.ReplicaID); f != nil {
+				f.hwSent = max(f.hwSent, min(sp.HighWatermark, r.Topics[i].Partitions[j].FetchOffset))
+				f.startSent = max(f.startSent, sp.LogStartOffset)
+			}
+		}
+	}
 }
 
 // maybeExpandISR proposes adding a follower that caught up to the high
@@ -705,62 +756,73 @@ func (b *Broker) alterISR(nowMs int64, p *partition, isr []int32) {
 	})
 }
 
-// runFetchers sends a fetch to each leader for the partitions this broker
-// follows that are ready: open, not already being fetched, not backing
-// off, and with everything they hold synced (so that the fetch offset the
-// leader sees is durable).
+// runFetchers sends a fetch to each leader that has none in flight,
+// carrying every partition this broker follows from it that is ready:
+// open, not in the fetch in flight (one answered late, to a previous
+// leader, may still be out), not backing off after an error, and with
+// everything it holds synced, so that the fetch offset the leader sees is
+// durable.
+//
+// One fetch per leader, as Kafka's replica fetcher does (FINDINGS 21):
+// with a fetch per partition group, several long polls to one leader
+// queued on the same pooled connections, and a fetch whose records were
+// ready waited behind another partition's long poll, and an acks=all
+// produce with it (sim seed 1: 500 ms). Since the leader answers the one
+// fetch as soon as any partition has something (records, an error, a
+// high watermark or log start the follower was not told), it costs
+// neither latency nor a fetch per idle partition.
+//
+// A partition whose fetched records are still syncing is not ready, and
+// the next fetch to its leader waits for it, as Kafka's fetcher appends
+// a response before it sends the next fetch: else its new log end would
+// reach the leader only after the next long poll, and an acks=all
+// produce with it. The wait is bounded by a long poll
+// (ReplicaFetchWaitMaxMs) from the answer that brought the records, so
+// that one slow fsync does not stop the other partitions; the slow one
+// joins a later fetch.
 func (b *Broker) runFetchers(nowMs int64) {
 	if !b.clustered() || b.closed {
 		return
 	}
-	// Every fetch long-polls, and the leader takes the offsets it reports
-	// on arrival. Ready partitions with something new to report (their log
-	// end moved since their last fetch: the leader's high watermark waits
-	// for exactly that) go at once, in a fetch of their own if need be, up
-	// to four times MaxReplicaFetchesPerLeader in flight; partitions with
-	// nothing new join a fetch only while fewer than
-	// MaxReplicaFetchesPerLeader are in flight, or once their last fetch is
-	// a long poll (ReplicaFetchWaitMaxMs) old. So an acks=all produce never
-	// waits for a long poll of idle partitions to time out, hundreds of
-	// idle partitions cost a few parked fetches, not hundreds, and an idle
-	// partition still reaches its leader at least every long poll while
-	// busy ones keep the slots full: else its follower, never seen caught
-	// up, would leave the ISR after replica.lag.time.max.ms (simulator
-	// quiet windows, seed 1029: no fetch of t002-1 for 1.8 s).
-	byLeader := map[int32][]*partition{}
+	type leaderParts struct {
+		ready []*partition
+		hold  bool // a partition's fetched records are syncing
+	}
+	byLeader := map[int32]*leaderParts{}
 	var leaders []int32
 	b.forEachPartition(func(p *partition) {
-		if p.role != roleFollower || p.log == nil || p.fetchInFlight || nowMs < p.fetchBackoffUntilMs {
+		if p.role != roleFollower || p.log == nil || p.fetchInFlight || nowMs < p.fetchBackoffUntilMs || b.fetchesInFlight[p.leaderID] > 0 {
 			return
 		}
-		if b.cfg.SyncWrites && (p.syncing || p.log.DurableEndOffset() < p.log.LogEndOffset()) {
-			return
-		}
-		if _, ok := byLeader[p.leaderID]; !ok {
+		g := byLeader[p.leaderID]
+		if g == nil {
+			g = &leaderParts{}
+			byLeader[p.leaderID] = g
 			leaders = append(leaders, p.leaderID)
 		}
-		byLeader[p.leaderID] = append(byLeader[p.leaderID], p)
+		if b.unsynced(p) {
+			g.hold = g.hold || nowMs < b.fetchSyncWaitEndMs(p)
+			return
+		}
+		g.ready = append(g.ready, p)
 	})
 	for _, leader := range leaders {
-		inFlight := b.fetchesInFlight[leader]
-		parts := byLeader[leader]
-		if inFlight < b.cfg.MaxReplicaFetchesPerLeader {
-			b.sendReplicaFetch(nowMs, leader, parts)
-			continue
-		}
-		if inFlight >= 4*b.cfg.MaxReplicaFetchesPerLeader {
-			continue // the partitions join a fetch when one comes back
-		}
-		var urgent []*partition
-		for _, p := range parts {
-			if p.log.LogEndOffset() != p.fetchReportedOffset || nowMs-p.fetchSentMs >= int64(b.cfg.ReplicaFetchWaitMaxMs) {
-				urgent = append(urgent, p)
-			}
-		}
-		if len(urgent) > 0 {
-			b.sendReplicaFetch(nowMs, leader, urgent)
+		if g := byLeader[leader]; !g.hold && len(g.ready) > 0 {
+			b.sendReplicaFetch(nowMs, leader, g.ready)
 		}
 	}
+}
+
+// unsynced reports whether a follower must not fetch p yet: with sync
+// writes, it holds records not yet durable.
+func (b *Broker) unsynced(p *partition) bool {
+	return b.cfg.SyncWrites && p.log != nil && (p.syncing || p.log.DurableEndOffset() < p.log.LogEndOffset())
+}
+
+// fetchSyncWaitEndMs is until when the next fetch to p's leader waits for
+// p's fetched records to sync (runFetchers).
+func (b *Broker) fetchSyncWaitEndMs(p *partition) int64 {
+	return p.fetchAnsweredMs + int64(b.cfg.ReplicaFetchWaitMaxMs)
 }
 
 // fetchTarget remembers what one partition of a replica fetch asked for.
@@ -771,6 +833,12 @@ type fetchTarget struct {
 	generation uint64
 }
 
+// sendReplicaFetch sends one fetch to leader for parts (all ready), at
+// most ReplicaFetchPartitionsMax of them. The list is rotated by one
+// partition per fetch sent, as Kafka's fetcher moves fetched partitions
+// to the end: the response's byte limit is filled in request order, and
+// a fixed order would starve the partitions at its end while the first
+// ones have a backlog; the ones left out go in the next fetch.
 func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition) {
 	req := kmsg.NewPtrFetchRequest()
 	req.Version = 12
@@ -779,14 +847,21 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 	req.MinBytes = 1
 	req.MaxBytes = b.cfg.ReplicaFetchResponseMaxBytes
 	req.SessionEpoch = -1
-	var targets []fetchTarget
-	for _, p := range parts {
-		if len(req.Topics) == 0 || req.Topics[len(req.Topics)-1].Topic != p.topic.meta.Name {
+	b.replicaFetchRound++
+	start := int(b.replicaFetchRound % uint64(len(parts)))
+	n := min(len(parts), b.cfg.ReplicaFetchPartitionsMax)
+	targets := make([]fetchTarget, 0, n)
+	topicIndex := map[string]int{} // a topic split by the rotation is named once
+	for k := 0; k < n; k++ {
+		p := parts[(start+k)%len(parts)]
+		ti, ok := topicIndex[p.topic.meta.Name]
+		if !ok {
+			ti = len(req.Topics)
+			topicIndex[p.topic.meta.Name] = ti
 			rt := kmsg.NewFetchRequestTopic()
 			rt.Topic = p.topic.meta.Name
 			req.Topics = append(req.Topics, rt)
 		}
-		rt := &req.Topics[len(req.Topics)-1]
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition = p.index
 		rp.CurrentLeaderEpoch = p.leaderEpoch
@@ -794,10 +869,8 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 		rp.LastFetchedEpoch = p.log.LatestEpoch()
 		rp.LogStartOffset = p.log.LogStartOffset()
 		rp.PartitionMaxBytes = b.cfg.ReplicaFetchMaxBytes
-		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics[ti].Partitions = append(req.Topics[ti].Partitions, rp)
 		p.fetchInFlight = true
-		p.fetchReportedOffset = rp.FetchOffset
-		p.fetchSentMs = nowMs
 		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset, generation: p.fetchGeneration})
 	}
 	b.fetchesInFlight[leader]++
@@ -823,6 +896,7 @@ func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, 
 			continue // the partition moved on; a newer fetch may be in flight
 		}
 		p.fetchInFlight = false
+		p.fetchAnsweredMs = nowMs
 		if p.deleted || p.role != roleFollower || p.leaderEpoch != t.epoch || p.log == nil {
 			continue
 		}

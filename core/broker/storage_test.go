@@ -476,6 +476,13 @@ func TestClusterReopenedLeaderKeepsExpansionInFlight(t *testing.T) {
 	p.proposedISR = append(append([]int32(nil), p.isr...), joiner)
 	p.isrRetryAtMs = 1 << 62 // not asked again: the outcome stays unknown
 	epoch := p.leaderEpoch
+	// From here on the quorum commits nothing (every proposal fails), so
+	// the resignation the copy asks for when it goes offline fails and it
+	// keeps leading at this epoch after the reopen, as while the
+	// controller is away.
+	controller := c.controller
+	c.controller = 0
+	defer func() { c.controller = controller }()
 	n.b.takeOffline(p, fmt.Errorf("injected: %w", disk.ErrNoSpace))
 	n.b.retryOffline(c.nowMs + n.b.cfg.StorageRetryBackoffMaxMs)
 	if !p.isLeader() || p.leaderEpoch != epoch {
@@ -485,11 +492,24 @@ func TestClusterReopenedLeaderKeepsExpansionInFlight(t *testing.T) {
 		t.Fatalf("maximal ISR after the reopen is %v: the expansion to %d was forgotten", p.maximalISR(), joiner)
 	}
 	answer := c.produceTo(a.Leader, "t", 0, 1, -1)
+	// Judged while the reopened copy still leads at that epoch, and only
+	// once another follower holds the new record, so that nothing but the
+	// joiner holds the high watermark back.
+	judged := false
 	for range 50 {
 		c.step()
+		if !p.isLeader() || p.leaderEpoch != epoch {
+			continue
+		}
+		for _, f := range p.followers {
+			judged = judged || (f.id != joiner && f.fetchOffset > 2)
+		}
+		if got := p.log.HighWatermark(); got > 2 {
+			t.Fatalf("high watermark %d covers the new record without the joiner %d, a possible ISR member", got, joiner)
+		}
 	}
-	if got := p.log.HighWatermark(); got > 2 {
-		t.Fatalf("high watermark %d covers the new record without the joiner %d, a possible ISR member", got, joiner)
+	if !judged {
+		t.Fatal("no step had the reopened leader with another follower holding the new record: the test proves nothing")
 	}
 	if sp := answer(); sp != nil && sp.ErrorCode == 0 {
 		t.Fatal("acks=all acknowledged without the joiner while its expansion was unsettled")
