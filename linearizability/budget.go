@@ -28,3 +28,13 @@ func (b *budget) spend() bool {
 
 // exhausted reports whether the search wanted more than the limit.
 func (b *budget) exhausted() bool { return b != nil && b.limit > 0 && b.used > b.limit }
+
+// spendN charges n units (n >= 1) and reports whether the budget allowed
+// all of them.
+func (b *budget) spendN(n int64) bool {
+	if b == nil {
+		return true
+	}
+	b.used += n
+	return b.limit == 0 || b.used <= b.limit
+}

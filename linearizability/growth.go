@@ -90,10 +90,10 @@ type lengthGroup struct{ length, count int }
 // reach: reach[g] holds every sum the groups from g on can make. A branch
 // is entered only if reach says it can still end in [need, most], and then
 // it does end in at least one emitted set (take a witness, drop its
-// shortest members while the sum stays >= need), so the sets visited are
-// at most the sets emitted times the number of groups. Every set visited,
-// and every shift that builds reach, costs one unit of b. The
-// walk stops when fn returns false.
+// shortest members while the sum stays >= need), so the branches entered
+// are at most the sets emitted times the number of groups. Every set
+// looked at (each count of each group tried) costs one unit of b, and
+// building reach one unit plus one per 64 words shifted. The walk stops when fn returns false.
 func (s partitionState) subsets(ctx context.Context, b *budget, need, most int64, fn func(partitionState) bool) {
 	// Distinct lengths, longest first, with their counts. Taking groups in
 	// this order makes the last length a branch adds its shortest.
@@ -119,6 +119,7 @@ func (s partitionState) subsets(ctx context.Context, b *budget, need, most int64
 	reach := make([]sumSet, len(groups)+1)
 	reach[len(groups)] = newSumSet(most)
 	reach[len(groups)].add(0)
+	shifts := 0
 	for g := len(groups) - 1; g >= 0; g-- {
 		// Up to count of this length, as pieces of 1, 2, 4, ... and a
 		// remainder: their subsets make every count, in log(count) shifts.
@@ -126,38 +127,59 @@ func (s partitionState) subsets(ctx context.Context, b *budget, need, most int64
 		for left, piece := groups[g].count, 1; left > 0; piece *= 2 {
 			piece = min(piece, left)
 			left -= piece
-			if !b.spend() {
-				return
-			}
 			reach[g].orShifted(reach[g], int64(piece*groups[g].length))
+			shifts++
 		}
+	}
+	// A shift is a pass over the words of a set: a unit per 64 words
+	// shifted keeps the charge in line with a model step's work.
+	if !b.spendN(1 + int64(shifts*len(reach[0].words))/64) {
+		return
 	}
 	if !reach[0].anyIn(need, most) {
 		return
+	}
+	// rest[g] is the sum of every length from group g on.
+	rest := make([]int64, len(groups)+1)
+	for g := len(groups) - 1; g >= 0; g-- {
+		rest[g] = rest[g+1] + int64(groups[g].count*groups[g].length)
 	}
 	// taken[i] counts lengths taken from groups[i].
 	taken := make([]int, len(groups))
 	stopped := false
 	var walk func(g int, sum int64)
 	walk = func(g int, sum int64) {
-		if stopped || ctx.Err() != nil || !b.spend() {
-			return
-		}
 		// Here sum < need and reach[g] can add what is missing.
 		length := int64(groups[g].length)
-		for k := 0; k <= groups[g].count && !stopped; k++ {
-			taken[g] = k
-			next := sum + int64(k)*length
-			if next >= need {
-				// The first count of this group that reaches need: with one
-				// fewer the set was below need, so it is minimal; more of
-				// this group, or any shorter length, would not be.
-				if next <= most {
-					stopped = !fn(s.apply(groups, taken, next))
-				}
+		// The first count of this group that reaches need, if it has that
+		// many: with one fewer the set is below need, so it is minimal;
+		// more of this group, or any shorter length, would not be.
+		k := min(int64(groups[g].count), (need-sum+length-1)/length)
+		if next := sum + k*length; next >= need {
+			if !b.spend() {
+				stopped = true
+				return
+			}
+			if next <= most {
+				taken[g] = int(k)
+				stopped = !fn(s.apply(groups, taken, next))
+			}
+			k--
+		}
+		// Fewer of this group and the rest from shorter lengths, most
+		// first: once even every shorter length cannot make up the
+		// difference, fewer cannot either.
+		for ; k >= 0 && !stopped && g+1 < len(groups); k-- {
+			next := sum + k*length
+			if need-next > rest[g+1] {
 				break
 			}
-			if g+1 < len(groups) && reach[g+1].anyIn(need-next, most-next) {
+			if ctx.Err() != nil || !b.spend() {
+				stopped = true
+				break
+			}
+			if reach[g+1].anyIn(need-next, most-next) {
+				taken[g] = int(k)
 				walk(g+1, next)
 			}
 		}
