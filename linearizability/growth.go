@@ -93,7 +93,8 @@ type lengthGroup struct{ length, count int }
 // shortest members while the sum stays >= need), so the branches entered
 // are at most the sets emitted times the number of groups. Every set
 // looked at (each count of each group tried) costs one unit of b, and
-// building reach one unit plus one per 64 words shifted. The walk stops when fn returns false.
+// building reach one unit plus one per 64 words shifted. The walk stops
+// when fn returns false.
 func (s partitionState) subsets(ctx context.Context, b *budget, need, most int64, fn func(partitionState) bool) {
 	// Distinct lengths, longest first, with their counts. Taking groups in
 	// this order makes the last length a branch adds its shortest.
