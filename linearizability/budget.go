@@ -6,7 +6,9 @@ package linearizability
 const DefaultStepBudget = 20_000_000
 
 // budget bounds one partition's search deterministically: every model step
-// and every set of pending appends the model enumerates costs one unit.
+// and every set of pending appends the model enumerates costs one unit,
+// and the sum tables that prune that enumeration cost by their size
+// (growth.go).
 // Porcupine checks each partition on one goroutine, so a budget is only
 // touched by that goroutine until the check returns.
 type budget struct {
