@@ -6,7 +6,9 @@ package linearizability
 const DefaultStepBudget = 20_000_000
 
 // budget bounds one partition's search deterministically: every model step
-// and every set of pending appends the model enumerates costs one unit.
+// and every set of pending appends the model enumerates costs one unit,
+// and the sum tables that prune that enumeration cost by their size
+// (growth.go).
 // Porcupine checks each partition on one goroutine, so a budget is only
 // touched by that goroutine until the check returns.
 type budget struct {
@@ -28,3 +30,13 @@ func (b *budget) spend() bool {
 
 // exhausted reports whether the search wanted more than the limit.
 func (b *budget) exhausted() bool { return b != nil && b.limit > 0 && b.used > b.limit }
+
+// spendN charges n units (n >= 1) and reports whether the budget allowed
+// all of them.
+func (b *budget) spendN(n int64) bool {
+	if b == nil {
+		return true
+	}
+	b.used += n
+	return b.limit == 0 || b.used <= b.limit
+}

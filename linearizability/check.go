@@ -56,7 +56,8 @@ type Options struct {
 	Timeout time.Duration
 	// StepBudget bounds each partition's search deterministically: every
 	// model step and every set of pending appends the model tries costs one
-	// unit (DefaultStepBudget is a sensible bound). A partition that needs
+	// unit, and the sum tables that prune those sets cost one per 64 words
+	// (DefaultStepBudget is a sensible bound). A partition that needs
 	// more is undecided (VerdictUndecided unless another is illegal). Zero
 	// means unbounded. CheckTopicSet ignores it.
 	StepBudget int64

@@ -42,6 +42,9 @@ var regressionSeeds = []struct {
 	{5269, 0, "FINDINGS.md 19: a leader reopened after a full disk forgot its ISR expansion in flight and acknowledged alone what the committed ISR's next leader never had"},
 	// Fails on the core of 5c076d3.
 	{689151038, 0, "FINDINGS.md 25: a corrupt follower copy whose ask to leave the ISR found no controller stayed in it; recovery without its unreadable checkpoint cut the damage as a torn tail, and the copy led 19 records short"},
+	// A checker bug, not Chronik's (linearizability/growth.go before
+	// 2b9c8b2): a single-node seed as drawn.
+	{689300192, 0, "FINDINGS.md 41: porcupine undecided: one step walked 20 million sets of unread acks=0 appends to fill a gap only all of them fill"},
 }
 
 // TestRegressionSeeds replays the seeds of known bugs.
