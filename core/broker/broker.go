@@ -762,12 +762,19 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 // another ISR member leads instead of the partition staying unavailable
 // until this broker restarts. A follower stops fetching and drops out of
 // the ISR after replica.lag.time.max.ms, as in Kafka.
+//
+// A cluster copy found damaged (partlog.ErrCorruptSegment) first writes
+// its partition checkpoint (checkpointSyncedDamage), before it is reported
+// offline.
 func (b *Broker) takeOffline(p *partition, cause error) {
 	wasLeader := p.role == roleLeader
 	if p.log != nil {
 		p.durableAtFailure = p.log.DurableEndOffset()
 		if wasLeader && b.clustered() && p.log.LogEndOffset() > p.durableAtFailure {
 			p.cutEpoch = max(p.cutEpoch, p.leaderEpoch)
+		}
+		if b.clustered() && errors.Is(cause, partlog.ErrCorruptSegment) {
+			b.checkpointSyncedDamage(p)
 		}
 		_ = p.log.Close()
 		p.log = nil
@@ -780,6 +787,33 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 	b.hwRaised = append(b.hwRaised, p)
 	if wasLeader || (p.leaderID != b.cfg.NodeID && p.leaderID != metadata.NoLeader) {
 		b.resignOffline(b.nowMs, p) // a follower leaves the ISR (replication.go)
+	}
+}
+
+// checkpointSyncedDamage writes the partition checkpoint of a cluster
+// copy that a read or the scrubber just found damaged, so that the
+// recovery point on disk covers the damaged batch. A read reports
+// ErrCorruptSegment only below the log's durable end (damage above it is
+// partlog.ErrUnsyncedLost), so the batch was synced and may have been
+// acknowledged; but the checkpointed recovery point lags the durable end
+// by up to CheckpointIntervalMs, and the log is closed now, so no later
+// checkpoint catches up. Recovery after a restart would then take the
+// damaged batch above the stale recovery point for a torn tail and cut it,
+// silently, and the copy, still the last ISR member, could lead without
+// acknowledged records (simulator seed 731000057: a media flip at 51,
+// reported, the recovery point at 51, a cut to 51 below the high
+// watermark 53). With the recovery point past the batch, recovery finds
+// damaged synced data and, in a cluster, keeps it and fails as corrupt
+// (partlog.OpenBounds.KeepSyncedDamage, FINDINGS.md 22): the copy stays
+// offline and reported, as it was before the restart.
+//
+// The checkpoint holds nothing but what the periodic one would write a
+// moment later. If the write fails the copy is reported all the same,
+// and the restart may cut as before; the warning says so.
+func (b *Broker) checkpointSyncedDamage(p *partition) {
+	if err := p.log.Checkpoint(); err != nil {
+		b.env.Logger.Warn("checkpoint of a damaged copy failed: a restart may cut the damage as a torn tail",
+			"partition", p.dir, "durable_end_offset", p.durableAtFailure, "err", err)
 	}
 }
 
