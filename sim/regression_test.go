@@ -42,6 +42,8 @@ var regressionSeeds = []struct {
 	{5269, 0, "FINDINGS.md 19: a leader reopened after a full disk forgot its ISR expansion in flight and acknowledged alone what the committed ISR's next leader never had"},
 	// Fails on the core of 5c076d3.
 	{689151038, 0, "FINDINGS.md 25: a corrupt follower copy whose ask to leave the ISR found no controller stayed in it; recovery without its unreadable checkpoint cut the damage as a torn tail, and the copy led 19 records short"},
+	// Fails on the core of 221f4e7.
+	{731000057, 0, "FINDINGS.md 40: a copy the scrubber had reported damaged in a synced batch above its checkpointed recovery point was cut there as a torn tail at its restart, and the last ISR member led two acknowledged records short"},
 }
 
 // TestRegressionSeeds replays the seeds of known bugs.

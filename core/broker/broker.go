@@ -763,9 +763,8 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 // until this broker restarts. A follower stops fetching and drops out of
 // the ISR after replica.lag.time.max.ms, as in Kafka.
 //
-// A cluster copy found damaged (partlog.ErrCorruptSegment) first writes
-// its partition checkpoint (checkpointSyncedDamage), before it is reported
-// offline.
+// A cluster copy found damaged (partlog.ErrCorruptSegment) is first
+// marked uncertain, durably (markSyncedDamage).
 func (b *Broker) takeOffline(p *partition, cause error) {
 	wasLeader := p.role == roleLeader
 	if p.log != nil {
@@ -774,7 +773,7 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 			p.cutEpoch = max(p.cutEpoch, p.leaderEpoch)
 		}
 		if b.clustered() && errors.Is(cause, partlog.ErrCorruptSegment) {
-			b.checkpointSyncedDamage(p)
+			b.markSyncedDamage(p, cause)
 		}
 		_ = p.log.Close()
 		p.log = nil
@@ -790,29 +789,32 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 	}
 }
 
-// checkpointSyncedDamage writes the partition checkpoint of a cluster
-// copy that a read or the scrubber just found damaged, so that the
-// recovery point on disk covers the damaged batch. A read reports
-// ErrCorruptSegment only below the log's durable end (damage above it is
-// partlog.ErrUnsyncedLost), so the batch was synced and may have been
-// acknowledged; but the checkpointed recovery point lags the durable end
-// by up to CheckpointIntervalMs, and the log is closed now, so no later
-// checkpoint catches up. Recovery after a restart would then take the
-// damaged batch above the stale recovery point for a torn tail and cut it,
-// silently, and the copy, still the last ISR member, could lead without
-// acknowledged records (simulator seed 731000057: a media flip at 51,
-// reported, the recovery point at 51, a cut to 51 below the high
-// watermark 53). With the recovery point past the batch, recovery finds
-// damaged synced data and, in a cluster, keeps it and fails as corrupt
-// (partlog.OpenBounds.KeepSyncedDamage, FINDINGS.md 22): the copy stays
-// offline and reported, as it was before the restart.
+// markSyncedDamage marks a cluster copy that a read or the scrubber just
+// found damaged as uncertain (partlog.Log.MarkUncertain), durably, before
+// it is reported offline. A read reports ErrCorruptSegment only below the
+// log's durable end (damage above it is partlog.ErrUnsyncedLost), so the
+// batch was synced and may have been acknowledged; but the checkpointed
+// recovery point trails the durable end by up to CheckpointIntervalMs, and
+// with the log closed no later checkpoint catches up. Recovery after a
+// restart then takes the damaged batch, above that recovery point, for a
+// torn tail and cuts it, and the copy, when it is still the last ISR
+// member, would lead without acknowledged records (simulator seed
+// 731000057: a media flip at 51, reported, the recovery point at 51, a cut
+// to 51 below the high watermark 53). Marked, the reopened copy is an
+// uncertain one, like a copy cut without its checkpoint (FINDINGS.md 25):
+// it does not lead until a leader has admitted it to the ISR again, so a
+// cut copy fetches what it lost from another replica, and the last ISR
+// member leaves the partition offline. A batch below the checkpointed
+// recovery point is kept as corrupt by recovery instead
+// (partlog.OpenBounds.KeepSyncedDamage). A single node keeps Kafka's cut:
+// it has no other copy.
 //
-// The checkpoint holds nothing but what the periodic one would write a
-// moment later. If the write fails the copy is reported all the same,
-// and the restart may cut as before; the warning says so.
-func (b *Broker) checkpointSyncedDamage(p *partition) {
-	if err := p.log.Checkpoint(); err != nil {
-		b.env.Logger.Warn("checkpoint of a damaged copy failed: a restart may cut the damage as a torn tail",
+// If the mark cannot be written the copy is reported all the same; the
+// warning says a restart may cut the damage silently.
+func (b *Broker) markSyncedDamage(p *partition, cause error) {
+	why := fmt.Sprintf("synced data found damaged below the durable end %d: %v", p.durableAtFailure, cause)
+	if err := p.log.MarkUncertain(why); err != nil {
+		b.env.Logger.Warn("could not mark a damaged copy uncertain: a restart may cut the damage as a torn tail",
 			"partition", p.dir, "durable_end_offset", p.durableAtFailure, "err", err)
 	}
 }
