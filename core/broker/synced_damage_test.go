@@ -67,34 +67,10 @@ func TestClusterReportedDamageLastISRMemberDoesNotLead(t *testing.T) {
 	c := newTestCluster(t, 3, func(cfg *Config) {
 		cfg.CheckpointIntervalMs = 1 << 40 // only the checkpoints the test asks for
 	})
-	c.createTopic("pad", 1, 1, nil)
-	c.createTopic("t", 1, 2, nil)
-	a := c.assignment("t", 0)
-	if len(a.Replicas) != 2 || metadataContains(a.Replicas, c.controller) {
-		t.Fatalf("placement: %s; the test wants two replicas besides the controller", a.String())
-	}
-	leader, other := a.Replicas[0], a.Replicas[1]
-	c.nodes[other-1].kill()
-	c.runUntil("the other replica out of the ISR", func() bool {
-		return len(c.assignment("t", 0).ISR) == 1
-	})
+	leader := c.lastISRMember()
 	c.damageSecondBatch(leader)
 	c.restartCut(leader)
-	ln := c.nodes[leader-1]
-	c.runUntil("the last ISR member elected again", func() bool {
-		return ln.b.unfenced() && c.assignment("t", 0).Leader == leader
-	})
-	until := c.nowMs + 2000
-	c.runUntil("two seconds", func() bool { return c.nowMs >= until })
-	if _, ok := ln.b.Leading("t", 0); ok {
-		t.Fatal("the uncertain copy leads")
-	}
-	if sp := c.produceTo(leader, "t", 0, 1, -1)(); sp == nil || sp.ErrorCode != kerrNotLeaderOrFollower {
-		t.Fatalf("produce to the uncertain copy answered %+v, want NOT_LEADER_OR_FOLLOWER", sp)
-	}
-	if got := c.assignment("t", 0); len(got.ISR) != 1 || got.ISR[0] != leader {
-		t.Fatalf("%s; the last ISR member keeps its place", got.String())
-	}
+	c.requireUncertainNotLeading(leader)
 }
 
 // A reported copy that another ISR member can replace is cut by recovery
