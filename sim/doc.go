@@ -221,8 +221,11 @@
 // leave the ISR until the image shows it out (on a timer, not only at
 // metadata changes; coverage leave-isr-asked-again), and a copy recovery
 // cut while its checkpoint was unreadable (the flip may have hit synced
-// data; uncertain-cut) does not lead until a leader has admitted it to the
-// ISR again (uncertain-copy-caught-up). As the last ISR member it leaves
+// data; uncertain-cut), or a reported copy, which the broker marks
+// uncertain before it goes offline because recovery after a restart cuts
+// a damaged batch above a lagging checkpointed recovery point as a torn
+// tail (uncertain-marked-cut; FINDINGS.md 40), does not lead until a
+// leader has admitted it to the ISR again (uncertain-copy-caught-up). As the last ISR member it leaves
 // the partition offline (uncertain-copy-not-leading): the final phase
 // accepts that when a reported flip damaged the copy, or when the
 // simulator flipped that copy's checkpoint (uncertain-last-isr-copy; the

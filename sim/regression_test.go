@@ -45,6 +45,8 @@ var regressionSeeds = []struct {
 	// A checker bug, not Chronik's (linearizability/growth.go before
 	// 2b9c8b2): a single-node seed as drawn.
 	{689300192, 0, "FINDINGS.md 41: porcupine undecided: one step walked 20 million sets of unread acks=0 appends to fill a gap only all of them fill"},
+	// Fails on the core of 221f4e7.
+	{731000057, 0, "FINDINGS.md 40: a copy the scrubber had reported damaged in a synced batch above its checkpointed recovery point was cut there as a torn tail at its restart, and the last ISR member led two acknowledged records short"},
 }
 
 // TestRegressionSeeds replays the seeds of known bugs.

@@ -260,11 +260,12 @@ const logLeadingPartition = "leading partition"
 // to the ISR again.
 const (
 	logAskingAgainToLeaveISR = "asking again to leave the ISR"
-	logUncertainNotLeading   = "not leading an uncertain copy (cut by recovery without its checkpoint)"
+	logUncertainNotLeading   = "not leading an uncertain copy (it may lack synced records)"
 	logUncertainCaughtUp     = "uncertain copy caught up: back in the ISR, eligible to lead"
 	// logRecoveredWithRepairs reports a repair at open; with uncertain
 	// true and a cut (truncated_at >= 0), recovery marked a cut it made
-	// without the checkpoint.
+	// without the checkpoint (checkpoint_corrupt true), or cut a copy
+	// marked before the open (a damage report, FINDINGS.md 40).
 	logRecoveredWithRepairs = "partition recovered with repairs"
 )
 

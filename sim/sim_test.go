@@ -123,6 +123,8 @@ var coverageMinimums = map[string]int{
 	"leave-isr-asked-again":    164, // 492
 	"uncertain-cut":            1,   // 4
 	"uncertain-copy-caught-up": 1,   // 3
+	// A reported copy marked uncertain and cut at a restart (FINDINGS.md 40).
+	"uncertain-marked-cut": 1, // 2
 }
 
 // outDir is where failure artifacts go (porcupine HTML, event logs).

@@ -866,12 +866,18 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 // another ISR member leads instead of the partition staying unavailable
 // until this broker restarts. A follower stops fetching and drops out of
 // the ISR after replica.lag.time.max.ms, as in Kafka.
+//
+// A cluster copy found damaged (partlog.ErrCorruptSegment) is first
+// marked uncertain, durably (markSyncedDamage).
 func (b *Broker) takeOffline(p *partition, cause error) {
 	wasLeader := p.role == roleLeader
 	if p.log != nil {
 		p.durableAtFailure = p.log.DurableEndOffset()
 		if wasLeader && b.clustered() && p.log.LogEndOffset() > p.durableAtFailure {
 			p.cutEpoch = max(p.cutEpoch, p.leaderEpoch)
+		}
+		if b.clustered() && errors.Is(cause, partlog.ErrCorruptSegment) {
+			b.markSyncedDamage(p, cause)
 		}
 		_ = p.log.Close()
 		p.log = nil
@@ -884,6 +890,36 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 	b.hwRaised = append(b.hwRaised, p)
 	if wasLeader || (p.leaderID != b.cfg.NodeID && p.leaderID != metadata.NoLeader) {
 		b.resignOffline(b.nowMs, p) // a follower leaves the ISR (replication.go)
+	}
+}
+
+// markSyncedDamage marks a cluster copy that a read or the scrubber just
+// found damaged as uncertain (partlog.Log.MarkUncertain), durably, before
+// it is reported offline. A read reports ErrCorruptSegment only below the
+// log's durable end (damage above it is partlog.ErrUnsyncedLost), so the
+// batch was synced and may have been acknowledged; but the checkpointed
+// recovery point trails the durable end by up to CheckpointIntervalMs, and
+// with the log closed no later checkpoint catches up. Recovery after a
+// restart then takes the damaged batch, above that recovery point, for a
+// torn tail and cuts it, and the copy, when it is still the last ISR
+// member, would lead without acknowledged records (simulator seed
+// 731000057: a media flip at 51, reported, the recovery point at 51, a cut
+// to 51 below the high watermark 53). Marked, the reopened copy is an
+// uncertain one, like a copy cut without its checkpoint (FINDINGS.md 25):
+// it does not lead until a leader has admitted it to the ISR again, so a
+// cut copy fetches what it lost from another replica, and the last ISR
+// member leaves the partition offline. A batch below the checkpointed
+// recovery point is kept as corrupt by recovery instead
+// (partlog.OpenBounds.KeepSyncedDamage). A single node keeps Kafka's cut:
+// it has no other copy.
+//
+// If the mark cannot be written the copy is reported all the same; the
+// warning says a restart may cut the damage silently.
+func (b *Broker) markSyncedDamage(p *partition, cause error) {
+	why := fmt.Sprintf("synced data found damaged below the durable end %d: %v", p.durableAtFailure, cause)
+	if err := p.log.MarkUncertain(why); err != nil {
+		b.env.Logger.Warn("could not mark a damaged copy uncertain: a restart may cut the damage as a torn tail",
+			"partition", p.dir, "durable_end_offset", p.durableAtFailure, "err", err)
 	}
 }
 

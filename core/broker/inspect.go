@@ -20,9 +20,10 @@ type ReplicaView struct {
 	// EpochStartOffset is the log end offset when this leadership began
 	// (leaders only).
 	EpochStartOffset int64
-	// Uncertain: recovery cut this copy while its partition checkpoint
-	// was unreadable, and no leader has admitted it to the ISR since, so
-	// it does not lead (replication.go, uncertain).
+	// Uncertain: this copy may lack synced records (recovery cut it
+	// while its partition checkpoint was unreadable, or it was found
+	// damaged before a restart), and no leader has admitted it to the ISR
+	// since, so it does not lead (replication.go, uncertain).
 	Uncertain bool
 }
 

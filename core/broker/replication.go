@@ -201,7 +201,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			b.env.Logger.Info("leading partition", "partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
 		} else if a.Leader == b.cfg.NodeID && b.uncertain(p) && b.unfenced() {
 			// It leads only once a leader has admitted it to the ISR again.
-			b.env.Logger.Warn("not leading an uncertain copy (cut by recovery without its checkpoint)",
+			b.env.Logger.Warn("not leading an uncertain copy (it may lack synced records)",
 				"partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
 		} else if want == roleFollower {
 			b.env.Logger.Info("following partition", "partition", p.dir, "leader", a.Leader, "leader_epoch", a.LeaderEpoch)
@@ -247,8 +247,9 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 //     whose copy goes offline resigns at once, takeOffline).
 //   - It leads, back from a full disk, at the epoch whose tail it cut
 //     (storage.go).
-//   - It leads, but recovery cut its copy without a recovery point
-//     (uncertain): it must catch up from another member first.
+//   - It leads, but its copy may lack synced records (uncertain: recovery
+//     cut it without a recovery point, or it was found damaged before a
+//     restart): it must catch up from another member first.
 //
 // A leaderless partition waits for an election instead. p's fields are
 // the image's state as reconcilePartition last applied it.
@@ -324,7 +325,7 @@ func (b *Broker) resignOffline(nowMs int64, p *partition) {
 	var msg string
 	switch {
 	case p.leaderID == b.cfg.NodeID && p.log != nil && b.uncertain(p):
-		msg = "resigning leadership of a partition recovered without a recovery point"
+		msg = "resigning leadership of an uncertain copy"
 	case p.leaderID == b.cfg.NodeID:
 		msg = "resigning leadership of an offline partition"
 	default:
@@ -338,9 +339,10 @@ func (b *Broker) resignOffline(nowMs int64, p *partition) {
 	b.alterISR(nowMs, p, rest)
 }
 
-// uncertain reports whether recovery cut p's copy without knowing its
-// recovery point (partlog.Log.Uncertain), so that it may lack records
-// that were synced and acknowledged. In a cluster such a copy does not
+// uncertain reports whether p's copy may lack records that were synced
+// and acknowledged (partlog.Log.Uncertain): recovery cut it without
+// knowing its recovery point, or it was found damaged (markSyncedDamage)
+// before the restart that reopened it. In a cluster such a copy does not
 // lead (reconcilePartition) until a leader has admitted it to the ISR
 // again, which takes a fetch up to that leader's high watermark
 // (maybeExpandISR): Kafka's KIP-966 likewise keeps a replica that shut

@@ -40,6 +40,9 @@ package broker
 //   - Anything else (EIO, a corrupt segment) may be the medium failing: the
 //     partition stays offline until an operator restarts the broker. The
 //     background scrubber (scrub.go) finds corrupt segments nobody reads.
+//     A cluster copy found corrupt is marked uncertain first, so that a
+//     restart that cuts the damage does not let it lead before it has
+//     caught up again (markSyncedDamage).
 //
 // Freeing space must work on a full disk. Deleting files needs no space,
 // but the writes that must precede a deletion for crash safety do: the

@@ -84,17 +84,7 @@ func (c *testCluster) damageCopy(id int32, topic string) {
 // checkpoint.
 func TestClusterUncertainLastISRMemberDoesNotLead(t *testing.T) {
 	c := newTestCluster(t, 3)
-	c.createTopic("pad", 1, 1, nil)
-	c.createTopic("t", 1, 2, nil)
-	a := c.assignment("t", 0)
-	if len(a.Replicas) != 2 || metadataContains(a.Replicas, c.controller) {
-		t.Fatalf("placement: %s; the test wants two replicas besides the controller", a.String())
-	}
-	leader, other := a.Replicas[0], a.Replicas[1]
-	c.nodes[other-1].kill()
-	c.runUntil("the other replica out of the ISR", func() bool {
-		return len(c.assignment("t", 0).ISR) == 1
-	})
+	leader := c.lastISRMember()
 	if sp := c.produce("t", 0, 3); sp.ErrorCode != 0 {
 		t.Fatalf("produce to the last ISR member: code %d", sp.ErrorCode)
 	}
@@ -109,23 +99,53 @@ func TestClusterUncertainLastISRMemberDoesNotLead(t *testing.T) {
 		if p.log == nil || !p.log.Uncertain() || p.log.LogEndOffset() != 0 {
 			t.Fatalf("restart %d: log %v; want the uncertain cut to 0", restart, p.log)
 		}
-		c.runUntil("the last ISR member elected again", func() bool {
-			got := c.assignment("t", 0)
-			return ln.b.unfenced() && got.Leader == leader
-		})
-		until := c.nowMs + 2000
-		c.runUntil("two seconds", func() bool { return c.nowMs >= until })
-		if _, ok := ln.b.Leading("t", 0); ok || p.role == roleLeader {
-			t.Fatalf("restart %d: the uncertain copy leads (role %d)", restart, p.role)
-		}
-		if sp := c.produceTo(leader, "t", 0, 1, -1)(); sp == nil || sp.ErrorCode != kerrNotLeaderOrFollower {
-			t.Fatalf("restart %d: produce to the uncertain copy answered %+v, want NOT_LEADER_OR_FOLLOWER", restart, sp)
-		}
-		if got := c.assignment("t", 0); len(got.ISR) != 1 || got.ISR[0] != leader {
-			t.Fatalf("restart %d: %s; the last ISR member keeps its place", restart, got.String())
-		}
+		c.requireUncertainNotLeading(leader)
 		ln.b.checkpointAll() // a good checkpoint now: only the mark remembers
 		ln.kill()
+	}
+}
+
+// lastISRMember creates topic t with two replicas besides the controller,
+// kills one of them, and returns the other once it is the last ISR member.
+func (c *testCluster) lastISRMember() int32 {
+	c.t.Helper()
+	c.createTopic("pad", 1, 1, nil)
+	c.createTopic("t", 1, 2, nil)
+	a := c.assignment("t", 0)
+	if len(a.Replicas) != 2 || metadataContains(a.Replicas, c.controller) {
+		c.t.Fatalf("placement: %s; the test wants two replicas besides the controller", a.String())
+	}
+	leader, other := a.Replicas[0], a.Replicas[1]
+	c.nodes[other-1].kill()
+	c.runUntil("the other replica out of the ISR", func() bool {
+		return len(c.assignment("t", 0).ISR) == 1
+	})
+	return leader
+}
+
+// requireUncertainNotLeading runs until node id, whose copy of t-0 is
+// uncertain and the last ISR member, is elected again, and checks two
+// seconds later that it does not lead, answers produces with
+// NOT_LEADER_OR_FOLLOWER and keeps its place in the ISR.
+func (c *testCluster) requireUncertainNotLeading(id int32) {
+	c.t.Helper()
+	n := c.nodes[id-1]
+	c.runUntil("the last ISR member elected again", func() bool {
+		return n.b.unfenced() && c.assignment("t", 0).Leader == id
+	})
+	until := c.nowMs + 2000
+	c.runUntil("two seconds", func() bool { return c.nowMs >= until })
+	if p := n.b.topics["t"].partitions[0]; p.role == roleLeader {
+		c.t.Fatal("the uncertain copy leads")
+	}
+	if _, ok := n.b.Leading("t", 0); ok {
+		c.t.Fatal("the uncertain copy reports leading")
+	}
+	if sp := c.produceTo(id, "t", 0, 1, -1)(); sp == nil || sp.ErrorCode != kerrNotLeaderOrFollower {
+		c.t.Fatalf("produce to the uncertain copy answered %+v, want NOT_LEADER_OR_FOLLOWER", sp)
+	}
+	if got := c.assignment("t", 0); len(got.ISR) != 1 || got.ISR[0] != id {
+		c.t.Fatalf("%s; the last ISR member keeps its place", got.String())
 	}
 }
 

@@ -17,7 +17,8 @@ const (
 	// epochCheckpointFile holds the leader-epoch cache.
 	epochCheckpointFile = "leader-epoch-checkpoint"
 	// uncertainFile marks a log that recovery cut without knowing its
-	// recovery point (OpenBounds.MarkUncertainCut); its presence is what
+	// recovery point (OpenBounds.MarkUncertainCut), or whose synced data
+	// a caller found damaged (MarkUncertain); its presence is what
 	// counts, its text only says why.
 	uncertainFile = "recovery-uncertain"
 	// tempSuffix marks a temporary file of disk.WriteFileAtomic left by a

@@ -39,7 +39,8 @@ type RecoveryInfo struct {
 	SegmentsDeleted int
 	// Uncertain: the log may lack records that were synced, because a
 	// tail was cut while the checkpoint was unreadable, at this open or
-	// at an earlier one whose mark no ClearUncertain has removed since
+	// at an earlier one, or because a caller found synced data damaged
+	// (MarkUncertain), and no ClearUncertain has removed the mark since
 	// (OpenBounds.MarkUncertainCut).
 	Uncertain bool
 	// IndexesRebuilt counts index and time-index files rewritten because
@@ -52,9 +53,35 @@ func (l *Log) Recovery() RecoveryInfo { return l.recovery }
 
 // Uncertain reports whether the log may lack records that were synced:
 // recovery cut it without knowing its recovery point
-// (OpenBounds.MarkUncertainCut), at this open or an earlier one, and
-// ClearUncertain has not run since.
+// (OpenBounds.MarkUncertainCut), at this open or an earlier one, or
+// MarkUncertain ran before a restart, and ClearUncertain has not run
+// since.
 func (l *Log) Uncertain() bool { return l.uncertain }
+
+// MarkUncertain writes the mark that Uncertain reports, durably, for a
+// caller that found damage in synced data (a read or a scrub failing with
+// ErrCorruptSegment) and is about to close the log. The damaged batch was
+// synced, but the checkpointed recovery point may still lie below it
+// (checkpoints trail the durable end), and then the next Open takes it for
+// a torn tail and cuts it, and the checkpoint written after that hides
+// the cut: the mark keeps the fact that the log may lack synced records
+// across restarts until ClearUncertain, as for a cut made without the
+// checkpoint (OpenBounds.MarkUncertainCut). why is stored as the mark's
+// text.
+func (l *Log) MarkUncertain(why string) error {
+	l.changes++
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if l.uncertain {
+		return nil
+	}
+	if err := l.d.WriteFileAtomic(l.path(uncertainFile), []byte(why+"\n")); err != nil {
+		return fmt.Errorf("partlog: write the uncertain-recovery mark of %s: %w", l.dir, err)
+	}
+	l.uncertain = true
+	return nil
+}
 
 // ClearUncertain removes the mark of an uncertain cut, once the caller
 // knows from elsewhere that the log holds what it must (a cluster replica

@@ -77,7 +77,8 @@ func (l *Log) recover(nowMs int64) error {
 	}
 	for _, name := range names {
 		if name == uncertainFile {
-			// An earlier open cut this log without a recovery point, and
+			// An earlier open cut this log without a recovery point, or
+			// a caller found its synced data damaged (MarkUncertain), and
 			// nobody has since confirmed it holds what it must.
 			l.uncertain = true
 			l.recovery.Uncertain = true

@@ -177,3 +177,52 @@ func TestRecoveryUncertainMarkFails(t *testing.T) {
 		t.Fatalf("retry: uncertain %v, LEO %d; want the marked cut at 10", l.Uncertain(), l.LogEndOffset())
 	}
 }
+
+// A caller that found synced data damaged marks the log before closing
+// it: the damaged batch lies above the checkpointed recovery point (20),
+// so the next open cuts it as a torn tail, and only the mark says the cut
+// may have dropped synced records (simulator seed 731000057). A mark that
+// cannot be written leaves the log certain and says so.
+func TestMarkUncertainBeforeACut(t *testing.T) {
+	d, cfg := corruptSetup(t)
+	l := reopenCluster(t, d, cfg)
+	mustAppend(t, l, batchOf(2, 50, 10000, 10), 0, 0) // offsets 20-21
+	syncNow(t, l)
+	if l.DurableEndOffset() != 22 {
+		t.Fatalf("durable end %d, want 22", l.DurableEndOffset())
+	}
+	if err := d.Corrupt(testDir+"/"+segmentName(20, logSuffix), 70, 0x01); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Read(20, 1<<20, 22); !errors.Is(err, ErrCorruptSegment) {
+		t.Fatalf("read of the damaged synced batch: %v, want ErrCorruptSegment", err)
+	}
+	injected := errors.New("injected write failure")
+	d.SetFault(func(op memdisk.Op, name string) error {
+		if op == memdisk.OpWriteFileAtomic && name == testDir+"/"+uncertainFile {
+			return injected
+		}
+		return nil
+	})
+	if err := l.MarkUncertain("test"); !errors.Is(err, injected) || l.Uncertain() || markerPresent(d) {
+		t.Fatalf("failed mark: err %v, uncertain %v, marker %v; want the error and a certain log", err, l.Uncertain(), markerPresent(d))
+	}
+	d.SetFault(nil)
+	if err := l.MarkUncertain("test"); err != nil || !l.Uncertain() || !markerPresent(d) {
+		t.Fatalf("mark: err %v, uncertain %v, marker %v", err, l.Uncertain(), markerPresent(d))
+	}
+	l.Close()
+
+	l = reopenCluster(t, d, cfg)
+	defer l.Close()
+	r := l.Recovery()
+	if r.TruncatedAt != 20 || r.CheckpointCorrupt || r.LostDurableData || l.LogEndOffset() != 20 {
+		t.Fatalf("recovery %+v, LEO %d; want the torn-tail cut at 20 above the recovery point", r, l.LogEndOffset())
+	}
+	if !r.Uncertain || !l.Uncertain() {
+		t.Fatalf("after the cut: recovery uncertain %v, log uncertain %v; want both", r.Uncertain, l.Uncertain())
+	}
+	if err := l.ClearUncertain(); err != nil || markerPresent(d) {
+		t.Fatalf("ClearUncertain: %v, marker %v", err, markerPresent(d))
+	}
+}
