@@ -308,7 +308,8 @@
 // producer does not retry a batch that may have landed when a trim may
 // have deleted it since (retention on, a DeleteRecords sent since or
 // unanswered), and the trimmer sends no DeleteRecords to a partition while
-// such a retry is on its way: with its producer's state gone with its
+// such a retry is on its way (both judged as the request leaves, after a
+// metadata refresh it may have waited for: FINDINGS.md 33): with its producer's state gone with its
 // batches (Chronik rebuilds producer state from the segments), the broker
 // accepts any sequence, so the retry would append a second copy. No latent bit flip hits the partition
 // checkpoint of a partition sent a DeleteRecords (it alone holds a start
@@ -407,8 +408,8 @@
 // loops and the scenario stop, armed power losses and traps are disarmed;
 // a blackout or media flip that falls in the window waits for its end),
 // and nodes that are down, shutting down, or hold a partition that a disk
-// error took offline or a full disk made reopen (a cut last ISR member
-// leads again only after a restart) restart. After 3 s to settle comes a
+// error or a full disk took offline or a full disk made reopen (a cut last
+// ISR member leads again only after a restart; FINDINGS.md 34) restart. After 3 s to settle comes a
 // judged period of 3-5 s: a probe client sends an acks=all produce to a
 // healthy partition (live, not quarantined, with a leader in the committed
 // log, every node up) every 50-250 ms, retrying on routing errors after a

@@ -124,6 +124,11 @@ func (t *trimmer) deleteRecords(tp lin.TopicPartition) {
 	req.Topics = append(req.Topics, rt)
 	route := t.c.route
 	route.ready(func() {
+		if w.retrying[tp] > 0 {
+			// Such a retry may have begun while the view refreshed
+			// (sim seed 911001199): the rule of step holds at the send.
+			return
+		}
 		node, _ := route.leader(tp)
 		call := w.s.now
 		op := w.begin(lin.Op{Kind: lin.OpDeleteRecords, Client: t.c.id, Partition: tp, Call: int64(call), Offset: offset})
@@ -177,9 +182,12 @@ func (t *trimmer) deleteRecords(tp lin.TopicPartition) {
 // retention is on for its topic, or a DeleteRecords was sent since or is
 // still unanswered. An
 // idempotent producer does not retry a batch that may have landed then
-// (sendTo): Kafka drops a producer's state when retention or
-// DeleteRecords deletes its last batch and then accepts any sequence from
-// it (KIP-360), so the retry would append a second copy (sim seed 1023).
+// (sendTo): Chronik drops a producer's state when retention or
+// DeleteRecords deletes its last batch (partlog's producerTable.trimBelow,
+// and a restart rebuilds it from the segments left) and then accepts any
+// sequence from it, so the retry would append a second copy (sim seed
+// 1023). Kafka did the same before KIP-360 (2.5), which keeps the state
+// until the producer expires (FINDINGS.md 33).
 func (w *world) mayTrim(tp lin.TopicPartition, t Time) bool {
 	if topic := w.reg.byName[tp.Topic]; topic != nil && topic.retentionSince != 0 {
 		return true

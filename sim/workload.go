@@ -430,12 +430,25 @@ func (p *producer) send(op *pendingOp, tp lin.TopicPartition, batch []byte, id *
 
 func (p *producer) sendTo(op *pendingOp, tp lin.TopicPartition, batch []byte, id *producerIdentity, attempt int, uncertain bool) {
 	w := p.c.w
-	req := p.produceRequest(tp, batch)
-	n := int32(len(op.op.Values))
 	done := func(outcome lin.Outcome) {
 		p.inflight--
 		w.complete(op, outcome)
 	}
+	if uncertain && w.mayTrim(tp, Time(op.op.Call)) {
+		// An earlier attempt may have landed, and a trim may have deleted
+		// it since: give up and start afresh, as the backoff below does.
+		// Checked here, as the request leaves, because a retry can wait
+		// for a metadata refresh after its backoff, and a retry after
+		// NOT_ENOUGH_REPLICAS has no other check (sim seed 911001199: a
+		// DeleteRecords sent meanwhile deleted the first attempt, a
+		// restart forgot its producer, and the retry landed again).
+		done(lin.OutcomeUnknown)
+		p.pid = -1
+		clear(p.seqs)
+		return
+	}
+	req := p.produceRequest(tp, batch)
+	n := int32(len(op.op.Values))
 	node, _ := p.c.route.leader(tp)
 	p.c.do(node, req, w.set.Work.RequestTimeout, p.acks == 0, func(resp kmsg.Response, err error) {
 		if p.acks == 0 {
