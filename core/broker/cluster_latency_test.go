@@ -108,13 +108,7 @@ func TestClusterDeleteRecordsAnsweredWithoutLongPoll(t *testing.T) {
 	settleUntil := c.nowMs + 2_000
 	c.runUntil("settle", func() bool { return c.nowMs > settleUntil })
 	a := c.assignment("t", 0)
-	req := kmsg.NewPtrDeleteRecordsRequest()
-	rt := kmsg.NewDeleteRecordsRequestTopic()
-	rt.Topic = "t"
-	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
-	rp.Offset = 3
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := deleteRecordsReq(0, "t", map[int32]int64{0: 3})
 	req.TimeoutMillis = 10_000
 	start := c.nowMs
 	dr := c.do(a.Leader, req).(*kmsg.DeleteRecordsResponse)

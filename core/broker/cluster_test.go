@@ -927,14 +927,8 @@ func TestClusterISRAdmissionWaitsForLeaderLogStart(t *testing.T) {
 	c.nodes[follower-1].isolated = true
 	c.runUntil("the lagging follower out of the ISR", func() bool { return !metadataContains(c.assignment("t", 0).ISR, follower) })
 
-	req := kmsg.NewPtrDeleteRecordsRequest()
+	req := deleteRecordsReq(0, "t", map[int32]int64{0: 3})
 	req.TimeoutMillis = 1 // the cut-off follower holds the answer back; the start moves anyway
-	rt := kmsg.NewDeleteRecordsRequestTopic()
-	rt.Topic = "t"
-	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
-	rp.Offset = 3
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
 	c.do(a.Leader, req)
 	n := c.nodes[a.Leader-1]
 	p := n.b.topics["t"].partitions[0]
