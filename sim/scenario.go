@@ -420,7 +420,7 @@ func newReplTraps(w *world, rng *Rand) *replTraps {
 	t := &replTraps{w: w, rng: rng, left: map[string]int{}}
 	t.expansion = rng.Chance(0.35)
 	t.election = rng.Chance(0.35)
-	t.returning = rng.Chance(0.3)
+	t.returning = rng.Chance(0.6)
 	t.lagging = rng.Chance(0.35)
 	for _, k := range []string{"expansion", "election", "returning", "lagging"} {
 		t.left[k] = replTrapBudget
