@@ -784,31 +784,38 @@ func (b *Broker) runFetchers(nowMs int64) {
 	if !b.clustered() || b.closed {
 		return
 	}
+	// The followers' role list (in topic order, as every partition's walk
+	// is) instead of every partition: this runs after every event, and
+	// only followers fetch. Leaders are few (a cluster's brokers), so a
+	// slice searched in first-seen order replaces a map.
 	type leaderParts struct {
-		ready []*partition
-		hold  bool // a partition's fetched records are syncing
+		leader int32
+		ready  []*partition
+		hold   bool // a partition's fetched records are syncing
 	}
-	byLeader := map[int32]*leaderParts{}
-	var leaders []int32
-	b.forEachPartition(func(p *partition) {
+	var groups []leaderParts
+	_, following := b.roleLists()
+	for _, p := range following {
 		if p.role != roleFollower || p.log == nil || p.fetchInFlight || nowMs < p.fetchBackoffUntilMs || b.fetchesInFlight[p.leaderID] > 0 {
-			return
+			continue
 		}
-		g := byLeader[p.leaderID]
-		if g == nil {
-			g = &leaderParts{}
-			byLeader[p.leaderID] = g
-			leaders = append(leaders, p.leaderID)
+		gi := 0
+		for gi < len(groups) && groups[gi].leader != p.leaderID {
+			gi++
 		}
+		if gi == len(groups) {
+			groups = append(groups, leaderParts{leader: p.leaderID})
+		}
+		g := &groups[gi]
 		if b.unsynced(p) {
 			g.hold = g.hold || nowMs < b.fetchSyncWaitEndMs(p)
-			return
+			continue
 		}
 		g.ready = append(g.ready, p)
-	})
-	for _, leader := range leaders {
-		if g := byLeader[leader]; !g.hold && len(g.ready) > 0 {
-			b.sendReplicaFetch(nowMs, leader, g.ready)
+	}
+	for _, g := range groups {
+		if !g.hold && len(g.ready) > 0 {
+			b.sendReplicaFetch(nowMs, g.leader, g.ready)
 		}
 	}
 }
