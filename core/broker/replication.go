@@ -858,15 +858,31 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 	start := int(b.replicaFetchRound % uint64(len(parts)))
 	n := min(len(parts), b.cfg.ReplicaFetchPartitionsMax)
 	targets := make([]fetchTarget, 0, n)
-	topicIndex := map[string]int{} // a topic split by the rotation is named once
+	// A topic split by the rotation is named once. parts come in topic
+	// order, so a topic's partitions are one run, or two when the
+	// rotation splits it: a first pass counts them, so that each list is
+	// allocated once at its size (appending grew them: a tenth of the
+	// simulator's allocation went to this function).
+	topicIndex := map[string]int{}
+	var counts []int
+	for k := 0; k < n; k++ {
+		name := parts[(start+k)%len(parts)].topic.meta.Name
+		ti, ok := topicIndex[name]
+		if !ok {
+			ti = len(counts)
+			topicIndex[name] = ti
+			counts = append(counts, 0)
+		}
+		counts[ti]++
+	}
+	req.Topics = make([]kmsg.FetchRequestTopic, 0, len(counts))
 	for k := 0; k < n; k++ {
 		p := parts[(start+k)%len(parts)]
-		ti, ok := topicIndex[p.topic.meta.Name]
-		if !ok {
-			ti = len(req.Topics)
-			topicIndex[p.topic.meta.Name] = ti
+		ti := topicIndex[p.topic.meta.Name]
+		if ti == len(req.Topics) { // first seen: indexes follow first sight
 			rt := kmsg.NewFetchRequestTopic()
 			rt.Topic = p.topic.meta.Name
+			rt.Partitions = make([]kmsg.FetchRequestTopicPartition, 0, counts[ti])
 			req.Topics = append(req.Topics, rt)
 		}
 		rp := kmsg.NewFetchRequestTopicPartition()
