@@ -72,7 +72,18 @@ type channel struct {
 	inflight   []*call // sent on conn, awaiting their responses in order
 	corr       int32
 	retired    bool
+	// frameCap is the size of the last request frame: the next one is
+	// encoded into a buffer of that capacity, since encoding into nil
+	// grew it field by field (a tenth of the simulator's allocation).
+	// Each frame gets a buffer of its own: the broker may keep slices
+	// of it (a produce request's records).
+	frameCap int
 }
+
+// maxFrameHint bounds the capacity a frame is encoded into from the last
+// frame's size, so that one large fetch response does not make every
+// small frame after it as large.
+const maxFrameHint = 64 << 10
 
 func (w *world) newClient(name string) *client {
 	c := &client{
@@ -178,7 +189,9 @@ func (ch *channel) transmit(k *call) {
 	w := ch.w
 	ch.corr++
 	k.corr = ch.corr
-	frame := ch.format.AppendRequest(nil, k.req, k.corr)[4:]
+	frame := ch.format.AppendRequest(make([]byte, 0, min(ch.frameCap, maxFrameHint)), k.req, k.corr)
+	ch.frameCap = len(frame)
+	frame = frame[4:]
 	k.sent = true
 	k.sentAt = w.s.now
 	w.tr.str("send")

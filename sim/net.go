@@ -65,6 +65,9 @@ type conn struct {
 	reset      bool // dead, and a restarted node answered it with a reset
 	clientOpen bool // the client still uses it
 	nodeOpen   bool // the node still serves it
+	// respCap is the size of the last response frame on it: the next is
+	// encoded into a new buffer of that capacity (see channel.frameCap).
+	respCap int
 
 	// Node side: request sequence numbers and responses held back until
 	// every earlier request on the connection is answered (Kafka answers

@@ -501,7 +501,8 @@ func (r *nodeReplier) Reply(req *broker.Request, resp kmsg.Response) {
 	}
 	var slot respSlot
 	if resp != nil {
-		slot.frame = broker.EncodeResponse(nil, req.CorrelationID, resp)
+		slot.frame = broker.EncodeResponse(make([]byte, 0, min(c.respCap, maxFrameHint)), req.CorrelationID, resp)
+		c.respCap = len(slot.frame)
 		if c.link.client != nil {
 			slot.exact = n.exactReads(resp)
 		}

@@ -54,7 +54,12 @@ type raftModel struct {
 	set RaftSettings
 	rng *Rand
 
-	entries [][]byte   // the committed log
+	entries [][]byte // the committed log
+	// decoded[i] is entries[i] as metadata.DecodeEntry gave it (nil when
+	// it does not decode): each broker applies a Clone of it
+	// (ApplyDecodedMetadata) rather than decoding the JSON again, which
+	// was 2.5% of a sweep.
+	decoded []*metadata.Entry
 	hashes  [][32]byte // hashes[i]: the truth image's hash after entries[:i+1]
 	truth   *metadata.Image
 	// scratch is reused to encode nodes' images compactly (every apply
@@ -251,6 +256,11 @@ func (r *raftModel) commit(data []byte) {
 	w.tr.str("raft-commit")
 	w.tr.i64(int64(len(r.entries)))
 	e, err := metadata.DecodeEntry(data)
+	var decoded *metadata.Entry // taken before the truth applies e
+	if err == nil {
+		decoded = e.Clone()
+	}
+	r.decoded = append(r.decoded, decoded)
 	if err == nil {
 		r.before.take(r.truth)
 		r.noteTopics(len(r.entries), e, r.truth.ApplyEntry(e))
@@ -371,7 +381,11 @@ func (r *raftModel) catchUp(rn *raftNode, limit int) {
 	}
 	from := rn.applied
 	for count := 0; rn.applied < len(r.entries) && (limit == 0 || count < limit); count++ {
-		n.b.ApplyMetadata(n.nowMs(), r.entries[rn.applied])
+		if e := r.decoded[rn.applied]; e != nil {
+			n.b.ApplyDecodedMetadata(n.nowMs(), e.Clone())
+		} else {
+			n.b.ApplyMetadata(n.nowMs(), r.entries[rn.applied])
+		}
 		rn.applied++
 		r.checkImage(rn, true)
 	}

@@ -139,6 +139,9 @@ type replChecker struct {
 	watches  map[lin.TopicPartition]*shrinkWatch
 	jumpedAt []Time // last clock jump, by node index
 	traps    *replTraps
+	// view is noteReplicaFetch's scratch: its ISR buffer is reused for
+	// every replica fetch seen.
+	view broker.ReplicaView
 }
 
 func newReplChecker(w *world) *replChecker {
@@ -217,7 +220,8 @@ func (rc *replChecker) onRequest(n *simNode, req *broker.Request) {
 // noteReplicaFetch records one partition of a follower's fetch as the
 // leader receives it, with Kafka's caught-up rule.
 func (rc *replChecker) noteReplicaFetch(n *simNode, follower int32, tp lin.TopicPartition, rp *kmsg.FetchRequestTopicPartition) {
-	v, ok := n.b.ReplicaView(tp.Topic, tp.Partition)
+	v := &rc.view
+	ok := n.b.ReplicaViewInto(tp.Topic, tp.Partition, v)
 	if !ok || !v.Leader || (rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch != v.LeaderEpoch) || rp.FetchOffset > v.LogEndOffset {
 		return
 	}

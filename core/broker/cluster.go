@@ -149,6 +149,23 @@ func (b *Broker) ApplyMetadata(nowMs int64, data []byte) {
 		b.env.Logger.Error("skipping undecodable metadata entry", "err", err)
 		return
 	}
+	b.applyMetadataEntry(nowMs, entry)
+}
+
+// ApplyDecodedMetadata is ApplyMetadata for an entry the caller decoded
+// from the committed bytes with metadata.DecodeEntry (an entry that does
+// not decode goes to ApplyMetadata). The broker takes entry over: a
+// process that holds several brokers (the simulator) decodes an entry
+// once and gives each broker its own Clone.
+func (b *Broker) ApplyDecodedMetadata(nowMs int64, entry *metadata.Entry) {
+	b.observeNow(nowMs)
+	if b.closed {
+		return
+	}
+	b.applyMetadataEntry(nowMs, entry)
+}
+
+func (b *Broker) applyMetadataEntry(nowMs int64, entry *metadata.Entry) {
 	results := b.image.ApplyEntry(entry)
 	b.afterApply(nowMs, entry, results)
 	if entry.Proposer == b.cfg.NodeID && entry.Incarnation == b.incarnation {

@@ -30,16 +30,26 @@ type ReplicaView struct {
 // ReplicaView reports this broker's view of partition index of topic;
 // false when the broker has no such partition.
 func (b *Broker) ReplicaView(topic string, index int32) (ReplicaView, bool) {
+	var v ReplicaView
+	ok := b.ReplicaViewInto(topic, index, &v)
+	return v, ok
+}
+
+// ReplicaViewInto is ReplicaView writing into v, whose ISR slice it
+// reuses (v is left alone when it returns false): the simulator's
+// checkers look at the leader's view for every replica fetch, and a new
+// ISR copy per look was a measurable share of their allocation.
+func (b *Broker) ReplicaViewInto(topic string, index int32, v *ReplicaView) bool {
 	ts := b.topics[topic]
 	if ts == nil || index < 0 || index >= int32(len(ts.partitions)) {
-		return ReplicaView{}, false
+		return false
 	}
 	p := ts.partitions[index]
-	v := ReplicaView{
+	*v = ReplicaView{
 		Leader:           p.isLeader(),
 		LeaderEpoch:      p.leaderEpoch,
 		PartitionEpoch:   p.partitionEpoch,
-		ISR:              append([]int32(nil), p.isr...),
+		ISR:              append(v.ISR[:0], p.isr...),
 		MinInsync:        b.minISR(p),
 		HighWatermark:    -1,
 		LogEndOffset:     -1,
@@ -52,5 +62,5 @@ func (b *Broker) ReplicaView(topic string, index int32) (ReplicaView, bool) {
 		v.LogEndOffset = p.log.LogEndOffset()
 		v.DurableEndOffset = p.log.DurableEndOffset()
 	}
-	return v, true
+	return true
 }
