@@ -539,19 +539,19 @@
 //	chronik_bug_no_dedup                    1  offset check: duplicate values after idempotent retries
 //	chronik_bug_sync_covers_later           1  hw-durable: a HW past the leader's own durable end
 //	chronik_bug_hw_ignores_followers        1  hw-durable: a HW past what an ISR member holds durably
-//	chronik_bug_truncate_to_hw              7  lost data: offset check (non-monotonic sends)
+//	chronik_bug_truncate_to_hw             20  lost data: replica comparison
 //	chronik_bug_elect_outside_isr           1  lost data: replica comparison
 //	chronik_bug_reopen_keeps_unsynced       1  hw-durable: an ISR member lacks durably what the HW covers
 //	chronik_bug_serve_before_catchup        6  catch-up: a restarted node denies an existing topic
 //	chronik_bug_recovery_declares_corrupt   1  recovery: synced, undamaged data declared corrupt
 //	chronik_bug_fsync_failure_trusted       1  disk truth: hw-durable (pages a failed fsync dropped)
 //	chronik_bug_segment_name_unsynced       1  lost data: hw-durable (a segment name a power loss reverted)
-//	chronik_bug_isr_admit_early            41  isr-admission: fetch offset below the leader's epoch start
+//	chronik_bug_isr_admit_early            84  isr-admission: fetch offset below the leader's epoch start
 //	chronik_bug_isr_never_shrinks          45  isr-shrink: a lagging follower stays in the ISR (lagging-follower trap)
 //	chronik_bug_ignore_min_insync           1  min-insync: acks=all answered with ISR below min.insync.replicas
-//	chronik_bug_follower_fetch_stuck        8  availability: acks=all probes time out in a quiet window
-//	chronik_bug_log_start_not_persisted    13  log-start: earliest below an acknowledged DeleteRecords
-//	chronik_bug_delete_records_no_wait     59  log-start: the final drain's earliest below an acknowledged DeleteRecords
+//	chronik_bug_follower_fetch_stuck        9  availability: acks=all probes time out in a quiet window
+//	chronik_bug_log_start_not_persisted    22  log-start: earliest below an acknowledged DeleteRecords
+//	chronik_bug_delete_records_no_wait     32  log-start: the final drain's earliest below an acknowledged DeleteRecords
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower
@@ -562,70 +562,48 @@
 //
 // # Speed
 //
-// Measured on this 2-core machine (go test -c for both trees, then the
-// same 300-seed mixed sweep, -run 'TestSimSweep$' -seeds=300 -seed=20000,
-// back to back on an idle machine): 505 simulated seconds per wall second
-// on both cores at 2aa8dab, before the issue-9 work, and 528 after it.
-// That is below the 1,000 this page once aimed at, before and after: the
-// simulator does about twice the work per seed it did (quiet windows
+// Measured on this 2-core machine: go test -c of both trees, then the same
+// 300-seed mixed sweep (-run 'TestSimSweep$' -seeds=300 -seed=20000,
+// 19,660 simulated seconds) run alternately, twice each, on idle cores:
+// 548 simulated seconds per wall second at 5c076d3 (543, 553; 71.5 user
+// CPU seconds) and 722 at 5a81bac (717, 727; 53.1 user CPU seconds),
+// +32%. At 2aa8dab, before the issue-9 work, the same sweep ran at 505.
+// That is still below the 1,000 this page aims at: the simulator does
+// about twice the work per seed it did before issue 9 (quiet windows
 // restart nodes and carry a healthy cluster's traffic, the trimmer, the
 // scrubber, the replication checkers' durable-log reads, epoch-aware
-// reads), and the speed work of the same change, about 2x per CPU second,
-// paid for it. Where the time went and what was done: CheckInvariants
-// after every event (partition logs are checked only when a method that
-// may change them was called since: partlog counts such calls), the image
-// comparison after every metadata apply (the image is encoded by hand,
-// compactly, into a reused buffer and hashed), allocation (events held by
-// value, a partition open no longer clears a megabyte, GC target 800 with
-// a 256 MB soft limit), the offset checks' sorting. What remains is flat:
-// the broker's own work (request handling and replication, its scans over
-// all partitions at every event in Flush, Tick and NextWakeMs: about 11%),
-// allocation (17%), metadata applies and partition recovery at restarts.
-// Under load the same sweeps run several times slower.
+// reads), and the speed work since paid for it and a third more.
 //
-// A second round (branch hw-ps) cut the simulator's own share, measured
-// in CPU seconds because the machine was shared (identical runs took 102
-// to 198 s of wall clock): the same 300-seed sweep took 76.4 user CPU
-// seconds at 5c076d3 and 65.9 after, 257 -> 298 simulated seconds per
-// CPU second (+16%, about 600 per wall second on two idle cores). What
-// changed: the hw-durable and isr-admission rules read segment lists that
-// segindex.go keeps per partition until memdisk's NamesVersion moves;
-// memdisk skips the SyncDir of a directory with nothing pending (the
-// broker syncs after every checkpoint); the compact image encoding has a
-// writer of its own and broker ids are cached (core/metadata); a node's
-// image is compared byte for byte with the truth's last 16 encodings; the
-// scheduler is a 4-ary heap; a commit's before-state is one reused slice;
-// trace integers are varints; roll and retention coverage walk names
-// unsorted. What remains is the broker's (request handling, replication,
-// its scans in Flush, Tick and NextWakeMs, CheckInvariants, the
-// scrubber's reads): about three quarters of a cluster run's CPU. Two
-// workers spend about 5% more CPU per seed than one (40 seeds: 8.32 and
-// 7.88 user seconds; the collector takes 1-3% at GOGC 800, with heap
-// goals of 35-55 MB, far below the 256 MB limit), so on idle cores a
-// sweep's two workers give close to twice one's speed; a lower ratio
-// comes from other load on the machine, or from comparing different
-// seeds (the bench's 1-24 with a sweep's).
+// What was done, largest first: the broker wakes a long poll only when one
+// of its partitions changed (long polls indexed by partition, not all of
+// them rebuilt at every produce), and Flush, the ISR and produce timers,
+// NextWakeMs and the fetchers walk cached lists (partitions written since
+// the last sync, led, followed) instead of every partition; each committed
+// metadata entry is decoded once and every broker applies its own Clone
+// (Broker.ApplyDecodedMetadata); the compact image encoding has a writer
+// of its own, a node's image is compared byte for byte with the truth's
+// recent encodings, broker ids are cached; the hw-durable and
+// isr-admission rules read segment lists cached per partition until
+// memdisk's NamesVersion moves; memdisk skips the SyncDir of a directory
+// with nothing pending; the scheduler is a 4-ary heap; trace integers are
+// varints; the scrubber reads into one buffer; CheckInvariants re-checks a
+// partition log only after a method that may change it (a successful read
+// no longer counts). Earlier: events held by value, GC target 800 with a
+// 256 MB soft limit (the collector takes 1-3%; two workers give close to
+// twice one's speed on idle cores).
 //
-// A third round (branch hw-p2), again in user CPU seconds of the same
-// 300-seed sweep (19,660 simulated seconds): 56.5 at 0558962, 53.0 after
-// (348 -> 371 simulated seconds per CPU second, +7%; 680 -> 725 per wall
-// second on two nearly idle cores). What changed: each committed metadata
-// entry is decoded once, when it commits (raftlog.go), and every broker
-// applies its own metadata.Entry Clone (Broker.ApplyDecodedMetadata)
-// instead of decoding the JSON again (the largest part, about 5%); the
-// brokers' fetchers walk the cached follower list rather than every
-// partition; request and response frames are encoded into a buffer sized
-// by the connection's last frame rather than grown from nil; the
-// replica-fetch checker reuses one ReplicaView (Broker.ReplicaViewInto);
-// a replica fetch's topic and partition lists are sized before they are
-// filled.
-// Per event kind (60 seeds) the time goes to deliveries to nodes (30%)
-// and to clients (18%), metadata applies (12%, about 160 us each:
-// reconcile, partition opens, the image comparison), node timers (11%)
-// and the final checks (8%). What remains is spread thin: allocation
-// (about a fifth), CheckInvariants' walk over every partition (about 3%
-// beyond the partition logs' own checks), the trace's hashing (2%), the
-// offset checker's sorts (2%).
+// Where the time goes now (a 100-seed profile; per event kind, 60 seeds):
+// deliveries to nodes (30%: request handling and replication) and to
+// clients (18%), metadata applies (12%, about 160 us each: reconcile,
+// partition opens, the image comparison), node timers (11%), the final
+// checks (8%); by function it is flat: allocation about a fifth, the
+// fetchers and replica fetch responses 7%, the scrubber's CRC reads 6%,
+// CheckInvariants 6%, partition recovery at restarts 5%, the offset
+// checks 5%, the trace's hashing 2%. Closing the gap to 1,000 needs the
+// broker's remaining per-event walks (Tick's ask-to-leave scan,
+// CheckInvariants over every partition) to become incremental and less
+// allocation per request; under load the same sweeps run several times
+// slower.
 //
 // # Not simulated (yet)
 //
