@@ -176,6 +176,9 @@ type Broker struct {
 	// next buildFetchResponse takes it and reuses its slices. A response
 	// that is sent never comes back here (the receiver may keep it).
 	fetchSpare *kmsg.FetchResponse
+	// fetchTopicIndex and fetchTopicCounts are sendReplicaFetch's scratch.
+	fetchTopicIndex  map[string]int
+	fetchTopicCounts []int
 	// deleteWaiters are DeleteRecords partitions waiting for the
 	// followers' log starts (21_delete_records.go); at most
 	// MaxWaitingFetches.

@@ -865,8 +865,15 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 	// rotation splits it: a first pass counts them, so that each list is
 	// allocated once at its size (appending grew them: a tenth of the
 	// simulator's allocation went to this function).
-	topicIndex := map[string]int{}
-	var counts []int
+	// The index and counts are the broker's scratch (nothing keeps them
+	// past this call); a new map per fetch was a steady allocation.
+	if b.fetchTopicIndex == nil {
+		b.fetchTopicIndex = map[string]int{}
+	}
+	topicIndex := b.fetchTopicIndex
+	clear(topicIndex)
+	counts := b.fetchTopicCounts[:0]
+	defer func() { b.fetchTopicCounts = counts[:0] }()
 	for k := 0; k < n; k++ {
 		name := parts[(start+k)%len(parts)].topic.meta.Name
 		ti, ok := topicIndex[name]
