@@ -51,6 +51,9 @@ type segment struct {
 	size int64 // bytes of valid batches
 
 	log disk.File
+	// hdr is headerAt's read buffer: a local one escapes to the heap
+	// through the disk.File interface, once per batch header read.
+	hdr [record.HeaderSize]byte
 
 	// The active segment keeps its indexes in memory (index, timeIndex)
 	// and writes them when it is sealed by a roll. A sealed segment reads
@@ -287,7 +290,7 @@ var errStructure = errors.New("partlog: bad batch structure")
 // base offset (expect < 0 skips that check) and a non-negative offset
 // delta. The CRC is not checked: that needs the whole batch.
 func (s *segment) headerAt(pos, limit, expect int64) (record.Header, error) {
-	var buf [record.HeaderSize]byte
+	buf := &s.hdr
 	if pos+record.HeaderSize > limit {
 		return record.Header{}, fmt.Errorf("%w: %d bytes left at position %d, need a %d-byte header", errStructure, limit-pos, pos, record.HeaderSize)
 	}
