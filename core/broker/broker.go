@@ -179,6 +179,8 @@ type Broker struct {
 	// fetchTopicIndex and fetchTopicCounts are sendReplicaFetch's scratch.
 	fetchTopicIndex  map[string]int
 	fetchTopicCounts []int
+	// fetchGroups is runFetchers' scratch (nil while a call holds it).
+	fetchGroups []leaderParts
 	// deleteWaiters are DeleteRecords partitions waiting for the
 	// followers' log starts (21_delete_records.go); at most
 	// MaxWaitingFetches.

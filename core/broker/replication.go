@@ -790,12 +790,18 @@ func (b *Broker) runFetchers(nowMs int64) {
 	// is) instead of every partition: this runs after every event, and
 	// only followers fetch. Leaders are few (a cluster's brokers), so a
 	// slice searched in first-seen order replaces a map.
-	type leaderParts struct {
-		leader int32
-		ready  []*partition
-		hold   bool // a partition's fetched records are syncing
-	}
-	var groups []leaderParts
+	// The groups and their ready lists are the broker's scratch, taken
+	// for this call: sending a fetch can answer it at once and run this
+	// again, which then builds lists of its own. sendReplicaFetch keeps
+	// no reference to a ready list.
+	groups := b.fetchGroups[:0]
+	b.fetchGroups = nil
+	defer func() {
+		for i := range groups {
+			clear(groups[i].ready) // keep no partition alive
+		}
+		b.fetchGroups = groups[:0]
+	}()
 	_, following := b.roleLists()
 	for _, p := range following {
 		if p.role != roleFollower || p.log == nil || p.fetchInFlight || nowMs < p.fetchBackoffUntilMs || b.fetchesInFlight[p.leaderID] > 0 {
@@ -806,7 +812,14 @@ func (b *Broker) runFetchers(nowMs int64) {
 			gi++
 		}
 		if gi == len(groups) {
-			groups = append(groups, leaderParts{leader: p.leaderID})
+			// The slot's ready list from an earlier call is reused.
+			if len(groups) < cap(groups) {
+				groups = groups[:gi+1]
+			} else {
+				groups = append(groups, leaderParts{})
+			}
+			g := &groups[gi]
+			*g = leaderParts{leader: p.leaderID, ready: g.ready[:0]}
 		}
 		g := &groups[gi]
 		if b.unsynced(p) {
@@ -820,6 +833,13 @@ func (b *Broker) runFetchers(nowMs int64) {
 			b.sendReplicaFetch(nowMs, g.leader, g.ready)
 		}
 	}
+}
+
+// leaderParts is runFetchers' group of one leader's ready partitions.
+type leaderParts struct {
+	leader int32
+	ready  []*partition
+	hold   bool // a partition's fetched records are syncing
 }
 
 // unsynced reports whether a follower must not fetch p yet: with sync
