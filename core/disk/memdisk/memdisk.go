@@ -942,7 +942,10 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		if need := len(n.data) + len(p); need > cap(n.data) {
 			// Grow by doubling: append's 1.25x growth for large slices
 			// makes appending to a big segment copy it over and over.
-			grown := make([]byte, len(n.data), max(2*cap(n.data), need, 4096))
+			// No floor: a file written whole once (a sealed segment's
+			// index, a checkpoint) gets its size, not 4 KiB; a growing
+			// one pays a few more small copies.
+			grown := make([]byte, len(n.data), max(2*cap(n.data), need))
 			copy(grown, n.data)
 			n.data = grown
 		}
