@@ -334,10 +334,13 @@ func validateTopicConfigs(overrides map[string]string) error {
 // logConfigFor returns the partlog configuration for a topic: the broker
 // defaults with the topic's overrides applied.
 func (c *Config) logConfigFor(overrides map[string]string) partlog.Config {
-	lc := c.LogDefaults
 	if len(overrides) == 0 {
-		return lc // most topics (reconcile asks for every topic at every metadata change)
+		// Most topics (reconcile asks for every topic at every metadata
+		// change). Returned before lc exists: lc escapes (apply takes
+		// its address), and was allocated for every call.
+		return c.LogDefaults
 	}
+	lc := c.LogDefaults
 	for _, def := range topicConfigDefs {
 		if v, ok := overrides[def.name]; ok && def.apply != nil {
 			def.apply(&lc, v)
