@@ -21,6 +21,9 @@ type Request struct {
 	// the request came from this broker itself (a broker calling its own
 	// controller).
 	internal func(kmsg.Response)
+	// clientID holds the string ClientID points to, so that parsing a
+	// request allocates the pointer's target with the Request.
+	clientID string
 }
 
 // handlerFunc handles one request. It answers through b.reply, at once or
@@ -142,13 +145,13 @@ func ParseRequest(frame []byte) (req *Request, early kmsg.Response, err error) {
 	}
 	clientLen = int16(binary.BigEndian.Uint16(rest))
 	rest = rest[2:]
-	var clientID *string
-	if clientLen >= 0 {
+	var clientID []byte
+	hasClientID := clientLen >= 0 // -1 is a null client id
+	if hasClientID {
 		if int(clientLen) > len(rest) {
 			return nil, nil, fmt.Errorf("%w: client id of %d bytes overruns frame", ErrMalformedRequest, clientLen)
 		}
-		s := string(rest[:clientLen])
-		clientID = &s
+		clientID = rest[:clientLen]
 		rest = rest[clientLen:]
 	} else if clientLen != -1 {
 		return nil, nil, fmt.Errorf("%w: invalid client id length %d", ErrMalformedRequest, clientLen)
@@ -163,7 +166,12 @@ func ParseRequest(frame []byte) (req *Request, early kmsg.Response, err error) {
 	if err := msg.ReadFrom(rest); err != nil {
 		return nil, nil, fmt.Errorf("%w: decode API key %d version %d: %v", ErrMalformedRequest, key, version, err)
 	}
-	return &Request{CorrelationID: correlationID, ClientID: clientID, Msg: msg}, nil, nil
+	req = &Request{CorrelationID: correlationID, Msg: msg}
+	if hasClientID {
+		req.clientID = string(clientID)
+		req.ClientID = &req.clientID
+	}
+	return req, nil, nil
 }
 
 // clientIDBytesMax bounds the client id an UnsupportedAPIError quotes.
