@@ -148,6 +148,8 @@ type Broker struct {
 	// syncCandidates are the partitions Flush looks at (markUnsynced),
 	// each once (partition.syncCandidate).
 	syncCandidates []*partition
+	// syncSpare is the other buffer of syncCandidates (Flush).
+	syncSpare []*partition
 	// leading and following cache the partitions by role (roleLists);
 	// rolesStale says a role changed since they were built.
 	leading, following []*partition
@@ -784,8 +786,18 @@ func (b *Broker) Flush() {
 	// Only partitions written to (or synced) since they last had nothing
 	// to sync can have something to sync now (markUnsynced): scanning
 	// every partition here, after every event, cost more than the syncs.
+	// The list is double-buffered: startSync may report a sync done at
+	// once, which marks again, into the other slice (syncSpare, taken
+	// here, so a nested Flush could not share it).
 	cands := b.syncCandidates
-	b.syncCandidates = nil // startSync may report a sync done at once, which marks again
+	b.syncCandidates = b.syncSpare[:0]
+	b.syncSpare = nil
+	defer func() {
+		if b.syncSpare == nil {
+			clear(cands) // keep no partition alive
+			b.syncSpare = cands[:0]
+		}
+	}()
 	for _, p := range cands {
 		p.syncCandidate = false
 		if !p.needsFlush() {
