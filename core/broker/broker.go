@@ -181,6 +181,9 @@ type Broker struct {
 	// fetchTopicIndex and fetchTopicCounts are sendReplicaFetch's scratch.
 	fetchTopicIndex  map[string]int
 	fetchTopicCounts []int
+	// logConfigScratch is reconcile's buffer for a topic's log config
+	// (Config.logConfigInto).
+	logConfigScratch partlog.Config
 	// fetchGroups is runFetchers' scratch (nil while a call holds it).
 	fetchGroups []leaderParts
 	// deleteWaiters are DeleteRecords partitions waiting for the

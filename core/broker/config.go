@@ -334,17 +334,23 @@ func validateTopicConfigs(overrides map[string]string) error {
 // logConfigFor returns the partlog configuration for a topic: the broker
 // defaults with the topic's overrides applied.
 func (c *Config) logConfigFor(overrides map[string]string) partlog.Config {
+	var lc partlog.Config
+	c.logConfigInto(&lc, overrides)
+	return lc
+}
+
+// logConfigInto is logConfigFor into dst. The overrides apply through
+// dst's address (an indirect call), which moves a local destination to
+// the heap: reconcile, which asks for every topic at every metadata
+// change, passes a buffer the broker owns instead.
+func (c *Config) logConfigInto(dst *partlog.Config, overrides map[string]string) {
+	*dst = c.LogDefaults
 	if len(overrides) == 0 {
-		// Most topics (reconcile asks for every topic at every metadata
-		// change). Returned before lc exists: lc escapes (apply takes
-		// its address), and was allocated for every call.
-		return c.LogDefaults
+		return
 	}
-	lc := c.LogDefaults
 	for _, def := range topicConfigDefs {
 		if v, ok := overrides[def.name]; ok && def.apply != nil {
-			def.apply(&lc, v)
+			def.apply(dst, v)
 		}
 	}
-	return lc
 }

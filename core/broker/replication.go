@@ -98,8 +98,10 @@ func (b *Broker) reconcile(nowMs int64) {
 			b.topicOrder = nil
 		}
 		ts.meta = t
-		if lc := b.cfg.logConfigFor(t.Configs); lc != ts.logConfig {
-			ts.logConfig = lc
+		lc := &b.logConfigScratch
+		b.cfg.logConfigInto(lc, t.Configs)
+		if *lc != ts.logConfig {
+			ts.logConfig = *lc
 			for _, p := range ts.partitions {
 				b.applyLogConfig(p)
 			}
