@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path"
 	"strings"
 	"testing"
 
@@ -136,6 +137,20 @@ func TestSegmentNameFormat(t *testing.T) {
 		for _, suffix := range []string{"", ".log", ".index"} {
 			if got, want := segmentName(base, suffix), fmt.Sprintf("%020d%s", base, suffix); got != want {
 				t.Errorf("segmentName(%d, %q) = %q, want %q", base, suffix, got, want)
+			}
+		}
+	}
+}
+
+// TestSegPathMatchesJoin checks segPath's concatenation fast path against
+// path.Join, including the directories and names it must leave to Join.
+func TestSegPathMatchesJoin(t *testing.T) {
+	dirs := []string{"data/t-0", "/var/chronik/t-0", "../x", "", ".", "/", "a/", "a//b", "a/./b", "a/../b"}
+	names := []string{"00000000000000000000.log", "leader-epoch-checkpoint", "", ".", "..", "a/b", "/abs"}
+	for _, d := range dirs {
+		for _, n := range names {
+			if got, want := segPath(d, n), path.Join(d, n); got != want {
+				t.Errorf("segPath(%q, %q) = %q, path.Join gives %q", d, n, got, want)
 			}
 		}
 	}

@@ -366,4 +366,14 @@ func writeWhole(f disk.File, data []byte) error {
 }
 
 // segPath joins the partition directory and a file name.
-func segPath(dir, name string) string { return path.Join(dir, name) }
+//
+// path.Join allocates twice (its buffer, then Clean's result); with a
+// clean directory and a plain file name, as the log's own are, one
+// concatenation gives the same string.
+func segPath(dir, name string) string {
+	if dir != "" && dir != "." && dir != "/" && path.Clean(dir) == dir &&
+		name != "" && name != "." && name != ".." && !strings.Contains(name, "/") {
+		return dir + "/" + name
+	}
+	return path.Join(dir, name)
+}
