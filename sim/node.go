@@ -73,20 +73,19 @@ type simNode struct {
 // free, then settles the node, unless incarnation inc ended meanwhile.
 // It is for events that reach the broker from outside (quorum, peers);
 // it never runs inside a broker call.
+//
+// A deferred post is posted again from the backlog (a closure made only
+// then: one naming itself cost two allocations at every post).
 func (n *simNode) post(kind string, inc int, fn func()) {
-	var run func()
-	run = func() {
-		if n.inc != inc || !n.up {
-			return
-		}
-		if n.deferIfBusy(kind, run) {
-			return
-		}
-		n.w.tr.str(kind)
-		fn()
-		n.settle()
+	if n.inc != inc || !n.up {
+		return
 	}
-	run()
+	if n.deferIfBusy(kind, func() { n.post(kind, inc, fn) }) {
+		return
+	}
+	n.w.tr.str(kind)
+	fn()
+	n.settle()
 }
 
 // backlogEntry is an event that waits for the loop.
@@ -278,18 +277,21 @@ func (n *simNode) settle() {
 	n.timerGen++
 	gen, inc := n.timerGen, n.inc
 	n.timerPending, n.timerAt = true, at
-	var fire func()
-	fire = func() {
-		if n.inc != inc || gen != n.timerGen {
-			return
-		}
-		if n.deferIfBusy("node-timer", fire) {
-			return
-		}
-		n.timerPending = false
-		n.settle()
+	n.w.s.at(at, "node-timer", func() { n.fireTimer(gen, inc) })
+}
+
+// fireTimer is the node timer settle armed (generation gen of
+// incarnation inc). A method, not a closure that names itself for the
+// backlog: that one cost a second allocation at every settle.
+func (n *simNode) fireTimer(gen uint64, inc int) {
+	if n.inc != inc || gen != n.timerGen {
+		return
 	}
-	n.w.s.at(at, "node-timer", fire)
+	if n.deferIfBusy("node-timer", func() { n.fireTimer(gen, inc) }) {
+		return
+	}
+	n.timerPending = false
+	n.settle()
 }
 
 // stop ends the process. graceful mirrors node.shutdown: the syncs in
