@@ -340,8 +340,12 @@ func (ch *channel) receive(cn *conn, m msg) {
 		w.fail("%s: response on conn %d with no request in flight", ch.name, cn.id)
 		return
 	}
+	// Popped by moving the rest down (a few at most): slicing the front
+	// off shrank the capacity, and the next append reallocated.
 	k := ch.inflight[0]
-	ch.inflight = ch.inflight[1:]
+	rest := copy(ch.inflight, ch.inflight[1:])
+	ch.inflight[rest] = nil
+	ch.inflight = ch.inflight[:rest]
 	resp, err := decodeResponse(k.req, m.frame, k.corr)
 	if err != nil {
 		w.fail("%s: %v", ch.name, err)
