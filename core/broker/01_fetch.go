@@ -84,6 +84,11 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 	b.fetchSpare = resp // not sent: it will be built again
 	w := &waitingFetch{req: req, fetch: r, deadlineMs: nowMs + wait, seq: seq}
 	b.fetchPartsSeen++
+	named := 0
+	for _, rt := range r.Topics {
+		named += len(rt.Partitions)
+	}
+	w.parts = make([]*partition, 0, named) // at most: each partition once
 	for _, rt := range r.Topics {
 		// Every partition named exists: a response with an unknown one
 		// errors, and an erroring fetch does not wait.
