@@ -21,6 +21,7 @@ package sim
 //     reach it: with min.insync.replicas 2 it must not acknowledge.
 
 import (
+	"github.com/chronik-streaming/chronik/core/broker"
 	"github.com/chronik-streaming/chronik/core/metadata"
 	lin "github.com/chronik-streaming/chronik/linearizability"
 )
@@ -409,7 +410,10 @@ type replTraps struct {
 	expansion, election, returning bool
 	// lagging arms the lagging-follower trap (startLagging).
 	lagging bool
-	left    map[string]int
+	// viewA and viewB are returningCandidates' replica views, reused
+	// (ReplicaViewInto keeps their ISR slices).
+	viewA, viewB broker.ReplicaView
+	left         map[string]int
 }
 
 // replTrapBudget bounds each trap kind per run.
@@ -623,7 +627,8 @@ func (t *replTraps) returningCandidates() (ripe []returningCand) {
 			if p.Leader <= 0 || p.Leader == w.raft.leader || len(p.Replicas) < 3 || len(p.ISR) != len(p.Replicas) {
 				continue
 			}
-			var others []*simNode
+			var othersBuf [4]*simNode // replicas besides the leader, on the stack
+			others := othersBuf[:0]
 			ok := true
 			for _, id := range p.Replicas {
 				n := w.nodes[id-1]
@@ -639,8 +644,9 @@ func (t *replTraps) returningCandidates() (ripe []returningCand) {
 			}
 			// The next leader is the first ISR member in replica order.
 			c := returningCand{lin.TopicPartition{Topic: name, Partition: int32(i)}, w.nodes[p.Leader-1], others[0], others[1]}
-			va, okA := c.a.b.ReplicaView(name, int32(i))
-			vb, okB := c.b.b.ReplicaView(name, int32(i))
+			va, vb := &t.viewA, &t.viewB
+			okA := c.a.b.ReplicaViewInto(name, int32(i), va)
+			okB := c.b.b.ReplicaViewInto(name, int32(i), vb)
 			if okA && okB && va.DurableEndOffset >= 0 && vb.LogEndOffset > va.DurableEndOffset {
 				ripe = append(ripe, c)
 			}
