@@ -612,12 +612,13 @@
 // memdisk has no 4 KiB floor (each sealed index got one), segment paths
 // skip path.Join, a request's client id lives in its Request, the sim's
 // node timer and post stop building self-naming closures. On 40 seeds
-// allocation fell from 2,260 MB / 21.6 M objects to 1,976 MB / 18.2 M;
-// the same 300-seed sweep, alternated twice: 53.3 and 53.1 user CPU s
-// (718, 724 sim-s per wall-s) before, 51.3 and 52.0 (747, 741) after,
-// about 3%. What allocates most now is the fetch traffic itself:
+// allocation fell from 2,260 MB / 21.6 M objects to 1,970 MB / 17.3 M;
+// the same 300-seed sweep, alternated twice: 53.4 and 53.9 user CPU s
+// (719, 712 sim-s per wall-s) before, 51.6 and 51.7 (744, 741) after,
+// about 3.5%. What allocates most now is the fetch traffic itself:
 // response and request structs that are sent (the receiver keeps them),
-// their frames, and their decoding at the receiver.
+// their frames, their decoding at the receiver; then segment file names
+// (partlog builds a path at every sealed-segment open).
 //
 // # Not simulated (yet)
 //
