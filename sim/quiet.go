@@ -306,17 +306,7 @@ func (w *world) probeSend(tp lin.TopicPartition, first Time, attempt int) {
 		q.seq++
 		values := []string{fmt.Sprintf("probe-%d", q.seq)}
 		op := w.begin(lin.Op{Kind: lin.OpAppend, Client: c.id, Partition: tp, Call: int64(w.s.now), Values: values})
-		req := kmsg.NewPtrProduceRequest()
-		req.Version = 9
-		req.Acks = -1
-		req.TimeoutMillis = int32(quietDeadline / Millisecond)
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = tp.Topic
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition = tp.Partition
-		rp.Records = buildBatch(values, w.clientNowMs(), nil)
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
+		req := oneBatchProduce(9, -1, int32(quietDeadline/Millisecond), tp, buildBatch(values, w.clientNowMs(), nil))
 		c.do(node, req, max(deadline-w.s.now, Millisecond), false, func(resp kmsg.Response, err error) {
 			if err != nil {
 				c.route.invalidate()

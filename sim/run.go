@@ -634,17 +634,7 @@ func (f *finalizer) produce(tp lin.TopicPartition) {
 		f.values++
 		values := []string{fmt.Sprintf("final-%d", f.values)}
 		op := w.begin(lin.Op{Kind: lin.OpAppend, Client: f.c.id, Partition: tp, Call: int64(w.s.now), Values: values})
-		req := kmsg.NewPtrProduceRequest()
-		req.Version = 9
-		req.Acks = -1
-		req.TimeoutMillis = 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = tp.Topic
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition = tp.Partition
-		rp.Records = buildBatch(values, w.clientNowMs(), nil)
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
+		req := oneBatchProduce(9, -1, 5000, tp, buildBatch(values, w.clientNowMs(), nil))
 		f.c.do(node, req, 5*Second, false, func(resp kmsg.Response, err error) {
 			if w.done {
 				w.complete(op, lin.OutcomeUnknown)

@@ -393,10 +393,15 @@ func findProducePartition(r *kmsg.ProduceResponse, tp lin.TopicPartition) *kmsg.
 }
 
 func (p *producer) produceRequest(tp lin.TopicPartition, batch []byte) *kmsg.ProduceRequest {
+	return oneBatchProduce(int16(p.c.rng.Range(3, 11)), p.acks, 5000, tp, batch)
+}
+
+// oneBatchProduce is a produce request carrying batch for tp alone.
+func oneBatchProduce(version, acks int16, timeoutMs int32, tp lin.TopicPartition, batch []byte) *kmsg.ProduceRequest {
 	req := kmsg.NewPtrProduceRequest()
-	req.Version = int16(p.c.rng.Range(3, 11))
-	req.Acks = p.acks
-	req.TimeoutMillis = 5000
+	req.Version = version
+	req.Acks = acks
+	req.TimeoutMillis = timeoutMs
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = tp.Topic
 	rp := kmsg.NewProduceRequestTopicPartition()

@@ -281,6 +281,11 @@ func fsyncDir(dir string) error {
 	if err != nil {
 		return err
 	}
+	return syncAndClose(f)
+}
+
+// syncAndClose fsyncs f and closes it, reporting the first error.
+func syncAndClose(f *os.File) error {
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
 		return err
@@ -295,11 +300,7 @@ func (d *Disk) syncDir(clean string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
+	return syncAndClose(f)
 }
 
 // file is a disk.File on an *os.File. ReadAt, WriteAt, Truncate and Sync are
