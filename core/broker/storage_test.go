@@ -132,6 +132,23 @@ func TestFullDiskAnswersStorageErrorAndReopens(t *testing.T) {
 	}
 }
 
+
+// failLogSyncs makes every fsync of a segment file fail with err, the way
+// Linux fails writeback: the file's dirty pages are marked clean, or
+// dropped when drop is set (memdisk.FailWriteback).
+func failLogSyncs(t *testing.T, tb *testBroker, drop bool, err error) {
+	t.Helper()
+	tb.disk.SetFault(func(op memdisk.Op, name string) error {
+		if op != memdisk.OpSync || !strings.HasSuffix(name, ".log") {
+			return nil
+		}
+		if ferr := tb.disk.FailWriteback(name, drop); ferr != nil {
+			t.Fatal(ferr)
+		}
+		return err
+	})
+}
+
 // TestFailedFsyncAnswersWaitersAndCutsUnsyncedTail: a produce waiting for
 // an fsync that fails with ENOSPC is answered KAFKA_STORAGE_ERROR, and the
 // reopen cuts what was never synced even though the page cache still
@@ -141,15 +158,7 @@ func TestFailedFsyncAnswersWaitersAndCutsUnsyncedTail(t *testing.T) {
 	tb := newTestBroker(t)
 	tb.createTopic("t", 1, nil)
 	tb.produce("t", 0, 2)
-	tb.disk.SetFault(func(op memdisk.Op, name string) error {
-		if op != memdisk.OpSync || !strings.HasSuffix(name, ".log") {
-			return nil
-		}
-		if err := tb.disk.FailWriteback(name, false); err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Errorf("injected: %w", disk.ErrNoSpace)
-	})
+	failLogSyncs(t, tb, false, fmt.Errorf("injected: %w", disk.ErrNoSpace))
 	before := tb.send(produceRequest(9, 1, "t", 0, batchOf(t, record.DefaultBatchOptions(), tb.nowMs, "unsynced")))
 	tb.b.Flush()
 	tb.runSyncs()
@@ -189,15 +198,7 @@ func TestIOErrorFsyncThenKillKeepsOnlySynced(t *testing.T) {
 			tb := newTestBroker(t)
 			tb.createTopic("t", 1, nil)
 			tb.produce("t", 0, 2)
-			tb.disk.SetFault(func(op memdisk.Op, name string) error {
-				if op != memdisk.OpSync || !strings.HasSuffix(name, ".log") {
-					return nil
-				}
-				if err := tb.disk.FailWriteback(name, drop); err != nil {
-					t.Fatal(err)
-				}
-				return errors.New("injected EIO")
-			})
+			failLogSyncs(t, tb, drop, errors.New("injected EIO"))
 			tb.send(produceRequest(9, 1, "t", 0, batchOf(t, record.DefaultBatchOptions(), tb.nowMs, "unsynced")))
 			tb.b.Flush()
 			tb.runSyncs()
