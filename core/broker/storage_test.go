@@ -132,7 +132,6 @@ func TestFullDiskAnswersStorageErrorAndReopens(t *testing.T) {
 	}
 }
 
-
 // failLogSyncs makes every fsync of a segment file fail with err, the way
 // Linux fails writeback: the file's dirty pages are marked clean, or
 // dropped when drop is set (memdisk.FailWriteback).
