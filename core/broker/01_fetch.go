@@ -81,7 +81,6 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 		b.replyFetch(req, r, resp)
 		return nil
 	}
-	b.fetchSpare = resp // not sent: it will be built again
 	w := &waitingFetch{req: req, fetch: r, deadlineMs: nowMs + wait, seq: seq}
 	b.fetchPartsSeen++
 	named := 0
@@ -198,8 +197,6 @@ func (b *Broker) wakeFetches(nowMs int64) {
 				b.dropWaitingFetch(w)
 				b.replyFetch(w.req, w.fetch, resp)
 				answered = true
-			} else {
-				b.fetchSpare = resp // not sent: it will be built again
 			}
 		}
 		if answered {
@@ -257,36 +254,19 @@ func (b *Broker) fetchMinBytes(r *kmsg.FetchRequest) int {
 // log start it was not told yet). seq is the request's arrival number: a
 // long poll is built again when it wakes.
 func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
-	// The spare (an unsent response) lends its slices; it is taken, so
-	// a nested build (a wake while this one runs) cannot share them.
-	resp := b.fetchSpare
-	b.fetchSpare = nil
-	var topics []kmsg.FetchResponseTopic
-	if resp == nil {
-		resp = new(kmsg.FetchResponse)
-	} else {
-		topics = resp.Topics[:0]
-	}
-	*resp = kmsg.NewFetchResponse()
+	resp := kmsg.NewPtrFetchResponse()
 	resp.Version = r.Version
 	budget := FetchResponseMaxBytes(r, b.cfg.FetchMaxBytes)
 	total := 0
 	urgent := false
 	// Sized from the request (already in memory): the partition structs
 	// are large, and growing the slices copied them over and over.
-	if cap(topics) < len(r.Topics) {
-		topics = make([]kmsg.FetchResponseTopic, 0, len(r.Topics))
-	}
-	resp.Topics = topics
-	for i, rt := range r.Topics {
-		parts := resp.Topics[:i+1][i].Partitions[:0]
-		if cap(parts) < len(rt.Partitions) {
-			parts = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
-		}
+	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(r.Topics))
+	for _, rt := range r.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic = rt.Topic
 		st.TopicID = rt.TopicID
-		st.Partitions = parts
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
 		ts := b.topics[rt.Topic]
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()

@@ -173,11 +173,6 @@ type Broker struct {
 	// fetchSeq numbers fetch requests as they arrive (replication.go:
 	// a follower's progress comes from its newest fetch only).
 	fetchSeq uint64
-	// fetchSpare is a fetch response that was built and then not sent (a
-	// long poll that keeps waiting): nothing else ever saw it, so the
-	// next buildFetchResponse takes it and reuses its slices. A response
-	// that is sent never comes back here (the receiver may keep it).
-	fetchSpare *kmsg.FetchResponse
 	// fetchTopicIndex and fetchTopicCounts are sendReplicaFetch's scratch.
 	fetchTopicIndex  map[string]int
 	fetchTopicCounts []int
