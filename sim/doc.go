@@ -606,8 +606,7 @@
 // slower.
 //
 // A fourth round cut allocation without changing a trace (hashes equal on
-// 30 seeds before and after each step): an unsent long-poll response
-// lends its slices to the next build, the replica fetchers, Flush's
+// 30 seeds before and after each step): the replica fetchers, Flush's
 // candidate list and reconcile's log configs use broker-owned scratch,
 // memdisk has no 4 KiB floor (each sealed index got one), segment paths
 // skip path.Join, a request's client id lives in its Request, the sim's
@@ -618,7 +617,9 @@
 // about 3.5%. What allocates most now is the fetch traffic itself:
 // response and request structs that are sent (the receiver keeps them),
 // their frames, their decoding at the receiver; then segment file names
-// (partlog builds a path at every sealed-segment open).
+// (partlog builds a path at every sealed-segment open). An unsent
+// long-poll response lending its slices to the next build was tried and
+// reverted: within noise, for an aliasing rule on the fetch path.
 //
 // # Not simulated (yet)
 //
