@@ -512,7 +512,6 @@ func (t *replTraps) leading(n *simNode, args []any) {
 	t.strike(n, "kill", Time(t.rng.Range(0, int64(Millisecond))), "trap-election-kill-leader")
 }
 
-// startReturning schedules the returning-follower trap.
 // startLagging arms the lagging-follower trap: now and then it cuts an
 // ISR follower off from its partition's leader, both ways, for longer
 // than replica.lag.time.max.ms plus the isr-shrink checker's slack, while
@@ -525,16 +524,23 @@ func (t *replTraps) startLagging() {
 	if t == nil || !t.lagging {
 		return
 	}
+	t.every(10*Second, "lagging", t.laggingFollower)
+}
+
+// every runs strike at exponentially spread times of the given mean while
+// faults are on and the trap kind has strikes left.
+func (t *replTraps) every(mean Time, kind string, strike func()) {
 	w := t.w
+	event := "repl-trap-" + kind
 	var next func()
 	next = func() {
-		if !w.faultsOn || t.left["lagging"] <= 0 {
+		if !w.faultsOn || t.left[kind] <= 0 {
 			return
 		}
-		t.laggingFollower()
-		w.s.after(t.rng.Exp(10*Second), "repl-trap-lagging", next)
+		strike()
+		w.s.after(t.rng.Exp(mean), event, next)
 	}
-	w.s.after(t.rng.Exp(10*Second), "repl-trap-lagging", next)
+	w.s.after(t.rng.Exp(mean), event, next)
 }
 
 // laggingFollower strikes the lagging-follower trap once, if a partition
@@ -568,20 +574,12 @@ func (t *replTraps) laggingFollower() {
 	w.partitionNodes(c.leader, []*simNode{c.follower}, 0, lag+isrShrinkSlack+Time(t.rng.Range(int64(Second), int64(3*Second))))
 }
 
+// startReturning schedules the returning-follower trap.
 func (t *replTraps) startReturning() {
 	if t == nil || !t.returning {
 		return
 	}
-	w := t.w
-	var next func()
-	next = func() {
-		if !w.faultsOn || t.left["returning"] <= 0 {
-			return
-		}
-		t.returningFollower()
-		w.s.after(t.rng.Exp(8*Second), "repl-trap-returning", next)
-	}
-	w.s.after(t.rng.Exp(8*Second), "repl-trap-returning", next)
+	t.every(8*Second, "returning", t.returningFollower)
 }
 
 // returningFollower runs one strike of the returning-follower trap. It
