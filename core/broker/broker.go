@@ -475,7 +475,7 @@ func partitionMetadata(ts *topicState) string { return "topic_id: " + ts.meta.ID
 func (b *Broker) openLog(nowMs int64, p *partition) bool {
 	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, partlog.OpenBounds{
 		DurableEnd: p.durableAtFailure, MaxLeaderEpoch: b.epochBound(p),
-		KeepSyncedDamage: b.clustered(), MarkUncertainCut: b.clustered(),
+		KeepSyncedDamage: b.clustered(), MarkUncertainCut: b.clustered(), TrackSyncedEnd: b.clustered(),
 	})
 	if err == nil {
 		if err = log.RewriteUnsynced(); err != nil {

@@ -109,20 +109,26 @@ type ReadResult struct {
 type SyncJob struct {
 	UpTo  int64 // log end offset covered by this job
 	files []disk.File
+	// slot is the synced end written after the fsyncs
+	// (OpenBounds.TrackSyncedEnd); its file is nil when there is none.
+	slot slotWrite
 }
 
 // Files is the number of files the job will fsync (for metrics and tests).
 func (j *SyncJob) Files() int { return len(j.files) }
 
-// Run fsyncs the files the job covers. It touches nothing else of the Log
-// and is the only method that may run off the event loop.
+// Run fsyncs the files the job covers and then, for a log that tracks its
+// synced end (OpenBounds.TrackSyncedEnd), writes and syncs UpTo into the
+// synced-end file: only after the data it vouches for is durable. It
+// touches nothing else of the Log and is the only method that may run off
+// the event loop.
 func (j *SyncJob) Run() error {
 	for _, f := range j.files {
 		if err := f.Sync(); err != nil {
 			return err
 		}
 	}
-	return nil
+	return j.slot.run()
 }
 
 // Open recovers the log stored under dir (creating dir when absent): it
@@ -150,6 +156,7 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log,
 		maxLeaderEpoch: max(b.MaxLeaderEpoch, -1),
 		keepSynced:     b.KeepSyncedDamage,
 		markUncertain:  b.MarkUncertainCut,
+		trackSynced:    b.TrackSyncedEnd,
 	}
 	if err := l.recover(nowMs); err != nil {
 		l.closeFiles()
@@ -194,6 +201,17 @@ type Log struct {
 	// the file is there (Uncertain).
 	markUncertain bool
 	uncertain     bool
+	// trackSynced: sync jobs write the synced end into syncedEndFile
+	// (OpenBounds.TrackSyncedEnd; syncedend.go). syncSeq is the sequence
+	// number of the last slot handed to a job, truncGen the truncation
+	// generation of the checkpoint (on disk once a job may carry it), and
+	// syncedClaim the highest offset a slot of that generation holds or a
+	// job may still write.
+	trackSynced   bool
+	syncedEndFile disk.File
+	syncSeq       uint64
+	truncGen      int64
+	syncedClaim   int64
 
 	epochs    epochCache
 	producers producerTable

@@ -39,6 +39,7 @@ const (
 //	recovery-point 1200
 //	high-watermark 1150
 //	log-start-offset 0
+//	truncation-generation 2
 //	crc32c 8c1a4f02
 //
 //	chronik-leader-epoch-checkpoint 1
@@ -61,6 +62,11 @@ type partitionCheckpoint struct {
 	recoveryPoint  int64
 	highWatermark  int64
 	logStartOffset int64
+	// truncGen is the truncation generation (syncedend.go): bumped by a
+	// truncation below a synced end that a slot may hold. Written only
+	// when non-zero, so a log that never needed one keeps the format that
+	// older versions read; a checkpoint without the line has generation 0.
+	truncGen int64
 }
 
 // sealCheckpoint appends the CRC line to a checkpoint body.
@@ -109,8 +115,12 @@ func field(line, name string) (int64, error) {
 }
 
 func encodePartitionCheckpoint(c partitionCheckpoint) []byte {
-	return sealCheckpoint(fmt.Sprintf("%s\nrecovery-point %d\nhigh-watermark %d\nlog-start-offset %d\n",
-		checkpointMagic, c.recoveryPoint, c.highWatermark, c.logStartOffset))
+	body := fmt.Sprintf("%s\nrecovery-point %d\nhigh-watermark %d\nlog-start-offset %d\n",
+		checkpointMagic, c.recoveryPoint, c.highWatermark, c.logStartOffset)
+	if c.truncGen > 0 {
+		body += fmt.Sprintf("truncation-generation %d\n", c.truncGen)
+	}
+	return sealCheckpoint(body)
 }
 
 func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
@@ -118,8 +128,8 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 	if err != nil {
 		return partitionCheckpoint{}, err
 	}
-	if len(lines) != 3 {
-		return partitionCheckpoint{}, fmt.Errorf("%w: %d fields, want 3", errBadCheckpoint, len(lines))
+	if len(lines) != 3 && len(lines) != 4 {
+		return partitionCheckpoint{}, fmt.Errorf("%w: %d fields, want 3 or 4", errBadCheckpoint, len(lines))
 	}
 	var c partitionCheckpoint
 	if c.recoveryPoint, err = field(lines[0], "recovery-point"); err != nil {
@@ -131,7 +141,12 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 	if c.logStartOffset, err = field(lines[2], "log-start-offset"); err != nil {
 		return c, err
 	}
-	if c.recoveryPoint < 0 || c.highWatermark < 0 || c.logStartOffset < 0 {
+	if len(lines) == 4 {
+		if c.truncGen, err = field(lines[3], "truncation-generation"); err != nil {
+			return c, err
+		}
+	}
+	if c.recoveryPoint < 0 || c.highWatermark < 0 || c.logStartOffset < 0 || c.truncGen < 0 {
 		return c, fmt.Errorf("%w: negative offset", errBadCheckpoint)
 	}
 	return c, nil

@@ -34,6 +34,10 @@ type RecoveryInfo struct {
 	// LostDurableData: the cut lies below the recovery point, so data that
 	// had been synced was lost (a lying disk or media corruption).
 	LostDurableData bool
+	// SyncedEnd is the synced end recovery trusted (OpenBounds.TrackSyncedEnd:
+	// the last sync job's slot, of the checkpoint's truncation generation),
+	// -1 when none.
+	SyncedEnd int64
 	// SegmentsDeleted counts segment files removed: wholly below the log
 	// start offset, or after a torn tail.
 	SegmentsDeleted int
@@ -167,7 +171,13 @@ func (l *Log) segmentIndex(offset int64) int {
 
 // writeCheckpoint persists the partition checkpoint.
 func (l *Log) writeCheckpoint(recoveryPoint, hw, logStart int64) error {
-	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart})
+	return l.writeCheckpointGen(recoveryPoint, hw, logStart, l.truncGen)
+}
+
+// writeCheckpointGen persists the partition checkpoint with the truncation
+// generation gen.
+func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
+	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen})
 	if err := l.d.WriteFileAtomic(l.path(checkpointFile), data); err != nil {
 		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
 	}
@@ -316,6 +326,12 @@ func (l *Log) closeFiles() error {
 	}
 	l.deferredClose = nil
 	l.pendingSync = nil
+	if l.syncedEndFile != nil {
+		if err := l.syncedEndFile.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		l.syncedEndFile = nil
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("partlog: close %s: %w", l.dir, err)
 	}

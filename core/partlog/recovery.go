@@ -24,6 +24,9 @@ import (
 //  3. Delete segments wholly below the log start. Retention writes the
 //     checkpoint before deleting files, so segments it deleted whose
 //     removal a crash undid reappear here and go again.
+//     With OpenBounds.TrackSyncedEnd, open the synced-end file (creating
+//     it durably) and read the synced end the last sync job wrote; it
+//     counts when its truncation generation is the checkpoint's.
 //  4. Scan segments in order. One wholly below the recovery point (its
 //     successor starts at or below it) was synced and sealed: scan its
 //     headers only (framing, magic, contiguous offsets, non-decreasing
@@ -31,7 +34,10 @@ import (
 //     so Open fails with ErrCorruptSegment. From the segment holding the
 //     recovery point on, every batch is also CRC-checked, and the first
 //     failure (or a gap between segments) is a torn tail: cut the file
-//     there and delete every later segment.
+//     there and delete every later segment. With KeepSyncedDamage, a
+//     failure below the recovery point or the trusted synced end, or a
+//     log ending below that synced end, is synced data damaged or lost:
+//     Open fails with ErrCorruptSegment instead.
 //  5. While scanning, rebuild what derives from batch headers: sparse
 //     indexes (validating the sealed segments' index files against them),
 //     the producer table and the leader-epoch cache.
@@ -42,7 +48,7 @@ import (
 //     disk but not necessarily synced: queue those files for the next sync
 //     job, and let DurableEndOffset start at the recovery point.
 func (l *Log) recover(nowMs int64) error {
-	l.recovery = RecoveryInfo{TruncatedAt: -1}
+	l.recovery = RecoveryInfo{TruncatedAt: -1, SyncedEnd: -1}
 	names, err := l.d.List(l.dir)
 	if errors.Is(err, disk.ErrNotExist) {
 		if err := l.d.MkdirAll(l.dir); err != nil {
@@ -71,6 +77,7 @@ func (l *Log) recover(nowMs int64) error {
 
 	// Step 1: classify names.
 	logs := map[int64]bool{}
+	syncedEndPresent := false
 	var indexNames []struct {
 		base int64
 		name string
@@ -82,6 +89,9 @@ func (l *Log) recover(nowMs int64) error {
 			// nobody has since confirmed it holds what it must.
 			l.uncertain = true
 			l.recovery.Uncertain = true
+		}
+		if name == syncedEndFile {
+			syncedEndPresent = true
 		}
 		base, suffix, ok := parseSegmentName(name)
 		if !ok {
@@ -134,6 +144,19 @@ func (l *Log) recover(nowMs int64) error {
 			l.recoveryEpochBound = c.latest()
 		}
 	}
+	// Damage below syncedTo was synced, so with KeepSyncedDamage it is
+	// kept as corrupt rather than cut as a torn tail: the checkpointed
+	// recovery point, or the synced end the last sync job wrote when it
+	// is higher and trusted (OpenBounds.TrackSyncedEnd).
+	syncedTo, syncedEnd := ck.recoveryPoint, int64(-1)
+	if l.trackSynced {
+		if syncedEnd, err = l.openSyncedEnd(syncedEndPresent, ck); err != nil {
+			return err
+		}
+		if l.keepSynced {
+			syncedTo = max(syncedTo, syncedEnd)
+		}
+	}
 	logStart := ck.logStartOffset
 	if bugs.LogStartNotPersisted { // deliberate bug (core/bugs)
 		logStart = 0 // the start falls back to the first segment's base
@@ -172,6 +195,9 @@ func (l *Log) recover(nowMs int64) error {
 			// segs[i-1] was not trusted (a trusted one is checked against
 			// its successor below), so this is a torn tail.
 			cause := fmt.Errorf("%w: segment %d follows a segment ending at %d", errStructure, s.base, l.segs[i-1].next)
+			if p := l.segs[i-1]; l.keepSynced && p.next < syncedTo {
+				return l.corruptAt(p, p.next, p.size, cause)
+			}
 			if err := l.cutTail(i-1, l.segs[i-1].size, cause); err != nil {
 				return err
 			}
@@ -204,7 +230,7 @@ func (l *Log) recover(nowMs int64) error {
 			continue
 		}
 		l.recovery.SegmentsScanned++
-		if cause != nil && s.next < ck.recoveryPoint && l.keepSynced {
+		if cause != nil && s.next < syncedTo && l.keepSynced {
 			// Synced data is damaged (OpenBounds.KeepSyncedDamage).
 			return l.corruptAt(s, s.next, cutPos, cause)
 		}
@@ -214,6 +240,12 @@ func (l *Log) recover(nowMs int64) error {
 			}
 			break
 		}
+	}
+
+	// Files that end below the synced end (and below the log start, which
+	// may have moved past it) lost synced records: kept as corrupt too.
+	if last := l.active(); l.keepSynced && last.next < syncedEnd && logStart < syncedEnd {
+		return l.corruptAt(last, last.next, last.size, fmt.Errorf("%w: the log ends at offset %d below its synced end %d", errStructure, last.next, syncedEnd))
 	}
 
 	// A torn tail can delete every segment after a trusted one, which then

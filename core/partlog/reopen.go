@@ -63,6 +63,25 @@ type OpenBounds struct {
 	// a full disk tore their last write and a crash followed (simulator
 	// seed 167).
 	MarkUncertainCut bool
+	// TrackSyncedEnd makes every sync job that advances the durable end
+	// write it, after its fsyncs, into the partition's synced-end file
+	// (two checksummed slots written in turn, see syncedend.go), created
+	// durably at the first open that asks for it. With KeepSyncedDamage,
+	// recovery then keeps damage below that synced end as corrupt too,
+	// not only below the checkpointed recovery point, which trails the
+	// fsyncs by up to a checkpoint interval: a damaged synced batch above
+	// the recovery point is otherwise indistinguishable from a torn tail
+	// and cut (simulator seed 818001154, FINDINGS.md 42), and so is a log
+	// whose files end below the synced end. A cluster broker sets it:
+	// every batch it acknowledged lies below a durable synced end. The
+	// price is one small write and fsync per sync job. A single node
+	// keeps Kafka's cut, so it has no use for it.
+	//
+	// A synced end is trusted only when its slot carries the truncation
+	// generation of a readable partition checkpoint: a truncation below
+	// what a slot may hold (a job still in flight can write its slot after
+	// the cut) first checkpoints a new generation.
+	TrackSyncedEnd bool
 }
 
 // Reopen recovers a log that failed in this process (ErrLogFailed after a

@@ -127,7 +127,10 @@ func (l *Log) deleteRecordsBefore(offset int64) error {
 //     lower one first: after a crash, Open must not trust segments that no
 //     longer match it (the truncation itself is not durable until the next
 //     sync, and a crash may bring the old tail back, which is harmless:
-//     it is valid data a follower truncates again by epoch).
+//     it is valid data a follower truncates again by epoch). Likewise when
+//     a synced end above c may be in the synced-end file or on its way
+//     there: the checkpoint then carries a new truncation generation
+//     (checkpointBeforeCut).
 //  3. Delete later segments, cut the segment's file and sync the cut (see
 //     trimFile: a later roll could otherwise make a checkpoint trust a
 //     segment whose old tail comes back after a crash), rebuild its in-memory
@@ -152,7 +155,7 @@ func (l *Log) truncateTo(offset int64) error {
 	}
 	cut := h.BaseOffset
 	if cut < l.logStart {
-		if err := l.writeCheckpoint(min(l.durableEnd, l.logStart), l.logStart, l.logStart); err != nil {
+		if err := l.checkpointBeforeCut(l.logStart, min(l.durableEnd, l.logStart), l.logStart, l.logStart); err != nil {
 			return err
 		}
 		l.capInflight(l.logStart)
@@ -164,8 +167,8 @@ func (l *Log) truncateTo(offset int64) error {
 		}
 		return nil
 	}
-	if l.ckptRecoveryPoint > cut {
-		if err := l.writeCheckpoint(min(l.durableEnd, cut), min(l.hw, cut), l.logStart); err != nil {
+	if l.ckptRecoveryPoint > cut || l.needsNewGeneration(cut) {
+		if err := l.checkpointBeforeCut(cut, min(l.durableEnd, cut), min(l.hw, cut), l.logStart); err != nil {
 			return err
 		}
 	}
@@ -226,7 +229,7 @@ func (l *Log) truncateFullyAndStartAt(start int64) error {
 	if start < 0 {
 		return fmt.Errorf("%w: restart at %d", ErrOffsetOutOfRange, start)
 	}
-	if err := l.writeCheckpoint(min(l.durableEnd, start), start, start); err != nil {
+	if err := l.checkpointBeforeCut(start, min(l.durableEnd, start), start, start); err != nil {
 		return err
 	}
 	if err := l.restartAt(start); err != nil {
@@ -247,6 +250,18 @@ func (l *Log) truncateFullyAndStartAt(start int64) error {
 		return l.fail("restart log", err)
 	}
 	return nil
+}
+
+// checkpointBeforeCut writes the checkpoint a truncation to cut needs
+// before any file is cut: with a new truncation generation when a synced
+// end that a slot holds, or that the job in flight may still write, lies
+// above cut (needsNewGeneration), so that recovery does not take the
+// records cut for synced ones lost.
+func (l *Log) checkpointBeforeCut(cut, recoveryPoint, hw, logStart int64) error {
+	if l.needsNewGeneration(cut) {
+		return l.writeCheckpointBumped(recoveryPoint, hw, logStart)
+	}
+	return l.writeCheckpoint(recoveryPoint, hw, logStart)
 }
 
 // capInflight lowers what the in-flight sync job may claim durable.

@@ -22,6 +22,7 @@ func (l *Log) startSync() (*SyncJob, bool) {
 	}
 	l.pendingSync = nil
 	job := &SyncJob{UpTo: l.LogEndOffset(), files: files}
+	l.claimSyncedEnd(job)
 	l.inflight = job
 	l.inflightCap = job.UpTo
 	return job, true
