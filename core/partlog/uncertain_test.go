@@ -10,7 +10,7 @@ import (
 )
 
 // clusterBounds is what a cluster broker passes to Reopen at a start.
-var clusterBounds = OpenBounds{DurableEnd: -1, MaxLeaderEpoch: -1, KeepSyncedDamage: true, MarkUncertainCut: true}
+var clusterBounds = OpenBounds{DurableEnd: -1, MaxLeaderEpoch: -1, KeepSyncedDamage: true, MarkUncertainCut: true, TrackSyncedEnd: true}
 
 // damageSecondBatchOf8 flips a bit in the records of offsets 10-11 (the
 // second batch of segment 8), below the checkpointed recovery point 20.
@@ -182,10 +182,18 @@ func TestRecoveryUncertainMarkFails(t *testing.T) {
 // it: the damaged batch lies above the checkpointed recovery point (20),
 // so the next open cuts it as a torn tail, and only the mark says the cut
 // may have dropped synced records (simulator seed 731000057). A mark that
-// cannot be written leaves the log certain and says so.
+// cannot be written leaves the log certain and says so. The log runs
+// without TrackSyncedEnd, whose synced end would keep the damage as
+// corrupt (TestSyncedEndKeepsDamageAboveRecoveryPoint): the mark is what remains when no synced
+// end can be trusted.
 func TestMarkUncertainBeforeACut(t *testing.T) {
 	d, cfg := corruptSetup(t)
-	l := reopenCluster(t, d, cfg)
+	untracked := clusterBounds
+	untracked.TrackSyncedEnd = false
+	l, err := Reopen(d, testDir, cfg, 0, untracked)
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustAppend(t, l, batchOf(2, 50, 10000, 10), 0, 0) // offsets 20-21
 	syncNow(t, l)
 	if l.DurableEndOffset() != 22 {
@@ -213,7 +221,10 @@ func TestMarkUncertainBeforeACut(t *testing.T) {
 	}
 	l.Close()
 
-	l = reopenCluster(t, d, cfg)
+	l, err = Reopen(d, testDir, cfg, 0, untracked)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer l.Close()
 	r := l.Recovery()
 	if r.TruncatedAt != 20 || r.CheckpointCorrupt || r.LostDurableData || l.LogEndOffset() != 20 {
