@@ -478,7 +478,9 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 // safeFlipTargets lists durable files whose corruption must never lose
 // acknowledged data: sparse indexes (validated against the batches at
 // recovery, rescanned around on reads) and the partition and leader-epoch
-// checkpoints (CRC-protected; a bad one is treated as absent). Segment
+// checkpoints (CRC-protected; a bad one is treated as absent), and the
+// synced-end file (two CRC-protected slots: recovery falls back to the
+// other slot, or to the recovery point, FINDINGS.md 42). Segment
 // files are media-flip targets (see mediaFlip); metadata.json has no
 // checksum and is never flipped. Nor is the partition checkpoint of a
 // partition that was sent a DeleteRecords: it alone holds a log start
@@ -493,7 +495,7 @@ func (d *simDisk) safeFlipTargets() []string {
 			continue
 		}
 		if strings.HasSuffix(base, ".index") || strings.HasSuffix(base, ".timeindex") ||
-			base == "partition-checkpoint" || base == "leader-epoch-checkpoint" {
+			base == "partition-checkpoint" || base == "leader-epoch-checkpoint" || base == "synced-end" {
 			out = append(out, name)
 		}
 	}
@@ -667,6 +669,12 @@ func (n *simNode) checkOffline(msg string, args []any) {
 	}
 	if strings.HasPrefix(cause.Error(), scrubPfx) {
 		w.cover("scrub-found-corrupt")
+	}
+	if errors.Is(cause, partlog.ErrBelowSyncedEnd) {
+		// Only the synced end said the damaged batch was synced: above
+		// the checkpointed recovery point it used to be cut as a torn
+		// tail (FINDINGS.md 42).
+		w.cover("synced-end-kept-damage")
 	}
 	if w.noteCorruptOffline(n.id, dir) {
 		return // a flipped replica reported (mediaflip.go)

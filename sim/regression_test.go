@@ -47,6 +47,9 @@ var regressionSeeds = []struct {
 	{689300192, 0, "FINDINGS.md 41: porcupine undecided: one step walked 20 million sets of unread acks=0 appends to fill a gap only all of them fill"},
 	// Fails on the core of 221f4e7.
 	{731000057, 0, "FINDINGS.md 40: a copy the scrubber had reported damaged in a synced batch above its checkpointed recovery point was cut there as a torn tail at its restart, and the last ISR member led two acknowledged records short"},
+	// Fails on the core of 651d51a (with the synced-end file written but
+	// not trusted by recovery, the trace being the fixed one's).
+	{818001154, 0, "FINDINGS.md 42: a media flip in a synced, acknowledged batch above the checkpointed recovery point, struck together with a blackout, was cut as a torn tail, and the last ISR member led short"},
 }
 
 // TestRegressionSeeds replays the seeds of known bugs.

@@ -196,7 +196,7 @@ func (l *Log) recover(nowMs int64) error {
 			// its successor below), so this is a torn tail.
 			cause := fmt.Errorf("%w: segment %d follows a segment ending at %d", errStructure, s.base, l.segs[i-1].next)
 			if p := l.segs[i-1]; l.keepSynced && p.next < syncedTo {
-				return l.corruptAt(p, p.next, p.size, cause)
+				return l.corruptAt(p, p.next, p.size, belowSyncedEnd(cause, p.next, ck.recoveryPoint, syncedEnd))
 			}
 			if err := l.cutTail(i-1, l.segs[i-1].size, cause); err != nil {
 				return err
@@ -232,7 +232,7 @@ func (l *Log) recover(nowMs int64) error {
 		l.recovery.SegmentsScanned++
 		if cause != nil && s.next < syncedTo && l.keepSynced {
 			// Synced data is damaged (OpenBounds.KeepSyncedDamage).
-			return l.corruptAt(s, s.next, cutPos, cause)
+			return l.corruptAt(s, s.next, cutPos, belowSyncedEnd(cause, s.next, ck.recoveryPoint, syncedEnd))
 		}
 		if cause != nil {
 			if err := l.cutTail(i, cutPos, cause); err != nil {
@@ -245,7 +245,8 @@ func (l *Log) recover(nowMs int64) error {
 	// Files that end below the synced end (and below the log start, which
 	// may have moved past it) lost synced records: kept as corrupt too.
 	if last := l.active(); l.keepSynced && last.next < syncedEnd && logStart < syncedEnd {
-		return l.corruptAt(last, last.next, last.size, fmt.Errorf("%w: the log ends at offset %d below its synced end %d", errStructure, last.next, syncedEnd))
+		cause := fmt.Errorf("%w: the log ends at offset %d", errStructure, last.next)
+		return l.corruptAt(last, last.next, last.size, belowSyncedEnd(cause, last.next, ck.recoveryPoint, syncedEnd))
 	}
 
 	// A torn tail can delete every segment after a trusted one, which then
@@ -305,6 +306,16 @@ func (l *Log) recover(nowMs int64) error {
 		}
 	}
 	return l.recoverEpochs()
+}
+
+// belowSyncedEnd marks the cause of damage found at offset at, when only
+// the synced end (not the recovery point) says it was synced, with
+// ErrBelowSyncedEnd.
+func belowSyncedEnd(cause error, at, recoveryPoint, syncedEnd int64) error {
+	if at < recoveryPoint || at >= syncedEnd {
+		return cause
+	}
+	return fmt.Errorf("%w %d, above the recovery point %d: %w", ErrBelowSyncedEnd, syncedEnd, recoveryPoint, cause)
 }
 
 // syncParents makes the log's directory and every directory above it

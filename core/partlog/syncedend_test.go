@@ -69,8 +69,8 @@ func TestSyncedEndKeepsDamageAboveRecoveryPoint(t *testing.T) {
 	name := testDir + "/" + segmentName(0, logSuffix)
 	before, _ := d.ReadFile(name)
 	_, err := Reopen(d, testDir, cfg, 0, clusterBounds)
-	if !errors.Is(err, ErrCorruptSegment) {
-		t.Fatalf("cluster open of a flipped synced batch above the recovery point: %v, want ErrCorruptSegment", err)
+	if !errors.Is(err, ErrCorruptSegment) || !errors.Is(err, ErrBelowSyncedEnd) {
+		t.Fatalf("cluster open of a flipped synced batch above the recovery point: %v, want ErrCorruptSegment and ErrBelowSyncedEnd", err)
 	}
 	if after, _ := d.ReadFile(name); !bytes.Equal(before, after) {
 		t.Fatal("the failed open changed the damaged segment")
