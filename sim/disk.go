@@ -670,12 +670,6 @@ func (n *simNode) checkOffline(msg string, args []any) {
 	if strings.HasPrefix(cause.Error(), scrubPfx) {
 		w.cover("scrub-found-corrupt")
 	}
-	if errors.Is(cause, partlog.ErrBelowSyncedEnd) {
-		// Only the synced end said the damaged batch was synced: above
-		// the checkpointed recovery point it used to be cut as a torn
-		// tail (FINDINGS.md 42).
-		w.cover("synced-end-kept-damage")
-	}
 	if w.noteCorruptOffline(n.id, dir) {
 		return // a flipped replica reported (mediaflip.go)
 	}

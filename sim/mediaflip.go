@@ -95,6 +95,25 @@ func (w *world) noteCorruptOffline(node int32, dir string) bool {
 	return true
 }
 
+// noteUncertainCut records that node's recovery cut its copy of the
+// partition in dir at offset at and marked it uncertain (it may lack
+// synced records, and does not lead before it has caught up): when that
+// cut removed a batch a media flip hit, the broker reported the flip, as
+// recovery that keeps the damage as corrupt does (a flip in a synced
+// batch above the checkpointed recovery point, found below the synced
+// end: FINDINGS.md 42).
+func (w *world) noteUncertainCut(node int32, dir string, at int64) {
+	tp, ok := partitionOfPath(dir + "/")
+	if !ok {
+		return
+	}
+	if m := w.flipOf(node, tp); m != nil && !m.reported && at <= m.base {
+		m.reported = true
+		w.cover("media-flip-reported")
+		w.logf("media flip reported: recovery cut %s at %d on node %d and marked it uncertain", tp, at, node)
+	}
+}
+
 // noGoodISRCopy reports whether every member of tp's committed ISR holds
 // a copy damaged by a media flip that its broker reported.
 func (w *world) noGoodISRCopy(tp lin.TopicPartition) bool {

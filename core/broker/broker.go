@@ -491,7 +491,7 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 			"truncated_at", info.TruncatedAt, "truncated_bytes", info.TruncatedBytes, "cause", info.Cause,
 			"lost_durable_data", info.LostDurableData, "segments_deleted", info.SegmentsDeleted,
 			"checkpoint_corrupt", info.CheckpointCorrupt, "recovery_point", info.RecoveryPoint,
-			"uncertain", info.Uncertain, "log_end_offset", log.LogEndOffset())
+			"uncertain", info.Uncertain, "synced_end", info.SyncedEnd, "log_end_offset", log.LogEndOffset())
 	}
 	// Records past the recovery point may be only in the page cache (a
 	// killed process leaves it intact) or on disk already; either way they

@@ -36,11 +36,6 @@ var (
 	// ErrCorruptSegment: stored data in a segment below the recovery point
 	// failed validation while being read; it is never served.
 	ErrCorruptSegment = errors.New("partlog: corrupt data in segment")
-	// ErrBelowSyncedEnd: recovery found damage, or the log's end, above
-	// the checkpointed recovery point but below the synced end that the
-	// last sync job wrote (OpenBounds.TrackSyncedEnd): synced data, kept
-	// as corrupt. It comes wrapped together with ErrCorruptSegment.
-	ErrBelowSyncedEnd = errors.New("partlog: damage below the synced end")
 	// ErrUnsyncedLost: a read found a batch at or past the durable end
 	// short or damaged. Those bytes were never synced, and a failed
 	// writeback may have dropped their pages (fsyncgate: the file reads

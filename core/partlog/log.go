@@ -31,8 +31,9 @@ type RecoveryInfo struct {
 	TruncatedAt    int64
 	TruncatedBytes int64
 	Cause          error
-	// LostDurableData: the cut lies below the recovery point, so data that
-	// had been synced was lost (a lying disk or media corruption).
+	// LostDurableData: the cut lies below the recovery point or the
+	// trusted synced end (or the files end below that synced end), so data
+	// that had been synced was lost (a lying disk or media corruption).
 	LostDurableData bool
 	// SyncedEnd is the synced end recovery trusted (OpenBounds.TrackSyncedEnd:
 	// the last sync job's slot, of the checkpoint's truncation generation),
@@ -42,8 +43,9 @@ type RecoveryInfo struct {
 	// start offset, or after a torn tail.
 	SegmentsDeleted int
 	// Uncertain: the log may lack records that were synced, because a
-	// tail was cut while the checkpoint was unreadable, at this open or
-	// at an earlier one, or because a caller found synced data damaged
+	// tail was cut while the checkpoint was unreadable or below the synced
+	// end, at this open or at an earlier one, or because a caller found
+	// synced data damaged
 	// (MarkUncertain), and no ClearUncertain has removed the mark since
 	// (OpenBounds.MarkUncertainCut).
 	Uncertain bool

@@ -35,9 +35,10 @@ import (
 //     recovery point on, every batch is also CRC-checked, and the first
 //     failure (or a gap between segments) is a torn tail: cut the file
 //     there and delete every later segment. With KeepSyncedDamage, a
-//     failure below the recovery point or the trusted synced end, or a
-//     log ending below that synced end, is synced data damaged or lost:
-//     Open fails with ErrCorruptSegment instead.
+//     failure below the recovery point is synced data damaged: Open fails
+//     with ErrCorruptSegment instead. A cut below the trusted synced end,
+//     or a log ending below it, lost synced records: with
+//     MarkUncertainCut the log is marked uncertain first.
 //  5. While scanning, rebuild what derives from batch headers: sparse
 //     indexes (validating the sealed segments' index files against them),
 //     the producer table and the leader-epoch cache.
@@ -144,17 +145,12 @@ func (l *Log) recover(nowMs int64) error {
 			l.recoveryEpochBound = c.latest()
 		}
 	}
-	// Damage below syncedTo was synced, so with KeepSyncedDamage it is
-	// kept as corrupt rather than cut as a torn tail: the checkpointed
-	// recovery point, or the synced end the last sync job wrote when it
-	// is higher and trusted (OpenBounds.TrackSyncedEnd).
-	syncedTo, syncedEnd := ck.recoveryPoint, int64(-1)
+	// The synced end the last sync job wrote, when trusted
+	// (OpenBounds.TrackSyncedEnd): a cut below it drops synced records,
+	// which cutTail marks uncertain (OpenBounds.MarkUncertainCut).
 	if l.trackSynced {
-		if syncedEnd, err = l.openSyncedEnd(syncedEndPresent, ck); err != nil {
+		if _, err := l.openSyncedEnd(syncedEndPresent, ck); err != nil {
 			return err
-		}
-		if l.keepSynced {
-			syncedTo = max(syncedTo, syncedEnd)
 		}
 	}
 	logStart := ck.logStartOffset
@@ -195,9 +191,6 @@ func (l *Log) recover(nowMs int64) error {
 			// segs[i-1] was not trusted (a trusted one is checked against
 			// its successor below), so this is a torn tail.
 			cause := fmt.Errorf("%w: segment %d follows a segment ending at %d", errStructure, s.base, l.segs[i-1].next)
-			if p := l.segs[i-1]; l.keepSynced && p.next < syncedTo {
-				return l.corruptAt(p, p.next, p.size, belowSyncedEnd(cause, p.next, ck.recoveryPoint, syncedEnd))
-			}
 			if err := l.cutTail(i-1, l.segs[i-1].size, cause); err != nil {
 				return err
 			}
@@ -230,9 +223,9 @@ func (l *Log) recover(nowMs int64) error {
 			continue
 		}
 		l.recovery.SegmentsScanned++
-		if cause != nil && s.next < syncedTo && l.keepSynced {
+		if cause != nil && s.next < ck.recoveryPoint && l.keepSynced {
 			// Synced data is damaged (OpenBounds.KeepSyncedDamage).
-			return l.corruptAt(s, s.next, cutPos, belowSyncedEnd(cause, s.next, ck.recoveryPoint, syncedEnd))
+			return l.corruptAt(s, s.next, cutPos, cause)
 		}
 		if cause != nil {
 			if err := l.cutTail(i, cutPos, cause); err != nil {
@@ -243,10 +236,12 @@ func (l *Log) recover(nowMs int64) error {
 	}
 
 	// Files that end below the synced end (and below the log start, which
-	// may have moved past it) lost synced records: kept as corrupt too.
-	if last := l.active(); l.keepSynced && last.next < syncedEnd && logStart < syncedEnd {
-		cause := fmt.Errorf("%w: the log ends at offset %d", errStructure, last.next)
-		return l.corruptAt(last, last.next, last.size, belowSyncedEnd(cause, last.next, ck.recoveryPoint, syncedEnd))
+	// may have moved past it) lost synced records without any cut.
+	if last := l.active(); last.next < l.recovery.SyncedEnd && logStart < l.recovery.SyncedEnd {
+		l.recovery.LostDurableData = true
+		if err := l.markCutUncertain(fmt.Sprintf("the log ends at offset %d below its synced end %d", last.next, l.recovery.SyncedEnd)); err != nil {
+			return err
+		}
 	}
 
 	// A torn tail can delete every segment after a trusted one, which then
@@ -306,16 +301,6 @@ func (l *Log) recover(nowMs int64) error {
 		}
 	}
 	return l.recoverEpochs()
-}
-
-// belowSyncedEnd marks the cause of damage found at offset at, when only
-// the synced end (not the recovery point) says it was synced, with
-// ErrBelowSyncedEnd.
-func belowSyncedEnd(cause error, at, recoveryPoint, syncedEnd int64) error {
-	if at < recoveryPoint || at >= syncedEnd {
-		return cause
-	}
-	return fmt.Errorf("%w %d, above the recovery point %d: %w", ErrBelowSyncedEnd, syncedEnd, recoveryPoint, cause)
 }
 
 // syncParents makes the log's directory and every directory above it
@@ -469,21 +454,34 @@ func (l *Log) cutTail(i int, pos int64, cause error) error {
 	if err != nil {
 		return fmt.Errorf("size of segment %d: %w", s.base, err)
 	}
-	if l.markUncertain && l.recovery.CheckpointCorrupt && !l.uncertain {
+	// A cut below the trusted synced end drops records a sync job
+	// declared durable: damage of synced data above the checkpointed
+	// recovery point, which trails the fsyncs (FINDINGS.md 42), or below
+	// it when KeepSyncedDamage is off.
+	belowSynced := s.next < l.recovery.SyncedEnd
+	switch {
+	case belowSynced:
+		// Synced records go: say so durably before the cut, which the
+		// checkpoint written next would hide. The copy then does not lead
+		// before it caught up with another replica, and one that can
+		// fetch the batch again is repaired without an operator (keeping
+		// it offline as corrupt, as below the recovery point, would need
+		// one every time).
+		if err := l.markCutUncertain(fmt.Sprintf("cut at offset %d of segment %d below the synced end %d: %v", s.next, s.base, l.recovery.SyncedEnd, cause)); err != nil {
+			return err
+		}
+	case l.recovery.CheckpointCorrupt:
 		// Without the recovery point this may be damaged synced data
 		// rather than a torn tail: say so durably before the cut, which
-		// the next open could no longer see (OpenBounds.MarkUncertainCut).
-		note := fmt.Sprintf("cut at offset %d of segment %d without a recovery point: %v\n", s.next, s.base, cause)
-		if err := l.d.WriteFileAtomic(l.path(uncertainFile), []byte(note)); err != nil {
-			return fmt.Errorf("mark the cut at %d as uncertain: %w", s.next, err)
+		// the next open could no longer see.
+		if err := l.markCutUncertain(fmt.Sprintf("cut at offset %d of segment %d without a recovery point: %v", s.next, s.base, cause)); err != nil {
+			return err
 		}
-		l.uncertain = true
-		l.recovery.Uncertain = true
 	}
 	l.recovery.TruncatedAt = s.next
 	l.recovery.TruncatedBytes = size - pos
 	l.recovery.Cause = cause
-	if s.next < l.recovery.RecoveryPoint {
+	if s.next < l.recovery.RecoveryPoint || belowSynced {
 		l.recovery.LostDurableData = true
 	}
 	if size != pos {
@@ -514,6 +512,21 @@ func (l *Log) cutTail(i int, pos int64, cause error) error {
 	if removed {
 		return l.syncRemovals()
 	}
+	return nil
+}
+
+// markCutUncertain writes the uncertain mark before recovery drops records
+// that may have been synced (OpenBounds.MarkUncertainCut); without that
+// flag, or when the mark is already there, it does nothing.
+func (l *Log) markCutUncertain(note string) error {
+	if !l.markUncertain || l.uncertain {
+		return nil
+	}
+	if err := l.d.WriteFileAtomic(l.path(uncertainFile), []byte(note+"\n")); err != nil {
+		return fmt.Errorf("mark as uncertain (%s): %w", note, err)
+	}
+	l.uncertain = true
+	l.recovery.Uncertain = true
 	return nil
 }
 

@@ -66,21 +66,27 @@ type OpenBounds struct {
 	// TrackSyncedEnd makes every sync job that advances the durable end
 	// write it, after its fsyncs, into the partition's synced-end file
 	// (two checksummed slots written in turn, see syncedend.go), created
-	// durably at the first open that asks for it. With KeepSyncedDamage,
-	// recovery then keeps damage below that synced end as corrupt too,
-	// not only below the checkpointed recovery point, which trails the
-	// fsyncs by up to a checkpoint interval: a damaged synced batch above
-	// the recovery point is otherwise indistinguishable from a torn tail
-	// and cut (simulator seed 818001154, FINDINGS.md 42), and so is a log
-	// whose files end below the synced end. A cluster broker sets it:
-	// every batch it acknowledged lies below a durable synced end. The
-	// price is one small write and fsync per sync job. A single node
-	// keeps Kafka's cut, so it has no use for it.
+	// durably at the first open that asks for it. Recovery then knows how
+	// far the log was synced, not only the checkpointed recovery point,
+	// which trails the fsyncs by up to a checkpoint interval: a damaged
+	// synced batch above the recovery point is otherwise indistinguishable
+	// from a torn tail and cut silently (simulator seed 818001154,
+	// FINDINGS.md 42). A cut below the synced end, or a log whose files
+	// end below it, lost synced records: with MarkUncertainCut the log is
+	// marked uncertain before the cut, as for a cut without the
+	// checkpoint. (Keeping such damage as corrupt, as KeepSyncedDamage does
+	// below the recovery point, would keep a copy offline until an
+	// operator acts even when another replica could give it the batch
+	// again, which an uncertain copy does by itself: FINDINGS.md 40.) A
+	// cluster broker sets it: every batch it acknowledged lies below a
+	// durable synced end. The price is one small write and fsync per sync
+	// job; a single node keeps Kafka's cut and has no use for it.
 	//
 	// A synced end is trusted only when its slot carries the truncation
-	// generation of a readable partition checkpoint: a truncation below
-	// what a slot may hold (a job still in flight can write its slot after
-	// the cut) first checkpoints a new generation.
+	// generation of a readable (or never written) partition checkpoint: a
+	// truncation below what a slot may hold (a job still in flight can
+	// write its slot after the cut) first checkpoints a new generation.
+	// The flag must stay the same for a directory's whole life.
 	TrackSyncedEnd bool
 }
 

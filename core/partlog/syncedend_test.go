@@ -60,20 +60,17 @@ func syncedPastCheckpoint(t *testing.T) (*memdisk.Disk, Config) {
 }
 
 // A media flip in a synced batch above the checkpointed recovery point but
-// below the synced end is damage, not a torn tail: a cluster copy keeps it
-// as corrupt (FINDINGS.md 42); without TrackSyncedEnd, or with no
-// KeepSyncedDamage (a single node), recovery still cuts it.
-func TestSyncedEndKeepsDamageAboveRecoveryPoint(t *testing.T) {
+// below the synced end is damage, not a torn tail: a cluster copy marks
+// itself uncertain before the cut (it may lack synced records, so it does
+// not lead before it has caught up: FINDINGS.md 42). Without
+// TrackSyncedEnd, or without MarkUncertainCut (a single node), recovery
+// cuts it as a torn tail, certain.
+func TestSyncedEndMarksDamageCutUncertain(t *testing.T) {
 	d, cfg := syncedPastCheckpoint(t)
 	flipBatch(t, d, 8)
-	name := testDir + "/" + segmentName(0, logSuffix)
-	before, _ := d.ReadFile(name)
-	_, err := Reopen(d, testDir, cfg, 0, clusterBounds)
-	if !errors.Is(err, ErrCorruptSegment) || !errors.Is(err, ErrBelowSyncedEnd) {
-		t.Fatalf("cluster open of a flipped synced batch above the recovery point: %v, want ErrCorruptSegment and ErrBelowSyncedEnd", err)
-	}
-	if after, _ := d.ReadFile(name); !bytes.Equal(before, after) {
-		t.Fatal("the failed open changed the damaged segment")
+	l := openCluster(t, d.Crash(nil), cfg)
+	if r := l.Recovery(); l.LogEndOffset() != 8 || r.TruncatedAt != 8 || r.SyncedEnd != 10 || !r.LostDurableData || !r.Uncertain || !l.Uncertain() {
+		t.Fatalf("cluster open of a flipped synced batch above the recovery point: LEO %d, recovery %+v; want the cut at 8 marked uncertain", l.LogEndOffset(), r)
 	}
 	for _, b := range []OpenBounds{
 		{DurableEnd: -1, MaxLeaderEpoch: -1, KeepSyncedDamage: true, MarkUncertainCut: true},
@@ -83,10 +80,38 @@ func TestSyncedEndKeepsDamageAboveRecoveryPoint(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open with %+v: %v", b, err)
 		}
-		if r := l.Recovery(); l.LogEndOffset() != 8 || r.TruncatedAt != 8 || r.RecoveryPoint != 6 {
-			t.Fatalf("open with %+v: LEO %d, recovery %+v; want a torn-tail cut at 8", b, l.LogEndOffset(), r)
+		if r := l.Recovery(); l.LogEndOffset() != 8 || r.TruncatedAt != 8 || r.RecoveryPoint != 6 || l.Uncertain() {
+			t.Fatalf("open with %+v: LEO %d, recovery %+v, uncertain %v; want a certain torn-tail cut at 8", b, l.LogEndOffset(), r, l.Uncertain())
 		}
 		l.Close()
+	}
+	// Damage below the recovery point is still kept as corrupt
+	// (KeepSyncedDamage, FINDINGS.md 22).
+	d2, _ := syncedPastCheckpoint(t)
+	flipBatch(t, d2, 2)
+	if _, err := Reopen(d2, testDir, cfg, 0, clusterBounds); !errors.Is(err, ErrCorruptSegment) {
+		t.Fatalf("flip below the recovery point: %v, want ErrCorruptSegment", err)
+	}
+}
+
+// A log whose files end below its synced end (a segment's synced tail
+// gone) lost synced records: marked uncertain though nothing is cut.
+func TestSyncedEndShortLogUncertain(t *testing.T) {
+	d, cfg := syncedPastCheckpoint(t)
+	f, err := d.OpenFile(testDir+"/"+segmentName(0, logSuffix), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(4 * twoRecordBatchSize); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	l := openCluster(t, d, cfg)
+	if r := l.Recovery(); l.LogEndOffset() != 8 || !r.LostDurableData || !l.Uncertain() {
+		t.Fatalf("LEO %d, recovery %+v, uncertain %v; want the short log marked uncertain", l.LogEndOffset(), r, l.Uncertain())
 	}
 }
 
@@ -154,8 +179,8 @@ func TestSyncedEndStaleGenerationIgnored(t *testing.T) {
 			appendBatches(t, l, 1) // 4-5, never synced
 			crashed := d.Crash(func(n int) int { return n / 2 })
 			l2 := openCluster(t, crashed, cfg)
-			if r := l2.Recovery(); l2.LogEndOffset() != 4 || r.TruncatedAt != 4 || r.SyncedEnd != -1 {
-				t.Fatalf("LEO %d, recovery %+v; want the torn batch cut at 4 and the stale synced end ignored", l2.LogEndOffset(), r)
+			if r := l2.Recovery(); l2.LogEndOffset() != 4 || r.TruncatedAt != 4 || r.SyncedEnd != -1 || l2.Uncertain() {
+				t.Fatalf("LEO %d, recovery %+v, uncertain %v; want the torn batch cut at 4, certain, and the stale synced end ignored", l2.LogEndOffset(), r, l2.Uncertain())
 			}
 			appendBatches(t, l2, 2) // 4-7
 			syncNow(t, l2)
@@ -183,8 +208,8 @@ func TestSyncedEndTornSlotUsesOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	l2 := openCluster(t, crashed, cfg)
-	if r := l2.Recovery(); r.SyncedEnd != 4 {
-		t.Fatalf("recovery %+v, want the synced end 4 of the intact slot", r)
+	if r := l2.Recovery(); r.SyncedEnd != 4 || l2.Uncertain() {
+		t.Fatalf("recovery %+v, uncertain %v; want the synced end 4 of the intact slot", r, l2.Uncertain())
 	}
 	valid, _ := crashed.ReadFile(slotsName)
 	appendBatches(t, l2, 1)

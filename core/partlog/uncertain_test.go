@@ -183,9 +183,9 @@ func TestRecoveryUncertainMarkFails(t *testing.T) {
 // so the next open cuts it as a torn tail, and only the mark says the cut
 // may have dropped synced records (simulator seed 731000057). A mark that
 // cannot be written leaves the log certain and says so. The log runs
-// without TrackSyncedEnd, whose synced end would keep the damage as
-// corrupt (TestSyncedEndKeepsDamageAboveRecoveryPoint): the mark is what remains when no synced
-// end can be trusted.
+// without TrackSyncedEnd, whose synced end would mark the cut by itself
+// (TestSyncedEndMarksDamageCutUncertain): the caller's mark is what
+// remains when no synced end can be trusted.
 func TestMarkUncertainBeforeACut(t *testing.T) {
 	d, cfg := corruptSetup(t)
 	untracked := clusterBounds
