@@ -224,7 +224,10 @@
 // data; uncertain-cut), or a reported copy, which the broker marks
 // uncertain before it goes offline because recovery after a restart cuts
 // a damaged batch above a lagging checkpointed recovery point as a torn
-// tail (uncertain-marked-cut; FINDINGS.md 40), does not lead until a
+// tail (uncertain-marked-cut; FINDINGS.md 40), or a copy recovery cut
+// below its synced end (the offset each sync job writes after its fsyncs:
+// a flip of synced data never read before a restart, synced-end-cut;
+// such a cut counts as the flip's report; FINDINGS.md 42), does not lead until a
 // leader has admitted it to the ISR again (uncertain-copy-caught-up). As the last ISR member it leaves
 // the partition offline (uncertain-copy-not-leading): the final phase
 // accepts that when a reported flip damaged the copy, or when the
