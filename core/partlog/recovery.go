@@ -20,13 +20,13 @@ import (
 //     file are leftovers of a deletion and are removed.
 //  2. Read the partition checkpoint: recovery point, high watermark, log
 //     start. A corrupt checkpoint is treated as absent (scan everything),
-//     never as fatal: the data itself is verifiable.
+//     never as fatal: the data itself is verifiable. With
+//     OpenBounds.TrackSyncedEnd, open the synced-end file (creating it
+//     durably) and read the synced end the last sync job wrote; it counts
+//     when its truncation generation is the checkpoint's.
 //  3. Delete segments wholly below the log start. Retention writes the
 //     checkpoint before deleting files, so segments it deleted whose
 //     removal a crash undid reappear here and go again.
-//     With OpenBounds.TrackSyncedEnd, open the synced-end file (creating
-//     it durably) and read the synced end the last sync job wrote; it
-//     counts when its truncation generation is the checkpoint's.
 //  4. Scan segments in order. One wholly below the recovery point (its
 //     successor starts at or below it) was synced and sealed: scan its
 //     headers only (framing, magic, contiguous offsets, non-decreasing
