@@ -574,6 +574,9 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		}
 		n.b.SyncDone(n.nowMs(), token, job, err)
 		n.settle()
+		if err != nil {
+			w.quietLateSyncFailure(n)
+		}
 	}
 	w.s.after(lat, "sync-done", done)
 }

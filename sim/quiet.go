@@ -133,7 +133,7 @@ func (w *world) quietBegin(qw quietWindow) {
 	for _, n := range w.nodes {
 		n.crashArmed = nil
 		switch {
-		case n.up && (n.stopping || len(n.b.OfflinePartitions()) > 0 || n.b.Reopened() > 0):
+		case n.up && (n.stopping || n.needsQuietRestart()):
 			// A controlled shutdown would end inside the judged period; a
 			// partition taken offline by a disk error stays offline until
 			// its broker restarts; and one reopened after a full disk with
@@ -151,6 +151,35 @@ func (w *world) quietBegin(qw quietWindow) {
 	}
 	w.s.after(qw.judge-qw.start, "quiet-judge", func() { w.quietJudge(w.s.now + qw.end - qw.judge) })
 	w.s.after(qw.end-qw.start, "quiet-end", w.quietEnd)
+}
+
+// needsQuietRestart says n, up, holds a partition a disk error took
+// offline or a full disk made reopen: quietBegin restarts such a node.
+func (n *simNode) needsQuietRestart() bool {
+	return len(n.b.OfflinePartitions()) > 0 || n.b.Reopened() > 0
+}
+
+// quietLateSyncFailure restarts n when a sync failure reaches it inside a
+// quiet window: the job ran, and failed, before the window healed the
+// disk (the simulator may run a job at its start), but its result landed
+// after quietBegin looked for nodes to restart, so the partition went
+// offline in the window and, as the last ISR member reopened with its
+// tail cut, stayed without a working leader (sim seed 818001270). The
+// restart comes a moment later, from its own event, as quietBegin's do.
+func (w *world) quietLateSyncFailure(n *simNode) {
+	if !w.q.on || !n.up || n.stopping || !n.needsQuietRestart() {
+		return
+	}
+	inc := n.inc
+	w.s.after(Millisecond, "quiet-restart", func() {
+		if !w.q.on || n.inc != inc || !n.up || n.stopping || !n.needsQuietRestart() {
+			return
+		}
+		w.logf("quiet: node %d restarts: a sync that failed before the window reported in it", n.id)
+		w.cover("quiet-late-sync-failure")
+		n.stop(true, false)
+		n.scheduleStart(100 * Millisecond)
+	})
 }
 
 // quietEnd resumes the faults: the fault loops and the scenario are armed

@@ -50,6 +50,7 @@ var regressionSeeds = []struct {
 	// Fails on the core of 651d51a (with the synced-end file written but
 	// not trusted by recovery, the trace being the fixed one's).
 	{818001154, 0, "FINDINGS.md 42: a media flip in a synced, acknowledged batch above the checkpointed recovery point, struck together with a blackout, was cut as a torn tail, and the last ISR member led short"},
+	{818001270, 3, "FINDINGS.md 43: a sync that failed on a full disk before a quiet window reported inside it, after the window had looked for nodes to restart, and the last ISR member of t001-1 stayed without a working leader through the judged period"},
 }
 
 // TestRegressionSeeds replays the seeds of known bugs.
