@@ -159,6 +159,11 @@ type Broker struct {
 	// by resignOffline), so that NextWakeMs need not walk every partition
 	// for the next ask.
 	resigning []*partition
+	// resignCands lists, in topic-name then index order, every partition
+	// for which mustLeaveISR could hold (mayLeaveISR), so that
+	// retryResigns, which runs after every event, visits those instead of
+	// every partition; resignScratch is its copy for one pass.
+	resignCands, resignScratch []*partition
 	// checkPass numbers CheckInvariants passes; checkPending is its
 	// scratch list of produce requests found waiting.
 	checkPass    uint64
@@ -245,6 +250,8 @@ type partition struct {
 	resignBackoffMs int64
 	// resignListed says p is on Broker.resigning.
 	resignListed bool
+	// resignCand says p is on Broker.resignCands.
+	resignCand bool
 	// Follower state: a fetch in flight, or a pause after a failed one.
 	fetchInFlight       bool
 	fetchBackoffUntilMs int64
@@ -526,6 +533,9 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 		p.metadataRecorded = true
 	}
 	p.log = log
+	if log.Uncertain() {
+		b.noteResignCandidate(p)
+	}
 	b.markUnsynced(p)
 	p.offlineErr = nil
 	p.durableAtFailure = -1

@@ -68,6 +68,9 @@ func (b *Broker) CheckInvariants() {
 				}
 				*i++
 			}
+			if !p.resignCand && b.clustered() && b.mayLeaveISR(p) {
+				panic(fmt.Sprintf("broker invariant: partition %s may have to leave its ISR but is not a candidate for retryResigns", p.dir))
+			}
 			if p.log == nil {
 				if p.role != roleNone {
 					panic(fmt.Sprintf("broker invariant: partition %s without a log has role %d", p.dir, p.role))

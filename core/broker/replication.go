@@ -26,6 +26,8 @@ package broker
 // The follower never truncates to its own high watermark.
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -233,6 +235,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			b.checkMinISRWaiters(p)
 		}
 	}
+	b.noteResignCandidate(p) // the leader epoch may have changed
 	if b.mustLeaveISR(p) && !p.isrInFlight && nowMs >= p.resignRetryAtMs {
 		b.resignOffline(nowMs, p)
 	}
@@ -284,21 +287,66 @@ func (b *Broker) retryResigns(nowMs int64) {
 	if !b.clustered() {
 		return
 	}
-	// The scan also rebuilds b.resigning, the partitions NextWakeMs looks
-	// at for the next ask (resignOffline adds to it between scans).
+	// Only the candidates (resignCands, in the order a walk of every
+	// partition would meet them) can need an ask: mustLeaveISR implies
+	// mayLeaveISR, which becomes true only where noteResignCandidate runs.
+	// The pass rebuilds b.resigning, the partitions NextWakeMs looks at
+	// for the next ask (resignOffline adds to it between passes), and
+	// drops the candidates that no longer may leave. A deleted partition
+	// is not visited, as a walk of the open topics would not meet it.
+	cands := append(b.resignScratch[:0], b.resignCands...)
 	list := b.resigning[:0]
-	b.forEachPartition(func(p *partition) {
+	for _, p := range cands {
+		if p.deleted {
+			continue
+		}
 		p.resignListed = false
 		if !b.mustLeaveISR(p) {
-			return
+			continue
 		}
 		p.resignListed = true
 		list = append(list, p)
 		if !p.isrInFlight && nowMs >= p.resignRetryAtMs {
 			b.resignOffline(nowMs, p)
 		}
-	})
+	}
 	b.resigning = list
+	clear(cands) // keep no partition alive
+	b.resignScratch = cands[:0]
+	b.resignCands = slices.DeleteFunc(b.resignCands, func(p *partition) bool {
+		if b.mayLeaveISR(p) {
+			return false
+		}
+		p.resignCand = false
+		return true
+	})
+}
+
+// mayLeaveISR is what mustLeaveISR needs of p's own copy, whatever the
+// image says: p is a live hosted partition whose copy is offline, was cut
+// at or above its leader epoch, or is uncertain. It becomes true only
+// where noteResignCandidate runs: a copy goes offline (setOffline, which
+// takeOffline calls after raising cutEpoch), a log opens uncertain
+// (openLog; MarkUncertain runs only just before a takeOffline), or the
+// leader epoch changes (reconcilePartition).
+func (b *Broker) mayLeaveISR(p *partition) bool {
+	return p.hosted && !p.deleted && (p.log == nil || p.leaderEpoch <= p.cutEpoch || p.log.Uncertain())
+}
+
+// noteResignCandidate puts p on resignCands, in topic-name then index
+// order (the order retryResigns asks in), when it may leave its ISR.
+func (b *Broker) noteResignCandidate(p *partition) {
+	if p.resignCand || !b.clustered() || !b.mayLeaveISR(p) {
+		return
+	}
+	p.resignCand = true
+	i, _ := slices.BinarySearchFunc(b.resignCands, p, func(x, y *partition) int {
+		if c := cmp.Compare(x.topic.meta.Name, y.topic.meta.Name); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.index, y.index)
+	})
+	b.resignCands = slices.Insert(b.resignCands, i, p)
 }
 
 // resignOffline asks the controller to take this broker, whose copy of p
