@@ -83,6 +83,7 @@ func (p *partition) maximalISR() []int32 {
 
 // reconcile brings every partition in line with the image.
 func (b *Broker) reconcile(nowMs int64) {
+	b.recheckAll() // the image changed
 	// The cached order is b.topics sorted by name; removing a topic drops
 	// the cache and leaves this slice as it was.
 	for _, ts := range b.orderedTopics() {
@@ -126,6 +127,7 @@ func (b *Broker) removeTopicLocal(nowMs int64, ts *topicState) {
 	b.topicOrder = nil
 	for _, p := range ts.partitions {
 		p.deleted = true
+		b.recheck(p)
 		b.setRole(p, roleNone)
 		b.touchFetches(p)
 		b.failProduceWaiters(p, kerrUnknownTopicOrPartition)
@@ -156,6 +158,7 @@ func (b *Broker) newPartition(ts *topicState, i int32, nowMs int64) *partition {
 
 // reconcilePartition takes the role the image gives this broker for p.
 func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Partition) {
+	b.recheck(p)
 	p.replicas = a.Replicas
 	if b.uncertain(p) && b.registered() && a.Leader != metadata.NoLeader && a.Leader != b.cfg.NodeID && metadataContains(a.ISR, b.cfg.NodeID) {
 		b.clearUncertain(p, a.ISR)
@@ -468,6 +471,7 @@ func (b *Broker) raiseHW(p *partition, hw int64) {
 		return
 	}
 	p.log.SetHighWatermark(hw)
+	b.recheck(p)
 	b.hwRaised = append(b.hwRaised, p)
 }
 
@@ -493,6 +497,7 @@ func (b *Broker) checkMinISRWaiters(p *partition) {
 	if int32(len(p.isr)) >= b.minISR(p) || bugs.IgnoreMinInsync { // deliberate bug (core/bugs): min.insync.replicas ignored
 		return
 	}
+	b.recheck(p)
 	kept := p.waiters[:0]
 	for _, w := range p.waiters {
 		if w.acksAll {
