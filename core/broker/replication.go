@@ -91,7 +91,10 @@ func (b *Broker) reconcile(nowMs int64) {
 			b.removeTopicLocal(nowMs, ts)
 		}
 	}
-	b.topicOrder = nil
+	// The cache (and the role lists built on it) stays valid unless a
+	// topic is removed (above) or added (below): an apply that only moves
+	// leaders or ISRs, the most frequent, rebuilds neither; a role change
+	// goes through setRole, which rebuilds the role lists.
 	for _, name := range b.image.TopicNames() {
 		t := b.image.Topic(name)
 		ts := b.topics[name]
