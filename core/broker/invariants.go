@@ -46,7 +46,9 @@ func (b *Broker) CheckInvariants() {
 			panic("broker invariant: parked request deadlines out of arrival order")
 		}
 	}
-	registered, unfenced := b.registered(), b.unfenced()
+	reg := b.image.Broker(b.cfg.NodeID) // registered and unfenced, one lookup
+	registered := reg != nil && reg.Incarnation == b.incarnation
+	unfenced := registered && !reg.Fenced
 	// The role lists are rebuilt only after setRole: a role changed any
 	// other way would hide a partition from the timers that walk them.
 	checkRoles := !b.rolesStale && b.topicOrder != nil
@@ -88,18 +90,16 @@ func (b *Broker) CheckInvariants() {
 	if len(b.proposals) > b.cfg.MaxPendingProposals || len(b.peerCalls) > b.cfg.MaxPeerCalls {
 		panic(fmt.Sprintf("broker invariant: %d proposals and %d peer calls in flight, limits %d and %d", len(b.proposals), len(b.peerCalls), b.cfg.MaxPendingProposals, b.cfg.MaxPeerCalls))
 	}
-	// Unsorted scan (this runs after every event); the lowest offending
-	// leader is reported, so the message never depends on map order.
-	bad := false
-	for _, n := range b.fetchesInFlight {
-		bad = bad || n != 1
-	}
-	if bad {
-		for _, leader := range sortedKeys(b.fetchesInFlight) {
-			if n := b.fetchesInFlight[leader]; n != 1 {
-				panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (one at most)", n, leader))
-			}
+	// The lowest offending leader is reported, as a sorted walk would.
+	worst := -1
+	for i, f := range b.fetchesInFlight {
+		if f.n != 1 && (worst < 0 || f.leader < b.fetchesInFlight[worst].leader) {
+			worst = i
 		}
+	}
+	if worst >= 0 {
+		f := b.fetchesInFlight[worst]
+		panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (one at most)", f.n, f.leader))
 	}
 	if len(b.staged) != 0 {
 		panic(fmt.Sprintf("broker invariant: %d metadata records staged outside a request", len(b.staged)))

@@ -862,7 +862,7 @@ func (b *Broker) runFetchers(nowMs int64) {
 	}()
 	_, following := b.roleLists()
 	for _, p := range following {
-		if p.role != roleFollower || p.log == nil || p.fetchInFlight || nowMs < p.fetchBackoffUntilMs || b.fetchesInFlight[p.leaderID] > 0 {
+		if p.role != roleFollower || p.log == nil || p.fetchInFlight || nowMs < p.fetchBackoffUntilMs || b.fetchesTo(p.leaderID) > 0 {
 			continue
 		}
 		gi := 0
@@ -983,13 +983,41 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 		p.fetchInFlight = true
 		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset, generation: p.fetchGeneration})
 	}
-	b.fetchesInFlight[leader]++
+	b.addFetchesTo(leader, 1)
 	b.sendPeer(nowMs, leader, req, func(nowMs int64, resp kmsg.Response, err error) {
-		if b.fetchesInFlight[leader]--; b.fetchesInFlight[leader] == 0 {
-			delete(b.fetchesInFlight, leader)
-		}
+		b.addFetchesTo(leader, -1)
 		b.handleReplicaFetchResponse(nowMs, targets, resp, err)
 	})
+}
+
+// leaderFetches counts the replica fetches in flight to one leader.
+type leaderFetches struct {
+	leader int32
+	n      int
+}
+
+// fetchesTo is how many replica fetches are in flight to leader.
+func (b *Broker) fetchesTo(leader int32) int {
+	for _, f := range b.fetchesInFlight {
+		if f.leader == leader {
+			return f.n
+		}
+	}
+	return 0
+}
+
+// addFetchesTo adds d to the fetches in flight to leader; an entry that
+// reaches zero is dropped.
+func (b *Broker) addFetchesTo(leader int32, d int) {
+	for i := range b.fetchesInFlight {
+		if f := &b.fetchesInFlight[i]; f.leader == leader {
+			if f.n += d; f.n == 0 {
+				b.fetchesInFlight = slices.Delete(b.fetchesInFlight, i, i+1)
+			}
+			return
+		}
+	}
+	b.fetchesInFlight = append(b.fetchesInFlight, leaderFetches{leader: leader, n: d})
 }
 
 func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, resp kmsg.Response, err error) {
