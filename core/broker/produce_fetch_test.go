@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -499,14 +498,11 @@ func TestRoleListsFollowRoles(t *testing.T) {
 		t.Fatalf("role lists: %d leading, %d following, want both partitions leading", len(leading), len(following))
 	}
 	ps[1].role = roleNone // not through setRole
-	defer func() {
-		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "cached role lists") {
-			t.Fatalf("panic %v, want the cached role lists invariant", r)
+	wantInvariantPanic(t, "cached role lists", func() {
+		for range checkFullEvery + 1 {
+			tb.b.CheckInvariants()
 		}
-	}()
-	for range checkFullEvery + 1 {
-		tb.b.CheckInvariants()
-	}
+	})
 }
 
 // TestFlushLooksAtWrittenPartitions: Flush syncs the partition a produce
