@@ -119,9 +119,17 @@ func joinPartitions(tps []TopicPartition) string {
 // there and returns its path. It returns an error for an invalid history or
 // a failed write; the verdict is still filled in when only the write failed.
 func CheckLinearizability(history []Op, opts Options) (LinearizabilityResult, error) {
-	if err := Validate(history); err != nil {
+	h, err := NewValidHistory(history)
+	if err != nil {
 		return LinearizabilityResult{}, err
 	}
+	return h.CheckLinearizability(opts)
+}
+
+// CheckLinearizability is the package's CheckLinearizability on a
+// validated history.
+func (h ValidHistory) CheckLinearizability(opts Options) (LinearizabilityResult, error) {
+	history := h.ops
 	model := PartitionLogModel(opts.Model)
 	ops := Operations(history, opts.Model)
 	budgets := attachBudgets(ops, opts.StepBudget)

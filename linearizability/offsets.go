@@ -240,9 +240,16 @@ type partitionView struct {
 // does not cover its partition from where it began (the log start) to its
 // high watermark (which would report every write past the hole as lost).
 func CheckOffsets(history []Op) ([]Finding, error) {
-	if err := Validate(history); err != nil {
+	h, err := NewValidHistory(history)
+	if err != nil {
 		return nil, err
 	}
+	return h.CheckOffsets()
+}
+
+// CheckOffsets is the package's CheckOffsets on a validated history.
+func (h ValidHistory) CheckOffsets() ([]Finding, error) {
+	history := h.ops
 	byTP := make(map[TopicPartition][]int)
 	for i, op := range history {
 		byTP[op.Partition] = append(byTP[op.Partition], i)
@@ -274,7 +281,16 @@ func CheckOffsets(history []Op) ([]Finding, error) {
 
 // newPartitionView indexes one partition's ops.
 func newPartitionView(tp TopicPartition, history []Op, ops []int) *partitionView {
-	v := &partitionView{tp: tp, history: history, ops: ops, sent: make(map[string]sentValue)}
+	sent, read := 0, 0
+	for _, i := range ops {
+		switch op := &history[i]; {
+		case op.Kind == OpAppend:
+			sent += len(op.Values)
+		case op.Kind == OpRead && op.Outcome == OutcomeOK:
+			read += len(op.Values)
+		}
+	}
+	v := &partitionView{tp: tp, history: history, ops: ops, sent: make(map[string]sentValue, sent), byOffset: make([]observation, 0, read)}
 	for _, i := range ops {
 		op := history[i]
 		switch {
@@ -347,12 +363,29 @@ func sortByOffset(obs []observation) []observation {
 		for end < len(out) && out[end].offset == out[start].offset {
 			end++
 		}
-		if run := out[start:end]; !slices.IsSortedFunc(run, compareByOffset) {
+		if run := out[start:end]; !inOffsetOrder(run) {
 			slices.SortFunc(run, compareByOffset)
 		}
 		start = end
 	}
 	return out
+}
+
+// inOffsetOrder reports whether run, one offset's observations, is sorted
+// by compareByOffset, looking at the common case (one value, ops
+// ascending) first.
+func inOffsetOrder(run []observation) bool {
+	for i := 1; i < len(run); i++ {
+		a, b := &run[i-1], &run[i]
+		if a.value == b.value {
+			if a.op > b.op {
+				return false
+			}
+		} else if compareByOffset(*a, *b) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // sortByValue returns byOffset (sorted by compareByOffset) sorted by
