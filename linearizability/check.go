@@ -131,8 +131,16 @@ func CheckLinearizability(history []Op, opts Options) (LinearizabilityResult, er
 func (h ValidHistory) CheckLinearizability(opts Options) (LinearizabilityResult, error) {
 	history := h.ops
 	model := PartitionLogModel(opts.Model)
-	ops := Operations(history, opts.Model)
-	budgets := attachBudgets(ops, opts.StepBudget)
+	budgets := make(map[TopicPartition]*budget)
+	ops := operations(history, opts.Model, func(tp TopicPartition) *budget {
+		// Every partition of ops gets its own budget of StepBudget units.
+		b := budgets[tp]
+		if b == nil {
+			b = &budget{limit: opts.StepBudget}
+			budgets[tp] = b
+		}
+		return b
+	})
 	// Verbose mode: it checks every partition to the end instead of stopping
 	// at the first illegal one, which gives per-partition answers, and it
 	// keeps the partial linearizations the visualization needs.
@@ -178,23 +186,6 @@ func (h ValidHistory) CheckLinearizability(opts Options) (LinearizabilityResult,
 	return out, nil
 }
 
-// attachBudgets gives every partition of ops its own budget of limit units
-// and returns them by partition.
-func attachBudgets(ops []porcupine.Operation, limit int64) map[TopicPartition]*budget {
-	budgets := make(map[TopicPartition]*budget)
-	for i := range ops {
-		in := ops[i].Input.(modelInput)
-		b := budgets[in.op.Partition]
-		if b == nil {
-			b = &budget{limit: limit}
-			budgets[in.op.Partition] = b
-		}
-		in.budget = b
-		ops[i].Input = in
-	}
-	return budgets
-}
-
 // unlinearized lists the partitions without a complete linearization. It
 // relies on porcupine reporting partitions in the order the model's
 // Partition function returned them, which partitionOperations sorts.
@@ -213,7 +204,7 @@ func unlinearized(ops []porcupine.Operation, info porcupine.LinearizationInfo) [
 			}
 		}
 		if !complete {
-			out = append(out, part[0].Input.(modelInput).op.Partition)
+			out = append(out, part[0].Input.(*modelInput).op.Partition)
 		}
 	}
 	return out

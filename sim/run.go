@@ -826,7 +826,7 @@ func (w *world) check(opts Options, res *Result) {
 			w.complete(p, lin.OutcomeFailed)
 		}
 	}
-	hist := w.history[:0:0]
+	hist := make([]lin.Op, 0, len(w.history)+16) // room for a few retention markers
 	for _, op := range w.history {
 		if at, q := w.quarantine[op.Partition]; q {
 			var keep bool
