@@ -517,9 +517,17 @@ func (s partitionState) String() string {
 // sorted partition order so that results indexed by partition are
 // reproducible. Operations keep their history order within a partition.
 func partitionOperations(ops []porcupine.Operation) [][]porcupine.Operation {
-	byTP := make(map[TopicPartition][]porcupine.Operation)
+	// Counted first, so that each partition's slice is made at its size.
+	counts := make(map[TopicPartition]int)
+	for _, op := range ops {
+		counts[op.Input.(*modelInput).op.Partition]++
+	}
+	byTP := make(map[TopicPartition][]porcupine.Operation, len(counts))
 	for _, op := range ops {
 		tp := op.Input.(*modelInput).op.Partition
+		if byTP[tp] == nil {
+			byTP[tp] = make([]porcupine.Operation, 0, counts[tp])
+		}
 		byTP[tp] = append(byTP[tp], op)
 	}
 	tps := sortedPartitions(byTP)

@@ -126,11 +126,13 @@
 // for a new leader, at once for the leader itself (after applying the whole
 // committed log: a barrier) and for a deposed one, a detection delay for a
 // node cut off from the leader, which keeps its stale view meanwhile. The
-// simulator applies the committed log to its own image (the truth): after
-// every apply or restore, every node's image must equal it byte for byte
+// simulator applies the committed log to its own image (the truth): at
+// the end of every apply batch (one event), before every snapshot and
+// after every restore, every node's image must equal it byte for byte
 // (its compact encoding, Image.AppendCompact, against the truth's after
 // as many entries: byte for byte when that is one of the last 16 commits,
-// else by SHA-256), and scenarios and the final phase read
+// else by SHA-256; between two entries of one batch only the broker's own
+// reconcile sees the image), and scenarios and the final phase read
 // leaders, ISRs and registrations from it.
 //
 // # Network
