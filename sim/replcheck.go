@@ -40,7 +40,6 @@ package sim
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -534,11 +533,12 @@ func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64
 	if w.flipOf(n.id, tp) != nil {
 		ref = nil // its bytes are judged by mediaflip.go
 	}
-	members := append([]int32(nil), a.ISR...)
+	var buf [8]int32 // room for any replication factor the sim uses, on the stack
+	members := append(buf[:0], a.ISR...)
 	if slices.Contains(a.Replicas, n.id) && !slices.Contains(members, n.id) {
 		members = append(members, n.id)
 	}
-	sort.Slice(members, func(i, j int) bool { return members[i] < members[j] })
+	slices.Sort(members)
 	for _, id := range members {
 		if w.flipOf(id, tp) != nil {
 			continue // a flipped copy: mediaflip.go
