@@ -14,6 +14,18 @@ import (
 // the buffer, in random sequences.
 func TestTracerEncoding(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	// field returns random bytes: mostly short, now and then larger
+	// than the tracer's buffer.
+	field := func(short int) []byte {
+		b := make([]byte, r.IntN(short))
+		if r.IntN(50) == 0 {
+			b = make([]byte, r.IntN(20000))
+		}
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
 	for round := range 30 {
 		tr := newTracer()
 		var want []byte
@@ -24,23 +36,11 @@ func TestTracerEncoding(t *testing.T) {
 				tr.u64(v)
 				want = binary.AppendUvarint(want, v)
 			case 1:
-				b := make([]byte, r.IntN(40))
-				if r.IntN(50) == 0 {
-					b = make([]byte, r.IntN(20000))
-				}
-				for i := range b {
-					b[i] = byte(r.Uint32())
-				}
+				b := field(40)
 				tr.str(string(b))
 				want = append(binary.AppendUvarint(want, uint64(len(b))), b...)
 			case 2:
-				b := make([]byte, r.IntN(100))
-				if r.IntN(50) == 0 {
-					b = make([]byte, r.IntN(20000))
-				}
-				for i := range b {
-					b[i] = byte(r.Uint32())
-				}
+				b := field(100)
 				tr.bytes(b)
 				want = append(binary.AppendUvarint(want, uint64(len(b))), b...)
 			}
