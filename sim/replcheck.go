@@ -529,7 +529,8 @@ func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64
 	}
 	rc.marks[tp] = hwMark{id: t.ID, hw: hw}
 	a := &t.Assignments[tp.Partition]
-	ref, _ := batchAt(n.disk, tp, hw-1, true)
+	own, _ := batchAt(n.disk, tp, hw-1, true)
+	ref := own
 	if w.flipOf(n.id, tp) != nil {
 		ref = nil // its bytes are judged by mediaflip.go
 	}
@@ -543,7 +544,10 @@ func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64
 		if w.flipOf(id, tp) != nil {
 			continue // a flipped copy: mediaflip.go
 		}
-		held, _ := batchAt(w.nodes[id-1].disk, tp, hw-1, true)
+		held := own // the serving node's, read above (n is w.nodes[n.id-1])
+		if id != n.id {
+			held, _ = batchAt(w.nodes[id-1].disk, tp, hw-1, true)
+		}
 		if held == nil && w.trimmedPast(w.nodes[id-1].disk, tp, hw-1) {
 			continue
 		}
