@@ -119,12 +119,28 @@ func joinPartitions(tps []TopicPartition) string {
 // there and returns its path. It returns an error for an invalid history or
 // a failed write; the verdict is still filled in when only the write failed.
 func CheckLinearizability(history []Op, opts Options) (LinearizabilityResult, error) {
-	if err := Validate(history); err != nil {
+	h, err := NewValidHistory(history)
+	if err != nil {
 		return LinearizabilityResult{}, err
 	}
+	return h.CheckLinearizability(opts)
+}
+
+// CheckLinearizability is the package's CheckLinearizability on a
+// validated history.
+func (h ValidHistory) CheckLinearizability(opts Options) (LinearizabilityResult, error) {
+	history := h.ops
 	model := PartitionLogModel(opts.Model)
-	ops := Operations(history, opts.Model)
-	budgets := attachBudgets(ops, opts.StepBudget)
+	budgets := make(map[TopicPartition]*budget)
+	ops := operations(history, opts.Model, func(tp TopicPartition) *budget {
+		// Every partition of ops gets its own budget of StepBudget units.
+		b := budgets[tp]
+		if b == nil {
+			b = &budget{limit: opts.StepBudget}
+			budgets[tp] = b
+		}
+		return b
+	})
 	// Verbose mode: it checks every partition to the end instead of stopping
 	// at the first illegal one, which gives per-partition answers, and it
 	// keeps the partial linearizations the visualization needs.
@@ -170,23 +186,6 @@ func CheckLinearizability(history []Op, opts Options) (LinearizabilityResult, er
 	return out, nil
 }
 
-// attachBudgets gives every partition of ops its own budget of limit units
-// and returns them by partition.
-func attachBudgets(ops []porcupine.Operation, limit int64) map[TopicPartition]*budget {
-	budgets := make(map[TopicPartition]*budget)
-	for i := range ops {
-		in := ops[i].Input.(modelInput)
-		b := budgets[in.op.Partition]
-		if b == nil {
-			b = &budget{limit: limit}
-			budgets[in.op.Partition] = b
-		}
-		in.budget = b
-		ops[i].Input = in
-	}
-	return budgets
-}
-
 // unlinearized lists the partitions without a complete linearization. It
 // relies on porcupine reporting partitions in the order the model's
 // Partition function returned them, which partitionOperations sorts.
@@ -205,7 +204,7 @@ func unlinearized(ops []porcupine.Operation, info porcupine.LinearizationInfo) [
 			}
 		}
 		if !complete {
-			out = append(out, part[0].Input.(modelInput).op.Partition)
+			out = append(out, part[0].Input.(*modelInput).op.Partition)
 		}
 	}
 	return out

@@ -679,7 +679,7 @@ func TestOperations(t *testing.T) {
 	summarize := func(opts ModelOptions) []row {
 		var out []row
 		for _, o := range Operations(history, opts) {
-			in := o.Input.(modelInput)
+			in := o.Input.(*modelInput)
 			out = append(out, row{o.Metadata.(int), in.kind, in.base, o.Call, o.Return, in.claimed != nil})
 		}
 		return out

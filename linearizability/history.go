@@ -261,6 +261,20 @@ func quoteValue(v string) string {
 	return v
 }
 
+// ValidHistory is a history that Validate accepted: a caller that runs
+// both checks on one history (the simulator, after every run) validates
+// it once.
+type ValidHistory struct{ ops []Op }
+
+// NewValidHistory validates history (Validate) and wraps it. The caller
+// must not change history afterwards.
+func NewValidHistory(history []Op) (ValidHistory, error) {
+	if err := Validate(history); err != nil {
+		return ValidHistory{}, err
+	}
+	return ValidHistory{ops: history}, nil
+}
+
 // Validate reports the first malformed operation in history, wrapping
 // ErrInvalidHistory. A malformed history is a bug in the recorder; checking
 // it anyway would produce findings that blame the broker.
@@ -269,7 +283,13 @@ func Validate(history []Op) error {
 		tp    TopicPartition
 		value string
 	}
-	sentBy := make(map[sentKey]int)
+	values := 0
+	for i := range history {
+		if history[i].Kind == OpAppend {
+			values += len(history[i].Values)
+		}
+	}
+	sentBy := make(map[sentKey]int, values)
 	for i, op := range history {
 		if err := validateOp(op); err != nil {
 			return fmt.Errorf("%w: op #%d (client %d, %s, %s): %w", ErrInvalidHistory, i, op.Client, op.Partition, op, err)

@@ -167,8 +167,8 @@ const (
 	inputDeleteRecords
 )
 
-// modelInput is the Input of the porcupine operations that Operations
-// builds; PartitionLogModel accepts nothing else.
+// modelInput is the Input, by pointer, of the porcupine operations that
+// Operations builds; PartitionLogModel accepts nothing else.
 type modelInput struct {
 	kind inputKind
 	op   Op
@@ -200,7 +200,7 @@ func (in modelInput) String() string {
 
 // step is the nondeterministic step function: it returns every state the
 // operation can leave behind, or nothing if it cannot have happened in s.
-func step(ctx context.Context, opts ModelOptions, s partitionState, in modelInput) []any {
+func step(ctx context.Context, opts ModelOptions, s partitionState, in *modelInput) []any {
 	op := in.op
 	length := int64(s.log.length)
 	if !in.budget.spend() {
@@ -304,6 +304,14 @@ func readLegal(opts ModelOptions, log logState, op Op) bool {
 // out-of-range reads that may be stale (the model accepts them everywhere). It sorts unknown-outcome appends into observed and pending
 // ones as described on PartitionLogModel.
 func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
+	return operations(history, opts, nil)
+}
+
+// operations is Operations; budgetFor, when not nil, gives each op's
+// input its partition's budget. Inputs are *modelInput pointing into one
+// slice, set when complete: an input holds its whole Op, and boxing one
+// by value for each field set was a large share of a check's allocation.
+func operations(history []Op, opts ModelOptions, budgetFor func(TopicPartition) *budget) []porcupine.Operation {
 	type valueKey struct {
 		tp    TopicPartition
 		value string
@@ -340,6 +348,7 @@ func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
 
 	trims := collectTrims(history)
 	ops := make([]porcupine.Operation, 0, len(history))
+	ins := make([]modelInput, 0, len(history)) // ops[i]'s input
 	for i, op := range history {
 		in := modelInput{op: op}
 		ret := op.Return
@@ -385,9 +394,9 @@ func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
 			continue
 		}
 		in.trimTo = trims.bound(op.Partition, op.Return)
+		ins = append(ins, in)
 		ops = append(ops, porcupine.Operation{
 			ClientId: op.Client,
-			Input:    in,
 			Metadata: i,
 			Call:     op.Call,
 			Return:   ret,
@@ -401,8 +410,11 @@ func Operations(history []Op, opts ModelOptions) []porcupine.Operation {
 		c.normalize()
 	}
 	for i := range ops {
-		in := ops[i].Input.(modelInput)
+		in := &ins[i]
 		in.claimed = claimed[in.op.Partition]
+		if budgetFor != nil {
+			in.budget = budgetFor(in.op.Partition)
+		}
 		ops[i].Input = in
 	}
 	return ops
@@ -505,9 +517,17 @@ func (s partitionState) String() string {
 // sorted partition order so that results indexed by partition are
 // reproducible. Operations keep their history order within a partition.
 func partitionOperations(ops []porcupine.Operation) [][]porcupine.Operation {
-	byTP := make(map[TopicPartition][]porcupine.Operation)
+	// Counted first, so that each partition's slice is made at its size.
+	counts := make(map[TopicPartition]int)
 	for _, op := range ops {
-		tp := op.Input.(modelInput).op.Partition
+		counts[op.Input.(*modelInput).op.Partition]++
+	}
+	byTP := make(map[TopicPartition][]porcupine.Operation, len(counts))
+	for _, op := range ops {
+		tp := op.Input.(*modelInput).op.Partition
+		if byTP[tp] == nil {
+			byTP[tp] = make([]porcupine.Operation, 0, counts[tp])
+		}
 		byTP[tp] = append(byTP[tp], op)
 	}
 	tps := sortedPartitions(byTP)

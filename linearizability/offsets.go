@@ -240,9 +240,16 @@ type partitionView struct {
 // does not cover its partition from where it began (the log start) to its
 // high watermark (which would report every write past the hole as lost).
 func CheckOffsets(history []Op) ([]Finding, error) {
-	if err := Validate(history); err != nil {
+	h, err := NewValidHistory(history)
+	if err != nil {
 		return nil, err
 	}
+	return h.CheckOffsets()
+}
+
+// CheckOffsets is the package's CheckOffsets on a validated history.
+func (h ValidHistory) CheckOffsets() ([]Finding, error) {
+	history := h.ops
 	byTP := make(map[TopicPartition][]int)
 	for i, op := range history {
 		byTP[op.Partition] = append(byTP[op.Partition], i)
@@ -274,7 +281,16 @@ func CheckOffsets(history []Op) ([]Finding, error) {
 
 // newPartitionView indexes one partition's ops.
 func newPartitionView(tp TopicPartition, history []Op, ops []int) *partitionView {
-	v := &partitionView{tp: tp, history: history, ops: ops, sent: make(map[string]sentValue)}
+	sent, read := 0, 0
+	for _, i := range ops {
+		switch op := &history[i]; {
+		case op.Kind == OpAppend:
+			sent += len(op.Values)
+		case op.Kind == OpRead && op.Outcome == OutcomeOK:
+			read += len(op.Values)
+		}
+	}
+	v := &partitionView{tp: tp, history: history, ops: ops, sent: make(map[string]sentValue, sent), byOffset: make([]observation, 0, read)}
 	for _, i := range ops {
 		op := history[i]
 		switch {
@@ -288,30 +304,134 @@ func newPartitionView(tp TopicPartition, history []Op, ops []int) *partitionView
 			}
 		}
 	}
-	v.byValue = slices.Clone(v.byOffset)
-	// Both orders are total (an op reads each offset once), so the result
-	// does not depend on the algorithm. The comparisons return at the
-	// first key that differs: cmp.Or would compute every key, and these
-	// sorts were the largest cost of checking a history.
-	slices.SortFunc(v.byOffset, func(a, b observation) int {
-		if a.offset != b.offset {
-			return cmp.Compare(a.offset, b.offset)
-		}
-		if c := strings.Compare(a.value, b.value); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.op, b.op)
-	})
-	slices.SortFunc(v.byValue, func(a, b observation) int {
-		if c := strings.Compare(a.value, b.value); c != 0 {
-			return c
-		}
-		if a.offset != b.offset {
-			return cmp.Compare(a.offset, b.offset)
-		}
-		return cmp.Compare(a.op, b.op)
-	})
+	v.byOffset = sortByOffset(v.byOffset)
+	v.byValue = sortByValue(v.byOffset)
 	return v
+}
+
+// compareByOffset orders observations by (offset, value, op). The order
+// is total (an op reads each offset once), so any algorithm that sorts by
+// it gives the same slice. The comparisons return at the first key that
+// differs: cmp.Or would compute every key.
+func compareByOffset(a, b observation) int {
+	if a.offset != b.offset {
+		return cmp.Compare(a.offset, b.offset)
+	}
+	if c := strings.Compare(a.value, b.value); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.op, b.op)
+}
+
+// sortByOffset sorts obs, in place or into a new slice that it returns,
+// by compareByOffset. Offsets are dense (a partition's reads cover a
+// range of its log), so when their span is not much larger than len(obs)
+// it places each observation in its offset's bucket (a counting sort,
+// stable) and sorts only the buckets that are not in order already: obs
+// comes in history order, so a bucket's ops ascend, and its values are
+// one value unless reads disagree. Comparison sorts of these slices were
+// the largest cost of checking a history.
+func sortByOffset(obs []observation) []observation {
+	if len(obs) < 2 {
+		return obs
+	}
+	lo, hi := obs[0].offset, obs[0].offset
+	for _, o := range obs[1:] {
+		lo, hi = min(lo, o.offset), max(hi, o.offset)
+	}
+	span := uint64(hi) - uint64(lo) // exact: hi >= lo
+	if span >= uint64(4*len(obs)+1024) {
+		slices.SortFunc(obs, compareByOffset)
+		return obs
+	}
+	// starts[k] is where offset lo+k's bucket begins, then its next free slot.
+	starts := make([]int, span+2)
+	for _, o := range obs {
+		starts[uint64(o.offset)-uint64(lo)+1]++
+	}
+	for k := 1; k < len(starts); k++ {
+		starts[k] += starts[k-1]
+	}
+	out := make([]observation, len(obs))
+	for _, o := range obs {
+		k := uint64(o.offset) - uint64(lo)
+		out[starts[k]] = o
+		starts[k]++
+	}
+	for start := 0; start < len(out); {
+		end := start + 1
+		for end < len(out) && out[end].offset == out[start].offset {
+			end++
+		}
+		if run := out[start:end]; !inOffsetOrder(run) {
+			slices.SortFunc(run, compareByOffset)
+		}
+		start = end
+	}
+	return out
+}
+
+// inOffsetOrder reports whether run, one offset's observations, is sorted
+// by compareByOffset, looking at the common case (one value, ops
+// ascending) first.
+func inOffsetOrder(run []observation) bool {
+	for i := 1; i < len(run); i++ {
+		a, b := &run[i-1], &run[i]
+		if a.value == b.value {
+			if a.op > b.op {
+				return false
+			}
+		} else if compareByOffset(*a, *b) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// sortByValue returns byOffset (sorted by compareByOffset) sorted by
+// (value, offset, op): it sorts the distinct values only and places each
+// observation in its value's bucket in byOffset's order (stable), which
+// within one value is (offset, op) order already.
+func sortByValue(byOffset []observation) []observation {
+	if len(byOffset) < 2 {
+		return slices.Clone(byOffset)
+	}
+	ids := make(map[string]int, len(byOffset)/2)
+	var values []string
+	idOf := make([]int, len(byOffset))
+	for i, o := range byOffset {
+		id, ok := ids[o.value]
+		if !ok {
+			id = len(values)
+			ids[o.value] = id
+			values = append(values, o.value)
+		}
+		idOf[i] = id
+	}
+	// order lists the value ids by value; starts[id] becomes where id's
+	// bucket begins, then its next free slot.
+	order := make([]int, len(values))
+	for id := range order {
+		order[id] = id
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(values[a], values[b]) })
+	counts := make([]int, len(values))
+	for _, id := range idOf {
+		counts[id]++
+	}
+	starts := make([]int, len(values))
+	next := 0
+	for _, id := range order {
+		starts[id] = next
+		next += counts[id]
+	}
+	out := make([]observation, len(byOffset))
+	for i, o := range byOffset {
+		id := idOf[i]
+		out[starts[id]] = o
+		starts[id]++
+	}
+	return out
 }
 
 // finding starts a finding for this partition.

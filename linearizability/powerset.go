@@ -67,7 +67,7 @@ func (set *stateSet) equal(o *stateSet) bool {
 // deterministic Model over stateSets.
 func powersetModel(opts ModelOptions) porcupine.Model {
 	stepSet := func(ctx context.Context, state, input, _ any) (bool, any) {
-		set, in := state.(*stateSet), input.(modelInput)
+		set, in := state.(*stateSet), input.(*modelInput)
 		next := &stateSet{}
 		index := make(map[uint64][]int)
 		for _, s := range set.states {
@@ -101,7 +101,7 @@ func powersetModel(opts ModelOptions) porcupine.Model {
 			return s.(*stateSet).hash
 		},
 		DescribeOperation: func(input, _ any) string {
-			return input.(modelInput).String()
+			return input.(*modelInput).String()
 		},
 		DescribeState: func(s any) string {
 			set := s.(*stateSet)

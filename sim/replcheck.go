@@ -40,7 +40,6 @@ package sim
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -530,20 +529,25 @@ func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64
 	}
 	rc.marks[tp] = hwMark{id: t.ID, hw: hw}
 	a := &t.Assignments[tp.Partition]
-	ref, _ := batchAt(n.disk, tp, hw-1, true)
+	own, _ := batchAt(n.disk, tp, hw-1, true)
+	ref := own
 	if w.flipOf(n.id, tp) != nil {
 		ref = nil // its bytes are judged by mediaflip.go
 	}
-	members := append([]int32(nil), a.ISR...)
+	var buf [8]int32 // room for any replication factor the sim uses, on the stack
+	members := append(buf[:0], a.ISR...)
 	if slices.Contains(a.Replicas, n.id) && !slices.Contains(members, n.id) {
 		members = append(members, n.id)
 	}
-	sort.Slice(members, func(i, j int) bool { return members[i] < members[j] })
+	slices.Sort(members)
 	for _, id := range members {
 		if w.flipOf(id, tp) != nil {
 			continue // a flipped copy: mediaflip.go
 		}
-		held, _ := batchAt(w.nodes[id-1].disk, tp, hw-1, true)
+		held := own // the serving node's, read above (n is w.nodes[n.id-1])
+		if id != n.id {
+			held, _ = batchAt(w.nodes[id-1].disk, tp, hw-1, true)
+		}
 		if held == nil && w.trimmedPast(w.nodes[id-1].disk, tp, hw-1) {
 			continue
 		}

@@ -826,7 +826,7 @@ func (w *world) check(opts Options, res *Result) {
 			w.complete(p, lin.OutcomeFailed)
 		}
 	}
-	hist := w.history[:0:0]
+	hist := make([]lin.Op, 0, len(w.history)+16) // room for a few retention markers
 	for _, op := range w.history {
 		if at, q := w.quarantine[op.Partition]; q {
 			var keep bool
@@ -837,7 +837,12 @@ func (w *world) check(opts Options, res *Result) {
 		hist = append(hist, op)
 	}
 	hist = append(hist, w.retentionMarkers(hist, w.final.c.id)...)
-	findings, err := lin.CheckOffsets(hist)
+	// Validated once for both checks.
+	valid, err := lin.NewValidHistory(hist)
+	var findings []lin.Finding
+	if err == nil {
+		findings, err = valid.CheckOffsets()
+	}
 	if err != nil {
 		w.fail("history check error (a simulator bug, not necessarily Chronik's): %v", err)
 		return
@@ -849,7 +854,7 @@ func (w *world) check(opts Options, res *Result) {
 		}
 		w.fail("offset check: %s", f)
 	}
-	lr, err := lin.CheckLinearizability(hist, lin.Options{
+	lr, err := valid.CheckLinearizability(lin.Options{
 		// A cluster's reads are Kafka's: a deposed leader that has not yet
 		// heard of its successor keeps serving its last high watermark, and
 		// a new leader's lags until its followers fetch, so a read may miss
