@@ -320,6 +320,42 @@ func structuralCheck(hdr []byte, pos, limit, expect int64) (record.Header, error
 	return h, nil
 }
 
+// frame is what the read path needs of a batch header: record.Header's
+// other fields are never looked at there, and decoding them (twice, with
+// record.Check) cost more than the CRC of a small batch.
+type frame struct {
+	base      int64
+	length    int32
+	epoch     int32
+	lastDelta int32
+	crc       uint32
+}
+
+func (f frame) size() int         { return record.LogOverhead + int(f.length) }
+func (f frame) lastOffset() int64 { return f.base + int64(f.lastDelta) }
+
+// quickFrame decodes the frame of the header hdr at pos and reports
+// whether it passes every check structuralCheck makes (magic 2, a whole
+// header, batchLength at least a header's, the batch inside limit, a
+// non-negative lastOffsetDelta, the expected base offset); when it does
+// not, structuralCheck says why.
+func quickFrame(hdr []byte, pos, limit, expect int64) (frame, bool) {
+	if len(hdr) < record.HeaderSize || hdr[record.OffsetMagic] != record.MagicV2 {
+		return frame{}, false
+	}
+	be := binary.BigEndian
+	f := frame{
+		base:      int64(be.Uint64(hdr[record.OffsetBaseOffset:])),
+		length:    int32(be.Uint32(hdr[record.OffsetBatchLength:])),
+		epoch:     int32(be.Uint32(hdr[record.OffsetPartitionLeaderEpoch:])),
+		lastDelta: int32(be.Uint32(hdr[record.OffsetLastOffsetDelta:])),
+		crc:       be.Uint32(hdr[record.OffsetCRC:]),
+	}
+	ok := f.length >= record.MinBatchLength && pos+int64(f.size()) <= limit &&
+		f.lastDelta >= 0 && (expect < 0 || f.base == expect)
+	return f, ok
+}
+
 // scanner reads a segment file front to back through a bounded window, so
 // that scanning many small batches costs few ReadAt calls.
 type scanner struct {
