@@ -226,9 +226,56 @@ func (d *Disk) check(op Op, name string) error {
 	return nil
 }
 
+// Clean is path.Clean with a fast path for a name that is clean already,
+// as every name the broker builds is: one scan that finds no empty, "."
+// or ".." element (and no NUL byte, which clean rejects) instead of
+// path.Clean's rebuild of the name, byte by byte. Memdisk and the
+// simulator's disk clean every name of every call.
+func Clean(name string) string {
+	if isClean(name) {
+		return name
+	}
+	return path.Clean(name)
+}
+
+// isClean reports that path.Clean(p) == p for a relative p without NUL
+// bytes: p is "." or its elements are neither empty (a leading, doubled or
+// trailing slash) nor "." nor "..".
+func isClean(p string) bool {
+	if p == "." {
+		return true
+	}
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) {
+			switch p[i] {
+			case 0:
+				return false
+			case '/':
+			default:
+				continue
+			}
+		}
+		switch i - start {
+		case 0:
+			return false
+		case 1:
+			if p[start] == '.' {
+				return false
+			}
+		case 2:
+			if p[start] == '.' && p[start+1] == '.' {
+				return false
+			}
+		}
+		start = i + 1
+	}
+	return true
+}
+
 // clean normalizes a slash-separated relative path.
 func clean(name string) (string, error) {
-	c := path.Clean(name)
+	c := Clean(name)
 	if strings.HasPrefix(c, "/") || c == ".." || strings.HasPrefix(c, "../") || strings.ContainsRune(c, 0) {
 		return "", fmt.Errorf("%w: %q", ErrInvalidPath, name)
 	}
@@ -256,8 +303,8 @@ func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
 		if !create {
 			return nil, notExist(OpOpenFile, c)
 		}
-		if !d.isDir(path.Dir(c)) {
-			return nil, notExist(OpOpenFile, path.Dir(c))
+		if !d.isDir(dirOf(c)) {
+			return nil, notExist(OpOpenFile, dirOf(c))
 		}
 		n = &inode{}
 		d.files[c] = n
@@ -294,7 +341,7 @@ func (d *Disk) WriteFileAtomic(name string, data []byte) error {
 	if err := d.check(OpWriteFileAtomic, c); err != nil {
 		return err
 	}
-	dir := path.Dir(c)
+	dir := dirOf(c)
 	if !d.isDir(dir) {
 		return notExist(OpWriteFileAtomic, dir)
 	}
@@ -304,19 +351,22 @@ func (d *Disk) WriteFileAtomic(name string, data []byte) error {
 	if d.files[c] == nil {
 		d.bumpNames() // a new name (an existing one keeps its name, new inode)
 	}
-	if d.files[c+TempSuffix] != nil {
+	// The temporary file is written, synced and renamed over c: what
+	// stays is c naming the new inode and no file of the temporary's name.
+	tmp := c + TempSuffix
+	if d.files[tmp] != nil {
 		d.bumpNames() // a file of the temporary's name goes with the rename
+		delete(d.files, tmp)
 	}
 	_, clean := d.synced[dir]
 	content := bytes.Clone(data)
-	d.files[c+TempSuffix] = &inode{data: content, synced: content[:len(content):len(content)], shared: true}
+	n := &inode{data: content, synced: content[:len(content):len(content)], shared: true}
 	d.syncs++
-	d.files[c] = d.files[c+TempSuffix]
-	delete(d.files, c+TempSuffix)
+	d.files[c] = n
 	if clean && !d.scanAlways {
 		// Nothing else in dir is pending: its sync only makes c's new
 		// inode durable.
-		d.durable[c] = d.files[c]
+		d.durable[c] = n
 		d.durableIn[c] = d.dirs[dir]
 		return nil
 	}
@@ -445,8 +495,8 @@ func (d *Disk) Rename(oldName, newName string) error {
 	if in == nil {
 		return notExist(OpRename, o)
 	}
-	if !d.isDir(path.Dir(n)) {
-		return notExist(OpRename, path.Dir(n))
+	if !d.isDir(dirOf(n)) {
+		return notExist(OpRename, dirOf(n))
 	}
 	if o == n {
 		return nil
@@ -467,12 +517,12 @@ func (d *Disk) MkdirAll(dir string) error {
 	if err := d.check(OpMkdirAll, c); err != nil {
 		return err
 	}
-	for p := c; p != "."; p = path.Dir(p) {
+	for p := c; p != "."; p = dirOf(p) {
 		if d.files[p] != nil {
 			return fmt.Errorf("memdisk: mkdir %s: %w", p, ErrExist)
 		}
 	}
-	for p := c; p != "."; p = path.Dir(p) {
+	for p := c; p != "."; p = dirOf(p) {
 		if d.isDir(p) {
 			break
 		}
@@ -487,7 +537,7 @@ func (d *Disk) MkdirAll(dir string) error {
 				d.bumpNames()
 				d.purgeDurable(p)
 				d.durableDirs[p] = d.dirs[p]
-				d.durableDirIn[p] = d.dirs[path.Dir(p)]
+				d.durableDirIn[p] = d.dirs[dirOf(p)]
 			}
 		}
 	}
@@ -525,6 +575,23 @@ func (d *Disk) EachFile(dir string, fn func(name string)) {
 			fn(path.Base(k))
 		}
 	}
+}
+
+// AnyFile reports whether fn accepts the name (not path) of a file
+// directly inside dir, stopping at the first it accepts; directories are
+// left out, and fn must not change the disk. The names are visited in no
+// particular order.
+func (d *Disk) AnyFile(dir string, fn func(name string) bool) bool {
+	c, err := clean(dir)
+	if err != nil {
+		return false
+	}
+	for k := range d.files {
+		if parentIs(k, c) && fn(path.Base(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 // List implements disk.Disk.
@@ -589,7 +656,7 @@ func (d *Disk) syncDir(dir string) {
 		}
 	}
 	for k := range d.durableDirs {
-		if k == "." || path.Dir(k) != dir {
+		if k == "." || dirOf(k) != dir {
 			continue
 		}
 		if _, ok := d.dirs[k]; !ok {
@@ -598,7 +665,7 @@ func (d *Disk) syncDir(dir string) {
 		}
 	}
 	for k, g := range d.dirs {
-		if k != "." && path.Dir(k) == dir {
+		if k != "." && dirOf(k) == dir {
 			if old, ok := d.durableDirs[k]; !ok || old != g || d.durableDirIn[k] != gen {
 				changed = true
 			}
@@ -619,7 +686,7 @@ func (d *Disk) syncDir(dir string) {
 // "a/b", "a/b/c"), without the root.
 func ancestors(c string) []string {
 	var out []string
-	for p := c; p != "."; p = path.Dir(p) {
+	for p := c; p != "."; p = dirOf(p) {
 		out = append(out, p)
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
@@ -639,7 +706,7 @@ func (d *Disk) survives(parent string, in uint64) bool {
 			return false
 		}
 		in = d.durableDirIn[parent]
-		parent = path.Dir(parent)
+		parent = dirOf(parent)
 	}
 	return in == 0
 }
@@ -647,7 +714,7 @@ func (d *Disk) survives(parent string, in uint64) bool {
 // fileSurvives and dirSurvives report whether a crash keeps the durable
 // file or directory name.
 func (d *Disk) fileSurvives(name string) bool {
-	return d.durable[name] != nil && d.survives(path.Dir(name), d.durableIn[name])
+	return d.durable[name] != nil && d.survives(dirOf(name), d.durableIn[name])
 }
 
 func (d *Disk) dirSurvives(name string) bool {
@@ -655,7 +722,7 @@ func (d *Disk) dirSurvives(name string) bool {
 		return true
 	}
 	_, ok := d.durableDirs[name]
-	return ok && d.survives(path.Dir(name), d.durableDirIn[name])
+	return ok && d.survives(dirOf(name), d.durableDirIn[name])
 }
 
 // UndurableChanges counts the names (files and directories) whose
@@ -686,12 +753,23 @@ func (d *Disk) UndurableChanges() int {
 	return n
 }
 
+// dirOf is path.Dir of a clean relative name (every name memdisk keeps),
+// without path.Dir's cleaning of the result: the parent of a clean name
+// is clean already.
+func dirOf(c string) string {
+	i := strings.LastIndexByte(c, '/')
+	if i < 0 {
+		return "."
+	}
+	return c[:i]
+}
+
 // parentIs reports whether path.Dir(k) == dir for a clean name k and a
 // clean directory dir, without path.Dir's cleaning: a directory sync
 // tests every name on the disk, and every atomic write syncs one.
 func parentIs(k, dir string) bool {
 	if dir == "." {
-		return path.Dir(k) == dir
+		return dirOf(k) == dir
 	}
 	return len(k) > len(dir)+1 && k[len(dir)] == '/' && k[:len(dir)] == dir && strings.IndexByte(k[len(dir)+1:], '/') < 0
 }
