@@ -149,21 +149,38 @@ type Disk struct {
 	// names counts the changes of names, current or durable
 	// (NamesVersion).
 	names uint64
-	// synced holds the directories whose durable entries equal their
-	// current ones, as a SyncDir left them (files keep the inode they had
-	// then, except one rewritten by WriteFileAtomic, which syncs itself):
-	// a SyncDir of such a directory has nothing to do, and the broker
-	// syncs its partition directory after every checkpoint it rewrites,
-	// which walked every name of the partition. Any change of a name
-	// (bumpNames) empties it; scanAlways (tests) ignores it.
-	synced     map[string]struct{}
+	// pending holds, per directory, the names directly inside it whose
+	// entry (file or directory, current or durable) changed since its
+	// last SyncDir (touch): every other name of the directory is durable
+	// as that sync left it, so a sync looks at these alone. A sync walked
+	// every name of the disk before, and the broker syncs its partition
+	// directory at every segment roll and after every checkpoint it
+	// rewrites. scanAlways (tests) walks every name instead.
+	pending    map[string]map[string]struct{}
 	scanAlways bool
 }
 
 // bumpNames notes a change of a name, current or durable.
-func (d *Disk) bumpNames() {
-	d.names++
-	clear(d.synced)
+func (d *Disk) bumpNames() { d.names++ }
+
+// touch notes that name's entry changed (created, replaced, renamed,
+// removed, or its durable entry forgotten), for the next SyncDir of its
+// parent to look at. Every such change touches the name, so pending
+// misses none of the names a sync would change.
+func (d *Disk) touch(name string) {
+	if name == "." {
+		return // the root is no directory's entry
+	}
+	dir := dirOf(name)
+	set := d.pending[dir]
+	if set == nil {
+		if d.pending == nil {
+			d.pending = map[string]map[string]struct{}{}
+		}
+		set = map[string]struct{}{}
+		d.pending[dir] = set
+	}
+	set[name] = struct{}{}
 }
 
 // Compile-time checks that the types satisfy the contract.
@@ -308,6 +325,7 @@ func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
 		}
 		n = &inode{}
 		d.files[c] = n
+		d.touch(c)
 		d.bumpNames()
 	}
 	return &File{d: d, n: n, name: c}, nil
@@ -357,19 +375,13 @@ func (d *Disk) WriteFileAtomic(name string, data []byte) error {
 	if d.files[tmp] != nil {
 		d.bumpNames() // a file of the temporary's name goes with the rename
 		delete(d.files, tmp)
+		d.touch(tmp)
 	}
-	_, clean := d.synced[dir]
 	content := bytes.Clone(data)
 	n := &inode{data: content, synced: content[:len(content):len(content)], shared: true}
 	d.syncs++
 	d.files[c] = n
-	if clean && !d.scanAlways {
-		// Nothing else in dir is pending: its sync only makes c's new
-		// inode durable.
-		d.durable[c] = n
-		d.durableIn[c] = d.dirs[dir]
-		return nil
-	}
+	d.touch(c)
 	d.syncDir(dir)
 	return nil
 }
@@ -386,6 +398,7 @@ func (d *Disk) Remove(name string) error {
 	if d.files[c] != nil {
 		d.bumpNames()
 		delete(d.files, c)
+		d.touch(c)
 		return nil
 	}
 	if !d.isDir(c) || c == "." {
@@ -413,6 +426,7 @@ func (d *Disk) RemoveAll(name string) error {
 	if d.files[c] != nil {
 		d.bumpNames()
 		delete(d.files, c)
+		d.touch(c)
 		if d.dirsAtOnce {
 			delete(d.durable, c)
 		}
@@ -435,15 +449,18 @@ func (d *Disk) removeTree(dir string) {
 	for k := range d.files {
 		if strings.HasPrefix(k, prefix) {
 			delete(d.files, k)
+			d.touch(k)
 		}
 	}
 	for k := range d.dirs {
 		if strings.HasPrefix(k, prefix) && k != "." {
 			delete(d.dirs, k)
+			d.touch(k)
 		}
 	}
 	if dir != "." {
 		delete(d.dirs, dir)
+		d.touch(dir)
 	}
 	if d.dirsAtOnce {
 		d.purgeDurable(dir)
@@ -461,17 +478,20 @@ func (d *Disk) purgeDurable(dir string) {
 		if strings.HasPrefix(k, prefix) {
 			delete(d.durable, k)
 			delete(d.durableIn, k)
+			d.touch(k)
 		}
 	}
 	for k := range d.durableDirs {
 		if strings.HasPrefix(k, prefix) && k != "." {
 			delete(d.durableDirs, k)
 			delete(d.durableDirIn, k)
+			d.touch(k)
 		}
 	}
 	if dir != "." {
 		delete(d.durableDirs, dir)
 		delete(d.durableDirIn, dir)
+		d.touch(dir)
 	}
 }
 
@@ -504,6 +524,8 @@ func (d *Disk) Rename(oldName, newName string) error {
 	d.bumpNames()
 	d.files[n] = in
 	delete(d.files, o)
+	d.touch(n)
+	d.touch(o)
 	return nil
 }
 
@@ -529,6 +551,7 @@ func (d *Disk) MkdirAll(dir string) error {
 		d.bumpNames()
 		d.gen++
 		d.dirs[p] = d.gen
+		d.touch(p)
 	}
 	if d.dirsAtOnce {
 		// Parents first, so that each records its parent's generation.
@@ -538,6 +561,7 @@ func (d *Disk) MkdirAll(dir string) error {
 				d.purgeDurable(p)
 				d.durableDirs[p] = d.dirs[p]
 				d.durableDirIn[p] = d.dirs[dirOf(p)]
+				d.touch(p)
 			}
 		}
 	}
@@ -628,12 +652,74 @@ func (d *Disk) SyncDir(dir string) error {
 	return nil
 }
 
+// syncDir makes the current entries of dir durable. Only the names
+// touched since dir's last sync can differ from their durable entries;
+// syncName does to each what the walk of every name (syncDirScan) does.
+// A sync that makes no name durable or forgets none (the broker's
+// checkpoints rewrite the same names) leaves NamesVersion alone.
 func (d *Disk) syncDir(dir string) {
-	if _, ok := d.synced[dir]; ok && !d.scanAlways {
-		return // nothing changed in dir since its last sync
+	if d.scanAlways {
+		d.syncDirScan(dir)
+		return
 	}
-	// A sync that makes no name durable or forgets none (the broker's
-	// checkpoints rewrite the same names) leaves NamesVersion alone.
+	set := d.pending[dir]
+	if len(set) == 0 {
+		return
+	}
+	changed := false
+	gen := d.dirs[dir]
+	for k := range set {
+		// syncName may touch k again (never another name of dir).
+		if d.syncName(k, gen) {
+			changed = true
+		}
+	}
+	clear(set)
+	if changed {
+		d.bumpNames()
+	}
+}
+
+// syncName makes the entries named k, a name directly inside a directory
+// of generation gen, what a sync of that directory makes them, and
+// reports whether a name became durable or was forgotten: the steps of
+// syncDirScan, for one name.
+func (d *Disk) syncName(k string, gen uint64) bool {
+	changed := false
+	n := d.files[k]
+	if n == nil && d.durable[k] != nil {
+		delete(d.durable, k)
+		delete(d.durableIn, k)
+		changed = true
+	}
+	if n != nil {
+		if in, ok := d.durableIn[k]; !ok || in != gen {
+			changed = true
+			d.durableIn[k] = gen
+		}
+		if d.durable[k] != n {
+			changed = changed || d.durable[k] == nil
+			d.durable[k] = n
+		}
+	}
+	g, isDir := d.dirs[k]
+	if _, ok := d.durableDirs[k]; ok && !isDir {
+		d.purgeDurable(k) // gone for good
+		changed = true
+	}
+	if isDir {
+		if old, ok := d.durableDirs[k]; !ok || old != g || d.durableDirIn[k] != gen {
+			changed = true
+		}
+		d.durableDirs[k] = g
+		d.durableDirIn[k] = gen
+	}
+	return changed
+}
+
+// syncDirScan is syncDir walking every name of the disk, as memdisk did
+// before it kept the pending names (scanAlways: tests compare the two).
+func (d *Disk) syncDirScan(dir string) {
 	changed := false
 	gen := d.dirs[dir]
 	for k := range d.durable {
@@ -676,10 +762,7 @@ func (d *Disk) syncDir(dir string) {
 	if changed {
 		d.bumpNames()
 	}
-	if d.synced == nil {
-		d.synced = map[string]struct{}{}
-	}
-	d.synced[dir] = struct{}{}
+	clear(d.pending[dir])
 }
 
 // ancestors lists the directories from the top down to c itself ("a",
