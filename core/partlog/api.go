@@ -146,6 +146,7 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log,
 	cfg = cfg.normalized()
 	l := &Log{
 		d: d, dir: dir, cfg: cfg, lastNowMs: nowMs,
+		prefix:         pathPrefix(dir),
 		producers:      newProducerTable(cfg.MaxProducerIDs),
 		maxLeaderEpoch: max(b.MaxLeaderEpoch, -1),
 		keepSynced:     b.KeepSyncedDamage,
@@ -162,7 +163,10 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log,
 type Log struct {
 	d   disk.Disk
 	dir string
-	cfg Config
+	// prefix is dir + "/" when dir is plain (segPath), for path and
+	// segPath to build file paths without checking dir again; "" if not.
+	prefix string
+	cfg    Config
 
 	// segs are ordered by base offset and contiguous; the last one is the
 	// active segment. Never empty while the log is open.

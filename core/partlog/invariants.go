@@ -180,7 +180,7 @@ func (l *Log) checkInvariantsDeep() error {
 		}
 		indexed = s.index
 		if s.sealed {
-			data, err := l.d.ReadFile(l.path(segmentName(s.base, indexSuffix)))
+			data, err := l.d.ReadFile(l.segPath(s.base, indexSuffix))
 			if err != nil {
 				return err
 			}

@@ -86,16 +86,20 @@ func segmentName(base int64, suffix string) string {
 	if base < 0 {
 		return fmt.Sprintf("%020d%s", base, suffix)
 	}
-	// What the Sprintf above writes, without its cost: names are built
-	// for every segment a recovery opens.
+	return string(appendSegmentName(make([]byte, 0, 20+len(suffix)), base, suffix))
+}
+
+// appendSegmentName appends segmentName(base, suffix) for base >= 0: what
+// the Sprintf above writes, without its cost (names are built for every
+// segment a recovery opens).
+func appendSegmentName(b []byte, base int64, suffix string) []byte {
 	var digits [20]byte
 	num := strconv.AppendInt(digits[:0], base, 10)
-	b := make([]byte, 0, 20+len(suffix))
 	for range 20 - len(num) {
 		b = append(b, '0')
 	}
 	b = append(b, num...)
-	return string(append(b, suffix...))
+	return append(b, suffix...)
 }
 
 // parseSegmentName splits "<20 digits><suffix>"; ok=false for other names.
@@ -407,9 +411,27 @@ func writeWhole(f disk.File, data []byte) error {
 // clean directory and a plain file name, as the log's own are, one
 // concatenation gives the same string.
 func segPath(dir, name string) string {
-	if dir != "" && dir != "." && dir != "/" && path.Clean(dir) == dir &&
-		name != "" && name != "." && name != ".." && !strings.Contains(name, "/") {
+	if plainDir(dir) && plainName(name) {
 		return dir + "/" + name
 	}
 	return path.Join(dir, name)
+}
+
+// plainDir: dir + "/" + a plain name is what path.Join makes of them.
+func plainDir(dir string) bool {
+	return dir != "" && dir != "." && dir != "/" && path.Clean(dir) == dir
+}
+
+// plainName: a file name that path.Join keeps as it is after a plain
+// directory.
+func plainName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
+}
+
+// pathPrefix is Log.prefix for dir.
+func pathPrefix(dir string) string {
+	if plainDir(dir) {
+		return dir + "/"
+	}
+	return ""
 }

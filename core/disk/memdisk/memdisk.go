@@ -299,9 +299,23 @@ func clean(name string) (string, error) {
 	return c, nil
 }
 
-func notExist(op Op, name string) error {
-	return fmt.Errorf("memdisk: %s %s: %w", op, name, disk.ErrNotExist)
+func notExist(op Op, name string) error { return &notExistError{op: op, name: name} }
+
+// notExistError reads "memdisk: <op> <name>: " and disk.ErrNotExist's text,
+// as fmt.Errorf with %w would, and wraps it; the text is built only when
+// asked for. partlog looks for files that are mostly absent (the active
+// segment's index files at every open) and ignores the error, whose
+// formatting cost more than the lookup.
+type notExistError struct {
+	op   Op
+	name string
 }
+
+func (e *notExistError) Error() string {
+	return "memdisk: " + string(e.op) + " " + e.name + ": " + disk.ErrNotExist.Error()
+}
+
+func (e *notExistError) Unwrap() error { return disk.ErrNotExist }
 
 // OpenFile implements disk.Disk.
 func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
@@ -991,8 +1005,20 @@ func (d *Disk) DurableNames() []string { return d.DurableNamesFunc(nil) }
 // a checker looking for a few files spares the check of all the others.
 func (d *Disk) DurableNamesFunc(keep func(name string) bool) []string {
 	var out []string
-	for k := range d.durable {
-		if (keep == nil || keep(k)) && d.fileSurvives(k) {
+	// Names of one directory share its survival (fileSurvives walks the
+	// directories up to the root): it is looked up once per run of names
+	// with the same parent and generation.
+	var parent string
+	var in uint64
+	survives, known := false, false
+	for k, n := range d.durable {
+		if n == nil || (keep != nil && !keep(k)) {
+			continue
+		}
+		if p, i := dirOf(k), d.durableIn[k]; !known || p != parent || i != in {
+			parent, in, survives, known = p, i, d.survives(p, i), true
+		}
+		if survives {
 			out = append(out, k)
 		}
 	}

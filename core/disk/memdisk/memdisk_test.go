@@ -6,6 +6,7 @@ import (
 	"io"
 	"path"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -675,6 +676,16 @@ func TestSyncDirShortcutMatchesScan(t *testing.T) {
 			}
 			if got, want := durableState(fast), durableState(scan); got != want {
 				t.Fatalf("seed %d step %d: durable state\n%s\nwith the shortcut, and\n%s\nwalking every name", seed, step, got, want)
+			}
+			var naive []string
+			for k := range fast.durable {
+				if fast.fileSurvives(k) {
+					naive = append(naive, k)
+				}
+			}
+			sort.Strings(naive)
+			if got := fast.DurableNames(); !slices.Equal(got, naive) {
+				t.Fatalf("seed %d step %d: DurableNames %v, fileSurvives keeps %v", seed, step, got, naive)
 			}
 			if fast.NamesVersion() != scan.NamesVersion() {
 				t.Fatalf("seed %d step %d: names versions %d and %d", seed, step, fast.NamesVersion(), scan.NamesVersion())

@@ -1,9 +1,13 @@
 package memdisk
 
 import (
+	"errors"
+	"fmt"
 	"path"
 	"strings"
 	"testing"
+
+	"github.com/chronik-streaming/chronik/core/disk"
 )
 
 // TestParentIs: parentIs agrees with path.Dir on clean names.
@@ -59,5 +63,15 @@ func TestDirOf(t *testing.T) {
 		if got, want := dirOf(k), path.Dir(k); got != want {
 			t.Errorf("dirOf(%q) = %q, path.Dir gives %q", k, got, want)
 		}
+	}
+}
+
+// TestNotExistText: the lazily formatted error reads as fmt.Errorf with
+// %w would write it, and wraps disk.ErrNotExist.
+func TestNotExistText(t *testing.T) {
+	err := notExist(OpOpenFile, "a/b.log")
+	want := fmt.Errorf("memdisk: %s %s: %w", OpOpenFile, "a/b.log", disk.ErrNotExist)
+	if err.Error() != want.Error() || !errors.Is(err, disk.ErrNotExist) {
+		t.Fatalf("notExist = %q (is ErrNotExist: %v), want %q", err, errors.Is(err, disk.ErrNotExist), want)
 	}
 }
