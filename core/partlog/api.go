@@ -226,6 +226,11 @@ type Log struct {
 	// (zero: never checked). A broker checks every partition after every
 	// event of the simulator, and most partitions are idle at most events.
 	changes, checkedAt uint64
+	// checkedSegs is the segment list as the last check that looked at
+	// every segment found it, and sinceFull counts the checks since
+	// (checkInvariants).
+	checkedSegs []*segment
+	sinceFull   int
 }
 
 // Append validates one or more v2 record batches (the Records field of one
