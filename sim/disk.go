@@ -41,6 +41,9 @@ type simDisk struct {
 	root          *memdisk.Disk
 	mounts        map[string]*memdisk.Disk
 	durableMounts map[string]*memdisk.Disk
+	// mountsChanged: mounts changed since durableMounts was copied from
+	// it (syncMounts). Every partition open syncs the root.
+	mountsChanged bool
 	rng           *Rand
 	// failRng draws, for an fsync failed by an injected I/O error, what
 	// the kernel did to its pages (its own stream, so that the other
@@ -159,7 +162,8 @@ func (d *simDisk) ReadFile(name string) ([]byte, error) {
 	if err := d.fault("read", name, false); err != nil {
 		return nil, err
 	}
-	return d.md(name).ReadFile(name)
+	c := memdisk.Clean(name)
+	return d.mdClean(c).ReadFile(c)
 }
 
 func (d *simDisk) WriteFileAtomic(name string, data []byte) error {
@@ -173,7 +177,7 @@ func (d *simDisk) WriteFileAtomic(name string, data []byte) error {
 	if _, below := top(c); !below {
 		// Its directory fsync was of the root: the top-level entries
 		// (partition directories) became durable with it.
-		d.durableMounts = maps.Clone(d.mounts)
+		d.syncMounts()
 	}
 	// A temporary file, its fsync, a rename and a directory fsync, all on
 	// the event loop.
@@ -190,6 +194,7 @@ func (d *simDisk) Remove(name string) error {
 	if t, below := top(c); !below && d.mounts[t] != nil {
 		d.forgetSegIndex(d.mounts[t])
 		delete(d.mounts, t) // an empty top-level directory went
+		d.mountsChanged = true
 	}
 	delete(d.synced, c)
 	d.noteSegmentRemoved(c)
@@ -200,6 +205,7 @@ func (d *simDisk) RemoveAll(name string) error {
 	c := memdisk.Clean(name)
 	if c == "." {
 		d.mounts = map[string]*memdisk.Disk{}
+		d.mountsChanged = true
 		d.segs = nil
 	}
 	if err := d.md(c).RemoveAll(c); err != nil {
@@ -210,6 +216,7 @@ func (d *simDisk) RemoveAll(name string) error {
 			d.forgetSegIndex(m)
 		}
 		delete(d.mounts, t)
+		d.mountsChanged = true
 	}
 	for k := range d.synced {
 		if k == c || strings.HasPrefix(k, c+"/") {
@@ -258,6 +265,7 @@ func (d *simDisk) MkdirAll(dir string) error {
 			return err
 		}
 		d.mounts[t] = m
+		d.mountsChanged = true
 	}
 	return m.MkdirAll(c)
 }
@@ -287,10 +295,20 @@ func (d *simDisk) SyncDir(dir string) error {
 		if err := d.root.SyncDir("."); err != nil {
 			return err
 		}
-		d.durableMounts = maps.Clone(d.mounts)
+		d.syncMounts()
 		return nil
 	}
 	return d.md(dir).SyncDir(dir)
+}
+
+// syncMounts makes the top-level entries durable (a directory sync of the
+// root): durableMounts becomes a copy of mounts, unless it is one already.
+func (d *simDisk) syncMounts() {
+	if !d.mountsChanged {
+		return
+	}
+	d.durableMounts = maps.Clone(d.mounts)
+	d.mountsChanged = false
 }
 
 // undurableChanges counts the names a power loss would revert now: files
@@ -457,6 +475,7 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 		d.mounts[t] = d.durableMounts[t].Crash(keep)
 	}
 	d.durableMounts = maps.Clone(d.mounts)
+	d.mountsChanged = false
 	d.synced = map[string]int64{}
 	d.segs = nil // every mount is a new memdisk
 	flipped := 0

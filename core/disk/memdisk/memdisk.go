@@ -257,35 +257,39 @@ func Clean(name string) string {
 
 // isClean reports that path.Clean(p) == p for a relative p without NUL
 // bytes: p is "." or its elements are neither empty (a leading, doubled or
-// trailing slash) nor "." nor "..".
+// trailing slash) nor "." nor "..". Bytes above '/' (digits, letters, '_')
+// cannot start any of these, so they cost one comparison each.
 func isClean(p string) bool {
 	if p == "." {
 		return true
 	}
-	start := 0
-	for i := 0; i <= len(p); i++ {
-		if i < len(p) {
-			switch p[i] {
-			case 0:
-				return false
-			case '/':
-			default:
-				continue
-			}
+	if p == "" || p[len(p)-1] == '/' {
+		return false
+	}
+	atStart := true // p[i] starts an element
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c > '/' {
+			atStart = false
+			continue
 		}
-		switch i - start {
+		switch c {
 		case 0:
 			return false
-		case 1:
-			if p[start] == '.' {
-				return false
+		case '/':
+			if atStart {
+				return false // an empty element
 			}
-		case 2:
-			if p[start] == '.' && p[start+1] == '.' {
+			atStart = true
+			continue
+		case '.':
+			// "." or ".." as a whole element.
+			if atStart && (i+1 == len(p) || p[i+1] == '/' ||
+				(p[i+1] == '.' && (i+2 == len(p) || p[i+2] == '/'))) {
 				return false
 			}
 		}
-		start = i + 1
+		atStart = false
 	}
 	return true
 }
