@@ -152,7 +152,9 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log,
 		keepSynced:     b.KeepSyncedDamage,
 		markUncertain:  b.MarkUncertainCut,
 	}
-	if err := l.recover(nowMs); err != nil {
+	err := l.recover(nowMs)
+	l.scanBuf = nil // recovery's alone
+	if err != nil {
 		l.closeFiles()
 		return nil, fmt.Errorf("partlog: open %s: %w", dir, err)
 	}
@@ -231,6 +233,9 @@ type Log struct {
 	// (checkInvariants).
 	checkedSegs []*segment
 	sinceFull   int
+	// scanBuf is the window the recovery scan reads segments through
+	// (scanner.reuse), dropped when the open ends.
+	scanBuf []byte
 }
 
 // Append validates one or more v2 record batches (the Records field of one

@@ -339,7 +339,7 @@ func (l *Log) scanSegment(s *segment, trusted, checkIndex bool) (bad bool, cutPo
 			return false, 0, nil, err
 		}
 	}
-	sc := scanner{f: s.log, limit: size}
+	sc := scanner{f: s.log, limit: size, reuse: &l.scanBuf}
 	expect := s.base
 	pos := int64(0)
 	limit := size

@@ -306,9 +306,8 @@ func (s *segment) headerAt(pos, limit, expect int64) (record.Header, error) {
 }
 
 // structuralCheck validates a header's framing in place at pos.
-func structuralCheck(hdr []byte, pos, limit, expect int64) (record.Header, error) {
-	h, err := record.ParseHeader(hdr)
-	if err != nil {
+func structuralCheck(hdr []byte, pos, limit, expect int64) (h record.Header, err error) {
+	if err := record.ParseHeaderInto(hdr, &h); err != nil {
 		return record.Header{}, fmt.Errorf("%w: at position %d: %w", errStructure, pos, err)
 	}
 	switch {
@@ -367,6 +366,10 @@ type scanner struct {
 	limit int64 // bytes to scan
 	buf   []byte
 	start int64 // file position of buf[0]
+	// reuse, when set, lends the window's memory and keeps a larger one:
+	// the segments of one recovery are scanned one after the other
+	// through one buffer instead of one each.
+	reuse *[]byte
 }
 
 // scanWindow is the read-ahead of a scanner.
@@ -381,8 +384,14 @@ func (sc *scanner) bytes(pos int64, n int) ([]byte, error) {
 	if want < n {
 		return nil, fmt.Errorf("%w: %d bytes left at position %d, need %d", errStructure, sc.limit-pos, pos, n)
 	}
+	if cap(sc.buf) < want && sc.reuse != nil && cap(*sc.reuse) >= want {
+		sc.buf = *sc.reuse
+	}
 	if cap(sc.buf) < want {
 		sc.buf = make([]byte, want)
+		if sc.reuse != nil {
+			*sc.reuse = sc.buf
+		}
 	}
 	sc.buf = sc.buf[:want]
 	if err := readFull(sc.f, sc.buf, pos); err != nil {
