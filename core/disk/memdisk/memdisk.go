@@ -147,8 +147,9 @@ type Disk struct {
 	syncs      int
 	lock       lockState // see lock.go
 	// names counts the changes of names, current or durable
-	// (NamesVersion).
-	names uint64
+	// (NamesVersion); durableNames those of durable names
+	// (DurableNamesVersion).
+	names, durableNames uint64
 	// pending holds, per directory, the names directly inside it whose
 	// entry (file or directory, current or durable) changed since its
 	// last SyncDir (touch): every other name of the directory is durable
@@ -228,6 +229,17 @@ func (d *Disk) SetFault(f func(op Op, name string) error) { d.fault = f }
 // pending. A Disk returned by Crash counts on from the crashed one's
 // version.
 func (d *Disk) NamesVersion() uint64 { return d.names }
+
+// DurableNamesVersion changes whenever a durable name changes (what
+// DurableNames lists and whether a crash keeps it: a sync that made a name
+// durable or forgot one, a durable directory entry written or forgotten),
+// and may change at other times too; creations, removals and renames that
+// no sync has made durable yet leave it. A Disk returned by Crash counts
+// on from the crashed one's version.
+func (d *Disk) DurableNamesVersion() uint64 { return d.durableNames }
+
+// bumpDurable notes a change of a durable name (DurableNamesVersion).
+func (d *Disk) bumpDurable() { d.durableNames++ }
 
 // SyncCount is the number of successful File.Sync calls so far
 // (WriteFileAtomic's internal sync included), for tests that count fsyncs.
@@ -447,6 +459,7 @@ func (d *Disk) RemoveAll(name string) error {
 		d.touch(c)
 		if d.dirsAtOnce {
 			delete(d.durable, c)
+			d.bumpDurable()
 		}
 		return nil
 	}
@@ -488,6 +501,7 @@ func (d *Disk) removeTree(dir string) {
 // purgeDurable forgets every durable name below dir (and dir itself,
 // unless it is the root): the directory they lived in is gone for good.
 func (d *Disk) purgeDurable(dir string) {
+	d.bumpDurable()
 	prefix := dir + "/"
 	if dir == "." {
 		prefix = ""
@@ -576,7 +590,7 @@ func (d *Disk) MkdirAll(dir string) error {
 		for _, p := range ancestors(c) {
 			if d.durableDirs[p] != d.dirs[p] {
 				d.bumpNames()
-				d.purgeDurable(p)
+				d.purgeDurable(p) // bumps DurableNamesVersion
 				d.durableDirs[p] = d.dirs[p]
 				d.durableDirIn[p] = d.dirs[dirOf(p)]
 				d.touch(p)
@@ -695,6 +709,7 @@ func (d *Disk) syncDir(dir string) {
 	clear(set)
 	if changed {
 		d.bumpNames()
+		d.bumpDurable()
 	}
 }
 
@@ -779,6 +794,7 @@ func (d *Disk) syncDirScan(dir string) {
 	}
 	if changed {
 		d.bumpNames()
+		d.bumpDurable()
 	}
 	clear(d.pending[dir])
 }
@@ -914,6 +930,7 @@ func (d *Disk) Crash(keep func(n int) int) *Disk {
 	nd.dirsAtOnce = d.dirsAtOnce
 	nd.gen = d.gen
 	nd.names = d.names + 1
+	nd.durableNames = d.durableNames + 1
 	for k, g := range d.durableDirs {
 		if k != "." && d.dirSurvives(k) {
 			nd.dirs[k] = g

@@ -670,6 +670,7 @@ func TestSyncDirShortcutMatchesScan(t *testing.T) {
 				name, data := file(), []byte{byte(step), 1}
 				op = func(d *Disk) error { return d.WriteFileAtomic(name, data) }
 			}
+			durableBefore, versionBefore := fast.DurableNames(), fast.DurableNamesVersion()
 			errFast, errScan := op(fast), op(scan)
 			if (errFast == nil) != (errScan == nil) {
 				t.Fatalf("seed %d step %d: errors differ: %v vs %v", seed, step, errFast, errScan)
@@ -686,6 +687,9 @@ func TestSyncDirShortcutMatchesScan(t *testing.T) {
 			sort.Strings(naive)
 			if got := fast.DurableNames(); !slices.Equal(got, naive) {
 				t.Fatalf("seed %d step %d: DurableNames %v, fileSurvives keeps %v", seed, step, got, naive)
+			}
+			if fast.DurableNamesVersion() == versionBefore && !slices.Equal(naive, durableBefore) {
+				t.Fatalf("seed %d step %d: durable names went from %v to %v, DurableNamesVersion stayed", seed, step, durableBefore, naive)
 			}
 			if fast.NamesVersion() != scan.NamesVersion() {
 				t.Fatalf("seed %d step %d: names versions %d and %d", seed, step, fast.NamesVersion(), scan.NamesVersion())
