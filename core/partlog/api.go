@@ -165,8 +165,8 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log,
 type Log struct {
 	d   disk.Disk
 	dir string
-	// prefix is dir + "/" when dir is plain (segPath), for path and
-	// segPath to build file paths without checking dir again; "" if not.
+	// prefix is dir + "/" when dir is plain (plainDir), for path and
+	// segFilePath to build file paths without checking dir again; "" if not.
 	prefix string
 	cfg    Config
 

@@ -13,8 +13,8 @@ func TestLogPaths(t *testing.T) {
 		l := &Log{dir: dir, prefix: pathPrefix(dir)}
 		for _, base := range []int64{0, 7, 1234567890123, -5} {
 			for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-				if got, want := l.segPath(base, suffix), path.Join(dir, segmentName(base, suffix)); got != want {
-					t.Errorf("dir %q: segPath(%d, %q) = %q, want %q", dir, base, suffix, got, want)
+				if got, want := l.segFilePath(base, suffix), path.Join(dir, segmentName(base, suffix)); got != want {
+					t.Errorf("dir %q: segFilePath(%d, %q) = %q, want %q", dir, base, suffix, got, want)
 				}
 			}
 		}

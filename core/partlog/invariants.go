@@ -221,7 +221,7 @@ func (l *Log) checkInvariantsDeep() error {
 		}
 		indexed = s.index
 		if s.sealed {
-			data, err := l.d.ReadFile(l.segPath(s.base, indexSuffix))
+			data, err := l.d.ReadFile(l.segFilePath(s.base, indexSuffix))
 			if err != nil {
 				return err
 			}

@@ -55,7 +55,7 @@ func (l *Log) walk(s *segment, pos, expect, offset int64) (int64, record.Header,
 func (l *Log) readDamage(s *segment, offset, pos int64, err error) error {
 	damage := errors.Is(err, errStructure) || errors.Is(err, record.ErrCorrupt) || errors.Is(err, record.ErrOldMagic) || errors.Is(err, errShortRead)
 	if damage && offset >= l.durableEnd {
-		return fmt.Errorf("%w: %s at offset %d (position %d): %w", ErrUnsyncedLost, l.segPath(s.base, logSuffix), offset, pos, err)
+		return fmt.Errorf("%w: %s at offset %d (position %d): %w", ErrUnsyncedLost, l.segFilePath(s.base, logSuffix), offset, pos, err)
 	}
 	return l.corruptAt(s, offset, pos, err)
 }
