@@ -61,7 +61,15 @@ func (d *simDisk) segmentFilesOf(md *memdisk.Disk, dir string, durable bool) []s
 	if durable {
 		if v := md.DurableNamesVersion(); !ix.durableOK || ix.durableVersion != v {
 			ix.durableOK, ix.durableVersion = true, v
-			ix.durable = segFilesOf(dir, md.DurableNamesFunc(func(name string) bool { return inSegmentDir(dir, name) }))
+			// The names come unsorted: sortSegFiles orders them.
+			var out []segFile
+			md.EachDurableName(func(name string) bool { return inSegmentDir(dir, name) }, func(name string) {
+				if base, ok := segmentBase(dir, name); ok {
+					out = append(out, segFile{base: base, name: name})
+				}
+			})
+			sortSegFiles(out)
+			ix.durable = out
 		}
 		return ix.durable
 	}
@@ -87,6 +95,13 @@ func segFilesOf(dir string, names []string) []segFile {
 			out = append(out, segFile{base: base, name: name})
 		}
 	}
+	sortSegFiles(out)
+	return out
+}
+
+// sortSegFiles orders segment files by base offset whatever their order
+// (names are unique, so no two compare equal).
+func sortSegFiles(out []segFile) {
 	slices.SortFunc(out, func(a, b segFile) int {
 		switch {
 		case a.base != b.base:
@@ -100,7 +115,6 @@ func segFilesOf(dir string, names []string) []segFile {
 			return strings.Compare(b.name, a.name)
 		}
 	})
-	return out
 }
 
 // segmentHolding returns the segment of segs (sorted by base) with the

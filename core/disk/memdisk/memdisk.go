@@ -1026,6 +1026,16 @@ func (d *Disk) DurableNames() []string { return d.DurableNamesFunc(nil) }
 // a checker looking for a few files spares the check of all the others.
 func (d *Disk) DurableNamesFunc(keep func(name string) bool) []string {
 	var out []string
+	d.EachDurableName(keep, func(name string) { out = append(out, name) })
+	sort.Strings(out)
+	return out
+}
+
+// EachDurableName calls fn with every durable file name that keep accepts
+// (every one when keep is nil), in no particular order: DurableNamesFunc
+// without its list and sort, for a caller that orders the names its own
+// way. fn must not change the disk.
+func (d *Disk) EachDurableName(keep func(name string) bool, fn func(name string)) {
 	// Names of one directory share its survival (fileSurvives walks the
 	// directories up to the root): it is looked up once per run of names
 	// with the same parent and generation.
@@ -1040,11 +1050,9 @@ func (d *Disk) DurableNamesFunc(keep func(name string) bool) []string {
 			parent, in, survives, known = p, i, d.survives(p, i), true
 		}
 		if survives {
-			out = append(out, k)
+			fn(k)
 		}
 	}
-	sort.Strings(out)
-	return out
 }
 
 // Synced returns the contents of name that a power loss would keep for
