@@ -632,7 +632,9 @@
 // and parses headers into place (a 40-segment reopen: 1.0 ms -> 0.5 ms,
 // 384 -> 74 KB); a root directory sync copies the mount table only when
 // it changed; CheckInvariants skips the sealed segments while the segment
-// list is the one it last checked in full (and every 64th check).
+// list is the one it last checked in full (and every 64th check). The
+// 100-seed sweep at 20000, alternated three times on a shared machine:
+// 16.1, 16.5, 16.2 user CPU s before, 15.1, 15.4, 15.5 after (about 6%).
 //
 // # Not simulated (yet)
 //
