@@ -140,13 +140,12 @@ func (n *simNode) coverBrokerLog(msg string, args []any) {
 }
 
 // coverOpen counts a segment roll: a new segment file (a .log whose name,
-// its base offset, is not zero) created on the disk.
-func (d *simDisk) coverOpen(name string, create bool) {
-	if !create || !strings.HasSuffix(name, ".log") || strings.Trim(strings.TrimSuffix(path.Base(name), ".log"), "0") == "" {
+// its base offset, is not zero) created on the disk. Called for an open
+// with create; exists says the file was there already (an open, not a
+// creation).
+func (d *simDisk) coverOpen(name string, exists bool) {
+	if exists || !strings.HasSuffix(name, ".log") || strings.Trim(strings.TrimSuffix(path.Base(name), ".log"), "0") == "" {
 		return
-	}
-	if _, err := d.md(name).OpenFile(name, false); err == nil {
-		return // it exists: an open, not a creation
 	}
 	d.w.cover("segment-roll")
 }

@@ -41,6 +41,9 @@ type simDisk struct {
 	root          *memdisk.Disk
 	mounts        map[string]*memdisk.Disk
 	durableMounts map[string]*memdisk.Disk
+	// mountsChanged: mounts changed since durableMounts was copied from
+	// it (syncMounts). Every partition open syncs the root.
+	mountsChanged bool
 	rng           *Rand
 	// failRng draws, for an fsync failed by an injected I/O error, what
 	// the kernel did to its pages (its own stream, so that the other
@@ -72,8 +75,11 @@ func top(c string) (string, bool) {
 // md returns the memdisk that holds name: the mount of its top-level
 // directory, or the root (also for names under a directory that does not
 // exist, so that memdisk reports them as absent).
-func (d *simDisk) md(name string) *memdisk.Disk {
-	t, _ := top(path.Clean(name))
+func (d *simDisk) md(name string) *memdisk.Disk { return d.mdClean(memdisk.Clean(name)) }
+
+// mdClean is md for a name cleaned already.
+func (d *simDisk) mdClean(c string) *memdisk.Disk {
+	t, _ := top(c)
 	if m := d.mounts[t]; m != nil {
 		return m
 	}
@@ -136,51 +142,59 @@ func (d *simDisk) OpenFile(name string, create bool) (disk.File, error) {
 	if err := d.fault("read", name, false); err != nil {
 		return nil, err
 	}
-	d.coverOpen(name, create)
-	if create {
-		d.noteSegmentCreate(name)
+	// The name is cleaned once here, for the mount lookup, the coverage
+	// counters and memdisk (whose own cleaning of a clean name is a scan).
+	c := memdisk.Clean(name)
+	m := d.mdClean(c)
+	if create && (strings.HasSuffix(name, ".log") || strings.HasSuffix(path.Base(name), ".log")) {
+		_, exists := m.Current(c)
+		d.coverOpen(name, exists)
+		d.noteSegmentCreate(m, name, exists)
 	}
-	f, err := d.md(name).OpenFile(name, create)
+	f, err := m.OpenFile(c, create)
 	if err != nil {
 		return nil, err
 	}
-	return &simFile{d: d, f: f, name: path.Clean(name)}, nil
+	return &simFile{d: d, f: f, name: c}, nil
 }
 
 func (d *simDisk) ReadFile(name string) ([]byte, error) {
 	if err := d.fault("read", name, false); err != nil {
 		return nil, err
 	}
-	return d.md(name).ReadFile(name)
+	c := memdisk.Clean(name)
+	return d.mdClean(c).ReadFile(c)
 }
 
 func (d *simDisk) WriteFileAtomic(name string, data []byte) error {
 	if err := d.fault("write", name, true); err != nil {
 		return err
 	}
-	if err := d.md(name).WriteFileAtomic(name, data); err != nil {
+	c := memdisk.Clean(name)
+	if err := d.mdClean(c).WriteFileAtomic(c, data); err != nil {
 		return err
 	}
-	if _, below := top(path.Clean(name)); !below {
+	if _, below := top(c); !below {
 		// Its directory fsync was of the root: the top-level entries
 		// (partition directories) became durable with it.
-		d.durableMounts = maps.Clone(d.mounts)
+		d.syncMounts()
 	}
 	// A temporary file, its fsync, a rename and a directory fsync, all on
 	// the event loop.
 	d.node.spend(d.writeLatency() + 2*d.syncLatency())
-	d.synced[path.Clean(name)] = int64(len(data))
+	d.synced[c] = int64(len(data))
 	return nil
 }
 
 func (d *simDisk) Remove(name string) error {
-	c := path.Clean(name)
+	c := memdisk.Clean(name)
 	if err := d.md(c).Remove(c); err != nil {
 		return err
 	}
 	if t, below := top(c); !below && d.mounts[t] != nil {
 		d.forgetSegIndex(d.mounts[t])
 		delete(d.mounts, t) // an empty top-level directory went
+		d.mountsChanged = true
 	}
 	delete(d.synced, c)
 	d.noteSegmentRemoved(c)
@@ -188,9 +202,10 @@ func (d *simDisk) Remove(name string) error {
 }
 
 func (d *simDisk) RemoveAll(name string) error {
-	c := path.Clean(name)
+	c := memdisk.Clean(name)
 	if c == "." {
 		d.mounts = map[string]*memdisk.Disk{}
+		d.mountsChanged = true
 		d.segs = nil
 	}
 	if err := d.md(c).RemoveAll(c); err != nil {
@@ -201,6 +216,7 @@ func (d *simDisk) RemoveAll(name string) error {
 			d.forgetSegIndex(m)
 		}
 		delete(d.mounts, t)
+		d.mountsChanged = true
 	}
 	for k := range d.synced {
 		if k == c || strings.HasPrefix(k, c+"/") {
@@ -211,13 +227,13 @@ func (d *simDisk) RemoveAll(name string) error {
 }
 
 func (d *simDisk) Rename(oldName, newName string) error {
-	if t1, _ := top(path.Clean(oldName)); t1 != func() string { t, _ := top(path.Clean(newName)); return t }() {
+	if t1, _ := top(memdisk.Clean(oldName)); t1 != func() string { t, _ := top(memdisk.Clean(newName)); return t }() {
 		return fmt.Errorf("sim: rename %s to %s across directories is not simulated", oldName, newName)
 	}
 	if err := d.md(oldName).Rename(oldName, newName); err != nil {
 		return err
 	}
-	o, n := path.Clean(oldName), path.Clean(newName)
+	o, n := memdisk.Clean(oldName), memdisk.Clean(newName)
 	if s, ok := d.synced[o]; ok {
 		d.synced[n] = s
 		delete(d.synced, o)
@@ -229,7 +245,7 @@ func (d *simDisk) MkdirAll(dir string) error {
 	if err := d.fault("write", dir, true); err != nil {
 		return err
 	}
-	c := path.Clean(dir)
+	c := memdisk.Clean(dir)
 	if c == "." {
 		return nil
 	}
@@ -249,6 +265,7 @@ func (d *simDisk) MkdirAll(dir string) error {
 			return err
 		}
 		d.mounts[t] = m
+		d.mountsChanged = true
 	}
 	return m.MkdirAll(c)
 }
@@ -257,7 +274,7 @@ func (d *simDisk) List(dir string) ([]string, error) {
 	if err := d.fault("read", dir, false); err != nil {
 		return nil, err
 	}
-	c := path.Clean(dir)
+	c := memdisk.Clean(dir)
 	if c != "." {
 		return d.md(c).List(c)
 	}
@@ -274,14 +291,24 @@ func (d *simDisk) SyncDir(dir string) error {
 	if err := d.fault("sync", dir, false); err != nil {
 		return err
 	}
-	if path.Clean(dir) == "." {
+	if memdisk.Clean(dir) == "." {
 		if err := d.root.SyncDir("."); err != nil {
 			return err
 		}
-		d.durableMounts = maps.Clone(d.mounts)
+		d.syncMounts()
 		return nil
 	}
 	return d.md(dir).SyncDir(dir)
+}
+
+// syncMounts makes the top-level entries durable (a directory sync of the
+// root): durableMounts becomes a copy of mounts, unless it is one already.
+func (d *simDisk) syncMounts() {
+	if !d.mountsChanged {
+		return
+	}
+	d.durableMounts = maps.Clone(d.mounts)
+	d.mountsChanged = false
 }
 
 // undurableChanges counts the names a power loss would revert now: files
@@ -448,12 +475,14 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 		d.mounts[t] = d.durableMounts[t].Crash(keep)
 	}
 	d.durableMounts = maps.Clone(d.mounts)
+	d.mountsChanged = false
 	d.synced = map[string]int64{}
 	d.segs = nil // every mount is a new memdisk
 	flipped := 0
 	for _, name := range d.durableNames() {
-		data, err := d.md(name).ReadFile(name)
-		if err != nil {
+		// Only the size is needed: Current, not ReadFile's copy.
+		data, ok := d.md(name).Current(name)
+		if !ok {
 			continue
 		}
 		size := int64(len(data))
@@ -504,8 +533,8 @@ func (d *simDisk) safeFlipTargets() []string {
 
 // flipBit flips one random bit of name (current and synced contents).
 func (d *simDisk) flipBit(name string) (int64, bool) {
-	data, err := d.md(name).ReadFile(name)
-	if err != nil || len(data) == 0 {
+	data, ok := d.md(name).Current(name) // its size alone
+	if !ok || len(data) == 0 {
 		return 0, false
 	}
 	off := d.rng.Int63n(int64(len(data)))

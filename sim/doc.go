@@ -655,6 +655,21 @@
 // moves (checkpoint rewrites do), which a durable-names version in
 // memdisk would avoid.
 //
+// A fifth round, on the storage path (same traces on 40 + 20 seeds at
+// each step): the read path (client and replica fetches, the scrubber)
+// decodes only the frame fields it checks and compares the CRC alone;
+// memdisk's directory sync looks only at the names touched since the
+// directory's last sync (it walked every name, at every roll and every
+// checkpoint); names are cleaned with one scan; the durable segment index
+// of the hw-durable rule is rebuilt only when a durable name changed
+// (DurableNamesVersion); recovery scans all segments through one window
+// and parses headers into place (a 40-segment reopen: 1.0 ms -> 0.5 ms,
+// 384 -> 74 KB); a root directory sync copies the mount table only when
+// it changed; CheckInvariants skips the sealed segments while the segment
+// list is the one it last checked in full (and every 64th check). The
+// 100-seed sweep at 20000, alternated three times on a shared machine:
+// 16.1, 16.5, 16.2 user CPU s before, 15.1, 15.4, 15.5 after (about 6%).
+//
 // # Not simulated (yet)
 //
 // Consumer groups and transactions; compression; retention by time

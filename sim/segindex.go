@@ -12,17 +12,20 @@ import (
 // the names in one partition directory: its segment files, current and
 // durable (those a power loss keeps), by base offset. The hw-durable rule
 // looks a batch up on several disks for every new high watermark served;
-// walking and sorting the names each time was 4% of a cluster run. An index
-// is valid while its memdisk's NamesVersion stays: any create, rename,
-// removal or directory sync moves it, so a lookup never sees names older
-// than the disk's.
+// walking and sorting the names each time was 4% of a cluster run. The
+// current list is valid while its memdisk's NamesVersion stays (any
+// create, rename, removal or directory sync moves it), the durable one
+// while its DurableNamesVersion stays (any change of a durable name moves
+// it; a segment created or removed moves it only once a directory sync
+// made that durable), so a lookup never sees names older than the disk's.
 type segIndex struct {
-	dir     string
-	version uint64
+	dir string
 	// segs and durable hold the segment files (full names, sorted by
-	// base offset), nil until asked for; ok says which were built.
-	segs, durable     []segFile
-	segsOK, durableOK bool
+	// base offset), nil until asked for; ok says which were built, at
+	// which version of the names.
+	segs, durable               []segFile
+	segsOK, durableOK           bool
+	segsVersion, durableVersion uint64
 }
 
 // segFile is one segment file and its base offset.
@@ -31,15 +34,15 @@ type segFile struct {
 	name string
 }
 
-// segIndexOf returns the index of dir on md, rebuilt lazily when md's
-// names changed since it was built.
+// segIndexOf returns the index of dir on md; its lists are rebuilt
+// lazily (segmentFilesOf).
 func (d *simDisk) segIndexOf(md *memdisk.Disk, dir string) *segIndex {
 	if d.segs == nil {
 		d.segs = map[*memdisk.Disk]*segIndex{}
 	}
 	ix := d.segs[md]
-	if ix == nil || ix.dir != dir || ix.version != md.NamesVersion() {
-		ix = &segIndex{dir: dir, version: md.NamesVersion()}
+	if ix == nil || ix.dir != dir {
+		ix = &segIndex{dir: dir}
 		d.segs[md] = ix
 	}
 	return ix
@@ -56,14 +59,23 @@ func (d *simDisk) forgetSegIndex(md *memdisk.Disk) { delete(d.segs, md) }
 func (d *simDisk) segmentFilesOf(md *memdisk.Disk, dir string, durable bool) []segFile {
 	ix := d.segIndexOf(md, dir)
 	if durable {
-		if !ix.durableOK {
-			ix.durableOK = true
-			ix.durable = segFilesOf(dir, md.DurableNamesFunc(func(name string) bool { return inSegmentDir(dir, name) }))
+		if v := md.DurableNamesVersion(); !ix.durableOK || ix.durableVersion != v {
+			ix.durableOK, ix.durableVersion = true, v
+			// The names come unsorted: sortSegFiles orders them.
+			var out []segFile
+			md.EachDurableName(func(name string) bool { return inSegmentDir(dir, name) }, func(name string) {
+				if base, ok := segmentBase(dir, name); ok {
+					out = append(out, segFile{base: base, name: name})
+				}
+			})
+			sortSegFiles(out)
+			ix.durable = out
 		}
 		return ix.durable
 	}
-	if !ix.segsOK {
-		ix.segsOK = true
+	if v := md.NamesVersion(); !ix.segsOK || ix.segsVersion != v {
+		ix.segsOK, ix.segsVersion = true, v
+		ix.segs = nil
 		if list, err := md.List(dir); err == nil {
 			var names []string
 			for _, name := range list {
@@ -83,6 +95,13 @@ func segFilesOf(dir string, names []string) []segFile {
 			out = append(out, segFile{base: base, name: name})
 		}
 	}
+	sortSegFiles(out)
+	return out
+}
+
+// sortSegFiles orders segment files by base offset whatever their order
+// (names are unique, so no two compare equal).
+func sortSegFiles(out []segFile) {
 	slices.SortFunc(out, func(a, b segFile) int {
 		switch {
 		case a.base != b.base:
@@ -96,7 +115,6 @@ func segFilesOf(dir string, names []string) []segFile {
 			return strings.Compare(b.name, a.name)
 		}
 	})
-	return out
 }
 
 // segmentHolding returns the segment of segs (sorted by base) with the

@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/core/disk/memdisk"
 	lin "github.com/chronik-streaming/chronik/linearizability"
 )
 
@@ -410,16 +411,16 @@ func (d *simDisk) firstLog(name string) string {
 }
 
 // noteSegmentCreate counts a roll, seen from the simulated disk: a new
-// segment file created next to an older one. Called before the open.
-func (d *simDisk) noteSegmentCreate(name string) {
+// segment file created next to an older one. Called before the open, on
+// name's mount m; exists says the file is there already. Any older
+// segment will do, so the walk stops at the first one found instead of
+// looking for the first (firstLog).
+func (d *simDisk) noteSegmentCreate(m *memdisk.Disk, name string, exists bool) {
 	file := path.Base(name)
-	if !strings.HasSuffix(file, ".log") {
+	if !strings.HasSuffix(file, ".log") || exists {
 		return
 	}
-	if _, exists := d.md(name).Current(name); exists {
-		return
-	}
-	if first := d.firstLog(name); first != "" && first < file {
+	if m.AnyFile(path.Dir(name), func(n string) bool { return strings.HasSuffix(n, ".log") && n < file }) {
 		d.w.cover("segment-roll")
 	}
 }

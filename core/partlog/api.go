@@ -152,13 +152,16 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log,
 	cfg = cfg.normalized()
 	l := &Log{
 		d: d, dir: dir, cfg: cfg, lastNowMs: nowMs,
+		prefix:         pathPrefix(dir),
 		producers:      newProducerTable(cfg.MaxProducerIDs),
 		maxLeaderEpoch: max(b.MaxLeaderEpoch, -1),
 		keepSynced:     b.KeepSyncedDamage,
 		markUncertain:  b.MarkUncertainCut,
 		trackSynced:    b.TrackSyncedEnd,
 	}
-	if err := l.recover(nowMs); err != nil {
+	err := l.recover(nowMs)
+	l.scanBuf = nil // recovery's alone
+	if err != nil {
 		l.closeFiles()
 		return nil, fmt.Errorf("partlog: open %s: %w", dir, err)
 	}
@@ -169,7 +172,10 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log,
 type Log struct {
 	d   disk.Disk
 	dir string
-	cfg Config
+	// prefix is dir + "/" when dir is plain (plainDir), for path and
+	// segFilePath to build file paths without checking dir again; "" if not.
+	prefix string
+	cfg    Config
 
 	// segs are ordered by base offset and contiguous; the last one is the
 	// active segment. Never empty while the log is open.
@@ -240,6 +246,14 @@ type Log struct {
 	// (zero: never checked). A broker checks every partition after every
 	// event of the simulator, and most partitions are idle at most events.
 	changes, checkedAt uint64
+	// checkedSegs is the segment list as the last check that looked at
+	// every segment found it, and sinceFull counts the checks since
+	// (checkInvariants).
+	checkedSegs []*segment
+	sinceFull   int
+	// scanBuf is the window the recovery scan reads segments through
+	// (scanner.reuse), dropped when the open ends.
+	scanBuf []byte
 }
 
 // Append validates one or more v2 record batches (the Records field of one

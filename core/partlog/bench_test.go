@@ -94,3 +94,49 @@ func BenchmarkRead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReopen measures the recovery of a log of 40 small segments
+// (8 KiB, small batches, as the simulator's logs often are), most of them
+// below the checkpointed recovery point: what a broker pays per partition
+// at a restart.
+func BenchmarkReopen(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 8192
+	cfg.IndexIntervalBytes = 1024
+	d := memdisk.New()
+	l, err := Open(d, "bench-0", cfg, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := record.SimpleBatch(2, 100, 1_700_000_000_000, 7)
+	for l.Segments() < 40 {
+		if _, err := l.Append(batch, 0, 0); err != nil {
+			b.Fatal(err)
+		}
+		if l.LogEndOffset()%64 == 0 {
+			if job, ok := l.StartSync(); ok {
+				l.FinishSync(job, job.Run())
+			}
+			l.SetHighWatermark(l.DurableEndOffset())
+			if err := l.Checkpoint(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if job, ok := l.StartSync(); ok {
+		l.FinishSync(job, job.Run())
+	}
+	if err := l.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		l, err := Reopen(d, "bench-0", cfg, 0, OpenBounds{DurableEnd: -1, MaxLeaderEpoch: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

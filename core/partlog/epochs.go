@@ -67,7 +67,17 @@ func (c *epochCache) truncateFromStart(logStart int64) bool {
 // epochAt is the epoch of the entry covering offset; ok=false when offset
 // lies before the first entry.
 func (c *epochCache) epochAt(offset int64) (int32, bool) {
-	i := sort.Search(len(c.entries), func(i int) bool { return c.entries[i].start > offset })
+	// sort.Search's bisection without its closure call per step: every
+	// batch a read returns is checked against the cache.
+	i, j := 0, len(c.entries)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if c.entries[h].start > offset {
+			j = h
+		} else {
+			i = h + 1
+		}
+	}
 	if i == 0 {
 		return -1, false
 	}

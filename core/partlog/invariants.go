@@ -3,6 +3,7 @@ package partlog
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/chronik-streaming/chronik/core/record"
 )
@@ -18,11 +19,46 @@ func (l *Log) CheckInvariants() {
 	if l.checkedAt == l.changes+1 {
 		return
 	}
-	l.checkInvariants()
+	l.checkInvariantsFrom(l.firstSegToCheck())
 	l.checkedAt = l.changes + 1
 }
 
-func (l *Log) checkInvariants() {
+// fullSegCheckEvery bounds the checks in a row that skip the sealed
+// segments (firstSegToCheck).
+const fullSegCheckEvery = 64
+
+// firstSegToCheck returns the index of the first segment CheckInvariants
+// looks at, and counts the check. The segment checks are per segment and
+// pairwise between neighbours, so a segment that did not change since a
+// check found it good, nor its neighbours, needs no check again. Only the
+// active segment changes while the list stays as it is (appends, syncs
+// and a truncation inside it): every other change of a segment comes
+// with a change of the list itself. A segment is sealed by a roll, which
+// appends a new active one (a seal whose roll then fails leaves a sealed
+// last segment, which the check of the last one reports); its files are
+// released or closed when it leaves the list (deleteSegments, truncation,
+// restartAt) or the log closes (no check then); truncation into a sealed
+// segment drops the segments after it and reopens it as the active one;
+// recovery builds a new Log. A new segment is a new pointer, so the list
+// of pointers never returns to one checked earlier. So while l.segs holds
+// the same pointers as at the last check of every segment, only the last
+// two (the active one and its boundary with the previous one) are checked;
+// every fullSegCheckEvery-th check looks at all of them anyway.
+func (l *Log) firstSegToCheck() int {
+	l.sinceFull++
+	n := len(l.segs)
+	if n <= 2 || l.sinceFull >= fullSegCheckEvery || !slices.Equal(l.checkedSegs, l.segs) {
+		return 0
+	}
+	return n - 2
+}
+
+// checkInvariants checks every segment (tests).
+func (l *Log) checkInvariants() { l.checkInvariantsFrom(0) }
+
+// checkInvariantsFrom checks the segments from index from on, and all
+// else.
+func (l *Log) checkInvariantsFrom(from int) {
 	if l.closed {
 		return
 	}
@@ -33,7 +69,8 @@ func (l *Log) checkInvariants() {
 		broken("no segments")
 	}
 	leo := l.LogEndOffset()
-	for i, s := range l.segs {
+	for i := from; i < len(l.segs); i++ {
+		s := l.segs[i]
 		last := i == len(l.segs)-1
 		switch {
 		case s.log == nil:
@@ -71,6 +108,10 @@ func (l *Log) checkInvariants() {
 				broken("time index of segment %d: entry %d (%d, %d) not increasing or out of range", s.base, j, e.ts, e.rel)
 			}
 		}
+	}
+	if from == 0 {
+		l.checkedSegs = append(l.checkedSegs[:0], l.segs...)
+		l.sinceFull = 0
 	}
 	switch {
 	case l.segs[0].base > l.logStart:
@@ -180,7 +221,7 @@ func (l *Log) checkInvariantsDeep() error {
 		}
 		indexed = s.index
 		if s.sealed {
-			data, err := l.d.ReadFile(l.path(segmentName(s.base, indexSuffix)))
+			data, err := l.d.ReadFile(l.segFilePath(s.base, indexSuffix))
 			if err != nil {
 				return err
 			}

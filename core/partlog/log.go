@@ -151,7 +151,23 @@ func (l *Log) fail(op string, err error) error {
 }
 
 // path returns the disk path of a file in the partition directory.
-func (l *Log) path(name string) string { return segPath(l.dir, name) }
+func (l *Log) path(name string) string {
+	if l.prefix != "" && plainName(name) {
+		return l.prefix + name
+	}
+	return segPath(l.dir, name)
+}
+
+// segFilePath returns the disk path of segment base's file with suffix:
+// l.path(segmentName(base, suffix)) in one allocation, for the names
+// built at every roll, open and removal.
+func (l *Log) segFilePath(base int64, suffix string) string {
+	if l.prefix == "" || base < 0 {
+		return l.path(segmentName(base, suffix))
+	}
+	b := make([]byte, 0, len(l.prefix)+20+len(suffix))
+	return string(appendSegmentName(append(b, l.prefix...), base, suffix))
+}
 
 // segmentIndex returns the index of the segment holding offset: the last
 // one whose base is <= offset.
@@ -200,7 +216,7 @@ func (l *Log) writeEpochCheckpoint() error {
 // (and any index names created just before, by a seal) durable. The
 // directory fsync runs on the event loop, but only once per roll.
 func (l *Log) createSegment(base int64) (*segment, error) {
-	name := l.path(segmentName(base, logSuffix))
+	name := l.segFilePath(base, logSuffix)
 	f, err := l.d.OpenFile(name, true)
 	if err != nil {
 		return nil, fmt.Errorf("create segment %s: %w", name, err)
@@ -229,10 +245,10 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 // to their files and queues every written file for the next sync job.
 func (l *Log) seal(s *segment) error {
 	var err error
-	if s.indexFile, err = l.d.OpenFile(l.path(segmentName(s.base, indexSuffix)), true); err != nil {
+	if s.indexFile, err = l.d.OpenFile(l.segFilePath(s.base, indexSuffix), true); err != nil {
 		return fmt.Errorf("seal segment %d: %w", s.base, err)
 	}
-	if s.timeIndexFile, err = l.d.OpenFile(l.path(segmentName(s.base, timeIndexSuffix)), true); err != nil {
+	if s.timeIndexFile, err = l.d.OpenFile(l.segFilePath(s.base, timeIndexSuffix), true); err != nil {
 		return fmt.Errorf("seal segment %d: %w", s.base, err)
 	}
 	if err := writeWhole(s.indexFile, encodeIndex(s.index)); err != nil {
@@ -291,7 +307,7 @@ func (l *Log) releaseFile(f disk.File) {
 func (l *Log) removeSegmentFiles(base int64) error {
 	var errs []error
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		if err := l.d.Remove(l.path(segmentName(base, suffix))); err != nil && !errors.Is(err, disk.ErrNotExist) {
+		if err := l.d.Remove(l.segFilePath(base, suffix)); err != nil && !errors.Is(err, disk.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -303,7 +319,7 @@ func (l *Log) removeSegmentFiles(base int64) error {
 func (l *Log) removeIndexFiles(base int64) error {
 	var errs []error
 	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
-		if err := l.d.Remove(l.path(segmentName(base, suffix))); err != nil && !errors.Is(err, disk.ErrNotExist) {
+		if err := l.d.Remove(l.segFilePath(base, suffix)); err != nil && !errors.Is(err, disk.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -369,7 +385,7 @@ func (l *Log) forEachHeader(s *segment, limit int64, fn func(h record.Header, po
 // corruptAt wraps a validation failure as ErrCorruptSegment naming the file
 // and offset; I/O errors pass through unchanged in meaning.
 func (l *Log) corruptAt(s *segment, offset, pos int64, err error) error {
-	name := l.path(segmentName(s.base, logSuffix))
+	name := l.segFilePath(s.base, logSuffix)
 	if !errors.Is(err, errStructure) && !errors.Is(err, record.ErrCorrupt) && !errors.Is(err, record.ErrOldMagic) {
 		return fmt.Errorf("partlog: read %s at position %d: %w", name, pos, err)
 	}

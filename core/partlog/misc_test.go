@@ -80,9 +80,58 @@ func TestInvariantsPanic(t *testing.T) {
 					t.Fatalf("panic %v, want one naming %q", r, tc.want)
 				}
 			}()
-			l.CheckInvariants()
+			l.checkInvariants()
 		})
 	}
+}
+
+// TestCheckInvariantsSealedSegments: CheckInvariants looks at the sealed
+// segments again when the segment list changed since it last looked at
+// all of them, and at least every fullSegCheckEvery checks in any case
+// (a damaged sealed segment in an unchanged list, which no method of the
+// log makes, is still reported, later).
+func TestCheckInvariantsSealedSegments(t *testing.T) {
+	setup := func(t *testing.T) *Log {
+		cfg := smallConfig()
+		cfg.SegmentBytes = 200
+		l := openLog(t, memdisk.New(), cfg, 0)
+		for range 4 {
+			mustAppend(t, l, batchOf(3, 100, 1, 1), 1, 0)
+		}
+		if len(l.segs) < 4 {
+			t.Fatalf("%d segments, want at least 4", len(l.segs))
+		}
+		l.CheckInvariants()
+		return l
+	}
+	expectPanic := func(t *testing.T, what string, f func()) {
+		t.Helper()
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(r.(string), "segments contiguous") {
+				t.Fatalf("%s: panic %v, want one naming %q", what, r, "segments contiguous")
+			}
+		}()
+		f()
+	}
+	t.Run("list changed", func(t *testing.T) {
+		l := setup(t)
+		l.segs[0].next-- // damage that no method makes
+		l.segs = l.segs[:len(l.segs):len(l.segs)]
+		l.segs = append(l.segs, &segment{base: l.active().next, next: l.active().next, log: l.active().log})
+		l.segs[len(l.segs)-2].sealed = true
+		l.changes++
+		expectPanic(t, "after a change of the list", l.CheckInvariants)
+	})
+	t.Run("periodic", func(t *testing.T) {
+		l := setup(t)
+		l.segs[0].next--
+		expectPanic(t, "within fullSegCheckEvery checks", func() {
+			for range fullSegCheckEvery {
+				l.changes++
+				l.CheckInvariants()
+			}
+		})
+	})
 }
 
 func TestCloseAndDelete(t *testing.T) {

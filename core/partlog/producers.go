@@ -115,15 +115,24 @@ func (t *producerTable) apply(h record.Header) {
 	if !h.HasProducerID() {
 		return
 	}
+	b := producerBatch{
+		firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
+		firstOffset: h.BaseOffset, lastOffset: h.LastOffset(),
+	}
 	e := t.byID[h.ProducerID]
 	if e == nil {
 		e = &producerEntry{id: h.ProducerID, epoch: h.ProducerEpoch}
+		e.record(h.ProducerEpoch, b)
+		t.put(e)
+		return
 	}
-	e.record(h.ProducerEpoch, producerBatch{
-		firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
-		firstOffset: h.BaseOffset, lastOffset: h.LastOffset(),
-	})
-	t.put(e)
+	// What put does for an entry already in the table, without its two
+	// map operations: it becomes the most recent writer.
+	e.record(h.ProducerEpoch, b)
+	if t.tail != e {
+		t.unlink(e)
+		t.pushBack(e)
+	}
 }
 
 // trimBelow forgets batches that ended before offset (the first offset

@@ -167,7 +167,7 @@ func (l *Log) recover(nowMs int64) error {
 			l.recovery.SegmentsDeleted++
 			continue
 		}
-		f, err := l.d.OpenFile(l.path(segmentName(base, logSuffix)), false)
+		f, err := l.d.OpenFile(l.segFilePath(base, logSuffix), false)
 		if err != nil {
 			return fmt.Errorf("open segment %d: %w", base, err)
 		}
@@ -367,7 +367,7 @@ func (l *Log) scanSegment(s *segment, trusted, checkIndex bool) (bad bool, cutPo
 			return false, 0, nil, err
 		}
 	}
-	sc := scanner{f: s.log, limit: size}
+	sc := scanner{f: s.log, limit: size, reuse: &l.scanBuf}
 	expect := s.base
 	pos := int64(0)
 	limit := size
@@ -561,10 +561,10 @@ func (l *Log) trimFile(s *segment, pos int64) error {
 // scan rebuilt.
 func (l *Log) openSealed(s *segment, rewrite bool) error {
 	var err error
-	if s.indexFile, err = l.d.OpenFile(l.path(segmentName(s.base, indexSuffix)), true); err != nil {
+	if s.indexFile, err = l.d.OpenFile(l.segFilePath(s.base, indexSuffix), true); err != nil {
 		return fmt.Errorf("open index of segment %d: %w", s.base, err)
 	}
-	if s.timeIndexFile, err = l.d.OpenFile(l.path(segmentName(s.base, timeIndexSuffix)), true); err != nil {
+	if s.timeIndexFile, err = l.d.OpenFile(l.segFilePath(s.base, timeIndexSuffix), true); err != nil {
 		return fmt.Errorf("open time index of segment %d: %w", s.base, err)
 	}
 	if rewrite {
@@ -639,7 +639,7 @@ func (l *Log) loadIndexCheck(base int64) (*indexCheck, error) {
 		{indexSuffix, func(b []byte) (err error) { ic.index, err = decodeIndex(b); return }},
 		{timeIndexSuffix, func(b []byte) (err error) { ic.times, err = decodeTimeIndex(b); return }},
 	} {
-		data, err := l.d.ReadFile(l.path(segmentName(base, f.suffix)))
+		data, err := l.d.ReadFile(l.segFilePath(base, f.suffix))
 		if errors.Is(err, disk.ErrNotExist) {
 			ic.bad = true
 			continue

@@ -86,16 +86,20 @@ func segmentName(base int64, suffix string) string {
 	if base < 0 {
 		return fmt.Sprintf("%020d%s", base, suffix)
 	}
-	// What the Sprintf above writes, without its cost: names are built
-	// for every segment a recovery opens.
+	return string(appendSegmentName(make([]byte, 0, 20+len(suffix)), base, suffix))
+}
+
+// appendSegmentName appends segmentName(base, suffix) for base >= 0: what
+// the Sprintf above writes, without its cost (names are built for every
+// segment a recovery opens).
+func appendSegmentName(b []byte, base int64, suffix string) []byte {
 	var digits [20]byte
 	num := strconv.AppendInt(digits[:0], base, 10)
-	b := make([]byte, 0, 20+len(suffix))
 	for range 20 - len(num) {
 		b = append(b, '0')
 	}
 	b = append(b, num...)
-	return string(append(b, suffix...))
+	return append(b, suffix...)
 }
 
 // parseSegmentName splits "<20 digits><suffix>"; ok=false for other names.
@@ -302,9 +306,8 @@ func (s *segment) headerAt(pos, limit, expect int64) (record.Header, error) {
 }
 
 // structuralCheck validates a header's framing in place at pos.
-func structuralCheck(hdr []byte, pos, limit, expect int64) (record.Header, error) {
-	h, err := record.ParseHeader(hdr)
-	if err != nil {
+func structuralCheck(hdr []byte, pos, limit, expect int64) (h record.Header, err error) {
+	if err := record.ParseHeaderInto(hdr, &h); err != nil {
 		return record.Header{}, fmt.Errorf("%w: at position %d: %w", errStructure, pos, err)
 	}
 	switch {
@@ -320,6 +323,42 @@ func structuralCheck(hdr []byte, pos, limit, expect int64) (record.Header, error
 	return h, nil
 }
 
+// frame is what the read path needs of a batch header: record.Header's
+// other fields are never looked at there, and decoding them (twice, with
+// record.Check) cost more than the CRC of a small batch.
+type frame struct {
+	base      int64
+	length    int32
+	epoch     int32
+	lastDelta int32
+	crc       uint32
+}
+
+func (f frame) size() int         { return record.LogOverhead + int(f.length) }
+func (f frame) lastOffset() int64 { return f.base + int64(f.lastDelta) }
+
+// quickFrame decodes the frame of the header hdr at pos and reports
+// whether it passes every check structuralCheck makes (magic 2, a whole
+// header, batchLength at least a header's, the batch inside limit, a
+// non-negative lastOffsetDelta, the expected base offset); when it does
+// not, structuralCheck says why.
+func quickFrame(hdr []byte, pos, limit, expect int64) (frame, bool) {
+	if len(hdr) < record.HeaderSize || hdr[record.OffsetMagic] != record.MagicV2 {
+		return frame{}, false
+	}
+	be := binary.BigEndian
+	f := frame{
+		base:      int64(be.Uint64(hdr[record.OffsetBaseOffset:])),
+		length:    int32(be.Uint32(hdr[record.OffsetBatchLength:])),
+		epoch:     int32(be.Uint32(hdr[record.OffsetPartitionLeaderEpoch:])),
+		lastDelta: int32(be.Uint32(hdr[record.OffsetLastOffsetDelta:])),
+		crc:       be.Uint32(hdr[record.OffsetCRC:]),
+	}
+	ok := f.length >= record.MinBatchLength && pos+int64(f.size()) <= limit &&
+		f.lastDelta >= 0 && (expect < 0 || f.base == expect)
+	return f, ok
+}
+
 // scanner reads a segment file front to back through a bounded window, so
 // that scanning many small batches costs few ReadAt calls.
 type scanner struct {
@@ -327,6 +366,10 @@ type scanner struct {
 	limit int64 // bytes to scan
 	buf   []byte
 	start int64 // file position of buf[0]
+	// reuse, when set, lends the window's memory and keeps a larger one:
+	// the segments of one recovery are scanned one after the other
+	// through one buffer instead of one each.
+	reuse *[]byte
 }
 
 // scanWindow is the read-ahead of a scanner.
@@ -341,8 +384,14 @@ func (sc *scanner) bytes(pos int64, n int) ([]byte, error) {
 	if want < n {
 		return nil, fmt.Errorf("%w: %d bytes left at position %d, need %d", errStructure, sc.limit-pos, pos, n)
 	}
+	if cap(sc.buf) < want && sc.reuse != nil && cap(*sc.reuse) >= want {
+		sc.buf = *sc.reuse
+	}
 	if cap(sc.buf) < want {
 		sc.buf = make([]byte, want)
+		if sc.reuse != nil {
+			*sc.reuse = sc.buf
+		}
 	}
 	sc.buf = sc.buf[:want]
 	if err := readFull(sc.f, sc.buf, pos); err != nil {
@@ -371,9 +420,27 @@ func writeWhole(f disk.File, data []byte) error {
 // clean directory and a plain file name, as the log's own are, one
 // concatenation gives the same string.
 func segPath(dir, name string) string {
-	if dir != "" && dir != "." && dir != "/" && path.Clean(dir) == dir &&
-		name != "" && name != "." && name != ".." && !strings.Contains(name, "/") {
+	if plainDir(dir) && plainName(name) {
 		return dir + "/" + name
 	}
 	return path.Join(dir, name)
+}
+
+// plainDir: dir + "/" + a plain name is what path.Join makes of them.
+func plainDir(dir string) bool {
+	return dir != "" && dir != "." && dir != "/" && path.Clean(dir) == dir
+}
+
+// plainName: a file name that path.Join keeps as it is after a plain
+// directory.
+func plainName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
+}
+
+// pathPrefix is Log.prefix for dir.
+func pathPrefix(dir string) string {
+	if plainDir(dir) {
+		return dir + "/"
+	}
+	return ""
 }

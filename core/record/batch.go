@@ -219,35 +219,48 @@ func IncrementSequence(seq, delta int32) int32 {
 // than ErrTruncated, then requires HeaderSize bytes. It does not check
 // batchLength against len(b) or the CRC; Check does.
 func ParseHeader(b []byte) (Header, error) {
+	var h Header
+	err := ParseHeaderInto(b, &h)
+	return h, err
+}
+
+// ParseHeaderInto is ParseHeader writing into *h (left zero on error),
+// for callers that scan many headers: the 80-byte Header is not copied
+// out of each call.
+func ParseHeaderInto(b []byte, h *Header) error {
 	if len(b) < OffsetMagic+1 {
-		return Header{}, corrupt(ErrTruncated, "%d bytes, need %d to read the magic byte", len(b), OffsetMagic+1)
+		*h = Header{}
+		return corrupt(ErrTruncated, "%d bytes, need %d to read the magic byte", len(b), OffsetMagic+1)
 	}
 	magic := int8(b[OffsetMagic])
 	switch {
 	case magic == 0 || magic == 1:
-		return Header{}, fmt.Errorf("%w: magic %d", ErrOldMagic, magic)
+		*h = Header{}
+		return fmt.Errorf("%w: magic %d", ErrOldMagic, magic)
 	case magic != MagicV2:
-		return Header{}, corrupt(ErrUnknownMagic, "magic %d", magic)
+		*h = Header{}
+		return corrupt(ErrUnknownMagic, "magic %d", magic)
 	}
 	if len(b) < HeaderSize {
-		return Header{}, corrupt(ErrTruncated, "%d bytes, need %d for a v2 header", len(b), HeaderSize)
+		*h = Header{}
+		return corrupt(ErrTruncated, "%d bytes, need %d for a v2 header", len(b), HeaderSize)
 	}
+	b = b[:HeaderSize]
 	be := binary.BigEndian
-	return Header{
-		BaseOffset:           int64(be.Uint64(b[OffsetBaseOffset:])),
-		BatchLength:          int32(be.Uint32(b[OffsetBatchLength:])),
-		PartitionLeaderEpoch: int32(be.Uint32(b[OffsetPartitionLeaderEpoch:])),
-		Magic:                magic,
-		CRC:                  be.Uint32(b[OffsetCRC:]),
-		Attributes:           int16(be.Uint16(b[OffsetAttributes:])),
-		LastOffsetDelta:      int32(be.Uint32(b[OffsetLastOffsetDelta:])),
-		BaseTimestamp:        int64(be.Uint64(b[OffsetBaseTimestamp:])),
-		MaxTimestamp:         int64(be.Uint64(b[OffsetMaxTimestamp:])),
-		ProducerID:           int64(be.Uint64(b[OffsetProducerID:])),
-		ProducerEpoch:        int16(be.Uint16(b[OffsetProducerEpoch:])),
-		BaseSequence:         int32(be.Uint32(b[OffsetBaseSequence:])),
-		RecordCount:          int32(be.Uint32(b[OffsetRecordCount:])),
-	}, nil
+	h.BaseOffset = int64(be.Uint64(b[OffsetBaseOffset:]))
+	h.BatchLength = int32(be.Uint32(b[OffsetBatchLength:]))
+	h.PartitionLeaderEpoch = int32(be.Uint32(b[OffsetPartitionLeaderEpoch:]))
+	h.Magic = magic
+	h.CRC = be.Uint32(b[OffsetCRC:])
+	h.Attributes = int16(be.Uint16(b[OffsetAttributes:]))
+	h.LastOffsetDelta = int32(be.Uint32(b[OffsetLastOffsetDelta:]))
+	h.BaseTimestamp = int64(be.Uint64(b[OffsetBaseTimestamp:]))
+	h.MaxTimestamp = int64(be.Uint64(b[OffsetMaxTimestamp:]))
+	h.ProducerID = int64(be.Uint64(b[OffsetProducerID:]))
+	h.ProducerEpoch = int16(be.Uint16(b[OffsetProducerEpoch:]))
+	h.BaseSequence = int32(be.Uint32(b[OffsetBaseSequence:]))
+	h.RecordCount = int32(be.Uint32(b[OffsetRecordCount:]))
+	return nil
 }
 
 // ComputeCRC returns the CRC-32C of batch[21:], the range the v2 crc
@@ -260,9 +273,8 @@ func ComputeCRC(batch []byte) uint32 {
 // header and exactly len(batch)), a non-negative lastOffsetDelta, and the
 // CRC. It is the check for stored batches; CheckProduce adds the rules for
 // batches arriving from a client.
-func Check(batch []byte) (Header, error) {
-	h, err := ParseHeader(batch)
-	if err != nil {
+func Check(batch []byte) (h Header, err error) {
+	if err := ParseHeaderInto(batch, &h); err != nil {
 		return Header{}, err
 	}
 	if h.BatchLength < MinBatchLength {

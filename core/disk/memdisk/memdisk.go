@@ -147,23 +147,41 @@ type Disk struct {
 	syncs      int
 	lock       lockState // see lock.go
 	// names counts the changes of names, current or durable
-	// (NamesVersion).
-	names uint64
-	// synced holds the directories whose durable entries equal their
-	// current ones, as a SyncDir left them (files keep the inode they had
-	// then, except one rewritten by WriteFileAtomic, which syncs itself):
-	// a SyncDir of such a directory has nothing to do, and the broker
-	// syncs its partition directory after every checkpoint it rewrites,
-	// which walked every name of the partition. Any change of a name
-	// (bumpNames) empties it; scanAlways (tests) ignores it.
-	synced     map[string]struct{}
+	// (NamesVersion); durableNames those of durable names
+	// (DurableNamesVersion).
+	names, durableNames uint64
+	// pending holds, per directory, the names directly inside it whose
+	// entry (file or directory, current or durable) changed since its
+	// last SyncDir (touch): every other name of the directory is durable
+	// as that sync left it, so a sync looks at these alone. A sync walked
+	// every name of the disk before, and the broker syncs its partition
+	// directory at every segment roll and after every checkpoint it
+	// rewrites. scanAlways (tests) walks every name instead.
+	pending    map[string]map[string]struct{}
 	scanAlways bool
 }
 
 // bumpNames notes a change of a name, current or durable.
-func (d *Disk) bumpNames() {
-	d.names++
-	clear(d.synced)
+func (d *Disk) bumpNames() { d.names++ }
+
+// touch notes that name's entry changed (created, replaced, renamed,
+// removed, or its durable entry forgotten), for the next SyncDir of its
+// parent to look at. Every such change touches the name, so pending
+// misses none of the names a sync would change.
+func (d *Disk) touch(name string) {
+	if name == "." {
+		return // the root is no directory's entry
+	}
+	dir := dirOf(name)
+	set := d.pending[dir]
+	if set == nil {
+		if d.pending == nil {
+			d.pending = map[string]map[string]struct{}{}
+		}
+		set = map[string]struct{}{}
+		d.pending[dir] = set
+	}
+	set[name] = struct{}{}
 }
 
 // Compile-time checks that the types satisfy the contract.
@@ -212,6 +230,17 @@ func (d *Disk) SetFault(f func(op Op, name string) error) { d.fault = f }
 // version.
 func (d *Disk) NamesVersion() uint64 { return d.names }
 
+// DurableNamesVersion changes whenever a durable name changes (what
+// DurableNames lists and whether a crash keeps it: a sync that made a name
+// durable or forgot one, a durable directory entry written or forgotten),
+// and may change at other times too; creations, removals and renames that
+// no sync has made durable yet leave it. A Disk returned by Crash counts
+// on from the crashed one's version.
+func (d *Disk) DurableNamesVersion() uint64 { return d.durableNames }
+
+// bumpDurable notes a change of a durable name (DurableNamesVersion).
+func (d *Disk) bumpDurable() { d.durableNames++ }
+
 // SyncCount is the number of successful File.Sync calls so far
 // (WriteFileAtomic's internal sync included), for tests that count fsyncs.
 func (d *Disk) SyncCount() int { return d.syncs }
@@ -226,18 +255,83 @@ func (d *Disk) check(op Op, name string) error {
 	return nil
 }
 
+// Clean is path.Clean with a fast path for a name that is clean already,
+// as every name the broker builds is: one scan that finds no empty, "."
+// or ".." element (and no NUL byte, which clean rejects) instead of
+// path.Clean's rebuild of the name, byte by byte. Memdisk and the
+// simulator's disk clean every name of every call.
+func Clean(name string) string {
+	if isClean(name) {
+		return name
+	}
+	return path.Clean(name)
+}
+
+// isClean reports that path.Clean(p) == p for a relative p without NUL
+// bytes: p is "." or its elements are neither empty (a leading, doubled or
+// trailing slash) nor "." nor "..". Bytes above '/' (digits, letters, '_')
+// cannot start any of these, so they cost one comparison each.
+func isClean(p string) bool {
+	if p == "." {
+		return true
+	}
+	if p == "" || p[len(p)-1] == '/' {
+		return false
+	}
+	atStart := true // p[i] starts an element
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c > '/' {
+			atStart = false
+			continue
+		}
+		switch c {
+		case 0:
+			return false
+		case '/':
+			if atStart {
+				return false // an empty element
+			}
+			atStart = true
+			continue
+		case '.':
+			// "." or ".." as a whole element.
+			if atStart && (i+1 == len(p) || p[i+1] == '/' ||
+				(p[i+1] == '.' && (i+2 == len(p) || p[i+2] == '/'))) {
+				return false
+			}
+		}
+		atStart = false
+	}
+	return true
+}
+
 // clean normalizes a slash-separated relative path.
 func clean(name string) (string, error) {
-	c := path.Clean(name)
+	c := Clean(name)
 	if strings.HasPrefix(c, "/") || c == ".." || strings.HasPrefix(c, "../") || strings.ContainsRune(c, 0) {
 		return "", fmt.Errorf("%w: %q", ErrInvalidPath, name)
 	}
 	return c, nil
 }
 
-func notExist(op Op, name string) error {
-	return fmt.Errorf("memdisk: %s %s: %w", op, name, disk.ErrNotExist)
+func notExist(op Op, name string) error { return &notExistError{op: op, name: name} }
+
+// notExistError reads "memdisk: <op> <name>: " and disk.ErrNotExist's text,
+// as fmt.Errorf with %w would, and wraps it; the text is built only when
+// asked for. partlog looks for files that are mostly absent (the active
+// segment's index files at every open) and ignores the error, whose
+// formatting cost more than the lookup.
+type notExistError struct {
+	op   Op
+	name string
 }
+
+func (e *notExistError) Error() string {
+	return "memdisk: " + string(e.op) + " " + e.name + ": " + disk.ErrNotExist.Error()
+}
+
+func (e *notExistError) Unwrap() error { return disk.ErrNotExist }
 
 // OpenFile implements disk.Disk.
 func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
@@ -256,11 +350,12 @@ func (d *Disk) OpenFile(name string, create bool) (disk.File, error) {
 		if !create {
 			return nil, notExist(OpOpenFile, c)
 		}
-		if !d.isDir(path.Dir(c)) {
-			return nil, notExist(OpOpenFile, path.Dir(c))
+		if !d.isDir(dirOf(c)) {
+			return nil, notExist(OpOpenFile, dirOf(c))
 		}
 		n = &inode{}
 		d.files[c] = n
+		d.touch(c)
 		d.bumpNames()
 	}
 	return &File{d: d, n: n, name: c}, nil
@@ -294,7 +389,7 @@ func (d *Disk) WriteFileAtomic(name string, data []byte) error {
 	if err := d.check(OpWriteFileAtomic, c); err != nil {
 		return err
 	}
-	dir := path.Dir(c)
+	dir := dirOf(c)
 	if !d.isDir(dir) {
 		return notExist(OpWriteFileAtomic, dir)
 	}
@@ -304,22 +399,19 @@ func (d *Disk) WriteFileAtomic(name string, data []byte) error {
 	if d.files[c] == nil {
 		d.bumpNames() // a new name (an existing one keeps its name, new inode)
 	}
-	if d.files[c+TempSuffix] != nil {
+	// The temporary file is written, synced and renamed over c: what
+	// stays is c naming the new inode and no file of the temporary's name.
+	tmp := c + TempSuffix
+	if d.files[tmp] != nil {
 		d.bumpNames() // a file of the temporary's name goes with the rename
+		delete(d.files, tmp)
+		d.touch(tmp)
 	}
-	_, clean := d.synced[dir]
 	content := bytes.Clone(data)
-	d.files[c+TempSuffix] = &inode{data: content, synced: content[:len(content):len(content)], shared: true}
+	n := &inode{data: content, synced: content[:len(content):len(content)], shared: true}
 	d.syncs++
-	d.files[c] = d.files[c+TempSuffix]
-	delete(d.files, c+TempSuffix)
-	if clean && !d.scanAlways {
-		// Nothing else in dir is pending: its sync only makes c's new
-		// inode durable.
-		d.durable[c] = d.files[c]
-		d.durableIn[c] = d.dirs[dir]
-		return nil
-	}
+	d.files[c] = n
+	d.touch(c)
 	d.syncDir(dir)
 	return nil
 }
@@ -336,6 +428,7 @@ func (d *Disk) Remove(name string) error {
 	if d.files[c] != nil {
 		d.bumpNames()
 		delete(d.files, c)
+		d.touch(c)
 		return nil
 	}
 	if !d.isDir(c) || c == "." {
@@ -363,8 +456,10 @@ func (d *Disk) RemoveAll(name string) error {
 	if d.files[c] != nil {
 		d.bumpNames()
 		delete(d.files, c)
+		d.touch(c)
 		if d.dirsAtOnce {
 			delete(d.durable, c)
+			d.bumpDurable()
 		}
 		return nil
 	}
@@ -385,15 +480,18 @@ func (d *Disk) removeTree(dir string) {
 	for k := range d.files {
 		if strings.HasPrefix(k, prefix) {
 			delete(d.files, k)
+			d.touch(k)
 		}
 	}
 	for k := range d.dirs {
 		if strings.HasPrefix(k, prefix) && k != "." {
 			delete(d.dirs, k)
+			d.touch(k)
 		}
 	}
 	if dir != "." {
 		delete(d.dirs, dir)
+		d.touch(dir)
 	}
 	if d.dirsAtOnce {
 		d.purgeDurable(dir)
@@ -403,6 +501,7 @@ func (d *Disk) removeTree(dir string) {
 // purgeDurable forgets every durable name below dir (and dir itself,
 // unless it is the root): the directory they lived in is gone for good.
 func (d *Disk) purgeDurable(dir string) {
+	d.bumpDurable()
 	prefix := dir + "/"
 	if dir == "." {
 		prefix = ""
@@ -411,17 +510,20 @@ func (d *Disk) purgeDurable(dir string) {
 		if strings.HasPrefix(k, prefix) {
 			delete(d.durable, k)
 			delete(d.durableIn, k)
+			d.touch(k)
 		}
 	}
 	for k := range d.durableDirs {
 		if strings.HasPrefix(k, prefix) && k != "." {
 			delete(d.durableDirs, k)
 			delete(d.durableDirIn, k)
+			d.touch(k)
 		}
 	}
 	if dir != "." {
 		delete(d.durableDirs, dir)
 		delete(d.durableDirIn, dir)
+		d.touch(dir)
 	}
 }
 
@@ -445,8 +547,8 @@ func (d *Disk) Rename(oldName, newName string) error {
 	if in == nil {
 		return notExist(OpRename, o)
 	}
-	if !d.isDir(path.Dir(n)) {
-		return notExist(OpRename, path.Dir(n))
+	if !d.isDir(dirOf(n)) {
+		return notExist(OpRename, dirOf(n))
 	}
 	if o == n {
 		return nil
@@ -454,6 +556,8 @@ func (d *Disk) Rename(oldName, newName string) error {
 	d.bumpNames()
 	d.files[n] = in
 	delete(d.files, o)
+	d.touch(n)
+	d.touch(o)
 	return nil
 }
 
@@ -467,27 +571,29 @@ func (d *Disk) MkdirAll(dir string) error {
 	if err := d.check(OpMkdirAll, c); err != nil {
 		return err
 	}
-	for p := c; p != "."; p = path.Dir(p) {
+	for p := c; p != "."; p = dirOf(p) {
 		if d.files[p] != nil {
 			return fmt.Errorf("memdisk: mkdir %s: %w", p, ErrExist)
 		}
 	}
-	for p := c; p != "."; p = path.Dir(p) {
+	for p := c; p != "."; p = dirOf(p) {
 		if d.isDir(p) {
 			break
 		}
 		d.bumpNames()
 		d.gen++
 		d.dirs[p] = d.gen
+		d.touch(p)
 	}
 	if d.dirsAtOnce {
 		// Parents first, so that each records its parent's generation.
 		for _, p := range ancestors(c) {
 			if d.durableDirs[p] != d.dirs[p] {
 				d.bumpNames()
-				d.purgeDurable(p)
+				d.purgeDurable(p) // bumps DurableNamesVersion
 				d.durableDirs[p] = d.dirs[p]
-				d.durableDirIn[p] = d.dirs[path.Dir(p)]
+				d.durableDirIn[p] = d.dirs[dirOf(p)]
+				d.touch(p)
 			}
 		}
 	}
@@ -527,6 +633,23 @@ func (d *Disk) EachFile(dir string, fn func(name string)) {
 	}
 }
 
+// AnyFile reports whether fn accepts the name (not path) of a file
+// directly inside dir, stopping at the first it accepts; directories are
+// left out, and fn must not change the disk. The names are visited in no
+// particular order.
+func (d *Disk) AnyFile(dir string, fn func(name string) bool) bool {
+	c, err := clean(dir)
+	if err != nil {
+		return false
+	}
+	for k := range d.files {
+		if parentIs(k, c) && fn(path.Base(k)) {
+			return true
+		}
+	}
+	return false
+}
+
 // List implements disk.Disk.
 func (d *Disk) List(dir string) ([]string, error) {
 	c, err := clean(dir)
@@ -561,12 +684,75 @@ func (d *Disk) SyncDir(dir string) error {
 	return nil
 }
 
+// syncDir makes the current entries of dir durable. Only the names
+// touched since dir's last sync can differ from their durable entries;
+// syncName does to each what the walk of every name (syncDirScan) does.
+// A sync that makes no name durable or forgets none (the broker's
+// checkpoints rewrite the same names) leaves NamesVersion alone.
 func (d *Disk) syncDir(dir string) {
-	if _, ok := d.synced[dir]; ok && !d.scanAlways {
-		return // nothing changed in dir since its last sync
+	if d.scanAlways {
+		d.syncDirScan(dir)
+		return
 	}
-	// A sync that makes no name durable or forgets none (the broker's
-	// checkpoints rewrite the same names) leaves NamesVersion alone.
+	set := d.pending[dir]
+	if len(set) == 0 {
+		return
+	}
+	changed := false
+	gen := d.dirs[dir]
+	for k := range set {
+		// syncName may touch k again (never another name of dir).
+		if d.syncName(k, gen) {
+			changed = true
+		}
+	}
+	clear(set)
+	if changed {
+		d.bumpNames()
+		d.bumpDurable()
+	}
+}
+
+// syncName makes the entries named k, a name directly inside a directory
+// of generation gen, what a sync of that directory makes them, and
+// reports whether a name became durable or was forgotten: the steps of
+// syncDirScan, for one name.
+func (d *Disk) syncName(k string, gen uint64) bool {
+	changed := false
+	n := d.files[k]
+	if n == nil && d.durable[k] != nil {
+		delete(d.durable, k)
+		delete(d.durableIn, k)
+		changed = true
+	}
+	if n != nil {
+		if in, ok := d.durableIn[k]; !ok || in != gen {
+			changed = true
+			d.durableIn[k] = gen
+		}
+		if d.durable[k] != n {
+			changed = changed || d.durable[k] == nil
+			d.durable[k] = n
+		}
+	}
+	g, isDir := d.dirs[k]
+	if _, ok := d.durableDirs[k]; ok && !isDir {
+		d.purgeDurable(k) // gone for good
+		changed = true
+	}
+	if isDir {
+		if old, ok := d.durableDirs[k]; !ok || old != g || d.durableDirIn[k] != gen {
+			changed = true
+		}
+		d.durableDirs[k] = g
+		d.durableDirIn[k] = gen
+	}
+	return changed
+}
+
+// syncDirScan is syncDir walking every name of the disk, as memdisk did
+// before it kept the pending names (scanAlways: tests compare the two).
+func (d *Disk) syncDirScan(dir string) {
 	changed := false
 	gen := d.dirs[dir]
 	for k := range d.durable {
@@ -589,7 +775,7 @@ func (d *Disk) syncDir(dir string) {
 		}
 	}
 	for k := range d.durableDirs {
-		if k == "." || path.Dir(k) != dir {
+		if k == "." || dirOf(k) != dir {
 			continue
 		}
 		if _, ok := d.dirs[k]; !ok {
@@ -598,7 +784,7 @@ func (d *Disk) syncDir(dir string) {
 		}
 	}
 	for k, g := range d.dirs {
-		if k != "." && path.Dir(k) == dir {
+		if k != "." && dirOf(k) == dir {
 			if old, ok := d.durableDirs[k]; !ok || old != g || d.durableDirIn[k] != gen {
 				changed = true
 			}
@@ -608,18 +794,16 @@ func (d *Disk) syncDir(dir string) {
 	}
 	if changed {
 		d.bumpNames()
+		d.bumpDurable()
 	}
-	if d.synced == nil {
-		d.synced = map[string]struct{}{}
-	}
-	d.synced[dir] = struct{}{}
+	clear(d.pending[dir])
 }
 
 // ancestors lists the directories from the top down to c itself ("a",
 // "a/b", "a/b/c"), without the root.
 func ancestors(c string) []string {
 	var out []string
-	for p := c; p != "."; p = path.Dir(p) {
+	for p := c; p != "."; p = dirOf(p) {
 		out = append(out, p)
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
@@ -639,7 +823,7 @@ func (d *Disk) survives(parent string, in uint64) bool {
 			return false
 		}
 		in = d.durableDirIn[parent]
-		parent = path.Dir(parent)
+		parent = dirOf(parent)
 	}
 	return in == 0
 }
@@ -647,7 +831,7 @@ func (d *Disk) survives(parent string, in uint64) bool {
 // fileSurvives and dirSurvives report whether a crash keeps the durable
 // file or directory name.
 func (d *Disk) fileSurvives(name string) bool {
-	return d.durable[name] != nil && d.survives(path.Dir(name), d.durableIn[name])
+	return d.durable[name] != nil && d.survives(dirOf(name), d.durableIn[name])
 }
 
 func (d *Disk) dirSurvives(name string) bool {
@@ -655,7 +839,7 @@ func (d *Disk) dirSurvives(name string) bool {
 		return true
 	}
 	_, ok := d.durableDirs[name]
-	return ok && d.survives(path.Dir(name), d.durableDirIn[name])
+	return ok && d.survives(dirOf(name), d.durableDirIn[name])
 }
 
 // UndurableChanges counts the names (files and directories) whose
@@ -686,12 +870,23 @@ func (d *Disk) UndurableChanges() int {
 	return n
 }
 
+// dirOf is path.Dir of a clean relative name (every name memdisk keeps),
+// without path.Dir's cleaning of the result: the parent of a clean name
+// is clean already.
+func dirOf(c string) string {
+	i := strings.LastIndexByte(c, '/')
+	if i < 0 {
+		return "."
+	}
+	return c[:i]
+}
+
 // parentIs reports whether path.Dir(k) == dir for a clean name k and a
 // clean directory dir, without path.Dir's cleaning: a directory sync
 // tests every name on the disk, and every atomic write syncs one.
 func parentIs(k, dir string) bool {
 	if dir == "." {
-		return path.Dir(k) == dir
+		return dirOf(k) == dir
 	}
 	return len(k) > len(dir)+1 && k[len(dir)] == '/' && k[:len(dir)] == dir && strings.IndexByte(k[len(dir)+1:], '/') < 0
 }
@@ -735,6 +930,7 @@ func (d *Disk) Crash(keep func(n int) int) *Disk {
 	nd.dirsAtOnce = d.dirsAtOnce
 	nd.gen = d.gen
 	nd.names = d.names + 1
+	nd.durableNames = d.durableNames + 1
 	for k, g := range d.durableDirs {
 		if k != "." && d.dirSurvives(k) {
 			nd.dirs[k] = g
@@ -830,13 +1026,33 @@ func (d *Disk) DurableNames() []string { return d.DurableNamesFunc(nil) }
 // a checker looking for a few files spares the check of all the others.
 func (d *Disk) DurableNamesFunc(keep func(name string) bool) []string {
 	var out []string
-	for k := range d.durable {
-		if (keep == nil || keep(k)) && d.fileSurvives(k) {
-			out = append(out, k)
-		}
-	}
+	d.EachDurableName(keep, func(name string) { out = append(out, name) })
 	sort.Strings(out)
 	return out
+}
+
+// EachDurableName calls fn with every durable file name that keep accepts
+// (every one when keep is nil), in no particular order: DurableNamesFunc
+// without its list and sort, for a caller that orders the names its own
+// way. fn must not change the disk.
+func (d *Disk) EachDurableName(keep func(name string) bool, fn func(name string)) {
+	// Names of one directory share its survival (fileSurvives walks the
+	// directories up to the root): it is looked up once per run of names
+	// with the same parent and generation.
+	var parent string
+	var in uint64
+	survives, known := false, false
+	for k, n := range d.durable {
+		if n == nil || (keep != nil && !keep(k)) {
+			continue
+		}
+		if p, i := dirOf(k), d.durableIn[k]; !known || p != parent || i != in {
+			parent, in, survives, known = p, i, d.survives(p, i), true
+		}
+		if survives {
+			fn(k)
+		}
+	}
 }
 
 // Synced returns the contents of name that a power loss would keep for

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -607,14 +608,15 @@ func TestEachFile(t *testing.T) {
 	}
 }
 
-// TestSyncDirShortcutMatchesScan: a disk that skips the syncs of
-// directories with nothing pending ends every step of random namespace
+// TestSyncDirShortcutMatchesScan: a disk whose syncs look only at the
+// names touched since (pending) ends every step of random namespace
 // changes with the same durable state, and crashes into the same disk, as
-// one that walks every name at every sync.
+// one that walks every name at every sync; also across crashes and
+// switches of SetDirsDurableAtOnce in the middle of a run.
 func TestSyncDirShortcutMatchesScan(t *testing.T) {
 	dirs := []string{".", "a", "a/b", "c"}
-	names := []string{"x", "y", "z.log", "cp", "cp" + TempSuffix}
-	for seed := uint64(1); seed <= 500; seed++ {
+	names := []string{"x", "y", "z.log", "cp", "cp" + TempSuffix, "b"}
+	for seed := uint64(1); seed <= 2000; seed++ {
 		fast, scan := New(), New()
 		scan.scanAlways = true
 		if seed%4 == 0 {
@@ -626,7 +628,14 @@ func TestSyncDirShortcutMatchesScan(t *testing.T) {
 		file := func() string { return path.Join(pick(dirs), pick(names)) }
 		for step := 0; step < 60; step++ {
 			var op func(d *Disk) error
-			switch rng.Intn(8) {
+			switch rng.Intn(10) {
+			case 8:
+				fast, scan = fast.Crash(nil), scan.Crash(nil)
+				scan.scanAlways = true
+				op = func(*Disk) error { return nil }
+			case 9:
+				on := rng.Intn(2) == 0
+				op = func(d *Disk) error { d.SetDirsDurableAtOnce(on); return nil }
 			case 0:
 				dir := pick(dirs)
 				op = func(d *Disk) error { return d.MkdirAll(dir) }
@@ -661,12 +670,26 @@ func TestSyncDirShortcutMatchesScan(t *testing.T) {
 				name, data := file(), []byte{byte(step), 1}
 				op = func(d *Disk) error { return d.WriteFileAtomic(name, data) }
 			}
+			durableBefore, versionBefore := fast.DurableNames(), fast.DurableNamesVersion()
 			errFast, errScan := op(fast), op(scan)
 			if (errFast == nil) != (errScan == nil) {
 				t.Fatalf("seed %d step %d: errors differ: %v vs %v", seed, step, errFast, errScan)
 			}
 			if got, want := durableState(fast), durableState(scan); got != want {
 				t.Fatalf("seed %d step %d: durable state\n%s\nwith the shortcut, and\n%s\nwalking every name", seed, step, got, want)
+			}
+			var naive []string
+			for k := range fast.durable {
+				if fast.fileSurvives(k) {
+					naive = append(naive, k)
+				}
+			}
+			sort.Strings(naive)
+			if got := fast.DurableNames(); !slices.Equal(got, naive) {
+				t.Fatalf("seed %d step %d: DurableNames %v, fileSurvives keeps %v", seed, step, got, naive)
+			}
+			if fast.DurableNamesVersion() == versionBefore && !slices.Equal(naive, durableBefore) {
+				t.Fatalf("seed %d step %d: durable names went from %v to %v, DurableNamesVersion stayed", seed, step, durableBefore, naive)
 			}
 			if fast.NamesVersion() != scan.NamesVersion() {
 				t.Fatalf("seed %d step %d: names versions %d and %d", seed, step, fast.NamesVersion(), scan.NamesVersion())
