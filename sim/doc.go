@@ -624,6 +624,20 @@
 // long-poll response lending its slices to the next build was tried and
 // reverted: within noise, for an aliasing rule on the fetch path.
 //
+// A fifth round made the broker's per-event walks incremental (traces
+// equal on 40 seeds, and 20 three-node ones, at each step):
+// CheckInvariants checks the partitions changed since its last pass
+// (Broker.recheck at every writer of what it reads; the totals kept
+// from per-partition snapshots) and walks every partition after a
+// metadata apply, a pass over every log, and every 64 passes;
+// retryResigns walks a sorted list of the partitions that may have to
+// leave an ISR; an apply that adds or removes no topic keeps the sorted
+// topic cache and the role lists; the replica fetches in flight per
+// leader are a small slice. On 100 seeds about 4% less user CPU (16.9
+// to 16.2 s, alternated, on a machine shared with other work). Tick's
+// other walks (ISR shrink, expiries, checkpoints) and NextWakeMs now
+// cost little besides the work they do.
+//
 // # Not simulated (yet)
 //
 // Consumer groups and transactions; compression; retention by time

@@ -28,11 +28,11 @@ type pendingProduce struct {
 	req       *Request
 	resp      *kmsg.ProduceResponse
 	remaining int // partitions still waiting
-	// checkPass and checkWaiters are CheckInvariants' count of the
-	// waiters found for this request in its pass numbered checkPass (a
-	// map per pass cost more than the rest of the check).
-	checkPass    uint64
-	checkWaiters int
+	// checkWaiters is CheckInvariants' count of this request's waiters in
+	// the partitions' snapshots (invariants.go), and checkLiveIndex its
+	// place in Broker.checkLive while that count is above zero.
+	checkWaiters   int
+	checkLiveIndex int
 }
 
 // produceWaiter is one partition's share of a pendingProduce.
@@ -106,6 +106,7 @@ func handleProduce(b *Broker, nowMs int64, req *Request) error {
 					// Not yet covered: wait for the sync (and the followers).
 					waiters = append(waiters, w)
 					p.waiters = append(p.waiters, w)
+					b.recheck(p)
 				}
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -213,6 +214,7 @@ func (b *Broker) completeProduceWaiters(p *partition) {
 	if len(p.waiters) == 0 {
 		return
 	}
+	b.recheck(p)
 	enoughISR := int32(len(p.isr)) >= b.minISR(p) || bugs.IgnoreMinInsync // deliberate bug (core/bugs): min.insync.replicas ignored
 	kept := p.waiters[:0]
 	for _, w := range p.waiters {
@@ -241,6 +243,7 @@ func (b *Broker) expireProduces(nowMs int64) {
 		if len(p.waiters) == 0 {
 			continue
 		}
+		b.recheck(p)
 		kept := p.waiters[:0]
 		for _, w := range p.waiters {
 			if w.deadlineMs <= nowMs {
@@ -256,6 +259,7 @@ func (b *Broker) expireProduces(nowMs int64) {
 
 // failProduceWaiters answers every waiting produce on p with code.
 func (b *Broker) failProduceWaiters(p *partition, code int16) {
+	b.recheck(p)
 	for _, w := range p.waiters {
 		b.finishWaiter(w, code)
 	}

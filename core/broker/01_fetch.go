@@ -98,6 +98,7 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 				p.fetchSeen = b.fetchPartsSeen
 				w.parts = append(w.parts, p)
 				p.fetchWaiters = append(p.fetchWaiters, w)
+				b.recheck(p)
 			}
 		}
 	}
@@ -131,6 +132,7 @@ func (b *Broker) dropWaitingFetch(w *waitingFetch) {
 	}
 	w.done = true
 	for _, p := range w.parts {
+		b.recheck(p)
 		p.fetchWaitersDone++
 		if 2*p.fetchWaitersDone > len(p.fetchWaiters) {
 			p.compactFetchWaiters()
@@ -153,6 +155,7 @@ func (b *Broker) touchFetches(p *partition) {
 		return
 	}
 	p.fetchTouched = true
+	b.recheck(p)
 	b.fetchTouched = append(b.fetchTouched, p)
 }
 

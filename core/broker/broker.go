@@ -132,8 +132,11 @@ type Broker struct {
 	// topicOrder caches the open topics sorted by name; nil when stale.
 	topicOrder []*topicState
 	// fetchesInFlight counts replica fetches in flight per leader: one at
-	// most (runFetchers), so the map holds at most one entry per broker.
-	fetchesInFlight map[int32]int
+	// most (runFetchers), an entry per leader with a fetch in flight, in
+	// the order they were first sent; so it holds at most one entry per
+	// broker, and a slice searched from the front costs less than a map
+	// for runFetchers, which looks every followed partition's leader up.
+	fetchesInFlight []leaderFetches
 	// replicaFetchRound counts replica fetches sent; it rotates their
 	// partition order (sendReplicaFetch).
 	replicaFetchRound uint64
@@ -159,10 +162,27 @@ type Broker struct {
 	// by resignOffline), so that NextWakeMs need not walk every partition
 	// for the next ask.
 	resigning []*partition
-	// checkPass numbers CheckInvariants passes; checkPending is its
-	// scratch list of produce requests found waiting.
-	checkPass    uint64
-	checkPending []*pendingProduce
+	// resignCands lists, in topic-name then index order, every partition
+	// for which mustLeaveISR could hold (mayLeaveISR), so that
+	// retryResigns, which runs after every event, visits those instead of
+	// every partition; resignScratch is its copy for one pass.
+	resignCands, resignScratch []*partition
+	// The incremental CheckInvariants (invariants.go): recheckList holds
+	// the partitions changed since the last pass (recheck), recheckFull
+	// says the next pass walks every partition, checkGen numbers the full
+	// passes, checkIncremental counts the passes since the last one.
+	// checkFetchEntries and checkLive are the totals the partitions'
+	// snapshots (partition.checkedFetchEntries, checkedPendings) add up
+	// to: the waiting-fetch entries, and the produce requests with a
+	// waiter. recheckCap bounds recheckList (a caller that never checks
+	// leaves recheckFull set, so nothing is listed at all).
+	recheckList       []*partition
+	recheckFull       bool
+	recheckCap        int
+	checkGen          uint64
+	checkIncremental  int
+	checkFetchEntries int
+	checkLive         []*pendingProduce
 	// fetchPartsSeen numbers the waiting fetches as they register with
 	// their partitions (partition.fetchSeen dedupes a partition named
 	// twice).
@@ -245,6 +265,8 @@ type partition struct {
 	resignBackoffMs int64
 	// resignListed says p is on Broker.resigning.
 	resignListed bool
+	// resignCand says p is on Broker.resignCands.
+	resignCand bool
 	// Follower state: a fetch in flight, or a pause after a failed one.
 	fetchInFlight       bool
 	fetchBackoffUntilMs int64
@@ -296,6 +318,15 @@ type partition struct {
 	fetchSeen        uint64
 	// syncCandidate says p is in Broker.syncCandidates.
 	syncCandidate bool
+	// CheckInvariants' bookkeeping: rechecked says p is on
+	// Broker.recheckList; listedRole is p's role when the role lists were
+	// last built; checkGen is the full pass p's snapshot (its waiting
+	// fetch entries and its produce waiters' requests) belongs to.
+	rechecked           bool
+	listedRole          partitionRole
+	checkGen            uint64
+	checkedFetchEntries int
+	checkedPendings     []*pendingProduce
 }
 
 // New opens (recovering from disk) the broker's state. It refuses a disk
@@ -334,9 +365,9 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 		controllerID:     -1,
 		proposals:        map[uint64]*proposal{},
 		peerCalls:        map[uint64]*peerCall{},
-		fetchesInFlight:  map[int32]int{},
 		image:            metadata.NewImage(),
 		ownLock:          ownLock,
+		recheckFull:      true,
 	}
 	b.ctrl.setActive(nowMs, false)
 	for b.incarnation == 0 {
@@ -526,6 +557,10 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 		p.metadataRecorded = true
 	}
 	p.log = log
+	b.recheck(p)
+	if log.Uncertain() {
+		b.noteResignCandidate(p)
+	}
 	b.markUnsynced(p)
 	p.offlineErr = nil
 	p.durableAtFailure = -1
@@ -698,6 +733,7 @@ func (b *Broker) setRole(p *partition, r partitionRole) {
 	if p.role != r {
 		p.role = r
 		b.rolesStale = true
+		b.recheck(p)
 	}
 }
 
@@ -711,6 +747,7 @@ func (b *Broker) roleLists() (leading, following []*partition) {
 		// (alterISR can apply metadata on the controller's own node).
 		b.leading, b.following = nil, nil
 		b.forEachPartition(func(p *partition) {
+			p.listedRole = p.role
 			switch p.role {
 			case roleLeader:
 				b.leading = append(b.leading, p)
@@ -735,6 +772,7 @@ func (b *Broker) orderedTopics() []*topicState {
 }
 
 func (b *Broker) checkpointAll() {
+	b.recheckAll() // every log's recovery point may move
 	b.forEachPartition(func(p *partition) {
 		if p.log == nil {
 			return
@@ -746,6 +784,7 @@ func (b *Broker) checkpointAll() {
 }
 
 func (b *Broker) applyRetention(nowMs int64) {
+	b.recheckAll() // every log may lose segments
 	b.forEachPartition(func(p *partition) {
 		if p.log == nil {
 			return
@@ -797,6 +836,7 @@ func (b *Broker) Flush() {
 		}
 	}()
 	for _, p := range cands {
+		b.recheck(p)
 		p.syncCandidate = false
 		if !p.needsFlush() {
 			continue
@@ -817,6 +857,7 @@ func (p *partition) needsFlush() bool {
 // next Flush looks at it (a no-op without sync writes, where Flush does
 // nothing and Tick syncs every partition in the background).
 func (b *Broker) markUnsynced(p *partition) {
+	b.recheck(p) // every caller has just written or synced p's log
 	if !b.cfg.SyncWrites || p.syncCandidate {
 		return
 	}
@@ -833,6 +874,7 @@ func (b *Broker) startSync(p *partition) {
 		return
 	}
 	p.syncing = true
+	b.recheck(p)
 	b.env.Syncer.StartSync(SyncToken{p: p}, job)
 }
 
@@ -841,6 +883,7 @@ func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, er
 	b.observeNow(nowMs)
 	p := token.p
 	p.syncing = false
+	b.recheck(p)
 	if p.deleted || p.log == nil || b.closed {
 		return
 	}
@@ -891,6 +934,7 @@ func (b *Broker) finishSync(nowMs int64, p *partition, job *partlog.SyncJob, err
 // marked uncertain, durably (markSyncedDamage).
 func (b *Broker) takeOffline(p *partition, cause error) {
 	wasLeader := p.role == roleLeader
+	b.recheck(p)
 	if p.log != nil {
 		p.durableAtFailure = p.log.DurableEndOffset()
 		if wasLeader && b.clustered() && p.log.LogEndOffset() > p.durableAtFailure {
@@ -980,6 +1024,7 @@ func (b *Broker) Shutdown(nowMs int64) {
 		p.done(nowMs, nil, kerrRequestTimedOut)
 	}
 	b.failProducerIDWaiters(kerrRequestTimedOut)
+	b.recheckAll() // every log closes
 	b.checkpointAll()
 	b.forEachPartition(func(p *partition) {
 		b.failProduceWaiters(p, kerrRequestTimedOut)
@@ -1012,6 +1057,7 @@ func (b *Broker) ReleaseDisk() error {
 // end and restart needs no scan.
 func (b *Broker) SyncAllBlocking(nowMs int64) {
 	b.observeNow(nowMs)
+	b.recheckAll() // every log may sync
 	b.forEachPartition(func(p *partition) {
 		if p.log == nil || p.syncing {
 			return

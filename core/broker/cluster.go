@@ -126,6 +126,7 @@ func (b *Broker) applyLocal(nowMs int64, entry *metadata.Entry, data []byte, don
 	}
 	if err := save(); err != nil {
 		b.image = old
+		b.recheckAll()
 		b.env.Logger.Error("write metadata image", "err", err)
 		done(nowMs, nil, kerrKafkaStorageError)
 		return

@@ -57,7 +57,7 @@ func TestClusterOneReplicaFetchPerLeader(t *testing.T) {
 			}
 		})
 		for _, leader := range sortedKeys(followed) {
-			if got := n.b.fetchesInFlight[leader]; got != 1 {
+			if got := n.b.fetchesTo(leader); got != 1 {
 				t.Errorf("node %d: %d fetches in flight to leader %d for %d partitions; want 1", n.id, got, leader, followed[leader])
 			}
 		}

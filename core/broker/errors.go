@@ -57,6 +57,7 @@ func errorsIs(err, target error) bool { return errors.Is(err, target) }
 // logReadError maps an error of a read of p's log to its Kafka error; a
 // storage error takes p offline (after the caller's last use of p.log).
 func (b *Broker) logReadError(p *partition, err error) int16 {
+	b.recheck(p) // a failed read changes nothing, but partlog counts it
 	code := kerrForLogError(err)
 	if code == kerrKafkaStorageError {
 		b.takeOffline(p, err)

@@ -26,6 +26,8 @@ package broker
 // The follower never truncates to its own high watermark.
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -81,6 +83,7 @@ func (p *partition) maximalISR() []int32 {
 
 // reconcile brings every partition in line with the image.
 func (b *Broker) reconcile(nowMs int64) {
+	b.recheckAll() // the image changed
 	// The cached order is b.topics sorted by name; removing a topic drops
 	// the cache and leaves this slice as it was.
 	for _, ts := range b.orderedTopics() {
@@ -88,7 +91,10 @@ func (b *Broker) reconcile(nowMs int64) {
 			b.removeTopicLocal(nowMs, ts)
 		}
 	}
-	b.topicOrder = nil
+	// The cache (and the role lists built on it) stays valid unless a
+	// topic is removed (above) or added (below): an apply that only moves
+	// leaders or ISRs, the most frequent, rebuilds neither; a role change
+	// goes through setRole, which rebuilds the role lists.
 	for _, name := range b.image.TopicNames() {
 		t := b.image.Topic(name)
 		ts := b.topics[name]
@@ -124,6 +130,7 @@ func (b *Broker) removeTopicLocal(nowMs int64, ts *topicState) {
 	b.topicOrder = nil
 	for _, p := range ts.partitions {
 		p.deleted = true
+		b.recheck(p)
 		b.setRole(p, roleNone)
 		b.touchFetches(p)
 		b.failProduceWaiters(p, kerrUnknownTopicOrPartition)
@@ -154,6 +161,7 @@ func (b *Broker) newPartition(ts *topicState, i int32, nowMs int64) *partition {
 
 // reconcilePartition takes the role the image gives this broker for p.
 func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Partition) {
+	b.recheck(p)
 	p.replicas = a.Replicas
 	if b.uncertain(p) && b.registered() && a.Leader != metadata.NoLeader && a.Leader != b.cfg.NodeID && metadataContains(a.ISR, b.cfg.NodeID) {
 		b.clearUncertain(p, a.ISR)
@@ -233,6 +241,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			b.checkMinISRWaiters(p)
 		}
 	}
+	b.noteResignCandidate(p) // the leader epoch may have changed
 	if b.mustLeaveISR(p) && !p.isrInFlight && nowMs >= p.resignRetryAtMs {
 		b.resignOffline(nowMs, p)
 	}
@@ -284,21 +293,66 @@ func (b *Broker) retryResigns(nowMs int64) {
 	if !b.clustered() {
 		return
 	}
-	// The scan also rebuilds b.resigning, the partitions NextWakeMs looks
-	// at for the next ask (resignOffline adds to it between scans).
+	// Only the candidates (resignCands, in the order a walk of every
+	// partition would meet them) can need an ask: mustLeaveISR implies
+	// mayLeaveISR, which becomes true only where noteResignCandidate runs.
+	// The pass rebuilds b.resigning, the partitions NextWakeMs looks at
+	// for the next ask (resignOffline adds to it between passes), and
+	// drops the candidates that no longer may leave. A deleted partition
+	// is not visited, as a walk of the open topics would not meet it.
+	cands := append(b.resignScratch[:0], b.resignCands...)
 	list := b.resigning[:0]
-	b.forEachPartition(func(p *partition) {
+	for _, p := range cands {
+		if p.deleted {
+			continue
+		}
 		p.resignListed = false
 		if !b.mustLeaveISR(p) {
-			return
+			continue
 		}
 		p.resignListed = true
 		list = append(list, p)
 		if !p.isrInFlight && nowMs >= p.resignRetryAtMs {
 			b.resignOffline(nowMs, p)
 		}
-	})
+	}
 	b.resigning = list
+	clear(cands) // keep no partition alive
+	b.resignScratch = cands[:0]
+	b.resignCands = slices.DeleteFunc(b.resignCands, func(p *partition) bool {
+		if b.mayLeaveISR(p) {
+			return false
+		}
+		p.resignCand = false
+		return true
+	})
+}
+
+// mayLeaveISR is what mustLeaveISR needs of p's own copy, whatever the
+// image says: p is a live hosted partition whose copy is offline, was cut
+// at or above its leader epoch, or is uncertain. It becomes true only
+// where noteResignCandidate runs: a copy goes offline (setOffline, which
+// takeOffline calls after raising cutEpoch), a log opens uncertain
+// (openLog; MarkUncertain runs only just before a takeOffline), or the
+// leader epoch changes (reconcilePartition).
+func (b *Broker) mayLeaveISR(p *partition) bool {
+	return p.hosted && !p.deleted && (p.log == nil || p.leaderEpoch <= p.cutEpoch || p.log.Uncertain())
+}
+
+// noteResignCandidate puts p on resignCands, in topic-name then index
+// order (the order retryResigns asks in), when it may leave its ISR.
+func (b *Broker) noteResignCandidate(p *partition) {
+	if p.resignCand || !b.clustered() || !b.mayLeaveISR(p) {
+		return
+	}
+	p.resignCand = true
+	i, _ := slices.BinarySearchFunc(b.resignCands, p, func(x, y *partition) int {
+		if c := cmp.Compare(x.topic.meta.Name, y.topic.meta.Name); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.index, y.index)
+	})
+	b.resignCands = slices.Insert(b.resignCands, i, p)
 }
 
 // resignOffline asks the controller to take this broker, whose copy of p
@@ -420,6 +474,7 @@ func (b *Broker) raiseHW(p *partition, hw int64) {
 		return
 	}
 	p.log.SetHighWatermark(hw)
+	b.recheck(p)
 	b.hwRaised = append(b.hwRaised, p)
 }
 
@@ -445,6 +500,7 @@ func (b *Broker) checkMinISRWaiters(p *partition) {
 	if int32(len(p.isr)) >= b.minISR(p) || bugs.IgnoreMinInsync { // deliberate bug (core/bugs): min.insync.replicas ignored
 		return
 	}
+	b.recheck(p)
 	kept := p.waiters[:0]
 	for _, w := range p.waiters {
 		if w.acksAll {
@@ -806,7 +862,7 @@ func (b *Broker) runFetchers(nowMs int64) {
 	}()
 	_, following := b.roleLists()
 	for _, p := range following {
-		if p.role != roleFollower || p.log == nil || p.fetchInFlight || nowMs < p.fetchBackoffUntilMs || b.fetchesInFlight[p.leaderID] > 0 {
+		if p.role != roleFollower || p.log == nil || p.fetchInFlight || nowMs < p.fetchBackoffUntilMs || b.fetchesTo(p.leaderID) > 0 {
 			continue
 		}
 		gi := 0
@@ -927,13 +983,41 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 		p.fetchInFlight = true
 		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset, generation: p.fetchGeneration})
 	}
-	b.fetchesInFlight[leader]++
+	b.addFetchesTo(leader, 1)
 	b.sendPeer(nowMs, leader, req, func(nowMs int64, resp kmsg.Response, err error) {
-		if b.fetchesInFlight[leader]--; b.fetchesInFlight[leader] == 0 {
-			delete(b.fetchesInFlight, leader)
-		}
+		b.addFetchesTo(leader, -1)
 		b.handleReplicaFetchResponse(nowMs, targets, resp, err)
 	})
+}
+
+// leaderFetches counts the replica fetches in flight to one leader.
+type leaderFetches struct {
+	leader int32
+	n      int
+}
+
+// fetchesTo is how many replica fetches are in flight to leader.
+func (b *Broker) fetchesTo(leader int32) int {
+	for _, f := range b.fetchesInFlight {
+		if f.leader == leader {
+			return f.n
+		}
+	}
+	return 0
+}
+
+// addFetchesTo adds d to the fetches in flight to leader; an entry that
+// reaches zero is dropped.
+func (b *Broker) addFetchesTo(leader int32, d int) {
+	for i := range b.fetchesInFlight {
+		if f := &b.fetchesInFlight[i]; f.leader == leader {
+			if f.n += d; f.n == 0 {
+				b.fetchesInFlight = slices.Delete(b.fetchesInFlight, i, i+1)
+			}
+			return
+		}
+	}
+	b.fetchesInFlight = append(b.fetchesInFlight, leaderFetches{leader: leader, n: d})
 }
 
 func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, resp kmsg.Response, err error) {

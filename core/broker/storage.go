@@ -77,6 +77,8 @@ const (
 func (b *Broker) setOffline(p *partition, cause error) {
 	p.offlineErr = cause
 	p.retryAtMs = 0
+	b.recheck(p)
+	b.noteResignCandidate(p) // no log: mustLeaveISR may hold (retryResigns)
 	if p.deleted || !reopenable(cause) {
 		b.env.Logger.Error("partition offline", "partition", p.dir, "err", cause)
 		return

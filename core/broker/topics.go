@@ -168,6 +168,7 @@ func (b *Broker) applyLogConfig(p *partition) {
 	if p.log == nil {
 		return
 	}
+	b.recheck(p)
 	if err := p.log.SetConfig(p.topic.logConfig); err != nil {
 		b.env.Logger.Warn("apply topic config", "partition", p.dir, "err", err)
 	}
