@@ -963,13 +963,17 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 		counts[ti]++
 	}
 	req.Topics = make([]kmsg.FetchRequestTopic, 0, len(counts))
+	// All the partitions share one array; each topic's part is capped at
+	// its count, so that filling one cannot run into the next.
+	all := make([]kmsg.FetchRequestTopicPartition, n)
 	for k := 0; k < n; k++ {
 		p := parts[(start+k)%len(parts)]
 		ti := topicIndex[p.topic.meta.Name]
 		if ti == len(req.Topics) { // first seen: indexes follow first sight
 			rt := kmsg.NewFetchRequestTopic()
 			rt.Topic = p.topic.meta.Name
-			rt.Partitions = make([]kmsg.FetchRequestTopicPartition, 0, counts[ti])
+			rt.Partitions = all[:0:counts[ti]]
+			all = all[counts[ti]:]
 			req.Topics = append(req.Topics, rt)
 		}
 		rp := kmsg.NewFetchRequestTopicPartition()
