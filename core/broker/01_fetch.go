@@ -281,8 +281,7 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 	if resp == nil {
 		resp = newFetchResponseShell(r)
 	} else {
-		*resp = kmsg.FetchResponse{Topics: resp.Topics[:0]}
-		resp.Default()
+		clearFetchResponse(resp)
 	}
 	resp.Version = r.Version
 	budget := FetchResponseMaxBytes(r, b.cfg.FetchMaxBytes)
@@ -291,20 +290,20 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		// The shell has a topic per request topic, with room for its
-		// partitions: the response is built in request order.
+		// partitions, in request order. Its structs are zero (new, or
+		// cleared): Default makes each what kmsg.New* returns, without
+		// copying a whole struct over it.
 		resp.Topics = resp.Topics[:i+1]
 		st := &resp.Topics[i]
-		parts := st.Partitions[:0]
-		*st = kmsg.NewFetchResponseTopic()
+		st.Default()
 		st.Topic = rt.Topic
 		st.TopicID = rt.TopicID
-		st.Partitions = parts
 		ts := b.topics[rt.Topic]
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			st.Partitions = st.Partitions[:j+1]
 			sp := &st.Partitions[j]
-			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp.Default()
 			sp.Partition = rp.Partition
 			sp.HighWatermark = -1
 			sp.LastStableOffset = -1
@@ -323,6 +322,20 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 		}
 	}
 	return resp, total, urgent
+}
+
+// clearFetchResponse zeroes an unsent build for buildFetchResponse to
+// fill again, keeping its arrays (at their full capacity: a build may
+// have stopped short of it) as newFetchResponseShell leaves them.
+func clearFetchResponse(resp *kmsg.FetchResponse) {
+	topics := resp.Topics[:cap(resp.Topics)]
+	for i := range topics {
+		parts := topics[i].Partitions
+		clear(parts[:cap(parts)])
+		topics[i] = kmsg.FetchResponseTopic{Partitions: parts[:0]}
+	}
+	*resp = kmsg.FetchResponse{Topics: topics[:0]}
+	resp.Default()
 }
 
 // newFetchResponseShell allocates a response to r with room for each of
