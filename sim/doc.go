@@ -670,6 +670,24 @@
 // 100-seed sweep at 20000, alternated three times on a shared machine:
 // 16.1, 16.5, 16.2 user CPU s before, 15.1, 15.4, 15.5 after (about 6%).
 //
+// The same round trimmed the fetch path and the wire codec's allocation
+// (traces equal on the same seeds at each step): a long poll's build that
+// is too small to send is kept on its waitingFetch and filled again in
+// place at the next wake or expiry (takeUnsent hands it over before a
+// build, so a response that is sent is never also kept; most replica
+// fetches wait, so this saves one build's slices per fetch); a fetch
+// response's and a replica fetch's partitions are one array, set by
+// Default on zeroed memory; sendReplicaFetch asks its topic map once per
+// run of a topic; handlers are looked up in an array by API key; a node's
+// response that is next in order skips the held-back map; producers
+// encode a batch's records through one scratch buffer. On 40 seeds
+// allocation fell from 2,113 MB / 17.9 M objects to 1,998 MB / 16.3 M;
+// the 300-seed sweep, alternated twice: 50.8 and 50.3 user CPU s (754,
+// 765 sim-s per wall-s) before, 49.0 and 48.7 (785, 791) after.
+// What is left on the fetch path is the codec itself: the structs a
+// receiver keeps (kmsg's decoding zeroes nested slices, so decoding into
+// a kept struct would reuse only the topic array) and the frames.
+//
 // # Not simulated (yet)
 //
 // Consumer groups and transactions; compression; retention by time

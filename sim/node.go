@@ -425,6 +425,14 @@ func (n *simNode) receive(c *conn, m msg) {
 // respond queues the response to request seq of c and sends every
 // response that is now next in order.
 func (n *simNode) respond(c *conn, seq uint64, slot respSlot) {
+	if seq == c.nextRespSeq && len(c.pending) == 0 {
+		// The usual case, the next answer with none held back: sent
+		// without a trip through the map (the loop below would take it
+		// straight out again and find nothing after it).
+		c.nextRespSeq++
+		n.sendResponse(c, slot)
+		return
+	}
 	if _, dup := c.pending[seq]; dup || seq < c.nextRespSeq {
 		n.w.fail("node %d: request %d on conn %d answered twice", n.id, seq, c.id)
 		return
@@ -437,14 +445,20 @@ func (n *simNode) respond(c *conn, seq uint64, slot respSlot) {
 		}
 		delete(c.pending, c.nextRespSeq)
 		c.nextRespSeq++
-		if n.w.logw != nil {
-			n.w.logf("node %d: conn %d response %d (%d bytes, busy until %s)", n.id, c.id, c.nextRespSeq-1, len(slot.frame), n.busyUntil)
-		}
-		if slot.frame != nil {
-			n.w.tr.str("response")
-			n.w.tr.bytes(slot.frame)
-			n.w.send(c, false, msg{frame: slot.frame, exact: slot.exact})
-		}
+		n.sendResponse(c, slot)
+	}
+}
+
+// sendResponse sends the response that was c's next (its number is
+// c.nextRespSeq-1); a request without one (acks=0) sends nothing.
+func (n *simNode) sendResponse(c *conn, slot respSlot) {
+	if n.w.logw != nil {
+		n.w.logf("node %d: conn %d response %d (%d bytes, busy until %s)", n.id, c.id, c.nextRespSeq-1, len(slot.frame), n.busyUntil)
+	}
+	if slot.frame != nil {
+		n.w.tr.str("response")
+		n.w.tr.bytes(slot.frame)
+		n.w.send(c, false, msg{frame: slot.frame, exact: slot.exact})
 	}
 }
 

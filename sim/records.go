@@ -21,12 +21,13 @@ type producerIdentity struct {
 // independently of core/record (kmsg's RecordBatch and Record types plus
 // a CRC-32C), so that an encoder bug in core cannot hide itself.
 func buildBatch(values []string, timestampMs int64, pid *producerIdentity) []byte {
-	var records []byte
+	var records, body []byte
 	for i, v := range values {
 		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte(v)}
-		body := r.AppendTo(nil)
 		// AppendTo writes the Length field first (0 here, one byte);
-		// re-encode with the real length of what follows it.
+		// re-encode with the real length of what follows it. The trial
+		// encoding goes into one scratch buffer for all the records.
+		body = r.AppendTo(body[:0])
 		r.Length = int32(len(body) - 1)
 		records = r.AppendTo(records)
 	}
@@ -45,7 +46,8 @@ func buildBatch(values []string, timestampMs int64, pid *producerIdentity) []byt
 	if pid != nil {
 		rb.ProducerID, rb.ProducerEpoch, rb.FirstSequence = pid.id, pid.epoch, pid.sequence
 	}
-	b := rb.AppendTo(nil)
+	// A v2 batch is its 61-byte header and the records.
+	b := rb.AppendTo(make([]byte, 0, 61+len(records)))
 	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
 	return b

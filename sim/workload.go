@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -293,7 +294,7 @@ func (p *producer) nextValues() []string {
 	values := make([]string, n)
 	for i := range values {
 		p.values++
-		values[i] = fmt.Sprintf("%s-%d", p.c.name, p.values)
+		values[i] = p.c.name + "-" + strconv.Itoa(p.values)
 	}
 	return values
 }

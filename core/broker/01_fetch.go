@@ -51,6 +51,11 @@ type waitingFetch struct {
 	// done says it was answered or dropped; woken says a wake round has
 	// collected it.
 	done, woken bool
+	// unsent is its last build that was not sent (too small to answer):
+	// nothing else references it, so the next build of the same request
+	// fills it in place instead of allocating the partition structs again
+	// (buildFetchResponse).
+	unsent *kmsg.FetchResponse
 }
 
 func handleFetch(b *Broker, nowMs int64, req *Request) error {
@@ -71,7 +76,7 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 	}
 	b.fetchSeq++
 	seq := b.fetchSeq
-	resp, bytes, urgent := b.buildFetchResponse(nowMs, seq, r)
+	resp, bytes, urgent := b.buildFetchResponse(nowMs, seq, r, nil)
 	defer b.settle(nowMs)
 	wait := int64(r.MaxWaitMillis)
 	if wait > b.cfg.MaxFetchWaitMs {
@@ -81,7 +86,7 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 		b.replyFetch(req, r, resp)
 		return nil
 	}
-	w := &waitingFetch{req: req, fetch: r, deadlineMs: nowMs + wait, seq: seq}
+	w := &waitingFetch{req: req, fetch: r, deadlineMs: nowMs + wait, seq: seq, unsent: resp}
 	b.fetchPartsSeen++
 	named := 0
 	for _, rt := range r.Topics {
@@ -108,7 +113,7 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 
 // answerFetch builds the response of a waiting fetch afresh and sends it.
 func (b *Broker) answerFetch(nowMs int64, w *waitingFetch) {
-	resp, _, _ := b.buildFetchResponse(nowMs, w.seq, w.fetch)
+	resp, _, _ := b.buildFetchResponse(nowMs, w.seq, w.fetch, w.takeUnsent())
 	b.dropWaitingFetch(w)
 	b.replyFetch(w.req, w.fetch, resp)
 }
@@ -122,6 +127,15 @@ func (b *Broker) replyFetch(req *Request, r *kmsg.FetchRequest, resp *kmsg.Fetch
 	b.reply(req, resp)
 }
 
+// takeUnsent hands over w's unsent build for the next build to fill
+// (nil if none), so that a response that may be sent is never also held
+// as reusable.
+func (w *waitingFetch) takeUnsent() *kmsg.FetchResponse {
+	resp := w.unsent
+	w.unsent = nil
+	return resp
+}
+
 // dropWaitingFetch marks w done and takes it off its partitions' lists
 // (lazily: a list is compacted once most of it is done, so answering
 // thousands of fetches on one partition stays linear). The caller takes
@@ -131,6 +145,7 @@ func (b *Broker) dropWaitingFetch(w *waitingFetch) {
 		return
 	}
 	w.done = true
+	w.unsent = nil
 	for _, p := range w.parts {
 		b.recheck(p)
 		p.fetchWaitersDone++
@@ -195,11 +210,13 @@ func (b *Broker) wakeFetches(nowMs int64) {
 			if w.done {
 				continue // dropped meanwhile (its connection closed)
 			}
-			resp, bytes, urgent := b.buildFetchResponse(nowMs, w.seq, w.fetch)
+			resp, bytes, urgent := b.buildFetchResponse(nowMs, w.seq, w.fetch, w.takeUnsent())
 			if urgent || bytes >= b.fetchMinBytes(w.fetch) {
 				b.dropWaitingFetch(w)
 				b.replyFetch(w.req, w.fetch, resp)
 				answered = true
+			} else {
+				w.unsent = resp
 			}
 		}
 		if answered {
@@ -255,24 +272,38 @@ func (b *Broker) fetchMinBytes(r *kmsg.FetchRequest) int {
 // a partition carries an error or a diverging epoch (which ends a long
 // poll at once, as in Kafka), or news for a follower (a high watermark or
 // log start it was not told yet). seq is the request's arrival number: a
-// long poll is built again when it wakes.
-func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
-	resp := kmsg.NewPtrFetchResponse()
+// long poll is built again when it wakes. reuse, if not nil, is an
+// earlier build of r that was not sent and that nothing else references
+// (waitingFetch.unsent): it is filled again in place, every field set
+// afresh, so the result is the same as a new build's.
+func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchRequest, reuse *kmsg.FetchResponse) (*kmsg.FetchResponse, int, bool) {
+	resp := reuse
+	if resp == nil {
+		resp = newFetchResponseShell(r)
+	} else {
+		clearFetchResponse(resp)
+	}
 	resp.Version = r.Version
 	budget := FetchResponseMaxBytes(r, b.cfg.FetchMaxBytes)
 	total := 0
 	urgent := false
-	// Sized from the request (already in memory): the partition structs
-	// are large, and growing the slices copied them over and over.
-	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(r.Topics))
-	for _, rt := range r.Topics {
-		st := kmsg.NewFetchResponseTopic()
+	for i := range r.Topics {
+		rt := &r.Topics[i]
+		// The shell has a topic per request topic, with room for its
+		// partitions, in request order. Its structs are zero (new, or
+		// cleared): Default makes each what kmsg.New* returns, without
+		// copying a whole struct over it.
+		resp.Topics = resp.Topics[:i+1]
+		st := &resp.Topics[i]
+		st.Default()
 		st.Topic = rt.Topic
 		st.TopicID = rt.TopicID
-		st.Partitions = make([]kmsg.FetchResponseTopicPartition, 0, len(rt.Partitions))
 		ts := b.topics[rt.Topic]
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewFetchResponseTopicPartition()
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			st.Partitions = st.Partitions[:j+1]
+			sp := &st.Partitions[j]
+			sp.Default()
 			sp.Partition = rp.Partition
 			sp.HighWatermark = -1
 			sp.LastStableOffset = -1
@@ -280,7 +311,7 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 			sp.PreferredReadReplica = -1
 			// Empty, not null: librdkafka rejects a null record set.
 			sp.RecordBatches = []byte{}
-			code, n, news := b.fetchPartition(nowMs, seq, r.ReplicaID, ts, &rp, &sp, budget-total, total == 0)
+			code, n, news := b.fetchPartition(nowMs, seq, r.ReplicaID, ts, rp, sp, budget-total, total == 0)
 			sp.ErrorCode = code
 			// A diverging epoch, like an error, is news the follower needs
 			// at once: it ends a long poll.
@@ -288,11 +319,46 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 				urgent = true
 			}
 			total += n
-			st.Partitions = append(st.Partitions, sp)
 		}
-		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, total, urgent
+}
+
+// clearFetchResponse zeroes an unsent build for buildFetchResponse to
+// fill again, keeping its arrays (at their full capacity: a build may
+// have stopped short of it) as newFetchResponseShell leaves them.
+func clearFetchResponse(resp *kmsg.FetchResponse) {
+	topics := resp.Topics[:cap(resp.Topics)]
+	for i := range topics {
+		parts := topics[i].Partitions
+		clear(parts[:cap(parts)])
+		topics[i] = kmsg.FetchResponseTopic{Partitions: parts[:0]}
+	}
+	*resp = kmsg.FetchResponse{Topics: topics[:0]}
+	resp.Default()
+}
+
+// newFetchResponseShell allocates a response to r with room for each of
+// its topics and partitions (lengths zero): the partition structs are
+// large, and growing the slices copied them over and over. All the
+// partitions share one array, each topic's part capped at its size so
+// that filling one topic cannot run into the next.
+func newFetchResponseShell(r *kmsg.FetchRequest) *kmsg.FetchResponse {
+	resp := kmsg.NewPtrFetchResponse()
+	named := 0
+	for i := range r.Topics {
+		named += len(r.Topics[i].Partitions)
+	}
+	parts := make([]kmsg.FetchResponseTopicPartition, named)
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(r.Topics))
+	off := 0
+	for i := range r.Topics {
+		n := len(r.Topics[i].Partitions)
+		resp.Topics[i].Partitions = parts[off : off : off+n]
+		off += n
+	}
+	resp.Topics = resp.Topics[:0]
+	return resp
 }
 
 // fetchPartition fills one partition of a fetch response and returns the

@@ -193,9 +193,11 @@ type Broker struct {
 	// fetchSeq numbers fetch requests as they arrive (replication.go:
 	// a follower's progress comes from its newest fetch only).
 	fetchSeq uint64
-	// fetchTopicIndex and fetchTopicCounts are sendReplicaFetch's scratch.
+	// fetchTopicIndex, fetchTopicCounts and fetchTopicOf are
+	// sendReplicaFetch's scratch.
 	fetchTopicIndex  map[string]int
 	fetchTopicCounts []int
+	fetchTopicOf     []int
 	// logConfigScratch is reconcile's buffer for a topic's log config
 	// (Config.logConfigInto).
 	logConfigScratch partlog.Config

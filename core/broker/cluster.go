@@ -245,7 +245,7 @@ func (b *Broker) afterApply(nowMs int64, entry *metadata.Entry, results []metada
 // goes straight to the handler. done runs exactly once.
 func (b *Broker) sendPeer(nowMs int64, to int32, req kmsg.Request, done func(nowMs int64, resp kmsg.Response, err error)) {
 	if to == b.cfg.NodeID {
-		h := apiTable[req.Key()]
+		h := lookupAPI(req.Key())
 		if h == nil {
 			done(nowMs, nil, fmt.Errorf("no handler for API key %d", req.Key()))
 			return

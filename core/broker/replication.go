@@ -951,25 +951,39 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 	topicIndex := b.fetchTopicIndex
 	clear(topicIndex)
 	counts := b.fetchTopicCounts[:0]
-	defer func() { b.fetchTopicCounts = counts[:0] }()
+	// topicOf[k] is the topic index of the k-th partition sent, so that
+	// the second pass looks nothing up; the map is asked once per run of
+	// a topic's partitions, not once per partition.
+	topicOf := b.fetchTopicOf[:0]
+	defer func() { b.fetchTopicCounts, b.fetchTopicOf = counts[:0], topicOf[:0] }()
+	lastName, ti := "", -1
 	for k := 0; k < n; k++ {
 		name := parts[(start+k)%len(parts)].topic.meta.Name
-		ti, ok := topicIndex[name]
-		if !ok {
-			ti = len(counts)
-			topicIndex[name] = ti
-			counts = append(counts, 0)
+		if ti < 0 || name != lastName {
+			var ok bool
+			ti, ok = topicIndex[name]
+			if !ok {
+				ti = len(counts)
+				topicIndex[name] = ti
+				counts = append(counts, 0)
+			}
+			lastName = name
 		}
 		counts[ti]++
+		topicOf = append(topicOf, ti)
 	}
 	req.Topics = make([]kmsg.FetchRequestTopic, 0, len(counts))
+	// All the partitions share one array; each topic's part is capped at
+	// its count, so that filling one cannot run into the next.
+	all := make([]kmsg.FetchRequestTopicPartition, n)
 	for k := 0; k < n; k++ {
 		p := parts[(start+k)%len(parts)]
-		ti := topicIndex[p.topic.meta.Name]
+		ti := topicOf[k]
 		if ti == len(req.Topics) { // first seen: indexes follow first sight
 			rt := kmsg.NewFetchRequestTopic()
 			rt.Topic = p.topic.meta.Name
-			rt.Partitions = make([]kmsg.FetchRequestTopicPartition, 0, counts[ti])
+			rt.Partitions = all[:0:counts[ti]]
+			all = all[counts[ti]:]
 			req.Topics = append(req.Topics, rt)
 		}
 		rp := kmsg.NewFetchRequestTopicPartition()
