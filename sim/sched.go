@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash"
+	"hash/crc32"
 )
 
 // Time is virtual time in microseconds since the start of a run.
@@ -173,15 +174,22 @@ func (t *tracer) str(s string) {
 	}
 }
 
+// bytes writes b as its length and CRC-32C: whole message frames enter
+// the trace, and hashing them byte by byte was most of the trace's cost
+// (SHA-256 runs at about 1.6 GB/s here, CRC-32C at over 20). Two runs
+// that diverge differ in far more than one frame (times, sequence
+// numbers, what follows), so a checksum per frame loses no divergence the
+// trace exists to show.
 func (t *tracer) bytes(b []byte) {
 	t.u64(uint64(len(b)))
-	if len(b) > 1024 {
+	t.buf = binary.BigEndian.AppendUint32(t.buf, crc32.Checksum(b, traceCRC))
+	if len(t.buf) > 4096 {
 		t.flush()
-		t.h.Write(b)
-		return
 	}
-	t.buf = append(t.buf, b...)
 }
+
+// traceCRC is the table of tracer.bytes' checksum.
+var traceCRC = crc32.MakeTable(crc32.Castagnoli)
 
 // sum returns the trace hash as hex.
 func (t *tracer) sum() string {

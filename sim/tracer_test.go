@@ -4,12 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"testing"
 )
 
 // TestTracerEncoding: the trace hash is SHA-256 over the plain encoding
-// (varints, length-prefixed strings and bytes) however the tracer's buffer
+// (varints, length-prefixed strings, byte slices as their length and
+// CRC-32C) however the tracer's buffer
 // splits it into writes: fields of every size, including ones larger than
 // the buffer, in random sequences.
 func TestTracerEncoding(t *testing.T) {
@@ -42,7 +44,7 @@ func TestTracerEncoding(t *testing.T) {
 			case 2:
 				b := field(100)
 				tr.bytes(b)
-				want = append(binary.AppendUvarint(want, uint64(len(b))), b...)
+				want = binary.BigEndian.AppendUint32(binary.AppendUvarint(want, uint64(len(b))), crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
 			}
 		}
 		if got, w := tr.sum(), fmt.Sprintf("%x", sha256.Sum256(want)); got != w {
