@@ -569,124 +569,52 @@
 //
 // Measured on this 2-core machine: go test -c of both trees, then the same
 // 300-seed mixed sweep (-run 'TestSimSweep$' -seeds=300 -seed=20000,
-// 19,660 simulated seconds) run alternately, twice each, on idle cores:
-// 548 simulated seconds per wall second at 5c076d3 (543, 553; 71.5 user
-// CPU seconds) and 722 at 5a81bac (717, 727; 53.1 user CPU seconds),
-// +32%. At 2aa8dab, before the issue-9 work, the same sweep ran at 505.
-// That is still below the 1,000 this page aims at: the simulator does
-// about twice the work per seed it did before issue 9 (quiet windows
-// restart nodes and carry a healthy cluster's traffic, the trimmer, the
-// scrubber, the replication checkers' durable-log reads, epoch-aware
-// reads), and the speed work since paid for it and a third more.
+// 19,660 simulated seconds) run alternately, twice each, on idle cores.
+// At 651d51a (the end of the fourth round): 741 and 747 simulated seconds
+// per wall second (51.8, 51.4 user CPU s); at c288d5d (the fifth round):
+// 1,000 and 1,007 (38.4, 38.3 user CPU s), +35%. Earlier: 505 at 2aa8dab
+// before issue 9, 548 at 5c076d3, 722 at 5a81bac; the simulator does about
+// twice the work per seed it did before issue 9 (quiet windows restart
+// nodes and carry a healthy cluster's traffic, the trimmer, the scrubber,
+// the replication checkers' durable-log reads, epoch-aware reads).
 //
-// What was done, largest first: the broker wakes a long poll only when one
-// of its partitions changed (long polls indexed by partition, not all of
-// them rebuilt at every produce), and Flush, the ISR and produce timers,
-// NextWakeMs and the fetchers walk cached lists (partitions written since
-// the last sync, led, followed) instead of every partition; each committed
-// metadata entry is decoded once and every broker applies its own Clone
-// (Broker.ApplyDecodedMetadata); the compact image encoding has a writer
-// of its own, a node's image is compared byte for byte with the truth's
-// recent encodings, broker ids are cached; the hw-durable and
-// isr-admission rules read segment lists cached per partition until
-// memdisk's NamesVersion moves; memdisk skips the SyncDir of a directory
-// with nothing pending; the scheduler is a 4-ary heap; trace integers are
-// varints; the scrubber reads into one buffer; CheckInvariants re-checks a
-// partition log only after a method that may change it (a successful read
-// no longer counts). Earlier: events held by value, GC target 800 with a
-// 256 MB soft limit (the collector takes 1-3%; two workers give close to
-// twice one's speed on idle cores).
+// What was done, largest first. The broker: long polls indexed by
+// partition and woken only when one of theirs changed; Flush, the timers,
+// NextWakeMs and the fetchers walk cached lists (written since the last
+// sync, led, followed) and retryResigns its candidates; CheckInvariants
+// checks the partitions changed since its last pass (Broker.recheck at
+// every writer of what it reads) with a full pass after a metadata apply,
+// a pass over every log, and every 64 passes, and partlog's check skips
+// the sealed segments while the segment list is the one it last checked in
+// full (and every 64th check); an apply that adds or removes no topic
+// keeps the sorted topic cache; a long poll too small to send keeps its
+// response and fills it in place at the next wake; handlers are found in
+// an array by API key; the read path decodes only the frame fields it
+// checks and compares the CRC alone; recovery scans through one window.
+// The simulator: each committed metadata entry is decoded once (every
+// broker applies a Clone), and a node's image is compared with the truth's
+// at the end of each apply batch, before each snapshot and after each
+// restore (raftlog.go says what that gives up: a divergence overwritten
+// inside one batch); memdisk syncs a directory by the names touched since
+// its last sync, cleans names with one scan, and versions its durable
+// names so the hw-durable rule's segment index is rebuilt only when one
+// changed; the scheduler is a 4-ary heap; the offset checks bucket
+// observations instead of sorting them and a history is validated once for
+// both checks; the trace takes integers as varints and message frames as
+// their length and CRC-32C (SHA-256 over every frame was most of its cost);
+// the test binary collects garbage at a fixed 1 GiB heap budget instead of
+// GOGC 800 under a 256 MiB soft limit (main_test.go: 7% less CPU). Every
+// step but the trace's frame checksum kept every trace hash (40 seeds,
+// and 20 three-node ones, before and after each).
 //
-// Where the time goes now (a 100-seed profile; per event kind, 60 seeds):
-// deliveries to nodes (30%: request handling and replication) and to
-// clients (18%), metadata applies (12%, about 160 us each: reconcile,
-// partition opens, the image comparison), node timers (11%), the final
-// checks (8%); by function it is flat: allocation about a fifth, the
-// fetchers and replica fetch responses 7%, the scrubber's CRC reads 6%,
-// CheckInvariants 6%, partition recovery at restarts 5%, the offset
-// checks 5%, the trace's hashing 2%. Closing the gap to 1,000 needs the
-// broker's remaining per-event walks (Tick's ask-to-leave scan,
-// CheckInvariants over every partition) to become incremental and less
-// allocation per request; under load the same sweeps run several times
-// slower.
-//
-// A fourth round cut allocation without changing a trace (hashes equal on
-// 30 seeds before and after each step): the replica fetchers, Flush's
-// candidate list and reconcile's log configs use broker-owned scratch,
-// memdisk has no 4 KiB floor (each sealed index got one), segment paths
-// skip path.Join, a request's client id lives in its Request, the sim's
-// node timer and post stop building self-naming closures. On 40 seeds
-// allocation fell from 2,260 MB / 21.6 M objects to 1,970 MB / 17.3 M;
-// the same 300-seed sweep, alternated twice: 53.4 and 53.9 user CPU s
-// (719, 712 sim-s per wall-s) before, 51.6 and 51.7 (744, 741) after,
-// about 3.5%. What allocates most now is the fetch traffic itself:
-// response and request structs that are sent (the receiver keeps them),
-// their frames, their decoding at the receiver; then segment file names
-// (partlog builds a path at every sealed-segment open). An unsent
-// long-poll response lending its slices to the next build was tried and
-// reverted: within noise, for an aliasing rule on the fetch path.
-//
-// A fifth round made the broker's per-event walks incremental (traces
-// equal on 40 seeds, and 20 three-node ones, at each step):
-// CheckInvariants checks the partitions changed since its last pass
-// (Broker.recheck at every writer of what it reads; the totals kept
-// from per-partition snapshots) and walks every partition after a
-// metadata apply, a pass over every log, and every 64 passes;
-// retryResigns walks a sorted list of the partitions that may have to
-// leave an ISR; an apply that adds or removes no topic keeps the sorted
-// topic cache and the role lists; the replica fetches in flight per
-// leader are a small slice. On 100 seeds about 4% less user CPU (16.9
-// to 16.2 s, alternated, on a machine shared with other work). Tick's
-// other walks (ISR shrink, expiries, checkpoints) and NextWakeMs now
-// cost little besides the work they do.
-//
-// A fifth round, on the checkers (traces equal on 40 seeds and the same
-// findings with five deliberate bugs): the metadata image is compared at
-// the end of each apply batch, before each snapshot and after each
-// restore instead of after every entry (raftlog.go says what that gives
-// up: a divergence overwritten inside one batch); the offset checks
-// bucket observations by offset and by value instead of sorting them; a
-// history is validated once for both checks, and porcupine's inputs are
-// pointers into one slice instead of values boxed three times. On 100
-// seeds the image check fell from 0.66 to 0.14 CPU s and the final check
-// from 1.16 to 0.71. The tracer is bound by SHA-256 itself (it hashes
-// 4 KiB blocks already); the hw-durable rule's segment lists are rebuilt
-// by memdisk's DurableNamesFunc whenever any name on the partition's disk
-// moves (checkpoint rewrites do), which a durable-names version in
-// memdisk would avoid.
-//
-// A fifth round, on the storage path (same traces on 40 + 20 seeds at
-// each step): the read path (client and replica fetches, the scrubber)
-// decodes only the frame fields it checks and compares the CRC alone;
-// memdisk's directory sync looks only at the names touched since the
-// directory's last sync (it walked every name, at every roll and every
-// checkpoint); names are cleaned with one scan; the durable segment index
-// of the hw-durable rule is rebuilt only when a durable name changed
-// (DurableNamesVersion); recovery scans all segments through one window
-// and parses headers into place (a 40-segment reopen: 1.0 ms -> 0.5 ms,
-// 384 -> 74 KB); a root directory sync copies the mount table only when
-// it changed; CheckInvariants skips the sealed segments while the segment
-// list is the one it last checked in full (and every 64th check). The
-// 100-seed sweep at 20000, alternated three times on a shared machine:
-// 16.1, 16.5, 16.2 user CPU s before, 15.1, 15.4, 15.5 after (about 6%).
-//
-// The same round trimmed the fetch path and the wire codec's allocation
-// (traces equal on the same seeds at each step): a long poll's build that
-// is too small to send is kept on its waitingFetch and filled again in
-// place at the next wake or expiry (takeUnsent hands it over before a
-// build, so a response that is sent is never also kept; most replica
-// fetches wait, so this saves one build's slices per fetch); a fetch
-// response's and a replica fetch's partitions are one array, set by
-// Default on zeroed memory; sendReplicaFetch asks its topic map once per
-// run of a topic; handlers are looked up in an array by API key; a node's
-// response that is next in order skips the held-back map; producers
-// encode a batch's records through one scratch buffer. On 40 seeds
-// allocation fell from 2,113 MB / 17.9 M objects to 1,998 MB / 16.3 M;
-// the 300-seed sweep, alternated twice: 50.8 and 50.3 user CPU s (754,
-// 765 sim-s per wall-s) before, 49.0 and 48.7 (785, 791) after.
-// What is left on the fetch path is the codec itself: the structs a
-// receiver keeps (kmsg's decoding zeroes nested slices, so decoding into
-// a kept struct would reuse only the topic array) and the frames.
+// Where the time goes now (100-seed profile): deliveries to nodes and
+// clients (about 45%: request handling, replication, the codec), metadata
+// applies (10%: reconcile, partition opens, snapshots), node timers (11%:
+// Tick, the scrubber's CRC reads 4%), allocation about a fifth throughout,
+// CheckInvariants 5%, the final checks 4%. What is left is mostly the work
+// itself: kmsg encoding and decoding of the frames a receiver keeps,
+// reading and checking batches, opening partitions at restarts. Under
+// load the same sweeps run several times slower.
 //
 // # Not simulated (yet)
 //
