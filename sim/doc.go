@@ -688,6 +688,14 @@
 // receiver keeps (kmsg's decoding zeroes nested slices, so decoding into
 // a kept struct would reuse only the topic array) and the frames.
 //
+// A last round (traces equal on 40 + 20 seeds at each step):
+// CheckInvariants resumes the walk of the active segment's in-memory
+// indexes at the last entry it checked (they are only appended to or
+// dropped whole; a whole walk every 64th check); the log config of a
+// topic costs a lookup per override, not one per topic config; the raft
+// model encodes a node's snapshot into the buffer of the one it replaces
+// (Broker.AppendSnapshotMetadata: 5% less allocation on 30 seeds).
+//
 // # Not simulated (yet)
 //
 // Consumer groups and transactions; compression; retention by time
