@@ -616,6 +616,14 @@
 // reading and checking batches, opening partitions at restarts. Under
 // load the same sweeps run several times slower.
 //
+// A last round (traces equal on 40 + 20 seeds at each step):
+// CheckInvariants resumes the walk of the active segment's in-memory
+// indexes at the last entry it checked (they are only appended to or
+// dropped whole; a whole walk every 64th check); the log config of a
+// topic costs a lookup per override, not one per topic config; the raft
+// model encodes a node's snapshot into the buffer of the one it replaces
+// (Broker.AppendSnapshotMetadata: 5% less allocation on 30 seeds).
+//
 // # Not simulated (yet)
 //
 // Consumer groups and transactions; compression; retention by time

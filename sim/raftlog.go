@@ -396,12 +396,13 @@ func (r *raftModel) catchUp(rn *raftNode, limit int) {
 			// image it holds is compared like a batch's last one.
 			r.checkImage(rn)
 			checked = true
-			data, err := n.b.SnapshotMetadata()
-			if err != nil {
-				r.w.fail("metadata: node %d cannot snapshot its image: %v", n.id, err)
-				continue
+			// The new snapshot replaces the old one, whose bytes nothing
+			// else holds (a restore decodes them into a new image, which
+			// keeps none of them): it is encoded into them.
+			if rn.snap == nil {
+				rn.snap = &raftSnapshot{}
 			}
-			rn.snap = &raftSnapshot{index: rn.applied, data: data}
+			rn.snap.index, rn.snap.data = rn.applied, n.b.AppendSnapshotMetadata(rn.snap.data[:0])
 		}
 	}
 	if !checked {

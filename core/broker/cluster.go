@@ -196,6 +196,10 @@ func (b *Broker) RestoreMetadata(nowMs int64, snapshot []byte) error {
 // SnapshotMetadata encodes the image for a metadata log snapshot.
 func (b *Broker) SnapshotMetadata() ([]byte, error) { return b.image.Marshal() }
 
+// AppendSnapshotMetadata appends SnapshotMetadata's bytes to dst (it does
+// not fail), for a caller that snapshots often into a buffer it reuses.
+func (b *Broker) AppendSnapshotMetadata(dst []byte) []byte { return b.image.AppendMarshal(dst) }
+
 // AppendMetadataCompact appends the image encoded without indentation
 // (metadata.Image.AppendCompact) to dst, for a caller that compares
 // images often, into a buffer it reuses.

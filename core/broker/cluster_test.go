@@ -490,6 +490,15 @@ func TestClusterDecodedMetadataApplies(t *testing.T) {
 		} else if !bytes.Equal(got, want) {
 			t.Fatalf("node %d's image differs from the others':\n%s\n%s", n.id, got, want)
 		}
+		// The append variant writes the same bytes after dst's, over
+		// a reused buffer too.
+		buf := n.b.AppendSnapshotMetadata(append(make([]byte, 0, 8), "prefix"...))
+		if !bytes.Equal(buf[:6], []byte("prefix")) || !bytes.Equal(buf[6:], got) {
+			t.Fatalf("node %d: AppendSnapshotMetadata wrote %q, want prefix then %q", n.id, buf, got)
+		}
+		if again := n.b.AppendSnapshotMetadata(buf[:0]); !bytes.Equal(again, got) {
+			t.Fatalf("node %d: AppendSnapshotMetadata into a reused buffer wrote %q, want %q", n.id, again, got)
+		}
 	}
 }
 

@@ -251,6 +251,14 @@ type Log struct {
 	// (checkInvariants).
 	checkedSegs []*segment
 	sinceFull   int
+	// checkedIndex and checkedTimeIndex are the in-memory indexes of
+	// checkedIndexSeg, the active segment, as the last check found them
+	// good, and indexSinceFull counts the checks since one walked them
+	// whole (indexWalkStarts).
+	checkedIndexSeg  *segment
+	checkedIndex     []indexEntry
+	checkedTimeIndex []timeEntry
+	indexSinceFull   int
 	// scanBuf is the window the recovery scan reads segments through
 	// (scanner.reuse), dropped when the open ends.
 	scanBuf []byte

@@ -53,6 +53,41 @@ func (l *Log) firstSegToCheck() int {
 	return n - 2
 }
 
+// indexWalkStarts returns where the check of the active segment s's
+// in-memory index and time index starts, and counts the check. The
+// entries are checked pairwise (each above its predecessor) and against
+// the segment's end (offset and size). These slices are only ever
+// appended to (noteBatch writes past their length) or dropped whole
+// (resetContents, sealing, recovery; a later append then allocates a new
+// array): no code cuts them or writes into their entries. So when the
+// slice starts at the same array element as the one the last check found
+// good (that slice is kept, so its array cannot be freed and reused) and
+// is no shorter, its first entries are those checked then and still
+// increasing; only the new ones need the pairwise check. The range check
+// of the old entries is covered by that of the last one checked, which
+// the walk restarts at: the entries increase, so the last checked one
+// holds the largest offset and position of them, and the segment's end
+// may have moved down since (a truncation would also reset the indexes).
+// Every fullSegCheckEvery-th check, and at any other segment, the walk
+// is whole anyway.
+func (l *Log) indexWalkStarts(s *segment) (int, int) {
+	l.indexSinceFull++
+	if l.indexSinceFull >= fullSegCheckEvery || s != l.checkedIndexSeg {
+		return 0, 0
+	}
+	return checkedPrefix(l.checkedIndex, s.index), checkedPrefix(l.checkedTimeIndex, s.timeIndex)
+}
+
+// checkedPrefix returns where to resume the walk of cur, given checked,
+// the slice an earlier walk found good: at checked's last entry when cur
+// extends checked in the same array, else at 0.
+func checkedPrefix[E any](checked, cur []E) int {
+	if len(checked) == 0 || len(cur) < len(checked) || &checked[0] != &cur[0] {
+		return 0
+	}
+	return len(checked) - 1
+}
+
 // checkInvariants checks every segment (tests).
 func (l *Log) checkInvariants() { l.checkInvariantsFrom(0) }
 
@@ -98,14 +133,26 @@ func (l *Log) checkInvariantsFrom(from int) {
 		case s.hasTs && (s.maxTsOffset < s.base || s.maxTsOffset >= s.next):
 			broken("segment %d: max timestamp offset %d outside [%d, %d)", s.base, s.maxTsOffset, s.base, s.next)
 		}
-		for j, e := range s.index {
+		from, fromTime := 0, 0
+		if last {
+			from, fromTime = l.indexWalkStarts(s)
+		}
+		for j := from; j < len(s.index); j++ {
+			e := s.index[j]
 			if (j > 0 && e.rel <= s.index[j-1].rel) || int64(e.rel) >= s.next-s.base || int64(e.pos) >= s.size || (j > 0 && e.pos <= s.index[j-1].pos) {
 				broken("index of segment %d: entry %d (%d, %d) not increasing or out of range", s.base, j, e.rel, e.pos)
 			}
 		}
-		for j, e := range s.timeIndex {
+		for j := fromTime; j < len(s.timeIndex); j++ {
+			e := s.timeIndex[j]
 			if (j > 0 && (e.rel <= s.timeIndex[j-1].rel || e.ts <= s.timeIndex[j-1].ts)) || int64(e.rel) >= s.next-s.base {
 				broken("time index of segment %d: entry %d (%d, %d) not increasing or out of range", s.base, j, e.ts, e.rel)
+			}
+		}
+		if last {
+			l.checkedIndexSeg, l.checkedIndex, l.checkedTimeIndex = s, s.index, s.timeIndex
+			if from == 0 && fromTime == 0 {
+				l.indexSinceFull = 0
 			}
 		}
 	}

@@ -134,6 +134,63 @@ func TestCheckInvariantsSealedSegments(t *testing.T) {
 	})
 }
 
+// TestCheckInvariantsActiveIndex: CheckInvariants resumes the walk of
+// the active segment's index at the last entry it checked, so a bad new
+// entry, or the end moved below a checked one, is reported at once, and a
+// damaged old entry (which no method of the log makes) is reported within
+// fullSegCheckEvery checks.
+func TestCheckInvariantsActiveIndex(t *testing.T) {
+	setup := func(t *testing.T) *Log {
+		cfg := smallConfig()
+		cfg.SegmentBytes, cfg.IndexIntervalBytes = 1<<20, 1
+		l := openLog(t, memdisk.New(), cfg, 0)
+		for range 6 {
+			mustAppend(t, l, batchOf(3, 100, 1, 1), 1, 0)
+			l.CheckInvariants()
+		}
+		if n := len(l.active().index); n < 4 {
+			t.Fatalf("%d index entries, want at least 4", n)
+		}
+		if l.indexSinceFull == 0 {
+			t.Fatal("every check walked the whole index")
+		}
+		return l
+	}
+	expectPanic := func(t *testing.T, what string, f func()) {
+		t.Helper()
+		defer func() {
+			if r := recover(); r == nil || !strings.Contains(r.(string), "index of segment") {
+				t.Fatalf("%s: panic %v, want one naming the index", what, r)
+			}
+		}()
+		f()
+	}
+	t.Run("new entry", func(t *testing.T) {
+		l := setup(t)
+		s := l.active()
+		s.index = append(s.index, s.index[len(s.index)-1])
+		l.changes++
+		expectPanic(t, "a repeated new entry", l.CheckInvariants)
+	})
+	t.Run("end below a checked entry", func(t *testing.T) {
+		l := setup(t)
+		s := l.active()
+		s.size = int64(s.index[len(s.index)-1].pos)
+		l.changes++
+		expectPanic(t, "size at the last entry", l.CheckInvariants)
+	})
+	t.Run("periodic", func(t *testing.T) {
+		l := setup(t)
+		l.active().index[1].rel = l.active().index[0].rel
+		expectPanic(t, "within fullSegCheckEvery checks", func() {
+			for range fullSegCheckEvery {
+				l.changes++
+				l.CheckInvariants()
+			}
+		})
+	})
+}
+
 func TestCloseAndDelete(t *testing.T) {
 	d := memdisk.New()
 	d.MkdirAll("other")
