@@ -111,22 +111,23 @@ var coverageMinimums = map[string]int{
 	"fsync-failed-dropped":        188, // 565
 	"fsync-failed-kept-clean":     334, // 1002
 	"media-flip-replicated":       8,   // 26
-	"media-flip-copy-intact":      1,   // 14; 4 at 5c076d3 (a copy with synced damage is kept and reported since FINDINGS 22, not cut and fetched again), 2 at FINDINGS 21's fix
+	"media-flip-copy-intact":      1,   // 4; 14 in a 2000-seed sweep
 	"media-flip-reported":         7,   // 21
 	"media-flip-reported-differs": 3,   // 10
 	"scrub-found-corrupt":         19,  // 57
-	// Leaving the ISR and uncertain copies (FINDINGS.md 25); the last
-	// ISR member left out, uncertain-last-isr-copy, is too rare (1), and
-	// so is uncertain-copy-not-leading (3 when set; 0 with one replica
-	// fetch per leader, FINDINGS.md 21, which moved the draws; the core
-	// test TestClusterUncertainLastISRMemberDoesNotLead covers it).
-	"leave-isr-asked-again":    164, // 492
-	"uncertain-cut":            1,   // 4
-	"uncertain-copy-caught-up": 1,   // 3
-	// A reported copy marked uncertain and cut at a restart
-	// (uncertain-marked-cut, FINDINGS.md 40) is too rare as well: 2 when
-	// set, 0 after the merge with one replica fetch per leader; the core
-	// tests TestClusterReportedDamage* cover it.
+	// Leaving the ISR and uncertain copies (FINDINGS.md 25, 40, 42). The
+	// last ISR member left out because its copy is uncertain,
+	// uncertain-last-isr-copy, is too rare for a minimum (0 in the fixed
+	// sweep; the core test TestClusterUncertainLastISRMemberDoesNotLead
+	// covers it); the rest reach 2-6 since the synced end (FINDINGS.md
+	// 42) marks a damaged synced batch's cut uncertain.
+	"leave-isr-asked-again":       164, // 552
+	"uncertain-cut":               1,   // 3
+	"uncertain-copy-caught-up":    1,   // 6
+	"uncertain-copy-not-leading":  1,   // 3
+	"uncertain-marked-cut":        1,   // 3
+	"synced-end-cut":              1,   // 3
+	"media-flip-no-good-isr-copy": 1,   // 2
 }
 
 // outDir is where failure artifacts go (porcupine HTML, event logs).
