@@ -259,6 +259,14 @@ type Log struct {
 	checkedIndex     []indexEntry
 	checkedTimeIndex []timeEntry
 	indexSinceFull   int
+	// checkedProducerGen and checkedProducerLeo are the producer table's
+	// gen and the LEO when a check last walked the table and found it
+	// good (producersChecked), and producerSinceFull counts the checks
+	// since (producerWalkNeeded).
+	producersChecked   bool
+	checkedProducerGen uint64
+	checkedProducerLeo int64
+	producerSinceFull  int
 	// scanBuf is the window the recovery scan reads segments through
 	// (scanner.reuse), dropped when the open ends.
 	scanBuf []byte

@@ -89,7 +89,10 @@ func checkedPrefix[E any](checked, cur []E) int {
 }
 
 // checkInvariants checks every segment (tests).
-func (l *Log) checkInvariants() { l.checkInvariantsFrom(0) }
+func (l *Log) checkInvariants() {
+	l.producersChecked = false
+	l.checkInvariantsFrom(0)
+}
 
 // checkInvariantsFrom checks the segments from index from on, and all
 // else.
@@ -185,6 +188,35 @@ func (l *Log) checkInvariantsFrom(from int) {
 			broken("epoch entry %d (%d@%d) lies wholly below the log start %d", i, e.epoch, e.start, l.logStart)
 		}
 	}
+	if l.producerWalkNeeded(leo) {
+		l.checkProducers(leo, broken)
+	}
+	if l.inflight != nil && l.inflightCap > l.inflight.UpTo {
+		broken("in-flight cap %d above job end %d", l.inflightCap, l.inflight.UpTo)
+	}
+}
+
+// producerWalkNeeded reports whether the check must walk the producer
+// table, and counts the check. The walk's verdict depends only on the
+// table (its map, recency list, entries and max) and on the LEO, and it
+// is monotone in the LEO: a higher LEO can only make "every batch ends
+// below the LEO" truer. The table changes only through put, apply (of a
+// batch with a producer id), trimBelow and reset, which all advance
+// t.gen, and through nothing else: entries are only ever mutated inside
+// those (record) or as staged clones outside the table (stagedEntry), and
+// the table is only replaced by reset, which keeps gen increasing. So
+// when gen is the one the last walk found good and the LEO did not fall
+// below the LEO then, the walk would find the same. Every
+// fullSegCheckEvery-th check walks anyway.
+func (l *Log) producerWalkNeeded(leo int64) bool {
+	l.producerSinceFull++
+	return !l.producersChecked || l.producerSinceFull >= fullSegCheckEvery ||
+		l.producers.gen != l.checkedProducerGen || leo < l.checkedProducerLeo
+}
+
+// checkProducers walks the producer table (checkInvariantsFrom) and
+// records what it found good.
+func (l *Log) checkProducers(leo int64, broken func(format string, args ...any)) {
 	t := &l.producers
 	if len(t.byID) > t.max {
 		broken("producer table bounded: %d producers, max %d", len(t.byID), t.max)
@@ -215,9 +247,8 @@ func (l *Log) checkInvariantsFrom(from int) {
 	if n != len(t.byID) {
 		broken("producer recency list has %d entries, table %d", n, len(t.byID))
 	}
-	if l.inflight != nil && l.inflightCap > l.inflight.UpTo {
-		broken("in-flight cap %d above job end %d", l.inflightCap, l.inflight.UpTo)
-	}
+	l.producersChecked, l.checkedProducerGen, l.checkedProducerLeo = true, t.gen, leo
+	l.producerSinceFull = 0
 }
 
 // checkInvariantsDeep adds the checks that need I/O, for tests: every

@@ -395,7 +395,7 @@ func (l *Log) corruptAt(s *segment, offset, pos int64, err error) error {
 // rebuildProducers replays every stored batch header into a fresh
 // producer table (after TruncateTo).
 func (l *Log) rebuildProducers() error {
-	l.producers = newProducerTable(l.cfg.MaxProducerIDs)
+	l.producers.reset(l.cfg.MaxProducerIDs)
 	for _, s := range l.segs {
 		if err := l.forEachHeader(s, s.size, func(h record.Header, _ int64) { l.producers.apply(h) }); err != nil {
 			return err

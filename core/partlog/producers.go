@@ -61,10 +61,20 @@ type producerTable struct {
 	byID       map[int64]*producerEntry
 	head, tail *producerEntry
 	max        int
+	// gen counts the changes to the table (put, apply of a producer's
+	// batch, trimBelow, reset), so that the invariant check can skip its
+	// walk of an unchanged table (producerWalkNeeded).
+	gen uint64
 }
 
 func newProducerTable(max int) producerTable {
 	return producerTable{byID: make(map[int64]*producerEntry), max: max}
+}
+
+// reset empties the table, keeping gen increasing across the reset so
+// that an emptied table never looks like the one last checked.
+func (t *producerTable) reset(max int) {
+	*t = producerTable{byID: make(map[int64]*producerEntry), max: max, gen: t.gen + 1}
 }
 
 func (t *producerTable) unlink(e *producerEntry) {
@@ -100,6 +110,7 @@ func (t *producerTable) remove(e *producerEntry) {
 // put installs e (a fresh or staged entry) as the state of its producer,
 // as the most recent writer, evicting the oldest producer if needed.
 func (t *producerTable) put(e *producerEntry) {
+	t.gen++
 	if old := t.byID[e.id]; old != nil {
 		t.unlink(old)
 	} else if len(t.byID) >= t.max {
@@ -115,6 +126,7 @@ func (t *producerTable) apply(h record.Header) {
 	if !h.HasProducerID() {
 		return
 	}
+	t.gen++
 	b := producerBatch{
 		firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
 		firstOffset: h.BaseOffset, lastOffset: h.LastOffset(),
@@ -140,6 +152,7 @@ func (t *producerTable) apply(h record.Header) {
 // none, so that the table equals what a rebuild from the remaining
 // segments would give.
 func (t *producerTable) trimBelow(offset int64) {
+	t.gen++
 	for e := t.head; e != nil; {
 		next := e.next
 		n := 0

@@ -611,7 +611,7 @@ func (l *Log) restartAt(start int64) error {
 	l.hw = start
 	// Nothing below start exists any more: vacuously durable.
 	l.durableEnd = start
-	l.producers = newProducerTable(l.cfg.MaxProducerIDs)
+	l.producers.reset(l.cfg.MaxProducerIDs)
 	l.epochs.truncateFromEnd(start)
 	l.epochs.truncateFromStart(start)
 	return nil
