@@ -261,3 +261,30 @@ func TestSegPathMatchesJoin(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSegmentNameMatchesParseInt pins the hand-written digit parse to
+// what strconv.ParseInt gave: the largest base parses, one past it and
+// signs or other characters do not.
+func TestParseSegmentNameMatchesParseInt(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		base int64
+		ok   bool
+	}{
+		{"00000000000000000000.log", 0, true},
+		{"00000000000000001234.index", 1234, true},
+		{"09223372036854775807.timeindex", math.MaxInt64, true},
+		{"09223372036854775808.log", 0, false},
+		{"99999999999999999999.log", 0, false},
+		{"+0000000000000000001.log", 0, false},
+		{"-0000000000000000001.log", 0, false},
+		{"0000000000000000000a.log", 0, false},
+		{"00000000000000000001.txt", 0, false},
+		{"0000000000000000001.log", 0, false},
+	} {
+		base, _, ok := parseSegmentName(c.name)
+		if ok != c.ok || base != c.base {
+			t.Errorf("parseSegmentName(%q) = %d, %v; want %d, %v", c.name, base, ok, c.base, c.ok)
+		}
+	}
+}

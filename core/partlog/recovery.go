@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path"
 	"slices"
-	"sort"
 
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/disk"
@@ -77,7 +76,10 @@ func (l *Log) recover(nowMs int64) error {
 	}
 
 	// Step 1: classify names.
-	logs := map[int64]bool{}
+	// bases collects the segments' base offsets (sorted and deduplicated
+	// below): a slice rather than a set, as the names are few and parsed
+	// at every open.
+	var bases []int64
 	syncedEndPresent := false
 	var indexNames []struct {
 		base int64
@@ -99,7 +101,7 @@ func (l *Log) recover(nowMs int64) error {
 			continue // checkpoints, WriteFileAtomic temporaries, foreign files
 		}
 		if suffix == logSuffix {
-			logs[base] = true
+			bases = append(bases, base)
 		} else {
 			indexNames = append(indexNames, struct {
 				base int64
@@ -107,18 +109,15 @@ func (l *Log) recover(nowMs int64) error {
 			}{base, name})
 		}
 	}
+	slices.Sort(bases)
+	bases = slices.Compact(bases)
 	for _, in := range indexNames {
-		if !logs[in.base] {
+		if _, found := slices.BinarySearch(bases, in.base); !found {
 			if err := l.d.Remove(l.path(in.name)); err != nil && !errors.Is(err, disk.ErrNotExist) {
 				return fmt.Errorf("remove orphan index %s: %w", in.name, err)
 			}
 		}
 	}
-	bases := make([]int64, 0, len(logs))
-	for b := range logs {
-		bases = append(bases, b)
-	}
-	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
 
 	// Step 2: the checkpoint.
 	var ck partitionCheckpoint

@@ -113,12 +113,16 @@ func parseSegmentName(name string) (base int64, suffix string, ok bool) {
 	default:
 		return 0, "", false
 	}
-	if strings.TrimLeft(digits, "0123456789") != "" {
-		return 0, "", false
-	}
-	n, err := strconv.ParseInt(digits, 10, 64)
-	if err != nil {
-		return 0, "", false
+	// What strconv.ParseInt(digits, 10, 64) gives for a string of digits
+	// only, without its generic parsing (every name of the directory is
+	// parsed at every open): digits alone, and no overflow past MaxInt64.
+	var n int64
+	for i := 0; i < len(digits); i++ {
+		d := int64(digits[i]) - '0'
+		if d < 0 || d > 9 || n > (math.MaxInt64-d)/10 {
+			return 0, "", false
+		}
+		n = n*10 + d
 	}
 	return n, suffix, true
 }
