@@ -201,6 +201,11 @@ type Broker struct {
 	// logConfigScratch is reconcile's buffer for a topic's log config
 	// (Config.logConfigInto).
 	logConfigScratch partlog.Config
+	// configsUnchanged tells the next reconcile that no topic's config
+	// overrides changed since the last one, so that every topic's
+	// logConfig still holds (applyMetadataEntry sets it for an entry
+	// without SetTopicConfigs; reconcile clears it).
+	configsUnchanged bool
 	// fetchGroups is runFetchers' scratch (nil while a call holds it).
 	fetchGroups []leaderParts
 	// deleteWaiters are DeleteRecords partitions waiting for the

@@ -168,6 +168,13 @@ func (b *Broker) ApplyDecodedMetadata(nowMs int64, entry *metadata.Entry) {
 
 func (b *Broker) applyMetadataEntry(nowMs int64, entry *metadata.Entry) {
 	results := b.image.ApplyEntry(entry)
+	// The image changes only here and in applyLocal, RestoreMetadata and
+	// loadImage, each followed by a full reconcile (or, for a failed
+	// applyLocal, undone), so every topic's logConfig matched its
+	// overrides before this entry. Of the records, only SetTopicConfigs
+	// changes an existing topic's overrides (CreateTopic makes a new
+	// Topic, whose topicState computes its own).
+	b.configsUnchanged = !entrySetsTopicConfigs(entry)
 	b.afterApply(nowMs, entry, results)
 	if entry.Proposer == b.cfg.NodeID && entry.Incarnation == b.incarnation {
 		if p := b.proposals[entry.Seq]; p != nil {
@@ -176,6 +183,17 @@ func (b *Broker) applyMetadataEntry(nowMs int64, entry *metadata.Entry) {
 		}
 	}
 	b.releaseParked(nowMs)
+}
+
+// entrySetsTopicConfigs reports whether entry holds a SetTopicConfigs
+// record (applied or refused).
+func entrySetsTopicConfigs(entry *metadata.Entry) bool {
+	for i := range entry.Records {
+		if entry.Records[i].SetTopicConfigs != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // RestoreMetadata replaces the image with a snapshot of the metadata log

@@ -84,6 +84,12 @@ func (p *partition) maximalISR() []int32 {
 // reconcile brings every partition in line with the image.
 func (b *Broker) reconcile(nowMs int64) {
 	b.recheckAll() // the image changed
+	// A topic's logConfig is a function of its overrides alone (the
+	// defaults are fixed): when the caller vouches that none changed, the
+	// topics that were here at the last reconcile keep theirs, and a new
+	// topicState computes its own.
+	configsUnchanged := b.configsUnchanged
+	b.configsUnchanged = false
 	// The cached order is b.topics sorted by name; removing a topic drops
 	// the cache and leaves this slice as it was.
 	for _, ts := range b.orderedTopics() {
@@ -104,12 +110,14 @@ func (b *Broker) reconcile(nowMs int64) {
 			b.topicOrder = nil
 		}
 		ts.meta = t
-		lc := &b.logConfigScratch
-		b.cfg.logConfigInto(lc, t.Configs)
-		if *lc != ts.logConfig {
-			ts.logConfig = *lc
-			for _, p := range ts.partitions {
-				b.applyLogConfig(p)
+		if !configsUnchanged {
+			lc := &b.logConfigScratch
+			b.cfg.logConfigInto(lc, t.Configs)
+			if *lc != ts.logConfig {
+				ts.logConfig = *lc
+				for _, p := range ts.partitions {
+					b.applyLogConfig(p)
+				}
 			}
 		}
 		for i := int32(len(ts.partitions)); i < t.Partitions; i++ {
