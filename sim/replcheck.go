@@ -220,7 +220,8 @@ func (rc *replChecker) onRequest(n *simNode, req *broker.Request) {
 // leader receives it, with Kafka's caught-up rule.
 func (rc *replChecker) noteReplicaFetch(n *simNode, follower int32, tp lin.TopicPartition, rp *kmsg.FetchRequestTopicPartition) {
 	v := &rc.view
-	ok := n.b.ReplicaViewInto(tp.Topic, tp.Partition, v)
+	// Only the fields ReplicaProgressInto fills are read below.
+	ok := n.b.ReplicaProgressInto(tp.Topic, tp.Partition, v)
 	if !ok || !v.Leader || (rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch != v.LeaderEpoch) || rp.FetchOffset > v.LogEndOffset {
 		return
 	}
