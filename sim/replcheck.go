@@ -530,7 +530,8 @@ func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64
 	}
 	rc.marks[tp] = hwMark{id: t.ID, hw: hw}
 	a := &t.Assignments[tp.Partition]
-	own, _ := batchAt(n.disk, tp, hw-1, true)
+	dir := tp.String() // once for every disk looked at below
+	own, _ := batchAtDir(n.disk, dir, hw-1, true)
 	ref := own
 	if w.flipOf(n.id, tp) != nil {
 		ref = nil // its bytes are judged by mediaflip.go
@@ -547,9 +548,9 @@ func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64
 		}
 		held := own // the serving node's, read above (n is w.nodes[n.id-1])
 		if id != n.id {
-			held, _ = batchAt(w.nodes[id-1].disk, tp, hw-1, true)
+			held, _ = batchAtDir(w.nodes[id-1].disk, dir, hw-1, true)
 		}
-		if held == nil && w.trimmedPast(w.nodes[id-1].disk, tp, hw-1) {
+		if held == nil && w.trimmedPastDir(w.nodes[id-1].disk, tp, dir, hw-1) {
 			continue
 		}
 		if msg := hwDurableVerdict(hw, ref, held); msg != "" {
@@ -684,7 +685,11 @@ func inSegmentDir(dir, name string) bool {
 // answer) or retention (trim.go). Such a copy no longer holds off, by
 // design.
 func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
-	dir := tp.String()
+	return w.trimmedPastDir(d, tp, tp.String(), off)
+}
+
+// trimmedPastDir is trimmedPast given tp's directory name, dir.
+func (w *world) trimmedPastDir(d *simDisk, tp lin.TopicPartition, dir string, off int64) bool {
 	segs := d.segmentFilesOf(d.md(dir), dir, true)
 	lowest := int64(-1)
 	if len(segs) > 0 {
@@ -703,7 +708,11 @@ func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
 // when a name changed: the hw-durable rule calls this on every new high
 // watermark served.
 func batchAt(d *simDisk, tp lin.TopicPartition, off int64, durable bool) ([]byte, bool) {
-	dir := tp.String()
+	return batchAtDir(d, tp.String(), off, durable)
+}
+
+// batchAtDir is batchAt given the partition's directory name, dir.
+func batchAtDir(d *simDisk, dir string, off int64, durable bool) ([]byte, bool) {
 	md := d.md(dir)
 	seg, ok := segmentHolding(d.segmentFilesOf(md, dir, durable), off)
 	if !ok {
