@@ -134,7 +134,7 @@ type replChecker struct {
 	fetches  map[replKey]*fetchSeen
 	asks     map[askKey]*isrAsk
 	produces []map[*broker.Request][]appendSnap // by node index
-	marks    map[lin.TopicPartition]hwMark
+	marks    map[string][]hwMark                // by topic name, then partition index
 	watches  map[lin.TopicPartition]*shrinkWatch
 	jumpedAt []Time // last clock jump, by node index
 	traps    *replTraps
@@ -149,7 +149,7 @@ func newReplChecker(w *world) *replChecker {
 		fetches:  map[replKey]*fetchSeen{},
 		asks:     map[askKey]*isrAsk{},
 		produces: make([]map[*broker.Request][]appendSnap, len(w.nodes)),
-		marks:    map[lin.TopicPartition]hwMark{},
+		marks:    map[string][]hwMark{},
 		watches:  map[lin.TopicPartition]*shrinkWatch{},
 		jumpedAt: make([]Time, len(w.nodes)),
 	}
@@ -454,10 +454,23 @@ func (rc *replChecker) onReply(n *simNode, req *broker.Request, resp kmsg.Respon
 		if !rc.w.cluster() {
 			return
 		}
+		// The truth and the marks of a topic are looked up once for all
+		// its partitions: nothing in judgeServedHW changes the truth, and
+		// the topic's marks slice is sized to its partitions before use.
+		truth := rc.w.raft.truth
 		for _, t := range r.Topics {
+			var top *metadata.Topic
+			var marks []hwMark
+			looked := false
 			for _, p := range t.Partitions {
 				if p.ErrorCode == 0 && p.HighWatermark > 0 {
-					rc.judgeServedHW(n, lin.TopicPartition{Topic: t.Topic, Partition: p.Partition}, p.HighWatermark)
+					if !looked {
+						looked = true
+						if top = truth.Topic(t.Topic); top != nil {
+							marks = rc.topicMarks(t.Topic, top.Partitions)
+						}
+					}
+					rc.judgeServedHW(n, top, marks, lin.TopicPartition{Topic: t.Topic, Partition: p.Partition}, p.HighWatermark)
 				}
 			}
 		}
@@ -517,18 +530,30 @@ func minInsyncVerdict(code int16, atAppend, atAnswer []int32, min int32) string 
 	return ""
 }
 
+// topicMarks returns the marks of topic name by partition index, with
+// room for parts partitions (the slice is the map's: writes through it
+// stay).
+func (rc *replChecker) topicMarks(name string, parts int32) []hwMark {
+	marks := rc.marks[name]
+	if int32(len(marks)) < parts {
+		marks = append(marks, make([]hwMark, int(parts)-len(marks))...)
+		rc.marks[name] = marks
+	}
+	return marks
+}
+
 // judgeServedHW checks the hw-durable rule for a high watermark that
-// node n serves for tp.
-func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64) {
+// node n serves for tp: t is tp's topic in the truth (nil: none) and
+// marks its topicMarks.
+func (rc *replChecker) judgeServedHW(n *simNode, t *metadata.Topic, marks []hwMark, tp lin.TopicPartition, hw int64) {
 	w := rc.w
-	t := w.raft.truth.Topic(tp.Topic)
 	if t == nil || tp.Partition >= t.Partitions || w.quarantined(tp) {
 		return
 	}
-	if m := rc.marks[tp]; m.id == t.ID && hw <= m.hw {
+	if m := marks[tp.Partition]; m.id == t.ID && hw <= m.hw {
 		return
 	}
-	rc.marks[tp] = hwMark{id: t.ID, hw: hw}
+	marks[tp.Partition] = hwMark{id: t.ID, hw: hw}
 	a := &t.Assignments[tp.Partition]
 	dir := tp.String() // once for every disk looked at below
 	own, _ := batchAtDir(n.disk, dir, hw-1, true)
