@@ -626,7 +626,8 @@
 // Round 6, replication checkers: a replica fetch reads the leader's
 // progress without its min.insync.replicas lookup
 // (Broker.ReplicaProgressInto), and a hw-durable judgement names the
-// partition directory once for all its disks.
+// partition directory once for all its disks and looks a fetch answer's
+// topic up once (truth, marks by partition index) for all its partitions.
 //
 // # Not simulated (yet)
 //
