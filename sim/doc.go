@@ -570,13 +570,17 @@
 // Measured on this 2-core machine: go test -c of both trees, then the same
 // 300-seed mixed sweep (-run 'TestSimSweep$' -seeds=300 -seed=20000,
 // 19,660 simulated seconds) run alternately, twice each, on idle cores.
-// At 651d51a (the end of the fourth round): 741 and 747 simulated seconds
-// per wall second (51.8, 51.4 user CPU s); at c288d5d (the fifth round):
-// 1,000 and 1,007 (38.4, 38.3 user CPU s), +35%. Earlier: 505 at 2aa8dab
-// before issue 9, 548 at 5c076d3, 722 at 5a81bac; the simulator does about
-// twice the work per seed it did before issue 9 (quiet windows restart
-// nodes and carry a healthy cluster's traffic, the trimmer, the scrubber,
-// the replication checkers' durable-log reads, epoch-aware reads).
+// At 651d51a (the end of the fourth round): 737 and 736 simulated seconds
+// per wall second (52.1 user CPU s each); at 1424ab2 (the fifth and sixth
+// rounds): 1,012 and 1,007 (37.9, 37.8 user CPU s), +37%. Earlier: 505 at
+// 2aa8dab before issue 9, 548 at 5c076d3, 722 at 5a81bac; the simulator
+// does about twice the work per seed it did before issue 9 (quiet windows
+// restart nodes and carry a healthy cluster's traffic, the trimmer, the
+// scrubber, the replication checkers' durable-log reads, epoch-aware
+// reads). The margin over 1,000 is thin: the same sweep varies by about
+// 2% between runs, other seeds by more (cluster seeds run at 400-550,
+// single-node ones near 1,350), and a loaded machine is several times
+// slower.
 //
 // What was done, largest first. The broker: long polls indexed by
 // partition and woken only when one of theirs changed; Flush, the timers,
@@ -585,55 +589,48 @@
 // checks the partitions changed since its last pass (Broker.recheck at
 // every writer of what it reads) with a full pass after a metadata apply,
 // a pass over every log, and every 64 passes, and partlog's check skips
-// the sealed segments while the segment list is the one it last checked in
-// full (and every 64th check); an apply that adds or removes no topic
-// keeps the sorted topic cache; a long poll too small to send keeps its
-// response and fills it in place at the next wake; handlers are found in
-// an array by API key; the read path decodes only the frame fields it
-// checks and compares the CRC alone; recovery scans through one window.
+// what did not change since it last looked (sealed segments while the
+// segment list is the same, the active segment's index entries already
+// checked, the producer table while its generation stands; a whole check
+// every 64th time); an apply that adds or removes no topic keeps the
+// sorted topic cache, and one without SetTopicConfigs the log configs; a
+// long poll too small to send keeps its response and fills it in place at
+// the next wake; handlers are found in an array by API key; the read path
+// decodes only the frame fields it checks and compares the CRC alone;
+// recovery scans through one window and parses segment names by hand.
 // The simulator: each committed metadata entry is decoded once (every
 // broker applies a Clone), and a node's image is compared with the truth's
 // at the end of each apply batch, before each snapshot and after each
 // restore (raftlog.go says what that gives up: a divergence overwritten
-// inside one batch); memdisk syncs a directory by the names touched since
-// its last sync, cleans names with one scan, and versions its durable
-// names so the hw-durable rule's segment index is rebuilt only when one
-// changed; the scheduler is a 4-ary heap; the offset checks bucket
-// observations instead of sorting them and a history is validated once for
-// both checks; the trace takes integers as varints and message frames as
-// their length and CRC-32C (SHA-256 over every frame was most of its cost);
-// the test binary collects garbage at a fixed 1 GiB heap budget instead of
-// GOGC 800 under a 256 MiB soft limit (main_test.go: 7% less CPU). Every
-// step but the trace's frame checksum kept every trace hash (40 seeds,
-// and 20 three-node ones, before and after each).
+// inside one batch); snapshots are encoded into the buffer of the one they
+// replace; memdisk syncs a directory by the names touched since its last
+// sync, cleans names with one scan, and versions its durable names so the
+// hw-durable rule's segment index is rebuilt only when one changed; the
+// replication checkers read a leader's progress without its config lookup
+// and look a topic up once per answer; the scheduler is a 4-ary heap; the
+// offset checks bucket observations instead of sorting them and a history
+// is validated once for both checks; the trace takes integers as varints
+// and message frames as their length and CRC-32C (SHA-256 over every frame
+// was most of its cost); the test binary collects garbage at a fixed 1 GiB
+// heap budget instead of GOGC 800 under a 256 MiB soft limit
+// (main_test.go: 7% less CPU; 512 MiB and 3 GiB were slower). Every step
+// but the trace's frame checksum kept every trace hash (40 seeds, and 20
+// three-node ones, before and after each).
+//
+// Tried and dropped: an unsent response lending its slices to the next
+// build outside the waiting fetch that owns it (aliasing for nothing),
+// kmsg's UnsafeReadFrom for the clients' responses (strings in the
+// history kept whole frames alive: slower), a FIFO per connection and a
+// chunked history (less allocation, no CPU measured).
 //
 // Where the time goes now (100-seed profile): deliveries to nodes and
 // clients (about 45%: request handling, replication, the codec), metadata
 // applies (10%: reconcile, partition opens, snapshots), node timers (11%:
 // Tick, the scrubber's CRC reads 4%), allocation about a fifth throughout,
-// CheckInvariants 5%, the final checks 4%. What is left is mostly the work
+// CheckInvariants 4%, the final checks 4%. What is left is mostly the work
 // itself: kmsg encoding and decoding of the frames a receiver keeps,
-// reading and checking batches, opening partitions at restarts. Under
-// load the same sweeps run several times slower.
-//
-// A last round (traces equal on 40 + 20 seeds at each step):
-// CheckInvariants resumes the walk of the active segment's in-memory
-// indexes at the last entry it checked (they are only appended to or
-// dropped whole; a whole walk every 64th check); the log config of a
-// topic costs a lookup per override, not one per topic config; the raft
-// model encodes a node's snapshot into the buffer of the one it replaces
-// (Broker.AppendSnapshotMetadata: 5% less allocation on 30 seeds).
-// Round 6, replication checkers: a replica fetch reads the leader's
-// progress without its min.insync.replicas lookup
-// (Broker.ReplicaProgressInto), and a hw-durable judgement names the
-// partition directory once for all its disks and looks a fetch answer's
-// topic up once (truth, marks by partition index) for all its partitions.
-//
-// Round 6, partition open and its checks (~1% of user CPU): the producer
-// table's walk in CheckInvariants runs only when the table changed
-// (producerTable.gen) or the LEO fell, and every 64th check; recovery
-// parses segment names by hand and keeps the bases in a slice; reconcile
-// after a metadata entry without SetTopicConfigs keeps the log configs.
+// reading and checking batches, opening partitions at restarts (memdisk
+// lists a directory by walking every name of its disk).
 //
 // # Not simulated (yet)
 //
