@@ -40,28 +40,17 @@ func (b *Broker) ReplicaView(topic string, index int32) (ReplicaView, bool) {
 // checkers look at the leader's view for every replica fetch, and a new
 // ISR copy per look was a measurable share of their allocation.
 func (b *Broker) ReplicaViewInto(topic string, index int32, v *ReplicaView) bool {
-	ts := b.topics[topic]
-	if ts == nil || index < 0 || index >= int32(len(ts.partitions)) {
+	p := b.replicaProgressInto(topic, index, v)
+	if p == nil {
 		return false
 	}
-	p := ts.partitions[index]
-	*v = ReplicaView{
-		Leader:           p.isLeader(),
-		LeaderEpoch:      p.leaderEpoch,
-		PartitionEpoch:   p.partitionEpoch,
-		ISR:              append(v.ISR[:0], p.isr...),
-		MinInsync:        b.minISR(p),
-		HighWatermark:    -1,
-		LogEndOffset:     -1,
-		DurableEndOffset: -1,
-		EpochStartOffset: p.epochStartOffset,
-		Uncertain:        b.uncertain(p),
-	}
+	v.PartitionEpoch = p.partitionEpoch
+	v.MinInsync = b.minISR(p)
+	v.DurableEndOffset = -1
 	if p.log != nil {
-		v.HighWatermark = p.log.HighWatermark()
-		v.LogEndOffset = p.log.LogEndOffset()
 		v.DurableEndOffset = p.log.DurableEndOffset()
 	}
+	v.Uncertain = b.uncertain(p)
 	return true
 }
 
@@ -72,9 +61,15 @@ func (b *Broker) ReplicaViewInto(topic string, index int32, v *ReplicaView) bool
 // min.insync.replicas (a config map lookup) and the rest made the look a
 // third cheaper; callers must read only the fields it fills.
 func (b *Broker) ReplicaProgressInto(topic string, index int32, v *ReplicaView) bool {
+	return b.replicaProgressInto(topic, index, v) != nil
+}
+
+// replicaProgressInto fills what ReplicaProgressInto promises and returns
+// the partition, or nil (v left alone) when the broker has no such one.
+func (b *Broker) replicaProgressInto(topic string, index int32, v *ReplicaView) *partition {
 	ts := b.topics[topic]
 	if ts == nil || index < 0 || index >= int32(len(ts.partitions)) {
-		return false
+		return nil
 	}
 	p := ts.partitions[index]
 	*v = ReplicaView{
@@ -89,5 +84,5 @@ func (b *Broker) ReplicaProgressInto(topic string, index int32, v *ReplicaView) 
 		v.HighWatermark = p.log.HighWatermark()
 		v.LogEndOffset = p.log.LogEndOffset()
 	}
-	return true
+	return p
 }
