@@ -101,7 +101,6 @@ func metadataPartitions(tb *testBroker, topic string) int {
 }
 
 func TestCreatePartitionsErrors(t *testing.T) {
-	requirePartlog(t)
 	tb := newTestBroker(t, func(c *Config) { c.MaxPartitionsPerTopic = 8 })
 	tb.createTopic("t", 2, nil)
 	for _, tc := range []struct {
@@ -143,7 +142,6 @@ func TestCreatePartitionsErrors(t *testing.T) {
 }
 
 func TestCreatePartitions(t *testing.T) {
-	requirePartlog(t)
 	for v := int16(0); v <= 3; v++ {
 		tb := newTestBroker(t)
 		tb.createTopic("t", 1, map[string]string{"retention.ms": "1234567"})
@@ -203,7 +201,6 @@ func TestCreatePartitions(t *testing.T) {
 }
 
 func TestCreatePartitionsImageWriteFails(t *testing.T) {
-	requirePartlog(t)
 	tb := newTestBroker(t)
 	tb.createTopic("t", 1, nil)
 	tb.disk.SetFault(func(op memdisk.Op, name string) error {
@@ -295,7 +292,6 @@ func overridesOf(tb *testBroker, topic string) map[string]string {
 }
 
 func TestDescribeConfigsTopic(t *testing.T) {
-	requirePartlog(t)
 	tb := newTestBroker(t, func(c *Config) { c.LogDefaults.SegmentBytes = 1 << 20 })
 	tb.createTopic("t", 1, map[string]string{"retention.ms": "60000"})
 	for v := int16(0); v <= 4; v++ {
@@ -437,7 +433,6 @@ func TestDescribeConfigsBroker(t *testing.T) {
 		t.Fatalf("cluster default: %+v", res)
 	}
 	// Topic configs pick up the broker's startup values.
-	requirePartlog(t)
 	tb.createTopic("t", 1, nil)
 	c := configByName(describeConfigsOf(tb, "t"), "retention.ms")
 	if *c.Value != "3600000" || c.Source != kmsg.ConfigSourceStaticBrokerConfig {
@@ -474,7 +469,6 @@ func alterConfigsReq(version int16, validateOnly bool, resources ...kmsg.AlterCo
 }
 
 func TestAlterConfigs(t *testing.T) {
-	requirePartlog(t)
 	for v := int16(0); v <= 2; v++ {
 		tb := newTestBroker(t)
 		tb.createTopic("t", 2, map[string]string{"retention.ms": "60000", "segment.bytes": "100000"})
@@ -529,7 +523,6 @@ func TestAlterConfigs(t *testing.T) {
 }
 
 func TestAlterConfigsErrors(t *testing.T) {
-	requirePartlog(t)
 	tb := newTestBroker(t)
 	tb.createTopic("t", 1, map[string]string{"retention.ms": "60000"})
 	tb.createTopic("u", 1, nil)
@@ -574,7 +567,6 @@ func TestAlterConfigsErrors(t *testing.T) {
 }
 
 func TestAlterConfigsImageWriteFails(t *testing.T) {
-	requirePartlog(t)
 	tb := newTestBroker(t)
 	tb.createTopic("t", 1, map[string]string{"retention.ms": "60000"})
 	tb.disk.SetFault(func(op memdisk.Op, name string) error {
@@ -639,7 +631,6 @@ func iacReq(version int16, validateOnly bool, resources ...kmsg.IncrementalAlter
 }
 
 func TestIncrementalAlterConfigs(t *testing.T) {
-	requirePartlog(t)
 	const (
 		set      = kmsg.IncrementalAlterConfigOpSet
 		del      = kmsg.IncrementalAlterConfigOpDelete
@@ -704,7 +695,6 @@ func TestIncrementalAlterConfigs(t *testing.T) {
 }
 
 func TestIncrementalAlterConfigsResources(t *testing.T) {
-	requirePartlog(t)
 	tb := newTestBroker(t)
 	tb.createTopic("t", 1, nil)
 	set := kmsg.IncrementalAlterConfigOpSet
@@ -764,7 +754,6 @@ func earliestOffset(tb *testBroker, topic string, partition int32) int64 {
 }
 
 func TestDeleteRecords(t *testing.T) {
-	requirePartlog(t)
 	for v := int16(0); v <= 2; v++ {
 		tb := newTestBroker(t)
 		tb.createTopic("t", 2, nil)
@@ -829,7 +818,6 @@ func TestDeleteRecords(t *testing.T) {
 }
 
 func TestDeleteRecordsWakesFetch(t *testing.T) {
-	requirePartlog(t)
 	tb := newTestBroker(t)
 	tb.createTopic("t", 1, nil)
 	tb.produce("t", 0, 4)
@@ -895,7 +883,6 @@ func ofleP(partition, current, epoch int32) kmsg.OffsetForLeaderEpochRequestTopi
 }
 
 func TestOffsetForLeaderEpoch(t *testing.T) {
-	requirePartlog(t)
 	tb := newTestBroker(t)
 	tb.createTopic("t", 2, nil)
 	p := tb.b.topics["t"].partitions[0]

@@ -13,7 +13,6 @@ import (
 // log would lose acknowledged records); a graceful Shutdown, a kill
 // (ReleaseDisk) and a power loss (memdisk.Crash) each free the disk.
 func TestSecondBrokerOnOneDiskRefused(t *testing.T) {
-	requirePartlog(t)
 	tb := newTestBroker(t)
 	env := Env{Disk: tb.disk, Replier: tb.replier, Syncer: tb.syncer, Logger: testLogger{t}, Random: tb.random}
 	if _, err := New(tb.cfg, env, tb.nowMs); !errors.Is(err, disk.ErrLocked) {
@@ -63,7 +62,6 @@ func TestSecondBrokerOnOneDiskRefused(t *testing.T) {
 // TestBrokerWithDriverLock: a broker whose driver holds the lock
 // (Env.DiskLock) takes none of its own and leaves the driver's alone.
 func TestBrokerWithDriverLock(t *testing.T) {
-	requirePartlog(t)
 	d := memdisk.New()
 	lock, err := d.Lock()
 	if err != nil {

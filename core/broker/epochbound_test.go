@@ -14,7 +14,6 @@ import (
 // cut the torn batch, keep the acknowledged records and take produces
 // again (before the fix every produce answered KAFKA_STORAGE_ERROR).
 func TestSingleNodeRecoveryCutsGarbageEpoch(t *testing.T) {
-	requirePartlog(t)
 	tb := newTestBroker(t)
 	tb.createTopic("t", 1, nil)
 	tb.restart() // a restart moves the leadership to a new epoch: test a non-zero one

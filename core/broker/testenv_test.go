@@ -6,7 +6,6 @@ package broker
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -71,30 +70,6 @@ type testBroker struct {
 	b       *Broker
 	nowMs   int64
 	seq     uint64
-}
-
-// requirePartlog skips the test while partlog.Open is still a stub, so
-// the broker tests can land before the partition log does.
-func requirePartlog(t testing.TB) {
-	t.Helper()
-	unimplemented := false
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				if !strings.Contains(fmt.Sprint(r), "unimplemented") {
-					panic(r)
-				}
-				unimplemented = true
-			}
-		}()
-		l, err := partlog.Open(memdisk.New(), "probe-0", partlog.DefaultConfig(), 0)
-		if err == nil {
-			_ = l.Close()
-		}
-	}()
-	if unimplemented {
-		t.Skip("partlog is not implemented yet")
-	}
 }
 
 // newTestBroker starts a broker on an empty memdisk with DefaultConfig
