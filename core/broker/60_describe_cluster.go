@@ -16,15 +16,16 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func init() { registerAPI(60, 0, 1, handleDescribeCluster) }
 
 // Kafka error codes of KIP-919.
-const (
-	kerrMismatchedEndpointType  int16 = 114
-	kerrUnsupportedEndpointType int16 = 115
+var (
+	kerrMismatchedEndpointType  = kerr.MismatchedEndpointType.Code
+	kerrUnsupportedEndpointType = kerr.UnsupportedEndpointType.Code
 )
 
 // Endpoint types of DescribeCluster v1.

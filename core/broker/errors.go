@@ -3,52 +3,55 @@ package broker
 import (
 	"errors"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/chronik-streaming/chronik/core/partlog"
 )
 
-// Kafka error codes used by the handlers (see Kafka's Errors.java).
-const (
-	kerrNone                               int16 = 0
-	kerrOffsetOutOfRange                   int16 = 1
-	kerrCorruptMessage                     int16 = 2
-	kerrUnknownTopicOrPartition            int16 = 3
-	kerrInvalidFetchSize                   int16 = 4
-	kerrLeaderNotAvailable                 int16 = 5
-	kerrNotLeaderOrFollower                int16 = 6
-	kerrRequestTimedOut                    int16 = 7
-	kerrNotEnoughReplicas                  int16 = 19
-	kerrNotEnoughReplicasAfterAppend       int16 = 20
-	kerrNotController                      int16 = 41
-	kerrCoordinatorNotAvailable            int16 = 15
-	kerrMessageTooLarge                    int16 = 10
-	kerrInvalidTopicException              int16 = 17
-	kerrRecordListTooLarge                 int16 = 18
-	kerrInvalidRequiredAcks                int16 = 21
-	kerrInvalidTimestamp                   int16 = 32
-	kerrUnsupportedVersion                 int16 = 35
-	kerrTopicAlreadyExists                 int16 = 36
-	kerrInvalidPartitions                  int16 = 37
-	kerrInvalidReplicationFactor           int16 = 38
-	kerrInvalidReplicaAssignment           int16 = 39
-	kerrInvalidConfig                      int16 = 40
-	kerrInvalidRequest                     int16 = 42
-	kerrUnsupportedForMessageFormat        int16 = 43
-	kerrPolicyViolation                    int16 = 44
-	kerrOutOfOrderSequenceNumber           int16 = 45
-	kerrInvalidProducerEpoch               int16 = 47
-	kerrTransactionalIDAuthorizationFailed int16 = 53
-	kerrKafkaStorageError                  int16 = 56
-	kerrUnknownProducerID                  int16 = 59
-	kerrFetchSessionIDNotFound             int16 = 70
-	kerrInvalidFetchSessionEpoch           int16 = 71
-	kerrFencedLeaderEpoch                  int16 = 74
-	kerrUnknownLeaderEpoch                 int16 = 75
-	kerrUnsupportedCompressionType         int16 = 76
-	kerrInvalidRecord                      int16 = 87
-	kerrStaleBrokerEpoch                   int16 = 77
-	kerrUnknownTopicID                     int16 = 100
-	kerrInconsistentTopicID                int16 = 103
-	kerrIneligibleReplica                  int16 = 107
+// Kafka error codes used by the handlers, taken from franz-go's kerr (the
+// codes of Kafka's Errors.java) so that no code is typed by hand.
+var (
+	kerrNone                               int16 // 0: no error
+	kerrOffsetOutOfRange                   = kerr.OffsetOutOfRange.Code
+	kerrCorruptMessage                     = kerr.CorruptMessage.Code
+	kerrUnknownTopicOrPartition            = kerr.UnknownTopicOrPartition.Code
+	kerrInvalidFetchSize                   = kerr.InvalidFetchSize.Code
+	kerrLeaderNotAvailable                 = kerr.LeaderNotAvailable.Code
+	kerrNotLeaderOrFollower                = kerr.NotLeaderForPartition.Code
+	kerrRequestTimedOut                    = kerr.RequestTimedOut.Code
+	kerrNotEnoughReplicas                  = kerr.NotEnoughReplicas.Code
+	kerrNotEnoughReplicasAfterAppend       = kerr.NotEnoughReplicasAfterAppend.Code
+	kerrNotController                      = kerr.NotController.Code
+	kerrCoordinatorNotAvailable            = kerr.CoordinatorNotAvailable.Code
+	kerrMessageTooLarge                    = kerr.MessageTooLarge.Code
+	kerrInvalidTopicException              = kerr.InvalidTopicException.Code
+	kerrRecordListTooLarge                 = kerr.RecordListTooLarge.Code
+	kerrInvalidRequiredAcks                = kerr.InvalidRequiredAcks.Code
+	kerrInvalidTimestamp                   = kerr.InvalidTimestamp.Code
+	kerrUnsupportedVersion                 = kerr.UnsupportedVersion.Code
+	kerrTopicAlreadyExists                 = kerr.TopicAlreadyExists.Code
+	kerrInvalidPartitions                  = kerr.InvalidPartitions.Code
+	kerrInvalidReplicationFactor           = kerr.InvalidReplicationFactor.Code
+	kerrInvalidReplicaAssignment           = kerr.InvalidReplicaAssignment.Code
+	kerrInvalidConfig                      = kerr.InvalidConfig.Code
+	kerrInvalidRequest                     = kerr.InvalidRequest.Code
+	kerrUnsupportedForMessageFormat        = kerr.UnsupportedForMessageFormat.Code
+	kerrPolicyViolation                    = kerr.PolicyViolation.Code
+	kerrOutOfOrderSequenceNumber           = kerr.OutOfOrderSequenceNumber.Code
+	kerrInvalidProducerEpoch               = kerr.InvalidProducerEpoch.Code
+	kerrTransactionalIDAuthorizationFailed = kerr.TransactionalIDAuthorizationFailed.Code
+	kerrKafkaStorageError                  = kerr.KafkaStorageError.Code
+	kerrUnknownProducerID                  = kerr.UnknownProducerID.Code
+	kerrFetchSessionIDNotFound             = kerr.FetchSessionIDNotFound.Code
+	kerrInvalidFetchSessionEpoch           = kerr.InvalidFetchSessionEpoch.Code
+	kerrFencedLeaderEpoch                  = kerr.FencedLeaderEpoch.Code
+	kerrUnknownLeaderEpoch                 = kerr.UnknownLeaderEpoch.Code
+	kerrUnsupportedCompressionType         = kerr.UnsupportedCompressionType.Code
+	kerrInvalidRecord                      = kerr.InvalidRecord.Code
+	kerrStaleBrokerEpoch                   = kerr.StaleBrokerEpoch.Code
+	kerrUnknownTopicID                     = kerr.UnknownTopicID.Code
+	kerrInconsistentTopicID                = kerr.InconsistentTopicID.Code
+	kerrIneligibleReplica                  = kerr.IneligibleReplica.Code
 )
 
 // errorsIs is errors.Is, named for files that do not import errors.
