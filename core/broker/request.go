@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -212,38 +213,54 @@ func headerClientID(b []byte) string {
 	return string(b[:min(n, len(b), clientIDBytesMax)])
 }
 
-// skipTaggedFields skips a tagged-field section (KIP-482).
+// skipTaggedFields skips a tagged-field section (KIP-482) with kmsg's
+// SkipTags, which stops at the first read past the end (tagReader.Ok).
 func skipTaggedFields(b []byte) ([]byte, error) {
-	n, b, err := readUvarint(b)
-	if err != nil {
-		return nil, err
+	r := tagReader{src: b}
+	kmsg.SkipTags(&r)
+	if r.bad != "" {
+		return nil, errors.New(r.bad)
 	}
-	if n > uint64(len(b)) {
-		return nil, fmt.Errorf("%d tagged fields in %d bytes", n, len(b))
-	}
-	for i := uint64(0); i < n; i++ {
-		if _, b, err = readUvarint(b); err != nil { // tag
-			return nil, err
-		}
-		var size uint64
-		if size, b, err = readUvarint(b); err != nil {
-			return nil, err
-		}
-		if size > uint64(len(b)) {
-			return nil, fmt.Errorf("tagged field of %d bytes overruns %d", size, len(b))
-		}
-		b = b[size:]
-	}
-	return b, nil
+	return r.src, nil
 }
 
-func readUvarint(b []byte) (uint64, []byte, error) {
-	v, n := binary.Uvarint(b)
-	if n <= 0 {
-		return 0, nil, errors.New("bad uvarint")
-	}
-	return v, b[n:], nil
+// tagReader is the kmsg.TagReader over a request header's bytes: a read
+// past the end, or a malformed varint, fails it (Ok), and SkipTags stops.
+type tagReader struct {
+	src []byte
+	bad string // why the section is malformed; "" while it is not
 }
+
+// Uvarint reads a varint that fits 32 bits, as tags, counts and sizes do.
+func (r *tagReader) Uvarint() uint32 {
+	if r.bad != "" {
+		return 0
+	}
+	v, n := binary.Uvarint(r.src)
+	if n <= 0 || v > math.MaxUint32 {
+		r.bad = "bad uvarint in tagged fields"
+		return 0
+	}
+	r.src = r.src[n:]
+	return uint32(v)
+}
+
+// Span returns the next n bytes.
+func (r *tagReader) Span(n int) []byte {
+	if r.bad != "" {
+		return nil
+	}
+	if n < 0 || n > len(r.src) {
+		r.bad = fmt.Sprintf("tagged field of %d bytes overruns %d", n, len(r.src))
+		return nil
+	}
+	s := r.src[:n]
+	r.src = r.src[n:]
+	return s
+}
+
+// Ok says nothing read so far was malformed.
+func (r *tagReader) Ok() bool { return r.bad == "" }
 
 // EncodeResponse appends resp with its response header (correlation id,
 // plus tagged fields for flexible versions except ApiVersions, whose
