@@ -146,7 +146,7 @@ func (d *simDisk) OpenFile(name string, create bool) (disk.File, error) {
 	// counters and memdisk (whose own cleaning of a clean name is a scan).
 	c := memdisk.Clean(name)
 	m := d.mdClean(c)
-	if create && (strings.HasSuffix(name, ".log") || strings.HasSuffix(path.Base(name), ".log")) {
+	if create && strings.HasSuffix(c, ".log") {
 		_, exists := m.Current(c)
 		d.coverOpen(name, exists)
 		d.noteSegmentCreate(m, name, exists)
@@ -188,7 +188,7 @@ func (d *simDisk) WriteFileAtomic(name string, data []byte) error {
 
 func (d *simDisk) Remove(name string) error {
 	c := memdisk.Clean(name)
-	if err := d.md(c).Remove(c); err != nil {
+	if err := d.mdClean(c).Remove(c); err != nil {
 		return err
 	}
 	if t, below := top(c); !below && d.mounts[t] != nil {
@@ -208,7 +208,7 @@ func (d *simDisk) RemoveAll(name string) error {
 		d.mountsChanged = true
 		d.segs = nil
 	}
-	if err := d.md(c).RemoveAll(c); err != nil {
+	if err := d.mdClean(c).RemoveAll(c); err != nil {
 		return err
 	}
 	if t, below := top(c); !below {
@@ -227,13 +227,13 @@ func (d *simDisk) RemoveAll(name string) error {
 }
 
 func (d *simDisk) Rename(oldName, newName string) error {
-	if t1, _ := top(memdisk.Clean(oldName)); t1 != func() string { t, _ := top(memdisk.Clean(newName)); return t }() {
+	o, n := memdisk.Clean(oldName), memdisk.Clean(newName)
+	if t1, _ := top(o); t1 != func() string { t, _ := top(n); return t }() {
 		return fmt.Errorf("sim: rename %s to %s across directories is not simulated", oldName, newName)
 	}
-	if err := d.md(oldName).Rename(oldName, newName); err != nil {
+	if err := d.mdClean(o).Rename(oldName, newName); err != nil {
 		return err
 	}
-	o, n := memdisk.Clean(oldName), memdisk.Clean(newName)
 	if s, ok := d.synced[o]; ok {
 		d.synced[n] = s
 		delete(d.synced, o)
@@ -276,7 +276,7 @@ func (d *simDisk) List(dir string) ([]string, error) {
 	}
 	c := memdisk.Clean(dir)
 	if c != "." {
-		return d.md(c).List(c)
+		return d.mdClean(c).List(c)
 	}
 	names, err := d.root.List(".")
 	if err != nil {
@@ -291,14 +291,15 @@ func (d *simDisk) SyncDir(dir string) error {
 	if err := d.fault("sync", dir, false); err != nil {
 		return err
 	}
-	if memdisk.Clean(dir) == "." {
+	c := memdisk.Clean(dir)
+	if c == "." {
 		if err := d.root.SyncDir("."); err != nil {
 			return err
 		}
 		d.syncMounts()
 		return nil
 	}
-	return d.md(dir).SyncDir(dir)
+	return d.mdClean(c).SyncDir(c)
 }
 
 // syncMounts makes the top-level entries durable (a directory sync of the

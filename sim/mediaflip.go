@@ -47,15 +47,21 @@ func (m *mediaFlip) String() string {
 // flipChecked decides whether a flip of node's copy of tp stays in the
 // checks: in a cluster, when the committed ISR holds another replica.
 func (w *world) flipChecked(node int32, tp lin.TopicPartition) bool {
+	isr := w.committedISR(tp)
+	return len(isr) >= 2 && slices.Contains(isr, node)
+}
+
+// committedISR returns tp's ISR in the committed metadata log; nil for a
+// single node, or when the topic or the partition is gone.
+func (w *world) committedISR(tp lin.TopicPartition) []int32 {
 	if !w.cluster() {
-		return false
+		return nil
 	}
 	t := w.raft.truth.Topic(tp.Topic)
-	if t == nil || tp.Partition >= int32(len(t.Assignments)) {
-		return false
+	if t == nil || tp.Partition < 0 || tp.Partition >= int32(len(t.Assignments)) {
+		return nil
 	}
-	isr := t.Assignments[tp.Partition].ISR
-	return len(isr) >= 2 && slices.Contains(isr, node)
+	return t.Assignments[tp.Partition].ISR
 }
 
 // quarantined reports whether a media flip left tp without a good copy
@@ -87,12 +93,17 @@ func (w *world) noteCorruptOffline(node int32, dir string) bool {
 	if m == nil {
 		return false
 	}
+	w.reportFlip(m, fmt.Sprintf("%s is offline on node %d", tp, node))
+	return true
+}
+
+// reportFlip records, once, that m's broker reported the flip.
+func (w *world) reportFlip(m *mediaFlip, how string) {
 	if !m.reported {
 		m.reported = true
 		w.cover("media-flip-reported")
-		w.logf("media flip reported: %s is offline on node %d", tp, node)
+		w.logf("media flip reported: %s", how)
 	}
-	return true
 }
 
 // noteUncertainCut records that node's recovery cut its copy of the
@@ -108,23 +119,16 @@ func (w *world) noteUncertainCut(node int32, dir string, at int64) {
 		return
 	}
 	if m := w.flipOf(node, tp); m != nil && !m.reported && at <= m.base {
-		m.reported = true
-		w.cover("media-flip-reported")
-		w.logf("media flip reported: recovery cut %s at %d on node %d and marked it uncertain", tp, at, node)
+		w.reportFlip(m, fmt.Sprintf("recovery cut %s at %d on node %d and marked it uncertain", tp, at, node))
 	}
 }
 
 // noGoodISRCopy reports whether every member of tp's committed ISR holds
 // a copy damaged by a media flip that its broker reported.
 func (w *world) noGoodISRCopy(tp lin.TopicPartition) bool {
-	if !w.cluster() {
-		return false // a single node's damaged partition is quarantined at the flip
-	}
-	t := w.raft.truth.Topic(tp.Topic)
-	if t == nil || tp.Partition >= t.Partitions {
-		return false
-	}
-	isr := t.Assignments[tp.Partition].ISR
+	// A single node has no committed ISR: its damaged partition is
+	// quarantined at the flip.
+	isr := w.committedISR(tp)
 	for _, id := range isr {
 		if m := w.flipOf(id, tp); m == nil || !m.reported {
 			return false
@@ -148,14 +152,7 @@ type copyKey struct {
 // partition is left out of the quiet windows' probes and of the final
 // phase.
 func (w *world) uncertainLastCopy(tp lin.TopicPartition) bool {
-	if !w.cluster() {
-		return false
-	}
-	t := w.raft.truth.Topic(tp.Topic)
-	if t == nil || tp.Partition >= t.Partitions {
-		return false
-	}
-	isr := t.Assignments[tp.Partition].ISR
+	isr := w.committedISR(tp)
 	if len(isr) != 1 || !w.ckptFlips[copyKey{tp, isr[0]}] {
 		return false
 	}
@@ -220,4 +217,45 @@ func (w *world) judgeFlippedCopy(m *mediaFlip, hw int64, diff string) {
 		return
 	}
 	w.fail("media-flip: %s: the damaged copy of %s still differs from the other replicas below the high watermark %d (%s), and the broker never reported it (no storage error, never taken offline)", m, m.tp, hw, diff)
+}
+
+// noteRecoveredWithRepairs reads a node's "partition recovered with
+// repairs" log line: a cut below the synced end, and an uncertain cut,
+// which may report a flip (noteUncertainCut).
+func (w *world) noteRecoveredWithRepairs(node int32, args []any) {
+	uncertain, ckptCorrupt := false, false
+	truncatedAt, syncedEnd := int64(-1), int64(-1)
+	var dir string
+	for i := 0; i+1 < len(args); i += 2 {
+		switch args[i] {
+		case "truncated_at":
+			truncatedAt, _ = args[i+1].(int64)
+		case "synced_end":
+			syncedEnd, _ = args[i+1].(int64)
+		case "uncertain":
+			uncertain = args[i+1] == true
+		case "checkpoint_corrupt":
+			ckptCorrupt = args[i+1] == true
+		case "partition":
+			dir = fmt.Sprint(args[i+1])
+		}
+	}
+	cut := truncatedAt >= 0
+	if cut && truncatedAt < syncedEnd {
+		// Recovery cut records its synced end vouches for
+		// (FINDINGS.md 42): only damage can do that.
+		w.cover("synced-end-cut")
+	}
+	if cut && uncertain {
+		w.noteUncertainCut(node, dir, truncatedAt)
+	}
+	switch {
+	case cut && uncertain && ckptCorrupt:
+		w.cover("uncertain-cut")
+	case cut && uncertain:
+		// A readable checkpoint: the copy was marked before this open,
+		// mostly when its damage was reported before the restart
+		// (FINDINGS.md 40).
+		w.cover("uncertain-marked-cut")
+	}
 }

@@ -627,41 +627,7 @@ func (l *nodeLogger) log(level, msg string, args []any) {
 	case logUncertainCaughtUp:
 		w.cover("uncertain-copy-caught-up")
 	case logRecoveredWithRepairs:
-		cut, uncertain, ckptCorrupt := false, false, false
-		truncatedAt, syncedEnd := int64(-1), int64(-1)
-		var dir string
-		for i := 0; i+1 < len(args); i += 2 {
-			switch args[i] {
-			case "truncated_at":
-				truncatedAt, _ = args[i+1].(int64)
-				cut = fmt.Sprint(args[i+1]) != "-1"
-			case "synced_end":
-				syncedEnd, _ = args[i+1].(int64)
-			case "uncertain":
-				uncertain = args[i+1] == true
-			case "checkpoint_corrupt":
-				ckptCorrupt = args[i+1] == true
-			case "partition":
-				dir = fmt.Sprint(args[i+1])
-			}
-		}
-		if cut && truncatedAt < syncedEnd {
-			// Recovery cut records its synced end vouches for
-			// (FINDINGS.md 42): only damage can do that.
-			w.cover("synced-end-cut")
-		}
-		if cut && uncertain {
-			w.noteUncertainCut(n.id, dir, truncatedAt)
-		}
-		switch {
-		case cut && uncertain && ckptCorrupt:
-			w.cover("uncertain-cut")
-		case cut && uncertain:
-			// A readable checkpoint: the copy was marked before this
-			// open, mostly when its damage was reported before the
-			// restart (FINDINGS.md 40).
-			w.cover("uncertain-marked-cut")
-		}
+		w.noteRecoveredWithRepairs(n.id, args)
 	}
 }
 

@@ -76,9 +76,9 @@ type replKey struct {
 }
 
 // fetchSeen is what a partition's leader received in its latest replica
-// fetch from one follower during one leadership.
+// fetch from one follower during one leadership (the leader is in its
+// replKey).
 type fetchSeen struct {
-	leader int32
 	epoch  int32
 	offset int64
 	// prevAt and prevLEO: when the latest fetch arrived and the leader's
@@ -228,8 +228,8 @@ func (rc *replChecker) noteReplicaFetch(n *simNode, follower int32, tp lin.Topic
 	now := rc.w.s.now
 	k := replKey{tp, follower, n.id}
 	s := rc.fetches[k]
-	if s == nil || s.leader != n.id || s.epoch != v.LeaderEpoch {
-		s = &fetchSeen{leader: n.id, epoch: v.LeaderEpoch, prevLEO: -1}
+	if s == nil || s.epoch != v.LeaderEpoch {
+		s = &fetchSeen{epoch: v.LeaderEpoch, prevLEO: -1}
 		rc.fetches[k] = s
 	}
 	switch {
@@ -299,7 +299,7 @@ func (rc *replChecker) onExpandingISR(n *simNode, args []any) {
 		hw: v.HighWatermark, epochStart: v.EpochStartOffset, at: rc.w.s.now, fetched: map[int32]int64{}}
 	for _, id := range isr {
 		a.fetched[id] = -1
-		if s := rc.fetches[replKey{tp, id, n.id}]; s != nil && s.leader == n.id && s.epoch == v.LeaderEpoch {
+		if s := rc.fetches[replKey{tp, id, n.id}]; s != nil && s.epoch == v.LeaderEpoch {
 			a.fetched[id] = s.offset
 		}
 	}
@@ -631,7 +631,7 @@ func (rc *replChecker) tick() {
 					continue
 				}
 				from := wt.since
-				if s := rc.fetches[replKey{tp, f, a.Leader}]; s != nil && s.leader == a.Leader && s.epoch == a.LeaderEpoch && s.caughtUp > from {
+				if s := rc.fetches[replKey{tp, f, a.Leader}]; s != nil && s.epoch == a.LeaderEpoch && s.caughtUp > from {
 					from = s.caughtUp
 				}
 				if msg := shrinkVerdict(now, from, lag); msg != "" {
