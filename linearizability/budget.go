@@ -20,13 +20,7 @@ type budget struct {
 
 // spend charges one unit and reports whether the budget allowed it. A nil
 // budget is unbounded.
-func (b *budget) spend() bool {
-	if b == nil {
-		return true
-	}
-	b.used++
-	return b.limit == 0 || b.used <= b.limit
-}
+func (b *budget) spend() bool { return b.spendN(1) }
 
 // exhausted reports whether the search wanted more than the limit.
 func (b *budget) exhausted() bool { return b != nil && b.limit > 0 && b.used > b.limit }
