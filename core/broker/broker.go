@@ -198,9 +198,6 @@ type Broker struct {
 	fetchTopicIndex  map[string]int
 	fetchTopicCounts []int
 	fetchTopicOf     []int
-	// logConfigScratch is reconcile's buffer for a topic's log config
-	// (Config.logConfigInto).
-	logConfigScratch partlog.Config
 	// configsUnchanged tells the next reconcile that no topic's config
 	// overrides changed since the last one, so that every topic's
 	// logConfig still holds (applyMetadataEntry sets it for an entry

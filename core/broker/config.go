@@ -3,7 +3,6 @@ package broker
 import (
 	"errors"
 	"fmt"
-	"math/bits"
 	"sort"
 	"strconv"
 
@@ -304,9 +303,6 @@ var topicConfigDefs = func() []topicConfigDef {
 			defaultValue: func(*Config) string { return "false" }, validate: oneOf("true", "false")},
 	}
 	sort.Slice(defs, func(i, j int) bool { return defs[i].name < defs[j].name })
-	if len(defs) > 64 {
-		panic("broker: logConfigInto keeps a bit per topic config def: at most 64")
-	}
 	return defs
 }()
 
@@ -336,35 +332,18 @@ func validateTopicConfigs(overrides map[string]string) error {
 }
 
 // logConfigFor returns the partlog configuration for a topic: the broker
-// defaults with the topic's overrides applied.
+// defaults with the topic's overrides applied, in the defs' order.
+// reconcile asks again only after a metadata entry that changed topic
+// configs.
 func (c *Config) logConfigFor(overrides map[string]string) partlog.Config {
-	var lc partlog.Config
-	c.logConfigInto(&lc, overrides)
-	return lc
-}
-
-// logConfigInto is logConfigFor into dst. The overrides apply through
-// dst's address (an indirect call), which moves a local destination to
-// the heap: reconcile, which asks for every topic at every metadata
-// change, passes a buffer the broker owns instead.
-func (c *Config) logConfigInto(dst *partlog.Config, overrides map[string]string) {
-	*dst = c.LogDefaults
+	lc := c.LogDefaults
 	if len(overrides) == 0 {
-		return
+		return lc
 	}
-	// A loop over the defs would cost a map lookup per def for every topic
-	// at every reconcile; this costs two per override instead, and still
-	// applies in the defs' order: a bit per def matched, then the bits
-	// from the lowest (topicConfigDefs has at most 64 entries).
-	var matched uint64
-	for name := range overrides {
-		i := sort.Search(len(topicConfigDefs), func(i int) bool { return topicConfigDefs[i].name >= name })
-		if i < len(topicConfigDefs) && topicConfigDefs[i].name == name && topicConfigDefs[i].apply != nil {
-			matched |= 1 << i
+	for _, def := range topicConfigDefs {
+		if v, ok := overrides[def.name]; ok && def.apply != nil {
+			def.apply(&lc, v)
 		}
 	}
-	for ; matched != 0; matched &= matched - 1 {
-		def := &topicConfigDefs[bits.TrailingZeros64(matched)]
-		def.apply(dst, overrides[def.name])
-	}
+	return lc
 }

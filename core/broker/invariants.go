@@ -154,20 +154,9 @@ func (b *Broker) checkAllPartitions(registered, unfenced, checkRoles bool) {
 		leading, following = b.roleLists()
 	}
 	li, fi := 0, 0
-	// The open topics in name order (the cached order forEachPartition
-	// uses) line up with the image's names when all is well, which saves
-	// a map lookup per topic on every check; a name that does not line up
-	// is looked up, so a mismatch is still reported as before.
-	ordered := b.orderedTopics()
-	next, count := 0, 0
+	count := 0
 	for name := range b.image.Topics() {
-		var ts *topicState
-		if next < len(ordered) && ordered[next].meta.Name == name {
-			ts = ordered[next]
-			next++
-		} else {
-			ts = b.topics[name]
-		}
+		ts := b.topics[name]
 		if ts == nil {
 			panic(fmt.Sprintf("broker invariant: topic %q is in the image but not open", name))
 		}

@@ -111,10 +111,8 @@ func (b *Broker) reconcile(nowMs int64) {
 		}
 		ts.meta = t
 		if !configsUnchanged {
-			lc := &b.logConfigScratch
-			b.cfg.logConfigInto(lc, t.Configs)
-			if *lc != ts.logConfig {
-				ts.logConfig = *lc
+			if lc := b.cfg.logConfigFor(t.Configs); lc != ts.logConfig {
+				ts.logConfig = lc
 				for _, p := range ts.partitions {
 					b.applyLogConfig(p)
 				}
@@ -721,7 +719,7 @@ func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
 func (b *Broker) shrinkISRs(nowMs int64) {
 	leading, _ := b.roleLists()
 	for _, p := range leading {
-		if p.role != roleLeader || !p.isLeader() || p.isrInFlight || nowMs < p.isrRetryAtMs {
+		if !p.isLeader() || p.isrInFlight || nowMs < p.isrRetryAtMs {
 			continue // (a role may change during the pass, through alterISR)
 		}
 		if p.proposedISR != nil {
