@@ -3,6 +3,7 @@ package partlog
 import (
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 
 	"github.com/chronik-streaming/chronik/core/bugs"
@@ -82,8 +83,17 @@ func (l *Log) MarkUncertain(why string) error {
 	if l.uncertain {
 		return nil
 	}
-	if err := l.d.WriteFileAtomic(l.path(uncertainFile), []byte(why+"\n")); err != nil {
+	if err := l.writeUncertainMark(why); err != nil {
 		return fmt.Errorf("partlog: write the uncertain-recovery mark of %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+// writeUncertainMark writes the uncertain mark with text why, durably,
+// and sets what Uncertain reports.
+func (l *Log) writeUncertainMark(why string) error {
+	if err := l.d.WriteFileAtomic(l.path(uncertainFile), []byte(why+"\n")); err != nil {
+		return err
 	}
 	l.uncertain = true
 	return nil
@@ -155,7 +165,7 @@ func (l *Log) path(name string) string {
 	if l.prefix != "" && plainName(name) {
 		return l.prefix + name
 	}
-	return segPath(l.dir, name)
+	return path.Join(l.dir, name)
 }
 
 // segFilePath returns the disk path of segment base's file with suffix:

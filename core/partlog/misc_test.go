@@ -248,15 +248,17 @@ func TestSegmentNameFormat(t *testing.T) {
 	}
 }
 
-// TestSegPathMatchesJoin checks segPath's concatenation fast path against
-// path.Join, including the directories and names it must leave to Join.
+// TestSegPathMatchesJoin checks Log.path's concatenation fast path (the
+// prefix of a plain directory) against path.Join, including the
+// directories and names it must leave to Join.
 func TestSegPathMatchesJoin(t *testing.T) {
 	dirs := []string{"data/t-0", "/var/chronik/t-0", "../x", "", ".", "/", "a/", "a//b", "a/./b", "a/../b"}
 	names := []string{"00000000000000000000.log", "leader-epoch-checkpoint", "", ".", "..", "a/b", "/abs"}
 	for _, d := range dirs {
 		for _, n := range names {
-			if got, want := segPath(d, n), path.Join(d, n); got != want {
-				t.Errorf("segPath(%q, %q) = %q, path.Join gives %q", d, n, got, want)
+			l := &Log{dir: d, prefix: pathPrefix(d)}
+			if got, want := l.path(n), path.Join(d, n); got != want {
+				t.Errorf("path of %q in %q = %q, path.Join gives %q", n, d, got, want)
 			}
 		}
 	}

@@ -148,7 +148,7 @@ func (l *Log) recover(nowMs int64) error {
 	// (OpenBounds.TrackSyncedEnd): a cut below it drops synced records,
 	// which cutTail marks uncertain (OpenBounds.MarkUncertainCut).
 	if l.trackSynced {
-		if _, err := l.openSyncedEnd(syncedEndPresent, ck); err != nil {
+		if err := l.openSyncedEnd(syncedEndPresent, ck); err != nil {
 			return err
 		}
 	}
@@ -521,10 +521,9 @@ func (l *Log) markCutUncertain(note string) error {
 	if !l.markUncertain || l.uncertain {
 		return nil
 	}
-	if err := l.d.WriteFileAtomic(l.path(uncertainFile), []byte(note+"\n")); err != nil {
+	if err := l.writeUncertainMark(note); err != nil {
 		return fmt.Errorf("mark as uncertain (%s): %w", note, err)
 	}
-	l.uncertain = true
 	l.recovery.Uncertain = true
 	return nil
 }

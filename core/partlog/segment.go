@@ -418,18 +418,6 @@ func writeWhole(f disk.File, data []byte) error {
 	return err
 }
 
-// segPath joins the partition directory and a file name.
-//
-// path.Join allocates twice (its buffer, then Clean's result); with a
-// clean directory and a plain file name, as the log's own are, one
-// concatenation gives the same string.
-func segPath(dir, name string) string {
-	if plainDir(dir) && plainName(name) {
-		return dir + "/" + name
-	}
-	return path.Join(dir, name)
-}
-
 // plainDir: dir + "/" + a plain name is what path.Join makes of them.
 func plainDir(dir string) bool {
 	return dir != "" && dir != "." && dir != "/" && path.Clean(dir) == dir

@@ -100,22 +100,23 @@ func (w *slotWrite) run() error {
 // job continues from, the truncation generation to use (ck.truncGen, or,
 // when the checkpoint is unreadable or absent while slots exist, one above
 // every slot's so that no slot on disk can match it) and what the slots of
-// that generation already claim. It returns the synced end recovery may
-// trust, -1 when none: only a slot whose generation equals a readable
-// checkpoint's (an absent checkpoint was never written, so no truncation
-// bumped the generation: 0) says that everything below its offset was
-// synced since the last truncation below it.
-func (l *Log) openSyncedEnd(present bool, ck partitionCheckpoint) (int64, error) {
+// that generation already claim. It sets the synced end recovery may
+// trust (RecoveryInfo.SyncedEnd, left -1 when none): only a slot whose
+// generation equals a readable checkpoint's (an absent checkpoint was
+// never written, so no truncation bumped the generation: 0) says that
+// everything below its offset was synced since the last truncation below
+// it.
+func (l *Log) openSyncedEnd(present bool, ck partitionCheckpoint) error {
 	name := l.path(syncedEndFile)
 	f, err := l.d.OpenFile(name, !present)
 	if err != nil {
-		return -1, fmt.Errorf("open %s: %w", syncedEndFile, err)
+		return fmt.Errorf("open %s: %w", syncedEndFile, err)
 	}
 	l.syncedEndFile = f
 	if !present {
 		// The name must be durable before a job writes a slot into it.
 		if err := l.d.SyncDir(l.dir); err != nil {
-			return -1, fmt.Errorf("sync directory after creating %s: %w", syncedEndFile, err)
+			return fmt.Errorf("sync directory after creating %s: %w", syncedEndFile, err)
 		}
 	}
 	var slots []syncedEndSlot
@@ -123,7 +124,7 @@ func (l *Log) openSyncedEnd(present bool, ck partitionCheckpoint) (int64, error)
 	for i := range int64(2) {
 		n, err := f.ReadAt(buf[:], i*slotStride)
 		if err != nil && !errors.Is(err, io.EOF) {
-			return -1, fmt.Errorf("read %s slot %d: %w", syncedEndFile, i, err)
+			return fmt.Errorf("read %s slot %d: %w", syncedEndFile, i, err)
 		}
 		if s, ok := decodeSlot(buf[:n]); ok && s.seq%2 == uint64(i) {
 			slots = append(slots, s)
@@ -138,7 +139,6 @@ func (l *Log) openSyncedEnd(present bool, ck partitionCheckpoint) (int64, error)
 			}
 		}
 	}
-	trusted := int64(-1)
 	var best syncedEndSlot
 	for _, s := range slots {
 		l.syncSeq = max(l.syncSeq, s.seq)
@@ -150,10 +150,9 @@ func (l *Log) openSyncedEnd(present bool, ck partitionCheckpoint) (int64, error)
 		}
 	}
 	if len(slots) > 0 && best.gen == l.truncGen && !l.recovery.CheckpointCorrupt {
-		trusted = best.offset
+		l.recovery.SyncedEnd = best.offset
 	}
-	l.recovery.SyncedEnd = trusted
-	return trusted, nil
+	return nil
 }
 
 // claimSyncedEnd gives a job that advances the log's claimed synced end the
