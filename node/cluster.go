@@ -45,8 +45,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
+	"github.com/chronik-streaming/chronik/core/driver"
 	"github.com/chronik-streaming/chronik/io/logthrottle"
 	"github.com/chronik-streaming/chronik/io/raftquorum"
 )
@@ -121,39 +120,24 @@ type snapshotResult struct {
 	data []byte
 	err  error
 }
-type proposalFailedEvent struct{ seq uint64 }
-type controllerEvent struct{ id int32 }
-type peerResponseEvent struct {
-	id   uint64
-	resp kmsg.Response
-	err  error
-}
 
-func (applyEvent) isEvent()          {}
-func (restoreEvent) isEvent()        {}
-func (snapshotEvent) isEvent()       {}
-func (proposalFailedEvent) isEvent() {}
-func (controllerEvent) isEvent()     {}
-func (peerResponseEvent) isEvent()   {}
+func (applyEvent) isEvent()    {}
+func (restoreEvent) isEvent()  {}
+func (snapshotEvent) isEvent() {}
 
-// handleCluster handles a cluster event; false if ev is not one.
-func (n *Node) handleCluster(nowMs int64, ev event) bool {
+// handleCluster handles a metadata event that answers raft's FSM
+// goroutine; false if ev is not one.
+func (n *Node) handleCluster(ev event) bool {
 	switch ev := ev.(type) {
 	case applyEvent:
-		n.broker.ApplyMetadata(nowMs, ev.data)
+		n.driver.ApplyMetadata(ev.data)
 	case restoreEvent:
-		err := n.broker.RestoreMetadata(nowMs, ev.data)
+		err := n.driver.RestoreMetadata(ev.data)
 		n.log.Info("restored metadata snapshot", "bytes", len(ev.data), "err", err)
 		ev.reply <- err
 	case snapshotEvent:
-		data, err := n.broker.SnapshotMetadata()
+		data, err := n.driver.SnapshotMetadata()
 		ev.reply <- snapshotResult{data: data, err: err}
-	case proposalFailedEvent:
-		n.broker.ProposalFailed(nowMs, ev.seq)
-	case controllerEvent:
-		n.broker.SetController(nowMs, ev.id)
-	case peerResponseEvent:
-		n.broker.PeerResponse(nowMs, ev.id, ev.resp, ev.err)
 	default:
 		return false
 	}
@@ -216,26 +200,25 @@ func (s *stateMachine) Restore(data []byte) error {
 	}
 }
 
-// quorumAdapter adapts the node to broker.Quorum.
-type quorumAdapter Node
-
-// Propose runs raft's blocking Propose on its own goroutine and reports a
-// failure back to the loop. The broker bounds its pending proposals, and
-// each goroutine ends by the proposal timeout, so they are bounded too.
-func (a *quorumAdapter) Propose(seq uint64, entry []byte) {
-	n := (*Node)(a)
+// Propose implements driver.Host: it runs raft's blocking Propose on its
+// own goroutine and reports a failure back to the loop. The broker bounds
+// its pending proposals, and each goroutine ends by the proposal timeout,
+// so they are bounded too.
+func (h *host) Propose(seq uint64, entry []byte) {
+	n := (*Node)(h)
+	failed := driverEvent{driver.Event{Kind: driver.EventProposalFailed, Seq: seq}}
 	q := n.quorum.Load()
 	timeout := time.Duration(n.cfg.Broker.ProposalTimeoutMs) * time.Millisecond
 	go func() {
 		if q == nil {
-			n.postOrDrop(proposalFailedEvent{seq: seq})
+			n.postOrDrop(failed)
 			return
 		}
 		if err := q.Propose(entry, timeout); err != nil {
 			if !errors.Is(err, raftquorum.ErrNotLeader) {
 				n.brokerLog.Info("metadata proposal failed", "seq", seq, "err", err)
 			}
-			n.postOrDrop(proposalFailedEvent{seq: seq})
+			n.postOrDrop(failed)
 		}
 	}()
 }
@@ -273,11 +256,11 @@ func (n *Node) openQuorum() error {
 			n.quorum.Store(r.q)
 			n.leaderWatchDone = make(chan struct{})
 			go n.watchLeader(r.q)
-			n.broker.Flush()
 			return nil
 		case ev := <-n.events:
 			n.handle(ev)
 			n.drain()
+			n.driver.Settle()
 		}
 	}
 }
@@ -307,7 +290,7 @@ func (n *Node) watchLeader(q *raftquorum.Quorum) {
 		}
 		last = id
 		n.log.Info("metadata quorum leader", "leader", id)
-		if !n.postOrDrop(controllerEvent{id: id}) {
+		if !n.postOrDrop(driverEvent{driver.Event{Kind: driver.EventControllerChanged, Controller: id}}) {
 			return
 		}
 	}

@@ -1,8 +1,9 @@
-// Package node wires one Chronik broker: the pure core (core/broker) plus a
-// real environment (io/osdisk files, io/wire connections, the wall clock
-// and fsync goroutines). It owns the single-threaded event loop: every call
-// into the broker happens on that loop's goroutine; the I/O goroutines only
-// move bytes and completions into it through a bounded channel.
+// Package node wires one Chronik broker: the pure core, run by the shared
+// driver (core/driver, which the simulator runs too), plus a real
+// environment (io/osdisk files, io/wire connections, the wall clock and
+// fsync goroutines). It owns the single-threaded event loop's goroutine:
+// every call into the driver happens on it; the I/O goroutines only move
+// bytes and completions into it through a bounded channel.
 package node
 
 import (
@@ -22,6 +23,7 @@ import (
 
 	"github.com/chronik-streaming/chronik/core/broker"
 	"github.com/chronik-streaming/chronik/core/disk"
+	"github.com/chronik-streaming/chronik/core/driver"
 	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/io/osdisk"
 	"github.com/chronik-streaming/chronik/io/raftquorum"
@@ -50,7 +52,7 @@ type Config struct {
 type Node struct {
 	cfg    Config
 	log    *slog.Logger
-	broker *broker.Broker
+	driver *driver.Driver
 	server *wire.Server
 	events chan event
 
@@ -77,17 +79,10 @@ type Node struct {
 // event is something for the loop to do.
 type event interface{ isEvent() }
 
-type requestEvent struct{ req *broker.Request }
-type syncDoneEvent struct {
-	token broker.SyncToken
-	job   *partlog.SyncJob
-	err   error
-}
-type connClosedEvent struct{ id broker.ConnID }
+// driverEvent is an event the driver takes as it is (driver.Handle).
+type driverEvent struct{ driver.Event }
 
-func (requestEvent) isEvent()    {}
-func (syncDoneEvent) isEvent()   {}
-func (connClosedEvent) isEvent() {}
+func (driverEvent) isEvent() {}
 
 // New opens the data directory, recovers the broker and binds the Kafka
 // listener. Serving starts with Run.
@@ -154,8 +149,6 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 	env := broker.Env{
 		Disk:     d,
-		Replier:  (*replier)(n),
-		Syncer:   (*syncer)(n),
 		Logger:   n.brokerLog,
 		Random:   rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
 		DiskLock: lock,
@@ -163,10 +156,8 @@ func New(cfg Config) (_ *Node, err error) {
 	if cc := cfg.Cluster; cc != nil {
 		n.peers = newPeerNetwork(cfg.Logger, cfg.Broker.NodeID, cc.PeerConnsMax, cc.PeerRequestTimeout,
 			func(id uint64, resp kmsg.Response, err error) {
-				n.postOrDrop(peerResponseEvent{id: id, resp: resp, err: err})
+				n.postOrDrop(driverEvent{driver.Event{Kind: driver.EventPeerResponse, PeerCall: id, PeerResp: resp, Err: err}})
 			})
-		env.Quorum = (*quorumAdapter)(n)
-		env.Network = n.peers
 	}
 	// Bind before recovering so that a port conflict fails fast and an
 	// ephemeral port (0) can be advertised as the one actually bound.
@@ -182,12 +173,12 @@ func New(cfg Config) (_ *Node, err error) {
 		bcfg.AdvertisedPort = int32(tcp.Port)
 	}
 	started := time.Now()
-	b, err := broker.New(bcfg, env, nowMs())
+	drv, err := driver.New(driver.Config{Broker: bcfg, Clustered: cfg.Cluster != nil}, env, (*host)(n))
 	if err != nil {
 		_ = server.Shutdown(context.Background())
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
-	n.broker = b
+	n.driver = drv
 	n.log.Info("recovered data directory", "dir", cfg.DataDir, "took", time.Since(started).String())
 	if cfg.Cluster != nil {
 		if err := n.openQuorum(); err != nil {
@@ -230,32 +221,27 @@ func (n *Node) run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	stop := ctx.Done()
-	// controlledStop fires when a controlled shutdown ran out of time; nil
-	// until one begins.
-	var controlledStop <-chan time.Time
 	for {
-		now := nowMs()
-		n.broker.Tick(now)
-		if controlledStop != nil && n.broker.ShutdownReady() {
+		// The driver's loop body: the batch handled last (or none) is
+		// settled, then the loop sleeps until an event or the wake-up.
+		next := n.driver.Settle()
+		switch next.Stop {
+		case driver.ShutdownReady:
 			n.log.Info("controlled shutdown: leaderships moved")
 			return n.shutdown()
+		case driver.ShutdownTimedOut:
+			n.log.Warn("controlled shutdown timed out; stopping anyway", "timeout", n.cfg.Cluster.ControlledShutdownTimeout.String())
+			return n.shutdown()
 		}
-		wake := n.broker.NextWakeMs(now)
-		timer.Reset(time.Duration(wake-now) * time.Millisecond)
+		timer.Reset(time.Duration(next.WakeMs-nowMs()) * time.Millisecond)
 		select {
 		case <-stop:
 			if n.cfg.Cluster == nil {
 				return n.shutdown()
 			}
 			n.log.Info("controlled shutdown: asking the controller to move leaderships away")
-			n.broker.BeginControlledShutdown(nowMs())
+			n.driver.BeginControlledShutdown(n.cfg.Cluster.ControlledShutdownTimeout.Milliseconds())
 			stop = nil
-			t := time.NewTimer(n.cfg.Cluster.ControlledShutdownTimeout)
-			defer t.Stop()
-			controlledStop = t.C
-		case <-controlledStop:
-			n.log.Warn("controlled shutdown timed out; stopping anyway", "timeout", n.cfg.Cluster.ControlledShutdownTimeout.String())
-			return n.shutdown()
 		case err := <-serveErr:
 			n.shutdownBroker()
 			return fmt.Errorf("kafka listener stopped: %w", err)
@@ -271,8 +257,8 @@ func (n *Node) run(ctx context.Context) error {
 // flushing, so a flood of requests cannot starve timers.
 const maxBatchEvents = 1024
 
-// drain handles whatever else is queued, then starts the group-commit syncs
-// for everything appended meanwhile.
+// drain handles whatever else is queued, up to the batch bound; the
+// caller settles the batch (driver.Settle).
 func (n *Node) drain() {
 	for i := 0; i < maxBatchEvents; i++ {
 		select {
@@ -282,22 +268,15 @@ func (n *Node) drain() {
 			i = maxBatchEvents
 		}
 	}
-	n.broker.Flush()
 }
 
 func (n *Node) handle(ev event) {
-	now := nowMs()
-	switch ev := ev.(type) {
-	case requestEvent:
-		n.broker.HandleRequest(now, ev.req)
-	case syncDoneEvent:
-		n.broker.SyncDone(now, ev.token, ev.job, ev.err)
-	case connClosedEvent:
-		n.broker.ConnClosed(ev.id)
-	default:
-		if !n.handleCluster(now, ev) {
-			panic(fmt.Sprintf("node: unknown event %T", ev))
-		}
+	if ev, ok := ev.(driverEvent); ok {
+		n.driver.Handle(ev.Event)
+		return
+	}
+	if !n.handleCluster(ev) {
+		panic(fmt.Sprintf("node: unknown event %T", ev))
 	}
 }
 
@@ -308,7 +287,7 @@ func (n *Node) shutdown() error {
 	serverDone := make(chan error, 1)
 	go func() { serverDone <- n.server.Shutdown(ctx) }()
 	// Let the syncs in flight land so their produces are answered.
-	for n.broker.SyncInFlight() && ctx.Err() == nil {
+	for n.driver.SyncInFlight() && ctx.Err() == nil {
 		select {
 		case ev := <-n.events:
 			n.handle(ev)
@@ -332,11 +311,7 @@ func (n *Node) shutdown() error {
 	}
 }
 
-func (n *Node) shutdownBroker() {
-	now := nowMs()
-	n.broker.SyncAllBlocking(now)
-	n.broker.Shutdown(now)
-}
+func (n *Node) shutdownBroker() { n.driver.Shutdown() }
 
 // post hands an event to the loop, blocking while the inbox is full.
 func (n *Node) post(ev event) { n.events <- ev }
@@ -371,7 +346,7 @@ func (h *handler) HandleRequest(c *wire.Conn, seq uint64, frame []byte) {
 	n.mu.Unlock()
 	req.Conn = id
 	req.Seq = seq
-	n.post(requestEvent{req: req})
+	n.post(driverEvent{driver.Event{Kind: driver.EventRequest, Request: req}})
 }
 
 // ConnClosed forgets the connection and tells the broker.
@@ -382,7 +357,7 @@ func (h *handler) ConnClosed(c *wire.Conn) {
 	delete(n.conns, id)
 	n.mu.Unlock()
 	n.unsupported.closed(id)
-	n.post(connClosedEvent{id: id})
+	n.post(driverEvent{driver.Event{Kind: driver.EventConnClosed, Conn: id}})
 }
 
 func (n *Node) conn(id broker.ConnID) *wire.Conn {
@@ -437,12 +412,16 @@ func (m responseMessage) AppendTo(dst []byte) []byte {
 	return broker.EncodeResponse(dst, m.correlationID, m.resp)
 }
 
-// replier adapts the node to broker.Replier.
-type replier Node
+// host is the node as the driver's world (driver.Host). Its methods run on
+// the loop, between two driver calls.
+type host Node
+
+// NowMs implements driver.Host: the wall clock.
+func (h *host) NowMs() int64 { return nowMs() }
 
 // Reply hands a response to its connection's writer.
-func (r *replier) Reply(req *broker.Request, resp kmsg.Response) {
-	c := (*Node)(r).conn(req.Conn)
+func (h *host) Reply(req *broker.Request, resp kmsg.Response) {
+	c := (*Node)(h).conn(req.Conn)
 	if c == nil {
 		return // the connection is gone; nobody to answer
 	}
@@ -454,23 +433,24 @@ func (r *replier) Reply(req *broker.Request, resp kmsg.Response) {
 }
 
 // CloseConn closes a connection after a protocol violation.
-func (r *replier) CloseConn(id broker.ConnID, reason string) {
-	if c := (*Node)(r).conn(id); c != nil {
+func (h *host) CloseConn(id broker.ConnID, reason string) {
+	if c := (*Node)(h).conn(id); c != nil {
 		c.Close(reason)
 	}
 }
 
-// syncer adapts the node to broker.Syncer: each job runs on its own
-// goroutine. At most one job per partition is in flight (the broker
-// guarantees it), so the number of goroutines is bounded by the number
-// of partitions.
-type syncer Node
-
-// StartSync runs job off the loop and posts its completion.
-func (s *syncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
-	n := (*Node)(s)
+// StartSync runs job on a goroutine of its own and posts its completion.
+// At most one job per partition is in flight (the broker guarantees it),
+// so the number of goroutines is bounded by the number of partitions.
+func (h *host) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
+	n := (*Node)(h)
 	go func() {
 		err := job.Run()
-		n.post(syncDoneEvent{token: token, job: job, err: err})
+		n.post(driverEvent{driver.Event{Kind: driver.EventSyncDone, Token: token, Job: job, Err: err}})
 	}()
+}
+
+// Send hands a request for another broker to the peer connections.
+func (h *host) Send(to broker.PeerAddr, id uint64, req kmsg.Request) {
+	(*Node)(h).peers.Send(to, id, req)
 }

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/chronik-streaming/chronik/core/broker"
 	"github.com/chronik-streaming/chronik/core/disk"
+	"github.com/chronik-streaming/chronik/core/driver"
 )
 
 // TestSecondBrokerOnSimDiskRefused: once a simulated node is up, a second
@@ -23,7 +23,7 @@ func TestSecondBrokerOnSimDiskRefused(t *testing.T) {
 		}
 		ev.fn()
 	}
-	if _, err := broker.New(n.cfg, n.env(), n.nowMs()); !errors.Is(err, disk.ErrLocked) {
+	if _, err := driver.New(driver.Config{Broker: n.cfg}, n.env(), (*nodeHost)(n)); !errors.Is(err, disk.ErrLocked) {
 		t.Fatalf("second broker on a live node's disk: err = %v, want disk.ErrLocked", err)
 	}
 	if !n.disk.root.Locked() {
@@ -39,7 +39,7 @@ func TestSecondBrokerOnSimDiskRefused(t *testing.T) {
 		if !n.up {
 			t.Fatalf("node did not restart after a %s stop", kind)
 		}
-		if _, err := broker.New(n.cfg, n.env(), n.nowMs()); !errors.Is(err, disk.ErrLocked) {
+		if _, err := driver.New(driver.Config{Broker: n.cfg}, n.env(), (*nodeHost)(n)); !errors.Is(err, disk.ErrLocked) {
 			t.Fatalf("second broker after a %s restart: err = %v, want disk.ErrLocked", kind, err)
 		}
 	}

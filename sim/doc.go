@@ -64,12 +64,19 @@
 //
 // # The node
 //
-// simNode does what node/node.go does, with the scheduler as its event
-// loop: broker.New on the disk; requests (frames through broker.ParseRequest,
-// the early ApiVersions answer included), connection closes and sync
-// completions come in as events; after each one: Flush, Tick, CheckInvariants
-// and a timer armed for NextWakeMs (converted through the node's clock).
-// Responses are encoded with broker.EncodeResponse and released in request
+// simNode runs the production driver (core/driver, node/'s loop body) with
+// the scheduler as its event loop and itself as the driver's host:
+// driver.New recovers the broker from the disk; requests (frames through
+// broker.ParseRequest, the early ApiVersions answer included), connection
+// closes, sync completions, metadata entries, controller changes, failed
+// proposals and peer answers are driver events, each settled at once
+// (driver.Settle: Flush, Tick, CheckInvariants, with a timer armed for the
+// wake-up it returns, converted through the node's clock); the broker's
+// effects reach the node through the driver's outbox, after each driver
+// call, in the order the broker produced them. What node/ keeps outside
+// the driver is goroutines and channels around real I/O: batching up to
+// 1024 queued events per settle (the simulator settles every event), the
+// listener, fsync goroutines, hashicorp/raft. Responses are encoded with broker.EncodeResponse and released in request
 // order per connection (a nil response frees its slot), as io/wire does.
 // Sync jobs complete after a seeded latency, then SyncDone follows unless
 // the process died meanwhile. A real fsync makes durable at least what was
@@ -102,8 +109,9 @@
 // tells the peer). Everything that reaches a broker from outside (applies,
 // SetController, ProposalFailed, PeerResponse) is an event of its own on
 // the node's loop, never a call made from inside the broker. A controlled
-// shutdown calls BeginControlledShutdown and stops gracefully once
-// ShutdownReady, or after 10 s.
+// shutdown is the driver's (BeginControlledShutdown with a 10 s limit on
+// the node's clock); the node stops gracefully, in an event of its own,
+// once a settle reports it ready or timed out.
 //
 // # Metadata quorum (clusters)
 //
@@ -645,5 +653,7 @@
 // disk measured in bytes (the window model cannot show deletes freeing
 // space: the space reserve is off in the simulator); SyncWrites off
 // (acknowledgement from the page cache); hashicorp/raft itself (covered by
-// io/raftquorum's own fault tests) and node/'s wiring of it.
+// io/raftquorum's own fault tests) and node/'s wiring of it (the
+// goroutines that post raft's applies, snapshots and leader changes to the
+// loop).
 package sim

@@ -7,17 +7,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/core/driver"
 	"github.com/chronik-streaming/chronik/core/partlog"
 )
 
-// simNode is one simulated Chronik process. It does what node/node.go does
-// around the broker, with the simulator's scheduler as its event loop:
-// requests, sync completions and closed connections come in as events;
-// after each one it calls Flush (group commit), then Tick, and arms a
-// timer for NextWakeMs. Sync jobs complete after a seeded latency (the
-// fsync itself takes effect at the job's start or at its completion, drawn
-// per job) and then SyncDone is delivered. A crash drops the broker and
-// every connection; a restart recovers from the disk alone.
+// simNode is one simulated Chronik process: the production driver
+// (core/driver, which node/ runs too) in a simulated world, with the
+// simulator's scheduler as its event loop. Requests, sync completions,
+// closed connections, metadata entries and peer answers come in as
+// events; after each one it settles the driver (group commit, timers) and
+// arms a timer for the wake-up the driver asks for. It is the driver's
+// host: sync jobs complete after a seeded latency (the fsync itself takes
+// effect at the job's start or at its completion, drawn per job),
+// replies and peer requests travel the simulated network, proposals go to
+// the quorum model. A crash drops the driver and every connection; a
+// restart recovers from the disk alone.
 type simNode struct {
 	w     *world
 	id    int32
@@ -25,7 +29,10 @@ type simNode struct {
 	disk  *simDisk
 	clock nodeClock
 
-	b  *broker.Broker // nil while down
+	d *driver.Driver
+	// b is d's broker, for the checkers' inspection only: every call that
+	// changes it goes through d. Both are nil while the node is down.
+	b  *broker.Broker
 	up bool
 	// inTick is set while the broker's Tick runs (retention's place).
 	inTick bool
@@ -46,8 +53,10 @@ type simNode struct {
 	startCommit int
 	caughtUp    bool
 	random      *Rand
-	// stopping: a controlled shutdown is under way.
+	// stopping: a controlled shutdown is under way; stopThen runs once
+	// it has stopped the node.
 	stopping bool
+	stopThen func()
 	// busyUntil is when the event loop is free again: writes to the page
 	// cache and the synchronous fsyncs of WriteFileAtomic take seeded
 	// time on the loop, and events that arrive meanwhile wait.
@@ -203,7 +212,7 @@ func (n *simNode) start() {
 	if w.logw != nil {
 		w.logf("node %d: disk before start:%s", n.id, n.disk.describe())
 	}
-	b, err := broker.New(n.cfg, env, n.nowMs())
+	d, err := driver.New(driver.Config{Broker: n.cfg, Clustered: w.raft != nil, CheckInvariants: true}, env, (*nodeHost)(n))
 	w.tr.str("node-start")
 	if err != nil {
 		w.tr.str(err.Error())
@@ -220,7 +229,7 @@ func (n *simNode) start() {
 		n.scheduleStart(Second)
 		return
 	}
-	n.b = b
+	n.d, n.b = d, d.Broker()
 	n.up = true
 	n.conns = map[broker.ConnID]*conn{}
 	n.startedAt = w.s.now
@@ -233,44 +242,35 @@ func (n *simNode) start() {
 		w.raft.nodeStarted(n)
 		w.catchUpTrap(n)
 	}
-	b.CheckInvariants()
-	// node.Run: recovered page-cache data is synced before consumers see it.
-	b.Flush()
+	// node.Run settles first too: recovered page-cache data is synced
+	// before consumers see it.
 	n.settle()
 }
 
-// env is the broker's environment on this node. broker.New takes the
-// disk's lock (memdisk's, through simDisk) and stop gives it back, so a
-// second broker on a live node's disk is refused.
+// env is what the broker takes from this node directly (the driver
+// supplies the rest). broker.New takes the disk's lock (memdisk's, through
+// simDisk) and stop gives it back, so a second broker on a live node's
+// disk is refused.
 func (n *simNode) env() broker.Env {
-	env := broker.Env{
-		Disk:    n.disk,
-		Replier: (*nodeReplier)(n),
-		Syncer:  (*nodeSyncer)(n),
-		Logger:  (*nodeLogger)(n),
-		Random:  n.random,
-	}
-	if n.w.raft != nil {
-		env.Quorum = (*nodeQuorum)(n)
-		env.Network = (*nodeNetwork)(n)
-	}
-	return env
+	return broker.Env{Disk: n.disk, Logger: (*nodeLogger)(n), Random: n.random}
 }
 
-// settle runs what node.Run does after each batch of events.
+// settle ends a batch of events, as node.Run does after each batch: the
+// driver settles (group commit, timers, invariant checks) and the node's
+// timer is armed for the wake-up it asks for. A finished controlled
+// shutdown stops the node in an event of its own, after this one.
 func (n *simNode) settle() {
 	if !n.up {
 		return
 	}
-	b := n.b
-	b.Flush()
-	now := n.nowMs()
 	n.inTick = true // retention runs here (trim.go's coverage)
-	b.Tick(now)
+	next := n.d.Settle()
 	n.inTick = false
-	b.CheckInvariants()
-	wake := b.NextWakeMs(now)
-	at := n.clock.when(n.w.s.now+Microsecond, max(wake, now+1))
+	if next.Stop != driver.Running {
+		n.finishControlledStop(next.Stop)
+	}
+	now := n.nowMs()
+	at := n.clock.when(n.w.s.now+Microsecond, max(next.WakeMs, now+1))
 	if n.timerPending && n.timerAt <= at {
 		return
 	}
@@ -307,7 +307,6 @@ func (n *simNode) stop(graceful, rst bool) {
 	w.tr.str("node-stop")
 	w.stats.reopens += n.b.Reopened()
 	if graceful {
-		now := n.nowMs()
 		for _, ps := range n.inflight {
 			if !ps.done {
 				ps.done = true
@@ -315,11 +314,10 @@ func (n *simNode) stop(graceful, rst bool) {
 				if !ps.ran {
 					err = ps.job.Run()
 				}
-				n.b.SyncDone(now, ps.token, ps.job, err)
+				n.d.Handle(driver.Event{Kind: driver.EventSyncDone, Token: ps.token, Job: ps.job, Err: err})
 			}
 		}
-		n.b.SyncAllBlocking(now)
-		n.b.Shutdown(now)
+		n.d.Shutdown()
 	}
 	mode := "power"
 	switch {
@@ -337,15 +335,16 @@ func (n *simNode) stop(graceful, rst bool) {
 	n.inflight = nil
 	n.crashArmed = nil
 	n.stopping = false
+	n.stopThen = nil
 	n.backlog = nil
 	n.backlogArmed = false
 	n.busyUntil = 0
 	// The process is gone, and with it its lock on the disk (Shutdown
 	// already gave it back on a graceful stop).
-	if err := n.b.ReleaseDisk(); err != nil {
+	if err := n.d.ReleaseDisk(); err != nil {
 		w.fail("node %d: release disk lock: %v", n.id, err)
 	}
-	n.b = nil
+	n.d, n.b = nil, nil
 	n.up = false
 	oldInc := n.inc
 	n.inc++
@@ -387,7 +386,7 @@ func (n *simNode) receive(c *conn, m msg) {
 		c.nodeOpen = false
 		if c.registered {
 			delete(n.conns, broker.ConnID(c.id))
-			n.b.ConnClosed(broker.ConnID(c.id))
+			n.d.Handle(driver.Event{Kind: driver.EventConnClosed, Conn: broker.ConnID(c.id)})
 		}
 		n.settle()
 		return
@@ -418,7 +417,7 @@ func (n *simNode) receive(c *conn, m msg) {
 		w.logf("node %d: conn %d request %d key %d v%d corr %d", n.id, c.id, seq, req.Msg.Key(), req.Msg.GetVersion(), req.CorrelationID)
 	}
 	w.repl.onRequest(n, req)
-	n.b.HandleRequest(n.nowMs(), req)
+	n.d.Handle(driver.Event{Kind: driver.EventRequest, Request: req})
 	n.settle()
 }
 
@@ -483,7 +482,7 @@ func (n *simNode) closeConn(c *conn, reason string) {
 				return
 			}
 			if n.up && n.inc == inc {
-				n.b.ConnClosed(broker.ConnID(c.id))
+				n.d.Handle(driver.Event{Kind: driver.EventConnClosed, Conn: broker.ConnID(c.id)})
 				n.settle()
 			}
 		}
@@ -504,11 +503,14 @@ func sortedConnIDs(m map[broker.ConnID]*conn) []broker.ConnID {
 	return ids
 }
 
-// nodeReplier is the node's broker.Replier.
-type nodeReplier simNode
+// nodeHost is the node as the driver's world (driver.Host).
+type nodeHost simNode
 
-func (r *nodeReplier) Reply(req *broker.Request, resp kmsg.Response) {
-	n := (*simNode)(r)
+// NowMs implements driver.Host: the node's skewed clock.
+func (h *nodeHost) NowMs() int64 { return (*simNode)(h).nowMs() }
+
+func (h *nodeHost) Reply(req *broker.Request, resp kmsg.Response) {
+	n := (*simNode)(h)
 	n.w.repl.onReply(n, req, resp)
 	c := n.conns[req.Conn]
 	if c == nil || !c.nodeOpen {
@@ -526,21 +528,19 @@ func (r *nodeReplier) Reply(req *broker.Request, resp kmsg.Response) {
 	n.respond(c, req.Seq, slot)
 }
 
-func (r *nodeReplier) CloseConn(id broker.ConnID, reason string) {
-	n := (*simNode)(r)
+func (h *nodeHost) CloseConn(id broker.ConnID, reason string) {
+	n := (*simNode)(h)
 	n.noteBrokerClose(reason)
 	if c := n.conns[id]; c != nil {
 		n.closeConn(c, reason)
 	}
 }
 
-// nodeSyncer is the node's broker.Syncer: the job runs when its seeded
-// latency has passed, then SyncDone is delivered, unless the process
-// died meanwhile (then the fsync never happened).
-type nodeSyncer simNode
-
-func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
-	n := (*simNode)(s)
+// StartSync runs job when its seeded latency has passed, then SyncDone
+// is delivered, unless the process died meanwhile (then the fsync never
+// happened).
+func (h *nodeHost) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
+	n := (*simNode)(h)
 	w := n.w
 	ps := &pendingSync{token: token, job: job}
 	n.inflight = append(n.inflight, ps)
@@ -586,7 +586,7 @@ func (s *nodeSyncer) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		if err != nil {
 			w.tr.str(err.Error())
 		}
-		n.b.SyncDone(n.nowMs(), token, job, err)
+		n.d.Handle(driver.Event{Kind: driver.EventSyncDone, Token: token, Job: job, Err: err})
 		n.settle()
 		if err != nil {
 			w.quietLateSyncFailure(n)
@@ -635,25 +635,23 @@ func (l *nodeLogger) Info(msg string, args ...any)  { l.log("INFO", msg, args) }
 func (l *nodeLogger) Warn(msg string, args ...any)  { l.log("WARN", msg, args) }
 func (l *nodeLogger) Error(msg string, args ...any) { l.log("ERROR", msg, args) }
 
-// nodeQuorum is the node's broker.Quorum: the quorum model.
-type nodeQuorum simNode
-
-func (q *nodeQuorum) Propose(seq uint64, entry []byte) {
-	n := (*simNode)(q)
+// Propose hands a metadata entry to the quorum model.
+func (h *nodeHost) Propose(seq uint64, entry []byte) {
+	n := (*simNode)(h)
 	n.w.raft.propose(n, seq, entry)
 }
 
-// nodeNetwork is the node's broker.Network: requests to other brokers
-// go over the simulated network, encoded with kmsg, on pools of
-// connections per peer and purpose (see peerPool).
-type nodeNetwork simNode
-
-func (nn *nodeNetwork) Send(to broker.PeerAddr, id uint64, req kmsg.Request) {
-	n := (*simNode)(nn)
+// Send sends a request to another broker over the simulated network,
+// encoded with kmsg, on pools of connections per peer and purpose (see
+// peerPool).
+func (h *nodeHost) Send(to broker.PeerAddr, id uint64, req kmsg.Request) {
+	n := (*simNode)(h)
 	w := n.w
 	inc := n.inc
 	answer := func(resp kmsg.Response, err error) {
-		n.post("peer-response", inc, func() { n.b.PeerResponse(n.nowMs(), id, resp, err) })
+		n.post("peer-response", inc, func() {
+			n.d.Handle(driver.Event{Kind: driver.EventPeerResponse, PeerCall: id, PeerResp: resp, Err: err})
+		})
 	}
 	if to.ID < 1 || int(to.ID) > len(w.nodes) || to.ID == n.id {
 		w.s.after(0, "peer-no-route", func() { answer(nil, fmt.Errorf("sim: no route to broker %d", to.ID)) })

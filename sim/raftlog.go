@@ -45,6 +45,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 
+	"github.com/chronik-streaming/chronik/core/driver"
 	"github.com/chronik-streaming/chronik/core/metadata"
 )
 
@@ -222,7 +223,7 @@ func (r *raftModel) tellFailed(p *raftProposal, why string) {
 	w.s.after(r.rng.Exp(Millisecond), "raft-proposal-failed", func() {
 		n.post("proposal-failed", inc, func() {
 			w.logf("raft: node %d hears proposal %d failed (%s)", n.id, seq, why)
-			n.b.ProposalFailed(n.nowMs(), seq)
+			n.d.Handle(driver.Event{Kind: driver.EventProposalFailed, Seq: seq})
 		})
 	})
 }
@@ -383,9 +384,9 @@ func (r *raftModel) catchUp(rn *raftNode, limit int) {
 	checked := true // the image at rn.applied was compared
 	for count := 0; rn.applied < len(r.entries) && (limit == 0 || count < limit); count++ {
 		if e := r.decoded[rn.applied]; e != nil {
-			n.b.ApplyDecodedMetadata(n.nowMs(), e.Clone())
+			n.d.ApplyDecodedMetadata(e.Clone())
 		} else {
-			n.b.ApplyMetadata(n.nowMs(), r.entries[rn.applied])
+			n.d.ApplyMetadata(r.entries[rn.applied])
 		}
 		rn.applied++
 		checked = false
@@ -416,7 +417,7 @@ func (r *raftModel) catchUp(rn *raftNode, limit int) {
 // restore gives rn's broker snapshot s.
 func (r *raftModel) restore(rn *raftNode, s *raftSnapshot) {
 	n := rn.n
-	if err := n.b.RestoreMetadata(n.nowMs(), s.data); err != nil {
+	if err := n.d.RestoreMetadata(s.data); err != nil {
 		r.w.fail("metadata: node %d cannot restore the snapshot at entry %d: %v", n.id, s.index, err)
 		return
 	}
@@ -647,7 +648,7 @@ func (r *raftModel) refreshViews() {
 				}
 				rn.view = target
 				w.logf("raft: node %d now sees controller %d", n.id, target)
-				n.b.SetController(n.nowMs(), target)
+				n.d.Handle(driver.Event{Kind: driver.EventControllerChanged, Controller: target})
 			})
 		})
 	}

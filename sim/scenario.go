@@ -22,6 +22,7 @@ package sim
 
 import (
 	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/core/driver"
 	"github.com/chronik-streaming/chronik/core/metadata"
 	lin "github.com/chronik-streaming/chronik/linearizability"
 )
@@ -350,33 +351,43 @@ func (w *world) partitionDir() int {
 	return 0
 }
 
-// controlledStop shuts n down as SIGTERM does in a cluster: the broker
-// asks the controller to move its leaderships away, and the process
-// stops gracefully once ShutdownReady (or after 10 s, as Kafka gives up
-// waiting); then runs after the stop.
+// controlledShutdownTimeoutMs bounds a controlled shutdown's wait for
+// the leaderships to move, as node's ControlledShutdownTimeout does
+// (Kafka gives up waiting too).
+const controlledShutdownTimeoutMs = 10_000
+
+// controlledStop shuts n down as SIGTERM does in a cluster: the driver
+// asks the controller to move the broker's leaderships away, and the
+// process stops gracefully once the driver says they moved or the wait
+// timed out (finishControlledStop); then runs after the stop.
 func (n *simNode) controlledStop(then func()) {
 	w := n.w
-	inc := n.inc
 	n.stopping = true
+	n.stopThen = then
 	w.stats.controlledStops++
 	w.logf("fault: controlled shutdown of node %d", n.id)
 	w.tr.str("controlled-shutdown")
-	n.post("controlled-shutdown", inc, func() { n.b.BeginControlledShutdown(n.nowMs()) })
-	deadline := w.s.now + 10*Second
-	var poll func()
-	poll = func() {
+	n.post("controlled-shutdown", n.inc, func() { n.d.BeginControlledShutdown(controlledShutdownTimeoutMs) })
+}
+
+// finishControlledStop stops n, in an event of its own, once its driver
+// reports the controlled shutdown over.
+func (n *simNode) finishControlledStop(why driver.StopReason) {
+	w := n.w
+	then := n.stopThen
+	if then == nil {
+		return // already scheduled
+	}
+	n.stopThen = nil
+	inc := n.inc
+	w.s.after(0, "controlled-shutdown-done", func() {
 		if n.inc != inc || !n.up {
 			return // crashed meanwhile; its restart is scheduled elsewhere
 		}
-		if ready := n.b.ShutdownReady(); ready || w.s.now >= deadline {
-			w.logf("node %d: controlled shutdown %s", n.id, map[bool]string{true: "ready", false: "timed out"}[ready])
-			n.stop(true, false)
-			then()
-			return
-		}
-		w.s.after(50*Millisecond, "controlled-shutdown-poll", poll)
-	}
-	w.s.after(50*Millisecond, "controlled-shutdown-poll", poll)
+		w.logf("node %d: controlled shutdown %s", n.id, map[bool]string{true: "ready", false: "timed out"}[why == driver.ShutdownReady])
+		n.stop(true, false)
+		then()
+	})
 }
 
 // replTraps are the aimed faults of the replication checkers
