@@ -62,7 +62,7 @@ func handleMetadata(b *Broker, nowMs int64, req *Request) error {
 				resp.Topics = append(resp.Topics, metadataTopicError(name, kerrInvalidTopicException))
 				continue
 			}
-			if b.clustered() && !b.ctrl.active {
+			if b.clustered() && !b.ctrl.Active() {
 				// Kafka's answer while a topic is being created; the
 				// controller creates it and the client asks again.
 				b.forwardAutoCreate(nowMs, name)

@@ -17,6 +17,7 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/core/controller"
 	"github.com/chronik-streaming/chronik/core/metadata"
 )
 
@@ -77,11 +78,11 @@ func (b *Broker) serveProducerIDs(nowMs int64) {
 			b.failProducerIDWaiters(code)
 			return
 		}
-		b.nextProducerID, b.producerIDBlockEnd = start, start+producerIDBlockSize
+		b.nextProducerID, b.producerIDBlockEnd = start, start+controller.ProducerIDBlockSize
 		b.serveProducerIDs(nowMs)
 	}
 	if !b.clustered() {
-		rec := metadata.Record{AllocateProducerIDs: &metadata.AllocateProducerIDs{Broker: b.cfg.NodeID, Count: producerIDBlockSize}}
+		rec := metadata.Record{AllocateProducerIDs: &metadata.AllocateProducerIDs{Broker: b.cfg.NodeID, Count: controller.ProducerIDBlockSize}}
 		b.propose(nowMs, []metadata.Record{rec}, func(nowMs int64, results []metadata.Result, code int16) {
 			if code == kerrNone && results[0].Err != nil {
 				code = kerrKafkaStorageError

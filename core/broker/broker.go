@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/bugs"
+	"github.com/chronik-streaming/chronik/core/controller"
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/metadata"
 	"github.com/chronik-streaming/chronik/core/partlog"
@@ -107,7 +108,7 @@ type Broker struct {
 	// Cluster membership (cluster.go, controller.go, replication.go).
 	incarnation       uint64
 	controllerID      int32
-	ctrl              controllerState
+	ctrl              *controller.Controller
 	proposals         map[uint64]*proposal
 	nextProposalSeq   uint64
 	peerCalls         map[uint64]*peerCall
@@ -373,7 +374,7 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 		ownLock:          ownLock,
 		recheckFull:      true,
 	}
-	b.ctrl.setActive(nowMs, false)
+	b.ctrl = controller.New(controller.Config{SessionTimeoutMs: b.cfg.SessionTimeoutMs}, (*controllerHost)(b))
 	for b.incarnation == 0 {
 		b.incarnation = env.Random.Uint64() >> 1 // fits the int64 broker epoch
 	}
@@ -666,7 +667,7 @@ func (b *Broker) Tick(nowMs int64) {
 	b.expireProduces(nowMs)
 	b.retryOffline(nowMs)
 	b.expireProposals(nowMs)
-	b.controllerTick(nowMs)
+	b.ctrl.Tick(nowMs)
 	b.clusterTick(nowMs)
 	b.retryResigns(nowMs)
 	b.shrinkISRs(nowMs)

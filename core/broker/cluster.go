@@ -24,6 +24,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/core/controller"
 	"github.com/chronik-streaming/chronik/core/metadata"
 )
 
@@ -244,7 +245,7 @@ func (b *Broker) SetController(nowMs int64, id int32) {
 	}
 	b.env.Logger.Info("controller changed", "from", b.controllerID, "to", id)
 	b.controllerID = id
-	b.ctrl.setActive(nowMs, id == b.cfg.NodeID)
+	b.ctrl.SetActive(id == b.cfg.NodeID)
 	// A registration or heartbeat in flight to the old controller may
 	// never be answered; send afresh.
 	b.nextRegisterMs, b.nextHeartbeatMs = nowMs, nowMs
@@ -340,7 +341,7 @@ func (b *Broker) clusterTick(nowMs int64) {
 		req.Version = 0
 		req.BrokerID = b.cfg.NodeID
 		req.ClusterID = b.cfg.ClusterID
-		putIncarnation(&req.IncarnationID, b.incarnation)
+		controller.PutIncarnation(&req.IncarnationID, b.incarnation)
 		l := kmsg.NewBrokerRegistrationRequestListener()
 		l.Name = "PLAINTEXT"
 		l.Host = b.cfg.AdvertisedHost
@@ -382,22 +383,6 @@ func (b *Broker) clusterTick(nowMs int64) {
 			b.nextHeartbeatMs = nowMs // keep asking while leaderships move
 		}
 	})
-}
-
-// putIncarnation stores an incarnation in a registration's 16-byte id.
-func putIncarnation(dst *[16]byte, inc uint64) {
-	for i := 0; i < 8; i++ {
-		dst[8+i] = byte(inc >> (56 - 8*i))
-	}
-}
-
-// incarnationOf reads an incarnation back from a registration's id.
-func incarnationOf(id [16]byte) uint64 {
-	var inc uint64
-	for i := 0; i < 8; i++ {
-		inc = inc<<8 | uint64(id[8+i])
-	}
-	return inc
 }
 
 // BeginControlledShutdown asks the controller to move this broker's
@@ -454,31 +439,6 @@ func (b *Broker) expireProposals(nowMs int64) {
 			p.done(nowMs, nil, kerrRequestTimedOut)
 		}
 	}
-}
-
-// errorForApply maps a refused metadata record to a Kafka error code.
-func errorForApply(err error) int16 {
-	switch {
-	case err == nil:
-		return kerrNone
-	case errorsIs(err, metadata.ErrTopicExists):
-		return kerrTopicAlreadyExists
-	case errorsIs(err, metadata.ErrUnknownTopic):
-		return kerrUnknownTopicOrPartition
-	case errorsIs(err, metadata.ErrInvalidReplicationFactor):
-		return kerrInvalidReplicationFactor
-	case errorsIs(err, metadata.ErrInvalidReplicaAssignment):
-		return kerrInvalidReplicaAssignment
-	case errorsIs(err, metadata.ErrInvalidPartitions):
-		return kerrInvalidPartitions
-	case errorsIs(err, metadata.ErrStalePartitionState):
-		return kerrFencedLeaderEpoch
-	case errorsIs(err, metadata.ErrInvalidISR):
-		return kerrIneligibleReplica
-	case errorsIs(err, metadata.ErrUnknownBroker):
-		return kerrStaleBrokerEpoch
-	}
-	return kerrInvalidRequest
 }
 
 // clusterNextWakeMs lowers next to the earliest cluster timer: heartbeat
@@ -538,7 +498,7 @@ func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 			next = min(next, b.nextHeartbeatMs)
 		}
 	}
-	return b.controllerNextWakeMs(next)
+	return b.ctrl.NextWakeMs(next)
 }
 
 // observeNow records the time of the entry point being run, for answers

@@ -15,7 +15,6 @@ var (
 	kerrOffsetOutOfRange                   = kerr.OffsetOutOfRange.Code
 	kerrCorruptMessage                     = kerr.CorruptMessage.Code
 	kerrUnknownTopicOrPartition            = kerr.UnknownTopicOrPartition.Code
-	kerrInvalidFetchSize                   = kerr.InvalidFetchSize.Code
 	kerrLeaderNotAvailable                 = kerr.LeaderNotAvailable.Code
 	kerrNotLeaderOrFollower                = kerr.NotLeaderForPartition.Code
 	kerrRequestTimedOut                    = kerr.RequestTimedOut.Code
@@ -25,9 +24,7 @@ var (
 	kerrCoordinatorNotAvailable            = kerr.CoordinatorNotAvailable.Code
 	kerrMessageTooLarge                    = kerr.MessageTooLarge.Code
 	kerrInvalidTopicException              = kerr.InvalidTopicException.Code
-	kerrRecordListTooLarge                 = kerr.RecordListTooLarge.Code
 	kerrInvalidRequiredAcks                = kerr.InvalidRequiredAcks.Code
-	kerrInvalidTimestamp                   = kerr.InvalidTimestamp.Code
 	kerrUnsupportedVersion                 = kerr.UnsupportedVersion.Code
 	kerrTopicAlreadyExists                 = kerr.TopicAlreadyExists.Code
 	kerrInvalidPartitions                  = kerr.InvalidPartitions.Code
@@ -41,21 +38,15 @@ var (
 	kerrInvalidProducerEpoch               = kerr.InvalidProducerEpoch.Code
 	kerrTransactionalIDAuthorizationFailed = kerr.TransactionalIDAuthorizationFailed.Code
 	kerrKafkaStorageError                  = kerr.KafkaStorageError.Code
-	kerrUnknownProducerID                  = kerr.UnknownProducerID.Code
 	kerrFetchSessionIDNotFound             = kerr.FetchSessionIDNotFound.Code
 	kerrInvalidFetchSessionEpoch           = kerr.InvalidFetchSessionEpoch.Code
 	kerrFencedLeaderEpoch                  = kerr.FencedLeaderEpoch.Code
 	kerrUnknownLeaderEpoch                 = kerr.UnknownLeaderEpoch.Code
 	kerrUnsupportedCompressionType         = kerr.UnsupportedCompressionType.Code
 	kerrInvalidRecord                      = kerr.InvalidRecord.Code
-	kerrStaleBrokerEpoch                   = kerr.StaleBrokerEpoch.Code
 	kerrUnknownTopicID                     = kerr.UnknownTopicID.Code
-	kerrInconsistentTopicID                = kerr.InconsistentTopicID.Code
 	kerrIneligibleReplica                  = kerr.IneligibleReplica.Code
 )
-
-// errorsIs is errors.Is, named for files that do not import errors.
-func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 // logReadError maps an error of a read of p's log to its Kafka error; a
 // storage error takes p offline (after the caller's last use of p.log).

@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/core/controller"
 	"github.com/chronik-streaming/chronik/core/metadata"
 )
 
@@ -82,7 +83,7 @@ const codeStaged int16 = -32768
 // not the controller (clients then refresh metadata and retry on the
 // controller, as with Kafka before request forwarding).
 func (b *Broker) stage(rec metadata.Record) (int16, string) {
-	if b.clustered() && !b.ctrl.active {
+	if b.clustered() && !b.ctrl.Active() {
 		return kerrNotController, "This is not the correct controller for this cluster."
 	}
 	b.staged = append(b.staged, rec)
@@ -117,7 +118,7 @@ func (b *Broker) finishStaged(nowMs int64, req *Request, resp kmsg.Response, slo
 		for i, slot := range slots {
 			c, msg := code, ""
 			if c == kerrNone && results[i].Err != nil {
-				c, msg = errorForApply(results[i].Err), results[i].Err.Error()
+				c, msg = controller.ErrorCode(results[i].Err), results[i].Err.Error()
 			}
 			*slot.code = c
 			*slot.msg = errorMessage(c, msg)
