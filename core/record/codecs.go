@@ -17,9 +17,10 @@ import (
 // Codecs is the compression state that decompressing and compressing
 // reuse from call to call: a zstd decoder and encoder, lz4 and gzip
 // readers and writers and a snappy stream reader, each built on first use
-// and reset at every later call instead of being built again (which costs
-// a gzip decode 65 KiB and a zstd build 1.7 MB of garbage per batch:
-// BenchmarkDecodeBatch, BenchmarkBuildBatch).
+// and reset at every later call instead of being built again. Building
+// them per call made decoding a gzip or zstd batch of 11 KiB allocate
+// 56-66 KB instead of the 11 KB of its records, and building a zstd
+// batch 1.7 MB (BenchmarkDecodeBatch, BenchmarkBuildBatch).
 //
 // It fits core's rules. No call starts a goroutine
 // (TestCodecsStartNoGoroutine). No result depends on what earlier calls
@@ -31,16 +32,16 @@ import (
 // call. A Codecs must not be copied once used, as its readers point at
 // its own source reader.
 //
-// What a Codecs keeps between calls is bounded whatever the data was
-// (TestCodecsKeepBoundedMemory). Outputs are new slices owned by the
-// caller, and no reference to an input or an output is kept. zstd decodes
-// with DecodeAll, which writes the frame straight into the output slice,
-// so the decoder keeps only per-block buffers (a zstd block is at most
-// 128 KiB) however large the frame or its window; the encoder keeps its
-// match tables and a history of at most its window (zstd's default 8 MiB
-// for SpeedDefault). lz4 hands its block buffer (up to 4 MiB) back to the
-// library's own pool after every call, gzip keeps flate's 32 KiB window
-// and a snappy stream reader its 64 KiB chunk buffers.
+// What a Codecs keeps between calls is bounded whatever the data was:
+// 1.6 MB after 24 MiB blocks of every codec (TestCodecsKeepBoundedMemory
+// allows 4 MiB). Outputs are new slices owned by the caller, and no
+// reference to an input or an output is kept. zstd decodes with
+// DecodeAll, which writes the frame straight into the output slice, so
+// the decoder keeps only per-block buffers (a zstd block is at most 128
+// KiB) however large the frame or its window; the encoder uses a 64 KiB
+// window, so its history stays that small. lz4 hands its block buffer (up
+// to 4 MiB) back to the library's own pool after every call; gzip keeps
+// flate's window and tables, a snappy stream reader its 64 KiB chunks.
 type Codecs struct {
 	// src is the reader every stream decoder reads a call's input from;
 	// it is emptied after the call so that the input is not kept alive.
@@ -54,9 +55,9 @@ type Codecs struct {
 	lz4w *lz4.Writer
 	snr  *snappy.Reader
 	zdec *zstd.Decoder
-	// zdecMax is the WithDecoderMaxMemory zdec was last given: DecodeAll
-	// fails with ErrDecoderSizeExceeded past it, and a frame whose window
-	// exceeds it is refused outright.
+	// zdecMax is the WithDecoderMaxMemory zdec was last given (unzstd):
+	// DecodeAll fails with ErrDecoderSizeExceeded past it, and a frame
+	// whose window exceeds it is refused outright.
 	zdecMax uint64
 	zenc    *zstd.Encoder
 }
@@ -77,6 +78,14 @@ func (w *sliceWriter) take() []byte {
 	return b
 }
 
+// orNew returns c, or state for one call when c is nil.
+func (c *Codecs) orNew() *Codecs {
+	if c == nil {
+		return new(Codecs)
+	}
+	return c
+}
+
 // Decompress inflates the records block of a batch compressed with codec,
 // building every decoder afresh; see Codecs.Decompress.
 func Decompress(codec Codec, src []byte, maxBytes int) ([]byte, error) {
@@ -94,9 +103,6 @@ func Compress(codec Codec, src []byte, xerial bool) ([]byte, error) {
 // exceeding it yields ErrTooLarge. CodecNone returns src itself; any
 // other codec returns a new slice.
 func (c *Codecs) Decompress(codec Codec, src []byte, maxBytes int) ([]byte, error) {
-	if c == nil {
-		c = new(Codecs)
-	}
 	switch codec {
 	case CodecNone:
 		if len(src) > maxBytes {
@@ -104,13 +110,13 @@ func (c *Codecs) Decompress(codec Codec, src []byte, maxBytes int) ([]byte, erro
 		}
 		return src, nil
 	case CodecGzip:
-		return c.gunzip(src, maxBytes)
+		return c.orNew().gunzip(src, maxBytes)
 	case CodecSnappy:
 		return c.decompressSnappy(src, maxBytes)
 	case CodecLZ4:
-		return c.unlz4(src, maxBytes)
+		return c.orNew().unlz4(src, maxBytes)
 	case CodecZstd:
-		return c.unzstd(src, maxBytes)
+		return c.orNew().unzstd(src, maxBytes)
 	}
 	return nil, corrupt(ErrUnknownCodec, "codec %d", codec)
 }
@@ -147,12 +153,25 @@ func (c *Codecs) unlz4(src []byte, maxBytes int) ([]byte, error) {
 	// Reset hands the block buffer (up to 4 MiB) back to lz4's pool, which
 	// a read that stopped early (an error, the limit) would keep.
 	defer c.lz4r.Reset(nil)
-	return readLimited(c.lz4r, maxBytes, 4*len(src), "lz4")
+	return readLimited(c.lz4r, maxBytes, unsizedRatio*len(src), "lz4")
 }
+
+// zstdMinMemory is the least output limit (and so window) a zstd decoder
+// gets: 8 MiB, the window of zstd's level 19 on a stream of unknown size,
+// which covers what clients write by default. It is what one call may
+// allocate beyond a smaller limit of the caller before failing.
+const zstdMinMemory = 8 << 20
 
 // unzstd decodes zstd frames with DecodeAll, on the calling goroutine.
 func (c *Codecs) unzstd(src []byte, maxBytes int) ([]byte, error) {
-	limit := uint64(max(maxBytes, 1))
+	// The library refuses a frame whose window exceeds the decoder's
+	// memory limit, although DecodeAll never allocates a window: with
+	// the caller's limit alone, a valid batch smaller than its frame's
+	// window (a 21-byte batch gets a 1 KiB window; a Java producer's
+	// streaming frames declare 2 MiB or more) would fail under a limit
+	// that its records fit. So the decoder's limit is at least
+	// zstdMinMemory, and the caller's is checked on the output.
+	limit := max(uint64(max(maxBytes, 0)), zstdMinMemory)
 	switch {
 	case c.zdec == nil:
 		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(limit))
@@ -171,9 +190,9 @@ func (c *Codecs) unzstd(src []byte, maxBytes int) ([]byte, error) {
 	}
 	out, err := c.zdec.DecodeAll(src, nil)
 	if err != nil {
-		// A window above the limit is refused before decoding (the
-		// library caps the window by WithDecoderMaxMemory): the frame may
-		// need more than the limit, which is a size problem, not damage.
+		// A window above the decoder's limit is refused before decoding:
+		// the frame may need more than the limit, a size problem rather
+		// than damage.
 		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
 			return nil, fmt.Errorf("%w: zstd: limit %d: %v", ErrTooLarge, maxBytes, err)
 		}
@@ -192,6 +211,7 @@ func (c *Codecs) decompressSnappy(src []byte, maxBytes int) ([]byte, error) {
 	case bytes.HasPrefix(src, xerialMagic):
 		return decompressXerial(src, maxBytes)
 	case bytes.HasPrefix(src, snappyStreamMagic):
+		c = c.orNew()
 		c.src.Reset(src)
 		defer c.src.Reset(nil)
 		if c.snr == nil {
@@ -200,17 +220,24 @@ func (c *Codecs) decompressSnappy(src []byte, maxBytes int) ([]byte, error) {
 			c.snr.Reset(&c.src)
 		}
 		defer c.snr.Reset(nil)
-		return readLimited(c.snr, maxBytes, 4*len(src), "snappy-stream")
+		return readLimited(c.snr, maxBytes, unsizedRatio*len(src), "snappy-stream")
 	default:
 		return snappyBlock(src, maxBytes)
 	}
 }
 
+// unsizedRatio is the decoded size readLimited first makes room for, as a
+// multiple of the input, when the format does not state it (lz4 frames as
+// clients write them, snappy streams): Kafka payloads shrink 2-4 times
+// with these codecs, so most batches take one allocation, and a wrong
+// guess costs a doubling or some slack.
+const unsizedRatio = 4
+
 // readLimited drains r into a new slice, starting with room for hint
 // bytes, and fails once more than maxBytes come out.
 func readLimited(r io.Reader, maxBytes, hint int, name string) ([]byte, error) {
 	// One byte past the limit tells "too large" from "exactly at it".
-	limit := maxBytes
+	limit := max(maxBytes, 0)
 	if limit < math.MaxInt {
 		limit++
 	}
@@ -231,13 +258,16 @@ func readLimited(r io.Reader, maxBytes, hint int, name string) ([]byte, error) {
 			}
 		}
 		if err == io.EOF {
-			return out, nil
+			break
 		}
 		if err != nil {
 			return nil, corrupt(ErrInvalidRecord, "%s: %v", name, err)
 		}
 	}
-	return nil, fmt.Errorf("%w: %s: limit %d", ErrTooLarge, name, maxBytes)
+	if len(out) > maxBytes {
+		return nil, fmt.Errorf("%w: %s: limit %d", ErrTooLarge, name, maxBytes)
+	}
+	return out, nil
 }
 
 // Compress deflates a records block with codec, the way the common
@@ -246,13 +276,11 @@ func readLimited(r io.Reader, maxBytes, hint int, name string) ([]byte, error) {
 // xerial framing. The encoders' settings are those of a fresh encoder, so
 // the bytes are the same whatever c encoded before.
 func (c *Codecs) Compress(codec Codec, src []byte, xerial bool) ([]byte, error) {
-	if c == nil {
-		c = new(Codecs)
-	}
 	switch codec {
 	case CodecNone:
 		return src, nil
 	case CodecGzip:
+		c = c.orNew()
 		c.out.b = make([]byte, 0, len(src)/2+64)
 		if c.gzw == nil {
 			c.gzw = gzip.NewWriter(&c.out)
@@ -273,6 +301,7 @@ func (c *Codecs) Compress(codec Codec, src []byte, xerial bool) ([]byte, error) 
 		}
 		return compressXerial(src), nil
 	case CodecLZ4:
+		c = c.orNew()
 		c.out.b = make([]byte, 0, len(src)/2+64)
 		if c.lz4w == nil {
 			c.lz4w = lz4.NewWriter(&c.out)
@@ -288,6 +317,7 @@ func (c *Codecs) Compress(codec Codec, src []byte, xerial bool) ([]byte, error) 
 		}
 		return nil, fmt.Errorf("record: lz4: %w", err)
 	case CodecZstd:
+		c = c.orNew()
 		if c.zenc == nil {
 			// A 64 KiB window, as franz-go's producer uses, bounds the
 			// history the kept encoder holds (an 8 MiB default window

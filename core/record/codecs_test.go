@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -15,6 +16,10 @@ type codecInput struct {
 	codec Codec
 	src   []byte
 	limit int
+	// want is the output src must give; tooLarge says it must fail with
+	// ErrTooLarge instead. Neither: the outcome is only compared.
+	want     []byte
+	tooLarge bool
 }
 
 // reuseInputs are compressed blocks of every codec and layout, each good,
@@ -25,6 +30,10 @@ func reuseInputs(t *testing.T) []codecInput {
 	t.Helper()
 	small := []byte("a small records block")
 	big := bytes.Repeat([]byte("chronik record payload, repeated "), 3000) // ~100 KiB
+	// bomb inflates past zstdMinMemory: a limit below it must stop the
+	// zstd decoder early, which needs the decoder's limit lowered again
+	// after a call with a roomy one.
+	bomb := make([]byte, zstdMinMemory+zstdMinMemory/2)
 	var stream bytes.Buffer
 	w := snappy.NewBufferedWriter(&stream)
 	if _, err := w.Write(big); err != nil {
@@ -34,7 +43,7 @@ func reuseInputs(t *testing.T) []codecInput {
 		t.Fatal(err)
 	}
 	var ins []codecInput
-	for _, src := range [][]byte{big, small} {
+	for _, src := range [][]byte{big, small, bomb} {
 		for _, tc := range codecCases {
 			packed, err := Compress(tc.codec, src, tc.xerial)
 			if err != nil {
@@ -44,22 +53,23 @@ func reuseInputs(t *testing.T) []codecInput {
 			flipped[len(flipped)*2/3] ^= 0x5a
 			name := fmt.Sprintf("%s/%d", tc.name, len(src))
 			ins = append(ins,
-				codecInput{name + "/good", tc.codec, packed, len(src)},
-				codecInput{name + "/over-limit", tc.codec, packed, len(src) - 1},
-				codecInput{name + "/truncated", tc.codec, packed[:len(packed)/2], len(src)},
-				codecInput{name + "/flipped", tc.codec, flipped, len(src)},
-				codecInput{name + "/roomy-limit", tc.codec, packed, 1 << 20},
-				codecInput{name + "/empty", tc.codec, nil, 1 << 20},
+				codecInput{name: name + "/good", codec: tc.codec, src: packed, limit: len(src), want: src},
+				codecInput{name: name + "/over-limit", codec: tc.codec, src: packed, limit: len(src) - 1, tooLarge: true},
+				codecInput{name: name + "/truncated", codec: tc.codec, src: packed[:len(packed)/2], limit: len(src)},
+				codecInput{name: name + "/flipped", codec: tc.codec, src: flipped, limit: len(src)},
+				codecInput{name: name + "/roomy-limit", codec: tc.codec, src: packed, limit: 64 << 20, want: src},
+				codecInput{name: name + "/small-limit", codec: tc.codec, src: packed, limit: 1 << 10, tooLarge: len(src) > 1<<10},
+				codecInput{name: name + "/empty", codec: tc.codec, limit: 1 << 20},
 			)
 		}
 	}
 	ins = append(ins,
-		codecInput{"snappy-stream/good", CodecSnappy, stream.Bytes(), len(big)},
-		codecInput{"snappy-stream/over-limit", CodecSnappy, stream.Bytes(), len(big) - 1},
-		codecInput{"snappy-stream/truncated", CodecSnappy, stream.Bytes()[:stream.Len()/2], len(big)},
+		codecInput{name: "snappy-stream/good", codec: CodecSnappy, src: stream.Bytes(), limit: len(big), want: big},
+		codecInput{name: "snappy-stream/over-limit", codec: CodecSnappy, src: stream.Bytes(), limit: len(big) - 1, tooLarge: true},
+		codecInput{name: "snappy-stream/truncated", codec: CodecSnappy, src: stream.Bytes()[:stream.Len()/2], limit: len(big)},
 	)
 	for _, c := range []Codec{CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
-		ins = append(ins, codecInput{c.String() + "/garbage", c, []byte("not compressed data at all, long enough to look like some"), 1 << 20})
+		ins = append(ins, codecInput{name: c.String() + "/garbage", codec: c, src: []byte("not compressed data at all, long enough to look like some"), limit: 1 << 20})
 	}
 	return ins
 }
@@ -84,6 +94,12 @@ func TestCodecsReuseMatchesFresh(t *testing.T) {
 		got, gotErr := reused.Decompress(in.codec, in.src, in.limit)
 		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !bytes.Equal(got, want) {
 			t.Fatalf("%s: reused codecs gave %d bytes, %v; fresh ones %d bytes, %v", in.name, len(got), gotErr, len(want), wantErr)
+		}
+		switch {
+		case in.want != nil && (gotErr != nil || !bytes.Equal(got, in.want)):
+			t.Fatalf("%s: %d bytes, %v; want the %d bytes compressed", in.name, len(got), gotErr, len(in.want))
+		case in.tooLarge && !errors.Is(gotErr, ErrTooLarge):
+			t.Fatalf("%s: %v, want ErrTooLarge", in.name, gotErr)
 		}
 		if wantErr == nil {
 			outcomes["ok"]++
