@@ -96,6 +96,7 @@ func runDump(stdout, stderr io.Writer, o *dumpOptions) error {
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
+	var codecs record.Codecs // decoders kept from batch to batch
 	for i, base := range segments {
 		if i+1 < len(segments) && segments[i+1] <= from {
 			continue // wholly below the first offset wanted
@@ -115,7 +116,7 @@ func runDump(stdout, stderr io.Writer, o *dumpOptions) error {
 				return nil
 			}
 			pos += len(batch)
-			it, err := record.NewIterator(batch, maxDumpRecordsBytes)
+			it, err := codecs.NewIterator(batch, maxDumpRecordsBytes)
 			if err != nil {
 				return fmt.Errorf("dump: %s byte %d: %w", path, pos, err)
 			}

@@ -475,29 +475,46 @@ func TestE2EListOffsets(t *testing.T) {
 		}
 	})
 
-	t.Run("within-one-batch", func(t *testing.T) {
-		topic := e2eUniqueTopic(t)
-		e2eCreateTopic(t, adm, topic, 1, nil)
-		pcl := e2eNewClient(t, b, kgo.ProducerLinger(200*time.Millisecond), kgo.DefaultProduceTopic(topic))
-		stamps := []int64{base, base + 10, base + 50, base + 20, base + 30}
-		var rs []*kgo.Record
-		for i, s := range stamps {
-			rs = append(rs, &kgo.Record{Value: []byte(fmt.Sprint(i)), Timestamp: time.UnixMilli(s)})
-		}
-		e2eProduceSync(t, pcl, rs...)
-		if bs := e2eBatchHeaders(t, e2eRawFetch(t, cl, topic, 0, 0, 0).RecordBatches); len(bs) != 1 {
-			t.Fatalf("precondition: the five records should be in one batch, got %d batches", len(bs))
-		}
-		ctx := e2eTestCtx(t, 10*time.Second)
-		l, err := adm.ListOffsetsAfterMilli(ctx, base+15, topic)
-		if o, _ := l.Lookup(topic, 0); err != nil || o.Offset != 2 || o.Timestamp != base+50 {
-			t.Errorf("timestamp base+15 inside one batch: offset %d timestamp %d err %v; want offset 2 timestamp %d", o.Offset, o.Timestamp, err, base+50)
-		}
-		l, err = adm.ListMaxTimestampOffsets(ctx, topic)
-		if o, _ := l.Lookup(topic, 0); err != nil || o.Offset != 2 || o.Timestamp != base+50 {
-			t.Errorf("max-timestamp inside one batch: offset %d timestamp %d err %v; want offset 2 (the record with the max timestamp, KIP-734) timestamp %d", o.Offset, o.Timestamp, err, base+50)
-		}
-	})
+	// Looking inside a batch decompresses it with the broker's shared
+	// codecs (record.Codecs): one topic per codec, looked up in turn, so
+	// that each lookup follows one with another codec.
+	codecs := []struct {
+		name  string
+		codec kgo.CompressionCodec
+		attr  int16 // the codec's attribute bits
+	}{
+		{"none", kgo.NoCompression(), 0}, {"gzip", kgo.GzipCompression(), 1}, {"snappy", kgo.SnappyCompression(), 2},
+		{"lz4", kgo.Lz4Compression(), 3}, {"zstd", kgo.ZstdCompression(), 4},
+	}
+	for _, c := range codecs {
+		t.Run("within-one-batch-"+c.name, func(t *testing.T) {
+			topic := e2eUniqueTopic(t)
+			e2eCreateTopic(t, adm, topic, 1, nil)
+			pcl := e2eNewClient(t, b, kgo.ProducerLinger(200*time.Millisecond), kgo.DefaultProduceTopic(topic),
+				kgo.ProducerBatchCompression(c.codec))
+			stamps := []int64{base, base + 10, base + 50, base + 20, base + 30}
+			var rs []*kgo.Record
+			for i, s := range stamps {
+				// Values that compress: kgo sends a batch that would not
+				// shrink uncompressed.
+				v := strings.Repeat(fmt.Sprintf("record %d ", i), 20)
+				rs = append(rs, &kgo.Record{Value: []byte(v), Timestamp: time.UnixMilli(s)})
+			}
+			e2eProduceSync(t, pcl, rs...)
+			if bs := e2eBatchHeaders(t, e2eRawFetch(t, cl, topic, 0, 0, 0).RecordBatches); len(bs) != 1 || bs[0].Attributes&7 != c.attr {
+				t.Fatalf("precondition: the five records should be in one batch compressed with %s, got %d batches (%+v)", c.name, len(bs), bs)
+			}
+			ctx := e2eTestCtx(t, 10*time.Second)
+			l, err := adm.ListOffsetsAfterMilli(ctx, base+15, topic)
+			if o, _ := l.Lookup(topic, 0); err != nil || o.Offset != 2 || o.Timestamp != base+50 {
+				t.Errorf("timestamp base+15 inside one batch: offset %d timestamp %d err %v; want offset 2 timestamp %d", o.Offset, o.Timestamp, err, base+50)
+			}
+			l, err = adm.ListMaxTimestampOffsets(ctx, topic)
+			if o, _ := l.Lookup(topic, 0); err != nil || o.Offset != 2 || o.Timestamp != base+50 {
+				t.Errorf("max-timestamp inside one batch: offset %d timestamp %d err %v; want offset 2 (the record with the max timestamp, KIP-734) timestamp %d", o.Offset, o.Timestamp, err, base+50)
+			}
+		})
+	}
 
 	t.Run("empty-partition", func(t *testing.T) {
 		topic := e2eUniqueTopic(t)

@@ -22,6 +22,7 @@ import (
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/metadata"
 	"github.com/chronik-streaming/chronik/core/partlog"
+	"github.com/chronik-streaming/chronik/core/record"
 )
 
 // ConnID identifies a client connection for the lifetime of the process.
@@ -188,6 +189,11 @@ type Broker struct {
 	// their partitions (partition.fetchSeen dedupes a partition named
 	// twice).
 	fetchPartsSeen uint64
+
+	// codecs is the compression state every partition log decompresses
+	// batches with (timestamp lookups; partlog.Log.SetCodecs): one per
+	// broker, as its logs run on its one event loop.
+	codecs record.Codecs
 
 	pendingProduces int // produce requests waiting for a sync
 	waitingFetches  []*waitingFetch
@@ -514,6 +520,7 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 		KeepSyncedDamage: b.clustered(), MarkUncertainCut: b.clustered(), TrackSyncedEnd: b.clustered(),
 	})
 	if err == nil {
+		log.SetCodecs(&b.codecs)
 		if err = log.RewriteUnsynced(); err != nil {
 			_ = log.Close()
 		}

@@ -30,22 +30,7 @@ func BenchmarkProduceWithParkedFetches(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				tb.seq++
-				req := produceRequest(9, 1, "hot", 0, batch)
-				tb.b.HandleRequest(tb.nowMs, &Request{Conn: 1, Seq: tb.seq, CorrelationID: int32(tb.seq), Msg: req})
-				tb.b.Flush()
-				// The syncs as the node runs them: without the harness's
-				// CheckInvariants after each, which walks every fetch.
-				for len(tb.syncer.jobs) > 0 {
-					jobs := tb.syncer.jobs
-					tb.syncer.jobs = nil
-					for _, j := range jobs {
-						tb.b.SyncDone(tb.nowMs, j.token, j.job, j.job.Run())
-					}
-				}
-				if len(tb.replier.replies) > 1<<16 {
-					tb.replier.replies = tb.replier.replies[:0]
-				}
+				tb.produceOnce("hot", batch)
 			}
 			b.StopTimer()
 			if got := len(tb.b.waitingFetches); got != parked {

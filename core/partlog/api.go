@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/chronik-streaming/chronik/core/disk"
+	"github.com/chronik-streaming/chronik/core/record"
 )
 
 // Errors returned by the log. Callers map them to Kafka error codes.
@@ -270,6 +271,9 @@ type Log struct {
 	// scanBuf is the window the recovery scan reads segments through
 	// (scanner.reuse), dropped when the open ends.
 	scanBuf []byte
+	// codecs decompress batches that timestamp lookups look inside
+	// (SetCodecs); nil builds decoders per lookup.
+	codecs *record.Codecs
 }
 
 // Append validates one or more v2 record batches (the Records field of one
@@ -436,6 +440,12 @@ func (l *Log) MaxTimestamp(limitOffset int64) (offset, timestamp int64, found bo
 	l.changes++ // reads: an error fails the log
 	return l.maxTimestamp(limitOffset)
 }
+
+// SetCodecs lends the log the compression state that OffsetForTimestamp
+// and MaxTimestamp decompress a batch with, instead of building decoders
+// for each lookup. A broker lends every log the one record.Codecs it owns:
+// they all run on its event loop, one call at a time.
+func (l *Log) SetCodecs(c *record.Codecs) { l.codecs = c }
 
 // EndOffsetForEpoch answers OffsetForLeaderEpoch: the largest epoch <=
 // epoch held in the cache and the start offset of the next larger epoch (or

@@ -285,7 +285,7 @@ func (l *Log) searchBatch(s *segment, pos int64, h record.Header, limit int64, m
 	if err != nil {
 		return 0, 0, false, err
 	}
-	it, err := record.NewIterator(b, maxDecodeBytes)
+	it, err := l.codecs.NewIterator(b, maxDecodeBytes)
 	if err != nil {
 		return max(h.BaseOffset, l.logStart), h.MaxTimestamp, h.BaseOffset < limit, nil
 	}

@@ -37,6 +37,11 @@ func DefaultBatchOptions() BatchOptions {
 // largest. It exists so that tests across the repo can make batches
 // without a client; the broker itself never re-encodes batches.
 func Build(opts BatchOptions, records []Record) ([]byte, error) {
+	return (*Codecs)(nil).Build(opts, records)
+}
+
+// Build is the package's Build compressing with c's encoders.
+func (c *Codecs) Build(opts BatchOptions, records []Record) ([]byte, error) {
 	if len(records) == 0 {
 		return nil, fmt.Errorf("record: build: %w", corrupt(ErrInvalidCount, "no records"))
 	}
@@ -53,7 +58,7 @@ func Build(opts BatchOptions, records []Record) ([]byte, error) {
 	if opts.LogAppendTime {
 		maxTs = opts.LogAppendTimeMs
 	}
-	body, err := Compress(opts.Codec, body, opts.SnappyXerial)
+	body, err := c.Compress(opts.Codec, body, opts.SnappyXerial)
 	if err != nil {
 		return nil, fmt.Errorf("record: build: %w", err)
 	}

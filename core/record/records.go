@@ -47,6 +47,12 @@ type Iterator struct {
 // dump damaged data want to see the records anyway, so call Check first
 // when the bytes are untrusted.
 func NewIterator(batch []byte, maxUncompressedBytes int) (*Iterator, error) {
+	return (*Codecs)(nil).NewIterator(batch, maxUncompressedBytes)
+}
+
+// NewIterator is the package's NewIterator decompressing with c's
+// decoders.
+func (c *Codecs) NewIterator(batch []byte, maxUncompressedBytes int) (*Iterator, error) {
 	h, err := ParseHeader(batch)
 	if err != nil {
 		return nil, err
@@ -57,7 +63,7 @@ func NewIterator(batch []byte, maxUncompressedBytes int) (*Iterator, error) {
 	if h.RecordCount < 0 {
 		return nil, corrupt(ErrInvalidCount, "recordCount %d", h.RecordCount)
 	}
-	data, err := Decompress(h.Codec(), batch[HeaderSize:h.Size()], maxUncompressedBytes)
+	data, err := c.Decompress(h.Codec(), batch[HeaderSize:h.Size()], maxUncompressedBytes)
 	if err != nil {
 		return nil, fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
 	}
