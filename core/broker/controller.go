@@ -98,14 +98,19 @@ func handleBrokerRegistration(b *Broker, nowMs int64, req *Request) error {
 		b.reply(req, resp)
 		return nil
 	}
-	var host string
-	var port int32
+	// The client listener is the first other than the control listener
+	// (a broker older than the control listener sends only the first).
+	reg := &metadata.RegisterBroker{ID: r.BrokerID, Incarnation: incarnationOf(r.IncarnationID)}
 	for _, l := range r.Listeners {
-		host, port = l.Host, int32(l.Port)
-		break
+		switch {
+		case l.Name == controlListenerName:
+			reg.ControlHost, reg.ControlPort = l.Host, int32(l.Port)
+		case reg.Host == "" && reg.Port == 0:
+			reg.Host, reg.Port = l.Host, int32(l.Port)
+		}
 	}
-	inc := incarnationOf(r.IncarnationID)
-	rec := metadata.Record{RegisterBroker: &metadata.RegisterBroker{ID: r.BrokerID, Host: host, Port: port, Incarnation: inc}}
+	inc := reg.Incarnation
+	rec := metadata.Record{RegisterBroker: reg}
 	b.propose(nowMs, []metadata.Record{rec}, func(nowMs int64, results []metadata.Result, code int16) {
 		if code == kerrNone {
 			code = errorForApply(results[0].Err)
@@ -250,12 +255,13 @@ func handleAllocateProducerIDs(b *Broker, nowMs int64, req *Request) error {
 	return nil
 }
 
-// Internal APIs: brokers call them on the controller. They are listed in
-// ApiVersions so that any Kafka client library can carry them, and answer
-// NOT_CONTROLLER on a broker that is not the controller.
+// Internal APIs: brokers call them on the controller, over the control
+// listener only (listener.go), where ApiVersions lists them so that any
+// Kafka client library can carry them; they answer NOT_CONTROLLER on a
+// broker that is not the controller.
 func init() {
-	registerAPI(56, 0, 1, handleAlterPartition)
-	registerAPI(62, 0, 0, handleBrokerRegistration)
-	registerAPI(63, 0, 0, handleBrokerHeartbeat)
-	registerAPI(67, 0, 0, handleAllocateProducerIDs)
+	registerControlAPI(56, 0, 1, handleAlterPartition)
+	registerControlAPI(62, 0, 0, handleBrokerRegistration)
+	registerControlAPI(63, 0, 0, handleBrokerHeartbeat)
+	registerControlAPI(67, 0, 0, handleAllocateProducerIDs)
 }
