@@ -85,7 +85,8 @@ func e2eStartCluster(t *testing.T) *e2eCluster {
 			addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(e2eFreePort(t))),
 			dataDir: t.TempDir(),
 			nodeID:  i + 1,
-			args:    []string{"--raft-addr", raftAddrs[i], "--voters", strings.Join(voters, ",")},
+			args: []string{"--raft-addr", raftAddrs[i], "--voters", strings.Join(voters, ","),
+				"--controller-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(e2eFreePort(t)))},
 			logPath: filepath.Join(logDir, fmt.Sprintf("broker-%d.log", i+1)),
 		})
 	}
