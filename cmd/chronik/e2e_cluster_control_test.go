@@ -214,3 +214,24 @@ func e2eFlagValue(args []string, flag string) string {
 	}
 	return ""
 }
+
+// TestE2ESingleNodeRefusesControlPlane: a single node has no control
+// listener; its Kafka port neither lists nor serves the control plane.
+func TestE2ESingleNodeRefusesControlPlane(t *testing.T) {
+	b := e2eStartBroker(t)
+	keys := e2eApiVersionKeys(t, b.Addr())
+	for _, k := range e2eControlKeys {
+		if _, ok := keys[k]; ok {
+			t.Errorf("ApiVersions lists control-plane key %d", k)
+		}
+	}
+	ap := kmsg.NewPtrAlterPartitionRequest()
+	ap.BrokerID = 1
+	conn := e2eDialRaw(t, b)
+	conn.request(ap, 1)
+	if _, body, err := conn.readFrame(10 * time.Second); err == nil {
+		t.Errorf("AlterPartition answered (%d bytes)", len(body))
+	} else if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("AlterPartition: connection not closed: %v", err)
+	}
+}
