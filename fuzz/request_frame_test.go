@@ -163,7 +163,7 @@ func (h *frameHarness) checkParse(frame []byte, req *broker.Request, early kmsg.
 		if req == nil || req.CorrelationID != corr {
 			h.fatalf("early answer without the frame's correlation id %d", corr)
 		}
-		if !reflect.DeepEqual(av.ApiKeys, broker.SupportedAPIs()) {
+		if !reflect.DeepEqual(av.ApiKeys, broker.AdvertisedAPIs(broker.ListenerClient)) {
 			h.fatalf("early ApiVersions answer lists %v, not the supported APIs", av.ApiKeys)
 		}
 		h.checkEncoding(corr, early)
@@ -239,7 +239,7 @@ func (h *frameHarness) checkReply(req *broker.Request, resp kmsg.Response) {
 	case *kmsg.FetchResponse:
 		h.checkFetch(name, req.Msg.(*kmsg.FetchRequest), r)
 	case *kmsg.ApiVersionsResponse:
-		if r.ErrorCode == 0 && !reflect.DeepEqual(r.ApiKeys, broker.SupportedAPIs()) {
+		if r.ErrorCode == 0 && !reflect.DeepEqual(r.ApiKeys, broker.AdvertisedAPIs(req.Listener)) {
 			h.fatalf("%s lists %v, not the supported APIs", name, r.ApiKeys)
 		}
 	}

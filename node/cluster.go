@@ -61,6 +61,12 @@ type ClusterConfig struct {
 	// Voters maps every voter's id (its broker id, this node's included)
 	// to its raft address. Every node must be given the same map.
 	Voters map[int32]string
+	// ControlAddr is the address the control listener binds (control.go),
+	// where the other brokers send this one their requests. Empty means
+	// DefaultControlAddr of this node's raft address: its host, its port
+	// plus 1000. An unspecified host (0.0.0.0) is advertised to the other
+	// brokers as the raft address's host.
+	ControlAddr string
 	// ControlledShutdownTimeout bounds how long a stop waits for the
 	// controller to move this broker's leaderships away before it stops
 	// anyway. Zero means 5 s.

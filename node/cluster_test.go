@@ -37,9 +37,11 @@ type testCluster struct {
 	t      *testing.T
 	voters map[int32]string
 	kafka  map[int32]string
-	dirs   map[int32]string
-	logs   map[int32]*syncBuffer
-	stops  map[int32]func()
+	// control holds each node's control listener address.
+	control map[int32]string
+	dirs    map[int32]string
+	logs    map[int32]*syncBuffer
+	stops   map[int32]func()
 	// tune, if set, adjusts each node's cluster settings.
 	tune func(*ClusterConfig)
 }
@@ -63,11 +65,12 @@ func (b *syncBuffer) String() string {
 }
 
 func newTestCluster(t *testing.T, size int) *testCluster {
-	c := &testCluster{t: t, voters: map[int32]string{}, kafka: map[int32]string{}, dirs: map[int32]string{},
+	c := &testCluster{t: t, voters: map[int32]string{}, kafka: map[int32]string{}, control: map[int32]string{}, dirs: map[int32]string{},
 		logs: map[int32]*syncBuffer{}, stops: map[int32]func(){}}
 	for id := int32(1); id <= int32(size); id++ {
 		c.voters[id] = freeAddr(t)
 		c.kafka[id] = freeAddr(t)
+		c.control[id] = freeAddr(t)
 		c.dirs[id] = t.TempDir()
 		c.logs[id] = &syncBuffer{}
 	}
@@ -100,7 +103,7 @@ func (c *testCluster) start(id int32) {
 	cfg.AdvertisedHost = host
 	fmt.Sscan(port, &cfg.AdvertisedPort)
 	cfg.DefaultReplicationFactor = int16(min(3, len(c.voters)))
-	cc := &ClusterConfig{RaftAddr: c.voters[id], Voters: c.voters, ControlledShutdownTimeout: time.Second}
+	cc := &ClusterConfig{RaftAddr: c.voters[id], Voters: c.voters, ControlAddr: c.control[id], ControlledShutdownTimeout: time.Second}
 	if c.tune != nil {
 		c.tune(cc)
 	}

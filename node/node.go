@@ -54,7 +54,9 @@ type Node struct {
 	log    *slog.Logger
 	driver *driver.Driver
 	server *wire.Server
-	events chan event
+	// control is the control listener (control.go); nil on a single node.
+	control *wire.Server
+	events  chan event
 
 	mu    sync.Mutex
 	conns map[broker.ConnID]*wire.Conn
@@ -172,10 +174,16 @@ func New(cfg Config) (_ *Node, err error) {
 	if tcp, ok := server.Addr().(*net.TCPAddr); ok && bcfg.AdvertisedPort == 0 {
 		bcfg.AdvertisedPort = int32(tcp.Port)
 	}
+	if cfg.Cluster != nil {
+		if err := n.listenControl(&bcfg); err != nil {
+			_ = server.Shutdown(context.Background())
+			return nil, err
+		}
+	}
 	started := time.Now()
 	drv, err := driver.New(driver.Config{Broker: bcfg, Clustered: cfg.Cluster != nil}, env, (*host)(n))
 	if err != nil {
-		_ = server.Shutdown(context.Background())
+		n.shutdownListeners()
 		return nil, fmt.Errorf("start broker: %w", err)
 	}
 	n.driver = drv
@@ -184,7 +192,7 @@ func New(cfg Config) (_ *Node, err error) {
 		if err := n.openQuorum(); err != nil {
 			n.shutdownBroker()
 			_ = n.stopCluster()
-			_ = server.Shutdown(context.Background())
+			n.shutdownListeners()
 			return nil, err
 		}
 		n.log.Info("joined metadata quorum", "raft_addr", cfg.Cluster.RaftAddr, "voters", len(cfg.Cluster.Voters))
@@ -214,8 +222,11 @@ func (n *Node) Run(ctx context.Context) error {
 }
 
 func (n *Node) run(ctx context.Context) error {
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- n.server.Serve() }()
+	if n.control != nil {
+		go func() { serveErr <- n.control.Serve() }()
+	}
 	n.log.Info("serving Kafka", "addr", n.server.Addr().String(), "node_id", n.cfg.Broker.NodeID)
 
 	timer := time.NewTimer(time.Hour)
@@ -285,7 +296,15 @@ func (n *Node) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
 	defer cancel()
 	serverDone := make(chan error, 1)
-	go func() { serverDone <- n.server.Shutdown(ctx) }()
+	go func() {
+		err := n.server.Shutdown(ctx)
+		if n.control != nil {
+			if cerr := n.control.Shutdown(ctx); err == nil {
+				err = cerr
+			}
+		}
+		serverDone <- err
+	}()
 	// Let the syncs in flight land so their produces are answered.
 	for n.driver.SyncInFlight() && ctx.Err() == nil {
 		select {
@@ -311,6 +330,14 @@ func (n *Node) shutdown() error {
 	}
 }
 
+// shutdownListeners closes the listeners of a node that never ran.
+func (n *Node) shutdownListeners() {
+	_ = n.server.Shutdown(context.Background())
+	if n.control != nil {
+		_ = n.control.Shutdown(context.Background())
+	}
+}
+
 func (n *Node) shutdownBroker() { n.driver.Shutdown() }
 
 // post hands an event to the loop, blocking while the inbox is full.
@@ -321,17 +348,23 @@ type handler Node
 
 // HandleRequest decodes a frame on the connection's reader goroutine.
 func (h *handler) HandleRequest(c *wire.Conn, seq uint64, frame []byte) {
-	n := (*Node)(h)
+	(*Node)(h).handleFrame(c, broker.ConnID(c.ID()), seq, frame, broker.ListenerClient)
+}
+
+// handleFrame decodes a frame that arrived on listener, on the
+// connection's reader goroutine, and posts it to the loop as connection
+// id's.
+func (n *Node) handleFrame(c *wire.Conn, id broker.ConnID, seq uint64, frame []byte, listener broker.Listener) {
 	req, early, err := broker.ParseRequest(frame)
 	if err != nil {
-		if n.unsupported.check(broker.ConnID(c.ID()), c.RemoteAddr(), err) {
+		if n.unsupported.check(id, c.RemoteAddr(), err) {
 			c.CloseQuiet(err.Error()) // logged by check, throttled
 			return
 		}
 		c.Close(err.Error())
 		return
 	}
-	n.unsupported.sawRequest(broker.ConnID(c.ID()), req)
+	n.unsupported.sawRequest(id, req)
 	c.MarkValid() // larger frames are now accepted (wire.Config.MaxEarlyRequestBytes)
 	if f, ok := req.Msg.(*kmsg.FetchRequest); ok && !c.Reserve(seq, fetchResponseBytesMax(f, n.cfg.Broker.FetchMaxBytes)) {
 		return // closed while waiting for room in the memory budget
@@ -340,19 +373,22 @@ func (h *handler) HandleRequest(c *wire.Conn, seq uint64, frame []byte) {
 		c.Respond(seq, responseMessage{correlationID: req.CorrelationID, resp: early})
 		return
 	}
-	id := broker.ConnID(c.ID())
 	n.mu.Lock()
 	n.conns[id] = c
 	n.mu.Unlock()
 	req.Conn = id
 	req.Seq = seq
+	req.Listener = listener
 	n.post(driverEvent{driver.Event{Kind: driver.EventRequest, Request: req}})
 }
 
 // ConnClosed forgets the connection and tells the broker.
 func (h *handler) ConnClosed(c *wire.Conn) {
-	n := (*Node)(h)
-	id := broker.ConnID(c.ID())
+	(*Node)(h).connClosed(broker.ConnID(c.ID()))
+}
+
+// connClosed forgets connection id and tells the broker.
+func (n *Node) connClosed(id broker.ConnID) {
 	n.mu.Lock()
 	delete(n.conns, id)
 	n.mu.Unlock()

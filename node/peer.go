@@ -1,10 +1,11 @@
 package node
 
 // The peer network: broker.Network over TCP. A broker sends requests to
-// another broker's ordinary Kafka listener (replica fetches, and the
-// controller APIs: registration, heartbeats, ISR changes, producer-id
-// blocks, forwarded topic creations), so peers speak the plain Kafka
-// protocol and any Kafka tool can observe them.
+// another broker's control listener (control.go; the address the image
+// gives, the Kafka listener for a registration older than the control
+// listener): replica fetches, and the controller APIs (registration,
+// heartbeats, ISR changes, producer-id blocks, forwarded topic creations).
+// Peers speak the plain Kafka protocol, so any Kafka tool can observe them.
 //
 // Connections. Kafka answers requests in order on each connection, so a
 // follower's replica fetch, which long-polls for up to

@@ -45,6 +45,10 @@ const (
 	classAvailability = `availability: `
 	// classLogStart: the log-start rules (trim.go, the model's start).
 	classLogStart = `log-start: `
+	// classRogueControl: the rogue client's rules (rogue.go): no answer
+	// to a control-plane request on a client listener, no committed
+	// registration of a broker outside the cluster.
+	classRogueControl = `rogue-control: `
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -70,6 +74,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_follower_fetch_stuck", "a follower whose replica fetch failed stops fetching until its leader changes", classAvailability},
 	{"chronik_bug_log_start_not_persisted", "recovery ignores the checkpointed log start: records deleted inside the first segment come back", classLogStart},
 	{"chronik_bug_delete_records_no_wait", "DeleteRecords answered before the followers moved their log start", classLogStart},
+	{"chronik_bug_control_on_client_port", "the client listener serves the control plane (AlterPartition, BrokerRegistration, ...)", classRogueControl},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -387,6 +387,9 @@ func (n *simNode) noteBrokerClose(reason string) {
 	if strings.Contains(reason, closeNotCaughtUp) || strings.Contains(reason, closeTooManyParked) {
 		n.w.cov.ParkedClosed++
 	}
+	if strings.Contains(reason, rogueRefusedReason) {
+		n.w.cover("rogue-control-refused") // rogue.go
+	}
 }
 
 // catchUpTrap cuts a node that has just restarted off from the other

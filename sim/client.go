@@ -65,6 +65,9 @@ type channel struct {
 	link    *link
 	rng     *Rand
 	format  *kmsg.RequestFormatter
+	// control says the channel dials the node's control listener (a
+	// peer's); a client's dials the client listener.
+	control bool
 
 	conn       *conn
 	connecting bool

@@ -99,7 +99,10 @@
 // In a cluster each node's broker gets Env.Quorum (the quorum model) and
 // Env.Network: a request to another broker is encoded with kmsg, sent on
 // one of the node's connections to that peer, parsed with
-// broker.ParseRequest and handled there exactly like a client's, and its
+// broker.ParseRequest and handled there like a client's, but marked as
+// arriving on the control listener (channel.control; a client's
+// connections are client-listener ones, where the control plane is
+// refused), and its
 // answer decoded with kmsg and handed back with PeerResponse (an error
 // after a reset, a refused connection, or a timeout: a replica fetch's
 // long poll plus 2 s, else 3 s). Since a connection answers in order, a
@@ -360,6 +363,17 @@
 // committed log is checked at the end (below), and every
 // UNKNOWN_TOPIC_OR_PARTITION by the catch-up rule (below).
 //
+// A rogue client (rogue.go; 30% of seeds, drawn from a stream of its own)
+// sends AlterPartition, BrokerRegistration and BrokerHeartbeat to random
+// nodes' client listeners every ~3 s of the fault phase, with content that
+// would change the cluster if served (an ISR of the leader alone at the
+// truth's epochs, a broker id outside the cluster, a node's incarnation
+// asking it to shut down). Failures prefixed "rogue-control: ": any answer
+// to one (the node must close the connection), and any committed
+// registration of a broker outside the cluster (checked at each commit of
+// a rogue seed). Coverage rogue-control-refused counts the closes whose
+// reason names the control listener.
+//
 // # Fault scenarios (clusters)
 //
 // On top of the swarm faults (which hit every node: crashes of random
@@ -536,7 +550,7 @@
 //
 // # Deliberate bugs (core/bugs)
 //
-// Twenty switches, each on only under its build tag; TestBugsCaught
+// Twenty-one switches, each on only under its build tag; TestBugsCaught
 // sweeps each over the fixed seeds (one and three nodes mixed) and
 // requires it to be caught within 200 seeds by the checker class it
 // targets (bugs_test.go: a regexp over the findings; a liveness timeout
@@ -565,6 +579,7 @@
 //	chronik_bug_follower_fetch_stuck        9  availability: acks=all probes time out in a quiet window
 //	chronik_bug_log_start_not_persisted    22  log-start: earliest below an acknowledged DeleteRecords
 //	chronik_bug_delete_records_no_wait     32  log-start: the final drain's earliest below an acknowledged DeleteRecords
+//	chronik_bug_control_on_client_port      3  rogue-control: a node answered a control-plane request on its client listener
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower

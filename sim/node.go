@@ -412,6 +412,9 @@ func (n *simNode) receive(c *conn, m msg) {
 	}
 	req.Conn = broker.ConnID(c.id)
 	req.Seq = seq
+	if c.ch.control {
+		req.Listener = broker.ListenerControl // a peer's connection
+	}
 	n.noteClientRequest(c)
 	if w.logw != nil {
 		w.logf("node %d: conn %d request %d key %d v%d corr %d", n.id, c.id, seq, req.Msg.Key(), req.Msg.GetVersion(), req.CorrelationID)
@@ -713,7 +716,7 @@ func (p *peerPool) pick(n *simNode) *channel {
 	if len(p.chans) < maxPeerConns {
 		l := n.peerLinks[p.to-1]
 		ch := &channel{w: n.w, name: fmt.Sprintf("%s/key%d#%d", l.name, p.key, len(p.chans)), traceID: 1000 + uint64(n.id),
-			link: l, rng: n.peerRng, format: n.peerFormat}
+			link: l, rng: n.peerRng, format: n.peerFormat, control: true}
 		p.chans = append(p.chans, ch)
 		return ch
 	}

@@ -263,6 +263,9 @@ func (r *raftModel) commit(data []byte) {
 	}
 	r.decoded = append(r.decoded, decoded)
 	if err == nil {
+		if w.rogue != nil {
+			w.checkRogueEntry(len(r.entries), e)
+		}
 		r.before.take(r.truth)
 		r.noteTopics(len(r.entries), e, r.truth.ApplyEntry(e))
 		w.repl.afterCommit(&r.before)

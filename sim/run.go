@@ -117,8 +117,11 @@ type world struct {
 	brokerCfg broker.Config
 	// raft is the metadata quorum of a cluster run (nil on a single node);
 	// startGap is when the workload and the faults start.
-	raft       *raftModel
-	startGap   Time
+	raft     *raftModel
+	startGap Time
+	// rogue sends control-plane requests to client listeners (rogue.go);
+	// nil in the seeds without one.
+	rogue      *rogue
 	scenRng    *Rand
 	truncTraps []truncTrap
 
@@ -308,6 +311,7 @@ func newWorld(seed uint64, opts Options) *world {
 	if cluster {
 		w.repl.traps = newReplTraps(w, root.Fork("repl-traps"))
 	}
+	w.rogue = w.newRogue(root.Fork("rogue")) // rogue.go; nil in most seeds
 
 	// Boot: the nodes start, the admin creates the initial topics, then
 	// faults and the workload begin.

@@ -108,7 +108,7 @@ func startProcCluster(o *benchOptions, n int, name string) (*procCluster, error)
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := freeLoopbackAddrs(2 * n)
+	addrs, err := freeLoopbackAddrs(3 * n) // Kafka, raft and control listeners
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -124,7 +124,7 @@ func startProcCluster(o *benchOptions, n int, name string) (*procCluster, error)
 			"--data-dir", filepath.Join(dir, fmt.Sprintf("data-%d", i+1)), "--log-level", o.logLevel,
 			"--sync-writes=" + strconv.FormatBool(o.fsync)}
 		if n > 1 {
-			b.args = append(b.args, "--raft-addr", addrs[n+i], "--voters", strings.Join(voters, ","))
+			b.args = append(b.args, "--raft-addr", addrs[n+i], "--controller-addr", addrs[2*n+i], "--voters", strings.Join(voters, ","))
 		}
 		c.brokers = append(c.brokers, b)
 	}

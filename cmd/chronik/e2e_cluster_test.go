@@ -72,9 +72,12 @@ func e2eStartCluster(t *testing.T) *e2eCluster {
 	bin := e2eChronikBinary(t)
 	c := &e2eCluster{t: t}
 	var voters []string
+	// Kafka, raft and control listener ports of every broker, distinct.
+	ports := e2eFreePorts(t, 3*e2eClusterSize)
+	addr := func(i int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[i])) }
 	raftAddrs := make([]string, e2eClusterSize)
 	for i := range raftAddrs {
-		raftAddrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(e2eFreePort(t)))
+		raftAddrs[i] = addr(e2eClusterSize + i)
 		voters = append(voters, fmt.Sprintf("%d@%s", i+1, raftAddrs[i]))
 	}
 	logDir := t.TempDir()
@@ -82,10 +85,11 @@ func e2eStartCluster(t *testing.T) *e2eCluster {
 		c.brokers = append(c.brokers, &e2eBroker{
 			t:       t,
 			bin:     bin,
-			addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(e2eFreePort(t))),
+			addr:    addr(i),
 			dataDir: t.TempDir(),
 			nodeID:  i + 1,
-			args:    []string{"--raft-addr", raftAddrs[i], "--voters", strings.Join(voters, ",")},
+			args: []string{"--raft-addr", raftAddrs[i], "--voters", strings.Join(voters, ","),
+				"--controller-addr", addr(2*e2eClusterSize + i)},
 			logPath: filepath.Join(logDir, fmt.Sprintf("broker-%d.log", i+1)),
 		})
 	}

@@ -104,6 +104,24 @@ func e2eFreePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// e2eFreePorts returns n distinct free loopback ports: the listeners are
+// all held open until every port is known, so that the kernel cannot hand
+// out one port twice (separate e2eFreePort calls can, and a cluster needs
+// nine).
+func e2eFreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("listen for a free port: %v", err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
 // broker is one chronik child process, restartable on the same port and
 // data directory.
 type e2eBroker struct {

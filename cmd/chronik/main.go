@@ -65,6 +65,7 @@ type serveOptions struct {
 	kafkaAddr         string
 	advertisedAddr    string
 	raftAddr          string
+	controllerAddr    string
 	dataDir           string
 	voters            string
 	clusterID         string
@@ -108,6 +109,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&o.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address the Kafka listener binds")
 	f.StringVar(&o.advertisedAddr, "advertised-addr", "", "host:port advertised to clients in Metadata (default: --kafka-addr, with 127.0.0.1 for an unspecified host)")
 	f.StringVar(&o.raftAddr, "raft-addr", "", "address the metadata quorum transport binds (cluster mode; default: this node's address in --voters)")
+	f.StringVar(&o.controllerAddr, "controller-addr", "", "address the control listener binds, on which the other brokers reach this one (cluster mode; default: this node's raft host with its raft port + 1000)")
 	f.StringVar(&o.dataDir, "data-dir", "./chronik-data", "directory holding the broker's data")
 	f.StringVar(&o.voters, "voters", "", "metadata quorum voters as id@host:port,... (their raft addresses; --id must be one of them); empty runs a single node")
 	f.StringVar(&o.clusterID, "cluster-id", def.ClusterID, "cluster id reported to clients")
@@ -158,13 +160,21 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		if o.raftAddr != "" {
 			raftAddr = o.raftAddr
 		}
-		cluster = &node.ClusterConfig{RaftAddr: raftAddr, RaftAdvertiseAddr: own, Voters: voters}
+		if o.controllerAddr != "" {
+			if _, _, err := splitHostPort(o.controllerAddr); err != nil {
+				return fmt.Errorf("--controller-addr %q is not host:port: %w", o.controllerAddr, err)
+			}
+		}
+		cluster = &node.ClusterConfig{RaftAddr: raftAddr, RaftAdvertiseAddr: own, Voters: voters, ControlAddr: o.controllerAddr}
 		if !o.replicationFactorSet {
 			o.replicationFactor = int16(min(3, len(voters)))
 		}
 	}
 	if cluster == nil && o.raftAddr != "" {
 		return fmt.Errorf("--raft-addr needs --voters (a single node has no metadata quorum)")
+	}
+	if cluster == nil && o.controllerAddr != "" {
+		return fmt.Errorf("--controller-addr needs --voters (a single node has no control listener)")
 	}
 	cfg := broker.DefaultConfig()
 	cfg.NodeID = o.id

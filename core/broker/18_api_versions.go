@@ -6,6 +6,8 @@ package broker
 // client software name and version, which Chronik accepts and ignores.
 // A request above v4 never gets here: ParseRequest answers it in v0 with
 // UNSUPPORTED_VERSION so the client can retry with a version we speak.
+// The control plane's APIs are listed on the control listener only
+// (listener.go).
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
@@ -15,7 +17,7 @@ func init() { registerAPI(apiKeyApiVersions, 0, 4, handleApiVersions) }
 
 func handleApiVersions(b *Broker, nowMs int64, req *Request) error {
 	resp := kmsg.NewPtrApiVersionsResponse()
-	resp.ApiKeys = SupportedAPIs()
+	resp.ApiKeys = AdvertisedAPIs(req.Listener) // listener.go
 	b.reply(req, resp)
 	return nil
 }

@@ -263,7 +263,8 @@ func (b *Broker) afterApply(nowMs int64, entry *metadata.Entry, results []metada
 	b.noteCaughtUp()
 }
 
-// sendPeer sends req to broker to (its address taken from the image). A
+// sendPeer sends req to broker to (its control listener's address taken
+// from the image). A
 // request to this broker itself, which happens when it is the controller,
 // goes straight to the handler. done runs exactly once.
 func (b *Broker) sendPeer(nowMs int64, to int32, req kmsg.Request, done func(nowMs int64, resp kmsg.Response, err error)) {
@@ -304,7 +305,16 @@ func (b *Broker) sendPeer(nowMs int64, to int32, req kmsg.Request, done func(now
 	b.nextPeerCallID++
 	id := b.nextPeerCallID
 	b.peerCalls[id] = &peerCall{done: done}
-	b.env.Network.Send(PeerAddr{ID: to, Host: reg.Host, Port: reg.Port}, id, req)
+	addr := PeerAddr{ID: to, Host: reg.Host, Port: reg.Port}
+	if reg.ControlPort != 0 {
+		// Every request to a peer is control-plane or a replica fetch:
+		// all go to its control listener (listener.go). A registration
+		// without one (an image older than the control listener) falls
+		// back to the Kafka listener, which refuses the control plane
+		// until the peer registers again, as it does at every start.
+		addr.Host, addr.Port = reg.ControlHost, reg.ControlPort
+	}
+	b.env.Network.Send(addr, id, req)
 }
 
 // PeerResponse delivers the answer (or the failure) of a request sent
@@ -347,6 +357,13 @@ func (b *Broker) clusterTick(nowMs int64) {
 		l.Host = b.cfg.AdvertisedHost
 		l.Port = uint16(b.cfg.AdvertisedPort)
 		req.Listeners = append(req.Listeners, l)
+		if b.cfg.ControlPort != 0 {
+			c := kmsg.NewBrokerRegistrationRequestListener()
+			c.Name = controller.ControlListenerName
+			c.Host = b.cfg.ControlHost
+			c.Port = uint16(b.cfg.ControlPort)
+			req.Listeners = append(req.Listeners, c)
+		}
 		b.sendPeer(nowMs, b.controllerID, req, func(nowMs int64, resp kmsg.Response, err error) {
 			b.registerInFlight = false
 			if err != nil {

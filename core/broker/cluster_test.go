@@ -30,6 +30,9 @@ type testCluster struct {
 	// decoded: even-numbered nodes apply entries decoded here, through
 	// ApplyDecodedMetadata, as the simulator does.
 	decoded bool
+	// peerAddrs, when not nil, keeps the last address each broker was
+	// sent a request at.
+	peerAddrs map[int32]PeerAddr
 }
 
 type clusterNode struct {
@@ -180,7 +183,10 @@ func (net *clusterNetwork) Send(to PeerAddr, id uint64, req kmsg.Request) {
 		if err := msg.ReadFrom(wire); err != nil {
 			c.t.Fatalf("decode peer request: %v", err)
 		}
-		r := &Request{Conn: ConnID(1000 + from.id), Msg: msg}
+		if c.peerAddrs != nil {
+			c.peerAddrs[to.ID] = to
+		}
+		r := &Request{Conn: ConnID(1000 + from.id), Msg: msg, Listener: ListenerControl}
 		target.calls[r] = peerOrigin{from: from, id: id}
 		target.b.HandleRequest(c.nowMs, r)
 		target.b.CheckInvariants()
@@ -219,8 +225,16 @@ func (r *clusterReplier) Reply(req *Request, resp kmsg.Response) {
 }
 
 func (r *clusterReplier) CloseConn(conn ConnID, reason string) {
+	if conn == clientConn {
+		r.replies.CloseConn(conn, reason)
+		return
+	}
 	(*clusterNode)(r).c.t.Fatalf("node %d closed a connection: %s", r.id, reason)
 }
+
+// clientConn is the connection of the test's client requests (send);
+// peers' requests come on connections 1000 + their id.
+const clientConn ConnID = 1
 
 // step does one unit of work: apply committed metadata, deliver one
 // message, run syncs, or else advance the clock by 10 ms and tick.
@@ -301,7 +315,7 @@ func (c *testCluster) send(id int32, msg kmsg.Request) func() kmsg.Response {
 	n := c.nodes[id-1]
 	before := len(n.replies.replies)
 	b := n.b
-	b.HandleRequest(c.nowMs, &Request{Conn: 1, Msg: msg})
+	b.HandleRequest(c.nowMs, &Request{Conn: clientConn, Msg: msg})
 	b.CheckInvariants()
 	c.flushAll()
 	return func() kmsg.Response {

@@ -18,6 +18,13 @@ type Config struct {
 	// connect to.
 	AdvertisedHost string
 	AdvertisedPort int32
+	// ControlHost and ControlPort are where other brokers reach this
+	// broker's control listener (listener.go); a cluster broker registers
+	// them with the controller, and peers send it every request there.
+	// Port 0: no control listener (a single node); peers would then use
+	// the advertised address, whose listener refuses the control plane.
+	ControlHost string
+	ControlPort int32
 
 	AutoCreateTopics         bool  // auto.create.topics.enable
 	NumPartitions            int32 // num.partitions for auto-created topics and CreateTopics with -1
@@ -166,6 +173,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	check(c.NodeID >= 0, "node id %d must be >= 0", c.NodeID)
+	check(c.ControlPort >= 0 && c.ControlPort <= 65535, "control port %d must be within 0-65535", c.ControlPort)
+	check(c.ControlPort == 0 || c.ControlHost != "", "control port %d set without a control host", c.ControlPort)
 	check(c.NumPartitions >= 1, "num.partitions %d must be >= 1", c.NumPartitions)
 	check(c.DefaultReplicationFactor >= 1, "default.replication.factor %d must be >= 1", c.DefaultReplicationFactor)
 	check(c.BackgroundSyncMs > 0, "background sync interval %d must be > 0", c.BackgroundSyncMs)

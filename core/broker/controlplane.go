@@ -35,23 +35,24 @@ func (b *Broker) replyTo(req *Request) controller.Reply {
 	return func(resp kmsg.Response) { b.reply(req, resp) }
 }
 
-// Internal APIs: brokers call them on the controller. They are listed in
-// ApiVersions so that any Kafka client library can carry them, and answer
-// NOT_CONTROLLER on a broker that is not the controller.
+// Internal APIs: brokers call them on the controller, over the control
+// listener only (listener.go), where ApiVersions lists them so that any
+// Kafka client library can carry them; they answer NOT_CONTROLLER on a
+// broker that is not the controller.
 func init() {
-	registerAPI(56, 0, 1, func(b *Broker, nowMs int64, req *Request) error {
+	registerControlAPI(56, 0, 1, func(b *Broker, nowMs int64, req *Request) error {
 		b.ctrl.AlterPartition(nowMs, req.Msg.(*kmsg.AlterPartitionRequest), b.replyTo(req))
 		return nil
 	})
-	registerAPI(62, 0, 0, func(b *Broker, nowMs int64, req *Request) error {
+	registerControlAPI(62, 0, 0, func(b *Broker, nowMs int64, req *Request) error {
 		b.ctrl.BrokerRegistration(nowMs, req.Msg.(*kmsg.BrokerRegistrationRequest), b.replyTo(req))
 		return nil
 	})
-	registerAPI(63, 0, 0, func(b *Broker, nowMs int64, req *Request) error {
+	registerControlAPI(63, 0, 0, func(b *Broker, nowMs int64, req *Request) error {
 		b.ctrl.BrokerHeartbeat(nowMs, req.Msg.(*kmsg.BrokerHeartbeatRequest), b.replyTo(req))
 		return nil
 	})
-	registerAPI(67, 0, 0, func(b *Broker, nowMs int64, req *Request) error {
+	registerControlAPI(67, 0, 0, func(b *Broker, nowMs int64, req *Request) error {
 		b.ctrl.AllocateProducerIDs(nowMs, req.Msg.(*kmsg.AllocateProducerIDsRequest), b.replyTo(req))
 		return nil
 	})

@@ -17,6 +17,9 @@ type Request struct {
 	CorrelationID int32
 	ClientID      *string
 	Msg           kmsg.Request // decoded body, its version set
+	// Listener is the listener the request arrived on. Its zero value is
+	// the client listener, so a request nobody marked is untrusted.
+	Listener Listener
 
 	// internal, when set, receives the response instead of the Replier:
 	// the request came from this broker itself (a broker calling its own
@@ -25,6 +28,30 @@ type Request struct {
 	// clientID holds the string ClientID points to, so that parsing a
 	// request allocates the pointer's target with the Request.
 	clientID string
+}
+
+// Listener names one of a broker's listeners (Kafka's listener names):
+// which APIs a request may use depends on where it came in.
+type Listener uint8
+
+const (
+	// ListenerClient is the Kafka listener clients use. Control-plane APIs
+	// are neither advertised nor accepted on it, and replica fetches only
+	// from registered brokers (routeAllowed).
+	ListenerClient Listener = iota
+	// ListenerControl is the inter-broker listener of a cluster (Kafka's
+	// controller.listener.names and inter.broker.listener.name in one):
+	// other brokers' registrations, heartbeats, ISR changes, producer-id
+	// block requests and replica fetches arrive on it.
+	ListenerControl
+)
+
+// String names the listener in log lines.
+func (l Listener) String() string {
+	if l == ListenerControl {
+		return "control"
+	}
+	return "client"
 }
 
 // handlerFunc handles one request. It answers through b.reply, at once or
@@ -38,6 +65,9 @@ type apiHandler struct {
 	minVersion int16
 	maxVersion int16
 	handle     handlerFunc
+	// control says the API belongs to the control plane: served only on
+	// ListenerControl (and to the broker itself, sendPeer).
+	control bool
 }
 
 // apiTable maps API keys to their handlers; each api file registers itself
@@ -63,6 +93,17 @@ func lookupAPI(key int16) *apiHandler {
 // version range kmsg cannot encode, both programming errors caught by any
 // test that loads the package.
 func registerAPI(key, minVersion, maxVersion int16, handle handlerFunc) {
+	addAPI(key, minVersion, maxVersion, handle, false)
+}
+
+// registerControlAPI adds a control-plane API (broker to controller or
+// broker to broker) to the table: served on the control listener only.
+func registerControlAPI(key, minVersion, maxVersion int16, handle handlerFunc) {
+	addAPI(key, minVersion, maxVersion, handle, true)
+}
+
+// addAPI is registerAPI and registerControlAPI.
+func addAPI(key, minVersion, maxVersion int16, handle handlerFunc, control bool) {
 	if _, dup := apiTable[key]; dup {
 		panic(fmt.Sprintf("broker: API key %d registered twice", key))
 	}
@@ -76,13 +117,30 @@ func registerAPI(key, minVersion, maxVersion int16, handle handlerFunc) {
 	if key < 0 || int(key) >= apiKeysMax {
 		panic(fmt.Sprintf("broker: API key %d outside the table's 0-%d", key, apiKeysMax-1))
 	}
-	h := &apiHandler{key: key, minVersion: minVersion, maxVersion: maxVersion, handle: handle}
+	h := &apiHandler{key: key, minVersion: minVersion, maxVersion: maxVersion, handle: handle, control: control}
 	apiTable[key] = h
 	apiByKey[key] = h
 }
 
-// SupportedAPIs lists the API table sorted by key, as ApiVersions reports it.
+// SupportedAPIs lists the whole API table sorted by key: every API
+// ParseRequest decodes, on any listener. ApiVersions answers
+// AdvertisedAPIs.
 func SupportedAPIs() []kmsg.ApiVersionsResponseApiKey {
+	return listAPIs(func(*apiHandler) bool { return true })
+}
+
+// AdvertisedAPIs lists, sorted by key, the APIs ApiVersions reports on
+// listener l: on the client listener every API but the control plane's,
+// on the control listener all of them.
+func AdvertisedAPIs(l Listener) []kmsg.ApiVersionsResponseApiKey {
+	if l == ListenerControl {
+		return SupportedAPIs()
+	}
+	return listAPIs(func(h *apiHandler) bool { return !h.control })
+}
+
+// listAPIs lists the rows of the table that keep accepts, sorted by key.
+func listAPIs(keep func(*apiHandler) bool) []kmsg.ApiVersionsResponseApiKey {
 	keys := make([]int, 0, len(apiTable))
 	for k := range apiTable {
 		keys = append(keys, int(k))
@@ -90,8 +148,9 @@ func SupportedAPIs() []kmsg.ApiVersionsResponseApiKey {
 	sort.Ints(keys)
 	out := make([]kmsg.ApiVersionsResponseApiKey, 0, len(keys))
 	for _, k := range keys {
-		h := apiTable[int16(k)]
-		out = append(out, kmsg.ApiVersionsResponseApiKey{ApiKey: h.key, MinVersion: h.minVersion, MaxVersion: h.maxVersion})
+		if h := apiTable[int16(k)]; keep(h) {
+			out = append(out, kmsg.ApiVersionsResponseApiKey{ApiKey: h.key, MinVersion: h.minVersion, MaxVersion: h.maxVersion})
+		}
 	}
 	return out
 }
@@ -132,7 +191,9 @@ func (e *UnsupportedAPIError) Unwrap() error { return ErrMalformedRequest }
 // parallel. When the frame is an ApiVersions request of a version above
 // the supported maximum, early is the response to send instead (Kafka
 // answers in v0 with UNSUPPORTED_VERSION and the supported ranges, without
-// parsing the body, so that newer clients can downgrade).
+// parsing the body, so that newer clients can downgrade); it lists the
+// client listener's APIs, since ParseRequest does not know the listener
+// (no broker sends an ApiVersions version it does not serve).
 // Any other unknown key, unsupported version or undecodable body is an
 // error: Kafka closes the connection in those cases.
 func ParseRequest(frame []byte) (req *Request, early kmsg.Response, err error) {
@@ -148,7 +209,7 @@ func ParseRequest(frame []byte) (req *Request, early kmsg.Response, err error) {
 	}
 	if version < h.minVersion || version > h.maxVersion {
 		if key == apiKeyApiVersions && version > h.maxVersion {
-			resp := &kmsg.ApiVersionsResponse{Version: 0, ErrorCode: kerrUnsupportedVersion, ApiKeys: SupportedAPIs()}
+			resp := &kmsg.ApiVersionsResponse{Version: 0, ErrorCode: kerrUnsupportedVersion, ApiKeys: AdvertisedAPIs(ListenerClient)}
 			return &Request{CorrelationID: correlationID, Msg: &kmsg.ApiVersionsRequest{Version: 0}}, resp, nil
 		}
 		return nil, nil, &UnsupportedAPIError{Key: key, Version: version, Served: true,
@@ -281,13 +342,19 @@ func (b *Broker) HandleRequest(nowMs int64, req *Request) {
 		b.env.Replier.CloseConn(req.Conn, "broker shutting down")
 		return
 	}
-	if !b.caughtUp() && !servedBeforeCatchUp(req) {
-		b.park(nowMs, req)
-		return
-	}
 	h := lookupAPI(req.Msg.Key())
 	if h == nil { // ParseRequest guarantees this cannot happen
 		panic(fmt.Sprintf("broker: invariant violated: request with unregistered key %d reached HandleRequest", req.Msg.Key()))
+	}
+	// Before parking: a refused request must change nothing, not even
+	// the parked queue.
+	if reason := b.refusedOnListener(h, req); reason != "" {
+		b.env.Replier.CloseConn(req.Conn, reason)
+		return
+	}
+	if !b.caughtUp() && !servedBeforeCatchUp(req) {
+		b.park(nowMs, req)
+		return
 	}
 	if err := h.handle(b, nowMs, req); err != nil {
 		b.env.Replier.CloseConn(req.Conn, err.Error())

@@ -27,6 +27,7 @@
 // | FollowerFetchStuck     | chronik_bug_follower_fetch_stuck | a follower whose replica fetch failed (timeout, reset) stops fetching the partition until its leader changes |
 // | LogStartNotPersisted   | chronik_bug_log_start_not_persisted | recovery ignores the checkpointed log start: records deleted by DeleteRecords inside the first segment come back |
 // | DeleteRecordsNoWait    | chronik_bug_delete_records_no_wait | DeleteRecords is answered when the leader's start moved, before the followers' |
+// | ControlOnClientPort    | chronik_bug_control_on_client_port | the listener check is skipped: the client listener serves the control plane |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.

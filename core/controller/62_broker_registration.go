@@ -16,14 +16,19 @@ func (c *Controller) BrokerRegistration(nowMs int64, r *kmsg.BrokerRegistrationR
 		reply(resp)
 		return
 	}
-	var host string
-	var port int32
+	// The client listener is the first other than the control listener
+	// (a broker older than the control listener sends only the first).
+	reg := &metadata.RegisterBroker{ID: r.BrokerID, Incarnation: IncarnationOf(r.IncarnationID)}
 	for _, l := range r.Listeners {
-		host, port = l.Host, int32(l.Port)
-		break
+		switch {
+		case l.Name == ControlListenerName:
+			reg.ControlHost, reg.ControlPort = l.Host, int32(l.Port)
+		case reg.Host == "" && reg.Port == 0:
+			reg.Host, reg.Port = l.Host, int32(l.Port)
+		}
 	}
-	inc := IncarnationOf(r.IncarnationID)
-	rec := metadata.Record{RegisterBroker: &metadata.RegisterBroker{ID: r.BrokerID, Host: host, Port: port, Incarnation: inc}}
+	inc := reg.Incarnation
+	rec := metadata.Record{RegisterBroker: reg}
 	c.host.Propose(nowMs, []metadata.Record{rec}, func(nowMs int64, results []metadata.Result, code int16) {
 		if code == 0 {
 			code = ErrorCode(results[0].Err)

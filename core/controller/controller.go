@@ -48,6 +48,10 @@ type Config struct {
 	SessionTimeoutMs int64
 }
 
+// ControlListenerName names a broker's control listener in its
+// BrokerRegistration; peers send it every broker-to-broker request.
+const ControlListenerName = "CONTROL"
+
 // ProducerIDBlockSize is how many producer ids one allocation hands out.
 const ProducerIDBlockSize = 1000
 

@@ -107,6 +107,14 @@ func appendBroker(b []byte, d int, br *Broker, ind bool) []byte {
 	b = strconv.AppendUint(b, br.Incarnation, 10)
 	b = appendKey(b, d+1, false, "fenced", ind)
 	b = strconv.AppendBool(b, br.Fenced)
+	if br.ControlHost != "" { // omitempty
+		b = appendKey(b, d+1, false, "control_host", ind)
+		b = appendString(b, br.ControlHost)
+	}
+	if br.ControlPort != 0 { // omitempty
+		b = appendKey(b, d+1, false, "control_port", ind)
+		b = strconv.AppendInt(b, int64(br.ControlPort), 10)
+	}
 	b = appendNewline(b, d, ind)
 	return append(b, '}')
 }

@@ -70,6 +70,14 @@ func appendCompactBroker(b []byte, br *Broker) []byte {
 	b = strconv.AppendUint(b, br.Incarnation, 10)
 	b = append(b, `,"fenced":`...)
 	b = strconv.AppendBool(b, br.Fenced)
+	if br.ControlHost != "" { // omitempty
+		b = append(b, `,"control_host":`...)
+		b = appendString(b, br.ControlHost)
+	}
+	if br.ControlPort != 0 { // omitempty
+		b = append(b, `,"control_port":`...)
+		b = strconv.AppendInt(b, int64(br.ControlPort), 10)
+	}
 	return append(b, '}')
 }
 

@@ -68,10 +68,14 @@ func randomImage(r *rand.Rand) *Image {
 		im.ProducerIDEnd = -im.ProducerIDEnd
 	}
 	for range r.IntN(4) {
-		im.PutBroker(&Broker{
+		br := &Broker{
 			ID: r.Int32N(6), Host: awkwardStrings[r.IntN(len(awkwardStrings))], Port: r.Int32N(70000),
 			Incarnation: r.Uint64(), Fenced: r.IntN(2) == 0,
-		})
+		}
+		if r.IntN(2) == 0 { // a control listener (omitted when absent)
+			br.ControlHost, br.ControlPort = awkwardStrings[r.IntN(len(awkwardStrings))], r.Int32N(70000)
+		}
+		im.PutBroker(br)
 	}
 	for range r.IntN(5) {
 		t := &Topic{Name: awkwardStrings[r.IntN(len(awkwardStrings))] + string(rune('a'+r.IntN(26)))}
@@ -134,7 +138,7 @@ func TestEncoderKnowsEveryField(t *testing.T) {
 		fields int
 	}{
 		{reflect.TypeFor[fileFormat](), 4},
-		{reflect.TypeFor[Broker](), 5},
+		{reflect.TypeFor[Broker](), 7},
 		{reflect.TypeFor[Topic](), 5},
 		{reflect.TypeFor[Partition](), 5},
 	} {

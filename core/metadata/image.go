@@ -77,6 +77,12 @@ type Broker struct {
 	// the last member of one). A broker starts fenced and is unfenced by
 	// its heartbeats; the controller fences it when they stop.
 	Fenced bool `json:"fenced"`
+	// ControlHost and ControlPort are the broker's control listener, where
+	// other brokers send it requests; empty and 0 in an image written
+	// before the control listener existed (peers then use Host and Port
+	// until the broker's next registration) and on a single node.
+	ControlHost string `json:"control_host,omitempty"`
+	ControlPort int32  `json:"control_port,omitempty"`
 }
 
 // Image is the whole metadata state. Build one with NewImage.

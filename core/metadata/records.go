@@ -68,6 +68,11 @@ type RegisterBroker struct {
 	Host        string `json:"host"`
 	Port        int32  `json:"port"`
 	Incarnation uint64 `json:"incarnation"`
+	// ControlHost and ControlPort are the broker's control listener
+	// (Broker.ControlHost). Absent from the records of brokers older than
+	// the control listener, and from a single node's own.
+	ControlHost string `json:"control_host,omitempty"`
+	ControlPort int32  `json:"control_port,omitempty"`
 }
 
 // FenceBroker fences one incarnation of a broker: it leaves every ISR it
@@ -263,12 +268,14 @@ func (im *Image) Apply(r *Record) Result {
 }
 
 func (im *Image) registerBroker(r *RegisterBroker) error {
-	if r.ID < 0 || r.Host == "" || r.Port <= 0 || r.Port > 65535 {
+	if r.ID < 0 || r.Host == "" || r.Port <= 0 || r.Port > 65535 ||
+		r.ControlPort < 0 || r.ControlPort > 65535 || (r.ControlPort == 0) != (r.ControlHost == "") {
 		return fmt.Errorf("%w: registration %+v", ErrInvalidRecord, *r)
 	}
 	old := im.brokers[r.ID]
 	if old != nil && old.Incarnation == r.Incarnation {
 		old.Host, old.Port = r.Host, r.Port
+		old.ControlHost, old.ControlPort = r.ControlHost, r.ControlPort
 		return nil
 	}
 	if old != nil && !old.Fenced {
@@ -282,7 +289,8 @@ func (im *Image) registerBroker(r *RegisterBroker) error {
 	// there (nothing else has the data) but leads nothing: such partitions
 	// stay leaderless until the new incarnation is unfenced, which elects
 	// it at a new leader epoch.
-	im.PutBroker(&Broker{ID: r.ID, Host: r.Host, Port: r.Port, Incarnation: r.Incarnation, Fenced: true})
+	im.PutBroker(&Broker{ID: r.ID, Host: r.Host, Port: r.Port, ControlHost: r.ControlHost, ControlPort: r.ControlPort,
+		Incarnation: r.Incarnation, Fenced: true})
 	return nil
 }
 

@@ -167,6 +167,15 @@ func TestApplyRefusals(t *testing.T) {
 		{name: "register port 65536", rec: func(*Image) Record {
 			return Record{RegisterBroker: &RegisterBroker{ID: 1, Host: "h", Port: 65536, Incarnation: 7}}
 		}, want: ErrInvalidRecord},
+		{name: "register control port without host", rec: func(*Image) Record {
+			return Record{RegisterBroker: &RegisterBroker{ID: 5, Host: "h", Port: 9092, ControlPort: 8001, Incarnation: 1}}
+		}, want: ErrInvalidRecord},
+		{name: "register control host without port", rec: func(*Image) Record {
+			return Record{RegisterBroker: &RegisterBroker{ID: 5, Host: "h", Port: 9092, ControlHost: "h", Incarnation: 1}}
+		}, want: ErrInvalidRecord},
+		{name: "register control port 65536", rec: func(*Image) Record {
+			return Record{RegisterBroker: &RegisterBroker{ID: 5, Host: "h", Port: 9092, ControlHost: "h", ControlPort: 65536, Incarnation: 1}}
+		}, want: ErrInvalidRecord},
 		{name: "fence unknown broker", rec: func(*Image) Record { return fenceRec(9, 1) }, want: ErrUnknownBroker},
 		{name: "fence stale incarnation", rec: func(*Image) Record { return fenceRec(1, 999) }, want: ErrUnknownBroker},
 		{name: "unfence unknown broker", rec: func(*Image) Record { return unfenceRec(9, 1) }, want: ErrUnknownBroker},
@@ -1547,5 +1556,48 @@ func TestRestartInOneEntryBumpsEpochOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRegistrationControlListener: a registration carries the broker's
+// control listener into the image and through its encoding; an image or
+// a record written before the control listener existed (no such fields)
+// still decodes, with none.
+func TestRegistrationControlListener(t *testing.T) {
+	im := NewImage()
+	rec := Record{RegisterBroker: &RegisterBroker{ID: 1, Host: "h", Port: 9092, ControlHost: "c", ControlPort: 8001, Incarnation: 3}}
+	if res := im.Apply(&rec); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	enc, err := im.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Unmarshal(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := back.Broker(1); b == nil || b.ControlHost != "c" || b.ControlPort != 8001 {
+		t.Fatalf("broker after a round trip: %+v", b)
+	}
+	old := bytes.ReplaceAll(enc, []byte(`"control_host": "c",`), nil)
+	old = bytes.ReplaceAll(old, []byte(`"control_port": 8001`), nil)
+	old = bytes.ReplaceAll(old, []byte(`"fenced": true,`), []byte(`"fenced": true`))
+	if bytes.Contains(old, []byte("control")) {
+		t.Fatalf("test setup: control fields left in %s", old)
+	}
+	prev, err := Unmarshal(old)
+	if err != nil {
+		t.Fatalf("an image without control fields: %v\n%s", err, old)
+	}
+	if b := prev.Broker(1); b == nil || b.ControlHost != "" || b.ControlPort != 0 || b.Port != 9092 {
+		t.Fatalf("broker of an image without control fields: %+v", b)
+	}
+	e, err := DecodeEntry([]byte(`{"proposer":1,"incarnation":3,"seq":1,"records":[{"register_broker":{"id":2,"host":"h","port":9093,"incarnation":4}}]}`))
+	if err != nil {
+		t.Fatalf("an entry without control fields: %v", err)
+	}
+	if r := e.Records[0].RegisterBroker; r == nil || r.ControlPort != 0 || r.Port != 9093 {
+		t.Fatalf("registration of an entry without control fields: %+v", r)
 	}
 }
