@@ -101,7 +101,7 @@ func (b *Broker) serveProducerIDs(nowMs int64) {
 	}
 	req := kmsg.NewPtrAllocateProducerIDsRequest()
 	req.BrokerID = b.cfg.NodeID
-	req.BrokerEpoch = int64(b.incarnation)
+	req.BrokerEpoch = int64(b.member.Incarnation())
 	b.sendPeer(nowMs, b.controllerID, req, func(nowMs int64, resp kmsg.Response, err error) {
 		if err != nil {
 			got(nowMs, -1, kerrCoordinatorNotAvailable)

@@ -20,6 +20,7 @@ import (
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/controller"
 	"github.com/chronik-streaming/chronik/core/disk"
+	"github.com/chronik-streaming/chronik/core/membership"
 	"github.com/chronik-streaming/chronik/core/metadata"
 	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/core/record"
@@ -106,20 +107,16 @@ type Broker struct {
 	producerIDWaiters    []*Request
 	producerIDBlockAsked bool
 
-	// Cluster membership (cluster.go, controller.go, replication.go).
-	incarnation       uint64
-	controllerID      int32
-	ctrl              *controller.Controller
-	proposals         map[uint64]*proposal
-	nextProposalSeq   uint64
-	peerCalls         map[uint64]*peerCall
-	nextPeerCallID    uint64
-	registerInFlight  bool
-	heartbeatInFlight bool
-	nextRegisterMs    int64
-	nextHeartbeatMs   int64
-	shuttingDown      bool
-	shutdownReady     bool
+	// Cluster roles: the controller (core/controller), this process's
+	// membership (core/membership), the metadata log (cluster.go),
+	// replication (replication.go).
+	controllerID    int32
+	ctrl            *controller.Controller
+	proposals       map[uint64]*proposal
+	nextProposalSeq uint64
+	peerCalls       map[uint64]*peerCall
+	nextPeerCallID  uint64
+	member          *membership.Member
 	// nowMs is the time of the entry point running now (observeNow).
 	nowMs int64
 	// metadataCaughtUp says this process's registration has applied, so
@@ -381,9 +378,11 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 		recheckFull:      true,
 	}
 	b.ctrl = controller.New(controller.Config{SessionTimeoutMs: b.cfg.SessionTimeoutMs}, (*controllerHost)(b))
-	for b.incarnation == 0 {
-		b.incarnation = env.Random.Uint64() >> 1 // fits the int64 broker epoch
+	var inc uint64
+	for inc == 0 {
+		inc = env.Random.Uint64() >> 1 // fits the int64 broker epoch
 	}
+	b.member = membership.New(b.membershipConfig(), inc, (*memberHost)(b))
 	if b.clustered() {
 		// The image arrives through RestoreMetadata and ApplyMetadata as
 		// the quorum replays its log; partitions open as it names them.
@@ -400,8 +399,8 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 	// old one, so every partition moves to a new leader epoch.
 	var failed int16
 	b.propose(nowMs, []metadata.Record{
-		{RegisterBroker: &metadata.RegisterBroker{ID: cfg.NodeID, Host: cfg.AdvertisedHost, Port: max(cfg.AdvertisedPort, 1), Incarnation: b.incarnation}},
-		{UnfenceBroker: &metadata.UnfenceBroker{ID: cfg.NodeID, Incarnation: b.incarnation}},
+		{RegisterBroker: &metadata.RegisterBroker{ID: cfg.NodeID, Host: cfg.AdvertisedHost, Port: max(cfg.AdvertisedPort, 1), Incarnation: b.member.Incarnation()}},
+		{UnfenceBroker: &metadata.UnfenceBroker{ID: cfg.NodeID, Incarnation: b.member.Incarnation()}},
 	}, func(_ int64, results []metadata.Result, code int16) {
 		failed = code
 		for _, r := range results {
@@ -675,7 +674,7 @@ func (b *Broker) Tick(nowMs int64) {
 	b.retryOffline(nowMs)
 	b.expireProposals(nowMs)
 	b.ctrl.Tick(nowMs)
-	b.clusterTick(nowMs)
+	b.member.Tick(nowMs)
 	b.retryResigns(nowMs)
 	b.shrinkISRs(nowMs)
 	b.scrubTick(nowMs)

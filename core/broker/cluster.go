@@ -24,7 +24,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/chronik-streaming/chronik/core/controller"
 	"github.com/chronik-streaming/chronik/core/metadata"
 )
 
@@ -67,16 +66,10 @@ type peerCall struct {
 func (b *Broker) clustered() bool { return b.env.Quorum != nil }
 
 // registered reports whether the image holds this process's registration.
-func (b *Broker) registered() bool {
-	reg := b.image.Broker(b.cfg.NodeID)
-	return reg != nil && reg.Incarnation == b.incarnation
-}
+func (b *Broker) registered() bool { return b.member.Registered() }
 
 // unfenced reports whether this process may lead partitions.
-func (b *Broker) unfenced() bool {
-	reg := b.image.Broker(b.cfg.NodeID)
-	return reg != nil && reg.Incarnation == b.incarnation && !reg.Fenced
-}
+func (b *Broker) unfenced() bool { return b.member.Unfenced() }
 
 // propose submits records to the metadata log; done runs once the entry
 // is applied on this broker (code 0, with each record's result) or with
@@ -84,7 +77,7 @@ func (b *Broker) unfenced() bool {
 // REQUEST_TIMED_OUT) or the entry could not be written.
 func (b *Broker) propose(nowMs int64, records []metadata.Record, done func(nowMs int64, results []metadata.Result, code int16)) {
 	b.nextProposalSeq++
-	entry := &metadata.Entry{Proposer: b.cfg.NodeID, Incarnation: b.incarnation, Seq: b.nextProposalSeq, Records: records}
+	entry := &metadata.Entry{Proposer: b.cfg.NodeID, Incarnation: b.member.Incarnation(), Seq: b.nextProposalSeq, Records: records}
 	data, err := metadata.EncodeEntry(entry)
 	if err != nil {
 		done(nowMs, nil, kerrInvalidRequest)
@@ -177,7 +170,7 @@ func (b *Broker) applyMetadataEntry(nowMs int64, entry *metadata.Entry) {
 	// Topic, whose topicState computes its own).
 	b.configsUnchanged = !entrySetsTopicConfigs(entry)
 	b.afterApply(nowMs, entry, results)
-	if entry.Proposer == b.cfg.NodeID && entry.Incarnation == b.incarnation {
+	if entry.Proposer == b.cfg.NodeID && entry.Incarnation == b.member.Incarnation() {
 		if p := b.proposals[entry.Seq]; p != nil {
 			delete(b.proposals, entry.Seq)
 			p.done(nowMs, results, kerrNone)
@@ -246,10 +239,7 @@ func (b *Broker) SetController(nowMs int64, id int32) {
 	b.env.Logger.Info("controller changed", "from", b.controllerID, "to", id)
 	b.controllerID = id
 	b.ctrl.SetActive(id == b.cfg.NodeID)
-	// A registration or heartbeat in flight to the old controller may
-	// never be answered; send afresh.
-	b.nextRegisterMs, b.nextHeartbeatMs = nowMs, nowMs
-	b.clusterTick(nowMs)
+	b.member.ControllerChanged(nowMs)
 }
 
 // afterApply brings the broker's partitions in line with the image.
@@ -335,114 +325,16 @@ func (b *Broker) PeerResponse(nowMs int64, id uint64, resp kmsg.Response, err er
 	c.done(nowMs, resp, err)
 }
 
-// clusterTick keeps this broker registered with the controller and
-// heartbeating; it runs from Tick and after membership changes.
-func (b *Broker) clusterTick(nowMs int64) {
-	if !b.clustered() || b.closed || b.controllerID < 0 {
-		return
-	}
-	if !b.registered() {
-		if b.registerInFlight || nowMs < b.nextRegisterMs {
-			return
-		}
-		b.registerInFlight = true
-		b.nextRegisterMs = nowMs + b.cfg.HeartbeatIntervalMs
-		req := kmsg.NewPtrBrokerRegistrationRequest()
-		req.Version = 0
-		req.BrokerID = b.cfg.NodeID
-		req.ClusterID = b.cfg.ClusterID
-		controller.PutIncarnation(&req.IncarnationID, b.incarnation)
-		l := kmsg.NewBrokerRegistrationRequestListener()
-		l.Name = "PLAINTEXT"
-		l.Host = b.cfg.AdvertisedHost
-		l.Port = uint16(b.cfg.AdvertisedPort)
-		req.Listeners = append(req.Listeners, l)
-		if b.cfg.ControlPort != 0 {
-			c := kmsg.NewBrokerRegistrationRequestListener()
-			c.Name = controller.ControlListenerName
-			c.Host = b.cfg.ControlHost
-			c.Port = uint16(b.cfg.ControlPort)
-			req.Listeners = append(req.Listeners, c)
-		}
-		b.sendPeer(nowMs, b.controllerID, req, func(nowMs int64, resp kmsg.Response, err error) {
-			b.registerInFlight = false
-			if err != nil {
-				b.env.Logger.Info("broker registration failed", "controller", b.controllerID, "err", err)
-				return
-			}
-			if code := resp.(*kmsg.BrokerRegistrationResponse).ErrorCode; code != kerrNone {
-				b.env.Logger.Info("broker registration refused", "controller", b.controllerID, "code", code)
-			}
-		})
-		return
-	}
-	if b.heartbeatInFlight || nowMs < b.nextHeartbeatMs {
-		return
-	}
-	b.heartbeatInFlight = true
-	b.nextHeartbeatMs = nowMs + b.cfg.HeartbeatIntervalMs
-	req := kmsg.NewPtrBrokerHeartbeatRequest()
-	req.Version = 0
-	req.BrokerID = b.cfg.NodeID
-	req.BrokerEpoch = int64(b.incarnation)
-	req.CurrentMetadataOffset = -1
-	req.WantShutdown = b.shuttingDown
-	b.sendPeer(nowMs, b.controllerID, req, func(nowMs int64, resp kmsg.Response, err error) {
-		b.heartbeatInFlight = false
-		if err != nil {
-			return
-		}
-		hb := resp.(*kmsg.BrokerHeartbeatResponse)
-		if hb.ErrorCode == kerrNone && hb.ShouldShutdown {
-			b.shutdownReady = true
-		}
-		if b.shuttingDown && !b.shutdownReady {
-			b.nextHeartbeatMs = nowMs // keep asking while leaderships move
-		}
-	})
-}
-
 // BeginControlledShutdown asks the controller to move this broker's
 // leaderships away (SIGTERM). ShutdownReady reports when that is done.
 func (b *Broker) BeginControlledShutdown(nowMs int64) {
 	b.observeNow(nowMs)
-	if !b.clustered() || b.shuttingDown {
-		b.shutdownReady = b.shutdownReady || !b.clustered()
-		return
-	}
-	b.shuttingDown = true
-	if b.nothingToHandOver() {
-		// The last broker standing: no leadership can move and no leader
-		// waits on this one, and there may be no quorum left to commit a
-		// fencing anyway.
-		b.shutdownReady = true
-		return
-	}
-	b.nextHeartbeatMs = nowMs
-	b.clusterTick(nowMs)
-}
-
-// nothingToHandOver reports whether no other unfenced broker replicates a
-// partition this broker replicates.
-func (b *Broker) nothingToHandOver() bool {
-	for _, name := range b.image.TopicNames() {
-		for _, a := range b.image.Topic(name).Assignments {
-			if !metadataContains(a.Replicas, b.cfg.NodeID) {
-				continue
-			}
-			for _, id := range a.Replicas {
-				if reg := b.image.Broker(id); id != b.cfg.NodeID && reg != nil && !reg.Fenced {
-					return false
-				}
-			}
-		}
-	}
-	return true
+	b.member.BeginControlledShutdown(nowMs)
 }
 
 // ShutdownReady reports whether a controlled shutdown may proceed: the
 // controller has fenced this broker, so it leads nothing.
-func (b *Broker) ShutdownReady() bool { return b.shutdownReady }
+func (b *Broker) ShutdownReady() bool { return b.member.ShutdownReady() }
 
 // expireProposals answers proposals that waited too long.
 func (b *Broker) expireProposals(nowMs int64) {
@@ -506,16 +398,7 @@ func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 			next = min(next, p.resignRetryAtMs)
 		}
 	}
-	if b.controllerID >= 0 {
-		if !b.registered() {
-			if !b.registerInFlight {
-				next = min(next, b.nextRegisterMs)
-			}
-		} else if !b.heartbeatInFlight {
-			next = min(next, b.nextHeartbeatMs)
-		}
-	}
-	return b.ctrl.NextWakeMs(next)
+	return b.ctrl.NextWakeMs(b.member.NextWakeMs(next))
 }
 
 // observeNow records the time of the entry point being run, for answers

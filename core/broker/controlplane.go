@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/controller"
+	"github.com/chronik-streaming/chronik/core/membership"
 	"github.com/chronik-streaming/chronik/core/metadata"
 )
 
@@ -56,4 +57,36 @@ func init() {
 		b.ctrl.AllocateProducerIDs(nowMs, req.Msg.(*kmsg.AllocateProducerIDsRequest), b.replyTo(req))
 		return nil
 	})
+}
+
+// memberHost is the broker as its membership's membership.Host.
+type memberHost Broker
+
+func (h *memberHost) Image() *metadata.Image { return h.image }
+
+// Controller is -1 once the broker is closed: it sends nothing then.
+func (h *memberHost) Controller() int32 {
+	if h.closed {
+		return -1
+	}
+	return h.controllerID
+}
+
+func (h *memberHost) SendToController(nowMs int64, req kmsg.Request, done func(nowMs int64, resp kmsg.Response, err error)) {
+	(*Broker)(h).sendPeer(nowMs, h.controllerID, req, done)
+}
+
+func (h *memberHost) Info(msg string, args ...any) { h.env.Logger.Info(msg, args...) }
+
+// membershipConfig is what this broker registers with the controller.
+func (b *Broker) membershipConfig() membership.Config {
+	mc := membership.Config{
+		NodeID: b.cfg.NodeID, ClusterID: b.cfg.ClusterID, Clustered: b.clustered(),
+		HeartbeatIntervalMs: b.cfg.HeartbeatIntervalMs,
+		Listeners:           []membership.Listener{{Name: "PLAINTEXT", Host: b.cfg.AdvertisedHost, Port: b.cfg.AdvertisedPort}},
+	}
+	if b.cfg.ControlPort != 0 {
+		mc.Listeners = append(mc.Listeners, membership.Listener{Name: controller.ControlListenerName, Host: b.cfg.ControlHost, Port: b.cfg.ControlPort})
+	}
+	return mc
 }

@@ -47,7 +47,7 @@ func (b *Broker) CheckInvariants() {
 		}
 	}
 	reg := b.image.Broker(b.cfg.NodeID) // registered and unfenced, one lookup
-	registered := reg != nil && reg.Incarnation == b.incarnation
+	registered := reg != nil && reg.Incarnation == b.member.Incarnation()
 	unfenced := registered && !reg.Fenced
 	// The role lists are rebuilt only after setRole: a role changed any
 	// other way would hide a partition from the timers that walk them.

@@ -758,7 +758,7 @@ func (b *Broker) alterISR(nowMs int64, p *partition, isr []int32) {
 	req := kmsg.NewPtrAlterPartitionRequest()
 	req.Version = 1
 	req.BrokerID = b.cfg.NodeID
-	req.BrokerEpoch = int64(b.incarnation)
+	req.BrokerEpoch = int64(b.member.Incarnation())
 	rt := kmsg.NewAlterPartitionRequestTopic()
 	rt.Topic = p.topic.meta.Name
 	rp := kmsg.NewAlterPartitionRequestTopicPartition()
