@@ -149,9 +149,9 @@ func (b *Broker) lowWatermark(p *partition) int64 {
 	if !p.isLeader() || bugs.DeleteRecordsNoWait { // bugs.DeleteRecordsNoWait: deliberate bug (core/bugs)
 		return lw
 	}
-	for _, f := range p.followers {
-		if reg := b.image.Broker(f.id); reg != nil && !reg.Fenced {
-			lw = min(lw, f.logStart)
+	for _, f := range p.lead.Followers {
+		if reg := b.image.Broker(f.ID); reg != nil && !reg.Fenced {
+			lw = min(lw, f.LogStart)
 		}
 	}
 	return lw

@@ -24,6 +24,7 @@ import (
 	"github.com/chronik-streaming/chronik/core/metadata"
 	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/core/record"
+	"github.com/chronik-streaming/chronik/core/replication"
 )
 
 // ConnID identifies a client connection for the lifetime of the process.
@@ -259,13 +260,9 @@ type partition struct {
 	partitionEpoch int32
 	replicas       []int32
 	isr            []int32
-	// Leader state: followers' progress, the log end when this leadership
-	// began, and an ISR change in flight.
-	followers        []*followerState
-	epochStartOffset int64
-	isrInFlight      bool
-	proposedISR      []int32
-	isrRetryAtMs     int64
+	// lead is the leader's state (core/replication): followers' progress,
+	// the log end when this leadership began, an ISR change in flight.
+	lead replication.Leader
 	// resignRetryAtMs is when this broker may ask again to leave the ISR
 	// of a partition whose copy cannot serve (resignOffline), after a
 	// pause of resignBackoffMs that doubles while the image shows it in.

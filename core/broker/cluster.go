@@ -370,14 +370,7 @@ func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 		if !b.clustered() {
 			continue
 		}
-		if p.isrRetryAtMs > nowMs {
-			next = min(next, p.isrRetryAtMs)
-		}
-		for _, f := range p.followers {
-			if metadataContains(p.isr, f.id) {
-				next = min(next, f.lastCaughtUpMs+b.cfg.ReplicaLagTimeMaxMs+1)
-			}
-		}
+		next = p.lead.NextWakeMs(nowMs, next, p.isr, b.cfg.ReplicaLagTimeMaxMs)
 	}
 	if !b.clustered() {
 		return next
@@ -394,7 +387,7 @@ func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 		}
 	}
 	for _, p := range b.resigning {
-		if !p.isrInFlight && p.resignRetryAtMs > nowMs && b.mustLeaveISR(p) {
+		if !p.lead.ISRInFlight && p.resignRetryAtMs > nowMs && b.mustLeaveISR(p) {
 			next = min(next, p.resignRetryAtMs)
 		}
 	}

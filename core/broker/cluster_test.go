@@ -960,22 +960,22 @@ func TestClusterStaleLongPollKeepsNewerFollowerProgress(t *testing.T) {
 	a := c.assignment("t", 0)
 	n := c.nodes[a.Leader-1]
 	p := n.b.topics["t"].partitions[0]
-	f := p.followers[0]
+	f := p.lead.Followers[0]
 	fetchAt := func(seq uint64, offset int64) {
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.CurrentLeaderEpoch, rp.FetchOffset, rp.LastFetchedEpoch, rp.PartitionMaxBytes = p.leaderEpoch, offset, -1, 1<<20
 		sp := kmsg.NewFetchResponseTopicPartition()
-		n.b.replicaFetchPartition(c.nowMs, seq, f.id, p, &rp, &sp, 1<<20, true)
+		n.b.replicaFetchPartition(c.nowMs, seq, f.ID, p, &rp, &sp, 1<<20, true)
 	}
 	n.b.fetchSeq += 2
 	fetchAt(n.b.fetchSeq, 2)   // the newer fetch: the follower is at 2
 	fetchAt(n.b.fetchSeq-1, 4) // an older long poll, built again
-	if f.fetchOffset != 2 {
-		t.Fatalf("follower progress %d after a stale long poll, want 2 from the newer fetch", f.fetchOffset)
+	if f.FetchOffset != 2 {
+		t.Fatalf("follower progress %d after a stale long poll, want 2 from the newer fetch", f.FetchOffset)
 	}
 	fetchAt(n.b.fetchSeq+1, 4)
-	if f.fetchOffset != 4 {
-		t.Fatalf("follower progress %d after a newer fetch, want 4", f.fetchOffset)
+	if f.FetchOffset != 4 {
+		t.Fatalf("follower progress %d after a newer fetch, want 4", f.FetchOffset)
 	}
 }
 
@@ -1018,11 +1018,11 @@ func TestClusterISRAdmissionWaitsForLeaderLogStart(t *testing.T) {
 		}
 	}
 	fetch(0) // caught up, but its log still starts at 0
-	if p.proposedISR != nil || p.isrInFlight {
-		t.Fatalf("follower with log start 0 admitted below the leader's start 3: proposed ISR %v", p.proposedISR)
+	if p.lead.ProposedISR != nil || p.lead.ISRInFlight {
+		t.Fatalf("follower with log start 0 admitted below the leader's start 3: proposed ISR %v", p.lead.ProposedISR)
 	}
 	fetch(3) // its next fetch, after the answer moved its start
-	if !metadataContains(p.proposedISR, follower) {
-		t.Fatalf("follower at the leader's start and end not admitted: proposed ISR %v", p.proposedISR)
+	if !metadataContains(p.lead.ProposedISR, follower) {
+		t.Fatalf("follower at the leader's start and end not admitted: proposed ISR %v", p.lead.ProposedISR)
 	}
 }

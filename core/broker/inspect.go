@@ -78,7 +78,7 @@ func (b *Broker) replicaProgressInto(topic string, index int32, v *ReplicaView) 
 		ISR:              append(v.ISR[:0], p.isr...),
 		HighWatermark:    -1,
 		LogEndOffset:     -1,
-		EpochStartOffset: p.epochStartOffset,
+		EpochStartOffset: p.lead.EpochStartOffset,
 	}
 	if p.log != nil {
 		v.HighWatermark = p.log.HighWatermark()

@@ -23,5 +23,5 @@ func (b *Broker) Leading(topic string, index int32) (Leadership, bool) {
 	if code != kerrNone {
 		return Leadership{}, false
 	}
-	return Leadership{LeaderEpoch: p.leaderEpoch, HighWatermark: p.log.HighWatermark(), EpochStartOffset: p.epochStartOffset}, true
+	return Leadership{LeaderEpoch: p.leaderEpoch, HighWatermark: p.log.HighWatermark(), EpochStartOffset: p.lead.EpochStartOffset}, true
 }

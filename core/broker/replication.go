@@ -1,29 +1,11 @@
 package broker
 
-// Replication: partition roles, the leader's view of its followers, the
-// high watermark, ISR changes, and the followers' fetching.
-//
-// Leader. Every follower fetch reports the follower's log end offset,
-// and followers only fetch once everything they hold is synced (see
-// runFetchers), so the fetch offset is a durable offset: the high
-// watermark, the minimum over the ISR of those offsets and the leader's
-// own durable end, therefore covers only records on the disks of every
-// ISR member. acks=all completes once the high watermark passes the batch
-// and the ISR still holds min.insync.replicas. While an ISR expansion is
-// in flight the new member already counts for the high watermark (the
-// "maximal ISR" of KIP-497), so the high watermark never depends on an
-// ISR the controller has not yet committed.
-//
-// Follower. As Kafka's replica fetcher, one fetch per leader is in
-// flight at a time, carrying every partition followed from that leader
-// (runFetchers); the leader answers it as soon as any partition has
-// records, an error or news for the follower, else after the long poll.
-// Each fetch names the last epoch the follower holds
-// (LastFetchedEpoch); when the leader's log diverges from it, the
-// leader answers with the diverging epoch and its end offset instead of
-// records, and the follower truncates to the smaller of that end offset
-// and its own end of that epoch (KIP-320/KIP-595), then fetches again.
-// The follower never truncates to its own high watermark.
+// Replication, the broker's side: partition roles, serving and sending
+// replica fetches, applying their answers to the logs, and proposing the
+// ISR changes that the rules of core/replication (the leader's view of
+// its followers, the high watermark, ISR admission and lag, a follower's
+// truncation) call for. acks=all completes once the high watermark passes
+// the batch and the ISR still holds min.insync.replicas.
 
 import (
 	"cmp"
@@ -35,6 +17,7 @@ import (
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/metadata"
 	"github.com/chronik-streaming/chronik/core/record"
+	"github.com/chronik-streaming/chronik/core/replication"
 )
 
 // partitionRole is what this broker does for a partition.
@@ -48,38 +31,11 @@ const (
 	roleFollower
 )
 
-// followerState is the leader's view of one follower.
-type followerState struct {
-	id int32
-	// fetchOffset is the follower's durable log end offset as of its last
-	// fetch; -1 until it fetches from this leader.
-	fetchOffset int64
-	// lastCaughtUpMs is the last time the follower had everything the
-	// leader had (Kafka's lastCaughtUpTimeMs).
-	lastCaughtUpMs     int64
-	lastFetchMs        int64
-	lastFetchLeaderLEO int64
-	// logStart is the follower's log start offset as of its last fetch;
-	// -1 until it fetches from this leader (DeleteRecords waits for it).
-	logStart int64
-	// fetchSeq is the arrival number of the fetch the fields above come
-	// from (Broker.fetchSeq).
-	fetchSeq uint64
-	// hwSent and startSent are the high watermark and log start this
-	// leader last told the follower (noteReplicaAnswer); -1 until then.
-	hwSent, startSent int64
-}
-
 // isLeader reports whether this broker leads p now.
 func (p *partition) isLeader() bool { return p.role == roleLeader && p.log != nil }
 
 // maximalISR is the ISR plus the members of an expansion in flight.
-func (p *partition) maximalISR() []int32 {
-	if p.proposedISR != nil {
-		return p.proposedISR
-	}
-	return p.isr
-}
+func (p *partition) maximalISR() []int32 { return p.lead.MaximalISR(p.isr) }
 
 // reconcile brings every partition in line with the image.
 func (b *Broker) reconcile(nowMs int64) {
@@ -191,8 +147,8 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		// (that leader may be dead); its answer is ignored by its epoch.
 		p.fetchInFlight = false
 		p.fetchGeneration++
-		p.followers = nil
-		p.isrInFlight = false
+		p.lead.Followers = nil
+		p.lead.ISRInFlight = false
 		// An expansion whose outcome is unknown outlives a role change
 		// within the same leadership: a leader whose copy went offline
 		// and came back (storage.go) at the same epoch may have had it
@@ -203,17 +159,12 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		// had). A new leadership starts from the image, which by then
 		// holds every earlier ISR change.
 		if a.LeaderEpoch != p.leaderEpoch || a.Leader != p.leaderID {
-			p.proposedISR = nil
+			p.lead.ProposedISR = nil
 		}
 		p.leaderID = a.Leader
 		p.leaderEpoch = a.LeaderEpoch
 		if want == roleLeader {
-			p.epochStartOffset = p.log.LogEndOffset()
-			for _, id := range a.Replicas {
-				if id != b.cfg.NodeID {
-					p.followers = append(p.followers, &followerState{id: id, fetchOffset: -1, lastCaughtUpMs: nowMs, lastFetchMs: nowMs, lastFetchLeaderLEO: -1, logStart: -1, hwSent: -1, startSent: -1})
-				}
-			}
+			p.lead.Begin(nowMs, b.cfg.NodeID, a.Replicas, p.log.LogEndOffset())
 			b.env.Logger.Info("leading partition", "partition", p.dir, "leader_epoch", a.LeaderEpoch, "isr", a.ISR, "log_end_offset", p.log.LogEndOffset())
 		} else if a.Leader == b.cfg.NodeID && b.uncertain(p) && b.unfenced() {
 			// It leads only once a leader has admitted it to the ISR again.
@@ -234,21 +185,21 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 	}
 	if a.PartitionEpoch != p.partitionEpoch || changed {
 		if a.PartitionEpoch != p.partitionEpoch {
-			p.proposedISR = nil // settled by the image (see above)
+			p.lead.ProposedISR = nil // settled by the image (see above)
 		}
 		// A new partition state deserves a new ask to leave its ISR at
 		// once: the last one was most likely refused as stale.
 		p.resignRetryAtMs, p.resignBackoffMs = 0, 0
 		p.partitionEpoch = a.PartitionEpoch
 		p.isr = a.ISR
-		p.isrInFlight = false
+		p.lead.ISRInFlight = false
 		if p.role == roleLeader {
 			b.updateLeaderHW(p)
 			b.checkMinISRWaiters(p)
 		}
 	}
 	b.noteResignCandidate(p) // the leader epoch may have changed
-	if b.mustLeaveISR(p) && !p.isrInFlight && nowMs >= p.resignRetryAtMs {
+	if b.mustLeaveISR(p) && !p.lead.ISRInFlight && nowMs >= p.resignRetryAtMs {
 		b.resignOffline(nowMs, p)
 	}
 }
@@ -318,7 +269,7 @@ func (b *Broker) retryResigns(nowMs int64) {
 		}
 		p.resignListed = true
 		list = append(list, p)
-		if !p.isrInFlight && nowMs >= p.resignRetryAtMs {
+		if !p.lead.ISRInFlight && nowMs >= p.resignRetryAtMs {
 			b.resignOffline(nowMs, p)
 		}
 	}
@@ -455,21 +406,9 @@ func (b *Broker) updateLeaderHW(p *partition) {
 	if !p.isLeader() {
 		return
 	}
-	hw := b.ownReplicatedEnd(p)
-	isr := p.maximalISR()
-	for _, f := range p.followers {
-		if !metadataContains(isr, f.id) {
-			continue
-		}
-		if bugs.HighWatermarkIgnoresFollowers { // deliberate bug (core/bugs): count only the leader
-			continue
-		}
-		if f.fetchOffset < 0 {
-			return // not heard from since this leadership began
-		}
-		hw = min(hw, f.fetchOffset)
+	if hw, ok := p.lead.HighWatermark(b.ownReplicatedEnd(p), p.isr); ok {
+		b.raiseHW(p, hw)
 	}
-	b.raiseHW(p, hw)
 }
 
 // raiseHW moves p's high watermark forward; the produce waiters and long
@@ -554,9 +493,9 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 	// its progress (sim seed 512416381: a parked fetch at 77, woken after
 	// the follower had truncated and fetched at 69, re-recorded 77 and had
 	// it admitted to the ISR).
-	stale := seq < f.fetchSeq
+	stale := seq < f.FetchSeq
 	if !stale {
-		f.fetchSeq = seq
+		f.FetchSeq = seq
 	}
 	sp.LogStartOffset = p.log.LogStartOffset()
 	leo := p.log.LogEndOffset()
@@ -575,7 +514,7 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 			// trimmer).
 			epoch, end = rp.LastFetchedEpoch, p.log.EarliestEpochStart()
 		}
-		if epoch < rp.LastFetchedEpoch || end < rp.FetchOffset {
+		if replication.Diverges(epoch, end, rp.LastFetchedEpoch, rp.FetchOffset) {
 			// Where the follower's log stops matching is unknown until it
 			// truncates and fetches again: an earlier, larger report must
 			// not keep counting for the high watermark or an ISR expansion
@@ -584,7 +523,7 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 			// (seed 59: a follower whose batch at 372 carried an epoch the
 			// leader never had reported 373, which end also was).
 			if !stale {
-				f.fetchOffset = -1
+				f.FetchOffset = -1
 			}
 			sp.DivergingEpoch.Epoch = epoch
 			sp.DivergingEpoch.EndOffset = end
@@ -595,31 +534,21 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 	}
 	if rp.FetchOffset > leo || rp.FetchOffset < p.log.LogStartOffset() {
 		if !stale {
-			f.fetchOffset = -1 // its position is unknown until a fetch in range
+			f.FetchOffset = -1 // its position is unknown until a fetch in range
 		}
 		sp.HighWatermark = p.log.HighWatermark()
 		return kerrOffsetOutOfRange, 0, false
 	}
 	if !stale {
-		// Kafka's rule: a follower is caught up when it fetched everything
-		// the leader had at this fetch, or at its previous fetch.
-		if rp.FetchOffset >= leo {
-			f.lastCaughtUpMs = nowMs
-		} else if rp.FetchOffset >= f.lastFetchLeaderLEO && f.lastFetchMs > f.lastCaughtUpMs {
-			f.lastCaughtUpMs = f.lastFetchMs
-		}
-		f.lastFetchMs, f.lastFetchLeaderLEO = nowMs, leo
-		// The latest report, not the largest: a follower that lost data (a
-		// power loss without sync writes) must not keep counting for it.
-		// The high watermark itself never goes back.
-		f.fetchOffset = rp.FetchOffset
-		f.logStart = rp.LogStartOffset
+		// The high watermark never goes back, even when the follower's
+		// report does.
+		f.RecordFetch(nowMs, rp.FetchOffset, rp.LogStartOffset, leo)
 		b.updateLeaderHW(p)
 		b.maybeExpandISR(nowMs, p, f)
 	}
 	hw := p.log.HighWatermark()
 	sp.HighWatermark, sp.LastStableOffset = hw, hw
-	news = min(hw, rp.FetchOffset) > f.hwSent || sp.LogStartOffset > f.startSent
+	news = f.HasNews(hw, rp.FetchOffset, sp.LogStartOffset)
 	limit := min(int(rp.PartitionMaxBytes), budget)
 	if (limit <= 0 && !first) || rp.FetchOffset == leo {
 		return kerrNone, 0, news
@@ -629,14 +558,7 @@ func (b *Broker) replicaFetchPartition(nowMs int64, seq uint64, replicaID int32,
 }
 
 // follower returns the leader's view of follower id, or nil.
-func (p *partition) follower(id int32) *followerState {
-	for _, f := range p.followers {
-		if f.id == id {
-			return f
-		}
-	}
-	return nil
-}
+func (p *partition) follower(id int32) *replication.Follower { return p.lead.Follower(id) }
 
 // noteReplicaAnswer records, before a fetch answer leaves for follower
 // r.ReplicaID, the high watermark and log start it tells the follower of
@@ -667,49 +589,25 @@ func (b *Broker) noteReplicaAnswer(r *kmsg.FetchRequest, resp *kmsg.FetchRespons
 				continue
 			}
 			if f := p.follower(r.ReplicaID); f != nil {
-				f.hwSent = max(f.hwSent, min(sp.HighWatermark, r.Topics[i].Partitions[j].FetchOffset))
-				f.startSent = max(f.startSent, sp.LogStartOffset)
+				f.NoteAnswer(sp.HighWatermark, r.Topics[i].Partitions[j].FetchOffset, sp.LogStartOffset)
 			}
 		}
 	}
 }
 
-// maybeExpandISR proposes adding a follower that caught up to the high
-// watermark within the current leader epoch.
-func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
-	if p.isrInFlight || p.proposedISR != nil || nowMs < p.isrRetryAtMs || metadataContains(p.isr, f.id) {
+// maybeExpandISR proposes adding a follower that may join the ISR
+// (replication.Leader.MayAdmit) and whose broker is unfenced.
+func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *replication.Follower) {
+	if !p.lead.MayAdmit(nowMs, p.isr, f, p.log.HighWatermark(), p.log.LogStartOffset()) {
 		return
 	}
-	if f.fetchOffset < p.log.HighWatermark() {
-		return
-	}
-	// Kafka's second condition: a new leader's high watermark may lag its
-	// epoch start (records of the previous epoch, committed there, that
-	// no follower has confirmed here yet), so reaching the high watermark
-	// alone does not prove the follower holds them.
-	if f.fetchOffset < p.epochStartOffset && !bugs.ISRAdmitEarly { // deliberate bug (core/bugs): drop the epoch-start rule
-		return
-	}
-	// A follower whose log still starts below the leader's has not yet
-	// had a fetch answer naming the leader's start (a DeleteRecords
-	// acknowledged while it was fenced, so it was not waited for); it
-	// moves there at its next answer and reports it at its next fetch.
-	// Admitted before, it could lead with records that DeleteRecords
-	// removed (sim seed 689150508: fenced during the DeleteRecords, it
-	// rejoined on a fetch whose long poll the leader's crash cut short,
-	// and led from start 60 after a DeleteRecords acknowledged with 62).
-	// Kafka admits it (no such rule); Chronik promises more: an
-	// acknowledged DeleteRecords holds for every later leader.
-	if f.logStart < p.log.LogStartOffset() {
-		return
-	}
-	if reg := b.image.Broker(f.id); reg == nil || reg.Fenced {
+	if reg := b.image.Broker(f.ID); reg == nil || reg.Fenced {
 		return // the controller would refuse it
 	}
-	isr := append(append([]int32(nil), p.isr...), f.id)
+	isr := append(append([]int32(nil), p.isr...), f.ID)
 	sort.Slice(isr, func(i, j int) bool { return isr[i] < isr[j] })
-	b.env.Logger.Info("expanding ISR", "partition", p.dir, "follower", f.id, "isr", isr, "fetch_offset", f.fetchOffset, "high_watermark", p.log.HighWatermark())
-	p.proposedISR = isr
+	b.env.Logger.Info("expanding ISR", "partition", p.dir, "follower", f.ID, "isr", isr, "fetch_offset", f.FetchOffset, "high_watermark", p.log.HighWatermark())
+	p.lead.ProposedISR = isr
 	b.alterISR(nowMs, p, isr)
 }
 
@@ -719,24 +617,16 @@ func (b *Broker) maybeExpandISR(nowMs int64, p *partition, f *followerState) {
 func (b *Broker) shrinkISRs(nowMs int64) {
 	leading, _ := b.roleLists()
 	for _, p := range leading {
-		if !p.isLeader() || p.isrInFlight || nowMs < p.isrRetryAtMs {
+		if !p.isLeader() || p.lead.ISRInFlight || nowMs < p.lead.ISRRetryAtMs {
 			continue // (a role may change during the pass, through alterISR)
 		}
-		if p.proposedISR != nil {
+		if p.lead.ProposedISR != nil {
 			// An expansion whose outcome is unknown: ask again until an
 			// answer or the image settles it (see alterISR).
-			b.alterISR(nowMs, p, p.proposedISR)
+			b.alterISR(nowMs, p, p.lead.ProposedISR)
 			continue
 		}
-		var out []int32
-		for _, f := range p.followers {
-			if bugs.ISRNeverShrinks { // deliberate bug (core/bugs): no lag check
-				break
-			}
-			if metadataContains(p.isr, f.id) && nowMs-f.lastCaughtUpMs > b.cfg.ReplicaLagTimeMaxMs {
-				out = append(out, f.id)
-			}
-		}
+		out := p.lead.Lagging(nowMs, p.isr, b.cfg.ReplicaLagTimeMaxMs)
 		if len(out) == 0 {
 			continue
 		}
@@ -754,7 +644,7 @@ func (b *Broker) shrinkISRs(nowMs int64) {
 // alterISR sends an ISR change to the controller. The leader learns the
 // outcome from the image; the answer only ends the in-flight state.
 func (b *Broker) alterISR(nowMs int64, p *partition, isr []int32) {
-	p.isrInFlight = true
+	p.lead.ISRInFlight = true
 	req := kmsg.NewPtrAlterPartitionRequest()
 	req.Version = 1
 	req.BrokerID = b.cfg.NodeID
@@ -781,10 +671,10 @@ func (b *Broker) alterISR(nowMs int64, p *partition, isr []int32) {
 	// shrinkISRs asks again meanwhile.
 	failed := func(nowMs int64, definite bool) {
 		if p.leaderEpoch == epoch && p.partitionEpoch == partitionEpoch {
-			p.isrInFlight = false
-			p.isrRetryAtMs = nowMs + b.cfg.ReplicaFetchBackoffMs
+			p.lead.ISRInFlight = false
+			p.lead.ISRRetryAtMs = nowMs + b.cfg.ReplicaFetchBackoffMs
 			if definite {
-				p.proposedISR = nil
+				p.lead.ProposedISR = nil
 				b.updateLeaderHW(p)
 			}
 		}
@@ -1106,17 +996,8 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 		return // the log changed since the fetch was sent
 	}
 	if sp.DivergingEpoch.EndOffset >= 0 {
-		target := sp.DivergingEpoch.EndOffset
-		if _, ownEnd, ok := p.log.EndOffsetForEpoch(sp.DivergingEpoch.Epoch); !ok {
-			// Every batch here is of a later epoch than the leader's
-			// diverging one: none of them is the leader's (sim stress seed
-			// 168: a follower whose log began with an epoch the leader
-			// never had truncated to the leader's end, past its own, and
-			// fetched the same divergence forever).
-			target = p.log.LogStartOffset()
-		} else if ownEnd < target {
-			target = ownEnd
-		}
+		_, ownEnd, ok := p.log.EndOffsetForEpoch(sp.DivergingEpoch.Epoch)
+		target := replication.TruncationTarget(sp.DivergingEpoch.EndOffset, ownEnd, ok, p.log.LogStartOffset())
 		b.env.Logger.Info("truncating divergent suffix", "partition", p.dir, "from", p.log.LogEndOffset(), "to", target,
 			"leader_epoch", sp.DivergingEpoch.Epoch)
 		truncate := p.log.TruncateTo

@@ -473,8 +473,8 @@ func TestClusterReopenedLeaderKeepsExpansionInFlight(t *testing.T) {
 	// Its return: the leader's expansion is proposed and its outcome
 	// unknown (as after a timed-out AlterPartition); the joiner is still
 	// cut off, so it fetches nothing.
-	p.proposedISR = append(append([]int32(nil), p.isr...), joiner)
-	p.isrRetryAtMs = 1 << 62 // not asked again: the outcome stays unknown
+	p.lead.ProposedISR = append(append([]int32(nil), p.isr...), joiner)
+	p.lead.ISRRetryAtMs = 1 << 62 // not asked again: the outcome stays unknown
 	epoch := p.leaderEpoch
 	// From here on the quorum commits nothing (every proposal fails), so
 	// the resignation the copy asks for when it goes offline fails and it
@@ -501,8 +501,8 @@ func TestClusterReopenedLeaderKeepsExpansionInFlight(t *testing.T) {
 		if !p.isLeader() || p.leaderEpoch != epoch {
 			continue
 		}
-		for _, f := range p.followers {
-			judged = judged || (f.id != joiner && f.fetchOffset > 2)
+		for _, f := range p.lead.Followers {
+			judged = judged || (f.ID != joiner && f.FetchOffset > 2)
 		}
 		if got := p.log.HighWatermark(); got > 2 {
 			t.Fatalf("high watermark %d covers the new record without the joiner %d, a possible ISR member", got, joiner)

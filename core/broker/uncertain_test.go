@@ -43,8 +43,8 @@ func TestClusterOfflineFollowerAsksAgainToLeaveISR(t *testing.T) {
 	at := p.resignRetryAtMs
 	until = c.nowMs + 3000
 	c.runUntil("three more seconds", func() bool { return c.nowMs >= until })
-	if p.resignRetryAtMs != at || p.isrInFlight {
-		t.Fatalf("still asking out of the ISR: next ask at %d (was %d), in flight %v", p.resignRetryAtMs, at, p.isrInFlight)
+	if p.resignRetryAtMs != at || p.lead.ISRInFlight {
+		t.Fatalf("still asking out of the ISR: next ask at %d (was %d), in flight %v", p.resignRetryAtMs, at, p.lead.ISRInFlight)
 	}
 }
 
