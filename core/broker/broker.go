@@ -132,11 +132,8 @@ type Broker struct {
 	// topicOrder caches the open topics sorted by name; nil when stale.
 	topicOrder []*topicState
 	// fetchesInFlight counts replica fetches in flight per leader: one at
-	// most (runFetchers), an entry per leader with a fetch in flight, in
-	// the order they were first sent; so it holds at most one entry per
-	// broker, and a slice searched from the front costs less than a map
-	// for runFetchers, which looks every followed partition's leader up.
-	fetchesInFlight []leaderFetches
+	// most (runFetchers).
+	fetchesInFlight replication.FetchesInFlight
 	// replicaFetchRound counts replica fetches sent; it rotates their
 	// partition order (sendReplicaFetch).
 	replicaFetchRound uint64
@@ -272,16 +269,9 @@ type partition struct {
 	resignListed bool
 	// resignCand says p is on Broker.resignCands.
 	resignCand bool
-	// Follower state: a fetch in flight, or a pause after a failed one.
-	fetchInFlight       bool
-	fetchBackoffUntilMs int64
-	// fetchAnsweredMs is when the last fetch of this partition was
-	// answered: the next fetch to its leader waits for the records it
-	// brought to sync for at most a long poll from then (runFetchers).
-	fetchAnsweredMs int64
-	// fetchGeneration grows with every role change, so the answer to a
-	// fetch sent under an older role cannot clear a newer fetch's flag.
-	fetchGeneration uint64
+	// fetch is the follower's fetch state (core/replication): a fetch in
+	// flight, a pause after a failed one, when the last was answered.
+	fetch replication.Fetching
 
 	syncing bool // a sync job is in flight
 	// lastAppendEnd is the end offset of the latest append, which a produce

@@ -376,15 +376,7 @@ func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 		return next
 	}
 	for _, p := range following {
-		if !p.fetchInFlight && p.fetchBackoffUntilMs > nowMs {
-			next = min(next, p.fetchBackoffUntilMs)
-		}
-		// The end of a wait for this partition's sync (runFetchers).
-		if !p.fetchInFlight && b.unsynced(p) {
-			if end := b.fetchSyncWaitEndMs(p); end > nowMs {
-				next = min(next, end)
-			}
-		}
+		next = p.fetch.NextWakeMs(nowMs, next, b.unsynced(p), int64(b.cfg.ReplicaFetchWaitMaxMs))
 	}
 	for _, p := range b.resigning {
 		if !p.lead.ISRInFlight && p.resignRetryAtMs > nowMs && b.mustLeaveISR(p) {

@@ -52,12 +52,12 @@ func TestClusterOneReplicaFetchPerLeader(t *testing.T) {
 				return
 			}
 			followed[p.leaderID]++
-			if !p.fetchInFlight {
+			if !p.fetch.InFlight {
 				t.Errorf("node %d: %s (leader %d) is in no fetch", n.id, p.dir, p.leaderID)
 			}
 		})
 		for _, leader := range sortedKeys(followed) {
-			if got := n.b.fetchesTo(leader); got != 1 {
+			if got := n.b.fetchesInFlight.To(leader); got != 1 {
 				t.Errorf("node %d: %d fetches in flight to leader %d for %d partitions; want 1", n.id, got, leader, followed[leader])
 			}
 		}

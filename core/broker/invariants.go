@@ -92,14 +92,15 @@ func (b *Broker) CheckInvariants() {
 	}
 	// The lowest offending leader is reported, as a sorted walk would.
 	worst := -1
-	for i, f := range b.fetchesInFlight {
-		if f.n != 1 && (worst < 0 || f.leader < b.fetchesInFlight[worst].leader) {
+	inFlight := b.fetchesInFlight.All()
+	for i, f := range inFlight {
+		if f.N != 1 && (worst < 0 || f.Leader < inFlight[worst].Leader) {
 			worst = i
 		}
 	}
 	if worst >= 0 {
-		f := b.fetchesInFlight[worst]
-		panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (one at most)", f.n, f.leader))
+		f := inFlight[worst]
+		panic(fmt.Sprintf("broker invariant: %d replica fetches in flight to leader %d (one at most)", f.N, f.Leader))
 	}
 	if len(b.staged) != 0 {
 		panic(fmt.Sprintf("broker invariant: %d metadata records staged outside a request", len(b.staged)))

@@ -142,11 +142,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 			b.failProduceWaiters(p, kerrNotLeaderOrFollower)
 		}
 		b.setRole(p, want)
-		p.fetchBackoffUntilMs = 0
-		// A fetch in flight to the previous leader may never be answered
-		// (that leader may be dead); its answer is ignored by its epoch.
-		p.fetchInFlight = false
-		p.fetchGeneration++
+		p.fetch.NewRole()
 		p.lead.Followers = nil
 		p.lead.ISRInFlight = false
 		// An expansion whose outcome is unknown outlives a role change
@@ -758,7 +754,7 @@ func (b *Broker) runFetchers(nowMs int64) {
 	}()
 	_, following := b.roleLists()
 	for _, p := range following {
-		if p.role != roleFollower || p.log == nil || p.fetchInFlight || nowMs < p.fetchBackoffUntilMs || b.fetchesTo(p.leaderID) > 0 {
+		if p.role != roleFollower || p.log == nil || !p.fetch.Ready(nowMs) || b.fetchesInFlight.To(p.leaderID) > 0 {
 			continue
 		}
 		gi := 0
@@ -777,7 +773,7 @@ func (b *Broker) runFetchers(nowMs int64) {
 		}
 		g := &groups[gi]
 		if b.unsynced(p) {
-			g.hold = g.hold || nowMs < b.fetchSyncWaitEndMs(p)
+			g.hold = g.hold || nowMs < p.fetch.SyncWaitEndMs(int64(b.cfg.ReplicaFetchWaitMaxMs))
 			continue
 		}
 		g.ready = append(g.ready, p)
@@ -800,12 +796,6 @@ type leaderParts struct {
 // writes, it holds records not yet durable.
 func (b *Broker) unsynced(p *partition) bool {
 	return b.cfg.SyncWrites && p.log != nil && (p.syncing || p.log.DurableEndOffset() < p.log.LogEndOffset())
-}
-
-// fetchSyncWaitEndMs is until when the next fetch to p's leader waits for
-// p's fetched records to sync (runFetchers).
-func (b *Broker) fetchSyncWaitEndMs(p *partition) int64 {
-	return p.fetchAnsweredMs + int64(b.cfg.ReplicaFetchWaitMaxMs)
 }
 
 // fetchTarget remembers what one partition of a replica fetch asked for.
@@ -890,44 +880,14 @@ func (b *Broker) sendReplicaFetch(nowMs int64, leader int32, parts []*partition)
 		rp.LogStartOffset = p.log.LogStartOffset()
 		rp.PartitionMaxBytes = b.cfg.ReplicaFetchMaxBytes
 		req.Topics[ti].Partitions = append(req.Topics[ti].Partitions, rp)
-		p.fetchInFlight = true
-		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset, generation: p.fetchGeneration})
+		p.fetch.InFlight = true
+		targets = append(targets, fetchTarget{p: p, epoch: p.leaderEpoch, offset: rp.FetchOffset, generation: p.fetch.Generation})
 	}
-	b.addFetchesTo(leader, 1)
+	b.fetchesInFlight.Add(leader, 1)
 	b.sendPeer(nowMs, leader, req, func(nowMs int64, resp kmsg.Response, err error) {
-		b.addFetchesTo(leader, -1)
+		b.fetchesInFlight.Add(leader, -1)
 		b.handleReplicaFetchResponse(nowMs, targets, resp, err)
 	})
-}
-
-// leaderFetches counts the replica fetches in flight to one leader.
-type leaderFetches struct {
-	leader int32
-	n      int
-}
-
-// fetchesTo is how many replica fetches are in flight to leader.
-func (b *Broker) fetchesTo(leader int32) int {
-	for _, f := range b.fetchesInFlight {
-		if f.leader == leader {
-			return f.n
-		}
-	}
-	return 0
-}
-
-// addFetchesTo adds d to the fetches in flight to leader; an entry that
-// reaches zero is dropped.
-func (b *Broker) addFetchesTo(leader int32, d int) {
-	for i := range b.fetchesInFlight {
-		if f := &b.fetchesInFlight[i]; f.leader == leader {
-			if f.n += d; f.n == 0 {
-				b.fetchesInFlight = slices.Delete(b.fetchesInFlight, i, i+1)
-			}
-			return
-		}
-	}
-	b.fetchesInFlight = append(b.fetchesInFlight, leaderFetches{leader: leader, n: d})
 }
 
 func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, resp kmsg.Response, err error) {
@@ -940,25 +900,23 @@ func (b *Broker) handleReplicaFetchResponse(nowMs int64, targets []fetchTarget, 
 	}
 	for _, t := range targets {
 		p := t.p
-		if p.fetchGeneration != t.generation {
+		if !p.fetch.Answered(nowMs, t.generation) {
 			continue // the partition moved on; a newer fetch may be in flight
 		}
-		p.fetchInFlight = false
-		p.fetchAnsweredMs = nowMs
 		if p.deleted || p.role != roleFollower || p.leaderEpoch != t.epoch || p.log == nil {
 			continue
 		}
 		if err != nil {
 			if bugs.FollowerFetchStuck { // deliberate bug (core/bugs): never fetch again until the leader changes
-				p.fetchInFlight = true
+				p.fetch.InFlight = true
 				continue
 			}
-			p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs
+			p.fetch.Backoff(nowMs, b.cfg.ReplicaFetchBackoffMs)
 			continue
 		}
 		sp := findFetchPartition(fr, p.topic.meta.Name, p.index)
 		if sp == nil {
-			p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs
+			p.fetch.Backoff(nowMs, b.cfg.ReplicaFetchBackoffMs)
 			continue
 		}
 		b.applyReplicaFetch(nowMs, p, t, sp)
@@ -989,7 +947,7 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 			}
 			b.env.Logger.Warn("replica fetch out of range", "partition", p.dir, "offset", t.offset, "leader_log_start", sp.LogStartOffset)
 		}
-		p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs
+		p.fetch.Backoff(nowMs, b.cfg.ReplicaFetchBackoffMs)
 		return
 	}
 	if p.log.LogEndOffset() != t.offset {
@@ -1038,7 +996,7 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 				b.takeOffline(p, err)
 				return
 			}
-			p.fetchBackoffUntilMs = nowMs + b.cfg.ReplicaFetchBackoffMs
+			p.fetch.Backoff(nowMs, b.cfg.ReplicaFetchBackoffMs)
 			return
 		}
 	}

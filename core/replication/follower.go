@@ -35,3 +35,110 @@ func TruncationTarget(leaderEnd, ownEnd int64, ownHasEpoch bool, logStart int64)
 	}
 	return min(leaderEnd, ownEnd)
 }
+
+// Fetching is a follower's fetch state of one partition.
+type Fetching struct {
+	// InFlight says a fetch carrying the partition was sent and not
+	// answered.
+	InFlight bool
+	// BackoffUntilMs is the end of the pause after a failed fetch.
+	BackoffUntilMs int64
+	// AnsweredMs is when the last fetch of the partition was answered:
+	// the next fetch to its leader waits for the records it brought to
+	// sync for at most a long poll from then.
+	AnsweredMs int64
+	// Generation grows with every role change, so the answer to a fetch
+	// sent under an older role cannot clear a newer fetch's flag.
+	Generation uint64
+}
+
+// NewRole forgets the fetch of the previous role: one in flight to the
+// previous leader may never be answered (that leader may be dead), and
+// its answer is ignored by its generation.
+func (f *Fetching) NewRole() {
+	f.BackoffUntilMs = 0
+	f.InFlight = false
+	f.Generation++
+}
+
+// Ready reports whether the partition may join a fetch now.
+func (f *Fetching) Ready(nowMs int64) bool { return !f.InFlight && nowMs >= f.BackoffUntilMs }
+
+// Answered ends the fetch of generation gen; false if the partition moved
+// on since (a newer fetch may be in flight).
+func (f *Fetching) Answered(nowMs int64, gen uint64) bool {
+	if gen != f.Generation {
+		return false
+	}
+	f.InFlight = false
+	f.AnsweredMs = nowMs
+	return true
+}
+
+// Backoff pauses the partition's fetching for backoffMs after a failure.
+func (f *Fetching) Backoff(nowMs, backoffMs int64) { f.BackoffUntilMs = nowMs + backoffMs }
+
+// SyncWaitEndMs is until when the next fetch to the leader waits for the
+// partition's fetched records to sync: a long poll (waitMaxMs) from the
+// answer that brought them, so that one slow fsync does not stop the
+// other partitions.
+func (f *Fetching) SyncWaitEndMs(waitMaxMs int64) int64 { return f.AnsweredMs + waitMaxMs }
+
+// NextWakeMs lowers next to the partition's fetch timers: the end of a
+// backoff, or of a wait for its sync (unsynced: it holds fetched records
+// not yet durable).
+func (f *Fetching) NextWakeMs(nowMs, next int64, unsynced bool, waitMaxMs int64) int64 {
+	if f.InFlight {
+		return next
+	}
+	if f.BackoffUntilMs > nowMs {
+		next = min(next, f.BackoffUntilMs)
+	}
+	if unsynced {
+		if end := f.SyncWaitEndMs(waitMaxMs); end > nowMs {
+			next = min(next, end)
+		}
+	}
+	return next
+}
+
+// LeaderFetches is the count of replica fetches in flight to one leader.
+type LeaderFetches struct {
+	Leader int32
+	N      int
+}
+
+// FetchesInFlight counts a follower broker's replica fetches in flight
+// per leader: one at most (a follower sends one fetch per leader at a
+// time), an entry per leader with a fetch in flight, in the order they
+// were first sent; so it holds at most one entry per broker, and a slice
+// searched from the front costs less than a map for the fetcher, which
+// looks every followed partition's leader up.
+type FetchesInFlight struct{ list []LeaderFetches }
+
+// To is how many replica fetches are in flight to leader.
+func (c *FetchesInFlight) To(leader int32) int {
+	for _, f := range c.list {
+		if f.Leader == leader {
+			return f.N
+		}
+	}
+	return 0
+}
+
+// Add adds d to the fetches in flight to leader; an entry that reaches
+// zero is dropped.
+func (c *FetchesInFlight) Add(leader int32, d int) {
+	for i := range c.list {
+		if f := &c.list[i]; f.Leader == leader {
+			if f.N += d; f.N == 0 {
+				c.list = append(c.list[:i], c.list[i+1:]...)
+			}
+			return
+		}
+	}
+	c.list = append(c.list, LeaderFetches{Leader: leader, N: d})
+}
+
+// All lists the counts, in the order the leaders were first sent to.
+func (c *FetchesInFlight) All() []LeaderFetches { return c.list }

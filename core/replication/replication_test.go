@@ -167,3 +167,45 @@ func TestBeginResets(t *testing.T) {
 		t.Fatalf("after Begin: %+v", l)
 	}
 }
+
+// TestFetchingGenerations: an answer to a fetch sent before a role
+// change does not end the newer role's fetch; a failure pauses fetching.
+func TestFetchingGenerations(t *testing.T) {
+	var f Fetching
+	f.InFlight = true
+	gen := f.Generation
+	f.NewRole()
+	if !f.Ready(0) {
+		t.Fatal("not ready after a new role")
+	}
+	f.InFlight = true
+	if f.Answered(10, gen) || !f.InFlight {
+		t.Fatal("an old role's answer ended the new fetch")
+	}
+	if !f.Answered(20, f.Generation) || f.InFlight || f.AnsweredMs != 20 {
+		t.Fatalf("answer not recorded: %+v", f)
+	}
+	f.Backoff(20, 100)
+	if f.Ready(119) || !f.Ready(120) {
+		t.Fatal("backoff not kept to its end")
+	}
+	if wake := f.NextWakeMs(20, 1<<62, false, 500); wake != 120 {
+		t.Fatalf("wake %d, want the backoff's end 120", wake)
+	}
+	if wake := f.NextWakeMs(200, 1<<62, true, 500); wake != 520 {
+		t.Fatalf("wake %d, want the sync wait's end 520", wake)
+	}
+}
+
+func TestFetchesInFlight(t *testing.T) {
+	var c FetchesInFlight
+	c.Add(3, 1)
+	c.Add(2, 1)
+	if c.To(3) != 1 || c.To(2) != 1 || c.To(1) != 0 {
+		t.Fatalf("counts %v", c.All())
+	}
+	c.Add(3, -1)
+	if got := c.All(); len(got) != 1 || got[0].Leader != 2 {
+		t.Fatalf("after the answer: %v, want only leader 2", got)
+	}
+}
