@@ -35,14 +35,7 @@ func (c *Controller) BrokerHeartbeat(nowMs int64, r *kmsg.BrokerHeartbeatRequest
 			c.proposeFence(nowMs, reg)
 		}
 	case reg.Fenced && !r.WantFence && c.unfencing[reg.ID] != reg.Incarnation:
-		id, inc := reg.ID, reg.Incarnation
-		c.unfencing[id] = inc
-		c.host.Propose(nowMs, []metadata.Record{{UnfenceBroker: &metadata.UnfenceBroker{ID: id, Incarnation: inc}}},
-			func(int64, []metadata.Result, int16) {
-				if c.unfencing[id] == inc {
-					delete(c.unfencing, id)
-				}
-			})
+		c.proposeMarked(nowMs, false, reg, metadata.Record{UnfenceBroker: &metadata.UnfenceBroker{ID: reg.ID, Incarnation: reg.Incarnation}})
 	}
 	reply(resp)
 }

@@ -122,14 +122,27 @@ func (c *Controller) NextWakeMs(next int64) int64 {
 }
 
 func (c *Controller) proposeFence(nowMs int64, reg *metadata.Broker) {
+	c.proposeMarked(nowMs, true, reg, metadata.Record{FenceBroker: &metadata.FenceBroker{ID: reg.ID, Incarnation: reg.Incarnation}})
+}
+
+// proposeMarked proposes rec about reg's incarnation, marked in fencing
+// (fence) or unfencing until its outcome is known, so that heartbeats and
+// ticks meanwhile do not propose it again. The mark is looked up when the
+// outcome arrives: a new term (SetActive) has marks of its own.
+func (c *Controller) proposeMarked(nowMs int64, fence bool, reg *metadata.Broker, rec metadata.Record) {
+	marks := func() map[int32]uint64 {
+		if fence {
+			return c.fencing
+		}
+		return c.unfencing
+	}
 	id, inc := reg.ID, reg.Incarnation
-	c.fencing[id] = inc
-	c.host.Propose(nowMs, []metadata.Record{{FenceBroker: &metadata.FenceBroker{ID: id, Incarnation: inc}}},
-		func(int64, []metadata.Result, int16) {
-			if c.fencing[id] == inc {
-				delete(c.fencing, id)
-			}
-		})
+	marks()[id] = inc
+	c.host.Propose(nowMs, []metadata.Record{rec}, func(int64, []metadata.Result, int16) {
+		if m := marks(); m[id] == inc {
+			delete(m, id)
+		}
+	})
 }
 
 // ErrorCode maps a metadata record the image refused to a Kafka error
