@@ -106,29 +106,113 @@ type ReadResult struct {
 // durable by a single Run. The event loop gets it from StartSync, hands it
 // to the environment, which calls Run (possibly on another goroutine) and
 // then reports the result back on the loop through FinishSync.
+//
+// Run takes its durable steps in a fixed order (SyncSteps): the
+// leader-epoch checkpoint, when the epoch cache changed since the last
+// job; then the fsyncs of the segment and index files; then the synced-end
+// slot. Each step is durable before the next starts, so a power loss
+// between two steps leaves a prefix of them on disk (DESIGN.md, "Durability
+// rules", says why every such prefix recovers correctly).
 type SyncJob struct {
 	UpTo  int64 // log end offset covered by this job
 	files []disk.File
+	// epochs is the leader-epoch checkpoint the job writes before its
+	// fsyncs (StepEpochCheckpoint), a copy of the cache taken by
+	// StartSync; epochsPath is empty when the cache did not change since
+	// the last job took one.
+	epochs     epochCache
+	epochsPath string
+	d          disk.Disk
 	// slot is the synced end written after the fsyncs
 	// (OpenBounds.TrackSyncedEnd); its file is nil when there is none.
 	slot slotWrite
 }
 
+// SyncStep is one durable step of SyncJob.Run.
+type SyncStep uint8
+
+// The steps of SyncJob.Run, in the order Run takes them.
+const (
+	// StepEpochCheckpoint writes the leader-epoch checkpoint atomically
+	// (disk.WriteFileAtomic): before the data, so that no synced batch
+	// carries an epoch the checkpoint lacks.
+	StepEpochCheckpoint SyncStep = iota
+	// StepData fsyncs the segment and index files, sealed ones first.
+	StepData
+	// StepSyncedEnd writes and fsyncs the synced-end slot
+	// (OpenBounds.TrackSyncedEnd): after the data it vouches for.
+	StepSyncedEnd
+)
+
+// String names the step (coverage and traces).
+func (s SyncStep) String() string {
+	switch s {
+	case StepEpochCheckpoint:
+		return "epoch-checkpoint"
+	case StepData:
+		return "data"
+	case StepSyncedEnd:
+		return "synced-end"
+	}
+	return fmt.Sprintf("step-%d", uint8(s))
+}
+
 // Files is the number of files the job will fsync (for metrics and tests).
 func (j *SyncJob) Files() int { return len(j.files) }
 
-// Run fsyncs the files the job covers and then, for a log that tracks its
-// synced end (OpenBounds.TrackSyncedEnd), writes and syncs UpTo into the
-// synced-end file: only after the data it vouches for is durable. It
-// touches nothing else of the Log and is the only method that may run off
-// the event loop.
+// SyncSteps lists the steps Run takes, in order: StepData always, the
+// others when the job has them. The simulator runs a prefix of them
+// (RunStep) to cut power between two.
+func (j *SyncJob) SyncSteps() []SyncStep {
+	steps := make([]SyncStep, 0, 3)
+	if j.epochsPath != "" {
+		steps = append(steps, StepEpochCheckpoint)
+	}
+	steps = append(steps, StepData)
+	if j.slot.file != nil {
+		steps = append(steps, StepSyncedEnd)
+	}
+	return steps
+}
+
+// Run takes every step of the job in order (SyncSteps), stopping at the
+// first failure. It touches nothing of the Log and is the only method
+// that may run off the event loop.
 func (j *SyncJob) Run() error {
-	for _, f := range j.files {
-		if err := f.Sync(); err != nil {
+	if j.epochsPath != "" {
+		if err := j.RunStep(StepEpochCheckpoint); err != nil {
 			return err
 		}
 	}
-	return j.slot.run()
+	if err := j.RunStep(StepData); err != nil {
+		return err
+	}
+	return j.RunStep(StepSyncedEnd)
+}
+
+// RunStep takes one step of Run. Run is RunStep over SyncSteps in order;
+// a caller that runs steps itself must keep that order and report the
+// first failure (or nil after the last step) to FinishSync. A step the
+// job does not have does nothing.
+func (j *SyncJob) RunStep(s SyncStep) error {
+	switch s {
+	case StepEpochCheckpoint:
+		if j.epochsPath == "" {
+			return nil
+		}
+		if err := j.d.WriteFileAtomic(j.epochsPath, encodeEpochCheckpoint(&j.epochs)); err != nil {
+			return fmt.Errorf("write leader-epoch checkpoint: %w", err)
+		}
+	case StepData:
+		for _, f := range j.files {
+			if err := f.Sync(); err != nil {
+				return err
+			}
+		}
+	case StepSyncedEnd:
+		return j.slot.run()
+	}
+	return nil
 }
 
 // Open recovers the log stored under dir (creating dir when absent): it
@@ -221,6 +305,11 @@ type Log struct {
 
 	epochs    epochCache
 	producers producerTable
+	// epochsUnsynced: the leader-epoch cache changed since the
+	// checkpoint on disk was written, or a job in flight carries an older
+	// copy that may overwrite a newer one (writeEpochCheckpoint); the next
+	// StartSync hands a copy to its job (StepEpochCheckpoint).
+	epochsUnsynced bool
 
 	// pendingSync holds sealed segment and index files written since the
 	// last StartSync; the active segment's file is added by StartSync when

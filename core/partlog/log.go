@@ -214,11 +214,18 @@ func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
 	return nil
 }
 
-// writeEpochCheckpoint persists the leader-epoch cache.
+// writeEpochCheckpoint persists the leader-epoch cache now, on the event
+// loop: for the changes that must be durable before the caller goes on
+// (truncation, retention, recovery). Appends leave the write to the next
+// sync job instead (epochsUnsynced). A job in flight that carries an
+// older copy may still land after this write, so the cache then stays
+// marked for the next job, which rewrites it before any later batch can
+// be acknowledged.
 func (l *Log) writeEpochCheckpoint() error {
 	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs)); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
 	}
+	l.epochsUnsynced = l.inflight != nil && l.inflight.epochsPath != ""
 	return nil
 }
 

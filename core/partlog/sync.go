@@ -1,6 +1,10 @@
 package partlog
 
-import "github.com/chronik-streaming/chronik/core/bugs"
+import (
+	"slices"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
+)
 
 // startSync implements StartSync. The job lists sealed files first and the
 // active segment last, so that when a crash interrupts Run, whatever made
@@ -11,7 +15,7 @@ func (l *Log) startSync() (*SyncJob, bool) {
 		return nil, false
 	}
 	a := l.active()
-	if len(l.pendingSync) == 0 && !a.dirty {
+	if len(l.pendingSync) == 0 && !a.dirty && !l.epochsUnsynced {
 		return nil, false
 	}
 	// The job takes over the pending list; the log starts a new one.
@@ -21,7 +25,13 @@ func (l *Log) startSync() (*SyncJob, bool) {
 		a.dirty = false
 	}
 	l.pendingSync = nil
-	job := &SyncJob{UpTo: l.LogEndOffset(), files: files}
+	job := &SyncJob{UpTo: l.LogEndOffset(), files: files, d: l.d}
+	if l.epochsUnsynced {
+		// A copy: the loop goes on changing the cache while Run writes.
+		job.epochs = epochCache{entries: slices.Clone(l.epochs.entries)}
+		job.epochsPath = l.path(epochCheckpointFile)
+		l.epochsUnsynced = false
+	}
 	l.claimSyncedEnd(job)
 	l.inflight = job
 	l.inflightCap = job.UpTo

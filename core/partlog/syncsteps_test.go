@@ -1,0 +1,153 @@
+package partlog
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/chronik-streaming/chronik/core/disk/memdisk"
+)
+
+// epochsOnDisk decodes the leader-epoch checkpoint of the test log.
+func epochsOnDisk(t *testing.T, d *memdisk.Disk) []epochEntry {
+	t.Helper()
+	data, err := d.ReadFile(testDir + "/" + epochCheckpointFile)
+	if err != nil {
+		t.Fatalf("read leader-epoch checkpoint: %v", err)
+	}
+	c, err := decodeEpochCheckpoint(data)
+	if err != nil {
+		t.Fatalf("decode leader-epoch checkpoint: %v", err)
+	}
+	return c.entries
+}
+
+// twoEpochLog returns a log holding two synced batches of epoch 0 (offsets
+// 0-3) and one unsynced batch of epoch 1 (offsets 4-5), and the job that
+// would sync it.
+func twoEpochLog(t *testing.T, d *memdisk.Disk) (*Log, *SyncJob) {
+	t.Helper()
+	l := openLog(t, d, DefaultConfig(), 0)
+	mustAppend(t, l, batchOf(2, 50, 1000, 1), 0, 0)
+	mustAppend(t, l, batchOf(2, 50, 1000, 2), 0, 0)
+	syncNow(t, l)
+	if err := l.Checkpoint(); err != nil {
+		t.Fatalf("Checkpoint: %v", err)
+	}
+	mustAppend(t, l, batchOf(2, 50, 1000, 3), 1, 0)
+	job, ok := l.StartSync()
+	if !ok {
+		t.Fatal("no sync job for an unsynced append")
+	}
+	return l, job
+}
+
+// An append at a new leader epoch writes no file on the event loop: the
+// next sync job writes the leader-epoch checkpoint, as its first step,
+// before the fsyncs of the batches it covers; a job without an epoch
+// change has no such step.
+func TestEpochCheckpointRidesSyncJob(t *testing.T) {
+	d := memdisk.New()
+	l, job := twoEpochLog(t, d)
+	if got := epochsOnDisk(t, d); len(got) != 1 || got[0].epoch != 0 {
+		t.Fatalf("epoch checkpoint before the job ran: %v, want only epoch 0", got)
+	}
+	if got, want := job.SyncSteps(), []SyncStep{StepEpochCheckpoint, StepData}; !slices.Equal(got, want) {
+		t.Fatalf("steps %v, want %v", got, want)
+	}
+	if err := job.RunStep(StepEpochCheckpoint); err != nil {
+		t.Fatalf("epoch step: %v", err)
+	}
+	if got := epochsOnDisk(t, d); len(got) != 2 || got[1] != (epochEntry{epoch: 1, start: 4}) {
+		t.Fatalf("epoch checkpoint after the epoch step: %v, want 1@4 last", got)
+	}
+	if err := job.RunStep(StepData); err != nil {
+		t.Fatalf("data step: %v", err)
+	}
+	l.FinishSync(job, nil)
+	if l.DurableEndOffset() != 6 {
+		t.Fatalf("durable end %d, want 6", l.DurableEndOffset())
+	}
+	mustAppend(t, l, batchOf(2, 50, 1000, 4), 1, 0)
+	job, _ = l.StartSync()
+	if got, want := job.SyncSteps(), []SyncStep{StepData}; !slices.Equal(got, want) {
+		t.Fatalf("steps of a job without an epoch change %v, want %v", got, want)
+	}
+	l.FinishSync(job, job.Run())
+	checkLog(t, l)
+}
+
+// A power loss after the epoch step and before the data step: the new
+// epoch's batch was never acknowledged (the job did not finish); recovery
+// keeps the synced prefix, and the log takes appends at the new epoch.
+// Whether the batch's unsynced bytes survive or not, the log opens.
+func TestPowerLossBetweenEpochCheckpointAndData(t *testing.T) {
+	for _, keepAll := range []bool{false, true} {
+		d := memdisk.New()
+		_, job := twoEpochLog(t, d)
+		if err := job.RunStep(StepEpochCheckpoint); err != nil {
+			t.Fatalf("epoch step: %v", err)
+		}
+		var keep func(int) int
+		if keepAll {
+			keep = func(n int) int { return n - 1 }
+		}
+		l := openLog(t, d.Crash(keep), DefaultConfig(), 0)
+		wantEnd := int64(4)
+		if keepAll {
+			wantEnd = 6
+		}
+		if l.LogEndOffset() != wantEnd {
+			t.Fatalf("keep all %v: log end %d after the power loss, want %d", keepAll, l.LogEndOffset(), wantEnd)
+		}
+		mustAppend(t, l, batchOf(1, 50, 1000, 9), 1, 0)
+		syncNow(t, l)
+	}
+}
+
+// The other order: the batch of the new epoch reached the disk (a page
+// writeback, or an earlier job's fsync covering later appends) and the
+// checkpoint did not. The batch was not acknowledged, and recovery cuts
+// it: its epoch is beyond the checkpointed latest epoch, which is what
+// the bound exists to catch (a garbage epoch in a torn write).
+func TestPowerLossBetweenDataAndEpochCheckpoint(t *testing.T) {
+	d := memdisk.New()
+	_, job := twoEpochLog(t, d)
+	if err := job.RunStep(StepData); err != nil {
+		t.Fatalf("data step: %v", err)
+	}
+	l := openLog(t, d.Crash(nil), DefaultConfig(), 0)
+	if l.LogEndOffset() != 4 || l.Recovery().TruncatedAt != 4 {
+		t.Fatalf("log end %d, cut at %d: want the unacknowledged epoch-1 batch cut at 4", l.LogEndOffset(), l.Recovery().TruncatedAt)
+	}
+	if l.LatestEpoch() != 0 {
+		t.Fatalf("latest epoch %d, want 0", l.LatestEpoch())
+	}
+}
+
+// A job in flight carries a copy of the epoch cache; a truncation writes
+// a newer checkpoint on the loop meanwhile, which the job's write may
+// then overwrite. The cache stays marked, so the next job writes it
+// again: no later batch is acknowledged before the file is right.
+func TestStaleEpochCopyRewrittenByNextJob(t *testing.T) {
+	d := memdisk.New()
+	l, job := twoEpochLog(t, d)
+	if err := l.TruncateTo(4); err != nil {
+		t.Fatalf("TruncateTo: %v", err)
+	}
+	if got := epochsOnDisk(t, d); len(got) != 1 {
+		t.Fatalf("epoch checkpoint after the truncation: %v, want epoch 0 only", got)
+	}
+	l.FinishSync(job, job.Run()) // lands after the truncation's write
+	if got := epochsOnDisk(t, d); len(got) != 2 {
+		t.Fatalf("the stale copy did not land: %v (the test needs it to)", got)
+	}
+	next, ok := l.StartSync()
+	if !ok || !slices.Contains(next.SyncSteps(), StepEpochCheckpoint) {
+		t.Fatalf("next job (ok=%v) does not rewrite the epoch checkpoint", ok)
+	}
+	l.FinishSync(next, next.Run())
+	if got := epochsOnDisk(t, d); !slices.Equal(got, l.epochs.entries) {
+		t.Fatalf("epoch checkpoint %v, cache %v", got, l.epochs.entries)
+	}
+	checkLog(t, l)
+}
