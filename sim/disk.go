@@ -523,8 +523,8 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 // synced-end file (two CRC-protected slots: recovery falls back to the
 // other slot, or to the recovery point, FINDINGS.md 42). Segment
 // files are media-flip targets (see mediaFlip); metadata.json has no
-// checksum and is never flipped. Nor is the partition checkpoint of a
-// partition that was sent a DeleteRecords: it alone holds a log start
+// checksum and is never flipped. Nor are the partition checkpoint files of a
+// partition that was sent a DeleteRecords: they alone hold a log start
 // inside the first segment, and recovery without it starts at the
 // segment's base, bringing deleted records back (sim seed 2054 with the
 // trimmer; Kafka fails the log directory on an unreadable checkpoint).
@@ -532,11 +532,11 @@ func (d *simDisk) safeFlipTargets() []string {
 	var out []string
 	for _, name := range d.durableNames() {
 		base := path.Base(name)
-		if base == "partition-checkpoint" && d.w.deletedDirs()[path.Dir(name)] {
+		if partlog.IsCheckpointFile(base) && d.w.deletedDirs()[path.Dir(name)] {
 			continue
 		}
 		if strings.HasSuffix(base, ".index") || strings.HasSuffix(base, ".timeindex") ||
-			base == "partition-checkpoint" || base == "leader-epoch-checkpoint" || base == "synced-end" {
+			partlog.IsCheckpointFile(base) || base == "leader-epoch-checkpoint" || base == "synced-end" {
 			out = append(out, name)
 		}
 	}

@@ -1,14 +1,10 @@
 package sim
 
-import (
-	"slices"
-
-	"github.com/chronik-streaming/chronik/core/partlog"
-)
+import "github.com/chronik-streaming/chronik/core/partlog"
 
 // Sync jobs in steps. A partlog.SyncJob makes its writes durable in a fixed
 // order (partlog.SyncStep): the leader-epoch checkpoint, the data fsyncs,
-// the synced-end slot. The node runs a whole job at its start or at its
+// the synced-end slot, the partition checkpoint. The node runs a whole job at its start or at its
 // completion (node.go); a power loss armed for the node's next fsync
 // strikes half the time between two steps of a job that has several,
 // after running the steps before that point, so that recovery meets a
@@ -41,7 +37,7 @@ func (d *simDisk) powerLossPrefix(job *partlog.SyncJob) []partlog.SyncStep {
 // failure (the power is about to go, so the job's result is never
 // reported), and counts where the power loss lands: after a checkpoint
 // and before the data it covers, or after the data and before the
-// checkpoint that follows it (the synced end).
+// checkpoint that follows it (the synced end or the partition checkpoint).
 func (n *simNode) runPrefix(job *partlog.SyncJob, prefix []partlog.SyncStep) {
 	w := n.w
 	w.tr.str("sync-prefix")
@@ -59,7 +55,7 @@ func (n *simNode) runPrefix(job *partlog.SyncJob, prefix []partlog.SyncStep) {
 	switch {
 	case last == partlog.StepEpochCheckpoint && next == partlog.StepData:
 		w.cover("power-loss-between-checkpoint-and-data")
-	case last == partlog.StepData && slices.Contains(steps[len(prefix):], partlog.StepSyncedEnd):
+	case last == partlog.StepData && (next == partlog.StepSyncedEnd || next == partlog.StepCheckpoint):
 		w.cover("power-loss-between-data-and-checkpoint")
 	}
 }

@@ -679,7 +679,7 @@ func (b *Broker) Tick(nowMs int64) {
 	}
 	if nowMs-b.lastCheckpointMs >= b.cfg.CheckpointIntervalMs {
 		b.lastCheckpointMs = nowMs
-		b.checkpointAll()
+		b.requestCheckpoints()
 		b.keepReserve()
 	}
 	if nowMs-b.lastRetentionMs >= b.cfg.RetentionCheckIntervalMs {
@@ -775,6 +775,26 @@ func (b *Broker) orderedTopics() []*topicState {
 	return b.topicOrder
 }
 
+// requestCheckpoints is the periodic checkpoint: every log whose
+// checkpoint would change asks its next sync job to write it after its
+// fsyncs (partlog.Log.RequestCheckpoint), off the event loop, and a sync
+// starts now where none is in flight (else the next one, which Flush
+// starts after SyncDone, carries it: needsFlush).
+func (b *Broker) requestCheckpoints() {
+	b.forEachPartition(func(p *partition) {
+		if p.log == nil || !p.log.RequestCheckpoint() {
+			return
+		}
+		b.recheck(p)
+		b.startSync(p)
+		if !p.syncing {
+			b.markUnsynced(p)
+		}
+	})
+}
+
+// checkpointAll writes every log's checkpoint now, on the loop: for a
+// clean shutdown, after the last syncs.
 func (b *Broker) checkpointAll() {
 	b.recheckAll() // every log's recovery point may move
 	b.forEachPartition(func(p *partition) {
@@ -854,7 +874,7 @@ func (b *Broker) Flush() {
 
 // needsFlush is Flush's condition for starting a sync of p.
 func (p *partition) needsFlush() bool {
-	return len(p.waiters) > 0 || (p.log != nil && p.log.DurableEndOffset() < p.log.LogEndOffset())
+	return len(p.waiters) > 0 || (p.log != nil && (p.log.DurableEndOffset() < p.log.LogEndOffset() || p.log.CheckpointRequested()))
 }
 
 // markUnsynced records that p's log was written or synced, so that the

@@ -126,6 +126,11 @@ type SyncJob struct {
 	// slot is the synced end written after the fsyncs
 	// (OpenBounds.TrackSyncedEnd); its file is nil when there is none.
 	slot slotWrite
+	// ckpt is the partition checkpoint written last (StepCheckpoint),
+	// into jobCheckpointFile; ckptPath is empty when the job writes none
+	// (RequestCheckpoint).
+	ckpt     partitionCheckpoint
+	ckptPath string
 }
 
 // SyncStep is one durable step of SyncJob.Run.
@@ -142,6 +147,10 @@ const (
 	// StepSyncedEnd writes and fsyncs the synced-end slot
 	// (OpenBounds.TrackSyncedEnd): after the data it vouches for.
 	StepSyncedEnd
+	// StepCheckpoint writes the partition checkpoint atomically
+	// (RequestCheckpoint), its recovery point the job's UpTo: after the
+	// data it declares synced.
+	StepCheckpoint
 )
 
 // String names the step (coverage and traces).
@@ -153,6 +162,8 @@ func (s SyncStep) String() string {
 		return "data"
 	case StepSyncedEnd:
 		return "synced-end"
+	case StepCheckpoint:
+		return "checkpoint"
 	}
 	return fmt.Sprintf("step-%d", uint8(s))
 }
@@ -164,13 +175,16 @@ func (j *SyncJob) Files() int { return len(j.files) }
 // others when the job has them. The simulator runs a prefix of them
 // (RunStep) to cut power between two.
 func (j *SyncJob) SyncSteps() []SyncStep {
-	steps := make([]SyncStep, 0, 3)
+	steps := make([]SyncStep, 0, 4)
 	if j.epochsPath != "" {
 		steps = append(steps, StepEpochCheckpoint)
 	}
 	steps = append(steps, StepData)
 	if j.slot.file != nil {
 		steps = append(steps, StepSyncedEnd)
+	}
+	if j.ckptPath != "" {
+		steps = append(steps, StepCheckpoint)
 	}
 	return steps
 }
@@ -187,7 +201,10 @@ func (j *SyncJob) Run() error {
 	if err := j.RunStep(StepData); err != nil {
 		return err
 	}
-	return j.RunStep(StepSyncedEnd)
+	if err := j.RunStep(StepSyncedEnd); err != nil {
+		return err
+	}
+	return j.RunStep(StepCheckpoint)
 }
 
 // RunStep takes one step of Run. Run is RunStep over SyncSteps in order;
@@ -211,6 +228,13 @@ func (j *SyncJob) RunStep(s SyncStep) error {
 		}
 	case StepSyncedEnd:
 		return j.slot.run()
+	case StepCheckpoint:
+		if j.ckptPath == "" {
+			return nil
+		}
+		if err := j.d.WriteFileAtomic(j.ckptPath, encodePartitionCheckpoint(j.ckpt)); err != nil {
+			return fmt.Errorf("write checkpoint: %w", err)
+		}
 	}
 	return nil
 }
@@ -268,13 +292,20 @@ type Log struct {
 	logStart   int64
 	hw         int64
 	durableEnd int64
-	// ckptRecoveryPoint is the recovery point in the checkpoint file on
-	// disk; TruncateTo lowers it first when it lies above the cut.
+	// ckptRecoveryPoint is the highest recovery point the current
+	// checkpoint on disk may hold (the job in flight may still write
+	// one); TruncateTo lowers it first when it lies above the cut.
 	ckptRecoveryPoint int64
 	// ckptHW and ckptLogStart complete the last checkpoint this Log wrote
-	// (ckptWritten), so that an unchanged one is not written again.
+	// or handed to a job (ckptWritten), so that an unchanged one is not
+	// written again.
 	ckptHW, ckptLogStart int64
 	ckptWritten          bool
+	// ckptSeq is the sequence of the last checkpoint written or handed
+	// to a job (partitionCheckpoint.seq); ckptDue says RequestCheckpoint
+	// asked the next job for one.
+	ckptSeq uint64
+	ckptDue bool
 	// recoveryEpochBound is, during recovery, the latest epoch in the
 	// leader-epoch checkpoint (-1 when there is none): the checkpoint is
 	// written before any batch of a new epoch, so an unsynced batch that
@@ -450,22 +481,42 @@ func (l *Log) FinishSync(job *SyncJob, err error) {
 }
 
 // Checkpoint persists the high watermark, recovery point (durable end) and
-// log start offset with disk.WriteFileAtomic. Called periodically and on
-// clean shutdown.
+// log start offset with disk.WriteFileAtomic, now, on the caller's
+// goroutine: for a clean shutdown (after the last syncs) and tests. The
+// periodic checkpoint is RequestCheckpoint's, off the event loop.
 //
-// A checkpoint identical to the last one written by this Log is skipped:
-// an idle partition costs no fsync, which matters on a broker holding
-// many partitions, since checkpoints are written on the event loop.
+// A checkpoint identical to the last one written by this Log is skipped.
 func (l *Log) Checkpoint() error {
 	l.changes++
 	if err := l.usable(); err != nil {
 		return err
 	}
-	if l.ckptWritten && l.ckptRecoveryPoint == l.durableEnd && l.ckptHW == l.hw && l.ckptLogStart == l.logStart {
+	if l.checkpointUnchanged(l.durableEnd) {
 		return nil
 	}
 	return l.writeCheckpoint(l.durableEnd, l.hw, l.logStart)
 }
+
+// RequestCheckpoint asks the next sync job to write the partition
+// checkpoint after its fsyncs (StepCheckpoint), with the job's UpTo as the
+// recovery point, and reports whether one is due: false when nothing
+// changed since the last checkpoint (an idle partition costs no fsync).
+// StartSync then returns a job even when no data waits for a sync.
+func (l *Log) RequestCheckpoint() bool {
+	l.changes++
+	if l.usable() != nil {
+		return false
+	}
+	if l.checkpointUnchanged(l.LogEndOffset()) && l.durableEnd == l.LogEndOffset() && l.inflight == nil {
+		return false
+	}
+	l.ckptDue = true
+	return true
+}
+
+// CheckpointRequested reports whether a RequestCheckpoint waits for its
+// sync job.
+func (l *Log) CheckpointRequested() bool { return l.ckptDue }
 
 // ApplyRetention deletes whole segments that retention.ms or
 // retention.bytes allow to go (never the active segment, never data at or

@@ -12,8 +12,15 @@ import (
 // File names inside a partition directory.
 const (
 	// checkpointFile holds the recovery point, high watermark and log
-	// start offset.
-	checkpointFile = "partition-checkpoint"
+	// start offset, as written on the event loop (truncation, retention,
+	// DeleteRecords, recovery, a clean shutdown); jobCheckpointFile holds
+	// the same, as written by a sync job after its fsyncs (the periodic
+	// checkpoint). Recovery takes the one with the higher sequence number
+	// (readCheckpoints): a job runs off the loop and may finish its write
+	// after a later one the loop made, so the order in which the writes
+	// land cannot say which is current.
+	checkpointFile    = "partition-checkpoint"
+	jobCheckpointFile = "partition-checkpoint.job"
 	// epochCheckpointFile holds the leader-epoch cache.
 	epochCheckpointFile = "leader-epoch-checkpoint"
 	// uncertainFile marks a log that recovery cut without knowing its
@@ -40,6 +47,7 @@ const (
 //	high-watermark 1150
 //	log-start-offset 0
 //	truncation-generation 2
+//	sequence 17
 //	crc32c 8c1a4f02
 //
 //	chronik-leader-epoch-checkpoint 1
@@ -67,6 +75,10 @@ type partitionCheckpoint struct {
 	// when non-zero, so a log that never needed one keeps the format that
 	// older versions read; a checkpoint without the line has generation 0.
 	truncGen int64
+	// seq orders the writes of both checkpoint files (checkpointFile,
+	// jobCheckpointFile): one counter per log, taken when the content is
+	// decided, on the loop. Written when non-zero; absent = 0.
+	seq uint64
 }
 
 // sealCheckpoint appends the CRC line to a checkpoint body.
@@ -120,6 +132,9 @@ func encodePartitionCheckpoint(c partitionCheckpoint) []byte {
 	if c.truncGen > 0 {
 		body += fmt.Sprintf("truncation-generation %d\n", c.truncGen)
 	}
+	if c.seq > 0 {
+		body += fmt.Sprintf("sequence %d\n", c.seq)
+	}
 	return sealCheckpoint(body)
 }
 
@@ -128,8 +143,8 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 	if err != nil {
 		return partitionCheckpoint{}, err
 	}
-	if len(lines) != 3 && len(lines) != 4 {
-		return partitionCheckpoint{}, fmt.Errorf("%w: %d fields, want 3 or 4", errBadCheckpoint, len(lines))
+	if len(lines) < 3 || len(lines) > 5 {
+		return partitionCheckpoint{}, fmt.Errorf("%w: %d fields, want 3 to 5", errBadCheckpoint, len(lines))
 	}
 	var c partitionCheckpoint
 	if c.recoveryPoint, err = field(lines[0], "recovery-point"); err != nil {
@@ -141,10 +156,27 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 	if c.logStartOffset, err = field(lines[2], "log-start-offset"); err != nil {
 		return c, err
 	}
-	if len(lines) == 4 {
-		if c.truncGen, err = field(lines[3], "truncation-generation"); err != nil {
+	// The optional lines, each at most once, in this order.
+	rest := lines[3:]
+	if len(rest) > 0 && strings.HasPrefix(rest[0], "truncation-generation ") {
+		if c.truncGen, err = field(rest[0], "truncation-generation"); err != nil {
 			return c, err
 		}
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
+		seq, err := field(rest[0], "sequence")
+		if err != nil {
+			return c, err
+		}
+		if seq < 0 {
+			return c, fmt.Errorf("%w: negative sequence", errBadCheckpoint)
+		}
+		c.seq = uint64(seq)
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
+		return c, fmt.Errorf("%w: unexpected line %q", errBadCheckpoint, rest[0])
 	}
 	if c.recoveryPoint < 0 || c.highWatermark < 0 || c.logStartOffset < 0 || c.truncGen < 0 {
 		return c, fmt.Errorf("%w: negative offset", errBadCheckpoint)
@@ -192,17 +224,44 @@ func decodeEpochCheckpoint(data []byte) (epochCache, error) {
 	return c, nil
 }
 
-// CheckpointFileName is the partition checkpoint's name inside a partition
-// directory, for offline tools that read it (chronik dump).
-const CheckpointFileName = checkpointFile
+// CheckpointFileNames are the names of the partition checkpoint's two
+// files inside a partition directory, for offline tools that read them
+// (chronik dump) with LogStartFromCheckpoints.
+var CheckpointFileNames = [2]string{checkpointFile, jobCheckpointFile}
 
-// LogStartFromCheckpoint returns the log start offset recorded in the
-// contents of a partition checkpoint file, after checking its CRC, so that
-// offline tools skip records that DeleteRecords or retention removed.
-func LogStartFromCheckpoint(data []byte) (int64, error) {
-	c, err := decodePartitionCheckpoint(data)
-	if err != nil {
-		return 0, err
+// IsCheckpointFile reports whether name (a base name) is one of the
+// partition checkpoint's files.
+func IsCheckpointFile(name string) bool { return name == checkpointFile || name == jobCheckpointFile }
+
+// LogStartFromCheckpoints returns the log start offset recorded in the
+// current partition checkpoint, given the contents of the files named by
+// CheckpointFileNames in that order (nil for an absent one), after
+// checking their CRCs, so that offline tools skip records that
+// DeleteRecords or retention removed. found is false when neither file
+// exists; a file that exists but does not decode is an error (it may be
+// the current one).
+func LogStartFromCheckpoints(files [2][]byte) (start int64, found bool, err error) {
+	c, found, err := pickCheckpoint(files)
+	return c.logStartOffset, found, err
+}
+
+// pickCheckpoint decodes both checkpoint files (nil: absent) and returns
+// the current one: the one with the higher sequence. Any file that exists
+// and does not decode makes the result an error, since it may have been
+// the current one.
+func pickCheckpoint(files [2][]byte) (c partitionCheckpoint, found bool, err error) {
+	for i, data := range files {
+		if data == nil {
+			continue
+		}
+		d, derr := decodePartitionCheckpoint(data)
+		if derr != nil {
+			return partitionCheckpoint{}, false, fmt.Errorf("%s: %w", CheckpointFileNames[i], derr)
+		}
+		if !found || d.seq > c.seq {
+			c = d
+		}
+		found = true
 	}
-	return c.logStartOffset, nil
+	return c, found, nil
 }

@@ -203,15 +203,45 @@ func (l *Log) writeCheckpoint(recoveryPoint, hw, logStart int64) error {
 }
 
 // writeCheckpointGen persists the partition checkpoint with the truncation
-// generation gen.
+// generation gen, on the event loop (checkpointFile). Its sequence is
+// above that of any checkpoint a job in flight may still write
+// (jobCheckpointFile), so recovery takes this one whichever lands last.
 func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
-	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen})
+	l.ckptSeq++
+	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen, seq: l.ckptSeq})
 	if err := l.d.WriteFileAtomic(l.path(checkpointFile), data); err != nil {
 		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
 	}
 	l.ckptRecoveryPoint = recoveryPoint
 	l.ckptHW, l.ckptLogStart, l.ckptWritten = hw, logStart, true
 	return nil
+}
+
+// checkpointUnchanged reports whether a checkpoint of recoveryPoint and
+// the current high watermark and log start would repeat the last one
+// written or handed to a job.
+func (l *Log) checkpointUnchanged(recoveryPoint int64) bool {
+	return l.ckptWritten && l.ckptRecoveryPoint == recoveryPoint && l.ckptHW == l.hw && l.ckptLogStart == l.logStart
+}
+
+// claimCheckpoint gives job the partition checkpoint it writes after its
+// fsyncs (StepCheckpoint), when one was asked for (RequestCheckpoint):
+// the recovery point is the job's UpTo, durable by then. From now on the
+// file may hold it, so a truncation below it writes a lower one first
+// (truncateTo compares with ckptRecoveryPoint), with a later sequence.
+func (l *Log) claimCheckpoint(job *SyncJob) {
+	if !l.ckptDue {
+		return
+	}
+	l.ckptDue = false
+	if l.checkpointUnchanged(job.UpTo) {
+		return
+	}
+	l.ckptSeq++
+	job.ckpt = partitionCheckpoint{recoveryPoint: job.UpTo, highWatermark: l.hw, logStartOffset: l.logStart, truncGen: l.truncGen, seq: l.ckptSeq}
+	job.ckptPath = l.path(jobCheckpointFile)
+	l.ckptRecoveryPoint = max(l.ckptRecoveryPoint, job.UpTo)
+	l.ckptHW, l.ckptLogStart, l.ckptWritten = l.hw, l.logStart, true
 }
 
 // writeEpochCheckpoint persists the leader-epoch cache now, on the event

@@ -120,21 +120,9 @@ func (l *Log) recover(nowMs int64) error {
 	}
 
 	// Step 2: the checkpoint.
-	var ck partitionCheckpoint
-	data, err := l.d.ReadFile(l.path(checkpointFile))
-	switch {
-	case err == nil:
-		if c, derr := decodePartitionCheckpoint(data); derr == nil {
-			ck = c
-			l.recovery.CheckpointFound = true
-		} else {
-			l.recovery.CheckpointCorrupt = true
-		}
-	case !errors.Is(err, disk.ErrNotExist):
-		return fmt.Errorf("read checkpoint: %w", err)
-	}
-	if !l.recovery.CheckpointFound {
-		ck = partitionCheckpoint{}
+	ck, err := l.readCheckpoints()
+	if err != nil {
+		return err
 	}
 	l.recovery.RecoveryPoint = ck.recoveryPoint
 	l.ckptRecoveryPoint = ck.recoveryPoint
@@ -291,7 +279,23 @@ func (l *Log) recover(nowMs int64) error {
 	if l.recovery.CheckpointFound {
 		l.hw = min(max(ck.highWatermark, l.logStart), leo)
 	}
-	if ck.recoveryPoint > leo {
+	switch {
+	case l.recovery.CheckpointCorrupt:
+		// A damaged checkpoint file may be the current one, whatever the
+		// other says, so every open would take the log for one without a
+		// checkpoint until a write replaced it, and a write of the other
+		// file does not: the damaged one goes, and a checkpoint of what
+		// this recovery found is written (its directory sync makes the
+		// removal durable too).
+		for _, name := range CheckpointFileNames {
+			if err := l.d.Remove(l.path(name)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+				return fmt.Errorf("remove damaged checkpoint %s: %w", name, err)
+			}
+		}
+		if err := l.writeCheckpoint(l.durableEnd, l.hw, l.logStart); err != nil {
+			return err
+		}
+	case ck.recoveryPoint > leo:
 		// Synced data was lost (or the log restarted above it): the old
 		// recovery point would make the next Open trust segments that
 		// are written after it.
@@ -300,6 +304,34 @@ func (l *Log) recover(nowMs int64) error {
 		}
 	}
 	return l.recoverEpochs()
+}
+
+// readCheckpoints reads both checkpoint files and returns the current
+// checkpoint (pickCheckpoint), setting RecoveryInfo.CheckpointFound or
+// CheckpointCorrupt, and the sequence the next write continues from. A
+// file that cannot be read for an I/O error fails the open.
+func (l *Log) readCheckpoints() (partitionCheckpoint, error) {
+	var files [2][]byte
+	for i, name := range CheckpointFileNames {
+		data, err := l.d.ReadFile(l.path(name))
+		switch {
+		case err == nil:
+			if data == nil {
+				data = []byte{} // present but empty: damaged, not absent
+			}
+			files[i] = data
+		case !errors.Is(err, disk.ErrNotExist):
+			return partitionCheckpoint{}, fmt.Errorf("read checkpoint %s: %w", name, err)
+		}
+	}
+	ck, found, err := pickCheckpoint(files)
+	if err != nil {
+		l.recovery.CheckpointCorrupt = true
+		return partitionCheckpoint{}, nil
+	}
+	l.recovery.CheckpointFound = found
+	l.ckptSeq = ck.seq
+	return ck, nil
 }
 
 // syncParents makes the log's directory and every directory above it

@@ -15,7 +15,7 @@ func (l *Log) startSync() (*SyncJob, bool) {
 		return nil, false
 	}
 	a := l.active()
-	if len(l.pendingSync) == 0 && !a.dirty && !l.epochsUnsynced {
+	if len(l.pendingSync) == 0 && !a.dirty && !l.epochsUnsynced && !l.ckptDue {
 		return nil, false
 	}
 	// The job takes over the pending list; the log starts a new one.
@@ -33,6 +33,7 @@ func (l *Log) startSync() (*SyncJob, bool) {
 		l.epochsUnsynced = false
 	}
 	l.claimSyncedEnd(job)
+	l.claimCheckpoint(job)
 	l.inflight = job
 	l.inflightCap = job.UpTo
 	return job, true

@@ -1,9 +1,11 @@
 package partlog
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
+	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/disk/memdisk"
 )
 
@@ -150,4 +152,171 @@ func TestStaleEpochCopyRewrittenByNextJob(t *testing.T) {
 		t.Fatalf("epoch checkpoint %v, cache %v", got, l.epochs.entries)
 	}
 	checkLog(t, l)
+}
+
+// readCkpt decodes one checkpoint file of the test log; ok=false when it
+// is absent.
+func readCkpt(t *testing.T, d *memdisk.Disk, name string) (partitionCheckpoint, bool) {
+	t.Helper()
+	data, err := d.ReadFile(testDir + "/" + name)
+	if errors.Is(err, disk.ErrNotExist) {
+		return partitionCheckpoint{}, false
+	}
+	if err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	c, err := decodePartitionCheckpoint(data)
+	if err != nil {
+		t.Fatalf("decode %s: %v", name, err)
+	}
+	return c, true
+}
+
+// The periodic checkpoint is written by the next sync job, after its
+// fsyncs, into its own file, with the job's end as the recovery point;
+// an unchanged log asks for none.
+func TestPeriodicCheckpointRidesSyncJob(t *testing.T) {
+	d := memdisk.New()
+	l := openLog(t, d, DefaultConfig(), 0)
+	appendBatches(t, l, 3)
+	l.SetHighWatermark(4)
+	if !l.RequestCheckpoint() {
+		t.Fatal("RequestCheckpoint: nothing due after appends")
+	}
+	job, ok := l.StartSync()
+	if !ok {
+		t.Fatal("no job")
+	}
+	if got, want := job.SyncSteps(), []SyncStep{StepEpochCheckpoint, StepData, StepCheckpoint}; !slices.Equal(got, want) {
+		t.Fatalf("steps %v, want %v", got, want)
+	}
+	if _, ok := readCkpt(t, d, jobCheckpointFile); ok {
+		t.Fatal("checkpoint written before the job ran")
+	}
+	l.FinishSync(job, job.Run())
+	c, ok := readCkpt(t, d, jobCheckpointFile)
+	if !ok || c.recoveryPoint != 6 || c.highWatermark != 4 || c.seq == 0 {
+		t.Fatalf("job checkpoint %+v (present %v), want recovery point 6, high watermark 4, a sequence", c, ok)
+	}
+	if l.RequestCheckpoint() {
+		t.Fatal("RequestCheckpoint: due again with nothing changed")
+	}
+	if _, ok := l.StartSync(); ok {
+		t.Fatal("a job for an idle log")
+	}
+	l.Close()
+	l = openLog(t, d, DefaultConfig(), 0)
+	if info := l.Recovery(); !info.CheckpointFound || info.RecoveryPoint != 6 {
+		t.Fatalf("recovery %+v: want the job's checkpoint", info)
+	}
+}
+
+// A job in flight carries a checkpoint; a truncation below its recovery
+// point writes a lower one on the loop meanwhile, and the job's write
+// lands after it. Recovery takes the truncation's, which has the later
+// sequence: trusting the job's would take the cut records for synced ones.
+func TestStaleJobCheckpointLosesToTruncation(t *testing.T) {
+	d := memdisk.New()
+	l := openLog(t, d, DefaultConfig(), 0)
+	appendBatches(t, l, 3)
+	syncNow(t, l)
+	appendBatches(t, l, 1)
+	l.RequestCheckpoint()
+	job, _ := l.StartSync()
+	if !slices.Contains(job.SyncSteps(), StepCheckpoint) {
+		t.Fatal("job without the checkpoint step")
+	}
+	if err := l.TruncateTo(2); err != nil {
+		t.Fatalf("TruncateTo: %v", err)
+	}
+	loop, ok := readCkpt(t, d, checkpointFile)
+	if !ok || loop.recoveryPoint > 2 {
+		t.Fatalf("truncation checkpoint %+v (present %v), want a recovery point at most 2", loop, ok)
+	}
+	l.FinishSync(job, job.Run())
+	if stale, _ := readCkpt(t, d, jobCheckpointFile); stale.recoveryPoint != 8 || stale.seq >= loop.seq {
+		t.Fatalf("job checkpoint %+v, truncation's sequence %d: the test needs the stale one to land", stale, loop.seq)
+	}
+	re := openLog(t, d.Crash(nil), DefaultConfig(), 0)
+	if info := re.Recovery(); info.RecoveryPoint != loop.recoveryPoint || info.LostDurableData {
+		t.Fatalf("recovery %+v: want the truncation's checkpoint (recovery point %d)", info, loop.recoveryPoint)
+	}
+	if re.LogEndOffset() != 2 {
+		t.Fatalf("log end %d after the power loss, want 2", re.LogEndOffset())
+	}
+}
+
+// A power loss after the data step and before the checkpoint step: the
+// data is durable, the checkpoint on disk is the previous one, whose
+// recovery point is lower; recovery scans from there and keeps the data.
+func TestPowerLossBetweenDataAndCheckpoint(t *testing.T) {
+	d := memdisk.New()
+	l := openLog(t, d, DefaultConfig(), 0)
+	appendBatches(t, l, 2)
+	syncNow(t, l)
+	if err := l.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	appendBatches(t, l, 2)
+	l.RequestCheckpoint()
+	job, _ := l.StartSync()
+	if err := job.RunStep(StepData); err != nil {
+		t.Fatal(err)
+	}
+	re := openLog(t, d.Crash(nil), DefaultConfig(), 0)
+	if info := re.Recovery(); info.RecoveryPoint != 4 || re.LogEndOffset() != 8 || info.TruncatedAt >= 0 {
+		t.Fatalf("recovery %+v, log end %d: want recovery point 4 and all 8 offsets kept", info, re.LogEndOffset())
+	}
+}
+
+// A damaged checkpoint file may be the current one, whichever it is: the
+// open treats the log as one without a checkpoint, removes the damaged
+// file and writes a fresh checkpoint, so the next open finds one.
+func TestDamagedJobCheckpointReplacedAtOpen(t *testing.T) {
+	d := memdisk.New()
+	l := openLog(t, d, DefaultConfig(), 0)
+	appendBatches(t, l, 2)
+	syncNow(t, l)
+	if err := l.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	appendBatches(t, l, 1)
+	l.RequestCheckpoint()
+	syncNow(t, l)
+	l.Close()
+	if err := d.Corrupt(testDir+"/"+jobCheckpointFile, 3, 0x01); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, d, DefaultConfig(), 0)
+	if info := l.Recovery(); !info.CheckpointCorrupt || info.CheckpointFound {
+		t.Fatalf("recovery %+v: want the checkpoint taken as damaged", info)
+	}
+	if _, ok := readCkpt(t, d, jobCheckpointFile); ok {
+		t.Fatal("damaged job checkpoint still there")
+	}
+	l.Close()
+	l = openLog(t, d, DefaultConfig(), 0)
+	if info := l.Recovery(); !info.CheckpointFound || info.CheckpointCorrupt || l.LogEndOffset() != 6 {
+		t.Fatalf("second open %+v, log end %d: want the fresh checkpoint and all 6 offsets", info, l.LogEndOffset())
+	}
+}
+
+// Checkpoints without the sequence line (older versions) and with it both
+// decode; the sequence survives a round trip.
+func TestCheckpointSequenceLine(t *testing.T) {
+	for _, c := range []partitionCheckpoint{
+		{recoveryPoint: 5, highWatermark: 4, logStartOffset: 1},
+		{recoveryPoint: 5, highWatermark: 4, logStartOffset: 1, truncGen: 2},
+		{recoveryPoint: 5, highWatermark: 4, logStartOffset: 1, seq: 9},
+		{recoveryPoint: 5, highWatermark: 4, logStartOffset: 1, truncGen: 2, seq: 9},
+	} {
+		got, err := decodePartitionCheckpoint(encodePartitionCheckpoint(c))
+		if err != nil || got != c {
+			t.Fatalf("round trip of %+v: %+v, %v", c, got, err)
+		}
+	}
+	bad := sealCheckpoint(checkpointMagic + "\nrecovery-point 1\nhigh-watermark 1\nlog-start-offset 0\nsequence 2\ntruncation-generation 1\n")
+	if _, err := decodePartitionCheckpoint(bad); err == nil {
+		t.Fatal("lines out of order decoded")
+	}
 }
