@@ -116,6 +116,9 @@ type ReadResult struct {
 type SyncJob struct {
 	UpTo  int64 // log end offset covered by this job
 	files []disk.File
+	// dirs are the directories fsynced first (StepDirs), deepest first:
+	// a new partition directory and its parents (Log.dirsUnsynced).
+	dirs []string
 	// epochs is the leader-epoch checkpoint the job writes before its
 	// fsyncs (StepEpochCheckpoint), a copy of the cache taken by
 	// StartSync; epochsPath is empty when the cache did not change since
@@ -138,6 +141,10 @@ type SyncStep uint8
 
 // The steps of SyncJob.Run, in the order Run takes them.
 const (
+	// StepDirs fsyncs a new log's directory and every directory above
+	// it, deepest first: the names of its files, and its own, are
+	// durable before anything in them is synced.
+	StepDirs SyncStep = iota
 	// StepEpochCheckpoint writes the leader-epoch checkpoint atomically
 	// (disk.WriteFileAtomic): before the data, so that no synced batch
 	// carries an epoch the checkpoint lacks.
@@ -156,6 +163,8 @@ const (
 // String names the step (coverage and traces).
 func (s SyncStep) String() string {
 	switch s {
+	case StepDirs:
+		return "dirs"
 	case StepEpochCheckpoint:
 		return "epoch-checkpoint"
 	case StepData:
@@ -175,7 +184,10 @@ func (j *SyncJob) Files() int { return len(j.files) }
 // others when the job has them. The simulator runs a prefix of them
 // (RunStep) to cut power between two.
 func (j *SyncJob) SyncSteps() []SyncStep {
-	steps := make([]SyncStep, 0, 4)
+	steps := make([]SyncStep, 0, 5)
+	if len(j.dirs) > 0 {
+		steps = append(steps, StepDirs)
+	}
 	if j.epochsPath != "" {
 		steps = append(steps, StepEpochCheckpoint)
 	}
@@ -193,18 +205,12 @@ func (j *SyncJob) SyncSteps() []SyncStep {
 // first failure. It touches nothing of the Log and is the only method
 // that may run off the event loop.
 func (j *SyncJob) Run() error {
-	if j.epochsPath != "" {
-		if err := j.RunStep(StepEpochCheckpoint); err != nil {
+	for _, s := range [...]SyncStep{StepDirs, StepEpochCheckpoint, StepData, StepSyncedEnd, StepCheckpoint} {
+		if err := j.RunStep(s); err != nil {
 			return err
 		}
 	}
-	if err := j.RunStep(StepData); err != nil {
-		return err
-	}
-	if err := j.RunStep(StepSyncedEnd); err != nil {
-		return err
-	}
-	return j.RunStep(StepCheckpoint)
+	return nil
 }
 
 // RunStep takes one step of Run. Run is RunStep over SyncSteps in order;
@@ -213,6 +219,12 @@ func (j *SyncJob) Run() error {
 // job does not have does nothing.
 func (j *SyncJob) RunStep(s SyncStep) error {
 	switch s {
+	case StepDirs:
+		for _, dir := range j.dirs {
+			if err := j.d.SyncDir(dir); err != nil {
+				return fmt.Errorf("sync directory %s: %w", dir, err)
+			}
+		}
 	case StepEpochCheckpoint:
 		if j.epochsPath == "" {
 			return nil
@@ -336,6 +348,10 @@ type Log struct {
 
 	epochs    epochCache
 	producers producerTable
+	// dirsDurable: the directory and its parents are durable. Open
+	// leaves the fsyncs of a directory it created to the sync jobs
+	// (StepDirs) until one succeeds, or to syncNewDirs.
+	dirsDurable bool
 	// epochsUnsynced: the leader-epoch cache changed since the
 	// checkpoint on disk was written, or a job in flight carries an older
 	// copy that may overwrite a newer one (writeEpochCheckpoint); the next

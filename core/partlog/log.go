@@ -92,6 +92,9 @@ func (l *Log) MarkUncertain(why string) error {
 // writeUncertainMark writes the uncertain mark with text why, durably,
 // and sets what Uncertain reports.
 func (l *Log) writeUncertainMark(why string) error {
+	if err := l.syncNewDirs(); err != nil {
+		return err
+	}
 	if err := l.d.WriteFileAtomic(l.path(uncertainFile), []byte(why+"\n")); err != nil {
 		return err
 	}
@@ -207,6 +210,9 @@ func (l *Log) writeCheckpoint(recoveryPoint, hw, logStart int64) error {
 // above that of any checkpoint a job in flight may still write
 // (jobCheckpointFile), so recovery takes this one whichever lands last.
 func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
+	if err := l.syncNewDirs(); err != nil {
+		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
+	}
 	l.ckptSeq++
 	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen, seq: l.ckptSeq})
 	if err := l.d.WriteFileAtomic(l.path(checkpointFile), data); err != nil {
@@ -252,6 +258,9 @@ func (l *Log) claimCheckpoint(job *SyncJob) {
 // marked for the next job, which rewrites it before any later batch can
 // be acknowledged.
 func (l *Log) writeEpochCheckpoint() error {
+	if err := l.syncNewDirs(); err != nil {
+		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
+	}
 	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs)); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
 	}
@@ -263,6 +272,13 @@ func (l *Log) writeEpochCheckpoint() error {
 // (and any index names created just before, by a seal) durable. The
 // directory fsync runs on the event loop, but only once per roll.
 func (l *Log) createSegment(base int64) (*segment, error) {
+	return l.createSegmentSynced(base, true)
+}
+
+// createSegmentSynced is createSegment with the directory fsync left to
+// the first sync job when syncDir is false (a new directory's first
+// segment: Log.dirsUnsynced).
+func (l *Log) createSegmentSynced(base int64, syncDir bool) (*segment, error) {
 	name := l.segFilePath(base, logSuffix)
 	f, err := l.d.OpenFile(name, true)
 	if err != nil {
@@ -278,7 +294,7 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 			return nil, fmt.Errorf("create segment %s: %w", name, err)
 		}
 	}
-	if bugs.SegmentNameUnsynced { // deliberate bug (core/bugs): no directory fsync
+	if bugs.SegmentNameUnsynced || !syncDir { // bugs.SegmentNameUnsynced: deliberate bug (core/bugs), no directory fsync
 		return &segment{base: base, next: base, log: f}, nil
 	}
 	if err := l.d.SyncDir(l.dir); err != nil {

@@ -54,9 +54,12 @@ func (l *Log) recover(nowMs int64) error {
 		if err := l.d.MkdirAll(l.dir); err != nil {
 			return fmt.Errorf("create directory: %w", err)
 		}
-		if err := l.syncParents(); err != nil {
-			return err
-		}
+		// The new directory, and the names created in it below, become
+		// durable in the first sync job, before any data (StepDirs), or
+		// before the first write on the loop that must be durable
+		// (syncNewDirs): a power loss before either loses an empty log,
+		// which nothing was promised about, and the event loop is spared
+		// the fsyncs of a partition creation.
 		names = nil
 	} else if err != nil {
 		return fmt.Errorf("list directory: %w", err)
@@ -73,6 +76,7 @@ func (l *Log) recover(nowMs int64) error {
 		if err := l.syncParents(); err != nil {
 			return err
 		}
+		l.dirsDurable = true
 	}
 
 	// Step 1: classify names.
@@ -161,7 +165,7 @@ func (l *Log) recover(nowMs int64) error {
 		l.segs = append(l.segs, &segment{base: base, next: base, log: f})
 	}
 	if len(l.segs) == 0 {
-		s, err := l.createSegment(logStart)
+		s, err := l.createSegmentSynced(logStart, l.dirsDurable)
 		if err != nil {
 			return err
 		}
@@ -346,6 +350,34 @@ func (l *Log) syncParents() error {
 		}
 	}
 	return nil
+}
+
+// syncNewDirs makes a new log's directory and its parents durable now,
+// on the loop, unless a sync job did already: before a write there that
+// must be durable when it returns (a checkpoint, the epoch file, the
+// uncertain mark), which a lost directory would take with it.
+func (l *Log) syncNewDirs() error {
+	if l.dirsDurable {
+		return nil
+	}
+	for _, dir := range l.dirAndParents() {
+		if err := l.d.SyncDir(dir); err != nil {
+			return fmt.Errorf("sync new directory %s: %w", dir, err)
+		}
+	}
+	l.dirsDurable = true
+	return nil
+}
+
+// dirAndParents lists the log's directory and every directory above it,
+// deepest first: what a new log's first sync job fsyncs (StepDirs), as
+// Open does for an existing one (SyncDir of the directory, syncParents).
+func (l *Log) dirAndParents() []string {
+	dirs := []string{l.dir}
+	for dir := l.dir; dir != "." && dir != "/" && dir != ""; dir = path.Dir(dir) {
+		dirs = append(dirs, path.Dir(dir))
+	}
+	return dirs
 }
 
 // recoverEpochs settles the leader-epoch cache. The scan derived it from

@@ -26,6 +26,9 @@ func (l *Log) startSync() (*SyncJob, bool) {
 	}
 	l.pendingSync = nil
 	job := &SyncJob{UpTo: l.LogEndOffset(), files: files, d: l.d}
+	if !l.dirsDurable {
+		job.dirs = l.dirAndParents()
+	}
 	if l.epochsUnsynced {
 		// A copy: the loop goes on changing the cache while Run writes.
 		job.epochs = epochCache{entries: slices.Clone(l.epochs.entries)}
@@ -64,4 +67,7 @@ func (l *Log) finishSync(job *SyncJob, err error) {
 		upTo = l.LogEndOffset()
 	}
 	l.durableEnd = max(l.durableEnd, upTo)
+	if len(job.dirs) > 0 {
+		l.dirsDurable = true
+	}
 }

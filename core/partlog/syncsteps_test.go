@@ -187,7 +187,7 @@ func TestPeriodicCheckpointRidesSyncJob(t *testing.T) {
 	if !ok {
 		t.Fatal("no job")
 	}
-	if got, want := job.SyncSteps(), []SyncStep{StepEpochCheckpoint, StepData, StepCheckpoint}; !slices.Equal(got, want) {
+	if got, want := job.SyncSteps(), []SyncStep{StepDirs, StepEpochCheckpoint, StepData, StepCheckpoint}; !slices.Equal(got, want) {
 		t.Fatalf("steps %v, want %v", got, want)
 	}
 	if _, ok := readCkpt(t, d, jobCheckpointFile); ok {
