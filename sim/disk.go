@@ -536,7 +536,7 @@ func (d *simDisk) safeFlipTargets() []string {
 			continue
 		}
 		if strings.HasSuffix(base, ".index") || strings.HasSuffix(base, ".timeindex") ||
-			partlog.IsCheckpointFile(base) || base == "leader-epoch-checkpoint" || base == "synced-end" {
+			partlog.IsCheckpointFile(base) || partlog.IsEpochCheckpointFile(base) || base == "synced-end" {
 			out = append(out, name)
 		}
 	}

@@ -124,6 +124,7 @@ type SyncJob struct {
 	// StartSync; epochsPath is empty when the cache did not change since
 	// the last job took one.
 	epochs     epochCache
+	epochsSeq  uint64
 	epochsPath string
 	d          disk.Disk
 	// slot is the synced end written after the fsyncs
@@ -229,7 +230,7 @@ func (j *SyncJob) RunStep(s SyncStep) error {
 		if j.epochsPath == "" {
 			return nil
 		}
-		if err := j.d.WriteFileAtomic(j.epochsPath, encodeEpochCheckpoint(&j.epochs)); err != nil {
+		if err := j.d.WriteFileAtomic(j.epochsPath, encodeEpochCheckpoint(&j.epochs, j.epochsSeq)); err != nil {
 			return fmt.Errorf("write leader-epoch checkpoint: %w", err)
 		}
 	case StepData:
@@ -352,11 +353,12 @@ type Log struct {
 	// leaves the fsyncs of a directory it created to the sync jobs
 	// (StepDirs) until one succeeds, or to syncNewDirs.
 	dirsDurable bool
-	// epochsUnsynced: the leader-epoch cache changed since the
-	// checkpoint on disk was written, or a job in flight carries an older
-	// copy that may overwrite a newer one (writeEpochCheckpoint); the next
-	// StartSync hands a copy to its job (StepEpochCheckpoint).
+	// epochsUnsynced: the leader-epoch cache changed since the last
+	// checkpoint of it was written or handed to a job; the next StartSync
+	// hands a copy to its job (StepEpochCheckpoint). epochSeq is the
+	// sequence of the last one (both files share it).
 	epochsUnsynced bool
+	epochSeq       uint64
 
 	// pendingSync holds sealed segment and index files written since the
 	// last StartSync; the active segment's file is added by StartSync when

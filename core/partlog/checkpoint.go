@@ -21,8 +21,13 @@ const (
 	// land cannot say which is current.
 	checkpointFile    = "partition-checkpoint"
 	jobCheckpointFile = "partition-checkpoint.job"
-	// epochCheckpointFile holds the leader-epoch cache.
-	epochCheckpointFile = "leader-epoch-checkpoint"
+	// epochCheckpointFile holds the leader-epoch cache as written on the
+	// event loop (truncation, retention, recovery), jobEpochCheckpointFile
+	// as written by a sync job before its fsyncs (a new epoch appended);
+	// recovery takes the one with the higher sequence, as for the
+	// partition checkpoint.
+	epochCheckpointFile    = "leader-epoch-checkpoint"
+	jobEpochCheckpointFile = "leader-epoch-checkpoint.job"
 	// uncertainFile marks a log that recovery cut without knowing its
 	// recovery point (OpenBounds.MarkUncertainCut), or whose synced data
 	// a caller found damaged (MarkUncertain); its presence is what
@@ -54,6 +59,7 @@ const (
 //	entries 2
 //	0 0
 //	3 950
+//	sequence 4
 //	crc32c 1b0e77a3
 const (
 	checkpointMagic      = "chronik-partition-checkpoint 1"
@@ -184,29 +190,43 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 	return c, nil
 }
 
-func encodeEpochCheckpoint(c *epochCache) []byte {
+// encodeEpochCheckpoint encodes the cache with sequence seq (the line is
+// left out when seq is 0, the format older versions wrote).
+func encodeEpochCheckpoint(c *epochCache, seq uint64) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\nentries %d\n", epochCheckpointMagic, len(c.entries))
 	for _, e := range c.entries {
 		fmt.Fprintf(&b, "%d %d\n", e.epoch, e.start)
 	}
+	if seq > 0 {
+		fmt.Fprintf(&b, "sequence %d\n", seq)
+	}
 	return sealCheckpoint(b.String())
 }
 
-func decodeEpochCheckpoint(data []byte) (epochCache, error) {
+func decodeEpochCheckpoint(data []byte) (epochCache, uint64, error) {
 	lines, err := openCheckpoint(data, epochCheckpointMagic)
 	if err != nil {
-		return epochCache{}, err
+		return epochCache{}, 0, err
 	}
 	if len(lines) == 0 {
-		return epochCache{}, fmt.Errorf("%w: no entries line", errBadCheckpoint)
+		return epochCache{}, 0, fmt.Errorf("%w: no entries line", errBadCheckpoint)
+	}
+	var seq uint64
+	if last := lines[len(lines)-1]; strings.HasPrefix(last, "sequence ") {
+		n, err := field(last, "sequence")
+		if err != nil || n < 0 {
+			return epochCache{}, 0, fmt.Errorf("%w: bad sequence line %q", errBadCheckpoint, last)
+		}
+		seq = uint64(n)
+		lines = lines[:len(lines)-1]
 	}
 	n, err := field(lines[0], "entries")
 	if err != nil {
-		return epochCache{}, err
+		return epochCache{}, 0, err
 	}
 	if n != int64(len(lines)-1) {
-		return epochCache{}, fmt.Errorf("%w: %d entries announced, %d present", errBadCheckpoint, n, len(lines)-1)
+		return epochCache{}, 0, fmt.Errorf("%w: %d entries announced, %d present", errBadCheckpoint, n, len(lines)-1)
 	}
 	var c epochCache
 	for _, l := range lines[1:] {
@@ -214,14 +234,23 @@ func decodeEpochCheckpoint(data []byte) (epochCache, error) {
 		epoch, err1 := strconv.ParseInt(a, 10, 32)
 		start, err2 := strconv.ParseInt(b, 10, 64)
 		if !ok || err1 != nil || err2 != nil || epoch < 0 || start < 0 {
-			return epochCache{}, fmt.Errorf("%w: entry %q", errBadCheckpoint, l)
+			return epochCache{}, 0, fmt.Errorf("%w: entry %q", errBadCheckpoint, l)
 		}
 		if k := len(c.entries); k > 0 && (int32(epoch) <= c.entries[k-1].epoch || start <= c.entries[k-1].start) {
-			return epochCache{}, fmt.Errorf("%w: entry %q not increasing", errBadCheckpoint, l)
+			return epochCache{}, 0, fmt.Errorf("%w: entry %q not increasing", errBadCheckpoint, l)
 		}
 		c.entries = append(c.entries, epochEntry{epoch: int32(epoch), start: start})
 	}
-	return c, nil
+	return c, seq, nil
+}
+
+// epochFileNames are the leader-epoch checkpoint's two files.
+var epochFileNames = [2]string{epochCheckpointFile, jobEpochCheckpointFile}
+
+// IsEpochCheckpointFile reports whether name (a base name) is one of the
+// leader-epoch checkpoint's files.
+func IsEpochCheckpointFile(name string) bool {
+	return name == epochCheckpointFile || name == jobEpochCheckpointFile
 }
 
 // CheckpointFileNames are the names of the partition checkpoint's two

@@ -251,20 +251,22 @@ func (l *Log) claimCheckpoint(job *SyncJob) {
 }
 
 // writeEpochCheckpoint persists the leader-epoch cache now, on the event
-// loop: for the changes that must be durable before the caller goes on
-// (truncation, retention, recovery). Appends leave the write to the next
-// sync job instead (epochsUnsynced). A job in flight that carries an
-// older copy may still land after this write, so the cache then stays
-// marked for the next job, which rewrites it before any later batch can
-// be acknowledged.
+// loop (epochCheckpointFile): for the changes that must be durable before
+// the caller goes on (truncation, retention, recovery). Appends leave the
+// write to the next sync job instead (epochsUnsynced,
+// jobEpochCheckpointFile). A job in flight that carries an older copy
+// may still land after this write, in its own file (so the two writes
+// never share a temporary file) and with a lower sequence, so recovery
+// takes this one; and nothing older is left for a job to write.
 func (l *Log) writeEpochCheckpoint() error {
 	if err := l.syncNewDirs(); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
 	}
-	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs)); err != nil {
+	l.epochSeq++
+	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs, l.epochSeq)); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
 	}
-	l.epochsUnsynced = l.inflight != nil && l.inflight.epochsPath != ""
+	l.epochsUnsynced = false
 	return nil
 }
 

@@ -244,7 +244,7 @@ func TestOpenCreatesDir(t *testing.T) {
 		t.Fatalf("first job's steps %v: want the directories first", steps)
 	}
 	l.FinishSync(job, job.Run())
-	if got := strings.Join(d.DurableNames(), ","); got != "data/topic-3/00000000000000000000.log,data/topic-3/leader-epoch-checkpoint" {
+	if got := strings.Join(d.DurableNames(), ","); got != "data/topic-3/00000000000000000000.log,data/topic-3/leader-epoch-checkpoint.job" {
 		t.Fatalf("durable names %s", got)
 	}
 	mustAppend(t, l, batchOf(1, 10, 0, 2), 0, 0)

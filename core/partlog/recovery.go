@@ -1,7 +1,6 @@
 package partlog
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"path"
@@ -131,10 +130,8 @@ func (l *Log) recover(nowMs int64) error {
 	l.recovery.RecoveryPoint = ck.recoveryPoint
 	l.ckptRecoveryPoint = ck.recoveryPoint
 	l.recoveryEpochBound = -1
-	if data, err := l.d.ReadFile(l.path(epochCheckpointFile)); err == nil {
-		if c, derr := decodeEpochCheckpoint(data); derr == nil && len(c.entries) > 0 {
-			l.recoveryEpochBound = c.latest()
-		}
+	if c, found, damaged, err := l.readEpochCheckpoints(); err == nil && found && !damaged && len(c.entries) > 0 {
+		l.recoveryEpochBound = c.latest()
 	}
 	// The synced end the last sync job wrote, when trusted
 	// (OpenBounds.TrackSyncedEnd): a cut below it drops synced records,
@@ -384,31 +381,65 @@ func (l *Log) dirAndParents() []string {
 // the batches, which is authoritative for the data present; the file only
 // matters when no batch is left (its latest epoch must survive). The file
 // is rewritten when it disagrees.
+//
+// Of the two files the one with the higher sequence counts. One that exists
+// but does not decode may have been the current one, so then neither
+// counts (as a damaged single file did not): both are removed, and the
+// cache is written afresh when it has entries.
 func (l *Log) recoverEpochs() error {
 	leo := l.LogEndOffset()
-	data, err := l.d.ReadFile(l.path(epochCheckpointFile))
-	var onDisk epochCache
-	haveFile := false
-	switch {
-	case err == nil:
-		if c, derr := decodeEpochCheckpoint(data); derr == nil {
-			onDisk, haveFile = c, true
+	onDisk, haveFile, damaged, err := l.readEpochCheckpoints()
+	if err != nil {
+		return err
+	}
+	if damaged {
+		for _, name := range epochFileNames {
+			if err := l.d.Remove(l.path(name)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+				return fmt.Errorf("remove damaged leader-epoch checkpoint %s: %w", name, err)
+			}
 		}
-	case !errors.Is(err, disk.ErrNotExist):
-		return fmt.Errorf("read leader-epoch checkpoint: %w", err)
+		haveFile = false
 	}
 	if len(l.epochs.entries) == 0 && haveFile {
 		l.epochs = epochCache{entries: append([]epochEntry(nil), onDisk.entries...)}
 		l.epochs.truncateFromEnd(leo)
 	}
 	l.epochs.truncateFromStart(l.logStart)
-	if haveFile && bytes.Equal(data, encodeEpochCheckpoint(&l.epochs)) {
+	if haveFile && slices.Equal(onDisk.entries, l.epochs.entries) {
 		return nil
 	}
 	if !haveFile && len(l.epochs.entries) == 0 {
 		return nil
 	}
 	return l.writeEpochCheckpoint()
+}
+
+// readEpochCheckpoints reads both leader-epoch checkpoint files and
+// returns the current one's cache (the higher sequence; found=false when
+// neither exists), damaged=true when a file exists that does not decode,
+// and sets the sequence the next write continues from.
+func (l *Log) readEpochCheckpoints() (c epochCache, found, damaged bool, err error) {
+	var seq uint64
+	for _, name := range epochFileNames {
+		data, err := l.d.ReadFile(l.path(name))
+		if errors.Is(err, disk.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return epochCache{}, false, false, fmt.Errorf("read leader-epoch checkpoint %s: %w", name, err)
+		}
+		d, s, derr := decodeEpochCheckpoint(data)
+		if derr != nil {
+			damaged = true
+			continue
+		}
+		if !found || s > seq {
+			c, seq = d, s
+		}
+		found = true
+	}
+	l.epochSeq = max(l.epochSeq, seq)
+	return c, found, damaged, nil
 }
 
 // scanSegment rebuilds a segment's in-memory state from its file. trusted

@@ -32,7 +32,9 @@ func (l *Log) startSync() (*SyncJob, bool) {
 	if l.epochsUnsynced {
 		// A copy: the loop goes on changing the cache while Run writes.
 		job.epochs = epochCache{entries: slices.Clone(l.epochs.entries)}
-		job.epochsPath = l.path(epochCheckpointFile)
+		l.epochSeq++
+		job.epochsSeq = l.epochSeq
+		job.epochsPath = l.path(jobEpochCheckpointFile)
 		l.epochsUnsynced = false
 	}
 	l.claimSyncedEnd(job)
