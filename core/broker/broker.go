@@ -782,7 +782,14 @@ func (b *Broker) orderedTopics() []*topicState {
 // starts after SyncDone, carries it: needsFlush).
 func (b *Broker) requestCheckpoints() {
 	b.forEachPartition(func(p *partition) {
-		if p.log == nil || !p.log.RequestCheckpoint() {
+		if p.log == nil {
+			return
+		}
+		due, err := p.log.RequestCheckpoint()
+		if err != nil {
+			b.env.Logger.Warn("checkpoint failed", "partition", p.dir, "err", err)
+		}
+		if !due {
 			return
 		}
 		b.recheck(p)

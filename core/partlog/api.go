@@ -319,6 +319,10 @@ type Log struct {
 	// asked the next job for one.
 	ckptSeq uint64
 	ckptDue bool
+	// ckptDamaged: recovery found a checkpoint file that does not decode;
+	// the next checkpoint is written on the loop, replacing both files
+	// (writeCheckpointGen), not by a job, which writes only one.
+	ckptDamaged bool
 	// recoveryEpochBound is, during recovery, the latest epoch in the
 	// leader-epoch checkpoint (-1 when there is none): the checkpoint is
 	// written before any batch of a new epoch, so an unsynced batch that
@@ -509,7 +513,7 @@ func (l *Log) Checkpoint() error {
 	if err := l.usable(); err != nil {
 		return err
 	}
-	if l.checkpointUnchanged(l.durableEnd) {
+	if l.checkpointUnchanged(l.durableEnd) && !l.ckptDamaged {
 		return nil
 	}
 	return l.writeCheckpoint(l.durableEnd, l.hw, l.logStart)
@@ -520,16 +524,23 @@ func (l *Log) Checkpoint() error {
 // recovery point, and reports whether one is due: false when nothing
 // changed since the last checkpoint (an idle partition costs no fsync).
 // StartSync then returns a job even when no data waits for a sync.
-func (l *Log) RequestCheckpoint() bool {
+//
+// After a recovery that found a checkpoint file damaged, it writes the
+// checkpoint at once instead, as Checkpoint does (which also removes the
+// damaged file), and reports false; err is that write's failure.
+func (l *Log) RequestCheckpoint() (due bool, err error) {
 	l.changes++
-	if l.usable() != nil {
-		return false
+	if err := l.usable(); err != nil {
+		return false, err
+	}
+	if l.ckptDamaged {
+		return false, l.writeCheckpoint(l.durableEnd, l.hw, l.logStart)
 	}
 	if l.checkpointUnchanged(l.LogEndOffset()) && l.durableEnd == l.LogEndOffset() && l.inflight == nil {
-		return false
+		return false, nil
 	}
 	l.ckptDue = true
-	return true
+	return true, nil
 }
 
 // CheckpointRequested reports whether a RequestCheckpoint waits for its

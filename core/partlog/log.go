@@ -213,6 +213,15 @@ func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
 	if err := l.syncNewDirs(); err != nil {
 		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
 	}
+	if l.ckptDamaged {
+		// Recovery found a checkpoint file damaged: whichever it was, it
+		// must not outlive this write (its sequence is unknown, so it may
+		// count as the newer one). This write replaces checkpointFile; the
+		// other goes, durably with this write's directory sync.
+		if err := l.d.Remove(l.path(jobCheckpointFile)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+			return fmt.Errorf("partlog: remove damaged checkpoint of %s: %w", l.dir, err)
+		}
+	}
 	l.ckptSeq++
 	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen, seq: l.ckptSeq})
 	if err := l.d.WriteFileAtomic(l.path(checkpointFile), data); err != nil {
@@ -220,6 +229,7 @@ func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
 	}
 	l.ckptRecoveryPoint = recoveryPoint
 	l.ckptHW, l.ckptLogStart, l.ckptWritten = hw, logStart, true
+	l.ckptDamaged = false
 	return nil
 }
 

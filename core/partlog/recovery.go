@@ -280,23 +280,7 @@ func (l *Log) recover(nowMs int64) error {
 	if l.recovery.CheckpointFound {
 		l.hw = min(max(ck.highWatermark, l.logStart), leo)
 	}
-	switch {
-	case l.recovery.CheckpointCorrupt:
-		// A damaged checkpoint file may be the current one, whatever the
-		// other says, so every open would take the log for one without a
-		// checkpoint until a write replaced it, and a write of the other
-		// file does not: the damaged one goes, and a checkpoint of what
-		// this recovery found is written (its directory sync makes the
-		// removal durable too).
-		for _, name := range CheckpointFileNames {
-			if err := l.d.Remove(l.path(name)); err != nil && !errors.Is(err, disk.ErrNotExist) {
-				return fmt.Errorf("remove damaged checkpoint %s: %w", name, err)
-			}
-		}
-		if err := l.writeCheckpoint(l.durableEnd, l.hw, l.logStart); err != nil {
-			return err
-		}
-	case ck.recoveryPoint > leo:
+	if ck.recoveryPoint > leo {
 		// Synced data was lost (or the log restarted above it): the old
 		// recovery point would make the next Open trust segments that
 		// are written after it.
@@ -328,6 +312,7 @@ func (l *Log) readCheckpoints() (partitionCheckpoint, error) {
 	ck, found, err := pickCheckpoint(files)
 	if err != nil {
 		l.recovery.CheckpointCorrupt = true
+		l.ckptDamaged = true
 		return partitionCheckpoint{}, nil
 	}
 	l.recovery.CheckpointFound = found

@@ -198,8 +198,8 @@ func TestPeriodicCheckpointRidesSyncJob(t *testing.T) {
 	l := openLog(t, d, DefaultConfig(), 0)
 	appendBatches(t, l, 3)
 	l.SetHighWatermark(4)
-	if !l.RequestCheckpoint() {
-		t.Fatal("RequestCheckpoint: nothing due after appends")
+	if due, err := l.RequestCheckpoint(); !due || err != nil {
+		t.Fatalf("RequestCheckpoint: %v, %v after appends, want due", due, err)
 	}
 	job, ok := l.StartSync()
 	if !ok {
@@ -216,7 +216,7 @@ func TestPeriodicCheckpointRidesSyncJob(t *testing.T) {
 	if !ok || c.recoveryPoint != 6 || c.highWatermark != 4 || c.seq == 0 {
 		t.Fatalf("job checkpoint %+v (present %v), want recovery point 6, high watermark 4, a sequence", c, ok)
 	}
-	if l.RequestCheckpoint() {
+	if due, _ := l.RequestCheckpoint(); due {
 		t.Fatal("RequestCheckpoint: due again with nothing changed")
 	}
 	if _, ok := l.StartSync(); ok {
@@ -239,7 +239,7 @@ func TestStaleJobCheckpointLosesToTruncation(t *testing.T) {
 	appendBatches(t, l, 3)
 	syncNow(t, l)
 	appendBatches(t, l, 1)
-	l.RequestCheckpoint()
+	mustRequestCheckpoint(t, l)
 	job, _ := l.StartSync()
 	if !slices.Contains(job.SyncSteps(), StepCheckpoint) {
 		t.Fatal("job without the checkpoint step")
@@ -276,7 +276,7 @@ func TestPowerLossBetweenDataAndCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendBatches(t, l, 2)
-	l.RequestCheckpoint()
+	mustRequestCheckpoint(t, l)
 	job, _ := l.StartSync()
 	if err := job.RunStep(StepData); err != nil {
 		t.Fatal(err)
@@ -288,34 +288,43 @@ func TestPowerLossBetweenDataAndCheckpoint(t *testing.T) {
 }
 
 // A damaged checkpoint file may be the current one, whichever it is: the
-// open treats the log as one without a checkpoint, removes the damaged
-// file and writes a fresh checkpoint, so the next open finds one.
-func TestDamagedJobCheckpointReplacedAtOpen(t *testing.T) {
-	d := memdisk.New()
-	l := openLog(t, d, DefaultConfig(), 0)
-	appendBatches(t, l, 2)
-	syncNow(t, l)
-	if err := l.Checkpoint(); err != nil {
-		t.Fatal(err)
-	}
-	appendBatches(t, l, 1)
-	l.RequestCheckpoint()
-	syncNow(t, l)
-	l.Close()
-	if err := d.Corrupt(testDir+"/"+jobCheckpointFile, 3, 0x01); err != nil {
-		t.Fatal(err)
-	}
-	l = openLog(t, d, DefaultConfig(), 0)
-	if info := l.Recovery(); !info.CheckpointCorrupt || info.CheckpointFound {
-		t.Fatalf("recovery %+v: want the checkpoint taken as damaged", info)
-	}
-	if _, ok := readCkpt(t, d, jobCheckpointFile); ok {
-		t.Fatal("damaged job checkpoint still there")
-	}
-	l.Close()
-	l = openLog(t, d, DefaultConfig(), 0)
-	if info := l.Recovery(); !info.CheckpointFound || info.CheckpointCorrupt || l.LogEndOffset() != 6 {
-		t.Fatalf("second open %+v, log end %d: want the fresh checkpoint and all 6 offsets", info, l.LogEndOffset())
+// open treats the log as one without a checkpoint, and the next
+// checkpoint is written on the loop, replacing one file and removing the
+// other, so the open after it finds a checkpoint again.
+func TestDamagedCheckpointReplacedByNextCheckpoint(t *testing.T) {
+	for _, damaged := range CheckpointFileNames {
+		d := memdisk.New()
+		l := openLog(t, d, DefaultConfig(), 0)
+		appendBatches(t, l, 2)
+		syncNow(t, l)
+		if err := l.Checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+		appendBatches(t, l, 1)
+		if due, err := l.RequestCheckpoint(); !due || err != nil {
+			t.Fatalf("RequestCheckpoint: %v, %v", due, err)
+		}
+		syncNow(t, l)
+		l.Close()
+		if err := d.Corrupt(testDir+"/"+damaged, 3, 0x01); err != nil {
+			t.Fatal(err)
+		}
+		l = openLog(t, d, DefaultConfig(), 0)
+		if info := l.Recovery(); !info.CheckpointCorrupt || info.CheckpointFound {
+			t.Fatalf("%s damaged: recovery %+v, want the checkpoint taken as damaged", damaged, info)
+		}
+		syncNow(t, l)
+		if due, err := l.RequestCheckpoint(); due || err != nil {
+			t.Fatalf("%s damaged: RequestCheckpoint %v, %v: want it written at once", damaged, due, err)
+		}
+		if _, ok := readCkpt(t, d, jobCheckpointFile); ok {
+			t.Fatalf("%s damaged: job checkpoint still there", damaged)
+		}
+		l.Close()
+		l = openLog(t, d, DefaultConfig(), 0)
+		if info := l.Recovery(); !info.CheckpointFound || info.CheckpointCorrupt || info.RecoveryPoint != 6 || l.LogEndOffset() != 6 {
+			t.Fatalf("%s damaged: second open %+v, log end %d: want the new checkpoint at 6", damaged, info, l.LogEndOffset())
+		}
 	}
 }
 
@@ -336,5 +345,12 @@ func TestCheckpointSequenceLine(t *testing.T) {
 	bad := sealCheckpoint(checkpointMagic + "\nrecovery-point 1\nhigh-watermark 1\nlog-start-offset 0\nsequence 2\ntruncation-generation 1\n")
 	if _, err := decodePartitionCheckpoint(bad); err == nil {
 		t.Fatal("lines out of order decoded")
+	}
+}
+
+func mustRequestCheckpoint(t *testing.T, l *Log) {
+	t.Helper()
+	if due, err := l.RequestCheckpoint(); !due || err != nil {
+		t.Fatalf("RequestCheckpoint: %v, %v", due, err)
 	}
 }
