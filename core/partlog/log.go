@@ -289,7 +289,7 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 
 // createSegmentSynced is createSegment with the directory fsync left to
 // the first sync job when syncDir is false (a new directory's first
-// segment: Log.dirsUnsynced).
+// segment: Log.dirsDurable false).
 func (l *Log) createSegmentSynced(base int64, syncDir bool) (*segment, error) {
 	name := l.segFilePath(base, logSuffix)
 	f, err := l.d.OpenFile(name, true)
