@@ -117,7 +117,7 @@ type SyncJob struct {
 	UpTo  int64 // log end offset covered by this job
 	files []disk.File
 	// dirs are the directories fsynced first (StepDirs), deepest first:
-	// a new partition directory and its parents (Log.dirsUnsynced).
+	// a new partition directory and its parents (Log.dirsDurable false).
 	dirs []string
 	// epochs is the leader-epoch checkpoint the job writes before its
 	// fsyncs (StepEpochCheckpoint), a copy of the cache taken by
