@@ -322,7 +322,9 @@ type Log struct {
 	// ckptDamaged: recovery found a checkpoint file that does not decode;
 	// the next checkpoint is written on the loop, replacing both files
 	// (writeCheckpointGen), not by a job, which writes only one.
-	ckptDamaged bool
+	// loopCkptExists: checkpointFile was found at open or written since.
+	ckptDamaged    bool
+	loopCkptExists bool
 	// recoveryEpochBound is, during recovery, the latest epoch in the
 	// leader-epoch checkpoint (-1 when there is none): the checkpoint is
 	// written before any batch of a new epoch, so an unsynced batch that
@@ -525,15 +527,17 @@ func (l *Log) Checkpoint() error {
 // changed since the last checkpoint (an idle partition costs no fsync).
 // StartSync then returns a job even when no data waits for a sync.
 //
-// After a recovery that found a checkpoint file damaged, it writes the
-// checkpoint at once instead, as Checkpoint does (which also removes the
-// damaged file), and reports false; err is that write's failure.
+// After a recovery that found a checkpoint file damaged, or when the
+// loop's checkpoint file no longer decodes, it writes the checkpoint at
+// once on the loop instead, as Checkpoint does (replacing the loop's file
+// and removing the job's), and reports false; err is that write's
+// failure.
 func (l *Log) RequestCheckpoint() (due bool, err error) {
 	l.changes++
 	if err := l.usable(); err != nil {
 		return false, err
 	}
-	if l.ckptDamaged {
+	if l.ckptDamaged || l.loopCheckpointDamaged() {
 		return false, l.writeCheckpoint(l.durableEnd, l.hw, l.logStart)
 	}
 	if l.checkpointUnchanged(l.LogEndOffset()) && l.durableEnd == l.LogEndOffset() && l.inflight == nil {

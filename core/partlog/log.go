@@ -213,14 +213,16 @@ func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
 	if err := l.syncNewDirs(); err != nil {
 		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
 	}
-	if l.ckptDamaged {
-		// Recovery found a checkpoint file damaged: whichever it was, it
-		// must not outlive this write (its sequence is unknown, so it may
-		// count as the newer one). This write replaces checkpointFile; the
-		// other goes, durably with this write's directory sync.
-		if err := l.d.Remove(l.path(jobCheckpointFile)); err != nil && !errors.Is(err, disk.ErrNotExist) {
-			return fmt.Errorf("partlog: remove damaged checkpoint of %s: %w", l.dir, err)
-		}
+	// The job's file goes first, durably with this write's directory
+	// sync: this checkpoint is newer than anything a job wrote or may
+	// still write, and a job's file left behind that a latent flip
+	// damaged would make every later open take the log for one without
+	// a checkpoint (its sequence unreadable, it might be the newer one;
+	// sim seed 103980: the log start of a DeleteRecords lost so). A job
+	// in flight may still write the file afterwards; its sequence is
+	// below this one's.
+	if err := l.d.Remove(l.path(jobCheckpointFile)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+		return fmt.Errorf("partlog: remove %s of %s: %w", jobCheckpointFile, l.dir, err)
 	}
 	l.ckptSeq++
 	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen, seq: l.ckptSeq})
@@ -229,8 +231,31 @@ func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
 	}
 	l.ckptRecoveryPoint = recoveryPoint
 	l.ckptHW, l.ckptLogStart, l.ckptWritten = hw, logStart, true
-	l.ckptDamaged = false
+	l.ckptDamaged, l.loopCkptExists = false, true
 	return nil
+}
+
+// loopCheckpointDamaged reports whether checkpointFile, written on the
+// loop at some point, no longer decodes (a latent flip). The periodic
+// checkpoint goes to the job's file and would leave it so, while every
+// open would take the log for one without a checkpoint: RequestCheckpoint
+// then writes it on the loop instead, as the periodic checkpoint did when
+// there was one file. A read error is not damage (the next pass reads
+// again).
+func (l *Log) loopCheckpointDamaged() bool {
+	if !l.loopCkptExists {
+		return false
+	}
+	data, err := l.d.ReadFile(l.path(checkpointFile))
+	if errors.Is(err, disk.ErrNotExist) {
+		l.loopCkptExists = false
+		return false
+	}
+	if err != nil {
+		return false
+	}
+	_, derr := decodePartitionCheckpoint(data)
+	return derr != nil
 }
 
 // checkpointUnchanged reports whether a checkpoint of recoveryPoint and

@@ -305,6 +305,9 @@ func (l *Log) readCheckpoints() (partitionCheckpoint, error) {
 				data = []byte{} // present but empty: damaged, not absent
 			}
 			files[i] = data
+			if name == checkpointFile {
+				l.loopCkptExists = true
+			}
 		case !errors.Is(err, disk.ErrNotExist):
 			return partitionCheckpoint{}, fmt.Errorf("read checkpoint %s: %w", name, err)
 		}

@@ -354,3 +354,53 @@ func mustRequestCheckpoint(t *testing.T, l *Log) {
 		t.Fatalf("RequestCheckpoint: %v, %v", due, err)
 	}
 }
+
+// A latent flip damages the job's checkpoint file; a DeleteRecords then
+// writes the loop's file. The open after a power loss must find the
+// DeleteRecords' log start: the loop's write removed the damaged file,
+// whose unreadable sequence would otherwise make neither count (sim seed
+// 103980 brought deleted records back so).
+func TestLoopCheckpointRemovesDamagedJobFile(t *testing.T) {
+	d := memdisk.New()
+	l := openLog(t, d, smallConfig(), 0)
+	appendBatches(t, l, 3)
+	mustRequestCheckpoint(t, l)
+	syncNow(t, l)
+	if err := d.Corrupt(testDir+"/"+jobCheckpointFile, 3, 0x01); err != nil {
+		t.Fatal(err)
+	}
+	l.SetHighWatermark(6)
+	if err := l.DeleteRecordsBefore(3); err != nil {
+		t.Fatal(err)
+	}
+	re := openLog(t, d.Crash(nil), smallConfig(), 0)
+	if info := re.Recovery(); info.CheckpointCorrupt || re.LogStartOffset() != 3 {
+		t.Fatalf("recovery %+v, log start %d: want the DeleteRecords' checkpoint and start 3", info, re.LogStartOffset())
+	}
+}
+
+// A latent flip damages the loop's checkpoint file while the log runs:
+// the next periodic checkpoint rewrites it on the loop (a job's write
+// would leave it damaged, and every open would take the log for one
+// without a checkpoint).
+func TestPeriodicCheckpointHealsDamagedLoopFile(t *testing.T) {
+	d := memdisk.New()
+	l := openLog(t, d, smallConfig(), 0)
+	appendBatches(t, l, 2)
+	syncNow(t, l)
+	if err := l.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	appendBatches(t, l, 1)
+	syncNow(t, l)
+	if err := d.Corrupt(testDir+"/"+checkpointFile, 3, 0x01); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := l.RequestCheckpoint(); due || err != nil {
+		t.Fatalf("RequestCheckpoint %v, %v: want the damaged file rewritten at once", due, err)
+	}
+	re := openLog(t, d.Crash(nil), smallConfig(), 0)
+	if info := re.Recovery(); !info.CheckpointFound || info.CheckpointCorrupt || info.RecoveryPoint != 6 {
+		t.Fatalf("recovery %+v: want the rewritten checkpoint at 6", info)
+	}
+}
