@@ -297,6 +297,11 @@ func (l *Log) writeEpochCheckpoint() error {
 	if err := l.syncNewDirs(); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
 	}
+	// As for the partition checkpoint (writeCheckpointGen): the job's
+	// file is older than this write, and a damaged one must not outlive it.
+	if err := l.d.Remove(l.path(jobEpochCheckpointFile)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+		return fmt.Errorf("partlog: remove %s of %s: %w", jobEpochCheckpointFile, l.dir, err)
+	}
 	l.epochSeq++
 	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs, l.epochSeq)); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
