@@ -213,16 +213,8 @@ func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
 	if err := l.syncNewDirs(); err != nil {
 		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
 	}
-	// The job's file goes first, durably with this write's directory
-	// sync: this checkpoint is newer than anything a job wrote or may
-	// still write, and a job's file left behind that a latent flip
-	// damaged would make every later open take the log for one without
-	// a checkpoint (its sequence unreadable, it might be the newer one;
-	// sim seed 103980: the log start of a DeleteRecords lost so). A job
-	// in flight may still write the file afterwards; its sequence is
-	// below this one's.
-	if err := l.d.Remove(l.path(jobCheckpointFile)); err != nil && !errors.Is(err, disk.ErrNotExist) {
-		return fmt.Errorf("partlog: remove %s of %s: %w", jobCheckpointFile, l.dir, err)
+	if err := l.removeIfDamaged(jobCheckpointFile, func(b []byte) error { _, err := decodePartitionCheckpoint(b); return err }); err != nil {
+		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
 	}
 	l.ckptSeq++
 	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen, seq: l.ckptSeq})
@@ -256,6 +248,28 @@ func (l *Log) loopCheckpointDamaged() bool {
 	}
 	_, derr := decodePartitionCheckpoint(data)
 	return derr != nil
+}
+
+// removeIfDamaged removes a job's checkpoint file (name) that no longer
+// decodes, before the loop writes the other one, whose directory sync
+// then makes the removal durable. The loop's write is newer than anything
+// a job wrote, so a job's file that decodes is harmless (its sequence is
+// lower); but one that a latent flip damaged has no readable sequence and
+// would make every later open ignore both files (sim seed 103980 lost a
+// DeleteRecords' log start so). A file that decodes is left alone: removed
+// before a write that then fails, it would leave the loop's older file
+// alone, which may lack what the job's held (an epoch of synced batches:
+// sim seeds 20183, 689150508). A job in flight may write the file again
+// later, with a lower sequence. A read error is left for the next write.
+func (l *Log) removeIfDamaged(name string, decode func([]byte) error) error {
+	data, err := l.d.ReadFile(l.path(name))
+	if err != nil || decode(data) == nil {
+		return nil
+	}
+	if err := l.d.Remove(l.path(name)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+		return fmt.Errorf("remove damaged %s: %w", name, err)
+	}
+	return nil
 }
 
 // checkpointUnchanged reports whether a checkpoint of recoveryPoint and
@@ -297,10 +311,8 @@ func (l *Log) writeEpochCheckpoint() error {
 	if err := l.syncNewDirs(); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
 	}
-	// As for the partition checkpoint (writeCheckpointGen): the job's
-	// file is older than this write, and a damaged one must not outlive it.
-	if err := l.d.Remove(l.path(jobEpochCheckpointFile)); err != nil && !errors.Is(err, disk.ErrNotExist) {
-		return fmt.Errorf("partlog: remove %s of %s: %w", jobEpochCheckpointFile, l.dir, err)
+	if err := l.removeIfDamaged(jobEpochCheckpointFile, func(b []byte) error { _, _, err := decodeEpochCheckpoint(b); return err }); err != nil {
+		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
 	}
 	l.epochSeq++
 	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs, l.epochSeq)); err != nil {
