@@ -258,9 +258,16 @@ func (l *Log) loopCheckpointDamaged() bool {
 // would make every later open ignore both files (sim seed 103980 lost a
 // DeleteRecords' log start so). A file that decodes is left alone: removed
 // before a write that then fails, it would leave the loop's older file
-// alone, which may lack what the job's held (an epoch of synced batches:
-// sim seeds 20183, 689150508). A job in flight may write the file again
-// later, with a lower sequence. A read error is left for the next write.
+// alone, which may lack what the job's held (sim seeds 20183, 689150508,
+// for the epoch file). If the write fails after a damaged one went, the
+// loop's older checkpoint counts: the job's held the same log start (it
+// changes only with a loop write) and a higher recovery point and high
+// watermark, so the older one makes recovery scan more. Its truncation
+// generation is the job's too, except after an open that raised it for
+// want of a readable checkpoint (openSyncedEnd) and wrote none since:
+// then the synced-end slots written since do not count, as after that
+// open. A job in flight may write the file again later, with a lower
+// sequence. A read error is left for the next write.
 func (l *Log) removeIfDamaged(name string, decode func([]byte) error) error {
 	data, err := l.d.ReadFile(l.path(name))
 	if err != nil || decode(data) == nil {
@@ -311,9 +318,9 @@ func (l *Log) writeEpochCheckpoint() error {
 	if err := l.syncNewDirs(); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
 	}
-	if err := l.removeIfDamaged(jobEpochCheckpointFile, func(b []byte) error { _, _, err := decodeEpochCheckpoint(b); return err }); err != nil {
-		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
-	}
+	// A damaged job's file is left alone: the next open removes it and
+	// rewrites the cache (recoverEpochs), and removed before a write that
+	// then failed it could take the only record of a synced epoch along.
 	l.epochSeq++
 	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs, l.epochSeq)); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
