@@ -283,6 +283,10 @@ type partition struct {
 	fetchGeneration uint64
 
 	syncing bool // a sync job is in flight
+	// removeDirAtSyncDone: the partition's topic was deleted while a
+	// sync job was in flight; its directory goes at SyncDone
+	// (removeDeletedDir).
+	removeDirAtSyncDone bool
 	// lastAppendEnd is the end offset of the latest append, which a produce
 	// waits for the high watermark to reach.
 	lastAppendEnd int64
@@ -915,6 +919,9 @@ func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, er
 	p := token.p
 	p.syncing = false
 	b.recheck(p)
+	if p.removeDirAtSyncDone {
+		b.removeDeletedDir(p)
+	}
 	if p.deleted || p.log == nil || b.closed {
 		return
 	}
@@ -922,6 +929,24 @@ func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, er
 	b.settle(nowMs)
 	if p.role == roleFollower {
 		b.runFetchers(nowMs)
+	}
+}
+
+// removeDeletedDir removes the directory of a deleted topic's partition
+// whose removal waited for the sync job that was in flight
+// (removeTopicLocal): the job writes checkpoint files into it off the
+// loop, and one created while the directory was being removed would
+// outlive it, to be read by a topic of the same name created later.
+// A partition of such a topic that uses the directory already took it
+// over (openPartition clears a directory of an older topic), so it is
+// left alone then.
+func (b *Broker) removeDeletedDir(p *partition) {
+	p.removeDirAtSyncDone = false
+	if q := b.lookupPartition(p.topic.meta.Name, p.index); q != nil && q != p && q.hosted {
+		return
+	}
+	if err := b.env.Disk.RemoveAll(p.dir); err != nil {
+		b.env.Logger.Warn("delete partition files", "partition", p.dir, "err", err)
 	}
 }
 
