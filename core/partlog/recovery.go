@@ -312,6 +312,14 @@ func (l *Log) readCheckpoints() (partitionCheckpoint, error) {
 			return partitionCheckpoint{}, fmt.Errorf("read checkpoint %s: %w", name, err)
 		}
 	}
+	// Later writes continue above every readable sequence, a damaged
+	// file's neighbour's included: the next write (on the loop, after
+	// damage) must outrank it.
+	for _, data := range files {
+		if c, err := decodePartitionCheckpoint(data); data != nil && err == nil {
+			l.ckptSeq = max(l.ckptSeq, c.seq)
+		}
+	}
 	ck, found, err := pickCheckpoint(files)
 	if err != nil {
 		l.recovery.CheckpointCorrupt = true
@@ -319,7 +327,6 @@ func (l *Log) readCheckpoints() (partitionCheckpoint, error) {
 		return partitionCheckpoint{}, nil
 	}
 	l.recovery.CheckpointFound = found
-	l.ckptSeq = ck.seq
 	return ck, nil
 }
 

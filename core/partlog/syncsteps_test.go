@@ -405,3 +405,36 @@ func TestPeriodicCheckpointHealsDamagedLoopFile(t *testing.T) {
 		t.Fatalf("recovery %+v: want the rewritten checkpoint at 6", info)
 	}
 }
+
+// After an open that found the loop's checkpoint file damaged, the
+// rewrite of it must outrank the job's file that stayed readable: its
+// sequence continues above every readable one.
+func TestHealedCheckpointOutranksJobFile(t *testing.T) {
+	d := memdisk.New()
+	l := openLog(t, d, DefaultConfig(), 0)
+	appendBatches(t, l, 3)
+	syncNow(t, l)
+	l.SetHighWatermark(2)
+	if err := l.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	appendBatches(t, l, 1)
+	l.SetHighWatermark(4)
+	mustRequestCheckpoint(t, l)
+	syncNow(t, l)
+	l.Close()
+	if err := d.Corrupt(testDir+"/"+checkpointFile, 3, 0x01); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, d, DefaultConfig(), 0)
+	syncNow(t, l)
+	l.SetHighWatermark(6)
+	if due, err := l.RequestCheckpoint(); due || err != nil {
+		t.Fatalf("RequestCheckpoint %v, %v: want the damaged file rewritten at once", due, err)
+	}
+	l.Close()
+	l = openLog(t, d, DefaultConfig(), 0)
+	if hw := l.HighWatermark(); hw != 6 {
+		t.Fatalf("high watermark %d after reopening, want the rewritten checkpoint's 6 (the job's file has 4)", hw)
+	}
+}
