@@ -10,7 +10,10 @@ package sim
 //     partition got a leader at a new leader epoch), controller-change (the
 //     quorum elected a leader after the first);
 //   - the disk: segment-roll (a new segment file created past offset 0),
-//     power-loss-mid-fsync (a power loss that struck while an fsync ran);
+//     power-loss-mid-fsync (a power loss that struck while an fsync ran),
+//     power-loss-between-checkpoint-and-data and
+//     power-loss-between-data-and-checkpoint (one that struck between two
+//     steps of a sync job, syncsteps.go);
 //   - the network: fenced-request (an answer carrying FENCED_LEADER_EPOCH
 //     or NOT_LEADER_OR_FOLLOWER reached a client or a replica);
 //   - the broker's log, where only the broker knows: truncation-by-epoch

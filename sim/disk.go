@@ -50,6 +50,13 @@ type simDisk struct {
 	// draws of a seed stay as they were).
 	failRng *Rand
 	node    *simNode // whose event loop pays for writes
+	// inJob is set while a sync job runs (syncsteps.go): its writes
+	// happen off the event loop and cost the job's latency, not loop
+	// time.
+	inJob bool
+	// stepRng draws where a power loss lands inside a sync job
+	// (syncsteps.go).
+	stepRng *Rand
 	// synced is, per current file name, the size covered by its last
 	// successful Sync: an fsync of a file grown past it allocates blocks
 	// (and may fail on a full disk). Torn tails at a power loss start at
@@ -180,8 +187,10 @@ func (d *simDisk) WriteFileAtomic(name string, data []byte) error {
 		d.syncMounts()
 	}
 	// A temporary file, its fsync, a rename and a directory fsync, all on
-	// the event loop.
-	d.node.spend(d.writeLatency() + 2*d.syncLatency())
+	// the event loop, unless a sync job writes (its latency covers them).
+	if !d.inJob {
+		d.node.spend(d.writeLatency() + 2*d.syncLatency())
+	}
 	d.synced[c] = int64(len(data))
 	return nil
 }
@@ -360,7 +369,9 @@ func (f *simFile) WriteAt(p []byte, off int64) (int, error) {
 		}
 		return 0, err
 	}
-	f.d.node.spend(f.d.writeLatency())
+	if !f.d.inJob {
+		f.d.node.spend(f.d.writeLatency())
+	}
 	return f.f.WriteAt(p, off)
 }
 
@@ -512,8 +523,8 @@ func (d *simDisk) powerLoss(torn bool, garbage float64) int {
 // synced-end file (two CRC-protected slots: recovery falls back to the
 // other slot, or to the recovery point, FINDINGS.md 42). Segment
 // files are media-flip targets (see mediaFlip); metadata.json has no
-// checksum and is never flipped. Nor is the partition checkpoint of a
-// partition that was sent a DeleteRecords: it alone holds a log start
+// checksum and is never flipped. Nor are the partition checkpoint files of a
+// partition that was sent a DeleteRecords: they alone hold a log start
 // inside the first segment, and recovery without it starts at the
 // segment's base, bringing deleted records back (sim seed 2054 with the
 // trimmer; Kafka fails the log directory on an unreadable checkpoint).
@@ -521,11 +532,11 @@ func (d *simDisk) safeFlipTargets() []string {
 	var out []string
 	for _, name := range d.durableNames() {
 		base := path.Base(name)
-		if base == "partition-checkpoint" && d.w.deletedDirs()[path.Dir(name)] {
+		if partlog.IsCheckpointFile(base) && d.w.deletedDirs()[path.Dir(name)] {
 			continue
 		}
 		if strings.HasSuffix(base, ".index") || strings.HasSuffix(base, ".timeindex") ||
-			base == "partition-checkpoint" || base == "leader-epoch-checkpoint" || base == "synced-end" {
+			partlog.IsCheckpointFile(base) || partlog.IsEpochCheckpointFile(base) || base == "synced-end" {
 			out = append(out, name)
 		}
 	}

@@ -82,8 +82,12 @@
 // the process died meanwhile. A real fsync makes durable at least what was
 // written before it was called; whether it also covers writes made while
 // it runs is drawn per job: job.Run() executes at the start (later appends
-// stay unsynced) or at the completion (they are included). Page-cache
-// writes and WriteFileAtomic's two fsyncs cost seeded time on the loop;
+// stay unsynced) or at the completion (they are included). A job also
+// writes the leader-epoch checkpoint (before its fsyncs) and the periodic
+// partition checkpoint (after them) when it carries them: those writes
+// cost the job's latency, not loop time (syncsteps.go). Page-cache
+// writes and the WriteFileAtomic calls still made on the loop (truncation,
+// retention, recovery, the image) cost seeded time on the loop;
 // events that arrive while it is busy wait in one ordered backlog. A kill
 // drops the broker and resets its connections; a power loss also drops
 // unsynced data (memdisk.Crash; torn tails optional, which keep all
@@ -193,7 +197,13 @@
 // sweep reaching none fails), and at the final restart, a second after the
 // last window, no partition may still wait to reopen. Half the power
 // losses of the fault phase strike in the middle of the node's next fsync
-// (coverage power-loss-mid-fsync).
+// (coverage power-loss-mid-fsync); half of those that meet a job of
+// several steps (partlog.SyncStep) run the steps before a drawn point and
+// then cut the power (stream disk/N/sync-steps): after the leader-epoch
+// checkpoint and before the data (power-loss-between-checkpoint-and-data),
+// or after the data and before the synced end or the partition checkpoint
+// (power-loss-between-data-and-checkpoint). The checkers judge what
+// recovery makes of it like any power loss: no acknowledged write lost.
 //
 // The disk checker reads the ground truth (what the simulator damaged) at
 // the moment a broker takes a partition offline as corrupt

@@ -290,7 +290,7 @@ func (w *world) faultFlip() {
 		w.tr.str(name)
 		w.tr.i64(off)
 		w.logf("fault: bit flip in %s at %d", name, off)
-		if path.Base(name) == partlog.CheckpointFileName {
+		if partlog.IsCheckpointFile(path.Base(name)) {
 			if tp, ok := partitionOfPath(name); ok {
 				w.ckptFlips[copyKey{tp, n.id}] = true
 			}

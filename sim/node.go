@@ -312,7 +312,7 @@ func (n *simNode) stop(graceful, rst bool) {
 				ps.done = true
 				err := ps.err
 				if !ps.ran {
-					err = ps.job.Run()
+					err = n.runJob(ps.job)
 				}
 				n.d.Handle(driver.Event{Kind: driver.EventSyncDone, Token: ps.token, Job: ps.job, Err: err})
 			}
@@ -553,18 +553,23 @@ func (h *nodeHost) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 	// called; writes made while it runs may or may not be included. The
 	// simulator picks per job: the fsync takes effect at its start (later
 	// appends stay unsynced) or at its completion (they are included).
+	var prefix []partlog.SyncStep // steps run before an armed power loss (syncsteps.go)
 	if crash := n.crashArmed; crash != nil && w.faultsOn {
 		n.crashArmed = nil
+		prefix = n.disk.powerLossPrefix(job)
 		w.s.after(max(lat/2, Microsecond), "fault-crash-mid-fsync", func() {
 			if n.inc == inc && n.up && w.faultsOn {
 				w.cover("power-loss-mid-fsync")
+				if prefix != nil {
+					n.runPrefix(job, prefix)
+				}
 				crash()
 			}
 		})
 	}
 	atStart := n.disk.rng.Chance(0.5)
-	if atStart {
-		ps.ran, ps.err = true, job.Run()
+	if atStart && prefix == nil {
+		ps.ran, ps.err = true, n.runJob(job)
 	}
 	var done func()
 	done = func() {
@@ -583,7 +588,7 @@ func (h *nodeHost) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		}
 		err := ps.err
 		if !ps.ran {
-			err = job.Run()
+			err = n.runJob(job)
 		}
 		w.tr.str("sync")
 		if err != nil {

@@ -289,11 +289,18 @@ func (d *simDisk) committedPrefix(tp lin.TopicPartition, hw int64) (storedPrefix
 // logStart returns the log start offset recorded in tp's partition
 // checkpoint on this disk; false when it is missing or unreadable.
 func (d *simDisk) logStart(tp lin.TopicPartition) (int64, bool) {
-	name := path.Join(tp.String(), partlog.CheckpointFileName)
-	data, err := d.md(name).ReadFile(name)
-	if err != nil {
-		return 0, false
+	var files [2][]byte
+	for i, base := range partlog.CheckpointFileNames {
+		name := path.Join(tp.String(), base)
+		data, err := d.md(name).ReadFile(name)
+		if err != nil {
+			continue
+		}
+		if data == nil {
+			data = []byte{}
+		}
+		files[i] = data
 	}
-	start, err := partlog.LogStartFromCheckpoint(data)
-	return start, err == nil
+	start, found, err := partlog.LogStartFromCheckpoints(files)
+	return start, found && err == nil
 }

@@ -275,6 +275,7 @@ func newWorld(seed uint64, opts Options) *world {
 			n.peerFormat = kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("chronik-node-%d", i)))
 		}
 		n.disk.node = n
+		n.disk.stepRng = root.Fork(fmt.Sprintf("disk/%d/sync-steps", i))
 		w.nodes = append(w.nodes, n)
 	}
 	adm := w.newClient("admin")

@@ -106,28 +106,37 @@ var coverageMinimums = map[string]int{
 	"retention-delete":            8300,  // 25009
 	"segment-roll":                98000, // 294554
 	// Disk (disk.go, mediaflip.go, the scrubber).
-	"power-loss-mid-fsync":        180, // 548
-	"dir-entry-reverted":          86,  // 258
-	"fsync-failed-dropped":        188, // 565
-	"fsync-failed-kept-clean":     334, // 1002
-	"media-flip-replicated":       8,   // 26
-	"media-flip-copy-intact":      1,   // 4; 14 in a 2000-seed sweep
-	"media-flip-reported":         7,   // 21
-	"media-flip-reported-differs": 3,   // 10
-	"scrub-found-corrupt":         19,  // 57
+	"power-loss-mid-fsync": 180, // 548
+	// A power loss between two steps of a sync job (syncsteps.go), set
+	// from the sweep after the periodic and leader-epoch checkpoints
+	// moved into sync jobs.
+	"power-loss-between-checkpoint-and-data": 12,  // 36
+	"power-loss-between-data-and-checkpoint": 69,  // 207
+	"dir-entry-reverted":                     86,  // 258
+	"fsync-failed-dropped":                   188, // 565
+	"fsync-failed-kept-clean":                334, // 1002
+	"media-flip-replicated":                  8,   // 26
+	"media-flip-copy-intact":                 1,   // 4; 14 in a 2000-seed sweep
+	"media-flip-reported":                    7,   // 21
+	"media-flip-reported-differs":            3,   // 10
+	"scrub-found-corrupt":                    19,  // 57
 	// Leaving the ISR and uncertain copies (FINDINGS.md 25, 40, 42). The
 	// last ISR member left out because its copy is uncertain,
 	// uncertain-last-isr-copy, is too rare for a minimum (0 in the fixed
 	// sweep; the core test TestClusterUncertainLastISRMemberDoesNotLead
-	// covers it); the rest reach 2-6 since the synced end (FINDINGS.md
-	// 42) marks a damaged synced batch's cut uncertain.
-	"leave-isr-asked-again":       164, // 552
-	"uncertain-cut":               1,   // 3
-	"uncertain-copy-caught-up":    1,   // 6
-	"uncertain-copy-not-leading":  1,   // 3
-	"uncertain-marked-cut":        1,   // 3
-	"synced-end-cut":              1,   // 3
-	"media-flip-no-good-isr-copy": 1,   // 2
+	// covers it), and so is media-flip-no-good-isr-copy: its 2 came from
+	// seeds 94 and 353, and the sync-job change, which moved the disk
+	// draws, left 0-2 in sweeps of the same seeds (the final phase's
+	// bookkeeping it counts is the simulator's own); the rest reach 1-6
+	// since the synced end (FINDINGS.md 42) marks a damaged synced
+	// batch's cut uncertain (uncertain-copy-not-leading's 3 came from one
+	// seed, 353, and are as fragile).
+	"leave-isr-asked-again":      164, // 552
+	"uncertain-cut":              1,   // 3
+	"uncertain-copy-caught-up":   1,   // 6
+	"uncertain-marked-cut":       1,   // 3
+	"uncertain-copy-not-leading": 1,   // 3
+	"synced-end-cut":             1,   // 3
 	// The rogue client's control-plane requests refused on client
 	// listeners (rogue.go).
 	"rogue-control-refused": 890, // 2670

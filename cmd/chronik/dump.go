@@ -170,14 +170,21 @@ func textOrBytes(b []byte) (*string, []byte) {
 // still in the first segment are not printed. It returns 0 when there is
 // no readable checkpoint.
 func readLogStartOffset(dir string) int64 {
-	data, err := os.ReadFile(filepath.Join(dir, partlog.CheckpointFileName))
-	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
+	var files [2][]byte
+	for i, name := range partlog.CheckpointFileNames {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		switch {
+		case err == nil:
+			if data == nil {
+				data = []byte{} // present, even when empty
+			}
+			files[i] = data
+		case !errors.Is(err, os.ErrNotExist):
 			fmt.Fprintf(os.Stderr, "dump: reading checkpoint: %v\n", err)
+			return 0
 		}
-		return 0
 	}
-	start, err := partlog.LogStartFromCheckpoint(data)
+	start, _, err := partlog.LogStartFromCheckpoints(files)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dump: ignoring checkpoint: %v\n", err)
 		return 0

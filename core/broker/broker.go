@@ -274,6 +274,10 @@ type partition struct {
 	fetch replication.Fetching
 
 	syncing bool // a sync job is in flight
+	// removeDirAtSyncDone: the partition's topic was deleted while a
+	// sync job was in flight; its directory goes at SyncDone
+	// (removeDeletedDir).
+	removeDirAtSyncDone bool
 	// lastAppendEnd is the end offset of the latest append, which a produce
 	// waits for the high watermark to reach.
 	lastAppendEnd int64
@@ -673,7 +677,7 @@ func (b *Broker) Tick(nowMs int64) {
 	}
 	if nowMs-b.lastCheckpointMs >= b.cfg.CheckpointIntervalMs {
 		b.lastCheckpointMs = nowMs
-		b.checkpointAll()
+		b.requestCheckpoints()
 		b.keepReserve()
 	}
 	if nowMs-b.lastRetentionMs >= b.cfg.RetentionCheckIntervalMs {
@@ -769,6 +773,33 @@ func (b *Broker) orderedTopics() []*topicState {
 	return b.topicOrder
 }
 
+// requestCheckpoints is the periodic checkpoint: every log whose
+// checkpoint would change asks its next sync job to write it after its
+// fsyncs (partlog.Log.RequestCheckpoint), off the event loop, and a sync
+// starts now where none is in flight (else the next one, which Flush
+// starts after SyncDone, carries it: needsFlush).
+func (b *Broker) requestCheckpoints() {
+	b.forEachPartition(func(p *partition) {
+		if p.log == nil {
+			return
+		}
+		due, err := p.log.RequestCheckpoint()
+		if err != nil {
+			b.env.Logger.Warn("checkpoint failed", "partition", p.dir, "err", err)
+		}
+		if !due {
+			return
+		}
+		b.recheck(p)
+		b.startSync(p)
+		if !p.syncing {
+			b.markUnsynced(p)
+		}
+	})
+}
+
+// checkpointAll writes every log's checkpoint now, on the loop: for a
+// clean shutdown, after the last syncs.
 func (b *Broker) checkpointAll() {
 	b.recheckAll() // every log's recovery point may move
 	b.forEachPartition(func(p *partition) {
@@ -848,7 +879,7 @@ func (b *Broker) Flush() {
 
 // needsFlush is Flush's condition for starting a sync of p.
 func (p *partition) needsFlush() bool {
-	return len(p.waiters) > 0 || (p.log != nil && p.log.DurableEndOffset() < p.log.LogEndOffset())
+	return len(p.waiters) > 0 || (p.log != nil && (p.log.DurableEndOffset() < p.log.LogEndOffset() || p.log.CheckpointRequested()))
 }
 
 // markUnsynced records that p's log was written or synced, so that the
@@ -882,6 +913,9 @@ func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, er
 	p := token.p
 	p.syncing = false
 	b.recheck(p)
+	if p.removeDirAtSyncDone {
+		b.removeDeletedDir(p)
+	}
 	if p.deleted || p.log == nil || b.closed {
 		return
 	}
@@ -889,6 +923,24 @@ func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, er
 	b.settle(nowMs)
 	if p.role == roleFollower {
 		b.runFetchers(nowMs)
+	}
+}
+
+// removeDeletedDir removes the directory of a deleted topic's partition
+// whose removal waited for the sync job that was in flight
+// (removeTopicLocal): the job writes checkpoint files into it off the
+// loop, and one created while the directory was being removed would
+// outlive it, to be read by a topic of the same name created later.
+// A partition of such a topic that uses the directory already took it
+// over (openPartition clears a directory of an older topic), so it is
+// left alone then.
+func (b *Broker) removeDeletedDir(p *partition) {
+	p.removeDirAtSyncDone = false
+	if q := b.lookupPartition(p.topic.meta.Name, p.index); q != nil && q != p && q.hosted {
+		return
+	}
+	if err := b.env.Disk.RemoveAll(p.dir); err != nil {
+		b.env.Logger.Warn("delete partition files", "partition", p.dir, "err", err)
 	}
 }
 

@@ -46,8 +46,14 @@ func TestSingleNodeRecoveryCutsGarbageEpoch(t *testing.T) {
 	if _, err := f.WriteAt([]byte{byte(garbage >> 24), byte(garbage >> 16), byte(garbage >> 8), byte(garbage)}, int64(len(synced))+12); err != nil {
 		t.Fatal(err)
 	}
-	if err := tb.disk.Corrupt("t-0/leader-epoch-checkpoint", 0, 0x40); err != nil {
-		t.Fatal(err)
+	damaged := 0
+	for _, name := range []string{"leader-epoch-checkpoint", "leader-epoch-checkpoint.job"} {
+		if err := tb.disk.Corrupt("t-0/"+name, 0, 0x40); err == nil {
+			damaged++
+		}
+	}
+	if damaged == 0 {
+		t.Fatal("no leader-epoch checkpoint to damage")
 	}
 	if err := tb.b.ReleaseDisk(); err != nil {
 		t.Fatal(err)

@@ -96,12 +96,23 @@ func (b *Broker) removeTopicLocal(nowMs int64, ts *topicState) {
 		b.setRole(p, roleNone)
 		b.touchFetches(p)
 		b.failProduceWaiters(p, kerrUnknownTopicOrPartition)
-		if p.log != nil {
+		switch {
+		case p.syncing && p.hosted:
+			// The job in flight may still write checkpoint files into
+			// the directory: it goes at SyncDone (removeDeletedDir).
+			if p.log != nil {
+				if err := p.log.Close(); err != nil {
+					b.env.Logger.Warn("close deleted partition", "partition", p.dir, "err", err)
+				}
+			}
+			p.log = nil
+			p.removeDirAtSyncDone = true
+		case p.log != nil:
 			if err := p.log.Delete(); err != nil {
 				b.env.Logger.Warn("delete partition files", "partition", p.dir, "err", err)
 			}
 			p.log = nil
-		} else if p.hosted {
+		case p.hosted:
 			if err := b.env.Disk.RemoveAll(p.dir); err != nil {
 				b.env.Logger.Warn("delete partition files", "partition", p.dir, "err", err)
 			}

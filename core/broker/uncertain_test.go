@@ -68,8 +68,14 @@ func (c *testCluster) damageCopy(id int32, topic string) {
 	c.t.Helper()
 	d := c.nodes[id-1].disk
 	dir := partitionDir(topic, 0)
-	if err := d.Corrupt(dir+"/"+partlog.CheckpointFileName, 3, 0x01); err != nil {
-		c.t.Fatal(err)
+	damaged := 0
+	for _, name := range partlog.CheckpointFileNames {
+		if err := d.Corrupt(dir+"/"+name, 3, 0x01); err == nil {
+			damaged++
+		}
+	}
+	if damaged == 0 {
+		c.t.Fatalf("no partition checkpoint of %s to damage", dir)
 	}
 	if err := d.Corrupt(dir+"/00000000000000000000.log", 70, 0x01); err != nil {
 		c.t.Fatal(err)

@@ -107,29 +107,150 @@ type ReadResult struct {
 // durable by a single Run. The event loop gets it from StartSync, hands it
 // to the environment, which calls Run (possibly on another goroutine) and
 // then reports the result back on the loop through FinishSync.
+//
+// Run takes its durable steps in a fixed order (SyncSteps): the
+// leader-epoch checkpoint, when the epoch cache changed since the last
+// job; then the fsyncs of the segment and index files; then the synced-end
+// slot. Each step is durable before the next starts, so a power loss
+// between two steps leaves a prefix of them on disk (DESIGN.md, "Durability
+// rules", says why every such prefix recovers correctly).
 type SyncJob struct {
 	UpTo  int64 // log end offset covered by this job
 	files []disk.File
+	// dirs are the directories fsynced first (StepDirs), deepest first:
+	// a new partition directory and its parents (Log.dirsDurable false).
+	dirs []string
+	// epochs is the leader-epoch checkpoint the job writes before its
+	// fsyncs (StepEpochCheckpoint), a copy of the cache taken by
+	// StartSync; epochsPath is empty when the cache did not change since
+	// the last job took one.
+	epochs     epochCache
+	epochsSeq  uint64
+	epochsPath string
+	d          disk.Disk
 	// slot is the synced end written after the fsyncs
 	// (OpenBounds.TrackSyncedEnd); its file is nil when there is none.
 	slot slotWrite
+	// ckpt is the partition checkpoint written last (StepCheckpoint),
+	// into jobCheckpointFile; ckptPath is empty when the job writes none
+	// (RequestCheckpoint).
+	ckpt     partitionCheckpoint
+	ckptPath string
+}
+
+// SyncStep is one durable step of SyncJob.Run.
+type SyncStep uint8
+
+// The steps of SyncJob.Run, in the order Run takes them.
+const (
+	// StepDirs fsyncs a new log's directory and every directory above
+	// it, deepest first: the names of its files, and its own, are
+	// durable before anything in them is synced.
+	StepDirs SyncStep = iota
+	// StepEpochCheckpoint writes the leader-epoch checkpoint atomically
+	// (disk.WriteFileAtomic): before the data, so that no synced batch
+	// carries an epoch the checkpoint lacks.
+	StepEpochCheckpoint SyncStep = iota
+	// StepData fsyncs the segment and index files, sealed ones first.
+	StepData
+	// StepSyncedEnd writes and fsyncs the synced-end slot
+	// (OpenBounds.TrackSyncedEnd): after the data it vouches for.
+	StepSyncedEnd
+	// StepCheckpoint writes the partition checkpoint atomically
+	// (RequestCheckpoint), its recovery point the job's UpTo: after the
+	// data it declares synced.
+	StepCheckpoint
+)
+
+// String names the step (coverage and traces).
+func (s SyncStep) String() string {
+	switch s {
+	case StepDirs:
+		return "dirs"
+	case StepEpochCheckpoint:
+		return "epoch-checkpoint"
+	case StepData:
+		return "data"
+	case StepSyncedEnd:
+		return "synced-end"
+	case StepCheckpoint:
+		return "checkpoint"
+	}
+	return fmt.Sprintf("step-%d", uint8(s))
 }
 
 // Files is the number of files the job will fsync (for metrics and tests).
 func (j *SyncJob) Files() int { return len(j.files) }
 
-// Run fsyncs the files the job covers and then, for a log that tracks its
-// synced end (OpenBounds.TrackSyncedEnd), writes and syncs UpTo into the
-// synced-end file: only after the data it vouches for is durable. It
-// touches nothing else of the Log and is the only method that may run off
-// the event loop.
+// SyncSteps lists the steps Run takes, in order: StepData always, the
+// others when the job has them. The simulator runs a prefix of them
+// (RunStep) to cut power between two.
+func (j *SyncJob) SyncSteps() []SyncStep {
+	steps := make([]SyncStep, 0, 5)
+	if len(j.dirs) > 0 {
+		steps = append(steps, StepDirs)
+	}
+	if j.epochsPath != "" {
+		steps = append(steps, StepEpochCheckpoint)
+	}
+	steps = append(steps, StepData)
+	if j.slot.file != nil {
+		steps = append(steps, StepSyncedEnd)
+	}
+	if j.ckptPath != "" {
+		steps = append(steps, StepCheckpoint)
+	}
+	return steps
+}
+
+// Run takes every step of the job in order (SyncSteps), stopping at the
+// first failure. It touches nothing of the Log and is the only method
+// that may run off the event loop.
 func (j *SyncJob) Run() error {
-	for _, f := range j.files {
-		if err := f.Sync(); err != nil {
+	for _, s := range [...]SyncStep{StepDirs, StepEpochCheckpoint, StepData, StepSyncedEnd, StepCheckpoint} {
+		if err := j.RunStep(s); err != nil {
 			return err
 		}
 	}
-	return j.slot.run()
+	return nil
+}
+
+// RunStep takes one step of Run. Run is RunStep over SyncSteps in order;
+// a caller that runs steps itself must keep that order and report the
+// first failure (or nil after the last step) to FinishSync. A step the
+// job does not have does nothing.
+func (j *SyncJob) RunStep(s SyncStep) error {
+	switch s {
+	case StepDirs:
+		for _, dir := range j.dirs {
+			if err := j.d.SyncDir(dir); err != nil {
+				return fmt.Errorf("sync directory %s: %w", dir, err)
+			}
+		}
+	case StepEpochCheckpoint:
+		if j.epochsPath == "" {
+			return nil
+		}
+		if err := j.d.WriteFileAtomic(j.epochsPath, encodeEpochCheckpoint(&j.epochs, j.epochsSeq)); err != nil {
+			return fmt.Errorf("write leader-epoch checkpoint: %w", err)
+		}
+	case StepData:
+		for _, f := range j.files {
+			if err := f.Sync(); err != nil {
+				return err
+			}
+		}
+	case StepSyncedEnd:
+		return j.slot.run()
+	case StepCheckpoint:
+		if j.ckptPath == "" {
+			return nil
+		}
+		if err := j.d.WriteFileAtomic(j.ckptPath, encodePartitionCheckpoint(j.ckpt)); err != nil {
+			return fmt.Errorf("write checkpoint: %w", err)
+		}
+	}
+	return nil
 }
 
 // Open recovers the log stored under dir (creating dir when absent): it
@@ -185,13 +306,26 @@ type Log struct {
 	logStart   int64
 	hw         int64
 	durableEnd int64
-	// ckptRecoveryPoint is the recovery point in the checkpoint file on
-	// disk; TruncateTo lowers it first when it lies above the cut.
+	// ckptRecoveryPoint is the highest recovery point the current
+	// checkpoint on disk may hold (the job in flight may still write
+	// one); TruncateTo lowers it first when it lies above the cut.
 	ckptRecoveryPoint int64
 	// ckptHW and ckptLogStart complete the last checkpoint this Log wrote
-	// (ckptWritten), so that an unchanged one is not written again.
+	// or handed to a job (ckptWritten), so that an unchanged one is not
+	// written again.
 	ckptHW, ckptLogStart int64
 	ckptWritten          bool
+	// ckptSeq is the sequence of the last checkpoint written or handed
+	// to a job (partitionCheckpoint.seq); ckptDue says RequestCheckpoint
+	// asked the next job for one.
+	ckptSeq uint64
+	ckptDue bool
+	// ckptDamaged: recovery found a checkpoint file that does not decode;
+	// the next checkpoint is written on the loop, replacing both files
+	// (writeCheckpointGen), not by a job, which writes only one.
+	// loopCkptExists: checkpointFile was found at open or written since.
+	ckptDamaged    bool
+	loopCkptExists bool
 	// recoveryEpochBound is, during recovery, the latest epoch in the
 	// leader-epoch checkpoint (-1 when there is none): the checkpoint is
 	// written before any batch of a new epoch, so an unsynced batch that
@@ -222,6 +356,16 @@ type Log struct {
 
 	epochs    epochCache
 	producers producerTable
+	// dirsDurable: the directory and its parents are durable. Open
+	// leaves the fsyncs of a directory it created to the sync jobs
+	// (StepDirs) until one succeeds, or to syncNewDirs.
+	dirsDurable bool
+	// epochsUnsynced: the leader-epoch cache changed since the last
+	// checkpoint of it was written or handed to a job; the next StartSync
+	// hands a copy to its job (StepEpochCheckpoint). epochSeq is the
+	// sequence of the last one (both files share it).
+	epochsUnsynced bool
+	epochSeq       uint64
 
 	// pendingSync holds sealed segment and index files written since the
 	// last StartSync; the active segment's file is added by StartSync when
@@ -365,22 +509,51 @@ func (l *Log) FinishSync(job *SyncJob, err error) {
 }
 
 // Checkpoint persists the high watermark, recovery point (durable end) and
-// log start offset with disk.WriteFileAtomic. Called periodically and on
-// clean shutdown.
+// log start offset with disk.WriteFileAtomic, now, on the caller's
+// goroutine: for a clean shutdown (after the last syncs) and tests. The
+// periodic checkpoint is RequestCheckpoint's, off the event loop.
 //
-// A checkpoint identical to the last one written by this Log is skipped:
-// an idle partition costs no fsync, which matters on a broker holding
-// many partitions, since checkpoints are written on the event loop.
+// A checkpoint identical to the last one written by this Log is skipped.
 func (l *Log) Checkpoint() error {
 	l.changes++
 	if err := l.usable(); err != nil {
 		return err
 	}
-	if l.ckptWritten && l.ckptRecoveryPoint == l.durableEnd && l.ckptHW == l.hw && l.ckptLogStart == l.logStart {
+	if l.checkpointUnchanged(l.durableEnd) && !l.ckptDamaged {
 		return nil
 	}
 	return l.writeCheckpoint(l.durableEnd, l.hw, l.logStart)
 }
+
+// RequestCheckpoint asks the next sync job to write the partition
+// checkpoint after its fsyncs (StepCheckpoint), with the job's UpTo as the
+// recovery point, and reports whether one is due: false when nothing
+// changed since the last checkpoint (an idle partition costs no fsync).
+// StartSync then returns a job even when no data waits for a sync.
+//
+// After a recovery that found a checkpoint file damaged, or when the
+// loop's checkpoint file no longer decodes, it writes the checkpoint at
+// once on the loop instead, as Checkpoint does (replacing the loop's file
+// and removing the job's), and reports false; err is that write's
+// failure.
+func (l *Log) RequestCheckpoint() (due bool, err error) {
+	l.changes++
+	if err := l.usable(); err != nil {
+		return false, err
+	}
+	if l.ckptDamaged || l.loopCheckpointDamaged() {
+		return false, l.writeCheckpoint(l.durableEnd, l.hw, l.logStart)
+	}
+	if l.checkpointUnchanged(l.LogEndOffset()) && l.durableEnd == l.LogEndOffset() && l.inflight == nil {
+		return false, nil
+	}
+	l.ckptDue = true
+	return true, nil
+}
+
+// CheckpointRequested reports whether a RequestCheckpoint waits for its
+// sync job.
+func (l *Log) CheckpointRequested() bool { return l.ckptDue }
 
 // ApplyRetention deletes whole segments that retention.ms or
 // retention.bytes allow to go (never the active segment, never data at or

@@ -135,9 +135,10 @@ func (l *Log) appendLeader(batches []byte, leaderEpoch int32, nowMs int64) (Appe
 		// A new epoch can leave the previous entry wholly below the log
 		// start (after DeleteRecords moved it into the last batch).
 		l.epochs.truncateFromStart(l.logStart)
-		if err := l.writeEpochCheckpoint(); err != nil {
-			return AppendResult{}, l.fail("append", err)
-		}
+		// The checkpoint goes to disk with the next sync job, before
+		// the batches it covers (StepEpochCheckpoint): acknowledgements
+		// wait for that job, so none precedes the new epoch's entry.
+		l.epochsUnsynced = true
 	}
 	res.LastOffset = l.LogEndOffset() - 1
 	res.LogStartOffset = l.logStart
@@ -238,9 +239,10 @@ func (l *Log) AppendAsFollower(batches []byte, nowMs int64) (AppendResult, error
 		// A new epoch can leave the previous entry wholly below the log
 		// start (after DeleteRecords moved it into the last batch).
 		l.epochs.truncateFromStart(l.logStart)
-		if err := l.writeEpochCheckpoint(); err != nil {
-			return AppendResult{}, l.fail("append", err)
-		}
+		// The checkpoint goes to disk with the next sync job, before
+		// the batches it covers (StepEpochCheckpoint): acknowledgements
+		// wait for that job, so none precedes the new epoch's entry.
+		l.epochsUnsynced = true
 	}
 	res.LastOffset = l.LogEndOffset() - 1
 	res.LogStartOffset = l.logStart

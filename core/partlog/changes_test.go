@@ -11,7 +11,7 @@ import (
 // getters are the exported methods of Log that never change it, so that
 // CheckInvariants may skip a log on which only they were called.
 var getters = map[string]bool{
-	"LogStartOffset": true, "LogEndOffset": true, "DurableEndOffset": true, "HighWatermark": true,
+	"LogStartOffset": true, "LogEndOffset": true, "DurableEndOffset": true, "CheckpointRequested": true, "HighWatermark": true,
 	"EndOffsetForEpoch": true, "LatestEpoch": true, "Recovery": true, "Dir": true, "Segments": true,
 	"SizeBytes": true, "Failed": true, "CheckInvariants": true, "EarliestEpochStart": true, "Uncertain": true,
 	// Reads change nothing; they count a change only when they fail

@@ -12,10 +12,22 @@ import (
 // File names inside a partition directory.
 const (
 	// checkpointFile holds the recovery point, high watermark and log
-	// start offset.
-	checkpointFile = "partition-checkpoint"
-	// epochCheckpointFile holds the leader-epoch cache.
-	epochCheckpointFile = "leader-epoch-checkpoint"
+	// start offset, as written on the event loop (truncation, retention,
+	// DeleteRecords, recovery, a clean shutdown); jobCheckpointFile holds
+	// the same, as written by a sync job after its fsyncs (the periodic
+	// checkpoint). Recovery takes the one with the higher sequence number
+	// (readCheckpoints): a job runs off the loop and may finish its write
+	// after a later one the loop made, so the order in which the writes
+	// land cannot say which is current.
+	checkpointFile    = "partition-checkpoint"
+	jobCheckpointFile = "partition-checkpoint.job"
+	// epochCheckpointFile holds the leader-epoch cache as written on the
+	// event loop (truncation, retention, recovery), jobEpochCheckpointFile
+	// as written by a sync job before its fsyncs (a new epoch appended);
+	// recovery takes the one with the higher sequence, as for the
+	// partition checkpoint.
+	epochCheckpointFile    = "leader-epoch-checkpoint"
+	jobEpochCheckpointFile = "leader-epoch-checkpoint.job"
 	// uncertainFile marks a log that recovery cut without knowing its
 	// recovery point (OpenBounds.MarkUncertainCut), or whose synced data
 	// a caller found damaged (MarkUncertain); its presence is what
@@ -40,12 +52,14 @@ const (
 //	high-watermark 1150
 //	log-start-offset 0
 //	truncation-generation 2
+//	sequence 17
 //	crc32c 8c1a4f02
 //
 //	chronik-leader-epoch-checkpoint 1
 //	entries 2
 //	0 0
 //	3 950
+//	sequence 4
 //	crc32c 1b0e77a3
 const (
 	checkpointMagic      = "chronik-partition-checkpoint 1"
@@ -67,6 +81,10 @@ type partitionCheckpoint struct {
 	// when non-zero, so a log that never needed one keeps the format that
 	// older versions read; a checkpoint without the line has generation 0.
 	truncGen int64
+	// seq orders the writes of both checkpoint files (checkpointFile,
+	// jobCheckpointFile): one counter per log, taken when the content is
+	// decided, on the loop. Written when non-zero; absent = 0.
+	seq uint64
 }
 
 // sealCheckpoint appends the CRC line to a checkpoint body.
@@ -120,6 +138,9 @@ func encodePartitionCheckpoint(c partitionCheckpoint) []byte {
 	if c.truncGen > 0 {
 		body += fmt.Sprintf("truncation-generation %d\n", c.truncGen)
 	}
+	if c.seq > 0 {
+		body += fmt.Sprintf("sequence %d\n", c.seq)
+	}
 	return sealCheckpoint(body)
 }
 
@@ -128,8 +149,8 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 	if err != nil {
 		return partitionCheckpoint{}, err
 	}
-	if len(lines) != 3 && len(lines) != 4 {
-		return partitionCheckpoint{}, fmt.Errorf("%w: %d fields, want 3 or 4", errBadCheckpoint, len(lines))
+	if len(lines) < 3 || len(lines) > 5 {
+		return partitionCheckpoint{}, fmt.Errorf("%w: %d fields, want 3 to 5", errBadCheckpoint, len(lines))
 	}
 	var c partitionCheckpoint
 	if c.recoveryPoint, err = field(lines[0], "recovery-point"); err != nil {
@@ -141,10 +162,27 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 	if c.logStartOffset, err = field(lines[2], "log-start-offset"); err != nil {
 		return c, err
 	}
-	if len(lines) == 4 {
-		if c.truncGen, err = field(lines[3], "truncation-generation"); err != nil {
+	// The optional lines, each at most once, in this order.
+	rest := lines[3:]
+	if len(rest) > 0 && strings.HasPrefix(rest[0], "truncation-generation ") {
+		if c.truncGen, err = field(rest[0], "truncation-generation"); err != nil {
 			return c, err
 		}
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
+		seq, err := field(rest[0], "sequence")
+		if err != nil {
+			return c, err
+		}
+		if seq < 0 {
+			return c, fmt.Errorf("%w: negative sequence", errBadCheckpoint)
+		}
+		c.seq = uint64(seq)
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
+		return c, fmt.Errorf("%w: unexpected line %q", errBadCheckpoint, rest[0])
 	}
 	if c.recoveryPoint < 0 || c.highWatermark < 0 || c.logStartOffset < 0 || c.truncGen < 0 {
 		return c, fmt.Errorf("%w: negative offset", errBadCheckpoint)
@@ -152,29 +190,43 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 	return c, nil
 }
 
-func encodeEpochCheckpoint(c *epochCache) []byte {
+// encodeEpochCheckpoint encodes the cache with sequence seq (the line is
+// left out when seq is 0, the format older versions wrote).
+func encodeEpochCheckpoint(c *epochCache, seq uint64) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\nentries %d\n", epochCheckpointMagic, len(c.entries))
 	for _, e := range c.entries {
 		fmt.Fprintf(&b, "%d %d\n", e.epoch, e.start)
 	}
+	if seq > 0 {
+		fmt.Fprintf(&b, "sequence %d\n", seq)
+	}
 	return sealCheckpoint(b.String())
 }
 
-func decodeEpochCheckpoint(data []byte) (epochCache, error) {
+func decodeEpochCheckpoint(data []byte) (epochCache, uint64, error) {
 	lines, err := openCheckpoint(data, epochCheckpointMagic)
 	if err != nil {
-		return epochCache{}, err
+		return epochCache{}, 0, err
 	}
 	if len(lines) == 0 {
-		return epochCache{}, fmt.Errorf("%w: no entries line", errBadCheckpoint)
+		return epochCache{}, 0, fmt.Errorf("%w: no entries line", errBadCheckpoint)
+	}
+	var seq uint64
+	if last := lines[len(lines)-1]; strings.HasPrefix(last, "sequence ") {
+		n, err := field(last, "sequence")
+		if err != nil || n < 0 {
+			return epochCache{}, 0, fmt.Errorf("%w: bad sequence line %q", errBadCheckpoint, last)
+		}
+		seq = uint64(n)
+		lines = lines[:len(lines)-1]
 	}
 	n, err := field(lines[0], "entries")
 	if err != nil {
-		return epochCache{}, err
+		return epochCache{}, 0, err
 	}
 	if n != int64(len(lines)-1) {
-		return epochCache{}, fmt.Errorf("%w: %d entries announced, %d present", errBadCheckpoint, n, len(lines)-1)
+		return epochCache{}, 0, fmt.Errorf("%w: %d entries announced, %d present", errBadCheckpoint, n, len(lines)-1)
 	}
 	var c epochCache
 	for _, l := range lines[1:] {
@@ -182,27 +234,63 @@ func decodeEpochCheckpoint(data []byte) (epochCache, error) {
 		epoch, err1 := strconv.ParseInt(a, 10, 32)
 		start, err2 := strconv.ParseInt(b, 10, 64)
 		if !ok || err1 != nil || err2 != nil || epoch < 0 || start < 0 {
-			return epochCache{}, fmt.Errorf("%w: entry %q", errBadCheckpoint, l)
+			return epochCache{}, 0, fmt.Errorf("%w: entry %q", errBadCheckpoint, l)
 		}
 		if k := len(c.entries); k > 0 && (int32(epoch) <= c.entries[k-1].epoch || start <= c.entries[k-1].start) {
-			return epochCache{}, fmt.Errorf("%w: entry %q not increasing", errBadCheckpoint, l)
+			return epochCache{}, 0, fmt.Errorf("%w: entry %q not increasing", errBadCheckpoint, l)
 		}
 		c.entries = append(c.entries, epochEntry{epoch: int32(epoch), start: start})
 	}
-	return c, nil
+	return c, seq, nil
 }
 
-// CheckpointFileName is the partition checkpoint's name inside a partition
-// directory, for offline tools that read it (chronik dump).
-const CheckpointFileName = checkpointFile
+// epochFileNames are the leader-epoch checkpoint's two files.
+var epochFileNames = [2]string{epochCheckpointFile, jobEpochCheckpointFile}
 
-// LogStartFromCheckpoint returns the log start offset recorded in the
-// contents of a partition checkpoint file, after checking its CRC, so that
-// offline tools skip records that DeleteRecords or retention removed.
-func LogStartFromCheckpoint(data []byte) (int64, error) {
-	c, err := decodePartitionCheckpoint(data)
-	if err != nil {
-		return 0, err
+// IsEpochCheckpointFile reports whether name (a base name) is one of the
+// leader-epoch checkpoint's files.
+func IsEpochCheckpointFile(name string) bool {
+	return name == epochCheckpointFile || name == jobEpochCheckpointFile
+}
+
+// CheckpointFileNames are the names of the partition checkpoint's two
+// files inside a partition directory, for offline tools that read them
+// (chronik dump) with LogStartFromCheckpoints.
+var CheckpointFileNames = [2]string{checkpointFile, jobCheckpointFile}
+
+// IsCheckpointFile reports whether name (a base name) is one of the
+// partition checkpoint's files.
+func IsCheckpointFile(name string) bool { return name == checkpointFile || name == jobCheckpointFile }
+
+// LogStartFromCheckpoints returns the log start offset recorded in the
+// current partition checkpoint, given the contents of the files named by
+// CheckpointFileNames in that order (nil for an absent one), after
+// checking their CRCs, so that offline tools skip records that
+// DeleteRecords or retention removed. found is false when neither file
+// exists; a file that exists but does not decode is an error (it may be
+// the current one).
+func LogStartFromCheckpoints(files [2][]byte) (start int64, found bool, err error) {
+	c, found, err := pickCheckpoint(files)
+	return c.logStartOffset, found, err
+}
+
+// pickCheckpoint decodes both checkpoint files (nil: absent) and returns
+// the current one: the one with the higher sequence. Any file that exists
+// and does not decode makes the result an error, since it may have been
+// the current one.
+func pickCheckpoint(files [2][]byte) (c partitionCheckpoint, found bool, err error) {
+	for i, data := range files {
+		if data == nil {
+			continue
+		}
+		d, derr := decodePartitionCheckpoint(data)
+		if derr != nil {
+			return partitionCheckpoint{}, false, fmt.Errorf("%s: %w", CheckpointFileNames[i], derr)
+		}
+		if !found || d.seq > c.seq {
+			c = d
+		}
+		found = true
 	}
-	return c.logStartOffset, nil
+	return c, found, nil
 }

@@ -84,7 +84,7 @@ func garbageEpochAfterLostCheckpoint(t *testing.T) (d *memdisk.Disk, syncedBytes
 	if _, err := f.WriteAt([]byte{0x08, 0, 0, 3}, syncedSize+12); err != nil { // bytes 12-15: the leader epoch
 		t.Fatal(err)
 	}
-	if err := d.Corrupt(testDir+"/"+epochCheckpointFile, 0, 0x40); err != nil {
+	if err := d.Corrupt(testDir+"/"+jobEpochCheckpointFile, 0, 0x40); err != nil { // the sync job wrote it
 		t.Fatal(err)
 	}
 	all, err := d.ReadFile(segment)

@@ -272,8 +272,8 @@ func TestEpochs(t *testing.T) {
 	}
 	check("live", l)
 	syncNow(t, l)
-	// The checkpoint file was written when each epoch appeared.
-	data, err := d.ReadFile(testDir + "/" + epochCheckpointFile)
+	// The sync job wrote the checkpoint file with every epoch.
+	data, err := d.ReadFile(testDir + "/" + jobEpochCheckpointFile)
 	if err != nil || !strings.Contains(string(data), "entries 3\n2 0\n5 5\n7 6\n") {
 		t.Fatalf("epoch checkpoint %q %v", data, err)
 	}
@@ -483,9 +483,11 @@ func TestCheckpointCodec(t *testing.T) {
 		t.Fatalf("%+v %v", got, err)
 	}
 	ec := epochCache{entries: []epochEntry{{1, 0}, {4, 100}}}
-	eg, err := decodeEpochCheckpoint(encodeEpochCheckpoint(&ec))
-	if err != nil || !eg.equal(&ec) {
-		t.Fatalf("%+v %v", eg, err)
+	for _, seq := range []uint64{0, 7} {
+		eg, gotSeq, err := decodeEpochCheckpoint(encodeEpochCheckpoint(&ec, seq))
+		if err != nil || !eg.equal(&ec) || gotSeq != seq {
+			t.Fatalf("sequence %d: %+v %d %v", seq, eg, gotSeq, err)
+		}
 	}
 	bad := [][]byte{
 		nil,
@@ -497,10 +499,11 @@ func TestCheckpointCodec(t *testing.T) {
 		sealCheckpoint("chronik-partition-checkpoint 1\nrecovery-point -1\nhigh-watermark 1\nlog-start-offset 0\n"),
 		sealCheckpoint("chronik-leader-epoch-checkpoint 1\nentries 2\n1 0\n"),
 		sealCheckpoint("chronik-leader-epoch-checkpoint 1\nentries 2\n3 0\n1 5\n"),
+		sealCheckpoint("chronik-leader-epoch-checkpoint 1\nentries 1\n3 0\nsequence -2\n"),
 	}
 	for i, b := range bad {
 		_, err1 := decodePartitionCheckpoint(b)
-		_, err2 := decodeEpochCheckpoint(b)
+		_, _, err2 := decodeEpochCheckpoint(b)
 		if !errors.Is(err1, errBadCheckpoint) || !errors.Is(err2, errBadCheckpoint) {
 			t.Fatalf("case %d accepted: %v %v", i, err1, err2)
 		}

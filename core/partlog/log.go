@@ -92,6 +92,9 @@ func (l *Log) MarkUncertain(why string) error {
 // writeUncertainMark writes the uncertain mark with text why, durably,
 // and sets what Uncertain reports.
 func (l *Log) writeUncertainMark(why string) error {
+	if err := l.syncNewDirs(); err != nil {
+		return err
+	}
 	if err := l.d.WriteFileAtomic(l.path(uncertainFile), []byte(why+"\n")); err != nil {
 		return err
 	}
@@ -203,22 +206,126 @@ func (l *Log) writeCheckpoint(recoveryPoint, hw, logStart int64) error {
 }
 
 // writeCheckpointGen persists the partition checkpoint with the truncation
-// generation gen.
+// generation gen, on the event loop (checkpointFile). Its sequence is
+// above that of any checkpoint a job in flight may still write
+// (jobCheckpointFile), so recovery takes this one whichever lands last.
 func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
-	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen})
+	if err := l.syncNewDirs(); err != nil {
+		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
+	}
+	if err := l.removeIfDamaged(jobCheckpointFile, func(b []byte) error { _, err := decodePartitionCheckpoint(b); return err }); err != nil {
+		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
+	}
+	l.ckptSeq++
+	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen, seq: l.ckptSeq})
 	if err := l.d.WriteFileAtomic(l.path(checkpointFile), data); err != nil {
 		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
 	}
 	l.ckptRecoveryPoint = recoveryPoint
 	l.ckptHW, l.ckptLogStart, l.ckptWritten = hw, logStart, true
+	l.ckptDamaged, l.loopCkptExists = false, true
 	return nil
 }
 
-// writeEpochCheckpoint persists the leader-epoch cache.
+// loopCheckpointDamaged reports whether checkpointFile, written on the
+// loop at some point, no longer decodes (a latent flip). The periodic
+// checkpoint goes to the job's file and would leave it so, while every
+// open would take the log for one without a checkpoint: RequestCheckpoint
+// then writes it on the loop instead, as the periodic checkpoint did when
+// there was one file. A read error is not damage (the next pass reads
+// again).
+func (l *Log) loopCheckpointDamaged() bool {
+	if !l.loopCkptExists {
+		return false
+	}
+	data, err := l.d.ReadFile(l.path(checkpointFile))
+	if errors.Is(err, disk.ErrNotExist) {
+		l.loopCkptExists = false
+		return false
+	}
+	if err != nil {
+		return false
+	}
+	_, derr := decodePartitionCheckpoint(data)
+	return derr != nil
+}
+
+// removeIfDamaged removes a job's checkpoint file (name) that no longer
+// decodes, before the loop writes the other one, whose directory sync
+// then makes the removal durable. The loop's write is newer than anything
+// a job wrote, so a job's file that decodes is harmless (its sequence is
+// lower); but one that a latent flip damaged has no readable sequence and
+// would make every later open ignore both files (sim seed 103980 lost a
+// DeleteRecords' log start so). A file that decodes is left alone: removed
+// before a write that then fails, it would leave the loop's older file
+// alone, which may lack what the job's held (sim seeds 20183, 689150508,
+// for the epoch file). If the write fails after a damaged one went, the
+// loop's older checkpoint counts: the job's held the same log start (it
+// changes only with a loop write) and a higher recovery point and high
+// watermark, so the older one makes recovery scan more. Its truncation
+// generation is the job's too, except after an open that raised it for
+// want of a readable checkpoint (openSyncedEnd) and wrote none since:
+// then the synced-end slots written since do not count, as after that
+// open. A job in flight may write the file again later, with a lower
+// sequence. A read error is left for the next write.
+func (l *Log) removeIfDamaged(name string, decode func([]byte) error) error {
+	data, err := l.d.ReadFile(l.path(name))
+	if err != nil || decode(data) == nil {
+		return nil
+	}
+	if err := l.d.Remove(l.path(name)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+		return fmt.Errorf("remove damaged %s: %w", name, err)
+	}
+	return nil
+}
+
+// checkpointUnchanged reports whether a checkpoint of recoveryPoint and
+// the current high watermark and log start would repeat the last one
+// written or handed to a job.
+func (l *Log) checkpointUnchanged(recoveryPoint int64) bool {
+	return l.ckptWritten && l.ckptRecoveryPoint == recoveryPoint && l.ckptHW == l.hw && l.ckptLogStart == l.logStart
+}
+
+// claimCheckpoint gives job the partition checkpoint it writes after its
+// fsyncs (StepCheckpoint), when one was asked for (RequestCheckpoint):
+// the recovery point is the job's UpTo, durable by then. From now on the
+// file may hold it, so a truncation below it writes a lower one first
+// (truncateTo compares with ckptRecoveryPoint), with a later sequence.
+func (l *Log) claimCheckpoint(job *SyncJob) {
+	if !l.ckptDue {
+		return
+	}
+	l.ckptDue = false
+	if l.checkpointUnchanged(job.UpTo) {
+		return
+	}
+	l.ckptSeq++
+	job.ckpt = partitionCheckpoint{recoveryPoint: job.UpTo, highWatermark: l.hw, logStartOffset: l.logStart, truncGen: l.truncGen, seq: l.ckptSeq}
+	job.ckptPath = l.path(jobCheckpointFile)
+	l.ckptRecoveryPoint = max(l.ckptRecoveryPoint, job.UpTo)
+	l.ckptHW, l.ckptLogStart, l.ckptWritten = l.hw, l.logStart, true
+}
+
+// writeEpochCheckpoint persists the leader-epoch cache now, on the event
+// loop (epochCheckpointFile): for the changes that must be durable before
+// the caller goes on (truncation, retention, recovery). Appends leave the
+// write to the next sync job instead (epochsUnsynced,
+// jobEpochCheckpointFile). A job in flight that carries an older copy
+// may still land after this write, in its own file (so the two writes
+// never share a temporary file) and with a lower sequence, so recovery
+// takes this one; and nothing older is left for a job to write.
 func (l *Log) writeEpochCheckpoint() error {
-	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs)); err != nil {
+	if err := l.syncNewDirs(); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
 	}
+	// A damaged job's file is left alone: the next open removes it and
+	// rewrites the cache (recoverEpochs), and removed before a write that
+	// then failed it could take the only record of a synced epoch along.
+	l.epochSeq++
+	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs, l.epochSeq)); err != nil {
+		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
+	}
+	l.epochsUnsynced = false
 	return nil
 }
 
@@ -226,6 +333,13 @@ func (l *Log) writeEpochCheckpoint() error {
 // (and any index names created just before, by a seal) durable. The
 // directory fsync runs on the event loop, but only once per roll.
 func (l *Log) createSegment(base int64) (*segment, error) {
+	return l.createSegmentSynced(base, true)
+}
+
+// createSegmentSynced is createSegment with the directory fsync left to
+// the first sync job when syncDir is false (a new directory's first
+// segment: Log.dirsDurable false).
+func (l *Log) createSegmentSynced(base int64, syncDir bool) (*segment, error) {
 	name := l.segFilePath(base, logSuffix)
 	f, err := l.d.OpenFile(name, true)
 	if err != nil {
@@ -241,7 +355,7 @@ func (l *Log) createSegment(base int64) (*segment, error) {
 			return nil, fmt.Errorf("create segment %s: %w", name, err)
 		}
 	}
-	if bugs.SegmentNameUnsynced { // deliberate bug (core/bugs): no directory fsync
+	if bugs.SegmentNameUnsynced || !syncDir { // bugs.SegmentNameUnsynced: deliberate bug (core/bugs), no directory fsync
 		return &segment{base: base, next: base, log: f}, nil
 	}
 	if err := l.d.SyncDir(l.dir); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 
@@ -223,8 +224,10 @@ func TestCloseAndDelete(t *testing.T) {
 	}
 }
 
-// TestOpenCreatesDir covers a nested directory and the first segment's
-// name being durable at once.
+// TestOpenCreatesDir covers a nested directory whose names, the first
+// segment's included, become durable with the first sync job (StepDirs,
+// before its data), not at Open: a partition creation costs the event
+// loop no fsync.
 func TestOpenCreatesDir(t *testing.T) {
 	d := memdisk.New()
 	l, err := Open(d, "data/topic-3", smallConfig(), 0)
@@ -232,8 +235,41 @@ func TestOpenCreatesDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkLog(t, l)
-	if got := strings.Join(d.DurableNames(), ","); got != "data/topic-3/00000000000000000000.log" {
+	if syncs := d.SyncCount(); syncs != 0 || len(d.DurableNames()) != 0 {
+		t.Fatalf("after Open: %d fsyncs, durable names %v; want none", syncs, d.DurableNames())
+	}
+	mustAppend(t, l, batchOf(1, 10, 0, 1), 0, 0)
+	job, _ := l.StartSync()
+	if steps := job.SyncSteps(); steps[0] != StepDirs {
+		t.Fatalf("first job's steps %v: want the directories first", steps)
+	}
+	l.FinishSync(job, job.Run())
+	if got := strings.Join(d.DurableNames(), ","); got != "data/topic-3/00000000000000000000.log,data/topic-3/leader-epoch-checkpoint.job" {
 		t.Fatalf("durable names %s", got)
+	}
+	mustAppend(t, l, batchOf(1, 10, 0, 2), 0, 0)
+	job, _ = l.StartSync()
+	if steps := job.SyncSteps(); slices.Contains(steps, StepDirs) {
+		t.Fatalf("second job's steps %v: the directories were synced already", steps)
+	}
+	l.FinishSync(job, job.Run())
+}
+
+// A write on the loop that must be durable when it returns, in a new
+// directory no job has synced yet, syncs the directories first:
+// DeleteRecords' checkpoint must not vanish with its directory.
+func TestNewDirSyncedBeforeLoopCheckpoint(t *testing.T) {
+	d := memdisk.New()
+	l := openLog(t, d, smallConfig(), 0)
+	mustAppend(t, l, batchOf(1, 10, 0, 1), 0, 0)
+	mustAppend(t, l, batchOf(1, 10, 0, 2), 0, 0)
+	l.SetHighWatermark(1)
+	if err := l.DeleteRecordsBefore(1); err != nil {
+		t.Fatal(err)
+	}
+	re := openLog(t, d.Crash(nil), smallConfig(), 0)
+	if re.LogStartOffset() != 1 {
+		t.Fatalf("log start %d after a power loss, want DeleteRecords' 1", re.LogStartOffset())
 	}
 }
 

@@ -1,7 +1,6 @@
 package partlog
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"path"
@@ -54,9 +53,12 @@ func (l *Log) recover(nowMs int64) error {
 		if err := l.d.MkdirAll(l.dir); err != nil {
 			return fmt.Errorf("create directory: %w", err)
 		}
-		if err := l.syncParents(); err != nil {
-			return err
-		}
+		// The new directory, and the names created in it below, become
+		// durable in the first sync job, before any data (StepDirs), or
+		// before the first write on the loop that must be durable
+		// (syncNewDirs): a power loss before either loses an empty log,
+		// which nothing was promised about, and the event loop is spared
+		// the fsyncs of a partition creation.
 		names = nil
 	} else if err != nil {
 		return fmt.Errorf("list directory: %w", err)
@@ -73,6 +75,7 @@ func (l *Log) recover(nowMs int64) error {
 		if err := l.syncParents(); err != nil {
 			return err
 		}
+		l.dirsDurable = true
 	}
 
 	// Step 1: classify names.
@@ -120,29 +123,15 @@ func (l *Log) recover(nowMs int64) error {
 	}
 
 	// Step 2: the checkpoint.
-	var ck partitionCheckpoint
-	data, err := l.d.ReadFile(l.path(checkpointFile))
-	switch {
-	case err == nil:
-		if c, derr := decodePartitionCheckpoint(data); derr == nil {
-			ck = c
-			l.recovery.CheckpointFound = true
-		} else {
-			l.recovery.CheckpointCorrupt = true
-		}
-	case !errors.Is(err, disk.ErrNotExist):
-		return fmt.Errorf("read checkpoint: %w", err)
-	}
-	if !l.recovery.CheckpointFound {
-		ck = partitionCheckpoint{}
+	ck, err := l.readCheckpoints()
+	if err != nil {
+		return err
 	}
 	l.recovery.RecoveryPoint = ck.recoveryPoint
 	l.ckptRecoveryPoint = ck.recoveryPoint
 	l.recoveryEpochBound = -1
-	if data, err := l.d.ReadFile(l.path(epochCheckpointFile)); err == nil {
-		if c, derr := decodeEpochCheckpoint(data); derr == nil && len(c.entries) > 0 {
-			l.recoveryEpochBound = c.latest()
-		}
+	if c, found, damaged, err := l.readEpochCheckpoints(); err == nil && found && !damaged && len(c.entries) > 0 {
+		l.recoveryEpochBound = c.latest()
 	}
 	// The synced end the last sync job wrote, when trusted
 	// (OpenBounds.TrackSyncedEnd): a cut below it drops synced records,
@@ -173,7 +162,7 @@ func (l *Log) recover(nowMs int64) error {
 		l.segs = append(l.segs, &segment{base: base, next: base, log: f})
 	}
 	if len(l.segs) == 0 {
-		s, err := l.createSegment(logStart)
+		s, err := l.createSegmentSynced(logStart, l.dirsDurable)
 		if err != nil {
 			return err
 		}
@@ -302,6 +291,45 @@ func (l *Log) recover(nowMs int64) error {
 	return l.recoverEpochs()
 }
 
+// readCheckpoints reads both checkpoint files and returns the current
+// checkpoint (pickCheckpoint), setting RecoveryInfo.CheckpointFound or
+// CheckpointCorrupt, and the sequence the next write continues from. A
+// file that cannot be read for an I/O error fails the open.
+func (l *Log) readCheckpoints() (partitionCheckpoint, error) {
+	var files [2][]byte
+	for i, name := range CheckpointFileNames {
+		data, err := l.d.ReadFile(l.path(name))
+		switch {
+		case err == nil:
+			if data == nil {
+				data = []byte{} // present but empty: damaged, not absent
+			}
+			files[i] = data
+			if name == checkpointFile {
+				l.loopCkptExists = true
+			}
+		case !errors.Is(err, disk.ErrNotExist):
+			return partitionCheckpoint{}, fmt.Errorf("read checkpoint %s: %w", name, err)
+		}
+	}
+	// Later writes continue above every readable sequence, a damaged
+	// file's neighbour's included: the next write (on the loop, after
+	// damage) must outrank it.
+	for _, data := range files {
+		if c, err := decodePartitionCheckpoint(data); data != nil && err == nil {
+			l.ckptSeq = max(l.ckptSeq, c.seq)
+		}
+	}
+	ck, found, err := pickCheckpoint(files)
+	if err != nil {
+		l.recovery.CheckpointCorrupt = true
+		l.ckptDamaged = true
+		return partitionCheckpoint{}, nil
+	}
+	l.recovery.CheckpointFound = found
+	return ck, nil
+}
+
 // syncParents makes the log's directory and every directory above it
 // durable: SyncDir of each parent, deepest first. MkdirAll may have
 // created several levels, and a name is only as durable as its path: a
@@ -316,35 +344,97 @@ func (l *Log) syncParents() error {
 	return nil
 }
 
+// syncNewDirs makes a new log's directory and its parents durable now,
+// on the loop, unless a sync job did already: before a write there that
+// must be durable when it returns (a checkpoint, the epoch file, the
+// uncertain mark), which a lost directory would take with it.
+func (l *Log) syncNewDirs() error {
+	if l.dirsDurable {
+		return nil
+	}
+	for _, dir := range l.dirAndParents() {
+		if err := l.d.SyncDir(dir); err != nil {
+			return fmt.Errorf("sync new directory %s: %w", dir, err)
+		}
+	}
+	l.dirsDurable = true
+	return nil
+}
+
+// dirAndParents lists the log's directory and every directory above it,
+// deepest first: what a new log's first sync job fsyncs (StepDirs), as
+// Open does for an existing one (SyncDir of the directory, syncParents).
+func (l *Log) dirAndParents() []string {
+	dirs := []string{l.dir}
+	for dir := l.dir; dir != "." && dir != "/" && dir != ""; dir = path.Dir(dir) {
+		dirs = append(dirs, path.Dir(dir))
+	}
+	return dirs
+}
+
 // recoverEpochs settles the leader-epoch cache. The scan derived it from
 // the batches, which is authoritative for the data present; the file only
 // matters when no batch is left (its latest epoch must survive). The file
 // is rewritten when it disagrees.
+//
+// Of the two files the one with the higher sequence counts. One that exists
+// but does not decode may have been the current one, so then neither
+// counts (as a damaged single file did not): both are removed, and the
+// cache is written afresh when it has entries.
 func (l *Log) recoverEpochs() error {
 	leo := l.LogEndOffset()
-	data, err := l.d.ReadFile(l.path(epochCheckpointFile))
-	var onDisk epochCache
-	haveFile := false
-	switch {
-	case err == nil:
-		if c, derr := decodeEpochCheckpoint(data); derr == nil {
-			onDisk, haveFile = c, true
+	onDisk, haveFile, damaged, err := l.readEpochCheckpoints()
+	if err != nil {
+		return err
+	}
+	if damaged {
+		for _, name := range epochFileNames {
+			if err := l.d.Remove(l.path(name)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+				return fmt.Errorf("remove damaged leader-epoch checkpoint %s: %w", name, err)
+			}
 		}
-	case !errors.Is(err, disk.ErrNotExist):
-		return fmt.Errorf("read leader-epoch checkpoint: %w", err)
+		haveFile = false
 	}
 	if len(l.epochs.entries) == 0 && haveFile {
 		l.epochs = epochCache{entries: append([]epochEntry(nil), onDisk.entries...)}
 		l.epochs.truncateFromEnd(leo)
 	}
 	l.epochs.truncateFromStart(l.logStart)
-	if haveFile && bytes.Equal(data, encodeEpochCheckpoint(&l.epochs)) {
+	if haveFile && slices.Equal(onDisk.entries, l.epochs.entries) {
 		return nil
 	}
 	if !haveFile && len(l.epochs.entries) == 0 {
 		return nil
 	}
 	return l.writeEpochCheckpoint()
+}
+
+// readEpochCheckpoints reads both leader-epoch checkpoint files and
+// returns the current one's cache (the higher sequence; found=false when
+// neither exists), damaged=true when a file exists that does not decode,
+// and sets the sequence the next write continues from.
+func (l *Log) readEpochCheckpoints() (c epochCache, found, damaged bool, err error) {
+	var seq uint64
+	for _, name := range epochFileNames {
+		data, err := l.d.ReadFile(l.path(name))
+		if errors.Is(err, disk.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return epochCache{}, false, false, fmt.Errorf("read leader-epoch checkpoint %s: %w", name, err)
+		}
+		d, s, derr := decodeEpochCheckpoint(data)
+		if derr != nil {
+			damaged = true
+			continue
+		}
+		if !found || s > seq {
+			c, seq = d, s
+		}
+		found = true
+	}
+	l.epochSeq = max(l.epochSeq, seq)
+	return c, found, damaged, nil
 }
 
 // scanSegment rebuilds a segment's in-memory state from its file. trusted

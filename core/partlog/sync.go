@@ -1,6 +1,10 @@
 package partlog
 
-import "github.com/chronik-streaming/chronik/core/bugs"
+import (
+	"slices"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
+)
 
 // startSync implements StartSync. The job lists sealed files first and the
 // active segment last, so that when a crash interrupts Run, whatever made
@@ -11,7 +15,7 @@ func (l *Log) startSync() (*SyncJob, bool) {
 		return nil, false
 	}
 	a := l.active()
-	if len(l.pendingSync) == 0 && !a.dirty {
+	if len(l.pendingSync) == 0 && !a.dirty && !l.epochsUnsynced && !l.ckptDue {
 		return nil, false
 	}
 	// The job takes over the pending list; the log starts a new one.
@@ -21,8 +25,20 @@ func (l *Log) startSync() (*SyncJob, bool) {
 		a.dirty = false
 	}
 	l.pendingSync = nil
-	job := &SyncJob{UpTo: l.LogEndOffset(), files: files}
+	job := &SyncJob{UpTo: l.LogEndOffset(), files: files, d: l.d}
+	if !l.dirsDurable {
+		job.dirs = l.dirAndParents()
+	}
+	if l.epochsUnsynced {
+		// A copy: the loop goes on changing the cache while Run writes.
+		job.epochs = epochCache{entries: slices.Clone(l.epochs.entries)}
+		l.epochSeq++
+		job.epochsSeq = l.epochSeq
+		job.epochsPath = l.path(jobEpochCheckpointFile)
+		l.epochsUnsynced = false
+	}
 	l.claimSyncedEnd(job)
+	l.claimCheckpoint(job)
 	l.inflight = job
 	l.inflightCap = job.UpTo
 	return job, true
@@ -53,4 +69,7 @@ func (l *Log) finishSync(job *SyncJob, err error) {
 		upTo = l.LogEndOffset()
 	}
 	l.durableEnd = max(l.durableEnd, upTo)
+	if len(job.dirs) > 0 {
+		l.dirsDurable = true
+	}
 }

@@ -113,8 +113,9 @@ func (l *Log) openSyncedEnd(present bool, ck partitionCheckpoint) error {
 		return fmt.Errorf("open %s: %w", syncedEndFile, err)
 	}
 	l.syncedEndFile = f
-	if !present {
-		// The name must be durable before a job writes a slot into it.
+	if !present && l.dirsDurable {
+		// The name must be durable before a job writes a slot into it
+		// (in a new directory, the job's StepDirs makes it so first).
 		if err := l.d.SyncDir(l.dir); err != nil {
 			return fmt.Errorf("sync directory after creating %s: %w", syncedEndFile, err)
 		}
