@@ -219,7 +219,14 @@ func (ch *channel) connect() {
 	l := ch.link
 	timeout := w.set.Net.ConnectTimeout
 	start := w.s.now
+	// over ends this attempt once: a SYN-ACK delayed past the timeout
+	// arrives after the dialer gave up (FINDINGS 44).
+	over := false
 	failed := func() {
+		if over {
+			return
+		}
+		over = true
 		ch.connecting = false
 		w.tr.str("connect-failed")
 		if len(ch.queue) > 0 && !ch.retired {
@@ -254,12 +261,26 @@ func (ch *channel) connect() {
 			return
 		}
 		cn.lastN2C = w.s.now
+		// The dialer gives up at its timeout, as net.Dialer does, even
+		// when the SYN-ACK is only late (a clog): the half-open
+		// connection is dropped and the late SYN-ACK finds it dead.
+		w.s.at(start+timeout, "connect-timeout", func() {
+			if !over && ch.conn != cn {
+				cn.clientOpen, cn.nodeOpen, cn.dead = false, false, true
+				failed()
+			}
+		})
 		w.s.after(w.delay(&l.n2c, 0), "syn-ack", func() {
+			if over {
+				cn.clientOpen = false
+				return
+			}
 			if cn.dead {
 				cn.clientOpen = false
 				failed()
 				return
 			}
+			over = true
 			ch.connecting = false
 			if ch.retired {
 				cn.clientOpen = false

@@ -51,6 +51,9 @@ var regressionSeeds = []struct {
 	// not trusted by recovery, the trace being the fixed one's).
 	{818001154, 0, "FINDINGS.md 42: a media flip in a synced, acknowledged batch above the checkpointed recovery point, struck together with a blackout, was cut as a torn tail, and the last ISR member led short"},
 	{818001270, 3, "FINDINGS.md 43: a sync that failed on a full disk before a quiet window reported inside it, after the window had looked for nodes to restart, and the last ISR member of t001-1 stayed without a working leader through the judged period"},
+	// Fails with the connect of the merge of the sync-job change (no
+	// timeout for a late SYN-ACK in sim/client.go).
+	{20141, 0, "FINDINGS.md 44: a SYN-ACK a clog delayed by 11 s kept node 1's peer channel connecting past the dialer's timeout, and every acks=all probe of a quiet window failed with NOT_ENOUGH_REPLICAS"},
 }
 
 // TestRegressionSeeds replays the seeds of known bugs.
