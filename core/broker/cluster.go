@@ -376,7 +376,9 @@ func (b *Broker) clusterNextWakeMs(nowMs, next int64) int64 {
 		return next
 	}
 	for _, p := range following {
-		next = p.fetch.NextWakeMs(nowMs, next, b.unsynced(p), int64(b.cfg.ReplicaFetchWaitMaxMs))
+		if !p.fetch.InFlight { // else nothing to wait for (and unsynced is not free)
+			next = p.fetch.NextWakeMs(nowMs, next, b.unsynced(p), int64(b.cfg.ReplicaFetchWaitMaxMs))
+		}
 	}
 	for _, p := range b.resigning {
 		if !p.lead.ISRInFlight && p.resignRetryAtMs > nowMs && b.mustLeaveISR(p) {

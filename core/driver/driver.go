@@ -301,8 +301,9 @@ func (d *Driver) ReleaseDisk() error { return d.b.ReleaseDisk() }
 func (d *Driver) dispatch() {
 	o := &d.out
 	for o.next < len(o.effects) {
-		e := o.effects[o.next]
-		o.effects[o.next] = effect{}
+		// No copy of the effect: each call's arguments are read before
+		// the call, which may re-enter and reuse the array.
+		e := &o.effects[o.next]
 		o.next++
 		switch e.kind {
 		case effectReply:
@@ -317,6 +318,7 @@ func (d *Driver) dispatch() {
 			d.host.Send(e.to, e.seq, e.peerReq)
 		}
 	}
+	clear(o.effects) // keep no request or job alive
 	o.effects = o.effects[:0]
 	o.next = 0
 	if cap(o.effects) > outboxKeepMax {

@@ -20,8 +20,6 @@
 package replication
 
 import (
-	"slices"
-
 	"github.com/chronik-streaming/chronik/core/bugs"
 )
 
@@ -123,7 +121,7 @@ func (l *Leader) HighWatermark(ownEnd int64, isr []int32) (hw int64, ok bool) {
 	hw = ownEnd
 	isr = l.MaximalISR(isr)
 	for _, f := range l.Followers {
-		if !slices.Contains(isr, f.ID) {
+		if !contains(isr, f.ID) {
 			continue
 		}
 		if bugs.HighWatermarkIgnoresFollowers { // deliberate bug (core/bugs): count only the leader
@@ -141,7 +139,7 @@ func (l *Leader) HighWatermark(ownEnd int64, isr []int32) (hw int64, ok bool) {
 // given the leader's high watermark hw and log start logStart (whether
 // the image shows f's broker unfenced is the broker's to check).
 func (l *Leader) MayAdmit(nowMs int64, isr []int32, f *Follower, hw, logStart int64) bool {
-	if l.ISRInFlight || l.ProposedISR != nil || nowMs < l.ISRRetryAtMs || slices.Contains(isr, f.ID) {
+	if l.ISRInFlight || l.ProposedISR != nil || nowMs < l.ISRRetryAtMs || contains(isr, f.ID) {
 		return false
 	}
 	if f.FetchOffset < hw {
@@ -175,7 +173,7 @@ func (l *Leader) Lagging(nowMs int64, isr []int32, lagMaxMs int64) []int32 {
 		if bugs.ISRNeverShrinks { // deliberate bug (core/bugs): no lag check
 			break
 		}
-		if slices.Contains(isr, f.ID) && nowMs-f.LastCaughtUpMs > lagMaxMs {
+		if contains(isr, f.ID) && nowMs-f.LastCaughtUpMs > lagMaxMs {
 			out = append(out, f.ID)
 		}
 	}
@@ -189,7 +187,7 @@ func (l *Leader) NextWakeMs(nowMs, next int64, isr []int32, lagMaxMs int64) int6
 		next = min(next, l.ISRRetryAtMs)
 	}
 	for _, f := range l.Followers {
-		if slices.Contains(isr, f.ID) {
+		if contains(isr, f.ID) {
 			next = min(next, f.LastCaughtUpMs+lagMaxMs+1)
 		}
 	}
@@ -209,4 +207,15 @@ func (f *Follower) HasNews(hw, fetchOffset, logStart int64) bool {
 func (f *Follower) NoteAnswer(hw, fetchOffset, logStart int64) {
 	f.HWSent = max(f.HWSent, min(hw, fetchOffset))
 	f.StartSent = max(f.StartSent, logStart)
+}
+
+// contains reports whether id is in ids (a loop the compiler inlines,
+// on the leader's per-fetch path).
+func contains(ids []int32, id int32) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
 }
