@@ -508,6 +508,9 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, partlog.OpenBounds{
 		DurableEnd: p.durableAtFailure, MaxLeaderEpoch: b.epochBound(p),
 		KeepSyncedDamage: b.clustered(), MarkUncertainCut: b.clustered(), TrackSyncedEnd: b.clustered(),
+		// A deleted topic's sync job may still write checkpoint files
+		// into the directory after this topic took it over.
+		Owner: p.topic.meta.ID.String(),
 	})
 	if err == nil {
 		log.SetCodecs(&b.codecs)

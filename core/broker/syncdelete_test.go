@@ -90,3 +90,34 @@ func TestDeferredRemovalSparesRecreatedTopic(t *testing.T) {
 		t.Fatalf("first produce to the recreated topic at offset %d, want 0", off)
 	}
 }
+
+// TestStaleCheckpointJobOfDeletedTopicIgnored: a periodic checkpoint job
+// in flight when its topic is deleted and a same-named topic created
+// lands its checkpoint files in the new directory, with a higher sequence
+// than anything the new log wrote; they name the old topic (their owner),
+// so the restart ignores them and the new topic keeps its acknowledged
+// records (the old checkpoint's log start 6 would have cut offsets 0-2).
+func TestStaleCheckpointJobOfDeletedTopicIgnored(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 1, nil)
+	for i := 0; i < 5; i++ {
+		tb.produce("t", 0, 2)
+	}
+	tb.doAndSync(deleteRecordsReq(2, "t", map[int32]int64{0: 6}))
+	tb.tick(tb.cfg.CheckpointIntervalMs) // checkpoints raise the sequence
+	tb.runSyncs()
+	tb.produce("t", 0, 2)
+	tb.tick(tb.cfg.CheckpointIntervalMs)
+	if len(tb.syncer.jobs) != 1 {
+		t.Fatalf("%d jobs queued, want the periodic checkpoint's", len(tb.syncer.jobs))
+	}
+	tb.deleteTopic("t")
+	tb.createTopic("t", 1, nil)
+	if off := tb.produce("t", 0, 3); off != 0 { // runs the old job too
+		t.Fatalf("first produce at %d", off)
+	}
+	tb.restart()
+	if got := earliestOffset(tb, "t", 0); got != 0 {
+		t.Fatalf("after a clean restart the recreated topic starts at %d, want 0 (acknowledged offsets 0-2 gone)", got)
+	}
+}

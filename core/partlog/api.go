@@ -127,7 +127,9 @@ type SyncJob struct {
 	epochs     epochCache
 	epochsSeq  uint64
 	epochsPath string
-	d          disk.Disk
+	// owner is the log's OpenBounds.Owner, written into both checkpoints.
+	owner string
+	d     disk.Disk
 	// slot is the synced end written after the fsyncs
 	// (OpenBounds.TrackSyncedEnd); its file is nil when there is none.
 	slot slotWrite
@@ -231,7 +233,7 @@ func (j *SyncJob) RunStep(s SyncStep) error {
 		if j.epochsPath == "" {
 			return nil
 		}
-		if err := j.d.WriteFileAtomic(j.epochsPath, encodeEpochCheckpoint(&j.epochs, j.epochsSeq)); err != nil {
+		if err := j.d.WriteFileAtomic(j.epochsPath, encodeEpochCheckpoint(&j.epochs, j.epochsSeq, j.owner)); err != nil {
 			return fmt.Errorf("write leader-epoch checkpoint: %w", err)
 		}
 	case StepData:
@@ -280,6 +282,7 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log,
 		keepSynced:     b.KeepSyncedDamage,
 		markUncertain:  b.MarkUncertainCut,
 		trackSynced:    b.TrackSyncedEnd,
+		owner:          b.Owner,
 	}
 	err := l.recover(nowMs)
 	l.scanBuf = nil // recovery's alone
@@ -319,6 +322,8 @@ type Log struct {
 	// to a job (partitionCheckpoint.seq); ckptDue says RequestCheckpoint
 	// asked the next job for one.
 	ckptSeq uint64
+	// owner is OpenBounds.Owner, written into every checkpoint file.
+	owner   string
 	ckptDue bool
 	// ckptDamaged: recovery found a checkpoint file that does not decode;
 	// the next checkpoint is written on the loop, replacing both files

@@ -53,6 +53,7 @@ const (
 //	log-start-offset 0
 //	truncation-generation 2
 //	sequence 17
+//	owner 6c7c5a0e24b94b4c9d0f5e1b2a3c4d5e
 //	crc32c 8c1a4f02
 //
 //	chronik-leader-epoch-checkpoint 1
@@ -60,7 +61,11 @@ const (
 //	0 0
 //	3 950
 //	sequence 4
+//	owner 6c7c5a0e24b94b4c9d0f5e1b2a3c4d5e
 //	crc32c 1b0e77a3
+//
+// The sequence and owner lines are optional (older versions wrote
+// neither); owner is OpenBounds.Owner, a token without spaces.
 const (
 	checkpointMagic      = "chronik-partition-checkpoint 1"
 	epochCheckpointMagic = "chronik-leader-epoch-checkpoint 1"
@@ -85,6 +90,8 @@ type partitionCheckpoint struct {
 	// jobCheckpointFile): one counter per log, taken when the content is
 	// decided, on the loop. Written when non-zero; absent = 0.
 	seq uint64
+	// owner is the log's OpenBounds.Owner; written when not empty.
+	owner string
 }
 
 // sealCheckpoint appends the CRC line to a checkpoint body.
@@ -141,6 +148,9 @@ func encodePartitionCheckpoint(c partitionCheckpoint) []byte {
 	if c.seq > 0 {
 		body += fmt.Sprintf("sequence %d\n", c.seq)
 	}
+	if c.owner != "" {
+		body += "owner " + c.owner + "\n"
+	}
 	return sealCheckpoint(body)
 }
 
@@ -149,8 +159,8 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 	if err != nil {
 		return partitionCheckpoint{}, err
 	}
-	if len(lines) < 3 || len(lines) > 5 {
-		return partitionCheckpoint{}, fmt.Errorf("%w: %d fields, want 3 to 5", errBadCheckpoint, len(lines))
+	if len(lines) < 3 || len(lines) > 6 {
+		return partitionCheckpoint{}, fmt.Errorf("%w: %d fields, want 3 to 6", errBadCheckpoint, len(lines))
 	}
 	var c partitionCheckpoint
 	if c.recoveryPoint, err = field(lines[0], "recovery-point"); err != nil {
@@ -170,7 +180,7 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 		}
 		rest = rest[1:]
 	}
-	if len(rest) > 0 {
+	if len(rest) > 0 && strings.HasPrefix(rest[0], "sequence ") {
 		seq, err := field(rest[0], "sequence")
 		if err != nil {
 			return c, err
@@ -182,6 +192,14 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 		rest = rest[1:]
 	}
 	if len(rest) > 0 {
+		owner, ok := strings.CutPrefix(rest[0], "owner ")
+		if !ok || owner == "" {
+			return c, fmt.Errorf("%w: unexpected line %q", errBadCheckpoint, rest[0])
+		}
+		c.owner = owner
+		rest = rest[1:]
+	}
+	if len(rest) > 0 {
 		return c, fmt.Errorf("%w: unexpected line %q", errBadCheckpoint, rest[0])
 	}
 	if c.recoveryPoint < 0 || c.highWatermark < 0 || c.logStartOffset < 0 || c.truncGen < 0 {
@@ -190,9 +208,10 @@ func decodePartitionCheckpoint(data []byte) (partitionCheckpoint, error) {
 	return c, nil
 }
 
-// encodeEpochCheckpoint encodes the cache with sequence seq (the line is
-// left out when seq is 0, the format older versions wrote).
-func encodeEpochCheckpoint(c *epochCache, seq uint64) []byte {
+// encodeEpochCheckpoint encodes the cache with sequence seq and owner (a
+// line is left out when seq is 0 or owner empty, the format older versions
+// wrote).
+func encodeEpochCheckpoint(c *epochCache, seq uint64, owner string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\nentries %d\n", epochCheckpointMagic, len(c.entries))
 	for _, e := range c.entries {
@@ -201,32 +220,44 @@ func encodeEpochCheckpoint(c *epochCache, seq uint64) []byte {
 	if seq > 0 {
 		fmt.Fprintf(&b, "sequence %d\n", seq)
 	}
+	if owner != "" {
+		fmt.Fprintf(&b, "owner %s\n", owner)
+	}
 	return sealCheckpoint(b.String())
 }
 
-func decodeEpochCheckpoint(data []byte) (epochCache, uint64, error) {
+// decodeEpochCheckpoint decodes a leader-epoch checkpoint: the cache, its
+// sequence and its owner (zero and empty when the lines are absent).
+func decodeEpochCheckpoint(data []byte) (epochCache, uint64, string, error) {
 	lines, err := openCheckpoint(data, epochCheckpointMagic)
 	if err != nil {
-		return epochCache{}, 0, err
+		return epochCache{}, 0, "", err
+	}
+	var owner string
+	if len(lines) > 0 {
+		if o, ok := strings.CutPrefix(lines[len(lines)-1], "owner "); ok && o != "" {
+			owner = o
+			lines = lines[:len(lines)-1]
+		}
 	}
 	if len(lines) == 0 {
-		return epochCache{}, 0, fmt.Errorf("%w: no entries line", errBadCheckpoint)
+		return epochCache{}, 0, "", fmt.Errorf("%w: no entries line", errBadCheckpoint)
 	}
 	var seq uint64
 	if last := lines[len(lines)-1]; strings.HasPrefix(last, "sequence ") {
 		n, err := field(last, "sequence")
 		if err != nil || n < 0 {
-			return epochCache{}, 0, fmt.Errorf("%w: bad sequence line %q", errBadCheckpoint, last)
+			return epochCache{}, 0, "", fmt.Errorf("%w: bad sequence line %q", errBadCheckpoint, last)
 		}
 		seq = uint64(n)
 		lines = lines[:len(lines)-1]
 	}
 	n, err := field(lines[0], "entries")
 	if err != nil {
-		return epochCache{}, 0, err
+		return epochCache{}, 0, "", err
 	}
 	if n != int64(len(lines)-1) {
-		return epochCache{}, 0, fmt.Errorf("%w: %d entries announced, %d present", errBadCheckpoint, n, len(lines)-1)
+		return epochCache{}, 0, "", fmt.Errorf("%w: %d entries announced, %d present", errBadCheckpoint, n, len(lines)-1)
 	}
 	var c epochCache
 	for _, l := range lines[1:] {
@@ -234,14 +265,14 @@ func decodeEpochCheckpoint(data []byte) (epochCache, uint64, error) {
 		epoch, err1 := strconv.ParseInt(a, 10, 32)
 		start, err2 := strconv.ParseInt(b, 10, 64)
 		if !ok || err1 != nil || err2 != nil || epoch < 0 || start < 0 {
-			return epochCache{}, 0, fmt.Errorf("%w: entry %q", errBadCheckpoint, l)
+			return epochCache{}, 0, "", fmt.Errorf("%w: entry %q", errBadCheckpoint, l)
 		}
 		if k := len(c.entries); k > 0 && (int32(epoch) <= c.entries[k-1].epoch || start <= c.entries[k-1].start) {
-			return epochCache{}, 0, fmt.Errorf("%w: entry %q not increasing", errBadCheckpoint, l)
+			return epochCache{}, 0, "", fmt.Errorf("%w: entry %q not increasing", errBadCheckpoint, l)
 		}
 		c.entries = append(c.entries, epochEntry{epoch: int32(epoch), start: start})
 	}
-	return c, seq, nil
+	return c, seq, owner, nil
 }
 
 // epochFileNames are the leader-epoch checkpoint's two files.

@@ -482,11 +482,18 @@ func TestCheckpointCodec(t *testing.T) {
 	if err != nil || got != c {
 		t.Fatalf("%+v %v", got, err)
 	}
+	for _, c := range []partitionCheckpoint{{seq: 4, owner: "ab12"}, {owner: "ab12"}, {truncGen: 2, seq: 9, owner: "x"}} {
+		if got, err := decodePartitionCheckpoint(encodePartitionCheckpoint(c)); err != nil || got != c {
+			t.Fatalf("%+v: got %+v %v", c, got, err)
+		}
+	}
 	ec := epochCache{entries: []epochEntry{{1, 0}, {4, 100}}}
 	for _, seq := range []uint64{0, 7} {
-		eg, gotSeq, err := decodeEpochCheckpoint(encodeEpochCheckpoint(&ec, seq))
-		if err != nil || !eg.equal(&ec) || gotSeq != seq {
-			t.Fatalf("sequence %d: %+v %d %v", seq, eg, gotSeq, err)
+		for _, owner := range []string{"", "ab12"} {
+			eg, gotSeq, gotOwner, err := decodeEpochCheckpoint(encodeEpochCheckpoint(&ec, seq, owner))
+			if err != nil || !eg.equal(&ec) || gotSeq != seq || gotOwner != owner {
+				t.Fatalf("sequence %d owner %q: %+v %d %q %v", seq, owner, eg, gotSeq, gotOwner, err)
+			}
 		}
 	}
 	bad := [][]byte{
@@ -500,10 +507,12 @@ func TestCheckpointCodec(t *testing.T) {
 		sealCheckpoint("chronik-leader-epoch-checkpoint 1\nentries 2\n1 0\n"),
 		sealCheckpoint("chronik-leader-epoch-checkpoint 1\nentries 2\n3 0\n1 5\n"),
 		sealCheckpoint("chronik-leader-epoch-checkpoint 1\nentries 1\n3 0\nsequence -2\n"),
+		sealCheckpoint("chronik-partition-checkpoint 1\nrecovery-point 1\nhigh-watermark 1\nlog-start-offset 0\nowner \n"),
+		sealCheckpoint("chronik-partition-checkpoint 1\nrecovery-point 1\nhigh-watermark 1\nlog-start-offset 0\nowner a\nsequence 3\n"),
 	}
 	for i, b := range bad {
 		_, err1 := decodePartitionCheckpoint(b)
-		_, _, err2 := decodeEpochCheckpoint(b)
+		_, _, _, err2 := decodeEpochCheckpoint(b)
 		if !errors.Is(err1, errBadCheckpoint) || !errors.Is(err2, errBadCheckpoint) {
 			t.Fatalf("case %d accepted: %v %v", i, err1, err2)
 		}

@@ -19,6 +19,9 @@ type RecoveryInfo struct {
 	// CheckpointCorrupt: a checkpoint file existed but failed its CRC or
 	// did not parse; it was ignored and every segment was scanned.
 	CheckpointCorrupt bool
+	// ForeignCheckpoints counts checkpoint files of another log
+	// (OpenBounds.Owner) that Open removed without reading them.
+	ForeignCheckpoints int
 	// RecoveryPoint is the recovery point Open started from (0 without a
 	// checkpoint).
 	RecoveryPoint int64
@@ -217,7 +220,7 @@ func (l *Log) writeCheckpointGen(recoveryPoint, hw, logStart, gen int64) error {
 		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
 	}
 	l.ckptSeq++
-	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen, seq: l.ckptSeq})
+	data := encodePartitionCheckpoint(partitionCheckpoint{recoveryPoint: recoveryPoint, highWatermark: hw, logStartOffset: logStart, truncGen: gen, seq: l.ckptSeq, owner: l.owner})
 	if err := l.d.WriteFileAtomic(l.path(checkpointFile), data); err != nil {
 		return fmt.Errorf("partlog: write checkpoint of %s: %w", l.dir, err)
 	}
@@ -300,7 +303,7 @@ func (l *Log) claimCheckpoint(job *SyncJob) {
 		return
 	}
 	l.ckptSeq++
-	job.ckpt = partitionCheckpoint{recoveryPoint: job.UpTo, highWatermark: l.hw, logStartOffset: l.logStart, truncGen: l.truncGen, seq: l.ckptSeq}
+	job.ckpt = partitionCheckpoint{recoveryPoint: job.UpTo, highWatermark: l.hw, logStartOffset: l.logStart, truncGen: l.truncGen, seq: l.ckptSeq, owner: l.owner}
 	job.ckptPath = l.path(jobCheckpointFile)
 	l.ckptRecoveryPoint = max(l.ckptRecoveryPoint, job.UpTo)
 	l.ckptHW, l.ckptLogStart, l.ckptWritten = l.hw, l.logStart, true
@@ -322,7 +325,7 @@ func (l *Log) writeEpochCheckpoint() error {
 	// rewrites the cache (recoverEpochs), and removed before a write that
 	// then failed it could take the only record of a synced epoch along.
 	l.epochSeq++
-	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs, l.epochSeq)); err != nil {
+	if err := l.d.WriteFileAtomic(l.path(epochCheckpointFile), encodeEpochCheckpoint(&l.epochs, l.epochSeq, l.owner)); err != nil {
 		return fmt.Errorf("partlog: write leader-epoch checkpoint of %s: %w", l.dir, err)
 	}
 	l.epochsUnsynced = false

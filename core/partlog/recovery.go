@@ -312,6 +312,17 @@ func (l *Log) readCheckpoints() (partitionCheckpoint, error) {
 			return partitionCheckpoint{}, fmt.Errorf("read checkpoint %s: %w", name, err)
 		}
 	}
+	for i, data := range files {
+		if c, err := decodePartitionCheckpoint(data); data != nil && err == nil && l.foreign(c.owner) {
+			if err := l.removeForeign(CheckpointFileNames[i]); err != nil {
+				return partitionCheckpoint{}, err
+			}
+			files[i] = nil
+			if CheckpointFileNames[i] == checkpointFile {
+				l.loopCkptExists = false
+			}
+		}
+	}
 	// Later writes continue above every readable sequence, a damaged
 	// file's neighbour's included: the next write (on the loop, after
 	// damage) must outrank it.
@@ -328,6 +339,24 @@ func (l *Log) readCheckpoints() (partitionCheckpoint, error) {
 	}
 	l.recovery.CheckpointFound = found
 	return ck, nil
+}
+
+// foreign reports whether a checkpoint file of owner belongs to another
+// log than this one (OpenBounds.Owner): a deleted topic's, whose sync job
+// wrote it after a topic of the same name took the directory over.
+func (l *Log) foreign(owner string) bool {
+	return owner != "" && l.owner != "" && owner != l.owner
+}
+
+// removeForeign removes another log's checkpoint file (foreign), so that
+// it neither counts nor lingers. Its content never counts, so its removal
+// need not be durable.
+func (l *Log) removeForeign(name string) error {
+	l.recovery.ForeignCheckpoints++
+	if err := l.d.Remove(l.path(name)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+		return fmt.Errorf("remove another log's checkpoint %s: %w", name, err)
+	}
+	return nil
 }
 
 // syncParents makes the log's directory and every directory above it
@@ -423,9 +452,15 @@ func (l *Log) readEpochCheckpoints() (c epochCache, found, damaged bool, err err
 		if err != nil {
 			return epochCache{}, false, false, fmt.Errorf("read leader-epoch checkpoint %s: %w", name, err)
 		}
-		d, s, derr := decodeEpochCheckpoint(data)
+		d, s, owner, derr := decodeEpochCheckpoint(data)
 		if derr != nil {
 			damaged = true
+			continue
+		}
+		if l.foreign(owner) {
+			if err := l.removeForeign(name); err != nil {
+				return epochCache{}, false, false, err
+			}
 			continue
 		}
 		if !found || s > seq {

@@ -88,6 +88,15 @@ type OpenBounds struct {
 	// write its slot after the cut) first checkpoints a new generation.
 	// The flag must stay the same for a directory's whole life.
 	TrackSyncedEnd bool
+	// Owner names whose log this is (the broker passes the topic id).
+	// Checkpoint files carry it, and Open ignores and removes checkpoint
+	// files of another owner: a sync job of a deleted topic's log may
+	// still write its checkpoint files, off the event loop, after a
+	// topic of the same name took the directory over, and they must not
+	// count for the new log (their log start and epochs are the old
+	// topic's). Files without an owner (older versions, or an empty
+	// Owner) count for any log.
+	Owner string
 }
 
 // Reopen recovers a log that failed in this process (ErrLogFailed after a

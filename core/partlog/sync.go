@@ -25,7 +25,7 @@ func (l *Log) startSync() (*SyncJob, bool) {
 		a.dirty = false
 	}
 	l.pendingSync = nil
-	job := &SyncJob{UpTo: l.LogEndOffset(), files: files, d: l.d}
+	job := &SyncJob{UpTo: l.LogEndOffset(), files: files, d: l.d, owner: l.owner}
 	if !l.dirsDurable {
 		job.dirs = l.dirAndParents()
 	}

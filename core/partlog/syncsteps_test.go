@@ -24,7 +24,7 @@ func epochsOnDisk(t *testing.T, d *memdisk.Disk) []epochEntry {
 		if err != nil {
 			t.Fatalf("read %s: %v", name, err)
 		}
-		c, seq, err := decodeEpochCheckpoint(data)
+		c, seq, _, err := decodeEpochCheckpoint(data)
 		if err != nil {
 			t.Fatalf("decode %s: %v", name, err)
 		}
@@ -156,7 +156,7 @@ func TestStaleEpochCopyLosesToTruncation(t *testing.T) {
 	}
 	l.FinishSync(job, job.Run()) // lands after the truncation's write
 	stale, err := d.ReadFile(testDir + "/" + jobEpochCheckpointFile)
-	if c, _, derr := decodeEpochCheckpoint(stale); err != nil || derr != nil || len(c.entries) != 2 {
+	if c, _, _, derr := decodeEpochCheckpoint(stale); err != nil || derr != nil || len(c.entries) != 2 {
 		t.Fatalf("the stale copy did not land (%v, %v): the test needs it to", err, derr)
 	}
 	if got := epochsOnDisk(t, d); !slices.Equal(got, l.epochs.entries) {
@@ -436,5 +436,61 @@ func TestHealedCheckpointOutranksJobFile(t *testing.T) {
 	l = openLog(t, d, DefaultConfig(), 0)
 	if hw := l.HighWatermark(); hw != 6 {
 		t.Fatalf("high watermark %d after reopening, want the rewritten checkpoint's 6 (the job's file has 4)", hw)
+	}
+}
+
+// TestForeignCheckpointIgnored: a job of a closed log (its topic
+// deleted) writes its checkpoints after a log of another owner took the
+// directory over; the new log's next open ignores and removes them.
+func TestForeignCheckpointIgnored(t *testing.T) {
+	d := memdisk.New()
+	open := func(owner string) *Log {
+		l, err := Reopen(d, testDir, DefaultConfig(), 0, OpenBounds{DurableEnd: -1, MaxLeaderEpoch: -1, Owner: owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a := open("old")
+	for i := 0; i < 5; i++ {
+		mustAppend(t, a, batchOf(2, 50, 1000, byte(i)), 3, 0)
+		syncNow(t, a)
+	}
+	a.SetHighWatermark(a.LogEndOffset())
+	if err := a.DeleteRecordsBefore(6); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, a, batchOf(2, 50, 1000, 9), 4, 0)
+	a.SetHighWatermark(a.LogEndOffset())
+	if due, err := a.RequestCheckpoint(); err != nil || !due {
+		t.Fatal(due, err)
+	}
+	job, ok := a.StartSync() // carries the new epoch 4 and the checkpoint
+	if !ok {
+		t.Fatal("no job")
+	}
+	_ = a.Close()
+	if err := d.RemoveAll(testDir); err != nil {
+		t.Fatal(err)
+	}
+	b := open("new")
+	mustAppend(t, b, batchOf(3, 50, 1000, 1), 0, 0)
+	syncNow(t, b)
+	b.SetHighWatermark(3)
+	if err := b.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	// The old job lands late: each step as far as it goes (its data
+	// fsyncs fail on the closed files; its checkpoint files land).
+	for _, s := range job.SyncSteps() {
+		_ = job.RunStep(s)
+	}
+	_ = b.Close()
+	c := open("new")
+	if c.LogStartOffset() != 0 || c.LogEndOffset() != 3 || c.LatestEpoch() != 0 {
+		t.Fatalf("recreated log: start %d end %d latest epoch %d, want 0, 3, 0", c.LogStartOffset(), c.LogEndOffset(), c.LatestEpoch())
+	}
+	if c.Recovery().ForeignCheckpoints != 2 {
+		t.Fatalf("%d foreign checkpoint files removed, want the job's two", c.Recovery().ForeignCheckpoints)
 	}
 }
