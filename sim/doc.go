@@ -204,6 +204,11 @@
 // or after the data and before the synced end or the partition checkpoint
 // (power-loss-between-data-and-checkpoint). The checkers judge what
 // recovery makes of it like any power loss: no acknowledged write lost.
+// A single node's metadata image is a sync job too (partlog.NewFileJob,
+// one step): the node runs it like any job, so a power loss can strike
+// while it is in flight (power-loss-mid-image-write) and a disk fault can
+// fail it (image-write-failed); the admin's topic checks then judge that
+// a create answered ok survives and one never answered may not.
 //
 // The disk checker reads the ground truth (what the simulator damaged) at
 // the moment a broker takes a partition offline as corrupt

@@ -560,6 +560,9 @@ func (h *nodeHost) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		w.s.after(max(lat/2, Microsecond), "fault-crash-mid-fsync", func() {
 			if n.inc == inc && n.up && w.faultsOn {
 				w.cover("power-loss-mid-fsync")
+				if fileJob(job) {
+					w.cover("power-loss-mid-image-write")
+				}
 				if prefix != nil {
 					n.runPrefix(job, prefix)
 				}
@@ -593,6 +596,9 @@ func (h *nodeHost) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		w.tr.str("sync")
 		if err != nil {
 			w.tr.str(err.Error())
+			if fileJob(job) {
+				w.cover("image-write-failed")
+			}
 		}
 		n.d.Handle(driver.Event{Kind: driver.EventSyncDone, Token: token, Job: job, Err: err})
 		n.settle()
