@@ -25,6 +25,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/metadata"
 	"github.com/chronik-streaming/chronik/core/partlog"
@@ -180,6 +181,12 @@ func (b *Broker) submitImageWrite(nowMs int64, w *imageWrite) {
 		return
 	}
 	b.env.Syncer.StartSync(SyncToken{}, w.job)
+	if bugs.ImageAnsweredEarly {
+		// Deliberate bug (core/bugs): the staged image is installed and
+		// the entry answered now, before the write is durable; the job's
+		// SyncDone is ignored.
+		b.imageWritten(nowMs, w.job, nil)
+	}
 }
 
 // imageWritten lands the image write whose job is job: success installs
