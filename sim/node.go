@@ -307,7 +307,11 @@ func (n *simNode) stop(graceful, rst bool) {
 	w.tr.str("node-stop")
 	w.stats.reopens += n.b.Reopened()
 	if graceful {
-		for _, ps := range n.inflight {
+		// Index, not range: a job landing here may start another (the
+		// next queued image write, a partition's next sync), which
+		// node.shutdown waits for too (SyncInFlight).
+		for i := 0; i < len(n.inflight); i++ {
+			ps := n.inflight[i]
 			if !ps.done {
 				ps.done = true
 				err := ps.err
