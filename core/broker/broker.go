@@ -922,8 +922,10 @@ func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, er
 	b.observeNow(nowMs)
 	p := token.p
 	if p == nil {
-		b.imageWritten(nowMs, job, err)
-		b.settle(nowMs)
+		if !b.closed {
+			b.imageWritten(nowMs, job, err)
+			b.settle(nowMs)
+		}
 		return
 	}
 	p.syncing = false
