@@ -204,6 +204,11 @@
 // or after the data and before the synced end or the partition checkpoint
 // (power-loss-between-data-and-checkpoint). The checkers judge what
 // recovery makes of it like any power loss: no acknowledged write lost.
+// A single node's metadata image is a sync job too (partlog.NewFileJob,
+// one step): the node runs it like any job, so a power loss can strike
+// while it is in flight (power-loss-mid-image-write) and a disk fault can
+// fail it (image-write-failed); the admin's topic checks then judge that
+// a create answered ok survives and one never answered may not.
 //
 // The disk checker reads the ground truth (what the simulator damaged) at
 // the moment a broker takes a partition offline as corrupt
@@ -590,6 +595,7 @@
 //	chronik_bug_log_start_not_persisted    22  log-start: earliest below an acknowledged DeleteRecords
 //	chronik_bug_delete_records_no_wait     32  log-start: the final drain's earliest below an acknowledged DeleteRecords
 //	chronik_bug_control_on_client_port      3  rogue-control: a node answered a control-plane request on its client listener
+//	chronik_bug_image_answered_early       34  catch-up: a single node denies a topic whose create was answered before its image was durable (power loss)
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower

@@ -307,7 +307,11 @@ func (n *simNode) stop(graceful, rst bool) {
 	w.tr.str("node-stop")
 	w.stats.reopens += n.b.Reopened()
 	if graceful {
-		for _, ps := range n.inflight {
+		// Index, not range: a job landing here may start another (the
+		// next queued image write, a partition's next sync), which
+		// node.shutdown waits for too (SyncInFlight).
+		for i := 0; i < len(n.inflight); i++ {
+			ps := n.inflight[i]
 			if !ps.done {
 				ps.done = true
 				err := ps.err
@@ -560,6 +564,9 @@ func (h *nodeHost) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		w.s.after(max(lat/2, Microsecond), "fault-crash-mid-fsync", func() {
 			if n.inc == inc && n.up && w.faultsOn {
 				w.cover("power-loss-mid-fsync")
+				if fileJob(job) {
+					w.cover("power-loss-mid-image-write")
+				}
 				if prefix != nil {
 					n.runPrefix(job, prefix)
 				}
@@ -593,6 +600,9 @@ func (h *nodeHost) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 		w.tr.str("sync")
 		if err != nil {
 			w.tr.str(err.Error())
+			if fileJob(job) {
+				w.cover("image-write-failed")
+			}
 		}
 		n.d.Handle(driver.Event{Kind: driver.EventSyncDone, Token: token, Job: job, Err: err})
 		n.settle()

@@ -107,6 +107,11 @@ var coverageMinimums = map[string]int{
 	"segment-roll":                98000, // 294554
 	// Disk (disk.go, mediaflip.go, the scrubber).
 	"power-loss-mid-fsync": 180, // 548
+	// The single node's image write as a sync job (partlog.NewFileJob):
+	// a power loss while it is in flight, and a job failed by a disk
+	// fault (answered KAFKA_STORAGE_ERROR, the image kept).
+	"power-loss-mid-image-write": 4,  // 12
+	"image-write-failed":         60, // 179
 	// A power loss between two steps of a sync job (syncsteps.go), set
 	// from the sweep after the periodic and leader-epoch checkpoints
 	// moved into sync jobs.

@@ -59,3 +59,12 @@ func (n *simNode) runPrefix(job *partlog.SyncJob, prefix []partlog.SyncStep) {
 		w.cover("power-loss-between-data-and-checkpoint")
 	}
 }
+
+// fileJob reports whether job is a file job (partlog.NewFileJob): the
+// single node's metadata image, written off the loop and installed and
+// answered only when the job lands (coverage power-loss-mid-image-write,
+// image-write-failed).
+func fileJob(job *partlog.SyncJob) bool {
+	steps := job.SyncSteps()
+	return len(steps) == 1 && steps[0] == partlog.StepFile
+}

@@ -86,8 +86,9 @@ type Env struct {
 	DiskLock disk.Lock
 }
 
-// SyncToken identifies the partition a sync job belongs to. It is opaque
-// to the environment, which hands it back in SyncDone.
+// SyncToken identifies what a sync job belongs to: a partition, or (p
+// nil) the single node's metadata image (applyLocal). It is opaque to the
+// environment, which hands it back in SyncDone.
 type SyncToken struct{ p *partition }
 
 // Broker is a single Kafka broker.
@@ -115,9 +116,16 @@ type Broker struct {
 	ctrl            *controller.Controller
 	proposals       map[uint64]*proposal
 	nextProposalSeq uint64
-	peerCalls       map[uint64]*peerCall
-	nextPeerCallID  uint64
-	member          *membership.Member
+	// imageJob is the single node's image write in flight, imageQueue the
+	// local entries waiting for it (at most MaxPendingProposals), in
+	// order (applyLocal). imageInline runs image writes on the loop
+	// instead: New's registration must be applied before New returns.
+	imageJob       *imageWrite
+	imageQueue     []localEntry
+	imageInline    bool
+	peerCalls      map[uint64]*peerCall
+	nextPeerCallID uint64
+	member         *membership.Member
 	// nowMs is the time of the entry point running now (observeNow).
 	nowMs int64
 	// metadataCaughtUp says this process's registration has applied, so
@@ -389,6 +397,7 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 	// Register this process and lead again: the new incarnation fences the
 	// old one, so every partition moves to a new leader epoch.
 	var failed int16
+	b.imageInline = true
 	b.propose(nowMs, []metadata.Record{
 		{RegisterBroker: &metadata.RegisterBroker{ID: cfg.NodeID, Host: cfg.AdvertisedHost, Port: max(cfg.AdvertisedPort, 1), Incarnation: b.member.Incarnation()}},
 		{UnfenceBroker: &metadata.UnfenceBroker{ID: cfg.NodeID, Incarnation: b.member.Incarnation()}},
@@ -400,6 +409,7 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 			}
 		}
 	})
+	b.imageInline = false
 	if failed != kerrNone {
 		return nil, fmt.Errorf("register node %d in the metadata image: error code %d", cfg.NodeID, failed)
 	}
@@ -475,8 +485,8 @@ func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition 
 // is garbage (partlog.OpenBounds, FINDINGS.md 16); -1 when unknown.
 //
 // On a single node it is the partition's leader epoch in the image: the
-// image is local and authoritative, and applyLocal writes it (durably,
-// WriteFileAtomic) before afterApply lets the broker lead at a new epoch,
+// image is local and authoritative, and applyLocal's image write lands
+// (durably, atomically) before afterApply lets the broker lead at a new epoch,
 // so no batch was ever stamped with a later one. A restart loads that
 // same file.
 //
@@ -914,6 +924,13 @@ func (b *Broker) startSync(p *partition) {
 func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, err error) {
 	b.observeNow(nowMs)
 	p := token.p
+	if p == nil {
+		if !b.closed {
+			b.imageWritten(nowMs, job, err)
+			b.settle(nowMs)
+		}
+		return
+	}
 	p.syncing = false
 	b.recheck(p)
 	if p.removeDirAtSyncDone {
@@ -1071,6 +1088,7 @@ func (b *Broker) Shutdown(nowMs int64) {
 	// Parked requests get no answer: their connections close with the
 	// listener, and the clients retry elsewhere.
 	b.parked = nil
+	b.failImageWrites(nowMs, kerrRequestTimedOut)
 	for _, seq := range sortedKeys(b.proposals) {
 		p := b.proposals[seq]
 		delete(b.proposals, seq)
@@ -1107,7 +1125,10 @@ func (b *Broker) ReleaseDisk() error {
 
 // SyncAllBlocking is used on graceful shutdown: it runs every pending sync
 // job inline so the final checkpoint records a recovery point at the log
-// end and restart needs no scan.
+// end and restart needs no scan. An image write is never pending here
+// without being in flight (applyLocal starts one as soon as the previous
+// lands); one in flight is the host's to land first (SyncInFlight counts
+// it), and Shutdown answers it REQUEST_TIMED_OUT if the host gave up.
 func (b *Broker) SyncAllBlocking(nowMs int64) {
 	b.observeNow(nowMs)
 	b.recheckAll() // every log may sync
@@ -1123,9 +1144,10 @@ func (b *Broker) SyncAllBlocking(nowMs int64) {
 	})
 }
 
-// SyncInFlight reports whether any sync job is outstanding.
+// SyncInFlight reports whether any sync job is outstanding, the image
+// write included (entries queued behind it start when it lands).
 func (b *Broker) SyncInFlight() bool {
-	inFlight := false
+	inFlight := b.imageJob != nil
 	b.forEachPartition(func(p *partition) { inFlight = inFlight || p.syncing })
 	return inFlight
 }

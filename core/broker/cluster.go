@@ -20,11 +20,15 @@ package broker
 // that postdates its restart.
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/core/bugs"
+	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/partlog"
 )
 
 // Quorum is the metadata log as core sees it.
@@ -84,7 +88,7 @@ func (b *Broker) propose(nowMs int64, records []metadata.Record, done func(nowMs
 		return
 	}
 	if !b.clustered() {
-		b.applyLocal(nowMs, entry, data, done)
+		b.applyLocal(nowMs, entry, done)
 		return
 	}
 	if len(b.proposals) >= b.cfg.MaxPendingProposals {
@@ -95,39 +99,138 @@ func (b *Broker) propose(nowMs int64, records []metadata.Record, done func(nowMs
 	b.env.Quorum.Propose(entry.Seq, data)
 }
 
-// applyLocal is the single-node metadata log: the entry is applied to a
-// copy of the image, the copy is written to the image file, and only then
-// does it replace the live image. A failed write leaves everything as it
-// was and answers KAFKA_STORAGE_ERROR.
-func (b *Broker) applyLocal(nowMs int64, entry *metadata.Entry, data []byte, done func(nowMs int64, results []metadata.Result, code int16)) {
-	encoded, err := b.image.Marshal()
-	if err != nil {
-		done(nowMs, nil, kerrKafkaStorageError)
+// localEntry is a single-node metadata entry waiting for the image write
+// in flight to land (applyLocal).
+type localEntry struct {
+	entry *metadata.Entry
+	done  func(nowMs int64, results []metadata.Result, code int16)
+}
+
+// imageWrite is the single node's image write in flight: the image with
+// its entry applied, staged until the job that writes it lands.
+type imageWrite struct {
+	local   localEntry
+	next    *metadata.Image
+	results []metadata.Result
+	data    []byte
+	job     *partlog.SyncJob
+	// usedReserve is set once the write was retried after releasing the
+	// space reserve (a delete on a full disk; withSpace's rule).
+	usedReserve bool
+}
+
+// applyLocal is the single-node metadata log. Entries apply one at a time,
+// in order: each is applied to a copy of the installed image, the copy is
+// written to the image file by a sync job off the event loop
+// (partlog.NewFileJob), and only at that job's SyncDone does the copy
+// replace the installed image and the entry get its answer. The installed
+// image is thus always the durable one, and nothing is answered before
+// the image holding it is durable (core/partlog/DESIGN.md, "Durability
+// rules"). Entries proposed while a write is in flight wait in
+// imageQueue (at most MaxPendingProposals; past that they are answered
+// REQUEST_TIMED_OUT) and are applied to the image the write installs.
+func (b *Broker) applyLocal(nowMs int64, entry *metadata.Entry, done func(nowMs int64, results []metadata.Result, code int16)) {
+	if len(b.imageQueue) >= b.cfg.MaxPendingProposals {
+		done(nowMs, nil, kerrRequestTimedOut)
 		return
 	}
-	next, err := metadata.Unmarshal(encoded)
+	b.imageQueue = append(b.imageQueue, localEntry{entry: entry, done: done})
+	b.nextImageWrite(nowMs)
+}
+
+// nextImageWrite starts the write of the next queued entry unless one is
+// in flight. An entry proposed by a done callback queues behind those
+// already waiting, so entries apply in the order they were proposed.
+func (b *Broker) nextImageWrite(nowMs int64) {
+	for b.imageJob == nil && len(b.imageQueue) > 0 && !b.closed {
+		le := b.imageQueue[0]
+		b.imageQueue[0] = localEntry{}
+		b.imageQueue = b.imageQueue[1:]
+		if len(b.imageQueue) == 0 {
+			b.imageQueue = nil // let the backing array go
+		}
+		encoded, err := b.image.Marshal()
+		if err != nil {
+			b.env.Logger.Error("encode metadata image", "err", err)
+			le.done(nowMs, nil, kerrKafkaStorageError)
+			continue
+		}
+		next, err := metadata.Unmarshal(encoded)
+		if err != nil {
+			panic(fmt.Sprintf("broker invariant: the image does not decode its own encoding: %v", err))
+		}
+		results := next.ApplyEntry(le.entry)
+		data, err := next.Marshal()
+		if err != nil {
+			b.env.Logger.Error("encode metadata image", "err", err)
+			le.done(nowMs, nil, kerrKafkaStorageError)
+			continue
+		}
+		w := &imageWrite{local: le, next: next, results: results, data: data}
+		b.imageJob = w
+		b.submitImageWrite(nowMs, w)
+	}
+}
+
+// submitImageWrite hands w's job to the Syncer, or runs it on the loop
+// while imageInline is set (New's registration, SyncAllBlocking).
+func (b *Broker) submitImageWrite(nowMs int64, w *imageWrite) {
+	w.job = partlog.NewFileJob(b.env.Disk, imageFile, w.data)
+	if b.imageInline {
+		b.imageWritten(nowMs, w.job, w.job.Run())
+		return
+	}
+	b.env.Syncer.StartSync(SyncToken{}, w.job)
+	if bugs.ImageAnsweredEarly {
+		// Deliberate bug (core/bugs): the staged image is installed and
+		// the entry answered now, before the write is durable; the job's
+		// SyncDone is ignored.
+		b.imageWritten(nowMs, w.job, nil)
+	}
+}
+
+// imageWritten lands the image write whose job is job: success installs
+// the staged image and answers its entry; failure discards the staged
+// image and answers KAFKA_STORAGE_ERROR. A delete that found the disk
+// full is written once more after the space reserve is released (as
+// withSpace does on the loop): the deletion is what frees space.
+func (b *Broker) imageWritten(nowMs int64, job *partlog.SyncJob, err error) {
+	w := b.imageJob
+	if w == nil || w.job != job {
+		return // answered by Shutdown already
+	}
+	if err != nil && !w.usedReserve && errors.Is(err, disk.ErrNoSpace) && entryFreesSpace(w.local.entry) && b.releaseReserve("metadata image") {
+		w.usedReserve = true
+		b.submitImageWrite(nowMs, w)
+		return
+	}
+	b.imageJob = nil
 	if err != nil {
-		panic(fmt.Sprintf("broker invariant: the image does not decode its own encoding: %v", err))
-	}
-	results := next.ApplyEntry(entry)
-	old := b.image
-	b.image = next
-	save := b.saveImage
-	if entryFreesSpace(entry) {
-		// Deleting a topic must work on a full disk: the image write
-		// may use the space reserve (storage.go).
-		save = func() error { return b.withSpace("metadata image", b.saveImage) }
-	}
-	if err := save(); err != nil {
-		b.image = old
-		b.recheckAll()
 		b.env.Logger.Error("write metadata image", "err", err)
-		done(nowMs, nil, kerrKafkaStorageError)
-		return
+		w.local.done(nowMs, nil, kerrKafkaStorageError)
+	} else {
+		b.image = w.next
+		b.afterApply(nowMs, w.local.entry, w.results)
+		b.keepReserve()
+		w.local.done(nowMs, w.results, kerrNone)
 	}
-	b.afterApply(nowMs, entry, results)
-	b.keepReserve()
-	done(nowMs, results, kerrNone)
+	b.nextImageWrite(nowMs)
+}
+
+// failImageWrites answers the image write in flight and every queued
+// local entry with code (Shutdown: the outcome of the write in flight is
+// unknown, REQUEST_TIMED_OUT, as for a cluster proposal). A SyncDone of
+// the job arriving later is ignored.
+func (b *Broker) failImageWrites(nowMs int64, code int16) {
+	if w := b.imageJob; w != nil {
+		b.imageJob = nil
+		w.local.done(nowMs, nil, code)
+	}
+	queue := b.imageQueue
+	b.imageQueue = nil
+	for _, le := range queue {
+		le.done(nowMs, nil, code)
+	}
 }
 
 // ApplyMetadata applies one committed metadata log entry. Every broker of

@@ -88,7 +88,9 @@ type Config struct {
 	// proposal may still commit later).
 	ProposalTimeoutMs int64
 	// MaxPendingProposals and MaxPeerCalls bound the proposals and the
-	// requests to other brokers in flight.
+	// requests to other brokers in flight. On a single node
+	// MaxPendingProposals bounds the metadata changes queued behind the
+	// image write in flight (applyLocal).
 	MaxPendingProposals int
 	MaxPeerCalls        int
 	// MaxProduceTimeoutMs caps a produce request's timeout.

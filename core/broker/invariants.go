@@ -90,6 +90,11 @@ func (b *Broker) CheckInvariants() {
 	if len(b.proposals) > b.cfg.MaxPendingProposals || len(b.peerCalls) > b.cfg.MaxPeerCalls {
 		panic(fmt.Sprintf("broker invariant: %d proposals and %d peer calls in flight, limits %d and %d", len(b.proposals), len(b.peerCalls), b.cfg.MaxPendingProposals, b.cfg.MaxPeerCalls))
 	}
+	// Image writes: the queue is bounded, and never waits without a write
+	// in flight (one starts as soon as the previous lands), unless closed.
+	if len(b.imageQueue) > b.cfg.MaxPendingProposals || (len(b.imageQueue) > 0 && b.imageJob == nil && !b.closed) {
+		panic(fmt.Sprintf("broker invariant: %d local entries queued (limit %d), image write in flight %v", len(b.imageQueue), b.cfg.MaxPendingProposals, b.imageJob != nil))
+	}
 	// The lowest offending leader is reported, as a sorted walk would.
 	worst := -1
 	inFlight := b.fetchesInFlight.All()

@@ -262,13 +262,26 @@ func (b *Broker) withSpace(what string, write func() error) error {
 	if !errors.Is(err, disk.ErrNoSpace) || !b.reserveHeld {
 		return err
 	}
-	if rerr := b.env.Disk.Remove(reserveFile); rerr != nil && !errors.Is(rerr, disk.ErrNotExist) {
-		b.env.Logger.Error("remove space reserve", "err", rerr)
+	if !b.releaseReserve(what) {
 		return err
+	}
+	return write()
+}
+
+// releaseReserve removes the space reserve, if held, so that a write that
+// must precede freeing space (what) can be retried on a full disk, and
+// reports whether it did. keepReserve takes it again later.
+func (b *Broker) releaseReserve(what string) bool {
+	if !b.reserveHeld {
+		return false
+	}
+	if err := b.env.Disk.Remove(reserveFile); err != nil && !errors.Is(err, disk.ErrNotExist) {
+		b.env.Logger.Error("remove space reserve", "err", err)
+		return false
 	}
 	b.reserveHeld = false
 	b.env.Logger.Warn("disk full: released the space reserve", "for", what)
-	return write()
+	return true
 }
 
 // entryFreesSpace says a metadata entry deletes topics.

@@ -6,6 +6,7 @@ package broker
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -70,6 +71,10 @@ type testBroker struct {
 	b       *Broker
 	nowMs   int64
 	seq     uint64
+	// holdImage keeps the image writes queued in the syncer after a
+	// request, for a test to run (or fail) them itself; otherwise send
+	// lands them at once, as a fast disk would.
+	holdImage bool
 }
 
 // newTestBroker starts a broker on an empty memdisk with DefaultConfig
@@ -132,7 +137,26 @@ func (tb *testBroker) send(msg kmsg.Request) int {
 	before := len(tb.replier.replies)
 	tb.b.HandleRequest(tb.nowMs, &Request{Conn: 1, Seq: tb.seq, CorrelationID: int32(tb.seq), Msg: msg})
 	tb.b.CheckInvariants()
+	if !tb.holdImage {
+		tb.runImageSyncs()
+	}
 	return before
+}
+
+// runImageSyncs runs the queued image writes (sync jobs of no partition)
+// and reports them done, until none is left; partition jobs stay queued
+// in order.
+func (tb *testBroker) runImageSyncs() {
+	for {
+		i := slices.IndexFunc(tb.syncer.jobs, func(q queuedSync) bool { return q.token.p == nil })
+		if i < 0 {
+			return
+		}
+		j := tb.syncer.jobs[i]
+		tb.syncer.jobs = slices.Delete(tb.syncer.jobs, i, i+1)
+		tb.b.SyncDone(tb.nowMs, j.token, j.job, j.job.Run())
+		tb.b.CheckInvariants()
+	}
 }
 
 // do sends a request that must be answered at once and returns the answer.

@@ -113,16 +113,32 @@ func produce(topic string, acks int16) *kmsg.ProduceRequest {
 	return r
 }
 
+// createTopicLanded creates a topic on a single-node driver and delivers
+// the image write's completion: the CreateTopics answer comes only in the
+// driver call that delivers it (the image is durable first).
+func createTopicLanded(t *testing.T, d *Driver, h *testHost, name string) {
+	t.Helper()
+	d.Handle(Event{Kind: EventRequest, Request: request(t, 0, createTopic(name))})
+	d.Settle()
+	if len(h.replies) != 0 || len(h.syncs) != 1 || !d.SyncInFlight() {
+		t.Fatalf("create topics before the image write landed: %d replies, %d syncs, in flight %v (effects %v)", len(h.replies), len(h.syncs), d.SyncInFlight(), h.effects)
+	}
+	d.Handle(h.syncs[0])
+	h.syncs = nil
+	if len(h.replies) != 1 || d.SyncInFlight() {
+		t.Fatalf("create topics after the image write: %d replies, want 1; in flight %v (effects %v)", len(h.replies), d.SyncInFlight(), h.effects)
+	}
+	if code := h.replies[0].(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("create topics error code %d", code)
+	}
+}
+
 // TestProduceAckWaitsForSyncEvent: an acks=1 produce is answered only in
 // the driver call that delivers its sync's completion, never in the call
 // that appended it or in the settle that started the sync.
 func TestProduceAckWaitsForSyncEvent(t *testing.T) {
 	d, h := newTestDriver(t, false)
-	d.Handle(Event{Kind: EventRequest, Request: request(t, 0, createTopic("t"))})
-	d.Settle()
-	if len(h.replies) != 1 {
-		t.Fatalf("create topics: %d replies, want 1 (effects %v)", len(h.replies), h.effects)
-	}
+	createTopicLanded(t, d, h, "t")
 	h.effects = nil
 	d.Handle(Event{Kind: EventRequest, Request: request(t, 1, produce("t", 1))})
 	if len(h.effects) != 0 {
@@ -149,8 +165,7 @@ func TestProduceAckWaitsForSyncEvent(t *testing.T) {
 // both produces in request order.
 func TestEffectsInEmissionOrderWhenHostReenters(t *testing.T) {
 	d, h := newTestDriver(t, false)
-	d.Handle(Event{Kind: EventRequest, Request: request(t, 0, createTopic("t"))})
-	d.Settle()
+	createTopicLanded(t, d, h, "t")
 	h.effects, h.syncAtOnce = nil, true
 	d.Handle(Event{Kind: EventRequest, Request: request(t, 1, produce("t", 1))})
 	d.Handle(Event{Kind: EventRequest, Request: request(t, 2, produce("t", 1))})

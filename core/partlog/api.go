@@ -138,6 +138,22 @@ type SyncJob struct {
 	// (RequestCheckpoint).
 	ckpt     partitionCheckpoint
 	ckptPath string
+	// filePath and fileData make a file job (NewFileJob): its one step,
+	// StepFile, writes fileData to filePath atomically. A file job has no
+	// other step.
+	filePath string
+	fileData []byte
+}
+
+// NewFileJob returns a job that writes data to path atomically
+// (disk.WriteFileAtomic: a temporary file, fsynced, renamed over path,
+// the directory fsynced) as its only step, StepFile. It belongs to no
+// log: a caller that must not block its event loop on a durable file
+// (the single node's metadata image) hands it to the same environment
+// that runs log sync jobs, and acts on the write at the job's end. A
+// power loss before the rename leaves the previous file whole.
+func NewFileJob(d disk.Disk, path string, data []byte) *SyncJob {
+	return &SyncJob{UpTo: -1, d: d, filePath: path, fileData: data}
 }
 
 // SyncStep is one durable step of SyncJob.Run.
@@ -162,6 +178,9 @@ const (
 	// (RequestCheckpoint), its recovery point the job's UpTo: after the
 	// data it declares synced.
 	StepCheckpoint
+	// StepFile is a file job's only step (NewFileJob): the file written
+	// atomically.
+	StepFile
 )
 
 // String names the step (coverage and traces).
@@ -177,6 +196,8 @@ func (s SyncStep) String() string {
 		return "synced-end"
 	case StepCheckpoint:
 		return "checkpoint"
+	case StepFile:
+		return "file"
 	}
 	return fmt.Sprintf("step-%d", uint8(s))
 }
@@ -188,6 +209,9 @@ func (j *SyncJob) Files() int { return len(j.files) }
 // others when the job has them. The simulator runs a prefix of them
 // (RunStep) to cut power between two.
 func (j *SyncJob) SyncSteps() []SyncStep {
+	if j.filePath != "" {
+		return []SyncStep{StepFile}
+	}
 	steps := make([]SyncStep, 0, 5)
 	if len(j.dirs) > 0 {
 		steps = append(steps, StepDirs)
@@ -209,6 +233,9 @@ func (j *SyncJob) SyncSteps() []SyncStep {
 // first failure. It touches nothing of the Log and is the only method
 // that may run off the event loop.
 func (j *SyncJob) Run() error {
+	if j.filePath != "" {
+		return j.RunStep(StepFile)
+	}
 	for _, s := range [...]SyncStep{StepDirs, StepEpochCheckpoint, StepData, StepSyncedEnd, StepCheckpoint} {
 		if err := j.RunStep(s); err != nil {
 			return err
@@ -250,6 +277,13 @@ func (j *SyncJob) RunStep(s SyncStep) error {
 		}
 		if err := j.d.WriteFileAtomic(j.ckptPath, encodePartitionCheckpoint(j.ckpt)); err != nil {
 			return fmt.Errorf("write checkpoint: %w", err)
+		}
+	case StepFile:
+		if j.filePath == "" {
+			return nil
+		}
+		if err := j.d.WriteFileAtomic(j.filePath, j.fileData); err != nil {
+			return fmt.Errorf("write %s: %w", j.filePath, err)
 		}
 	}
 	return nil

@@ -492,5 +492,39 @@ func TestForeignCheckpointIgnored(t *testing.T) {
 	}
 	if c.Recovery().ForeignCheckpoints != 2 {
 		t.Fatalf("%d foreign checkpoint files removed, want the job's two", c.Recovery().ForeignCheckpoints)
+
+// A file job has one step, writes its file atomically when run, reports
+// a failed write, and leaves the previous file whole when the power goes
+// before it runs.
+func TestFileJob(t *testing.T) {
+	d := memdisk.New()
+	if err := d.WriteFileAtomic("image", []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	job := NewFileJob(d, "image", []byte("new"))
+	if got := job.SyncSteps(); !slices.Equal(got, []SyncStep{StepFile}) {
+		t.Fatalf("steps %v, want [file]", got)
+	}
+	if got, _ := d.Crash(nil).ReadFile("image"); string(got) != "old" {
+		t.Fatalf("after a power loss before the job: %q, want the old file", got)
+	}
+	if err := job.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := d.Crash(nil).ReadFile("image"); string(got) != "new" {
+		t.Fatalf("after the job and a power loss: %q, want the new file", got)
+	}
+	d.SetFault(func(op memdisk.Op, name string) error {
+		if op == memdisk.OpWriteFileAtomic {
+			return disk.ErrNoSpace
+		}
+		return nil
+	})
+	if err := NewFileJob(d, "image", []byte("newer")).Run(); !errors.Is(err, disk.ErrNoSpace) {
+		t.Fatalf("failed write: %v, want ErrNoSpace", err)
+	}
+	d.SetFault(nil)
+	if got, _ := d.ReadFile("image"); string(got) != "new" {
+		t.Fatalf("after a failed job: %q, want the file as it was", got)
 	}
 }
