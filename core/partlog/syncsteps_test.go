@@ -492,6 +492,8 @@ func TestForeignCheckpointIgnored(t *testing.T) {
 	}
 	if c.Recovery().ForeignCheckpoints != 2 {
 		t.Fatalf("%d foreign checkpoint files removed, want the job's two", c.Recovery().ForeignCheckpoints)
+	}
+}
 
 // A file job has one step, writes its file atomically when run, reports
 // a failed write, and leaves the previous file whole when the power goes
