@@ -84,7 +84,13 @@ type event interface{ isEvent() }
 // driverEvent is an event the driver takes as it is (driver.Handle).
 type driverEvent struct{ driver.Event }
 
-func (driverEvent) isEvent() {}
+// requestEvent is the most frequent driver event, a request: a struct of
+// one pointer, which an interface holds without an allocation (a
+// driverEvent is copied to the heap at every post).
+type requestEvent struct{ req *broker.Request }
+
+func (driverEvent) isEvent()  {}
+func (requestEvent) isEvent() {}
 
 // New opens the data directory, recovers the broker and binds the Kafka
 // listener. Serving starts with Run.
@@ -282,7 +288,11 @@ func (n *Node) drain() {
 }
 
 func (n *Node) handle(ev event) {
-	if ev, ok := ev.(driverEvent); ok {
+	switch ev := ev.(type) {
+	case requestEvent:
+		n.driver.Handle(driver.Event{Kind: driver.EventRequest, Request: ev.req})
+		return
+	case driverEvent:
 		n.driver.Handle(ev.Event)
 		return
 	}
@@ -379,7 +389,7 @@ func (n *Node) handleFrame(c *wire.Conn, id broker.ConnID, seq uint64, frame []b
 	req.Conn = id
 	req.Seq = seq
 	req.Listener = listener
-	n.post(driverEvent{driver.Event{Kind: driver.EventRequest, Request: req}})
+	n.post(requestEvent{req})
 }
 
 // ConnClosed forgets the connection and tells the broker.
