@@ -34,9 +34,6 @@ const (
 // isLeader reports whether this broker leads p now.
 func (p *partition) isLeader() bool { return p.role == roleLeader && p.log != nil }
 
-// maximalISR is the ISR plus the members of an expansion in flight.
-func (p *partition) maximalISR() []int32 { return p.lead.MaximalISR(p.isr) }
-
 // reconcile brings every partition in line with the image.
 func (b *Broker) reconcile(nowMs int64) {
 	b.recheckAll() // the image changed

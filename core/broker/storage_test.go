@@ -488,8 +488,8 @@ func TestClusterReopenedLeaderKeepsExpansionInFlight(t *testing.T) {
 	if !p.isLeader() || p.leaderEpoch != epoch {
 		t.Fatalf("the copy did not reopen as leader at epoch %d", epoch)
 	}
-	if !metadataContains(p.maximalISR(), joiner) {
-		t.Fatalf("maximal ISR after the reopen is %v: the expansion to %d was forgotten", p.maximalISR(), joiner)
+	if !metadataContains(p.lead.MaximalISR(p.isr), joiner) {
+		t.Fatalf("maximal ISR after the reopen is %v: the expansion to %d was forgotten", p.lead.MaximalISR(p.isr), joiner)
 	}
 	answer := c.produceTo(a.Leader, "t", 0, 1, -1)
 	// Judged while the reopened copy still leads at that epoch, and only

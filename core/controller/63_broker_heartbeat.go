@@ -35,7 +35,7 @@ func (c *Controller) BrokerHeartbeat(nowMs int64, r *kmsg.BrokerHeartbeatRequest
 			c.proposeFence(nowMs, reg)
 		}
 	case reg.Fenced && !r.WantFence && c.unfencing[reg.ID] != reg.Incarnation:
-		c.proposeMarked(nowMs, false, reg, metadata.Record{UnfenceBroker: &metadata.UnfenceBroker{ID: reg.ID, Incarnation: reg.Incarnation}})
+		c.proposeMarked(nowMs, c.unfencing, reg, metadata.Record{UnfenceBroker: &metadata.UnfenceBroker{ID: reg.ID, Incarnation: reg.Incarnation}})
 	}
 	reply(resp)
 }

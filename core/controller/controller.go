@@ -71,18 +71,17 @@ type Controller struct {
 
 // New returns an inactive controller.
 func New(cfg Config, host Host) *Controller {
-	c := &Controller{cfg: cfg, host: host}
-	c.SetActive(false)
-	return c
+	return &Controller{cfg: cfg, host: host,
+		lastHeartbeatMs: map[int32]int64{}, fencing: map[int32]uint64{}, unfencing: map[int32]uint64{}}
 }
 
 // SetActive starts or ends this broker's term as the controller; either
 // way every broker's session starts afresh.
 func (c *Controller) SetActive(active bool) {
 	c.active = active
-	c.lastHeartbeatMs = map[int32]int64{}
-	c.fencing = map[int32]uint64{}
-	c.unfencing = map[int32]uint64{}
+	clear(c.lastHeartbeatMs)
+	clear(c.fencing)
+	clear(c.unfencing)
 }
 
 // Active reports whether this broker is the controller.
@@ -122,25 +121,18 @@ func (c *Controller) NextWakeMs(next int64) int64 {
 }
 
 func (c *Controller) proposeFence(nowMs int64, reg *metadata.Broker) {
-	c.proposeMarked(nowMs, true, reg, metadata.Record{FenceBroker: &metadata.FenceBroker{ID: reg.ID, Incarnation: reg.Incarnation}})
+	c.proposeMarked(nowMs, c.fencing, reg, metadata.Record{FenceBroker: &metadata.FenceBroker{ID: reg.ID, Incarnation: reg.Incarnation}})
 }
 
-// proposeMarked proposes rec about reg's incarnation, marked in fencing
-// (fence) or unfencing until its outcome is known, so that heartbeats and
-// ticks meanwhile do not propose it again. The mark is looked up when the
-// outcome arrives: a new term (SetActive) has marks of its own.
-func (c *Controller) proposeMarked(nowMs int64, fence bool, reg *metadata.Broker, rec metadata.Record) {
-	marks := func() map[int32]uint64 {
-		if fence {
-			return c.fencing
-		}
-		return c.unfencing
-	}
+// proposeMarked proposes rec about reg's incarnation, marked in marks
+// (fencing or unfencing) until its outcome is known, so that heartbeats
+// and ticks meanwhile do not propose it again.
+func (c *Controller) proposeMarked(nowMs int64, marks map[int32]uint64, reg *metadata.Broker, rec metadata.Record) {
 	id, inc := reg.ID, reg.Incarnation
-	marks()[id] = inc
+	marks[id] = inc
 	c.host.Propose(nowMs, []metadata.Record{rec}, func(int64, []metadata.Result, int16) {
-		if m := marks(); m[id] == inc {
-			delete(m, id)
+		if marks[id] == inc {
+			delete(marks, id)
 		}
 	})
 }

@@ -19,6 +19,8 @@
 package membership
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/controller"
@@ -206,7 +208,7 @@ func (m *Member) nothingToHandOver() bool {
 	self := m.cfg.NodeID
 	for _, name := range image.TopicNames() {
 		for _, a := range image.Topic(name).Assignments {
-			if !contains(a.Replicas, self) {
+			if !slices.Contains(a.Replicas, self) {
 				continue
 			}
 			for _, id := range a.Replicas {
@@ -222,12 +224,3 @@ func (m *Member) nothingToHandOver() bool {
 // ShutdownReady reports whether a controlled shutdown may proceed: the
 // controller has fenced this broker, so it leads nothing.
 func (m *Member) ShutdownReady() bool { return m.shutdownReady }
-
-func contains(ids []int32, id int32) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
-}
