@@ -158,6 +158,28 @@ type Driver struct {
 	// stopDeadlineMs is the end of a controlled shutdown's wait; zero
 	// when none is under way.
 	stopDeadlineMs int64
+	// lastMs is the broker time last handed out and heldBackMs how far
+	// the broker's clock runs ahead of the host's (now).
+	lastMs, heldBackMs int64
+}
+
+// now is the broker's clock: the host's wall clock, except that it never
+// goes back. A wall clock stepped back (NTP, an operator) would otherwise
+// stretch every deadline and backoff the broker has pending by the step:
+// a follower's fetch backoff of 100 ms became seconds and a quiet
+// window's acks=all produces timed out (sim/FINDINGS.md 45). After a step
+// back the broker's clock runs on from where it was, ahead of the wall
+// clock by the step (heldBackMs), so record timestamps the broker sets
+// (LogAppendTime) are that much ahead too. A step forward passes through,
+// as elapsed time.
+func (d *Driver) now() int64 {
+	t := d.host.NowMs() + d.heldBackMs
+	if t < d.lastMs {
+		d.heldBackMs += d.lastMs - t
+		t = d.lastMs
+	}
+	d.lastMs = t
+	return t
 }
 
 // New recovers a broker from env's disk (broker.New) and returns its
@@ -177,7 +199,8 @@ func New(cfg Config, env broker.Env, host Host) (*Driver, error) {
 		env.Quorum = (*outboxQuorum)(&d.out)
 		env.Network = (*outboxNetwork)(&d.out)
 	}
-	b, err := broker.New(cfg.Broker, env, host.NowMs())
+	d.lastMs = host.NowMs()
+	b, err := broker.New(cfg.Broker, env, d.lastMs)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +219,7 @@ func (d *Driver) Broker() *broker.Broker { return d.b }
 
 // Handle hands one event to the broker.
 func (d *Driver) Handle(ev Event) {
-	now := d.host.NowMs()
+	now := d.now()
 	switch ev.Kind {
 	case EventRequest:
 		d.b.HandleRequest(now, ev.Request)
@@ -218,7 +241,7 @@ func (d *Driver) Handle(ev Event) {
 
 // ApplyMetadata applies a committed metadata entry, in log order.
 func (d *Driver) ApplyMetadata(entry []byte) {
-	d.b.ApplyMetadata(d.host.NowMs(), entry)
+	d.b.ApplyMetadata(d.now(), entry)
 	d.dispatch()
 }
 
@@ -226,13 +249,13 @@ func (d *Driver) ApplyMetadata(entry []byte) {
 // already (the simulator keeps its log decoded); it is ApplyMetadata
 // without the decoding.
 func (d *Driver) ApplyDecodedMetadata(entry *metadata.Entry) {
-	d.b.ApplyDecodedMetadata(d.host.NowMs(), entry)
+	d.b.ApplyDecodedMetadata(d.now(), entry)
 	d.dispatch()
 }
 
 // RestoreMetadata replaces the metadata image with a quorum snapshot.
 func (d *Driver) RestoreMetadata(snapshot []byte) error {
-	err := d.b.RestoreMetadata(d.host.NowMs(), snapshot)
+	err := d.b.RestoreMetadata(d.now(), snapshot)
 	d.dispatch()
 	return err
 }
@@ -244,7 +267,7 @@ func (d *Driver) SnapshotMetadata() ([]byte, error) { return d.b.SnapshotMetadat
 // leaderships away; Settle reports ShutdownReady once it has, or
 // ShutdownTimedOut after timeoutMs.
 func (d *Driver) BeginControlledShutdown(timeoutMs int64) {
-	now := d.host.NowMs()
+	now := d.now()
 	d.stopDeadlineMs = max(now+timeoutMs, 1)
 	d.b.BeginControlledShutdown(now)
 	d.dispatch()
@@ -255,7 +278,7 @@ func (d *Driver) BeginControlledShutdown(timeoutMs int64) {
 // settle again and whether to stop.
 func (d *Driver) Settle() Next {
 	d.b.Flush()
-	now := d.host.NowMs()
+	now := d.now()
 	d.b.Tick(now)
 	if d.cfg.CheckInvariants {
 		d.b.CheckInvariants()
@@ -272,6 +295,7 @@ func (d *Driver) Settle() Next {
 		}
 	}
 	d.dispatch()
+	next.WakeMs -= d.heldBackMs // the host's clock
 	return next
 }
 
@@ -283,7 +307,7 @@ func (d *Driver) SyncInFlight() bool { return d.b.SyncInFlight() }
 // everything, answers the requests still waiting, checkpoints and closes
 // the logs and gives the disk lock back (unless the host holds it).
 func (d *Driver) Shutdown() {
-	now := d.host.NowMs()
+	now := d.now()
 	d.b.SyncAllBlocking(now)
 	d.b.Shutdown(now)
 	d.stopDeadlineMs = 0

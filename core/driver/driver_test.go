@@ -230,3 +230,29 @@ func TestControlledShutdownReadyWithNothingToHandOver(t *testing.T) {
 		t.Fatalf("stop %v, want ShutdownReady", next.Stop)
 	}
 }
+
+// TestHostClockSteppedBack: a wall clock stepped back does not stretch a
+// pending deadline; the broker's clock runs on from where it was, and
+// the wake-up is given back in the host's clock.
+func TestHostClockSteppedBack(t *testing.T) {
+	d, h := newTestDriver(t, true)
+	d.ApplyDecodedMetadata(&metadata.Entry{Proposer: 2, Seq: 1, Records: []metadata.Record{
+		{RegisterBroker: &metadata.RegisterBroker{ID: 1, Host: "127.0.0.1", Port: 9092, Incarnation: 1}},
+		{UnfenceBroker: &metadata.UnfenceBroker{ID: 1, Incarnation: 1}},
+		{RegisterBroker: &metadata.RegisterBroker{ID: 2, Host: "127.0.0.1", Port: 9093, Incarnation: 1}},
+		{UnfenceBroker: &metadata.UnfenceBroker{ID: 2, Incarnation: 1}},
+		{CreateTopic: &metadata.CreateTopic{Name: "t", ID: metadata.TopicID{1}, Partitions: 1, ReplicationFactor: 2,
+			Assignment: [][]int32{{1, 2}}}},
+	}})
+	start := h.nowMs
+	d.BeginControlledShutdown(5000) // deadline at start+5000 on the broker's clock
+	h.nowMs -= 60_000               // the wall clock is stepped back a minute
+	next := d.Settle()
+	if next.Stop != Running || next.WakeMs > h.nowMs+5000 {
+		t.Fatalf("after the step back: stop %v, wake at host %d, want running and a wake within 5000 ms of %d", next.Stop, next.WakeMs, h.nowMs)
+	}
+	h.nowMs += 5000
+	if next := d.Settle(); next.Stop != ShutdownTimedOut {
+		t.Fatalf("5 s after the step back (host %d, first start %d): stop %v, want ShutdownTimedOut", h.nowMs, start, next.Stop)
+	}
+}
