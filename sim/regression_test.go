@@ -53,6 +53,9 @@ var regressionSeeds = []struct {
 	{818001270, 3, "FINDINGS.md 43: a sync that failed on a full disk before a quiet window reported inside it, after the window had looked for nodes to restart, and the last ISR member of t001-1 stayed without a working leader through the judged period"},
 	// Fails with the connect of the merge of the sync-job change (no
 	// timeout for a late SYN-ACK in sim/client.go).
+	// Fail with the driver of 735176e (the wall clock passed as it is).
+	{7044, 0, "FINDINGS.md 45: node 1's clock stepped back 6 s just before a quiet window stretched its pending fetch backoff, and acks=all probes to t001-0 took 1.8 s"},
+	{30009, 0, "FINDINGS.md 45: node 2's clock stepped back 7 s just before a quiet window; its follower of t012-0 fetched again only 6.4 s into the window and probes failed NOT_ENOUGH_REPLICAS"},
 	{20141, 0, "FINDINGS.md 44: a SYN-ACK a clog delayed by 11 s kept node 1's peer channel connecting past the dialer's timeout, and every acks=all probe of a quiet window failed with NOT_ENOUGH_REPLICAS"},
 }
 
