@@ -270,7 +270,10 @@
 // Each node's clock is virtual time plus an offset (±2 s), a drift (up to
 // ±500 ppm) and jumps (forward 1-30 s, and backward 0.1-5 s in some seeds)
 // of one node at a time. Clients' clocks are exact; history times are
-// virtual microseconds.
+// virtual microseconds. The node's clock is what its driver is given as the
+// host's wall clock; the driver absorbs a backward jump (the broker's time
+// never goes back, FINDINGS.md 45), so a jump back no longer stretches the
+// broker's pending deadlines, while a jump forward still fires them early.
 //
 // # Workload and history
 //
