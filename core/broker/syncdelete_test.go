@@ -31,17 +31,7 @@ func (tb *testBroker) deleteTopic(name string) {
 // running it.
 func (tb *testBroker) startUnsyncedProduce(topic string) {
 	tb.t.Helper()
-	req := kmsg.NewPtrProduceRequest()
-	req.Version = 9
-	req.Acks = -1
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = testBatch(tb.nowMs, 2)
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	tb.send(req)
+	tb.send(tb.produceRequest(topic, 0, 2))
 	tb.b.Flush()
 	if len(tb.syncer.jobs) != 1 {
 		tb.t.Fatalf("%d sync jobs after a produce, want 1", len(tb.syncer.jobs))

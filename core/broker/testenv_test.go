@@ -233,6 +233,16 @@ func (tb *testBroker) createTopic(name string, partitions int32, configs map[str
 // offset.
 func (tb *testBroker) produce(topic string, partition int32, n int) int64 {
 	tb.t.Helper()
+	resp := tb.doAndSync(tb.produceRequest(topic, partition, n)).(*kmsg.ProduceResponse)
+	sp := resp.Topics[0].Partitions[0]
+	if sp.ErrorCode != 0 {
+		tb.t.Fatalf("produce %s-%d: error %d", topic, partition, sp.ErrorCode)
+	}
+	return sp.BaseOffset
+}
+
+// produceRequest is an acks=all produce of one batch of n records.
+func (tb *testBroker) produceRequest(topic string, partition int32, n int) *kmsg.ProduceRequest {
 	req := kmsg.NewPtrProduceRequest()
 	req.Version = 9
 	req.Acks = -1
@@ -244,12 +254,7 @@ func (tb *testBroker) produce(topic string, partition int32, n int) int64 {
 	rp.Records = testBatch(tb.nowMs, n)
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp := tb.doAndSync(req).(*kmsg.ProduceResponse)
-	sp := resp.Topics[0].Partitions[0]
-	if sp.ErrorCode != 0 {
-		tb.t.Fatalf("produce %s-%d: error %d", topic, partition, sp.ErrorCode)
-	}
-	return sp.BaseOffset
+	return req
 }
 
 // testBatch builds a v2 record batch of n small uncompressed records.

@@ -185,16 +185,7 @@ func TestControlledShutdownTimesOut(t *testing.T) {
 	if next := d.Settle(); next.Stop != Running {
 		t.Fatalf("stop %v before any shutdown", next.Stop)
 	}
-	// A partition this broker shares with another live broker, so there
-	// is a leadership to hand over, and no controller to ask.
-	d.ApplyDecodedMetadata(&metadata.Entry{Proposer: 2, Seq: 1, Records: []metadata.Record{
-		{RegisterBroker: &metadata.RegisterBroker{ID: 1, Host: "127.0.0.1", Port: 9092, Incarnation: 1}},
-		{UnfenceBroker: &metadata.UnfenceBroker{ID: 1, Incarnation: 1}},
-		{RegisterBroker: &metadata.RegisterBroker{ID: 2, Host: "127.0.0.1", Port: 9093, Incarnation: 1}},
-		{UnfenceBroker: &metadata.UnfenceBroker{ID: 2, Incarnation: 1}},
-		{CreateTopic: &metadata.CreateTopic{Name: "t", ID: metadata.TopicID{1}, Partitions: 1, ReplicationFactor: 2,
-			Assignment: [][]int32{{1, 2}}}},
-	}})
+	shareTopicWithBroker2(d)
 	d.BeginControlledShutdown(5000)
 	next := d.Settle()
 	if next.Stop != Running {
@@ -236,14 +227,7 @@ func TestControlledShutdownReadyWithNothingToHandOver(t *testing.T) {
 // the wake-up is given back in the host's clock.
 func TestHostClockSteppedBack(t *testing.T) {
 	d, h := newTestDriver(t, true)
-	d.ApplyDecodedMetadata(&metadata.Entry{Proposer: 2, Seq: 1, Records: []metadata.Record{
-		{RegisterBroker: &metadata.RegisterBroker{ID: 1, Host: "127.0.0.1", Port: 9092, Incarnation: 1}},
-		{UnfenceBroker: &metadata.UnfenceBroker{ID: 1, Incarnation: 1}},
-		{RegisterBroker: &metadata.RegisterBroker{ID: 2, Host: "127.0.0.1", Port: 9093, Incarnation: 1}},
-		{UnfenceBroker: &metadata.UnfenceBroker{ID: 2, Incarnation: 1}},
-		{CreateTopic: &metadata.CreateTopic{Name: "t", ID: metadata.TopicID{1}, Partitions: 1, ReplicationFactor: 2,
-			Assignment: [][]int32{{1, 2}}}},
-	}})
+	shareTopicWithBroker2(d)
 	start := h.nowMs
 	d.BeginControlledShutdown(5000) // deadline at start+5000 on the broker's clock
 	h.nowMs -= 60_000               // the wall clock is stepped back a minute
@@ -255,4 +239,18 @@ func TestHostClockSteppedBack(t *testing.T) {
 	if next := d.Settle(); next.Stop != ShutdownTimedOut {
 		t.Fatalf("5 s after the step back (host %d, first start %d): stop %v, want ShutdownTimedOut", h.nowMs, start, next.Stop)
 	}
+}
+
+// shareTopicWithBroker2 gives the broker (1) a partition it shares with
+// another live broker (2): a leadership to hand over in a controlled
+// shutdown, and no controller to ask.
+func shareTopicWithBroker2(d *Driver) {
+	d.ApplyDecodedMetadata(&metadata.Entry{Proposer: 2, Seq: 1, Records: []metadata.Record{
+		{RegisterBroker: &metadata.RegisterBroker{ID: 1, Host: "127.0.0.1", Port: 9092, Incarnation: 1}},
+		{UnfenceBroker: &metadata.UnfenceBroker{ID: 1, Incarnation: 1}},
+		{RegisterBroker: &metadata.RegisterBroker{ID: 2, Host: "127.0.0.1", Port: 9093, Incarnation: 1}},
+		{UnfenceBroker: &metadata.UnfenceBroker{ID: 2, Incarnation: 1}},
+		{CreateTopic: &metadata.CreateTopic{Name: "t", ID: metadata.TopicID{1}, Partitions: 1, ReplicationFactor: 2,
+			Assignment: [][]int32{{1, 2}}}},
+	}})
 }
