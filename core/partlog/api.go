@@ -162,8 +162,9 @@ type SyncStep uint8
 // The steps of SyncJob.Run, in the order Run takes them.
 const (
 	// StepDirs fsyncs a new log's directory and every directory above
-	// it, deepest first: the names of its files, and its own, are
-	// durable before anything in them is synced.
+	// it, deepest first, or the directory alone after a roll: the names
+	// of its files, and its own, are durable before anything in them is
+	// synced.
 	StepDirs SyncStep = iota
 	// StepEpochCheckpoint writes the leader-epoch checkpoint atomically
 	// (disk.WriteFileAtomic): before the data, so that no synced batch
@@ -399,6 +400,11 @@ type Log struct {
 	// leaves the fsyncs of a directory it created to the sync jobs
 	// (StepDirs) until one succeeds, or to syncNewDirs.
 	dirsDurable bool
+	// namesUnsynced: a roll created names in the directory (the new
+	// segment, the sealed one's index files) that no directory fsync has
+	// made durable yet; the next StartSync's job fsyncs the directory
+	// first (StepDirs), before the data that lives under those names.
+	namesUnsynced bool
 	// epochsUnsynced: the leader-epoch cache changed since the last
 	// checkpoint of it was written or handed to a job; the next StartSync
 	// hands a copy to its job (StepEpochCheckpoint). epochSeq is the

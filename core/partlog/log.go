@@ -333,15 +333,18 @@ func (l *Log) writeEpochCheckpoint() error {
 }
 
 // createSegment creates an empty segment file at base and makes its name
-// (and any index names created just before, by a seal) durable. The
-// directory fsync runs on the event loop, but only once per roll.
+// (and any index names created just before) durable now, on the caller's
+// goroutine: for the restart of a truncation, which relies on the name
+// before it goes on.
 func (l *Log) createSegment(base int64) (*segment, error) {
 	return l.createSegmentSynced(base, true)
 }
 
 // createSegmentSynced is createSegment with the directory fsync left to
-// the first sync job when syncDir is false (a new directory's first
-// segment: Log.dirsDurable false).
+// the next sync job when syncDir is false: a roll (namesUnsynced, so the
+// job's StepDirs precedes the data written under the new names), or a
+// new directory's first segment (Log.dirsDurable false, StepDirs syncs
+// the whole path).
 func (l *Log) createSegmentSynced(base int64, syncDir bool) (*segment, error) {
 	name := l.segFilePath(base, logSuffix)
 	f, err := l.d.OpenFile(name, true)
@@ -358,12 +361,15 @@ func (l *Log) createSegmentSynced(base int64, syncDir bool) (*segment, error) {
 			return nil, fmt.Errorf("create segment %s: %w", name, err)
 		}
 	}
-	if bugs.SegmentNameUnsynced || !syncDir { // bugs.SegmentNameUnsynced: deliberate bug (core/bugs), no directory fsync
-		return &segment{base: base, next: base, log: f}, nil
-	}
-	if err := l.d.SyncDir(l.dir); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("create segment %s: sync dir: %w", name, err)
+	switch {
+	case bugs.SegmentNameUnsynced: // deliberate bug (core/bugs): no directory fsync, now or in a job
+	case !syncDir:
+		l.namesUnsynced = l.dirsDurable
+	default:
+		if err := l.d.SyncDir(l.dir); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("create segment %s: sync dir: %w", name, err)
+		}
 	}
 	return &segment{base: base, next: base, log: f}, nil
 }
@@ -401,7 +407,7 @@ func (l *Log) roll() error {
 	if err := l.seal(a); err != nil {
 		return err
 	}
-	s, err := l.createSegment(a.next)
+	s, err := l.createSegmentSynced(a.next, false)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ func (l *Log) startSync() (*SyncJob, bool) {
 		return nil, false
 	}
 	a := l.active()
-	if len(l.pendingSync) == 0 && !a.dirty && !l.epochsUnsynced && !l.ckptDue {
+	if len(l.pendingSync) == 0 && !a.dirty && !l.epochsUnsynced && !l.ckptDue && !l.namesUnsynced {
 		return nil, false
 	}
 	// The job takes over the pending list; the log starts a new one.
@@ -26,9 +26,13 @@ func (l *Log) startSync() (*SyncJob, bool) {
 	}
 	l.pendingSync = nil
 	job := &SyncJob{UpTo: l.LogEndOffset(), files: files, d: l.d, owner: l.owner}
-	if !l.dirsDurable {
+	switch {
+	case !l.dirsDurable:
 		job.dirs = l.dirAndParents()
+	case l.namesUnsynced:
+		job.dirs = []string{l.dir}
 	}
+	l.namesUnsynced = false
 	if l.epochsUnsynced {
 		// A copy: the loop goes on changing the cache while Run writes.
 		job.epochs = epochCache{entries: slices.Clone(l.epochs.entries)}

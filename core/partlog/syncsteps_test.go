@@ -530,3 +530,45 @@ func TestFileJob(t *testing.T) {
 		t.Fatalf("after a failed job: %q, want the file as it was", got)
 	}
 }
+
+// TestRollLeavesDirectorySyncToJob: a roll creates names (the new segment,
+// the sealed one's indexes) without an fsync on the caller's goroutine;
+// the next job fsyncs the directory first (StepDirs), so a power loss
+// before it loses only unsynced data, and one after it keeps every synced
+// batch under its name.
+func TestRollLeavesDirectorySyncToJob(t *testing.T) {
+	d := memdisk.New()
+	l := openLog(t, d, smallConfig(), 0)
+	mustAppend(t, l, batchOf(1, 10, 0, 1), 0, 0)
+	syncNow(t, l) // the new directory's StepDirs
+	syncs, dirSyncs := d.SyncCount(), d.DirSyncCount()
+	for i := 0; l.Segments() < 3; i++ {
+		if i > 100 {
+			t.Fatal("no roll after 100 appends")
+		}
+		mustAppend(t, l, batchOf(4, 60, 0, byte(i)), 0, 0)
+	}
+	if n, m := d.SyncCount()-syncs, d.DirSyncCount()-dirSyncs; n != 0 || m != 0 {
+		t.Fatalf("rolls ran %d fsyncs and %d directory fsyncs on the caller's goroutine; want none", n, m)
+	}
+	job, ok := l.StartSync()
+	if !ok {
+		t.Fatal("no sync job after a roll")
+	}
+	if steps := job.SyncSteps(); steps[0] != StepDirs || !slices.Equal(job.dirs, []string{testDir}) {
+		t.Fatalf("job steps %v dirs %v: want the log's directory synced first", steps, job.dirs)
+	}
+	end := l.LogEndOffset()
+	l.FinishSync(job, job.Run())
+	if l.DurableEndOffset() != end {
+		t.Fatalf("durable end %d, want %d", l.DurableEndOffset(), end)
+	}
+	if next, ok := l.StartSync(); ok {
+		t.Fatalf("a second job with nothing to sync: steps %v", next.SyncSteps())
+	}
+	crashed := d.Crash(nil)
+	r := openLog(t, crashed, smallConfig(), 0)
+	if r.LogEndOffset() != end || r.Segments() != l.Segments() {
+		t.Fatalf("after a power loss: log end %d in %d segments; want %d in %d", r.LogEndOffset(), r.Segments(), end, l.Segments())
+	}
+}

@@ -145,6 +145,7 @@ type Disk struct {
 	dirsAtOnce bool
 	fault      func(op Op, name string) error
 	syncs      int
+	dirSyncs   int
 	lock       lockState // see lock.go
 	// names counts the changes of names, current or durable
 	// (NamesVersion); durableNames those of durable names
@@ -244,6 +245,11 @@ func (d *Disk) bumpDurable() { d.durableNames++ }
 // SyncCount is the number of successful File.Sync calls so far
 // (WriteFileAtomic's internal sync included), for tests that count fsyncs.
 func (d *Disk) SyncCount() int { return d.syncs }
+
+// DirSyncCount is the number of successful SyncDir calls so far
+// (WriteFileAtomic's own directory sync not included: SyncCount counts
+// that write once), for tests that count fsyncs.
+func (d *Disk) DirSyncCount() int { return d.dirSyncs }
 
 func (d *Disk) check(op Op, name string) error {
 	if d.fault == nil {
@@ -681,6 +687,7 @@ func (d *Disk) SyncDir(dir string) error {
 		return notExist(OpSyncDir, c)
 	}
 	d.syncDir(c)
+	d.dirSyncs++
 	return nil
 }
 
