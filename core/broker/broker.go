@@ -515,13 +515,19 @@ func partitionMetadata(ts *topicState) string { return "topic_id: " + ts.meta.ID
 // p.durableAtFailure (partlog.Reopen), and reports whether p is online.
 // On failure p is offline with the cause set.
 func (b *Broker) openLog(nowMs int64, p *partition) bool {
-	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, partlog.OpenBounds{
+	bounds := partlog.OpenBounds{
 		DurableEnd: p.durableAtFailure, MaxLeaderEpoch: b.epochBound(p),
 		KeepSyncedDamage: b.clustered(), MarkUncertainCut: b.clustered(), TrackSyncedEnd: b.clustered(),
 		// A deleted topic's sync job may still write checkpoint files
 		// into the directory after this topic took it over.
 		Owner: p.topic.meta.ID.String(),
-	})
+	}
+	if !p.metadataRecorded {
+		// Written by Open, synced by the first job: a new partition
+		// costs the event loop no fsync.
+		bounds.OwnerFile, bounds.OwnerFileData = partitionMetadataFile, []byte(partitionMetadata(p.topic))
+	}
+	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, bounds)
 	if err == nil {
 		log.SetCodecs(&b.codecs)
 		if err = log.RewriteUnsynced(); err != nil {
@@ -562,15 +568,9 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 			return false
 		}
 	}
-	if !p.metadataRecorded {
-		metaPath := p.dir + "/" + partitionMetadataFile
-		if err := b.env.Disk.WriteFileAtomic(metaPath, []byte(partitionMetadata(p.topic))); err != nil {
-			_ = log.Close()
-			b.setOffline(p, fmt.Errorf("write %s: %w", partitionMetadataFile, err))
-			return false
-		}
-		p.metadataRecorded = true
-	}
+	// Open wrote partitionMetadataFile when asked (bounds.OwnerFile); it
+	// reaches the disk with the log's next sync job, ahead of any data.
+	p.metadataRecorded = true
 	p.log = log
 	b.recheck(p)
 	if log.Uncertain() {

@@ -138,6 +138,10 @@ type SyncJob struct {
 	// (RequestCheckpoint).
 	ckpt     partitionCheckpoint
 	ckptPath string
+	// ownerFile is the log's OpenBounds.OwnerFile when this job is the
+	// first after Open wrote it: files[0], synced before the rest, and
+	// closed by FinishSync.
+	ownerFile disk.File
 	// filePath and fileData make a file job (NewFileJob): its one step,
 	// StepFile, writes fileData to filePath atomically. A file job has no
 	// other step.
@@ -321,6 +325,9 @@ func open(d disk.Disk, dir string, cfg Config, nowMs int64, b OpenBounds) (*Log,
 	}
 	err := l.recover(nowMs)
 	l.scanBuf = nil // recovery's alone
+	if err == nil && b.OwnerFile != "" {
+		err = l.writeOwnerFile(b.OwnerFile, b.OwnerFileData)
+	}
 	if err != nil {
 		l.closeFiles()
 		return nil, fmt.Errorf("partlog: open %s: %w", dir, err)
@@ -405,6 +412,10 @@ type Log struct {
 	// made durable yet; the next StartSync's job fsyncs the directory
 	// first (StepDirs), before the data that lives under those names.
 	namesUnsynced bool
+	// ownerFile is the file OpenBounds.OwnerFile wrote, not synced yet:
+	// the next StartSync's job fsyncs it before any of its data, then
+	// closes it.
+	ownerFile disk.File
 	// epochsUnsynced: the leader-epoch cache changed since the last
 	// checkpoint of it was written or handed to a job; the next StartSync
 	// hands a copy to its job (StepEpochCheckpoint). epochSeq is the

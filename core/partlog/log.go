@@ -332,6 +332,25 @@ func (l *Log) writeEpochCheckpoint() error {
 	return nil
 }
 
+// writeOwnerFile writes OpenBounds.OwnerFile into the log's directory
+// without a sync, and leaves its fsync, and its name's, to the next job.
+func (l *Log) writeOwnerFile(name string, data []byte) error {
+	f, err := l.d.OpenFile(l.path(name), true)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	if err = f.Truncate(0); err == nil {
+		_, err = f.WriteAt(data, 0)
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	l.ownerFile = f
+	l.namesUnsynced = l.namesUnsynced || l.dirsDurable
+	return nil
+}
+
 // createSegment creates an empty segment file at base and makes its name
 // (and any index names created just before) durable now, on the caller's
 // goroutine: for the restart of a truncation, which relies on the name
@@ -477,6 +496,10 @@ func (l *Log) closeFiles() error {
 	}
 	l.deferredClose = nil
 	l.pendingSync = nil
+	if l.ownerFile != nil {
+		l.ownerFile.Close()
+		l.ownerFile = nil
+	}
 	if l.syncedEndFile != nil {
 		if err := l.syncedEndFile.Close(); err != nil {
 			errs = append(errs, err)

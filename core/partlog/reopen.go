@@ -97,6 +97,17 @@ type OpenBounds struct {
 	// topic's). Files without an owner (older versions, or an empty
 	// Owner) count for any log.
 	Owner string
+	// OwnerFile, when set, names a file that Open writes into the
+	// directory with OwnerFileData, replacing any content: the broker's
+	// partition.metadata, which names the topic a directory belongs to.
+	// It is written at once but not synced; the next sync job fsyncs it
+	// ahead of its data (after StepDirs has made its name durable), so a
+	// directory never holds synced data without it, and the event loop
+	// pays no fsync for a new partition. A power loss before that job
+	// loses it along with everything unsynced, and the caller writes it
+	// again at the next open.
+	OwnerFile     string
+	OwnerFileData []byte
 }
 
 // Reopen recovers a log that failed in this process (ErrLogFailed after a

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/chronik-streaming/chronik/core/bugs"
+	"github.com/chronik-streaming/chronik/core/disk"
 )
 
 // startSync implements StartSync. The job lists sealed files first and the
@@ -25,7 +26,12 @@ func (l *Log) startSync() (*SyncJob, bool) {
 		a.dirty = false
 	}
 	l.pendingSync = nil
-	job := &SyncJob{UpTo: l.LogEndOffset(), files: files, d: l.d, owner: l.owner}
+	if l.ownerFile != nil {
+		// First: no data is synced before the file naming its owner.
+		files = append([]disk.File{l.ownerFile}, files...)
+	}
+	job := &SyncJob{UpTo: l.LogEndOffset(), files: files, d: l.d, owner: l.owner, ownerFile: l.ownerFile}
+	l.ownerFile = nil
 	switch {
 	case !l.dirsDurable:
 		job.dirs = l.dirAndParents()
@@ -54,6 +60,9 @@ func (l *Log) finishSync(job *SyncJob, err error) {
 		panic("partlog: invariant broken: FinishSync called with a job that is not in flight")
 	}
 	l.inflight = nil
+	if job.ownerFile != nil {
+		job.ownerFile.Close()
+	}
 	for _, f := range l.deferredClose {
 		f.Close()
 	}

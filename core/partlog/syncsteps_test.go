@@ -572,3 +572,43 @@ func TestRollLeavesDirectorySyncToJob(t *testing.T) {
 		t.Fatalf("after a power loss: log end %d in %d segments; want %d in %d", r.LogEndOffset(), r.Segments(), end, l.Segments())
 	}
 }
+
+// TestOwnerFileSyncedByFirstJob: OpenBounds.OwnerFile is written at Open
+// without an fsync and synced by the next job ahead of its data, so a
+// power loss keeps it whenever any synced batch survives.
+func TestOwnerFileSyncedByFirstJob(t *testing.T) {
+	d := memdisk.New()
+	b := OpenBounds{DurableEnd: -1, MaxLeaderEpoch: -1, OwnerFile: "owner", OwnerFileData: []byte("topic_id: x\n")}
+	l, err := Reopen(d, testDir, smallConfig(), 0, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d.ReadFile(testDir + "/owner"); err != nil || string(got) != "topic_id: x\n" {
+		t.Fatalf("owner file after Open: %q, %v", got, err)
+	}
+	if n := d.SyncCount() + d.DirSyncCount(); n != 0 {
+		t.Fatalf("Open ran %d fsyncs; want none", n)
+	}
+	if _, err := openLog(t, d.Crash(nil), smallConfig(), 0).d.ReadFile(testDir + "/owner"); err == nil {
+		t.Fatal("the owner file survived a power loss before any sync: the test's disk keeps unsynced files")
+	}
+	mustAppend(t, l, batchOf(1, 10, 0, 1), 0, 0)
+	job, ok := l.StartSync()
+	if !ok || job.files[0] != job.ownerFile || job.ownerFile == nil {
+		t.Fatalf("first job: ok %v, owner file first %v", ok, ok && job.ownerFile != nil && job.files[0] == job.ownerFile)
+	}
+	l.FinishSync(job, job.Run())
+	crashed := d.Crash(nil)
+	if got, err := crashed.ReadFile(testDir + "/owner"); err != nil || string(got) != "topic_id: x\n" {
+		t.Fatalf("owner file after the first job and a power loss: %q, %v", got, err)
+	}
+	if r := openLog(t, crashed, smallConfig(), 0); r.LogEndOffset() != 1 {
+		t.Fatalf("log end after the power loss %d, want 1", r.LogEndOffset())
+	}
+	if next, ok := l.StartSync(); ok {
+		t.Fatalf("a second job with nothing to sync: steps %v", next.SyncSteps())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
