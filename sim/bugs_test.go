@@ -75,6 +75,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_log_start_not_persisted", "recovery ignores the checkpointed log start: records deleted inside the first segment come back", classLogStart},
 	{"chronik_bug_delete_records_no_wait", "DeleteRecords answered before the followers moved their log start", classLogStart},
 	{"chronik_bug_control_on_client_port", "the client listener serves the control plane (AlterPartition, BrokerRegistration, ...)", classRogueControl},
+	{"chronik_bug_owner_file_unsynced", "an existing directory's partition.metadata is taken as durable and never synced", classLostData},
 	{"chronik_bug_image_answered_early", "a single node answers a metadata change before its image write is durable", classCatchUp},
 }
 

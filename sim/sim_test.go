@@ -255,6 +255,7 @@ func bugTagsFlag() string {
 		{bugs.RecoveryDeclaresCorrupt, "chronik_bug_recovery_declares_corrupt"},
 		{bugs.FsyncFailureTrusted, "chronik_bug_fsync_failure_trusted"},
 		{bugs.SegmentNameUnsynced, "chronik_bug_segment_name_unsynced"},
+		{bugs.OwnerFileUnsynced, "chronik_bug_owner_file_unsynced"},
 		{bugs.ISRAdmitEarly, "chronik_bug_isr_admit_early"},
 		{bugs.ISRNeverShrinks, "chronik_bug_isr_never_shrinks"},
 		{bugs.IgnoreMinInsync, "chronik_bug_ignore_min_insync"},

@@ -290,10 +290,6 @@ type partition struct {
 	// waits for the high watermark to reach.
 	lastAppendEnd int64
 	deleted       bool // the topic was deleted; ignore late sync results
-	// metadataRecorded says p.dir holds partitionMetadataFile naming this
-	// topic (read when the partition opens, written after its first
-	// successful recovery).
-	metadataRecorded bool
 	// durableAtFailure is the durable end the log had reached when it
 	// failed (-1: unknown); a reopen cuts what lies above it
 	// (partlog.Reopen).
@@ -468,8 +464,7 @@ const partitionMetadataFile = "partition.metadata"
 func (b *Broker) openPartition(ts *topicState, i int32, nowMs int64) *partition {
 	p := &partition{topic: ts, index: i, dir: partitionDir(ts.meta.Name, i), hosted: true, leaderID: metadata.NoLeader, durableAtFailure: -1, cutEpoch: -1}
 	data, err := b.env.Disk.ReadFile(p.dir + "/" + partitionMetadataFile)
-	p.metadataRecorded = err == nil && string(data) == partitionMetadata(ts)
-	if err == nil && !p.metadataRecorded {
+	if err == nil && string(data) != partitionMetadata(ts) {
 		b.env.Logger.Warn("clearing partition directory of an older topic", "partition", p.dir, "found", string(data))
 		if err := b.env.Disk.RemoveAll(p.dir); err != nil {
 			b.setOffline(p, fmt.Errorf("clear directory of an older topic: %w", err))
@@ -522,11 +517,9 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 		// into the directory after this topic took it over.
 		Owner: p.topic.meta.ID.String(),
 	}
-	if !p.metadataRecorded {
-		// Written by Open, synced by the first job: a new partition
-		// costs the event loop no fsync.
-		bounds.OwnerFile, bounds.OwnerFileData = partitionMetadataFile, []byte(partitionMetadata(p.topic))
-	}
+	// Written by Open when missing and synced by the next job, ahead of
+	// any data: a new partition costs the event loop no fsync.
+	bounds.OwnerFile, bounds.OwnerFileData = partitionMetadataFile, []byte(partitionMetadata(p.topic))
 	log, err := partlog.Reopen(b.env.Disk, p.dir, p.topic.logConfig, nowMs, bounds)
 	if err == nil {
 		log.SetCodecs(&b.codecs)
@@ -568,9 +561,6 @@ func (b *Broker) openLog(nowMs int64, p *partition) bool {
 			return false
 		}
 	}
-	// Open wrote partitionMetadataFile when asked (bounds.OwnerFile); it
-	// reaches the disk with the log's next sync job, ahead of any data.
-	p.metadataRecorded = true
 	p.log = log
 	b.recheck(p)
 	if log.Uncertain() {

@@ -28,6 +28,7 @@
 // | LogStartNotPersisted   | chronik_bug_log_start_not_persisted | recovery ignores the checkpointed log start: records deleted by DeleteRecords inside the first segment come back |
 // | DeleteRecordsNoWait    | chronik_bug_delete_records_no_wait | DeleteRecords is answered when the leader's start moved, before the followers' |
 // | ControlOnClientPort    | chronik_bug_control_on_client_port | the listener check is skipped: the client listener serves the control plane |
+// | OwnerFileUnsynced      | chronik_bug_owner_file_unsynced | an existing directory's partition.metadata is taken as durable: no job syncs it, though the process that wrote it may have died before any did |
 // | ImageAnsweredEarly     | chronik_bug_image_answered_early | a single node installs and answers a metadata change when its image job starts, before the image is durable |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under

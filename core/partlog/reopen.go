@@ -97,15 +97,14 @@ type OpenBounds struct {
 	// topic's). Files without an owner (older versions, or an empty
 	// Owner) count for any log.
 	Owner string
-	// OwnerFile, when set, names a file that Open writes into the
-	// directory with OwnerFileData, replacing any content: the broker's
-	// partition.metadata, which names the topic a directory belongs to.
-	// It is written at once but not synced; the next sync job fsyncs it
-	// ahead of its data (after StepDirs has made its name durable), so a
-	// directory never holds synced data without it, and the event loop
-	// pays no fsync for a new partition. A power loss before that job
-	// loses it along with everything unsynced, and the caller writes it
-	// again at the next open.
+	// OwnerFile, when set, names a file that Open makes hold
+	// OwnerFileData: the broker's partition.metadata, which names the
+	// topic a directory belongs to. Open writes it without a sync in a
+	// directory it creates, and atomically at once in an existing one
+	// that lacks it or holds other content; either way the next sync job
+	// fsyncs it ahead of its data (after StepDirs has made its name
+	// durable), so no record is synced in a directory before it is, and
+	// the event loop pays no fsync for a new partition.
 	OwnerFile     string
 	OwnerFileData []byte
 }
