@@ -339,7 +339,8 @@ func (l *Log) writeEpochCheckpoint() error {
 //
 //   - In a directory Open has just created it is written without a sync.
 //     A power loss that tears it finds nothing synced beside it.
-//   - In an existing directory that holds it already it is only queued:
+//   - In an existing directory that holds it already it is written again
+//     unchanged (see below) and queued:
 //     the process that wrote it may have died before any job synced it
 //     (an empty partition runs none), and a power loss would then tear it
 //     under records this process syncs and acknowledges, making the next
@@ -360,8 +361,18 @@ func (l *Log) writeOwnerFile(name string, data []byte) error {
 			return nil
 		}
 		f, err := l.d.OpenFile(fileName, false)
+		if err == nil {
+			// Written again, unchanged, as RewriteUnsynced does for data:
+			// an fsync that failed before (a full disk) can have left its
+			// pages clean but unwritten, and the job's fsync would then
+			// "succeed" without writing them.
+			_, err = f.WriteAt(data, 0)
+			if err != nil {
+				f.Close()
+			}
+		}
 		if err != nil {
-			return fmt.Errorf("open %s: %w", name, err)
+			return fmt.Errorf("rewrite %s: %w", name, err)
 		}
 		l.ownerFile = f
 		return nil
