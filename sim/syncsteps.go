@@ -37,7 +37,9 @@ func (d *simDisk) powerLossPrefix(job *partlog.SyncJob) []partlog.SyncStep {
 // failure (the power is about to go, so the job's result is never
 // reported), and counts where the power loss lands: after a checkpoint
 // and before the data it covers, or after the data and before the
-// checkpoint that follows it (the synced end or the partition checkpoint).
+// checkpoint that follows it (the synced end or the partition checkpoint),
+// after a roll's directory entries and before the data under them, or
+// before partition.metadata and the data beside it.
 func (n *simNode) runPrefix(job *partlog.SyncJob, prefix []partlog.SyncStep) {
 	w := n.w
 	w.tr.str("sync-prefix")
@@ -57,6 +59,14 @@ func (n *simNode) runPrefix(job *partlog.SyncJob, prefix []partlog.SyncStep) {
 		w.cover("power-loss-between-checkpoint-and-data")
 	case last == partlog.StepData && (next == partlog.StepSyncedEnd || next == partlog.StepCheckpoint):
 		w.cover("power-loss-between-data-and-checkpoint")
+	}
+	if last == partlog.StepDirs && job.Dirs() == 1 {
+		// A roll's names durable, the data under them not.
+		w.cover("power-loss-after-roll-names")
+	}
+	if job.SyncsOwnerFile() && next <= partlog.StepData {
+		// partition.metadata not synced yet; neither is any data.
+		w.cover("power-loss-before-owner-file")
 	}
 }
 

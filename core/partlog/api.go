@@ -210,6 +210,14 @@ func (s SyncStep) String() string {
 // Files is the number of files the job will fsync (for metrics and tests).
 func (j *SyncJob) Files() int { return len(j.files) }
 
+// Dirs is the number of directories StepDirs fsyncs: the whole path of a
+// new log, or 1 after a roll (for the simulator's coverage and tests).
+func (j *SyncJob) Dirs() int { return len(j.dirs) }
+
+// SyncsOwnerFile reports whether the job fsyncs OpenBounds.OwnerFile
+// (first in StepData).
+func (j *SyncJob) SyncsOwnerFile() bool { return j.ownerFile != nil }
+
 // SyncSteps lists the steps Run takes, in order: StepData always, the
 // others when the job has them. The simulator runs a prefix of them
 // (RunStep) to cut power between two.
