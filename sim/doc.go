@@ -598,6 +598,7 @@
 //	chronik_bug_log_start_not_persisted    22  log-start: earliest below an acknowledged DeleteRecords
 //	chronik_bug_delete_records_no_wait     32  log-start: the final drain's earliest below an acknowledged DeleteRecords
 //	chronik_bug_control_on_client_port      3  rogue-control: a node answered a control-plane request on its client listener
+//	chronik_bug_owner_file_unsynced        12  lost data: offset check (a torn partition.metadata cleared a directory of synced records; issue 10)
 //	chronik_bug_image_answered_early       34  catch-up: a single node denies a topic whose create was answered before its image was durable (power loss)
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
