@@ -131,6 +131,13 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 	if ts == nil || rp.Partition < 0 || rp.Partition >= int32(len(ts.partitions)) {
 		return kerrUnknownTopicOrPartition, nil
 	}
+	if isInternalTopic(ts.meta.Name) {
+		// Only the coordinators write there (Kafka's "Cannot append to
+		// internal topic").
+		msg := "Cannot append to internal topic " + ts.meta.Name
+		sp.ErrorMessage = &msg
+		return kerrInvalidTopicException, nil
+	}
 	p := ts.partitions[rp.Partition]
 	if p.hosted && p.log == nil {
 		return kerrKafkaStorageError, nil

@@ -175,6 +175,7 @@ func (b *Broker) describeTopic(ts *topicState) kmsg.MetadataResponseTopic {
 	name := ts.meta.Name
 	mt.Topic = &name
 	mt.TopicID = ts.meta.ID
+	mt.IsInternal = isInternalTopic(name)
 	for _, p := range ts.partitions {
 		a := &ts.meta.Assignments[p.index]
 		mp := kmsg.NewMetadataResponseTopicPartition()

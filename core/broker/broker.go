@@ -148,6 +148,9 @@ type Broker struct {
 	// staged collects the metadata records of the admin request being
 	// handled (stage, finishStaged).
 	staged []metadata.Record
+	// offsetsTopicCreating: a creation of __consumer_offsets is on its
+	// way (ensureOffsetsTopic), so FindCoordinator does not start another.
+	offsetsTopicCreating bool
 	// waking says wakeFetches is running; fetchTouched lists the
 	// partitions touched since (touchFetches), whose long polls the next
 	// wake builds again.

@@ -30,6 +30,15 @@ type Config struct {
 	NumPartitions            int32 // num.partitions for auto-created topics and CreateTopics with -1
 	DefaultReplicationFactor int16 // default.replication.factor
 
+	// OffsetsTopicPartitions and OffsetsTopicReplicationFactor shape
+	// __consumer_offsets when the first FindCoordinator for a group
+	// creates it (offsets.topic.num.partitions,
+	// offsets.topic.replication.factor; the replication factor is capped
+	// at the live brokers). A group's coordinator is the leader of its
+	// partition, so the partition count must never change once created.
+	OffsetsTopicPartitions        int32
+	OffsetsTopicReplicationFactor int16
+
 	// SyncWrites makes acks=1/all produces wait for the fsync of their
 	// batch (group-committed). Off, Chronik relies on the page cache like
 	// Kafka's default and syncs in the background every BackgroundSyncMs.
@@ -123,24 +132,26 @@ type Config struct {
 // DefaultConfig returns Kafka-like defaults for a single node.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:                   1,
-		ClusterID:                "chronik-cluster",
-		AdvertisedHost:           "127.0.0.1",
-		AdvertisedPort:           9092,
-		AutoCreateTopics:         true,
-		NumPartitions:            1,
-		DefaultReplicationFactor: 1,
-		SyncWrites:               true,
-		BackgroundSyncMs:         1000,
-		CheckpointIntervalMs:     5000,
-		RetentionCheckIntervalMs: 300000,
-		LogDefaults:              partlog.DefaultConfig(),
-		MaxPendingProduces:       100000,
-		MaxWaitingFetches:        100000,
-		MaxFetchWaitMs:           60000,
-		FetchMaxBytes:            57671680, // Kafka's default, 55 MiB
-		MaxPartitionsPerTopic:    10000,
-		MaxTopics:                10000,
+		NodeID:                        1,
+		ClusterID:                     "chronik-cluster",
+		AdvertisedHost:                "127.0.0.1",
+		AdvertisedPort:                9092,
+		AutoCreateTopics:              true,
+		NumPartitions:                 1,
+		DefaultReplicationFactor:      1,
+		OffsetsTopicPartitions:        50,
+		OffsetsTopicReplicationFactor: 3,
+		SyncWrites:                    true,
+		BackgroundSyncMs:              1000,
+		CheckpointIntervalMs:          5000,
+		RetentionCheckIntervalMs:      300000,
+		LogDefaults:                   partlog.DefaultConfig(),
+		MaxPendingProduces:            100000,
+		MaxWaitingFetches:             100000,
+		MaxFetchWaitMs:                60000,
+		FetchMaxBytes:                 57671680, // Kafka's default, 55 MiB
+		MaxPartitionsPerTopic:         10000,
+		MaxTopics:                     10000,
 
 		MinInsyncReplicas:               1,
 		HeartbeatIntervalMs:             250,
@@ -179,6 +190,8 @@ func (c *Config) Validate() error {
 	check(c.ControlPort == 0 || c.ControlHost != "", "control port %d set without a control host", c.ControlPort)
 	check(c.NumPartitions >= 1, "num.partitions %d must be >= 1", c.NumPartitions)
 	check(c.DefaultReplicationFactor >= 1, "default.replication.factor %d must be >= 1", c.DefaultReplicationFactor)
+	check(c.OffsetsTopicPartitions >= 1, "offsets.topic.num.partitions %d must be >= 1", c.OffsetsTopicPartitions)
+	check(c.OffsetsTopicReplicationFactor >= 1, "offsets.topic.replication.factor %d must be >= 1", c.OffsetsTopicReplicationFactor)
 	check(c.BackgroundSyncMs > 0, "background sync interval %d must be > 0", c.BackgroundSyncMs)
 	check(c.CheckpointIntervalMs > 0, "checkpoint interval %d must be > 0", c.CheckpointIntervalMs)
 	check(c.RetentionCheckIntervalMs > 0, "retention check interval %d must be > 0", c.RetentionCheckIntervalMs)

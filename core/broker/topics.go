@@ -154,6 +154,10 @@ func (b *Broker) deleteTopic(name string) (int16, string) {
 	if ts == nil {
 		return kerrUnknownTopicOrPartition, "This server does not host this topic-partition."
 	}
+	if isInternalTopic(name) {
+		// The groups' state lives there; Kafka's tools refuse it too.
+		return kerrInvalidRequest, "Topic " + name + " is an internal topic and cannot be deleted."
+	}
 	return b.stage(metadata.Record{DeleteTopic: &metadata.DeleteTopic{Name: name, ID: ts.meta.ID}})
 }
 

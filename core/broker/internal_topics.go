@@ -1,0 +1,112 @@
+package broker
+
+// Internal topics. __consumer_offsets holds the consumer groups' state
+// (core/group): the coordinator of a group is the leader of its partition
+// (coordinatorPartition). It is created by the first FindCoordinator for
+// a group, shows in Metadata as internal, and clients can neither produce
+// to it nor delete it.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/metadata"
+)
+
+// offsetsTopic is the internal topic of the group coordinators.
+const offsetsTopic = "__consumer_offsets"
+
+// isInternalTopic reports whether name is one of Kafka's internal topics.
+func isInternalTopic(name string) bool { return name == offsetsTopic }
+
+// offsetsTopicConfigs are the overrides __consumer_offsets is created
+// with. Its records are the groups' state, so nothing may delete them by
+// age or size: Kafka compacts it instead (cleanup.policy=compact), which
+// keeps the latest record per key. Until the cleaner exists here, it is
+// kept whole.
+func offsetsTopicConfigs() map[string]string {
+	return map[string]string{
+		"retention.ms":    "-1",
+		"retention.bytes": "-1",
+		"segment.bytes":   "104857600",
+	}
+}
+
+// coordinatorPartition is the partition of a topic with n partitions that
+// holds key's coordinator state: Kafka's Utils.abs(key.hashCode()) % n, so
+// that a group maps to the same partition as on Kafka.
+func coordinatorPartition(key string, n int32) int32 {
+	return javaAbs(javaStringHash(key)) % n
+}
+
+// javaStringHash is Java's String.hashCode: s[0]*31^(n-1) + ... over the
+// string's UTF-16 code units, in int32 arithmetic.
+func javaStringHash(s string) int32 {
+	var h int32
+	for _, r := range s {
+		if r >= 0x10000 {
+			// A surrogate pair in UTF-16.
+			r -= 0x10000
+			h = 31*h + int32(0xD800+(r>>10))
+			h = 31*h + int32(0xDC00+(r&0x3FF))
+			continue
+		}
+		h = 31*h + int32(r)
+	}
+	return h
+}
+
+// javaAbs is Kafka's Utils.abs: the absolute value, with MinInt32 mapped
+// to 0 (not to itself, as Math.abs would).
+func javaAbs(n int32) int32 {
+	switch {
+	case n == -1<<31:
+		return 0
+	case n < 0:
+		return -n
+	}
+	return n
+}
+
+// ensureOffsetsTopic starts the creation of __consumer_offsets when it
+// does not exist yet and none is on its way: proposed here on a single
+// node or the active controller, forwarded to the controller otherwise.
+// Callers answer COORDINATOR_NOT_AVAILABLE meanwhile; clients retry.
+func (b *Broker) ensureOffsetsTopic(nowMs int64) {
+	if b.topics[offsetsTopic] != nil || b.offsetsTopicCreating {
+		return
+	}
+	replication := max(1, min(b.cfg.OffsetsTopicReplicationFactor, int16(len(b.image.UnfencedBrokerIDs()))))
+	if b.clustered() && !b.ctrl.Active() {
+		if b.controllerID < 0 {
+			return
+		}
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.Version = 4
+		req.TimeoutMillis = int32(b.cfg.ProposalTimeoutMs)
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = offsetsTopic, b.cfg.OffsetsTopicPartitions, replication
+		for _, k := range sortedKeys(offsetsTopicConfigs()) {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, kmsg.StringPtr(offsetsTopicConfigs()[k])
+			rt.Configs = append(rt.Configs, c)
+		}
+		req.Topics = append(req.Topics, rt)
+		b.offsetsTopicCreating = true
+		b.sendPeer(nowMs, b.controllerID, req, func(int64, kmsg.Response, error) { b.offsetsTopicCreating = false })
+		return
+	}
+	code, msg := b.createTopic(offsetsTopic, b.cfg.OffsetsTopicPartitions, replication, nil, offsetsTopicConfigs())
+	if code != codeStaged {
+		b.env.Logger.Warn("cannot create the offsets topic", "topic", offsetsTopic, "code", code, "err", msg)
+		return
+	}
+	records := b.staged
+	b.staged = nil
+	b.offsetsTopicCreating = true
+	b.propose(nowMs, records, func(_ int64, results []metadata.Result, code int16) {
+		b.offsetsTopicCreating = false
+		if code == kerrNone && len(results) == 1 && results[0].Err == nil {
+			b.env.Logger.Info("created the offsets topic", "topic", offsetsTopic, "partitions", b.cfg.OffsetsTopicPartitions, "replication_factor", replication)
+		}
+	})
+}
