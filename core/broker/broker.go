@@ -19,6 +19,7 @@ import (
 
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/controller"
+	"github.com/chronik-streaming/chronik/core/coord"
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/membership"
 	"github.com/chronik-streaming/chronik/core/metadata"
@@ -148,6 +149,12 @@ type Broker struct {
 	// staged collects the metadata records of the admin request being
 	// handled (stage, finishStaged).
 	staged []metadata.Record
+	// groupRT runs the group coordinators' shards (core/coord) over
+	// __consumer_offsets; coordWaiting holds the requests waiting for a
+	// coordinator's answer, by the reference the runtime hands back.
+	groupRT      coordRuntime
+	coordWaiting map[coord.ReplyRef]*Request
+	nextCoordRef uint64
 	// offsetsTopicCreating: a creation of __consumer_offsets is on its
 	// way (ensureOffsetsTopic), so FindCoordinator does not start another.
 	offsetsTopicCreating bool
@@ -370,6 +377,7 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 		nowMs:            nowMs,
 		controllerID:     -1,
 		proposals:        map[uint64]*proposal{},
+		coordWaiting:     map[coord.ReplyRef]*Request{},
 		peerCalls:        map[uint64]*peerCall{},
 		image:            metadata.NewImage(),
 		ownLock:          ownLock,
@@ -676,6 +684,7 @@ func (b *Broker) Tick(nowMs int64) {
 	b.shrinkISRs(nowMs)
 	b.scrubTick(nowMs)
 	b.runFetchers(nowMs)
+	b.tickCoordinators(nowMs)
 	b.settle(nowMs)
 	if !b.cfg.SyncWrites && nowMs-b.lastBackgroundMs >= b.cfg.BackgroundSyncMs {
 		b.lastBackgroundMs = nowMs
@@ -717,6 +726,9 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 	next = b.retryNextWakeMs(nowMs, next)
 	next = b.scrubNextWakeMs(next)
 	next = b.clusterNextWakeMs(nowMs, next)
+	if c := b.coordinatorsWakeMs(nowMs); c >= 0 {
+		next = min(next, c)
+	}
 	if next < nowMs {
 		next = nowMs
 	}
@@ -1010,6 +1022,7 @@ func (b *Broker) takeOffline(p *partition, cause error) {
 		p.log = nil
 	}
 	b.setRole(p, roleNone)
+	b.coordinatorRoleChanged(p)
 	b.setOffline(p, cause)
 	b.failProduceWaiters(p, kerrKafkaStorageError)
 	// Long polls waiting on p get the error at once, from settle: waking

@@ -35,6 +35,11 @@ import "fmt"
 // fetch entries, produce requests with waiters) are kept from each
 // partition's snapshot at its last check, so they equal a full walk's.
 func (b *Broker) CheckInvariants() {
+	if b.groupRT != nil {
+		if err := b.groupRT.CheckInvariants(); err != nil {
+			panic(fmt.Sprintf("broker invariant: %v", err))
+		}
+	}
 	if len(b.parked) > 0 && b.caughtUp() {
 		panic(fmt.Sprintf("broker invariant: %d client requests parked although the metadata has caught up", len(b.parked)))
 	}

@@ -186,6 +186,7 @@ func (b *Broker) reconcilePartition(nowMs int64, p *partition, a *metadata.Parti
 		}
 		b.touchFetches(p)
 		b.wakeFetches(nowMs)
+		b.coordinatorRoleChanged(p)
 	}
 	if a.PartitionEpoch != p.partitionEpoch || changed {
 		if a.PartitionEpoch != p.partitionEpoch {
@@ -436,6 +437,7 @@ func (b *Broker) settle(nowMs int64) {
 		for _, p := range raised {
 			if !p.deleted && p.log != nil {
 				b.completeProduceWaiters(p)
+				b.coordinatorAdvanced(nowMs, p)
 			}
 			b.touchFetches(p)
 		}

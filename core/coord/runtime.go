@@ -400,13 +400,15 @@ func (r *Runtime[S]) partitions() []int32 {
 	return ps
 }
 
-// Loading lists the partitions still loading, in order (the broker calls
-// Advance for each after it settles, so loads progress without waiting
-// for traffic).
-func (r *Runtime[S]) Loading() []int32 {
+// Reading lists, in order, the partitions whose load has log left to
+// read (the broker calls Advance for each from its timers, so that a load
+// goes on without traffic). A load that has read everything and waits for
+// the high watermark is not listed: the high watermark's rise brings the
+// Advance that ends it.
+func (r *Runtime[S]) Reading() []int32 {
 	var out []int32
 	for _, p := range r.partitions() {
-		if r.parts[p].loading {
+		if ps := r.parts[p]; ps.loading && (ps.loadNext < 0 || ps.loadNext < ps.loadEnd) {
 			out = append(out, p)
 		}
 	}

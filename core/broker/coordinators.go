@@ -1,0 +1,156 @@
+package broker
+
+// The coordinators' glue (core/coord): the broker tells a coordinator
+// runtime when it leads, stops leading or advances a partition of the
+// runtime's internal topic, appends and reads for it (coordHost), and
+// routes its answers to the requests that wait for them.
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
+	"github.com/chronik-streaming/chronik/core/coord"
+)
+
+// coordRuntime is what the broker drives of a coord.Runtime, whatever its
+// shard type.
+type coordRuntime interface {
+	Lead(p int32, leaderEpoch int32, logStart, logEnd, hw int64)
+	Resign(p int32)
+	Advance(nowMs int64, p int32, logStart, logEnd, hw int64)
+	Tick(nowMs int64)
+	NextWakeMs() int64
+	Reading() []int32
+	CheckInvariants() error
+}
+
+// coordHost is the coord.Host of the runtime over one internal topic.
+type coordHost struct {
+	b     *Broker
+	topic string
+}
+
+// errNotCoordinatorLeader is an append to a partition this broker no
+// longer leads at the runtime's epoch.
+var errNotCoordinatorLeader = errors.New("broker: not the leader of the coordinator's partition at its epoch")
+
+// Append implements coord.Host: an acks=all append as the leader at
+// leaderEpoch, refused when the ISR is below min.insync.replicas (the
+// runtime then reloads, and clients retry).
+func (h coordHost) Append(nowMs int64, index int32, leaderEpoch int32, batch []byte) (int64, error) {
+	b := h.b
+	p := b.lookupPartition(h.topic, index)
+	if p == nil || !p.isLeader() || p.leaderEpoch != leaderEpoch || p.log == nil {
+		return 0, errNotCoordinatorLeader
+	}
+	if int32(len(p.isr)) < b.minISR(p) && !bugs.IgnoreMinInsync { // deliberate bug (core/bugs): min.insync.replicas ignored
+		return 0, fmt.Errorf("broker: coordinator write to %s: the ISR %v is below min.insync.replicas", p.dir, p.isr)
+	}
+	b.touchFetches(p)
+	b.markUnsynced(p)
+	if _, err := p.log.Append(batch, leaderEpoch, nowMs); err != nil {
+		if kerrForLogError(err) == kerrKafkaStorageError {
+			b.takeOffline(p, err)
+		}
+		return 0, fmt.Errorf("broker: coordinator write to %s: %w", p.dir, err)
+	}
+	b.updateLeaderHW(p)
+	return p.log.LogEndOffset(), nil
+}
+
+// Read implements coord.Host: batches up to the log end (a loading
+// coordinator waits for the high watermark itself).
+func (h coordHost) Read(index int32, offset int64, maxBytes int) ([]byte, error) {
+	p := h.b.lookupPartition(h.topic, index)
+	if p == nil || p.log == nil {
+		return nil, errNotCoordinatorLeader
+	}
+	res, err := p.log.Read(offset, maxBytes, p.log.LogEndOffset())
+	if err != nil {
+		return nil, fmt.Errorf("broker: coordinator load of %s at %d: %w", p.dir, offset, err)
+	}
+	return res.Records, nil
+}
+
+// Reply implements coord.Host.
+func (h coordHost) Reply(r coord.Reply) { h.b.coordReply(r) }
+
+// Warn implements coord.Host.
+func (h coordHost) Warn(msg string, args ...any) { h.b.env.Logger.Warn(msg, args...) }
+
+// coordWait registers req as waiting for a coordinator's answer and
+// returns its reference; the answer goes out through coordReply.
+func (b *Broker) coordWait(req *Request) coord.ReplyRef {
+	b.nextCoordRef++
+	ref := coord.ReplyRef(b.nextCoordRef)
+	b.coordWaiting[ref] = req
+	return ref
+}
+
+// coordReply sends a coordinator's answer to the request it names.
+func (b *Broker) coordReply(r coord.Reply) {
+	req, ok := b.coordWaiting[r.Ref]
+	if !ok {
+		panic(fmt.Sprintf("broker invariant: a coordinator answer for unknown request %d (%T)", r.Ref, r.Resp))
+	}
+	delete(b.coordWaiting, r.Ref)
+	b.reply(req, r.Resp)
+}
+
+// coordinatorFor returns the runtime of an internal topic, or nil.
+func (b *Broker) coordinatorFor(topic string) coordRuntime {
+	if topic == offsetsTopic && b.groupRT != nil {
+		return b.groupRT
+	}
+	return nil
+}
+
+// coordinatorRoleChanged tells p's runtime, if p belongs to one, that
+// this broker now leads p at its epoch or no longer leads it.
+func (b *Broker) coordinatorRoleChanged(p *partition) {
+	rt := b.coordinatorFor(p.topic.meta.Name)
+	if rt == nil {
+		return
+	}
+	if p.isLeader() && p.log != nil {
+		rt.Lead(p.index, p.leaderEpoch, p.log.LogStartOffset(), p.log.LogEndOffset(), p.log.HighWatermark())
+		return
+	}
+	rt.Resign(p.index)
+}
+
+// coordinatorAdvanced tells p's runtime of p's high watermark and bounds.
+func (b *Broker) coordinatorAdvanced(nowMs int64, p *partition) {
+	rt := b.coordinatorFor(p.topic.meta.Name)
+	if rt == nil || !p.isLeader() || p.log == nil {
+		return
+	}
+	rt.Advance(nowMs, p.index, p.log.LogStartOffset(), p.log.LogEndOffset(), p.log.HighWatermark())
+}
+
+// tickCoordinators runs the runtimes' timers and moves their loads on by
+// a chunk each.
+func (b *Broker) tickCoordinators(nowMs int64) {
+	if b.groupRT == nil {
+		return
+	}
+	for _, i := range b.groupRT.Reading() {
+		if p := b.lookupPartition(offsetsTopic, i); p != nil {
+			b.coordinatorAdvanced(nowMs, p)
+		}
+	}
+	b.groupRT.Tick(nowMs)
+}
+
+// coordinatorsWakeMs is when tickCoordinators has work: now while a load
+// has log left to read, else the shards' earliest timer; -1 for none.
+func (b *Broker) coordinatorsWakeMs(nowMs int64) int64 {
+	if b.groupRT == nil {
+		return -1
+	}
+	if len(b.groupRT.Reading()) > 0 {
+		return nowMs
+	}
+	return b.groupRT.NextWakeMs()
+}
