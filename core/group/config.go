@@ -1,0 +1,105 @@
+package group
+
+import "fmt"
+
+// Config holds the group coordinator's timeouts and limits. Defaults follow
+// Kafka's broker settings where Kafka has one; where Kafka is unbounded
+// (group.max.size) Chronik sets a finite limit, because every map in core
+// has one.
+type Config struct {
+	// MinSessionTimeoutMs is group.min.session.timeout.ms: a JoinGroup with
+	// a shorter session timeout gets INVALID_SESSION_TIMEOUT.
+	MinSessionTimeoutMs int32
+	// MaxSessionTimeoutMs is group.max.session.timeout.ms.
+	MaxSessionTimeoutMs int32
+	// InitialRebalanceDelayMs is group.initial.rebalance.delay.ms: the first
+	// rebalance of an empty group waits this long (extended by each new
+	// member, capped by the rebalance timeout) so that members starting
+	// together land in one generation.
+	InitialRebalanceDelayMs int32
+	// MaxGroupSize is group.max.size: members plus members pending their
+	// second join step. A join beyond it gets GROUP_MAX_SIZE_REACHED.
+	MaxGroupSize int
+	// MaxGroups bounds the groups one shard holds; a request that would
+	// create one more gets COORDINATOR_NOT_AVAILABLE.
+	MaxGroups int
+	// MaxPendingJoins bounds the member ids handed out by MEMBER_ID_REQUIRED
+	// and not yet used, across the shard.
+	MaxPendingJoins int
+	// MaxOffsetsPerGroup bounds the committed (and pending) offsets of one
+	// group; a commit adding more gets COORDINATOR_NOT_AVAILABLE.
+	MaxOffsetsPerGroup int
+	// MaxPendingWrites bounds the batches handed to the runtime and not yet
+	// committed; a request needing another write gets
+	// COORDINATOR_NOT_AVAILABLE.
+	MaxPendingWrites int
+	// MaxMemberMetadataBytes bounds one member's protocol metadata in a
+	// JoinGroup (all protocols together) and one member's assignment in a
+	// SyncGroup; beyond it the request gets INVALID_REQUEST.
+	MaxMemberMetadataBytes int
+	// MaxGroupRecordBytes bounds one encoded GroupMetadata record (Kafka's
+	// internal topic's max.message.bytes); an assignment whose record would
+	// be larger fails its SyncGroup as Kafka does (UNKNOWN_SERVER_ERROR)
+	// and the group rebalances.
+	MaxGroupRecordBytes int
+	// OffsetsRetentionMs is offsets.retention.minutes in milliseconds.
+	OffsetsRetentionMs int64
+	// OffsetsRetentionCheckIntervalMs is offsets.retention.check.interval.ms.
+	OffsetsRetentionCheckIntervalMs int64
+	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: a longer commit
+	// metadata string gets OFFSET_METADATA_TOO_LARGE.
+	OffsetMetadataMaxBytes int
+}
+
+// DefaultConfig returns Kafka's defaults (and Chronik's finite limits where
+// Kafka has none).
+func DefaultConfig() Config {
+	return Config{
+		MinSessionTimeoutMs:             6000,
+		MaxSessionTimeoutMs:             1800000,
+		InitialRebalanceDelayMs:         3000,
+		MaxGroupSize:                    10000,
+		MaxGroups:                       100000,
+		MaxPendingJoins:                 10000,
+		MaxOffsetsPerGroup:              100000,
+		MaxPendingWrites:                10000,
+		MaxMemberMetadataBytes:          1 << 20,
+		MaxGroupRecordBytes:             1048588,
+		OffsetsRetentionMs:              7 * 24 * 60 * 60 * 1000,
+		OffsetsRetentionCheckIntervalMs: 600000,
+		OffsetMetadataMaxBytes:          4096,
+	}
+}
+
+// Validate reports the first setting out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.MinSessionTimeoutMs <= 0:
+		return fmt.Errorf("group: MinSessionTimeoutMs %d must be positive", c.MinSessionTimeoutMs)
+	case c.MaxSessionTimeoutMs < c.MinSessionTimeoutMs:
+		return fmt.Errorf("group: MaxSessionTimeoutMs %d below MinSessionTimeoutMs %d", c.MaxSessionTimeoutMs, c.MinSessionTimeoutMs)
+	case c.InitialRebalanceDelayMs < 0:
+		return fmt.Errorf("group: InitialRebalanceDelayMs %d must not be negative", c.InitialRebalanceDelayMs)
+	case c.MaxGroupSize <= 0:
+		return fmt.Errorf("group: MaxGroupSize %d must be positive", c.MaxGroupSize)
+	case c.MaxGroups <= 0:
+		return fmt.Errorf("group: MaxGroups %d must be positive", c.MaxGroups)
+	case c.MaxPendingJoins <= 0:
+		return fmt.Errorf("group: MaxPendingJoins %d must be positive", c.MaxPendingJoins)
+	case c.MaxOffsetsPerGroup <= 0:
+		return fmt.Errorf("group: MaxOffsetsPerGroup %d must be positive", c.MaxOffsetsPerGroup)
+	case c.MaxPendingWrites <= 0:
+		return fmt.Errorf("group: MaxPendingWrites %d must be positive", c.MaxPendingWrites)
+	case c.MaxMemberMetadataBytes <= 0:
+		return fmt.Errorf("group: MaxMemberMetadataBytes %d must be positive", c.MaxMemberMetadataBytes)
+	case c.MaxGroupRecordBytes <= 0:
+		return fmt.Errorf("group: MaxGroupRecordBytes %d must be positive", c.MaxGroupRecordBytes)
+	case c.OffsetsRetentionMs <= 0:
+		return fmt.Errorf("group: OffsetsRetentionMs %d must be positive", c.OffsetsRetentionMs)
+	case c.OffsetsRetentionCheckIntervalMs <= 0:
+		return fmt.Errorf("group: OffsetsRetentionCheckIntervalMs %d must be positive", c.OffsetsRetentionCheckIntervalMs)
+	case c.OffsetMetadataMaxBytes < 0:
+		return fmt.Errorf("group: OffsetMetadataMaxBytes %d must not be negative", c.OffsetMetadataMaxBytes)
+	}
+	return nil
+}

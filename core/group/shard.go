@@ -1,0 +1,376 @@
+// Package group is the classic consumer-group coordinator (JoinGroup,
+// SyncGroup, Heartbeat, LeaveGroup, offsets) as a pure state machine over
+// one partition of __consumer_offsets. Every durable change is a record in
+// Kafka's format; the shard's durable state is the replay of its partition.
+// The coordinator runtime (core/coord) appends the records an Out carries
+// and sends its replies once the batch is committed.
+package group
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// GroupTypeClassic is the type of every group this shard manages (KIP-848
+// consumer groups are a different type, handled elsewhere).
+const GroupTypeClassic = "classic"
+
+// ReplyRef identifies a request the runtime holds; the shard hands it back
+// with the answer.
+type ReplyRef uint64
+
+// Reply is the answer to the request held under Ref.
+type Reply struct {
+	Ref  ReplyRef
+	Resp kmsg.Response
+}
+
+// Record is one __consumer_offsets record. A nil Value is a tombstone.
+type Record struct{ Key, Value []byte }
+
+// WriteID names one batch of records handed to the runtime.
+type WriteID uint64
+
+// Out is everything one call produced. The runtime appends Records (if any)
+// as one batch, named Write, and sends Replies only once that batch is
+// committed (CommitWrite). With no Records and Write zero the replies go at
+// once; with no Records and Write non-zero the replies reveal state written
+// by that earlier, still uncommitted batch and must wait for it too (a
+// follower's SyncGroup answered while the leader's assignment is being
+// written). If an append fails the runtime discards the whole Shard and
+// builds a new one by Replay, so the shard has no abort path.
+type Out struct {
+	Records []Record
+	Replies []Reply
+	Write   WriteID
+}
+
+type groupState int8
+
+const (
+	stateEmpty groupState = iota
+	statePreparing
+	stateCompleting
+	stateStable
+)
+
+func (st groupState) String() string {
+	switch st {
+	case stateEmpty:
+		return "Empty"
+	case statePreparing:
+		return "PreparingRebalance"
+	case stateCompleting:
+		return "CompletingRebalance"
+	case stateStable:
+		return "Stable"
+	}
+	return "Dead"
+}
+
+type protocol struct {
+	name     string
+	metadata []byte
+}
+
+// parked is a request held for a later answer.
+type parked struct {
+	ref     ReplyRef
+	version int16
+}
+
+type member struct {
+	id                   string
+	instanceID           *string
+	clientID, clientHost string
+	sessionMs            int32
+	rebalanceMs          int32
+	protocols            []protocol
+	assignment           []byte
+	lastSeenMs           int64
+	join, sync           *parked
+	pendingSync          bool
+	joinSeq              uint64
+}
+
+func (m *member) metadataFor(name string) []byte {
+	for _, p := range m.protocols {
+		if p.name == name {
+			return p.metadata
+		}
+	}
+	return nil
+}
+
+func (m *member) supports(name string) bool {
+	for _, p := range m.protocols {
+		if p.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+type offset struct {
+	offset      int64
+	leaderEpoch int32
+	metadata    string
+	commitMs    int64
+	expireMs    int64 // from a v1 value only; 0: none
+}
+
+type group struct {
+	id           string
+	state        groupState
+	protocolType string
+	protocol     string
+	generation   int32
+	leader       string
+	members      map[string]*member
+	statics      map[string]string // instance id -> member id
+	pending      map[string]int64  // MEMBER_ID_REQUIRED ids -> expiry
+	nextJoinSeq  uint64
+	// joinDeadlineMs ends the join phase (PreparingRebalance);
+	// initialDelay marks the delayed first rebalance of an empty group,
+	// which cannot end early, capped at rebalanceStartMs+rebalance timeout.
+	joinDeadlineMs   int64
+	initialDelay     bool
+	rebalanceStartMs int64
+	// syncDeadlineMs ends the wait for members' SyncGroup after a join
+	// phase (0: none).
+	syncDeadlineMs int64
+	stateSinceMs   int64
+	written        bool    // a GroupMetadata record exists for it
+	lastWrite      WriteID // its newest GroupMetadata write
+	offsets        map[tp]offset
+}
+
+func newGroup(id string) *group {
+	return &group{id: id, members: map[string]*member{}, statics: map[string]string{},
+		pending: map[string]int64{}, offsets: map[tp]offset{}}
+}
+
+// sortedMembers returns members in join order (Kafka keeps insertion order).
+func (g *group) sortedMembers() []*member {
+	ms := make([]*member, 0, len(g.members))
+	for _, m := range g.members {
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].joinSeq != ms[j].joinSeq {
+			return ms[i].joinSeq < ms[j].joinSeq
+		}
+		return ms[i].id < ms[j].id
+	})
+	return ms
+}
+
+type offsetOp struct {
+	group string
+	tp    tp
+	val   *offset // nil: delete
+}
+
+type pendingWrite struct {
+	id  WriteID
+	ops []offsetOp
+}
+
+// Shard is the group coordinator state of one __consumer_offsets
+// partition. It is not safe for concurrent use; the node's loop owns it.
+type Shard struct {
+	cfg       Config
+	groups    map[string]*group
+	nextWrite WriteID
+	committed WriteID
+	writes    []pendingWrite
+	nPending  int // MEMBER_ID_REQUIRED ids across groups
+	idPrefix  string
+	idSeq     uint64
+	nextCheck int64 // next offset-expiry check; -1 before LoadDone
+}
+
+// NewShard returns an empty shard; cfg must pass Validate. Feed it the
+// partition's committed records with Replay, then call LoadDone.
+func NewShard(cfg Config) *Shard {
+	if err := cfg.Validate(); err != nil {
+		panic(fmt.Sprintf("group.NewShard: %v", err))
+	}
+	return &Shard{cfg: cfg, groups: map[string]*group{}, nextCheck: -1}
+}
+
+// LoadDone ends loading: loaded members get a fresh session from nowMs
+// (Kafka does the same), and member ids handed out from now on carry
+// nowMs so that they differ from ids of earlier incarnations of the shard.
+func (s *Shard) LoadDone(nowMs int64) {
+	s.idPrefix = strconv.FormatInt(nowMs, 36)
+	for _, g := range s.groups {
+		for _, m := range g.members {
+			m.lastSeenMs = nowMs
+		}
+	}
+	s.nextCheck = nowMs + s.cfg.OffsetsRetentionCheckIntervalMs
+}
+
+// CommitWrite reports that the batch of Out.Write w (and so every earlier
+// one) is committed: its offset changes become visible to OffsetFetch.
+func (s *Shard) CommitWrite(w WriteID) {
+	if w <= s.committed {
+		return
+	}
+	s.committed = w
+	n := 0
+	for _, pw := range s.writes {
+		if pw.id > w {
+			break
+		}
+		n++
+		for _, op := range pw.ops {
+			g := s.groups[op.group]
+			if g == nil {
+				// Deleted since; the deletion's own tombstones follow in a
+				// later write.
+				continue
+			}
+			if op.val == nil {
+				delete(g.offsets, op.tp)
+			} else {
+				g.offsets[op.tp] = *op.val
+			}
+		}
+	}
+	s.writes = s.writes[n:]
+}
+
+// outBuf collects one call's effects.
+type outBuf struct {
+	recs    []Record
+	replies []Reply
+	ops     []offsetOp
+	metas   []*group
+	wait    WriteID
+}
+
+func (b *outBuf) reply(ref ReplyRef, r kmsg.Response) { b.replies = append(b.replies, Reply{ref, r}) }
+
+// writeGroup adds g's GroupMetadata record.
+func (b *outBuf) writeGroup(g *group) {
+	b.recs = append(b.recs, Record{Key: groupKey(g.id), Value: groupValue(g)})
+	b.metas = append(b.metas, g)
+	g.written = true
+}
+
+func (s *Shard) finish(b *outBuf) Out {
+	if len(b.recs) == 0 {
+		w := b.wait
+		if w <= s.committed {
+			w = 0
+		}
+		return Out{Replies: b.replies, Write: w}
+	}
+	s.nextWrite++
+	s.writes = append(s.writes, pendingWrite{id: s.nextWrite, ops: b.ops})
+	for _, g := range b.metas {
+		g.lastWrite = s.nextWrite
+	}
+	return Out{Records: b.recs, Replies: b.replies, Write: s.nextWrite}
+}
+
+// writesFull reports whether another write would pass MaxPendingWrites.
+func (s *Shard) writesFull() bool { return len(s.writes) >= s.cfg.MaxPendingWrites }
+
+// newMemberID derives a member id from the client's id (or the instance id
+// of a static member), as Kafka does, with a counter instead of a UUID
+// because core is deterministic.
+func (s *Shard) newMemberID(g *group, prefix string) string {
+	for {
+		s.idSeq++
+		id := prefix + "-" + s.idPrefix + "-" + strconv.FormatUint(s.idSeq, 36)
+		if g.members[id] == nil {
+			if _, ok := g.pending[id]; !ok {
+				return id
+			}
+		}
+	}
+}
+
+func (s *Shard) dropGroup(id string) {
+	g := s.groups[id]
+	if g == nil {
+		return
+	}
+	s.nPending -= len(g.pending)
+	delete(s.groups, id)
+}
+
+func (s *Shard) sortedGroups() []*group {
+	gs := make([]*group, 0, len(s.groups))
+	for _, g := range s.groups {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool { return gs[i].id < gs[j].id })
+	return gs
+}
+
+// CheckInvariants reports the first broken internal rule.
+func (s *Shard) CheckInvariants() error {
+	pendingTotal := 0
+	for id, g := range s.groups {
+		if g.id != id {
+			return fmt.Errorf("group: map key %q holds group %q", id, g.id)
+		}
+		pendingTotal += len(g.pending)
+		if len(g.members) == 0 && g.state != stateEmpty && g.state != statePreparing {
+			return fmt.Errorf("group %q: state %s with no members", id, g.state)
+		}
+		if g.state == stateEmpty && len(g.members) > 0 {
+			return fmt.Errorf("group %q: Empty with %d members", id, len(g.members))
+		}
+		if (g.state == stateStable || g.state == stateCompleting) && (g.members[g.leader] == nil || g.protocol == "") {
+			return fmt.Errorf("group %q: %s with leader %q protocol %q", id, g.state, g.leader, g.protocol)
+		}
+		for _, m := range g.members {
+			if g.state == stateStable || g.state == stateCompleting {
+				if !m.supports(g.protocol) {
+					return fmt.Errorf("group %q: member %q lacks protocol %q", id, m.id, g.protocol)
+				}
+			}
+			if m.join != nil && g.state != statePreparing {
+				return fmt.Errorf("group %q: member %q has a parked join in %s", id, m.id, g.state)
+			}
+			if m.sync != nil && g.state != stateCompleting {
+				return fmt.Errorf("group %q: member %q has a parked sync in %s", id, m.id, g.state)
+			}
+			if m.instanceID != nil && g.statics[*m.instanceID] != m.id {
+				return fmt.Errorf("group %q: static member %q not indexed by %q", id, m.id, *m.instanceID)
+			}
+		}
+		for inst, mid := range g.statics {
+			if m := g.members[mid]; m == nil || m.instanceID == nil || *m.instanceID != inst {
+				return fmt.Errorf("group %q: instance %q maps to %q, not its member", id, inst, mid)
+			}
+		}
+	}
+	if pendingTotal != s.nPending {
+		return fmt.Errorf("group: pending member count %d, groups hold %d", s.nPending, pendingTotal)
+	}
+	prev := s.committed
+	for _, pw := range s.writes {
+		if pw.id <= prev {
+			return fmt.Errorf("group: pending write %d not after %d", pw.id, prev)
+		}
+		prev = pw.id
+	}
+	if prev > s.nextWrite {
+		return fmt.Errorf("group: pending write %d beyond the last issued %d", prev, s.nextWrite)
+	}
+	return nil
+}

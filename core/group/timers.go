@@ -1,0 +1,136 @@
+package group
+
+import "sort"
+
+// Tick runs the timers due at nowMs, group by group in id order: expired
+// MEMBER_ID_REQUIRED ids, members whose session ended, join phases and
+// SyncGroup waits that reached their deadline, and (every
+// OffsetsRetentionCheckIntervalMs) offset expiry.
+func (s *Shard) Tick(nowMs int64) Out {
+	var b outBuf
+	for _, g := range s.sortedGroups() {
+		s.tickGroup(nowMs, g, &b)
+	}
+	if s.nextCheck >= 0 && nowMs >= s.nextCheck {
+		s.nextCheck = nowMs + s.cfg.OffsetsRetentionCheckIntervalMs
+		s.expireOffsets(nowMs, &b)
+	}
+	return s.finish(&b)
+}
+
+func (s *Shard) tickGroup(nowMs int64, g *group, b *outBuf) {
+	if len(g.pending) > 0 {
+		ids := make([]string, 0, len(g.pending))
+		for id, dl := range g.pending {
+			if nowMs >= dl {
+				ids = append(ids, id)
+			}
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			delete(g.pending, id)
+			s.nPending--
+		}
+		if len(ids) > 0 {
+			s.maybeCompleteJoin(nowMs, g, b)
+		}
+	}
+	for _, m := range g.sortedMembers() {
+		if g.members[m.id] != m || m.join != nil || m.sync != nil {
+			continue
+		}
+		if nowMs >= m.lastSeenMs+int64(m.sessionMs) {
+			s.removeMember(nowMs, g, m, b)
+		}
+	}
+	if g.state == statePreparing && nowMs >= g.joinDeadlineMs {
+		s.completeJoin(nowMs, g, b)
+	}
+	if (g.state == stateCompleting || g.state == stateStable) && g.syncDeadlineMs > 0 && nowMs >= g.syncDeadlineMs {
+		g.syncDeadlineMs = 0
+		late := []*member{}
+		for _, m := range g.sortedMembers() {
+			if m.pendingSync {
+				late = append(late, m)
+			}
+		}
+		if len(late) > 0 {
+			for _, m := range late {
+				s.deleteMember(g, m, b)
+			}
+			s.prepareRebalance(nowMs, g, b)
+		}
+	}
+}
+
+// expireOffsets writes tombstones for committed offsets past retention
+// (Kafka's rule for classic groups: an Empty consumer group's offsets
+// expire a retention period after it emptied; a simple consumer's a
+// retention period after their commit; a group with members keeps them),
+// and removes Empty groups left with no offsets.
+func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
+	for _, g := range s.sortedGroups() {
+		if g.state != stateEmpty || s.writesFull() {
+			continue
+		}
+		pending := s.pendingKeys(g.id)
+		var expired []tp
+		for k, o := range g.offsets {
+			if pending[k] {
+				continue
+			}
+			base := o.commitMs
+			if g.protocolType != "" && g.stateSinceMs > 0 {
+				base = g.stateSinceMs
+			}
+			deadline := base + s.cfg.OffsetsRetentionMs
+			if o.expireMs > 0 {
+				deadline = o.expireMs
+			}
+			if nowMs >= deadline {
+				expired = append(expired, k)
+			}
+		}
+		sortTPs(expired)
+		for _, k := range expired {
+			b.recs = append(b.recs, Record{Key: offsetKey(g.id, k)})
+			b.ops = append(b.ops, offsetOp{group: g.id, tp: k})
+		}
+		if len(expired) == len(g.offsets) && len(pending) == 0 && len(g.pending) == 0 {
+			if g.written {
+				b.recs = append(b.recs, Record{Key: groupKey(g.id)})
+			}
+			s.dropGroup(g.id)
+		}
+	}
+}
+
+// NextWakeMs is the earliest time Tick has work, or -1 for none.
+func (s *Shard) NextWakeMs() int64 {
+	next := int64(-1)
+	at := func(t int64) {
+		if next < 0 || t < next {
+			next = t
+		}
+	}
+	for _, g := range s.groups {
+		for _, dl := range g.pending {
+			at(dl)
+		}
+		for _, m := range g.members {
+			if m.join == nil && m.sync == nil {
+				at(m.lastSeenMs + int64(m.sessionMs))
+			}
+		}
+		if g.state == statePreparing {
+			at(g.joinDeadlineMs)
+		}
+		if (g.state == stateCompleting || g.state == stateStable) && g.syncDeadlineMs > 0 {
+			at(g.syncDeadlineMs)
+		}
+	}
+	if len(s.groups) > 0 && s.nextCheck >= 0 {
+		at(s.nextCheck)
+	}
+	return next
+}
