@@ -153,7 +153,7 @@ type Broker struct {
 	// __consumer_offsets; coordWaiting holds the requests waiting for a
 	// coordinator's answer, by the reference the runtime hands back.
 	groupRT      coordRuntime
-	coordWaiting map[coord.ReplyRef]*Request
+	coordWaiting map[coord.ReplyRef]*coordWaiter
 	nextCoordRef uint64
 	// offsetsTopicCreating: a creation of __consumer_offsets is on its
 	// way (ensureOffsetsTopic), so FindCoordinator does not start another.
@@ -377,7 +377,7 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 		nowMs:            nowMs,
 		controllerID:     -1,
 		proposals:        map[uint64]*proposal{},
-		coordWaiting:     map[coord.ReplyRef]*Request{},
+		coordWaiting:     map[coord.ReplyRef]*coordWaiter{},
 		peerCalls:        map[uint64]*peerCall{},
 		image:            metadata.NewImage(),
 		ownLock:          ownLock,

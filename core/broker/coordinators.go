@@ -8,6 +8,9 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/coord"
@@ -24,6 +27,8 @@ type coordRuntime interface {
 	Reading() []int32
 	CheckInvariants() error
 }
+
+var _ coord.Host = coordHost{}
 
 // coordHost is the coord.Host of the runtime over one internal topic.
 type coordHost struct {
@@ -76,26 +81,63 @@ func (h coordHost) Read(index int32, offset int64, maxBytes int) ([]byte, error)
 // Reply implements coord.Host.
 func (h coordHost) Reply(r coord.Reply) { h.b.coordReply(r) }
 
+// Discarded implements coord.Host.
+func (h coordHost) Discarded(p int32, code int16) { h.b.coordDiscarded(p, code) }
+
 // Warn implements coord.Host.
 func (h coordHost) Warn(msg string, args ...any) { h.b.env.Logger.Warn(msg, args...) }
 
-// coordWait registers req as waiting for a coordinator's answer and
-// returns its reference; the answer goes out through coordReply.
-func (b *Broker) coordWait(req *Request) coord.ReplyRef {
+// coordWaiter is a request, or part of one, waiting for a shard's answer.
+type coordWaiter struct {
+	req *Request
+	// msg is what the shard was asked: req.Msg, or the part of it for
+	// one shard when a request names groups of several (split).
+	msg kmsg.Request
+	// part is the partition whose shard holds the request.
+	part int32
+	// deliver, when set, takes the answer instead of req's connection
+	// (a part of a split request).
+	deliver func(kmsg.Response)
+}
+
+// coordWait registers a request (or the part msg of it) as waiting for the
+// answer of partition part's shard, and returns its reference; the answer
+// goes out through coordReply.
+func (b *Broker) coordWait(req *Request, msg kmsg.Request, part int32, deliver func(kmsg.Response)) coord.ReplyRef {
 	b.nextCoordRef++
 	ref := coord.ReplyRef(b.nextCoordRef)
-	b.coordWaiting[ref] = req
+	b.coordWaiting[ref] = &coordWaiter{req: req, msg: msg, part: part, deliver: deliver}
 	return ref
 }
 
 // coordReply sends a coordinator's answer to the request it names.
 func (b *Broker) coordReply(r coord.Reply) {
-	req, ok := b.coordWaiting[r.Ref]
+	w, ok := b.coordWaiting[r.Ref]
 	if !ok {
 		panic(fmt.Sprintf("broker invariant: a coordinator answer for unknown request %d (%T)", r.Ref, r.Resp))
 	}
 	delete(b.coordWaiting, r.Ref)
-	b.reply(req, r.Resp)
+	if w.deliver != nil {
+		w.deliver(r.Resp)
+		return
+	}
+	b.reply(w.req, r.Resp)
+}
+
+// coordDiscarded answers, with code, every request the discarded shard of
+// part still held (in arrival order).
+func (b *Broker) coordDiscarded(part int32, code int16) {
+	var refs []coord.ReplyRef
+	for ref, w := range b.coordWaiting {
+		if w.part == part {
+			refs = append(refs, ref)
+		}
+	}
+	slices.Sort(refs)
+	for _, ref := range refs {
+		w := b.coordWaiting[ref]
+		b.coordReply(coord.Reply{Ref: ref, Resp: groupErrorResponse(w.msg, code)})
+	}
 }
 
 // coordinatorFor returns the runtime of an internal topic, or nil.

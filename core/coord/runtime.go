@@ -55,8 +55,10 @@ type Reply struct {
 }
 
 // Write is what one call of a shard produced: Records to append as one
-// batch and Replies to send once it is committed (at once when there are
-// no records). ID is the shard's name for the write (CommitWrite).
+// batch and Replies to send once it is committed. ID is the shard's name
+// for the write (CommitWrite). Without records, replies go at once, or,
+// when ID names an earlier write still pending, once that one is
+// committed (they reveal state it carries).
 type Write struct {
 	Records []Record
 	Replies []Reply
@@ -89,6 +91,10 @@ type Host interface {
 	Read(p int32, offset int64, maxBytes int) ([]byte, error)
 	// Reply sends an answer.
 	Reply(r Reply)
+	// Discarded tells the broker that p's shard is gone, with every
+	// request it still held unanswered (joins parked for a rebalance):
+	// the broker answers those with code.
+	Discarded(p int32, code int16)
 	// Warn logs a problem worth an operator's attention.
 	Warn(msg string, args ...any)
 }
@@ -191,6 +197,7 @@ func (r *Runtime[S]) discard(p int32, code int16) {
 			r.host.Reply(Reply{Ref: rep.Ref, Resp: FailResponse(rep.Resp, code)})
 		}
 	}
+	r.host.Discarded(p, code)
 }
 
 // Admit returns p's shard when it may take a request, or the error to
@@ -231,7 +238,16 @@ func (r *Runtime[S]) Submit(nowMs int64, p int32, w Write) {
 		panic(fmt.Sprintf("coord: invariant broken: a write for partition %d, which has no loaded shard", p))
 	}
 	if len(w.Records) == 0 {
-		ps.shard.CommitWrite(w.ID)
+		// Replies that reveal state an earlier write of this shard
+		// carries (named by w.ID) wait for that write; others go now.
+		if w.ID != 0 {
+			for i := range ps.pending {
+				if ps.pending[i].id == w.ID {
+					ps.pending[i].replies = append(ps.pending[i].replies, w.Replies...)
+					return
+				}
+			}
+		}
 		for _, rep := range w.Replies {
 			r.host.Reply(rep)
 		}

@@ -54,11 +54,12 @@ func (s *kvShard) set(ref ReplyRef, key, value string) Write {
 
 // fakeLog is one partition's log as the broker would hold it.
 type fakeLog struct {
-	batches  [][]byte
-	end      int64
-	failNext error
-	replies  []Reply
-	warnings int
+	batches   [][]byte
+	end       int64
+	failNext  error
+	replies   []Reply
+	warnings  int
+	discarded []int16
 }
 
 func (h *fakeLog) Append(_ int64, _ int32, _ int32, batch []byte) (int64, error) {
@@ -94,6 +95,9 @@ func (h *fakeLog) Read(_ int32, offset int64, maxBytes int) ([]byte, error) {
 
 func (h *fakeLog) Reply(r Reply)       { h.replies = append(h.replies, r) }
 func (h *fakeLog) Warn(string, ...any) { h.warnings++ }
+func (h *fakeLog) Discarded(_ int32, code int16) {
+	h.discarded = append(h.discarded, code)
+}
 
 // code is the error of a reply's heartbeat response.
 func code(t *testing.T, r Reply) int16 {
@@ -227,6 +231,9 @@ func TestMovedLeadershipNeverCompletesWrite(t *testing.T) {
 			if len(h.replies) != 1 || code(t, h.replies[0]) != kerr.NotCoordinator.Code {
 				t.Fatalf("replies %v: want one NOT_COORDINATOR", h.replies)
 			}
+			if len(h.discarded) != 1 || h.discarded[0] != kerr.NotCoordinator.Code {
+				t.Fatalf("discards %v: want one NOT_COORDINATOR", h.discarded)
+			}
 			ns, c := rt.Admit(0)
 			if c != 0 || ns == s || ns.committed["g"] != "theirs" {
 				t.Fatalf("after the new load: code %d, same shard %v, g=%q", c, ns == s, ns.committed["g"])
@@ -259,6 +266,9 @@ func TestFailedAppendReloads(t *testing.T) {
 	}
 	if _, c := rt.Admit(0); c != kerr.CoordinatorLoadInProgress.Code {
 		t.Fatalf("after the failed append: code %d, want a reload", c)
+	}
+	if len(h.discarded) != 1 || h.discarded[0] != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("discards %v: want one COORDINATOR_NOT_AVAILABLE", h.discarded)
 	}
 	rt.Advance(0, 0, 0, h.end, h.end)
 	ns, c := rt.Admit(0)
@@ -340,4 +350,30 @@ func TestFailResponseCoversDeferredTypes(t *testing.T) {
 		}
 	}()
 	FailResponse(kmsg.NewPtrMetadataResponse(), 16)
+}
+
+// TestRepliesWaitForTheWriteTheyReveal: a write without records that names
+// a pending write sends its replies only with that write's; one naming a
+// committed write, or none, sends them at once.
+func TestRepliesWaitForTheWriteTheyReveal(t *testing.T) {
+	h := &fakeLog{}
+	rt, _ := newRuntime(t, h, DefaultConfig())
+	rt.Lead(0, 1, 0, 0, 0)
+	rt.Advance(0, 0, 0, 0, 0)
+	s, _ := rt.Admit(0)
+	w := s.set(1, "g", "assignment")
+	rt.Submit(0, 0, w)
+	rt.Submit(0, 0, Write{Replies: []Reply{{Ref: 2, Resp: kmsg.NewPtrHeartbeatResponse()}}, ID: w.ID})
+	rt.Submit(0, 0, Write{Replies: []Reply{{Ref: 3, Resp: kmsg.NewPtrHeartbeatResponse()}}})
+	if len(h.replies) != 1 || h.replies[0].Ref != 3 {
+		t.Fatalf("replies before the commit: %v; want only 3", h.replies)
+	}
+	rt.Advance(0, 0, 0, h.end, h.end)
+	if len(h.replies) != 3 || h.replies[1].Ref != 1 || h.replies[2].Ref != 2 {
+		t.Fatalf("replies after the commit: %v", h.replies)
+	}
+	rt.Submit(0, 0, Write{Replies: []Reply{{Ref: 4, Resp: kmsg.NewPtrHeartbeatResponse()}}, ID: w.ID})
+	if len(h.replies) != 4 || h.replies[3].Ref != 4 {
+		t.Fatalf("a reply naming a committed write: %v", h.replies)
+	}
 }
