@@ -389,6 +389,11 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 		inc = env.Random.Uint64() >> 1 // fits the int64 broker epoch
 	}
 	b.member = membership.New(b.membershipConfig(), inc, (*memberHost)(b))
+	groupRT, err := b.newGroupRuntime()
+	if err != nil {
+		return nil, fmt.Errorf("broker: group coordinators: %w", err)
+	}
+	b.groupRT = groupRT
 	if b.clustered() {
 		// The image arrives through RestoreMetadata and ApplyMetadata as
 		// the quorum replays its log; partitions open as it names them.

@@ -9,6 +9,7 @@ package broker
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"testing"
 
@@ -721,7 +722,7 @@ func TestClusterRestartFromSnapshotRemovesDeletedTopicDirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if names, _ := n3.disk.List("."); !containsString(names, "gone-0") {
+	if names, _ := n3.disk.List("."); !slices.Contains(names, "gone-0") {
 		t.Fatalf("node 3's directory went away while it was down: %v", names)
 	}
 	n3.start()
@@ -730,7 +731,7 @@ func TestClusterRestartFromSnapshotRemovesDeletedTopicDirs(t *testing.T) {
 	}
 	n3.applied = len(c.log)
 	c.runUntil("node 3 registered", func() bool { return n3.b.unfenced() })
-	if names, _ := n3.disk.List("."); containsString(names, "gone-0") {
+	if names, _ := n3.disk.List("."); slices.Contains(names, "gone-0") {
 		t.Fatalf("stale directory of a deleted topic left behind: %v", names)
 	}
 }
@@ -752,15 +753,6 @@ func TestClusterLastBrokerShutsDownAtOnce(t *testing.T) {
 	if !last.b.ShutdownReady() {
 		t.Fatal("the last broker waits for a handover that cannot happen")
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // A leader whose copy of a partition goes offline (a disk error) hands it

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/chronik-streaming/chronik/core/group"
 	"github.com/chronik-streaming/chronik/core/partlog"
 )
 
@@ -38,6 +39,9 @@ type Config struct {
 	// partition, so the partition count must never change once created.
 	OffsetsTopicPartitions        int32
 	OffsetsTopicReplicationFactor int16
+	// GroupCoordinator holds the consumer groups' timeouts and limits
+	// (group.min.session.timeout.ms and the like).
+	GroupCoordinator group.Config
 
 	// SyncWrites makes acks=1/all produces wait for the fsync of their
 	// batch (group-committed). Off, Chronik relies on the page cache like
@@ -141,6 +145,7 @@ func DefaultConfig() Config {
 		DefaultReplicationFactor:      1,
 		OffsetsTopicPartitions:        50,
 		OffsetsTopicReplicationFactor: 3,
+		GroupCoordinator:              group.DefaultConfig(),
 		SyncWrites:                    true,
 		BackgroundSyncMs:              1000,
 		CheckpointIntervalMs:          5000,
@@ -192,6 +197,9 @@ func (c *Config) Validate() error {
 	check(c.DefaultReplicationFactor >= 1, "default.replication.factor %d must be >= 1", c.DefaultReplicationFactor)
 	check(c.OffsetsTopicPartitions >= 1, "offsets.topic.num.partitions %d must be >= 1", c.OffsetsTopicPartitions)
 	check(c.OffsetsTopicReplicationFactor >= 1, "offsets.topic.replication.factor %d must be >= 1", c.OffsetsTopicReplicationFactor)
+	if err := c.GroupCoordinator.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	check(c.BackgroundSyncMs > 0, "background sync interval %d must be > 0", c.BackgroundSyncMs)
 	check(c.CheckpointIntervalMs > 0, "checkpoint interval %d must be > 0", c.CheckpointIntervalMs)
 	check(c.RetentionCheckIntervalMs > 0, "retention check interval %d must be > 0", c.RetentionCheckIntervalMs)

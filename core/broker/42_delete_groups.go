@@ -1,0 +1,44 @@
+package broker
+
+// DeleteGroups, versions 0-2 (core/group): split by coordinator shard;
+// each part is answered once its tombstones are committed, the whole in
+// request order.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/group"
+)
+
+func init() { registerAPI(42, 0, 2, handleDeleteGroups) }
+
+func handleDeleteGroups(b *Broker, nowMs int64, req *Request) error {
+	r := req.Msg.(*kmsg.DeleteGroupsRequest)
+	b.splitGroups(nowMs, req, r.Groups,
+		func(groups []string) kmsg.Request {
+			part := *r
+			part.Groups = groups
+			return &part
+		},
+		func(s *group.Shard, ref group.ReplyRef, part kmsg.Request) group.Out {
+			return s.DeleteGroups(nowMs, ref, part.(*kmsg.DeleteGroupsRequest))
+		},
+		func(parts []kmsg.Response) kmsg.Response {
+			resp := kmsg.NewPtrDeleteGroupsResponse()
+			resp.Version = r.Version
+			byGroup := map[string][]kmsg.DeleteGroupsResponseGroup{}
+			for _, p := range parts {
+				for _, g := range p.(*kmsg.DeleteGroupsResponse).Groups {
+					byGroup[g.Group] = append(byGroup[g.Group], g)
+				}
+			}
+			for _, g := range r.Groups {
+				if list := byGroup[g]; len(list) > 0 {
+					resp.Groups = append(resp.Groups, list[0])
+					byGroup[g] = list[1:]
+				}
+			}
+			return resp
+		})
+	return nil
+}
