@@ -19,7 +19,7 @@ import (
 // coordRuntime is what the broker drives of a coord.Runtime, whatever its
 // shard type.
 type coordRuntime interface {
-	Lead(p int32, leaderEpoch int32, logStart, logEnd, hw int64)
+	Lead(nowMs int64, p int32, leaderEpoch int32, logStart, logEnd, hw int64)
 	Resign(p int32)
 	Advance(nowMs int64, p int32, logStart, logEnd, hw int64)
 	Tick(nowMs int64)
@@ -156,7 +156,7 @@ func (b *Broker) coordinatorRoleChanged(p *partition) {
 		return
 	}
 	if p.isLeader() && p.log != nil {
-		rt.Lead(p.index, p.leaderEpoch, p.log.LogStartOffset(), p.log.LogEndOffset(), p.log.HighWatermark())
+		rt.Lead(b.nowMs, p.index, p.leaderEpoch, p.log.LogStartOffset(), p.log.LogEndOffset(), p.log.HighWatermark())
 		return
 	}
 	rt.Resign(p.index)

@@ -170,14 +170,16 @@ func New[S Shard](cfg Config, host Host, codecs *record.Codecs, newShard func() 
 // log ending at logEnd and starting at logStart. A shard already running
 // at that epoch is kept; one at another epoch is discarded (its pending
 // writes answered NOT_COORDINATOR) and a new one loads.
-func (r *Runtime[S]) Lead(p int32, leaderEpoch int32, logStart, logEnd, hw int64) {
+func (r *Runtime[S]) Lead(nowMs int64, p int32, leaderEpoch int32, logStart, logEnd, hw int64) {
 	if ps := r.parts[p]; ps != nil {
 		if ps.epoch == leaderEpoch {
 			return
 		}
 		r.discard(p, kerr.NotCoordinator.Code)
 	}
-	r.parts[p] = &partState[S]{epoch: leaderEpoch, shard: r.newShard(), loading: true, loadNext: logStart, loadEnd: logEnd, hw: hw}
+	ps := &partState[S]{epoch: leaderEpoch, shard: r.newShard(), loading: true, loadNext: logStart, loadEnd: logEnd, hw: hw}
+	r.parts[p] = ps
+	r.loadStep(nowMs, p, ps) // an empty or committed log may be done at once
 }
 
 // Resign tells the runtime that this broker no longer leads p: its shard

@@ -132,7 +132,7 @@ func checkRT(t *testing.T, rt *Runtime[*kvShard]) {
 func TestWriteAnsweredOnlyWhenCommitted(t *testing.T) {
 	h := &fakeLog{}
 	rt, _ := newRuntime(t, h, DefaultConfig())
-	rt.Lead(0, 1, 0, 0, 0)
+	rt.Lead(0, 0, 1, 0, 0, 0)
 	rt.Advance(0, 0, 0, 0, 0)
 	s, c := rt.Admit(0)
 	if c != 0 || !s.loaded {
@@ -160,7 +160,7 @@ func TestWriteAnsweredOnlyWhenCommitted(t *testing.T) {
 func TestLoadReplaysCommittedLog(t *testing.T) {
 	h := &fakeLog{}
 	old, _ := newRuntime(t, h, DefaultConfig())
-	old.Lead(0, 1, 0, 0, 0)
+	old.Lead(0, 0, 1, 0, 0, 0)
 	old.Advance(0, 0, 0, 0, 0)
 	s, _ := old.Admit(0)
 	for i := range 20 {
@@ -171,7 +171,7 @@ func TestLoadReplaysCommittedLog(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.LoadChunkBytes = 100 // a batch or so per step
 	rt, shards := newRuntime(t, h, cfg)
-	rt.Lead(0, 2, 0, h.end, h.end-3)
+	rt.Lead(0, 0, 2, 0, h.end, h.end-3)
 	// Twice as many steps as batches: enough to replay everything, while
 	// the high watermark stays below the log end.
 	steps := 0
@@ -212,7 +212,7 @@ func TestMovedLeadershipNeverCompletesWrite(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			h := &fakeLog{}
 			rt, _ := newRuntime(t, h, DefaultConfig())
-			rt.Lead(0, 1, 0, 0, 0)
+			rt.Lead(0, 0, 1, 0, 0, 0)
 			rt.Advance(0, 0, 0, 0, 0)
 			s, _ := rt.Admit(0)
 			rt.Submit(0, 0, s.set(1, "g", "mine"))
@@ -226,7 +226,7 @@ func TestMovedLeadershipNeverCompletesWrite(t *testing.T) {
 			if _, err := h.Append(0, 0, 2, record.MustBuild(record.DefaultBatchOptions(), []record.Record{{Key: []byte("g"), Value: []byte("theirs")}})); err != nil {
 				t.Fatal(err)
 			}
-			rt.Lead(0, 3, 0, h.end, end)
+			rt.Lead(0, 0, 3, 0, h.end, end)
 			rt.Advance(0, 0, 0, h.end, end)
 			if len(h.replies) != 1 || code(t, h.replies[0]) != kerr.NotCoordinator.Code {
 				t.Fatalf("replies %v: want one NOT_COORDINATOR", h.replies)
@@ -249,7 +249,7 @@ func TestMovedLeadershipNeverCompletesWrite(t *testing.T) {
 func TestFailedAppendReloads(t *testing.T) {
 	h := &fakeLog{}
 	rt, shards := newRuntime(t, h, DefaultConfig())
-	rt.Lead(0, 1, 0, 0, 0)
+	rt.Lead(0, 0, 1, 0, 0, 0)
 	rt.Advance(0, 0, 0, 0, 0)
 	s, _ := rt.Admit(0)
 	rt.Submit(0, 0, s.set(1, "a", "1"))
@@ -285,7 +285,7 @@ func TestPendingWritesBounded(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxPendingWrites = 3
 	rt, _ := newRuntime(t, h, cfg)
-	rt.Lead(0, 1, 0, 0, 0)
+	rt.Lead(0, 0, 1, 0, 0, 0)
 	rt.Advance(0, 0, 0, 0, 0)
 	for i := range 3 {
 		s, c := rt.Admit(0)
@@ -315,7 +315,7 @@ func TestLoadSkipsUnreadableRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt, _ := newRuntime(t, h, DefaultConfig())
-	rt.Lead(0, 1, 0, h.end, h.end)
+	rt.Lead(0, 0, 1, 0, h.end, h.end)
 	rt.Advance(0, 0, 0, h.end, h.end)
 	s, c := rt.Admit(0)
 	if c != 0 || s.committed["k"] != "v" || h.warnings != 1 {
@@ -358,7 +358,7 @@ func TestFailResponseCoversDeferredTypes(t *testing.T) {
 func TestRepliesWaitForTheWriteTheyReveal(t *testing.T) {
 	h := &fakeLog{}
 	rt, _ := newRuntime(t, h, DefaultConfig())
-	rt.Lead(0, 1, 0, 0, 0)
+	rt.Lead(0, 0, 1, 0, 0, 0)
 	rt.Advance(0, 0, 0, 0, 0)
 	s, _ := rt.Admit(0)
 	w := s.set(1, "g", "assignment")
