@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
 	"slices"
 	"sort"
 	"sync"
@@ -114,5 +116,103 @@ func TestE2EGroupsFranz(t *testing.T) {
 	described, err := adm.DescribeGroups(ctx, group)
 	if err != nil || described[group].Err != nil || described[group].State != "Empty" {
 		t.Fatalf("describe group: %+v %v", described[group], err)
+	}
+}
+
+// TestE2EGroupsKcatAndPython: kcat's balanced consumer (-G) consumes a
+// topic and resumes from its group's commit, also with the
+// cooperative-sticky assignor and a static member id; kafka-python's
+// KafkaConsumer commits in a group, and its KafkaAdminClient lists,
+// describes, fetches the offsets of and deletes groups.
+func TestE2EGroupsKcatAndPython(t *testing.T) {
+	kcat := e2eKcatPath(t)
+	b := e2eStartBroker(t)
+	adm := e2eNewAdmin(t, b)
+	topic := e2eUniqueTopic(t)
+	e2eCreateTopic(t, adm, topic, 2, nil)
+	// Uncompressed: kafka-python reads it without the snappy library.
+	cl := e2eNewClient(t, b, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	produce := func(from, to int) {
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
+		}
+		e2eProduceSync(t, cl, recs...)
+	}
+	consume := func(group string, extra ...string) []string {
+		args := append([]string{"-G", group, topic, "-e", "-J", "-q", "-X", "auto.offset.reset=earliest", "-X", "auto.commit.interval.ms=100"}, extra...)
+		var vals []string
+		for _, r := range e2eParseKcatJSON(t, e2eKcat(t, kcat, b, "", args...)) {
+			vals = append(vals, *r.Payload)
+		}
+		sort.Strings(vals)
+		return vals
+	}
+	produce(0, 40)
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{"range", nil},
+		{"cooperative-sticky", []string{"-X", "partition.assignment.strategy=cooperative-sticky"}},
+		{"static", []string{"-X", "group.instance.id=kcat-static-1"}},
+	} {
+		group := "kcat-" + tc.name + "-" + topic
+		if got := consume(group, tc.extra...); len(got) != 40 {
+			t.Fatalf("%s: kcat -G consumed %d records, want 40: %v", tc.name, len(got), got)
+		}
+	}
+	produce(40, 50)
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{"range", nil},
+		{"cooperative-sticky", []string{"-X", "partition.assignment.strategy=cooperative-sticky"}},
+		{"static", []string{"-X", "group.instance.id=kcat-static-1"}},
+	} {
+		group := "kcat-" + tc.name + "-" + topic
+		got := consume(group, tc.extra...)
+		if len(got) != 10 || got[0] != "v040" || got[9] != "v049" {
+			t.Fatalf("%s: kcat -G after its commit consumed %v, want v040-v049", tc.name, got)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, e2ePython, "-c", "import kafka").CombinedOutput(); err != nil {
+		t.Skipf("kafka-python not importable by %s: install python3-kafka (apt-get install -y python3-kafka) (%v: %s)", e2ePython, err, bytes.TrimSpace(out))
+	}
+	script := `
+import sys
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+bootstrap, topic, kcat_group = sys.argv[1], sys.argv[2], sys.argv[3]
+c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id="py-" + topic, auto_offset_reset="earliest",
+                  enable_auto_commit=False, consumer_timeout_ms=5000)
+n = sum(1 for _ in c)
+c.commit()
+c.close()
+a = KafkaAdminClient(bootstrap_servers=bootstrap)
+groups = sorted(g for g, _ in a.list_consumer_groups())
+offs = a.list_consumer_group_offsets("py-" + topic)
+desc = a.describe_consumer_groups([kcat_group])[0]
+deleted = a.delete_consumer_groups(["py-" + topic])
+after = sorted(g for g, _ in a.list_consumer_groups())
+print("consumed", n)
+print("committed", sum(o.offset for o in offs.values()))
+print("listed", "py-" + topic in groups, kcat_group in groups)
+print("described", desc.group, desc.state, desc.protocol_type)
+print("deleted", deleted[0][1].__name__, "py-" + topic in after)
+`
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel2()
+	kcatGroup := "kcat-range-" + topic
+	out, err := exec.CommandContext(ctx2, e2ePython, "-c", script, b.Addr(), topic, kcatGroup).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kafka-python groups: %v\n%s", err, out)
+	}
+	want := "consumed 50\ncommitted 50\nlisted True True\ndescribed " + kcatGroup + " Empty consumer\ndeleted NoError False\n"
+	if string(out) != want {
+		t.Fatalf("kafka-python groups printed:\n%s\nwant:\n%s", out, want)
 	}
 }
