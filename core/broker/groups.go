@@ -18,7 +18,7 @@ import (
 // groupShard adapts a group.Shard to the runtime's Shard.
 type groupShard struct{ *group.Shard }
 
-func (g groupShard) CommitWrite(id uint64)       { g.Shard.CommitWrite(group.WriteID(id)) }
+func (g groupShard) CommitWrite(id uint64)        { g.Shard.CommitWrite(group.WriteID(id)) }
 func (g groupShard) Tick(nowMs int64) coord.Write { return toWrite(g.Shard.Tick(nowMs)) }
 
 // toWrite converts a shard's output to the runtime's.
