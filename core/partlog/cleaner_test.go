@@ -636,6 +636,7 @@ func TestCleanPowerLossAtEveryStep(t *testing.T) {
 				l2.Close()
 			}
 			if reached {
+				t.Logf("finish=%v: %d steps", finish, step)
 				if step < 5 {
 					t.Fatalf("the job took only %d steps", step)
 				}
