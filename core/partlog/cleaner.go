@@ -40,8 +40,10 @@ func (p CleanupPolicy) Compacts() bool { return p&CleanupCompact != 0 }
 // Config.CleanerMapBytes is 0: 16 MiB holds about 200k keys of 32 bytes.
 const DefaultCleanerMapBytes = 16 << 20
 
-// maxCleanerMapBytes is the largest Config.CleanerMapBytes accepted.
-const maxCleanerMapBytes = 1 << 40
+// maxCleanerMapBytes is the largest Config.CleanerMapBytes accepted: 64
+// GiB keeps the entry count (at cleanerKeyOverhead bytes each at least)
+// within keyMap's int32 indexes.
+const maxCleanerMapBytes = 1 << 36
 
 // cleanerKeyOverhead is what one map entry costs beyond its key bytes
 // (string header, offset, the map's own slot), for CleanerMapBytes.
@@ -233,7 +235,7 @@ func (j *CleanJob) Run() error {
 	if err != nil {
 		return err
 	}
-	j.stats.Keys, j.stats.MapEnd = len(keys), j.mapEnd
+	j.stats.Keys, j.stats.MapEnd = len(keys.latest), j.mapEnd
 	for i := range j.srcs {
 		if j.srcs[i].base >= j.mapEnd {
 			break
@@ -356,12 +358,38 @@ func bytesField(b []byte) (v, rest []byte, ok bool) {
 // to the transaction index, which does not exist yet).
 func keepsAsStored(h record.Header) bool { return h.Transactional() || h.Control() }
 
+// keyMap maps a key to its latest offset. The offsets live in a slice
+// that the map indexes, so that updating a known key is a lookup
+// (m[string(b)] allocates nothing) rather than an assignment, which
+// would convert the key to a new string every time.
+type keyMap struct {
+	index  map[string]int32
+	latest []int64
+}
+
+func (m *keyMap) get(key []byte) (int64, bool) {
+	i, ok := m.index[string(key)]
+	if !ok {
+		return 0, false
+	}
+	return m.latest[i], true
+}
+
+func (m *keyMap) put(key []byte, offset int64) {
+	if i, ok := m.index[string(key)]; ok {
+		m.latest[i] = offset
+		return
+	}
+	m.index[string(key)] = int32(len(m.latest))
+	m.latest = append(m.latest, offset)
+}
+
 // buildMap maps each key to its latest offset over the dirty range, from
 // dirtyFrom on, until CleanerMapBytes would be exceeded: mapEnd is then
 // the end of the last batch taken (at least one batch is taken, so a
 // single batch's keys may exceed the bound; max.message.bytes bounds it).
-func (j *CleanJob) buildMap() (map[string]int64, error) {
-	keys := make(map[string]int64)
+func (j *CleanJob) buildMap() (*keyMap, error) {
+	keys := &keyMap{index: make(map[string]int32)}
 	used := int64(0)
 	j.mapEnd = j.dirtyFrom
 	var recs []rawRecord
@@ -386,7 +414,7 @@ func (j *CleanJob) buildMap() (map[string]int64, error) {
 			}
 			cost := int64(0)
 			for _, r := range recs {
-				if _, seen := keys[string(r.key)]; r.key != nil && !seen {
+				if _, seen := keys.get(r.key); r.key != nil && !seen {
 					cost += int64(len(r.key)) + cleanerKeyOverhead
 				}
 			}
@@ -396,7 +424,7 @@ func (j *CleanJob) buildMap() (map[string]int64, error) {
 			}
 			for _, r := range recs {
 				if r.key != nil {
-					keys[string(r.key)] = r.offset
+					keys.put(r.key, r.offset)
 				}
 			}
 			used += cost
@@ -418,14 +446,14 @@ func (j *CleanJob) buildMap() (map[string]int64, error) {
 // its key in the map goes, and a tombstone goes once it is older than
 // delete.retention.ms, only in the part cleaned before (tombstonesBelow).
 // Records at or past mapEnd were not looked at by the map and stay.
-func (j *CleanJob) keep(r rawRecord, keys map[string]int64) bool {
+func (j *CleanJob) keep(r rawRecord, keys *keyMap) bool {
 	if r.offset >= j.mapEnd {
 		return true
 	}
 	if r.key == nil {
 		return false
 	}
-	if latest, ok := keys[string(r.key)]; ok && latest > r.offset {
+	if latest, ok := keys.get(r.key); ok && latest > r.offset {
 		return false
 	}
 	if r.tombstone && r.offset < j.tombstonesBelow && j.nowMs-r.timestamp > j.deleteRetentionMs {
@@ -531,7 +559,7 @@ func emptyBatch(b []byte) []byte {
 
 // cleanSegment writes the cleaned copy of srcs[i] to its tmpPath and
 // fsyncs it.
-func (j *CleanJob) cleanSegment(i int, keys map[string]int64) error {
+func (j *CleanJob) cleanSegment(i int, keys *keyMap) error {
 	src := j.srcs[i]
 	f, err := j.d.OpenFile(src.tmpPath, true)
 	if err != nil {

@@ -631,8 +631,12 @@ func TestCleanPowerLossAtEveryStep(t *testing.T) {
 					r := memdisk.NewSplitMix64(uint64(step))
 					keep = r.Intn
 				}
-				l2 := openLog(t, d.Crash(keep), compactConfig(), 6000)
+				d2 := d.Crash(keep)
+				l2 := openLog(t, d2, compactConfig(), 6000)
 				m.verify(t, l2, leo, true)
+				if left := cleanedLeftovers(t, d2); len(left) != 0 {
+					t.Fatalf("Open left cleaned copies: %v", left)
+				}
 				l2.Close()
 			}
 			if reached {
@@ -690,6 +694,39 @@ func TestCleanMapBoundCleansAPrefix(t *testing.T) {
 	}
 	if jobs < 2 {
 		t.Fatalf("%d jobs: the bound did not split the work", jobs)
+	}
+}
+
+// TestCleanedLogReplicates: a follower catching up from a cleaned log
+// accepts its batches as they are and ends up with the same records at
+// the same offsets and the same epochs.
+func TestCleanedLogReplicates(t *testing.T) {
+	l := openLog(t, memdisk.New(), compactConfig(), 0)
+	m := newCompactModel()
+	fillKeys(t, l, m, 40, 5, 100, record.CodecZstd)
+	fillKeysEpoch(t, l, m, 40, 5, 3, 100, record.CodecNone)
+	prepare(t, l)
+	if ran, _ := cleanNow(t, l, 200); !ran {
+		t.Fatal("no clean")
+	}
+	f := openLog(t, memdisk.New(), compactConfig(), 0)
+	for f.LogEndOffset() < l.LogEndOffset() {
+		res, err := l.Read(f.LogEndOffset(), 500, l.LogEndOffset())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.AppendAsFollower(res.Records, 300); err != nil {
+			t.Fatalf("follower append at %d: %v", f.LogEndOffset(), err)
+		}
+	}
+	checkLog(t, f)
+	m.verify(t, f, l.LogEndOffset(), false)
+	for e := int32(0); e <= 4; e++ {
+		_, a, _ := l.EndOffsetForEpoch(e)
+		_, b, _ := f.EndOffsetForEpoch(e)
+		if a != b {
+			t.Fatalf("EndOffsetForEpoch(%d): leader %d, follower %d", e, a, b)
+		}
 	}
 }
 
