@@ -317,33 +317,32 @@ func TestCleanDirtyRatio(t *testing.T) {
 	}
 }
 
-func TestCleanMinCompactionLag(t *testing.T) {
-	cfg := compactConfig()
-	cfg.MinCompactionLagMs = 5000
-	l := openLog(t, memdisk.New(), cfg, 0)
-	m := newCompactModel()
-	fillKeys(t, l, m, 30, 3, 1000, record.CodecNone)
-	prepare(t, l)
-	if _, ok := l.StartClean(5999); ok {
-		t.Fatal("segments younger than min.compaction.lag.ms were cleaned")
-	}
-	if _, ok := l.StartClean(6000); !ok {
-		t.Fatal("segments as old as min.compaction.lag.ms were not cleaned")
-	}
-}
-
-func TestCleanMaxCompactionLagForcesClean(t *testing.T) {
-	cfg := compactConfig()
-	cfg.MinCleanableDirtyRatio = 1 // never by ratio
-	cfg.MaxCompactionLagMs = 5000
-	l := openLog(t, memdisk.New(), cfg, 0)
-	fillKeys(t, l, newCompactModel(), 30, 3, 1000, record.CodecNone)
-	prepare(t, l)
-	if _, ok := l.StartClean(6000); ok {
-		t.Fatal("cleaned before max.compaction.lag.ms with ratio 1")
-	}
-	if _, ok := l.StartClean(6001); !ok {
-		t.Fatal("a segment older than max.compaction.lag.ms was not cleaned")
+// TestCleanCompactionLags: min.compaction.lag.ms holds young segments
+// back; max.compaction.lag.ms forces a clean that the ratio (1: never)
+// would not start. Records are stamped 1000; the boundary is 6000.
+func TestCleanCompactionLags(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*Config)
+		// starts at 5999/6000 (min lag) or 6000/6001 (max lag)
+		before, at int64
+	}{
+		{"min", func(c *Config) { c.MinCompactionLagMs = 5000 }, 5999, 6000},
+		{"max", func(c *Config) { c.MinCleanableDirtyRatio, c.MaxCompactionLagMs = 1, 5000 }, 6000, 6001},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := compactConfig()
+			tc.set(&cfg)
+			l := openLog(t, memdisk.New(), cfg, 0)
+			fillKeys(t, l, newCompactModel(), 30, 3, 1000, record.CodecNone)
+			prepare(t, l)
+			if _, ok := l.StartClean(tc.before); ok {
+				t.Fatalf("a job at %d", tc.before)
+			}
+			if _, ok := l.StartClean(tc.at); !ok {
+				t.Fatalf("no job at %d", tc.at)
+			}
+		})
 	}
 }
 
