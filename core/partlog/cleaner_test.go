@@ -769,7 +769,7 @@ func TestCleanProperty(t *testing.T) {
 		m := newCompactModel()
 		now, epoch := int64(100), int32(1)
 		for range rapid.IntRange(1, 40).Draw(rt, "steps") {
-			switch rapid.IntRange(0, 5).Draw(rt, "op") {
+			switch rapid.IntRange(0, 6).Draw(rt, "op") {
 			case 0, 1, 2:
 				var kvs []kv
 				for range rapid.IntRange(1, 4).Draw(rt, "records") {
@@ -784,7 +784,12 @@ func TestCleanProperty(t *testing.T) {
 				}
 				codec := []record.Codec{record.CodecNone, record.CodecZstd}[rapid.IntRange(0, 1).Draw(rt, "codec")]
 				m.appendKV(rt, l, epoch, now, codec, kvs...)
-				prepare(rt, l)
+				syncNow(rt, l)
+				// The high watermark moves to a batch boundary, now and
+				// then, as a follower's fetch moves it.
+				if rapid.Bool().Draw(rt, "commit") {
+					l.SetHighWatermark(l.LogEndOffset())
+				}
 			case 3:
 				now += int64(rapid.IntRange(0, 1500).Draw(rt, "elapse"))
 				job, ok := l.StartClean(now)
@@ -801,8 +806,13 @@ func TestCleanProperty(t *testing.T) {
 				})
 				err := job.Run()
 				d.SetFault(nil)
+				if rapid.IntRange(0, 3).Draw(rt, "truncateMid") == 0 {
+					truncate(rt, l, m)
+				}
 				l.FinishClean(job, err)
 				checkLog(rt, l)
+			case 6:
+				truncate(rt, l, m)
 			case 4, 5:
 				var keep func(int) int
 				if rapid.Bool().Draw(rt, "torn") {
@@ -813,9 +823,10 @@ func TestCleanProperty(t *testing.T) {
 						job.Run()
 					}
 				}
+				hw := l.HighWatermark()
 				d = d.Crash(keep)
 				l = openLog(rt, d, cfg, now)
-				l.SetHighWatermark(l.LogEndOffset())
+				l.SetHighWatermark(hw)
 			}
 			m.verify(rt, l, l.LogEndOffset(), true)
 			if len(m.at) > 0 {
@@ -829,6 +840,22 @@ func TestCleanProperty(t *testing.T) {
 			}
 		}
 	})
+}
+
+// truncate cuts the log at a random offset at or above the high
+// watermark (whole batches, as a follower's truncation by epoch does:
+// Kafka never truncates committed records, and the cleaner relies on it)
+// and drops what went from the model.
+func truncate(rt *rapid.T, l *Log, m *compactModel) {
+	if err := l.TruncateTo(rapid.Int64Range(l.HighWatermark(), l.LogEndOffset()).Draw(rt, "truncateTo")); err != nil {
+		rt.Fatalf("TruncateTo: %v", err)
+	}
+	for o := range m.at {
+		if o >= l.LogEndOffset() {
+			delete(m.at, o)
+		}
+	}
+	checkLog(rt, l)
 }
 
 // BenchmarkClean100kRecords10kKeys: one job over 100k records (10
