@@ -137,6 +137,13 @@ type CleanJob struct {
 
 	// Set by Run.
 	mapEnd int64
+	// storedRecords: Run has copied, unfiltered, a batch of records
+	// (transactional, or undecodable) at a lower offset than the one it
+	// is at. Such a batch may hold an older record of any key, which
+	// nothing removes: tombstones are then kept for the rest of the job,
+	// since dropping one would bring that record back as its key's
+	// latest.
+	storedRecords bool
 	out    []cleanedSegment
 	stats  CleanStats
 }
@@ -456,7 +463,7 @@ func (j *CleanJob) keep(r rawRecord, keys *keyMap) bool {
 	if latest, ok := keys.get(r.key); ok && latest > r.offset {
 		return false
 	}
-	if r.tombstone && r.offset < j.tombstonesBelow && j.nowMs-r.timestamp > j.deleteRetentionMs {
+	if r.tombstone && r.offset < j.tombstonesBelow && !j.storedRecords && j.nowMs-r.timestamp > j.deleteRetentionMs {
 		j.stats.TombstonesCut++
 		return false
 	}
@@ -576,12 +583,14 @@ func (j *CleanJob) cleanSegment(i int, keys *keyMap) error {
 	err = j.eachBatch(src, func(h record.Header, b []byte) (bool, error) {
 		if keepsAsStored(h) || h.BaseOffset >= j.mapEnd {
 			j.stats.KeptAsStored++
+			j.storedRecords = j.storedRecords || !h.Control()
 			return true, w.write(b)
 		}
 		var ok bool
 		recs, ok = j.splitRecords(h, b, recs[:0])
 		if !ok {
 			j.stats.KeptAsStored++
+			j.storedRecords = true
 			return true, w.write(b)
 		}
 		body = body[:0]

@@ -487,6 +487,34 @@ func TestCleanKeepsTransactionalAndIdempotentState(t *testing.T) {
 	m.verify(t, l, l.LogEndOffset(), false)
 }
 
+// TestCleanTombstoneOverTransactionalRecord: a transactional record is
+// copied as stored, so a later tombstone of its key must stay, or the
+// transactional value would come back as the key's latest.
+func TestCleanTombstoneOverTransactionalRecord(t *testing.T) {
+	l := openLog(t, memdisk.New(), compactConfig(), 0)
+	m := newCompactModel()
+	opts := record.DefaultBatchOptions()
+	opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence, opts.Transactional = 9, 0, 0, true
+	b := record.MustBuild(opts, []record.Record{{Timestamp: 100, Key: []byte("t"), Value: []byte("txn")}})
+	res := mustAppend(t, l, b, 1, 100)
+	m.at[res.BaseOffset] = stored{"t", "txn", false}
+	m.appendKV(t, l, 1, 100, record.CodecNone, kv{key: "t", tomb: true})
+	m.appendKV(t, l, 1, 100, record.CodecNone, kv{key: "gone", value: "x"})
+	m.appendKV(t, l, 1, 100, record.CodecNone, kv{key: "gone", tomb: true})
+	for i := range 3 {
+		fillKeys(t, l, m, 30, 3, 100, record.CodecNone)
+		prepare(t, l)
+		if ran, _ := cleanNow(t, l, 5000+int64(i)); !ran {
+			t.Fatalf("no clean %d", i)
+		}
+	}
+	m.verify(t, l, l.LogEndOffset(), true)
+	_, recs := readRecords(t, l)
+	if !slices.Contains(recs, stored{"t", "", true}) {
+		t.Fatal("the tombstone over a transactional record went")
+	}
+}
+
 func TestCleanDiscardedWhenTheLogChanges(t *testing.T) {
 	for _, change := range []string{"truncate", "retention", "delete-records", "close"} {
 		t.Run(change, func(t *testing.T) {
