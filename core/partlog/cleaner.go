@@ -144,8 +144,8 @@ type CleanJob struct {
 	// since dropping one would bring that record back as its key's
 	// latest.
 	storedRecords bool
-	out    []cleanedSegment
-	stats  CleanStats
+	out           []cleanedSegment
+	stats         CleanStats
 }
 
 // cleanSource is one segment a job reads.
