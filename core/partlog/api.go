@@ -1,11 +1,11 @@
 // Package partlog is one partition's durable log: Kafka record batches
 // (format v2) in segment files over an abstract disk.Disk, with sparse
-// offset and time indexes, checkpoints, recovery, retention, truncation,
-// the leader-epoch cache and the idempotent-producer state derived from the
-// batches it holds.
+// offset and time indexes, checkpoints, recovery, retention, compaction,
+// truncation, the leader-epoch cache and the idempotent-producer state
+// derived from the batches it holds.
 //
 // A Log is driven by a single goroutine (the node's event loop); only
-// SyncJob.Run may execute elsewhere. Time is passed in as nowMs; the package
+// SyncJob.Run and CleanJob.Run may execute elsewhere. Time is passed in as nowMs; the package
 // never reads a clock.
 package partlog
 

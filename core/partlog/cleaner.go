@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/record"
@@ -35,6 +36,36 @@ func (p CleanupPolicy) Deletes() bool { return p == 0 || p&CleanupDelete != 0 }
 
 // Compacts reports whether the cleaner runs.
 func (p CleanupPolicy) Compacts() bool { return p&CleanupCompact != 0 }
+
+// ParseCleanupPolicy reads Kafka's cleanup.policy value: a comma-separated
+// list of "delete" and "compact" (Kafka accepts either order and spaces
+// around the names; an empty list means neither, which Kafka 4 allows
+// only for remote storage and is refused here).
+func ParseCleanupPolicy(v string) (CleanupPolicy, error) {
+	var p CleanupPolicy
+	for name := range strings.SplitSeq(v, ",") {
+		switch strings.TrimSpace(name) {
+		case "delete":
+			p |= CleanupDelete
+		case "compact":
+			p |= CleanupCompact
+		default:
+			return 0, fmt.Errorf("partlog: cleanup.policy %q: %q is neither delete nor compact", v, strings.TrimSpace(name))
+		}
+	}
+	return p, nil
+}
+
+// String is the policy as Kafka's DescribeConfigs shows it.
+func (p CleanupPolicy) String() string {
+	switch {
+	case p.Compacts() && p.Deletes():
+		return "compact,delete"
+	case p.Compacts():
+		return "compact"
+	}
+	return "delete"
+}
 
 // DefaultCleanerMapBytes bounds a clean job's key map when
 // Config.CleanerMapBytes is 0: 16 MiB holds about 200k keys of 32 bytes.

@@ -771,6 +771,32 @@ func TestCheckKeyed(t *testing.T) {
 	wantErr(t, CheckKeyed(keyedBatch(1, record.CodecNone, kv{key: "a", value: "1"}, kv{value: "x"}), nil), ErrKeylessRecord)
 }
 
+func TestParseCleanupPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want CleanupPolicy
+		ok   bool
+	}{
+		{"delete", CleanupDelete, true},
+		{"compact", CleanupCompact, true},
+		{"compact,delete", CleanupCompact | CleanupDelete, true},
+		{"delete, compact", CleanupCompact | CleanupDelete, true},
+		{"", 0, false},
+		{"compact,", 0, false},
+		{"Compact", 0, false},
+	} {
+		got, err := ParseCleanupPolicy(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Fatalf("ParseCleanupPolicy(%q) = %v, %v", tc.in, got, err)
+		}
+		if tc.ok {
+			if back, _ := ParseCleanupPolicy(got.String()); back != got {
+				t.Fatalf("%q does not read back as %v", got.String(), got)
+			}
+		}
+	}
+}
+
 func TestCleanConfigValidate(t *testing.T) {
 	for _, bad := range []func(*Config){
 		func(c *Config) { c.CleanupPolicy = 4 },
