@@ -1,17 +1,18 @@
 // Package partlog is one partition's durable log: Kafka record batches
 // (format v2) in segment files over an abstract disk.Disk, with sparse
-// offset and time indexes, checkpoints, recovery, retention, truncation,
-// the leader-epoch cache and the idempotent-producer state derived from the
-// batches it holds.
+// offset and time indexes, checkpoints, recovery, retention, compaction,
+// truncation, the leader-epoch cache and the idempotent-producer state
+// derived from the batches it holds.
 //
 // A Log is driven by a single goroutine (the node's event loop); only
-// SyncJob.Run may execute elsewhere. Time is passed in as nowMs; the package
+// SyncJob.Run and CleanJob.Run may execute elsewhere. Time is passed in as nowMs; the package
 // never reads a clock.
 package partlog
 
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/record"
@@ -67,6 +68,29 @@ type Config struct {
 	// topic config; Kafka expires producer state by time instead). 0
 	// selects DefaultMaxProducerIDs.
 	MaxProducerIDs int
+
+	// CleanupPolicy is cleanup.policy: delete (retention by time and
+	// size), compact (the cleaner keeps the latest record per key), or
+	// both. 0 means delete, Kafka's default.
+	CleanupPolicy CleanupPolicy
+	// DeleteRetentionMs is delete.retention.ms: how long the cleaner keeps
+	// a tombstone (a record with a null value) after its timestamp.
+	DeleteRetentionMs int64
+	// MinCleanableDirtyRatio is min.cleanable.dirty.ratio: the cleaner
+	// starts once the uncleaned share of the cleanable bytes is above it.
+	MinCleanableDirtyRatio float64
+	// MinCompactionLagMs is min.compaction.lag.ms: a segment whose newest
+	// record is younger than this is not cleaned yet.
+	MinCompactionLagMs int64
+	// MaxCompactionLagMs is max.compaction.lag.ms: a dirty segment whose
+	// newest record is older than this is cleaned whatever the dirty
+	// ratio. 0 means unset (Kafka's default, Long.MAX_VALUE).
+	MaxCompactionLagMs int64
+	// CleanerMapBytes bounds the cleaner's key -> latest offset map of one
+	// job (Kafka's log.cleaner.dedupe.buffer.size, per partition here);
+	// a job whose dirty range holds more keys cleans the prefix that fits.
+	// 0 selects DefaultCleanerMapBytes.
+	CleanerMapBytes int64
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -79,6 +103,12 @@ func DefaultConfig() Config {
 		IndexIntervalBytes: 4096,
 		MaxMessageBytes:    1048588,
 		MaxProducerIDs:     DefaultMaxProducerIDs,
+
+		CleanupPolicy:          CleanupDelete,
+		DeleteRetentionMs:      24 * 60 * 60 * 1000,
+		MinCleanableDirtyRatio: 0.5,
+		MaxCompactionLagMs:     math.MaxInt64,
+		CleanerMapBytes:        DefaultCleanerMapBytes,
 	}
 }
 
@@ -444,6 +474,16 @@ type Log struct {
 	// still has to fsync; FinishSync closes them.
 	deferredClose []disk.File
 
+	// cleaning is the clean job in flight (StartClean to FinishClean).
+	// firstDirty is where the dirty part of the log starts: below it a
+	// clean job of this process has deduplicated every key (0 after Open
+	// and after a truncation: all dirty). layoutGen counts truncations,
+	// which change sealed segments in place: a job started before one is
+	// discarded.
+	cleaning   *CleanJob
+	firstDirty int64
+	layoutGen  uint64
+
 	lastNowMs int64
 	failed    error
 	closed    bool
@@ -647,6 +687,8 @@ func (l *Log) DeleteRecordsBefore(offset int64) error {
 // is finished by Open.
 func (l *Log) TruncateFullyAndStartAt(start int64) error {
 	l.changes++
+	l.layoutGen++
+	l.firstDirty = 0
 	return l.truncateFullyAndStartAt(start)
 }
 
@@ -659,6 +701,8 @@ func (l *Log) TruncateFullyAndStartAt(start int64) error {
 // come down with the log end, and the producer state is rebuilt.
 func (l *Log) TruncateTo(offset int64) error {
 	l.changes++
+	l.layoutGen++
+	l.firstDirty = 0
 	return l.truncateTo(offset)
 }
 

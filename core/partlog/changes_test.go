@@ -20,6 +20,8 @@ var getters = map[string]bool{
 	// SetCodecs only lends the log decoders (nothing CheckInvariants
 	// looks at).
 	"SetCodecs": true,
+	// CleanInFlight only reports whether a clean job is in flight.
+	"CleanInFlight": true,
 }
 
 // TestFailedReadCounted: a successful read counts no change (CheckInvariants

@@ -44,6 +44,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("partlog: max.message.bytes %d must be >= 0", c.MaxMessageBytes)
 	case c.MaxProducerIDs < 0:
 		return fmt.Errorf("partlog: max producer ids %d must be >= 0", c.MaxProducerIDs)
+	case c.CleanupPolicy&^(CleanupDelete|CleanupCompact) != 0:
+		return fmt.Errorf("partlog: cleanup.policy bits %#x unknown", uint8(c.CleanupPolicy))
+	case c.DeleteRetentionMs < 0:
+		return fmt.Errorf("partlog: delete.retention.ms %d must be >= 0", c.DeleteRetentionMs)
+	case !(c.MinCleanableDirtyRatio >= 0 && c.MinCleanableDirtyRatio <= 1): // NaN fails too
+		return fmt.Errorf("partlog: min.cleanable.dirty.ratio %v must be in [0, 1]", c.MinCleanableDirtyRatio)
+	case c.MinCompactionLagMs < 0:
+		return fmt.Errorf("partlog: min.compaction.lag.ms %d must be >= 0", c.MinCompactionLagMs)
+	case c.MaxCompactionLagMs < 0:
+		return fmt.Errorf("partlog: max.compaction.lag.ms %d must be >= 1 (0: unset)", c.MaxCompactionLagMs)
+	case c.CleanerMapBytes < 0 || c.CleanerMapBytes > maxCleanerMapBytes:
+		return fmt.Errorf("partlog: cleaner map bytes %d must be in [0, %d]", c.CleanerMapBytes, int64(maxCleanerMapBytes))
 	}
 	return nil
 }
@@ -56,6 +68,15 @@ func (c Config) normalized() Config {
 	c.IndexIntervalBytes = min(c.IndexIntervalBytes, math.MaxInt32)
 	if c.MaxProducerIDs == 0 {
 		c.MaxProducerIDs = DefaultMaxProducerIDs
+	}
+	if c.CleanupPolicy == 0 {
+		c.CleanupPolicy = CleanupDelete
+	}
+	if c.MaxCompactionLagMs == 0 {
+		c.MaxCompactionLagMs = math.MaxInt64
+	}
+	if c.CleanerMapBytes == 0 {
+		c.CleanerMapBytes = DefaultCleanerMapBytes
 	}
 	return c
 }

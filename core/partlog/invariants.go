@@ -176,6 +176,8 @@ func (l *Log) checkInvariantsFrom(from int) {
 		broken("durable end %d below the first segment %d (offsets below it are gone, so vacuously durable)", l.durableEnd, l.segs[0].base)
 	case l.inflight == nil && len(l.deferredClose) > 0:
 		broken("deferred closes without a sync job in flight")
+	case l.firstDirty > leo:
+		broken("the cleaner's first dirty offset %d is past LEO %d (a truncation resets it)", l.firstDirty, leo)
 	}
 	for i, e := range l.epochs.entries {
 		if e.epoch < 0 || e.start < 0 || e.start >= leo {

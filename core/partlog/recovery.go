@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/disk"
@@ -98,6 +99,15 @@ func (l *Log) recover(nowMs int64) error {
 		}
 		if name == syncedEndFile {
 			syncedEndPresent = true
+		}
+		if strings.HasSuffix(name, cleanedSuffix) {
+			// A clean job's copy that FinishClean never renamed over its
+			// segment: the segment itself is intact (DESIGN.md,
+			// "Compaction").
+			if err := l.d.Remove(l.path(name)); err != nil && !errors.Is(err, disk.ErrNotExist) {
+				return fmt.Errorf("remove leftover cleaned copy %s: %w", name, err)
+			}
+			continue
 		}
 		base, suffix, ok := parseSegmentName(name)
 		if !ok {
@@ -248,6 +258,9 @@ func (l *Log) recover(nowMs int64) error {
 	for i, s := range l.segs[:len(l.segs)-1] {
 		if err := l.openSealed(s, indexBad[i]); err != nil {
 			return err
+		}
+		if indexBad[i] {
+			l.recovery.IndexesRebuilt += 2
 		}
 	}
 	a := l.active()
@@ -698,7 +711,6 @@ func (l *Log) openSealed(s *segment, rewrite bool) error {
 			return fmt.Errorf("rewrite time index of segment %d: %w", s.base, err)
 		}
 		l.pendingSync = append(l.pendingSync, s.indexFile, s.timeIndexFile)
-		l.recovery.IndexesRebuilt += 2
 	}
 	isz, err := s.indexFile.Size()
 	if err != nil {

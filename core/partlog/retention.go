@@ -13,7 +13,9 @@ import (
 // retention.ms old, then, from where that stopped, the oldest segments
 // while the log stays at or above retention.bytes without them. Each pass
 // stops at the first segment it may not delete, and neither touches the
-// active segment or a segment reaching the high watermark.
+// active segment or a segment reaching the high watermark. Without the
+// delete bit in cleanup.policy (compact alone) only the first pass runs,
+// as in Kafka, where retention.ms and retention.bytes then do nothing.
 //
 // A segment whose timestamps are all negative (no timestamps) counts as
 // infinitely old for retention.ms; Kafka falls back to the file's mtime,
@@ -32,7 +34,7 @@ func (l *Log) applyRetention(nowMs int64) (int, error) {
 	for n < len(l.segs) && deletable(l.segs[n]) && l.segs[n].next <= l.logStart {
 		n++
 	}
-	if l.cfg.RetentionMs >= 0 {
+	if l.cfg.CleanupPolicy.Deletes() && l.cfg.RetentionMs >= 0 {
 		for n < len(l.segs) && deletable(l.segs[n]) {
 			s := l.segs[n]
 			if s.hasTs && s.maxTs >= 0 && nowMs-s.maxTs <= l.cfg.RetentionMs {
@@ -41,7 +43,7 @@ func (l *Log) applyRetention(nowMs int64) (int, error) {
 			n++
 		}
 	}
-	if l.cfg.RetentionBytes >= 0 {
+	if l.cfg.CleanupPolicy.Deletes() && l.cfg.RetentionBytes >= 0 {
 		total := int64(0)
 		for _, s := range l.segs[n:] {
 			total += s.size
