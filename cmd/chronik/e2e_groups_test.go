@@ -15,11 +15,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// e2eGroupConsume runs members group consumers of topic in one group until
-// the records seen (by value) reach want or timeout passes, commits what
-// they consumed, closes them, and returns the values each record was seen
-// with, in the order seen.
-func e2eGroupConsume(t *testing.T, b *e2eBroker, group, topic string, members int, want int, timeout time.Duration, opts ...kgo.Opt) []string {
+// e2eGroupConsume runs members group consumers of topic in one group (each
+// a client from newClient) until the distinct records seen (by value)
+// reach want or timeout passes, commits what they consumed, closes them,
+// and returns every value seen, in the order seen.
+func e2eGroupConsume(t *testing.T, newClient func(...kgo.Opt) *kgo.Client, group, topic string, members int, want int, timeout time.Duration, opts ...kgo.Opt) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -28,7 +28,7 @@ func e2eGroupConsume(t *testing.T, b *e2eBroker, group, topic string, members in
 	var order []string
 	var wg sync.WaitGroup
 	for m := range members {
-		cl := e2eNewClient(t, b, append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(),
+		cl := newClient(append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.ClientID(fmt.Sprintf("member-%d", m))}, opts...)...)
 		wg.Add(1)
 		go func() {
@@ -80,7 +80,8 @@ func TestE2EGroupsFranz(t *testing.T) {
 	}
 	e2eProduceSync(t, cl, recs...)
 	group := "g-" + topic
-	e2eGroupConsume(t, b, group, topic, 2, 200, 60*time.Second)
+	single := func(opts ...kgo.Opt) *kgo.Client { return e2eNewClient(t, b, opts...) }
+	e2eGroupConsume(t, single, group, topic, 2, 200, 60*time.Second)
 
 	ctx := e2eTestCtx(t, 30*time.Second)
 	offsets, err := adm.FetchOffsets(ctx, group)
@@ -102,7 +103,7 @@ func TestE2EGroupsFranz(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
 	}
 	e2eProduceSync(t, cl, recs...)
-	after := e2eGroupConsume(t, b, group, topic, 1, 50, 60*time.Second)
+	after := e2eGroupConsume(t, single, group, topic, 1, 50, 60*time.Second)
 	sort.Strings(after)
 	for _, v := range after {
 		if v < "v200" {
@@ -215,4 +216,78 @@ print("deleted", deleted[0][1].__name__, "py-" + topic in after)
 	if string(out) != want {
 		t.Fatalf("kafka-python groups printed:\n%s\nwant:\n%s", out, want)
 	}
+}
+
+// TestE2EClusterGroups: a franz-go group on the three-node cluster; the
+// coordinator's broker is killed mid-run. Every commit acknowledged before
+// the kill is still there after it (the new coordinator loaded it from
+// the replicated __consumer_offsets), and the group goes on to consume
+// every record (at least once).
+func TestE2EClusterGroups(t *testing.T) {
+	c := e2eStartCluster(t)
+	cl := c.client(kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	adm := kadm.NewClient(cl)
+	topic := e2eUniqueTopic(t)
+	ctx := e2eTestCtx(t, 120*time.Second)
+	e2eCreateRF3Topic(t, cl, topic, nil)
+	var recs []*kgo.Record
+	for i := range 300 {
+		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
+	}
+	e2eProduceSync(t, cl, recs...)
+	group := "g-" + topic
+	e2eGroupConsume(t, c.client, group, topic, 2, 150, 60*time.Second)
+	before, err := adm.FetchOffsets(ctx, group)
+	if err != nil || before.Error() != nil {
+		t.Fatalf("fetch offsets: %v %v", err, before.Error())
+	}
+	coords := adm.FindGroupCoordinators(ctx, group)
+	if coords[group].Err != nil {
+		t.Fatalf("find coordinator: %+v", coords[group])
+	}
+	victim := coords[group].NodeID
+	c.broker(victim).Kill()
+	t.Logf("killed coordinator %d", victim)
+
+	// The next coordinator answers with every acknowledged commit. Each
+	// try is a new client: until the killed broker is fenced (its session
+	// timeout), the brokers still name it as the coordinator, and
+	// franz-go keeps a coordinator it cached through dial errors.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		try := c.client()
+		after, err := kadm.NewClient(try).FetchOffsets(ctx, group)
+		try.Close()
+		if err == nil && after.Error() == nil {
+			before.Each(func(o kadm.OffsetResponse) {
+				got, ok := after.Lookup(o.Topic, o.Partition)
+				if !ok || got.At < o.At {
+					t.Fatalf("commit %s-%d at %d acknowledged before the kill; after it %+v", o.Topic, o.Partition, o.At, got)
+				}
+			})
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no coordinator answered offsets within 30s after the kill: %v %v", err, after.Error())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var committed int64
+	before.Each(func(o kadm.OffsetResponse) { committed += o.At })
+	if committed < 150 || committed > 300 {
+		t.Fatalf("committed offsets sum to %d before the kill, want 150-300", committed)
+	}
+	if committed < 300 {
+		e2eGroupConsume(t, c.client, group, topic, 2, int(300-committed), 90*time.Second)
+	}
+	final, err := kadm.NewClient(c.client()).FetchOffsets(ctx, group)
+	if err != nil || final.Error() != nil {
+		t.Fatalf("final offsets: %v %v", err, final.Error())
+	}
+	var total int64
+	final.Each(func(o kadm.OffsetResponse) { total += o.At })
+	if total != 300 {
+		t.Fatalf("committed offsets sum to %d after consuming everything, want 300", total)
+	}
+	c.broker(victim).Restart()
 }
