@@ -249,29 +249,14 @@ func TestE2EClusterGroups(t *testing.T) {
 	c.broker(victim).Kill()
 	t.Logf("killed coordinator %d", victim)
 
-	// The next coordinator answers with every acknowledged commit. Each
-	// try is a new client: until the killed broker is fenced (its session
-	// timeout), the brokers still name it as the coordinator, and
-	// franz-go keeps a coordinator it cached through dial errors.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		try := c.client()
-		after, err := kadm.NewClient(try).FetchOffsets(ctx, group)
-		try.Close()
-		if err == nil && after.Error() == nil {
-			before.Each(func(o kadm.OffsetResponse) {
-				got, ok := after.Lookup(o.Topic, o.Partition)
-				if !ok || got.At < o.At {
-					t.Fatalf("commit %s-%d at %d acknowledged before the kill; after it %+v", o.Topic, o.Partition, o.At, got)
-				}
-			})
-			break
+	// The next coordinator answers with every acknowledged commit.
+	after := e2eClusterFetchOffsets(t, c, group)
+	before.Each(func(o kadm.OffsetResponse) {
+		got, ok := after.Lookup(o.Topic, o.Partition)
+		if !ok || got.At < o.At {
+			t.Fatalf("commit %s-%d at %d acknowledged before the kill; after it %+v", o.Topic, o.Partition, o.At, got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no coordinator answered offsets within 30s after the kill: %v %v", err, after.Error())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	})
 	var committed int64
 	before.Each(func(o kadm.OffsetResponse) { committed += o.At })
 	if committed < 150 || committed > 300 {
@@ -280,14 +265,34 @@ func TestE2EClusterGroups(t *testing.T) {
 	if committed < 300 {
 		e2eGroupConsume(t, c.client, group, topic, 2, int(300-committed), 90*time.Second)
 	}
-	final, err := kadm.NewClient(c.client()).FetchOffsets(ctx, group)
-	if err != nil || final.Error() != nil {
-		t.Fatalf("final offsets: %v %v", err, final.Error())
-	}
+	final := e2eClusterFetchOffsets(t, c, group)
 	var total int64
 	final.Each(func(o kadm.OffsetResponse) { total += o.At })
 	if total != 300 {
 		t.Fatalf("committed offsets sum to %d after consuming everything, want 300", total)
 	}
 	c.broker(victim).Restart()
+}
+
+// e2eClusterFetchOffsets fetches a group's committed offsets from the
+// cluster, trying again (bounded) with a new client each time: after a
+// broker's kill the brokers name it as the coordinator until it is fenced
+// (its session timeout), a seed may be the dead broker, and franz-go keeps
+// a coordinator it cached through dial errors.
+func e2eClusterFetchOffsets(t *testing.T, c *e2eCluster, group string) kadm.OffsetResponses {
+	t.Helper()
+	ctx := e2eTestCtx(t, 60*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cl := c.client()
+		offsets, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+		cl.Close()
+		if err == nil && offsets.Error() == nil {
+			return offsets
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no coordinator answered the offsets of %s within 30s: %v %v", group, err, offsets.Error())
+		}
+		time.Sleep(200 * time.Millisecond) // poll interval, not an assertion
+	}
 }
