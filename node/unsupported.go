@@ -96,10 +96,8 @@ func (u *unsupportedLog) check(id broker.ConnID, remote string, err error) bool 
 // feature it is.
 var unsupportedHints = func() map[int16]string {
 	m := map[int16]string{}
-	for _, k := range []kmsg.Key{kmsg.OffsetCommit, kmsg.OffsetFetch, kmsg.FindCoordinator, kmsg.JoinGroup,
-		kmsg.Heartbeat, kmsg.LeaveGroup, kmsg.SyncGroup, kmsg.DescribeGroups, kmsg.ListGroups,
-		kmsg.DeleteGroups, kmsg.OffsetDelete, kmsg.ConsumerGroupHeartbeat, kmsg.ConsumerGroupDescribe} {
-		m[k.Int16()] = "consumer groups are not supported yet"
+	for _, k := range []kmsg.Key{kmsg.ConsumerGroupHeartbeat, kmsg.ConsumerGroupDescribe} {
+		m[k.Int16()] = "the KIP-848 consumer group protocol is not supported yet; the classic one is"
 	}
 	for _, k := range []kmsg.Key{kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.EndTxn,
 		kmsg.WriteTxnMarkers, kmsg.TxnOffsetCommit, kmsg.DescribeTransactions, kmsg.ListTransactions} {
