@@ -1,6 +1,7 @@
 package group
 
 import (
+	"sort"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -168,14 +169,21 @@ func consumerMeta(topics ...string) []byte {
 	return m.AppendTo(nil)
 }
 
-// joinResp returns the JoinGroup answer for ref, failing if there is none.
-func (h *harness) joinResp(ref ReplyRef) *kmsg.JoinGroupResponse {
+// answer returns the reply to ref as a T, failing if there is none.
+func answer[T kmsg.Response](h *harness, ref ReplyRef) T {
 	h.t.Helper()
 	r, ok := h.replies[ref]
 	if !ok {
-		h.t.Fatalf("join %d not answered", ref)
+		var zero T
+		h.t.Fatalf("request %d (%T) not answered", ref, zero)
 	}
-	return r.(*kmsg.JoinGroupResponse)
+	return r.(T)
+}
+
+// joinResp returns the JoinGroup answer for ref.
+func (h *harness) joinResp(ref ReplyRef) *kmsg.JoinGroupResponse {
+	h.t.Helper()
+	return answer[*kmsg.JoinGroupResponse](h, ref)
 }
 
 func (h *harness) answered(ref ReplyRef) bool { _, ok := h.replies[ref]; return ok }
@@ -212,11 +220,7 @@ func (h *harness) sync(group, member string, gen int32, assign map[string][]byte
 
 func (h *harness) syncResp(ref ReplyRef) *kmsg.SyncGroupResponse {
 	h.t.Helper()
-	r, ok := h.replies[ref]
-	if !ok {
-		h.t.Fatalf("sync %d not answered", ref)
-	}
-	return r.(*kmsg.SyncGroupResponse)
+	return answer[*kmsg.SyncGroupResponse](h, ref)
 }
 
 func (h *harness) heartbeat(group, member string, gen int32, instance string) int16 {
@@ -253,11 +257,7 @@ func (h *harness) commit(group, member string, gen int32, topic string, part int
 
 func (h *harness) commitErr(ref ReplyRef) int16 {
 	h.t.Helper()
-	r, ok := h.replies[ref]
-	if !ok {
-		h.t.Fatalf("commit %d not answered", ref)
-	}
-	return r.(*kmsg.OffsetCommitResponse).Topics[0].Partitions[0].ErrorCode
+	return answer[*kmsg.OffsetCommitResponse](h, ref).Topics[0].Partitions[0].ErrorCode
 }
 
 // fetch returns the committed offset, leader epoch and metadata of one
@@ -317,11 +317,7 @@ func sortedKeys(m map[string][]byte) []string {
 	for k := range m {
 		ks = append(ks, k)
 	}
-	for i := 1; i < len(ks); i++ {
-		for j := i; j > 0 && ks[j] < ks[j-1]; j-- {
-			ks[j], ks[j-1] = ks[j-1], ks[j]
-		}
-	}
+	sort.Strings(ks)
 	return ks
 }
 
