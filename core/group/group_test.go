@@ -631,3 +631,61 @@ func TestReplayRestoresStableGroup(t *testing.T) {
 		t.Fatalf("reused member id %q", id)
 	}
 }
+
+func TestFollowerSyncWaitsForLeadersWrite(t *testing.T) {
+	h := newHarness(t, testConfig())
+	a, ra := h.joinTwoStep("g", "a", joinOpt{})
+	gen := h.joinResp(ra).Generation
+	h.sync("g", a, gen, nil)
+	b, rb := h.joinTwoStep("g", "b", joinOpt{})
+	h.join("g", "a", joinOpt{member: a})
+	gen = h.joinResp(rb).Generation
+	h.manual = true
+	h.sync("g", a, gen, map[string][]byte{a: {1}, b: {2}})
+	leaderWrite := h.held[0].Write
+	// b's SyncGroup arrives after the group went Stable but before the
+	// leader's GroupMetadata record committed: it must wait for that write.
+	sb := h.sync("g", b, gen, nil)
+	last := h.held[len(h.held)-1]
+	if len(last.Records) != 0 || last.Write != leaderWrite || h.answered(sb) {
+		t.Fatalf("follower's sync: %d records, waits for write %d (want %d), answered %v", len(last.Records), last.Write, leaderWrite, h.answered(sb))
+	}
+	h.commitAll()
+	if got := h.syncResp(sb).MemberAssignment; !bytes.Equal(got, []byte{2}) {
+		t.Fatalf("assignment %v", got)
+	}
+	// Once committed, a repeated SyncGroup goes at once.
+	out := h.s.SyncGroup(h.now, h.ref(), &kmsg.SyncGroupRequest{Version: 5, Group: "g", MemberID: b, Generation: gen})
+	if out.Write != 0 || len(out.Records) != 0 {
+		t.Fatalf("sync after the commit waits for write %d", out.Write)
+	}
+}
+
+func TestRequireStableServesCommittedOffsets(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.commit("s", "", -1, "t", 0, 8, -1, "")
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Version, req.Group, req.RequireStable = 7, "s", true
+	ref := h.ref()
+	h.apply(h.s.OffsetFetch(h.now, ref, req))
+	r := answer[*kmsg.OffsetFetchResponse](h, ref)
+	if r.ErrorCode != 0 || len(r.Topics) != 1 || r.Topics[0].Partitions[0].Offset != 8 {
+		t.Fatalf("require-stable fetch of all offsets: %+v", r)
+	}
+}
+
+func TestReloadedMembersGetAFreshSession(t *testing.T) {
+	h := newHarness(t, testConfig())
+	_, b, gen := h.stableTwo("g")
+	h.now += 900
+	s := replayLog(t, h.log, h.now)
+	h2 := &harness{t: t, s: s, now: h.now, replies: map[ReplyRef]kmsg.Response{}}
+	h2.tick(999)
+	if code := h2.heartbeat("g", b, gen, ""); code != 0 {
+		t.Fatalf("member evicted within a session of the reload: %d", code)
+	}
+	h2.tick(500)
+	if d := h2.describe("g"); len(d.Members) != 1 || d.Members[0].MemberID != b {
+		t.Fatalf("after a silent session the other member stays: %+v", d.Members)
+	}
+}

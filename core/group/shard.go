@@ -353,6 +353,16 @@ func (s *Shard) CheckInvariants() error {
 				return fmt.Errorf("group %q: static member %q not indexed by %q", id, m.id, *m.instanceID)
 			}
 		}
+		pendingSync := false
+		for _, m := range g.members {
+			pendingSync = pendingSync || m.pendingSync
+		}
+		if pendingSync && g.syncDeadlineMs == 0 {
+			return fmt.Errorf("group %q: members owe a SyncGroup but no deadline runs", id)
+		}
+		if pendingSync && g.state != stateCompleting && g.state != stateStable {
+			return fmt.Errorf("group %q: members owe a SyncGroup in %s", id, g.state)
+		}
 		for inst, mid := range g.statics {
 			if m := g.members[mid]; m == nil || m.instanceID == nil || *m.instanceID != inst {
 				return fmt.Errorf("group %q: instance %q maps to %q, not its member", id, inst, mid)
