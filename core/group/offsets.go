@@ -8,18 +8,9 @@ import (
 )
 
 // pendingKeys returns the partitions of group id with an uncommitted
-// offset write (a commit or a tombstone).
-func (s *Shard) pendingKeys(id string) map[tp]bool {
-	keys := map[tp]bool{}
-	for _, pw := range s.writes {
-		for _, op := range pw.ops {
-			if op.group == id {
-				keys[op.tp] = true
-			}
-		}
-	}
-	return keys
-}
+// offset write (a commit or a tombstone), each with the number of such
+// writes. The map is the shard's own: callers only read it.
+func (s *Shard) pendingKeys(id string) map[tp]int { return s.pendingOps[id] }
 
 // commitError returns the error of an OffsetCommit for the whole request
 // (0 when it may proceed), creating the group of a simple consumer.
@@ -81,7 +72,8 @@ func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRe
 	if code == 0 && s.writesFull() {
 		code = kerr.CoordinatorNotAvailable.Code
 	}
-	var pending map[tp]bool
+	var pending map[tp]int
+	added := map[tp]bool{}
 	count := 0
 	if g != nil {
 		pending = s.pendingKeys(g.id)
@@ -105,7 +97,7 @@ func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRe
 			key := tp{t.Topic, p.Partition}
 			if code == 0 {
 				_, known := g.offsets[key]
-				if !known && !pending[key] && count >= s.cfg.MaxOffsetsPerGroup {
+				if !known && pending[key] == 0 && !added[key] && count >= s.cfg.MaxOffsetsPerGroup {
 					rp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 				}
 			}
@@ -121,9 +113,9 @@ func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRe
 				if req.Version >= 6 {
 					o.leaderEpoch = p.LeaderEpoch
 				}
-				if _, known := g.offsets[key]; !known && !pending[key] {
+				if _, known := g.offsets[key]; !known && pending[key] == 0 && !added[key] {
 					count++
-					pending[key] = true
+					added[key] = true
 				}
 				b.recs = append(b.recs, Record{Key: offsetKey(g.id, key), Value: offsetValue(o)})
 				b.ops = append(b.ops, offsetOp{group: g.id, tp: key, val: &o})
@@ -334,7 +326,7 @@ func (s *Shard) OffsetDelete(nowMs int64, ref ReplyRef, req *kmsg.OffsetDeleteRe
 			switch {
 			case !known || subscribed[t.Topic]:
 				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
-			case committed || pending[key]:
+			case committed || pending[key] > 0:
 				b.recs = append(b.recs, Record{Key: offsetKey(g.id, key)})
 				b.ops = append(b.ops, offsetOp{group: g.id, tp: key})
 			}

@@ -192,10 +192,13 @@ type Shard struct {
 	nextWrite WriteID
 	committed WriteID
 	writes    []pendingWrite
-	nPending  int // MEMBER_ID_REQUIRED ids across groups
-	idPrefix  string
-	idSeq     uint64
-	nextCheck int64 // next offset-expiry check; -1 before LoadDone
+	// pendingOps counts the uncommitted offset writes per group and
+	// partition (bounded by MaxPendingWrites' batches).
+	pendingOps map[string]map[tp]int
+	nPending   int // MEMBER_ID_REQUIRED ids across groups
+	idPrefix   string
+	idSeq      uint64
+	nextCheck  int64 // next offset-expiry check; -1 before LoadDone
 }
 
 // NewShard returns an empty shard; cfg must pass Validate. Feed it the
@@ -204,7 +207,7 @@ func NewShard(cfg Config) *Shard {
 	if err := cfg.Validate(); err != nil {
 		panic(fmt.Sprintf("group.NewShard: %v", err))
 	}
-	return &Shard{cfg: cfg, groups: map[string]*group{}, nextCheck: -1}
+	return &Shard{cfg: cfg, groups: map[string]*group{}, pendingOps: map[string]map[tp]int{}, nextCheck: -1}
 }
 
 // LoadDone ends loading: loaded members get a fresh session from nowMs
@@ -234,6 +237,14 @@ func (s *Shard) CommitWrite(w WriteID) {
 		}
 		n++
 		for _, op := range pw.ops {
+			if keys := s.pendingOps[op.group]; keys != nil {
+				if keys[op.tp]--; keys[op.tp] <= 0 {
+					delete(keys, op.tp)
+				}
+				if len(keys) == 0 {
+					delete(s.pendingOps, op.group)
+				}
+			}
 			g := s.groups[op.group]
 			if g == nil {
 				// Deleted since; the deletion's own tombstones follow in a
@@ -278,6 +289,14 @@ func (s *Shard) finish(b *outBuf) Out {
 	}
 	s.nextWrite++
 	s.writes = append(s.writes, pendingWrite{id: s.nextWrite, ops: b.ops})
+	for _, op := range b.ops {
+		keys := s.pendingOps[op.group]
+		if keys == nil {
+			keys = map[tp]int{}
+			s.pendingOps[op.group] = keys
+		}
+		keys[op.tp]++
+	}
 	for _, g := range b.metas {
 		g.lastWrite = s.nextWrite
 	}
@@ -371,6 +390,28 @@ func (s *Shard) CheckInvariants() error {
 	}
 	if pendingTotal != s.nPending {
 		return fmt.Errorf("group: pending member count %d, groups hold %d", s.nPending, pendingTotal)
+	}
+	counted := map[string]map[tp]int{}
+	for _, pw := range s.writes {
+		for _, op := range pw.ops {
+			if counted[op.group] == nil {
+				counted[op.group] = map[tp]int{}
+			}
+			counted[op.group][op.tp]++
+		}
+	}
+	if len(counted) != len(s.pendingOps) {
+		return fmt.Errorf("group: pending offsets of %d groups counted, %d recorded", len(counted), len(s.pendingOps))
+	}
+	for id, keys := range counted {
+		if len(keys) != len(s.pendingOps[id]) {
+			return fmt.Errorf("group %q: %d partitions with pending offsets, %d recorded", id, len(keys), len(s.pendingOps[id]))
+		}
+		for k, n := range keys {
+			if s.pendingOps[id][k] != n {
+				return fmt.Errorf("group %q: %s[%d] has %d pending offset writes, %d recorded", id, k.topic, k.partition, n, s.pendingOps[id][k])
+			}
+		}
 	}
 	prev := s.committed
 	for _, pw := range s.writes {

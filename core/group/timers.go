@@ -8,7 +8,15 @@ import "sort"
 // OffsetsRetentionCheckIntervalMs) offset expiry.
 func (s *Shard) Tick(nowMs int64) Out {
 	var b outBuf
-	for _, g := range s.sortedGroups() {
+	// Only groups with a timer due are visited, in id order.
+	var due []*group
+	for _, g := range s.groups {
+		if dl := g.nextDeadline(); dl >= 0 && dl <= nowMs {
+			due = append(due, g)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].id < due[j].id })
+	for _, g := range due {
 		s.tickGroup(nowMs, g, &b)
 	}
 	if s.nextCheck >= 0 && nowMs >= s.nextCheck {
@@ -76,7 +84,7 @@ func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
 		pending := s.pendingKeys(g.id)
 		var expired []tp
 		for k, o := range g.offsets {
-			if pending[k] {
+			if pending[k] > 0 {
 				continue
 			}
 			base := o.commitMs
@@ -105,32 +113,43 @@ func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
 	}
 }
 
-// NextWakeMs is the earliest time Tick has work, or -1 for none.
-func (s *Shard) NextWakeMs() int64 {
+// nextDeadline is g's earliest timer, or -1 for none.
+func (g *group) nextDeadline() int64 {
 	next := int64(-1)
 	at := func(t int64) {
 		if next < 0 || t < next {
 			next = t
 		}
 	}
-	for _, g := range s.groups {
-		for _, dl := range g.pending {
-			at(dl)
-		}
-		for _, m := range g.members {
-			if m.join == nil && m.sync == nil {
-				at(m.lastSeenMs + int64(m.sessionMs))
-			}
-		}
-		if g.state == statePreparing {
-			at(g.joinDeadlineMs)
-		}
-		if (g.state == stateCompleting || g.state == stateStable) && g.syncDeadlineMs > 0 {
-			at(g.syncDeadlineMs)
+	for _, dl := range g.pending {
+		at(dl)
+	}
+	for _, m := range g.members {
+		if m.join == nil && m.sync == nil {
+			at(m.lastSeenMs + int64(m.sessionMs))
 		}
 	}
-	if len(s.groups) > 0 && s.nextCheck >= 0 {
-		at(s.nextCheck)
+	if g.state == statePreparing {
+		at(g.joinDeadlineMs)
+	}
+	if (g.state == stateCompleting || g.state == stateStable) && g.syncDeadlineMs > 0 {
+		at(g.syncDeadlineMs)
+	}
+	return next
+}
+
+// NextWakeMs is the earliest time Tick has work, or -1 for none. It and
+// Tick scan every group (O(groups + members)); a timer heap can replace the
+// scan if profiles ask for it.
+func (s *Shard) NextWakeMs() int64 {
+	next := int64(-1)
+	for _, g := range s.groups {
+		if dl := g.nextDeadline(); dl >= 0 && (next < 0 || dl < next) {
+			next = dl
+		}
+	}
+	if len(s.groups) > 0 && s.nextCheck >= 0 && (next < 0 || s.nextCheck < next) {
+		next = s.nextCheck
 	}
 	return next
 }
