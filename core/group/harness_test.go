@@ -25,7 +25,10 @@ type harness struct {
 	log     []Record
 	replies map[ReplyRef]kmsg.Response
 	held    []Out // writes not yet committed (manual mode)
-	manual  bool
+	heldEnd []int // len(log) after each held Out
+	// committedLen is how much of log is committed.
+	committedLen int
+	manual       bool
 }
 
 func testConfig() Config {
@@ -63,11 +66,14 @@ func (h *harness) apply(out Out) Out {
 		h.log = append(h.log, out.Records...)
 		if h.manual {
 			h.held = append(h.held, out)
+			h.heldEnd = append(h.heldEnd, len(h.log))
 			return out
 		}
 		h.s.CommitWrite(out.Write)
+		h.committedLen = len(h.log)
 	} else if out.Write != 0 && h.manual {
 		h.held = append(h.held, out)
+		h.heldEnd = append(h.heldEnd, len(h.log))
 		return out
 	}
 	h.deliver(out)
@@ -83,13 +89,21 @@ func (h *harness) deliver(out Out) {
 // commitAll commits every held write, in order, and delivers their replies.
 func (h *harness) commitAll() {
 	h.t.Helper()
-	for _, out := range h.held {
+	h.commitSome(len(h.held))
+}
+
+// commitSome commits the first n held writes, in order, and delivers their
+// replies.
+func (h *harness) commitSome(n int) {
+	h.t.Helper()
+	for i, out := range h.held[:n] {
 		if len(out.Records) > 0 {
 			h.s.CommitWrite(out.Write)
 		}
+		h.committedLen = h.heldEnd[i]
 		h.deliver(out)
 	}
-	h.held = nil
+	h.held, h.heldEnd = h.held[n:], h.heldEnd[n:]
 	if err := h.s.CheckInvariants(); err != nil {
 		h.t.Fatalf("invariants: %v", err)
 	}

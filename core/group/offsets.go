@@ -77,9 +77,9 @@ func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRe
 	count := 0
 	if g != nil {
 		pending = s.pendingKeys(g.id)
-		count = len(g.offsets)
+		count = len(s.offsets[g.id])
 		for k := range pending {
-			if _, ok := g.offsets[k]; !ok {
+			if _, ok := s.offsets[g.id][k]; !ok {
 				count++
 			}
 		}
@@ -96,7 +96,7 @@ func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRe
 			rp.ErrorCode = code
 			key := tp{t.Topic, p.Partition}
 			if code == 0 {
-				_, known := g.offsets[key]
+				_, known := s.offsets[g.id][key]
 				if !known && pending[key] == 0 && !added[key] && count >= s.cfg.MaxOffsetsPerGroup {
 					rp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 				}
@@ -113,7 +113,7 @@ func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRe
 				if req.Version >= 6 {
 					o.leaderEpoch = p.LeaderEpoch
 				}
-				if _, known := g.offsets[key]; !known && pending[key] == 0 && !added[key] {
+				if _, known := s.offsets[g.id][key]; !known && pending[key] == 0 && !added[key] {
 					count++
 					added[key] = true
 				}
@@ -220,22 +220,17 @@ type fetchedTopic struct {
 // fetchOffsets reads group's committed offsets for topics, or all of them
 // (sorted by topic and partition) when all is set.
 func (s *Shard) fetchOffsets(groupID string, topics []fetchTopic, all bool) ([]fetchedTopic, int16) {
-	g := s.groups[groupID]
+	offs := s.offsets[groupID]
 	var out []fetchedTopic
 	get := func(k tp) fetchedPart {
-		if g != nil {
-			if o, ok := g.offsets[k]; ok {
-				return fetchedPart{partition: k.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata}
-			}
+		if o, ok := offs[k]; ok {
+			return fetchedPart{partition: k.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata}
 		}
 		return fetchedPart{partition: k.partition, offset: -1, leaderEpoch: -1}
 	}
 	if all {
-		if g == nil {
-			return nil, 0
-		}
-		keys := make([]tp, 0, len(g.offsets))
-		for k := range g.offsets {
+		keys := make([]tp, 0, len(offs))
+		for k := range offs {
 			keys = append(keys, k)
 		}
 		sortTPs(keys)
@@ -322,7 +317,7 @@ func (s *Shard) OffsetDelete(nowMs int64, ref ReplyRef, req *kmsg.OffsetDeleteRe
 			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			rp.Partition = p.Partition
 			key := tp{t.Topic, p.Partition}
-			_, committed := g.offsets[key]
+			_, committed := s.offsets[g.id][key]
 			switch {
 			case !known || subscribed[t.Topic]:
 				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code

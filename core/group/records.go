@@ -100,9 +100,7 @@ func (s *Shard) replayOffset(key, value []byte) error {
 	}
 	p := tp{k.Topic, k.Partition}
 	if value == nil {
-		if g := s.groups[k.Group]; g != nil {
-			delete(g.offsets, p)
-		}
+		s.setOffset(k.Group, p, nil)
 		return nil
 	}
 	v := kmsg.NewOffsetCommitValue()
@@ -119,12 +117,10 @@ func (s *Shard) replayOffset(key, value []byte) error {
 	if v.Version == 1 {
 		o.expireMs = v.ExpireTimestamp
 	}
-	g := s.groups[k.Group]
-	if g == nil {
-		g = newGroup(k.Group)
-		s.groups[k.Group] = g
+	if s.groups[k.Group] == nil {
+		s.groups[k.Group] = newGroup(k.Group)
 	}
-	g.offsets[p] = o
+	s.setOffset(k.Group, p, &o)
 	return nil
 }
 

@@ -34,12 +34,17 @@ type groupSnap struct {
 // contributes only its offsets.
 func snapshot(s *Shard, busy map[string]bool) map[string]groupSnap {
 	out := map[string]groupSnap{}
+	for id, offs := range s.offsets {
+		if s.groups[id] == nil {
+			out[id] = groupSnap{State: "no group", Offsets: offs}
+		}
+	}
 	for id, g := range s.groups {
-		if !g.written && len(g.offsets) == 0 {
+		if !g.written && len(s.offsets[id]) == 0 {
 			continue
 		}
 		gs := groupSnap{Offsets: map[tp]offset{}}
-		for k, o := range g.offsets {
+		for k, o := range s.offsets[id] {
 			gs.Offsets[k] = o
 		}
 		if busy[id] {
@@ -270,3 +275,51 @@ func sortedNames(m map[string]bool) []string {
 }
 
 var _ testing.TB = (*testing.T)(nil)
+
+// TestReadsSeeOnlyCommittedWrites commits, deletes and expires offsets with
+// writes committed late and in random-sized prefixes, and checks that every
+// OffsetFetch answers exactly what the committed prefix of the log holds.
+func TestReadsSeeOnlyCommittedWrites(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		cfg := testConfig()
+		cfg.OffsetsRetentionMs = 1000
+		cfg.OffsetsRetentionCheckIntervalMs = 100
+		h := newHarness(rt, cfg)
+		h.manual = true
+		groups := []string{"s1", "s2"}
+		steps := rapid.IntRange(1, 80).Draw(rt, "steps")
+		for i := 0; i < steps; i++ {
+			g := rapid.SampledFrom(groups).Draw(rt, "group")
+			part := rapid.Int32Range(0, 1).Draw(rt, "part")
+			switch rapid.IntRange(0, 5).Draw(rt, "op") {
+			case 0, 1:
+				h.commit(g, "", -1, "t", part, rapid.Int64Range(0, 50).Draw(rt, "off"), 1, "")
+			case 2:
+				req := kmsg.NewPtrDeleteGroupsRequest()
+				req.Version, req.Groups = 2, []string{g}
+				h.apply(h.s.DeleteGroups(h.now, h.ref(), req))
+			case 3:
+				req := kmsg.NewPtrOffsetDeleteRequest()
+				req.Group = g
+				req.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: part}}}}
+				h.apply(h.s.OffsetDelete(h.now, h.ref(), req))
+			case 4:
+				h.tick(rapid.SampledFrom([]int64{0, 100, 600}).Draw(rt, "advance"))
+			case 5:
+				h.commitSome(rapid.IntRange(0, len(h.held)).Draw(rt, "commit"))
+			}
+			committed := replayLog(rt, h.log[:h.committedLen], h.now)
+			for _, g := range groups {
+				for p := int32(0); p < 2; p++ {
+					want := int64(-1)
+					if o, ok := committed.offsets[g][tp{"t", p}]; ok {
+						want = o.offset
+					}
+					if got, _, _ := h.fetch(g, "t", p); got != want {
+						rt.Fatalf("%s t[%d]: fetched %d, the committed log holds %d", g, p, got, want)
+					}
+				}
+			}
+		}
+	})
+}

@@ -150,12 +150,11 @@ type group struct {
 	stateSinceMs   int64
 	written        bool    // a GroupMetadata record exists for it
 	lastWrite      WriteID // its newest GroupMetadata write
-	offsets        map[tp]offset
 }
 
 func newGroup(id string) *group {
 	return &group{id: id, members: map[string]*member{}, statics: map[string]string{},
-		pending: map[string]int64{}, offsets: map[tp]offset{}}
+		pending: map[string]int64{}}
 }
 
 // sortedMembers returns members in join order (Kafka keeps insertion order).
@@ -195,6 +194,11 @@ type Shard struct {
 	// pendingOps counts the uncommitted offset writes per group and
 	// partition (bounded by MaxPendingWrites' batches).
 	pendingOps map[string]map[tp]int
+	// offsets holds the committed offsets by group id. It is apart from
+	// the groups because it changes only at CommitWrite: a group deleted
+	// or expired by an uncommitted write keeps serving its offsets until
+	// that write commits.
+	offsets map[string]map[tp]offset
 	nPending   int // MEMBER_ID_REQUIRED ids across groups
 	idPrefix   string
 	idSeq      uint64
@@ -207,7 +211,8 @@ func NewShard(cfg Config) *Shard {
 	if err := cfg.Validate(); err != nil {
 		panic(fmt.Sprintf("group.NewShard: %v", err))
 	}
-	return &Shard{cfg: cfg, groups: map[string]*group{}, pendingOps: map[string]map[tp]int{}, nextCheck: -1}
+	return &Shard{cfg: cfg, groups: map[string]*group{}, pendingOps: map[string]map[tp]int{},
+		offsets: map[string]map[tp]offset{}, nextCheck: -1}
 }
 
 // LoadDone ends loading: loaded members get a fresh session from nowMs
@@ -245,20 +250,27 @@ func (s *Shard) CommitWrite(w WriteID) {
 					delete(s.pendingOps, op.group)
 				}
 			}
-			g := s.groups[op.group]
-			if g == nil {
-				// Deleted since; the deletion's own tombstones follow in a
-				// later write.
-				continue
-			}
-			if op.val == nil {
-				delete(g.offsets, op.tp)
-			} else {
-				g.offsets[op.tp] = *op.val
-			}
+			s.setOffset(op.group, op.tp, op.val)
 		}
 	}
 	s.writes = s.writes[n:]
+}
+
+// setOffset sets (val nil: deletes) a committed offset.
+func (s *Shard) setOffset(group string, k tp, val *offset) {
+	offs := s.offsets[group]
+	if val == nil {
+		delete(offs, k)
+		if len(offs) == 0 {
+			delete(s.offsets, group)
+		}
+		return
+	}
+	if offs == nil {
+		offs = map[tp]offset{}
+		s.offsets[group] = offs
+	}
+	offs[k] = *val
 }
 
 // outBuf collects one call's effects.

@@ -83,7 +83,8 @@ func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
 		}
 		pending := s.pendingKeys(g.id)
 		var expired []tp
-		for k, o := range g.offsets {
+		offs := s.offsets[g.id]
+		for k, o := range offs {
 			if pending[k] > 0 {
 				continue
 			}
@@ -104,7 +105,7 @@ func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
 			b.recs = append(b.recs, Record{Key: offsetKey(g.id, k)})
 			b.ops = append(b.ops, offsetOp{group: g.id, tp: k})
 		}
-		if len(expired) == len(g.offsets) && len(pending) == 0 && len(g.pending) == 0 {
+		if len(expired) == len(offs) && len(pending) == 0 && len(g.pending) == 0 {
 			if g.written {
 				b.recs = append(b.recs, Record{Key: groupKey(g.id)})
 			}
