@@ -198,11 +198,11 @@ type Shard struct {
 	// the groups because it changes only at CommitWrite: a group deleted
 	// or expired by an uncommitted write keeps serving its offsets until
 	// that write commits.
-	offsets map[string]map[tp]offset
-	nPending   int // MEMBER_ID_REQUIRED ids across groups
-	idPrefix   string
-	idSeq      uint64
-	nextCheck  int64 // next offset-expiry check; -1 before LoadDone
+	offsets   map[string]map[tp]offset
+	nPending  int // MEMBER_ID_REQUIRED ids across groups
+	idPrefix  string
+	idSeq     uint64
+	nextCheck int64 // next offset-expiry check; -1 before LoadDone
 }
 
 // NewShard returns an empty shard; cfg must pass Validate. Feed it the
