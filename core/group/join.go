@@ -171,6 +171,7 @@ func (g *group) maxRebalanceMs() int64 {
 // clientHost. The answer may be parked until the join phase completes (in
 // a later call's Out).
 func (s *Shard) JoinGroup(nowMs int64, ref ReplyRef, clientID, clientHost string, req *kmsg.JoinGroupRequest) Out {
+	defer s.refresh(req.Group)
 	var b outBuf
 	fail := func(code int16) Out {
 		b.reply(ref, joinError(req.Version, code, req.MemberID))
@@ -491,6 +492,7 @@ func (s *Shard) groupFits(g *group) bool {
 // SyncGroup handles a SyncGroup request. The leader's assignment is written
 // and every member's answer waits for that write.
 func (s *Shard) SyncGroup(nowMs int64, ref ReplyRef, req *kmsg.SyncGroupRequest) Out {
+	defer s.refresh(req.Group)
 	var b outBuf
 	fail := func(code int16) Out {
 		b.reply(ref, syncError(req.Version, code))
@@ -595,6 +597,7 @@ func (s *Shard) syncDone(g *group, m *member) {
 
 // Heartbeat handles a Heartbeat request; it writes nothing.
 func (s *Shard) Heartbeat(nowMs int64, ref ReplyRef, req *kmsg.HeartbeatRequest) Out {
+	defer s.refresh(req.Group)
 	r := kmsg.NewPtrHeartbeatResponse()
 	r.Version = req.Version
 	r.ErrorCode = s.heartbeat(nowMs, req)
@@ -631,6 +634,7 @@ func (s *Shard) heartbeat(nowMs int64, req *kmsg.HeartbeatRequest) int16 {
 // LeaveGroup handles a LeaveGroup request: one member before v3, a batch
 // (by member id or group.instance.id) from v3.
 func (s *Shard) LeaveGroup(nowMs int64, ref ReplyRef, req *kmsg.LeaveGroupRequest) Out {
+	defer s.refresh(req.Group)
 	var b outBuf
 	r := kmsg.NewPtrLeaveGroupResponse()
 	r.Version = req.Version

@@ -64,6 +64,7 @@ func (s *Shard) commitError(nowMs int64, req *kmsg.OffsetCommitRequest) (*group,
 // to a pending layer and become visible to OffsetFetch at CommitWrite; the
 // answer waits for the write, as Kafka's does.
 func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRequest) Out {
+	defer s.refresh(req.Group)
 	var b outBuf
 	r := kmsg.NewPtrOffsetCommitResponse()
 	r.Version = req.Version

@@ -7,6 +7,7 @@
 package group
 
 import (
+	"container/heap"
 	"fmt"
 	"sort"
 	"strconv"
@@ -150,11 +151,15 @@ type group struct {
 	stateSinceMs   int64
 	written        bool    // a GroupMetadata record exists for it
 	lastWrite      WriteID // its newest GroupMetadata write
+	// timerAt is nextDeadline() as of the last refresh (math.MaxInt64:
+	// none) and heapIdx the group's place in Shard.timers (-1: absent).
+	timerAt int64
+	heapIdx int
 }
 
 func newGroup(id string) *group {
 	return &group{id: id, members: map[string]*member{}, statics: map[string]string{},
-		pending: map[string]int64{}}
+		pending: map[string]int64{}, heapIdx: -1}
 }
 
 // sortedMembers returns members in join order (Kafka keeps insertion order).
@@ -203,6 +208,11 @@ type Shard struct {
 	idPrefix  string
 	idSeq     uint64
 	nextCheck int64 // next offset-expiry check; -1 before LoadDone
+	// timers orders the groups by their next deadline, so that Tick and
+	// NextWakeMs need not scan every group. It is filled at LoadDone and
+	// kept current by refresh after every call that can move a deadline.
+	timers timerHeap
+	loaded bool
 }
 
 // NewShard returns an empty shard; cfg must pass Validate. Feed it the
@@ -226,6 +236,10 @@ func (s *Shard) LoadDone(nowMs int64) {
 		}
 	}
 	s.nextCheck = nowMs + s.cfg.OffsetsRetentionCheckIntervalMs
+	s.loaded = true
+	for _, g := range s.sortedGroups() {
+		s.refresh(g.id)
+	}
 }
 
 // CommitWrite reports that the batch of Out.Write w (and so every earlier
@@ -339,6 +353,9 @@ func (s *Shard) dropGroup(id string) {
 		return
 	}
 	s.nPending -= len(g.pending)
+	if g.heapIdx >= 0 {
+		heap.Remove(&s.timers, g.heapIdx)
+	}
 	delete(s.groups, id)
 }
 
@@ -397,6 +414,17 @@ func (s *Shard) CheckInvariants() error {
 		for inst, mid := range g.statics {
 			if m := g.members[mid]; m == nil || m.instanceID == nil || *m.instanceID != inst {
 				return fmt.Errorf("group %q: instance %q maps to %q, not its member", id, inst, mid)
+			}
+		}
+	}
+	if s.loaded {
+		if len(s.timers) != len(s.groups) {
+			return fmt.Errorf("group: %d groups, %d in the timer heap", len(s.groups), len(s.timers))
+		}
+		for i, g := range s.timers {
+			want := g.nextDeadline()
+			if g.heapIdx != i || s.groups[g.id] != g || g.timerAt != want {
+				return fmt.Errorf("group %q: timer heap entry %d (index %d, at %d) stale: deadline %d", g.id, i, g.heapIdx, g.timerAt, want)
 			}
 		}
 	}

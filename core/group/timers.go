@@ -1,6 +1,10 @@
 package group
 
-import "sort"
+import (
+	"container/heap"
+	"math"
+	"sort"
+)
 
 // Tick runs the timers due at nowMs, group by group in id order: expired
 // MEMBER_ID_REQUIRED ids, members whose session ended, join phases and
@@ -10,14 +14,15 @@ func (s *Shard) Tick(nowMs int64) Out {
 	var b outBuf
 	// Only groups with a timer due are visited, in id order.
 	var due []*group
-	for _, g := range s.groups {
-		if dl := g.nextDeadline(); dl >= 0 && dl <= nowMs {
-			due = append(due, g)
-		}
+	for len(s.timers) > 0 && s.timers[0].timerAt <= nowMs {
+		due = append(due, heap.Pop(&s.timers).(*group))
 	}
 	sort.Slice(due, func(i, j int) bool { return due[i].id < due[j].id })
 	for _, g := range due {
 		s.tickGroup(nowMs, g, &b)
+	}
+	for _, g := range due {
+		s.refresh(g.id)
 	}
 	if s.nextCheck >= 0 && nowMs >= s.nextCheck {
 		s.nextCheck = nowMs + s.cfg.OffsetsRetentionCheckIntervalMs
@@ -114,11 +119,12 @@ func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
 	}
 }
 
-// nextDeadline is g's earliest timer, or -1 for none.
+// nextDeadline is g's earliest timer, or math.MaxInt64 for none (a
+// deadline may be negative: a replayed record can hold any timeout).
 func (g *group) nextDeadline() int64 {
-	next := int64(-1)
+	next := int64(math.MaxInt64)
 	at := func(t int64) {
-		if next < 0 || t < next {
+		if t < next {
 			next = t
 		}
 	}
@@ -139,18 +145,64 @@ func (g *group) nextDeadline() int64 {
 	return next
 }
 
-// NextWakeMs is the earliest time Tick has work, or -1 for none. It and
-// Tick scan every group (O(groups + members)); a timer heap can replace the
-// scan if profiles ask for it.
+// NextWakeMs is the earliest time Tick has work, or -1 for none.
 func (s *Shard) NextWakeMs() int64 {
 	next := int64(-1)
-	for _, g := range s.groups {
-		if dl := g.nextDeadline(); dl >= 0 && (next < 0 || dl < next) {
-			next = dl
-		}
+	if len(s.timers) > 0 && s.timers[0].timerAt != math.MaxInt64 {
+		// A deadline before time 0 (from a replayed record's odd timeout)
+		// is due now; -1 must keep meaning "nothing".
+		next = max(s.timers[0].timerAt, 0)
 	}
 	if len(s.groups) > 0 && s.nextCheck >= 0 && (next < 0 || s.nextCheck < next) {
 		next = s.nextCheck
 	}
 	return next
+}
+
+// refresh recomputes group id's next deadline and its place in the timer
+// heap (a dropped group is already out of it). Before LoadDone it does
+// nothing: LoadDone refreshes every group.
+func (s *Shard) refresh(id string) {
+	g := s.groups[id]
+	if g == nil || !s.loaded {
+		return
+	}
+	at := g.nextDeadline()
+	switch {
+	case g.heapIdx < 0:
+		g.timerAt = at
+		heap.Push(&s.timers, g)
+	case at != g.timerAt:
+		g.timerAt = at
+		heap.Fix(&s.timers, g.heapIdx)
+	}
+}
+
+// timerHeap is a min-heap of groups by (timerAt, id); the id breaks ties so
+// that the order never depends on insertion history.
+type timerHeap []*group
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if h[i].timerAt != h[j].timerAt {
+		return h[i].timerAt < h[j].timerAt
+	}
+	return h[i].id < h[j].id
+}
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx, h[j].heapIdx = i, j
+}
+func (h *timerHeap) Push(x any) {
+	g := x.(*group)
+	g.heapIdx = len(*h)
+	*h = append(*h, g)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	g := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	g.heapIdx = -1
+	return g
 }
