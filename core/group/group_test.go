@@ -689,3 +689,21 @@ func TestReloadedMembersGetAFreshSession(t *testing.T) {
 		t.Fatalf("after a silent session the other member stays: %+v", d.Members)
 	}
 }
+
+func TestSimpleGroupGoneAfterReplayOfItsTombstones(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.commit("s", "", -1, "t", 0, 1, -1, "")
+	req := kmsg.NewPtrOffsetDeleteRequest()
+	req.Group = "s"
+	req.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
+	h.apply(h.s.OffsetDelete(h.now, h.ref(), req))
+	// Live, the group lingers (Empty, no offsets) until the expiry check
+	// drops it; replayed, it is gone at once. Both then list nothing.
+	h.tick(testConfig().OffsetsRetentionCheckIntervalMs)
+	if d := h.describe("s"); d.ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Fatalf("live: %+v", d)
+	}
+	if s := replayLog(t, h.log, h.now); len(s.groups) != 0 {
+		t.Fatalf("replayed: %d groups", len(s.groups))
+	}
+}

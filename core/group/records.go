@@ -101,6 +101,11 @@ func (s *Shard) replayOffset(key, value []byte) error {
 	p := tp{k.Topic, k.Partition}
 	if value == nil {
 		s.setOffset(k.Group, p, nil)
+		// A group known only by its offsets (a simple consumer's, never
+		// written) ends with its last offset, as it does live.
+		if g := s.groups[k.Group]; g != nil && !g.written && len(g.members) == 0 && len(s.offsets[k.Group]) == 0 {
+			s.dropGroup(k.Group)
+		}
 		return nil
 	}
 	v := kmsg.NewOffsetCommitValue()
