@@ -277,6 +277,9 @@ func TestJoinValidation(t *testing.T) {
 	if r := h.joinResp(h.join("", "c", joinOpt{})); r.ErrorCode != kerr.InvalidGroupID.Code {
 		t.Fatalf("empty group id: %d", r.ErrorCode)
 	}
+	if r := h.joinResp(h.join("e", "c", joinOpt{protos: []protocol{{"", nil}}})); r.ErrorCode != kerr.InconsistentGroupProtocol.Code {
+		t.Fatalf("unnamed protocol: %d", r.ErrorCode)
+	}
 	h.stableTwo("g")
 	if r := h.joinResp(h.join("g", "c", joinOpt{})); r.ErrorCode != kerr.GroupMaxSizeReached.Code {
 		t.Fatalf("third member with group.max.size 2: %d", r.ErrorCode)

@@ -188,6 +188,11 @@ func (s *Shard) JoinGroup(nowMs int64, ref ReplyRef, clientID, clientHost string
 	}
 	size := 0
 	for _, p := range req.Protocols {
+		if p.Name == "" {
+			// An unnamed protocol could never be told from "none selected"
+			// (nor written: a group record with members needs a name).
+			return fail(kerr.InconsistentGroupProtocol.Code)
+		}
 		size += len(p.Name) + len(p.Metadata)
 	}
 	if size > s.cfg.MaxMemberMetadataBytes {
