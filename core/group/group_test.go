@@ -362,8 +362,16 @@ func TestOffsetCommitErrors(t *testing.T) {
 	if ref, _ := h.commit("g", "", -1, "t", 0, 1, -1, ""); h.commitErr(ref) != kerr.UnknownMemberID.Code {
 		t.Fatalf("simple commit into a live group: %d", h.commitErr(ref))
 	}
-	if ref, _ := h.commit("nogroup", "m", 3, "t", 0, 1, -1, ""); h.commitErr(ref) != kerr.IllegalGeneration.Code {
-		t.Fatalf("generation commit for a missing group: %d", h.commitErr(ref))
+	if ref, _ := h.commit("nogroup", "m", 3, "t", 0, 1, -1, ""); h.commitErr(ref) != kerr.GroupIDNotFound.Code {
+		t.Fatalf("v9 generation commit for a missing group: %d", h.commitErr(ref))
+	}
+	old := kmsg.NewPtrOffsetCommitRequest()
+	old.Version, old.Group, old.MemberID, old.Generation = 8, "nogroup", "m", 3
+	old.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0}}}}
+	oref := h.ref()
+	h.apply(h.s.OffsetCommit(h.now, oref, old))
+	if code := h.commitErr(oref); code != kerr.IllegalGeneration.Code {
+		t.Fatalf("v8 generation commit for a missing group: %d", code)
 	}
 	if ref, _ := h.commit("g", a, gen, "t", 0, 9, 2, "ok"); h.commitErr(ref) != 0 {
 		t.Fatalf("member commit: %d", h.commitErr(ref))
@@ -383,7 +391,7 @@ func TestOffsetExpiry(t *testing.T) {
 	h.commit("simple", "", -1, "t", 1, 6, -1, "")
 	// A consumer group with members keeps its offsets.
 	a, b, gen := h.stableTwo("live")
-	h.commit("live", a, gen, "t", 0, 7, -1, "")
+	h.commit("live", a, gen, "t1", 0, 7, -1, "")
 	beat := func() {
 		for i := 0; i < 6; i++ {
 			h.now += 500
@@ -418,8 +426,24 @@ func TestOffsetExpiry(t *testing.T) {
 	if d := h.describe("simple"); d.ErrorCode != kerr.GroupIDNotFound.Code {
 		t.Fatalf("simple group with no offsets left: %+v", d)
 	}
-	if off, _, _ := h.fetch("live", "t", 0); off != 7 {
-		t.Fatalf("live group's offset expired: %d", off)
+	if off, _, _ := h.fetch("live", "t1", 0); off != 7 {
+		t.Fatalf("live group's offset of a subscribed topic expired: %d", off)
+	}
+	// A Stable consumer group's offset of a topic it does not subscribe
+	// to (it subscribes to t1) expires a retention period after its commit.
+	h.commit("live", a, gen, "t", 0, 8, -1, "")
+	for i := 0; i < 3; i++ {
+		beat()
+	}
+	if off, _, _ := h.fetch("live", "t", 0); off != 8 {
+		t.Fatalf("unsubscribed topic's offset gone before retention: %d", off)
+	}
+	beat()
+	if off, _, _ := h.fetch("live", "t", 0); off != -1 {
+		t.Fatalf("unsubscribed topic's offset kept: %d", off)
+	}
+	if off, _, _ := h.fetch("live", "t1", 0); off != 7 {
+		t.Fatalf("subscribed topic's offset expired: %d", off)
 	}
 }
 

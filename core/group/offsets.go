@@ -24,9 +24,12 @@ func (s *Shard) commitError(nowMs int64, req *kmsg.OffsetCommitRequest) (*group,
 		generation, memberID = -1, ""
 	}
 	if g == nil {
-		if generation >= 0 || memberID != "" {
-			// Kafka: a commit for a generation of a group that does not
-			// exist comes from a stale member.
+		if generation >= 0 {
+			// Kafka: from v9 the group's absence is named; older clients
+			// get ILLEGAL_GENERATION, as a stale member would.
+			if req.Version >= 9 {
+				return nil, kerr.GroupIDNotFound.Code
+			}
 			return nil, kerr.IllegalGeneration.Code
 		}
 		if len(s.groups) >= s.cfg.MaxGroups {
@@ -37,11 +40,19 @@ func (s *Shard) commitError(nowMs int64, req *kmsg.OffsetCommitRequest) (*group,
 		s.groups[req.Group] = g
 		return g, 0
 	}
-	if generation < 0 && memberID == "" && g.state == stateEmpty {
-		return g, 0 // a simple consumer's commit (no group management)
+	if generation < 0 && g.state == stateEmpty {
+		return g, 0 // no group management (an admin client or a simple consumer)
+	}
+	if generation < 0 && memberID == "" && req.InstanceID == nil {
+		// Without a member, commits are taken only while the group is Empty.
+		return g, kerr.UnknownMemberID.Code
 	}
 	if req.InstanceID != nil {
-		if mid, ok := g.statics[*req.InstanceID]; ok && mid != memberID {
+		mid, ok := g.statics[*req.InstanceID]
+		if !ok {
+			return g, kerr.UnknownMemberID.Code
+		}
+		if mid != memberID {
 			return g, kerr.FencedInstanceID.Code
 		}
 	}

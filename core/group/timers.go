@@ -76,25 +76,39 @@ func (s *Shard) tickGroup(nowMs int64, g *group, b *outBuf) {
 	}
 }
 
-// expireOffsets writes tombstones for committed offsets past retention
-// (Kafka's rule for classic groups: an Empty consumer group's offsets
-// expire a retention period after it emptied; a simple consumer's a
-// retention period after their commit; a group with members keeps them),
-// and removes Empty groups left with no offsets.
+// expireOffsets writes tombstones for committed offsets past retention,
+// by Kafka's rule for classic groups: an Empty group's offsets expire a
+// retention period after it emptied (after their commit for a simple
+// consumer's group, which has no protocol type); a Stable consumer group's
+// offsets of topics it no longer subscribes to expire a retention period
+// after their commit; other groups keep theirs. Offsets with a pending
+// write are left alone. An Empty group left with no offsets is removed.
 func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
 	for _, g := range s.sortedGroups() {
-		if g.state != stateEmpty || s.writesFull() {
+		if s.writesFull() {
+			return
+		}
+		var subscribed map[string]bool
+		switch {
+		case g.state == stateEmpty:
+		case g.state == stateStable && g.protocolType == "consumer":
+			topics, known := g.subscribedTopics()
+			if !known {
+				continue
+			}
+			subscribed = topics
+		default:
 			continue
 		}
 		pending := s.pendingKeys(g.id)
 		var expired []tp
 		offs := s.offsets[g.id]
 		for k, o := range offs {
-			if pending[k] > 0 {
+			if pending[k] > 0 || subscribed[k.topic] {
 				continue
 			}
 			base := o.commitMs
-			if g.protocolType != "" && g.stateSinceMs > 0 {
+			if g.state == stateEmpty && g.protocolType != "" && g.stateSinceMs > 0 {
 				base = g.stateSinceMs
 			}
 			deadline := base + s.cfg.OffsetsRetentionMs
@@ -110,7 +124,7 @@ func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
 			b.recs = append(b.recs, Record{Key: offsetKey(g.id, k)})
 			b.ops = append(b.ops, offsetOp{group: g.id, tp: k})
 		}
-		if len(expired) == len(offs) && len(pending) == 0 && len(g.pending) == 0 {
+		if g.state == stateEmpty && len(expired) == len(offs) && len(pending) == 0 && len(g.pending) == 0 {
 			if g.written {
 				b.recs = append(b.recs, Record{Key: groupKey(g.id)})
 			}
