@@ -510,15 +510,10 @@ func (s *Shard) SyncGroup(nowMs int64, ref ReplyRef, req *kmsg.SyncGroupRequest)
 	if g == nil || g.state == stateEmpty {
 		return fail(kerr.UnknownMemberID.Code)
 	}
-	if req.InstanceID != nil {
-		if mid, ok := g.statics[*req.InstanceID]; ok && mid != req.MemberID {
-			return fail(kerr.FencedInstanceID.Code)
-		}
+	if code := g.validateMember(req.MemberID, req.InstanceID); code != 0 {
+		return fail(code)
 	}
 	m := g.members[req.MemberID]
-	if m == nil {
-		return fail(kerr.UnknownMemberID.Code)
-	}
 	if req.Generation != g.generation {
 		return fail(kerr.IllegalGeneration.Code)
 	}
@@ -598,6 +593,25 @@ func (s *Shard) syncDone(g *group, m *member) {
 		}
 	}
 	g.syncDeadlineMs = 0
+}
+
+// validateMember checks a request's member (Kafka's validateMember): a
+// given instance id must be known and map to memberID (else
+// UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID), and memberID must be a member.
+func (g *group) validateMember(memberID string, instanceID *string) int16 {
+	if instanceID != nil {
+		mid, ok := g.statics[*instanceID]
+		if !ok {
+			return kerr.UnknownMemberID.Code
+		}
+		if mid != memberID {
+			return kerr.FencedInstanceID.Code
+		}
+	}
+	if g.members[memberID] == nil {
+		return kerr.UnknownMemberID.Code
+	}
+	return 0
 }
 
 // Heartbeat handles a Heartbeat request; it writes nothing.

@@ -47,19 +47,10 @@ func (s *Shard) commitError(nowMs int64, req *kmsg.OffsetCommitRequest) (*group,
 		// Without a member, commits are taken only while the group is Empty.
 		return g, kerr.UnknownMemberID.Code
 	}
-	if req.InstanceID != nil {
-		mid, ok := g.statics[*req.InstanceID]
-		if !ok {
-			return g, kerr.UnknownMemberID.Code
-		}
-		if mid != memberID {
-			return g, kerr.FencedInstanceID.Code
-		}
+	if code := g.validateMember(memberID, req.InstanceID); code != 0 {
+		return g, code
 	}
 	m := g.members[memberID]
-	if m == nil {
-		return g, kerr.UnknownMemberID.Code
-	}
 	if generation != g.generation {
 		return g, kerr.IllegalGeneration.Code
 	}
