@@ -290,8 +290,30 @@ func TestJoinValidation(t *testing.T) {
 	if r := h.joinResp(h.join("g", "c", joinOpt{ptype: "connect"})); r.ErrorCode != kerr.InconsistentGroupProtocol.Code {
 		t.Fatalf("other protocol type: %d", r.ErrorCode)
 	}
-	if r := h.joinResp(h.join("g", "c", joinOpt{member: "ghost"})); r.ErrorCode != kerr.UnknownMemberID.Code {
+	if r := h.joinResp(h.join("g", "c", joinOpt{member: "ghost"})); r.ErrorCode != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("unknown member id in a full group: %d (Kafka checks the size first)", r.ErrorCode)
+	}
+	if r := h.joinResp(h.join("g2", "c", joinOpt{version: 3})); r.ErrorCode != 0 {
+		t.Fatalf("one-step join: %d", r.ErrorCode)
+	}
+	if r := h.joinResp(h.join("g2", "c", joinOpt{member: "ghost"})); r.ErrorCode != kerr.UnknownMemberID.Code {
 		t.Fatalf("unknown member id: %d", r.ErrorCode)
+	}
+	// During a join phase the limit counts members that have rejoined: d and
+	// e join (parked) while c has not rejoined yet; then c is the one over
+	// the limit.
+	c := h.describe("g2").Members[0].MemberID
+	rd := h.join("g2", "d", joinOpt{version: 3})
+	re := h.join("g2", "e", joinOpt{version: 3})
+	if h.answered(rd) || h.answered(re) || h.describe("g2").State != "PreparingRebalance" {
+		t.Fatal("newcomers not parked in a join phase")
+	}
+	if r := h.joinResp(h.join("g2", "c", joinOpt{version: 3, member: c})); r.ErrorCode != kerr.GroupMaxSizeReached.Code {
+		t.Fatalf("third rejoiner with group.max.size 2: %d", r.ErrorCode)
+	}
+	h.tick(2000) // the rebalance timeout drops c
+	if r := h.joinResp(rd); r.ErrorCode != 0 || len(h.describe("g2").Members) != 2 {
+		t.Fatalf("after the join phase: %d, %d members", r.ErrorCode, len(h.describe("g2").Members))
 	}
 }
 

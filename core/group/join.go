@@ -218,6 +218,9 @@ func (s *Shard) JoinGroup(nowMs int64, ref ReplyRef, clientID, clientHost string
 	if req.Version == 0 || rebalanceMs <= 0 {
 		rebalanceMs = req.SessionTimeoutMillis
 	}
+	if !s.acceptJoining(g, req.MemberID, req.InstanceID) {
+		return fail(kerr.GroupMaxSizeReached.Code)
+	}
 	j := joinArgs{ref: ref, version: req.Version, clientID: clientID, clientHost: clientHost,
 		sessionMs: req.SessionTimeoutMillis, rebalanceMs: rebalanceMs, protocolType: req.ProtocolType,
 		protocols: ps, instanceID: req.InstanceID}
@@ -240,16 +243,43 @@ type joinArgs struct {
 	instanceID           *string
 }
 
+// acceptJoining applies group.max.size as Kafka does: an Empty group takes
+// anyone; during a join phase a member already rejoined is kept and others
+// are taken while fewer than the maximum have rejoined (so a lowered limit
+// trims the last rejoiners); otherwise members are kept and newcomers are
+// taken while the group is below the maximum. A known static member's
+// restart is a replacement, never a newcomer.
+func (s *Shard) acceptJoining(g *group, memberID string, instanceID *string) bool {
+	if instanceID != nil {
+		if _, ok := g.statics[*instanceID]; ok {
+			return true
+		}
+	}
+	switch g.state {
+	case stateEmpty:
+		return true
+	case statePreparing:
+		if m := g.members[memberID]; m != nil && m.join != nil {
+			return true
+		}
+		rejoined := 0
+		for _, m := range g.members {
+			if m.join != nil {
+				rejoined++
+			}
+		}
+		return rejoined < s.cfg.MaxGroupSize
+	default:
+		return g.members[memberID] != nil || len(g.members) < s.cfg.MaxGroupSize
+	}
+}
+
 func (s *Shard) joinUnknown(nowMs int64, g *group, j *joinArgs, b *outBuf) {
 	if j.instanceID != nil {
 		if oldID, ok := g.statics[*j.instanceID]; ok {
 			s.replaceStatic(nowMs, g, g.members[oldID], j, b)
 			return
 		}
-	}
-	if len(g.members)+len(g.pending) >= s.cfg.MaxGroupSize {
-		b.reply(j.ref, joinError(j.version, kerr.GroupMaxSizeReached.Code, ""))
-		return
 	}
 	prefix := j.clientID
 	if j.instanceID != nil {
