@@ -183,28 +183,9 @@ func FuzzGroupRequests(f *testing.F) {
 			}
 			ref++
 			now += int64(n) * 7
-			var out group.Out
-			switch r := req.(type) {
-			case *kmsg.JoinGroupRequest:
-				out = s.JoinGroup(now, ref, "client", "host", r)
-			case *kmsg.SyncGroupRequest:
-				out = s.SyncGroup(now, ref, r)
-			case *kmsg.HeartbeatRequest:
-				out = s.Heartbeat(now, ref, r)
-			case *kmsg.LeaveGroupRequest:
-				out = s.LeaveGroup(now, ref, r)
-			case *kmsg.OffsetCommitRequest:
-				out = s.OffsetCommit(now, ref, r)
-			case *kmsg.OffsetFetchRequest:
-				out = s.OffsetFetch(now, ref, r)
-			case *kmsg.DescribeGroupsRequest:
-				out = s.DescribeGroups(now, ref, r)
-			case *kmsg.ListGroupsRequest:
-				out = s.ListGroups(now, ref, r)
-			case *kmsg.DeleteGroupsRequest:
-				out = s.DeleteGroups(now, ref, r)
-			case *kmsg.OffsetDeleteRequest:
-				out = s.OffsetDelete(now, ref, r)
+			out, ok := s.Handle(now, ref, "client", "host", req)
+			if !ok {
+				t.Fatalf("%T not served", req)
 			}
 			tick := s.Tick(now)
 			for _, o := range []group.Out{out, tick} {

@@ -465,3 +465,32 @@ func (s *Shard) CheckInvariants() error {
 	}
 	return nil
 }
+
+// Handle dispatches req to the method for its API; clientID and clientHost
+// matter only to JoinGroup. It reports false (and does nothing) for an API
+// this shard does not serve.
+func (s *Shard) Handle(nowMs int64, ref ReplyRef, clientID, clientHost string, req kmsg.Request) (Out, bool) {
+	switch r := req.(type) {
+	case *kmsg.JoinGroupRequest:
+		return s.JoinGroup(nowMs, ref, clientID, clientHost, r), true
+	case *kmsg.SyncGroupRequest:
+		return s.SyncGroup(nowMs, ref, r), true
+	case *kmsg.HeartbeatRequest:
+		return s.Heartbeat(nowMs, ref, r), true
+	case *kmsg.LeaveGroupRequest:
+		return s.LeaveGroup(nowMs, ref, r), true
+	case *kmsg.OffsetCommitRequest:
+		return s.OffsetCommit(nowMs, ref, r), true
+	case *kmsg.OffsetFetchRequest:
+		return s.OffsetFetch(nowMs, ref, r), true
+	case *kmsg.DescribeGroupsRequest:
+		return s.DescribeGroups(nowMs, ref, r), true
+	case *kmsg.ListGroupsRequest:
+		return s.ListGroups(nowMs, ref, r), true
+	case *kmsg.DeleteGroupsRequest:
+		return s.DeleteGroups(nowMs, ref, r), true
+	case *kmsg.OffsetDeleteRequest:
+		return s.OffsetDelete(nowMs, ref, r), true
+	}
+	return Out{}, false
+}

@@ -174,3 +174,24 @@ func TestEveryVersionEncodes(t *testing.T) {
 		check(h, ref, req)
 	}
 }
+
+func TestHandleDispatches(t *testing.T) {
+	h := newHarness(t, testConfig())
+	for _, req := range []kmsg.Request{
+		&kmsg.JoinGroupRequest{Version: 3, Group: "g", SessionTimeoutMillis: 1000, ProtocolType: "consumer",
+			Protocols: []kmsg.JoinGroupRequestProtocol{{Name: "range"}}},
+		&kmsg.SyncGroupRequest{Group: "g"}, &kmsg.HeartbeatRequest{Group: "g"}, &kmsg.LeaveGroupRequest{Group: "g"},
+		&kmsg.OffsetCommitRequest{Group: "g"}, &kmsg.OffsetFetchRequest{Group: "g"}, &kmsg.DescribeGroupsRequest{},
+		&kmsg.ListGroupsRequest{}, &kmsg.DeleteGroupsRequest{}, &kmsg.OffsetDeleteRequest{Group: "g"},
+	} {
+		ref := h.ref()
+		out, ok := h.s.Handle(h.now, ref, "c", "h", req)
+		if !ok || len(out.Replies) != 1 || out.Replies[0].Ref != ref || out.Replies[0].Resp.Key() != req.Key() {
+			t.Fatalf("%T: ok %v, replies %+v", req, ok, out.Replies)
+		}
+		h.apply(out)
+	}
+	if _, ok := h.s.Handle(h.now, h.ref(), "c", "h", &kmsg.MetadataRequest{}); ok {
+		t.Fatal("Metadata served by a group shard")
+	}
+}
