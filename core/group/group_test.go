@@ -756,3 +756,71 @@ func TestSimpleGroupGoneAfterReplayOfItsTombstones(t *testing.T) {
 		t.Fatalf("replayed: %d groups", len(s.groups))
 	}
 }
+
+// TestRebuildAfterFailedAppend plays the runtime's recovery: the leader's
+// assignment write of generation 2 never commits, the shard is discarded
+// and rebuilt from the committed log, and the members, fenced by
+// generation, rejoin into a new generation with their committed offsets.
+func TestRebuildAfterFailedAppend(t *testing.T) {
+	h := newHarness(t, testConfig())
+	a, b, gen := h.stableTwo("g")
+	h.commit("g", a, gen, "t1", 0, 5, 1, "")
+	c, rc := h.joinTwoStep("g", "c", joinOpt{})
+	h.join("g", "a", joinOpt{member: a})
+	rb := h.join("g", "b", joinOpt{member: b})
+	gen2 := h.joinResp(rb).Generation
+	h.manual = true
+	h.sync("g", c, gen2, nil)
+	h.sync("g", b, gen2, nil)
+	sa := h.sync("g", a, gen2, map[string][]byte{a: {1}, b: {2}, c: {3}})
+	h.commit("g", a, gen2, "t1", 0, 9, 1, "") // also never committed
+	if h.answered(sa) || len(h.held) == 0 {
+		t.Fatal("generation 2 answered before its write committed")
+	}
+	// The append fails: the runtime drops the shard and replays the log.
+	h2 := &harness{t: t, s: replayLog(t, h.log[:h.committedLen], h.now), now: h.now,
+		replies: map[ReplyRef]kmsg.Response{}, nextRef: 10000}
+	if !h.answered(rc) || h.joinResp(rc).Generation != gen2 {
+		t.Fatal("c's join was answered with generation 2 before the failure")
+	}
+	if code := h2.heartbeat("g", a, gen2, ""); code != kerr.IllegalGeneration.Code {
+		t.Fatalf("a with the lost generation: %d", code)
+	}
+	if code := h2.heartbeat("g", c, gen2, ""); code != kerr.UnknownMemberID.Code {
+		t.Fatalf("c, unknown to the rebuilt shard: %d", code)
+	}
+	if ref, _ := h2.commit("g", a, gen2, "t1", 0, 9, 1, ""); h2.commitErr(ref) != kerr.IllegalGeneration.Code {
+		t.Fatalf("commit with the lost generation: %d", h2.commitErr(ref))
+	}
+	if off, _, _ := h2.fetch("g", "t1", 0); off != 5 {
+		t.Fatalf("committed offset after the rebuild: %d", off)
+	}
+	// Everyone rejoins.
+	c2, rc2 := h2.joinTwoStep("g", "c", joinOpt{})
+	ra := h2.join("g", "a", joinOpt{member: a})
+	rb = h2.join("g", "b", joinOpt{member: b})
+	g3 := h2.joinResp(ra)
+	if g3.ErrorCode != 0 || g3.Generation != gen+1 || len(g3.Members) != 3 || h2.joinResp(rc2).MemberID != c2 || c2 == c {
+		t.Fatalf("rejoin after the rebuild: %+v", g3)
+	}
+	h2.sync("g", a, g3.Generation, map[string][]byte{a: {1}, b: {2}, c2: {3}})
+	if s := h2.syncResp(h2.sync("g", b, g3.Generation, nil)); s.ErrorCode != 0 || !bytes.Equal(s.MemberAssignment, []byte{2}) {
+		t.Fatalf("b's assignment: %+v", s)
+	}
+}
+
+func TestMemberIDsDifferAcrossIncarnations(t *testing.T) {
+	ids := map[string]bool{}
+	for salt := uint64(0); salt < 3; salt++ {
+		s := NewShard(testConfig())
+		s.SetMemberIDSalt(salt)
+		s.LoadDone(5000) // the same millisecond each time
+		out := s.JoinGroup(5000, 1, "client", "h", &kmsg.JoinGroupRequest{Version: 9, Group: "g",
+			SessionTimeoutMillis: 1000, ProtocolType: "consumer", Protocols: []kmsg.JoinGroupRequestProtocol{{Name: "r"}}})
+		id := out.Replies[0].Resp.(*kmsg.JoinGroupResponse).MemberID
+		if ids[id] {
+			t.Fatalf("member id %q handed out by two incarnations", id)
+		}
+		ids[id] = true
+	}
+}

@@ -206,6 +206,7 @@ type Shard struct {
 	offsets   map[string]map[tp]offset
 	nPending  int // MEMBER_ID_REQUIRED ids across groups
 	idPrefix  string
+	idSalt    uint64 // SetMemberIDSalt
 	idSeq     uint64
 	nextCheck int64 // next offset-expiry check; -1 before LoadDone
 	// timers orders the groups by their next deadline, so that Tick and
@@ -225,11 +226,21 @@ func NewShard(cfg Config) *Shard {
 		offsets: map[string]map[tp]offset{}, nextCheck: -1}
 }
 
+// SetMemberIDSalt makes the member ids of this shard incarnation differ
+// from those of any other, even one loaded in the same millisecond from the
+// same log: an incarnation whose append failed may have handed out ids that
+// no record remembers. Call it before LoadDone with a value from the node's
+// injected randomness (or a load counter); core has no randomness of its own.
+func (s *Shard) SetMemberIDSalt(salt uint64) { s.idSalt = salt }
+
 // LoadDone ends loading: loaded members get a fresh session from nowMs
 // (Kafka does the same), and member ids handed out from now on carry
 // nowMs so that they differ from ids of earlier incarnations of the shard.
 func (s *Shard) LoadDone(nowMs int64) {
 	s.idPrefix = strconv.FormatInt(nowMs, 36)
+	if s.idSalt != 0 {
+		s.idPrefix += "." + strconv.FormatUint(s.idSalt, 36)
+	}
 	for _, g := range s.groups {
 		for _, m := range g.members {
 			m.lastSeenMs = nowMs
