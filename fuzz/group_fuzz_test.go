@@ -117,6 +117,9 @@ func FuzzGroupReplay(f *testing.F) {
 			now += 1 << 20
 			out := s.Tick(now)
 			s.CommitWrite(out.Write)
+			if w := s.NextWakeMs(); w != -1 && w <= now {
+				t.Fatalf("after Tick(%d) NextWakeMs is %d: the runtime would spin", now, w)
+			}
 		}
 		if err := s.CheckInvariants(); err != nil {
 			t.Fatalf("after requests and timers: %v", err)
@@ -188,6 +191,9 @@ func FuzzGroupRequests(f *testing.F) {
 				t.Fatalf("%T not served", req)
 			}
 			tick := s.Tick(now)
+			if w := s.NextWakeMs(); w != -1 && w <= now {
+				t.Fatalf("after Tick(%d) NextWakeMs is %d: the runtime would spin", now, w)
+			}
 			for _, o := range []group.Out{out, tick} {
 				if o.Write != 0 {
 					s.CommitWrite(o.Write)

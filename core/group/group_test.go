@@ -824,3 +824,51 @@ func TestMemberIDsDifferAcrossIncarnations(t *testing.T) {
 		ids[id] = true
 	}
 }
+
+func TestStaticMemberSurvivesTheJoinPhase(t *testing.T) {
+	h := newHarness(t, testConfig())
+	rs := h.join("g", "s", joinOpt{instance: "is", session: 5000})
+	sID := h.joinResp(rs).MemberID
+	h.sync("g", sID, 1, map[string][]byte{sID: {1}})
+	d, rd := h.joinTwoStep("g", "d", joinOpt{session: 5000})
+	h.tick(2000) // the rebalance timeout: the static member did not rejoin
+	r := h.joinResp(rd)
+	if r.ErrorCode != 0 || r.Generation != 2 || r.LeaderID != d || len(r.Members) != 2 {
+		t.Fatalf("after the join phase: %+v (the leader is elected among the rejoined)", r)
+	}
+	if n := len(h.describe("g").Members); n != 2 {
+		t.Fatalf("%d members, want the static member kept", n)
+	}
+	// It must still sync in time: it does not, and is removed.
+	h.sync("g", d, 2, nil)
+	h.tick(2000)
+	if code := h.heartbeat("g", sID, 2, "is"); code != kerr.UnknownMemberID.Code {
+		t.Fatalf("static member that never synced: %d", code)
+	}
+}
+
+func TestJoinPhaseWaitsWhenOnlyStaticMembersRemain(t *testing.T) {
+	h := newHarness(t, testConfig())
+	rs := h.join("g", "s", joinOpt{instance: "is", session: 5000})
+	sID := h.joinResp(rs).MemberID
+	h.sync("g", sID, 1, map[string][]byte{sID: {1}})
+	d, rd := h.joinTwoStep("g", "d", joinOpt{session: 5000})
+	rs = h.join("g", "s", joinOpt{member: sID, instance: "is", session: 5000})
+	gen := h.joinResp(rd).Generation
+	h.sync("g", d, gen, nil)
+	h.sync("g", sID, gen, map[string][]byte{sID: {1}, d: {2}})
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Version, req.Group, req.MemberID = 1, "g", d
+	h.apply(h.s.LeaveGroup(h.now, h.ref(), req))
+	h.tick(2500) // past the rebalance timeout; the static member has not rejoined
+	if desc := h.describe("g"); desc.State != "PreparingRebalance" || len(desc.Members) != 1 {
+		t.Fatalf("join phase with no rejoined member: %+v", desc)
+	}
+	if code := h.heartbeat("g", sID, gen, "is"); code != kerr.RebalanceInProgress.Code {
+		t.Fatalf("static member told to rejoin: %d", code)
+	}
+	rs = h.join("g", "s", joinOpt{member: sID, instance: "is", session: 5000})
+	if r := h.joinResp(rs); r.Generation != gen+1 || r.LeaderID != sID {
+		t.Fatalf("static member's late rejoin: %+v", r)
+	}
+}

@@ -1,6 +1,7 @@
 package group
 
 import (
+	"fmt"
 	"sort"
 	"testing"
 
@@ -112,7 +113,17 @@ func (h *harness) commitSome(n int) {
 func (h *harness) tick(advance int64) Out {
 	h.t.Helper()
 	h.now += advance
-	return h.apply(h.s.Tick(h.now))
+	out := h.apply(h.s.Tick(h.now))
+	if w := h.s.NextWakeMs(); w != -1 && w <= h.now {
+		var due []string
+		for _, g := range h.s.sortedGroups() {
+			if g.nextDeadline() <= h.now {
+				due = append(due, fmt.Sprintf("%s %s join %d sync %d pending %v members %d delay %v", g.id, g.state, g.joinDeadlineMs, g.syncDeadlineMs, g.pending, len(g.members), g.initialDelay))
+			}
+		}
+		h.t.Fatalf("after Tick(%d) NextWakeMs is %d: the runtime would spin (%v)", h.now, w, due)
+	}
+	return out
 }
 
 func checkEncodes(t tb, resp kmsg.Response) {

@@ -457,16 +457,34 @@ func (s *Shard) maybeCompleteJoin(nowMs int64, g *group, b *outBuf) {
 	s.completeJoin(nowMs, g, b)
 }
 
-// completeJoin ends the join phase: members that did not rejoin are
-// removed, the generation advances, and every parked JoinGroup is answered.
-// A group left without members becomes Empty, which is written.
+// completeJoin ends the join phase: dynamic members that did not rejoin
+// are removed (static ones stay, as in Kafka, and must sync in time), the
+// generation advances, and every parked JoinGroup is answered. A group left
+// without members becomes Empty, which is written.
 func (s *Shard) completeJoin(nowMs int64, g *group, b *outBuf) {
 	for _, m := range g.sortedMembers() {
-		if m.join == nil {
+		if m.join == nil && m.instanceID == nil {
 			s.deleteMember(g, m, b)
 		}
 	}
 	g.initialDelay = false
+	if l := g.members[g.leader]; len(g.members) > 0 && (l == nil || l.join == nil) {
+		// Kafka elects the leader among the members that rejoined; when
+		// none did (only static members remain), the join phase goes on
+		// until their sessions end.
+		leader := ""
+		for _, m := range g.sortedMembers() {
+			if m.join != nil {
+				leader = m.id
+				break
+			}
+		}
+		if leader == "" {
+			g.joinDeadlineMs = nowMs + max(g.maxRebalanceMs(), 1)
+			return
+		}
+		g.leader = leader
+	}
 	g.generation++
 	g.stateSinceMs = nowMs
 	if len(g.members) == 0 {
@@ -478,17 +496,16 @@ func (s *Shard) completeJoin(nowMs int64, g *group, b *outBuf) {
 	}
 	g.protocol = g.selectProtocol()
 	ms := g.sortedMembers()
-	if g.members[g.leader] == nil {
-		g.leader = ms[0].id
-	}
 	g.state = stateCompleting
-	g.syncDeadlineMs = nowMs + g.maxRebalanceMs()
+	g.syncDeadlineMs = nowMs + max(g.maxRebalanceMs(), 1)
 	for _, m := range ms {
 		m.pendingSync = true
 		m.assignment = nil
-		b.reply(m.join.ref, joinSuccess(m.join.version, g, m, false))
-		m.join = nil
-		m.lastSeenMs = nowMs
+		if m.join != nil {
+			b.reply(m.join.ref, joinSuccess(m.join.version, g, m, false))
+			m.join = nil
+			m.lastSeenMs = nowMs
+		}
 	}
 }
 

@@ -161,7 +161,12 @@ func (s *Shard) replayGroup(key, value []byte) error {
 			protocols:  []protocol{{name: proto, metadata: vm.Subscription}},
 			assignment: vm.Assignment, joinSeq: uint64(i),
 		}
-		if m.rebalanceMs < 0 {
+		if m.sessionMs <= 0 {
+			// Kafka never writes one; timers of zero length would fire
+			// at every Tick.
+			return fmt.Errorf("%w: group %q member %q: session timeout %d", ErrBadRecord, k.Group, vm.MemberID, m.sessionMs)
+		}
+		if m.rebalanceMs <= 0 {
 			m.rebalanceMs = m.sessionMs
 		}
 		if vm.InstanceID != nil {

@@ -56,9 +56,6 @@ func (s *Shard) tickGroup(nowMs int64, g *group, b *outBuf) {
 			s.removeMember(nowMs, g, m, b)
 		}
 	}
-	if g.state == statePreparing && nowMs >= g.joinDeadlineMs {
-		s.completeJoin(nowMs, g, b)
-	}
 	if (g.state == stateCompleting || g.state == stateStable) && g.syncDeadlineMs > 0 && nowMs >= g.syncDeadlineMs {
 		g.syncDeadlineMs = 0
 		late := []*member{}
@@ -73,6 +70,10 @@ func (s *Shard) tickGroup(nowMs int64, g *group, b *outBuf) {
 			}
 			s.prepareRebalance(nowMs, g, b)
 		}
+	}
+	// Last: a rebalance started above may already be due.
+	if g.state == statePreparing && nowMs >= g.joinDeadlineMs {
+		s.completeJoin(nowMs, g, b)
 	}
 }
 
