@@ -872,3 +872,14 @@ func TestJoinPhaseWaitsWhenOnlyStaticMembersRemain(t *testing.T) {
 		t.Fatalf("static member's late rejoin: %+v", r)
 	}
 }
+
+func TestCommitWriteOfAnUnissuedIDIsClamped(t *testing.T) {
+	h := newHarness(t, testConfig())
+	h.s.CommitWrite(1 << 40)
+	h.manual = true
+	h.commit("s", "", -1, "t", 0, 3, -1, "")
+	h.commitAll()
+	if off, _, _ := h.fetch("s", "t", 0); off != 3 {
+		t.Fatalf("offset after a bogus CommitWrite: %d", off)
+	}
+}

@@ -256,6 +256,9 @@ func (s *Shard) LoadDone(nowMs int64) {
 // CommitWrite reports that the batch of Out.Write w (and so every earlier
 // one) is committed: its offset changes become visible to OffsetFetch.
 func (s *Shard) CommitWrite(w WriteID) {
+	// An id never issued is clamped: committing ahead would swallow the
+	// commits of writes not yet made.
+	w = min(w, s.nextWrite)
 	if w <= s.committed {
 		return
 	}
