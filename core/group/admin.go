@@ -122,12 +122,13 @@ func (s *Shard) DeleteGroups(nowMs int64, ref ReplyRef, req *kmsg.DeleteGroupsRe
 // deleteGroup writes tombstones for g's committed and pending offsets and
 // its metadata, and drops it.
 func (s *Shard) deleteGroup(g *group, b *outBuf) {
-	keys := make([]tp, 0, len(g.offsets))
-	for k := range g.offsets {
+	offs := s.offsets[g.id]
+	keys := make([]tp, 0, len(offs))
+	for k := range offs {
 		keys = append(keys, k)
 	}
 	for k := range s.pendingKeys(g.id) {
-		if _, ok := g.offsets[k]; !ok {
+		if _, ok := offs[k]; !ok {
 			keys = append(keys, k)
 		}
 	}

@@ -17,8 +17,9 @@ type Config struct {
 	// member, capped by the rebalance timeout) so that members starting
 	// together land in one generation.
 	InitialRebalanceDelayMs int32
-	// MaxGroupSize is group.max.size: members plus members pending their
-	// second join step. A join beyond it gets GROUP_MAX_SIZE_REACHED.
+	// MaxGroupSize is group.max.size. A join beyond it gets
+	// GROUP_MAX_SIZE_REACHED, counted as Kafka does (members; during a join
+	// phase, members that have rejoined).
 	MaxGroupSize int
 	// MaxGroups bounds the groups one shard holds; a request that would
 	// create one more gets COORDINATOR_NOT_AVAILABLE.

@@ -171,6 +171,7 @@ func (g *group) maxRebalanceMs() int64 {
 // clientHost. The answer may be parked until the join phase completes (in
 // a later call's Out).
 func (s *Shard) JoinGroup(nowMs int64, ref ReplyRef, clientID, clientHost string, req *kmsg.JoinGroupRequest) Out {
+	defer s.refresh(req.Group)
 	var b outBuf
 	fail := func(code int16) Out {
 		b.reply(ref, joinError(req.Version, code, req.MemberID))
@@ -187,6 +188,11 @@ func (s *Shard) JoinGroup(nowMs int64, ref ReplyRef, clientID, clientHost string
 	}
 	size := 0
 	for _, p := range req.Protocols {
+		if p.Name == "" {
+			// An unnamed protocol could never be told from "none selected"
+			// (nor written: a group record with members needs a name).
+			return fail(kerr.InconsistentGroupProtocol.Code)
+		}
 		size += len(p.Name) + len(p.Metadata)
 	}
 	if size > s.cfg.MaxMemberMetadataBytes {
@@ -212,6 +218,9 @@ func (s *Shard) JoinGroup(nowMs int64, ref ReplyRef, clientID, clientHost string
 	if req.Version == 0 || rebalanceMs <= 0 {
 		rebalanceMs = req.SessionTimeoutMillis
 	}
+	if !s.acceptJoining(g, req.MemberID, req.InstanceID) {
+		return fail(kerr.GroupMaxSizeReached.Code)
+	}
 	j := joinArgs{ref: ref, version: req.Version, clientID: clientID, clientHost: clientHost,
 		sessionMs: req.SessionTimeoutMillis, rebalanceMs: rebalanceMs, protocolType: req.ProtocolType,
 		protocols: ps, instanceID: req.InstanceID}
@@ -234,16 +243,43 @@ type joinArgs struct {
 	instanceID           *string
 }
 
+// acceptJoining applies group.max.size as Kafka does: an Empty group takes
+// anyone; during a join phase a member already rejoined is kept and others
+// are taken while fewer than the maximum have rejoined (so a lowered limit
+// trims the last rejoiners); otherwise members are kept and newcomers are
+// taken while the group is below the maximum. A known static member's
+// restart is a replacement, never a newcomer.
+func (s *Shard) acceptJoining(g *group, memberID string, instanceID *string) bool {
+	if instanceID != nil {
+		if _, ok := g.statics[*instanceID]; ok {
+			return true
+		}
+	}
+	switch g.state {
+	case stateEmpty:
+		return true
+	case statePreparing:
+		if m := g.members[memberID]; m != nil && m.join != nil {
+			return true
+		}
+		rejoined := 0
+		for _, m := range g.members {
+			if m.join != nil {
+				rejoined++
+			}
+		}
+		return rejoined < s.cfg.MaxGroupSize
+	default:
+		return g.members[memberID] != nil || len(g.members) < s.cfg.MaxGroupSize
+	}
+}
+
 func (s *Shard) joinUnknown(nowMs int64, g *group, j *joinArgs, b *outBuf) {
 	if j.instanceID != nil {
 		if oldID, ok := g.statics[*j.instanceID]; ok {
 			s.replaceStatic(nowMs, g, g.members[oldID], j, b)
 			return
 		}
-	}
-	if len(g.members)+len(g.pending) >= s.cfg.MaxGroupSize {
-		b.reply(j.ref, joinError(j.version, kerr.GroupMaxSizeReached.Code, ""))
-		return
 	}
 	prefix := j.clientID
 	if j.instanceID != nil {
@@ -421,16 +457,34 @@ func (s *Shard) maybeCompleteJoin(nowMs int64, g *group, b *outBuf) {
 	s.completeJoin(nowMs, g, b)
 }
 
-// completeJoin ends the join phase: members that did not rejoin are
-// removed, the generation advances, and every parked JoinGroup is answered.
-// A group left without members becomes Empty, which is written.
+// completeJoin ends the join phase: dynamic members that did not rejoin
+// are removed (static ones stay, as in Kafka, and must sync in time), the
+// generation advances, and every parked JoinGroup is answered. A group left
+// without members becomes Empty, which is written.
 func (s *Shard) completeJoin(nowMs int64, g *group, b *outBuf) {
 	for _, m := range g.sortedMembers() {
-		if m.join == nil {
+		if m.join == nil && m.instanceID == nil {
 			s.deleteMember(g, m, b)
 		}
 	}
 	g.initialDelay = false
+	if l := g.members[g.leader]; len(g.members) > 0 && (l == nil || l.join == nil) {
+		// Kafka elects the leader among the members that rejoined; when
+		// none did (only static members remain), the join phase goes on
+		// until their sessions end.
+		leader := ""
+		for _, m := range g.sortedMembers() {
+			if m.join != nil {
+				leader = m.id
+				break
+			}
+		}
+		if leader == "" {
+			g.joinDeadlineMs = nowMs + max(g.maxRebalanceMs(), 1)
+			return
+		}
+		g.leader = leader
+	}
 	g.generation++
 	g.stateSinceMs = nowMs
 	if len(g.members) == 0 {
@@ -442,17 +496,16 @@ func (s *Shard) completeJoin(nowMs int64, g *group, b *outBuf) {
 	}
 	g.protocol = g.selectProtocol()
 	ms := g.sortedMembers()
-	if g.members[g.leader] == nil {
-		g.leader = ms[0].id
-	}
 	g.state = stateCompleting
-	g.syncDeadlineMs = nowMs + g.maxRebalanceMs()
+	g.syncDeadlineMs = nowMs + max(g.maxRebalanceMs(), 1)
 	for _, m := range ms {
 		m.pendingSync = true
 		m.assignment = nil
-		b.reply(m.join.ref, joinSuccess(m.join.version, g, m, false))
-		m.join = nil
-		m.lastSeenMs = nowMs
+		if m.join != nil {
+			b.reply(m.join.ref, joinSuccess(m.join.version, g, m, false))
+			m.join = nil
+			m.lastSeenMs = nowMs
+		}
 	}
 }
 
@@ -491,6 +544,7 @@ func (s *Shard) groupFits(g *group) bool {
 // SyncGroup handles a SyncGroup request. The leader's assignment is written
 // and every member's answer waits for that write.
 func (s *Shard) SyncGroup(nowMs int64, ref ReplyRef, req *kmsg.SyncGroupRequest) Out {
+	defer s.refresh(req.Group)
 	var b outBuf
 	fail := func(code int16) Out {
 		b.reply(ref, syncError(req.Version, code))
@@ -503,15 +557,10 @@ func (s *Shard) SyncGroup(nowMs int64, ref ReplyRef, req *kmsg.SyncGroupRequest)
 	if g == nil || g.state == stateEmpty {
 		return fail(kerr.UnknownMemberID.Code)
 	}
-	if req.InstanceID != nil {
-		if mid, ok := g.statics[*req.InstanceID]; ok && mid != req.MemberID {
-			return fail(kerr.FencedInstanceID.Code)
-		}
+	if code := g.validateMember(req.MemberID, req.InstanceID); code != 0 {
+		return fail(code)
 	}
 	m := g.members[req.MemberID]
-	if m == nil {
-		return fail(kerr.UnknownMemberID.Code)
-	}
 	if req.Generation != g.generation {
 		return fail(kerr.IllegalGeneration.Code)
 	}
@@ -593,8 +642,28 @@ func (s *Shard) syncDone(g *group, m *member) {
 	g.syncDeadlineMs = 0
 }
 
+// validateMember checks a request's member (Kafka's validateMember): a
+// given instance id must be known and map to memberID (else
+// UNKNOWN_MEMBER_ID or FENCED_INSTANCE_ID), and memberID must be a member.
+func (g *group) validateMember(memberID string, instanceID *string) int16 {
+	if instanceID != nil {
+		mid, ok := g.statics[*instanceID]
+		if !ok {
+			return kerr.UnknownMemberID.Code
+		}
+		if mid != memberID {
+			return kerr.FencedInstanceID.Code
+		}
+	}
+	if g.members[memberID] == nil {
+		return kerr.UnknownMemberID.Code
+	}
+	return 0
+}
+
 // Heartbeat handles a Heartbeat request; it writes nothing.
 func (s *Shard) Heartbeat(nowMs int64, ref ReplyRef, req *kmsg.HeartbeatRequest) Out {
+	defer s.refresh(req.Group)
 	r := kmsg.NewPtrHeartbeatResponse()
 	r.Version = req.Version
 	r.ErrorCode = s.heartbeat(nowMs, req)
@@ -631,6 +700,7 @@ func (s *Shard) heartbeat(nowMs int64, req *kmsg.HeartbeatRequest) int16 {
 // LeaveGroup handles a LeaveGroup request: one member before v3, a batch
 // (by member id or group.instance.id) from v3.
 func (s *Shard) LeaveGroup(nowMs int64, ref ReplyRef, req *kmsg.LeaveGroupRequest) Out {
+	defer s.refresh(req.Group)
 	var b outBuf
 	r := kmsg.NewPtrLeaveGroupResponse()
 	r.Version = req.Version

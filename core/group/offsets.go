@@ -8,18 +8,9 @@ import (
 )
 
 // pendingKeys returns the partitions of group id with an uncommitted
-// offset write (a commit or a tombstone).
-func (s *Shard) pendingKeys(id string) map[tp]bool {
-	keys := map[tp]bool{}
-	for _, pw := range s.writes {
-		for _, op := range pw.ops {
-			if op.group == id {
-				keys[op.tp] = true
-			}
-		}
-	}
-	return keys
-}
+// offset write (a commit or a tombstone), each with the number of such
+// writes. The map is the shard's own: callers only read it.
+func (s *Shard) pendingKeys(id string) map[tp]int { return s.pendingOps[id] }
 
 // commitError returns the error of an OffsetCommit for the whole request
 // (0 when it may proceed), creating the group of a simple consumer.
@@ -33,9 +24,12 @@ func (s *Shard) commitError(nowMs int64, req *kmsg.OffsetCommitRequest) (*group,
 		generation, memberID = -1, ""
 	}
 	if g == nil {
-		if generation >= 0 || memberID != "" {
-			// Kafka: a commit for a generation of a group that does not
-			// exist comes from a stale member.
+		if generation >= 0 {
+			// Kafka: from v9 the group's absence is named; older clients
+			// get ILLEGAL_GENERATION, as a stale member would.
+			if req.Version >= 9 {
+				return nil, kerr.GroupIDNotFound.Code
+			}
 			return nil, kerr.IllegalGeneration.Code
 		}
 		if len(s.groups) >= s.cfg.MaxGroups {
@@ -46,18 +40,17 @@ func (s *Shard) commitError(nowMs int64, req *kmsg.OffsetCommitRequest) (*group,
 		s.groups[req.Group] = g
 		return g, 0
 	}
-	if generation < 0 && memberID == "" && g.state == stateEmpty {
-		return g, 0 // a simple consumer's commit (no group management)
+	if generation < 0 && g.state == stateEmpty {
+		return g, 0 // no group management (an admin client or a simple consumer)
 	}
-	if req.InstanceID != nil {
-		if mid, ok := g.statics[*req.InstanceID]; ok && mid != memberID {
-			return g, kerr.FencedInstanceID.Code
-		}
-	}
-	m := g.members[memberID]
-	if m == nil {
+	if generation < 0 && memberID == "" && req.InstanceID == nil {
+		// Without a member, commits are taken only while the group is Empty.
 		return g, kerr.UnknownMemberID.Code
 	}
+	if code := g.validateMember(memberID, req.InstanceID); code != 0 {
+		return g, code
+	}
+	m := g.members[memberID]
 	if generation != g.generation {
 		return g, kerr.IllegalGeneration.Code
 	}
@@ -73,6 +66,7 @@ func (s *Shard) commitError(nowMs int64, req *kmsg.OffsetCommitRequest) (*group,
 // to a pending layer and become visible to OffsetFetch at CommitWrite; the
 // answer waits for the write, as Kafka's does.
 func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRequest) Out {
+	defer s.refresh(req.Group)
 	var b outBuf
 	r := kmsg.NewPtrOffsetCommitResponse()
 	r.Version = req.Version
@@ -81,13 +75,14 @@ func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRe
 	if code == 0 && s.writesFull() {
 		code = kerr.CoordinatorNotAvailable.Code
 	}
-	var pending map[tp]bool
+	var pending map[tp]int
+	added := map[tp]bool{}
 	count := 0
 	if g != nil {
 		pending = s.pendingKeys(g.id)
-		count = len(g.offsets)
+		count = len(s.offsets[g.id])
 		for k := range pending {
-			if _, ok := g.offsets[k]; !ok {
+			if _, ok := s.offsets[g.id][k]; !ok {
 				count++
 			}
 		}
@@ -104,8 +99,8 @@ func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRe
 			rp.ErrorCode = code
 			key := tp{t.Topic, p.Partition}
 			if code == 0 {
-				_, known := g.offsets[key]
-				if !known && !pending[key] && count >= s.cfg.MaxOffsetsPerGroup {
+				_, known := s.offsets[g.id][key]
+				if !known && pending[key] == 0 && !added[key] && count >= s.cfg.MaxOffsetsPerGroup {
 					rp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 				}
 			}
@@ -121,9 +116,9 @@ func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRe
 				if req.Version >= 6 {
 					o.leaderEpoch = p.LeaderEpoch
 				}
-				if _, known := g.offsets[key]; !known && !pending[key] {
+				if _, known := s.offsets[g.id][key]; !known && pending[key] == 0 && !added[key] {
 					count++
-					pending[key] = true
+					added[key] = true
 				}
 				b.recs = append(b.recs, Record{Key: offsetKey(g.id, key), Value: offsetValue(o)})
 				b.ops = append(b.ops, offsetOp{group: g.id, tp: key, val: &o})
@@ -228,22 +223,17 @@ type fetchedTopic struct {
 // fetchOffsets reads group's committed offsets for topics, or all of them
 // (sorted by topic and partition) when all is set.
 func (s *Shard) fetchOffsets(groupID string, topics []fetchTopic, all bool) ([]fetchedTopic, int16) {
-	g := s.groups[groupID]
+	offs := s.offsets[groupID]
 	var out []fetchedTopic
 	get := func(k tp) fetchedPart {
-		if g != nil {
-			if o, ok := g.offsets[k]; ok {
-				return fetchedPart{partition: k.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata}
-			}
+		if o, ok := offs[k]; ok {
+			return fetchedPart{partition: k.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata}
 		}
 		return fetchedPart{partition: k.partition, offset: -1, leaderEpoch: -1}
 	}
 	if all {
-		if g == nil {
-			return nil, 0
-		}
-		keys := make([]tp, 0, len(g.offsets))
-		for k := range g.offsets {
+		keys := make([]tp, 0, len(offs))
+		for k := range offs {
 			keys = append(keys, k)
 		}
 		sortTPs(keys)
@@ -330,11 +320,11 @@ func (s *Shard) OffsetDelete(nowMs int64, ref ReplyRef, req *kmsg.OffsetDeleteRe
 			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			rp.Partition = p.Partition
 			key := tp{t.Topic, p.Partition}
-			_, committed := g.offsets[key]
+			_, committed := s.offsets[g.id][key]
 			switch {
 			case !known || subscribed[t.Topic]:
 				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
-			case committed || pending[key]:
+			case committed || pending[key] > 0:
 				b.recs = append(b.recs, Record{Key: offsetKey(g.id, key)})
 				b.ops = append(b.ops, offsetOp{group: g.id, tp: key})
 			}

@@ -100,8 +100,11 @@ func (s *Shard) replayOffset(key, value []byte) error {
 	}
 	p := tp{k.Topic, k.Partition}
 	if value == nil {
-		if g := s.groups[k.Group]; g != nil {
-			delete(g.offsets, p)
+		s.setOffset(k.Group, p, nil)
+		// A group known only by its offsets (a simple consumer's, never
+		// written) ends with its last offset, as it does live.
+		if g := s.groups[k.Group]; g != nil && !g.written && len(g.members) == 0 && len(s.offsets[k.Group]) == 0 {
+			s.dropGroup(k.Group)
 		}
 		return nil
 	}
@@ -119,12 +122,10 @@ func (s *Shard) replayOffset(key, value []byte) error {
 	if v.Version == 1 {
 		o.expireMs = v.ExpireTimestamp
 	}
-	g := s.groups[k.Group]
-	if g == nil {
-		g = newGroup(k.Group)
-		s.groups[k.Group] = g
+	if s.groups[k.Group] == nil {
+		s.groups[k.Group] = newGroup(k.Group)
 	}
-	g.offsets[p] = o
+	s.setOffset(k.Group, p, &o)
 	return nil
 }
 
@@ -160,7 +161,12 @@ func (s *Shard) replayGroup(key, value []byte) error {
 			protocols:  []protocol{{name: proto, metadata: vm.Subscription}},
 			assignment: vm.Assignment, joinSeq: uint64(i),
 		}
-		if m.rebalanceMs < 0 {
+		if m.sessionMs <= 0 {
+			// Kafka never writes one; timers of zero length would fire
+			// at every Tick.
+			return fmt.Errorf("%w: group %q member %q: session timeout %d", ErrBadRecord, k.Group, vm.MemberID, m.sessionMs)
+		}
+		if m.rebalanceMs <= 0 {
 			m.rebalanceMs = m.sessionMs
 		}
 		if vm.InstanceID != nil {

@@ -7,6 +7,7 @@
 package group
 
 import (
+	"container/heap"
 	"fmt"
 	"sort"
 	"strconv"
@@ -150,12 +151,15 @@ type group struct {
 	stateSinceMs   int64
 	written        bool    // a GroupMetadata record exists for it
 	lastWrite      WriteID // its newest GroupMetadata write
-	offsets        map[tp]offset
+	// timerAt is nextDeadline() as of the last refresh (math.MaxInt64:
+	// none) and heapIdx the group's place in Shard.timers (-1: absent).
+	timerAt int64
+	heapIdx int
 }
 
 func newGroup(id string) *group {
 	return &group{id: id, members: map[string]*member{}, statics: map[string]string{},
-		pending: map[string]int64{}, offsets: map[tp]offset{}}
+		pending: map[string]int64{}, heapIdx: -1}
 }
 
 // sortedMembers returns members in join order (Kafka keeps insertion order).
@@ -192,10 +196,24 @@ type Shard struct {
 	nextWrite WriteID
 	committed WriteID
 	writes    []pendingWrite
+	// pendingOps counts the uncommitted offset writes per group and
+	// partition (bounded by MaxPendingWrites' batches).
+	pendingOps map[string]map[tp]int
+	// offsets holds the committed offsets by group id. It is apart from
+	// the groups because it changes only at CommitWrite: a group deleted
+	// or expired by an uncommitted write keeps serving its offsets until
+	// that write commits.
+	offsets   map[string]map[tp]offset
 	nPending  int // MEMBER_ID_REQUIRED ids across groups
 	idPrefix  string
+	idSalt    uint64 // SetMemberIDSalt
 	idSeq     uint64
 	nextCheck int64 // next offset-expiry check; -1 before LoadDone
+	// timers orders the groups by their next deadline, so that Tick and
+	// NextWakeMs need not scan every group. It is filled at LoadDone and
+	// kept current by refresh after every call that can move a deadline.
+	timers timerHeap
+	loaded bool
 }
 
 // NewShard returns an empty shard; cfg must pass Validate. Feed it the
@@ -204,25 +222,43 @@ func NewShard(cfg Config) *Shard {
 	if err := cfg.Validate(); err != nil {
 		panic(fmt.Sprintf("group.NewShard: %v", err))
 	}
-	return &Shard{cfg: cfg, groups: map[string]*group{}, nextCheck: -1}
+	return &Shard{cfg: cfg, groups: map[string]*group{}, pendingOps: map[string]map[tp]int{},
+		offsets: map[string]map[tp]offset{}, nextCheck: -1}
 }
+
+// SetMemberIDSalt makes the member ids of this shard incarnation differ
+// from those of any other, even one loaded in the same millisecond from the
+// same log: an incarnation whose append failed may have handed out ids that
+// no record remembers. Call it before LoadDone with a value from the node's
+// injected randomness (or a load counter); core has no randomness of its own.
+func (s *Shard) SetMemberIDSalt(salt uint64) { s.idSalt = salt }
 
 // LoadDone ends loading: loaded members get a fresh session from nowMs
 // (Kafka does the same), and member ids handed out from now on carry
 // nowMs so that they differ from ids of earlier incarnations of the shard.
 func (s *Shard) LoadDone(nowMs int64) {
 	s.idPrefix = strconv.FormatInt(nowMs, 36)
+	if s.idSalt != 0 {
+		s.idPrefix += "." + strconv.FormatUint(s.idSalt, 36)
+	}
 	for _, g := range s.groups {
 		for _, m := range g.members {
 			m.lastSeenMs = nowMs
 		}
 	}
 	s.nextCheck = nowMs + s.cfg.OffsetsRetentionCheckIntervalMs
+	s.loaded = true
+	for _, g := range s.sortedGroups() {
+		s.refresh(g.id)
+	}
 }
 
 // CommitWrite reports that the batch of Out.Write w (and so every earlier
 // one) is committed: its offset changes become visible to OffsetFetch.
 func (s *Shard) CommitWrite(w WriteID) {
+	// An id never issued is clamped: committing ahead would swallow the
+	// commits of writes not yet made.
+	w = min(w, s.nextWrite)
 	if w <= s.committed {
 		return
 	}
@@ -234,20 +270,35 @@ func (s *Shard) CommitWrite(w WriteID) {
 		}
 		n++
 		for _, op := range pw.ops {
-			g := s.groups[op.group]
-			if g == nil {
-				// Deleted since; the deletion's own tombstones follow in a
-				// later write.
-				continue
+			if keys := s.pendingOps[op.group]; keys != nil {
+				if keys[op.tp]--; keys[op.tp] <= 0 {
+					delete(keys, op.tp)
+				}
+				if len(keys) == 0 {
+					delete(s.pendingOps, op.group)
+				}
 			}
-			if op.val == nil {
-				delete(g.offsets, op.tp)
-			} else {
-				g.offsets[op.tp] = *op.val
-			}
+			s.setOffset(op.group, op.tp, op.val)
 		}
 	}
 	s.writes = s.writes[n:]
+}
+
+// setOffset sets (val nil: deletes) a committed offset.
+func (s *Shard) setOffset(group string, k tp, val *offset) {
+	offs := s.offsets[group]
+	if val == nil {
+		delete(offs, k)
+		if len(offs) == 0 {
+			delete(s.offsets, group)
+		}
+		return
+	}
+	if offs == nil {
+		offs = map[tp]offset{}
+		s.offsets[group] = offs
+	}
+	offs[k] = *val
 }
 
 // outBuf collects one call's effects.
@@ -278,6 +329,14 @@ func (s *Shard) finish(b *outBuf) Out {
 	}
 	s.nextWrite++
 	s.writes = append(s.writes, pendingWrite{id: s.nextWrite, ops: b.ops})
+	for _, op := range b.ops {
+		keys := s.pendingOps[op.group]
+		if keys == nil {
+			keys = map[tp]int{}
+			s.pendingOps[op.group] = keys
+		}
+		keys[op.tp]++
+	}
 	for _, g := range b.metas {
 		g.lastWrite = s.nextWrite
 	}
@@ -308,6 +367,9 @@ func (s *Shard) dropGroup(id string) {
 		return
 	}
 	s.nPending -= len(g.pending)
+	if g.heapIdx >= 0 {
+		heap.Remove(&s.timers, g.heapIdx)
+	}
 	delete(s.groups, id)
 }
 
@@ -353,14 +415,57 @@ func (s *Shard) CheckInvariants() error {
 				return fmt.Errorf("group %q: static member %q not indexed by %q", id, m.id, *m.instanceID)
 			}
 		}
+		pendingSync := false
+		for _, m := range g.members {
+			pendingSync = pendingSync || m.pendingSync
+		}
+		if pendingSync && g.syncDeadlineMs == 0 {
+			return fmt.Errorf("group %q: members owe a SyncGroup but no deadline runs", id)
+		}
+		if pendingSync && g.state != stateCompleting && g.state != stateStable {
+			return fmt.Errorf("group %q: members owe a SyncGroup in %s", id, g.state)
+		}
 		for inst, mid := range g.statics {
 			if m := g.members[mid]; m == nil || m.instanceID == nil || *m.instanceID != inst {
 				return fmt.Errorf("group %q: instance %q maps to %q, not its member", id, inst, mid)
 			}
 		}
 	}
+	if s.loaded {
+		if len(s.timers) != len(s.groups) {
+			return fmt.Errorf("group: %d groups, %d in the timer heap", len(s.groups), len(s.timers))
+		}
+		for i, g := range s.timers {
+			want := g.nextDeadline()
+			if g.heapIdx != i || s.groups[g.id] != g || g.timerAt != want {
+				return fmt.Errorf("group %q: timer heap entry %d (index %d, at %d) stale: deadline %d", g.id, i, g.heapIdx, g.timerAt, want)
+			}
+		}
+	}
 	if pendingTotal != s.nPending {
 		return fmt.Errorf("group: pending member count %d, groups hold %d", s.nPending, pendingTotal)
+	}
+	counted := map[string]map[tp]int{}
+	for _, pw := range s.writes {
+		for _, op := range pw.ops {
+			if counted[op.group] == nil {
+				counted[op.group] = map[tp]int{}
+			}
+			counted[op.group][op.tp]++
+		}
+	}
+	if len(counted) != len(s.pendingOps) {
+		return fmt.Errorf("group: pending offsets of %d groups counted, %d recorded", len(counted), len(s.pendingOps))
+	}
+	for id, keys := range counted {
+		if len(keys) != len(s.pendingOps[id]) {
+			return fmt.Errorf("group %q: %d partitions with pending offsets, %d recorded", id, len(keys), len(s.pendingOps[id]))
+		}
+		for k, n := range keys {
+			if s.pendingOps[id][k] != n {
+				return fmt.Errorf("group %q: %s[%d] has %d pending offset writes, %d recorded", id, k.topic, k.partition, n, s.pendingOps[id][k])
+			}
+		}
 	}
 	prev := s.committed
 	for _, pw := range s.writes {
@@ -373,4 +478,33 @@ func (s *Shard) CheckInvariants() error {
 		return fmt.Errorf("group: pending write %d beyond the last issued %d", prev, s.nextWrite)
 	}
 	return nil
+}
+
+// Handle dispatches req to the method for its API; clientID and clientHost
+// matter only to JoinGroup. It reports false (and does nothing) for an API
+// this shard does not serve.
+func (s *Shard) Handle(nowMs int64, ref ReplyRef, clientID, clientHost string, req kmsg.Request) (Out, bool) {
+	switch r := req.(type) {
+	case *kmsg.JoinGroupRequest:
+		return s.JoinGroup(nowMs, ref, clientID, clientHost, r), true
+	case *kmsg.SyncGroupRequest:
+		return s.SyncGroup(nowMs, ref, r), true
+	case *kmsg.HeartbeatRequest:
+		return s.Heartbeat(nowMs, ref, r), true
+	case *kmsg.LeaveGroupRequest:
+		return s.LeaveGroup(nowMs, ref, r), true
+	case *kmsg.OffsetCommitRequest:
+		return s.OffsetCommit(nowMs, ref, r), true
+	case *kmsg.OffsetFetchRequest:
+		return s.OffsetFetch(nowMs, ref, r), true
+	case *kmsg.DescribeGroupsRequest:
+		return s.DescribeGroups(nowMs, ref, r), true
+	case *kmsg.ListGroupsRequest:
+		return s.ListGroups(nowMs, ref, r), true
+	case *kmsg.DeleteGroupsRequest:
+		return s.DeleteGroups(nowMs, ref, r), true
+	case *kmsg.OffsetDeleteRequest:
+		return s.OffsetDelete(nowMs, ref, r), true
+	}
+	return Out{}, false
 }
