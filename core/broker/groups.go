@@ -43,7 +43,11 @@ func toWrite(out group.Out) coord.Write {
 func (b *Broker) newGroupRuntime() (*coord.Runtime[groupShard], error) {
 	cfg := b.cfg.GroupCoordinator
 	return coord.New(coord.DefaultConfig(), coordHost{b: b, topic: offsetsTopic}, &b.codecs, func() groupShard {
-		return groupShard{group.NewShard(cfg)}
+		s := group.NewShard(cfg)
+		// Member ids of this incarnation differ from those an earlier
+		// one handed out and no record remembers (a failed append).
+		s.SetMemberIDSalt(b.env.Random.Uint64())
+		return groupShard{s}
 	})
 }
 
