@@ -20,6 +20,12 @@
 //   - FuzzLogCrash: a log built by appends, syncs and truncations, crashed
 //     with torn writes and damaged on disk, then reopened
 //     (log_crash_test.go).
+//   - FuzzGroupReplay: arbitrary __consumer_offsets records replayed into a
+//     group coordinator shard, then requests and timers; invariants hold
+//     (group_fuzz_test.go).
+//   - FuzzGroupRequests: arbitrary bytes decoded as any group API at any
+//     version, handled by a shard: no panic, invariants hold, answers
+//     encode (group_fuzz_test.go).
 //   - FuzzSimulator: the deterministic simulator (package sim) with a
 //     fuzzer-chosen seed and fault-phase length (simulator_test.go).
 //
