@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -295,4 +296,159 @@ func e2eClusterFetchOffsets(t *testing.T, c *e2eCluster, group string) kadm.Offs
 		}
 		time.Sleep(200 * time.Millisecond) // poll interval, not an assertion
 	}
+}
+
+// TestE2EGroupsKafkaJSSaramaConfluent: kafkajs' consumer.run and admin
+// (fetchOffsets, resetOffsets, listGroups, deleteGroups), sarama's
+// ConsumerGroup, and confluent-kafka-python's Consumer each consume a
+// two-partition topic through a group and commit.
+func TestE2EGroupsKafkaJSSaramaConfluent(t *testing.T) {
+	b := e2eStartBroker(t)
+	adm := e2eNewAdmin(t, b)
+	topic := e2eUniqueTopic(t)
+	e2eCreateTopic(t, adm, topic, 2, nil)
+	cl := e2eNewClient(t, b, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	const n = 40
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
+	}
+	e2eProduceSync(t, cl, recs...)
+	committed := func(group string) int64 {
+		t.Helper()
+		offsets, err := adm.FetchOffsets(e2eTestCtx(t, 20*time.Second), group)
+		if err != nil || offsets.Error() != nil {
+			t.Fatalf("fetch offsets of %s: %v %v", group, err, offsets.Error())
+		}
+		var total int64
+		offsets.Each(func(o kadm.OffsetResponse) { total += o.At })
+		return total
+	}
+
+	t.Run("kafkajs", func(t *testing.T) {
+		if _, err := exec.LookPath("node"); err != nil {
+			t.Skip("node not found: install Node.js, then npm ci --prefix cmd/chronik/testdata/kafkajs")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, "node", "testdata/kafkajs/group.js", b.Addr(), topic, fmt.Sprint(n), "kjs-"+topic).CombinedOutput()
+		want := fmt.Sprintf("consumed %d\ncommitted %d\nreset -2,-2\nlisted true\ndeleted true\n", n, n)
+		if err != nil || string(out) != want {
+			t.Fatalf("kafkajs group: %v\n%s\nwant:\n%s", err, out, want)
+		}
+	})
+
+	t.Run("sarama", func(t *testing.T) {
+		cfg := sarama.NewConfig()
+		cfg.Version = sarama.V3_6_0_0
+		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+		cfg.Consumer.Offsets.AutoCommit.Enable = false
+		group := "sarama-" + topic
+		cg, err := sarama.NewConsumerGroup([]string{b.Addr()}, group, cfg)
+		if err != nil {
+			t.Fatalf("sarama consumer group: %v", err)
+		}
+		h := &e2eSaramaHandler{want: n, done: make(chan struct{})}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() {
+			for ctx.Err() == nil {
+				if err := cg.Consume(ctx, []string{topic}, h); err != nil && ctx.Err() == nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+		select {
+		case <-h.done:
+		case <-ctx.Done():
+		}
+		cancel()
+		if err := <-errc; err != nil {
+			t.Fatalf("sarama consume: %v", err)
+		}
+		if err := cg.Close(); err != nil {
+			t.Fatalf("sarama close: %v", err)
+		}
+		if got := h.count(); got != n {
+			t.Fatalf("sarama consumed %d distinct records, want %d", got, n)
+		}
+		if got := committed(group); got != n {
+			t.Fatalf("sarama committed %d, want %d", got, n)
+		}
+	})
+
+	t.Run("confluent-kafka", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, e2ePython, "-c", "import confluent_kafka").CombinedOutput(); err != nil {
+			t.Skipf("confluent-kafka not importable by %s: install python3-confluent-kafka (%v: %s)", e2ePython, err, bytes.TrimSpace(out))
+		}
+		script := `
+import sys, time
+from confluent_kafka import Consumer
+bootstrap, topic, group, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False})
+c.subscribe([topic])
+seen = set()
+deadline = time.time() + 60
+while len(seen) < n and time.time() < deadline:
+    m = c.poll(0.5)
+    if m is None or m.error():
+        continue
+    seen.add(m.value())
+c.commit(asynchronous=False)
+c.close()
+print("consumed", len(seen))
+`
+		group := "confluent-" + topic
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel2()
+		out, err := exec.CommandContext(ctx2, e2ePython, "-c", script, b.Addr(), topic, group, fmt.Sprint(n)).CombinedOutput()
+		if err != nil || string(out) != fmt.Sprintf("consumed %d\n", n) {
+			t.Fatalf("confluent-kafka group: %v\n%s", err, out)
+		}
+		if got := committed(group); got != n {
+			t.Fatalf("confluent-kafka committed %d, want %d", got, n)
+		}
+	})
+}
+
+// e2eSaramaHandler consumes until want distinct records were seen, marking
+// and committing each claim's messages.
+type e2eSaramaHandler struct {
+	mu   sync.Mutex
+	seen map[string]bool
+	want int
+	done chan struct{}
+	once sync.Once
+}
+
+func (h *e2eSaramaHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (h *e2eSaramaHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+func (h *e2eSaramaHandler) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	for msg := range claim.Messages() {
+		h.mu.Lock()
+		if h.seen == nil {
+			h.seen = map[string]bool{}
+		}
+		h.seen[string(msg.Value)] = true
+		reached := len(h.seen) >= h.want
+		h.mu.Unlock()
+		s.MarkMessage(msg, "")
+		s.Commit()
+		if reached {
+			h.once.Do(func() { close(h.done) })
+		}
+	}
+	return nil
+}
+
+func (h *e2eSaramaHandler) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.seen)
 }
