@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chronik-streaming/chronik/core/group"
 	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/core/record"
 )
@@ -37,7 +38,8 @@ func newDumpCommand() *cobra.Command {
 			"key and value are null when absent; bytes that are not valid UTF-8 are printed as\n" +
 			"base64 in key_base64/value_base64 instead. The files are only read, never written,\n" +
 			"so dump works on a stopped or a running broker; a batch being written at that moment\n" +
-			"(or a torn tail after a crash) ends the dump with a note on stderr.",
+			"(or a torn tail after a crash) ends the dump with a note on stderr. For __consumer_offsets\n"+
+			"each line also carries group_record: the record decoded as Kafka's group and offset types.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDump(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -61,6 +63,11 @@ type dumpRecord struct {
 	KeyBase64   []byte       `json:"key_base64,omitempty"`
 	ValueBase64 []byte       `json:"value_base64,omitempty"`
 	Headers     []dumpHeader `json:"headers"`
+	// Group is the record decoded as Kafka's consumer-group types, for
+	// __consumer_offsets (its key and value are binary).
+	Group *group.DecodedRecord `json:"group_record,omitempty"`
+	// GroupError says why a __consumer_offsets record did not decode.
+	GroupError string `json:"group_record_error,omitempty"`
 }
 
 type dumpHeader struct {
@@ -125,7 +132,15 @@ func runDump(stdout, stderr io.Writer, o *dumpOptions) error {
 				if r.Offset < from {
 					continue
 				}
-				if err := enc.Encode(toDumpRecord(r)); err != nil {
+				d := toDumpRecord(r)
+				if o.topic == "__consumer_offsets" {
+					if g, err := group.DecodeRecord(r.Key, r.Value); err != nil {
+						d.GroupError = err.Error()
+					} else {
+						d.Group = &g
+					}
+				}
+				if err := enc.Encode(d); err != nil {
 					return fmt.Errorf("dump: write: %w", err)
 				}
 			}

@@ -342,6 +342,16 @@ type e2eDumpLine struct {
 	Timestamp *int64          `json:"timestamp"`
 	Key       json.RawMessage `json:"key"`
 	Value     json.RawMessage `json:"value"`
+	// Group is the decoded record of __consumer_offsets.
+	Group *struct {
+		Kind string `json:"kind"`
+		Key  struct {
+			Group     string
+			Topic     string
+			Partition int32
+		} `json:"key"`
+		Value *struct{ Offset int64 } `json:"value"`
+	} `json:"group_record"`
 }
 
 func e2eRunDump(t testing.TB, b *e2eBroker, topic string, p int32) []e2eDumpLine {

@@ -95,6 +95,24 @@ func TestE2EGroupsFranz(t *testing.T) {
 		t.Fatalf("committed offsets sum to %d, want 200: %v", total, offsets)
 	}
 
+	// chronik dump decodes the group's records in __consumer_offsets: its
+	// latest offset records add up to the committed offsets.
+	latest := map[int32]int64{}
+	for p := int32(0); p < 50; p++ {
+		for _, d := range e2eRunDump(t, b, "__consumer_offsets", p) {
+			if d.Group != nil && d.Group.Kind == "offset" && d.Group.Key.Group == group && d.Group.Value != nil {
+				latest[d.Group.Key.Partition] = d.Group.Value.Offset
+			}
+		}
+	}
+	var dumped int64
+	for _, o := range latest {
+		dumped += o
+	}
+	if dumped != 200 {
+		t.Fatalf("chronik dump shows the group's latest offsets summing to %d, want 200: %v", dumped, latest)
+	}
+
 	b.Kill() // acknowledged commits survive a kill -9
 	b.Restart()
 	adm = e2eNewAdmin(t, b)
