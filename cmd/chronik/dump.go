@@ -38,7 +38,7 @@ func newDumpCommand() *cobra.Command {
 			"key and value are null when absent; bytes that are not valid UTF-8 are printed as\n" +
 			"base64 in key_base64/value_base64 instead. The files are only read, never written,\n" +
 			"so dump works on a stopped or a running broker; a batch being written at that moment\n" +
-			"(or a torn tail after a crash) ends the dump with a note on stderr. For __consumer_offsets\n"+
+			"(or a torn tail after a crash) ends the dump with a note on stderr. For __consumer_offsets\n" +
 			"each line also carries group_record: the record decoded as Kafka's group and offset types.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
