@@ -78,6 +78,8 @@ type Shard interface {
 	Tick(nowMs int64) Write
 	// NextWakeMs is when Tick next has something to do; -1 for never.
 	NextWakeMs() int64
+	// CheckInvariants reports a contradiction in the shard's state.
+	CheckInvariants() error
 }
 
 // Host is what the runtime needs from the broker.
@@ -450,6 +452,9 @@ func (r *Runtime[S]) CheckInvariants() error {
 		}
 		if len(ps.pending) > 0 && ps.pending[0].end <= ps.hw {
 			return fmt.Errorf("coord: partition %d holds a write ending at %d below the high watermark %d", p, ps.pending[0].end, ps.hw)
+		}
+		if err := ps.shard.CheckInvariants(); err != nil {
+			return fmt.Errorf("coord: partition %d: %w", p, err)
 		}
 	}
 	return nil

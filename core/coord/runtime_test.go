@@ -44,6 +44,12 @@ func (s *kvShard) CommitWrite(id uint64) {
 }
 func (s *kvShard) Tick(int64) Write  { return Write{} }
 func (s *kvShard) NextWakeMs() int64 { return -1 }
+func (s *kvShard) CheckInvariants() error {
+	if len(s.pending) > 1024 {
+		return fmt.Errorf("%d pending writes", len(s.pending))
+	}
+	return nil
+}
 
 // set builds a write of key=value answered by ref with a heartbeat reply.
 func (s *kvShard) set(ref ReplyRef, key, value string) Write {
