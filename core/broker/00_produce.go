@@ -13,9 +13,11 @@ package broker
 // per partition (Flush). acks=0 gets no response at all.
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/bugs"
+	"github.com/chronik-streaming/chronik/core/partlog"
 )
 
 func init() { registerAPI(0, 0, 11, handleProduce) }
@@ -151,6 +153,15 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 	b.markUnsynced(p)
 	if code := checkProduceFormat(r.Version, rp.Records); code != kerrNone {
 		return code, nil
+	}
+	if ts.logConfig.CleanupPolicy&partlog.CleanupCompact != 0 {
+		// The cleaner keeps the latest record per key: one without a key
+		// has no place in a compacted log (Kafka refuses it too).
+		if err := partlog.CheckKeyed(rp.Records, &b.codecs); err != nil {
+			msg := "Compacted topic cannot accept message without key in topic partition " + p.dir + ": " + err.Error()
+			sp.ErrorMessage = &msg
+			return kerr.InvalidRecord.Code, nil
+		}
 	}
 	if r.Acks == -1 && int32(len(p.isr)) < b.minISR(p) && !bugs.IgnoreMinInsync { // deliberate bug (core/bugs): min.insync.replicas ignored
 		msg := "The ISR holds fewer than min.insync.replicas replicas."

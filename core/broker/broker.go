@@ -90,7 +90,13 @@ type Env struct {
 // SyncToken identifies what a sync job belongs to: a partition, or (p
 // nil) the single node's metadata image (applyLocal). It is opaque to the
 // environment, which hands it back in SyncDone.
-type SyncToken struct{ p *partition }
+type SyncToken struct {
+	p *partition
+	// cleanOf is set for a compaction job (partlog.NewCleanSyncJob): the
+	// log that started it, which alone may finish it (the partition may
+	// have reopened its log meanwhile).
+	cleanOf *partlog.Log
+}
 
 // Broker is a single Kafka broker.
 type Broker struct {
@@ -155,6 +161,14 @@ type Broker struct {
 	groupRT      coordRuntime
 	coordWaiting map[coord.ReplyRef]*coordWaiter
 	nextCoordRef uint64
+	// Compaction (compaction.go): anyCompacted says some topic has
+	// cleanup.policy compact (set by reconcile); one clean job runs at a
+	// time, broker-wide (Kafka's log.cleaner.threads 1), started at most
+	// every CleanerBackoffMs; cleanCursor rotates the partitions tried.
+	anyCompacted  bool
+	cleanInFlight bool
+	lastCleanMs   int64
+	cleanCursor   int
 	// offsetsTopicCreating: a creation of __consumer_offsets is on its
 	// way (ensureOffsetsTopic), so FindCoordinator does not start another.
 	offsetsTopicCreating bool
@@ -292,6 +306,9 @@ type partition struct {
 	fetch replication.Fetching
 
 	syncing bool // a sync job is in flight
+	// cleaning: a compaction job of this partition is in flight
+	// (compaction.go); the partition's directory stays until it lands.
+	cleaning bool
 	// removeDirAtSyncDone: the partition's topic was deleted while a
 	// sync job was in flight; its directory goes at SyncDone
 	// (removeDeletedDir).
@@ -372,6 +389,7 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 		topics:           map[string]*topicState{},
 		lastCheckpointMs: nowMs,
 		lastRetentionMs:  nowMs,
+		lastCleanMs:      nowMs,
 		lastBackgroundMs: nowMs,
 		scrub:            scrubState{lastMs: nowMs},
 		nowMs:            nowMs,
@@ -690,6 +708,7 @@ func (b *Broker) Tick(nowMs int64) {
 	b.scrubTick(nowMs)
 	b.runFetchers(nowMs)
 	b.tickCoordinators(nowMs)
+	b.startClean(nowMs)
 	b.settle(nowMs)
 	if !b.cfg.SyncWrites && nowMs-b.lastBackgroundMs >= b.cfg.BackgroundSyncMs {
 		b.lastBackgroundMs = nowMs
@@ -731,6 +750,9 @@ func (b *Broker) NextWakeMs(nowMs int64) int64 {
 	next = b.retryNextWakeMs(nowMs, next)
 	next = b.scrubNextWakeMs(next)
 	next = b.clusterNextWakeMs(nowMs, next)
+	if b.anyCompacted && !b.cleanInFlight {
+		next = min(next, b.lastCleanMs+b.cfg.CleanerBackoffMs)
+	}
 	if c := b.coordinatorsWakeMs(nowMs); c >= 0 {
 		next = min(next, c)
 	}
@@ -941,9 +963,13 @@ func (b *Broker) SyncDone(nowMs int64, token SyncToken, job *partlog.SyncJob, er
 		}
 		return
 	}
+	if token.cleanOf != nil {
+		b.cleanDone(nowMs, token, job, err)
+		return
+	}
 	p.syncing = false
 	b.recheck(p)
-	if p.removeDirAtSyncDone {
+	if p.removeDirAtSyncDone && !p.cleaning {
 		b.removeDeletedDir(p)
 	}
 	if p.deleted || p.log == nil || b.closed {
@@ -1159,7 +1185,7 @@ func (b *Broker) SyncAllBlocking(nowMs int64) {
 // write included (entries queued behind it start when it lands).
 func (b *Broker) SyncInFlight() bool {
 	inFlight := b.imageJob != nil
-	b.forEachPartition(func(p *partition) { inFlight = inFlight || p.syncing })
+	b.forEachPartition(func(p *partition) { inFlight = inFlight || p.syncing || p.cleaning })
 	return inFlight
 }
 

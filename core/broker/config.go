@@ -49,6 +49,9 @@ type Config struct {
 	SyncWrites       bool
 	BackgroundSyncMs int64
 
+	// CleanerBackoffMs is log.cleaner.backoff.ms: how long the cleaner
+	// waits before looking for a compacted partition to clean again.
+	CleanerBackoffMs         int64
 	CheckpointIntervalMs     int64 // how often HW/recovery point/log start are checkpointed
 	RetentionCheckIntervalMs int64 // log.retention.check.interval.ms
 
@@ -149,6 +152,7 @@ func DefaultConfig() Config {
 		SyncWrites:                    true,
 		BackgroundSyncMs:              1000,
 		CheckpointIntervalMs:          5000,
+		CleanerBackoffMs:              15000,
 		RetentionCheckIntervalMs:      300000,
 		LogDefaults:                   partlog.DefaultConfig(),
 		MaxPendingProduces:            100000,
@@ -195,6 +199,7 @@ func (c *Config) Validate() error {
 	check(c.ControlPort == 0 || c.ControlHost != "", "control port %d set without a control host", c.ControlPort)
 	check(c.NumPartitions >= 1, "num.partitions %d must be >= 1", c.NumPartitions)
 	check(c.DefaultReplicationFactor >= 1, "default.replication.factor %d must be >= 1", c.DefaultReplicationFactor)
+	check(c.CleanerBackoffMs >= 1, "log.cleaner.backoff.ms %d must be >= 1", c.CleanerBackoffMs)
 	check(c.OffsetsTopicPartitions >= 1, "offsets.topic.num.partitions %d must be >= 1", c.OffsetsTopicPartitions)
 	check(c.OffsetsTopicReplicationFactor >= 1, "offsets.topic.replication.factor %d must be >= 1", c.OffsetsTopicReplicationFactor)
 	if err := c.GroupCoordinator.Validate(); err != nil {
@@ -311,7 +316,30 @@ func logConfigDef(name string, typ configType, brokerName string, min int64, fie
 var topicConfigDefs = func() []topicConfigDef {
 	defs := []topicConfigDef{
 		{name: "cleanup.policy", typ: configTypeList, brokerName: "log.cleanup.policy",
-			defaultValue: func(*Config) string { return "delete" }, validate: oneOf("delete")},
+			defaultValue: func(c *Config) string { return c.LogDefaults.CleanupPolicy.String() },
+			validate: func(v string) error {
+				_, err := partlog.ParseCleanupPolicy(v)
+				return err
+			},
+			apply: func(lc *partlog.Config, v string) { lc.CleanupPolicy, _ = partlog.ParseCleanupPolicy(v) }},
+		logConfigDef("delete.retention.ms", configTypeLong, "log.cleaner.delete.retention.ms", 0,
+			func(lc *partlog.Config) *int64 { return &lc.DeleteRetentionMs }),
+		logConfigDef("max.compaction.lag.ms", configTypeLong, "log.cleaner.max.compaction.lag.ms", 1,
+			func(lc *partlog.Config) *int64 { return &lc.MaxCompactionLagMs }),
+		logConfigDef("min.compaction.lag.ms", configTypeLong, "log.cleaner.min.compaction.lag.ms", 0,
+			func(lc *partlog.Config) *int64 { return &lc.MinCompactionLagMs }),
+		{name: "min.cleanable.dirty.ratio", typ: configTypeDouble, brokerName: "log.cleaner.min.cleanable.ratio",
+			defaultValue: func(c *Config) string {
+				return strconv.FormatFloat(c.LogDefaults.MinCleanableDirtyRatio, 'g', -1, 64)
+			},
+			validate: func(v string) error {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || !(f >= 0 && f <= 1) {
+					return fmt.Errorf("value %q must be a number within 0-1", v)
+				}
+				return nil
+			},
+			apply: func(lc *partlog.Config, v string) { lc.MinCleanableDirtyRatio, _ = strconv.ParseFloat(v, 64) }},
 		{name: "compression.type", typ: configTypeString, brokerName: "compression.type",
 			defaultValue: func(*Config) string { return "producer" },
 			validate:     oneOf("producer")},

@@ -19,15 +19,13 @@ const offsetsTopic = "__consumer_offsets"
 func isInternalTopic(name string) bool { return name == offsetsTopic }
 
 // offsetsTopicConfigs are the overrides __consumer_offsets is created
-// with. Its records are the groups' state, so nothing may delete them by
-// age or size: Kafka compacts it instead (cleanup.policy=compact), which
-// keeps the latest record per key. Until the cleaner exists here, it is
-// kept whole.
+// with, Kafka's: compacted (the latest record per key, which is what a
+// coordinator's replay keeps anyway), never deleted by age or size, in
+// 100 MiB segments.
 func offsetsTopicConfigs() map[string]string {
 	return map[string]string{
-		"retention.ms":    "-1",
-		"retention.bytes": "-1",
-		"segment.bytes":   "104857600",
+		"cleanup.policy": "compact",
+		"segment.bytes":  "104857600",
 	}
 }
 

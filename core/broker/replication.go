@@ -16,6 +16,7 @@ import (
 
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/core/record"
 	"github.com/chronik-streaming/chronik/core/replication"
 )
@@ -54,6 +55,7 @@ func (b *Broker) reconcile(nowMs int64) {
 	// topic is removed (above) or added (below): an apply that only moves
 	// leaders or ISRs, the most frequent, rebuilds neither; a role change
 	// goes through setRole, which rebuilds the role lists.
+	b.anyCompacted = false
 	for _, name := range b.image.TopicNames() {
 		t := b.image.Topic(name)
 		ts := b.topics[name]
@@ -71,6 +73,7 @@ func (b *Broker) reconcile(nowMs int64) {
 				}
 			}
 		}
+		b.anyCompacted = b.anyCompacted || ts.logConfig.CleanupPolicy&partlog.CleanupCompact != 0
 		for i := int32(len(ts.partitions)); i < t.Partitions; i++ {
 			ts.partitions = append(ts.partitions, b.newPartition(ts, i, nowMs))
 		}
@@ -94,7 +97,7 @@ func (b *Broker) removeTopicLocal(nowMs int64, ts *topicState) {
 		b.touchFetches(p)
 		b.failProduceWaiters(p, kerrUnknownTopicOrPartition)
 		switch {
-		case p.syncing && p.hosted:
+		case (p.syncing || p.cleaning) && p.hosted:
 			// The job in flight may still write checkpoint files into
 			// the directory: it goes at SyncDone (removeDeletedDir).
 			if p.log != nil {

@@ -137,7 +137,7 @@ func (b *Broker) retryOffline(nowMs int64) {
 		if p.retryAtMs == 0 || p.log != nil || p.deleted {
 			return
 		}
-		if p.syncing || !p.retryDue(nowMs) {
+		if p.syncing || p.cleaning || !p.retryDue(nowMs) {
 			planned++
 			return
 		}
@@ -184,7 +184,7 @@ func (b *Broker) retryNextWakeMs(nowMs, next int64) int64 {
 		return next
 	}
 	b.forEachPartition(func(p *partition) {
-		if p.retryAtMs == 0 || p.log != nil || p.syncing {
+		if p.retryAtMs == 0 || p.log != nil || p.syncing || p.cleaning {
 			return
 		}
 		at := p.retryAtMs

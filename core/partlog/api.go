@@ -172,6 +172,9 @@ type SyncJob struct {
 	// first after Open wrote it: files[0], synced before the rest, and
 	// closed by FinishSync.
 	ownerFile disk.File
+	// clean makes a clean job (NewCleanSyncJob): its one step, StepClean,
+	// runs it. A clean job has no other step.
+	clean *CleanJob
 	// filePath and fileData make a file job (NewFileJob): its one step,
 	// StepFile, writes fileData to filePath atomically. A file job has no
 	// other step.
@@ -189,6 +192,18 @@ type SyncJob struct {
 func NewFileJob(d disk.Disk, path string, data []byte) *SyncJob {
 	return &SyncJob{UpTo: -1, d: d, filePath: path, fileData: data}
 }
+
+// NewCleanSyncJob wraps a compaction job (StartClean) as a sync job whose
+// one step, StepClean, is CleanJob.Run: the environment that runs sync
+// jobs off the event loop runs it the same way, and its end is reported
+// like theirs. The caller hands the result to FinishClean of the log
+// that started it (Clean returns the job), not to FinishSync.
+func NewCleanSyncJob(job *CleanJob) *SyncJob {
+	return &SyncJob{UpTo: -1, clean: job}
+}
+
+// Clean returns the compaction job a NewCleanSyncJob wraps, or nil.
+func (j *SyncJob) Clean() *CleanJob { return j.clean }
 
 // SyncStep is one durable step of SyncJob.Run.
 type SyncStep uint8
@@ -216,6 +231,10 @@ const (
 	// StepFile is a file job's only step (NewFileJob): the file written
 	// atomically.
 	StepFile
+	// StepClean is a clean job's only step (NewCleanSyncJob): CleanJob.Run,
+	// whose own order of writes survives a power loss at any point
+	// (DESIGN.md, "Compaction").
+	StepClean
 )
 
 // String names the step (coverage and traces).
@@ -233,6 +252,8 @@ func (s SyncStep) String() string {
 		return "checkpoint"
 	case StepFile:
 		return "file"
+	case StepClean:
+		return "clean"
 	}
 	return fmt.Sprintf("step-%d", uint8(s))
 }
@@ -254,6 +275,9 @@ func (j *SyncJob) SyncsOwnerFile() bool { return j.ownerFile != nil }
 func (j *SyncJob) SyncSteps() []SyncStep {
 	if j.filePath != "" {
 		return []SyncStep{StepFile}
+	}
+	if j.clean != nil {
+		return []SyncStep{StepClean}
 	}
 	steps := make([]SyncStep, 0, 5)
 	if len(j.dirs) > 0 {
@@ -278,6 +302,9 @@ func (j *SyncJob) SyncSteps() []SyncStep {
 func (j *SyncJob) Run() error {
 	if j.filePath != "" {
 		return j.RunStep(StepFile)
+	}
+	if j.clean != nil {
+		return j.RunStep(StepClean)
 	}
 	for _, s := range [...]SyncStep{StepDirs, StepEpochCheckpoint, StepData, StepSyncedEnd, StepCheckpoint} {
 		if err := j.RunStep(s); err != nil {
@@ -321,6 +348,11 @@ func (j *SyncJob) RunStep(s SyncStep) error {
 		if err := j.d.WriteFileAtomic(j.ckptPath, encodePartitionCheckpoint(j.ckpt)); err != nil {
 			return fmt.Errorf("write checkpoint: %w", err)
 		}
+	case StepClean:
+		if j.clean == nil {
+			return nil
+		}
+		return j.clean.Run()
 	case StepFile:
 		if j.filePath == "" {
 			return nil
