@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -469,4 +471,37 @@ func (h *e2eSaramaHandler) count() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.seen)
+}
+
+// TestE2ECompactedTopicRefusesKeyless: a topic created with
+// cleanup.policy=compact takes keyed records and refuses a keyless one with
+// INVALID_RECORD (franz-go), and describes its policy.
+func TestE2ECompactedTopicRefusesKeyless(t *testing.T) {
+	b := e2eStartBroker(t)
+	adm := e2eNewAdmin(t, b)
+	topic := e2eUniqueTopic(t)
+	compact := "compact"
+	e2eCreateTopic(t, adm, topic, 1, map[string]*string{"cleanup.policy": &compact})
+	cl := e2eNewClient(t, b, kgo.RecordRetries(0))
+	ctx := e2eTestCtx(t, 30*time.Second)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("k"), Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatalf("keyed record: %v", err)
+	}
+	err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("no key")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("keyless record to a compacted topic: %v, want INVALID_RECORD", err)
+	}
+	configs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := configs.On(topic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && (c.Value == nil || *c.Value != "compact") {
+			t.Fatalf("cleanup.policy described as %v", c.Value)
+		}
+	}
 }
