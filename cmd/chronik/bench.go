@@ -112,7 +112,7 @@ func newBenchCommand() *cobra.Command {
 	pf.StringVar(&o.logLevel, "log-level", "warn", "log level of the in-process Chronik node")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client, broker and kfake share this process) to this file")
 	pf.StringVar(&o.traceFile, "trace", "", "write a runtime execution trace of the whole run to this file; 'go tool trace -pprof=syscall FILE' shows where time blocks off-CPU (fsync)")
-	cmd.AddCommand(newBenchProduceCommand(o), newBenchTopicsCommand(o), newBenchConsumeCommand(o), newBenchClusterCommand(o), newBenchCommitsCommand(o))
+	cmd.AddCommand(newBenchProduceCommand(o), newBenchTopicsCommand(o), newBenchConsumeCommand(o), newBenchClusterCommand(o), newBenchCommitsCommand(o), newBenchGroupJoinCommand(o))
 	return cmd
 }
 

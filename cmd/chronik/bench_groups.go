@@ -113,3 +113,110 @@ func commitsRun(ctx context.Context, rt *runningTarget, o *benchOptions, c *comm
 	}
 	return commitsResult{commits: len(samples), elapsed: time.Since(start), commit: summarize(samples)}, nil
 }
+
+// joinOptions are the flags of `bench groupjoin`.
+type joinOptions struct {
+	members int
+}
+
+func newBenchGroupJoinCommand(o *benchOptions) *cobra.Command {
+	j := &joinOptions{}
+	cmd := newBenchSubcommand(o, "groupjoin",
+		"Time from a group's members joining to every member consuming",
+		"Create a topic with --members partitions and one record in each, then start --members\n"+
+			"franz-go group consumers of one new group at once, and time until each has consumed a\n"+
+			"record (every member got a partition: the join, the sync and the first fetch). Nothing is\n"+
+			"committed, so a partition moved by a rebalance is read again from the start.\n"+
+			"The group's initial rebalance delay is the broker's (Kafka's default 3 s on Chronik).",
+		func(ctx context.Context, out, progress io.Writer) error {
+			return runBenchGroupJoin(ctx, out, progress, o, j)
+		})
+	cmd.Flags().IntVar(&j.members, "members", 10, "members of the group (and partitions of the topic)")
+	return cmd
+}
+
+// joinResult is one run of `bench groupjoin`.
+type joinResult struct {
+	members int
+	all     time.Duration // start → the last member's first record
+	first   time.Duration // start → the first member's first record
+}
+
+func runBenchGroupJoin(ctx context.Context, out, progress io.Writer, o *benchOptions, j *joinOptions) error {
+	if j.members < 1 {
+		return fmt.Errorf("--members %d must be at least 1", j.members)
+	}
+	work := func(ctx context.Context, rt *runningTarget) (joinResult, error) {
+		return groupJoinRun(ctx, rt, j)
+	}
+	return runBenchWorkload(ctx, out, progress, o, false, work, benchReport[joinResult]{
+		title: fmt.Sprintf("bench groupjoin: %d members join one group and each consumes a record", j.members),
+		columns: []benchColumn[joinResult]{
+			countColumn("members", func(x joinResult) int { return x.members }),
+			latencyColumn("first ms", func(x joinResult) time.Duration { return x.first }),
+			latencyColumn("all ms", func(x joinResult) time.Duration { return x.all }),
+		},
+		headline:       "all ms",
+		headlineFormat: "%s %.0f ms",
+		summary:        fmt.Sprintf("group of %d: join to every member consuming", j.members),
+		ratioNote:      " (lower is better for chronik)",
+	})
+}
+
+// groupJoinRun starts j.members consumers of a fresh group and times
+// until each has a record.
+func groupJoinRun(ctx context.Context, rt *runningTarget, j *joinOptions) (joinResult, error) {
+	var res joinResult
+	admin, err := kgo.NewClient(kgo.SeedBrokers(rt.seedBrokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return res, fmt.Errorf("admin client: %w", err)
+	}
+	defer admin.Close()
+	topic := benchTopicName("groupjoin")
+	if err := createTopicReady(ctx, admin, rt, topic, int32(j.members)); err != nil {
+		return res, err
+	}
+	if rt.external {
+		defer deleteTopics(kadm.NewClient(admin), topic)
+	}
+	for p := range int32(j.members) {
+		r := &kgo.Record{Topic: topic, Partition: p, Value: []byte("x")}
+		if err := admin.ProduceSync(ctx, r).FirstErr(); err != nil {
+			return res, fmt.Errorf("fill partition %d: %w", p, err)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	got := make(chan time.Duration, j.members)
+	start := time.Now()
+	for m := range j.members {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(rt.seedBrokers()...), kgo.ConsumerGroup(topic+"-group"),
+			kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.ClientID(fmt.Sprintf("member-%d", m)), kgo.DisableAutoCommit())
+		if err != nil {
+			return res, fmt.Errorf("member %d: %w", m, err)
+		}
+		defer cl.Close()
+		go func() {
+			for rctx.Err() == nil {
+				if fs := cl.PollFetches(rctx); fs.NumRecords() > 0 {
+					got <- time.Since(start)
+					return
+				}
+			}
+		}()
+	}
+	for m := range j.members {
+		select {
+		case d := <-got:
+			if m == 0 {
+				res.first = d
+			}
+			res.all = d
+		case <-rctx.Done():
+			return res, fmt.Errorf("%d of %d members consumed within 2m", m, j.members)
+		}
+	}
+	res.members = j.members
+	return res, nil
+}
