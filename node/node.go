@@ -389,6 +389,9 @@ func (n *Node) handleFrame(c *wire.Conn, id broker.ConnID, seq uint64, frame []b
 	req.Conn = id
 	req.Seq = seq
 	req.Listener = listener
+	if _, ok := req.Msg.(*kmsg.JoinGroupRequest); ok {
+		req.ClientHost = clientHost(c.RemoteAddr())
+	}
 	n.post(requestEvent{req})
 }
 
@@ -499,4 +502,13 @@ func (h *host) StartSync(token broker.SyncToken, job *partlog.SyncJob) {
 // Send hands a request for another broker to the peer connections.
 func (h *host) Send(to broker.PeerAddr, id uint64, req kmsg.Request) {
 	(*Node)(h).peers.Send(to, id, req)
+}
+
+// clientHost is a client's address as Kafka shows it in a group member's
+// description: "/" and the IP, without the port.
+func clientHost(remote string) string {
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		return "/" + host
+	}
+	return "/" + remote
 }

@@ -15,7 +15,7 @@ func init() { registerAPI(11, 0, 9, handleJoinGroup) }
 func handleJoinGroup(b *Broker, nowMs int64, req *Request) error {
 	r := req.Msg.(*kmsg.JoinGroupRequest)
 	b.withGroup(nowMs, req, r.Group, func(s *group.Shard, ref group.ReplyRef) group.Out {
-		return s.JoinGroup(nowMs, ref, clientID(req), "", r)
+		return s.JoinGroup(nowMs, ref, clientID(req), req.ClientHost, r)
 	})
 	return nil
 }

@@ -16,6 +16,9 @@ type Request struct {
 	Seq           uint64 // position in the connection's request stream; opaque to the broker
 	CorrelationID int32
 	ClientID      *string
+	// ClientHost is the client's address as Kafka shows it in group
+	// descriptions ("/127.0.0.1"); the host sets it for JoinGroup only.
+	ClientHost string
 	Msg           kmsg.Request // decoded body, its version set
 	// Listener is the listener the request arrived on. Its zero value is
 	// the client listener, so a request nobody marked is untrusted.
