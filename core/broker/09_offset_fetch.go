@@ -1,8 +1,10 @@
 package broker
 
-// OffsetFetch, versions 0-9: committed offsets only (core/group). v8+
+// OffsetFetch, versions 0-10: committed offsets only (core/group). v8+
 // names several groups; the request is split by coordinator shard and the
-// groups answered in request order. v10 (topic ids) is not served yet.
+// groups answered in request order. v10 names topics by id: the shard gets
+// their names, the answer carries the ids, and an id the broker does not
+// know gets UNKNOWN_TOPIC_ID for each of its partitions.
 
 import (
 	"slices"
@@ -10,9 +12,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/group"
+	"github.com/chronik-streaming/chronik/core/metadata"
 )
 
-func init() { registerAPI(9, 0, 9, handleOffsetFetch) }
+func init() { registerAPI(9, 0, 10, handleOffsetFetch) }
 
 func handleOffsetFetch(b *Broker, nowMs int64, req *Request) error {
 	r := req.Msg.(*kmsg.OffsetFetchRequest)
@@ -21,6 +24,28 @@ func handleOffsetFetch(b *Broker, nowMs int64, req *Request) error {
 			return s.OffsetFetch(nowMs, ref, r)
 		})
 		return nil
+	}
+	unknown := map[string][]kmsg.OffsetFetchRequestGroupTopic{} // by group, v10
+	if r.Version >= 10 {
+		named := *r
+		named.Groups = make([]kmsg.OffsetFetchRequestGroup, len(r.Groups))
+		for i, g := range r.Groups {
+			ng := g
+			if g.Topics != nil {
+				ng.Topics = make([]kmsg.OffsetFetchRequestGroupTopic, 0, len(g.Topics))
+				for _, t := range g.Topics {
+					mt := b.image.TopicByID(metadata.TopicID(t.TopicID))
+					if mt == nil {
+						unknown[g.Group] = append(unknown[g.Group], t)
+						continue
+					}
+					t.Topic = mt.Name
+					ng.Topics = append(ng.Topics, t)
+				}
+			}
+			named.Groups[i] = ng
+		}
+		r = &named
 	}
 	names := make([]string, len(r.Groups))
 	for i, g := range r.Groups {
@@ -55,7 +80,41 @@ func handleOffsetFetch(b *Broker, nowMs int64, req *Request) error {
 					byGroup[g.Group] = list[1:]
 				}
 			}
+			if r.Version >= 10 {
+				b.offsetFetchTopicIDs(resp, unknown)
+			}
 			return resp
 		})
 	return nil
+}
+
+// offsetFetchTopicIDs completes a v10 answer: each topic's id (the shard
+// keeps offsets by name, so an answer listing a group's every topic has
+// none), and UNKNOWN_TOPIC_ID entries for the ids the request named that
+// no topic has.
+func (b *Broker) offsetFetchTopicIDs(resp *kmsg.OffsetFetchResponse, unknown map[string][]kmsg.OffsetFetchRequestGroupTopic) {
+	for i := range resp.Groups {
+		g := &resp.Groups[i]
+		for j := range g.Topics {
+			t := &g.Topics[j]
+			if t.TopicID == [16]byte{} {
+				if mt := b.image.Topic(t.Topic); mt != nil {
+					t.TopicID = mt.ID
+				}
+			}
+		}
+		if g.ErrorCode != kerrNone {
+			continue
+		}
+		for _, rt := range unknown[g.Group] {
+			st := kmsg.NewOffsetFetchResponseGroupTopic()
+			st.TopicID = rt.TopicID
+			for _, p := range rt.Partitions {
+				sp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				sp.Partition, sp.Offset, sp.LeaderEpoch, sp.ErrorCode = p, -1, -1, kerrUnknownTopicID
+				st.Partitions = append(st.Partitions, sp)
+			}
+			g.Topics = append(g.Topics, st)
+		}
+	}
 }

@@ -24,7 +24,7 @@ func groupErrorResponse(req kmsg.Request, code int16) kmsg.Response {
 		out := resp.(*kmsg.OffsetCommitResponse)
 		for _, rt := range r.Topics {
 			st := kmsg.NewOffsetCommitResponseTopic()
-			st.Topic = rt.Topic
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
 			for _, rp := range rt.Partitions {
 				sp := kmsg.NewOffsetCommitResponseTopicPartition()
 				sp.Partition, sp.ErrorCode = rp.Partition, code

@@ -73,6 +73,16 @@ func (b *Broker) groupPartition(nowMs int64, groupID string) (int32, int16) {
 // runtime carries out what it wrote. A group this broker does not
 // coordinate, or whose shard is loading, gets groupErrorResponse.
 func (b *Broker) withGroup(nowMs int64, req *Request, groupID string, call func(s *group.Shard, ref group.ReplyRef) group.Out) {
+	b.withGroupThen(nowMs, req, groupID, call, nil)
+}
+
+// withGroupThen is withGroup with finish, when set, completing the
+// shard's answer before it goes out.
+func (b *Broker) withGroupThen(nowMs int64, req *Request, groupID string, call func(s *group.Shard, ref group.ReplyRef) group.Out, finish func(kmsg.Response) kmsg.Response) {
+	var deliver func(kmsg.Response)
+	if finish != nil {
+		deliver = func(resp kmsg.Response) { b.reply(req, finish(resp)) }
+	}
 	p, code := b.groupPartition(nowMs, groupID)
 	rt := b.groupRuntime()
 	var s groupShard
@@ -80,10 +90,12 @@ func (b *Broker) withGroup(nowMs int64, req *Request, groupID string, call func(
 		s, code = rt.Admit(p)
 	}
 	if code != kerrNone {
+		// The whole request's error (every topic it names), so finish,
+		// which completes a shard's answer, has nothing to add.
 		b.reply(req, groupErrorResponse(req.Msg, code))
 		return
 	}
-	ref := b.coordWait(req, req.Msg, p, nil)
+	ref := b.coordWait(req, req.Msg, p, deliver)
 	rt.Submit(nowMs, p, toWrite(call(s.Shard, group.ReplyRef(ref))))
 }
 

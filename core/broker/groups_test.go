@@ -110,3 +110,48 @@ func TestGroupJoinSyncCommitFetchRestart(t *testing.T) {
 		t.Fatalf("list: %+v", groups)
 	}
 }
+
+// TestOffsetCommitFetchByTopicID: v10 names topics by id; the offsets are
+// kept by name, so v9 reads them too; an unknown id gets UNKNOWN_TOPIC_ID;
+// a v10 fetch of all the group's topics carries their ids.
+func TestOffsetCommitFetchByTopicID(t *testing.T) {
+	tb := groupTestBroker(t)
+	tb.createTopic("t", 2, nil)
+	id := [16]byte(tb.b.image.Topic("t").ID)
+	bogus := [16]byte{9, 9, 9}
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Version = 10
+	commit.Group, commit.Generation = "simple", -1
+	commit.Topics = []kmsg.OffsetCommitRequestTopic{
+		{TopicID: id, Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 7, LeaderEpoch: -1}}},
+		{TopicID: bogus, Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 3, LeaderEpoch: -1}}},
+	}
+	resp := tb.sendGroup(commit).(*kmsg.OffsetCommitResponse)
+	if len(resp.Topics) != 2 || resp.Topics[0].TopicID != id || resp.Topics[0].Partitions[0].ErrorCode != 0 ||
+		resp.Topics[1].TopicID != bogus || resp.Topics[1].Partitions[0].ErrorCode != kerrUnknownTopicID {
+		t.Fatalf("v10 commit: %+v", resp.Topics)
+	}
+	fetch := func(version int16, topics []kmsg.OffsetFetchRequestGroupTopic) *kmsg.OffsetFetchResponseGroup {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Version = version
+		req.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "simple", Topics: topics}}
+		out := tb.sendGroup(req).(*kmsg.OffsetFetchResponse)
+		if len(out.Groups) != 1 || out.Groups[0].ErrorCode != 0 {
+			t.Fatalf("v%d fetch: %+v", version, out)
+		}
+		return &out.Groups[0]
+	}
+	byName := fetch(9, []kmsg.OffsetFetchRequestGroupTopic{{Topic: "t", Partitions: []int32{1}}})
+	if byName.Topics[0].Partitions[0].Offset != 7 {
+		t.Fatalf("v9 fetch by name: %+v", byName.Topics)
+	}
+	byID := fetch(10, []kmsg.OffsetFetchRequestGroupTopic{{TopicID: id, Partitions: []int32{1}}, {TopicID: bogus, Partitions: []int32{0}}})
+	if len(byID.Topics) != 2 || byID.Topics[0].TopicID != id || byID.Topics[0].Partitions[0].Offset != 7 ||
+		byID.Topics[1].TopicID != bogus || byID.Topics[1].Partitions[0].ErrorCode != kerrUnknownTopicID {
+		t.Fatalf("v10 fetch by id: %+v", byID.Topics)
+	}
+	all := fetch(10, nil)
+	if len(all.Topics) != 1 || all.Topics[0].TopicID != id || all.Topics[0].Partitions[0].Offset != 7 {
+		t.Fatalf("v10 fetch of every topic: %+v", all.Topics)
+	}
+}
