@@ -19,7 +19,7 @@ type Request struct {
 	// ClientHost is the client's address as Kafka shows it in group
 	// descriptions ("/127.0.0.1"); the host sets it for JoinGroup only.
 	ClientHost string
-	Msg           kmsg.Request // decoded body, its version set
+	Msg        kmsg.Request // decoded body, its version set
 	// Listener is the listener the request arrived on. Its zero value is
 	// the client listener, so a request nobody marked is untrusted.
 	Listener Listener
