@@ -37,6 +37,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
@@ -278,6 +279,9 @@ func (r *Runtime[S]) Submit(nowMs int64, p int32, w Write) {
 		// Advance brings the high watermark and log bounds.
 		r.parts[p] = &partState[S]{epoch: epoch, shard: r.newShard(), loading: true, loadNext: -1, loadEnd: -1}
 		return
+	}
+	if bugs.CommitBeforeCommitted { // deliberate bug (core/bugs): answered before the high watermark passes the write
+		end = 0
 	}
 	ps.pending = append(ps.pending, pendingWrite{end: end, id: w.ID, replies: w.Replies})
 	r.complete(ps)
