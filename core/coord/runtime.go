@@ -267,6 +267,15 @@ func (r *Runtime[S]) Submit(nowMs int64, p int32, w Write) {
 	if err == nil {
 		end, err = r.host.Append(nowMs, p, ps.epoch, batch)
 	}
+	if r.parts[p] != ps {
+		// The append itself ended this shard: a failed write took the
+		// partition offline and the broker resigned it (Resign, from
+		// inside Append). The discard failed the pending writes, and the
+		// broker's Discarded answered every request it held for p, this
+		// write's included: answering them again, or keeping the write,
+		// would answer a request twice.
+		return
+	}
 	if err != nil {
 		r.host.Warn("coordinator write failed; reloading", "partition", p, "err", err)
 		epoch := ps.epoch
