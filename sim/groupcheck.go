@@ -13,7 +13,9 @@ package sim
 //     acknowledged offset or the offset of a commit that may have taken
 //     effect after it (one not answered before the acknowledged commit was
 //     sent, nor refused for certain: ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
-//     REBALANCE_IN_PROGRESS, COORDINATOR_LOAD_IN_PROGRESS or never sent).
+//     REBALANCE_IN_PROGRESS, COORDINATOR_LOAD_IN_PROGRESS or never sent),
+//     and a fetch never returns an offset that only such refused commits
+//     (a fenced member's) wrote.
 //     A check of stale reads, not a full linearizability search: it never
 //     fails a legal history, and it catches a lost or rolled-back
 //     acknowledged commit whenever a fetch looks after it. A fetch answered
@@ -24,6 +26,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	lin "github.com/chronik-streaming/chronik/linearizability"
@@ -181,6 +184,11 @@ func judgeRegister(ops []*groupOp, topic *simTopic) string {
 		}
 		if topic != nil && topic.deleteCall != 0 && topic.deleteCall <= rd.ret {
 			continue
+		}
+		if rd.value >= 0 && !slices.ContainsFunc(writes, func(x *groupOp) bool { return x.value == rd.value && x.call < rd.ret }) {
+			// A fenced commit applied, or an offset nobody committed.
+			return fmt.Sprintf("an OffsetFetch by %s sent at %s (answered at %s) returned offset %d, which no commit that may have applied wrote before it",
+				rd.member, rd.call, rd.ret, rd.value)
 		}
 		for _, a := range acked {
 			if a.ret >= rd.call || a.value == rd.value {

@@ -109,7 +109,15 @@ type groupMember struct {
 	run      uint64                       // bumped at every transition: stale callbacks are dropped
 	stable   bool
 	lastHB   Time
+	// final marks the final phase's reader (finalFetch): it only finds
+	// the coordinator and fetches, after the workload stopped, and calls
+	// finalDone once a fetch was answered.
+	final     bool
+	finalDone func()
 }
+
+// stopped says the member must not go on.
+func (m *groupMember) stopped() bool { return m.w.workloadStopped && !m.final || m.w.done }
 
 // newGroupMembers creates the member clients (after every other client, so
 // those keep their ids and streams) and starts them.
@@ -136,7 +144,7 @@ func (m *groupMember) next(d Time, fn func()) {
 	m.run++
 	run := m.run
 	m.w.s.after(d, "group", func() {
-		if run == m.run && !m.w.workloadStopped {
+		if run == m.run && !m.stopped() {
 			fn()
 		}
 	})
@@ -146,7 +154,7 @@ func (m *groupMember) next(d Time, fn func()) {
 func (m *groupMember) do(node int32, req kmsg.Request, timeout Time, cb func(kmsg.Response, error)) {
 	run := m.run
 	m.c.do(node, req, timeout, false, func(resp kmsg.Response, err error) {
-		if run != m.run || m.w.workloadStopped {
+		if run != m.run || m.stopped() {
 			return
 		}
 		cb(resp, err)
@@ -191,6 +199,10 @@ func (m *groupMember) handle(code int16, retry func()) bool {
 	case errCodeCoordinatorLoading:
 		m.next(m.backoff(), retry)
 	case errCodeRebalanceInProgress, errCodeIllegalGeneration, errCodeUnknownMemberID:
+		if m.final {
+			m.rediscover(code) // the final reader never joins
+			break
+		}
 		m.rejoin(code)
 	default:
 		m.w.logf("%s: group %s: error %d; finding the coordinator again", m.c.name, m.group, code)
@@ -228,6 +240,10 @@ func (m *groupMember) find() {
 			return
 		}
 		m.coord, m.coordOK = node, false
+		if m.final {
+			m.next(0, func() { m.fetch(false) })
+			return
+		}
 		m.next(0, m.join)
 	})
 }
@@ -613,11 +629,77 @@ func (m *groupMember) fetch(initial bool) {
 			}
 		}
 		retry := func() { m.fetch(initial) }
+		if m.final && code == 0 {
+			if stale {
+				// Leadership is still settling after the restart.
+				m.rediscover(0)
+				return
+			}
+			m.run++ // nothing more from this reader
+			m.finalDone()
+			return
+		}
 		if m.handle(code, retry) {
 			m.later()
 		}
 	})
 }
+
+// finalFetch reads every group's committed offsets once more after the
+// final restart, with the final phase's client c, so that a commit
+// acknowledged late in the fault phase and lost by the restart is seen
+// (group-commit:). The readers try until a shared deadline, then give up
+// quietly: groups' liveness is not judged yet.
+func (g *groupWorld) finalFetch(c *client, done func()) {
+	w := g.w
+	var groups []string
+	topics := map[string][]string{}
+	for _, m := range g.members {
+		if _, ok := topics[m.group]; !ok {
+			groups = append(groups, m.group)
+			topics[m.group] = []string{}
+		}
+		for _, t := range m.topics {
+			if !slices.Contains(topics[m.group], t) {
+				topics[m.group] = append(topics[m.group], t)
+			}
+		}
+	}
+	deadline := w.s.now + finalGroupFetchLimit
+	var step func(i int)
+	step = func(i int) {
+		if i >= len(groups) {
+			done()
+			return
+		}
+		grp := groups[i]
+		if len(topics[grp]) == 0 {
+			step(i + 1)
+			return
+		}
+		r := &groupMember{w: w, c: c, group: grp, coord: -1, topics: topics[grp], pos: map[lin.TopicPartition]int64{}, final: true}
+		over := false
+		r.finalDone = func() {
+			if !over {
+				over = true
+				step(i + 1)
+			}
+		}
+		w.s.at(deadline, "group-final-give-up", func() {
+			if !over {
+				w.logf("phase: group %s: no committed offsets fetched within %s; not judged", grp, fmtTime(finalGroupFetchLimit))
+				r.run++
+				r.finalDone()
+			}
+		})
+		r.find()
+	}
+	step(0)
+}
+
+// finalGroupFetchLimit bounds the final fetches of all groups together,
+// well inside the liveness deadline.
+const finalGroupFetchLimit = 5 * Second
 
 // leave leaves the group and joins again later as a new member.
 func (m *groupMember) leave() {

@@ -490,6 +490,9 @@ type finalizer struct {
 	// partition being drained: a high watermark below it is stale (a new
 	// leader whose followers have not fetched yet) and cannot end a drain.
 	ackedEnd int64
+	// groupsRead: the groups' committed offsets were read once more
+	// (groups.go finalFetch).
+	groupsRead bool
 }
 
 func (f *finalizer) where() string {
@@ -562,6 +565,14 @@ func (f *finalizer) begin() {
 func (f *finalizer) next() {
 	w := f.w
 	if w.done {
+		return
+	}
+	if f.i >= len(f.parts) && !f.groupsRead {
+		f.stage = "groups"
+		w.groups.finalFetch(f.c, func() {
+			f.groupsRead = true
+			f.next()
+		})
 		return
 	}
 	if f.i >= len(f.parts) {
