@@ -161,6 +161,25 @@ func (m *groupMember) do(node int32, req kmsg.Request, timeout Time, cb func(kms
 	})
 }
 
+// ask sends req to node like do; a failed request (a timeout, a broken
+// connection, no connection) sends the member to find its coordinator
+// again instead of calling cb.
+func (m *groupMember) ask(node int32, req kmsg.Request, timeout Time, cb func(kmsg.Response)) {
+	m.do(node, req, timeout, func(resp kmsg.Response, err error) {
+		if err != nil {
+			m.rediscover(0)
+			return
+		}
+		cb(resp)
+	})
+}
+
+// rebalanceWait bounds a JoinGroup or SyncGroup, which the coordinator
+// may hold for up to the rebalance timeout.
+func (m *groupMember) rebalanceWait() Time {
+	return Time(m.w.set.Groups.SessionTimeoutMs)*Millisecond + m.w.set.Work.RequestTimeout
+}
+
 // rediscover forgets the coordinator and finds it again; code is the
 // error that sent the member there (0 for a failed request).
 func (m *groupMember) rediscover(code int16) {
@@ -221,11 +240,7 @@ func (m *groupMember) find() {
 	} else {
 		req.CoordinatorKey = m.group
 	}
-	m.do(m.c.route.anyNode(), req, w.set.Work.RequestTimeout, func(resp kmsg.Response, err error) {
-		if err != nil {
-			m.rediscover(0)
-			return
-		}
+	m.ask(m.c.route.anyNode(), req, w.set.Work.RequestTimeout, func(resp kmsg.Response) {
 		fr := resp.(*kmsg.FindCoordinatorResponse)
 		code, node := fr.ErrorCode, fr.NodeID
 		if req.Version >= 4 {
@@ -275,12 +290,7 @@ func (m *groupMember) join() {
 	p.Name = "range"
 	p.Metadata = meta.AppendTo(nil)
 	req.Protocols = append(req.Protocols, p)
-	timeout := Time(w.set.Groups.SessionTimeoutMs)*Millisecond + w.set.Work.RequestTimeout
-	m.do(m.coord, req, timeout, func(resp kmsg.Response, err error) {
-		if err != nil {
-			m.rediscover(0)
-			return
-		}
+	m.ask(m.coord, req, m.rebalanceWait(), func(resp kmsg.Response) {
 		jr := resp.(*kmsg.JoinGroupResponse)
 		if jr.ErrorCode == errCodeMemberIDRequired {
 			m.memberID = jr.MemberID
@@ -370,12 +380,7 @@ func (m *groupMember) sync(assign []kmsg.SyncGroupRequestGroupAssignment) {
 	req.Protocol = kmsg.StringPtr("range")
 	req.GroupAssignment = assign
 	gen, id := m.gen, m.memberID
-	timeout := Time(w.set.Groups.SessionTimeoutMs)*Millisecond + w.set.Work.RequestTimeout
-	m.do(m.coord, req, timeout, func(resp kmsg.Response, err error) {
-		if err != nil {
-			m.rediscover(0)
-			return
-		}
+	m.ask(m.coord, req, m.rebalanceWait(), func(resp kmsg.Response) {
 		sr := resp.(*kmsg.SyncGroupResponse)
 		if !m.handle(sr.ErrorCode, m.join) {
 			return
@@ -443,11 +448,7 @@ func (m *groupMember) heartbeat() {
 	req.Generation = m.gen
 	req.MemberID = m.memberID
 	m.lastHB = w.s.now
-	m.do(m.coord, req, w.set.Work.RequestTimeout, func(resp kmsg.Response, err error) {
-		if err != nil {
-			m.rediscover(0)
-			return
-		}
+	m.ask(m.coord, req, w.set.Work.RequestTimeout, func(resp kmsg.Response) {
 		code := resp.(*kmsg.HeartbeatResponse).ErrorCode
 		if code == errCodeRebalanceInProgress && len(m.owned) > 0 && m.c.rng.Chance(0.5) {
 			// Commit while rebalancing, with the old generation, then
@@ -583,11 +584,7 @@ func (m *groupMember) fetch(initial bool) {
 	} else {
 		req.Group, req.Topics = m.group, topics
 	}
-	m.do(m.coord, req, w.set.Work.RequestTimeout, func(resp kmsg.Response, err error) {
-		if err != nil {
-			m.rediscover(0)
-			return
-		}
+	m.ask(m.coord, req, w.set.Work.RequestTimeout, func(resp kmsg.Response) {
 		fr := resp.(*kmsg.OffsetFetchResponse)
 		code := fr.ErrorCode
 		got := map[lin.TopicPartition]int64{}
