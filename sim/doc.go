@@ -594,8 +594,11 @@
 // stale, as in Kafka, and is not judged (reads.go). Coverage:
 // group-joined, group-synced, group-commit-acked, group-rebalance
 // (REBALANCE_IN_PROGRESS told to a member), group-coordinator-moved
-// (NOT_COORDINATOR after a successful call to that coordinator). Not yet:
-// a final OffsetFetch after the liveness restart, liveness of groups
+// (NOT_COORDINATOR after a successful call to that coordinator),
+// group-fetch-judged (a fetch sent after an acknowledged commit of its
+// register). After the final drain the final client fetches every group's
+// offsets once more (up to 5 s in all, then left unjudged), so that a
+// commit lost by the final restart is seen. Not yet: liveness of groups
 // (every member stable again), KIP-848, static members, porcupine.
 //
 // # Deliberate bugs (core/bugs)

@@ -156,9 +156,13 @@ func (g *groupWorld) check() {
 	reported := 0
 	for _, k := range keys {
 		if reported >= 5 {
-			break
+			break // enough to see what happened
 		}
-		if msg := judgeRegister(byKey[k], w.reg.byName[k.tp.Topic]); msg != "" {
+		msg, judged := judgeRegister(byKey[k], w.reg.byName[k.tp.Topic])
+		for range judged {
+			w.cover("group-fetch-judged")
+		}
+		if msg != "" {
 			w.fail("group-commit: group %s %s: %s", k.group, k.tp, msg)
 			reported++
 		}
@@ -166,18 +170,21 @@ func (g *groupWorld) check() {
 }
 
 // judgeRegister returns the first stale read of one register's history,
-// or "". A read of a topic whose delete was sent before the read's answer
-// is not judged (a coordinator may drop a deleted topic's offsets).
-func judgeRegister(ops []*groupOp, topic *simTopic) string {
-	var acked, writes []*groupOp
+// or "", and how many reads it judged against an acknowledged commit. A
+// read of a topic whose delete was sent before the read's answer is not
+// judged (a coordinator may drop a deleted topic's offsets).
+func judgeRegister(ops []*groupOp, topic *simTopic) (string, int) {
+	var acked []*groupOp
+	byValue := map[int64][]*groupOp{} // writes that may have applied, by offset
 	for _, op := range ops {
 		if op.write && !op.refuse {
-			writes = append(writes, op)
+			byValue[op.value] = append(byValue[op.value], op)
 			if op.acked {
 				acked = append(acked, op)
 			}
 		}
 	}
+	judged := 0
 	for _, rd := range ops {
 		if rd.write || !rd.acked || rd.refuse {
 			continue
@@ -185,33 +192,36 @@ func judgeRegister(ops []*groupOp, topic *simTopic) string {
 		if topic != nil && topic.deleteCall != 0 && topic.deleteCall <= rd.ret {
 			continue
 		}
-		if rd.value >= 0 && !slices.ContainsFunc(writes, func(x *groupOp) bool { return x.value == rd.value && x.call < rd.ret }) {
+		same := byValue[rd.value]
+		if rd.value >= 0 && !slices.ContainsFunc(same, func(x *groupOp) bool { return x.call < rd.ret }) {
 			// A fenced commit applied, or an offset nobody committed.
 			return fmt.Sprintf("an OffsetFetch by %s sent at %s (answered at %s) returned offset %d, which no commit that may have applied wrote before it",
-				rd.member, rd.call, rd.ret, rd.value)
+				rd.member, rd.call, rd.ret, rd.value), judged
 		}
+		seen := false
 		for _, a := range acked {
-			if a.ret >= rd.call || a.value == rd.value {
+			if a.ret >= rd.call {
+				continue
+			}
+			seen = true
+			if a.value == rd.value {
 				continue
 			}
 			// Some write of the value read must be able to follow a:
 			// sent before the read's answer, not answered before a was sent.
-			explained := false
-			for _, x := range writes {
-				if x != a && x.value == rd.value && x.call < rd.ret && (x.ret < 0 || x.ret > a.call) {
-					explained = true
-					break
-				}
+			if slices.ContainsFunc(same, func(x *groupOp) bool { return x.call < rd.ret && (x.ret < 0 || x.ret > a.call) }) {
+				continue
 			}
-			if !explained {
-				what := fmt.Sprintf("offset %d", rd.value)
-				if rd.value < 0 {
-					what = "no committed offset"
-				}
-				return fmt.Sprintf("a commit of offset %d by %s was acknowledged at %s, but an OffsetFetch by %s sent at %s (answered at %s) returned %s, which no commit that could follow it wrote",
-					a.value, a.member, a.ret, rd.member, rd.call, rd.ret, what)
+			what := fmt.Sprintf("offset %d", rd.value)
+			if rd.value < 0 {
+				what = "no committed offset"
 			}
+			return fmt.Sprintf("a commit of offset %d by %s was acknowledged at %s, but an OffsetFetch by %s sent at %s (answered at %s) returned %s, which no commit that could follow it wrote",
+				a.value, a.member, a.ret, rd.member, rd.call, rd.ret, what), judged
+		}
+		if seen {
+			judged++
 		}
 	}
-	return ""
+	return "", judged
 }

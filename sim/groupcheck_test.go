@@ -34,7 +34,7 @@ func TestJudgeRegister(t *testing.T) {
 		{"a commit sent after the read was answered", []*groupOp{commit(5, 0, 10, true, false), fetch(3, 20, 30), commit(3, 31, 35, true, false)}, "returned offset 3"},
 	}
 	for _, c := range cases {
-		got := judgeRegister(c.ops, nil)
+		got, _ := judgeRegister(c.ops, nil)
 		switch {
 		case c.bad == "" && got != "":
 			t.Errorf("%s: legal history judged %q", c.name, got)
@@ -42,9 +42,13 @@ func TestJudgeRegister(t *testing.T) {
 			t.Errorf("%s: got %q, want a finding with %q", c.name, got, c.bad)
 		}
 	}
+	// Only a read sent after an acknowledged commit counts as judged.
+	if _, n := judgeRegister([]*groupOp{fetch(-1, 0, 1), commit(5, 2, 10, true, false), fetch(5, 5, 12), fetch(5, 20, 30)}, nil); n != 1 {
+		t.Errorf("judged %d reads, want 1", n)
+	}
 	// A deleted topic's offsets may go: not judged once its delete was sent.
 	gone := &simTopic{name: "t001", deleteCall: 25}
-	if got := judgeRegister([]*groupOp{commit(5, 0, 10, true, false), fetch(-1, 20, 30)}, gone); got != "" {
+	if got, _ := judgeRegister([]*groupOp{commit(5, 0, 10, true, false), fetch(-1, 20, 30)}, gone); got != "" {
 		t.Errorf("deleted topic: judged %q", got)
 	}
 }
