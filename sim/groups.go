@@ -107,7 +107,6 @@ type groupMember struct {
 	owned    []lin.TopicPartition
 	pos      map[lin.TopicPartition]int64 // last offset committed or fetched
 	run      uint64                       // bumped at every transition: stale callbacks are dropped
-	stable   bool
 	lastHB   Time
 	// final marks the final phase's reader (finalFetch): it only finds
 	// the coordinator and fetches, after the workload stopped, and calls
@@ -131,10 +130,12 @@ func (w *world) newGroupMembers() []*groupMember {
 	return ms
 }
 
+// start begins the member's life shortly after the workload starts.
 func (m *groupMember) start() {
 	m.w.s.after(m.c.rng.Exp(100*Millisecond), "group-start", m.find)
 }
 
+// backoff is a client's retry pause.
 func (m *groupMember) backoff() Time {
 	return m.w.set.Work.Backoff + m.c.rng.Exp(m.w.set.Work.Backoff)
 }
@@ -186,7 +187,7 @@ func (m *groupMember) rediscover(code int16) {
 	if code == errCodeNotCoordinator && m.coordOK {
 		m.w.cover("group-coordinator-moved")
 	}
-	m.coord, m.coordOK, m.stable = -1, false, false
+	m.coord, m.coordOK = -1, false
 	if code == 0 {
 		m.c.route.invalidate()
 	}
@@ -202,7 +203,6 @@ func (m *groupMember) rejoin(code int16) {
 	if code == errCodeRebalanceInProgress {
 		m.w.cover("group-rebalance")
 	}
-	m.stable = false
 	m.next(0, m.join)
 }
 
@@ -400,7 +400,7 @@ func (m *groupMember) sync(assign []kmsg.SyncGroupRequestGroupAssignment) {
 		}
 		w.cover("group-synced")
 		w.groups.synced(m.group, gen, id, m.owned)
-		m.stable, m.lastHB = true, w.s.now
+		m.lastHB = w.s.now
 		// A consumer starts from the committed offsets.
 		m.next(0, func() { m.fetch(true) })
 	})
@@ -420,11 +420,16 @@ func (m *groupMember) step() {
 		m.leave()
 	case x < g.LeaveProb+g.StallProb:
 		// Frozen past the session timeout: the coordinator expels the
-		// member; it comes back as a new one.
+		// member. Half the time it comes back as a new one (a restarted
+		// process), else as itself (a long pause), committing with its
+		// old generation first: a fenced commit.
 		stall := Time(g.SessionTimeoutMs)*Millisecond*3/2 + r.Exp(Second)
 		w.logf("%s: group %s: stalling for %s", m.c.name, m.group, fmtTime(stall))
-		m.stable = false
-		m.next(stall, func() { m.memberID = ""; m.join() })
+		if r.Chance(0.5) && len(m.owned) > 0 {
+			m.next(stall, func() { m.commit(m.gen, nil) })
+		} else {
+			m.next(stall, func() { m.memberID = ""; m.join() })
+		}
 	case x < 0.6 && len(m.owned) > 0:
 		m.commit(m.gen, nil)
 	case x < 0.8:
@@ -711,7 +716,6 @@ func (m *groupMember) leave() {
 	} else {
 		req.MemberID = m.memberID
 	}
-	m.stable = false
 	m.do(m.coord, req, w.set.Work.RequestTimeout, func(kmsg.Response, error) {
 		m.memberID = ""
 		m.next(m.c.rng.Exp(Second), m.join)
