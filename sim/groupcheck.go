@@ -65,15 +65,19 @@ func newGroupWorld(w *world) *groupWorld {
 
 // partition is the __consumer_offsets partition of group (Kafka's
 // abs(group.hashCode()) % partitions), -1 when the topic does not exist
-// in the committed log yet. On a single node every answer is exact and
-// the partition is not needed.
+// in a cluster's committed log yet. A single node creates it with the
+// configured count.
 func (g *groupWorld) partition(group string) int32 {
 	w := g.w
-	if !w.cluster() {
-		return -1
+	n := w.brokerCfg.OffsetsTopicPartitions
+	if w.cluster() {
+		t := w.raft.truth.Topic(offsetsTopic)
+		if t == nil {
+			return -1
+		}
+		n = t.Partitions
 	}
-	t := w.raft.truth.Topic(offsetsTopic)
-	if t == nil || t.Partitions <= 0 {
+	if n <= 0 {
 		return -1
 	}
 	var h int32
@@ -86,7 +90,38 @@ func (g *groupWorld) partition(group string) int32 {
 	case h < 0:
 		h = -h
 	}
-	return h % t.Partitions
+	return h % n
+}
+
+// quarantined reports whether a media flip left group's offsets partition
+// without a good copy (faults.go), and since when: its state after the
+// flip is not the coordinator's to keep, as for any quarantined partition.
+func (g *groupWorld) quarantined(group string) (Time, bool) {
+	at, q := g.w.quarantine[lin.TopicPartition{Topic: offsetsTopic, Partition: g.partition(group)}]
+	return at, q
+}
+
+// beforeQuarantine cuts one register's history at its partition's flip,
+// as beforeFlip does for the logs: what was sent before it stays, a
+// commit acknowledged after it becomes unknown, a fetch answered after it
+// is left out.
+func beforeQuarantine(ops []*groupOp, at Time) []*groupOp {
+	var out []*groupOp
+	for _, op := range ops {
+		switch {
+		case op.call >= at:
+			continue
+		case op.ret < at && (op.ret >= 0 || !op.acked):
+		case op.write:
+			c := *op
+			c.acked, c.ret = false, -1
+			op = &c
+		default:
+			continue
+		}
+		out = append(out, op)
+	}
+	return out
 }
 
 // begin records a commit or fetch sent now.
@@ -114,6 +149,9 @@ func (g *groupWorld) drop(op *groupOp) { op.refuse = true }
 // synced records a SyncGroup answer: member holds parts in generation gen
 // of group, which no other member may hold in that generation.
 func (g *groupWorld) synced(group string, gen int32, member string, parts []lin.TopicPartition) {
+	if _, q := g.quarantined(group); q {
+		return // the group's state is damaged (a media flip)
+	}
 	gens := g.owners[group]
 	if gens == nil {
 		gens = map[int32]map[lin.TopicPartition]string{}
@@ -158,7 +196,11 @@ func (g *groupWorld) check() {
 		if reported >= 5 {
 			break // enough to see what happened
 		}
-		msg, judged := judgeRegister(byKey[k], w.reg.byName[k.tp.Topic])
+		ops := byKey[k]
+		if at, q := g.quarantined(k.group); q {
+			ops = beforeQuarantine(ops, at)
+		}
+		msg, judged := judgeRegister(ops, w.reg.byName[k.tp.Topic])
 		for range judged {
 			w.cover("group-fetch-judged")
 		}

@@ -73,3 +73,21 @@ func TestGroupOwner(t *testing.T) {
 		t.Fatalf("failures %v: want one group-owner finding", w.failures)
 	}
 }
+
+// TestBeforeQuarantine: a register whose offsets partition a media flip
+// quarantined is judged up to the flip only: the commit acknowledged
+// after it becomes unknown, the fetch answered after it is left out.
+func TestBeforeQuarantine(t *testing.T) {
+	early := &groupOp{write: true, value: 3, call: 0, ret: 5, acked: true}
+	late := &groupOp{write: true, value: 5, call: 6, ret: 12, acked: true}
+	read := &groupOp{value: -1, call: 20, ret: 30, acked: true}
+	after := &groupOp{write: true, value: 7, call: 11, ret: 13, acked: true}
+	ops := []*groupOp{early, late, read, after}
+	if msg, _ := judgeRegister(ops, nil); msg == "" {
+		t.Fatal("the whole history: the lost commits are not found")
+	}
+	cut := beforeQuarantine(ops, 10)
+	if len(cut) != 2 || cut[0] != early || cut[1].value != 5 || cut[1].acked || cut[1].ret != -1 || late.acked != true {
+		t.Fatalf("cut %+v: want the early commit and the late one as unknown (a copy)", cut)
+	}
+}
