@@ -278,7 +278,7 @@ func (a *admin) metadata(done func(map[string]int32)) {
 		}
 		listed := map[string]int32{}
 		for _, t := range mr.Topics {
-			if t.Topic == nil || t.ErrorCode != 0 {
+			if t.Topic == nil || t.ErrorCode != 0 || *t.Topic == offsetsTopic {
 				continue
 			}
 			listed[*t.Topic] = int32(len(t.Partitions))
@@ -318,8 +318,8 @@ func (a *admin) metadata(done func(map[string]int32)) {
 func (a *admin) checkClusterListing(mr *kmsg.MetadataResponse) {
 	w := a.c.w
 	for _, t := range mr.Topics {
-		if t.Topic == nil || t.ErrorCode != 0 {
-			continue
+		if t.Topic == nil || t.ErrorCode != 0 || *t.Topic == offsetsTopic {
+			continue // the internal topic is the group coordinators' (groups.go)
 		}
 		st := w.reg.byName[*t.Topic]
 		switch {

@@ -49,6 +49,8 @@ const (
 	// to a control-plane request on a client listener, no committed
 	// registration of a broker outside the cluster.
 	classRogueControl = `rogue-control: `
+	// classGroupCommit: groupcheck.go's register of committed offsets.
+	classGroupCommit = `group-commit: `
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -77,6 +79,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_control_on_client_port", "the client listener serves the control plane (AlterPartition, BrokerRegistration, ...)", classRogueControl},
 	{"chronik_bug_owner_file_unsynced", "an existing directory's partition.metadata is taken as durable and never synced", classLostData},
 	{"chronik_bug_image_answered_early", "a single node answers a metadata change before its image write is durable", classCatchUp},
+	{"chronik_bug_commit_before_committed", "the coordinator runtime answers a write's requests before the high watermark passes it", classGroupCommit},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -21,6 +21,10 @@ package sim
 //   - the aimed faults: trap-truncation (the truncation trap failed a
 //     leader), trap-catch-up (the catch-up trap cut off a restarted node),
 //     quiet-window (a quiet window's judged period began, quiet.go).
+//   - the group members' answers (groups.go): group-joined, group-synced,
+//     group-commit-acked, group-rebalance (REBALANCE_IN_PROGRESS told to a
+//     member), group-coordinator-moved (NOT_COORDINATOR after a successful
+//     call to that coordinator).
 //
 // A sweep sums and prints them; coverageMinimums (sim_test.go) states how
 // often a 500-seed sweep must reach each, so that a change that stops

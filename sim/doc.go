@@ -566,9 +566,44 @@
 // to other brokers (served before catch-up by design) and answers that
 // arrive after the client gave up on the connection.
 //
+// # Consumer groups
+//
+// In about half the seeds (stream "groups", groups.go) two to four extra
+// clients are members of one or two classic consumer groups over the
+// topics live at their first join; the broker runs with a 3-partition
+// __consumer_offsets, a 200 ms initial rebalance delay and a 1 s minimum
+// session. A member finds its coordinator (any broker; the first call
+// creates the topic), joins in two steps (MEMBER_ID_REQUIRED), the
+// member elected leader computes a range assignment from the acknowledged
+// partition counts, all sync, then heartbeat, commit increasing offsets
+// within the partition ends the workload knows, fetch the whole
+// subscription's committed offsets, sometimes leave (and rejoin as a new
+// member) or stall past the session timeout. NOT_COORDINATOR,
+// COORDINATOR_NOT_AVAILABLE and failed requests find the coordinator
+// again, COORDINATOR_LOAD_IN_PROGRESS retries, REBALANCE_IN_PROGRESS,
+// ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID rejoin; half the heartbeats
+// told of a rebalance commit with the old generation first. Crashes,
+// partitions and failovers of the coordinator come from the usual faults.
+// Checkers (groupcheck.go): group-owner: (no partition assigned to two
+// members in one generation, from the SyncGroup answers) and
+// group-commit: (committed offsets per group and partition as a register:
+// an OffsetFetch sent after a commit's success returns that offset or
+// one a commit that may follow it wrote; a stale-read check, not a full
+// search). An OffsetFetch answered by a broker that is not the caught-up
+// leader of the group's offsets partition at the committed epoch may be
+// stale, as in Kafka, and is not judged (reads.go). Coverage:
+// group-joined, group-synced, group-commit-acked, group-rebalance
+// (REBALANCE_IN_PROGRESS told to a member), group-coordinator-moved
+// (NOT_COORDINATOR after a successful call to that coordinator),
+// group-fetch-judged (a fetch sent after an acknowledged commit of its
+// register). After the final drain the final client fetches every group's
+// offsets once more (up to 5 s in all, then left unjudged), so that a
+// commit lost by the final restart is seen. Not yet: liveness of groups
+// (every member stable again), KIP-848, static members, porcupine.
+//
 // # Deliberate bugs (core/bugs)
 //
-// Twenty-one switches, each on only under its build tag; TestBugsCaught
+// Twenty-four switches, each on only under its build tag; TestBugsCaught
 // sweeps each over the fixed seeds (one and three nodes mixed) and
 // requires it to be caught within 200 seeds by the checker class it
 // targets (bugs_test.go: a regexp over the findings; a liveness timeout
@@ -600,6 +635,7 @@
 //	chronik_bug_control_on_client_port      3  rogue-control: a node answered a control-plane request on its client listener
 //	chronik_bug_owner_file_unsynced        12  lost data: offset check (a torn partition.metadata cleared a directory of synced records; issue 10)
 //	chronik_bug_image_answered_early       34  catch-up: a single node denies a topic whose create was answered before its image was durable (power loss)
+//	chronik_bug_commit_before_committed     1  group-commit: an acknowledged commit fetched back lower after a failover or power loss
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower
@@ -677,7 +713,7 @@
 //
 // # Not simulated (yet)
 //
-// Consumer groups and transactions; compression; retention by time
+// Transactions, KIP-848 consumer groups and static members; compression; retention by time
 // judged against record timestamps and segment boundaries (any trim up to
 // the high watermark is accepted once retention is on); reassignment and
 // unclean leader election; repair of a corrupt replica from the others

@@ -186,6 +186,9 @@ type world struct {
 	repl *replChecker
 	// trimTrapRng draws trim.go's trap, for the same reason.
 	trimTrapRng *Rand
+	// groups is the group workload and its checkers (groups.go,
+	// groupcheck.go).
+	groups *groupWorld
 }
 
 // startGap is when faults and the workload start on a single node, after
@@ -218,6 +221,7 @@ func newWorld(seed uint64, opts Options) *world {
 	}
 	w.set.Cluster = drawCluster(root.Fork("cluster"), opts.Nodes)
 	w.set.Trim = drawTrim(root.Fork("trim"))
+	w.set.Groups = drawGroups(root.Fork("groups"))
 	drawCatchUpTrap(root.Fork("catchup"), &w.set.Cluster)
 	if opts.FaultPhase > 0 {
 		w.set.FaultPhase = opts.FaultPhase
@@ -244,6 +248,11 @@ func newWorld(seed uint64, opts Options) *world {
 	// retried often enough that the final-restart check (checkReopened)
 	// can expect them done a second after the window closed.
 	cfg.SpaceReserveBytes = 0
+	// Groups (groups.go): a small offsets topic, and timeouts short
+	// enough for rebalances inside the fault phase.
+	cfg.OffsetsTopicPartitions = simOffsetsPartitions
+	cfg.GroupCoordinator.InitialRebalanceDelayMs = simInitialRebalanceDelay
+	cfg.GroupCoordinator.MinSessionTimeoutMs = simMinSessionTimeoutMs
 	cfg.StorageRetryBackoffMaxMs = 400
 	if w.set.Trim.Every > 0 {
 		cfg.RetentionCheckIntervalMs = w.set.Trim.RetentionCheckIntervalMs
@@ -294,6 +303,8 @@ func newWorld(seed uint64, opts Options) *world {
 	if w.set.Trim.Every > 0 {
 		trim = w.newClient("trimmer")
 	}
+	w.groups = newGroupWorld(w)
+	w.groups.members = w.newGroupMembers() // after every other client: they keep their ids
 	if cluster {
 		for _, a := range w.nodes {
 			a.peerLinks = make([]*link, len(w.nodes))
@@ -339,6 +350,9 @@ func newWorld(seed uint64, opts Options) *world {
 			}
 			if trim != nil {
 				w.newTrimmer(trim)
+			}
+			for _, m := range w.groups.members {
+				m.start()
 			}
 			w.logf("workload: %s", strings.Join(desc, "; "))
 		})
@@ -476,6 +490,9 @@ type finalizer struct {
 	// partition being drained: a high watermark below it is stale (a new
 	// leader whose followers have not fetched yet) and cannot end a drain.
 	ackedEnd int64
+	// groupsRead: the groups' committed offsets were read once more
+	// (groups.go finalFetch).
+	groupsRead bool
 }
 
 func (f *finalizer) where() string {
@@ -548,6 +565,14 @@ func (f *finalizer) begin() {
 func (f *finalizer) next() {
 	w := f.w
 	if w.done {
+		return
+	}
+	if f.i >= len(f.parts) && !f.groupsRead {
+		f.stage = "groups"
+		w.groups.finalFetch(f.c, func() {
+			f.groupsRead = true
+			f.next()
+		})
 		return
 	}
 	if f.i >= len(f.parts) {
@@ -831,6 +856,7 @@ func (w *world) check(opts Options, res *Result) {
 			w.complete(p, lin.OutcomeFailed)
 		}
 	}
+	w.groups.check()
 	hist := make([]lin.Op, 0, len(w.history)+16) // room for a few retention markers
 	for _, op := range w.history {
 		if at, q := w.quarantine[op.Partition]; q {

@@ -28,6 +28,8 @@ type Settings struct {
 	// Cluster is drawn from its own stream ("cluster"), so the draws
 	// above are those of a single-node run of the same seed.
 	Cluster ClusterSettings
+	// Groups is drawn from its own stream ("groups"): groups.go.
+	Groups GroupSettings
 }
 
 // ClusterSettings shape a run of several nodes (Nodes > 1): the brokers'
@@ -393,6 +395,7 @@ func (s Settings) String() string {
 	l := s.Log
 	add(true, "log=seg%d/idx%d/roll%dms/ckpt%dms", l.SegmentBytes, l.IndexIntervalBytes, l.SegmentMs, l.CheckpointIntervalMs)
 	add(s.Trim.Every > 0, "%s", s.Trim)
+	add(s.Groups.Members > 0, "%s", s.Groups)
 	if c := s.Cluster; c.Nodes > 1 {
 		add(true, "nodes=%d scenario=%s/~%s rf2=%g minisr1=%g hb=%dms/session=%dms lag=%dms fetchwait=%dms maxdown=%d",
 			c.Nodes, c.Scenario, fmtTime(c.ScenarioEvery), c.RF2Frac, c.MinISR1Frac, c.HeartbeatIntervalMs, c.SessionTimeoutMs,

@@ -130,6 +130,14 @@ var coverageMinimums = map[string]int{
 	"media-flip-reported":          7,   // 21
 	"media-flip-reported-differs":  3,   // 10
 	"scrub-found-corrupt":          19,  // 57
+	// Consumer groups (groups.go), set from the first fixed sweep with
+	// the group workload.
+	"group-joined":            3600,  // 10840
+	"group-synced":            3400,  // 10300
+	"group-commit-acked":      64000, // 192784
+	"group-rebalance":         1100,  // 3525
+	"group-coordinator-moved": 550,   // 1671
+	"group-fetch-judged":      70000, // 212787
 	// Leaving the ISR and uncertain copies (FINDINGS.md 25, 40, 42). The
 	// last ISR member left out because its copy is uncertain,
 	// uncertain-last-isr-copy, is too rare for a minimum (0 in the fixed

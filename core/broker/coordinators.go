@@ -183,6 +183,7 @@ func (b *Broker) tickCoordinators(nowMs int64) {
 		}
 	}
 	b.groupRT.Tick(nowMs)
+	b.wakeFetches(nowMs) // the timers' writes touched partitions
 }
 
 // coordinatorsWakeMs is when tickCoordinators has work: now while a load

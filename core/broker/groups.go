@@ -97,6 +97,9 @@ func (b *Broker) withGroupThen(nowMs int64, req *Request, groupID string, call f
 	}
 	ref := b.coordWait(req, req.Msg, p, deliver)
 	rt.Submit(nowMs, p, toWrite(call(s.Shard, group.ReplyRef(ref))))
+	// The write touched the partition: its followers' long polls wake
+	// now, as after a produce, not at their timeout.
+	b.wakeFetches(nowMs)
 }
 
 // splitGroups hands a request naming several groups to their shards, one
@@ -156,6 +159,7 @@ func (b *Broker) splitGroups(nowMs int64, req *Request, groups []string,
 		ref := b.coordWait(req, msg, pt.p, func(resp kmsg.Response) { done(i, resp) })
 		rt.Submit(nowMs, pt.p, toWrite(call(s.Shard, group.ReplyRef(ref), msg)))
 	}
+	b.wakeFetches(nowMs)
 }
 
 // clientID is the request's client id ("" when null).

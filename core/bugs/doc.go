@@ -2,7 +2,7 @@
 // (sim/) catches real mistakes. Each switch is a constant defined twice,
 // once in a file built only under its build tag (value true) and once in
 // its twin built otherwise (value false), so a normal build compiles every
-// hook away. The hooks in core/broker and core/partlog are a few lines
+// hook away. The hooks in core/broker, core/partlog and core/coord are a few lines
 // each, marked "deliberate bug (core/bugs)".
 //
 // | constant               | build tag                      | effect                                                  |
@@ -30,6 +30,7 @@
 // | ControlOnClientPort    | chronik_bug_control_on_client_port | the listener check is skipped: the client listener serves the control plane |
 // | OwnerFileUnsynced      | chronik_bug_owner_file_unsynced | an existing directory's partition.metadata is taken as durable: no job syncs it, though the process that wrote it may have died before any did |
 // | ImageAnsweredEarly     | chronik_bug_image_answered_early | a single node installs and answers a metadata change when its image job starts, before the image is durable |
+// | CommitBeforeCommitted  | chronik_bug_commit_before_committed | the coordinator runtime answers a write's requests (OffsetCommit, SyncGroup, ...) once it is appended, before the high watermark passes it |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.

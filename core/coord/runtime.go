@@ -37,6 +37,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
@@ -268,6 +269,15 @@ func (r *Runtime[S]) Submit(nowMs int64, p int32, w Write) {
 	if err == nil {
 		end, err = r.host.Append(nowMs, p, ps.epoch, batch)
 	}
+	if r.parts[p] != ps {
+		// The append itself ended this shard: a failed write took the
+		// partition offline and the broker resigned it (Resign, from
+		// inside Append). The discard failed the pending writes, and the
+		// broker's Discarded answered every request it held for p, this
+		// write's included: answering them again, or keeping the write,
+		// would answer a request twice.
+		return
+	}
 	if err != nil {
 		r.host.Warn("coordinator write failed; reloading", "partition", p, "err", err)
 		epoch := ps.epoch
@@ -280,6 +290,9 @@ func (r *Runtime[S]) Submit(nowMs int64, p int32, w Write) {
 		// Advance brings the high watermark and log bounds.
 		r.parts[p] = &partState[S]{epoch: epoch, shard: r.newShard(), loading: true, loadNext: -1, loadEnd: -1}
 		return
+	}
+	if bugs.CommitBeforeCommitted { // deliberate bug (core/bugs): answered before the high watermark passes the write
+		end = 0
 	}
 	ps.pending = append(ps.pending, pendingWrite{end: end, id: w.ID, replies: w.Replies})
 	r.complete(ps)

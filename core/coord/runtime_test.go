@@ -60,6 +60,9 @@ func (s *kvShard) set(ref ReplyRef, key, value string) Write {
 
 // fakeLog is one partition's log as the broker would hold it.
 type fakeLog struct {
+	// onAppend, when set, runs inside Append (as a broker taking the
+	// partition offline resigns it there).
+	onAppend  func()
 	batches   [][]byte
 	end       int64
 	failNext  error
@@ -69,6 +72,9 @@ type fakeLog struct {
 }
 
 func (h *fakeLog) Append(_ int64, _ int32, _ int32, batch []byte) (int64, error) {
+	if h.onAppend != nil {
+		h.onAppend()
+	}
 	if err := h.failNext; err != nil {
 		h.failNext = nil
 		return 0, err
@@ -280,6 +286,34 @@ func TestFailedAppendReloads(t *testing.T) {
 	ns, c := rt.Admit(0)
 	if c != 0 || len(*shards) != 2 || ns.committed["a"] != "1" || ns.committed["b"] != "2" || ns.committed["c"] != "" {
 		t.Fatalf("reloaded shard: code %d, shards %d, state %v", c, len(*shards), ns.committed)
+	}
+	checkRT(t, rt)
+}
+
+// TestAppendThatResignsAnswersOnce: an append that fails because the
+// partition went offline resigns it from inside Append (the broker's
+// takeOffline); the runtime must not then answer the write's requests
+// (the broker's Discarded answered every request it held) nor start a
+// reload of a partition it no longer leads. Found by the simulator's group
+// workload: the broker panicked on an answer for a request already
+// answered.
+func TestAppendThatResignsAnswersOnce(t *testing.T) {
+	h := &fakeLog{}
+	rt, _ := newRuntime(t, h, DefaultConfig())
+	rt.Lead(0, 0, 1, 0, 0, 0)
+	s, _ := rt.Admit(0)
+	rt.Submit(0, 0, s.set(1, "a", "1")) // pending: the high watermark stays at 0
+	h.failNext = errors.New("disk full")
+	h.onAppend = func() { rt.Resign(0) }
+	rt.Submit(0, 0, s.set(2, "b", "2"))
+	if len(h.replies) != 1 || h.replies[0].Ref != 1 || code(t, h.replies[0]) != kerr.NotCoordinator.Code {
+		t.Fatalf("replies %+v: want only the pending write's, NOT_COORDINATOR", h.replies)
+	}
+	if len(h.discarded) != 1 || h.discarded[0] != kerr.NotCoordinator.Code {
+		t.Fatalf("discards %v: want one NOT_COORDINATOR (the resign's)", h.discarded)
+	}
+	if _, c := rt.Admit(0); c != kerr.NotCoordinator.Code {
+		t.Fatalf("after the resign: code %d, want NOT_COORDINATOR (no reload)", c)
 	}
 	checkRT(t, rt)
 }
