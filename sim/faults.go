@@ -325,7 +325,11 @@ func (w *world) faultMediaFlip() {
 			continue
 		}
 		for _, b := range segmentBatches(data) {
-			targets = append(targets, target{name, b})
+			// A batch the cleaner emptied is its 61-byte header
+			// alone: no record bytes to flip.
+			if b.size > 61 {
+				targets = append(targets, target{name, b})
+			}
 		}
 	}
 	if len(targets) == 0 {

@@ -153,12 +153,14 @@ var coverageMinimums = map[string]int{
 	// partition.metadata moved into sync jobs, which moved the draws: 0 in
 	// this sweep's seeds 1-500, 14 in seeds 501-2000, 7 in 2000 seeds
 	// from 771204000; before, 4-6 here.
+	// synced-end-cut and uncertain-marked-cut left it too when the group
+	// workload and compaction of __consumer_offsets came (issue 11): 0
+	// each in seeds 1-500, 5 each in seeds 501-1500 (media-flip-copy-intact
+	// 6 there); before, 3 each here.
 	"leave-isr-asked-again":      164, // 552
 	"uncertain-cut":              1,   // 3
 	"uncertain-copy-caught-up":   1,   // 6
-	"uncertain-marked-cut":       1,   // 3
 	"uncertain-copy-not-leading": 1,   // 3
-	"synced-end-cut":             1,   // 3
 	// The rogue client's control-plane requests refused on client
 	// listeners (rogue.go).
 	"rogue-control-refused": 890, // 2670

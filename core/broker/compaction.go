@@ -42,9 +42,8 @@ func (b *Broker) startClean(nowMs int64) {
 }
 
 // cleanDone lands a clean job: the log that started it installs the
-// cleaned segments (or discards them when it changed meanwhile); a damaged
-// source segment or a failed install takes the partition offline, as a
-// failed read would.
+// cleaned segments (or discards them when it changed meanwhile); only an
+// install that failed the log takes the partition offline.
 func (b *Broker) cleanDone(nowMs int64, token SyncToken, job *partlog.SyncJob, err error) {
 	p := token.p
 	p.cleaning, b.cleanInFlight = false, false
@@ -62,9 +61,12 @@ func (b *Broker) cleanDone(nowMs int64, token SyncToken, job *partlog.SyncJob, e
 			b.env.Logger.Info("compacted partition", "partition", p.dir, "segments", n)
 		}
 	case errors.Is(err, partlog.ErrCleanDiscarded):
-	case p.log.Failed() != nil || errors.Is(err, partlog.ErrCorruptSegment):
+	case p.log.Failed() != nil:
 		b.takeOffline(p, err)
 	default:
+		// Cleaning is optional work: a read error or a damaged source
+		// segment leaves the log as it was; reads and the scrubber
+		// judge the data itself.
 		b.env.Logger.Warn("compaction failed", "partition", p.dir, "err", err)
 	}
 	b.settle(nowMs)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -285,6 +286,17 @@ func (j *CleanJob) Run() error {
 	return nil
 }
 
+// readOrCorrupt classifies a failed read of a source segment at offset: a
+// file shorter than the log says is corrupt data (ErrCorruptSegment); any
+// other error is the disk's, which says nothing about the data (the
+// simulator's injected read errors were taken for corruption).
+func readOrCorrupt(offset int64, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: offset %d: %w", ErrCorruptSegment, offset, err)
+	}
+	return fmt.Errorf("partlog: read offset %d: %w", offset, err)
+}
+
 // eachBatch calls fn with every batch of src, CRC-checked (the batch is
 // valid until fn returns); fn returns false to stop.
 func (j *CleanJob) eachBatch(src cleanSource, fn func(h record.Header, b []byte) (bool, error)) error {
@@ -298,7 +310,7 @@ func (j *CleanJob) eachBatch(src cleanSource, fn func(h record.Header, b []byte)
 	for pos := int64(0); pos < src.size; {
 		hdr, err := sc.bytes(pos, record.HeaderSize)
 		if err != nil {
-			return fmt.Errorf("%w: offset %d: %w", ErrCorruptSegment, expect, err)
+			return readOrCorrupt(expect, err)
 		}
 		h, err := structuralCheck(hdr, pos, src.size, expect)
 		if err != nil {
@@ -306,7 +318,7 @@ func (j *CleanJob) eachBatch(src cleanSource, fn func(h record.Header, b []byte)
 		}
 		b, err := sc.bytes(pos, h.Size())
 		if err != nil {
-			return fmt.Errorf("%w: offset %d: %w", ErrCorruptSegment, expect, err)
+			return readOrCorrupt(expect, err)
 		}
 		if _, err := record.Check(b); err != nil {
 			return fmt.Errorf("%w: offset %d: %w", ErrCorruptSegment, expect, err)
