@@ -1,6 +1,7 @@
 package group
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,6 +25,10 @@ func (s *Shard) DescribeGroups(nowMs int64, ref ReplyRef, req *kmsg.DescribeGrou
 			if req.Version >= 6 {
 				rg.ErrorCode = kerr.GroupIDNotFound.Code
 				msg := "group " + id + " not found"
+				if s.cgroups[id] != nil {
+					// As Kafka: DescribeGroups serves classic groups only.
+					msg = "group " + id + " is not a classic group"
+				}
 				rg.ErrorMessage = &msg
 			}
 		default:
@@ -88,6 +93,24 @@ func (s *Shard) ListGroups(nowMs int64, ref ReplyRef, req *kmsg.ListGroupsReques
 		}
 		r.Groups = append(r.Groups, lg)
 	}
+	for _, g := range s.cgroupsSorted() {
+		if req.Version >= 4 && !matches(req.StatesFilter, g.stateName()) {
+			continue
+		}
+		if req.Version >= 5 && !matches(req.TypesFilter, GroupTypeConsumer) {
+			continue
+		}
+		lg := kmsg.NewListGroupsResponseGroup()
+		lg.Group, lg.ProtocolType = g.id, "consumer"
+		if req.Version >= 4 {
+			lg.GroupState = g.stateName()
+		}
+		if req.Version >= 5 {
+			lg.GroupType = GroupTypeConsumer
+		}
+		r.Groups = append(r.Groups, lg)
+	}
+	sort.SliceStable(r.Groups, func(i, j int) bool { return r.Groups[i].Group < r.Groups[j].Group })
 	return Out{Replies: []Reply{{ref, r}}}
 }
 

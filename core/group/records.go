@@ -85,6 +85,8 @@ func (s *Shard) Replay(key, value []byte) error {
 		return s.replayOffset(key, value)
 	case groupKeyVersion:
 		return s.replayGroup(key, value)
+	case cgMetaKeyType, cgPartMetaKeyType, cgMemberKeyType, cgTargetKeyType, cgTargetMetaKeyType, cgCurrentKeyType:
+		return s.replayConsumer(ver, key, value)
 	default:
 		if ver < 0 {
 			return fmt.Errorf("%w: key version %d", ErrBadRecord, ver)

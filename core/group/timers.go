@@ -24,6 +24,7 @@ func (s *Shard) Tick(nowMs int64) Out {
 	for _, g := range due {
 		s.refresh(g.id)
 	}
+	s.tickConsumer(nowMs, &b)
 	if s.nextCheck >= 0 && nowMs >= s.nextCheck {
 		s.nextCheck = nowMs + s.cfg.OffsetsRetentionCheckIntervalMs
 		s.expireOffsets(nowMs, &b)
@@ -167,6 +168,9 @@ func (s *Shard) NextWakeMs() int64 {
 		// A deadline before time 0 (from a replayed record's odd timeout)
 		// is due now; -1 must keep meaning "nothing".
 		next = max(s.timers[0].timerAt, 0)
+	}
+	if c := s.nextConsumerDeadline(); c >= 0 && (next < 0 || c < next) {
+		next = c
 	}
 	if len(s.groups) > 0 && s.nextCheck >= 0 && (next < 0 || s.nextCheck < next) {
 		next = s.nextCheck
