@@ -73,8 +73,21 @@ func assignUniform(names []string, subs map[string][]*cmember, topics map[string
 	if len(active) == 0 {
 		return
 	}
+	// An even share is quota partitions, and total%members of them may
+	// keep one more.
 	quota := total / len(active)
+	extra := total % len(active)
 	count := map[string]int{}
+	mayKeep := func(id string) bool {
+		switch {
+		case count[id] < quota:
+			return true
+		case count[id] == quota && extra > 0:
+			extra--
+			return true
+		}
+		return false
+	}
 	var rest []struct {
 		p    tidp
 		subs []*cmember
@@ -87,9 +100,9 @@ func assignUniform(names []string, subs map[string][]*cmember, topics map[string
 		for p := int32(0); p < tm.Partitions; p++ {
 			tp := tidp{tm.ID, p}
 			kept := false
-			if owner, ok := prev[tp]; ok && count[owner] < quota {
+			if owner, ok := prev[tp]; ok {
 				for _, m := range ms {
-					if m.id == owner {
+					if m.id == owner && mayKeep(owner) {
 						out[owner] = append(out[owner], tp)
 						count[owner]++
 						kept = true

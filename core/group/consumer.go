@@ -297,7 +297,7 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 		}
 	}
 	var m *cmember
-	newMember := false
+	newMember, takeover := false, false
 	if g != nil {
 		m = g.members[req.MemberID]
 	}
@@ -330,7 +330,8 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 				// epoch and assignment.
 				m.epoch, m.prevEpoch, m.state = old.epoch, old.prevEpoch, old.state
 				m.assigned, m.revoking, m.revokeDeadlineMs = old.assigned, old.revoking, old.revokeDeadlineMs
-				m.topics = old.topics
+				m.topics, m.rebalanceMs, m.assignor, m.rackID = old.topics, old.rebalanceMs, old.assignor, old.rackID
+				takeover = true
 				tgt := g.target[old.id]
 				s.removeCMemberQuiet(g, old, &b)
 				g.target[m.id] = tgt
@@ -370,7 +371,7 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 	if req.ServerAssignor != nil && !equalPtr(req.ServerAssignor, m.assignor) {
 		m.assignor, metaChanged = req.ServerAssignor, true
 	}
-	subsChanged := newMember
+	subsChanged := newMember && !takeover
 	if req.SubscribedTopicNames != nil {
 		topics := append([]string(nil), req.SubscribedTopicNames...)
 		sort.Strings(topics)
