@@ -258,11 +258,24 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 	if req.ServerAssignor != nil && !s.knownAssignor(*req.ServerAssignor) {
 		return fail(kerr.UnsupportedAssignor, "ServerAssignor "+*req.ServerAssignor+" is not supported.")
 	}
-	if cg := s.groups[req.Group]; cg != nil && (len(cg.members) > 0 || cg.written) {
+	classic := s.groups[req.Group]
+	if classic != nil && (len(classic.members) > 0 || len(classic.pending) > 0) {
 		return fail(kerr.GroupIDNotFound, "Group "+req.Group+" is not a consumer group.")
 	}
 	if s.writesFull() {
 		return fail(kerr.CoordinatorNotAvailable, "too many pending writes")
+	}
+	if classic != nil {
+		if req.MemberEpoch != 0 {
+			return fail(kerr.GroupIDNotFound, "Group "+req.Group+" not found.")
+		}
+		// An empty classic group (or a simple consumer's offsets) becomes
+		// a consumer group on the first KIP-848 join, as in Kafka; its
+		// offsets stay, keyed by the group id.
+		if classic.written {
+			b.recs = append(b.recs, Record{Key: groupKey(classic.id)})
+		}
+		s.dropGroup(classic.id)
 	}
 	g := s.cgroups[req.Group]
 	if req.MemberEpoch < 0 {
@@ -718,7 +731,7 @@ func (s *Shard) checkConsumerInvariants() error {
 		if g.id != id {
 			return fmt.Errorf("group: consumer map key %q holds group %q", id, g.id)
 		}
-		if s.groups[id] != nil && (len(s.groups[id].members) > 0 || s.groups[id].written) {
+		if s.loaded && s.groups[id] != nil {
 			return fmt.Errorf("group %q: both a classic and a consumer group", id)
 		}
 		owner := map[tidp]string{}

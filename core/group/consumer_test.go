@@ -318,6 +318,9 @@ func compareConsumerReplay(t tb, h *harness) {
 	if err := s.CheckInvariants(); err != nil {
 		t.Fatalf("replayed shard: %v", err)
 	}
+	if !reflect.DeepEqual(h.s.offsets, s.offsets) {
+		t.Fatalf("replayed offsets %v, live %v", s.offsets, h.s.offsets)
+	}
 	live, replayed := consumerSnapshot(h.s), consumerSnapshot(s)
 	if !reflect.DeepEqual(live, replayed) {
 		t.Fatalf("replay differs:\nlive     %+v\nreplayed %+v", live, replayed)
@@ -485,6 +488,19 @@ func TestConsumerGroupTypesShareIDs(t *testing.T) {
 	if d := h.cgDescribe("classic"); d.ErrorCode != kerr.GroupIDNotFound.Code {
 		t.Fatalf("ConsumerGroupDescribe of a classic group: %v", kerr.ErrorForCode(d.ErrorCode))
 	}
+	// A simple consumer's offsets (an empty classic group) become the
+	// consumer group's on its first KIP-848 join, also after a replay.
+	if ref, _ := h.commit("sg", "", -1, "t", 0, 9, 1, ""); h.commitErr(ref) != 0 {
+		t.Fatalf("simple commit: %v", kerr.ErrorForCode(h.commitErr(ref)))
+	}
+	h.beat("sg", &cclient{id: "S", topics: []string{"t"}})
+	if h.s.groups["sg"] != nil || h.s.cgroups["sg"] == nil {
+		t.Fatalf("empty classic group not converted")
+	}
+	if off, _, _ := h.fetch("sg", "t", 0); off != 9 {
+		t.Fatalf("converted group's offset %d, want 9", off)
+	}
+	compareConsumerReplay(t, h)
 	req := kmsg.NewPtrListGroupsRequest()
 	req.Version = 5
 	ref := h.ref()
@@ -493,13 +509,13 @@ func TestConsumerGroupTypesShareIDs(t *testing.T) {
 	for _, g := range answer[*kmsg.ListGroupsResponse](h, ref).Groups {
 		got = append(got, g.Group+":"+g.GroupType+":"+g.GroupState)
 	}
-	if want := []string{"cg:consumer:Stable", "classic:classic:Stable"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"cg:consumer:Stable", "classic:classic:Stable", "sg:consumer:Stable"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("ListGroups %v, want %v", got, want)
 	}
 	req.TypesFilter = []string{"consumer"}
 	ref = h.ref()
 	h.apply(h.s.ListGroups(h.now, ref, req))
-	if gs := answer[*kmsg.ListGroupsResponse](h, ref).Groups; len(gs) != 1 || gs[0].Group != "cg" {
+	if gs := answer[*kmsg.ListGroupsResponse](h, ref).Groups; len(gs) != 2 || gs[0].Group != "cg" || gs[1].Group != "sg" {
 		t.Fatalf("ListGroups type consumer: %+v", gs)
 	}
 }
@@ -617,4 +633,77 @@ func TestConsumerReplayRejectsBadRecords(t *testing.T) {
 	if len(s.cgroups) != 0 {
 		t.Fatalf("bad records left groups: %v", s.cgroups)
 	}
+}
+
+func TestConsumerOffsetsUseMemberEpoch(t *testing.T) {
+	h := newConsumerHarness(t, testConfig(), sixPartitions)
+	a := &cclient{id: "A", topics: []string{"t"}}
+	b := &cclient{id: "B", topics: []string{"t"}}
+	h.settle("g", []*cclient{a, b})
+	ref, _ := h.commit("g", "A", a.epoch, "t", 0, 42, 3, "md")
+	if code := h.commitErr(ref); code != 0 {
+		t.Fatalf("commit at the member epoch: %v", kerr.ErrorForCode(code))
+	}
+	if off, _, md := h.fetch("g", "t", 0); off != 42 || md != "md" {
+		t.Fatalf("fetched %d %q", off, md)
+	}
+	for _, tc := range []struct {
+		name   string
+		member string
+		epoch  int32
+		want   *kerr.Error
+	}{
+		{"older epoch", "A", a.epoch - 1, kerr.StaleMemberEpoch},
+		{"newer epoch", "A", a.epoch + 1, kerr.FencedMemberEpoch},
+		{"unknown member", "Z", a.epoch, kerr.UnknownMemberID},
+		{"no member in a non-empty group", "", -1, kerr.UnknownMemberID},
+	} {
+		if ref, _ := h.commit("g", tc.member, tc.epoch, "t", 0, 7, 3, ""); h.commitErr(ref) != tc.want.Code {
+			t.Errorf("%s: %v, want %v", tc.name, kerr.ErrorForCode(h.commitErr(ref)), tc.want)
+		}
+	}
+	if off, _, _ := h.fetch("g", "t", 0); off != 42 {
+		t.Fatalf("a refused commit changed the offset to %d", off)
+	}
+	// OffsetFetch naming a member checks its epoch too.
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Version = 9
+	rg := kmsg.NewOffsetFetchRequestGroup()
+	member := "A"
+	rg.Group, rg.MemberID, rg.MemberEpoch = "g", &member, a.epoch-1
+	req.Groups = append(req.Groups, rg)
+	ref = h.ref()
+	h.apply(h.s.OffsetFetch(h.now, ref, req))
+	if code := answer[*kmsg.OffsetFetchResponse](h, ref).Groups[0].ErrorCode; code != kerr.StaleMemberEpoch.Code {
+		t.Fatalf("fetch at a stale epoch: %v", kerr.ErrorForCode(code))
+	}
+	// An empty group takes commits without a member and can be deleted
+	// with its offsets; a non-empty one cannot.
+	del := func() int16 {
+		req := kmsg.NewPtrDeleteGroupsRequest()
+		req.Version = 2
+		req.Groups = []string{"g"}
+		ref := h.ref()
+		h.apply(h.s.DeleteGroups(h.now, ref, req))
+		return answer[*kmsg.DeleteGroupsResponse](h, ref).Groups[0].ErrorCode
+	}
+	if code := del(); code != kerr.NonEmptyGroup.Code {
+		t.Fatalf("delete of a non-empty consumer group: %v", kerr.ErrorForCode(code))
+	}
+	h.cgHeartbeat("g", a, 1, -1)
+	h.cgHeartbeat("g", b, 1, -1)
+	if ref, _ := h.commit("g", "", -1, "t", 1, 5, 3, ""); h.commitErr(ref) != 0 {
+		t.Fatalf("admin commit to an empty consumer group: %v", kerr.ErrorForCode(h.commitErr(ref)))
+	}
+	compareConsumerReplay(t, h)
+	if code := del(); code != 0 {
+		t.Fatalf("delete of an empty consumer group: %v", kerr.ErrorForCode(code))
+	}
+	if off, _, _ := h.fetch("g", "t", 0); off != -1 {
+		t.Fatalf("offset %d survived the group's deletion", off)
+	}
+	if h.s.cgroups["g"] != nil || len(h.s.groups) != 0 {
+		t.Fatalf("deleted group still present")
+	}
+	compareConsumerReplay(t, h)
 }

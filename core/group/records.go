@@ -124,7 +124,7 @@ func (s *Shard) replayOffset(key, value []byte) error {
 	if v.Version == 1 {
 		o.expireMs = v.ExpireTimestamp
 	}
-	if s.groups[k.Group] == nil {
+	if s.groups[k.Group] == nil && s.cgroups[k.Group] == nil {
 		s.groups[k.Group] = newGroup(k.Group)
 	}
 	s.setOffset(k.Group, p, &o)

@@ -254,6 +254,11 @@ func (s *Shard) LoadDone(nowMs int64) {
 		for _, m := range g.members {
 			m.lastSeenMs = nowMs
 		}
+		// Offsets replayed before the consumer group's first record made
+		// a classic shell for the id; the consumer group owns them.
+		if cg := s.groups[g.id]; cg != nil && !cg.written && len(cg.members) == 0 {
+			s.dropGroup(g.id)
+		}
 	}
 	s.nextCheck = nowMs + s.cfg.OffsetsRetentionCheckIntervalMs
 	s.loaded = true
