@@ -724,6 +724,37 @@ func dedupStrings(sorted []string) []string {
 	return out
 }
 
+// repairConsumer makes a replayed group consistent before it serves:
+// the log is the truth, but a damaged one (or records of a Kafka whose
+// rules differ) could leave member epochs beyond the group's or one
+// partition held by two members. Epochs are raised to cover every member,
+// and a partition held twice stays with the first member in id order (the
+// other one's heartbeat then reconciles it away).
+func repairConsumer(g *cgroup) {
+	for _, m := range g.members {
+		g.assignEpoch = max(g.assignEpoch, m.epoch)
+	}
+	g.epoch = max(g.epoch, g.assignEpoch)
+	owner := map[tidp]bool{}
+	keep := func(ps []tidp) []tidp {
+		var out []tidp
+		for _, p := range ps {
+			if !owner[p] {
+				owner[p] = true
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	for _, m := range g.sortedMembers() {
+		m.assigned = keep(m.assigned)
+		m.revoking = keep(m.revoking)
+		if len(m.revoking) == 0 && m.state == cmUnrevoked {
+			m.state = cmUnreleased
+		}
+	}
+}
+
 // checkConsumerInvariants: no partition is held (assigned or being
 // revoked) by two members of a group, and indexes agree.
 func (s *Shard) checkConsumerInvariants() error {
@@ -733,6 +764,11 @@ func (s *Shard) checkConsumerInvariants() error {
 		}
 		if s.loaded && s.groups[id] != nil {
 			return fmt.Errorf("group %q: both a classic and a consumer group", id)
+		}
+		if !s.loaded {
+			// Replay applies one record at a time; LoadDone repairs what
+			// the records together leave inconsistent.
+			continue
 		}
 		owner := map[tidp]string{}
 		for _, m := range g.sortedMembers() {

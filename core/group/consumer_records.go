@@ -223,6 +223,11 @@ func (s *Shard) replayConsumer(typ int16, key, value []byte) error {
 		vb.CompactNullableString()
 		rb := vb.Int32()
 		asg := vb.CompactNullableString()
+		if inst != nil {
+			if other, ok := g.statics[*inst]; ok && other != member {
+				return fmt.Errorf("%w: consumer group %q: instance %q of member %q already held by %q", ErrBadRecord, group, *inst, member, other)
+			}
+		}
 		apply = func() {
 			m := getMember()
 			if m.instanceID != nil && g.statics[*m.instanceID] == member {

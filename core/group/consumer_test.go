@@ -707,3 +707,33 @@ func TestConsumerOffsetsUseMemberEpoch(t *testing.T) {
 	}
 	compareConsumerReplay(t, h)
 }
+
+// TestConsumerLoadRepairsDamagedLog: records that together break the
+// rules (two members holding one partition, a member epoch beyond the
+// group's) load into a shard whose invariants hold.
+func TestConsumerLoadRepairsDamagedLog(t *testing.T) {
+	p := []tidp{{topicID(1), 0}}
+	a := &cmember{id: "a", epoch: 7, assigned: p}
+	b := &cmember{id: "b", epoch: 1, assigned: p}
+	s := NewShard(testConfig())
+	for _, r := range []Record{
+		{Key: cgMetaKey("g"), Value: cgMetaValue(2)},
+		{Key: cgTargetMetaKey("g"), Value: cgTargetMetaValue(2)},
+		{Key: cgMemberKey("g", "a"), Value: cgMemberValue(a)},
+		{Key: cgCurrentKey("g", "a"), Value: cgCurrentValue(a)},
+		{Key: cgMemberKey("g", "b"), Value: cgMemberValue(b)},
+		{Key: cgCurrentKey("g", "b"), Value: cgCurrentValue(b)},
+	} {
+		if err := s.Replay(r.Key, r.Value); err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+	}
+	s.LoadDone(0)
+	if err := s.CheckInvariants(); err != nil {
+		t.Fatalf("after load: %v", err)
+	}
+	g := s.cgroups["g"]
+	if g.epoch != 7 || len(g.members["a"].assigned) != 1 || len(g.members["b"].assigned) != 0 {
+		t.Fatalf("repaired to epoch %d, a %v, b %v", g.epoch, g.members["a"].assigned, g.members["b"].assigned)
+	}
+}

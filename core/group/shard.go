@@ -251,12 +251,15 @@ func (s *Shard) LoadDone(nowMs int64) {
 		}
 	}
 	for _, g := range s.cgroups {
+		repairConsumer(g)
 		for _, m := range g.members {
 			m.lastSeenMs = nowMs
 		}
 		// Offsets replayed before the consumer group's first record made
-		// a classic shell for the id; the consumer group owns them.
-		if cg := s.groups[g.id]; cg != nil && !cg.written && len(cg.members) == 0 {
+		// a classic shell for the id; the consumer group owns them. (A
+		// written classic group of the same id is met only in a damaged
+		// log: a conversion writes its tombstone. The newer type wins.)
+		if s.groups[g.id] != nil {
 			s.dropGroup(g.id)
 		}
 	}
