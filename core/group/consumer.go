@@ -596,6 +596,45 @@ func (s *Shard) removeCMemberQuiet(g *cgroup, m *cmember, b *outBuf) {
 		Record{Key: cgMemberKey(g.id, m.id)})
 }
 
+// expireConsumerOffsets applies Kafka 4's rule for consumer groups: an
+// offset of a topic no member subscribes to expires OffsetsRetentionMs
+// after its commit (so every offset of an empty group does); offsets with
+// a pending write are left alone. An empty group left with no offsets is
+// deleted.
+func (s *Shard) expireConsumerOffsets(nowMs int64, b *outBuf) {
+	for _, g := range s.cgroupsSorted() {
+		if s.writesFull() {
+			return
+		}
+		subscribed := map[string]bool{}
+		for _, m := range g.members {
+			for _, t := range m.topics {
+				subscribed[t] = true
+			}
+		}
+		pending := s.pendingKeys(g.id)
+		offs := s.offsets[g.id]
+		var expired []tp
+		for k, o := range offs {
+			deadline := o.commitMs + s.cfg.OffsetsRetentionMs
+			if o.expireMs > 0 {
+				deadline = o.expireMs
+			}
+			if pending[k] == 0 && !subscribed[k.topic] && nowMs >= deadline {
+				expired = append(expired, k)
+			}
+		}
+		sortTPs(expired)
+		for _, k := range expired {
+			b.recs = append(b.recs, Record{Key: offsetKey(g.id, k)})
+			b.ops = append(b.ops, offsetOp{group: g.id, tp: k})
+		}
+		if len(g.members) == 0 && len(expired) == len(offs) && len(pending) == 0 {
+			s.deleteCGroup(g, b)
+		}
+	}
+}
+
 // tickConsumer removes members whose session ended or that did not revoke
 // within their rebalance timeout (Kafka fences both).
 func (s *Shard) tickConsumer(nowMs int64, b *outBuf) {

@@ -371,9 +371,16 @@ func TestConsumerSessionTimeoutAndLeave(t *testing.T) {
 	if d := h.cgDescribe("g"); d.State != "Empty" || len(d.Members) != 0 {
 		t.Fatalf("empty group described as %+v", d)
 	}
-	if n := h.s.NextWakeMs(); n != -1 {
-		t.Fatalf("NextWakeMs %d with no members and no offsets, want -1", n)
+	// The empty group, without offsets, goes at the next offset check.
+	n := h.s.NextWakeMs()
+	if n != h.s.nextCheck {
+		t.Fatalf("NextWakeMs %d with an empty group, want the offset check %d", n, h.s.nextCheck)
 	}
+	h.tick(n - h.now)
+	if h.s.cgroups["g"] != nil || h.s.NextWakeMs() != -1 {
+		t.Fatalf("empty group without offsets kept (NextWakeMs %d)", h.s.NextWakeMs())
+	}
+	compareConsumerReplay(t, h)
 }
 
 func TestConsumerRevocationTimeoutFences(t *testing.T) {
@@ -736,4 +743,36 @@ func TestConsumerLoadRepairsDamagedLog(t *testing.T) {
 	if g.epoch != 7 || len(g.members["a"].assigned) != 1 || len(g.members["b"].assigned) != 0 {
 		t.Fatalf("repaired to epoch %d, a %v, b %v", g.epoch, g.members["a"].assigned, g.members["b"].assigned)
 	}
+}
+
+// TestConsumerOffsetExpiry: offsets of topics no member subscribes to
+// expire a retention period after their commit; an empty group then goes
+// with its last offset.
+func TestConsumerOffsetExpiry(t *testing.T) {
+	cfg := testConfig()
+	cfg.OffsetsRetentionMs, cfg.OffsetsRetentionCheckIntervalMs = 100000, 1000
+	h := newConsumerHarness(t, cfg, fakeTopics{"t": {ID: topicID(1), Partitions: 1}, "u": {ID: topicID(2), Partitions: 1}})
+	a := &cclient{id: "A", topics: []string{"t"}}
+	h.beat("g", a)
+	for _, topic := range []string{"t", "u"} {
+		if ref, _ := h.commit("g", "A", a.epoch, topic, 0, 5, 1, ""); h.commitErr(ref) != 0 {
+			t.Fatalf("commit %s: %v", topic, kerr.ErrorForCode(h.commitErr(ref)))
+		}
+	}
+	for elapsed := int64(0); elapsed <= cfg.OffsetsRetentionMs; elapsed += 10000 {
+		h.tick(10000)
+		h.beat("g", a)
+	}
+	if off, _, _ := h.fetch("g", "u", 0); off != -1 {
+		t.Fatalf("unsubscribed topic's offset %d kept past retention", off)
+	}
+	if off, _, _ := h.fetch("g", "t", 0); off != 5 {
+		t.Fatalf("subscribed topic's offset %d, want 5", off)
+	}
+	h.cgHeartbeat("g", a, 1, -1)
+	h.tick(cfg.OffsetsRetentionMs)
+	if off, _, _ := h.fetch("g", "t", 0); off != -1 || h.s.cgroups["g"] != nil {
+		t.Fatalf("empty group kept offset %d (group present: %v)", off, h.s.cgroups["g"] != nil)
+	}
+	compareConsumerReplay(t, h)
 }

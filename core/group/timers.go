@@ -28,6 +28,7 @@ func (s *Shard) Tick(nowMs int64) Out {
 	if s.nextCheck >= 0 && nowMs >= s.nextCheck {
 		s.nextCheck = nowMs + s.cfg.OffsetsRetentionCheckIntervalMs
 		s.expireOffsets(nowMs, &b)
+		s.expireConsumerOffsets(nowMs, &b)
 	}
 	return s.finish(&b)
 }
@@ -172,7 +173,7 @@ func (s *Shard) NextWakeMs() int64 {
 	if c := s.nextConsumerDeadline(); c >= 0 && (next < 0 || c < next) {
 		next = c
 	}
-	if len(s.groups) > 0 && s.nextCheck >= 0 && (next < 0 || s.nextCheck < next) {
+	if len(s.groups)+len(s.cgroups) > 0 && s.nextCheck >= 0 && (next < 0 || s.nextCheck < next) {
 		next = s.nextCheck
 	}
 	return next
