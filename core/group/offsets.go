@@ -38,7 +38,7 @@ func (s *Shard) commitError(nowMs int64, req *kmsg.OffsetCommitRequest) (*group,
 			}
 			return nil, kerr.IllegalGeneration.Code
 		}
-		if len(s.groups) >= s.cfg.MaxGroups {
+		if len(s.groups)+len(s.cgroups) >= s.cfg.MaxGroups {
 			return nil, kerr.CoordinatorNotAvailable.Code
 		}
 		g = newGroup(req.Group)
