@@ -52,6 +52,47 @@ func splitGroupLog(b []byte) []group.Record {
 	return recs
 }
 
+// fuzzTopics is a topic image of two topics, t (3 partitions) and u (2).
+type fuzzTopics struct{}
+
+func (fuzzTopics) TopicByName(n string) (group.TopicMeta, bool) {
+	switch n {
+	case "t":
+		return group.TopicMeta{ID: [16]byte{15: 1}, Partitions: 3}, true
+	case "u":
+		return group.TopicMeta{ID: [16]byte{15: 2}, Partitions: 2}, true
+	}
+	return group.TopicMeta{}, false
+}
+
+func (fuzzTopics) TopicName(id [16]byte) (string, bool) {
+	switch id {
+	case [16]byte{15: 1}:
+		return "t", true
+	case [16]byte{15: 2}:
+		return "u", true
+	}
+	return "", false
+}
+
+// seedConsumerRecords are the KIP-848 records of two members joining a
+// consumer group, written by a shard.
+func seedConsumerRecords() []group.Record {
+	s := group.NewShard(group.DefaultConfig())
+	s.SetTopics(fuzzTopics{})
+	s.LoadDone(0)
+	var recs []group.Record
+	for i, m := range []string{"m1", "m2", "m1"} {
+		hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		hb.Version, hb.Group, hb.MemberID, hb.RebalanceTimeoutMillis = 1, "g", m, 10000
+		hb.SubscribedTopicNames = []string{"t", "u"}
+		out := s.ConsumerGroupHeartbeat(int64(i), group.ReplyRef(i), "c", "h", hb)
+		recs = append(recs, out.Records...)
+		s.CommitWrite(out.Write)
+	}
+	return recs
+}
+
 func seedGroupRecords() []group.Record {
 	gk := kmsg.NewGroupMetadataKey()
 	gk.Version, gk.Group = 2, "g"
@@ -90,8 +131,10 @@ func FuzzGroupReplay(f *testing.F) {
 	f.Add(groupLog(recs[0], recs[1]))
 	f.Add(groupLog(recs[2], recs[0], recs[3]))
 	f.Add([]byte{0, 2, 0, 2, 0, 0, 0, 4, 0, 3, 0, 0})
+	f.Add(groupLog(seedConsumerRecords()...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := group.NewShard(group.DefaultConfig())
+		s.SetTopics(fuzzTopics{})
 		for _, r := range splitGroupLog(data) {
 			_ = s.Replay(r.Key, r.Value)
 			if err := s.CheckInvariants(); err != nil {
@@ -113,6 +156,18 @@ func FuzzGroupReplay(f *testing.F) {
 		dg := kmsg.NewPtrDescribeGroupsRequest()
 		dg.Version, dg.Groups = 5, []string{"g"}
 		s.DescribeGroups(now, 4, dg)
+		if err := s.CheckInvariants(); err != nil {
+			t.Fatalf("after loading and classic requests: %v", err)
+		}
+		for i, m := range []string{"m1", "m2"} {
+			hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+			hb.Version, hb.Group, hb.MemberID, hb.MemberEpoch, hb.RebalanceTimeoutMillis = 1, "g", m, 1, 10000
+			hb.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+			s.ConsumerGroupHeartbeat(now, group.ReplyRef(5+i), "c", "h", hb)
+		}
+		cd := kmsg.NewPtrConsumerGroupDescribeRequest()
+		cd.Groups = []string{"g"}
+		s.ConsumerGroupDescribe(now, 7, cd)
 		for i := 0; i < 3; i++ {
 			now += 1 << 20
 			out := s.Tick(now)
@@ -129,7 +184,7 @@ func FuzzGroupReplay(f *testing.F) {
 
 // groupRequestKeys are the APIs a group shard serves, in the order
 // FuzzGroupRequests picks them by a selector byte.
-var groupRequestKeys = []int16{11, 14, 12, 13, 8, 9, 15, 16, 42, 47}
+var groupRequestKeys = []int16{11, 14, 12, 13, 8, 9, 15, 16, 42, 47, 68, 69}
 
 // FuzzGroupRequests decodes arbitrary bytes as a sequence of group requests
 // (any API of the shard, any version kmsg knows) and hands each to one
@@ -163,10 +218,16 @@ func FuzzGroupRequests(f *testing.F) {
 	fetch.Version, fetch.Group = 5, "s"
 	f.Add(seed(join, commit, fetch))
 	f.Add(seed(join, join))
+	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb.Version, hb.Group, hb.MemberID, hb.RebalanceTimeoutMillis, hb.SubscribedTopicNames = 1, "k", "m", 10000, []string{"t"}
+	hb2 := *hb
+	hb2.MemberID = "n"
+	f.Add(seed(hb, &hb2, hb, fetch))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg := group.DefaultConfig()
 		cfg.InitialRebalanceDelayMs = 0
 		s := group.NewShard(cfg)
+		s.SetTopics(fuzzTopics{})
 		now := int64(1000)
 		s.LoadDone(now)
 		ref := group.ReplyRef(0)

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // e2eGroupConsume runs members group consumers of topic in one group (each
@@ -503,5 +504,50 @@ func TestE2ECompactedTopicRefusesKeyless(t *testing.T) {
 		if c.Key == "cleanup.policy" && (c.Value == nil || *c.Value != "compact") {
 			t.Fatalf("cleanup.policy described as %v", c.Value)
 		}
+	}
+}
+
+// TestE2EGroupsFranzKIP848: two franz-go members opted in to KIP-848
+// (kgo.ServerSideBalancer) share a four-partition topic through
+// ConsumerGroupHeartbeat: together they consume every record, their
+// commits (checked by member epoch) add up, and the group is listed with
+// type consumer and described by ConsumerGroupDescribe.
+func TestE2EGroupsFranzKIP848(t *testing.T) {
+	b := e2eStartBroker(t)
+	adm := e2eNewAdmin(t, b)
+	topic := e2eUniqueTopic(t)
+	e2eCreateTopic(t, adm, topic, 4, nil)
+	cl := e2eNewClient(t, b, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	var recs []*kgo.Record
+	for i := range 100 {
+		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
+	}
+	e2eProduceSync(t, cl, recs...)
+	group := "g848-" + topic
+	single := func(opts ...kgo.Opt) *kgo.Client { return e2eNewClient(t, b, opts...) }
+	e2eGroupConsume(t, single, group, topic, 2, 100, 20*time.Second, kgo.ServerSideBalancer())
+
+	ctx := e2eTestCtx(t, 10*time.Second)
+	offsets, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatalf("fetch offsets: %v", err)
+	}
+	var total int64
+	offsets.Each(func(o kadm.OffsetResponse) { total += o.At })
+	if total != 100 {
+		t.Fatalf("committed offsets sum to %d, want 100: %v", total, offsets)
+	}
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		t.Fatalf("list groups: %v", err)
+	}
+	if lg, ok := listed[group]; !ok || lg.GroupType != "consumer" {
+		t.Fatalf("group %s listed as %+v, want type consumer", group, lg)
+	}
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Groups) != 1 || resp.Groups[0].ErrorCode != 0 || resp.Groups[0].Epoch < 2 {
+		t.Fatalf("ConsumerGroupDescribe: %+v, %v", resp, err)
 	}
 }

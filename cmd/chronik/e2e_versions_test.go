@@ -152,6 +152,18 @@ func e2eMinimalRequest(key int16, topic string, seq int) kmsg.Request {
 		return r
 	case 60:
 		return kmsg.NewPtrDescribeClusterRequest()
+	case 68:
+		r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		r.Group = fmt.Sprintf("sweep-848-%d", seq)
+		// v1 wants a client-generated member id; v0 takes one too.
+		r.MemberID = fmt.Sprintf("member-%d", seq)
+		r.RebalanceTimeoutMillis = 10000
+		r.SubscribedTopicNames = []string{topic}
+		return r
+	case 69:
+		r := kmsg.NewPtrConsumerGroupDescribeRequest()
+		r.Groups = []string{fmt.Sprintf("sweep-848-%d", seq-2), "none"}
+		return r
 	}
 	return nil
 }

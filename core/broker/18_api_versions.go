@@ -18,6 +18,17 @@ func init() { registerAPI(apiKeyApiVersions, 0, 4, handleApiVersions) }
 func handleApiVersions(b *Broker, nowMs int64, req *Request) error {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.ApiKeys = AdvertisedAPIs(req.Listener) // listener.go
+	if req.Msg.GetVersion() >= 3 {
+		// group.version 1: KIP-848 consumer groups (ConsumerGroupHeartbeat)
+		// are served; clients such as Kafka's own check this feature.
+		sf := kmsg.NewApiVersionsResponseSupportedFeature()
+		sf.Name, sf.MinVersion, sf.MaxVersion = "group.version", 0, 1
+		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = "group.version", 1, 1
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+		resp.FinalizedFeaturesEpoch = 1
+	}
 	b.reply(req, resp)
 	return nil
 }

@@ -47,6 +47,8 @@ func (b *Broker) newGroupRuntime() (*coord.Runtime[groupShard], error) {
 		// Member ids of this incarnation differ from those an earlier
 		// one handed out and no record remembers (a failed append).
 		s.SetMemberIDSalt(b.env.Random.Uint64())
+		// KIP-848 groups resolve subscriptions against the live image.
+		s.SetTopics(groupTopics{b})
 		return groupShard{s}
 	})
 }

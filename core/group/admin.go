@@ -1,6 +1,7 @@
 package group
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,6 +25,10 @@ func (s *Shard) DescribeGroups(nowMs int64, ref ReplyRef, req *kmsg.DescribeGrou
 			if req.Version >= 6 {
 				rg.ErrorCode = kerr.GroupIDNotFound.Code
 				msg := "group " + id + " not found"
+				if s.cgroups[id] != nil {
+					// As Kafka: DescribeGroups serves classic groups only.
+					msg = "group " + id + " is not a classic group"
+				}
 				rg.ErrorMessage = &msg
 			}
 		default:
@@ -88,6 +93,24 @@ func (s *Shard) ListGroups(nowMs int64, ref ReplyRef, req *kmsg.ListGroupsReques
 		}
 		r.Groups = append(r.Groups, lg)
 	}
+	for _, g := range s.cgroupsSorted() {
+		if req.Version >= 4 && !matches(req.StatesFilter, g.stateName()) {
+			continue
+		}
+		if req.Version >= 5 && !matches(req.TypesFilter, GroupTypeConsumer) {
+			continue
+		}
+		lg := kmsg.NewListGroupsResponseGroup()
+		lg.Group, lg.ProtocolType = g.id, "consumer"
+		if req.Version >= 4 {
+			lg.GroupState = g.stateName()
+		}
+		if req.Version >= 5 {
+			lg.GroupType = GroupTypeConsumer
+		}
+		r.Groups = append(r.Groups, lg)
+	}
+	sort.SliceStable(r.Groups, func(i, j int) bool { return r.Groups[i].Group < r.Groups[j].Group })
 	return Out{Replies: []Reply{{ref, r}}}
 }
 
@@ -105,6 +128,12 @@ func (s *Shard) DeleteGroups(nowMs int64, ref ReplyRef, req *kmsg.DeleteGroupsRe
 		switch {
 		case id == "":
 			rg.ErrorCode = kerr.InvalidGroupID.Code
+		case s.cgroups[id] != nil && len(s.cgroups[id].members) > 0:
+			rg.ErrorCode = kerr.NonEmptyGroup.Code
+		case s.cgroups[id] != nil && s.writesFull():
+			rg.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		case s.cgroups[id] != nil:
+			s.deleteCGroup(s.cgroups[id], &b)
 		case g == nil:
 			rg.ErrorCode = kerr.GroupIDNotFound.Code
 		case g.state != stateEmpty || len(g.pending) > 0:
@@ -122,21 +151,35 @@ func (s *Shard) DeleteGroups(nowMs int64, ref ReplyRef, req *kmsg.DeleteGroupsRe
 // deleteGroup writes tombstones for g's committed and pending offsets and
 // its metadata, and drops it.
 func (s *Shard) deleteGroup(g *group, b *outBuf) {
-	offs := s.offsets[g.id]
+	s.tombstoneOffsets(g.id, b)
+	b.recs = append(b.recs, Record{Key: groupKey(g.id)})
+	s.dropGroup(g.id)
+}
+
+// deleteCGroup deletes an empty KIP-848 group: its offsets, its target
+// assignment metadata and its group metadata (Kafka's order).
+func (s *Shard) deleteCGroup(g *cgroup, b *outBuf) {
+	s.tombstoneOffsets(g.id, b)
+	b.recs = append(b.recs, Record{Key: cgTargetMetaKey(g.id)}, Record{Key: cgMetaKey(g.id)})
+	delete(s.cgroups, g.id)
+}
+
+// tombstoneOffsets writes tombstones for group id's committed and pending
+// offsets.
+func (s *Shard) tombstoneOffsets(id string, b *outBuf) {
+	offs := s.offsets[id]
 	keys := make([]tp, 0, len(offs))
 	for k := range offs {
 		keys = append(keys, k)
 	}
-	for k := range s.pendingKeys(g.id) {
+	for k := range s.pendingKeys(id) {
 		if _, ok := offs[k]; !ok {
 			keys = append(keys, k)
 		}
 	}
 	sortTPs(keys)
 	for _, k := range keys {
-		b.recs = append(b.recs, Record{Key: offsetKey(g.id, k)})
-		b.ops = append(b.ops, offsetOp{group: g.id, tp: k})
+		b.recs = append(b.recs, Record{Key: offsetKey(id, k)})
+		b.ops = append(b.ops, offsetOp{group: id, tp: k})
 	}
-	b.recs = append(b.recs, Record{Key: groupKey(g.id)})
-	s.dropGroup(g.id)
 }

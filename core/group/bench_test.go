@@ -86,3 +86,66 @@ func BenchmarkTickIdle(b *testing.B) {
 		h.s.Tick(h.now)
 	}
 }
+
+// settledConsumerGroup returns a shard with one KIP-848 group of members
+// members sharing a topic of partitions partitions, every member settled.
+func settledConsumerGroup(b *testing.B, members int, partitions int32) (*Shard, []*kmsg.ConsumerGroupHeartbeatRequest) {
+	s := NewShard(DefaultConfig())
+	s.SetTopics(fakeTopics{"t": {ID: topicID(1), Partitions: partitions}})
+	s.LoadDone(0)
+	reqs := make([]*kmsg.ConsumerGroupHeartbeatRequest, members)
+	for i := range reqs {
+		r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		r.Version, r.Group, r.MemberID, r.RebalanceTimeoutMillis = 1, "g", "m"+strconv.Itoa(i), 30000
+		r.SubscribedTopicNames = []string{"t"}
+		reqs[i] = r
+	}
+	for round := 0; round < 4; round++ {
+		for _, r := range reqs {
+			out := s.ConsumerGroupHeartbeat(0, 1, "c", "h", r)
+			s.CommitWrite(out.Write)
+			resp := out.Replies[0].Resp.(*kmsg.ConsumerGroupHeartbeatResponse)
+			if resp.ErrorCode != 0 {
+				b.Fatalf("heartbeat: error %d", resp.ErrorCode)
+			}
+			r.MemberEpoch = resp.MemberEpoch
+			if resp.Assignment != nil {
+				r.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{{TopicID: topicID(1)}}
+				for _, t := range resp.Assignment.Topics {
+					r.Topics[0].Partitions = append(r.Topics[0].Partitions, t.Partitions...)
+				}
+			}
+		}
+	}
+	return s, reqs
+}
+
+// BenchmarkConsumerHeartbeat is one steady KIP-848 heartbeat (nothing
+// changes) in a settled group of 100 members over 1000 partitions.
+func BenchmarkConsumerHeartbeat(b *testing.B) {
+	s, reqs := settledConsumerGroup(b, 100, 1000)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		out := s.ConsumerGroupHeartbeat(0, 1, "c", "h", reqs[i%len(reqs)])
+		if len(out.Records) != 0 {
+			b.Fatalf("steady heartbeat wrote %d records", len(out.Records))
+		}
+	}
+}
+
+// BenchmarkConsumerRebalance is a member joining a settled group of 100
+// members over 1000 partitions and leaving again: two target computations
+// with their records.
+func BenchmarkConsumerRebalance(b *testing.B) {
+	s, _ := settledConsumerGroup(b, 100, 1000)
+	join := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	join.Version, join.Group, join.MemberID, join.RebalanceTimeoutMillis = 1, "g", "newcomer", 30000
+	join.SubscribedTopicNames = []string{"t"}
+	leave := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	leave.Version, leave.Group, leave.MemberID, leave.MemberEpoch = 1, "g", "newcomer", -1
+	b.ReportAllocs()
+	for b.Loop() {
+		s.CommitWrite(s.ConsumerGroupHeartbeat(0, 1, "c", "h", join).Write)
+		s.CommitWrite(s.ConsumerGroupHeartbeat(0, 2, "c", "h", leave).Write)
+	}
+}

@@ -50,6 +50,22 @@ type Config struct {
 	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: a longer commit
 	// metadata string gets OFFSET_METADATA_TOO_LARGE.
 	OffsetMetadataMaxBytes int
+
+	// ConsumerSessionTimeoutMs is group.consumer.session.timeout.ms: a
+	// KIP-848 member not heard from for this long is removed.
+	ConsumerSessionTimeoutMs int32
+	// ConsumerHeartbeatIntervalMs is group.consumer.heartbeat.interval.ms,
+	// sent to every KIP-848 member.
+	ConsumerHeartbeatIntervalMs int32
+	// ConsumerMaxSize is group.consumer.max.size (Kafka: unbounded; Chronik
+	// keeps a finite limit). A join beyond it gets GROUP_MAX_SIZE_REACHED.
+	ConsumerMaxSize int
+	// ConsumerAssignors is group.consumer.assignors: the server-side
+	// assignors a member may name; the first is the default.
+	ConsumerAssignors []string
+	// MaxSubscribedTopics bounds one KIP-848 member's subscribed topic
+	// names; a heartbeat naming more gets INVALID_REQUEST.
+	MaxSubscribedTopics int
 }
 
 // DefaultConfig returns Kafka's defaults (and Chronik's finite limits where
@@ -69,6 +85,11 @@ func DefaultConfig() Config {
 		OffsetsRetentionMs:              7 * 24 * 60 * 60 * 1000,
 		OffsetsRetentionCheckIntervalMs: 600000,
 		OffsetMetadataMaxBytes:          4096,
+		ConsumerSessionTimeoutMs:        45000,
+		ConsumerHeartbeatIntervalMs:     5000,
+		ConsumerMaxSize:                 10000,
+		ConsumerAssignors:               []string{AssignorUniform, AssignorRange},
+		MaxSubscribedTopics:             10000,
 	}
 }
 
@@ -101,6 +122,21 @@ func (c Config) Validate() error {
 		return fmt.Errorf("group: OffsetsRetentionCheckIntervalMs %d must be positive", c.OffsetsRetentionCheckIntervalMs)
 	case c.OffsetMetadataMaxBytes < 0:
 		return fmt.Errorf("group: OffsetMetadataMaxBytes %d must not be negative", c.OffsetMetadataMaxBytes)
+	case c.ConsumerSessionTimeoutMs <= 0:
+		return fmt.Errorf("group: ConsumerSessionTimeoutMs %d must be positive", c.ConsumerSessionTimeoutMs)
+	case c.ConsumerHeartbeatIntervalMs <= 0 || c.ConsumerHeartbeatIntervalMs >= c.ConsumerSessionTimeoutMs:
+		return fmt.Errorf("group: ConsumerHeartbeatIntervalMs %d must be positive and below ConsumerSessionTimeoutMs %d", c.ConsumerHeartbeatIntervalMs, c.ConsumerSessionTimeoutMs)
+	case c.ConsumerMaxSize <= 0:
+		return fmt.Errorf("group: ConsumerMaxSize %d must be positive", c.ConsumerMaxSize)
+	case len(c.ConsumerAssignors) == 0:
+		return fmt.Errorf("group: ConsumerAssignors must name at least one assignor")
+	case c.MaxSubscribedTopics <= 0:
+		return fmt.Errorf("group: MaxSubscribedTopics %d must be positive", c.MaxSubscribedTopics)
+	}
+	for _, a := range c.ConsumerAssignors {
+		if a != AssignorUniform && a != AssignorRange {
+			return fmt.Errorf("group: unknown consumer assignor %q (want %q or %q)", a, AssignorUniform, AssignorRange)
+		}
 	}
 	return nil
 }

@@ -198,12 +198,17 @@ func (s *Shard) JoinGroup(nowMs int64, ref ReplyRef, clientID, clientHost string
 	if size > s.cfg.MaxMemberMetadataBytes {
 		return fail(kerr.InvalidRequest.Code)
 	}
+	if s.cgroups[req.Group] != nil {
+		// A KIP-848 group of that id: Kafka refuses a classic join
+		// (Chronik does not convert groups between the protocols).
+		return fail(kerr.InconsistentGroupProtocol.Code)
+	}
 	g := s.groups[req.Group]
 	if g == nil {
 		if req.MemberID != "" {
 			return fail(kerr.UnknownMemberID.Code)
 		}
-		if len(s.groups) >= s.cfg.MaxGroups {
+		if len(s.groups)+len(s.cgroups) >= s.cfg.MaxGroups {
 			return fail(kerr.CoordinatorNotAvailable.Code)
 		}
 		g = newGroup(req.Group)

@@ -18,6 +18,12 @@ func (s *Shard) commitError(nowMs int64, req *kmsg.OffsetCommitRequest) (*group,
 	if req.Group == "" {
 		return nil, kerr.InvalidGroupID.Code
 	}
+	if cg := s.cgroups[req.Group]; cg != nil {
+		// The offsets of a KIP-848 group are keyed by its id like any
+		// other's; the classic group returned only names them and is
+		// not registered in s.groups.
+		return &group{id: cg.id, heapIdx: -1}, s.consumerOffsetError(req.Version, cg, req.MemberID, req.Generation, 9)
+	}
 	g := s.groups[req.Group]
 	generation, memberID := req.Generation, req.MemberID
 	if req.Version == 0 {
@@ -32,7 +38,7 @@ func (s *Shard) commitError(nowMs int64, req *kmsg.OffsetCommitRequest) (*group,
 			}
 			return nil, kerr.IllegalGeneration.Code
 		}
-		if len(s.groups) >= s.cfg.MaxGroups {
+		if len(s.groups)+len(s.cgroups) >= s.cfg.MaxGroups {
 			return nil, kerr.CoordinatorNotAvailable.Code
 		}
 		g = newGroup(req.Group)
@@ -148,6 +154,11 @@ func (s *Shard) OffsetFetch(nowMs int64, ref ReplyRef, req *kmsg.OffsetFetchRequ
 				}
 			}
 			res, code := s.fetchOffsets(rg.Group, topics, rg.Topics == nil)
+			if cg := s.cgroups[rg.Group]; cg != nil && req.Version >= 9 && rg.MemberID != nil {
+				if c := s.consumerOffsetError(req.Version, cg, *rg.MemberID, rg.MemberEpoch, 9); c != 0 {
+					res, code = nil, c
+				}
+			}
 			out.ErrorCode = code
 			for _, t := range res {
 				ot := kmsg.NewOffsetFetchResponseGroupTopic()
@@ -333,4 +344,31 @@ func (s *Shard) OffsetDelete(nowMs int64, ref ReplyRef, req *kmsg.OffsetDeleteRe
 		r.Topics = append(r.Topics, rt)
 	}
 	return s.finish(&b)
+}
+
+// consumerOffsetError validates an offset commit (or a fetch naming a
+// member) against a KIP-848 group as Kafka does: without a member (epoch
+// below 0) only while the group is empty; otherwise the member must exist
+// (UNKNOWN_MEMBER_ID), use a version of at least minVersion
+// (UNSUPPORTED_VERSION) and send its current epoch: a newer one is
+// FENCED_MEMBER_EPOCH, an older one STALE_MEMBER_EPOCH.
+func (s *Shard) consumerOffsetError(version int16, g *cgroup, memberID string, epoch int32, minVersion int16) int16 {
+	if epoch < 0 && memberID == "" {
+		if len(g.members) == 0 {
+			return 0
+		}
+		return kerr.UnknownMemberID.Code
+	}
+	m := g.members[memberID]
+	switch {
+	case m == nil || m.leftStatic:
+		return kerr.UnknownMemberID.Code
+	case version < minVersion:
+		return kerr.UnsupportedVersion.Code
+	case epoch > m.epoch:
+		return kerr.FencedMemberEpoch.Code
+	case epoch < m.epoch:
+		return kerr.StaleMemberEpoch.Code
+	}
+	return 0
 }

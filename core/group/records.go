@@ -85,6 +85,8 @@ func (s *Shard) Replay(key, value []byte) error {
 		return s.replayOffset(key, value)
 	case groupKeyVersion:
 		return s.replayGroup(key, value)
+	case cgMetaKeyType, cgPartMetaKeyType, cgMemberKeyType, cgTargetKeyType, cgTargetMetaKeyType, cgCurrentKeyType:
+		return s.replayConsumer(ver, key, value)
 	default:
 		if ver < 0 {
 			return fmt.Errorf("%w: key version %d", ErrBadRecord, ver)
@@ -122,7 +124,7 @@ func (s *Shard) replayOffset(key, value []byte) error {
 	if v.Version == 1 {
 		o.expireMs = v.ExpireTimestamp
 	}
-	if s.groups[k.Group] == nil {
+	if s.groups[k.Group] == nil && s.cgroups[k.Group] == nil {
 		s.groups[k.Group] = newGroup(k.Group)
 	}
 	s.setOffset(k.Group, p, &o)

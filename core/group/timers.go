@@ -24,9 +24,11 @@ func (s *Shard) Tick(nowMs int64) Out {
 	for _, g := range due {
 		s.refresh(g.id)
 	}
+	s.tickConsumer(nowMs, &b)
 	if s.nextCheck >= 0 && nowMs >= s.nextCheck {
 		s.nextCheck = nowMs + s.cfg.OffsetsRetentionCheckIntervalMs
 		s.expireOffsets(nowMs, &b)
+		s.expireConsumerOffsets(nowMs, &b)
 	}
 	return s.finish(&b)
 }
@@ -168,7 +170,10 @@ func (s *Shard) NextWakeMs() int64 {
 		// is due now; -1 must keep meaning "nothing".
 		next = max(s.timers[0].timerAt, 0)
 	}
-	if len(s.groups) > 0 && s.nextCheck >= 0 && (next < 0 || s.nextCheck < next) {
+	if c := s.nextConsumerDeadline(); c >= 0 && (next < 0 || c < next) {
+		next = c
+	}
+	if len(s.groups)+len(s.cgroups) > 0 && s.nextCheck >= 0 && (next < 0 || s.nextCheck < next) {
 		next = s.nextCheck
 	}
 	return next

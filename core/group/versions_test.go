@@ -183,6 +183,8 @@ func TestHandleDispatches(t *testing.T) {
 		&kmsg.SyncGroupRequest{Group: "g"}, &kmsg.HeartbeatRequest{Group: "g"}, &kmsg.LeaveGroupRequest{Group: "g"},
 		&kmsg.OffsetCommitRequest{Group: "g"}, &kmsg.OffsetFetchRequest{Group: "g"}, &kmsg.DescribeGroupsRequest{},
 		&kmsg.ListGroupsRequest{}, &kmsg.DeleteGroupsRequest{}, &kmsg.OffsetDeleteRequest{Group: "g"},
+		&kmsg.ConsumerGroupHeartbeatRequest{Version: 1, Group: "k", MemberID: "m", RebalanceTimeoutMillis: 1000, SubscribedTopicNames: []string{}},
+		&kmsg.ConsumerGroupDescribeRequest{Groups: []string{"k"}},
 	} {
 		ref := h.ref()
 		out, ok := h.s.Handle(h.now, ref, "c", "h", req)
