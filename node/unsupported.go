@@ -96,9 +96,6 @@ func (u *unsupportedLog) check(id broker.ConnID, remote string, err error) bool 
 // feature it is.
 var unsupportedHints = func() map[int16]string {
 	m := map[int16]string{}
-	for _, k := range []kmsg.Key{kmsg.ConsumerGroupHeartbeat, kmsg.ConsumerGroupDescribe} {
-		m[k.Int16()] = "the KIP-848 consumer group protocol is not supported yet; the classic one is"
-	}
 	for _, k := range []kmsg.Key{kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.EndTxn,
 		kmsg.WriteTxnMarkers, kmsg.TxnOffsetCommit, kmsg.DescribeTransactions, kmsg.ListTransactions} {
 		m[k.Int16()] = "transactions are not supported yet"

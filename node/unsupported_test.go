@@ -84,14 +84,14 @@ func TestUnsupportedLogThrottled(t *testing.T) {
 
 	// Another key, another client software, a version of a served key
 	// that is not served: each a line of its own.
-	u.check(1, "", parseErr(requestFrame(kmsg.NewPtrConsumerGroupHeartbeatRequest(), 0, "kp-1")))
+	u.check(1, "", parseErr(requestFrame(kmsg.NewPtrCreateACLsRequest(), 0, "kp-1")))
 	u.check(2, "", find) // no ApiVersions v3 on this connection
 	u.check(3, "", parseErr(requestFrame(kmsg.NewPtrSASLHandshakeRequest(), 0, "")))
 	produce := requestFrame(kmsg.NewPtrProduceRequest(), 0, "")
 	produce[3] = 99 // version 99
 	u.check(4, "", parseErr(produce))
 	for _, want := range []string{
-		"ConsumerGroupHeartbeat v0 (the KIP-848 consumer group protocol is not supported yet; the classic one is)",
+		"CreateACLs v0 (ACLs are not supported)",
 		`EndTxn v0 (transactions are not supported yet)" client_id=kp-1 client_software=unknown`,
 		"SASLHandshake v0 (SASL authentication is not supported)",
 		"Produce v99 (this version is not supported)",
