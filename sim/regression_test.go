@@ -56,6 +56,7 @@ var regressionSeeds = []struct {
 	// Fail with the driver of 735176e (the wall clock passed as it is).
 	{7044, 0, "FINDINGS.md 45: node 1's clock stepped back 6 s just before a quiet window stretched its pending fetch backoff, and acks=all probes to t001-0 took 1.8 s"},
 	{30009, 0, "FINDINGS.md 45: node 2's clock stepped back 7 s just before a quiet window; its follower of t012-0 fetched again only 6.4 s into the window and probes failed NOT_ENOUGH_REPLICAS"},
+	{771204639, 0, "issue 11: replicas of __consumer_offsets compact their own copies, so the batch a joiner holds below the high watermark may hold fewer records (another CRC) than the leader's; the isr-admission check compared bytes"},
 	// Consumer groups (issue 11): each fails on the core of 43be19f.
 	{1, 0, "FINDINGS.md 46: a coordinator write left the offsets partition's long polls unwoken (broker invariant)"},
 	{132, 0, "FINDINGS.md 47: an append that took the offsets partition offline answered its requests twice"},
