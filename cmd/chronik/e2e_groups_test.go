@@ -78,11 +78,7 @@ func TestE2EGroupsFranz(t *testing.T) {
 	topic := e2eUniqueTopic(t)
 	e2eCreateTopic(t, adm, topic, 4, nil)
 	cl := e2eNewClient(t, b, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-	var recs []*kgo.Record
-	for i := range 200 {
-		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
-	}
-	e2eProduceSync(t, cl, recs...)
+	e2eProduceValues(t, cl, topic, 0, 200)
 	group := "g-" + topic
 	single := func(opts ...kgo.Opt) *kgo.Client { return e2eNewClient(t, b, opts...) }
 	e2eGroupConsume(t, single, group, topic, 2, 200, 60*time.Second)
@@ -120,11 +116,7 @@ func TestE2EGroupsFranz(t *testing.T) {
 	b.Restart()
 	adm = e2eNewAdmin(t, b)
 	cl = e2eNewClient(t, b, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-	recs = recs[:0]
-	for i := 200; i < 250; i++ {
-		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
-	}
-	e2eProduceSync(t, cl, recs...)
+	e2eProduceValues(t, cl, topic, 200, 250)
 	after := e2eGroupConsume(t, single, group, topic, 1, 50, 60*time.Second)
 	sort.Strings(after)
 	for _, v := range after {
@@ -155,13 +147,6 @@ func TestE2EGroupsKcatAndPython(t *testing.T) {
 	e2eCreateTopic(t, adm, topic, 2, nil)
 	// Uncompressed: kafka-python reads it without the snappy library.
 	cl := e2eNewClient(t, b, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
-	produce := func(from, to int) {
-		var recs []*kgo.Record
-		for i := from; i < to; i++ {
-			recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
-		}
-		e2eProduceSync(t, cl, recs...)
-	}
 	consume := func(group string, extra ...string) []string {
 		args := append([]string{"-G", group, topic, "-e", "-J", "-q", "-X", "auto.offset.reset=earliest", "-X", "auto.commit.interval.ms=100"}, extra...)
 		var vals []string
@@ -171,7 +156,7 @@ func TestE2EGroupsKcatAndPython(t *testing.T) {
 		sort.Strings(vals)
 		return vals
 	}
-	produce(0, 40)
+	e2eProduceValues(t, cl, topic, 0, 40)
 	for _, tc := range []struct {
 		name  string
 		extra []string
@@ -185,7 +170,7 @@ func TestE2EGroupsKcatAndPython(t *testing.T) {
 			t.Fatalf("%s: kcat -G consumed %d records, want 40: %v", tc.name, len(got), got)
 		}
 	}
-	produce(40, 50)
+	e2eProduceValues(t, cl, topic, 40, 50)
 	for _, tc := range []struct {
 		name  string
 		extra []string
@@ -252,11 +237,7 @@ func TestE2EClusterGroups(t *testing.T) {
 	topic := e2eUniqueTopic(t)
 	ctx := e2eTestCtx(t, 120*time.Second)
 	e2eCreateRF3Topic(t, cl, topic, nil)
-	var recs []*kgo.Record
-	for i := range 300 {
-		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
-	}
-	e2eProduceSync(t, cl, recs...)
+	e2eProduceValues(t, cl, topic, 0, 300)
 	group := "g-" + topic
 	e2eGroupConsume(t, c.client, group, topic, 2, 150, 60*time.Second)
 	before, err := adm.FetchOffsets(ctx, group)
@@ -330,11 +311,7 @@ func TestE2EGroupsKafkaJSSaramaConfluent(t *testing.T) {
 	e2eCreateTopic(t, adm, topic, 2, nil)
 	cl := e2eNewClient(t, b, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	const n = 40
-	var recs []*kgo.Record
-	for i := range n {
-		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
-	}
-	e2eProduceSync(t, cl, recs...)
+	e2eProduceValues(t, cl, topic, 0, n)
 	committed := func(group string) int64 {
 		t.Helper()
 		offsets, err := adm.FetchOffsets(e2eTestCtx(t, 20*time.Second), group)
@@ -518,11 +495,7 @@ func TestE2EGroupsFranzKIP848(t *testing.T) {
 	topic := e2eUniqueTopic(t)
 	e2eCreateTopic(t, adm, topic, 4, nil)
 	cl := e2eNewClient(t, b, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-	var recs []*kgo.Record
-	for i := range 100 {
-		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
-	}
-	e2eProduceSync(t, cl, recs...)
+	e2eProduceValues(t, cl, topic, 0, 100)
 	group := "g848-" + topic
 	single := func(opts ...kgo.Opt) *kgo.Client { return e2eNewClient(t, b, opts...) }
 	e2eGroupConsume(t, single, group, topic, 2, 100, 20*time.Second, kgo.ServerSideBalancer())
@@ -550,4 +523,15 @@ func TestE2EGroupsFranzKIP848(t *testing.T) {
 	if err != nil || len(resp.Groups) != 1 || resp.Groups[0].ErrorCode != 0 || resp.Groups[0].Epoch < 2 {
 		t.Fatalf("ConsumerGroupDescribe: %+v, %v", resp, err)
 	}
+}
+
+// e2eProduceValues produces the values v<from> up to v<to-1> (three
+// digits) to topic, acknowledged.
+func e2eProduceValues(t testing.TB, cl *kgo.Client, topic string, from, to int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for i := from; i < to; i++ {
+		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
+	}
+	e2eProduceSync(t, cl, recs...)
 }

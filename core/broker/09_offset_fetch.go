@@ -68,18 +68,9 @@ func handleOffsetFetch(b *Broker, nowMs int64, req *Request) error {
 		func(parts []kmsg.Response) kmsg.Response {
 			resp := kmsg.NewPtrOffsetFetchResponse()
 			resp.Version = r.Version
-			byGroup := map[string][]kmsg.OffsetFetchResponseGroup{}
-			for _, p := range parts {
-				for _, g := range p.(*kmsg.OffsetFetchResponse).Groups {
-					byGroup[g.Group] = append(byGroup[g.Group], g)
-				}
-			}
-			for _, g := range r.Groups {
-				if list := byGroup[g.Group]; len(list) > 0 {
-					resp.Groups = append(resp.Groups, list[0])
-					byGroup[g.Group] = list[1:]
-				}
-			}
+			resp.Groups = inRequestOrder(names, parts,
+				func(p kmsg.Response) []kmsg.OffsetFetchResponseGroup { return p.(*kmsg.OffsetFetchResponse).Groups },
+				func(g kmsg.OffsetFetchResponseGroup) string { return g.Group })
 			if r.Version >= 10 {
 				b.offsetFetchTopicIDs(resp, unknown)
 			}

@@ -25,18 +25,11 @@ func handleDescribeGroups(b *Broker, nowMs int64, req *Request) error {
 		func(parts []kmsg.Response) kmsg.Response {
 			resp := kmsg.NewPtrDescribeGroupsResponse()
 			resp.Version = r.Version
-			byGroup := map[string][]kmsg.DescribeGroupsResponseGroup{}
-			for _, p := range parts {
-				for _, g := range p.(*kmsg.DescribeGroupsResponse).Groups {
-					byGroup[g.Group] = append(byGroup[g.Group], g)
-				}
-			}
-			for _, g := range r.Groups {
-				if list := byGroup[g]; len(list) > 0 {
-					resp.Groups = append(resp.Groups, list[0])
-					byGroup[g] = list[1:]
-				}
-			}
+			resp.Groups = inRequestOrder(r.Groups, parts,
+				func(p kmsg.Response) []kmsg.DescribeGroupsResponseGroup {
+					return p.(*kmsg.DescribeGroupsResponse).Groups
+				},
+				func(g kmsg.DescribeGroupsResponseGroup) string { return g.Group })
 			return resp
 		})
 	return nil

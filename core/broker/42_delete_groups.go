@@ -26,18 +26,9 @@ func handleDeleteGroups(b *Broker, nowMs int64, req *Request) error {
 		func(parts []kmsg.Response) kmsg.Response {
 			resp := kmsg.NewPtrDeleteGroupsResponse()
 			resp.Version = r.Version
-			byGroup := map[string][]kmsg.DeleteGroupsResponseGroup{}
-			for _, p := range parts {
-				for _, g := range p.(*kmsg.DeleteGroupsResponse).Groups {
-					byGroup[g.Group] = append(byGroup[g.Group], g)
-				}
-			}
-			for _, g := range r.Groups {
-				if list := byGroup[g]; len(list) > 0 {
-					resp.Groups = append(resp.Groups, list[0])
-					byGroup[g] = list[1:]
-				}
-			}
+			resp.Groups = inRequestOrder(r.Groups, parts,
+				func(p kmsg.Response) []kmsg.DeleteGroupsResponseGroup { return p.(*kmsg.DeleteGroupsResponse).Groups },
+				func(g kmsg.DeleteGroupsResponseGroup) string { return g.Group })
 			return resp
 		})
 	return nil

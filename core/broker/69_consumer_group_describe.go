@@ -25,18 +25,11 @@ func handleConsumerGroupDescribe(b *Broker, nowMs int64, req *Request) error {
 		func(parts []kmsg.Response) kmsg.Response {
 			resp := kmsg.NewPtrConsumerGroupDescribeResponse()
 			resp.Version = r.Version
-			byGroup := map[string][]kmsg.ConsumerGroupDescribeResponseGroup{}
-			for _, p := range parts {
-				for _, g := range p.(*kmsg.ConsumerGroupDescribeResponse).Groups {
-					byGroup[g.Group] = append(byGroup[g.Group], g)
-				}
-			}
-			for _, g := range r.Groups {
-				if list := byGroup[g]; len(list) > 0 {
-					resp.Groups = append(resp.Groups, list[0])
-					byGroup[g] = list[1:]
-				}
-			}
+			resp.Groups = inRequestOrder(r.Groups, parts,
+				func(p kmsg.Response) []kmsg.ConsumerGroupDescribeResponseGroup {
+					return p.(*kmsg.ConsumerGroupDescribeResponse).Groups
+				},
+				func(g kmsg.ConsumerGroupDescribeResponseGroup) string { return g.Group })
 			return resp
 		})
 	return nil

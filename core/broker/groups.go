@@ -171,3 +171,23 @@ func clientID(req *Request) string {
 	}
 	return *req.ClientID
 }
+
+// inRequestOrder gathers the per-group entries of the parts' answers
+// (entries lists an answer's, groupOf names each) in the order the request
+// named the groups, a name named twice taking its entries in turn.
+func inRequestOrder[G any](names []string, parts []kmsg.Response, entries func(kmsg.Response) []G, groupOf func(G) string) []G {
+	byGroup := map[string][]G{}
+	for _, p := range parts {
+		for _, g := range entries(p) {
+			byGroup[groupOf(g)] = append(byGroup[groupOf(g)], g)
+		}
+	}
+	var out []G
+	for _, name := range names {
+		if list := byGroup[name]; len(list) > 0 {
+			out = append(out, list[0])
+			byGroup[name] = list[1:]
+		}
+	}
+	return out
+}
