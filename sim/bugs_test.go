@@ -51,6 +51,11 @@ const (
 	classRogueControl = `rogue-control: `
 	// classGroupCommit: groupcheck.go's register of committed offsets.
 	classGroupCommit = `group-commit: `
+	// classGroupState: either group checker (groupcheck.go): the register
+	// of committed offsets, or one owner per partition and generation.
+	// A coordinator that loads a compacted log missing a key's latest
+	// record forgets a commit or reuses a generation.
+	classGroupState = `group-(commit|owner): `
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -80,6 +85,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_owner_file_unsynced", "an existing directory's partition.metadata is taken as durable and never synced", classLostData},
 	{"chronik_bug_image_answered_early", "a single node answers a metadata change before its image write is durable", classCatchUp},
 	{"chronik_bug_commit_before_committed", "the coordinator runtime answers a write's requests before the high watermark passes it", classGroupCommit},
+	{"chronik_bug_cleaner_drops_latest", "the log cleaner removes a key's latest record (of __consumer_offsets: a group's metadata or a commit)", classGroupState},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -636,6 +636,7 @@
 //	chronik_bug_owner_file_unsynced        12  lost data: offset check (a torn partition.metadata cleared a directory of synced records; issue 10)
 //	chronik_bug_image_answered_early       34  catch-up: a single node denies a topic whose create was answered before its image was durable (power loss)
 //	chronik_bug_commit_before_committed     1  group-commit: an acknowledged commit fetched back lower after a failover or power loss
+//	chronik_bug_cleaner_drops_latest        2  group-owner: a coordinator loaded __consumer_offsets without a group's latest metadata and reused generation 1
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower

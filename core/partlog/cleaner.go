@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/disk"
 	"github.com/chronik-streaming/chronik/core/record"
 )
@@ -503,7 +504,7 @@ func (j *CleanJob) keep(r rawRecord, keys *keyMap) bool {
 	if r.key == nil {
 		return false
 	}
-	if latest, ok := keys.get(r.key); ok && latest > r.offset {
+	if latest, ok := keys.get(r.key); ok && (latest > r.offset || bugs.CleanerDropsLatest && latest == r.offset) { // bugs.CleanerDropsLatest: deliberate bug (core/bugs), the latest record of a key goes too
 		return false
 	}
 	if r.tombstone && r.offset < j.tombstonesBelow && !j.storedRecords && j.nowMs-r.timestamp > j.deleteRetentionMs {
