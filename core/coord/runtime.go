@@ -32,6 +32,7 @@ package coord
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -140,6 +141,9 @@ type Runtime[S Shard] struct {
 	newShard func() S
 	codecs   *record.Codecs
 	parts    map[int32]*partState[S]
+	// order is parts' keys sorted, rebuilt after a partition is added or
+	// removed (nil then): the timers walk it on every settle.
+	order []int32
 }
 
 // partState is one led partition.
@@ -182,6 +186,7 @@ func (r *Runtime[S]) Lead(nowMs int64, p int32, leaderEpoch int32, logStart, log
 	}
 	ps := &partState[S]{epoch: leaderEpoch, shard: r.newShard(), loading: true, loadNext: logStart, loadEnd: logEnd, hw: hw}
 	r.parts[p] = ps
+	r.order = nil
 	r.loadStep(nowMs, p, ps) // an empty or committed log may be done at once
 }
 
@@ -197,6 +202,7 @@ func (r *Runtime[S]) Resign(p int32) {
 func (r *Runtime[S]) discard(p int32, code int16) {
 	ps := r.parts[p]
 	delete(r.parts, p)
+	r.order = nil
 	for _, w := range ps.pending {
 		for _, rep := range w.replies {
 			r.host.Reply(Reply{Ref: rep.Ref, Resp: FailResponse(rep.Resp, code)})
@@ -289,6 +295,7 @@ func (r *Runtime[S]) Submit(nowMs int64, p int32, w Write) {
 		// would be a no-op, so the reload starts here. The broker's next
 		// Advance brings the high watermark and log bounds.
 		r.parts[p] = &partState[S]{epoch: epoch, shard: r.newShard(), loading: true, loadNext: -1, loadEnd: -1}
+		r.order = nil
 		return
 	}
 	if bugs.CommitBeforeCommitted { // deliberate bug (core/bugs): answered before the high watermark passes the write
@@ -423,14 +430,13 @@ func (r *Runtime[S]) NextWakeMs() int64 {
 }
 
 // partitions lists the led partitions in order, for deterministic
-// iteration.
+// iteration. The slice is shared until the set changes: callers only read
+// it, and a change builds a new one.
 func (r *Runtime[S]) partitions() []int32 {
-	ps := make([]int32, 0, len(r.parts))
-	for p := range r.parts {
-		ps = append(ps, p)
+	if r.order == nil && len(r.parts) > 0 {
+		r.order = slices.Sorted(maps.Keys(r.parts))
 	}
-	slices.Sort(ps)
-	return ps
+	return r.order
 }
 
 // Reading lists, in order, the partitions whose load has log left to
