@@ -156,29 +156,23 @@ func TestE2EGroupsKcatAndPython(t *testing.T) {
 		sort.Strings(vals)
 		return vals
 	}
-	e2eProduceValues(t, cl, topic, 0, 40)
-	for _, tc := range []struct {
+	members := []struct {
 		name  string
 		extra []string
 	}{
 		{"range", nil},
 		{"cooperative-sticky", []string{"-X", "partition.assignment.strategy=cooperative-sticky"}},
 		{"static", []string{"-X", "group.instance.id=kcat-static-1"}},
-	} {
+	}
+	e2eProduceValues(t, cl, topic, 0, 40)
+	for _, tc := range members {
 		group := "kcat-" + tc.name + "-" + topic
 		if got := consume(group, tc.extra...); len(got) != 40 {
 			t.Fatalf("%s: kcat -G consumed %d records, want 40: %v", tc.name, len(got), got)
 		}
 	}
 	e2eProduceValues(t, cl, topic, 40, 50)
-	for _, tc := range []struct {
-		name  string
-		extra []string
-	}{
-		{"range", nil},
-		{"cooperative-sticky", []string{"-X", "partition.assignment.strategy=cooperative-sticky"}},
-		{"static", []string{"-X", "group.instance.id=kcat-static-1"}},
-	} {
+	for _, tc := range members {
 		group := "kcat-" + tc.name + "-" + topic
 		got := consume(group, tc.extra...)
 		if len(got) != 10 || got[0] != "v040" || got[9] != "v049" {

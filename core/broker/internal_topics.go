@@ -83,9 +83,10 @@ func (b *Broker) ensureOffsetsTopic(nowMs int64) {
 		req.TimeoutMillis = int32(b.cfg.ProposalTimeoutMs)
 		rt := kmsg.NewCreateTopicsRequestTopic()
 		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = offsetsTopic, b.cfg.OffsetsTopicPartitions, replication
-		for _, k := range sortedKeys(offsetsTopicConfigs()) {
+		configs := offsetsTopicConfigs()
+		for _, k := range sortedKeys(configs) {
 			c := kmsg.NewCreateTopicsRequestTopicConfig()
-			c.Name, c.Value = k, kmsg.StringPtr(offsetsTopicConfigs()[k])
+			c.Name, c.Value = k, kmsg.StringPtr(configs[k])
 			rt.Configs = append(rt.Configs, c)
 		}
 		req.Topics = append(req.Topics, rt)
