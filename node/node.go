@@ -389,7 +389,8 @@ func (n *Node) handleFrame(c *wire.Conn, id broker.ConnID, seq uint64, frame []b
 	req.Conn = id
 	req.Seq = seq
 	req.Listener = listener
-	if _, ok := req.Msg.(*kmsg.JoinGroupRequest); ok {
+	switch req.Msg.(type) {
+	case *kmsg.JoinGroupRequest, *kmsg.ConsumerGroupHeartbeatRequest:
 		req.ClientHost = clientHost(c.RemoteAddr())
 	}
 	n.post(requestEvent{req})

@@ -17,7 +17,8 @@ type Request struct {
 	CorrelationID int32
 	ClientID      *string
 	// ClientHost is the client's address as Kafka shows it in group
-	// descriptions ("/127.0.0.1"); the host sets it for JoinGroup only.
+	// descriptions ("/127.0.0.1"); the host sets it for the requests that
+	// make a group member (JoinGroup, ConsumerGroupHeartbeat) only.
 	ClientHost string
 	Msg        kmsg.Request // decoded body, its version set
 	// Listener is the listener the request arrived on. Its zero value is
