@@ -73,6 +73,13 @@ type benchOptions struct {
 	logLevel   string
 	cpuProfile string
 	traceFile  string
+	// clusterBrokers, when above 1, adds a target of that many `serve`
+	// processes on loopback to --target compare (set by the workloads
+	// that offer --brokers).
+	clusterBrokers int
+	// groupInitialDelayMs overrides the in-process Chronik node's
+	// group.initial.rebalance.delay.ms when not negative.
+	groupInitialDelayMs int32
 }
 
 // produceOptions are the workload flags of `bench produce` (and the setup
@@ -92,7 +99,7 @@ type produceOptions struct {
 }
 
 func newBenchCommand() *cobra.Command {
-	o := &benchOptions{}
+	o := &benchOptions{groupInitialDelayMs: -1}
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure produce/consume throughput and topic creation latency against kfake",
@@ -112,7 +119,8 @@ func newBenchCommand() *cobra.Command {
 	pf.StringVar(&o.logLevel, "log-level", "warn", "log level of the in-process Chronik node")
 	pf.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (client, broker and kfake share this process) to this file")
 	pf.StringVar(&o.traceFile, "trace", "", "write a runtime execution trace of the whole run to this file; 'go tool trace -pprof=syscall FILE' shows where time blocks off-CPU (fsync)")
-	cmd.AddCommand(newBenchProduceCommand(o), newBenchTopicsCommand(o), newBenchConsumeCommand(o), newBenchClusterCommand(o), newBenchCommitsCommand(o), newBenchGroupJoinCommand(o))
+	cmd.AddCommand(newBenchProduceCommand(o), newBenchTopicsCommand(o), newBenchConsumeCommand(o), newBenchClusterCommand(o), newBenchCommitsCommand(o), newBenchGroupJoinCommand(o),
+		newBenchGroupConsumeCommand(o), newBenchOffsetsLogCommand(o))
 	return cmd
 }
 
@@ -254,7 +262,10 @@ type runningTarget struct {
 	// external targets outlive the bench, so workloads delete what they
 	// created; in-process targets lose their data directory on stop.
 	external bool
-	stop     func() error
+	// dataDir is an in-process Chronik node's data directory ("" for
+	// other targets).
+	dataDir string
+	stop    func() error
 }
 
 // seedBrokers are the addresses a client starts from.
@@ -286,6 +297,11 @@ func resolveTargets(o *benchOptions, ceiling bool) ([]benchTarget, error) {
 			return &runningTarget{addr: addr, external: true, stop: func() error { return nil }}, nil
 		}}}
 	}
+	if o.clusterBrokers > 1 && o.target == benchTargetCompare {
+		targets = append(targets, benchTarget{name: clusterTargetName(o.clusterBrokers), start: func(ctx context.Context) (*runningTarget, error) {
+			return startClusterTarget(ctx, o, o.clusterBrokers)
+		}})
+	}
 	if ceiling {
 		targets = append(targets, benchTarget{name: benchTargetBlackhole, start: func(context.Context) (*runningTarget, error) { return startKfake(o, true) }})
 	}
@@ -305,6 +321,9 @@ func startChronik(o *benchOptions) (*runningTarget, error) {
 	}
 	cfg := broker.DefaultConfig()
 	cfg.SyncWrites = o.fsync
+	if o.groupInitialDelayMs >= 0 {
+		cfg.GroupCoordinator.InitialRebalanceDelayMs = o.groupInitialDelayMs
+	}
 	// Port 0 tells the node to advertise the port it actually bound.
 	cfg.AdvertisedHost, cfg.AdvertisedPort = "127.0.0.1", 0
 	if err := cfg.Validate(); err != nil {
@@ -339,7 +358,7 @@ func startChronik(o *benchOptions) (*runningTarget, error) {
 			return fmt.Errorf("chronik node did not stop within %s", benchStopTimeout)
 		}
 	}
-	return &runningTarget{addr: n.Addr().String(), stop: stop}, nil
+	return &runningTarget{addr: n.Addr().String(), dataDir: dir, stop: stop}, nil
 }
 
 // startKfake runs an in-process single-broker kfake cluster. With
@@ -1135,6 +1154,11 @@ func (rep benchReport[R]) write(out io.Writer, o *benchOptions, targets []benchT
 	summary := rep.summary + ": " + strings.Join(parts, ", ")
 	if o.target == benchTargetCompare {
 		summary += fmt.Sprintf(", ratio %.2f", headlines[benchTargetChronik]/headlines[benchTargetKfake]) + rep.ratioNote
+		for _, tg := range targets {
+			if tg.name != benchTargetChronik && tg.name != benchTargetKfake && tg.name != benchTargetBlackhole {
+				summary += fmt.Sprintf(", %s/kfake %.2f", tg.name, headlines[tg.name]/headlines[benchTargetKfake])
+			}
+		}
 	}
 	fmt.Fprintln(out, summary)
 	return nil

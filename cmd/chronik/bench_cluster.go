@@ -508,3 +508,22 @@ func waitReplicable(ctx context.Context, seeds []string, rf int16) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// clusterTargetName names the --brokers target of a workload.
+func clusterTargetName(brokers int) string { return fmt.Sprintf("chronik-%dn", brokers) }
+
+// startClusterTarget runs a workload's cluster target: brokers `serve`
+// processes on loopback whose topics are created with replication factor
+// min(3, brokers), as the offsets topic is.
+func startClusterTarget(ctx context.Context, o *benchOptions, brokers int) (*runningTarget, error) {
+	cluster, err := startProcCluster(o, brokers, "cluster")
+	if err != nil {
+		return nil, err
+	}
+	if err := cluster.waitReady(ctx); err != nil {
+		cluster.stop()
+		return nil, err
+	}
+	stop := func() error { cluster.stop(); return nil }
+	return &runningTarget{addr: cluster.brokers[0].kafkaAddr, seeds: cluster.seeds(), replication: int16(min(3, brokers)), stop: stop}, nil
+}

@@ -16,7 +16,8 @@ import (
 
 // commitsOptions are the flags of `bench commits`.
 type commitsOptions struct {
-	count int
+	count   int
+	brokers int
 }
 
 func newBenchCommitsCommand(o *benchOptions) *cobra.Command {
@@ -31,6 +32,7 @@ func newBenchCommitsCommand(o *benchOptions) *cobra.Command {
 			return runBenchCommits(ctx, out, progress, o, c)
 		})
 	cmd.Flags().IntVar(&c.count, "count", 2000, "commits per run")
+	cmd.Flags().IntVar(&c.brokers, "brokers", 1, "with --target compare and a value above 1, also run a cluster of this many `serve` processes (offsets topic replication factor min(3, brokers))")
 	return cmd
 }
 
@@ -45,6 +47,10 @@ func runBenchCommits(ctx context.Context, out, progress io.Writer, o *benchOptio
 	if c.count < 1 {
 		return fmt.Errorf("--count %d must be at least 1", c.count)
 	}
+	if c.brokers < 1 {
+		return fmt.Errorf("--brokers %d must be at least 1", c.brokers)
+	}
+	o.clusterBrokers = c.brokers
 	work := func(ctx context.Context, rt *runningTarget) (commitsResult, error) {
 		return commitsRun(ctx, rt, o, c)
 	}
@@ -116,7 +122,17 @@ func commitsRun(ctx context.Context, rt *runningTarget, o *benchOptions, c *comm
 
 // joinOptions are the flags of `bench groupjoin`.
 type joinOptions struct {
-	members int
+	members        int
+	initialDelayMs int32
+}
+
+// addInitialDelayFlag registers --initial-rebalance-delay-ms. Each
+// workload keeps its own value (copied into benchOptions when it runs):
+// the subcommands share benchOptions, and a flag's default is written to
+// its variable when the flag is defined, not when it is parsed.
+func addInitialDelayFlag(cmd *cobra.Command, ms *int32, def int32) {
+	cmd.Flags().Int32Var(ms, "initial-rebalance-delay-ms", def,
+		"the in-process Chronik node's group.initial.rebalance.delay.ms (-1: Kafka's default, 3000); kfake has no such delay")
 }
 
 func newBenchGroupJoinCommand(o *benchOptions) *cobra.Command {
@@ -127,11 +143,13 @@ func newBenchGroupJoinCommand(o *benchOptions) *cobra.Command {
 			"franz-go group consumers of one new group at once, and time until each has consumed a\n"+
 			"record (every member got a partition: the join, the sync and the first fetch). Nothing is\n"+
 			"committed, so a partition moved by a rebalance is read again from the start.\n"+
-			"The group's initial rebalance delay is the broker's (Kafka's default 3 s on Chronik).",
+			"The group's initial rebalance delay is Kafka's default 3 s on Chronik unless\n"+
+			"--initial-rebalance-delay-ms says otherwise; kfake has none.",
 		func(ctx context.Context, out, progress io.Writer) error {
 			return runBenchGroupJoin(ctx, out, progress, o, j)
 		})
 	cmd.Flags().IntVar(&j.members, "members", 10, "members of the group (and partitions of the topic)")
+	addInitialDelayFlag(cmd, &j.initialDelayMs, -1)
 	return cmd
 }
 
@@ -146,6 +164,7 @@ func runBenchGroupJoin(ctx context.Context, out, progress io.Writer, o *benchOpt
 	if j.members < 1 {
 		return fmt.Errorf("--members %d must be at least 1", j.members)
 	}
+	o.groupInitialDelayMs = j.initialDelayMs
 	work := func(ctx context.Context, rt *runningTarget) (joinResult, error) {
 		return groupJoinRun(ctx, rt, j)
 	}

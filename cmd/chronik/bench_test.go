@@ -76,6 +76,33 @@ func TestBenchConsumeSmoke(t *testing.T) {
 	)
 }
 
+func TestBenchGroupsSmoke(t *testing.T) {
+	out := runBenchCLI(t, "bench", "commits", "--count", "50", "--rounds", "1")
+	requireLines(t, out,
+		`^\s+1\s+chronik\s+50\s+`+benchNumber,
+		`^offset commit round trip \(50 commits\): chronik p50 `+benchNumber+` ms, kfake p50 `+benchNumber+` ms, ratio `+benchNumber,
+	)
+	out = runBenchCLI(t, "bench", "groupjoin", "--members", "2", "--rounds", "1", "--initial-rebalance-delay-ms", "0")
+	requireLines(t, out, `^group of 2: join to every member consuming: chronik `+benchNumber+` ms, kfake `+benchNumber+` ms, ratio `+benchNumber)
+	out = runBenchCLI(t, "bench", "groupconsume", "--records", "2000", "--members", "2", "--rounds", "1")
+	requireLines(t, out,
+		`^\s+1\s+chronik\s+2000\s+`+benchNumber+`\s+`+benchNumber+`\s+`+benchNumber,
+		`^group consumption, 2 members over 3 partitions: chronik `+benchNumber+` MB/s, kfake `+benchNumber+` MB/s, ratio `+benchNumber,
+	)
+}
+
+// TestBenchOffsetsLogSmoke runs enough commits to roll several 16 KiB
+// segments and checks the report's figures are there; whether the
+// cleaner shrank the log within the short settle is not asserted.
+func TestBenchOffsetsLogSmoke(t *testing.T) {
+	out := runBenchCLI(t, "bench", "offsetslog", "--commits", "5000", "--partitions", "10", "--segment-bytes", "16384", "--settle", "0s")
+	requireLines(t, out,
+		`^uncompacted: `+benchNumber+` bytes per commit`,
+		`^partition log at the last commit: `+benchNumber+` MiB; 0s later: `+benchNumber+` MiB$`,
+		`^size after settling / uncompacted: `+benchNumber+`$`,
+	)
+}
+
 // TestBenchSingleTarget checks that a single target runs alone and
 // reports no ratio (there is nothing to divide by).
 func TestBenchSingleTarget(t *testing.T) {
@@ -89,6 +116,10 @@ func TestBenchRejectsBadFlags(t *testing.T) {
 		{"bench", "produce", "--acks", "2"},
 		{"bench", "produce", "--rounds", "0"},
 		{"bench", "topics", "--count", "0"},
+		{"bench", "commits", "--brokers", "0"},
+		{"bench", "groupconsume", "--members", "0"},
+		{"bench", "offsetslog", "--commits", "5", "--partitions", "10"},
+		{"bench", "offsetslog", "--target", "kfake"},
 	} {
 		root := newRootCommand()
 		root.SetArgs(args)
