@@ -16,8 +16,8 @@ const (
 	cgMetaKeyType       = 3 // ConsumerGroupMetadata: group epoch
 	cgPartMetaKeyType   = 4 // ConsumerGroupPartitionMetadata (skipped on replay)
 	cgMemberKeyType     = 5 // ConsumerGroupMemberMetadata
-	cgTargetKeyType     = 6 // ConsumerGroupTargetAssignmentMember
-	cgTargetMetaKeyType = 7 // ConsumerGroupTargetAssignmentMetadata
+	cgTargetMetaKeyType = 6 // ConsumerGroupTargetAssignmentMetadata
+	cgTargetKeyType     = 7 // ConsumerGroupTargetAssignmentMember
 	cgCurrentKeyType    = 8 // ConsumerGroupCurrentMemberAssignment
 )
 
