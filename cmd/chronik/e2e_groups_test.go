@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"slices"
 	"sort"
 	"sync"
@@ -516,6 +517,21 @@ func TestE2EGroupsFranzKIP848(t *testing.T) {
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil || len(resp.Groups) != 1 || resp.Groups[0].ErrorCode != 0 || resp.Groups[0].Epoch < 2 {
 		t.Fatalf("ConsumerGroupDescribe: %+v, %v", resp, err)
+	}
+
+	// A regex subscription (kgo sends SubscribedTopicRegex): two topics
+	// that match, one that does not.
+	prefix := topic + "-rx"
+	for i, name := range []string{prefix + "-a", prefix + "-b", "other-" + topic} {
+		e2eCreateTopic(t, adm, name, 2, nil)
+		e2eProduceValues(t, cl, name, 100+50*i, 150+50*i)
+	}
+	seen := e2eGroupConsume(t, single, group+"-rx", "^"+regexp.QuoteMeta(prefix)+"-.*", 2, 100, 20*time.Second,
+		kgo.ServerSideBalancer(), kgo.ConsumeRegex())
+	for _, v := range seen {
+		if v >= "v200" {
+			t.Fatalf("the regex member read %s from the topic its regex does not match", v)
+		}
 	}
 }
 

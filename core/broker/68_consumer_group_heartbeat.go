@@ -33,6 +33,19 @@ func (g groupTopics) TopicByName(name string) (group.TopicMeta, bool) {
 	return group.TopicMeta{ID: ts.meta.ID, Partitions: ts.meta.Partitions}, true
 }
 
+// TopicNames lists the non-internal topics, sorted, for regex
+// subscriptions (core/group matches them at most every refresh interval).
+func (g groupTopics) TopicNames() []string {
+	ts := g.b.orderedTopics()
+	names := make([]string, 0, len(ts))
+	for _, t := range ts {
+		if name := t.meta.Name; !isInternalTopic(name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // TopicName scans the topics: it serves ConsumerGroupDescribe only.
 func (g groupTopics) TopicName(id [16]byte) (string, bool) {
 	for name, ts := range g.b.topics {

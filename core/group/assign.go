@@ -14,7 +14,7 @@ func assign(name string, members []*cmember, topics map[string]TopicMeta, old ma
 	sort.Strings(names)
 	subs := map[string][]*cmember{}
 	for _, m := range members {
-		for _, t := range m.topics {
+		for _, t := range m.subscribed() {
 			if _, ok := topics[t]; ok {
 				subs[t] = append(subs[t], m)
 			}

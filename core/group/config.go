@@ -66,6 +66,15 @@ type Config struct {
 	// MaxSubscribedTopics bounds one KIP-848 member's subscribed topic
 	// names; a heartbeat naming more gets INVALID_REQUEST.
 	MaxSubscribedTopics int
+	// MaxTopicRegexBytes bounds a KIP-848 member's SubscribedTopicRegex
+	// (Kafka has no limit; a longer one gets INVALID_REGULAR_EXPRESSION).
+	MaxTopicRegexBytes int
+	// ConsumerRegexRefreshMs is how often a group's regex subscriptions
+	// are matched against the topics again (Kafka's
+	// group.consumer.regex.refresh.interval.ms, 10 s): a new topic that
+	// matches joins the assignment within it. A member's new regex is
+	// matched at once.
+	ConsumerRegexRefreshMs int64
 }
 
 // DefaultConfig returns Kafka's defaults (and Chronik's finite limits where
@@ -90,6 +99,8 @@ func DefaultConfig() Config {
 		ConsumerMaxSize:                 10000,
 		ConsumerAssignors:               []string{AssignorUniform, AssignorRange},
 		MaxSubscribedTopics:             10000,
+		MaxTopicRegexBytes:              16384,
+		ConsumerRegexRefreshMs:          10000,
 	}
 }
 
@@ -132,6 +143,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("group: ConsumerAssignors must name at least one assignor")
 	case c.MaxSubscribedTopics <= 0:
 		return fmt.Errorf("group: MaxSubscribedTopics %d must be positive", c.MaxSubscribedTopics)
+	case c.MaxTopicRegexBytes <= 0:
+		return fmt.Errorf("group: MaxTopicRegexBytes %d must be positive", c.MaxTopicRegexBytes)
+	case c.ConsumerRegexRefreshMs <= 0:
+		return fmt.Errorf("group: ConsumerRegexRefreshMs %d must be positive", c.ConsumerRegexRefreshMs)
 	}
 	for _, a := range c.ConsumerAssignors {
 		if a != AssignorUniform && a != AssignorRange {

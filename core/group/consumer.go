@@ -37,6 +37,9 @@ type TopicMeta struct {
 type TopicImage interface {
 	TopicByName(name string) (TopicMeta, bool)
 	TopicName(id [16]byte) (string, bool)
+	// TopicNames lists the topics a regex subscription may match (not
+	// the internal ones), sorted.
+	TopicNames() []string
 }
 
 // SetTopics gives the shard the broker's topic image. Without one every
@@ -119,6 +122,8 @@ type cmember struct {
 	instanceID, rackID   *string
 	clientID, clientHost string
 	topics               []string // sorted subscribed topic names
+	regex                string   // SubscribedTopicRegex ("" for none)
+	regexTopics          []string // the topics regex matched at the last refresh, sorted
 	rebalanceMs          int32
 	assignor             *string
 	epoch, prevEpoch     int32
@@ -148,6 +153,11 @@ type cgroup struct {
 	topicMeta map[string]TopicMeta
 	lastWrite WriteID
 	written   bool
+	// regexAtMs is when the members' regexes were last matched;
+	// regexStale asks for a match on the next heartbeat (a regex changed,
+	// or the group was loaded).
+	regexAtMs  int64
+	regexStale bool
 }
 
 func newCGroup(id string) *cgroup {
@@ -241,18 +251,20 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 		return fail(kerr.InvalidRequest, "MemberId can't be empty.")
 	case req.MemberEpoch == -2 && req.InstanceID == nil:
 		return fail(kerr.InvalidRequest, "InstanceId can't be null when leaving with epoch -2.")
-	case req.SubscribedTopicRegex != nil:
-		// Chronik does not resolve regex subscriptions yet.
-		return fail(kerr.InvalidRequest, "SubscribedTopicRegex is not supported by this broker.")
 	case len(req.SubscribedTopicNames) > s.cfg.MaxSubscribedTopics:
 		return fail(kerr.InvalidRequest, "too many subscribed topics")
+	}
+	if req.SubscribedTopicRegex != nil && *req.SubscribedTopicRegex != "" {
+		if _, err := compileTopicRegex(*req.SubscribedTopicRegex, s.cfg.MaxTopicRegexBytes); err != nil {
+			return fail(kerr.InvalidRegularExpression, "SubscribedTopicRegex `"+*req.SubscribedTopicRegex+"` is not a valid regular expression: "+err.Error()+".")
+		}
 	}
 	if req.MemberEpoch == 0 {
 		switch {
 		case req.RebalanceTimeoutMillis <= 0:
 			return fail(kerr.InvalidRequest, "RebalanceTimeoutMs must be provided in first request.")
-		case req.SubscribedTopicNames == nil:
-			return fail(kerr.InvalidRequest, "SubscribedTopicNames must be set in first request.")
+		case req.SubscribedTopicNames == nil && (req.SubscribedTopicRegex == nil || *req.SubscribedTopicRegex == ""):
+			return fail(kerr.InvalidRequest, "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.")
 		}
 	}
 	if req.ServerAssignor != nil && !s.knownAssignor(*req.ServerAssignor) {
@@ -344,6 +356,7 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 				m.epoch, m.prevEpoch, m.state = old.epoch, old.prevEpoch, old.state
 				m.assigned, m.revoking, m.revokeDeadlineMs = old.assigned, old.revoking, old.revokeDeadlineMs
 				m.topics, m.rebalanceMs, m.assignor, m.rackID = old.topics, old.rebalanceMs, old.assignor, old.rackID
+				m.regex, m.regexTopics = old.regex, old.regexTopics
 				takeover = true
 				tgt := g.target[old.id]
 				s.removeCMemberQuiet(g, old, &b)
@@ -392,6 +405,14 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 		if !equalStrings(topics, m.topics) {
 			m.topics, metaChanged, subsChanged = topics, true, true
 		}
+	}
+	if req.SubscribedTopicRegex != nil && *req.SubscribedTopicRegex != m.regex {
+		// An empty regex clears it, as in Kafka.
+		m.regex, metaChanged, subsChanged = *req.SubscribedTopicRegex, true, true
+		g.regexStale = true
+	}
+	if s.refreshRegexes(nowMs, g) {
+		subsChanged = true
 	}
 	if metaChanged {
 		b.recs = append(b.recs, Record{Key: cgMemberKey(g.id, m.id), Value: cgMemberValue(m)})
@@ -490,7 +511,7 @@ func (s *Shard) resolve(g *cgroup) map[string]TopicMeta {
 		return out
 	}
 	for _, m := range g.members {
-		for _, t := range m.topics {
+		for _, t := range m.subscribed() {
 			if _, done := out[t]; done {
 				continue
 			}
@@ -608,7 +629,7 @@ func (s *Shard) expireConsumerOffsets(nowMs int64, b *outBuf) {
 		}
 		subscribed := map[string]bool{}
 		for _, m := range g.members {
-			for _, t := range m.topics {
+			for _, t := range m.subscribed() {
 				subscribed[t] = true
 			}
 		}
@@ -704,6 +725,10 @@ func (s *Shard) ConsumerGroupDescribe(nowMs int64, ref ReplyRef, req *kmsg.Consu
 			rm.MemberEpoch = m.epoch
 			rm.ClientID, rm.ClientHost = m.clientID, m.clientHost
 			rm.SubscribedTopics = append([]string{}, m.topics...)
+			if m.regex != "" {
+				re := m.regex
+				rm.SubscribedTopicRegex = &re
+			}
 			rm.Assignment = s.describeAssignment(m.assigned)
 			rm.TargetAssignment = s.describeAssignment(g.target[m.id])
 			if req.Version >= 1 {

@@ -69,7 +69,11 @@ func cgMemberValue(m *cmember) []byte {
 	for _, t := range m.topics {
 		v = kbin.AppendCompactString(v, t)
 	}
-	v = kbin.AppendCompactNullableString(v, nil)
+	var regex *string
+	if m.regex != "" {
+		regex = &m.regex
+	}
+	v = kbin.AppendCompactNullableString(v, regex)
 	v = kbin.AppendInt32(v, m.rebalanceMs)
 	v = kbin.AppendCompactNullableString(v, m.assignor)
 	return valueEnd(v)
@@ -220,7 +224,7 @@ func (s *Shard) replayConsumer(typ int16, key, value []byte) error {
 		for i := int32(0); i < n && vb.Ok(); i++ {
 			topics = append(topics, vb.CompactString())
 		}
-		vb.CompactNullableString()
+		regex := vb.CompactNullableString()
 		rb := vb.Int32()
 		asg := vb.CompactNullableString()
 		if inst != nil {
@@ -235,6 +239,11 @@ func (s *Shard) replayConsumer(typ int16, key, value []byte) error {
 			}
 			m.instanceID, m.rackID, m.clientID, m.clientHost = inst, rack, cid, chost
 			m.topics, m.rebalanceMs, m.assignor = topics, rb, asg
+			m.regex = ""
+			if regex != nil {
+				m.regex = *regex
+			}
+			g.regexStale = true
 			if inst != nil {
 				g.statics[*inst] = member
 			}

@@ -24,6 +24,15 @@ func (f fakeTopics) TopicName(id [16]byte) (string, bool) {
 	return "", false
 }
 
+func (f fakeTopics) TopicNames() []string {
+	names := make([]string, 0, len(f))
+	for n := range f {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 func topicID(b byte) [16]byte { return [16]byte{15: b} }
 
 func newConsumerHarness(t tb, cfg Config, topics fakeTopics) *harness {
@@ -40,6 +49,7 @@ type cclient struct {
 	epoch        int32
 	owned        []tidp
 	topics       []string
+	regex        string // SubscribedTopicRegex sent on join, when set
 	gone         bool
 }
 
@@ -51,6 +61,10 @@ func (h *harness) cgHeartbeat(group string, c *cclient, version int16, epoch int
 	req.RebalanceTimeoutMillis = 30000
 	if epoch == 0 {
 		req.SubscribedTopicNames = c.topics
+		if c.regex != "" {
+			re := c.regex
+			req.SubscribedTopicRegex = &re
+		}
 	}
 	if c.instance != "" {
 		inst := c.instance
