@@ -99,6 +99,10 @@ func TestE2ECLIErrors(t *testing.T) {
 	}{
 		{name: "version", args: []string{"version"}, stdout: []string{"chronik ", "commit: ", "go: " + runtime.Version()}},
 		{name: "--version", args: []string{"--version"}, stdout: []string{"chronik ", "commit: ", "go: " + runtime.Version()}},
+		{name: "bad group setting", args: []string{"serve", "--data-dir", readOnly, "--group-max-session-timeout-ms", "5"}, code: 1,
+			stderr: []string{"group.max.session.timeout.ms", "5"}},
+		{name: "bad offsets retention", args: []string{"serve", "--data-dir", readOnly, "--offsets-retention-minutes", "0"}, code: 1,
+			stderr: []string{"--offsets-retention-minutes 0 must be at least 1"}},
 		{name: "mistyped flag", args: []string{"--dta-dir", "x"}, code: 1,
 			stderr: []string{"unknown flag: --dta-dir", "did you mean --data-dir?", "chronik --help"}},
 		{name: "mistyped serve flag", args: []string{"serve", "--kafka-adr", "x"}, code: 1,

@@ -484,6 +484,35 @@ func TestE2ECompactedTopicRefusesKeyless(t *testing.T) {
 // ConsumerGroupHeartbeat: together they consume every record, their
 // commits (checked by member epoch) add up, and the group is listed with
 // type consumer and described by ConsumerGroupDescribe.
+// TestE2EGroupFlags: the serve flags of the group coordinator reach it:
+// __consumer_offsets is created with --offsets-topic-num-partitions, and a
+// group works with --group-initial-rebalance-delay-ms 0 (the time a lone
+// member takes to consume is logged, not asserted).
+func TestE2EGroupFlags(t *testing.T) {
+	b := e2eStartBroker(t, "--offsets-topic-num-partitions", "3", "--group-initial-rebalance-delay-ms", "0")
+	adm := e2eNewAdmin(t, b)
+	topic := e2eUniqueTopic(t)
+	e2eCreateTopic(t, adm, topic, 1, nil)
+	cl := e2eNewClient(t, b)
+	e2eProduceValues(t, cl, topic, 0, 1)
+	began := time.Now()
+	single := func(opts ...kgo.Opt) *kgo.Client { return e2eNewClient(t, b, opts...) }
+	e2eGroupConsume(t, single, "flags-"+topic, topic, 1, 1, 20*time.Second)
+	t.Logf("one member joined and consumed in %v", time.Since(began))
+	ctx := e2eTestCtx(t, 10*time.Second)
+	md, err := adm.Metadata(ctx, "__consumer_offsets")
+	if err != nil {
+		t.Fatalf("metadata: %v", err)
+	}
+	if td, ok := md.Topics["__consumer_offsets"]; !ok || len(td.Partitions) != 3 || !td.IsInternal {
+		t.Fatalf("__consumer_offsets: %+v, want 3 partitions, internal", td)
+	}
+	described, err := adm.DescribeGroups(ctx, "flags-"+topic)
+	if err != nil || described.Error() != nil {
+		t.Fatalf("describe: %v %v", err, described.Error())
+	}
+}
+
 func TestE2EGroupsFranzKIP848(t *testing.T) {
 	b := e2eStartBroker(t)
 	adm := e2eNewAdmin(t, b)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -85,6 +86,15 @@ type serveOptions struct {
 	maxConnections    int
 	queuedMaxBytes    int64
 	fetchMaxBytes     int32
+	// Consumer groups and compaction.
+	groupInitialDelayMs     int32
+	groupMinSessionMs       int32
+	groupMaxSessionMs       int32
+	groupMaxSize            int
+	offsetsPartitions       int32
+	offsetsReplication      int16
+	offsetsRetentionMinutes int64
+	cleanerBackoffMs        int64
 	// replicationFactorSet says --default-replication-factor was given;
 	// cluster mode derives the default otherwise.
 	replicationFactorSet bool
@@ -129,6 +139,14 @@ func newServeCommand() *cobra.Command {
 	f.IntVar(&o.maxConnections, "max-connections", 4096, "maximum concurrent client connections")
 	f.Int64Var(&o.queuedMaxBytes, "queued-max-request-bytes", 0, "memory budget for requests and responses in flight, all connections together (queued.max.request.bytes); 0 sizes it to the machine: an eighth of its memory, within 64 MiB..1 GiB")
 	f.Int32Var(&o.fetchMaxBytes, "fetch-max-bytes", def.FetchMaxBytes, "largest fetch response, whatever the client asks (fetch.max.bytes; a larger first batch is still returned whole)")
+	f.Int32Var(&o.groupInitialDelayMs, "group-initial-rebalance-delay-ms", def.GroupCoordinator.InitialRebalanceDelayMs, "how long a new classic group waits for more members before its first rebalance (group.initial.rebalance.delay.ms; 0 suits tests)")
+	f.Int32Var(&o.groupMinSessionMs, "group-min-session-timeout-ms", def.GroupCoordinator.MinSessionTimeoutMs, "smallest session timeout a classic member may ask for (group.min.session.timeout.ms)")
+	f.Int32Var(&o.groupMaxSessionMs, "group-max-session-timeout-ms", def.GroupCoordinator.MaxSessionTimeoutMs, "largest session timeout a classic member may ask for (group.max.session.timeout.ms)")
+	f.IntVar(&o.groupMaxSize, "group-max-size", def.GroupCoordinator.MaxGroupSize, "most members of one classic group (group.max.size)")
+	f.Int32Var(&o.offsetsPartitions, "offsets-topic-num-partitions", def.OffsetsTopicPartitions, "partitions of __consumer_offsets when it is created (offsets.topic.num.partitions); the same on every broker of a cluster")
+	f.Int16Var(&o.offsetsReplication, "offsets-topic-replication-factor", def.OffsetsTopicReplicationFactor, "replication factor of __consumer_offsets, capped at the brokers there are when it is created (offsets.topic.replication.factor)")
+	f.Int64Var(&o.offsetsRetentionMinutes, "offsets-retention-minutes", def.GroupCoordinator.OffsetsRetentionMs/60000, "how long the committed offsets of an empty group are kept (offsets.retention.minutes)")
+	f.Int64Var(&o.cleanerBackoffMs, "log-cleaner-backoff-ms", def.CleanerBackoffMs, "how often the log cleaner looks for a compacted partition to clean (log.cleaner.backoff.ms)")
 	return cmd
 }
 
@@ -190,6 +208,17 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	cfg.RetentionCheckIntervalMs = o.retentionCheckMs
 	cfg.ScrubBytesPerPass, cfg.ScrubIntervalMs = o.scrubBytesPerSec, 1000
 	cfg.LogDefaults.MaxMessageBytes = o.maxMessageBytes
+	cfg.GroupCoordinator.InitialRebalanceDelayMs = o.groupInitialDelayMs
+	cfg.GroupCoordinator.MinSessionTimeoutMs = o.groupMinSessionMs
+	cfg.GroupCoordinator.MaxSessionTimeoutMs = o.groupMaxSessionMs
+	cfg.GroupCoordinator.MaxGroupSize = o.groupMaxSize
+	if o.offsetsRetentionMinutes < 1 || o.offsetsRetentionMinutes > math.MaxInt64/60000 {
+		return fmt.Errorf("--offsets-retention-minutes %d must be at least 1 (and fit in milliseconds)", o.offsetsRetentionMinutes)
+	}
+	cfg.GroupCoordinator.OffsetsRetentionMs = o.offsetsRetentionMinutes * 60000
+	cfg.OffsetsTopicPartitions = o.offsetsPartitions
+	cfg.OffsetsTopicReplicationFactor = o.offsetsReplication
+	cfg.CleanerBackoffMs = o.cleanerBackoffMs
 	// Each address error names the flag the operator typed: the
 	// advertised address derives from --kafka-addr when not given.
 	if _, _, err := splitHostPort(o.kafkaAddr); err != nil {

@@ -108,13 +108,13 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.MinSessionTimeoutMs <= 0:
-		return fmt.Errorf("group: MinSessionTimeoutMs %d must be positive", c.MinSessionTimeoutMs)
+		return fmt.Errorf("group: MinSessionTimeoutMs (group.min.session.timeout.ms) %d must be positive", c.MinSessionTimeoutMs)
 	case c.MaxSessionTimeoutMs < c.MinSessionTimeoutMs:
-		return fmt.Errorf("group: MaxSessionTimeoutMs %d below MinSessionTimeoutMs %d", c.MaxSessionTimeoutMs, c.MinSessionTimeoutMs)
+		return fmt.Errorf("group: MaxSessionTimeoutMs (group.max.session.timeout.ms) %d below MinSessionTimeoutMs (group.min.session.timeout.ms) %d", c.MaxSessionTimeoutMs, c.MinSessionTimeoutMs)
 	case c.InitialRebalanceDelayMs < 0:
-		return fmt.Errorf("group: InitialRebalanceDelayMs %d must not be negative", c.InitialRebalanceDelayMs)
+		return fmt.Errorf("group: InitialRebalanceDelayMs (group.initial.rebalance.delay.ms) %d must not be negative", c.InitialRebalanceDelayMs)
 	case c.MaxGroupSize <= 0:
-		return fmt.Errorf("group: MaxGroupSize %d must be positive", c.MaxGroupSize)
+		return fmt.Errorf("group: MaxGroupSize (group.max.size) %d must be positive", c.MaxGroupSize)
 	case c.MaxGroups <= 0:
 		return fmt.Errorf("group: MaxGroups %d must be positive", c.MaxGroups)
 	case c.MaxPendingJoins <= 0:
@@ -128,7 +128,7 @@ func (c Config) Validate() error {
 	case c.MaxGroupRecordBytes <= 0:
 		return fmt.Errorf("group: MaxGroupRecordBytes %d must be positive", c.MaxGroupRecordBytes)
 	case c.OffsetsRetentionMs <= 0:
-		return fmt.Errorf("group: OffsetsRetentionMs %d must be positive", c.OffsetsRetentionMs)
+		return fmt.Errorf("group: OffsetsRetentionMs (offsets.retention.minutes in ms) %d must be positive", c.OffsetsRetentionMs)
 	case c.OffsetsRetentionCheckIntervalMs <= 0:
 		return fmt.Errorf("group: OffsetsRetentionCheckIntervalMs %d must be positive", c.OffsetsRetentionCheckIntervalMs)
 	case c.OffsetMetadataMaxBytes < 0:
