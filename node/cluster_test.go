@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/broker"
+	"github.com/chronik-streaming/chronik/internal/loopback"
 	"github.com/chronik-streaming/chronik/io/wire"
 )
 
@@ -24,12 +25,11 @@ import (
 // closing the probe and the node binding it is accepted.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := loopback.Addrs(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs[0]
 }
 
 // testCluster is a cluster of in-process nodes.

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +27,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik-streaming/chronik/internal/loopback"
 )
 
 // clusterBenchOptions are the flags of `bench cluster`.
@@ -76,27 +77,6 @@ type procCluster struct {
 	keep bool
 }
 
-// freeLoopbackAddrs reserves n distinct loopback ports by binding them at
-// once, then releases them for the processes to bind.
-func freeLoopbackAddrs(n int) ([]string, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var addrs []string
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("reserve a port: %w", err)
-		}
-		ls = append(ls, l)
-		addrs = append(addrs, l.Addr().String())
-	}
-	return addrs, nil
-}
-
 // startProcCluster starts n brokers; n == 1 is a single node without a
 // quorum, n > 1 a cluster whose brokers are all voters.
 func startProcCluster(o *benchOptions, n int, name string) (*procCluster, error) {
@@ -108,7 +88,7 @@ func startProcCluster(o *benchOptions, n int, name string) (*procCluster, error)
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := freeLoopbackAddrs(3 * n) // Kafka, raft and control listeners
+	addrs, err := loopback.Addrs(3 * n) // Kafka, raft and control listeners; outside the ephemeral range, so a killed broker's ports stay free for its restart
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

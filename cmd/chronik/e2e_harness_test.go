@@ -40,6 +40,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/internal/loopback"
 )
 
 const (
@@ -92,32 +94,21 @@ func e2eChronikBinary(t testing.TB) string {
 	return e2eBinPath
 }
 
-// e2eFreePort asks the kernel for a free loopback port. The tiny window between
-// closing this listener and the broker binding it is accepted.
+// e2eFreePort returns a free loopback port (internal/loopback: outside the
+// ephemeral range, so no outgoing connection takes it before the broker
+// binds it, nor while a stopped broker is down before its restart).
 func e2eFreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen for a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return e2eFreePorts(t, 1)[0]
 }
 
-// e2eFreePorts returns n distinct free loopback ports: the listeners are
-// all held open until every port is known, so that the kernel cannot hand
-// out one port twice (separate e2eFreePort calls can, and a cluster needs
+// e2eFreePorts returns n distinct free loopback ports (a cluster needs
 // nine).
 func e2eFreePorts(t testing.TB, n int) []int {
 	t.Helper()
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("listen for a free port: %v", err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	ports, err := loopback.Ports(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/chronik-streaming/chronik/internal/loopback"
 )
 
 // waitFor bounds every wait in these tests. Elections on loopback take about
@@ -82,24 +83,15 @@ func (r *recorder) state() (entries []string, restores int, violation string) {
 	return slices.Clone(r.entries), r.restores, r.violation
 }
 
-// freeAddrs picks n loopback addresses with free ports. The voters' addresses
-// must be known before any node starts, so the ports are chosen by binding
-// port 0 and closing again; another process could take one in between, which
-// on a test machine does not happen in practice.
+// freeAddrs picks n loopback addresses with free ports. The voters'
+// addresses must be known before any node starts; internal/loopback picks
+// them outside the ephemeral range, where no outgoing connection takes one
+// in between.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	var addrs []string
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("pick a free port: %v", err)
-		}
-		ls = append(ls, l)
-		addrs = append(addrs, l.Addr().String())
-	}
-	for _, l := range ls {
-		_ = l.Close()
+	addrs, err := loopback.Addrs(n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return addrs
 }
