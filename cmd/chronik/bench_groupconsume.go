@@ -339,7 +339,7 @@ func runBenchOffsetsLog(ctx context.Context, out, progress io.Writer, o *benchOp
 			return fmt.Errorf("commit request %d: %w", i, err)
 		}
 		if i == sample {
-			size, err := logBytes(dir)
+			size, _, err := logFiles(dir)
 			if err != nil {
 				return err
 			}
@@ -350,12 +350,12 @@ func runBenchOffsetsLog(ctx context.Context, out, progress io.Writer, o *benchOp
 		}
 	}
 	elapsed := time.Since(start)
-	atEnd, err := logBytes(dir)
+	atEnd, _, err := logFiles(dir)
 	if err != nil {
 		return err
 	}
 	time.Sleep(l.settle)
-	settled, err := logBytes(dir)
+	settled, segments, err := logFiles(dir)
 	if err != nil {
 		return err
 	}
@@ -366,7 +366,7 @@ func runBenchOffsetsLog(ctx context.Context, out, progress io.Writer, o *benchOp
 	fmt.Fprintf(out, "%s\n\n", benchEnvironment(o))
 	fmt.Fprintf(out, "commit requests: %.0f/s (%s)\n", float64(requests)/elapsed.Seconds(), elapsed.Round(time.Millisecond))
 	fmt.Fprintf(out, "uncompacted: %.1f bytes per commit (first %d commits), %s for all of them\n", perCommit, (sample+1)*int(l.partitions), mib(int64(raw)))
-	fmt.Fprintf(out, "partition log at the last commit: %s; %s later: %s\n", mib(atEnd), l.settle, mib(settled))
+	fmt.Fprintf(out, "partition log at the last commit: %s; %s later: %s in %d segments\n", mib(atEnd), l.settle, mib(settled), segments)
 	fmt.Fprintf(out, "size after settling / uncompacted: %.4f\n", float64(settled)/raw)
 	return nil
 }
@@ -382,7 +382,7 @@ func offsetsPartitionDir(dataDir string) (string, error) {
 	}
 	more, _ := filepath.Glob(filepath.Join(dataDir, "__consumer_offsets-*"))
 	for _, d := range append(matches, more...) {
-		size, err := logBytes(d)
+		size, _, err := logFiles(d)
 		if err != nil {
 			return "", err
 		}
@@ -396,10 +396,9 @@ func offsetsPartitionDir(dataDir string) (string, error) {
 	return best, nil
 }
 
-// logBytes sums the sizes of dir's segment files (*.log).
-func logBytes(dir string) (int64, error) {
-	var total int64
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+// logFiles sums the sizes of dir's segment files (*.log) and counts them.
+func logFiles(dir string) (total int64, files int, err error) {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil // a segment removed by the cleaner meanwhile
@@ -417,12 +416,13 @@ func logBytes(dir string) (int64, error) {
 			return err
 		}
 		total += info.Size()
+		files++
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("size of %s: %w", dir, err)
+		return 0, 0, fmt.Errorf("size of %s: %w", dir, err)
 	}
-	return total, nil
+	return total, files, nil
 }
 
 // mib renders a byte count in MiB.
