@@ -75,6 +75,8 @@ func (fuzzTopics) TopicName(id [16]byte) (string, bool) {
 	return "", false
 }
 
+func (fuzzTopics) TopicNames() []string { return []string{"t", "u"} }
+
 // seedConsumerRecords are the KIP-848 records of two members joining a
 // consumer group, written by a shard.
 func seedConsumerRecords() []group.Record {

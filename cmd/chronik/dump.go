@@ -39,7 +39,8 @@ func newDumpCommand() *cobra.Command {
 			"base64 in key_base64/value_base64 instead. The files are only read, never written,\n" +
 			"so dump works on a stopped or a running broker; a batch being written at that moment\n" +
 			"(or a torn tail after a crash) ends the dump with a note on stderr. For __consumer_offsets\n" +
-			"each line also carries group_record: the record decoded as Kafka's group and offset types.",
+			"each line also carries group_record: the record decoded as Kafka's group and offset types,\n" +
+			"and KIP-848 consumer-group records under consumer_group.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDump(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)

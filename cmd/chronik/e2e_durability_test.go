@@ -351,6 +351,11 @@ type e2eDumpLine struct {
 			Partition int32
 		} `json:"key"`
 		Value *struct{ Offset int64 } `json:"value"`
+		// ConsumerGroup is a KIP-848 record.
+		ConsumerGroup *struct {
+			Type, Group, Member string
+			Epoch               int32
+		} `json:"consumer_group"`
 	} `json:"group_record"`
 }
 

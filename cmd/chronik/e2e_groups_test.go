@@ -547,6 +547,19 @@ func TestE2EGroupsFranzKIP848(t *testing.T) {
 	if err != nil || len(resp.Groups) != 1 || resp.Groups[0].ErrorCode != 0 || resp.Groups[0].Epoch < 2 {
 		t.Fatalf("ConsumerGroupDescribe: %+v, %v", resp, err)
 	}
+	// chronik dump decodes the group's KIP-848 records: its epochs and
+	// both members' metadata.
+	types := map[string]int{}
+	for p := int32(0); p < 50; p++ {
+		for _, d := range e2eRunDump(t, b, "__consumer_offsets", p) {
+			if cg := d.Group; cg != nil && cg.Kind == "consumer_group" && cg.ConsumerGroup.Group == group {
+				types[cg.ConsumerGroup.Type]++
+			}
+		}
+	}
+	if types["ConsumerGroupMetadata"] < 2 || types["ConsumerGroupMemberMetadata"] < 2 || types["ConsumerGroupCurrentMemberAssignment"] < 2 {
+		t.Fatalf("chronik dump shows the group's KIP-848 records as %v", types)
+	}
 
 	// A regex subscription (kgo sends SubscribedTopicRegex): two topics
 	// that match, one that does not.

@@ -140,25 +140,133 @@ func skipTags(b *kbin.Reader) {
 	}
 }
 
-// replayConsumer applies one KIP-848 record (key type 3 to 8).
-func (s *Shard) replayConsumer(typ int16, key, value []byte) error {
+// ConsumerGroupRecord is one KIP-848 record (key types 3 and 5 to 8)
+// decoded: what replay applies and what chronik dump prints. Type 4
+// (partition metadata) is decoded as its key only. Epoch is the group
+// epoch (type 3), the target assignment epoch (type 6) or the member
+// epoch (type 8).
+type ConsumerGroupRecord struct {
+	Type      string `json:"type"`
+	Group     string `json:"group"`
+	Member    string `json:"member,omitempty"`
+	Tombstone bool   `json:"tombstone,omitempty"`
+
+	Epoch         int32 `json:"epoch,omitempty"`
+	PreviousEpoch int32 `json:"previous_epoch,omitempty"`
+	State         int8  `json:"state,omitempty"`
+
+	InstanceID           *string  `json:"instance_id,omitempty"`
+	RackID               *string  `json:"rack_id,omitempty"`
+	ClientID             string   `json:"client_id,omitempty"`
+	ClientHost           string   `json:"client_host,omitempty"`
+	SubscribedTopicNames []string `json:"subscribed_topic_names,omitempty"`
+	SubscribedTopicRegex *string  `json:"subscribed_topic_regex,omitempty"`
+	RebalanceTimeoutMs   int32    `json:"rebalance_timeout_ms,omitempty"`
+	ServerAssignor       *string  `json:"server_assignor,omitempty"`
+
+	// Partitions is a member's target (type 7) or assigned (type 8)
+	// partitions; PendingRevocation those it must still release (type 8).
+	Partitions        []AssignedPartitions `json:"partitions,omitempty"`
+	PendingRevocation []AssignedPartitions `json:"pending_revocation,omitempty"`
+}
+
+// AssignedPartitions is a topic (by id) and some of its partitions.
+type AssignedPartitions struct {
+	TopicID    [16]byte `json:"topic_id"`
+	Partitions []int32  `json:"partitions"`
+}
+
+// consumerRecordNames are Kafka's names of the KIP-848 record types.
+var consumerRecordNames = map[int16]string{
+	cgMetaKeyType:       "ConsumerGroupMetadata",
+	cgPartMetaKeyType:   "ConsumerGroupPartitionMetadata",
+	cgMemberKeyType:     "ConsumerGroupMemberMetadata",
+	cgTargetMetaKeyType: "ConsumerGroupTargetAssignmentMetadata",
+	cgTargetKeyType:     "ConsumerGroupTargetAssignmentMember",
+	cgCurrentKeyType:    "ConsumerGroupCurrentMemberAssignment",
+}
+
+func toAssigned(ps []tidp) []AssignedPartitions {
+	var out []AssignedPartitions
+	for _, p := range ps {
+		if n := len(out); n == 0 || out[n-1].TopicID != p.id {
+			out = append(out, AssignedPartitions{TopicID: p.id})
+		}
+		out[len(out)-1].Partitions = append(out[len(out)-1].Partitions, p.p)
+	}
+	return out
+}
+
+func fromAssigned(as []AssignedPartitions) []tidp {
+	var ps []tidp
+	for _, a := range as {
+		for _, p := range a.Partitions {
+			ps = append(ps, tidp{a.TopicID, p})
+		}
+	}
+	return normalize(ps)
+}
+
+// decodeConsumerRecord decodes a KIP-848 record of key type typ.
+func decodeConsumerRecord(typ int16, key, value []byte) (ConsumerGroupRecord, error) {
+	r := ConsumerGroupRecord{Type: consumerRecordNames[typ], Tombstone: value == nil}
 	kb := kbin.Reader{Src: key[2:]}
-	group := kb.String()
-	member := ""
+	r.Group = kb.String()
 	if typ != cgMetaKeyType && typ != cgTargetMetaKeyType && typ != cgPartMetaKeyType {
-		member = kb.String()
+		r.Member = kb.String()
 	}
 	if err := kb.Complete(); err != nil {
-		return fmt.Errorf("%w: consumer group key type %d: %w", ErrBadRecord, typ, err)
+		return r, fmt.Errorf("%w: consumer group key type %d: %w", ErrBadRecord, typ, err)
 	}
 	if typ == cgPartMetaKeyType {
-		return nil
+		return r, nil
 	}
-	if typ != cgMetaKeyType && typ != cgTargetMetaKeyType && member == "" {
-		return fmt.Errorf("%w: consumer group %q record type %d with an empty member id", ErrBadRecord, group, typ)
+	if typ != cgMetaKeyType && typ != cgTargetMetaKeyType && r.Member == "" {
+		return r, fmt.Errorf("%w: consumer group %q record type %d with an empty member id", ErrBadRecord, r.Group, typ)
 	}
-	g := s.cgroups[group]
 	if value == nil {
+		return r, nil
+	}
+	vb := kbin.Reader{Src: value}
+	if ver := vb.Int16(); ver != 0 {
+		return r, fmt.Errorf("%w: consumer group %q record type %d value version %d", ErrBadRecord, r.Group, typ, ver)
+	}
+	switch typ {
+	case cgMetaKeyType, cgTargetMetaKeyType:
+		r.Epoch = vb.Int32()
+	case cgTargetKeyType:
+		r.Partitions = toAssigned(readTopicPartitions(&vb))
+	case cgCurrentKeyType:
+		r.Epoch, r.PreviousEpoch, r.State = vb.Int32(), vb.Int32(), vb.Int8()
+		r.Partitions = toAssigned(readTopicPartitions(&vb))
+		r.PendingRevocation = toAssigned(readTopicPartitions(&vb))
+	case cgMemberKeyType:
+		r.InstanceID, r.RackID = vb.CompactNullableString(), vb.CompactNullableString()
+		r.ClientID, r.ClientHost = vb.CompactString(), vb.CompactString()
+		n := vb.CompactArrayLen()
+		for i := int32(0); i < n && vb.Ok(); i++ {
+			r.SubscribedTopicNames = append(r.SubscribedTopicNames, vb.CompactString())
+		}
+		r.SubscribedTopicRegex = vb.CompactNullableString()
+		r.RebalanceTimeoutMs = vb.Int32()
+		r.ServerAssignor = vb.CompactNullableString()
+	}
+	skipTags(&vb)
+	if err := vb.Complete(); err != nil {
+		return r, fmt.Errorf("%w: consumer group %q record type %d value: %w", ErrBadRecord, r.Group, typ, err)
+	}
+	return r, nil
+}
+
+// replayConsumer applies one KIP-848 record (key type 3 to 8).
+func (s *Shard) replayConsumer(typ int16, key, value []byte) error {
+	r, err := decodeConsumerRecord(typ, key, value)
+	if err != nil || typ == cgPartMetaKeyType {
+		return err
+	}
+	group, member := r.Group, r.Member
+	g := s.cgroups[group]
+	if r.Tombstone {
 		if g == nil {
 			return nil
 		}
@@ -181,12 +289,13 @@ func (s *Shard) replayConsumer(typ int16, key, value []byte) error {
 		}
 		return nil
 	}
-	vb := kbin.Reader{Src: value}
-	if ver := vb.Int16(); ver != 0 {
-		return fmt.Errorf("%w: consumer group %q record type %d value version %d", ErrBadRecord, group, typ, ver)
-	}
 	if g == nil {
 		g = newCGroup(group)
+	}
+	if typ == cgMemberKeyType && r.InstanceID != nil {
+		if other, ok := g.statics[*r.InstanceID]; ok && other != member {
+			return fmt.Errorf("%w: consumer group %q: instance %q of member %q already held by %q", ErrBadRecord, group, *r.InstanceID, member, other)
+		}
 	}
 	getMember := func() *cmember {
 		m := g.members[member]
@@ -196,67 +305,36 @@ func (s *Shard) replayConsumer(typ int16, key, value []byte) error {
 		}
 		return m
 	}
-	// Decode first into locals so that a bad value changes nothing.
-	var apply func()
 	switch typ {
 	case cgMetaKeyType:
-		e := vb.Int32()
-		apply = func() { g.epoch = e }
+		g.epoch = r.Epoch
 	case cgTargetMetaKeyType:
-		e := vb.Int32()
-		apply = func() { g.assignEpoch = e }
+		g.assignEpoch = r.Epoch
 	case cgTargetKeyType:
-		ps := readTopicPartitions(&vb)
-		apply = func() { g.target[member] = ps }
+		g.target[member] = fromAssigned(r.Partitions)
 	case cgCurrentKeyType:
-		e, pe, st := vb.Int32(), vb.Int32(), vb.Int8()
-		as := readTopicPartitions(&vb)
-		rv := readTopicPartitions(&vb)
-		apply = func() {
-			m := getMember()
-			m.epoch, m.prevEpoch, m.state, m.assigned, m.revoking = e, pe, st, as, rv
-		}
+		m := getMember()
+		m.epoch, m.prevEpoch, m.state = r.Epoch, r.PreviousEpoch, r.State
+		m.assigned, m.revoking = fromAssigned(r.Partitions), fromAssigned(r.PendingRevocation)
 	case cgMemberKeyType:
-		inst, rack := vb.CompactNullableString(), vb.CompactNullableString()
-		cid, chost := vb.CompactString(), vb.CompactString()
-		var topics []string
-		n := vb.CompactArrayLen()
-		for i := int32(0); i < n && vb.Ok(); i++ {
-			topics = append(topics, vb.CompactString())
+		m := getMember()
+		if m.instanceID != nil && g.statics[*m.instanceID] == member {
+			delete(g.statics, *m.instanceID)
 		}
-		regex := vb.CompactNullableString()
-		rb := vb.Int32()
-		asg := vb.CompactNullableString()
-		if inst != nil {
-			if other, ok := g.statics[*inst]; ok && other != member {
-				return fmt.Errorf("%w: consumer group %q: instance %q of member %q already held by %q", ErrBadRecord, group, *inst, member, other)
-			}
+		m.instanceID, m.rackID, m.clientID, m.clientHost = r.InstanceID, r.RackID, r.ClientID, r.ClientHost
+		m.topics, m.rebalanceMs, m.assignor = r.SubscribedTopicNames, r.RebalanceTimeoutMs, r.ServerAssignor
+		m.regex = ""
+		if r.SubscribedTopicRegex != nil {
+			m.regex = *r.SubscribedTopicRegex
 		}
-		apply = func() {
-			m := getMember()
-			if m.instanceID != nil && g.statics[*m.instanceID] == member {
-				delete(g.statics, *m.instanceID)
-			}
-			m.instanceID, m.rackID, m.clientID, m.clientHost = inst, rack, cid, chost
-			m.topics, m.rebalanceMs, m.assignor = topics, rb, asg
-			m.regex = ""
-			if regex != nil {
-				m.regex = *regex
-			}
-			g.regexStale = true
-			if inst != nil {
-				g.statics[*inst] = member
-			}
+		g.regexStale = true
+		if r.InstanceID != nil {
+			g.statics[*r.InstanceID] = member
 		}
 	default:
 		return nil
 	}
-	skipTags(&vb)
-	if err := vb.Complete(); err != nil {
-		return fmt.Errorf("%w: consumer group %q record type %d value: %w", ErrBadRecord, group, typ, err)
-	}
 	s.cgroups[group] = g
-	apply()
 	g.written = true
 	return nil
 }

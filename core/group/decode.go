@@ -10,14 +10,17 @@ import (
 // DecodedRecord is one __consumer_offsets record in Kafka's types, for
 // tools that print the log (chronik dump).
 type DecodedRecord struct {
-	// Kind is "offset", "group", or "other" for the record types of other
-	// group kinds (KIP-848, share groups), which are not decoded.
+	// Kind is "offset", "group", "consumer_group" (a KIP-848 record), or
+	// "other" for the record types of other group kinds (share groups),
+	// which are not decoded.
 	Kind string `json:"kind"`
 	// Key is a kmsg.OffsetCommitKey or kmsg.GroupMetadataKey.
 	Key any `json:"key,omitempty"`
 	// Value is a kmsg.OffsetCommitValue or kmsg.GroupMetadataValue; nil
 	// for a tombstone.
 	Value any `json:"value,omitempty"`
+	// ConsumerGroup is a KIP-848 record, key and value together.
+	ConsumerGroup *ConsumerGroupRecord `json:"consumer_group,omitempty"`
 }
 
 // DecodeRecord decodes a __consumer_offsets record as Replay reads it.
@@ -56,6 +59,12 @@ func DecodeRecord(key, value []byte) (DecodedRecord, error) {
 		return d, nil
 	case ver < 0:
 		return DecodedRecord{}, fmt.Errorf("%w: key version %d", ErrBadRecord, ver)
+	case consumerRecordNames[ver] != "":
+		r, err := decodeConsumerRecord(ver, key, value)
+		if err != nil {
+			return DecodedRecord{}, err
+		}
+		return DecodedRecord{Kind: "consumer_group", ConsumerGroup: &r}, nil
 	}
 	return DecodedRecord{Kind: "other"}, nil
 }
