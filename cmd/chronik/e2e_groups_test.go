@@ -22,14 +22,36 @@ import (
 // e2eGroupConsume runs members group consumers of topic in one group (each
 // a client from newClient) until the distinct records seen (by value)
 // reach want or timeout passes, commits what they consumed, closes them,
-// and returns every value seen, in the order seen.
+// and returns every value seen, in the order seen. Any failed commit fails
+// the test.
 func e2eGroupConsume(t *testing.T, newClient func(...kgo.Opt) *kgo.Client, group, topic string, members int, want int, timeout time.Duration, opts ...kgo.Opt) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	order, err := e2eGroupMembers(ctx, newClient, group, topic, members, want, nil, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return order
+}
+
+// e2eGroupMembers is e2eGroupConsume without a testing.T, for goroutines:
+// it returns an error if a commit failed or fewer than want distinct
+// records were seen before ctx ended. With logf set, a failed commit other
+// than a member's last one is only logged: the client retries it with the
+// next poll's offsets (a coordinator failover fails commits in flight).
+func e2eGroupMembers(ctx context.Context, newClient func(...kgo.Opt) *kgo.Client, group, topic string, members int, want int, logf func(string, ...any), opts ...kgo.Opt) ([]string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	var order []string
+	var errs []error
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
 	var wg sync.WaitGroup
 	for m := range members {
 		cl := newClient(append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(),
@@ -41,9 +63,7 @@ func e2eGroupConsume(t *testing.T, newClient func(...kgo.Opt) *kgo.Client, group
 				fs := cl.PollFetches(ctx)
 				fs.EachRecord(func(r *kgo.Record) {
 					mu.Lock()
-					if !seen[string(r.Value)] {
-						seen[string(r.Value)] = true
-					}
+					seen[string(r.Value)] = true
 					order = append(order, string(r.Value))
 					if len(seen) >= want {
 						cancel()
@@ -51,11 +71,15 @@ func e2eGroupConsume(t *testing.T, newClient func(...kgo.Opt) *kgo.Client, group
 					mu.Unlock()
 				})
 				if err := cl.CommitUncommittedOffsets(context.Background()); err != nil && ctx.Err() == nil {
-					t.Errorf("member %d commit: %v", m, err)
+					if logf == nil {
+						fail(fmt.Errorf("group %s member %d commit: %w", group, m, err))
+					} else {
+						logf("group %s member %d commit (retried with the next poll): %v", group, m, err)
+					}
 				}
 			}
 			if err := cl.CommitUncommittedOffsets(context.Background()); err != nil {
-				t.Errorf("member %d final commit: %v", m, err)
+				fail(fmt.Errorf("group %s member %d final commit: %w", group, m, err))
 			}
 			cl.LeaveGroup()
 			cl.Close()
@@ -63,9 +87,9 @@ func e2eGroupConsume(t *testing.T, newClient func(...kgo.Opt) *kgo.Client, group
 	}
 	wg.Wait()
 	if len(seen) < want {
-		t.Fatalf("group %s saw %d distinct records of %d", group, len(seen), want)
+		errs = append(errs, fmt.Errorf("group %s saw %d distinct records of %d", group, len(seen), want))
 	}
-	return order
+	return order, errors.Join(errs...)
 }
 
 // TestE2EGroupsFranz: two franz-go group members share a four-partition

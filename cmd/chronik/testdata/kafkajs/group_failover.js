@@ -1,0 +1,57 @@
+// A kafkajs group consumer (consumer.run, committing after every batch)
+// that rides through a coordinator failover: it consumes until it has seen
+// TOTAL distinct values, disconnects (committing what it resolved) and
+// prints "consumed DISTINCT DELIVERIES". It then waits for a line on stdin
+// (the Go test checks the committed offsets with its own client first) and
+// uses the admin client on the group: fetchOffsets (their sum), resetOffsets
+// to the earliest, listGroups and deleteGroups. Exits non-zero on any error
+// or after TIMEOUT_S.
+// Usage: node group_failover.js BROKERS(comma-separated) TOPIC GROUP TOTAL TIMEOUT_S
+const { Kafka, logLevel } = require('./node_modules/kafkajs');
+const readline = require('readline');
+
+(async () => {
+  const [brokers, topic, groupId, totalArg, timeoutArg] = process.argv.slice(2);
+  const total = Number(totalArg);
+  const timer = setTimeout(() => {
+    console.log(`FAIL: not done within ${timeoutArg}s`);
+    process.exit(1);
+  }, Number(timeoutArg) * 1000);
+  const kafka = new Kafka({ clientId: 'chronik-e2e-failover', brokers: brokers.split(','), logLevel: logLevel.ERROR });
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const seen = new Set();
+  let deliveries = 0;
+  await new Promise((resolve, reject) => {
+    consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.add(message.value.toString());
+        deliveries++;
+        if (seen.size >= total) resolve();
+      },
+    }).catch(reject);
+  });
+  await consumer.disconnect(); // commits what eachMessage resolved
+  console.log(`consumed ${seen.size} ${deliveries}`);
+  await new Promise((resolve) => readline.createInterface({ input: process.stdin }).once('line', resolve));
+
+  const admin = kafka.admin();
+  await admin.connect();
+  const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions
+    .reduce((sum, p) => sum + Number(p.offset), 0);
+  console.log(`committed ${committed}`);
+  await admin.resetOffsets({ groupId, topic, earliest: true });
+  const reset = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions.map(p => p.offset);
+  console.log(`reset ${reset.join(',')}`);
+  const listed = (await admin.listGroups()).groups.some(g => g.groupId === groupId);
+  await admin.deleteGroups([groupId]);
+  const gone = !(await admin.listGroups()).groups.some(g => g.groupId === groupId);
+  console.log(`listed ${listed} deleted ${gone}`);
+  await admin.disconnect();
+  clearTimeout(timer);
+  process.exit(0);
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
