@@ -17,7 +17,21 @@ const readline = require('readline');
     console.log(`FAIL: not done within ${timeoutArg}s`);
     process.exit(1);
   }, Number(timeoutArg) * 1000);
-  const kafka = new Kafka({ clientId: 'chronik-e2e-failover', brokers: brokers.split(','), logLevel: logLevel.ERROR });
+  // Logs go to stderr (stdout carries the results), which the Go test
+  // prints on failure.
+  const logCreator = () => ({ namespace, level, log }) => {
+    console.error(JSON.stringify({ namespace, level, ...log }));
+  };
+  const kafka = new Kafka({
+    clientId: 'chronik-e2e-failover',
+    brokers: brokers.split(','),
+    logLevel: process.env.CHRONIK_E2E_CLIENT_LOGS ? logLevel.INFO : logLevel.WARN,
+    // kafkajs retries a dead broker (the killed one) five times with
+    // backoff up to 30 s, then restarts the consumer after the last
+    // backoff: shorter backoffs keep the test short.
+    retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 },
+    logCreator,
+  });
   const consumer = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
