@@ -586,12 +586,16 @@ func e2eFailoverSarama(ctx context.Context, env e2eFailoverEnv) error {
 	runCtx, stop := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() {
+		last := ""
 		for runCtx.Err() == nil {
 			// Consume returns at every rebalance (and with an error when a
 			// join fails, for example while the coordinator moves); the
 			// loop joins again, as sarama's examples do.
 			if err := cg.Consume(runCtx, []string{env.topic}, h); err != nil && runCtx.Err() == nil {
-				env.logf("Consume: %v (joining again)", err)
+				if err.Error() != last {
+					env.logf("Consume: %v (joining again; repeats not logged)", err)
+					last = err.Error()
+				}
 				time.Sleep(100 * time.Millisecond) // back off before joining again
 			}
 		}
