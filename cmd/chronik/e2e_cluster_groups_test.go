@@ -64,8 +64,8 @@ type e2eFailoverEnv struct {
 	total    int
 	finished chan struct{} // closed by finish
 	// finish is called by run once it has consumed and committed.
-	finish func()
-	checked  chan struct{} // closed by the test after the final offsets check
+	finish  func()
+	checked chan struct{} // closed by the test after the final offsets check
 	// committed reads the group's committed offsets (sum over the topic's
 	// partitions) with a fresh client.
 	committed func(ctx context.Context) (int64, error)
@@ -422,6 +422,9 @@ type e2eKcatGroup struct {
 	stderrs []*bytes.Buffer
 	readers sync.WaitGroup
 	errs    []error
+
+	stopOnce sync.Once
+	stopped  string // stop's result
 }
 
 // e2eStartKcatGroup starts members kcat -G consumers of topic in group
@@ -503,19 +506,34 @@ func (g *e2eKcatGroup) waitCommitted(ctx context.Context, total int, committed f
 	}
 }
 
+// values returns a copy of the distinct values seen.
+func (g *e2eKcatGroup) values() map[string]bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[string]bool, len(g.seen))
+	for v := range g.seen {
+		out[v] = true
+	}
+	return out
+}
+
 // stop ends the members (SIGTERM: kcat leaves the group and exits), waits
-// for them and returns their stderr.
+// for them and returns their stderr. Calls after the first return the
+// same.
 func (g *e2eKcatGroup) stop() string {
-	for _, p := range g.procs {
-		_ = p.Process.Signal(syscall.SIGTERM)
-	}
-	g.readers.Wait()
-	var out strings.Builder
-	for i, p := range g.procs {
-		err := p.Wait()
-		fmt.Fprintf(&out, "member %d (exit %v):\n%s\n", i, err, g.stderrs[i])
-	}
-	return out.String()
+	g.stopOnce.Do(func() {
+		for _, p := range g.procs {
+			_ = p.Process.Signal(syscall.SIGTERM)
+		}
+		g.readers.Wait()
+		var out strings.Builder
+		for i, p := range g.procs {
+			err := p.Wait()
+			fmt.Fprintf(&out, "member %d (exit %v):\n%s\n", i, err, g.stderrs[i])
+		}
+		g.stopped = out.String()
+	})
+	return g.stopped
 }
 
 // e2eFailoverScript runs a client script (argv: BOOTSTRAP TOPIC GROUP TOTAL
