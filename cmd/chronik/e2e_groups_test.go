@@ -617,11 +617,13 @@ func e2eKcatPairRebalance(t *testing.T, b *e2eBroker, adm *kadm.Client, cl *kgo.
 		}
 		return e2eOffsetsSum(offsets, topic), err
 	}
+	start := time.Now()
 	first := e2eStartKcatGroup(ctx, b.Addr(), topic, group, 1, nil)
 	defer first.stop()
 	if err := first.waitCommitted(ctx, 50, committed); err != nil {
 		t.Fatalf("first kcat member: %v", err)
 	}
+	t.Logf("kcat pair: the first member committed 50 records %v after it started", time.Since(start).Round(time.Millisecond))
 	second := e2eStartKcatGroup(ctx, b.Addr(), topic, group, 1, nil)
 	defer second.stop()
 	for {
@@ -641,6 +643,7 @@ func e2eKcatPairRebalance(t *testing.T, b *e2eBroker, adm *kadm.Client, cl *kgo.
 		}
 		time.Sleep(100 * time.Millisecond) // poll interval, not an assertion
 	}
+	t.Logf("kcat pair: rebalanced to one partition each %v after the start", time.Since(start).Round(time.Millisecond))
 	e2eProduceValues(t, cl, topic, 50, 60)
 	var c1, c2 []int
 	for {
@@ -663,6 +666,7 @@ func e2eKcatPairRebalance(t *testing.T, b *e2eBroker, adm *kadm.Client, cl *kgo.
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval, not an assertion
 	}
+	t.Logf("kcat pair: the ten new records committed %v after the start", time.Since(start).Round(time.Millisecond))
 	_, c1, _ = first.state()
 	_, c2, _ = second.state()
 	if c1[0] <= 50 || c2[0] == 0 || c2[0] > 10 {
@@ -670,6 +674,7 @@ func e2eKcatPairRebalance(t *testing.T, b *e2eBroker, adm *kadm.Client, cl *kgo.
 	}
 	first.stop()
 	second.stop()
+	t.Logf("kcat pair: stopped %v after the start", time.Since(start).Round(time.Millisecond))
 	e2eProduceValues(t, cl, topic, 60, 70)
 	if got := consume(group); len(got) != 10 || got[0] != "v060" || got[9] != "v069" {
 		t.Fatalf("kcat -G after the pair's commits consumed %v, want v060-v069", got)
