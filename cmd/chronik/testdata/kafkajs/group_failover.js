@@ -3,12 +3,12 @@
 // TOTAL distinct values, disconnects (committing what it resolved) and
 // prints "consumed DISTINCT DELIVERIES". It then waits for a line on stdin
 // (the Go test checks the committed offsets with its own client first) and
-// uses the admin client on the group: fetchOffsets (their sum), resetOffsets
-// to the earliest, listGroups and deleteGroups. Exits non-zero on any error
-// or after TIMEOUT_S.
+// runs group_admin.js's steps on the group. Exits non-zero on any error or
+// after TIMEOUT_S.
 // Usage: node group_failover.js BROKERS(comma-separated) TOPIC GROUP TOTAL TIMEOUT_S
 const { Kafka, logLevel } = require('./node_modules/kafkajs');
 const readline = require('readline');
+const { adminSteps } = require('./group_admin');
 
 (async () => {
   const [brokers, topic, groupId, totalArg, timeoutArg] = process.argv.slice(2);
@@ -50,19 +50,7 @@ const readline = require('readline');
   console.log(`consumed ${seen.size} ${deliveries}`);
   await new Promise((resolve) => readline.createInterface({ input: process.stdin }).once('line', resolve));
 
-  const admin = kafka.admin();
-  await admin.connect();
-  const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions
-    .reduce((sum, p) => sum + Number(p.offset), 0);
-  console.log(`committed ${committed}`);
-  await admin.resetOffsets({ groupId, topic, earliest: true });
-  const reset = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions.map(p => p.offset);
-  console.log(`reset ${reset.join(',')}`);
-  const listed = (await admin.listGroups()).groups.some(g => g.groupId === groupId);
-  await admin.deleteGroups([groupId]);
-  const gone = !(await admin.listGroups()).groups.some(g => g.groupId === groupId);
-  console.log(`listed ${listed} deleted ${gone}`);
-  await admin.disconnect();
+  await adminSteps(kafka, groupId, topic);
   clearTimeout(timer);
   process.exit(0);
 })().catch((e) => {
