@@ -32,7 +32,9 @@ const { adminSteps } = require('./group_admin');
     retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 5 },
     logCreator,
   });
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000 });
+  // disconnect waits for the fetch in flight: a short fetch wait (5 s by
+  // default) keeps it short.
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 10000, heartbeatInterval: 1000, maxWaitTimeInMs: 500 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const seen = new Set();
