@@ -23,14 +23,36 @@ import (
 // e2eGroupConsume runs members group consumers of topic in one group (each
 // a client from newClient) until the distinct records seen (by value)
 // reach want or timeout passes, commits what they consumed, closes them,
-// and returns every value seen, in the order seen.
+// and returns every value seen, in the order seen. Any failed commit fails
+// the test.
 func e2eGroupConsume(t *testing.T, newClient func(...kgo.Opt) *kgo.Client, group, topic string, members int, want int, timeout time.Duration, opts ...kgo.Opt) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	order, err := e2eGroupMembers(ctx, newClient, group, topic, members, want, nil, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return order
+}
+
+// e2eGroupMembers is e2eGroupConsume without a testing.T, for goroutines:
+// it returns an error if a commit failed or fewer than want distinct
+// records were seen before ctx ended. With logf set, a failed commit other
+// than a member's last one is only logged: the client retries it with the
+// next poll's offsets (a coordinator failover fails commits in flight).
+func e2eGroupMembers(ctx context.Context, newClient func(...kgo.Opt) *kgo.Client, group, topic string, members int, want int, logf func(string, ...any), opts ...kgo.Opt) ([]string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	var order []string
+	var errs []error
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
 	var wg sync.WaitGroup
 	for m := range members {
 		cl := newClient(append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(),
@@ -42,9 +64,7 @@ func e2eGroupConsume(t *testing.T, newClient func(...kgo.Opt) *kgo.Client, group
 				fs := cl.PollFetches(ctx)
 				fs.EachRecord(func(r *kgo.Record) {
 					mu.Lock()
-					if !seen[string(r.Value)] {
-						seen[string(r.Value)] = true
-					}
+					seen[string(r.Value)] = true
 					order = append(order, string(r.Value))
 					if len(seen) >= want {
 						cancel()
@@ -52,11 +72,15 @@ func e2eGroupConsume(t *testing.T, newClient func(...kgo.Opt) *kgo.Client, group
 					mu.Unlock()
 				})
 				if err := cl.CommitUncommittedOffsets(context.Background()); err != nil && ctx.Err() == nil {
-					t.Errorf("member %d commit: %v", m, err)
+					if logf == nil {
+						fail(fmt.Errorf("group %s member %d commit: %w", group, m, err))
+					} else {
+						logf("group %s member %d commit (retried with the next poll): %v", group, m, err)
+					}
 				}
 			}
 			if err := cl.CommitUncommittedOffsets(context.Background()); err != nil {
-				t.Errorf("member %d final commit: %v", m, err)
+				fail(fmt.Errorf("group %s member %d final commit: %w", group, m, err))
 			}
 			cl.LeaveGroup()
 			cl.Close()
@@ -64,15 +88,16 @@ func e2eGroupConsume(t *testing.T, newClient func(...kgo.Opt) *kgo.Client, group
 	}
 	wg.Wait()
 	if len(seen) < want {
-		t.Fatalf("group %s saw %d distinct records of %d", group, len(seen), want)
+		errs = append(errs, fmt.Errorf("group %s saw %d distinct records of %d", group, len(seen), want))
 	}
-	return order
+	return order, errors.Join(errs...)
 }
 
 // TestE2EGroupsFranz: two franz-go group members share a four-partition
 // topic and together consume every record; their commits survive a broker
 // restart, so a new member of the group gets only what was produced after,
-// and kadm lists, describes and fetches the group's offsets.
+// and kadm lists, describes and fetches the group's offsets. Two members
+// with the range balancer, and two static members, do the same.
 func TestE2EGroupsFranz(t *testing.T) {
 	b := e2eStartBroker(t)
 	adm := e2eNewAdmin(t, b)
@@ -133,11 +158,44 @@ func TestE2EGroupsFranz(t *testing.T) {
 	if err != nil || described[group].Err != nil || described[group].State != "Empty" {
 		t.Fatalf("describe group: %+v %v", described[group], err)
 	}
+
+	// The range balancer, and static members (group.instance.id) with the
+	// default cooperative-sticky one: two members share the topic and
+	// commit everything.
+	for _, tc := range []struct {
+		name   string
+		static bool
+		opts   []kgo.Opt
+	}{
+		{"range", false, []kgo.Opt{kgo.Balancers(kgo.RangeBalancer())}},
+		{"static", true, nil},
+	} {
+		g := tc.name + "-" + topic
+		var seq int
+		newClient := func(opts ...kgo.Opt) *kgo.Client {
+			if tc.static {
+				seq++ // members are created one after another
+				opts = append(opts, kgo.InstanceID(fmt.Sprintf("static-%d", seq)))
+			}
+			return e2eNewClient(t, b, opts...)
+		}
+		e2eGroupConsume(t, newClient, g, topic, 2, 250, 60*time.Second, tc.opts...)
+		offsets, err := adm.FetchOffsets(ctx, g)
+		if err != nil || offsets.Error() != nil {
+			t.Fatalf("%s: fetch offsets: %v %v", tc.name, err, offsets.Error())
+		}
+		var sum int64
+		offsets.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		if sum != 250 {
+			t.Fatalf("%s: committed offsets sum to %d, want 250: %v", tc.name, sum, offsets)
+		}
+	}
 }
 
 // TestE2EGroupsKcatAndPython: kcat's balanced consumer (-G) consumes a
 // topic and resumes from its group's commit, also with the
-// cooperative-sticky assignor and a static member id; kafka-python's
+// cooperative-sticky assignor and a static member id; two kcat members
+// share the topic (e2eKcatPairRebalance); kafka-python's
 // KafkaConsumer commits in a group, and its KafkaAdminClient lists,
 // describes, fetches the offsets of and deletes groups.
 func TestE2EGroupsKcatAndPython(t *testing.T) {
@@ -180,6 +238,7 @@ func TestE2EGroupsKcatAndPython(t *testing.T) {
 			t.Fatalf("%s: kcat -G after its commit consumed %v, want v040-v049", tc.name, got)
 		}
 	}
+	e2eKcatPairRebalance(t, b, adm, cl, topic, consume)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -214,7 +273,7 @@ print("deleted", deleted[0][1].__name__, "py-" + topic in after)
 	if err != nil {
 		t.Fatalf("kafka-python groups: %v\n%s", err, out)
 	}
-	want := "consumed 50\ncommitted 50\nlisted True True\ndescribed " + kcatGroup + " Empty consumer\ndeleted NoError False\n"
+	want := "consumed 70\ncommitted 70\nlisted True True\ndescribed " + kcatGroup + " Empty consumer\ndeleted NoError False\n"
 	if string(out) != want {
 		t.Fatalf("kafka-python groups printed:\n%s\nwant:\n%s", out, want)
 	}
@@ -297,8 +356,9 @@ func e2eClusterFetchOffsets(t *testing.T, c *e2eCluster, group string) kadm.Offs
 
 // TestE2EGroupsKafkaJSSaramaConfluent: kafkajs' consumer.run and admin
 // (fetchOffsets, resetOffsets, listGroups, deleteGroups), sarama's
-// ConsumerGroup, and confluent-kafka-python's Consumer each consume a
-// two-partition topic through a group and commit.
+// ConsumerGroup, and confluent-kafka-python's Consumer (and its
+// AdminClient's list of groups) each consume a two-partition topic through
+// a group and commit.
 func TestE2EGroupsKafkaJSSaramaConfluent(t *testing.T) {
 	b := e2eStartBroker(t)
 	adm := e2eNewAdmin(t, b)
@@ -336,6 +396,9 @@ func TestE2EGroupsKafkaJSSaramaConfluent(t *testing.T) {
 		cfg.Version = sarama.V3_6_0_0
 		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
 		cfg.Consumer.Offsets.AutoCommit.Enable = false
+		// The handler's Commit waits behind the fetch long poll on the same
+		// connection (twice MaxWaitTime, 500 ms by default): keep it short.
+		cfg.Consumer.MaxWaitTime = 100 * time.Millisecond
 		group := "sarama-" + topic
 		cg, err := sarama.NewConsumerGroup([]string{b.Addr()}, group, cfg)
 		if err != nil {
@@ -382,6 +445,7 @@ func TestE2EGroupsKafkaJSSaramaConfluent(t *testing.T) {
 		script := `
 import sys, time
 from confluent_kafka import Consumer
+from confluent_kafka.admin import AdminClient
 bootstrap, topic, group, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": False})
 c.subscribe([topic])
@@ -395,12 +459,18 @@ while len(seen) < n and time.time() < deadline:
 c.commit(asynchronous=False)
 c.close()
 print("consumed", len(seen))
+a = AdminClient({"bootstrap.servers": bootstrap})
+if hasattr(a, "list_consumer_groups"):  # confluent-kafka >= 2.0
+    ids = [g.group_id for g in a.list_consumer_groups(request_timeout=20).result(timeout=30).valid]
+else:  # older releases (Debian's 1.7) have only list_groups
+    ids = [g.id for g in a.list_groups(timeout=20)]
+print("listed", group in ids)
 `
 		group := "confluent-" + topic
 		ctx2, cancel2 := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel2()
 		out, err := exec.CommandContext(ctx2, e2ePython, "-c", script, b.Addr(), topic, group, fmt.Sprint(n)).CombinedOutput()
-		if err != nil || string(out) != fmt.Sprintf("consumed %d\n", n) {
+		if err != nil || string(out) != fmt.Sprintf("consumed %d\nlisted True\n", n) {
 			t.Fatalf("confluent-kafka group: %v\n%s", err, out)
 		}
 		if got := committed(group); got != n {
@@ -586,4 +656,85 @@ func e2eProduceValues(t testing.TB, cl *kgo.Client, topic string, from, to int) 
 		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%03d", i))})
 	}
 	e2eProduceSync(t, cl, recs...)
+}
+
+// e2eKcatPairRebalance: a kcat -G member of a new group consumes the
+// topic's 50 records (two partitions) and commits them; a second member
+// joins, and the group rebalances to one partition each; ten more records
+// are shared between the two (each gets some, the second only new ones),
+// and committed; with both gone, a kcat -G of the group resumes from the
+// commit and gets only the ten records produced after.
+func e2eKcatPairRebalance(t *testing.T, b *e2eBroker, adm *kadm.Client, cl *kgo.Client, topic string, consume func(string, ...string) []string) {
+	t.Helper()
+	group := "kcat-pair-" + topic
+	ctx := e2eTestCtx(t, 60*time.Second)
+	committed := func(ctx context.Context) (int64, error) {
+		offsets, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			err = offsets.Error()
+		}
+		return e2eOffsetsSum(offsets, topic), err
+	}
+	start := time.Now()
+	first := e2eStartKcatGroup(ctx, b.Addr(), topic, group, 1, nil)
+	defer first.stop()
+	if err := first.waitCommitted(ctx, 50, committed); err != nil {
+		t.Fatalf("first kcat member: %v", err)
+	}
+	t.Logf("kcat pair: the first member committed 50 records %v after it started", time.Since(start).Round(time.Millisecond))
+	second := e2eStartKcatGroup(ctx, b.Addr(), topic, group, 1, nil)
+	defer second.stop()
+	for {
+		d, err := adm.DescribeGroups(ctx, group)
+		if err == nil && d[group].State == "Stable" && len(d[group].Members) == 2 {
+			each := true
+			for _, m := range d[group].Members {
+				a, ok := m.Assigned.AsConsumer()
+				each = each && ok && len(a.Topics) == 1 && len(a.Topics[0].Partitions) == 1
+			}
+			if each {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the group did not rebalance to one partition per kcat member: %+v %v", d[group], err)
+		}
+		time.Sleep(100 * time.Millisecond) // poll interval, not an assertion
+	}
+	t.Logf("kcat pair: rebalanced to one partition each %v after the start", time.Since(start).Round(time.Millisecond))
+	e2eProduceValues(t, cl, topic, 50, 60)
+	var c1, c2 []int
+	for {
+		_, c1, err1 := first.state()
+		_, c2, err2 := second.state()
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		union := first.values()
+		for v := range second.values() {
+			union[v] = true
+		}
+		n, err := committed(ctx)
+		if len(union) == 60 && err == nil && n == 60 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the two kcat members saw %d distinct records (%d and %d deliveries) and committed %d (%v), want 60 (50 + 10)",
+				len(union), c1[0], c2[0], n, err)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval, not an assertion
+	}
+	t.Logf("kcat pair: the ten new records committed %v after the start", time.Since(start).Round(time.Millisecond))
+	_, c1, _ = first.state()
+	_, c2, _ = second.state()
+	if c1[0] <= 50 || c2[0] == 0 || c2[0] > 10 {
+		t.Fatalf("the first kcat member got %d records and the second %d: want the ten new ones shared, the second getting only new ones", c1[0], c2[0])
+	}
+	first.stop()
+	second.stop()
+	t.Logf("kcat pair: stopped %v after the start", time.Since(start).Round(time.Millisecond))
+	e2eProduceValues(t, cl, topic, 60, 70)
+	if got := consume(group); len(got) != 10 || got[0] != "v060" || got[9] != "v069" {
+		t.Fatalf("kcat -G after the pair's commits consumed %v, want v060-v069", got)
+	}
 }

@@ -3,6 +3,7 @@
 // deleteGroups. Prints one line per step; exits non-zero on any error.
 // Usage: node group.js BROKER TOPIC COUNT GROUP
 const { Kafka, logLevel } = require('./node_modules/kafkajs');
+const { adminSteps } = require('./group_admin');
 
 (async () => {
   const [broker, topic, countArg, groupId] = process.argv.slice(2);
@@ -22,20 +23,7 @@ const { Kafka, logLevel } = require('./node_modules/kafkajs');
   });
   await consumer.disconnect(); // commits what eachMessage resolved
   console.log(`consumed ${seen.size}`);
-  const admin = kafka.admin();
-  await admin.connect();
-  const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions
-    .reduce((sum, p) => sum + Number(p.offset), 0);
-  console.log(`committed ${committed}`);
-  await admin.resetOffsets({ groupId, topic, earliest: true });
-  const reset = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions.map(p => p.offset);
-  console.log(`reset ${reset.join(',')}`);
-  const listed = (await admin.listGroups()).groups.some(g => g.groupId === groupId);
-  console.log(`listed ${listed}`);
-  await admin.deleteGroups([groupId]);
-  const gone = !(await admin.listGroups()).groups.some(g => g.groupId === groupId);
-  console.log(`deleted ${gone}`);
-  await admin.disconnect();
+  await adminSteps(kafka, groupId, topic);
 })().catch((e) => {
   console.error(e);
   process.exit(1);
