@@ -311,6 +311,7 @@ func (m *member848) heartbeat() {
 	m.call(m.coord, req, func(resp kmsg.Response, err error) {
 		m.hbBusy = false
 		if err != nil {
+			w.logf("%s: group %s: heartbeat sent at %s failed: %v", m.c.name, m.group, sentAt, err)
 			m.hb.failed()
 			m.sendOwned = true
 			m.rediscover(0)
@@ -360,6 +361,9 @@ func (m *member848) heartbeat() {
 			next = slices.Compact(next)
 		}
 		m.hb.answered(sentAt, carried, hr.Assignment != nil, m.owned, next)
+		if hr.Assignment != nil {
+			w.logf("%s: group %s: member %s epoch %d (heartbeat sent at %s, owned carried %v) assigned %v", m.c.name, m.group, m.memberID, m.epoch, sentAt, carried, next)
+		}
 		if joining {
 			w.cover("group848-joined")
 		}
