@@ -225,6 +225,7 @@ func newWorld(seed uint64, opts Options) *world {
 	w.set.Cluster = drawCluster(root.Fork("cluster"), opts.Nodes)
 	w.set.Trim = drawTrim(root.Fork("trim"))
 	w.set.Groups = drawGroups(root.Fork("groups"))
+	w.set.Groups.Static = drawGroupsStatic(root.Fork("groups-static"), w.set.Groups)
 	w.set.Groups848 = drawGroups848(root.Fork("groups848"))
 	drawCatchUpTrap(root.Fork("catchup"), &w.set.Cluster)
 	if opts.FaultPhase > 0 {
