@@ -282,7 +282,10 @@ func (m *member848) heartbeat() {
 	req.MemberID = m.memberID
 	req.MemberEpoch = m.epoch
 	req.InstanceID = m.instance
-	carried := m.epoch == 0 || m.sendOwned || m.c.rng.Chance(0.3)
+	// A Kafka client leaves the owned partitions out while they did not
+	// change; these mostly send them, which lets an answer prove that no
+	// revocation is pending (hold848).
+	carried := m.epoch == 0 || m.sendOwned || m.c.rng.Chance(0.7)
 	if m.epoch == 0 {
 		req.RebalanceTimeoutMillis = int32(g.RebalanceMs)
 		req.SubscribedTopicNames = m.topics
@@ -711,22 +714,26 @@ func newWorld848(w *world) *world848 {
 // it lets it go: the moment it sends the heartbeat acknowledging the
 // revocation (it stopped consuming before; the coordinator hands the
 // partition on only after that heartbeat arrived, so the next owner's
-// answer comes later), the leave heartbeat, or the answer that told it it
-// was fenced. Except that the coordinator may have fenced it earlier
-// without its knowing: a holding is counted only up to the moment the
-// member certainly was still a member. A successful heartbeat sent at s
-// proves membership up to s (a removed member is refused; it never rejoins
-// without epoch 0, which it sends only after releasing everything), and
-// beyond s the member stays one until its session ends, no earlier than s
-// plus the session timeout, unless
-//   - a revocation it may not have acknowledged is pending: the
-//     coordinator removes the member at the rebalance timeout after the
-//     heartbeat that started it. Such a revocation can only have started
-//     at a heartbeat sent after the last answer that proved none pending
-//     (a heartbeat carrying the owned partitions answered without a new
-//     assignment; or, when none was pending, any answer without one);
-//   - a coordinator's clock jumped forward (expiring sessions at once):
-//     a jump seen at a poll counts as of the previous poll.
+// answer comes later, even while the acknowledgement's own answer is in
+// flight), the leave heartbeat, or the answer that told it it was fenced.
+// Except that the coordinator may have fenced it earlier without its
+// knowing: a holding counts only up to the moment the member certainly
+// still was a member. A successful heartbeat sent at s proves membership
+// up to s (a removed member is refused, and it never rejoins but at epoch
+// 0, which it sends only after releasing everything); beyond s it stays
+// one until its session ends, no earlier than s plus the session timeout,
+// unless
+//   - a revocation it has not acknowledged ends it at the rebalance
+//     timeout after the heartbeat that started it. An answer without an
+//     assignment to a heartbeat that carried the owned partitions proves
+//     none pending when it was processed (the coordinator would have sent
+//     the reduced assignment), so any revocation still pending started
+//     later: no earlier than the send time of the last such "clean"
+//     heartbeat, even one started by a heartbeat lost on the way and
+//     processed late;
+//   - a coordinator's clock jumped (a forward jump expires sessions at
+//     once): a change of any node's clock seen at a poll counts as of the
+//     previous poll.
 //
 // Margins cover the brokers' clock drift (±500 ppm) and millisecond
 // rounding.
@@ -736,9 +743,7 @@ type hold848 struct {
 	group        string
 	open         map[tidp848]Time
 	lastOK       Time // send time of the last successful heartbeat; -1: none
-	pending      bool
-	pendSince    Time // send time of the first heartbeat since the last clean answer
-	candidate    Time
+	lastClean    Time // send time of the last clean heartbeat (or the first one sent)
 	session, reb Time
 }
 
@@ -758,11 +763,11 @@ func (g *world848) holder(m *member848) *hold848 {
 		return d - d/500 - 3*Millisecond
 	}
 	return &hold848{g: g, member: m.c.name, group: m.group, open: map[tidp848]Time{},
-		lastOK: -1, session: margin(s.SessionMs), reb: margin(s.RebalanceMs)}
+		lastOK: -1, lastClean: -1, session: margin(s.SessionMs), reb: margin(s.RebalanceMs)}
 }
 
-// pollClocks notes a forward jump of any node's clock since the previous
-// poll, as of that poll.
+// pollClocks notes a jump of any node's clock since the previous poll, as
+// of that poll.
 func (g *world848) pollClocks() {
 	w := g.w
 	if g.clockSeen == nil {
@@ -774,7 +779,7 @@ func (g *world848) pollClocks() {
 		return
 	}
 	for i, n := range w.nodes {
-		if n.clock.offset > g.clockSeen[i] {
+		if n.clock.offset != g.clockSeen[i] {
 			g.jumps = append(g.jumps, g.clockPolled)
 		}
 		g.clockSeen[i] = n.clock.offset
@@ -787,10 +792,7 @@ func (h *hold848) until() Time {
 	if h.lastOK < 0 {
 		return -1
 	}
-	end := h.lastOK + h.session
-	if h.pending {
-		end = min(end, h.pendSince+h.reb)
-	}
+	end := min(h.lastOK+h.session, h.lastClean+h.reb)
 	for _, j := range h.g.jumps {
 		if j >= h.lastOK {
 			end = min(end, j)
@@ -803,19 +805,15 @@ func (h *hold848) until() Time {
 // sent notes a heartbeat sent now.
 func (h *hold848) sent(at Time) {
 	h.g.pollClocks()
-	if !h.pending {
-		h.candidate = at
+	if h.lastClean < 0 {
+		h.lastClean = at
 	}
 }
 
 // failed notes a heartbeat that got no successful answer (the coordinator
-// may still have processed it).
-func (h *hold848) failed() {
-	h.g.pollClocks()
-	if !h.pending {
-		h.pending, h.pendSince = true, h.candidate
-	}
-}
+// may still process it, even after later ones: the bounds above allow for
+// that).
+func (h *hold848) failed() { h.g.pollClocks() }
 
 // answered notes a successful answer to the heartbeat sent at sentAt:
 // carried says whether it carried the owned partitions (before),
@@ -823,11 +821,8 @@ func (h *hold848) failed() {
 func (h *hold848) answered(sentAt Time, carried, assigned bool, before, next []tidp848) {
 	h.g.pollClocks()
 	h.lastOK = sentAt
-	switch {
-	case carried && !assigned, !h.pending && !assigned:
-		h.pending = false
-	case !h.pending:
-		h.pending, h.pendSince = true, h.candidate
+	if carried && !assigned {
+		h.lastClean = sentAt
 	}
 	if !assigned {
 		next = before
