@@ -718,7 +718,13 @@ func (g *groupWorld) finalFetch(c *client, done func()) {
 	w := g.w
 	var groups []string
 	topics := map[string][]string{}
-	for _, m := range g.members {
+	members := slices.Clone(g.members)
+	if w.g848 != nil {
+		for _, m := range w.g848.members { // KIP-848 groups too (groups848.go)
+			members = append(members, m.groupMember)
+		}
+	}
+	for _, m := range members {
 		if _, ok := topics[m.group]; !ok {
 			groups = append(groups, m.group)
 			topics[m.group] = []string{}
