@@ -363,7 +363,11 @@ func (m *member848) heartbeat() {
 			sort.Slice(next, func(i, j int) bool { return next[i].less(next[j]) })
 			next = slices.Compact(next)
 		}
-		m.hb.answered(sentAt, carried, hr.Assignment != nil, m.owned, next)
+		// A deposed coordinator that has not heard of its successor may
+		// still answer from its old state, as in Kafka: such an answer
+		// proves nothing to the owner check (reads.go).
+		proof := !w.answerMayBeStale(lin.TopicPartition{Topic: offsetsTopic, Partition: w.groups.partition(m.group)})
+		m.hb.answered(sentAt, proof, carried, hr.Assignment != nil, m.owned, next)
 		if hr.Assignment != nil {
 			w.logf("%s: group %s: member %s epoch %d (heartbeat sent at %s, owned carried %v) assigned %v", m.c.name, m.group, m.memberID, m.epoch, sentAt, carried, next)
 		}
@@ -817,9 +821,13 @@ func (h *hold848) failed() { h.g.pollClocks() }
 
 // answered notes a successful answer to the heartbeat sent at sentAt:
 // carried says whether it carried the owned partitions (before),
-// assigned whether the answer carried an assignment (next).
-func (h *hold848) answered(sentAt Time, carried, assigned bool, before, next []tidp848) {
+// assigned whether the answer carried an assignment (next). An answer
+// that may come from a deposed coordinator (proof false) is not counted.
+func (h *hold848) answered(sentAt Time, proof, carried, assigned bool, before, next []tidp848) {
 	h.g.pollClocks()
+	if !proof {
+		return
+	}
 	h.lastOK = sentAt
 	if carried && !assigned {
 		h.lastClean = sentAt

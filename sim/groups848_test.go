@@ -95,14 +95,14 @@ func TestOwners848(t *testing.T) {
 			case "failed":
 				h.failed()
 			case "ok":
-				h.answered(ms(s.sentAt), false, false, owned[s.member], nil)
+				h.answered(ms(s.sentAt), true, false, false, owned[s.member], nil)
 			case "ok-carried":
-				h.answered(ms(s.sentAt), true, false, owned[s.member], nil)
+				h.answered(ms(s.sentAt), true, true, false, owned[s.member], nil)
 			case "ok-assign-p":
-				h.answered(ms(s.sentAt), false, true, owned[s.member], []tidp848{p})
+				h.answered(ms(s.sentAt), true, false, true, owned[s.member], []tidp848{p})
 				owned[s.member] = []tidp848{p}
 			case "ok-assign-none":
-				h.answered(ms(s.sentAt), false, true, owned[s.member], nil)
+				h.answered(ms(s.sentAt), true, false, true, owned[s.member], nil)
 			case "release":
 				h.release(owned[s.member])
 				owned[s.member] = nil
