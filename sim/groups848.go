@@ -884,6 +884,7 @@ func (g *world848) check() {
 			o.to = min(o.to, at)
 		}
 		judged = append(judged, o)
+		w.cover("group848-held") // a holding the owner check judged
 	}
 	if msg := judgeOwners848(judged); msg != "" {
 		w.fail("group-owner: %s", msg)
