@@ -547,7 +547,8 @@ func (m *member848) leave() {
 }
 
 // commit commits the next offsets of some of ps at the member's epoch,
-// then runs then.
+// then runs then (unless the coordinator moved: the member finds it
+// again).
 func (m *member848) commit(ps []tidp848, then func()) {
 	w := m.w
 	r := m.c.rng
@@ -590,6 +591,7 @@ func (m *member848) commit(ps []tidp848, then func()) {
 			then()
 			return
 		}
+		moved := int16(0)
 		for _, op := range ops {
 			code := int16(-1)
 			for _, t := range resp.(*kmsg.OffsetCommitResponse).Topics {
@@ -614,6 +616,13 @@ func (m *member848) commit(ps []tidp848, then func()) {
 				// runtime discarded, which may still commit.
 				w.groups.end(op, false, false, 0)
 			}
+			if code == errCodeNotCoordinator || code == errCodeCoordinatorNotAvailable {
+				moved = code
+			}
+		}
+		if moved != 0 {
+			m.rediscover(moved)
+			return
 		}
 		then()
 	})
@@ -686,6 +695,10 @@ func (m *member848) fetch(then func()) {
 			if _, had := m.pos[op.key.tp]; code == 0 && ok && !had && slices.Contains(owned, op.key.tp) {
 				m.pos[op.key.tp] = max(v, 0)
 			}
+		}
+		if code == errCodeNotCoordinator || code == errCodeCoordinatorNotAvailable {
+			m.rediscover(code)
+			return
 		}
 		then()
 	})
