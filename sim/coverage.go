@@ -27,7 +27,7 @@ package sim
 //     call to that coordinator), group-static-rejoin, group-static-fenced;
 //     the KIP-848 members' (groups848.go): group848-joined,
 //     group848-revoked, group848-fenced, group848-commit-acked,
-//     group848-stale-epoch.
+//     group848-stale-epoch, group848-static-rejoin, group848-held.
 //
 // A sweep sums and prints them; coverageMinimums (sim_test.go) states how
 // often a 500-seed sweep must reach each, so that a change that stops

@@ -639,7 +639,9 @@
 // clock jump (hold848 in groups848.go argues each bound). Coverage:
 // group848-joined, group848-revoked, group848-fenced,
 // group848-commit-acked, group848-stale-epoch (a commit or fetch refused
-// with STALE_MEMBER_EPOCH).
+// with STALE_MEMBER_EPOCH), group848-static-rejoin (a static member's
+// restart after a leave at -2 took its assignment over at its old
+// epoch), group848-held (a holding the owner check judged).
 //
 // # Deliberate bugs (core/bugs)
 //

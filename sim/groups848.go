@@ -94,7 +94,7 @@ func (g Group848Settings) String() string {
 		g.Groups, g.Members, g.SessionMs, g.HeartbeatMs, g.RebalanceMs, g.Assignor, g.StaticFrac, g.V1Frac, g.LeaveProb, g.StallProb)
 }
 
-// apply848 sets the coordinator's KIP-848 timeouts for the seed.
+// apply sets the coordinator's KIP-848 timeouts for the seed.
 func (g Group848Settings) apply(cfg *broker.Config) {
 	if g.Members == 0 {
 		return
@@ -142,6 +142,10 @@ type member848 struct {
 	hbBusy    bool
 	workBusy  bool
 	sendOwned bool // the next heartbeat carries the owned partitions
+	// leftEpoch is the epoch a static member left with (epoch -2), until
+	// its next join: a takeover at that epoch is a restart without a
+	// rebalance.
+	leftEpoch int32
 	hb        *hold848
 }
 
@@ -373,6 +377,10 @@ func (m *member848) heartbeat() {
 		}
 		if joining {
 			w.cover("group848-joined")
+			if m.leftEpoch > 0 && m.epoch == m.leftEpoch {
+				w.cover("group848-static-rejoin")
+			}
+			m.leftEpoch = 0
 		}
 		if m.epoch <= 0 {
 			w.fail("group848: group %s: %s's heartbeat answered member epoch %d without an error", m.group, m.c.name, m.epoch)
@@ -525,6 +533,7 @@ func (m *member848) leave() {
 	req.InstanceID = m.instance
 	if m.instance != nil && m.c.rng.Chance(0.7) {
 		req.MemberEpoch = -2
+		m.leftEpoch = m.epoch
 	}
 	w.logf("%s: group %s: leaving (epoch %d)", m.c.name, m.group, req.MemberEpoch)
 	m.hb.release(m.owned)
@@ -710,7 +719,7 @@ type world848 struct {
 	members []*member848
 	owned   []own848 // closed holdings
 	// clockSeen is each node's clock offset at the last poll (clockPolled);
-	// jumps lists, in order, the polls before which a clock jumped forward.
+	// jumps lists, in order, the polls before which some clock jumped.
 	clockSeen   []Time
 	clockPolled Time
 	jumps       []Time
