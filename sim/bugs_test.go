@@ -56,6 +56,9 @@ const (
 	// A coordinator that loads a compacted log missing a key's latest
 	// record forgets a commit or reuses a generation.
 	classGroupState = `group-(commit|owner): `
+	// classGroupOwner848: the KIP-848 owner check (groups848.go), whose
+	// groups are named cg*.
+	classGroupOwner848 = `group-owner: group cg`
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -86,6 +89,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_image_answered_early", "a single node answers a metadata change before its image write is durable", classCatchUp},
 	{"chronik_bug_commit_before_committed", "the coordinator runtime answers a write's requests before the high watermark passes it", classGroupCommit},
 	{"chronik_bug_cleaner_drops_latest", "the log cleaner removes a key's latest record (of __consumer_offsets: a group's metadata or a commit)", classGroupState},
+	{"chronik_bug_consumer_skips_revocation", "a KIP-848 member gets partitions before their previous owner released them", classGroupOwner848},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

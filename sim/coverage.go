@@ -24,7 +24,10 @@ package sim
 //   - the group members' answers (groups.go): group-joined, group-synced,
 //     group-commit-acked, group-rebalance (REBALANCE_IN_PROGRESS told to a
 //     member), group-coordinator-moved (NOT_COORDINATOR after a successful
-//     call to that coordinator).
+//     call to that coordinator), group-static-rejoin, group-static-fenced;
+//     the KIP-848 members' (groups848.go): group848-joined,
+//     group848-revoked, group848-fenced, group848-commit-acked,
+//     group848-stale-epoch, group848-static-rejoin, group848-held.
 //
 // A sweep sums and prints them; coverageMinimums (sim_test.go) states how
 // often a 500-seed sweep must reach each, so that a change that stops

@@ -599,7 +599,49 @@
 // register). After the final drain the final client fetches every group's
 // offsets once more (up to 5 s in all, then left unjudged), so that a
 // commit lost by the final restart is seen. Not yet: liveness of groups
-// (every member stable again), KIP-848, static members, porcupine.
+// (every member stable again), porcupine.
+//
+// Static members (KIP-345): in about half the seeds with groups (stream
+// "groups-static") some classic members carry a group.instance.id; most
+// of their stalls are quick restarts inside the session, rejoining with an
+// empty member id and the same instance id, which a Stable group takes
+// without a rebalance (coverage group-static-rejoin: the JoinGroup answer
+// keeps the generation); FENCED_INSTANCE_ID backs off and rejoins
+// (group-static-fenced). group-owner: counts a static member's holdings
+// by its instance id, since its restart takes them over with a new member
+// id in the same generation.
+//
+// KIP-848 (groups848.go): in about a third of the seeds (stream
+// "groups848") two to four more clients are members of one or two
+// consumer groups (cg0, cg1), with the coordinator's consumer session and
+// heartbeat interval drawn (1.5 or 3 s; a third or a fifth of it) and a
+// rebalance timeout of half to twice the session. Each finds its
+// coordinator, learns its topics' ids (Metadata), joins with
+// ConsumerGroupHeartbeat at epoch 0 (v1 with its own member id, or v0 with
+// the coordinator's; subscribed topic names; the seed's server assignor,
+// uniform, range or none; static ones with an instance id), heartbeats on
+// its own timer beside its work (OffsetCommit v9 with member id and epoch,
+// OffsetFetch v9 with them or v8 without, a leave at epoch -1 or a static
+// leave at -2 followed by a restart with a new member id, a stall past
+// the session), adopts each assignment, releases revoked partitions
+// (half the time after committing them) and acknowledges with the owned
+// partitions. FENCED_MEMBER_EPOCH and UNKNOWN_MEMBER_ID release everything
+// and rejoin at epoch 0; coordinator errors rediscover or retry. Its
+// commits and fetches join the group-commit: registers (STALE_MEMBER_EPOCH,
+// FENCED_MEMBER_EPOCH and UNKNOWN_MEMBER_ID refuse a commit for certain).
+// group-owner: for these groups (judgeOwners848) requires that no
+// partition be certainly held by two members at one moment, a holding
+// running from the answer that assigned it to the send of the heartbeat
+// that acknowledged its revocation (or the leave, or the fencing answer),
+// cut where the coordinator may have fenced the member unbeknownst to it:
+// its session after the last successful heartbeat, the rebalance timeout
+// after the last heartbeat that proved no revocation pending, any node's
+// clock jump (hold848 in groups848.go argues each bound). Coverage:
+// group848-joined, group848-revoked, group848-fenced,
+// group848-commit-acked, group848-stale-epoch (a commit or fetch refused
+// with STALE_MEMBER_EPOCH), group848-static-rejoin (a static member's
+// restart after a leave at -2 took its assignment over at its old
+// epoch), group848-held (a holding the owner check judged).
 //
 // # Deliberate bugs (core/bugs)
 //
@@ -637,6 +679,7 @@
 //	chronik_bug_image_answered_early       34  catch-up: a single node denies a topic whose create was answered before its image was durable (power loss)
 //	chronik_bug_commit_before_committed     1  group-commit: an acknowledged commit fetched back lower after a failover or power loss
 //	chronik_bug_cleaner_drops_latest        2  group-owner: a coordinator loaded __consumer_offsets without a group's latest metadata and reused generation 1
+//	chronik_bug_consumer_skips_revocation   1  group-owner: a KIP-848 partition held by a new member while its previous owner still held it (groups848.go)
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower

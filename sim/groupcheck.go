@@ -267,3 +267,45 @@ func judgeRegister(ops []*groupOp, topic *simTopic) (string, int) {
 	}
 	return "", judged
 }
+
+// judgeOwners848 is the KIP-848 "group-owner:" check: no partition of a
+// consumer group is certainly held by two members at one moment (hold848
+// in groups848.go says when a holding is certain). It returns the first
+// overlap found, or "".
+func judgeOwners848(holds []own848) string {
+	type key struct {
+		group string
+		tp    tidp848
+	}
+	by := map[key][]own848{}
+	var keys []key
+	for _, h := range holds {
+		k := key{h.group, h.tp}
+		if by[k] == nil {
+			keys = append(keys, k)
+		}
+		by[k] = append(by[k], h)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].group != keys[j].group {
+			return keys[i].group < keys[j].group
+		}
+		return keys[i].tp.less(keys[j].tp)
+	})
+	for _, k := range keys {
+		hs := by[k]
+		sort.SliceStable(hs, func(i, j int) bool { return hs[i].from < hs[j].from })
+		for i, a := range hs {
+			for _, b := range hs[i+1:] {
+				if b.from >= a.to {
+					break // sorted by start: no later one overlaps a
+				}
+				if a.member != b.member {
+					return fmt.Sprintf("group %s partition %s: member %s held it from %s to %s, and member %s from %s to %s",
+						k.group, k.tp, a.member, a.from, a.to, b.member, b.from, b.to)
+				}
+			}
+		}
+	}
+	return ""
+}

@@ -46,6 +46,18 @@ type GroupSettings struct {
 	// LeaveProb and StallProb are the chances, per step of a stable
 	// member, of a LeaveGroup and of a stall past the session timeout.
 	LeaveProb, StallProb float64
+	// Static is how many of the members carry a group.instance.id
+	// (KIP-345); drawn from the stream "groups-static" (drawGroupsStatic).
+	Static int
+}
+
+// drawGroupsStatic draws how many classic members are static: some, in
+// about half the seeds with groups.
+func drawGroupsStatic(r *Rand, g GroupSettings) int {
+	if g.Members == 0 || !r.Chance(0.5) {
+		return 0
+	}
+	return int(r.Range(1, int64(g.Members)))
 }
 
 // drawGroups draws the group workload: on in about half the seeds.
@@ -68,8 +80,12 @@ func (g GroupSettings) String() string {
 	if g.Members == 0 {
 		return ""
 	}
-	return fmt.Sprintf("groups=%d/members=%d/session=%dms/hb=%dms/leave=%g/stall=%g",
+	s := fmt.Sprintf("groups=%d/members=%d/session=%dms/hb=%dms/leave=%g/stall=%g",
 		g.Groups, g.Members, g.SessionTimeoutMs, g.HeartbeatMs, g.LeaveProb, g.StallProb)
+	if g.Static > 0 {
+		s += fmt.Sprintf("/static=%d", g.Static)
+	}
+	return s
 }
 
 // offsetsTopic is the broker's internal topic of the group coordinators.
@@ -84,6 +100,7 @@ const (
 	errCodeUnknownMemberID         = 25
 	errCodeRebalanceInProgress     = 27
 	errCodeMemberIDRequired        = 79
+	errCodeFencedInstanceID        = 82
 )
 
 // Sim-side group settings of the broker: small enough to keep the offsets
@@ -108,6 +125,11 @@ type groupMember struct {
 	pos      map[lin.TopicPartition]int64 // last offset committed or fetched
 	run      uint64                       // bumped at every transition: stale callbacks are dropped
 	lastHB   Time
+	// instance is a static member's group.instance.id (nil: dynamic).
+	// restartGen is the generation a static member held when it last
+	// restarted (-1: none since), to tell a rejoin without a rebalance.
+	instance   *string
+	restartGen int32
 	// final marks the final phase's reader (finalFetch): it only finds
 	// the coordinator and fetches, after the workload stopped, and calls
 	// finalDone once a fetch was answered.
@@ -125,7 +147,12 @@ func (w *world) newGroupMembers() []*groupMember {
 	var ms []*groupMember
 	for i := 0; i < g.Members; i++ {
 		c := w.newClient(fmt.Sprintf("g%d", i))
-		ms = append(ms, &groupMember{w: w, c: c, group: fmt.Sprintf("grp%d", i%g.Groups), coord: -1, pos: map[lin.TopicPartition]int64{}})
+		m := &groupMember{w: w, c: c, group: fmt.Sprintf("grp%d", i%g.Groups), coord: -1, pos: map[lin.TopicPartition]int64{}, restartGen: -1}
+		if i < g.Static {
+			inst := "static-" + c.name
+			m.instance = &inst
+		}
+		ms = append(ms, m)
 	}
 	return ms
 }
@@ -217,6 +244,13 @@ func (m *groupMember) handle(code int16, retry func()) bool {
 		m.rediscover(code)
 	case errCodeCoordinatorLoading:
 		m.next(m.backoff(), retry)
+	case errCodeFencedInstanceID:
+		// Another member holds the instance id (a clash, or this
+		// member's older incarnation's answer): a Kafka client stops;
+		// here it backs off and joins again as a restarted process.
+		m.w.cover("group-static-fenced")
+		m.memberID = ""
+		m.next(m.backoff()+m.c.rng.Exp(Second), m.join)
 	case errCodeRebalanceInProgress, errCodeIllegalGeneration, errCodeUnknownMemberID:
 		if m.final {
 			m.rediscover(code) // the final reader never joins
@@ -281,6 +315,10 @@ func (m *groupMember) join() {
 	meta.Topics = m.topics
 	req := kmsg.NewPtrJoinGroupRequest()
 	req.Version = int16(r.Range(4, 9)) // MEMBER_ID_REQUIRED from v4 on
+	if m.instance != nil {
+		req.Version = max(req.Version, 5) // group.instance.id from v5 on
+		req.InstanceID = m.instance
+	}
 	req.Group = m.group
 	req.SessionTimeoutMillis = int32(w.set.Groups.SessionTimeoutMs)
 	req.RebalanceTimeoutMillis = int32(w.set.Groups.SessionTimeoutMs)
@@ -301,6 +339,11 @@ func (m *groupMember) join() {
 			return
 		}
 		w.cover("group-joined")
+		if m.restartGen >= 0 && jr.Generation == m.restartGen {
+			// A static member's restart taken without a rebalance.
+			w.cover("group-static-rejoin")
+		}
+		m.restartGen = -1
 		m.memberID, m.gen = jr.MemberID, jr.Generation
 		var assign []kmsg.SyncGroupRequestGroupAssignment
 		if jr.LeaderID == jr.MemberID {
@@ -379,6 +422,9 @@ func (m *groupMember) sync(assign []kmsg.SyncGroupRequestGroupAssignment) {
 	req.ProtocolType = kmsg.StringPtr("consumer")
 	req.Protocol = kmsg.StringPtr("range")
 	req.GroupAssignment = assign
+	if req.Version >= 3 {
+		req.InstanceID = m.instance
+	}
 	gen, id := m.gen, m.memberID
 	m.ask(m.coord, req, m.rebalanceWait(), func(resp kmsg.Response) {
 		sr := resp.(*kmsg.SyncGroupResponse)
@@ -399,7 +445,13 @@ func (m *groupMember) sync(assign []kmsg.SyncGroupRequestGroupAssignment) {
 			}
 		}
 		w.cover("group-synced")
-		w.groups.synced(m.group, gen, id, m.owned)
+		owner := id
+		if m.instance != nil {
+			// A static member's restart takes its assignment over with
+			// a new member id in the same generation: one owner.
+			owner = "instance " + *m.instance
+		}
+		w.groups.synced(m.group, gen, owner, m.owned)
 		m.lastHB = w.s.now
 		// A consumer starts from the committed offsets.
 		m.next(0, func() { m.fetch(true) })
@@ -425,6 +477,13 @@ func (m *groupMember) step() {
 		// generation, a fenced commit, moved the fixed sweep's draws off
 		// its rarest coverage: left for the lead's next coverage reset.)
 		stall := Time(g.SessionTimeoutMs)*Millisecond*3/2 + r.Exp(Second)
+		if m.instance != nil && r.Chance(0.7) {
+			// A static member's quick restart, inside its session: it
+			// rejoins with its instance id and takes its assignment
+			// over without a rebalance (KIP-345).
+			stall = min(r.Exp(Time(g.SessionTimeoutMs)*Millisecond/4), Time(g.SessionTimeoutMs)*Millisecond/2)
+			m.restartGen = m.gen
+		}
 		w.logf("%s: group %s: stalling for %s", m.c.name, m.group, fmtTime(stall))
 		m.next(stall, func() { m.memberID = ""; m.join() })
 	case x < 0.6 && len(m.owned) > 0:
@@ -449,6 +508,9 @@ func (m *groupMember) heartbeat() {
 	req.Group = m.group
 	req.Generation = m.gen
 	req.MemberID = m.memberID
+	if req.Version >= 3 {
+		req.InstanceID = m.instance
+	}
 	m.lastHB = w.s.now
 	m.ask(m.coord, req, w.set.Work.RequestTimeout, func(resp kmsg.Response) {
 		code := resp.(*kmsg.HeartbeatResponse).ErrorCode
@@ -475,6 +537,9 @@ func (m *groupMember) commit(gen int32, after func()) {
 	req.Group = m.group
 	req.Generation = gen
 	req.MemberID = m.memberID
+	if req.Version >= 7 {
+		req.InstanceID = m.instance
+	}
 	var ops []*groupOp
 	for _, tp := range m.owned {
 		if r.Chance(0.3) {
@@ -653,7 +718,13 @@ func (g *groupWorld) finalFetch(c *client, done func()) {
 	w := g.w
 	var groups []string
 	topics := map[string][]string{}
-	for _, m := range g.members {
+	members := slices.Clone(g.members)
+	if w.g848 != nil {
+		for _, m := range w.g848.members { // KIP-848 groups too (groups848.go)
+			members = append(members, m.groupMember)
+		}
+	}
+	for _, m := range members {
 		if _, ok := topics[m.group]; !ok {
 			groups = append(groups, m.group)
 			topics[m.group] = []string{}
@@ -709,6 +780,7 @@ func (m *groupMember) leave() {
 	if req.Version >= 3 {
 		mb := kmsg.NewLeaveGroupRequestMember()
 		mb.MemberID = m.memberID
+		mb.InstanceID = m.instance
 		req.Members = append(req.Members, mb)
 	} else {
 		req.MemberID = m.memberID

@@ -47,9 +47,9 @@ func (n *simNode) exactReads(resp kmsg.Response) []lin.TopicPartition {
 				add(t.Topic, p.Partition)
 			}
 		}
-	case *kmsg.OffsetFetchResponse:
+	case *kmsg.OffsetFetchResponse, *kmsg.ConsumerGroupHeartbeatResponse:
 		// Exact when n is the caught-up coordinator: it leads the group's
-		// partition of the offsets topic (groupcheck.go).
+		// partition of the offsets topic (groupcheck.go, groups848.go).
 		if t := w.raft.truth.Topic(offsetsTopic); t != nil {
 			for p := int32(0); p < t.Partitions; p++ {
 				add(offsetsTopic, p)

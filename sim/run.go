@@ -189,6 +189,9 @@ type world struct {
 	// groups is the group workload and its checkers (groups.go,
 	// groupcheck.go).
 	groups *groupWorld
+	// g848 is the KIP-848 group workload and its owner checker
+	// (groups848.go).
+	g848 *world848
 }
 
 // startGap is when faults and the workload start on a single node, after
@@ -222,6 +225,8 @@ func newWorld(seed uint64, opts Options) *world {
 	w.set.Cluster = drawCluster(root.Fork("cluster"), opts.Nodes)
 	w.set.Trim = drawTrim(root.Fork("trim"))
 	w.set.Groups = drawGroups(root.Fork("groups"))
+	w.set.Groups.Static = drawGroupsStatic(root.Fork("groups-static"), w.set.Groups)
+	w.set.Groups848 = drawGroups848(root.Fork("groups848"))
 	drawCatchUpTrap(root.Fork("catchup"), &w.set.Cluster)
 	if opts.FaultPhase > 0 {
 		w.set.FaultPhase = opts.FaultPhase
@@ -253,6 +258,7 @@ func newWorld(seed uint64, opts Options) *world {
 	cfg.OffsetsTopicPartitions = simOffsetsPartitions
 	cfg.GroupCoordinator.InitialRebalanceDelayMs = simInitialRebalanceDelay
 	cfg.GroupCoordinator.MinSessionTimeoutMs = simMinSessionTimeoutMs
+	w.set.Groups848.apply(&cfg)
 	cfg.StorageRetryBackoffMaxMs = 400
 	if w.set.Trim.Every > 0 {
 		cfg.RetentionCheckIntervalMs = w.set.Trim.RetentionCheckIntervalMs
@@ -305,6 +311,7 @@ func newWorld(seed uint64, opts Options) *world {
 	}
 	w.groups = newGroupWorld(w)
 	w.groups.members = w.newGroupMembers() // after every other client: they keep their ids
+	w.g848 = newWorld848(w)                // after those
 	if cluster {
 		for _, a := range w.nodes {
 			a.peerLinks = make([]*link, len(w.nodes))
@@ -352,6 +359,9 @@ func newWorld(seed uint64, opts Options) *world {
 				w.newTrimmer(trim)
 			}
 			for _, m := range w.groups.members {
+				m.start()
+			}
+			for _, m := range w.g848.members {
 				m.start()
 			}
 			w.logf("workload: %s", strings.Join(desc, "; "))
@@ -857,6 +867,7 @@ func (w *world) check(opts Options, res *Result) {
 		}
 	}
 	w.groups.check()
+	w.g848.check()
 	hist := make([]lin.Op, 0, len(w.history)+16) // room for a few retention markers
 	for _, op := range w.history {
 		if at, q := w.quarantine[op.Partition]; q {

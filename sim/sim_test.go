@@ -138,6 +138,16 @@ var coverageMinimums = map[string]int{
 	"group-rebalance":         1100,  // 3525
 	"group-coordinator-moved": 550,   // 1671
 	"group-fetch-judged":      70000, // 212787
+	// Static classic members and KIP-848 members (groups848.go), set from
+	// the first fixed sweep with them (group-static-fenced, 11, is too
+	// rare for a minimum: 10).
+	"group-static-rejoin":   80,    // 252
+	"group848-joined":       1400,  // 4149
+	"group848-revoked":      460,   // 1391
+	"group848-fenced":       510,   // 1530
+	"group848-commit-acked": 45000, // 139818
+	"group848-stale-epoch":  300,   // 980
+	"group848-held":         4000,  // 12084
 	// Leaving the ISR and uncertain copies (FINDINGS.md 25, 40, 42). The
 	// last ISR member left out because its copy is uncertain,
 	// uncertain-last-isr-copy, is too rare for a minimum (0 in the fixed

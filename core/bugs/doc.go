@@ -32,6 +32,7 @@
 // | CleanerDropsLatest     | chronik_bug_cleaner_drops_latest | the log cleaner removes the latest record of a key along with the older ones |
 // | ImageAnsweredEarly     | chronik_bug_image_answered_early | a single node installs and answers a metadata change when its image job starts, before the image is durable |
 // | CommitBeforeCommitted  | chronik_bug_commit_before_committed | the coordinator runtime answers a write's requests (OffsetCommit, SyncGroup, ...) once it is appended, before the high watermark passes it |
+// | ConsumerSkipsRevocation | chronik_bug_consumer_skips_revocation | a KIP-848 member gets its target partitions at once, before their previous owner acknowledged the revocation |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.

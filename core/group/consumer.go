@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
 )
 
 // GroupTypeConsumer is the type of KIP-848 groups (ConsumerGroupHeartbeat).
@@ -579,7 +581,8 @@ func (s *Shard) reconcile(nowMs int64, g *cgroup, m *cmember, owned []tidp, hasO
 	}
 	var next []tidp
 	for _, p := range target {
-		if !held[p] {
+		if !held[p] || bugs.ConsumerSkipsRevocation { // deliberate bug (core/bugs): handed on before the previous owner released it
+
 			next = append(next, p)
 		}
 	}
@@ -840,7 +843,8 @@ func (s *Shard) checkConsumerInvariants() error {
 				return fmt.Errorf("group %q: member %q epoch %d, assignment epoch %d, group epoch %d", id, m.id, m.epoch, g.assignEpoch, g.epoch)
 			}
 			for _, p := range m.holds() {
-				if o, dup := owner[p]; dup {
+				if o, dup := owner[p]; dup && !bugs.ConsumerSkipsRevocation { // deliberate bug (core/bugs): left to the simulator's checker
+
 					return fmt.Errorf("group %q: partition %x[%d] held by %q and %q", id, p.id, p.p, o, m.id)
 				}
 				owner[p] = m.id

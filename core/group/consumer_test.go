@@ -417,6 +417,40 @@ func TestConsumerRevocationTimeoutFences(t *testing.T) {
 	}
 }
 
+// TestConsumerLoadKeepsRevokingMember: a member in the middle of a
+// revocation when its coordinator reloads gets a fresh rebalance timeout
+// from the load, as in Kafka; its partitions are not handed on at the
+// first tick (found by the simulator's KIP-848 owner check, seed 85).
+func TestConsumerLoadKeepsRevokingMember(t *testing.T) {
+	h := newConsumerHarness(t, testConfig(), sixPartitions)
+	a := &cclient{id: "A", topics: []string{"t"}}
+	b := &cclient{id: "B", topics: []string{"t"}}
+	h.beat("g", a)
+	h.beat("g", b)
+	h.beat("g", a) // told to revoke 3, not confirmed yet
+	if len(h.s.cgroups["g"].members["A"].revoking) != 3 {
+		t.Fatalf("A not revoking")
+	}
+	s := NewShard(h.s.cfg)
+	s.SetTopics(sixPartitions)
+	for _, r := range h.log {
+		if err := s.Replay(r.Key, r.Value); err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+	}
+	h.now += 1000
+	s.LoadDone(h.now)
+	h.s = s
+	h.tick(10)
+	if h.s.cgroups["g"].members["A"] == nil {
+		t.Fatalf("A removed at the first tick after the load, inside its rebalance timeout")
+	}
+	h.tick(30000) // the rebalance timeout, counted from the load
+	if h.s.cgroups["g"].members["A"] != nil {
+		t.Fatalf("A kept its partitions past its rebalance timeout after the load")
+	}
+}
+
 func TestConsumerFencing(t *testing.T) {
 	h := newConsumerHarness(t, testConfig(), sixPartitions)
 	a := &cclient{id: "A", topics: []string{"t"}}

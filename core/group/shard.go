@@ -254,6 +254,13 @@ func (s *Shard) LoadDone(nowMs int64) {
 		repairConsumer(g)
 		for _, m := range g.members {
 			m.lastSeenMs = nowMs
+			if len(m.revoking) > 0 {
+				// The revocation deadline is not in the log: Kafka
+				// restarts the rebalance timeout at load. Left at zero it
+				// removed a revoking member at the first tick, handing its
+				// partitions on while it still thought it held them.
+				m.revokeDeadlineMs = nowMs + int64(m.rebalanceMs)
+			}
 		}
 		// Offsets replayed before the consumer group's first record made
 		// a classic shell for the id; the consumer group owns them. (A
