@@ -266,6 +266,7 @@ func (w *world) stopNode(n *simNode, kind string) {
 	case "power":
 		w.logf("fault: power loss of node %d", n.id)
 		w.stats.powerLosses++
+		w.compact.onPowerLoss(n) // compactioncheck.go
 		n.stop(false, false)
 		w.stats.garbage += n.disk.powerLoss(c.Torn, c.Garbage)
 	default:

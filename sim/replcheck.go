@@ -798,8 +798,11 @@ func sameBatchOffsets(a, b []byte) bool {
 }
 
 // compactedTopic reports whether the simulator's brokers compact tp's
-// topic: __consumer_offsets is the only one (cleanup.policy compact).
-func compactedTopic(tp lin.TopicPartition) bool { return tp.Topic == "__consumer_offsets" }
+// topic (cleanup.policy compact): __consumer_offsets and the compaction
+// workload's topics (compaction.go).
+func compactedTopic(tp lin.TopicPartition) bool {
+	return tp.Topic == "__consumer_offsets" || isCompactTopic(tp.Topic)
+}
 
 // describeBatch renders a batch's identity for a failure message.
 func describeBatch(b []byte) string {

@@ -189,6 +189,9 @@ type world struct {
 	// groups is the group workload and its checkers (groups.go,
 	// groupcheck.go).
 	groups *groupWorld
+	// compact is the compaction workload and its checker (compaction.go,
+	// compactioncheck.go); nil in the seeds without it.
+	compact *compactWorld
 }
 
 // startGap is when faults and the workload start on a single node, after
@@ -222,6 +225,7 @@ func newWorld(seed uint64, opts Options) *world {
 	w.set.Cluster = drawCluster(root.Fork("cluster"), opts.Nodes)
 	w.set.Trim = drawTrim(root.Fork("trim"))
 	w.set.Groups = drawGroups(root.Fork("groups"))
+	w.set.Compact = drawCompaction(root.Fork("compaction"))
 	drawCatchUpTrap(root.Fork("catchup"), &w.set.Cluster)
 	if opts.FaultPhase > 0 {
 		w.set.FaultPhase = opts.FaultPhase
@@ -264,6 +268,9 @@ func newWorld(seed uint64, opts Options) *world {
 		cfg.ReplicaLagTimeMaxMs = c.ReplicaLagTimeMaxMs
 		cfg.ReplicaFetchWaitMaxMs = c.ReplicaFetchWaitMaxMs
 		cfg.ProposalTimeoutMs = c.ProposalTimeoutMs
+	}
+	if w.set.Compact.Topics > 0 {
+		cfg.CleanerBackoffMs = w.set.Compact.CleanerBackoffMs
 	}
 	w.brokerCfg = cfg
 
@@ -324,6 +331,7 @@ func newWorld(seed uint64, opts Options) *world {
 		w.repl.traps = newReplTraps(w, root.Fork("repl-traps"))
 	}
 	w.rogue = w.newRogue(root.Fork("rogue")) // rogue.go; nil in most seeds
+	w.compact = newCompactWorld(w)           // after every other client: they keep their ids
 
 	// Boot: the nodes start, the admin creates the initial topics, then
 	// faults and the workload begin.
@@ -354,6 +362,7 @@ func newWorld(seed uint64, opts Options) *world {
 			for _, m := range w.groups.members {
 				m.start()
 			}
+			w.compact.start()
 			w.logf("workload: %s", strings.Join(desc, "; "))
 		})
 		w.s.at(w.startGap+w.set.FaultPhase, "heal", w.heal)
@@ -452,6 +461,7 @@ func (w *world) heal() {
 			switch {
 			case !n.up:
 			case w.finalPlan == "power":
+				w.compact.onPowerLoss(n)
 				n.stop(false, true)
 				w.stats.powerLosses++
 				w.stats.garbage += n.disk.powerLoss(w.set.Crash.Torn, w.set.Crash.Garbage)
@@ -493,6 +503,9 @@ type finalizer struct {
 	// groupsRead: the groups' committed offsets were read once more
 	// (groups.go finalFetch).
 	groupsRead bool
+	// compactRead: the compacted partitions were read in full
+	// (compactioncheck.go finalRead).
+	compactRead bool
 }
 
 func (f *finalizer) where() string {
@@ -520,8 +533,8 @@ func (f *finalizer) begin() {
 		w.checkFinalTopics()
 		truth := w.raft.truth
 		for _, name := range truth.TopicNames() {
-			if w.reg.byName[name] == nil {
-				continue
+			if t := w.reg.byName[name]; t == nil || t.compacted {
+				continue // (compacted topics: compaction.go reads them)
 			}
 			for p := int32(0); p < truth.Topic(name).Partitions; p++ {
 				tp := lin.TopicPartition{Topic: name, Partition: p}
@@ -548,8 +561,8 @@ func (f *finalizer) begin() {
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			if w.reg.byName[name] == nil {
-				continue
+			if t := w.reg.byName[name]; t == nil || t.compacted {
+				continue // (compacted topics: compaction.go reads them)
 			}
 			for p := int32(0); p < listed[name]; p++ {
 				tp := lin.TopicPartition{Topic: name, Partition: p}
@@ -571,6 +584,14 @@ func (f *finalizer) next() {
 		f.stage = "groups"
 		w.groups.finalFetch(f.c, func() {
 			f.groupsRead = true
+			f.next()
+		})
+		return
+	}
+	if f.i >= len(f.parts) && !f.compactRead {
+		f.stage = "compaction"
+		w.compact.finalRead(f.c, func() {
+			f.compactRead = true
 			f.next()
 		})
 		return

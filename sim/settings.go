@@ -30,6 +30,8 @@ type Settings struct {
 	Cluster ClusterSettings
 	// Groups is drawn from its own stream ("groups"): groups.go.
 	Groups GroupSettings
+	// Compact is drawn from its own stream ("compaction"): compaction.go.
+	Compact CompactSettings
 }
 
 // ClusterSettings shape a run of several nodes (Nodes > 1): the brokers'
@@ -396,6 +398,7 @@ func (s Settings) String() string {
 	add(true, "log=seg%d/idx%d/roll%dms/ckpt%dms", l.SegmentBytes, l.IndexIntervalBytes, l.SegmentMs, l.CheckpointIntervalMs)
 	add(s.Trim.Every > 0, "%s", s.Trim)
 	add(s.Groups.Members > 0, "%s", s.Groups)
+	add(s.Compact.Topics > 0, "%s", s.Compact)
 	if c := s.Cluster; c.Nodes > 1 {
 		add(true, "nodes=%d scenario=%s/~%s rf2=%g minisr1=%g hb=%dms/session=%dms lag=%dms fetchwait=%dms maxdown=%d",
 			c.Nodes, c.Scenario, fmtTime(c.ScenarioEvery), c.RF2Frac, c.MinISR1Frac, c.HeartbeatIntervalMs, c.SessionTimeoutMs,
