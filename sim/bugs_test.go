@@ -56,6 +56,10 @@ const (
 	// A coordinator that loads a compacted log missing a key's latest
 	// record forgets a commit or reuses a generation.
 	classGroupState = `group-(commit|owner): `
+	// classCompaction: the compaction workload's checker
+	// (compactioncheck.go); the cleaner's bugs show there first, and in
+	// the groups' state when __consumer_offsets is cleaned.
+	classCompaction = `compaction: |` + classGroupState
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -85,7 +89,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_owner_file_unsynced", "an existing directory's partition.metadata is taken as durable and never synced", classLostData},
 	{"chronik_bug_image_answered_early", "a single node answers a metadata change before its image write is durable", classCatchUp},
 	{"chronik_bug_commit_before_committed", "the coordinator runtime answers a write's requests before the high watermark passes it", classGroupCommit},
-	{"chronik_bug_cleaner_drops_latest", "the log cleaner removes a key's latest record (of __consumer_offsets: a group's metadata or a commit)", classGroupState},
+	{"chronik_bug_cleaner_drops_latest", "the log cleaner removes a key's latest record (of a compacted topic, __consumer_offsets too)", classCompaction},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.
