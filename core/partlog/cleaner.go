@@ -681,8 +681,10 @@ func (j *CleanJob) cleanSegment(i int, keys *keyMap) error {
 	if w.seg.next != src.next || w.seg.size != w.flushed {
 		return fmt.Errorf("cleaned copy of segment %d ends at offset %d (%d bytes), the segment at %d", src.base, w.seg.next, w.flushed, src.next)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", src.tmpPath, err)
+	if !bugs.CleanerSwapUnsynced { // bugs.CleanerSwapUnsynced: deliberate bug (core/bugs), the copy is installed unsynced
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", src.tmpPath, err)
+		}
 	}
 	j.stats.Segments++
 	j.stats.BytesWritten += w.flushed
