@@ -308,22 +308,7 @@ func buildKeyedBatch(ws []*cwrite, timestampMs int64) []byte {
 		r.Length = int32(len(body) - 1)
 		records = r.AppendTo(records)
 	}
-	rb := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1,
-		Magic:                2,
-		LastOffsetDelta:      int32(len(ws) - 1),
-		FirstTimestamp:       timestampMs,
-		MaxTimestamp:         timestampMs,
-		ProducerID:           -1,
-		ProducerEpoch:        -1,
-		FirstSequence:        -1,
-		NumRecords:           int32(len(ws)),
-		Records:              records,
-	}
-	b := rb.AppendTo(make([]byte, 0, 61+len(records)))
-	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
-	return b
+	return sealBatch(records, len(ws), timestampMs, nil)
 }
 
 // crec is one record of a compacted partition as a read returned it.

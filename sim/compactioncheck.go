@@ -53,7 +53,6 @@ type compactScan struct {
 	hw    int64
 	recs  []crec
 	stale bool // a fetch of the scan may have been answered by a stale broker
-	fails int
 	// done hears the end: judged when the scan reached the high watermark.
 	done func(complete bool)
 }
@@ -129,16 +128,7 @@ func (k *compactWorld) finalRead(c *client, done func()) {
 func (s *compactScan) begin() {
 	w := s.k.w
 	s.call, s.last, s.recs, s.stale, s.hw = w.s.now, -1, s.recs[:0], false, -1
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.Version = 1
-	req.ReplicaID = -1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = s.tp.Topic
-	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Partition = s.tp.Partition
-	rp.Timestamp = -2
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := earliestRequest(s.tp)
 	r := s.c.route
 	r.ready(func() {
 		node, _ := r.leader(s.tp)
@@ -164,9 +154,22 @@ func (s *compactScan) begin() {
 
 // failed ends an attempt that met an error: the final read tries again
 // (done decides), a mid-run read gives up.
-func (s *compactScan) failed() {
-	s.fails++
-	s.done(false)
+func (s *compactScan) failed() { s.done(false) }
+
+// earliestRequest is a ListOffsets request (v1) for tp's earliest offset,
+// its log start.
+func earliestRequest(tp lin.TopicPartition) *kmsg.ListOffsetsRequest {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = 1
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = tp.Topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition = tp.Partition
+	rp.Timestamp = -2
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
 }
 
 func (s *compactScan) fetch() {
@@ -174,23 +177,8 @@ func (s *compactScan) fetch() {
 	if w.done {
 		return
 	}
-	req := kmsg.NewPtrFetchRequest()
-	req.Version = int16(s.c.rng.Range(4, 12))
-	req.ReplicaID = -1
-	req.MaxWaitMillis = 0
-	req.MinBytes = 1
-	req.MaxBytes = 1 << 20
-	req.SessionEpoch = -1
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = s.tp.Topic
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition = s.tp.Partition
-	rp.FetchOffset = s.pos
-	rp.LogStartOffset = -1
-	rp.PartitionMaxBytes = 1 << 20
-	rp.CurrentLeaderEpoch = -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	// A consumer's fetch: no wait, 1 MiB for the partition.
+	req := (&consumer{c: s.c, tp: s.tp, pos: s.pos, partMax: 1 << 20}).fetchRequest()
 	r := s.c.route
 	r.ready(func() {
 		node, _ := r.leader(s.tp)

@@ -601,6 +601,50 @@
 // commit lost by the final restart is seen. Not yet: liveness of groups
 // (every member stable again), KIP-848, static members, porcupine.
 //
+// # Log compaction
+//
+// In about 40% of the seeds (stream "compaction", compaction.go) a
+// compactor client creates one or two topics kv1, kv2 (one or two
+// partitions) with cleanup.policy compact (a third of the seeds
+// compact,delete), segment.bytes 512-2048, min.compaction.lag.ms 0-3 s,
+// delete.retention.ms 0-5 s and min.cleanable.dirty.ratio 0.01-0.5, and the
+// brokers clean every 0.2-1.5 s (log.cleaner.backoff.ms), so segments roll
+// and clean jobs run, and land, throughout the fault phase. It produces
+// batches of one to three records over 3-12 keys, acks=all, with
+// overwrites and tombstones (null values, 5-30%); each record carries an
+// "id" header naming the write; in some seeds 2% of the produces carry a
+// keyless record, which must be refused with INVALID_RECORD (coverage
+// compaction-keyless-refused). These topics stay out of the other
+// clients' way (registry.live): no keyless produce, no dense-offset
+// reader, no trim, no final drain; the metadata, catch-up and committed-log
+// checks see them like any topic. Every 2-5 s the compactor reads one
+// partition in full (ListOffsets earliest, fetches to the high
+// watermark), and after the final drain the final client reads each one
+// (up to 8 s in all, until a read no stale broker answered completes).
+// Failures start with "compaction:" (compactioncheck.go): every record
+// read was written to that partition (id, key, value or tombstone) by a
+// produce not refused, at its acknowledged offset, and at the offset any
+// earlier read found it (offsets preserved); offsets strictly increase
+// and stay below the high watermark; and a complete read that no stale
+// broker answered holds, for each key, a record at or after the latest
+// write of the key acknowledged before the read began (the cleaner keeps
+// a key's latest record), unless that write is a tombstone, or a
+// tombstone of the key may lie after it (acknowledged later, or of unknown
+// outcome): tombstones go after delete.retention.ms, when a clean job
+// meets them a second time. Older records of a key may stay (uncleaned
+// tail, dirty ratio, compaction lag): never judged. A partition
+// quarantined by a media flip is not judged for presence. Coverage:
+// compaction-cleaned (a broker installed cleaned segments of a kv
+// partition, from its "compacted partition" line), compaction-hole-read (a
+// read skipped an offset the cleaner removed), compaction-latest-judged
+// (keys judged present), compaction-tombstone-expired (a key whose latest
+// acknowledged write, a tombstone, was gone), power-loss-during-clean (a
+// power loss while a clean job was in flight on the node, or while a
+// cleaned segment it renamed over its original was not durable under that
+// name yet). The replication checkers compare batches of compacted topics
+// by leader epoch alone (replcheck.go sameCleanedBatch: each replica
+// cleans its own copy and merges emptied batches its own way).
+//
 // # Deliberate bugs (core/bugs)
 //
 // Twenty-four switches, each on only under its build tag; TestBugsCaught

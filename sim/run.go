@@ -742,16 +742,7 @@ func (f *finalizer) drain(tp lin.TopicPartition) {
 	f.stage = "drain"
 	k := f.k
 	k.tp, k.seek, k.active = tp, true, true
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.Version = 1
-	req.ReplicaID = -1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = tp.Topic
-	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Partition = tp.Partition
-	rp.Timestamp = -2
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := earliestRequest(tp)
 	r := f.c.route
 	r.ready(func() {
 		node, _ := r.leader(tp)
