@@ -107,6 +107,7 @@ func (k *compactWorld) finalRead(c *client, done func()) {
 				return
 			}
 			if complete && !s.stale {
+				w.cover("compaction-final-read")
 				over = true
 				step(i + 1)
 				return
@@ -114,6 +115,7 @@ func (k *compactWorld) finalRead(c *client, done func()) {
 			if w.s.now >= deadline {
 				over = true
 				w.logf("compaction: the final read of %s did not complete within %s; left unjudged", parts[i], fmtTime(compactFinalLimit))
+				w.cover("compaction-final-unjudged")
 				step(i + 1)
 				return
 			}
@@ -386,15 +388,19 @@ func (k *compactWorld) onPowerLoss(n *simNode) {
 	if k == nil {
 		return
 	}
-	hit := slices.ContainsFunc(n.inflight, func(ps *pendingSync) bool { return !ps.done && ps.job.Clean() != nil })
+	inFlight := slices.ContainsFunc(n.inflight, func(ps *pendingSync) bool { return !ps.done && ps.job.Clean() != nil })
+	swapped := false
 	for dir := range k.cleaned[n.id] {
-		if hit {
-			break
-		}
-		hit = swapUnsynced(n.disk, dir)
+		swapped = swapped || swapUnsynced(n.disk, dir)
 	}
-	if hit {
+	if inFlight || swapped {
 		k.w.cover("power-loss-during-clean")
+	}
+	if inFlight {
+		k.w.cover("power-loss-clean-in-flight")
+	}
+	if swapped {
+		k.w.cover("power-loss-clean-swap-unsynced")
 	}
 	clear(k.cleaned[n.id])
 }

@@ -641,7 +641,10 @@
 // acknowledged write, a tombstone, was gone), power-loss-during-clean (a
 // power loss while a clean job was in flight on the node, or while a
 // cleaned segment it renamed over its original was not durable under that
-// name yet). The replication checkers compare batches of compacted topics
+// name yet; power-loss-clean-in-flight and power-loss-clean-swap-unsynced
+// count the two apart), compaction-final-read and compaction-final-unjudged
+// (the final reads that completed, or ran out of time). The replication
+// checkers compare batches of compacted topics
 // by leader epoch alone (replcheck.go sameCleanedBatch: each replica
 // cleans its own copy and merges emptied batches its own way).
 //
