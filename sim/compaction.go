@@ -120,6 +120,9 @@ type compactWorld struct {
 	next     int
 	inflight int
 	reading  bool
+	// maxOffset is the largest offset any node's clock has had
+	// (tombstoneBound).
+	maxOffset Time
 	// cleaned counts the clean jobs a broker installed per partition
 	// directory and node since that node's process started (the
 	// power-loss-during-clean coverage).
@@ -133,11 +136,15 @@ func newCompactWorld(w *world) *compactWorld {
 	if w.set.Compact.Topics == 0 {
 		return nil
 	}
-	return &compactWorld{
+	k := &compactWorld{
 		w: w, set: w.set.Compact, c: w.newClient("compactor"),
 		writes: map[lin.TopicPartition][]*cwrite{}, byID: map[string]*cwrite{},
 		cleaned: map[int32]map[string]bool{},
 	}
+	for _, n := range w.nodes {
+		k.clockJumped(n)
+	}
+	return k
 }
 
 // start creates the topics and starts producing and reading, when the

@@ -285,7 +285,7 @@ func (k *compactWorld) judgeRecord(tp lin.TopicPartition, rec crec) string {
 func (s *compactScan) finish() {
 	k, w := s.k, s.k.w
 	if !s.stale && !w.quarantined(s.tp) {
-		missing, tombstones, judged := missingLatest(k.writes[s.tp], s.recs, s.call, s.hw)
+		missing, tombstones, judged := missingLatest(k.writes[s.tp], s.recs, s.call, s.hw, k.tombstoneBound(w.s.now))
 		for range judged {
 			w.cover("compaction-latest-judged")
 		}
@@ -307,11 +307,14 @@ func (s *compactScan) finish() {
 // in offset order, up to high watermark hw, the read begun at call)
 // against the partition's writes: for every key, the latest write
 // acknowledged before call (below hw) must be in the read, or a record of
-// the key at a later offset. It returns a description of each key that
-// fails, how many keys were excused because their latest acknowledged
-// write was a tombstone that is gone (a tombstone past
-// delete.retention.ms), and how many keys it judged.
-func missingLatest(writes []*cwrite, recs []crec, call Time, hw int64) (missing []string, tombstonesGone, judged int) {
+// the key at a later offset. Only a tombstone may be gone: the latest
+// write itself, or one that may lie after it (acknowledged at a later
+// offset, or of unknown outcome), and only one sent before goneBefore
+// (older than delete.retention.ms by every broker's clock; see
+// tombstoneBound). It returns a description of each key that fails, how
+// many keys were excused because their latest acknowledged write was a
+// tombstone that is gone, and how many keys it judged.
+func missingLatest(writes []*cwrite, recs []crec, call Time, hw int64, goneBefore Time) (missing []string, tombstonesGone, judged int) {
 	latest := map[string]*cwrite{}
 	var keys []string
 	for _, cw := range writes {
@@ -329,18 +332,17 @@ func missingLatest(writes []*cwrite, recs []crec, call Time, hw int64) (missing 
 	for _, key := range keys {
 		l := latest[key]
 		judged++
-		found := slices.ContainsFunc(recs, func(r crec) bool { return !r.keyless && r.key == key && r.offset >= l.offset })
-		if found {
+		if slices.ContainsFunc(recs, func(r crec) bool { return !r.keyless && r.key == key && r.offset >= l.offset }) {
 			continue
 		}
-		if l.tombstone {
+		if l.tombstone && l.call < goneBefore {
 			tombstonesGone++
 			continue
 		}
 		// A tombstone of the key that may lie past l removes l legally
 		// and may itself be gone.
 		if slices.ContainsFunc(writes, func(cw *cwrite) bool {
-			return cw.key == key && !cw.keyless && cw.tombstone &&
+			return cw.key == key && !cw.keyless && cw.tombstone && cw.call < goneBefore &&
 				(cw.outcome == lin.OutcomeUnknown || (cw.outcome == lin.OutcomeOK && cw.offset > l.offset))
 		}) {
 			continue
@@ -351,9 +353,33 @@ func missingLatest(writes []*cwrite, recs []crec, call Time, hw int64) (missing 
 				last = fmt.Sprintf("the latest one read is %s at offset %d", r.id, r.offset)
 			}
 		}
-		missing = append(missing, fmt.Sprintf("key %q: %s (value %q) acknowledged at offset %d at %s is gone, with nothing of the key after it (%s)", key, l.id, l.value, l.offset, l.ret, last))
+		what := fmt.Sprintf("%s (value %q)", l.id, l.value)
+		if l.tombstone {
+			what = fmt.Sprintf("tombstone %s, sent at %s, too recent to be gone by delete.retention.ms (sent at %s or later),", l.id, l.call, goneBefore)
+		}
+		missing = append(missing, fmt.Sprintf("key %q: %s acknowledged at offset %d at %s is gone, with nothing of the key after it (%s)", key, what, l.offset, l.ret, last))
 	}
 	return missing, tombstonesGone, judged
+}
+
+// tombstoneBound is the send time before which a tombstone may be gone
+// from a read that ended at end: a cleaner drops one when its broker's
+// clock is more than delete.retention.ms past the tombstone's timestamp
+// (the client's clock at the send, which is exact). A broker's clock never
+// runs back (the driver absorbs backward jumps) and leads virtual time by
+// at most the largest offset any node's clock ever had (maxOffset: its
+// start offset or one after a jump), plus drift (at most 500 ppm of the
+// run) and the milliseconds' rounding.
+func (k *compactWorld) tombstoneBound(end Time) Time {
+	lead := k.maxOffset + end/2000 + 2*Millisecond
+	return end - Time(k.set.DeleteRetentionMs)*Millisecond + lead
+}
+
+// clockJumped notes a jump of n's clock (tombstoneBound).
+func (k *compactWorld) clockJumped(n *simNode) {
+	if k != nil {
+		k.maxOffset = max(k.maxOffset, n.clock.offset)
+	}
 }
 
 // onCleaned hears a broker's "compacted partition" line: a clean job
