@@ -355,7 +355,7 @@ func missingLatest(writes []*cwrite, recs []crec, call Time, hw int64, goneBefor
 		}
 		what := fmt.Sprintf("%s (value %q)", l.id, l.value)
 		if l.tombstone {
-			what = fmt.Sprintf("tombstone %s, sent at %s, too recent to be gone by delete.retention.ms (sent at %s or later),", l.id, l.call, goneBefore)
+			what = fmt.Sprintf("tombstone %s, sent at %s (too recent to be gone: delete.retention.ms allows tombstones sent before %s),", l.id, l.call, goneBefore)
 		}
 		missing = append(missing, fmt.Sprintf("key %q: %s acknowledged at offset %d at %s is gone, with nothing of the key after it (%s)", key, what, l.offset, l.ret, last))
 	}

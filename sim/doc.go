@@ -630,8 +630,13 @@
 // write of the key acknowledged before the read began (the cleaner keeps
 // a key's latest record), unless that write is a tombstone, or a
 // tombstone of the key may lie after it (acknowledged later, or of unknown
-// outcome): tombstones go after delete.retention.ms, when a clean job
-// meets them a second time. Older records of a key may stay (uncleaned
+// outcome), sent long enough ago: a cleaner drops a tombstone, when a
+// clean job meets it a second time, once its broker's clock is past the
+// tombstone's timestamp plus delete.retention.ms, and no broker's clock
+// leads virtual time by more than the largest offset any node's clock has
+// had (start offsets, forward jumps; a broker's time never runs back)
+// plus drift, so a tombstone sent less than delete.retention.ms minus
+// that lead before the read ended must still be there. Older records of a key may stay (uncleaned
 // tail, dirty ratio, compaction lag): never judged. A partition
 // quarantined by a media flip is not judged for presence. Coverage:
 // compaction-cleaned (a broker installed cleaned segments of a kv
@@ -650,7 +655,7 @@
 //
 // # Deliberate bugs (core/bugs)
 //
-// Twenty-six switches, each on only under its build tag; TestBugsCaught
+// Twenty-seven switches, each on only under its build tag; TestBugsCaught
 // sweeps each over the fixed seeds (one and three nodes mixed) and
 // requires it to be caught within 200 seeds by the checker class it
 // targets (bugs_test.go: a regexp over the findings; a liveness timeout
@@ -685,6 +690,7 @@
 //	chronik_bug_commit_before_committed     1  group-commit: an acknowledged commit fetched back lower after a failover or power loss
 //	chronik_bug_cleaner_drops_latest        2  group-owner: a coordinator loaded __consumer_offsets without a group's latest metadata and reused generation 1
 //	chronik_bug_cleaner_swap_unsynced       1  recovery: a cleaned segment renamed over its original before its fsync reads short after a power loss
+//	chronik_bug_cleaner_tombstones_early    6  compaction: a tombstone gone from a full read before delete.retention.ms
 //
 // The compaction checker catches both cleaner bugs by itself too (the
 // hunt's sweep with -catch='compaction: '): cleaner_drops_latest at seed 2

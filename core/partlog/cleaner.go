@@ -507,7 +507,7 @@ func (j *CleanJob) keep(r rawRecord, keys *keyMap) bool {
 	if latest, ok := keys.get(r.key); ok && (latest > r.offset || bugs.CleanerDropsLatest && latest == r.offset) { // bugs.CleanerDropsLatest: deliberate bug (core/bugs), the latest record of a key goes too
 		return false
 	}
-	if r.tombstone && r.offset < j.tombstonesBelow && !j.storedRecords && j.nowMs-r.timestamp > j.deleteRetentionMs {
+	if r.tombstone && r.offset < j.tombstonesBelow && !j.storedRecords && (j.nowMs-r.timestamp > j.deleteRetentionMs || bugs.CleanerTombstonesEarly) { // bugs.CleanerTombstonesEarly: deliberate bug (core/bugs), delete.retention.ms ignored
 		j.stats.TombstonesCut++
 		return false
 	}
