@@ -13,11 +13,14 @@ package sim
 //     answered holds, for every key, a record at or after the key's latest
 //     acknowledged write that was acknowledged before the read began:
 //     the cleaner keeps the latest record of a key. Excused: a tombstone
-//     may be gone, so a key whose latest acknowledged write is a
-//     tombstone, or that has a tombstone whose produce may have landed
-//     later (unknown outcome, or acknowledged at a later offset), is not
-//     judged. Older records of a key may remain (the cleaner has not
-//     reached them, or the dirty ratio held it back): never judged.
+//     may be gone once older than delete.retention.ms by every broker's
+//     clock, so a key whose latest acknowledged write is such a
+//     tombstone, or that has such a tombstone whose produce may have
+//     landed later (unknown outcome, or acknowledged at a later offset),
+//     is not judged. Older records of a key may remain (the cleaner has
+//     not reached them, or the dirty ratio held it back): never judged.
+//   - The same read holds every acknowledged record younger than
+//     min.compaction.lag.ms by every broker's clock, at its offset.
 //
 // Mid-run reads come every few seconds; after the final drain the final
 // client reads every compacted partition once more (up to
@@ -25,6 +28,7 @@ package sim
 // media flip is not judged for presence (the flip may cost records).
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -292,12 +296,17 @@ func (s *compactScan) finish() {
 		for range tombstones {
 			w.cover("compaction-tombstone-expired")
 		}
+		young, youngJudged := missingYoung(k.writes[s.tp], s.recs, s.call, s.hw, k.lagBound(w.s.now))
+		missing = append(missing, young...)
+		for range youngJudged {
+			w.cover("compaction-young-judged")
+		}
 		for _, m := range missing {
 			what := "a full read"
 			if s.final {
 				what = "the final full read"
 			}
-			w.fail("compaction: %s: %s (from %s, high watermark %d) lacks the latest record of a key: %s", s.tp, what, s.call, s.hw, m)
+			w.fail("compaction: %s: %s (from %s, high watermark %d) lacks a record it must hold: %s", s.tp, what, s.call, s.hw, m)
 		}
 	}
 	s.done(true)
@@ -362,6 +371,36 @@ func missingLatest(writes []*cwrite, recs []crec, call Time, hw int64, goneBefor
 	return missing, tombstonesGone, judged
 }
 
+// missingYoung judges one complete, fresh full read (as missingLatest)
+// against min.compaction.lag.ms: a segment is cleanable only once its
+// newest record is that old by its broker's clock, so every write
+// acknowledged before call (below hw) and sent at or after youngFrom (see
+// lagBound) must be in the read, at its offset, whatever came after it.
+func missingYoung(writes []*cwrite, recs []crec, call Time, hw int64, youngFrom Time) (missing []string, judged int) {
+	for _, cw := range writes {
+		if cw.keyless || cw.outcome != lin.OutcomeOK || cw.ret >= call || cw.offset >= hw || cw.call < youngFrom {
+			continue
+		}
+		judged++
+		i, found := slices.BinarySearchFunc(recs, cw.offset, func(r crec, off int64) int { return cmp.Compare(r.offset, off) })
+		if found && recs[i].id == cw.id {
+			continue
+		}
+		missing = append(missing, fmt.Sprintf("%s (key %q), sent at %s and acknowledged at offset %d, is gone though min.compaction.lag.ms keeps records sent at %s or later", cw.id, cw.key, cw.call, cw.offset, youngFrom))
+	}
+	return missing, judged
+}
+
+// lagBound is clockBound for min.compaction.lag.ms: records sent at or
+// after it are too young for any cleaner by the end of a read that ended
+// at end (0 lag: none is).
+func (k *compactWorld) lagBound(end Time) Time {
+	if k.set.MinCompactionLagMs == 0 {
+		return end + Second // nothing sent before end is young enough
+	}
+	return k.clockBound(end, k.set.MinCompactionLagMs)
+}
+
 // tombstoneBound is the send time before which a tombstone may be gone
 // from a read that ended at end: a cleaner drops one when its broker's
 // clock is more than delete.retention.ms past the tombstone's timestamp
@@ -371,8 +410,14 @@ func missingLatest(writes []*cwrite, recs []crec, call Time, hw int64, goneBefor
 // start offset or one after a jump), plus drift (at most 500 ppm of the
 // run) and the milliseconds' rounding.
 func (k *compactWorld) tombstoneBound(end Time) Time {
+	return k.clockBound(end, k.set.DeleteRetentionMs)
+}
+
+// clockBound is the send time before which a record may be older than
+// ageMs by some broker's clock at end (tombstoneBound).
+func (k *compactWorld) clockBound(end Time, ageMs int64) Time {
 	lead := k.maxOffset + end/2000 + 2*Millisecond
-	return end - Time(k.set.DeleteRetentionMs)*Millisecond + lead
+	return end - Time(ageMs)*Millisecond + lead
 }
 
 // clockJumped notes a jump of n's clock (tombstoneBound).
