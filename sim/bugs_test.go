@@ -91,6 +91,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_commit_before_committed", "the coordinator runtime answers a write's requests before the high watermark passes it", classGroupCommit},
 	{"chronik_bug_cleaner_drops_latest", "the log cleaner removes a key's latest record (of a compacted topic, __consumer_offsets too)", classCompaction},
 	{"chronik_bug_cleaner_tombstones_early", "the cleaner removes tombstones without waiting for delete.retention.ms", classCompaction},
+	{"chronik_bug_cleaner_ignores_lag", "the cleaner cleans segments younger than min.compaction.lag.ms", classCompaction},
 	{"chronik_bug_cleaner_swap_unsynced", "the cleaner renames a cleaned segment over the original before fsyncing it", classDiskTruth + `|compaction: `},
 }
 

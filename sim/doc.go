@@ -636,7 +636,9 @@
 // leads virtual time by more than the largest offset any node's clock has
 // had (start offsets, forward jumps; a broker's time never runs back)
 // plus drift, so a tombstone sent less than delete.retention.ms minus
-// that lead before the read ended must still be there. Older records of a key may stay (uncleaned
+// that lead before the read ended must still be there. By the same bound,
+// every acknowledged record younger than min.compaction.lag.ms must be
+// there, at its offset (compaction-young-judged counts them). Older records of a key may stay (uncleaned
 // tail, dirty ratio, compaction lag): never judged. A partition
 // quarantined by a media flip is not judged for presence. Coverage:
 // compaction-cleaned (a broker installed cleaned segments of a kv
@@ -655,7 +657,7 @@
 //
 // # Deliberate bugs (core/bugs)
 //
-// Twenty-seven switches, each on only under its build tag; TestBugsCaught
+// Twenty-eight switches, each on only under its build tag; TestBugsCaught
 // sweeps each over the fixed seeds (one and three nodes mixed) and
 // requires it to be caught within 200 seeds by the checker class it
 // targets (bugs_test.go: a regexp over the findings; a liveness timeout
@@ -691,6 +693,7 @@
 //	chronik_bug_cleaner_drops_latest        2  group-owner: a coordinator loaded __consumer_offsets without a group's latest metadata and reused generation 1
 //	chronik_bug_cleaner_swap_unsynced       1  recovery: a cleaned segment renamed over its original before its fsync reads short after a power loss
 //	chronik_bug_cleaner_tombstones_early    6  compaction: a tombstone gone from a full read before delete.retention.ms
+//	chronik_bug_cleaner_ignores_lag        13  compaction: records younger than min.compaction.lag.ms gone from a full read
 //
 // The compaction checker catches both cleaner bugs by itself too (the
 // hunt's sweep with -catch='compaction: '): cleaner_drops_latest at seed 2

@@ -32,6 +32,7 @@
 // | CleanerDropsLatest     | chronik_bug_cleaner_drops_latest | the log cleaner removes the latest record of a key along with the older ones |
 // | CleanerSwapUnsynced    | chronik_bug_cleaner_swap_unsynced | the cleaner renames a cleaned segment over the original without fsyncing the cleaned file first |
 // | CleanerTombstonesEarly | chronik_bug_cleaner_tombstones_early | the cleaner removes tombstones without waiting for delete.retention.ms |
+// | CleanerIgnoresLag      | chronik_bug_cleaner_ignores_lag | the cleaner cleans segments whose records are younger than min.compaction.lag.ms |
 // | ImageAnsweredEarly     | chronik_bug_image_answered_early | a single node installs and answers a metadata change when its image job starts, before the image is durable |
 // | CommitBeforeCommitted  | chronik_bug_commit_before_committed | the coordinator runtime answers a write's requests (OffsetCommit, SyncGroup, ...) once it is appended, before the high watermark passes it |
 //

@@ -221,7 +221,7 @@ func (l *Log) StartClean(nowMs int64) (*CleanJob, bool) {
 	n := 0
 	for n < len(l.segs)-1 {
 		s := l.segs[n]
-		if s.next > bound || (s.hasTs && s.maxTs >= 0 && nowMs-s.maxTs < l.cfg.MinCompactionLagMs) {
+		if s.next > bound || (s.hasTs && s.maxTs >= 0 && nowMs-s.maxTs < l.cfg.MinCompactionLagMs && !bugs.CleanerIgnoresLag) { // bugs.CleanerIgnoresLag: deliberate bug (core/bugs)
 			break
 		}
 		n++
