@@ -74,7 +74,15 @@ func (a *admin) create(partitions int32) {
 	w.reg.next++
 	t := &simTopic{name: fmt.Sprintf("t%03d", w.reg.next), partitions: partitions, maxPartitions: partitions, created: partitions, status: topicMaybe}
 	w.reg.add(t)
-	req := createRequest(a.c.rng, t.name, partitions)
+	a.createWith(t, createRequest(a.c.rng, t.name, partitions))
+}
+
+// createWith sends req, a CreateTopics request for t alone, as create
+// does: in a cluster with the replication factor and min.insync.replicas
+// drawn for it, retried until settled. The compaction workload creates
+// its topics through it too (compaction.go).
+func (a *admin) createWith(t *simTopic, req *kmsg.CreateTopicsRequest) {
+	w := a.c.w
 	if w.cluster() {
 		r := a.c.rng
 		rt := &req.Topics[0]

@@ -59,6 +59,10 @@ const (
 	// classGroupOwner848: the KIP-848 owner check (groups848.go), whose
 	// groups are named cg*.
 	classGroupOwner848 = `group-owner: group cg`
+	// classCompaction: the compaction workload's checker
+	// (compactioncheck.go); the cleaner's bugs show there first, and in
+	// the groups' state when __consumer_offsets is cleaned.
+	classCompaction = `compaction: |` + classGroupState
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -88,8 +92,11 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_owner_file_unsynced", "an existing directory's partition.metadata is taken as durable and never synced", classLostData},
 	{"chronik_bug_image_answered_early", "a single node answers a metadata change before its image write is durable", classCatchUp},
 	{"chronik_bug_commit_before_committed", "the coordinator runtime answers a write's requests before the high watermark passes it", classGroupCommit},
-	{"chronik_bug_cleaner_drops_latest", "the log cleaner removes a key's latest record (of __consumer_offsets: a group's metadata or a commit)", classGroupState},
 	{"chronik_bug_consumer_skips_revocation", "a KIP-848 member gets partitions before their previous owner released them", classGroupOwner848},
+	{"chronik_bug_cleaner_drops_latest", "the log cleaner removes a key's latest record (of a compacted topic, __consumer_offsets too)", classCompaction},
+	{"chronik_bug_cleaner_tombstones_early", "the cleaner removes tombstones without waiting for delete.retention.ms", classCompaction},
+	{"chronik_bug_cleaner_ignores_lag", "the cleaner cleans segments younger than min.compaction.lag.ms", classCompaction},
+	{"chronik_bug_cleaner_swap_unsynced", "the cleaner renames a cleaned segment over the original before fsyncing it", classDiskTruth + `|compaction: `},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -643,9 +643,63 @@
 // restart after a leave at -2 took its assignment over at its old
 // epoch), group848-held (a holding the owner check judged).
 //
+// # Log compaction
+//
+// In about 40% of the seeds (stream "compaction", compaction.go) a
+// compactor client creates one or two topics kv1, kv2 (one or two
+// partitions) with cleanup.policy compact (a third of the seeds
+// compact,delete), segment.bytes 512-2048, min.compaction.lag.ms 0-3 s,
+// delete.retention.ms 0-5 s and min.cleanable.dirty.ratio 0.01-0.5, and the
+// brokers clean every 0.2-1.5 s (log.cleaner.backoff.ms), so segments roll
+// and clean jobs run, and land, throughout the fault phase. It produces
+// batches of one to three records over 3-12 keys, acks=all, with
+// overwrites and tombstones (null values, 5-30%); each record carries an
+// "id" header naming the write; in some seeds 2% of the produces carry a
+// keyless record, which must be refused with INVALID_RECORD (coverage
+// compaction-keyless-refused). These topics stay out of the other
+// clients' way (registry.live): no keyless produce, no dense-offset
+// reader, no trim, no final drain; the metadata, catch-up and committed-log
+// checks see them like any topic. Every 2-5 s the compactor reads one
+// partition in full (ListOffsets earliest, fetches to the high
+// watermark), and after the final drain the final client reads each one
+// (up to 8 s in all, until a read no stale broker answered completes).
+// Failures start with "compaction:" (compactioncheck.go): every record
+// read was written to that partition (id, key, value or tombstone) by a
+// produce not refused, at its acknowledged offset, and at the offset any
+// earlier read found it (offsets preserved); offsets strictly increase
+// and stay below the high watermark; and a complete read that no stale
+// broker answered holds, for each key, a record at or after the latest
+// write of the key acknowledged before the read began (the cleaner keeps
+// a key's latest record), unless that write is a tombstone, or a
+// tombstone of the key may lie after it (acknowledged later, or of unknown
+// outcome), sent long enough ago: a cleaner drops a tombstone, when a
+// clean job meets it a second time, once its broker's clock is past the
+// tombstone's timestamp plus delete.retention.ms, and no broker's clock
+// leads virtual time by more than the largest offset any node's clock has
+// had (start offsets, forward jumps; a broker's time never runs back)
+// plus drift, so a tombstone sent less than delete.retention.ms minus
+// that lead before the read ended must still be there. By the same bound,
+// every acknowledged record younger than min.compaction.lag.ms must be
+// there, at its offset (compaction-young-judged counts them). Older records of a key may stay (uncleaned
+// tail, dirty ratio, compaction lag): never judged. A partition
+// quarantined by a media flip is not judged for presence. Coverage:
+// compaction-cleaned (a broker installed cleaned segments of a kv
+// partition, from its "compacted partition" line), compaction-hole-read (a
+// read skipped an offset the cleaner removed), compaction-latest-judged
+// (keys judged present), compaction-tombstone-expired (a key whose latest
+// acknowledged write, a tombstone, was gone), power-loss-during-clean (a
+// power loss while a clean job was in flight on the node, or while a
+// cleaned segment it renamed over its original was not durable under that
+// name yet; power-loss-clean-in-flight and power-loss-clean-swap-unsynced
+// count the two apart), compaction-final-read and compaction-final-unjudged
+// (the final reads that completed, or ran out of time). The replication
+// checkers compare batches of compacted topics
+// by leader epoch alone (replcheck.go sameCleanedBatch: each replica
+// cleans its own copy and merges emptied batches its own way).
+//
 // # Deliberate bugs (core/bugs)
 //
-// Twenty-four switches, each on only under its build tag; TestBugsCaught
+// Twenty-eight switches, each on only under its build tag; TestBugsCaught
 // sweeps each over the fixed seeds (one and three nodes mixed) and
 // requires it to be caught within 200 seeds by the checker class it
 // targets (bugs_test.go: a regexp over the findings; a liveness timeout
@@ -680,6 +734,14 @@
 //	chronik_bug_commit_before_committed     1  group-commit: an acknowledged commit fetched back lower after a failover or power loss
 //	chronik_bug_cleaner_drops_latest        2  group-owner: a coordinator loaded __consumer_offsets without a group's latest metadata and reused generation 1
 //	chronik_bug_consumer_skips_revocation   1  group-owner: a KIP-848 partition held by a new member while its previous owner still held it (groups848.go)
+//	chronik_bug_cleaner_swap_unsynced       1  recovery: a cleaned segment renamed over its original before its fsync reads short after a power loss
+//	chronik_bug_cleaner_tombstones_early    6  compaction: a tombstone gone from a full read before delete.retention.ms
+//	chronik_bug_cleaner_ignores_lag        13  compaction: records younger than min.compaction.lag.ms gone from a full read
+//
+// The compaction checker catches both cleaner bugs by itself too (the
+// hunt's sweep with -catch='compaction: '): cleaner_drops_latest at seed 2
+// (a full read of kv1-0 lacks a key's latest acknowledged record),
+// cleaner_swap_unsynced at seed 138 (other checkers fail the seeds before).
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower

@@ -266,6 +266,7 @@ func (w *world) stopNode(n *simNode, kind string) {
 	case "power":
 		w.logf("fault: power loss of node %d", n.id)
 		w.stats.powerLosses++
+		w.compact.onPowerLoss(n) // compactioncheck.go
 		n.stop(false, false)
 		w.stats.garbage += n.disk.powerLoss(c.Torn, c.Garbage)
 	default:
@@ -387,6 +388,7 @@ func (w *world) faultClockJump() {
 	}
 	n.clock.offset += d
 	w.repl.clockJumped(n)
+	w.compact.clockJumped(n) // compactioncheck.go
 	w.stats.clockJumps++
 	w.tr.str("clock-jump")
 	w.tr.i64(int64(d))

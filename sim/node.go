@@ -646,6 +646,8 @@ func (l *nodeLogger) log(level, msg string, args []any) {
 		w.cover("uncertain-copy-caught-up")
 	case logRecoveredWithRepairs:
 		w.noteRecoveredWithRepairs(n.id, args)
+	case logCompactedPartition:
+		w.compact.onCleaned(n, args) // compactioncheck.go
 	}
 }
 

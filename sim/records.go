@@ -31,16 +31,23 @@ func buildBatch(values []string, timestampMs int64, pid *producerIdentity) []byt
 		r.Length = int32(len(body) - 1)
 		records = r.AppendTo(records)
 	}
+	return sealBatch(records, len(values), timestampMs, pid)
+}
+
+// sealBatch wraps count encoded records in a v2 batch header (offsets
+// from 0, timestamps timestampMs, the producer identity when pid is set)
+// with its length and CRC-32C.
+func sealBatch(records []byte, count int, timestampMs int64, pid *producerIdentity) []byte {
 	rb := kmsg.RecordBatch{
 		PartitionLeaderEpoch: -1,
 		Magic:                2,
-		LastOffsetDelta:      int32(len(values) - 1),
+		LastOffsetDelta:      int32(count - 1),
 		FirstTimestamp:       timestampMs,
 		MaxTimestamp:         timestampMs,
 		ProducerID:           -1,
 		ProducerEpoch:        -1,
 		FirstSequence:        -1,
-		NumRecords:           int32(len(values)),
+		NumRecords:           int32(count),
 		Records:              records,
 	}
 	if pid != nil {

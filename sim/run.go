@@ -192,6 +192,9 @@ type world struct {
 	// g848 is the KIP-848 group workload and its owner checker
 	// (groups848.go).
 	g848 *world848
+	// compact is the compaction workload and its checker (compaction.go,
+	// compactioncheck.go); nil in the seeds without it.
+	compact *compactWorld
 }
 
 // startGap is when faults and the workload start on a single node, after
@@ -227,6 +230,7 @@ func newWorld(seed uint64, opts Options) *world {
 	w.set.Groups = drawGroups(root.Fork("groups"))
 	w.set.Groups.Static = drawGroupsStatic(root.Fork("groups-static"), w.set.Groups)
 	w.set.Groups848 = drawGroups848(root.Fork("groups848"))
+	w.set.Compact = drawCompaction(root.Fork("compaction"))
 	drawCatchUpTrap(root.Fork("catchup"), &w.set.Cluster)
 	if opts.FaultPhase > 0 {
 		w.set.FaultPhase = opts.FaultPhase
@@ -270,6 +274,9 @@ func newWorld(seed uint64, opts Options) *world {
 		cfg.ReplicaLagTimeMaxMs = c.ReplicaLagTimeMaxMs
 		cfg.ReplicaFetchWaitMaxMs = c.ReplicaFetchWaitMaxMs
 		cfg.ProposalTimeoutMs = c.ProposalTimeoutMs
+	}
+	if w.set.Compact.Topics > 0 {
+		cfg.CleanerBackoffMs = w.set.Compact.CleanerBackoffMs
 	}
 	w.brokerCfg = cfg
 
@@ -331,6 +338,7 @@ func newWorld(seed uint64, opts Options) *world {
 		w.repl.traps = newReplTraps(w, root.Fork("repl-traps"))
 	}
 	w.rogue = w.newRogue(root.Fork("rogue")) // rogue.go; nil in most seeds
+	w.compact = newCompactWorld(w)           // after every other client: they keep their ids
 
 	// Boot: the nodes start, the admin creates the initial topics, then
 	// faults and the workload begin.
@@ -364,6 +372,7 @@ func newWorld(seed uint64, opts Options) *world {
 			for _, m := range w.g848.members {
 				m.start()
 			}
+			w.compact.start()
 			w.logf("workload: %s", strings.Join(desc, "; "))
 		})
 		w.s.at(w.startGap+w.set.FaultPhase, "heal", w.heal)
@@ -462,6 +471,7 @@ func (w *world) heal() {
 			switch {
 			case !n.up:
 			case w.finalPlan == "power":
+				w.compact.onPowerLoss(n)
 				n.stop(false, true)
 				w.stats.powerLosses++
 				w.stats.garbage += n.disk.powerLoss(w.set.Crash.Torn, w.set.Crash.Garbage)
@@ -503,6 +513,9 @@ type finalizer struct {
 	// groupsRead: the groups' committed offsets were read once more
 	// (groups.go finalFetch).
 	groupsRead bool
+	// compactRead: the compacted partitions were read in full
+	// (compactioncheck.go finalRead).
+	compactRead bool
 }
 
 func (f *finalizer) where() string {
@@ -530,8 +543,8 @@ func (f *finalizer) begin() {
 		w.checkFinalTopics()
 		truth := w.raft.truth
 		for _, name := range truth.TopicNames() {
-			if w.reg.byName[name] == nil {
-				continue
+			if t := w.reg.byName[name]; t == nil || t.compacted {
+				continue // (compacted topics: compaction.go reads them)
 			}
 			for p := int32(0); p < truth.Topic(name).Partitions; p++ {
 				tp := lin.TopicPartition{Topic: name, Partition: p}
@@ -558,8 +571,8 @@ func (f *finalizer) begin() {
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			if w.reg.byName[name] == nil {
-				continue
+			if t := w.reg.byName[name]; t == nil || t.compacted {
+				continue // (compacted topics: compaction.go reads them)
 			}
 			for p := int32(0); p < listed[name]; p++ {
 				tp := lin.TopicPartition{Topic: name, Partition: p}
@@ -581,6 +594,14 @@ func (f *finalizer) next() {
 		f.stage = "groups"
 		w.groups.finalFetch(f.c, func() {
 			f.groupsRead = true
+			f.next()
+		})
+		return
+	}
+	if f.i >= len(f.parts) && !f.compactRead {
+		f.stage = "compaction"
+		w.compact.finalRead(f.c, func() {
+			f.compactRead = true
 			f.next()
 		})
 		return
@@ -731,16 +752,7 @@ func (f *finalizer) drain(tp lin.TopicPartition) {
 	f.stage = "drain"
 	k := f.k
 	k.tp, k.seek, k.active = tp, true, true
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.Version = 1
-	req.ReplicaID = -1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = tp.Topic
-	rp := kmsg.NewListOffsetsRequestTopicPartition()
-	rp.Partition = tp.Partition
-	rp.Timestamp = -2
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := earliestRequest(tp)
 	r := f.c.route
 	r.ready(func() {
 		node, _ := r.leader(tp)

@@ -32,6 +32,8 @@ type Settings struct {
 	Groups GroupSettings
 	// Groups848 is drawn from its own stream ("groups848"): groups848.go.
 	Groups848 Group848Settings
+	// Compact is drawn from its own stream ("compaction"): compaction.go.
+	Compact CompactSettings
 }
 
 // ClusterSettings shape a run of several nodes (Nodes > 1): the brokers'
@@ -399,6 +401,7 @@ func (s Settings) String() string {
 	add(s.Trim.Every > 0, "%s", s.Trim)
 	add(s.Groups.Members > 0, "%s", s.Groups)
 	add(s.Groups848.Members > 0, "%s", s.Groups848)
+	add(s.Compact.Topics > 0, "%s", s.Compact)
 	if c := s.Cluster; c.Nodes > 1 {
 		add(true, "nodes=%d scenario=%s/~%s rf2=%g minisr1=%g hb=%dms/session=%dms lag=%dms fetchwait=%dms maxdown=%d",
 			c.Nodes, c.Scenario, fmtTime(c.ScenarioEvery), c.RF2Frac, c.MinISR1Frac, c.HeartbeatIntervalMs, c.SessionTimeoutMs,

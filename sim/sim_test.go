@@ -148,6 +148,17 @@ var coverageMinimums = map[string]int{
 	"group848-commit-acked": 45000, // 139818
 	"group848-stale-epoch":  300,   // 980
 	"group848-held":         4000,  // 12084
+	// Log compaction (compaction.go, compactioncheck.go), set from the
+	// first fixed sweep with the compaction workload.
+	"compaction-cleaned":             6600, // 19851
+	"compaction-hole-read":           4500, // 13476
+	"compaction-latest-judged":       8600, // 25962
+	"compaction-final-read":          157,  // 471
+	"compaction-keyless-refused":     530,  // 1586
+	"compaction-tombstone-expired":   40,   // 120
+	"power-loss-during-clean":        56,   // 168
+	"power-loss-clean-in-flight":     13,   // 41
+	"power-loss-clean-swap-unsynced": 44,   // 134
 	// Leaving the ISR and uncertain copies (FINDINGS.md 25, 40, 42). The
 	// last ISR member left out because its copy is uncertain,
 	// uncertain-last-isr-copy, is too rare for a minimum (0 in the fixed

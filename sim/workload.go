@@ -46,6 +46,10 @@ type simTopic struct {
 	// retention.bytes to a bound was sent (0: never). From then on
 	// retention may delete its oldest records (trim.go).
 	retentionSince Time
+	// compacted marks a topic of the compaction workload (compaction.go):
+	// cleanup.policy compact, keyed records only, so it is left out of
+	// live() (the other clients' topics) and of the final drain.
+	compacted bool
 }
 
 // registry is the workload's shared knowledge: which topics exist and how
@@ -84,7 +88,7 @@ func (r *registry) add(t *simTopic) {
 func (r *registry) live() []*simTopic {
 	var out []*simTopic
 	for _, t := range r.topics {
-		if t.status == topicLive {
+		if t.status == topicLive && !t.compacted {
 			out = append(out, t)
 		}
 	}

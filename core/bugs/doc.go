@@ -30,6 +30,9 @@
 // | ControlOnClientPort    | chronik_bug_control_on_client_port | the listener check is skipped: the client listener serves the control plane |
 // | OwnerFileUnsynced      | chronik_bug_owner_file_unsynced | an existing directory's partition.metadata is taken as durable: no job syncs it, though the process that wrote it may have died before any did |
 // | CleanerDropsLatest     | chronik_bug_cleaner_drops_latest | the log cleaner removes the latest record of a key along with the older ones |
+// | CleanerSwapUnsynced    | chronik_bug_cleaner_swap_unsynced | the cleaner renames a cleaned segment over the original without fsyncing the cleaned file first |
+// | CleanerTombstonesEarly | chronik_bug_cleaner_tombstones_early | the cleaner removes tombstones without waiting for delete.retention.ms |
+// | CleanerIgnoresLag      | chronik_bug_cleaner_ignores_lag | the cleaner cleans segments whose records are younger than min.compaction.lag.ms |
 // | ImageAnsweredEarly     | chronik_bug_image_answered_early | a single node installs and answers a metadata change when its image job starts, before the image is durable |
 // | CommitBeforeCommitted  | chronik_bug_commit_before_committed | the coordinator runtime answers a write's requests (OffsetCommit, SyncGroup, ...) once it is appended, before the high watermark passes it |
 // | ConsumerSkipsRevocation | chronik_bug_consumer_skips_revocation | a KIP-848 member gets its target partitions at once, before their previous owner acknowledged the revocation |

@@ -221,7 +221,7 @@ func (l *Log) StartClean(nowMs int64) (*CleanJob, bool) {
 	n := 0
 	for n < len(l.segs)-1 {
 		s := l.segs[n]
-		if s.next > bound || (s.hasTs && s.maxTs >= 0 && nowMs-s.maxTs < l.cfg.MinCompactionLagMs) {
+		if s.next > bound || (s.hasTs && s.maxTs >= 0 && nowMs-s.maxTs < l.cfg.MinCompactionLagMs && !bugs.CleanerIgnoresLag) { // bugs.CleanerIgnoresLag: deliberate bug (core/bugs)
 			break
 		}
 		n++
@@ -507,7 +507,7 @@ func (j *CleanJob) keep(r rawRecord, keys *keyMap) bool {
 	if latest, ok := keys.get(r.key); ok && (latest > r.offset || bugs.CleanerDropsLatest && latest == r.offset) { // bugs.CleanerDropsLatest: deliberate bug (core/bugs), the latest record of a key goes too
 		return false
 	}
-	if r.tombstone && r.offset < j.tombstonesBelow && !j.storedRecords && j.nowMs-r.timestamp > j.deleteRetentionMs {
+	if r.tombstone && r.offset < j.tombstonesBelow && !j.storedRecords && (j.nowMs-r.timestamp > j.deleteRetentionMs || bugs.CleanerTombstonesEarly) { // bugs.CleanerTombstonesEarly: deliberate bug (core/bugs), delete.retention.ms ignored
 		j.stats.TombstonesCut++
 		return false
 	}
@@ -681,8 +681,10 @@ func (j *CleanJob) cleanSegment(i int, keys *keyMap) error {
 	if w.seg.next != src.next || w.seg.size != w.flushed {
 		return fmt.Errorf("cleaned copy of segment %d ends at offset %d (%d bytes), the segment at %d", src.base, w.seg.next, w.flushed, src.next)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", src.tmpPath, err)
+	if !bugs.CleanerSwapUnsynced { // bugs.CleanerSwapUnsynced: deliberate bug (core/bugs), the copy is installed unsynced
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", src.tmpPath, err)
+		}
 	}
 	j.stats.Segments++
 	j.stats.BytesWritten += w.flushed
