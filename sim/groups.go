@@ -17,7 +17,12 @@ package sim
 // ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID rejoin (the last with a new
 // member id). A member told of a rebalance by a heartbeat sometimes
 // commits first with its old generation, as a consumer revoking its
-// partitions does.
+// partitions does; and a member that synced a new generation sometimes
+// commits the partitions of its previous one with that generation first
+// (a commit delayed past the rebalance, as an async commit of a consumer
+// is): the coordinator must refuse it (ILLEGAL_GENERATION), a fenced
+// commit. Those draws come from the member's own stream
+// ("client/<name>/fence"), so its other draws stay what they were.
 //
 // What members were told is the ground truth of two checkers
 // (groupcheck.go): "group-owner:" (no partition held by two members in one
@@ -86,6 +91,11 @@ const (
 	errCodeMemberIDRequired        = 79
 )
 
+// fencedCommitProb is the chance that a member which synced a new
+// generation first commits its previous generation's partitions with the
+// previous generation (a fenced commit).
+const fencedCommitProb = 0.3
+
 // Sim-side group settings of the broker: small enough to keep the offsets
 // topic cheap and rebalances inside the fault phase.
 const (
@@ -105,9 +115,13 @@ type groupMember struct {
 	gen      int32
 	topics   []string // subscription, fixed at the first join
 	owned    []lin.TopicPartition
+	// syncedGen is the generation of the last successful SyncGroup.
+	syncedGen int32
 	pos      map[lin.TopicPartition]int64 // last offset committed or fetched
 	run      uint64                       // bumped at every transition: stale callbacks are dropped
 	lastHB   Time
+	// fence draws the fenced commits (a stream of its own).
+	fence *Rand
 	// final marks the final phase's reader (finalFetch): it only finds
 	// the coordinator and fetches, after the workload stopped, and calls
 	// finalDone once a fetch was answered.
@@ -125,7 +139,8 @@ func (w *world) newGroupMembers() []*groupMember {
 	var ms []*groupMember
 	for i := 0; i < g.Members; i++ {
 		c := w.newClient(fmt.Sprintf("g%d", i))
-		ms = append(ms, &groupMember{w: w, c: c, group: fmt.Sprintf("grp%d", i%g.Groups), coord: -1, pos: map[lin.TopicPartition]int64{}})
+		ms = append(ms, &groupMember{w: w, c: c, group: fmt.Sprintf("grp%d", i%g.Groups), coord: -1, pos: map[lin.TopicPartition]int64{},
+			fence: w.root.Fork("client/" + c.name + "/fence")})
 	}
 	return ms
 }
@@ -392,6 +407,7 @@ func (m *groupMember) sync(assign []kmsg.SyncGroupRequestGroupAssignment) {
 				return
 			}
 		}
+		prevGen, prevOwned := m.syncedGen, slices.Clone(m.owned)
 		m.owned = m.owned[:0]
 		for _, t := range a.Topics {
 			for _, p := range t.Partitions {
@@ -400,7 +416,14 @@ func (m *groupMember) sync(assign []kmsg.SyncGroupRequestGroupAssignment) {
 		}
 		w.cover("group-synced")
 		w.groups.synced(m.group, gen, id, m.owned)
+		m.syncedGen = gen
 		m.lastHB = w.s.now
+		if prevGen > 0 && prevGen < gen && len(prevOwned) > 0 && m.fence.Chance(fencedCommitProb) {
+			// A commit of the previous generation's partitions that was
+			// late: fenced by the generation just synced.
+			m.commit(prevGen, prevOwned, m.fence, func() { m.fetch(true) })
+			return
+		}
 		// A consumer starts from the committed offsets.
 		m.next(0, func() { m.fetch(true) })
 	})
@@ -428,7 +451,7 @@ func (m *groupMember) step() {
 		w.logf("%s: group %s: stalling for %s", m.c.name, m.group, fmtTime(stall))
 		m.next(stall, func() { m.memberID = ""; m.join() })
 	case x < 0.6 && len(m.owned) > 0:
-		m.commit(m.gen, nil)
+		m.commit(m.gen, m.owned, m.c.rng, nil)
 	case x < 0.8:
 		m.fetch(false)
 	default:
@@ -456,7 +479,7 @@ func (m *groupMember) heartbeat() {
 			// Commit while rebalancing, with the old generation, then
 			// rejoin.
 			w.cover("group-rebalance")
-			m.commit(m.gen, func() { m.rejoin(0) })
+			m.commit(m.gen, m.owned, m.c.rng, func() { m.rejoin(0) })
 			return
 		}
 		if m.handle(code, m.heartbeat) {
@@ -465,18 +488,18 @@ func (m *groupMember) heartbeat() {
 	})
 }
 
-// commit commits the next offsets of some owned partitions; then runs
-// after (if set) instead of the member's own reaction to the answer.
-func (m *groupMember) commit(gen int32, after func()) {
+// commit commits, with generation gen, the next offsets of some of
+// parts (drawn from r); then runs after (if set) instead of the member's
+// own reaction to the answer.
+func (m *groupMember) commit(gen int32, parts []lin.TopicPartition, r *Rand, after func()) {
 	w := m.w
-	r := m.c.rng
 	req := kmsg.NewPtrOffsetCommitRequest()
 	req.Version = int16(r.Range(1, 9))
 	req.Group = m.group
 	req.Generation = gen
 	req.MemberID = m.memberID
 	var ops []*groupOp
-	for _, tp := range m.owned {
+	for _, tp := range parts {
 		if r.Chance(0.3) {
 			continue
 		}
@@ -493,7 +516,9 @@ func (m *groupMember) commit(gen int32, after func()) {
 		p := kmsg.NewOffsetCommitRequestTopicPartition()
 		p.Partition, p.Offset = tp.Partition, next
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
-		ops = append(ops, w.groups.begin(m, tp, true, next))
+		op := w.groups.begin(m, tp, true, next)
+		w.groups.fenceCommit(op, gen)
+		ops = append(ops, op)
 	}
 	if len(ops) == 0 {
 		if after != nil {
@@ -532,6 +557,9 @@ func (m *groupMember) commit(gen int32, after func()) {
 			case errCodeIllegalGeneration, errCodeUnknownMemberID, errCodeRebalanceInProgress, errCodeCoordinatorLoading:
 				// Refused by the shard before it wrote anything (fenced
 				// or not loaded): never applied.
+				if op.fenced {
+					w.cover("group-commit-fenced-refused")
+				}
 				w.groups.end(op, true, false, 0)
 			default:
 				// NOT_COORDINATOR and the like also answer a write the
@@ -546,7 +574,7 @@ func (m *groupMember) commit(gen int32, after func()) {
 			after()
 			return
 		}
-		if m.handle(worst, func() { m.commit(m.gen, nil) }) {
+		if m.handle(worst, func() { m.commit(m.gen, m.owned, m.c.rng, nil) }) {
 			m.later()
 		}
 	})

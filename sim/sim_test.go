@@ -138,6 +138,10 @@ var coverageMinimums = map[string]int{
 	"group-rebalance":         1100,  // 3525
 	"group-coordinator-moved": 550,   // 1671
 	"group-fetch-judged":      70000, // 212787
+	// Fenced commits (a member's previous generation, groups.go) and
+	// the coordinator's refusals of them.
+	"group-commit-fenced":         1600, // 4877
+	"group-commit-fenced-refused": 1600, // 4869
 	// Leaving the ISR and uncertain copies (FINDINGS.md 25, 40, 42). The
 	// last ISR member left out because its copy is uncertain,
 	// uncertain-last-isr-copy, is too rare for a minimum (0 in the fixed
