@@ -86,6 +86,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_image_answered_early", "a single node answers a metadata change before its image write is durable", classCatchUp},
 	{"chronik_bug_commit_before_committed", "the coordinator runtime answers a write's requests before the high watermark passes it", classGroupCommit},
 	{"chronik_bug_cleaner_drops_latest", "the log cleaner removes a key's latest record (of __consumer_offsets: a group's metadata or a commit)", classGroupState},
+	{"chronik_bug_generation_check_skipped", "a classic OffsetCommit with a stale generation is applied instead of refused ILLEGAL_GENERATION", classGroupCommit},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -238,7 +238,7 @@ func (g *groupWorld) check() {
 // judged (a coordinator may drop a deleted topic's offsets).
 func judgeRegister(ops []*groupOp, topic *simTopic) (string, int) {
 	var acked []*groupOp
-	byValue := map[int64][]*groupOp{} // writes that may have applied, by offset
+	byValue := map[int64][]*groupOp{}   // writes that may have applied, by offset
 	fencedValue := map[int64]*groupOp{} // fenced writes, by offset
 	for _, op := range ops {
 		if op.write && op.fenced {

@@ -117,9 +117,9 @@ type groupMember struct {
 	owned    []lin.TopicPartition
 	// syncedGen is the generation of the last successful SyncGroup.
 	syncedGen int32
-	pos      map[lin.TopicPartition]int64 // last offset committed or fetched
-	run      uint64                       // bumped at every transition: stale callbacks are dropped
-	lastHB   Time
+	pos       map[lin.TopicPartition]int64 // last offset committed or fetched
+	run       uint64                       // bumped at every transition: stale callbacks are dropped
+	lastHB    Time
 	// fence draws the fenced commits (a stream of its own).
 	fence *Rand
 	// final marks the final phase's reader (finalFetch): it only finds
