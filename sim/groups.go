@@ -115,13 +115,15 @@ type groupMember struct {
 	gen      int32
 	topics   []string // subscription, fixed at the first join
 	owned    []lin.TopicPartition
-	// syncedGen is the generation of the last successful SyncGroup.
-	syncedGen int32
-	pos       map[lin.TopicPartition]int64 // last offset committed or fetched
-	run       uint64                       // bumped at every transition: stale callbacks are dropped
-	lastHB    Time
+	pos      map[lin.TopicPartition]int64 // last offset committed or fetched
+	run      uint64                       // bumped at every transition: stale callbacks are dropped
+	lastHB   Time
+
+	// syncedGen is the generation of the last successful SyncGroup;
 	// fence draws the fenced commits (a stream of its own).
-	fence *Rand
+	syncedGen int32
+	fence     *Rand
+
 	// final marks the final phase's reader (finalFetch): it only finds
 	// the coordinator and fetches, after the workload stopped, and calls
 	// finalDone once a fetch was answered.
