@@ -185,6 +185,9 @@ func (r *Runtime[S]) Lead(nowMs int64, p int32, leaderEpoch int32, logStart, log
 		r.discard(p, kerr.NotCoordinator.Code)
 	}
 	ps := &partState[S]{epoch: leaderEpoch, shard: r.newShard(), loading: true, loadNext: logStart, loadEnd: logEnd, hw: hw}
+	if bugs.CoordinatorServesBeforeLoad { // deliberate bug (core/bugs): the load "ends" before it replayed anything
+		ps.loadEnd = logStart
+	}
 	r.parts[p] = ps
 	r.order = nil
 	r.loadStep(nowMs, p, ps) // an empty or committed log may be done at once
