@@ -88,6 +88,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_cleaner_drops_latest", "the log cleaner removes a key's latest record (of __consumer_offsets: a group's metadata or a commit)", classGroupState},
 	{"chronik_bug_generation_check_skipped", "a classic OffsetCommit with a stale generation is applied instead of refused ILLEGAL_GENERATION", classGroupCommit},
 	{"chronik_bug_coordinator_serves_before_load", "a new coordinator shard ends its load before replaying its partition and serves from empty state", classGroupCommit},
+	{"chronik_bug_pending_kept_on_move", "a coordinator keeps its pending writes across a leadership move and completes them when its HW passes their end (KAFKA-20634)", classGroupCommit},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -67,6 +67,8 @@ type groupWorld struct {
 	// grow (an emptied group's too), so from then on a commit of an
 	// older generation is fenced.
 	topGen map[string]int32
+	// trap is the coordinator-move trap (groupfence.go).
+	trap *groupTrap
 }
 
 func newGroupWorld(w *world) *groupWorld {

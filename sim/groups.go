@@ -530,6 +530,7 @@ func (m *groupMember) commit(gen int32, parts []lin.TopicPartition, r *Rand, aft
 		}
 		return
 	}
+	trapped := w.groups.trap.commitSent(m, m.coord)
 	m.do(m.coord, req, w.set.Work.RequestTimeout, func(resp kmsg.Response, err error) {
 		if err != nil {
 			for _, op := range ops {
@@ -543,6 +544,7 @@ func (m *groupMember) commit(gen int32, parts []lin.TopicPartition, r *Rand, aft
 			return
 		}
 		worst := int16(0)
+		var codes []int16
 		for _, op := range ops {
 			code := int16(-1)
 			for _, t := range resp.(*kmsg.OffsetCommitResponse).Topics {
@@ -571,6 +573,10 @@ func (m *groupMember) commit(gen int32, parts []lin.TopicPartition, r *Rand, aft
 			if code != 0 && worst == 0 {
 				worst = code
 			}
+			codes = append(codes, code)
+		}
+		if trapped {
+			w.groups.trap.answered(codes)
 		}
 		if after != nil {
 			after()
