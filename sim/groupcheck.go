@@ -16,9 +16,12 @@ package sim
 //     REBALANCE_IN_PROGRESS, COORDINATOR_LOAD_IN_PROGRESS or never sent),
 //     and a fetch never returns an offset that only such refused commits
 //     (a fenced member's) wrote.
-//     A check of stale reads, not a full linearizability search: it never
-//     fails a legal history, and it catches a lost or rolled-back
-//     acknowledged commit whenever a fetch looks after it. A fetch answered
+//     A commit sent after a later generation of its group synced is
+//     fenced (fenceCommit): acknowledged, or its offset read back, it is a
+//     finding. Every register is checked twice: with porcupine
+//     (groupreg.go, a register model whose writes carry their fence), and
+//     with this direct rule, a check of stale reads that never fails a
+//     legal history and names the commit and the fetch that disagree. A fetch answered
 //     by a broker that is not the caught-up leader of the group's
 //     __consumer_offsets partition at the committed leader epoch (a deposed
 //     coordinator that has not heard of its successor yet, reads.go) may
@@ -69,6 +72,11 @@ type groupWorld struct {
 	topGen map[string]int32
 	// trap is the coordinator-move trap (groupfence.go).
 	trap *groupTrap
+	// vizDir is where porcupine's HTML of an illegal register goes ("":
+	// none); steps is the most budget units one register's search used
+	// (groupreg.go).
+	vizDir string
+	steps  int64
 }
 
 func newGroupWorld(w *world) *groupWorld {
@@ -223,9 +231,18 @@ func (g *groupWorld) check() {
 		if at, q := g.quarantined(k.group); q {
 			ops = beforeQuarantine(ops, at)
 		}
-		msg, judged := judgeRegister(ops, w.reg.byName[k.tp.Topic])
+		topic := w.reg.byName[k.tp.Topic]
+		msg, judged := judgeRegister(ops, topic)
 		for range judged {
 			w.cover("group-fetch-judged")
+		}
+		switch porc := g.linearize(k, ops, topic); {
+		case msg != "" && porc == "":
+			w.cover("group-register-direct-only")
+		case msg != "" && porc != "":
+			msg += " [porcupine: " + porc + "]"
+		default:
+			msg = porc
 		}
 		if msg != "" {
 			w.fail("group-commit: group %s %s: %s", k.group, k.tp, msg)

@@ -306,6 +306,7 @@ func newWorld(seed uint64, opts Options) *world {
 	w.groups = newGroupWorld(w)
 	w.groups.members = w.newGroupMembers() // after every other client: they keep their ids
 	w.groups.trap = newGroupTrap(w, cluster && w.set.Groups.Members > 0)
+	w.groups.vizDir = opts.VisualizationDir
 	if cluster {
 		for _, a := range w.nodes {
 			a.peerLinks = make([]*link, len(w.nodes))

@@ -142,6 +142,8 @@ var coverageMinimums = map[string]int{
 	// the coordinator's refusals of them.
 	"group-commit-fenced":         1600, // 4877
 	"group-commit-fenced-refused": 1600, // 4869
+	// Group registers porcupine found linearizable (groupreg.go).
+	"group-register-linearizable": 600, // 1793
 	// The coordinator-move trap (groupfence.go).
 	"trap-fired":             33, // 101
 	"trap-deposed":           18, // 56
