@@ -56,6 +56,8 @@ const (
 	// A coordinator that loads a compacted log missing a key's latest
 	// record forgets a commit or reuses a generation.
 	classGroupState = `group-(commit|owner): `
+	// classGroupLive: grouplive.go's liveness of groups in quiet windows.
+	classGroupLive = `group-live: `
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -88,6 +90,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_cleaner_drops_latest", "the log cleaner removes a key's latest record (of __consumer_offsets: a group's metadata or a commit)", classGroupState},
 	{"chronik_bug_generation_check_skipped", "a classic OffsetCommit with a stale generation is applied instead of refused ILLEGAL_GENERATION", classGroupCommit},
 	{"chronik_bug_coordinator_serves_before_load", "a new coordinator shard ends its load before replaying its partition and serves from empty state", classGroupCommit},
+	{"chronik_bug_join_timer_ignored", "a join phase's timer (initial delay, rebalance timeout) never ends it", classGroupLive},
 	{"chronik_bug_pending_kept_on_move", "a coordinator keeps its pending writes across a leadership move and completes them when its HW passes their end (KAFKA-20634)", classGroupCommit},
 }
 

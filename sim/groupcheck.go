@@ -77,6 +77,9 @@ type groupWorld struct {
 	// (groupreg.go).
 	vizDir string
 	steps  int64
+	// live judges the groups' liveness in the current quiet window
+	// (grouplive.go).
+	live map[string]*groupLive
 }
 
 func newGroupWorld(w *world) *groupWorld {

@@ -123,6 +123,9 @@ type groupMember struct {
 	// fence draws the fenced commits (a stream of its own).
 	syncedGen int32
 	fence     *Rand
+	// away: stalled, or gone after a LeaveGroup, until the next join
+	// (grouplive.go).
+	away bool
 
 	// final marks the final phase's reader (finalFetch): it only finds
 	// the coordinator and fetches, after the workload stopped, and calls
@@ -283,6 +286,7 @@ func (m *groupMember) find() {
 func (m *groupMember) join() {
 	w := m.w
 	r := m.c.rng
+	m.away = false
 	if m.topics == nil {
 		for _, t := range w.reg.live() {
 			if len(m.topics) < 3 {
@@ -420,6 +424,7 @@ func (m *groupMember) sync(assign []kmsg.SyncGroupRequestGroupAssignment) {
 		w.groups.synced(m.group, gen, id, m.owned)
 		m.syncedGen = gen
 		m.lastHB = w.s.now
+		w.groups.liveSynced(m)
 		if prevGen > 0 && prevGen < gen && len(prevOwned) > 0 && m.fence.Chance(fencedCommitProb) {
 			// A commit of the previous generation's partitions that was
 			// late: fenced by the generation just synced.
@@ -451,6 +456,8 @@ func (m *groupMember) step() {
 		// its rarest coverage: left for the lead's next coverage reset.)
 		stall := Time(g.SessionTimeoutMs)*Millisecond*3/2 + r.Exp(Second)
 		w.logf("%s: group %s: stalling for %s", m.c.name, m.group, fmtTime(stall))
+		m.away = true
+		w.groups.liveDisrupted(m)
 		m.next(stall, func() { m.memberID = ""; m.join() })
 	case x < 0.6 && len(m.owned) > 0:
 		m.commit(m.gen, m.owned, m.c.rng, nil)
@@ -558,6 +565,7 @@ func (m *groupMember) commit(gen int32, parts []lin.TopicPartition, r *Rand, aft
 			case 0:
 				w.cover("group-commit-acked")
 				w.groups.end(op, false, true, 0)
+				w.groups.liveCommitted(m, gen)
 			case errCodeIllegalGeneration, errCodeUnknownMemberID, errCodeRebalanceInProgress, errCodeCoordinatorLoading:
 				// Refused by the shard before it wrote anything (fenced
 				// or not loaded): never applied.
@@ -749,6 +757,8 @@ func (m *groupMember) leave() {
 	} else {
 		req.MemberID = m.memberID
 	}
+	m.away = true
+	w.groups.liveDisrupted(m)
 	m.do(m.coord, req, w.set.Work.RequestTimeout, func(kmsg.Response, error) {
 		m.memberID = ""
 		m.next(m.c.rng.Exp(Second), m.join)

@@ -144,6 +144,9 @@ var coverageMinimums = map[string]int{
 	"group-commit-fenced-refused": 1600, // 4869
 	// Group registers porcupine found linearizable (groupreg.go).
 	"group-register-linearizable": 600, // 1793
+	// Group liveness in quiet windows (grouplive.go).
+	"group-live-stable": 300, // 927
+	"group-live-waited": 200, // 605
 	// The coordinator-move trap (groupfence.go).
 	"trap-fired":             33, // 101
 	"trap-deposed":           18, // 56
