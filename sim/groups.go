@@ -450,10 +450,9 @@ func (m *groupMember) step() {
 		m.leave()
 	case x < g.LeaveProb+g.StallProb:
 		// Frozen past the session timeout: the coordinator expels the
-		// member; it comes back as a new one (a restarted process). (A
-		// member coming back as itself and committing with its old
-		// generation, a fenced commit, moved the fixed sweep's draws off
-		// its rarest coverage: left for the lead's next coverage reset.)
+		// member; it comes back as a new one (a restarted process).
+		// (Fenced commits come after a sync instead: the previous
+		// generation's, drawn from the member's own stream.)
 		stall := Time(g.SessionTimeoutMs)*Millisecond*3/2 + r.Exp(Second)
 		w.logf("%s: group %s: stalling for %s", m.c.name, m.group, fmtTime(stall))
 		m.away = true
