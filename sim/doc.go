@@ -598,8 +598,20 @@
 // group-fetch-judged (a fetch sent after an acknowledged commit of its
 // register). After the final drain the final client fetches every group's
 // offsets once more (up to 5 s in all, then left unjudged), so that a
-// commit lost by the final restart is seen. Not yet: liveness of groups
-// (every member stable again), KIP-848, static members, porcupine.
+// commit lost by the final restart is seen. A member that synced a new
+// generation sometimes commits its previous generation's partitions with
+// the previous generation (stream "client/<name>/fence"): fenced, so
+// group-commit: fails when one is acknowledged or its offset read back.
+// Porcupine checks every register too (groupreg.go: a register whose
+// writes carry their fence, step-bounded, undecided fails). Liveness
+// (grouplive.go, group-live:): in each quiet window every group with live
+// members is stable (all synced one generation) and consuming (a commit
+// of that generation acknowledged) within a bound built from the session
+// and request timeouts; the window waits for it. The coordinator-move
+// trap (groupfence.go, stream "group-trap", KAFKA-20634) cuts a group's
+// coordinator off from every other node as a commit leaves its member:
+// deposed, healed, truncated and caught up, it must never answer that
+// commit with success. Not yet: KIP-848, static members.
 //
 // # Deliberate bugs (core/bugs)
 //
@@ -637,6 +649,10 @@
 //	chronik_bug_image_answered_early       34  catch-up: a single node denies a topic whose create was answered before its image was durable (power loss)
 //	chronik_bug_commit_before_committed     1  group-commit: an acknowledged commit fetched back lower after a failover or power loss
 //	chronik_bug_cleaner_drops_latest        2  group-owner: a coordinator loaded __consumer_offsets without a group's latest metadata and reused generation 1
+//	chronik_bug_generation_check_skipped    1  group-commit: a fenced commit (an older generation than one synced) acknowledged
+//	chronik_bug_coordinator_serves_before_load 2  group-commit: a fenced commit acknowledged (a coordinator serving an empty state reused the generations)
+//	chronik_bug_pending_kept_on_move       14  group-commit: an acknowledged commit fetched back lower (seed 79: the trapped commit itself)
+//	chronik_bug_join_timer_ignored          1  group-live: no group ever stable (the initial rebalance delay never ends a join)
 //
 // isr_admit_early needs a follower outside the ISR between a new leader's
 // lagging high watermark and its epoch start (the returning-follower
