@@ -63,6 +63,8 @@ const (
 	// (compactioncheck.go); the cleaner's bugs show there first, and in
 	// the groups' state when __consumer_offsets is cleaned.
 	classCompaction = `compaction: |` + classGroupState
+	// classGroupLive: grouplive.go's liveness of groups in quiet windows.
+	classGroupLive = `group-live: `
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -97,6 +99,10 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_cleaner_tombstones_early", "the cleaner removes tombstones without waiting for delete.retention.ms", classCompaction},
 	{"chronik_bug_cleaner_ignores_lag", "the cleaner cleans segments younger than min.compaction.lag.ms", classCompaction},
 	{"chronik_bug_cleaner_swap_unsynced", "the cleaner renames a cleaned segment over the original before fsyncing it", classDiskTruth + `|compaction: `},
+	{"chronik_bug_generation_check_skipped", "a classic OffsetCommit with a stale generation is applied instead of refused ILLEGAL_GENERATION", classGroupCommit},
+	{"chronik_bug_coordinator_serves_before_load", "a new coordinator shard ends its load before replaying its partition and serves from empty state", classGroupCommit},
+	{"chronik_bug_join_timer_ignored", "a join phase's timer (initial delay, rebalance timeout) never ends it", classGroupLive},
+	{"chronik_bug_pending_kept_on_move", "a coordinator keeps its pending writes across a leadership move and completes them when its HW passes their end (KAFKA-20634)", classGroupCommit},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

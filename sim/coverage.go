@@ -24,7 +24,13 @@ package sim
 //   - the group members' answers (groups.go): group-joined, group-synced,
 //     group-commit-acked, group-rebalance (REBALANCE_IN_PROGRESS told to a
 //     member), group-coordinator-moved (NOT_COORDINATOR after a successful
-//     call to that coordinator), group-static-rejoin, group-static-fenced;
+//     call to that coordinator), group-static-rejoin, group-static-fenced,
+//     group-commit-fenced and group-commit-fenced-refused (a commit of an
+//     older generation than one synced, and its refusal),
+//     group-register-linearizable (groupreg.go), group-live-stable and
+//     group-live-waited (grouplive.go), and the coordinator-move trap's
+//     trap-fired, trap-deposed, trap-truncated-pending, trap-hw-passed-lost
+//     and trap-commit-answered (groupfence.go);
 //     the KIP-848 members' (groups848.go): group848-joined,
 //     group848-revoked, group848-fenced, group848-commit-acked,
 //     group848-stale-epoch, group848-static-rejoin, group848-held.

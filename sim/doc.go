@@ -598,8 +598,21 @@
 // group-fetch-judged (a fetch sent after an acknowledged commit of its
 // register). After the final drain the final client fetches every group's
 // offsets once more (up to 5 s in all, then left unjudged), so that a
-// commit lost by the final restart is seen. Not yet: liveness of groups
-// (every member stable again), porcupine.
+// commit lost by the final restart is seen. A member that synced a new
+// generation sometimes commits its previous generation's partitions with
+// the previous generation (stream "client/<name>/fence"): fenced, so
+// group-commit: fails when one is acknowledged or its offset read back.
+// Porcupine checks every register too (groupreg.go: a register whose
+// writes carry their fence, step-bounded, undecided fails). Liveness
+// (grouplive.go, group-live:): in each quiet window every group with live
+// members is stable (all synced one generation) and consuming (a commit
+// of that generation acknowledged) within a bound built from the session
+// and request timeouts; the window waits for it. The coordinator-move
+// trap (groupfence.go, stream "group-trap", KAFKA-20634) cuts a group's
+// coordinator off from every other node as a commit leaves its member:
+// deposed, healed, truncated and caught up, it must never answer that
+// commit with success. Fenced commits, porcupine and liveness cover the
+// classic groups (grp*); the KIP-848 groups below have their own checks.
 //
 // Static members (KIP-345): in about half the seeds with groups (stream
 // "groups-static") some classic members carry a group.instance.id; most
@@ -737,6 +750,10 @@
 //	chronik_bug_cleaner_swap_unsynced       1  recovery: a cleaned segment renamed over its original before its fsync reads short after a power loss
 //	chronik_bug_cleaner_tombstones_early    6  compaction: a tombstone gone from a full read before delete.retention.ms
 //	chronik_bug_cleaner_ignores_lag        13  compaction: records younger than min.compaction.lag.ms gone from a full read
+//	chronik_bug_generation_check_skipped    1  group-commit: a fenced commit (an older generation than one synced) acknowledged
+//	chronik_bug_coordinator_serves_before_load 2  group-commit: a fenced commit acknowledged (a coordinator serving an empty state reused the generations)
+//	chronik_bug_pending_kept_on_move       14  group-commit: an acknowledged commit fetched back lower (seed 79: the trapped commit itself)
+//	chronik_bug_join_timer_ignored          1  group-live: no group ever stable (the initial rebalance delay never ends a join)
 //
 // The compaction checker catches both cleaner bugs by itself too (the
 // hunt's sweep with -catch='compaction: '): cleaner_drops_latest at seed 2

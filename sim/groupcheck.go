@@ -16,9 +16,12 @@ package sim
 //     REBALANCE_IN_PROGRESS, COORDINATOR_LOAD_IN_PROGRESS or never sent),
 //     and a fetch never returns an offset that only such refused commits
 //     (a fenced member's) wrote.
-//     A check of stale reads, not a full linearizability search: it never
-//     fails a legal history, and it catches a lost or rolled-back
-//     acknowledged commit whenever a fetch looks after it. A fetch answered
+//     A commit sent after a later generation of its group synced is
+//     fenced (fenceCommit): acknowledged, or its offset read back, it is a
+//     finding. Every register is checked twice: with porcupine
+//     (groupreg.go, a register model whose writes carry their fence), and
+//     with this direct rule, a check of stale reads that never fails a
+//     legal history and names the commit and the fetch that disagree. A fetch answered
 //     by a broker that is not the caught-up leader of the group's
 //     __consumer_offsets partition at the committed leader epoch (a deposed
 //     coordinator that has not heard of its successor yet, reads.go) may
@@ -48,6 +51,11 @@ type groupOp struct {
 	acked  bool // a write answered with success, a read that returned
 	refuse bool // a write certainly not applied
 	member string
+	// gen is a commit's generation; fenced says a SyncGroup of a later
+	// generation of the group had been answered when it was sent, so the
+	// coordinator must refuse it (fenceCommit).
+	gen    int32
+	fenced bool
 }
 
 // groupWorld holds the group workload's ground truth.
@@ -57,10 +65,25 @@ type groupWorld struct {
 	ops     []*groupOp
 	// owners maps group and generation to each partition's holder.
 	owners map[string]map[int32]map[lin.TopicPartition]string
+	// topGen is each group's highest generation a SyncGroup answered
+	// with success: its group record is committed, and generations only
+	// grow (an emptied group's too), so from then on a commit of an
+	// older generation is fenced.
+	topGen map[string]int32
+	// trap is the coordinator-move trap (groupfence.go).
+	trap *groupTrap
+	// vizDir is where porcupine's HTML of an illegal register goes ("":
+	// none); steps is the most budget units one register's search used
+	// (groupreg.go).
+	vizDir string
+	steps  int64
+	// live judges the groups' liveness in the current quiet window
+	// (grouplive.go).
+	live map[string]*groupLive
 }
 
 func newGroupWorld(w *world) *groupWorld {
-	return &groupWorld{w: w, owners: map[string]map[int32]map[lin.TopicPartition]string{}}
+	return &groupWorld{w: w, owners: map[string]map[int32]map[lin.TopicPartition]string{}, topGen: map[string]int32{}}
 }
 
 // partition is the __consumer_offsets partition of group (Kafka's
@@ -143,6 +166,16 @@ func (g *groupWorld) end(op *groupOp, refused, acked bool, read int64) {
 	}
 }
 
+// fenceCommit marks op, a commit sent now with generation gen: fenced
+// when a later generation of its group has synced.
+func (g *groupWorld) fenceCommit(op *groupOp, gen int32) {
+	op.gen = gen
+	if gen >= 0 && gen < g.topGen[op.key.group] {
+		op.fenced = true
+		g.w.cover("group-commit-fenced")
+	}
+}
+
 // drop forgets a read that returned nothing judgeable.
 func (g *groupWorld) drop(op *groupOp) { op.refuse = true }
 
@@ -152,6 +185,7 @@ func (g *groupWorld) synced(group string, gen int32, member string, parts []lin.
 	if _, q := g.quarantined(group); q {
 		return // the group's state is damaged (a media flip)
 	}
+	g.topGen[group] = max(g.topGen[group], gen)
 	gens := g.owners[group]
 	if gens == nil {
 		gens = map[int32]map[lin.TopicPartition]string{}
@@ -200,9 +234,18 @@ func (g *groupWorld) check() {
 		if at, q := g.quarantined(k.group); q {
 			ops = beforeQuarantine(ops, at)
 		}
-		msg, judged := judgeRegister(ops, w.reg.byName[k.tp.Topic])
+		topic := w.reg.byName[k.tp.Topic]
+		msg, judged := judgeRegister(ops, topic)
 		for range judged {
 			w.cover("group-fetch-judged")
+		}
+		switch porc := g.linearize(k, ops, topic); {
+		case msg != "" && porc == "":
+			w.cover("group-register-direct-only")
+		case msg != "" && porc != "":
+			msg += " [porcupine: " + porc + "]"
+		default:
+			msg = porc
 		}
 		if msg != "" {
 			w.fail("group-commit: group %s %s: %s", k.group, k.tp, msg)
@@ -217,8 +260,19 @@ func (g *groupWorld) check() {
 // judged (a coordinator may drop a deleted topic's offsets).
 func judgeRegister(ops []*groupOp, topic *simTopic) (string, int) {
 	var acked []*groupOp
-	byValue := map[int64][]*groupOp{} // writes that may have applied, by offset
+	byValue := map[int64][]*groupOp{}   // writes that may have applied, by offset
+	fencedValue := map[int64]*groupOp{} // fenced writes, by offset
 	for _, op := range ops {
+		if op.write && op.fenced {
+			// A fenced member's commit is never applied, whatever the
+			// coordinator answered.
+			if op.acked {
+				return fmt.Sprintf("a commit of offset %d by %s with generation %d, sent at %s after a later generation had synced, was acknowledged at %s",
+					op.value, op.member, op.gen, op.call, op.ret), 0
+			}
+			fencedValue[op.value] = op
+			continue
+		}
 		if op.write && !op.refuse {
 			byValue[op.value] = append(byValue[op.value], op)
 			if op.acked {
@@ -237,8 +291,12 @@ func judgeRegister(ops []*groupOp, topic *simTopic) (string, int) {
 		same := byValue[rd.value]
 		if rd.value >= 0 && !slices.ContainsFunc(same, func(x *groupOp) bool { return x.call < rd.ret }) {
 			// A fenced commit applied, or an offset nobody committed.
-			return fmt.Sprintf("an OffsetFetch by %s sent at %s (answered at %s) returned offset %d, which no commit that may have applied wrote before it",
-				rd.member, rd.call, rd.ret, rd.value), judged
+			why := ""
+			if f := fencedValue[rd.value]; f != nil && f.call < rd.ret {
+				why = fmt.Sprintf(" (a fenced commit by %s with generation %d, sent at %s, did)", f.member, f.gen, f.call)
+			}
+			return fmt.Sprintf("an OffsetFetch by %s sent at %s (answered at %s) returned offset %d, which no commit that may have applied wrote before it%s",
+				rd.member, rd.call, rd.ret, rd.value, why), judged
 		}
 		seen := false
 		for _, a := range acked {

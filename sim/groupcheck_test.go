@@ -16,6 +16,10 @@ func TestJudgeRegister(t *testing.T) {
 	fetch := func(v int64, call, ret Time) *groupOp {
 		return &groupOp{value: v, call: call, ret: ret, acked: true, member: "g1"}
 	}
+	fenced := func(op *groupOp) *groupOp {
+		op.gen, op.fenced = 1, true
+		return op
+	}
 	cases := []struct {
 		name string
 		ops  []*groupOp
@@ -32,6 +36,9 @@ func TestJudgeRegister(t *testing.T) {
 		{"only a fenced commit wrote the offset read", []*groupOp{commit(3, 0, 1, false, true), fetch(3, 20, 30)}, "no commit that may have applied"},
 		{"an offset of a commit of unknown outcome", []*groupOp{commit(3, 0, -1, false, false), fetch(3, 20, 30)}, ""},
 		{"a commit sent after the read was answered", []*groupOp{commit(5, 0, 10, true, false), fetch(3, 20, 30), commit(3, 31, 35, true, false)}, "returned offset 3"},
+		{"a fenced commit acknowledged", []*groupOp{fenced(commit(3, 0, 1, true, false))}, "after a later generation had synced, was acknowledged"},
+		{"a fenced commit of unknown outcome read back", []*groupOp{commit(5, 0, 1, true, false), fenced(commit(7, 2, -1, false, false)), fetch(7, 20, 30)}, "a fenced commit by g0 with generation 1"},
+		{"a fenced commit refused, the offset kept", []*groupOp{commit(5, 0, 1, true, false), fenced(commit(7, 2, 3, false, true)), fetch(5, 20, 30)}, ""},
 	}
 	for _, c := range cases {
 		got, _ := judgeRegister(c.ops, nil)

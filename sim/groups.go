@@ -17,7 +17,12 @@ package sim
 // ILLEGAL_GENERATION and UNKNOWN_MEMBER_ID rejoin (the last with a new
 // member id). A member told of a rebalance by a heartbeat sometimes
 // commits first with its old generation, as a consumer revoking its
-// partitions does.
+// partitions does; and a member that synced a new generation sometimes
+// commits the partitions of its previous one with that generation first
+// (a commit delayed past the rebalance, as an async commit of a consumer
+// is): the coordinator must refuse it (ILLEGAL_GENERATION), a fenced
+// commit. Those draws come from the member's own stream
+// ("client/<name>/fence"), so its other draws stay what they were.
 //
 // What members were told is the ground truth of two checkers
 // (groupcheck.go): "group-owner:" (no partition held by two members in one
@@ -103,6 +108,11 @@ const (
 	errCodeFencedInstanceID        = 82
 )
 
+// fencedCommitProb is the chance that a member which synced a new
+// generation first commits its previous generation's partitions with the
+// previous generation (a fenced commit).
+const fencedCommitProb = 0.3
+
 // Sim-side group settings of the broker: small enough to keep the offsets
 // topic cheap and rebalances inside the fault phase.
 const (
@@ -130,6 +140,15 @@ type groupMember struct {
 	// restarted (-1: none since), to tell a rejoin without a rebalance.
 	instance   *string
 	restartGen int32
+
+	// syncedGen is the generation of the last successful SyncGroup;
+	// fence draws the fenced commits (a stream of its own).
+	syncedGen int32
+	fence     *Rand
+	// away: stalled, or gone after a LeaveGroup, until the next join
+	// (grouplive.go).
+	away bool
+
 	// final marks the final phase's reader (finalFetch): it only finds
 	// the coordinator and fetches, after the workload stopped, and calls
 	// finalDone once a fetch was answered.
@@ -147,7 +166,8 @@ func (w *world) newGroupMembers() []*groupMember {
 	var ms []*groupMember
 	for i := 0; i < g.Members; i++ {
 		c := w.newClient(fmt.Sprintf("g%d", i))
-		m := &groupMember{w: w, c: c, group: fmt.Sprintf("grp%d", i%g.Groups), coord: -1, pos: map[lin.TopicPartition]int64{}, restartGen: -1}
+		m := &groupMember{w: w, c: c, group: fmt.Sprintf("grp%d", i%g.Groups), coord: -1, pos: map[lin.TopicPartition]int64{}, restartGen: -1,
+			fence: w.root.Fork("client/" + c.name + "/fence")}
 		if i < g.Static {
 			inst := "static-" + c.name
 			m.instance = &inst
@@ -300,6 +320,7 @@ func (m *groupMember) find() {
 func (m *groupMember) join() {
 	w := m.w
 	r := m.c.rng
+	m.away = false
 	if m.topics == nil {
 		for _, t := range w.reg.live() {
 			if len(m.topics) < 3 {
@@ -438,6 +459,7 @@ func (m *groupMember) sync(assign []kmsg.SyncGroupRequestGroupAssignment) {
 				return
 			}
 		}
+		prevGen, prevOwned := m.syncedGen, slices.Clone(m.owned)
 		m.owned = m.owned[:0]
 		for _, t := range a.Topics {
 			for _, p := range t.Partitions {
@@ -452,7 +474,15 @@ func (m *groupMember) sync(assign []kmsg.SyncGroupRequestGroupAssignment) {
 			owner = "instance " + *m.instance
 		}
 		w.groups.synced(m.group, gen, owner, m.owned)
+		m.syncedGen = gen
 		m.lastHB = w.s.now
+		w.groups.liveSynced(m)
+		if prevGen > 0 && prevGen < gen && len(prevOwned) > 0 && m.fence.Chance(fencedCommitProb) {
+			// A commit of the previous generation's partitions that was
+			// late: fenced by the generation just synced.
+			m.commit(prevGen, prevOwned, m.fence, func() { m.fetch(true) })
+			return
+		}
 		// A consumer starts from the committed offsets.
 		m.next(0, func() { m.fetch(true) })
 	})
@@ -472,10 +502,9 @@ func (m *groupMember) step() {
 		m.leave()
 	case x < g.LeaveProb+g.StallProb:
 		// Frozen past the session timeout: the coordinator expels the
-		// member; it comes back as a new one (a restarted process). (A
-		// member coming back as itself and committing with its old
-		// generation, a fenced commit, moved the fixed sweep's draws off
-		// its rarest coverage: left for the lead's next coverage reset.)
+		// member; it comes back as a new one (a restarted process).
+		// (Fenced commits come after a sync instead: the previous
+		// generation's, drawn from the member's own stream.)
 		stall := Time(g.SessionTimeoutMs)*Millisecond*3/2 + r.Exp(Second)
 		if m.instance != nil && r.Chance(0.7) {
 			// A static member's quick restart, inside its session: it
@@ -485,9 +514,11 @@ func (m *groupMember) step() {
 			m.restartGen = m.gen
 		}
 		w.logf("%s: group %s: stalling for %s", m.c.name, m.group, fmtTime(stall))
+		m.away = true
+		w.groups.liveDisrupted(m)
 		m.next(stall, func() { m.memberID = ""; m.join() })
 	case x < 0.6 && len(m.owned) > 0:
-		m.commit(m.gen, nil)
+		m.commit(m.gen, m.owned, m.c.rng, nil)
 	case x < 0.8:
 		m.fetch(false)
 	default:
@@ -518,7 +549,7 @@ func (m *groupMember) heartbeat() {
 			// Commit while rebalancing, with the old generation, then
 			// rejoin.
 			w.cover("group-rebalance")
-			m.commit(m.gen, func() { m.rejoin(0) })
+			m.commit(m.gen, m.owned, m.c.rng, func() { m.rejoin(0) })
 			return
 		}
 		if m.handle(code, m.heartbeat) {
@@ -527,11 +558,11 @@ func (m *groupMember) heartbeat() {
 	})
 }
 
-// commit commits the next offsets of some owned partitions; then runs
-// after (if set) instead of the member's own reaction to the answer.
-func (m *groupMember) commit(gen int32, after func()) {
+// commit commits, with generation gen, the next offsets of some of
+// parts (drawn from r); then runs after (if set) instead of the member's
+// own reaction to the answer.
+func (m *groupMember) commit(gen int32, parts []lin.TopicPartition, r *Rand, after func()) {
 	w := m.w
-	r := m.c.rng
 	req := kmsg.NewPtrOffsetCommitRequest()
 	req.Version = int16(r.Range(1, 9))
 	req.Group = m.group
@@ -541,7 +572,7 @@ func (m *groupMember) commit(gen int32, after func()) {
 		req.InstanceID = m.instance
 	}
 	var ops []*groupOp
-	for _, tp := range m.owned {
+	for _, tp := range parts {
 		if r.Chance(0.3) {
 			continue
 		}
@@ -558,7 +589,9 @@ func (m *groupMember) commit(gen int32, after func()) {
 		p := kmsg.NewOffsetCommitRequestTopicPartition()
 		p.Partition, p.Offset = tp.Partition, next
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
-		ops = append(ops, w.groups.begin(m, tp, true, next))
+		op := w.groups.begin(m, tp, true, next)
+		w.groups.fenceCommit(op, gen)
+		ops = append(ops, op)
 	}
 	if len(ops) == 0 {
 		if after != nil {
@@ -568,6 +601,7 @@ func (m *groupMember) commit(gen int32, after func()) {
 		}
 		return
 	}
+	trapped := w.groups.trap.commitSent(m, m.coord)
 	m.do(m.coord, req, w.set.Work.RequestTimeout, func(resp kmsg.Response, err error) {
 		if err != nil {
 			for _, op := range ops {
@@ -581,6 +615,7 @@ func (m *groupMember) commit(gen int32, after func()) {
 			return
 		}
 		worst := int16(0)
+		var codes []int16
 		for _, op := range ops {
 			code := int16(-1)
 			for _, t := range resp.(*kmsg.OffsetCommitResponse).Topics {
@@ -594,9 +629,13 @@ func (m *groupMember) commit(gen int32, after func()) {
 			case 0:
 				w.cover("group-commit-acked")
 				w.groups.end(op, false, true, 0)
+				w.groups.liveCommitted(m, gen)
 			case errCodeIllegalGeneration, errCodeUnknownMemberID, errCodeRebalanceInProgress, errCodeCoordinatorLoading:
 				// Refused by the shard before it wrote anything (fenced
 				// or not loaded): never applied.
+				if op.fenced {
+					w.cover("group-commit-fenced-refused")
+				}
 				w.groups.end(op, true, false, 0)
 			default:
 				// NOT_COORDINATOR and the like also answer a write the
@@ -606,12 +645,16 @@ func (m *groupMember) commit(gen int32, after func()) {
 			if code != 0 && worst == 0 {
 				worst = code
 			}
+			codes = append(codes, code)
+		}
+		if trapped {
+			w.groups.trap.answered(codes)
 		}
 		if after != nil {
 			after()
 			return
 		}
-		if m.handle(worst, func() { m.commit(m.gen, nil) }) {
+		if m.handle(worst, func() { m.commit(m.gen, m.owned, m.c.rng, nil) }) {
 			m.later()
 		}
 	})
@@ -785,6 +828,8 @@ func (m *groupMember) leave() {
 	} else {
 		req.MemberID = m.memberID
 	}
+	m.away = true
+	w.groups.liveDisrupted(m)
 	m.do(m.coord, req, w.set.Work.RequestTimeout, func(kmsg.Response, error) {
 		m.memberID = ""
 		m.next(m.c.rng.Exp(Second), m.join)

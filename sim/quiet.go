@@ -149,6 +149,7 @@ func (w *world) quietBegin(qw quietWindow) {
 			n.scheduleStart(100 * Millisecond)
 		}
 	}
+	w.groups.liveBegin()
 	w.s.after(qw.judge-qw.start, "quiet-judge", func() { w.quietJudge(w.s.now + qw.end - qw.judge) })
 	w.s.after(qw.end-qw.start, "quiet-end", w.quietEnd)
 }
@@ -186,6 +187,10 @@ func (w *world) quietLateSyncFailure(n *simNode) {
 // again, and deferred one-shot faults strike.
 func (w *world) quietEnd() {
 	if w.q.on && w.q.inflight > 0 && w.s.now < w.q.judgeEnd+quietDeadline {
+		w.s.after(10*Millisecond, "quiet-end", w.quietEnd)
+		return
+	}
+	if w.q.on && w.groups.liveWaiting() { // a group not yet settled (grouplive.go)
 		w.s.after(10*Millisecond, "quiet-end", w.quietEnd)
 		return
 	}

@@ -319,6 +319,8 @@ func newWorld(seed uint64, opts Options) *world {
 	w.groups = newGroupWorld(w)
 	w.groups.members = w.newGroupMembers() // after every other client: they keep their ids
 	w.g848 = newWorld848(w)                // after those
+	w.groups.trap = newGroupTrap(w, cluster && w.set.Groups.Members > 0)
+	w.groups.vizDir = opts.VisualizationDir
 	if cluster {
 		for _, a := range w.nodes {
 			a.peerLinks = make([]*link, len(w.nodes))

@@ -181,6 +181,7 @@ func (w *world) noteTruncate(n *simNode, name string) {
 	if !ok || n == nil {
 		return
 	}
+	w.groups.trap.truncated(n, tp)
 	kept := w.truncTraps[:0]
 	for _, t := range w.truncTraps {
 		switch {

@@ -159,6 +159,21 @@ var coverageMinimums = map[string]int{
 	"power-loss-during-clean":        56,   // 168
 	"power-loss-clean-in-flight":     13,   // 41
 	"power-loss-clean-swap-unsynced": 44,   // 134
+	// Fenced commits (a member's previous generation, groups.go) and
+	// the coordinator's refusals of them.
+	"group-commit-fenced":         1600, // 4877
+	"group-commit-fenced-refused": 1600, // 4869
+	// Group registers porcupine found linearizable (groupreg.go).
+	"group-register-linearizable": 600, // 1793
+	// Group liveness in quiet windows (grouplive.go).
+	"group-live-stable": 300, // 927
+	"group-live-waited": 200, // 605
+	// The coordinator-move trap (groupfence.go).
+	"trap-fired":             33, // 101
+	"trap-deposed":           18, // 56
+	"trap-truncated-pending": 16, // 49
+	"trap-hw-passed-lost":    13, // 39
+	"trap-commit-answered":   19, // 58
 	// Leaving the ISR and uncertain copies (FINDINGS.md 25, 40, 42). The
 	// last ISR member left out because its copy is uncertain,
 	// uncertain-last-isr-copy, is too rare for a minimum (0 in the fixed

@@ -1018,6 +1018,9 @@ func (b *Broker) applyReplicaFetch(nowMs int64, p *partition, t fetchTarget, sp 
 	// role the partition takes next.
 	if hw := min(sp.HighWatermark, b.ownReplicatedEnd(p)); hw > p.log.HighWatermark() {
 		p.log.SetHighWatermark(hw)
+		if rt := b.coordinatorFor(p.topic.meta.Name); rt != nil && bugs.PendingKeptOnMove { // deliberate bug (core/bugs): a follower's HW reaches the runtime (KAFKA-20634)
+			rt.Advance(nowMs, p.index, p.log.LogStartOffset(), p.log.LogEndOffset(), hw)
+		}
 	}
 	// DeleteRecords and retention on the leader move the log start;
 	// followers follow it (records below it are gone for consumers).

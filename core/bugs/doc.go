@@ -36,6 +36,10 @@
 // | ImageAnsweredEarly     | chronik_bug_image_answered_early | a single node installs and answers a metadata change when its image job starts, before the image is durable |
 // | CommitBeforeCommitted  | chronik_bug_commit_before_committed | the coordinator runtime answers a write's requests (OffsetCommit, SyncGroup, ...) once it is appended, before the high watermark passes it |
 // | ConsumerSkipsRevocation | chronik_bug_consumer_skips_revocation | a KIP-848 member gets its target partitions at once, before their previous owner acknowledged the revocation |
+// | GenerationCheckSkipped | chronik_bug_generation_check_skipped | a classic OffsetCommit from a member with a stale generation is applied instead of answered ILLEGAL_GENERATION |
+// | CoordinatorServesBeforeLoad | chronik_bug_coordinator_serves_before_load | a new coordinator shard ends its load at once, before replaying its partition: it serves from empty state |
+// | PendingKeptOnMove      | chronik_bug_pending_kept_on_move | a leadership change keeps the shard's pending writes, which complete when the (follower's) high watermark passes their end (KAFKA-20634) |
+// | JoinTimerIgnored       | chronik_bug_join_timer_ignored | a join phase's timer (the initial rebalance delay, the rebalance timeout) never ends it: only every member rejoining does |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.

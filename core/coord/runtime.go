@@ -144,6 +144,9 @@ type Runtime[S Shard] struct {
 	// order is parts' keys sorted, rebuilt after a partition is added or
 	// removed (nil then): the timers walk it on every settle.
 	order []int32
+	// kept holds the pending writes of discarded shards, only under the
+	// deliberate bug PendingKeptOnMove (kept.go).
+	kept map[int32][]pendingWrite
 }
 
 // partState is one led partition.
@@ -185,6 +188,9 @@ func (r *Runtime[S]) Lead(nowMs int64, p int32, leaderEpoch int32, logStart, log
 		r.discard(p, kerr.NotCoordinator.Code)
 	}
 	ps := &partState[S]{epoch: leaderEpoch, shard: r.newShard(), loading: true, loadNext: logStart, loadEnd: logEnd, hw: hw}
+	if bugs.CoordinatorServesBeforeLoad { // deliberate bug (core/bugs): the load "ends" before it replayed anything
+		ps.loadEnd = logStart
+	}
 	r.parts[p] = ps
 	r.order = nil
 	r.loadStep(nowMs, p, ps) // an empty or committed log may be done at once
@@ -203,6 +209,9 @@ func (r *Runtime[S]) discard(p int32, code int16) {
 	ps := r.parts[p]
 	delete(r.parts, p)
 	r.order = nil
+	if bugs.PendingKeptOnMove && r.keptDiscard(p, ps, code) { // deliberate bug (core/bugs): KAFKA-20634
+		return
+	}
 	for _, w := range ps.pending {
 		for _, rep := range w.replies {
 			r.host.Reply(Reply{Ref: rep.Ref, Resp: FailResponse(rep.Resp, code)})
@@ -309,6 +318,9 @@ func (r *Runtime[S]) Submit(nowMs int64, p int32, w Write) {
 // append, a follower's fetch, a leadership change): pending writes below
 // the high watermark complete, and a load goes on by one chunk.
 func (r *Runtime[S]) Advance(nowMs int64, p int32, logStart, logEnd, hw int64) {
+	if bugs.PendingKeptOnMove { // deliberate bug (core/bugs): KAFKA-20634
+		r.completeKept(p, hw)
+	}
 	ps := r.parts[p]
 	if ps == nil {
 		return

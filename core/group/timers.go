@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"math"
 	"sort"
+
+	"github.com/chronik-streaming/chronik/core/bugs"
 )
 
 // Tick runs the timers due at nowMs, group by group in id order: expired
@@ -74,7 +76,7 @@ func (s *Shard) tickGroup(nowMs int64, g *group, b *outBuf) {
 		}
 	}
 	// Last: a rebalance started above may already be due.
-	if g.state == statePreparing && nowMs >= g.joinDeadlineMs {
+	if g.state == statePreparing && nowMs >= g.joinDeadlineMs && !bugs.JoinTimerIgnored { // !bugs.JoinTimerIgnored: deliberate bug (core/bugs)
 		s.completeJoin(nowMs, g, b)
 	}
 }
