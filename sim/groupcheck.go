@@ -77,6 +77,9 @@ type groupWorld struct {
 	// (groupreg.go).
 	vizDir string
 	steps  int64
+	// delivered is what members received, per group and partition
+	// (groupdelivery.go).
+	delivered map[groupKey][]deliverySpan
 }
 
 func newGroupWorld(w *world) *groupWorld {
