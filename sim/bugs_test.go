@@ -65,6 +65,10 @@ const (
 	classCompaction = `compaction: |` + classGroupState
 	// classGroupLive: grouplive.go's liveness of groups in quiet windows.
 	classGroupLive = `group-live: `
+	// classGroupDelivery: groupdelivery.go's at-least-once rule, or the
+	// register of committed offsets, which sees an offset no commit wrote
+	// (whichever fires first in a run).
+	classGroupDelivery = `group-(delivery|commit): `
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -103,6 +107,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_coordinator_serves_before_load", "a new coordinator shard ends its load before replaying its partition and serves from empty state", classGroupCommit},
 	{"chronik_bug_join_timer_ignored", "a join phase's timer (initial delay, rebalance timeout) never ends it", classGroupLive},
 	{"chronik_bug_pending_kept_on_move", "a coordinator keeps its pending writes across a leadership move and completes them when its HW passes their end (KAFKA-20634)", classGroupCommit},
+	{"chronik_bug_offset_fetch_skips_ahead", "OffsetFetch answers the committed offset plus one: a consumer starting there skips a record", classGroupDelivery},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -80,6 +80,9 @@ type groupWorld struct {
 	// live judges the groups' liveness in the current quiet window
 	// (grouplive.go).
 	live map[string]*groupLive
+	// delivered is what members received, per group and partition
+	// (groupdelivery.go).
+	delivered map[groupKey][]deliverySpan
 }
 
 func newGroupWorld(w *world) *groupWorld {

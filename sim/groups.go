@@ -3,12 +3,12 @@ package sim
 // Consumer groups (the classic protocol) in the workload: in the seeds
 // that draw it (GroupSettings, stream "groups"), a few clients are members
 // of one or two groups over the topics live when they first join. Each
-// member does what a Kafka consumer does, without fetching records: it
+// member does what a Kafka consumer does: it
 // finds its coordinator (FindCoordinator; the first call creates
 // __consumer_offsets), joins in two steps (MEMBER_ID_REQUIRED), the
 // member elected leader computes a range assignment, everyone syncs, then
-// heartbeats, commits offsets it "consumed" (increasing, within what the
-// workload knows of each partition's end), fetches the group's committed
+// heartbeats, reads its partitions' records and commits its read position
+// (groupdelivery.go), fetches the group's committed
 // offsets, and now and then leaves, or stalls past its session timeout
 // (a crashed or frozen process) and comes back as a new member. Errors
 // are handled as a client does: NOT_COORDINATOR and
@@ -148,6 +148,9 @@ type groupMember struct {
 	// away: stalled, or gone after a LeaveGroup, until the next join
 	// (grouplive.go).
 	away bool
+
+	// dv reads the owned partitions' records (groupdelivery.go).
+	dv *memberReader
 
 	// final marks the final phase's reader (finalFetch): it only finds
 	// the coordinator and fetches, after the workload stopped, and calls
@@ -489,7 +492,8 @@ func (m *groupMember) sync(assign []kmsg.SyncGroupRequestGroupAssignment) {
 }
 
 // step is a stable member's loop: a heartbeat when one is due, else a
-// commit, a fetch of the committed offsets, a leave or a stall.
+// commit, a fetch of the committed offsets, a Fetch of records, a leave
+// or a stall.
 func (m *groupMember) step() {
 	w := m.w
 	r := m.c.rng
@@ -521,6 +525,8 @@ func (m *groupMember) step() {
 		m.commit(m.gen, m.owned, m.c.rng, nil)
 	case x < 0.8:
 		m.fetch(false)
+	case x < 0.95:
+		m.consume()
 	default:
 		m.later()
 	}
@@ -576,8 +582,10 @@ func (m *groupMember) commit(gen int32, parts []lin.TopicPartition, r *Rand, aft
 		if r.Chance(0.3) {
 			continue
 		}
-		pos := m.pos[tp]
-		next := min(pos+r.Range(1, 5), max(pos, w.reg.known[tp]))
+		next, known := m.commitOffset(tp, r.Range(1, 5))
+		if !known {
+			continue
+		}
 		m.pos[tp] = next
 		i := slices.IndexFunc(req.Topics, func(t kmsg.OffsetCommitRequestTopic) bool { return t.Topic == tp.Topic })
 		if i < 0 {
@@ -731,8 +739,8 @@ func (m *groupMember) fetch(initial bool) {
 			} else {
 				w.groups.drop(op)
 			}
-			if initial && code == 0 && ok && slices.Contains(m.owned, op.key.tp) {
-				m.pos[op.key.tp] = max(v, 0)
+			if initial && slices.Contains(m.owned, op.key.tp) {
+				m.startRead(op.key.tp, v, code == 0 && ok)
 			}
 		}
 		retry := func() { m.fetch(initial) }

@@ -882,6 +882,7 @@ func (w *world) check(opts Options, res *Result) {
 	}
 	w.groups.check()
 	w.g848.check()
+	w.groups.checkDelivery()
 	hist := make([]lin.Op, 0, len(w.history)+16) // room for a few retention markers
 	for _, op := range w.history {
 		if at, q := w.quarantine[op.Partition]; q {

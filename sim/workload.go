@@ -592,8 +592,9 @@ type consumer struct {
 	partMax int32
 	switchP float64
 	busy    bool
-	// final marks the final drain's reader: its reads are Final, and
-	// report hears the end of each one instead of the consumer going on.
+	// final marks the final drain's reader: its reads are Final. report,
+	// when set (the final drain, a group member's reader), hears the end
+	// of each request instead of the consumer going on.
 	final   bool
 	report  func(ok bool, hw int64)
 	lastErr string
@@ -684,7 +685,8 @@ func (k *consumer) listOffsetAt(req *kmsg.ListOffsetsRequest, ts int64) {
 	op := w.begin(lin.Op{Kind: kind, Client: k.c.id, Partition: tp, Call: int64(call)})
 	k.c.do(node, req, w.set.Work.RequestTimeout, false, func(resp kmsg.Response, err error) {
 		k.busy = false
-		defer k.schedule(k.c.rng.Exp(w.set.Work.Think / 4))
+		ok, next := false, k.c.rng.Exp(w.set.Work.Think/4)
+		defer func() { k.done(next, ok, -1) }()
 		if op != nil {
 			op.op.MayBeStale = w.answerMayBeStale(tp)
 		}
@@ -711,7 +713,19 @@ func (k *consumer) listOffsetAt(req *kmsg.ListOffsetsRequest, ts int64) {
 			w.checkEarliest(k.c.name, tp, call, offset, false)
 		}
 		k.pos = offset
+		ok = true
 	})
+}
+
+// done ends one request of the consumer: report hears it when set (the
+// final drain, a group member's reader), else the consumer's own loop goes
+// on after next.
+func (k *consumer) done(next Time, ok bool, hw int64) {
+	if k.report != nil {
+		k.report(ok, hw)
+		return
+	}
+	k.schedule(next)
 }
 
 func (k *consumer) fetchRequest() *kmsg.FetchRequest {
@@ -757,13 +771,7 @@ func (k *consumer) fetchNow() {
 		op.op.MayBeStale = w.answerMayBeStale(tp)
 		next := k.c.rng.Exp(w.set.Work.Think / 2)
 		ok, hw := false, int64(-1)
-		defer func() {
-			if k.final {
-				k.report(ok, hw)
-			} else {
-				k.schedule(next)
-			}
-		}()
+		defer func() { k.done(next, ok, hw) }()
 		if err != nil {
 			w.complete(op, lin.OutcomeFailed)
 			next = w.set.Work.Backoff

@@ -2,7 +2,7 @@
 // (sim/) catches real mistakes. Each switch is a constant defined twice,
 // once in a file built only under its build tag (value true) and once in
 // its twin built otherwise (value false), so a normal build compiles every
-// hook away. The hooks in core/broker, core/partlog and core/coord are a few lines
+// hook away. The hooks in core/broker, core/partlog, core/coord and core/group are a few lines
 // each, marked "deliberate bug (core/bugs)".
 //
 // | constant               | build tag                      | effect                                                  |
@@ -40,6 +40,7 @@
 // | CoordinatorServesBeforeLoad | chronik_bug_coordinator_serves_before_load | a new coordinator shard ends its load at once, before replaying its partition: it serves from empty state |
 // | PendingKeptOnMove      | chronik_bug_pending_kept_on_move | a leadership change keeps the shard's pending writes, which complete when the (follower's) high watermark passes their end (KAFKA-20634) |
 // | JoinTimerIgnored       | chronik_bug_join_timer_ignored | a join phase's timer (the initial rebalance delay, the rebalance timeout) never ends it: only every member rejoining does |
+// | OffsetFetchSkipsAhead  | chronik_bug_offset_fetch_skips_ahead | OffsetFetch answers a committed offset plus one, as if a commit were counted one record too far |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.
