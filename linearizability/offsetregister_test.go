@@ -42,9 +42,26 @@ func TestCheckRegister(t *testing.T) {
 	for i := int64(0); i < 20; i++ {
 		many = append(many, w(i, 0, -1))
 	}
-	many = append(many, r(19, 1, 2), r(-1, 3, 4))
+	for i := int64(0); i < 20; i++ {
+		many = append(many, r(i, 100+2*i, 101+2*i)) // every value read: none dropped
+	}
 	if res, _ := CheckRegister(many, 50, ""); res.Verdict != VerdictUndecided {
 		t.Errorf("tiny budget: verdict %s, want undecided", res.Verdict)
+	}
+	// Writes of unknown outcome whose values no fetch returned are left
+	// out of the search: 60 of them beside a short history cost a few
+	// steps, and the verdict is the history's without them.
+	unread := []RegisterOp{w(1, 0, 5), r(1, 6, 7)}
+	for i := int64(100); i < 160; i++ {
+		unread = append(unread, w(i, 1, -1))
+	}
+	legal := append(append([]RegisterOp{}, unread...), r(1, 8, 9), w(2, 10, 11), r(2, 12, 13))
+	if res, _ := CheckRegister(legal, 200, ""); res.Verdict != VerdictOK {
+		t.Errorf("unread unknown writes: verdict %s (%d steps), want ok", res.Verdict, res.Steps)
+	}
+	illegal := append(append([]RegisterOp{}, unread...), r(-1, 8, 9))
+	if res, _ := CheckRegister(illegal, 200, ""); res.Verdict != VerdictIllegal {
+		t.Errorf("unread unknown writes, a lost commit: verdict %s (%d steps), want illegal", res.Verdict, res.Steps)
 	}
 	if _, err := CheckRegister([]RegisterOp{r(1, 5, -1)}, 0, ""); err == nil {
 		t.Errorf("a fetch without an answer was accepted")

@@ -28,7 +28,8 @@ package sim
 //     group-commit-fenced and group-commit-fenced-refused (a commit of an
 //     older generation than one synced, and its refusal),
 //     group-register-linearizable (groupreg.go), group-live-stable and
-//     group-live-waited (grouplive.go), and the coordinator-move trap's
+//     group-live-waited (grouplive.go), group-records-delivered and
+//     group-delivery-judged (groupdelivery.go), and the coordinator-move trap's
 //     trap-fired, trap-deposed, trap-truncated-pending, trap-hw-passed-lost
 //     and trap-commit-answered (groupfence.go);
 //     the KIP-848 members' (groups848.go): group848-joined,

@@ -611,8 +611,19 @@
 // trap (groupfence.go, stream "group-trap", KAFKA-20634) cuts a group's
 // coordinator off from every other node as a commit leaves its member:
 // deposed, healed, truncated and caught up, it must never answer that
-// commit with success. Fenced commits, porcupine and liveness cover the
-// classic groups (grp*); the KIP-848 groups below have their own checks.
+// commit with success. Classic members also read their partitions, as a
+// poll loop does (groupdelivery.go: the workload consumer's Fetch, round
+// robin, from the committed offset; OFFSET_OUT_OF_RANGE resets to the log
+// start), and commit no further than they read; "group-delivery:" (at
+// least once) requires that every acknowledged record below an
+// acknowledged commit was delivered to a member of the group before the
+// commit was sent (coverage group-records-delivered,
+// group-delivery-judged). Porcupine judges every group's registers;
+// fenced commits, liveness and delivery are the classic groups' (grp*),
+// and the KIP-848 groups below have their own owner check. Porcupine leaves out a
+// commit of unknown outcome whose offset no fetch returned (it changes
+// no verdict; the KIP-848 registers, with hundreds of fetches and dozens
+// of such commits, ran past the step budget with them).
 //
 // Static members (KIP-345): in about half the seeds with groups (stream
 // "groups-static") some classic members carry a group.instance.id; most

@@ -19,8 +19,9 @@ package sim
 // received in a Fetch answer and when, and the spans a reset jumped over
 // (deleted records: below the log start the broker named).
 //
-// "group-delivery:" judges every commit acknowledged to a member (not a
-// fenced one, which group-commit: judges): every offset below the
+// "group-delivery:" judges every commit acknowledged to a member of a
+// classic group (not a fenced one, which group-commit: judges; the
+// KIP-848 members of groups848.go commit without reading): every offset below the
 // committed offset that holds an acknowledged produced record (the
 // history's acknowledged appends) was delivered to some member of the
 // group before the commit was sent. A reset's span excuses offsets only
@@ -238,8 +239,15 @@ func (g *groupWorld) checkDelivery() {
 	w := g.w
 	commits := map[groupKey][]*groupOp{}
 	var keys []groupKey
+	// Only the classic members consume (groups.go); the KIP-848 ones
+	// (groups848.go) commit offsets they never read, so their groups are
+	// judged by group-commit: and group-owner: alone.
+	consuming := map[string]bool{}
+	for _, m := range g.members {
+		consuming[m.group] = true
+	}
 	for _, op := range g.ops {
-		if !op.write || !op.acked || op.fenced || op.value <= 0 {
+		if !op.write || !op.acked || op.fenced || op.value <= 0 || !consuming[op.key.group] {
 			continue
 		}
 		if commits[op.key] == nil {

@@ -165,6 +165,10 @@ var coverageMinimums = map[string]int{
 	"group-commit-fenced-refused": 1600, // 4869
 	// Group registers porcupine found linearizable (groupreg.go).
 	"group-register-linearizable": 600, // 1793
+	// Members reading their partitions and the at-least-once rule
+	// (groupdelivery.go).
+	"group-records-delivered": 6000,  // 18343
+	"group-delivery-judged":   50000, // 150604
 	// Group liveness in quiet windows (grouplive.go).
 	"group-live-stable": 300, // 927
 	"group-live-waited": 200, // 605
