@@ -107,6 +107,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_coordinator_serves_before_load", "a new coordinator shard ends its load before replaying its partition and serves from empty state", classGroupCommit},
 	{"chronik_bug_join_timer_ignored", "a join phase's timer (initial delay, rebalance timeout) never ends it", classGroupLive},
 	{"chronik_bug_pending_kept_on_move", "a coordinator keeps its pending writes across a leadership move and completes them when its HW passes their end (KAFKA-20634)", classGroupCommit},
+	{"chronik_bug_member_epoch_check_skipped", "a KIP-848 OffsetCommit with an older member epoch is applied instead of refused STALE_MEMBER_EPOCH", classGroupCommit},
 	{"chronik_bug_offset_fetch_skips_ahead", "OffsetFetch answers the committed offset plus one: a consumer starting there skips a record", classGroupDelivery},
 }
 

@@ -56,6 +56,11 @@ type groupOp struct {
 	// coordinator must refuse it (fenceCommit).
 	gen    int32
 	fenced bool
+	// k848ID is a KIP-848 commit's member id (gen its member epoch), ""
+	// for the classic protocol; fenceWhy says why a KIP-848 commit is
+	// fenced (groupfence848.go).
+	k848ID   string
+	fenceWhy string
 }
 
 // groupWorld holds the group workload's ground truth.
@@ -210,6 +215,9 @@ func (g *groupWorld) synced(group string, gen int32, member string, parts []lin.
 // check judges the commits and fetches of every register.
 func (g *groupWorld) check() {
 	w := g.w
+	if w.g848 != nil {
+		w.g848.epochs.fence(g.ops)
+	}
 	byKey := map[groupKey][]*groupOp{}
 	var keys []groupKey
 	for _, op := range g.ops {
@@ -269,6 +277,10 @@ func judgeRegister(ops []*groupOp, topic *simTopic) (string, int) {
 		if op.write && op.fenced {
 			// A fenced member's commit is never applied, whatever the
 			// coordinator answered.
+			if op.acked && op.fenceWhy != "" {
+				return fmt.Sprintf("a fenced commit of offset %d by %s %s, was acknowledged at %s",
+					op.value, op.member, op.fenceWhy, op.ret), 0
+			}
 			if op.acked {
 				return fmt.Sprintf("a commit of offset %d by %s with generation %d, sent at %s after a later generation had synced, was acknowledged at %s",
 					op.value, op.member, op.gen, op.call, op.ret), 0
@@ -295,7 +307,9 @@ func judgeRegister(ops []*groupOp, topic *simTopic) (string, int) {
 		if rd.value >= 0 && !slices.ContainsFunc(same, func(x *groupOp) bool { return x.call < rd.ret }) {
 			// A fenced commit applied, or an offset nobody committed.
 			why := ""
-			if f := fencedValue[rd.value]; f != nil && f.call < rd.ret {
+			if f := fencedValue[rd.value]; f != nil && f.call < rd.ret && f.fenceWhy != "" {
+				why = fmt.Sprintf(" (a fenced commit by %s %s, did)", f.member, f.fenceWhy)
+			} else if f != nil && f.call < rd.ret {
 				why = fmt.Sprintf(" (a fenced commit by %s with generation %d, sent at %s, did)", f.member, f.gen, f.call)
 			}
 			return fmt.Sprintf("an OffsetFetch by %s sent at %s (answered at %s) returned offset %d, which no commit that may have applied wrote before it%s",

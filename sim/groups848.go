@@ -147,6 +147,10 @@ type member848 struct {
 	// rebalance.
 	leftEpoch int32
 	hb        *hold848
+	// lastEpoch is the last epoch above 0 the member was given under its
+	// current member id (kept across a fence, whose rejoin keeps the id);
+	// a late commit uses it (groupfence848.go).
+	lastEpoch int32
 }
 
 // newMembers848 creates the KIP-848 member clients.
@@ -156,8 +160,9 @@ func (w *world) newMembers848(g848 *world848) []*member848 {
 	for i := 0; i < g.Members; i++ {
 		c := w.newClient(fmt.Sprintf("k%d", i))
 		m := &member848{
-			groupMember: &groupMember{w: w, c: c, group: fmt.Sprintf("cg%d", i%g.Groups), coord: -1, pos: map[lin.TopicPartition]int64{}},
-			names:       map[[16]byte]string{},
+			groupMember: &groupMember{w: w, c: c, group: fmt.Sprintf("cg%d", i%g.Groups), coord: -1, pos: map[lin.TopicPartition]int64{},
+				fence: w.root.Fork("client/" + c.name + "/fence848")},
+			names: map[[16]byte]string{},
 		}
 		if c.rng.Chance(g.StaticFrac) {
 			s := fmt.Sprintf("inst-%s", c.name)
@@ -315,8 +320,15 @@ func (m *member848) heartbeat() {
 	sentAt := w.s.now
 	m.hb.sent(sentAt)
 	joining := m.epoch == 0
+	var join *join848
+	if joining && m.memberID != "" {
+		join = w.g848.epochs.joined(m.group, m.memberID, sentAt, -1)
+	}
 	m.call(m.coord, req, func(resp kmsg.Response, err error) {
 		m.hbBusy = false
+		if join != nil && err == nil {
+			join.ret = w.s.now // processed before its answer arrived
+		}
 		if err != nil {
 			w.logf("%s: group %s: heartbeat sent at %s failed: %v", m.c.name, m.group, sentAt, err)
 			m.hb.failed()
@@ -356,6 +368,11 @@ func (m *member848) heartbeat() {
 		if hr.MemberID != nil {
 			m.memberID = *hr.MemberID
 		}
+		if joining && join == nil && m.memberID != "" {
+			// A join without an id: the answer names the member.
+			join = w.g848.epochs.joined(m.group, m.memberID, sentAt, w.s.now)
+		}
+		prevEpoch, prevOwned := m.lastEpoch, m.owned
 		m.epoch = hr.MemberEpoch
 		var next []tidp848
 		if hr.Assignment != nil {
@@ -372,6 +389,22 @@ func (m *member848) heartbeat() {
 		// proves nothing to the owner check (reads.go).
 		proof := !w.answerMayBeStale(lin.TopicPartition{Topic: offsetsTopic, Partition: w.groups.partition(m.group)})
 		m.hb.answered(sentAt, proof, carried, hr.Assignment != nil, m.owned, next)
+		if proof {
+			w.g848.epochs.answered(m.group, m.memberID, sentAt, m.epoch, join)
+		}
+		if m.epoch > 0 {
+			m.lastEpoch = m.epoch
+		}
+		if prevEpoch > 0 && m.epoch > prevEpoch && m.fence.Chance(lateCommit848Prob) {
+			// A commit at the previous epoch that was late: it reaches
+			// the coordinator after the bump (the partitions it held
+			// then, or, after a fence, those it holds now).
+			ps := prevOwned
+			if len(ps) == 0 {
+				ps = next
+			}
+			m.lateCommit(prevEpoch, ps)
+		}
 		if hr.Assignment != nil {
 			w.logf("%s: group %s: member %s epoch %d (heartbeat sent at %s, owned carried %v) assigned %v", m.c.name, m.group, m.memberID, m.epoch, sentAt, carried, next)
 		}
@@ -542,6 +575,7 @@ func (m *member848) leave() {
 	m.hbBusy, m.workBusy = true, true // nothing else until the rejoin
 	back := func() {
 		m.reset()
+		m.lastEpoch = 0
 		if m.version >= 1 {
 			m.memberID = m.newID()
 		} else {
@@ -559,12 +593,42 @@ func (m *member848) leave() {
 // then runs then (unless the coordinator moved: the member finds it
 // again).
 func (m *member848) commit(ps []tidp848, then func()) {
+	req, ops := m.commitRequest(m.epoch, ps, m.c.rng)
+	if len(ops) == 0 {
+		then()
+		return
+	}
+	m.workBusy = true
+	m.call(m.coord, req, func(resp kmsg.Response, err error) {
+		m.workBusy = false
+		if moved := m.committed(ops, resp, err); moved != 0 {
+			m.rediscover(moved)
+			return
+		}
+		then()
+	})
+}
+
+// lateCommit commits some of ps with epoch, an epoch the member had
+// before the one it was just given, beside its loops (drawn from its
+// fence stream; the answer only records the outcome).
+func (m *member848) lateCommit(epoch int32, ps []tidp848) {
+	req, ops := m.commitRequest(epoch, ps, m.fence)
+	if len(ops) == 0 {
+		return
+	}
+	m.w.logf("%s: group %s: a late commit of %d partitions with epoch %d, after epoch %d", m.c.name, m.group, len(ops), epoch, m.epoch)
+	m.call(m.coord, req, func(resp kmsg.Response, err error) { m.committed(ops, resp, err) })
+}
+
+// commitRequest builds an OffsetCommit v9 with epoch of the next offsets
+// of some of ps (drawn from r) and records its ops.
+func (m *member848) commitRequest(epoch int32, ps []tidp848, r *Rand) (*kmsg.OffsetCommitRequest, []*groupOp) {
 	w := m.w
-	r := m.c.rng
 	req := kmsg.NewPtrOffsetCommitRequest()
 	req.Version = 9
 	req.Group = m.group
-	req.Generation = m.epoch
+	req.Generation = epoch
 	req.MemberID = m.memberID
 	var ops []*groupOp
 	for _, tp := range m.named(ps) {
@@ -584,57 +648,53 @@ func (m *member848) commit(ps []tidp848, then func()) {
 		p := kmsg.NewOffsetCommitRequestTopicPartition()
 		p.Partition, p.Offset = tp.Partition, next
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
-		ops = append(ops, w.groups.begin(m.groupMember, tp, true, next))
+		op := w.groups.begin(m.groupMember, tp, true, next)
+		op.gen, op.k848ID = epoch, m.memberID
+		ops = append(ops, op)
 	}
-	if len(ops) == 0 {
-		then()
-		return
-	}
-	m.workBusy = true
-	m.call(m.coord, req, func(resp kmsg.Response, err error) {
-		m.workBusy = false
-		if err != nil {
-			for _, op := range ops {
-				w.groups.end(op, err == errNotSent, false, 0)
-			}
-			then()
-			return
-		}
-		moved := int16(0)
+	return req, ops
+}
+
+// committed records the answer to a commit of ops and returns the error
+// that says the coordinator moved (0: none).
+func (m *member848) committed(ops []*groupOp, resp kmsg.Response, err error) int16 {
+	w := m.w
+	if err != nil {
 		for _, op := range ops {
-			code := int16(-1)
-			for _, t := range resp.(*kmsg.OffsetCommitResponse).Topics {
-				for _, p := range t.Partitions {
-					if t.Topic == op.key.tp.Topic && p.Partition == op.key.tp.Partition {
-						code = p.ErrorCode
-					}
+			w.groups.end(op, err == errNotSent, false, 0)
+		}
+		return 0
+	}
+	moved := int16(0)
+	for _, op := range ops {
+		code := int16(-1)
+		for _, t := range resp.(*kmsg.OffsetCommitResponse).Topics {
+			for _, p := range t.Partitions {
+				if t.Topic == op.key.tp.Topic && p.Partition == op.key.tp.Partition {
+					code = p.ErrorCode
 				}
 			}
-			switch code {
-			case 0:
-				w.cover("group848-commit-acked")
-				w.groups.end(op, false, true, 0)
-			case errCodeStaleMemberEpoch:
-				w.cover("group848-stale-epoch")
-				w.groups.end(op, true, false, 0)
-			case errCodeFencedMemberEpoch, errCodeUnknownMemberID, errCodeCoordinatorLoading:
-				// Refused by the shard before it wrote anything.
-				w.groups.end(op, true, false, 0)
-			default:
-				// NOT_COORDINATOR and the like also answer a write the
-				// runtime discarded, which may still commit.
-				w.groups.end(op, false, false, 0)
-			}
-			if code == errCodeNotCoordinator || code == errCodeCoordinatorNotAvailable {
-				moved = code
-			}
 		}
-		if moved != 0 {
-			m.rediscover(moved)
-			return
+		switch code {
+		case 0:
+			w.cover("group848-commit-acked")
+			w.groups.end(op, false, true, 0)
+		case errCodeStaleMemberEpoch:
+			w.cover("group848-stale-epoch")
+			w.groups.end(op, true, false, 0)
+		case errCodeFencedMemberEpoch, errCodeUnknownMemberID, errCodeCoordinatorLoading:
+			// Refused by the shard before it wrote anything.
+			w.groups.end(op, true, false, 0)
+		default:
+			// NOT_COORDINATOR and the like also answer a write the
+			// runtime discarded, which may still commit.
+			w.groups.end(op, false, false, 0)
 		}
-		then()
-	})
+		if code == errCodeNotCoordinator || code == errCodeCoordinatorNotAvailable {
+			moved = code
+		}
+	}
+	return moved
 }
 
 // fetch reads the committed offsets of the whole subscription (v9 with
@@ -723,12 +783,14 @@ type world848 struct {
 	clockSeen   []Time
 	clockPolled Time
 	jumps       []Time
+	// epochs is the ground truth of fenced commits (groupfence848.go).
+	epochs *epochs848
 }
 
 // newWorld848 creates the KIP-848 members (after every other client, the
 // classic members included, so those keep their ids).
 func newWorld848(w *world) *world848 {
-	g := &world848{w: w}
+	g := &world848{w: w, epochs: newEpochs848(w)}
 	g.members = w.newMembers848(g)
 	return g
 }

@@ -41,6 +41,7 @@
 // | PendingKeptOnMove      | chronik_bug_pending_kept_on_move | a leadership change keeps the shard's pending writes, which complete when the (follower's) high watermark passes their end (KAFKA-20634) |
 // | JoinTimerIgnored       | chronik_bug_join_timer_ignored | a join phase's timer (the initial rebalance delay, the rebalance timeout) never ends it: only every member rejoining does |
 // | OffsetFetchSkipsAhead  | chronik_bug_offset_fetch_skips_ahead | OffsetFetch answers a committed offset plus one, as if a commit were counted one record too far |
+// | MemberEpochCheckSkipped | chronik_bug_member_epoch_check_skipped | a KIP-848 OffsetCommit with an older member epoch than the member's is applied instead of answered STALE_MEMBER_EPOCH |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.
