@@ -17,7 +17,8 @@ package sim
 //
 // The rule (fence848): a commit of X with epoch E, sent at c and answered
 // at r (unknown: the end of the run), is fenced when some answer gave X an
-// epoch H > E, arrived before c, and no join of X other than the one that
+// epoch H > E, arrived no later than c (the heartbeat that gave it was
+// processed before the commit arrived), and no join of X other than the one that
 // answer answered was sent before r unless its answer (of any kind) arrived
 // before H's heartbeat was sent. The argument:
 //
@@ -123,7 +124,7 @@ func (e *epochs848) fence(ops []*groupOp) {
 		}
 		k := member848Key{op.key.group, op.k848ID}
 		for _, a := range e.answers[k] {
-			if a.at >= op.call || a.epoch <= op.gen || !e.clear(k, a, op.ret) {
+			if a.at > op.call || a.epoch <= op.gen || !e.clear(k, a, op.ret) {
 				continue
 			}
 			op.fenced = true
