@@ -34,7 +34,10 @@ package sim
 //     and trap-commit-answered (groupfence.go);
 //     the KIP-848 members' (groups848.go): group848-joined,
 //     group848-revoked, group848-fenced, group848-commit-acked,
-//     group848-stale-epoch, group848-static-rejoin, group848-held.
+//     group848-stale-epoch, group848-static-rejoin, group848-held,
+//     group848-commit-fenced and group848-commit-fenced-refused (a commit
+//     at an older member epoch than one its member id was answered, and
+//     its refusal: groupfence848.go).
 //
 // A sweep sums and prints them; coverageMinimums (sim_test.go) states how
 // often a 500-seed sweep must reach each, so that a change that stops

@@ -667,6 +667,21 @@
 // restart after a leave at -2 took its assignment over at its old
 // epoch), group848-held (a holding the owner check judged).
 //
+// KIP-848 fenced commits (groupfence848.go): a member given a higher
+// epoch sometimes (30%, stream "client/<name>/fence848") first commits
+// some partitions with its previous epoch, a late commit beside its
+// loops. From the heartbeat answers (with the member id and epoch each
+// gave, from a coordinator that cannot be stale) and the joins sent with
+// or answered with each member id, a commit of member id X at epoch E is
+// fenced when an answer gave X an epoch above E no later than the commit
+// was sent and no join of X may have been processed between that answer's
+// heartbeat and the commit: epochs only grow while the group lives, and
+// only a join after the group was deleted starts X's epochs again (the
+// comment there argues each case: rejoins after a fence, static leaves and
+// takeovers, failover, quarantine). Such a commit acknowledged, or its
+// offset read back, fails group-commit: as a classic fenced commit does.
+// Coverage: group848-commit-fenced, group848-commit-fenced-refused.
+//
 // # Log compaction
 //
 // In about 40% of the seeds (stream "compaction", compaction.go) a
@@ -765,6 +780,7 @@
 //	chronik_bug_coordinator_serves_before_load 2  group-commit: a fenced commit acknowledged (a coordinator serving an empty state reused the generations)
 //	chronik_bug_pending_kept_on_move       14  group-commit: an acknowledged commit fetched back lower (seed 79: the trapped commit itself)
 //	chronik_bug_join_timer_ignored          1  group-live: no group ever stable (the initial rebalance delay never ends a join)
+//	chronik_bug_member_epoch_check_skipped  1  group-commit: a fenced KIP-848 commit (a late commit at the member's previous epoch) acknowledged
 //
 // The compaction checker catches both cleaner bugs by itself too (the
 // hunt's sweep with -catch='compaction: '): cleaner_drops_latest at seed 2

@@ -15,12 +15,12 @@ package sim
 // sent with a member id, or sent without one and answered with one, with
 // its send time and, when an answer of any kind arrived, that time.
 //
-// The rule (fence848): a commit of X with epoch E, sent at c and answered
-// at r (unknown: the end of the run), is fenced when some answer gave X an
-// epoch H > E, arrived no later than c (the heartbeat that gave it was
-// processed before the commit arrived), and no join of X other than the one that
-// answer answered was sent before r unless its answer (of any kind) arrived
-// before H's heartbeat was sent. The argument:
+// The rule (epochs848.fence): a commit of X with epoch E, sent at c and
+// answered at r (unknown: the end of the run), is fenced when some answer
+// gave X an epoch H > E and arrived no later than c (so the heartbeat that
+// gave it was processed before the commit arrived), and every join of X
+// but the one that answer answered was either answered (with anything)
+// before H's heartbeat was sent, or sent no earlier than r. The argument:
 //
 //   - The answer of H came after the coordinator committed the record that
 //     gave X epoch H (a heartbeat answer waits for the group's last write,

@@ -20,7 +20,10 @@ package sim
 // itself. FENCED_MEMBER_EPOCH and UNKNOWN_MEMBER_ID release everything and
 // rejoin at epoch 0; NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and failed
 // requests find the coordinator again, COORDINATOR_LOAD_IN_PROGRESS and
-// UNRELEASED_INSTANCE_ID back off and retry.
+// UNRELEASED_INSTANCE_ID back off and retry. A member given a higher
+// epoch now and then first commits with its previous one, a late commit
+// drawn from its own stream ("client/<name>/fence848"), which
+// groupfence848.go fences.
 //
 // Commits and fetches are recorded in the group world's ops, so the
 // "group-commit:" checker judges them too: a commit refused with

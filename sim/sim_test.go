@@ -148,6 +148,10 @@ var coverageMinimums = map[string]int{
 	"group848-commit-acked": 45000, // 139818
 	"group848-stale-epoch":  300,   // 980
 	"group848-held":         4000,  // 12084
+	// KIP-848 fenced commits (groupfence848.go), set from the first
+	// fixed sweep with late commits.
+	"group848-commit-fenced":         880, // 2664
+	"group848-commit-fenced-refused": 880, // 2652
 	// Log compaction (compaction.go, compactioncheck.go), set from the
 	// first fixed sweep with the compaction workload.
 	"compaction-cleaned":             6600, // 19851
