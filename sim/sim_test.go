@@ -323,6 +323,7 @@ func bugTagsFlag() string {
 		{bugs.ISRNeverShrinks, "chronik_bug_isr_never_shrinks"},
 		{bugs.IgnoreMinInsync, "chronik_bug_ignore_min_insync"},
 		{bugs.FollowerFetchStuck, "chronik_bug_follower_fetch_stuck"},
+		{bugs.MemberEpochCheckSkipped, "chronik_bug_member_epoch_check_skipped"},
 	} {
 		if b.on {
 			tags = append(tags, b.tag)
