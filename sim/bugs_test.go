@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -199,4 +200,41 @@ func firstFinding(out, class string) string {
 		}
 	}
 	return "?"
+}
+
+// TestBugSwitchesListed: every switch of core/bugs (a *_on.go file with
+// its build tag) is in the bug hunt's table and in the reproduce line's
+// list, so that a new deliberate bug cannot be left unhunted.
+func TestBugSwitchesListed(t *testing.T) {
+	files, err := filepath.Glob("../core/bugs/*_on.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no core/bugs/*_on.go files: %v", err)
+	}
+	hunted := map[string]bool{}
+	for _, b := range deliberateBugs {
+		hunted[b.tag] = true
+	}
+	flagged := map[string]bool{}
+	for _, b := range bugSwitches {
+		flagged[b.tag] = true
+	}
+	tagRE := regexp.MustCompile(`//go:build (chronik_bug_[a-z_]+)`)
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := tagRE.FindSubmatch(src)
+		if m == nil {
+			t.Errorf("%s: no //go:build chronik_bug_* line", f)
+			continue
+		}
+		tag := string(m[1])
+		if !hunted[tag] {
+			t.Errorf("%s: %s is not in deliberateBugs (bugs_test.go)", f, tag)
+		}
+		if !flagged[tag] {
+			t.Errorf("%s: %s is not in bugSwitches (sim_test.go)", f, tag)
+		}
+	}
 }

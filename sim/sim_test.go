@@ -296,35 +296,54 @@ func report(t testing.TB, res *Result, writeLog bool) {
 	t.Error(string(b))
 }
 
+// bugSwitches are core/bugs' switches with their build tags, every one
+// of them (TestBugSwitchesListed checks against core/bugs' files).
+var bugSwitches = []struct {
+	on  bool
+	tag string
+}{
+	{bugs.AckBeforeSync, "chronik_bug_ack_before_sync"},
+	{bugs.CleanerDropsLatest, "chronik_bug_cleaner_drops_latest"},
+	{bugs.CleanerIgnoresLag, "chronik_bug_cleaner_ignores_lag"},
+	{bugs.CleanerSwapUnsynced, "chronik_bug_cleaner_swap_unsynced"},
+	{bugs.CleanerTombstonesEarly, "chronik_bug_cleaner_tombstones_early"},
+	{bugs.CommitBeforeCommitted, "chronik_bug_commit_before_committed"},
+	{bugs.ConsumerSkipsRevocation, "chronik_bug_consumer_skips_revocation"},
+	{bugs.ControlOnClientPort, "chronik_bug_control_on_client_port"},
+	{bugs.CoordinatorServesBeforeLoad, "chronik_bug_coordinator_serves_before_load"},
+	{bugs.DeleteRecordsNoWait, "chronik_bug_delete_records_no_wait"},
+	{bugs.ElectOutsideISR, "chronik_bug_elect_outside_isr"},
+	{bugs.FollowerFetchStuck, "chronik_bug_follower_fetch_stuck"},
+	{bugs.FsyncFailureTrusted, "chronik_bug_fsync_failure_trusted"},
+	{bugs.GenerationCheckSkipped, "chronik_bug_generation_check_skipped"},
+	{bugs.HighWatermarkIgnoresFollowers, "chronik_bug_hw_ignores_followers"},
+	{bugs.IgnoreMinInsync, "chronik_bug_ignore_min_insync"},
+	{bugs.ImageAnsweredEarly, "chronik_bug_image_answered_early"},
+	{bugs.ISRAdmitEarly, "chronik_bug_isr_admit_early"},
+	{bugs.ISRNeverShrinks, "chronik_bug_isr_never_shrinks"},
+	{bugs.JoinTimerIgnored, "chronik_bug_join_timer_ignored"},
+	{bugs.LogStartNotPersisted, "chronik_bug_log_start_not_persisted"},
+	{bugs.MemberEpochCheckSkipped, "chronik_bug_member_epoch_check_skipped"},
+	{bugs.NoIdempotentDedup, "chronik_bug_no_dedup"},
+	{bugs.OffsetFetchSkipsAhead, "chronik_bug_offset_fetch_skips_ahead"},
+	{bugs.OwnerFileUnsynced, "chronik_bug_owner_file_unsynced"},
+	{bugs.PendingKeptOnMove, "chronik_bug_pending_kept_on_move"},
+	{bugs.RecoveryDeclaresCorrupt, "chronik_bug_recovery_declares_corrupt"},
+	{bugs.ReopenKeepsUnsynced, "chronik_bug_reopen_keeps_unsynced"},
+	{bugs.ReuseOffsetAfterCrash, "chronik_bug_reuse_offset"},
+	{bugs.SegmentNameUnsynced, "chronik_bug_segment_name_unsynced"},
+	{bugs.ServeBeforeCatchUp, "chronik_bug_serve_before_catchup"},
+	{bugs.ServePastHighWatermark, "chronik_bug_serve_past_hw"},
+	{bugs.SkipCRCCheck, "chronik_bug_skip_crc"},
+	{bugs.SyncCoversLaterAppends, "chronik_bug_sync_covers_later"},
+	{bugs.TruncateToHighWatermark, "chronik_bug_truncate_to_hw"},
+}
+
 // bugTagsFlag is the -tags flag that switches on the deliberate bugs of
 // this build, so that the reproduce command rebuilds the same broker.
 func bugTagsFlag() string {
 	var tags []string
-	for _, b := range []struct {
-		on  bool
-		tag string
-	}{
-		{bugs.AckBeforeSync, "chronik_bug_ack_before_sync"},
-		{bugs.ServePastHighWatermark, "chronik_bug_serve_past_hw"},
-		{bugs.SkipCRCCheck, "chronik_bug_skip_crc"},
-		{bugs.ReuseOffsetAfterCrash, "chronik_bug_reuse_offset"},
-		{bugs.NoIdempotentDedup, "chronik_bug_no_dedup"},
-		{bugs.SyncCoversLaterAppends, "chronik_bug_sync_covers_later"},
-		{bugs.HighWatermarkIgnoresFollowers, "chronik_bug_hw_ignores_followers"},
-		{bugs.TruncateToHighWatermark, "chronik_bug_truncate_to_hw"},
-		{bugs.ElectOutsideISR, "chronik_bug_elect_outside_isr"},
-		{bugs.ServeBeforeCatchUp, "chronik_bug_serve_before_catchup"},
-		{bugs.ReopenKeepsUnsynced, "chronik_bug_reopen_keeps_unsynced"},
-		{bugs.RecoveryDeclaresCorrupt, "chronik_bug_recovery_declares_corrupt"},
-		{bugs.FsyncFailureTrusted, "chronik_bug_fsync_failure_trusted"},
-		{bugs.SegmentNameUnsynced, "chronik_bug_segment_name_unsynced"},
-		{bugs.OwnerFileUnsynced, "chronik_bug_owner_file_unsynced"},
-		{bugs.ISRAdmitEarly, "chronik_bug_isr_admit_early"},
-		{bugs.ISRNeverShrinks, "chronik_bug_isr_never_shrinks"},
-		{bugs.IgnoreMinInsync, "chronik_bug_ignore_min_insync"},
-		{bugs.FollowerFetchStuck, "chronik_bug_follower_fetch_stuck"},
-		{bugs.MemberEpochCheckSkipped, "chronik_bug_member_epoch_check_skipped"},
-	} {
+	for _, b := range bugSwitches {
 		if b.on {
 			tags = append(tags, b.tag)
 		}
