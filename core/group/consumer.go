@@ -28,6 +28,10 @@ const (
 	cmUnreleased int8 = 2 // waits for partitions other members still hold
 )
 
+// leaveStaticEpoch is the member epoch of a static member's leave
+// (KIP-848): it keeps its assignment for its session, for its restart.
+const leaveStaticEpoch int32 = -2
+
 // TopicMeta is what a KIP-848 group needs to know of a topic.
 type TopicMeta struct {
 	ID         [16]byte
@@ -251,7 +255,7 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 		return fail(kerr.InvalidRequest, "MemberEpoch is invalid.")
 	case req.MemberID == "" && (req.Version >= 1 || req.MemberEpoch != 0):
 		return fail(kerr.InvalidRequest, "MemberId can't be empty.")
-	case req.MemberEpoch == -2 && req.InstanceID == nil:
+	case req.MemberEpoch == leaveStaticEpoch && req.InstanceID == nil:
 		return fail(kerr.InvalidRequest, "InstanceId can't be null when leaving with epoch -2.")
 	case len(req.SubscribedTopicNames) > s.cfg.MaxSubscribedTopics:
 		return fail(kerr.InvalidRequest, "too many subscribed topics")
@@ -302,13 +306,16 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 		}
 		id := m.id
 		r.MemberID = &id
-		if req.MemberEpoch == -2 {
+		if req.MemberEpoch == leaveStaticEpoch {
 			// A static member keeps its assignment for its session, so
 			// that its restart (same instance id) resumes it without a
 			// rebalance.
-			m.leftStatic = true
+			// Logged (epoch -2, as Kafka does) so that a new
+			// coordinator knows the instance is released too.
+			m.leftStatic, m.prevEpoch = true, m.epoch
 			m.lastSeenMs = nowMs
-			b.wait = g.lastWrite
+			b.recs = append(b.recs, Record{Key: cgCurrentKey(g.id, m.id), Value: cgCurrentValue(m)})
+			s.markWritten(g, &b)
 		} else {
 			s.removeCMember(g, m, &b)
 			s.retarget(nowMs, g, &b)
@@ -324,7 +331,7 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 		}
 	}
 	var m *cmember
-	newMember, takeover := false, false
+	newMember, takeover, rejoined := false, false, false
 	if g != nil {
 		m = g.members[req.MemberID]
 	}
@@ -370,7 +377,7 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 				g.statics[*m.instanceID] = m.id
 			}
 		} else if m.leftStatic {
-			m.leftStatic = false
+			m.leftStatic, rejoined = false, true
 		}
 	} else {
 		if m == nil || m.leftStatic {
@@ -425,7 +432,7 @@ func (s *Shard) ConsumerGroupHeartbeat(nowMs int64, ref ReplyRef, clientID, clie
 	s.retarget(nowMs, g, &b)
 	before, beforeEpoch := m.assigned, m.epoch
 	owned, hasOwned := s.ownedFromRequest(req)
-	if s.reconcile(nowMs, g, m, owned, hasOwned) || newMember {
+	if s.reconcile(nowMs, g, m, owned, hasOwned) || newMember || rejoined {
 		b.recs = append(b.recs, Record{Key: cgCurrentKey(g.id, m.id), Value: cgCurrentValue(m)})
 	}
 	id := m.id

@@ -121,11 +121,18 @@ func cgTargetValue(ps []tidp) []byte {
 
 // cgCurrentValue follows ConsumerGroupCurrentMemberAssignmentValue:
 // MemberEpoch, PreviousMemberEpoch, State, AssignedPartitions,
-// PartitionsPendingRevocation.
+// PartitionsPendingRevocation. A static member that left with epoch -2
+// is written with MemberEpoch -2, as Kafka writes it, and its epoch as
+// the previous one: the epoch its restart takes over.
 func cgCurrentValue(m *cmember) []byte {
 	v := valueStart()
-	v = kbin.AppendInt32(v, m.epoch)
-	v = kbin.AppendInt32(v, m.prevEpoch)
+	if m.leftStatic {
+		v = kbin.AppendInt32(v, leaveStaticEpoch)
+		v = kbin.AppendInt32(v, m.epoch)
+	} else {
+		v = kbin.AppendInt32(v, m.epoch)
+		v = kbin.AppendInt32(v, m.prevEpoch)
+	}
 	v = kbin.AppendInt8(v, m.state)
 	v = appendTopicPartitions(v, m.assigned)
 	v = appendTopicPartitions(v, m.revoking)
@@ -315,6 +322,9 @@ func (s *Shard) replayConsumer(typ int16, key, value []byte) error {
 	case cgCurrentKeyType:
 		m := getMember()
 		m.epoch, m.prevEpoch, m.state = r.Epoch, r.PreviousEpoch, r.State
+		if m.leftStatic = r.Epoch == leaveStaticEpoch; m.leftStatic {
+			m.epoch = r.PreviousEpoch // the epoch a restart takes over
+		}
 		m.assigned, m.revoking = fromAssigned(r.Partitions), fromAssigned(r.PendingRevocation)
 	case cgMemberKeyType:
 		m := getMember()

@@ -288,6 +288,7 @@ type cmemberSnap struct {
 	State              int8
 	Assigned, Revoking []tidp
 	Target             []tidp
+	LeftStatic         bool
 }
 
 type cgroupSnap struct {
@@ -311,7 +312,7 @@ func consumerSnapshot(s *Shard) map[string]cgroupSnap {
 				topics = m.topics
 			}
 			gs.Members = append(gs.Members, cmemberSnap{m.id, m.clientID, m.clientHost, m.instanceID, topics,
-				m.rebalanceMs, m.epoch, m.prevEpoch, m.state, nz(m.assigned), nz(m.revoking), nz(g.target[m.id])})
+				m.rebalanceMs, m.epoch, m.prevEpoch, m.state, nz(m.assigned), nz(m.revoking), nz(g.target[m.id]), m.leftStatic})
 		}
 		out[g.id] = gs
 	}
@@ -514,6 +515,9 @@ func TestConsumerStaticLeaveAndRejoin(t *testing.T) {
 	if r := h.cgHeartbeat("g", a, 1, -2); r.ErrorCode != 0 || r.MemberEpoch != -2 {
 		t.Fatalf("static leave: %+v", r)
 	}
+	// The leave is logged: a coordinator that loads the log now knows the
+	// instance is released (no UNRELEASED_INSTANCE_ID for its restart).
+	compareConsumerReplay(t, h)
 	// Another member of the same instance is refused while A1 is active,
 	// but the restart after a static leave takes over its assignment.
 	a2 := &cclient{id: "A2", instance: "ia", topics: []string{"t"}}
@@ -526,6 +530,50 @@ func TestConsumerStaticLeaveAndRejoin(t *testing.T) {
 	a3 := &cclient{id: "A3", instance: "ia", topics: []string{"t"}}
 	if r := h.cgHeartbeat("g", a3, 1, 0); r.ErrorCode != kerr.UnreleasedInstanceID.Code {
 		t.Fatalf("second instance while active: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	compareConsumerReplay(t, h)
+}
+
+// TestConsumerStaticLeaveSurvivesLoad: a static leave (-2) is in the
+// log, so a coordinator loaded after it lets the restart take over, and
+// a rejoin of the same member id is logged as active again.
+func TestConsumerStaticLeaveSurvivesLoad(t *testing.T) {
+	h := newConsumerHarness(t, testConfig(), sixPartitions)
+	a := &cclient{id: "A1", instance: "ia", topics: []string{"t"}}
+	b := &cclient{id: "B", topics: []string{"t"}}
+	h.settle("g", []*cclient{a, b})
+	epoch, owned := a.epoch, a.owned
+	if r := h.cgHeartbeat("g", a, 1, -2); r.ErrorCode != 0 {
+		t.Fatalf("static leave: %+v", r)
+	}
+	reload := func() {
+		s := NewShard(h.s.cfg)
+		s.SetTopics(h.s.topics)
+		for _, r := range h.log {
+			if err := s.Replay(r.Key, r.Value); err != nil {
+				t.Fatalf("replay: %v", err)
+			}
+		}
+		s.LoadDone(h.now)
+		h.s = s
+	}
+	reload()
+	// The same member comes back at epoch 0 (it never restarted): active
+	// again, and logged so. (A loaded group's first heartbeat bumps its
+	// epoch: the topics' metadata is not in the log.)
+	if r := h.cgHeartbeat("g", a, 1, 0); r.ErrorCode != 0 || r.MemberEpoch < epoch {
+		t.Fatalf("rejoin after the leave, on a reloaded coordinator: %+v", r)
+	}
+	compareConsumerReplay(t, h)
+	h.settle("g", []*cclient{a, b})
+	epoch, owned = a.epoch, a.owned
+	if r := h.cgHeartbeat("g", a, 1, -2); r.ErrorCode != 0 {
+		t.Fatalf("second static leave: %+v", r)
+	}
+	reload()
+	a2 := &cclient{id: "A2", instance: "ia", topics: []string{"t"}}
+	if r := h.cgHeartbeat("g", a2, 1, 0); r.ErrorCode != 0 || a2.epoch < epoch || fmt.Sprint(a2.owned) != fmt.Sprint(owned) {
+		t.Fatalf("static restart on a reloaded coordinator: %v (epoch %d, owns %v; want %d, %v)", kerr.ErrorForCode(r.ErrorCode), a2.epoch, a2.owned, epoch, owned)
 	}
 	compareConsumerReplay(t, h)
 }
