@@ -355,12 +355,14 @@ func checkSequence(e *producerEntry, h record.Header) (dup *producerBatch, err e
 			return b, nil
 		}
 	}
-	// No batch at this epoch (a marker bumped it, or retention removed
-	// them): Kafka expects the epoch's first sequence, 0.
-	want := int32(0)
-	if len(e.batches) > 0 {
-		want = record.IncrementSequence(e.batches[len(e.batches)-1].lastSeq, 1)
+	if len(e.batches) == 0 {
+		// No batch remembered at this epoch (a marker bumped it, or
+		// retention deleted them): accepted at any sequence, as for an
+		// unknown producer (the entry stays for its epoch and its
+		// transaction).
+		return nil, nil
 	}
+	want := record.IncrementSequence(e.batches[len(e.batches)-1].lastSeq, 1)
 	if h.BaseSequence != want {
 		return nil, fmt.Errorf("%w: producer %d epoch %d expected sequence %d, got %d", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, want, h.BaseSequence)
 	}
