@@ -51,10 +51,10 @@ func aborted(t tb, l *Log, from, upTo int64) []AbortedTxn {
 // releases it; a read capped at the LSO returns nothing of it.
 func TestTxnOpenHoldsLSO(t *testing.T) {
 	l := openLog(t, memdisk.New(), smallConfig(), 0)
-	mustAppend(t, l, batchOf(3, 10, 1, 1), 1, 0)                 // 0-2
+	mustAppend(t, l, batchOf(3, 10, 1, 1), 1, 0)                   // 0-2
 	txn := mustAppend(t, l, txnBatch(7, 0, 0, 2), 1, 0).BaseOffset // 3-4
-	mustAppend(t, l, batchOf(3, 10, 1, 2), 1, 0)                 // 5-7
-	mustAppend(t, l, txnBatch(7, 0, 2, 2), 1, 0)                 // 8-9, same transaction
+	mustAppend(t, l, batchOf(3, 10, 1, 2), 1, 0)                   // 5-7
+	mustAppend(t, l, txnBatch(7, 0, 2, 2), 1, 0)                   // 8-9, same transaction
 	l.SetHighWatermark(l.LogEndOffset())
 	if got := l.LastStableOffset(); got != txn {
 		t.Fatalf("LSO %d with a transaction open at %d (HW %d)", got, txn, l.HighWatermark())
@@ -427,4 +427,3 @@ func TestTxnCleanerKeepsIndex(t *testing.T) {
 		t.Fatalf("reopened after cleaning: aborted %+v (%d rebuilt), want %+v", got, l2.Recovery().TxnIndexesRebuilt, want)
 	}
 }
-
