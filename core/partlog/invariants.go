@@ -256,8 +256,10 @@ func (l *Log) checkProducers(leo int64, broken func(format string, args ...any))
 		}
 		if e.txnFirst >= 0 {
 			open++
-			if e.txnFirst < l.logStart || e.txnFirst > e.last {
-				broken("open transaction of producer %d starts at %d, outside [log start %d, its last offset %d]", e.id, e.txnFirst, l.logStart, e.last)
+			// Above its last offset only when raised to the log start
+			// (DeleteRecords past all of its records).
+			if e.txnFirst < l.logStart || e.txnFirst > max(e.last, l.logStart) {
+				broken("open transaction of producer %d starts at %d, outside [log start %d, max(its last offset %d, log start)]", e.id, e.txnFirst, l.logStart, e.last)
 			}
 			if !slices.Contains(t.open, e) {
 				broken("producer %d has an open transaction but is not in the open list", e.id)

@@ -427,3 +427,39 @@ func TestTxnCleanerKeepsIndex(t *testing.T) {
 		t.Fatalf("reopened after cleaning: aborted %+v (%d rebuilt), want %+v", got, l2.Recovery().TxnIndexesRebuilt, want)
 	}
 }
+
+// TestTxnDeleteRecordsPastWholeTxn: DeleteRecords inside a segment past
+// every record of an open transaction holds the LSO at the new log start
+// until the marker, live and after a reopen.
+func TestTxnDeleteRecordsPastWholeTxn(t *testing.T) {
+	d := memdisk.New()
+	cfg := DefaultConfig() // one segment
+	l := openLog(t, d, cfg, 0)
+	mustAppend(t, l, txnBatch(3, 0, 0, 2), 1, 0) // 0-1
+	for i := 0; i < 5; i++ {
+		mustAppend(t, l, batchOf(2, 10, 1, byte(i)), 1, 0)
+	}
+	l.SetHighWatermark(l.LogEndOffset())
+	if err := l.DeleteRecordsBefore(6); err != nil {
+		t.Fatal(err)
+	}
+	checkLog(t, l)
+	if got := l.LastStableOffset(); got != 6 {
+		t.Fatalf("LSO %d, want the log start 6", got)
+	}
+	syncNow(t, l)
+	l.Close()
+	l = openLog(t, d, cfg, 0)
+	l.SetHighWatermark(l.LogEndOffset())
+	if got := l.LastStableOffset(); got != 6 {
+		t.Fatalf("reopened LSO %d, want 6", got)
+	}
+	m := mustMarker(t, l, 3, 0, false, 0)
+	l.SetHighWatermark(l.LogEndOffset())
+	if got := l.LastStableOffset(); got != m+1 {
+		t.Fatalf("LSO %d after the abort, want %d", got, m+1)
+	}
+	if got := aborted(t, l, 6, m+1); len(got) != 1 || got[0].FirstOffset != 6 {
+		t.Fatalf("aborted %+v", got)
+	}
+}
