@@ -360,6 +360,20 @@ func (l *Log) checkInvariantsDeep() error {
 				return fmt.Errorf("index of segment %d: entry (%d, %d) is not a batch start", s.base, e.rel, e.pos)
 			}
 		}
+		if s.sealed && s.txnCount > 0 {
+			if sz, err := s.txnIndexFile.Size(); err != nil || sz != int64(s.txnCount*txnEntrySize) {
+				return fmt.Errorf("transaction index of segment %d: %d bytes (%v), %d entries remembered", s.base, sz, err, s.txnCount)
+			}
+		}
+		entries, err := l.abortedEntries(s)
+		if err != nil {
+			return fmt.Errorf("transaction index of segment %d: %w", s.base, err)
+		}
+		for j, e := range entries {
+			if e.LastOffset < s.base || e.LastOffset >= s.next || (j > 0 && e.LastOffset <= entries[j-1].LastOffset) {
+				return fmt.Errorf("transaction index of segment %d: entry %d marker offset %d outside [%d, %d) or not increasing", s.base, j, e.LastOffset, s.base, s.next)
+			}
+		}
 	}
 	return nil
 }
