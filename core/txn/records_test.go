@@ -63,10 +63,10 @@ func TestDecodeHandBuiltValue(t *testing.T) {
 	v = append(v, 3) // PartitionIds: 2 entries
 	v = be32(v, 2)
 	v = be32(v, 0)
-	v = append(v, 0)  // the entry's tagged fields
-	v = be64(v, 777)  // TransactionLastUpdateTimestampMs
-	v = be64(v, 700)  // TransactionStartTimestampMs
-	v = append(v, 3)  // three tagged fields
+	v = append(v, 0) // the entry's tagged fields
+	v = be64(v, 777) // TransactionLastUpdateTimestampMs
+	v = be64(v, 700) // TransactionStartTimestampMs
+	v = append(v, 3) // three tagged fields
 	v = append(v, 0, 8)
 	v = be64(v, 4999) // tag 0: PreviousProducerId
 	v = append(v, 1, 8)
