@@ -85,3 +85,14 @@ func (s *Shard) completable() []*txnState {
 	sortTxns(out)
 	return out
 }
+
+// hasCompletable reports whether completable would list any (without
+// sorting: NextWakeMs asks often).
+func (s *Shard) hasCompletable() bool {
+	for id := range s.preparing {
+		if t := s.txns[id]; t.prepareWrite <= s.committed && len(t.markersLeft) == 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -475,3 +475,31 @@ func TestTransitions(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareWithoutPartitionsCompletesOnTick: a loaded PrepareAbort with
+// no partitions has no marker to wait for; Tick completes it at once.
+func TestPrepareWithoutPartitionsCompletesOnTick(t *testing.T) {
+	s := NewShard(DefaultConfig(), &fakeIDs{}, nil)
+	m := Metadata{TransactionalID: "x", ProducerID: 1, PrevProducerID: -1, NextProducerID: -1, NextProducerEpoch: -1, TimeoutMs: 10, State: PrepareAbort, StartMs: 1}
+	if err := s.Replay(KeyBytes("x"), ValueBytes(m, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if w := s.NextWakeMs(); w != -1 {
+		t.Fatalf("wake %d before LoadDone", w)
+	}
+	s.LoadDone(100)
+	if w := s.NextWakeMs(); w != 0 {
+		t.Fatalf("wake %d, want now", w)
+	}
+	w := s.Tick(100)
+	if len(w.Records) != 1 || s.txns["x"].m.State != CompleteAbort {
+		t.Fatalf("%d records, state %s", len(w.Records), s.txns["x"].m.State)
+	}
+	s.CommitWrite(w.ID)
+	if w := s.NextWakeMs(); w <= 100 {
+		t.Fatalf("wake %d after Tick", w)
+	}
+	if err := s.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -76,7 +76,7 @@ func (s *Shard) NextWakeMs() int64 {
 	if !s.loaded {
 		return -1
 	}
-	if !s.writesFull() && len(s.completable()) > 0 {
+	if !s.writesFull() && s.hasCompletable() {
 		return 0
 	}
 	next := int64(-1)
