@@ -24,7 +24,12 @@ type Marker struct {
 // those of transactions whose PrepareCommit or PrepareAbort is committed
 // (a marker written before would commit or abort a transaction the
 // coordinator may yet lose). The list stays until MarkersWritten reports
-// them; retrying across leader changes is the broker's work.
+// them, including markers the broker has sent and not yet seen written:
+// the broker keeps track of what it has in flight, and retrying across
+// leader changes is its work. A marker no longer listed must not be sent
+// again: with transaction version 1 the next transaction of the producer
+// has the same epoch, and a late commit marker would end it early on a
+// partition it has already reached.
 func (s *Shard) PendingMarkers() []Marker {
 	if !s.loaded {
 		return nil
