@@ -132,6 +132,11 @@ func TestDecodeRejects(t *testing.T) {
 		t.Errorf("another key version: ok %v err %v", ok, err)
 	}
 	s := NewShard(DefaultConfig(), &fakeIDs{}, nil)
+	empty := good
+	empty.TransactionalID = ""
+	if err := s.Replay(KeyBytes(""), ValueBytes(empty, 1)); !errors.Is(err, ErrBadRecord) || len(s.txns) != 0 {
+		t.Errorf("empty id: err %v, %d ids", err, len(s.txns))
+	}
 	if err := s.Replay([]byte{0, 1, 0, 0}, []byte{1}); err != nil {
 		t.Errorf("another record type is skipped, got %v", err)
 	}

@@ -138,6 +138,11 @@ func (s *Shard) Replay(key, value []byte) error {
 	if err != nil || !ok {
 		return err
 	}
+	if id == "" {
+		// Kafka never writes one (InitProducerId refuses an empty id), and
+		// no request could name it.
+		return fmt.Errorf("%w: empty transactional id", ErrBadRecord)
+	}
 	if value == nil {
 		s.drop(id)
 		return nil
