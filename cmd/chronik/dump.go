@@ -18,6 +18,7 @@ import (
 	"github.com/chronik-streaming/chronik/core/group"
 	"github.com/chronik-streaming/chronik/core/partlog"
 	"github.com/chronik-streaming/chronik/core/record"
+	"github.com/chronik-streaming/chronik/core/txn"
 )
 
 // dumpOptions are the flags of `chronik dump`.
@@ -40,7 +41,9 @@ func newDumpCommand() *cobra.Command {
 			"so dump works on a stopped or a running broker; a batch being written at that moment\n" +
 			"(or a torn tail after a crash) ends the dump with a note on stderr. For __consumer_offsets\n" +
 			"each line also carries group_record: the record decoded as Kafka's group and offset types,\n" +
-			"and KIP-848 consumer-group records under consumer_group.",
+			"and KIP-848 consumer-group records under consumer_group; for __transaction_state,\n" +
+			"txn_record: the record decoded as Kafka's transaction log types. A transaction marker\n" +
+			"(a control batch) carries control: its producer, commit or abort, coordinator epoch.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDump(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -69,6 +72,21 @@ type dumpRecord struct {
 	Group *group.DecodedRecord `json:"group_record,omitempty"`
 	// GroupError says why a __consumer_offsets record did not decode.
 	GroupError string `json:"group_record_error,omitempty"`
+	// Txn is the record decoded as Kafka's transaction log types, for
+	// __transaction_state.
+	Txn *txn.DecodedRecord `json:"txn_record,omitempty"`
+	// TxnError says why a __transaction_state record did not decode.
+	TxnError string `json:"txn_record_error,omitempty"`
+	// Control is the end-transaction marker of a control batch.
+	Control *dumpControl `json:"control,omitempty"`
+}
+
+// dumpControl is a transaction marker as dump shows it.
+type dumpControl struct {
+	ProducerID       int64  `json:"producer_id"`
+	ProducerEpoch    int16  `json:"producer_epoch"`
+	Marker           string `json:"marker"` // "commit", "abort", or "unknown"
+	CoordinatorEpoch int32  `json:"coordinator_epoch"`
 }
 
 type dumpHeader struct {
@@ -128,13 +146,32 @@ func runDump(stdout, stderr io.Writer, o *dumpOptions) error {
 			if err != nil {
 				return fmt.Errorf("dump: %s byte %d: %w", path, pos, err)
 			}
+			var control *dumpControl
+			if h := it.Header(); h.Control() {
+				control = &dumpControl{ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, Marker: "unknown", CoordinatorEpoch: -1}
+				if m, err := record.ParseEndTxnMarker(batch); err == nil {
+					control.Marker, control.CoordinatorEpoch = "abort", m.CoordinatorEpoch
+					if m.Commit {
+						control.Marker = "commit"
+					}
+				}
+			}
 			for it.Next() {
 				r := it.Record()
 				if r.Offset < from {
 					continue
 				}
 				d := toDumpRecord(r)
-				if o.topic == "__consumer_offsets" {
+				d.Control = control
+				switch {
+				case control != nil:
+				case o.topic == "__transaction_state":
+					if x, err := txn.DecodeRecord(r.Key, r.Value); err != nil {
+						d.TxnError = err.Error()
+					} else {
+						d.Txn = &x
+					}
+				case o.topic == "__consumer_offsets":
 					if g, err := group.DecodeRecord(r.Key, r.Value); err != nil {
 						d.GroupError = err.Error()
 					} else {

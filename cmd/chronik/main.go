@@ -93,6 +93,8 @@ type serveOptions struct {
 	groupMaxSize            int
 	offsetsPartitions       int32
 	offsetsReplication      int16
+	txnStatePartitions      int32
+	txnStateReplication     int16
 	offsetsRetentionMinutes int64
 	cleanerBackoffMs        int64
 	// replicationFactorSet says --default-replication-factor was given;
@@ -145,6 +147,8 @@ func newServeCommand() *cobra.Command {
 	f.IntVar(&o.groupMaxSize, "group-max-size", def.GroupCoordinator.MaxGroupSize, "most members of one classic group (group.max.size)")
 	f.Int32Var(&o.offsetsPartitions, "offsets-topic-num-partitions", def.OffsetsTopicPartitions, "partitions of __consumer_offsets when it is created (offsets.topic.num.partitions); the same on every broker of a cluster")
 	f.Int16Var(&o.offsetsReplication, "offsets-topic-replication-factor", def.OffsetsTopicReplicationFactor, "replication factor of __consumer_offsets, capped at the brokers there are when it is created (offsets.topic.replication.factor)")
+	f.Int32Var(&o.txnStatePartitions, "transaction-state-log-num-partitions", def.TransactionStateLogNumPartitions, "partitions of __transaction_state when it is created (transaction.state.log.num.partitions); the same on every broker of a cluster")
+	f.Int16Var(&o.txnStateReplication, "transaction-state-log-replication-factor", def.TransactionStateLogReplicationFactor, "replication factor of __transaction_state, capped at the brokers there are when it is created (transaction.state.log.replication.factor)")
 	f.Int64Var(&o.offsetsRetentionMinutes, "offsets-retention-minutes", def.GroupCoordinator.OffsetsRetentionMs/60000, "how long the committed offsets of an empty group are kept (offsets.retention.minutes)")
 	f.Int64Var(&o.cleanerBackoffMs, "log-cleaner-backoff-ms", def.CleanerBackoffMs, "how often the log cleaner looks for a compacted partition to clean (log.cleaner.backoff.ms)")
 	return cmd
@@ -218,6 +222,8 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	cfg.GroupCoordinator.OffsetsRetentionMs = o.offsetsRetentionMinutes * 60000
 	cfg.OffsetsTopicPartitions = o.offsetsPartitions
 	cfg.OffsetsTopicReplicationFactor = o.offsetsReplication
+	cfg.TransactionStateLogNumPartitions = o.txnStatePartitions
+	cfg.TransactionStateLogReplicationFactor = o.txnStateReplication
 	cfg.CleanerBackoffMs = o.cleanerBackoffMs
 	// Each address error names the flag the operator typed: the
 	// advertised address derives from --kafka-addr when not given.

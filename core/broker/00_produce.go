@@ -8,6 +8,12 @@ package broker
 // (UNSUPPORTED_COMPRESSION_TYPE below it). v8 adds error messages; v9 is
 // flexible. v12 (transactions v2) and v13 (topic ids) are not offered.
 //
+// Transactional produce: the batches of a transactional producer are
+// appended like any (the partition log tracks the open transaction, the
+// last stable offset and aborts); the first batch of a transaction on a
+// partition is first verified with the transaction's coordinator
+// (txn_verify.go, KIP-890 part 1).
+//
 // Durability: with SyncWrites on, acks=1 and acks=all are answered only
 // once every batch of the request is fsynced; the fsync is group-committed
 // per partition (Flush). acks=0 gets no response at all.
@@ -58,6 +64,18 @@ func (w *produceWaiter) covered(b *Broker, p *partition) bool {
 
 func handleProduce(b *Broker, nowMs int64, req *Request) error {
 	r := req.Msg.(*kmsg.ProduceRequest)
+	if r.Acks >= -1 && r.Acks <= 1 && b.verifyTxnProduce(nowMs, req, r) {
+		return nil // goes on once the coordinator answered (txn_verify.go)
+	}
+	b.produce(nowMs, req, nil)
+	return nil
+}
+
+// produce appends a produce request's batches and answers it (at once or
+// once acknowledged). verdicts holds the partitions whose transactional
+// batches were verified with their coordinator (txn_verify.go).
+func (b *Broker) produce(nowMs int64, req *Request, verdicts map[produceTP]txnVerdict) {
+	r := req.Msg.(*kmsg.ProduceRequest)
 	resp := kmsg.NewPtrProduceResponse()
 	pending := &pendingProduce{req: req, resp: resp}
 	var waiters []produceWaiter
@@ -65,9 +83,6 @@ func handleProduce(b *Broker, nowMs int64, req *Request) error {
 	switch {
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		requestCode = kerrInvalidRequiredAcks
-	case r.TransactionID != nil:
-		// No transaction coordinator yet: refuse transactional produce.
-		requestCode = kerrTransactionalIDAuthorizationFailed
 	case b.cfg.SyncWrites && r.Acks != 0 && b.pendingProduces >= b.cfg.MaxPendingProduces:
 		requestCode = kerrRequestTimedOut
 	}
@@ -92,7 +107,8 @@ func handleProduce(b *Broker, nowMs int64, req *Request) error {
 			code := requestCode
 			var p *partition
 			if code == kerrNone {
-				code, p = b.producePartition(nowMs, r, ts, &rp, &sp)
+				v, verified := verdicts[produceTP{rt.Topic, rp.Partition}]
+				code, p = b.producePartition(nowMs, r, ts, &rp, &sp, v, verified)
 			}
 			sp.ErrorCode = code
 			// !bugs.AckBeforeSync: deliberate bug (core/bugs), answer at once.
@@ -117,19 +133,22 @@ func handleProduce(b *Broker, nowMs int64, req *Request) error {
 	}
 	if r.Acks == 0 {
 		b.reply(req, nil)
-		return nil
+		return
 	}
 	if len(waiters) == 0 {
 		b.reply(req, resp)
-		return nil
+		return
 	}
 	pending.remaining = len(waiters)
 	b.pendingProduces++
-	return nil
 }
 
 // producePartition appends one partition's records and fills sp.
-func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topicState, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) (int16, *partition) {
+//
+// A partition with a verdict (verified) had its transactional batch
+// checked with the coordinator; it is appended only when the verdict
+// still holds (verifiedAppend).
+func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topicState, rp *kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, v txnVerdict, verified bool) (int16, *partition) {
 	if ts == nil || rp.Partition < 0 || rp.Partition >= int32(len(ts.partitions)) {
 		return kerrUnknownTopicOrPartition, nil
 	}
@@ -167,6 +186,15 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 		msg := "The ISR holds fewer than min.insync.replicas replicas."
 		sp.ErrorMessage = &msg
 		return kerrNotEnoughReplicas, nil
+	}
+	if verified {
+		if code := verifiedAppend(p, v); code != kerrNone {
+			if code == kerr.InvalidTxnState.Code || code == kerr.TransactionAbortable.Code {
+				msg := "Partition was not added to the transaction"
+				sp.ErrorMessage = &msg
+			}
+			return code, nil
+		}
 	}
 	res, err := p.log.Append(rp.Records, p.leaderEpoch, nowMs)
 	if err != nil {

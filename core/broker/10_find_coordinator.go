@@ -9,8 +9,10 @@ package broker
 // first request creates (ensureOffsetsTopic): until it exists, or while
 // that partition has no live leader, the answer is
 // COORDINATOR_NOT_AVAILABLE and the client asks again, as with Kafka.
-// Transaction coordinators (key type 1) and share groups (2) do not exist
-// yet: INVALID_REQUEST with a message saying so.
+// A transactional id's coordinator (key type 1) is likewise the leader of
+// its partition of __transaction_state, created by the first request.
+// Share groups (2) do not exist yet: INVALID_REQUEST with a message
+// saying so.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -20,8 +22,12 @@ import (
 
 func init() { registerAPI(10, 0, 6, handleFindCoordinator) }
 
-// coordinatorKeyGroup is FindCoordinator's key type of a consumer group.
-const coordinatorKeyGroup = 0
+// coordinatorKeyGroup and coordinatorKeyTxn are FindCoordinator's key
+// types of a consumer group and of a transactional id.
+const (
+	coordinatorKeyGroup = 0
+	coordinatorKeyTxn   = 1
+)
 
 // maxCoordinatorKeys bounds the keys of one batched request.
 const maxCoordinatorKeys = 10000
@@ -53,12 +59,24 @@ func handleFindCoordinator(b *Broker, nowMs int64, req *Request) error {
 
 // findCoordinator answers for one key.
 func (b *Broker) findCoordinator(nowMs int64, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
-	if keyType != coordinatorKeyGroup {
-		return coordinatorError(key, kerrInvalidRequest, "Only consumer group coordinators exist on this broker (key type 0).")
+	var ts *topicState
+	switch keyType {
+	case coordinatorKeyGroup:
+		if ts = b.topics[offsetsTopic]; ts == nil {
+			b.ensureOffsetsTopic(nowMs)
+		}
+	case coordinatorKeyTxn:
+		if key == "" {
+			// Kafka: "Cannot find coordinator for an empty transactional id".
+			return coordinatorError(key, kerrInvalidRequest, "The transactional id is empty.")
+		}
+		if ts = b.topics[txnStateTopic]; ts == nil {
+			b.ensureTxnStateTopic(nowMs)
+		}
+	default:
+		return coordinatorError(key, kerrInvalidRequest, "Only group and transaction coordinators exist on this broker (key types 0 and 1).")
 	}
-	ts := b.topics[offsetsTopic]
 	if ts == nil {
-		b.ensureOffsetsTopic(nowMs)
 		return coordinatorError(key, kerrCoordinatorNotAvailable, "The coordinator is not available.")
 	}
 	p := coordinatorPartition(key, ts.meta.Partitions)

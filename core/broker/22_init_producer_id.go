@@ -2,11 +2,14 @@ package broker
 
 // InitProducerId, versions 0-5.
 //
-// Idempotent producers only: a request with a transactional id is refused
-// with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, since Chronik has no
-// transaction coordinator yet. v3+ may carry the producer's current id and
-// epoch (KIP-360); like Kafka, a producer without a transactional id gets a
-// fresh id with epoch 0 whatever it carried.
+// A request with a transactional id goes to that id's transaction
+// coordinator (txn_coordinator.go, core/txn): NOT_COORDINATOR on a broker
+// that does not lead its partition of __transaction_state, which the
+// first such request creates (COORDINATOR_NOT_AVAILABLE meanwhile). An
+// idempotent producer (no transactional id) is served here; v3+ may carry
+// the producer's current id and epoch (KIP-360); like Kafka, a producer
+// without a transactional id gets a fresh id with epoch 0 whatever it
+// carried.
 //
 // Ids are reserved in blocks recorded in the metadata log before any id of
 // the block is handed out, so a crash never leads to an id being reused.
@@ -18,7 +21,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/controller"
+	"github.com/chronik-streaming/chronik/core/coord"
 	"github.com/chronik-streaming/chronik/core/metadata"
+	"github.com/chronik-streaming/chronik/core/txn"
 )
 
 func init() { registerAPI(22, 0, 5, handleInitProducerID) }
@@ -29,10 +34,11 @@ const maxProducerIDWaiters = 10000
 func handleInitProducerID(b *Broker, nowMs int64, req *Request) error {
 	r := req.Msg.(*kmsg.InitProducerIDRequest)
 	if r.TransactionalID != nil {
-		resp := kmsg.NewPtrInitProducerIDResponse()
-		resp.ProducerID, resp.ProducerEpoch = -1, -1
-		resp.ErrorCode = kerrTransactionalIDAuthorizationFailed
-		b.reply(req, resp)
+		// The transaction coordinator of the id answers (core/txn).
+		// An empty id is INVALID_REQUEST there, as in Kafka.
+		b.withTxn(nowMs, req, *r.TransactionalID, func(s *txn.Shard, ref coord.ReplyRef) coord.Write {
+			return s.InitProducerID(nowMs, ref, r)
+		})
 		return nil
 	}
 	if len(b.producerIDWaiters) >= maxProducerIDWaiters {
@@ -67,12 +73,15 @@ func (b *Broker) serveProducerIDs(nowMs int64) {
 		b.producerIDWaiters = b.producerIDWaiters[1:]
 		b.answerInitProducerID(req, kerrNone)
 	}
-	if len(b.producerIDWaiters) == 0 || b.producerIDBlockAsked {
+	if (len(b.producerIDWaiters) == 0 && !b.producerIDBlockWanted) || b.producerIDBlockAsked {
 		return
 	}
 	b.producerIDBlockAsked = true
 	got := func(nowMs int64, start int64, code int16) {
 		b.producerIDBlockAsked = false
+		// A coordinator that wanted an id asks again when its client
+		// retries, whatever the outcome.
+		b.producerIDBlockWanted = false
 		if code != kerrNone {
 			b.env.Logger.Warn("producer id block not allocated", "code", code)
 			b.failProducerIDWaiters(code)

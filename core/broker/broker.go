@@ -161,6 +161,14 @@ type Broker struct {
 	groupRT      coordRuntime
 	coordWaiting map[coord.ReplyRef]*coordWaiter
 	nextCoordRef uint64
+	// txnRT runs the transaction coordinators' shards (core/txn) over
+	// __transaction_state; the marker state is txn_markers.go's.
+	txnRT coordRuntime
+	txnMarkers
+	// producerIDBlockWanted: a transaction coordinator found no producer
+	// id at hand, so a block is asked for even with no InitProducerId
+	// waiting (serveProducerIDs).
+	producerIDBlockWanted bool
 	// Compaction (compaction.go): anyCompacted says some topic has
 	// cleanup.policy compact (set by reconcile); one clean job runs at a
 	// time, broker-wide (Kafka's log.cleaner.threads 1), started at most
@@ -169,9 +177,10 @@ type Broker struct {
 	cleanInFlight bool
 	lastCleanMs   int64
 	cleanCursor   int
-	// offsetsTopicCreating: a creation of __consumer_offsets is on its
-	// way (ensureOffsetsTopic), so FindCoordinator does not start another.
-	offsetsTopicCreating bool
+	// internalCreating names the internal topics whose creation is on its
+	// way (ensureInternalTopic), so that FindCoordinator does not start
+	// another.
+	internalCreating map[string]bool
 	// waking says wakeFetches is running; fetchTouched lists the
 	// partitions touched since (touchFetches), whose long polls the next
 	// wake builds again.
@@ -412,6 +421,11 @@ func New(cfg Config, env Env, nowMs int64) (_ *Broker, err error) {
 		return nil, fmt.Errorf("broker: group coordinators: %w", err)
 	}
 	b.groupRT = groupRT
+	txnRT, err := b.newTxnRuntime()
+	if err != nil {
+		return nil, fmt.Errorf("broker: transaction coordinators: %w", err)
+	}
+	b.txnRT = txnRT
 	if b.clustered() {
 		// The image arrives through RestoreMetadata and ApplyMetadata as
 		// the quorum replays its log; partitions open as it names them.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chronik-streaming/chronik/core/group"
 	"github.com/chronik-streaming/chronik/core/partlog"
+	"github.com/chronik-streaming/chronik/core/txn"
 )
 
 // Config is the broker-wide configuration. Field names follow Kafka's
@@ -42,6 +43,24 @@ type Config struct {
 	// GroupCoordinator holds the consumer groups' timeouts and limits
 	// (group.min.session.timeout.ms and the like).
 	GroupCoordinator group.Config
+	// TransactionStateLogNumPartitions and
+	// TransactionStateLogReplicationFactor shape __transaction_state when
+	// the first FindCoordinator or InitProducerId for a transactional id
+	// creates it (transaction.state.log.num.partitions,
+	// transaction.state.log.replication.factor, capped at the live
+	// brokers). Like the offsets topic's, the count must never change.
+	TransactionStateLogNumPartitions     int32
+	TransactionStateLogReplicationFactor int16
+	// TxnCoordinator holds the transaction coordinators' timeouts and
+	// limits (transaction.max.timeout.ms and the like).
+	TxnCoordinator txn.Config
+	// MaxTxnMarkersInFlight bounds the transaction markers this broker's
+	// coordinators have in flight at once (txn_markers.go); more wait for
+	// a later pass.
+	MaxTxnMarkersInFlight int
+	// TxnMarkerRetryBackoffMs is the pause before a marker that failed
+	// (its partition's leader moved or is unknown) is sent again.
+	TxnMarkerRetryBackoffMs int64
 
 	// SyncWrites makes acks=1/all produces wait for the fsync of their
 	// batch (group-committed). Off, Chronik relies on the page cache like
@@ -139,28 +158,33 @@ type Config struct {
 // DefaultConfig returns Kafka-like defaults for a single node.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:                        1,
-		ClusterID:                     "chronik-cluster",
-		AdvertisedHost:                "127.0.0.1",
-		AdvertisedPort:                9092,
-		AutoCreateTopics:              true,
-		NumPartitions:                 1,
-		DefaultReplicationFactor:      1,
-		OffsetsTopicPartitions:        50,
-		OffsetsTopicReplicationFactor: 3,
-		GroupCoordinator:              group.DefaultConfig(),
-		SyncWrites:                    true,
-		BackgroundSyncMs:              1000,
-		CheckpointIntervalMs:          5000,
-		CleanerBackoffMs:              15000,
-		RetentionCheckIntervalMs:      300000,
-		LogDefaults:                   partlog.DefaultConfig(),
-		MaxPendingProduces:            100000,
-		MaxWaitingFetches:             100000,
-		MaxFetchWaitMs:                60000,
-		FetchMaxBytes:                 57671680, // Kafka's default, 55 MiB
-		MaxPartitionsPerTopic:         10000,
-		MaxTopics:                     10000,
+		NodeID:                               1,
+		ClusterID:                            "chronik-cluster",
+		AdvertisedHost:                       "127.0.0.1",
+		AdvertisedPort:                       9092,
+		AutoCreateTopics:                     true,
+		NumPartitions:                        1,
+		DefaultReplicationFactor:             1,
+		OffsetsTopicPartitions:               50,
+		OffsetsTopicReplicationFactor:        3,
+		GroupCoordinator:                     group.DefaultConfig(),
+		TransactionStateLogNumPartitions:     50,
+		TransactionStateLogReplicationFactor: 3,
+		TxnCoordinator:                       txn.DefaultConfig(),
+		MaxTxnMarkersInFlight:                10000,
+		TxnMarkerRetryBackoffMs:              100,
+		SyncWrites:                           true,
+		BackgroundSyncMs:                     1000,
+		CheckpointIntervalMs:                 5000,
+		CleanerBackoffMs:                     15000,
+		RetentionCheckIntervalMs:             300000,
+		LogDefaults:                          partlog.DefaultConfig(),
+		MaxPendingProduces:                   100000,
+		MaxWaitingFetches:                    100000,
+		MaxFetchWaitMs:                       60000,
+		FetchMaxBytes:                        57671680, // Kafka's default, 55 MiB
+		MaxPartitionsPerTopic:                10000,
+		MaxTopics:                            10000,
 
 		MinInsyncReplicas:               1,
 		HeartbeatIntervalMs:             250,
@@ -202,6 +226,13 @@ func (c *Config) Validate() error {
 	check(c.CleanerBackoffMs >= 1, "log.cleaner.backoff.ms %d must be >= 1", c.CleanerBackoffMs)
 	check(c.OffsetsTopicPartitions >= 1, "offsets.topic.num.partitions %d must be >= 1", c.OffsetsTopicPartitions)
 	check(c.OffsetsTopicReplicationFactor >= 1, "offsets.topic.replication.factor %d must be >= 1", c.OffsetsTopicReplicationFactor)
+	check(c.TransactionStateLogNumPartitions >= 1, "transaction.state.log.num.partitions %d must be >= 1", c.TransactionStateLogNumPartitions)
+	check(c.TransactionStateLogReplicationFactor >= 1, "transaction.state.log.replication.factor %d must be >= 1", c.TransactionStateLogReplicationFactor)
+	check(c.MaxTxnMarkersInFlight >= 1, "max transaction markers in flight %d must be >= 1", c.MaxTxnMarkersInFlight)
+	check(c.TxnMarkerRetryBackoffMs >= 0, "transaction marker retry backoff %d must be >= 0", c.TxnMarkerRetryBackoffMs)
+	if err := c.TxnCoordinator.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.GroupCoordinator.Validate(); err != nil {
 		errs = append(errs, err)
 	}

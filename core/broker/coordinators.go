@@ -82,7 +82,7 @@ func (h coordHost) Read(index int32, offset int64, maxBytes int) ([]byte, error)
 func (h coordHost) Reply(r coord.Reply) { h.b.coordReply(r) }
 
 // Discarded implements coord.Host.
-func (h coordHost) Discarded(p int32, code int16) { h.b.coordDiscarded(p, code) }
+func (h coordHost) Discarded(p int32, code int16) { h.b.coordDiscarded(h.topic, p, code) }
 
 // Warn implements coord.Host.
 func (h coordHost) Warn(msg string, args ...any) { h.b.env.Logger.Warn(msg, args...) }
@@ -93,8 +93,10 @@ type coordWaiter struct {
 	// msg is what the shard was asked: req.Msg, or the part of it for
 	// one shard when a request names groups of several (split).
 	msg kmsg.Request
-	// part is the partition whose shard holds the request.
-	part int32
+	// topic and part are the internal topic and partition whose shard
+	// holds the request.
+	topic string
+	part  int32
 	// deliver, when set, takes the answer instead of req's connection
 	// (a part of a split request).
 	deliver func(kmsg.Response)
@@ -104,9 +106,15 @@ type coordWaiter struct {
 // answer of partition part's shard, and returns its reference; the answer
 // goes out through coordReply.
 func (b *Broker) coordWait(req *Request, msg kmsg.Request, part int32, deliver func(kmsg.Response)) coord.ReplyRef {
+	return b.coordWaitOn(offsetsTopic, req, msg, part, deliver)
+}
+
+// coordWaitOn is coordWait for the shard of partition part of internal
+// topic topic.
+func (b *Broker) coordWaitOn(topic string, req *Request, msg kmsg.Request, part int32, deliver func(kmsg.Response)) coord.ReplyRef {
 	b.nextCoordRef++
 	ref := coord.ReplyRef(b.nextCoordRef)
-	b.coordWaiting[ref] = &coordWaiter{req: req, msg: msg, part: part, deliver: deliver}
+	b.coordWaiting[ref] = &coordWaiter{req: req, msg: msg, topic: topic, part: part, deliver: deliver}
 	return ref
 }
 
@@ -125,25 +133,34 @@ func (b *Broker) coordReply(r coord.Reply) {
 }
 
 // coordDiscarded answers, with code, every request the discarded shard of
-// part still held (in arrival order).
-func (b *Broker) coordDiscarded(part int32, code int16) {
+// partition part of topic still held (in arrival order).
+func (b *Broker) coordDiscarded(topic string, part int32, code int16) {
 	var refs []coord.ReplyRef
 	for ref, w := range b.coordWaiting {
-		if w.part == part {
+		if w.topic == topic && w.part == part {
 			refs = append(refs, ref)
 		}
 	}
 	slices.Sort(refs)
 	for _, ref := range refs {
 		w := b.coordWaiting[ref]
-		b.coordReply(coord.Reply{Ref: ref, Resp: groupErrorResponse(w.msg, code)})
+		var resp kmsg.Response
+		if topic == txnStateTopic {
+			resp = txnErrorResponse(w.msg, code)
+		} else {
+			resp = groupErrorResponse(w.msg, code)
+		}
+		b.coordReply(coord.Reply{Ref: ref, Resp: resp})
 	}
 }
 
 // coordinatorFor returns the runtime of an internal topic, or nil.
 func (b *Broker) coordinatorFor(topic string) coordRuntime {
-	if topic == offsetsTopic && b.groupRT != nil {
+	switch {
+	case topic == offsetsTopic && b.groupRT != nil:
 		return b.groupRT
+	case topic == txnStateTopic && b.txnRT != nil:
+		return b.txnRT
 	}
 	return nil
 }
@@ -151,15 +168,16 @@ func (b *Broker) coordinatorFor(topic string) coordRuntime {
 // coordinatorRoleChanged tells p's runtime, if p belongs to one, that
 // this broker now leads p at its epoch or no longer leads it.
 func (b *Broker) coordinatorRoleChanged(p *partition) {
+	b.txnRoleChanged(p)
 	rt := b.coordinatorFor(p.topic.meta.Name)
 	if rt == nil {
 		return
 	}
 	if p.isLeader() && p.log != nil {
 		rt.Lead(b.nowMs, p.index, p.leaderEpoch, p.log.LogStartOffset(), p.log.LogEndOffset(), p.log.HighWatermark())
-		return
+	} else {
+		rt.Resign(p.index)
 	}
-	rt.Resign(p.index)
 }
 
 // coordinatorAdvanced tells p's runtime of p's high watermark and bounds.
@@ -169,31 +187,49 @@ func (b *Broker) coordinatorAdvanced(nowMs int64, p *partition) {
 		return
 	}
 	rt.Advance(nowMs, p.index, p.log.LogStartOffset(), p.log.LogEndOffset(), p.log.HighWatermark())
+	if p.topic.meta.Name == txnStateTopic {
+		// Committed prepares list their markers; a load may have ended.
+		b.txnMarkersDirty = true
+	}
 }
 
 // tickCoordinators runs the runtimes' timers and moves their loads on by
 // a chunk each.
 func (b *Broker) tickCoordinators(nowMs int64) {
-	if b.groupRT == nil {
-		return
-	}
-	for _, i := range b.groupRT.Reading() {
-		if p := b.lookupPartition(offsetsTopic, i); p != nil {
-			b.coordinatorAdvanced(nowMs, p)
+	for _, topic := range [...]string{offsetsTopic, txnStateTopic} {
+		rt := b.coordinatorFor(topic)
+		if rt == nil {
+			continue
 		}
+		for _, i := range rt.Reading() {
+			if p := b.lookupPartition(topic, i); p != nil {
+				b.coordinatorAdvanced(nowMs, p)
+			}
+		}
+		rt.Tick(nowMs)
 	}
-	b.groupRT.Tick(nowMs)
+	b.driveTxnMarkers(nowMs)
 	b.wakeFetches(nowMs) // the timers' writes touched partitions
 }
 
 // coordinatorsWakeMs is when tickCoordinators has work: now while a load
 // has log left to read, else the shards' earliest timer; -1 for none.
 func (b *Broker) coordinatorsWakeMs(nowMs int64) int64 {
-	if b.groupRT == nil {
-		return -1
+	next := int64(-1)
+	for _, topic := range [...]string{offsetsTopic, txnStateTopic} {
+		rt := b.coordinatorFor(topic)
+		if rt == nil {
+			continue
+		}
+		if len(rt.Reading()) > 0 {
+			return nowMs
+		}
+		if w := rt.NextWakeMs(); w >= 0 && (next < 0 || w < next) {
+			next = w
+		}
 	}
-	if len(b.groupRT.Reading()) > 0 {
-		return nowMs
+	if w := b.txnMarkersWakeMs(nowMs); w >= 0 && (next < 0 || w < next) {
+		next = w
 	}
-	return b.groupRT.NextWakeMs()
+	return next
 }

@@ -78,9 +78,9 @@ func TestFindCoordinatorCreatesOffsetsTopic(t *testing.T) {
 			t.Fatalf("v4 coordinator %d: %+v", i, c)
 		}
 	}
-	txn := tb.do(findCoordinator(4, 1, "t1")).(*kmsg.FindCoordinatorResponse)
-	if c := txn.Coordinators[0]; c.ErrorCode != kerrInvalidRequest || c.NodeID != -1 || c.ErrorMessage == nil {
-		t.Fatalf("transaction key: %+v", c)
+	share := tb.do(findCoordinator(4, 2, "s1")).(*kmsg.FindCoordinatorResponse)
+	if c := share.Coordinators[0]; c.ErrorCode != kerrInvalidRequest || c.NodeID != -1 || c.ErrorMessage == nil {
+		t.Fatalf("share group key: %+v", c)
 	}
 
 	md := kmsg.NewPtrMetadataRequest()

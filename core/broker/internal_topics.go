@@ -1,10 +1,13 @@
 package broker
 
 // Internal topics. __consumer_offsets holds the consumer groups' state
-// (core/group): the coordinator of a group is the leader of its partition
-// (coordinatorPartition). It is created by the first FindCoordinator for
-// a group, shows in Metadata as internal, and clients can neither produce
-// to it nor delete it.
+// (core/group) and __transaction_state the transaction coordinators'
+// (core/txn): the coordinator of a group or transactional id is the
+// leader of its partition (coordinatorPartition). Each is created by the
+// first request that needs it (FindCoordinator for a group or a
+// transactional id, InitProducerId with a transactional id), shows in
+// Metadata as internal, and clients can neither produce to it nor delete
+// it.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -15,13 +18,18 @@ import (
 // offsetsTopic is the internal topic of the group coordinators.
 const offsetsTopic = "__consumer_offsets"
 
+// txnStateTopic is the internal topic of the transaction coordinators.
+const txnStateTopic = "__transaction_state"
+
 // isInternalTopic reports whether name is one of Kafka's internal topics.
-func isInternalTopic(name string) bool { return name == offsetsTopic }
+func isInternalTopic(name string) bool { return name == offsetsTopic || name == txnStateTopic }
 
 // offsetsTopicConfigs are the overrides __consumer_offsets is created
 // with, Kafka's: compacted (the latest record per key, which is what a
 // coordinator's replay keeps anyway), never deleted by age or size, in
 // 100 MiB segments.
+// __transaction_state gets the same (Kafka's transaction.state.log.*
+// settings: compacted, 100 MiB segments).
 func offsetsTopicConfigs() map[string]string {
 	return map[string]string{
 		"cleanup.policy": "compact",
@@ -66,14 +74,31 @@ func javaAbs(n int32) int32 {
 }
 
 // ensureOffsetsTopic starts the creation of __consumer_offsets when it
-// does not exist yet and none is on its way: proposed here on a single
-// node or the active controller, forwarded to the controller otherwise.
-// Callers answer COORDINATOR_NOT_AVAILABLE meanwhile; clients retry.
+// does not exist yet and none is on its way (ensureInternalTopic).
 func (b *Broker) ensureOffsetsTopic(nowMs int64) {
-	if b.topics[offsetsTopic] != nil || b.offsetsTopicCreating {
+	b.ensureInternalTopic(nowMs, offsetsTopic, b.cfg.OffsetsTopicPartitions, b.cfg.OffsetsTopicReplicationFactor)
+}
+
+// ensureTxnStateTopic starts the creation of __transaction_state when it
+// does not exist yet and none is on its way (ensureInternalTopic).
+func (b *Broker) ensureTxnStateTopic(nowMs int64) {
+	b.ensureInternalTopic(nowMs, txnStateTopic, b.cfg.TransactionStateLogNumPartitions, b.cfg.TransactionStateLogReplicationFactor)
+}
+
+// ensureInternalTopic starts the creation of internal topic name with
+// partitions partitions and a replication factor of at most replication
+// (capped at the live brokers) when it does not exist yet and none is on
+// its way: proposed here on a single node or the active controller,
+// forwarded to the controller otherwise. Callers answer
+// COORDINATOR_NOT_AVAILABLE meanwhile; clients retry.
+func (b *Broker) ensureInternalTopic(nowMs int64, name string, partitions int32, replication int16) {
+	if b.topics[name] != nil || b.internalCreating[name] {
 		return
 	}
-	replication := max(1, min(b.cfg.OffsetsTopicReplicationFactor, int16(len(b.image.UnfencedBrokerIDs()))))
+	replication = max(1, min(replication, int16(len(b.image.UnfencedBrokerIDs()))))
+	if b.internalCreating == nil {
+		b.internalCreating = map[string]bool{}
+	}
 	if b.clustered() && !b.ctrl.Active() {
 		if b.controllerID < 0 {
 			return
@@ -82,7 +107,7 @@ func (b *Broker) ensureOffsetsTopic(nowMs int64) {
 		req.Version = 4
 		req.TimeoutMillis = int32(b.cfg.ProposalTimeoutMs)
 		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = offsetsTopic, b.cfg.OffsetsTopicPartitions, replication
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, replication
 		configs := offsetsTopicConfigs()
 		for _, k := range sortedKeys(configs) {
 			c := kmsg.NewCreateTopicsRequestTopicConfig()
@@ -90,22 +115,22 @@ func (b *Broker) ensureOffsetsTopic(nowMs int64) {
 			rt.Configs = append(rt.Configs, c)
 		}
 		req.Topics = append(req.Topics, rt)
-		b.offsetsTopicCreating = true
-		b.sendPeer(nowMs, b.controllerID, req, func(int64, kmsg.Response, error) { b.offsetsTopicCreating = false })
+		b.internalCreating[name] = true
+		b.sendPeer(nowMs, b.controllerID, req, func(int64, kmsg.Response, error) { delete(b.internalCreating, name) })
 		return
 	}
-	code, msg := b.createTopic(offsetsTopic, b.cfg.OffsetsTopicPartitions, replication, nil, offsetsTopicConfigs())
+	code, msg := b.createTopic(name, partitions, replication, nil, offsetsTopicConfigs())
 	if code != codeStaged {
-		b.env.Logger.Warn("cannot create the offsets topic", "topic", offsetsTopic, "code", code, "err", msg)
+		b.env.Logger.Warn("cannot create an internal topic", "topic", name, "code", code, "err", msg)
 		return
 	}
 	records := b.staged
 	b.staged = nil
-	b.offsetsTopicCreating = true
+	b.internalCreating[name] = true
 	b.propose(nowMs, records, func(_ int64, results []metadata.Result, code int16) {
-		b.offsetsTopicCreating = false
+		delete(b.internalCreating, name)
 		if code == kerrNone && len(results) == 1 && results[0].Err == nil {
-			b.env.Logger.Info("created the offsets topic", "topic", offsetsTopic, "partitions", b.cfg.OffsetsTopicPartitions, "replication_factor", replication)
+			b.env.Logger.Info("created an internal topic", "topic", name, "partitions", partitions, "replication_factor", replication)
 		}
 	})
 }

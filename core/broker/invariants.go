@@ -40,6 +40,14 @@ func (b *Broker) CheckInvariants() {
 			panic(fmt.Sprintf("broker invariant: %v", err))
 		}
 	}
+	if b.txnRT != nil {
+		if err := b.txnRT.CheckInvariants(); err != nil {
+			panic(fmt.Sprintf("broker invariant: transaction coordinators: %v", err))
+		}
+	}
+	if len(b.markersInFlight) > b.cfg.MaxTxnMarkersInFlight || len(b.markerWaits) > b.cfg.MaxTxnMarkersInFlight {
+		panic(fmt.Sprintf("broker invariant: %d transaction markers in flight and %d waiting, above %d", len(b.markersInFlight), len(b.markerWaits), b.cfg.MaxTxnMarkersInFlight))
+	}
 	if len(b.parked) > 0 && b.caughtUp() {
 		panic(fmt.Sprintf("broker invariant: %d client requests parked although the metadata has caught up", len(b.parked)))
 	}

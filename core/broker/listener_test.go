@@ -9,7 +9,7 @@ import (
 )
 
 // controlKeys are the control plane's API keys (registerControlAPI).
-var controlKeys = []int16{56, 62, 63, 67}
+var controlKeys = []int16{27, 56, 62, 63, 67}
 
 // controlRequests builds one request of every control-plane API, each
 // of which would change the cluster if served: an ISR of the leader
@@ -37,7 +37,17 @@ func controlRequests(topic string, a leaderView) []kmsg.Request {
 
 	pid := kmsg.NewPtrAllocateProducerIDsRequest()
 	pid.BrokerID = a.leader
-	return []kmsg.Request{ap, reg, hb, pid}
+
+	// A commit marker for a producer: it would end a transaction.
+	wtm := kmsg.NewPtrWriteTxnMarkersRequest()
+	wtm.Version = 1
+	m := kmsg.NewWriteTxnMarkersRequestMarker()
+	m.ProducerID, m.Committed = 1, true
+	mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+	mt.Topic, mt.Partitions = topic, []int32{0}
+	m.Topics = append(m.Topics, mt)
+	wtm.Markers = append(wtm.Markers, m)
+	return []kmsg.Request{ap, reg, hb, pid, wtm}
 }
 
 // leaderView is what an AlterPartition must carry to be accepted.

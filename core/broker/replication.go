@@ -434,17 +434,29 @@ func (b *Broker) raiseHW(p *partition, hw int64) {
 // settle completes what raised high watermarks unblocked.
 func (b *Broker) settle(nowMs int64) {
 	defer b.completeDeleteWaiters(nowMs)
-	for len(b.hwRaised) > 0 {
-		raised := b.hwRaised
-		b.hwRaised = nil
-		for _, p := range raised {
-			if !p.deleted && p.log != nil {
-				b.completeProduceWaiters(p)
-				b.coordinatorAdvanced(nowMs, p)
+	for {
+		for len(b.hwRaised) > 0 {
+			raised := b.hwRaised
+			b.hwRaised = nil
+			for _, p := range raised {
+				if !p.deleted && p.log != nil {
+					b.completeProduceWaiters(p)
+					b.coordinatorAdvanced(nowMs, p)
+				}
+				b.touchFetches(p)
 			}
-			b.touchFetches(p)
+			b.completeMarkerWaits()
+			b.wakeFetches(nowMs)
 		}
-		b.wakeFetches(nowMs)
+		// Transaction markers the commits above made pending (and the
+		// local ones' appends raise high watermarks in turn).
+		if !b.txnMarkersDirty || b.txnDriving {
+			return
+		}
+		b.driveTxnMarkers(nowMs)
+		if len(b.hwRaised) == 0 {
+			return
+		}
 	}
 }
 

@@ -18,7 +18,7 @@ var getters = map[string]bool{
 	// (TestFailedReadCounted).
 	"Read": true, "ReadInto": true, "AbortedTransactions": true,
 	// The transaction state's getters.
-	"LastStableOffset": true, "OpenTransactions": true,
+	"LastStableOffset": true, "OpenTransactions": true, "Producers": true, "Producer": true,
 	// SetCodecs only lends the log decoders (nothing CheckInvariants
 	// looks at).
 	"SetCodecs": true,
