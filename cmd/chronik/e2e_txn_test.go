@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// e2eTxnRun drives franz-go's transactional producer through three
+// transactions over partitions 0 and 1 of topic: the first committed,
+// the second aborted, the third committed. A read_committed consumer
+// must then read exactly the committed records (the third transaction's
+// records come after the aborted ones, so reading them proves the
+// consumer went past the abort), and a read_uncommitted one sees the
+// aborted records too.
+func e2eTxnRun(t *testing.T, newClient func(opts ...kgo.Opt) *kgo.Client, topic string) {
+	t.Helper()
+	prod := newClient(
+		kgo.TransactionalID("e2e-txn-"+topic),
+		kgo.TransactionTimeout(30*time.Second),
+		kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	)
+	ctx := e2eTestCtx(t, 60*time.Second)
+	const perPartition = 5
+	txn := func(prefix string, commit kgo.TransactionEndTry) {
+		t.Helper()
+		if err := prod.BeginTransaction(); err != nil {
+			t.Fatalf("BeginTransaction %s: %v", prefix, err)
+		}
+		var rs []*kgo.Record
+		for p := int32(0); p < 2; p++ {
+			for i := range perPartition {
+				rs = append(rs, &kgo.Record{Partition: p, Value: []byte(fmt.Sprintf("%s-%d-%d", prefix, p, i))})
+			}
+		}
+		if err := prod.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatalf("transactional produce %s: %v", prefix, err)
+		}
+		if err := prod.EndTransaction(ctx, commit); err != nil {
+			t.Fatalf("EndTransaction %s (%v): %v", prefix, commit, err)
+		}
+	}
+	txn("commit1", kgo.TryCommit)
+	txn("abort", kgo.TryAbort)
+	txn("commit2", kgo.TryCommit)
+
+	read := func(level kgo.IsolationLevel, want int) map[string]bool {
+		t.Helper()
+		cons := newClient(
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart(), 1: kgo.NewOffset().AtStart()}}),
+			kgo.FetchIsolationLevel(level),
+			kgo.FetchMaxWait(500*time.Millisecond),
+		)
+		seen := map[string]bool{}
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		for len(seen) < want {
+			fs := cons.PollFetches(rctx)
+			if rctx.Err() != nil {
+				t.Fatalf("read %d of %d records before the timeout: %v", len(seen), want, seen)
+			}
+			for _, e := range fs.Errors() {
+				if errors.Is(e.Err, context.DeadlineExceeded) || errors.Is(e.Err, context.Canceled) {
+					continue
+				}
+				t.Fatalf("fetch %s[%d]: %v", e.Topic, e.Partition, e.Err)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				v := string(r.Value)
+				if seen[v] {
+					t.Errorf("record %s read twice", v)
+				}
+				seen[v] = true
+			})
+		}
+		return seen
+	}
+	committed := read(kgo.ReadCommitted(), 4*perPartition)
+	for v := range committed {
+		if !strings.HasPrefix(v, "commit") {
+			t.Errorf("read_committed returned %s, a record of the aborted transaction", v)
+		}
+	}
+	if len(committed) != 4*perPartition {
+		t.Errorf("read_committed returned %d records, want %d", len(committed), 4*perPartition)
+	}
+	all := read(kgo.ReadUncommitted(), 6*perPartition)
+	if !all["abort-0-0"] || !all["abort-1-4"] {
+		t.Errorf("read_uncommitted misses the aborted records: %v", all)
+	}
+}
+
+// TestE2ETransactionsSingleNode: a kgo transactional producer commits and
+// aborts transactions across two partitions of one broker; read_committed
+// consumers see exactly the committed records.
+func TestE2ETransactionsSingleNode(t *testing.T) {
+	b := e2eStartBroker(t, "--transaction-state-log-num-partitions", "5")
+	topic := e2eUniqueTopic(t)
+	e2eCreateTopic(t, e2eNewAdmin(t, b), topic, 2, nil)
+	e2eTxnRun(t, func(opts ...kgo.Opt) *kgo.Client { return e2eNewClient(t, b, opts...) }, topic)
+}
+
+// TestE2ETransactionsCluster is the same on three nodes, the topic
+// replicated three times: the transaction coordinator, the partitions'
+// leaders and __transaction_state's leaders are spread over the brokers,
+// so markers travel as WriteTxnMarkers and produce verification as
+// AddPartitionsToTxn between brokers.
+func TestE2ETransactionsCluster(t *testing.T) {
+	c := e2eStartCluster(t)
+	topic := e2eUniqueTopic(t)
+	adm := kadm.NewClient(c.client())
+	ctx := e2eTestCtx(t, 20*time.Second)
+	resp, err := adm.CreateTopic(ctx, 2, 3, nil, topic)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("CreateTopics %s: %v %v", topic, err, resp.Err)
+	}
+	e2eWaitTopicReady(t, adm, topic, 2)
+	e2eTxnRun(t, func(opts ...kgo.Opt) *kgo.Client { return c.client(opts...) }, topic)
+}
