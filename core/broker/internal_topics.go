@@ -76,22 +76,23 @@ func javaAbs(n int32) int32 {
 // ensureOffsetsTopic starts the creation of __consumer_offsets when it
 // does not exist yet and none is on its way (ensureInternalTopic).
 func (b *Broker) ensureOffsetsTopic(nowMs int64) {
-	b.ensureInternalTopic(nowMs, offsetsTopic, b.cfg.OffsetsTopicPartitions, b.cfg.OffsetsTopicReplicationFactor)
+	b.ensureInternalTopic(nowMs, offsetsTopic, "offsets topic", b.cfg.OffsetsTopicPartitions, b.cfg.OffsetsTopicReplicationFactor)
 }
 
 // ensureTxnStateTopic starts the creation of __transaction_state when it
 // does not exist yet and none is on its way (ensureInternalTopic).
 func (b *Broker) ensureTxnStateTopic(nowMs int64) {
-	b.ensureInternalTopic(nowMs, txnStateTopic, b.cfg.TransactionStateLogNumPartitions, b.cfg.TransactionStateLogReplicationFactor)
+	b.ensureInternalTopic(nowMs, txnStateTopic, "transaction state topic", b.cfg.TransactionStateLogNumPartitions, b.cfg.TransactionStateLogReplicationFactor)
 }
 
-// ensureInternalTopic starts the creation of internal topic name with
+// ensureInternalTopic starts the creation of internal topic name (what
+// the log lines call it) with
 // partitions partitions and a replication factor of at most replication
 // (capped at the live brokers) when it does not exist yet and none is on
 // its way: proposed here on a single node or the active controller,
 // forwarded to the controller otherwise. Callers answer
 // COORDINATOR_NOT_AVAILABLE meanwhile; clients retry.
-func (b *Broker) ensureInternalTopic(nowMs int64, name string, partitions int32, replication int16) {
+func (b *Broker) ensureInternalTopic(nowMs int64, name, what string, partitions int32, replication int16) {
 	if b.topics[name] != nil || b.internalCreating[name] {
 		return
 	}
@@ -121,7 +122,7 @@ func (b *Broker) ensureInternalTopic(nowMs int64, name string, partitions int32,
 	}
 	code, msg := b.createTopic(name, partitions, replication, nil, offsetsTopicConfigs())
 	if code != codeStaged {
-		b.env.Logger.Warn("cannot create an internal topic", "topic", name, "code", code, "err", msg)
+		b.env.Logger.Warn("cannot create the "+what, "topic", name, "code", code, "err", msg)
 		return
 	}
 	records := b.staged
@@ -130,7 +131,7 @@ func (b *Broker) ensureInternalTopic(nowMs int64, name string, partitions int32,
 	b.propose(nowMs, records, func(_ int64, results []metadata.Result, code int16) {
 		delete(b.internalCreating, name)
 		if code == kerrNone && len(results) == 1 && results[0].Err == nil {
-			b.env.Logger.Info("created an internal topic", "topic", name, "partitions", partitions, "replication_factor", replication)
+			b.env.Logger.Info("created the "+what, "topic", name, "partitions", partitions, "replication_factor", replication)
 		}
 	})
 }

@@ -204,6 +204,9 @@ func (b *Broker) sendMarkersTo(nowMs int64, leader int32, mk txn.Marker, keys []
 			}
 			b.markerDone(nowMs, k, mk.CoordinatorEpoch, code)
 		}
+		// The reports wrote to the coordinator's partition: its followers'
+		// long polls wake, and what its high watermark unblocks goes on.
+		b.settle(nowMs)
 	})
 }
 
@@ -249,6 +252,9 @@ func (b *Broker) markersWritten(nowMs int64, txnPart int32, coordEpoch int32, id
 		return
 	}
 	rt.Submit(nowMs, txnPart, s.MarkersWritten(nowMs, id, pid, epoch, tps))
+	// A completion record touched the partition: its followers' long
+	// polls wake now, as after a produce.
+	b.wakeFetches(nowMs)
 }
 
 // txnMarkersWakeMs is when driveTxnMarkers has work: now when dirty, else

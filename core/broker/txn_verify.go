@@ -166,15 +166,17 @@ func (b *Broker) askTxnVerification(nowMs int64, req *Request, id string, pid in
 		}
 		ref := b.coordWaitOn(txnStateTopic, req, ask, part, func(resp kmsg.Response) { answered(b.nowMs, resp) })
 		rt.Submit(nowMs, part, s.AddPartitionsToTxn(nowMs, ref, ask))
+		b.wakeFetches(nowMs)
 	case leader < 0:
 		all(nowMs, kerrCoordinatorNotAvailable)
 	default:
 		b.sendPeer(nowMs, leader, ask, func(nowMs int64, resp kmsg.Response, err error) {
 			if err != nil {
 				all(nowMs, kerr.NetworkException.Code)
-				return
+			} else {
+				answered(nowMs, resp)
 			}
-			answered(nowMs, resp)
+			b.settle(nowMs) // the produce appended: what it unblocks goes on
 		})
 	}
 }

@@ -1,0 +1,130 @@
+package broker
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-streaming/chronik/core/record"
+)
+
+// TestClusterTxnRemoteVerificationAndMarkers: on three nodes, with the
+// transaction coordinator on one broker and the transaction's partitions
+// led by all three, produce verification crosses brokers (AddPartitionsToTxn
+// v5 VerifyOnly through the peer path: a partition not added is refused,
+// one added is accepted) and the commit's markers reach every partition
+// (WriteTxnMarkers to the other leaders, a local append on the
+// coordinator's own), after which every partition's last stable offset is
+// its high watermark and the coordinator shows CompleteCommit.
+func TestClusterTxnRemoteVerificationAndMarkers(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.TransactionStateLogNumPartitions = 1 })
+	c.createTopic("t", 3, 1, nil)
+	leaders := map[int32]bool{}
+	for p := int32(0); p < 3; p++ {
+		leaders[c.assignment("t", p).Leader] = true
+	}
+	if len(leaders) != 3 {
+		t.Fatalf("partitions of t led by %v, want three brokers", leaders)
+	}
+	var coordinator int32 = -1
+	c.runUntil("a transaction coordinator", func() bool {
+		resp := c.do(c.controller, findCoordinator(3, 1, "tx")).(*kmsg.FindCoordinatorResponse)
+		coordinator = resp.NodeID
+		return resp.ErrorCode == 0
+	})
+
+	var pid int64
+	var epoch int16
+	c.runUntil("InitProducerId", func() bool {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.Version = 4
+		req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr("tx"), 60000
+		req.ProducerID, req.ProducerEpoch = -1, -1
+		resp := c.do(coordinator, req).(*kmsg.InitProducerIDResponse)
+		pid, epoch = resp.ProducerID, resp.ProducerEpoch
+		return resp.ErrorCode == 0
+	})
+	add := func(parts ...int32) {
+		t.Helper()
+		req := kmsg.NewPtrAddPartitionsToTxnRequest()
+		req.Version = 3
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch = "tx", pid, epoch
+		rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+		rt.Topic, rt.Partitions = "t", parts
+		req.Topics = append(req.Topics, rt)
+		resp := c.do(coordinator, req).(*kmsg.AddPartitionsToTxnResponse)
+		for _, sp := range resp.Topics[0].Partitions {
+			if sp.ErrorCode != 0 {
+				t.Fatalf("AddPartitionsToTxn %v: partition %d error %d", parts, sp.Partition, sp.ErrorCode)
+			}
+		}
+	}
+	produce := func(p int32) int16 {
+		t.Helper()
+		opts := record.DefaultBatchOptions()
+		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence, opts.Transactional = pid, epoch, 0, true
+		req := kmsg.NewPtrProduceRequest()
+		req.Version = 9
+		req.Acks = -1
+		req.TimeoutMillis = 5000
+		req.TransactionID = kmsg.StringPtr("tx")
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition = p
+		rp.Records = record.MustBuild(opts, []record.Record{{Timestamp: c.nowMs, Value: []byte("v")}})
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return c.do(c.assignment("t", p).Leader, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	}
+
+	add(0, 1)
+	for p := int32(0); p < 3; p++ {
+		if p == 2 {
+			if code := produce(p); code != kerr.InvalidTxnState.Code {
+				t.Fatalf("produce to t-2, not added, on broker %d (coordinator %d): error %d, want INVALID_TXN_STATE", c.assignment("t", p).Leader, coordinator, code)
+			}
+			add(2)
+		}
+		if code := produce(p); code != 0 {
+			t.Fatalf("produce to t-%d on broker %d (coordinator %d): error %d", p, c.assignment("t", p).Leader, coordinator, code)
+		}
+	}
+	for p := int32(0); p < 3; p++ {
+		l := c.partitionLog(c.assignment("t", p).Leader, "t", p)
+		if l.LastStableOffset() != 0 {
+			t.Fatalf("t-%d: LSO %d while the transaction is open", p, l.LastStableOffset())
+		}
+	}
+	end := kmsg.NewPtrEndTxnRequest()
+	end.Version = 3
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = "tx", pid, epoch, true
+	if code := c.do(coordinator, end).(*kmsg.EndTxnResponse).ErrorCode; code != 0 {
+		t.Fatalf("EndTxn: %d", code)
+	}
+	c.runUntil("every marker written and the transaction complete", func() bool {
+		for p := int32(0); p < 3; p++ {
+			l := c.partitionLog(c.assignment("t", p).Leader, "t", p)
+			if l.LogEndOffset() != 2 || l.LastStableOffset() != 2 {
+				return false
+			}
+		}
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{"tx"}
+		st := c.do(coordinator, req).(*kmsg.DescribeTransactionsResponse).TransactionStates[0]
+		return st.State == "CompleteCommit"
+	})
+	for p := int32(0); p < 3; p++ {
+		l := c.partitionLog(c.assignment("t", p).Leader, "t", p)
+		data := readAll(t, l, l.HighWatermark())
+		_, rest, err := record.Next(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := record.ParseEndTxnMarker(rest)
+		if err != nil || !m.Commit {
+			t.Fatalf("t-%d: second batch is not a commit marker: %+v %v", p, m, err)
+		}
+	}
+}
