@@ -24,6 +24,7 @@ import (
 
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/partlog"
+	"github.com/chronik-streaming/chronik/core/record"
 )
 
 func init() { registerAPI(0, 0, 11, handleProduce) }
@@ -83,6 +84,10 @@ func (b *Broker) produce(nowMs int64, req *Request, verdicts map[produceTP]txnVe
 	switch {
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		requestCode = kerrInvalidRequiredAcks
+	case r.TransactionID == nil && hasTransactionalBatch(r):
+		// Kafka: transactional records need the request's transactional
+		// id (which its authorizer checks).
+		requestCode = kerrTransactionalIDAuthorizationFailed
 	case b.cfg.SyncWrites && r.Acks != 0 && b.pendingProduces >= b.cfg.MaxPendingProduces:
 		requestCode = kerrRequestTimedOut
 	}
@@ -215,6 +220,19 @@ func (b *Broker) producePartition(nowMs int64, r *kmsg.ProduceRequest, ts *topic
 	// partition have new data (handleProduce wakes them).
 	b.updateLeaderHW(p)
 	return kerrNone, p
+}
+
+// hasTransactionalBatch reports whether a partition of r carries a
+// transactional batch (attributes bit 4).
+func hasTransactionalBatch(r *kmsg.ProduceRequest) bool {
+	for _, rt := range r.Topics {
+		for _, rp := range rt.Partitions {
+			if h, err := record.ParseHeader(rp.Records); err == nil && h.Transactional() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkProduceFormat applies the version rules on the batch format before

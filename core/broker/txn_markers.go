@@ -120,7 +120,7 @@ func (b *Broker) sendMarker(nowMs int64, cp *partition, mk txn.Marker, seen map[
 			continue
 		}
 		if len(b.markersInFlight) >= b.cfg.MaxTxnMarkersInFlight {
-			b.txnMarkersDirty = true // a completion makes room; try again then
+			// A completion makes room, and marks the markers dirty.
 			break
 		}
 		dts := b.topics[tp.Topic]

@@ -93,6 +93,16 @@ func (tb *testBroker) addPartitions(p *txnProducer, parts ...int32) int16 {
 // tag) to partition part of "t" and returns the partition's error code.
 func (tb *testBroker) txnProduce(p *txnProducer, part int32, version int16, tag string, n int) int16 {
 	tb.t.Helper()
+	resp := tb.sendGroup(tb.txnProduceRequest(p, part, version, tag, n)).(*kmsg.ProduceResponse)
+	code := resp.Topics[0].Partitions[0].ErrorCode
+	if code == kerrNone {
+		p.seq[part] += int32(n)
+	}
+	return code
+}
+
+// txnProduceRequest is txnProduce's request.
+func (tb *testBroker) txnProduceRequest(p *txnProducer, part int32, version int16, tag string, n int) *kmsg.ProduceRequest {
 	opts := record.DefaultBatchOptions()
 	opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence, opts.Transactional = p.pid, p.epoch, p.seq[part], true
 	recs := make([]record.Record, n)
@@ -111,12 +121,7 @@ func (tb *testBroker) txnProduce(p *txnProducer, part int32, version int16, tag 
 	rp.Records = record.MustBuild(opts, recs)
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp := tb.sendGroup(req).(*kmsg.ProduceResponse)
-	code := resp.Topics[0].Partitions[0].ErrorCode
-	if code == kerrNone {
-		p.seq[part] += int32(n)
-	}
-	return code
+	return req
 }
 
 // endTxn ends p's transaction.
@@ -315,6 +320,13 @@ func TestTxnProduceVerification(t *testing.T) {
 	}
 	if code := tb.txnProduce(p, 1, 11, "stray", 1); code != kerr.TransactionAbortable.Code {
 		t.Fatalf("produce v11 to a partition not added: %d, want TRANSACTION_ABORTABLE", code)
+	}
+	// Transactional records without the request's transactional id are
+	// refused whole, as Kafka's authorizer does.
+	noID := tb.txnProduceRequest(p, 1, 9, "noid", 1)
+	noID.TransactionID = nil
+	if code := tb.sendGroup(noID).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerrTransactionalIDAuthorizationFailed {
+		t.Fatalf("transactional batch without a transactional id: %d, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", code)
 	}
 	if leo := tb.b.topics["t"].partitions[1].log.LogEndOffset(); leo != 0 {
 		t.Fatalf("t-1 holds %d records after refused batches", leo)
