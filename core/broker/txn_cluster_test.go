@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-streaming/chronik/core/metadata"
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
@@ -126,5 +127,110 @@ func TestClusterTxnRemoteVerificationAndMarkers(t *testing.T) {
 		if err != nil || !m.Commit {
 			t.Fatalf("t-%d: second batch is not a commit marker: %+v %v", p, m, err)
 		}
+	}
+}
+
+// TestClusterTxnMarkerRetriedAcrossFailover: the leader of a
+// transaction's partition is killed before the commit; the coordinator's
+// WriteTxnMarkers to it fails, and the marker goes again, after the
+// backoff, to the leader the image names then, until it is written. The
+// transaction completes and the new leader's log ends with the commit
+// marker, its last stable offset at its high watermark.
+func TestClusterTxnMarkerRetriedAcrossFailover(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.TransactionStateLogNumPartitions = 1 })
+	var coordinator int32 = -1
+	c.runUntil("a transaction coordinator", func() bool {
+		resp := c.do(c.controller, findCoordinator(3, 1, "tx")).(*kmsg.FindCoordinatorResponse)
+		coordinator = resp.NodeID
+		return resp.ErrorCode == 0
+	})
+	c.createTopic("t", 3, 3, nil)
+	p := int32(-1)
+	for i := int32(0); i < 3; i++ {
+		if l := c.assignment("t", i).Leader; l != c.controller && l != coordinator {
+			p = i
+		}
+	}
+	if p < 0 {
+		t.Fatalf("no partition of t led outside the controller %d and the coordinator %d", c.controller, coordinator)
+	}
+	var pid int64
+	var epoch int16
+	c.runUntil("InitProducerId", func() bool {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.Version = 4
+		req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr("tx"), 60000
+		req.ProducerID, req.ProducerEpoch = -1, -1
+		resp := c.do(coordinator, req).(*kmsg.InitProducerIDResponse)
+		pid, epoch = resp.ProducerID, resp.ProducerEpoch
+		return resp.ErrorCode == 0
+	})
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.Version = 3
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = "tx", pid, epoch
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = "t", []int32{p}
+	add.Topics = append(add.Topics, at)
+	if code := c.do(coordinator, add).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("AddPartitionsToTxn: %d", code)
+	}
+	opts := record.DefaultBatchOptions()
+	opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence, opts.Transactional = pid, epoch, 0, true
+	prod := kmsg.NewPtrProduceRequest()
+	prod.Version = 9
+	prod.Acks = -1
+	prod.TimeoutMillis = 5000
+	prod.TransactionID = kmsg.StringPtr("tx")
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "t"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition = p
+	rp.Records = record.MustBuild(opts, []record.Record{{Timestamp: c.nowMs, Value: []byte("v")}})
+	rt.Partitions = append(rt.Partitions, rp)
+	prod.Topics = append(prod.Topics, rt)
+	old := c.assignment("t", p)
+	if code := c.do(old.Leader, prod).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("produce: %d", code)
+	}
+
+	end := kmsg.NewPtrEndTxnRequest()
+	end.Version = 3
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = "tx", pid, epoch, true
+	if code := c.do(coordinator, end).(*kmsg.EndTxnResponse).ErrorCode; code != 0 {
+		t.Fatalf("EndTxn: %d", code)
+	}
+	// The PrepareCommit is committed and the marker on its way: the
+	// leader dies before it arrives.
+	c.nodes[old.Leader-1].kill()
+	retriesBefore := c.nodes[coordinator-1].b.markerRetries
+	c.runUntil("the transaction complete after the failover", func() bool {
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{"tx"}
+		st := c.do(coordinator, req).(*kmsg.DescribeTransactionsResponse).TransactionStates[0]
+		return st.State == "CompleteCommit"
+	})
+	a := c.assignment("t", p)
+	if a.Leader == old.Leader || a.Leader == metadata.NoLeader {
+		t.Fatalf("t-%d: leader %d after the kill of %d", p, a.Leader, old.Leader)
+	}
+	l := c.partitionLog(a.Leader, "t", p)
+	c.runUntil("the marker below the high watermark", func() bool { return l.HighWatermark() == l.LogEndOffset() })
+	data := readAll(t, l, l.HighWatermark())
+	var last []byte
+	for len(data) > 0 {
+		batch, rest, err := record.Next(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, data = batch, rest
+	}
+	if m, err := record.ParseEndTxnMarker(last); err != nil || !m.Commit {
+		t.Fatalf("t-%d on the new leader %d: last batch is not a commit marker: %+v %v", p, a.Leader, m, err)
+	}
+	if c.nodes[coordinator-1].b.markerRetries == retriesBefore {
+		t.Fatal("no marker was sent again: the test did not reach the retry")
+	}
+	if l.LastStableOffset() != l.HighWatermark() {
+		t.Fatalf("t-%d: LSO %d, high watermark %d", p, l.LastStableOffset(), l.HighWatermark())
 	}
 }

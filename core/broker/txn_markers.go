@@ -45,6 +45,8 @@ type txnMarkers struct {
 	// markerWaits are local marker writes waiting for the high watermark
 	// (at most MaxTxnMarkersInFlight), in append order.
 	markerWaits []markerWait
+	// markerRetries counts the markers planned to go again (tests).
+	markerRetries uint64
 }
 
 // markerKey names one marker of one transaction on one partition.
@@ -225,6 +227,8 @@ func (b *Broker) markerDone(nowMs int64, k markerKey, coordEpoch int32, code int
 			// A newer coordinator or producer epoch wrote there: this
 			// shard is stale and goes once its partition moves.
 			b.env.Logger.Warn("transaction marker refused as stale", "transactional_id", k.id, "partition", k.tp.Topic, "index", k.tp.Partition, "code", code)
+		} else {
+			b.env.Logger.Info("transaction marker not written; sending it again", "transactional_id", k.id, "partition", k.tp.Topic, "index", k.tp.Partition, "code", code)
 		}
 		b.retryMarker(nowMs, k)
 	}
@@ -236,6 +240,7 @@ func (b *Broker) retryMarker(nowMs int64, k markerKey) {
 		b.markerRetryAt = map[markerKey]int64{}
 	}
 	b.markerRetryAt[k] = nowMs + b.cfg.TxnMarkerRetryBackoffMs
+	b.markerRetries++
 }
 
 // markersWritten reports written markers to the shard of txnPart, when
