@@ -30,8 +30,11 @@ func handleListTransactions(b *Broker, nowMs int64, req *Request) error {
 				continue
 			}
 			if _, ok := rt.Loaded(p.index); !ok {
-				b.reply(req, txnErrorResponse(r, kerr.CoordinatorLoadInProgress.Code))
-				return nil
+				if _, code := rt.Admit(p.index); code == kerr.CoordinatorLoadInProgress.Code {
+					b.reply(req, txnErrorResponse(r, code))
+					return nil
+				}
+				continue // not (or no longer) its coordinator
 			}
 			led = append(led, p.index)
 		}

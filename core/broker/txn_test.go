@@ -416,3 +416,130 @@ func TestTxnTimeoutAborts(t *testing.T) {
 		t.Fatalf("EndTxn after the timeout: %d, want PRODUCER_FENCED", code)
 	}
 }
+
+// TestTxnOffsetsMarkerAndBatchedAdd: AddOffsetsToTxn adds the group's
+// partition of __consumer_offsets, whose commit marker is written there
+// (writeOffsetsTxnMarker); AddPartitionsToTxn v4+ batches transactions
+// of ids on different shards, verify-only or not, answered in request
+// order.
+func TestTxnOffsetsMarkerAndBatchedAdd(t *testing.T) {
+	tb := txnTestBroker(t)
+	tb.do(findCoordinator(3, 0, "g")) // creates __consumer_offsets
+	tb.settleGroups()
+	// Two ids on different partitions of __transaction_state.
+	a, other := "tx", ""
+	for i := 0; other == ""; i++ {
+		if id := fmt.Sprintf("id%d", i); coordinatorPartition(id, 3) != coordinatorPartition(a, 3) {
+			other = id
+		}
+	}
+	pa, pb := tb.initTxn(a, 60000), tb.initTxn(other, 60000)
+
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.Version = 3
+	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = a, pa.pid, pa.epoch, "g"
+	if code := tb.sendGroup(ao).(*kmsg.AddOffsetsToTxnResponse).ErrorCode; code != 0 {
+		t.Fatalf("AddOffsetsToTxn: %d", code)
+	}
+
+	batch := kmsg.NewPtrAddPartitionsToTxnRequest()
+	batch.Version = 5
+	for _, x := range []struct {
+		p      *txnProducer
+		part   int32
+		verify bool
+	}{{pb, 1, false}, {pa, 0, true}, {pa, 1, false}} {
+		tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+		tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = x.p.id, x.p.pid, x.p.epoch, x.verify
+		tt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+		tt.Topic, tt.Partitions = "t", []int32{x.part}
+		tx.Topics = append(tx.Topics, tt)
+		batch.Transactions = append(batch.Transactions, tx)
+	}
+	resp := tb.sendGroup(batch).(*kmsg.AddPartitionsToTxnResponse)
+	var got []string
+	for _, tx := range resp.Transactions {
+		got = append(got, fmt.Sprintf("%s:%d=%d", tx.TransactionalID, tx.Topics[0].Partitions[0].Partition, tx.Topics[0].Partitions[0].ErrorCode))
+	}
+	// pa's verify-only t-0 is not in its transaction: TRANSACTION_ABORTABLE.
+	want := fmt.Sprintf("[%s:1=0 %s:0=%d %s:1=0]", other, a, kerr.TransactionAbortable.Code, a)
+	if fmt.Sprint(got) != want {
+		t.Fatalf("batched AddPartitionsToTxn: %v, want %s", got, want)
+	}
+
+	if code := tb.endTxn(pa, 3, true); code != 0 {
+		t.Fatalf("EndTxn: %d", code)
+	}
+	tb.settleGroups()
+	if st := tb.describeTxn(a); st.State != "CompleteCommit" {
+		t.Fatalf("after commit: %+v", st)
+	}
+	op := tb.b.lookupPartition(offsetsTopic, coordinatorPartition("g", 3))
+	data := readAll(t, op.log, op.log.HighWatermark())
+	var markers int
+	for len(data) > 0 {
+		b, rest, err := record.Next(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = rest
+		if m, err := record.ParseEndTxnMarker(b); err == nil && m.Commit {
+			markers++
+		}
+	}
+	if markers != 1 {
+		t.Fatalf("%d commit markers in the group's __consumer_offsets partition, want 1", markers)
+	}
+
+	// ListTransactions on this broker lists both ids; DescribeTransactions
+	// of both (on two shards) answers in request order.
+	lt := tb.sendGroup(kmsg.NewPtrListTransactionsRequest()).(*kmsg.ListTransactionsResponse)
+	if len(lt.TransactionStates) != 2 || lt.TransactionStates[0].TransactionalID > lt.TransactionStates[1].TransactionalID {
+		t.Fatalf("ListTransactions: %+v", lt.TransactionStates)
+	}
+	dt := kmsg.NewPtrDescribeTransactionsRequest()
+	dt.TransactionalIDs = []string{other, "nope", a}
+	dtr := tb.sendGroup(dt).(*kmsg.DescribeTransactionsResponse)
+	if len(dtr.TransactionStates) != 3 || dtr.TransactionStates[0].TransactionalID != other || dtr.TransactionStates[0].State != "Ongoing" ||
+		dtr.TransactionStates[1].ErrorCode != kerr.TransactionalIDNotFound.Code || dtr.TransactionStates[2].State != "CompleteCommit" {
+		t.Fatalf("DescribeTransactions: %+v", dtr.TransactionStates)
+	}
+}
+
+// TestTxnNotCoordinator: transaction requests to a broker that does not
+// lead the id's partition get NOT_COORDINATOR in every version's shape;
+// ListTransactions on a broker leading no shard lists nothing.
+func TestTxnNotCoordinator(t *testing.T) {
+	tb := txnTestBroker(t)
+	for _, p := range tb.b.topics[txnStateTopic].partitions {
+		tb.b.txnRuntime().Resign(p.index)
+	}
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.Version = 4
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("tx"), 1000
+	if r := tb.do(init).(*kmsg.InitProducerIDResponse); r.ErrorCode != kerr.NotCoordinator.Code || r.ProducerID != -1 {
+		t.Fatalf("InitProducerId: %+v", r)
+	}
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.Version = 2
+	add.TransactionalID = "tx"
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = "t", []int32{0, 1}
+	add.Topics = append(add.Topics, at)
+	if r := tb.do(add).(*kmsg.AddPartitionsToTxnResponse); len(r.Topics[0].Partitions) != 2 || r.Topics[0].Partitions[1].ErrorCode != kerr.NotCoordinator.Code {
+		t.Fatalf("AddPartitionsToTxn: %+v", r)
+	}
+	end := kmsg.NewPtrEndTxnRequest()
+	end.Version = 5
+	end.TransactionalID = "tx"
+	if r := tb.do(end).(*kmsg.EndTxnResponse); r.ErrorCode != kerr.NotCoordinator.Code {
+		t.Fatalf("EndTxn: %+v", r)
+	}
+	lt := kmsg.NewPtrListTransactionsRequest()
+	lt.Version = 2
+	lt.StateFilters = []string{"Ongoing", "Bogus"}
+	r := tb.do(lt).(*kmsg.ListTransactionsResponse)
+	if r.ErrorCode != 0 || len(r.TransactionStates) != 0 || fmt.Sprint(r.UnknownStateFilters) != "[Bogus]" {
+		t.Fatalf("ListTransactions: %+v", r)
+	}
+}
