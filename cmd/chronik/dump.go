@@ -74,11 +74,35 @@ type dumpRecord struct {
 	GroupError string `json:"group_record_error,omitempty"`
 	// Txn is the record decoded as Kafka's transaction log types, for
 	// __transaction_state.
-	Txn *txn.DecodedRecord `json:"txn_record,omitempty"`
+	Txn *dumpTxnRecord `json:"txn_record,omitempty"`
 	// TxnError says why a __transaction_state record did not decode.
 	TxnError string `json:"txn_record_error,omitempty"`
 	// Control is the end-transaction marker of a control batch.
 	Control *dumpControl `json:"control,omitempty"`
+}
+
+// dumpTxnRecord is a __transaction_state record as dump shows it: the
+// decoded record, its state by Kafka's name.
+type dumpTxnRecord struct {
+	Kind            string        `json:"kind"`
+	TransactionalID string        `json:"transactional_id,omitempty"`
+	Value           *dumpTxnValue `json:"value,omitempty"`
+}
+
+// dumpTxnValue is txn.Metadata with the state named (Ongoing,
+// PrepareCommit, ...) instead of numbered.
+type dumpTxnValue struct {
+	txn.Metadata
+	State string
+}
+
+// toDumpTxn converts a decoded __transaction_state record.
+func toDumpTxn(r txn.DecodedRecord) *dumpTxnRecord {
+	d := &dumpTxnRecord{Kind: r.Kind, TransactionalID: r.TransactionalID}
+	if r.Value != nil {
+		d.Value = &dumpTxnValue{Metadata: *r.Value, State: r.Value.State.String()}
+	}
+	return d
 }
 
 // dumpControl is a transaction marker as dump shows it.
@@ -169,7 +193,7 @@ func runDump(stdout, stderr io.Writer, o *dumpOptions) error {
 					if x, err := txn.DecodeRecord(r.Key, r.Value); err != nil {
 						d.TxnError = err.Error()
 					} else {
-						d.Txn = &x
+						d.Txn = toDumpTxn(x)
 					}
 				case o.topic == "__consumer_offsets":
 					if g, err := group.DecodeRecord(r.Key, r.Value); err != nil {

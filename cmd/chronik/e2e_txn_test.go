@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -100,11 +102,62 @@ func e2eTxnRun(t *testing.T, newClient func(opts ...kgo.Opt) *kgo.Client, topic 
 // TestE2ETransactionsSingleNode: a kgo transactional producer commits and
 // aborts transactions across two partitions of one broker; read_committed
 // consumers see exactly the committed records.
+//
+// After a stop, `chronik dump` shows the transactional id's last state in
+// __transaction_state (CompleteCommit) and the markers in the topic.
 func TestE2ETransactionsSingleNode(t *testing.T) {
 	b := e2eStartBroker(t, "--transaction-state-log-num-partitions", "5")
 	topic := e2eUniqueTopic(t)
 	e2eCreateTopic(t, e2eNewAdmin(t, b), topic, 2, nil)
 	e2eTxnRun(t, func(opts ...kgo.Opt) *kgo.Client { return e2eNewClient(t, b, opts...) }, topic)
+	b.Stop()
+
+	id := "e2e-txn-" + topic
+	var last map[string]any
+	for p := range 5 {
+		for _, line := range e2eDumpJSON(t, b, "__transaction_state", int32(p)) {
+			if rec, ok := line["txn_record"].(map[string]any); ok && rec["transactional_id"] == id {
+				last = rec
+			}
+		}
+	}
+	if last == nil {
+		t.Fatalf("no __transaction_state record of %s in the dump", id)
+	}
+	if v, _ := last["value"].(map[string]any); v == nil || v["State"] != "CompleteCommit" {
+		t.Fatalf("last __transaction_state record of %s: %v, want state CompleteCommit", id, last)
+	}
+	var markers []string
+	for _, line := range e2eDumpJSON(t, b, topic, 0) {
+		if c, ok := line["control"].(map[string]any); ok {
+			markers = append(markers, fmt.Sprint(c["marker"]))
+		}
+	}
+	if fmt.Sprint(markers) != "[commit abort commit]" {
+		t.Fatalf("markers in %s-0: %v, want commit, abort, commit", topic, markers)
+	}
+}
+
+// e2eDumpJSON runs `chronik dump` on a partition of a stopped broker and
+// returns its lines as JSON objects.
+func e2eDumpJSON(t *testing.T, b *e2eBroker, topic string, p int32) []map[string]any {
+	t.Helper()
+	out, err := exec.Command(b.bin, "dump", "--data-dir", b.dataDir, "--topic", topic, "--partition", fmt.Sprint(p)).Output()
+	if err != nil {
+		t.Fatalf("chronik dump %s-%d: %v", topic, p, err)
+	}
+	var lines []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("dump line is not JSON: %v: %s", err, l)
+		}
+		lines = append(lines, m)
+	}
+	return lines
 }
 
 // TestE2ETransactionsCluster is the same on three nodes, the topic
