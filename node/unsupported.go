@@ -96,10 +96,8 @@ func (u *unsupportedLog) check(id broker.ConnID, remote string, err error) bool 
 // feature it is.
 var unsupportedHints = func() map[int16]string {
 	m := map[int16]string{}
-	for _, k := range []kmsg.Key{kmsg.AddPartitionsToTxn, kmsg.AddOffsetsToTxn, kmsg.EndTxn,
-		kmsg.WriteTxnMarkers, kmsg.TxnOffsetCommit, kmsg.DescribeTransactions, kmsg.ListTransactions} {
-		m[k.Int16()] = "transactions are not supported yet"
-	}
+	// Transactions are served; committing offsets in one is not yet.
+	m[kmsg.TxnOffsetCommit.Int16()] = "sending offsets to a transaction is not supported yet"
 	for _, k := range []kmsg.Key{kmsg.SASLHandshake, kmsg.SASLAuthenticate} {
 		m[k.Int16()] = "SASL authentication is not supported"
 	}

@@ -45,8 +45,8 @@ func apiVersionsV3(name, version string) *broker.Request {
 	return &broker.Request{Msg: av}
 }
 
-// TestUnsupportedLogThrottled: a transactional producer retrying
-// EndTxn v0 six times a second on new connections for 80 s gets
+// TestUnsupportedLogThrottled: an admin client retrying
+// DescribeACLs v0 six times a second on new connections for 80 s gets
 // two WARN lines (the first, and a summary a minute later with the count),
 // each naming the API, the missing feature, the client id and the client
 // software its ApiVersions carried; other keys and other software are
@@ -55,12 +55,12 @@ func TestUnsupportedLogThrottled(t *testing.T) {
 	var buf syncBuffer
 	now := time.Unix(1_700_000_000, 0)
 	u := newUnsupportedLog(slog.New(slog.NewTextHandler(&buf, nil)), func() time.Time { return now })
-	find := parseErr(requestFrame(kmsg.NewPtrEndTxnRequest(), 0, "kp-1"))
+	find := parseErr(requestFrame(kmsg.NewPtrDescribeACLsRequest(), 0, "kp-1"))
 	for i := 0; i < 480; i++ {
 		id := broker.ConnID(i + 1)
 		u.sawRequest(id, apiVersionsV3("kafka-python", "2.0.2"))
 		if !u.check(id, "127.0.0.1:5000", find) {
-			t.Fatal("EndTxn v0 not reported as unsupported")
+			t.Fatal("DescribeACLs v0 not reported as unsupported")
 		}
 		u.closed(id)
 		now = now.Add(time.Second / 6)
@@ -69,7 +69,7 @@ func TestUnsupportedLogThrottled(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d lines for 480 retries over 80 s, want 2:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
-	for _, want := range []string{"level=WARN", `"unsupported API: EndTxn v0 (transactions are not supported yet)"`,
+	for _, want := range []string{"level=WARN", `"unsupported API: DescribeACLs v0 (ACLs are not supported)"`,
 		"client_id=kp-1", `client_software="kafka-python 2.0.2"`} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("line %q lacks %s", lines[0], want)
@@ -92,7 +92,7 @@ func TestUnsupportedLogThrottled(t *testing.T) {
 	u.check(4, "", parseErr(produce))
 	for _, want := range []string{
 		"CreateACLs v0 (ACLs are not supported)",
-		`EndTxn v0 (transactions are not supported yet)" client_id=kp-1 client_software=unknown`,
+		`DescribeACLs v0 (ACLs are not supported)" client_id=kp-1 client_software=unknown`,
 		"SASLHandshake v0 (SASL authentication is not supported)",
 		"Produce v99 (this version is not supported)",
 	} {
@@ -108,7 +108,7 @@ func TestUnsupportedLogThrottled(t *testing.T) {
 }
 
 // TestUnsupportedAPIOverTheWire: through a real node, a client that sends
-// ApiVersions v3 and then EndTxn v0 has its connection closed (as
+// ApiVersions v3 and then DescribeACLs v0 has its connection closed (as
 // Kafka does), and three such connections log one WARN line naming the
 // client software, with no INFO "closing connection" line per request.
 func TestUnsupportedAPIOverTheWire(t *testing.T) {
@@ -143,11 +143,11 @@ func TestUnsupportedAPIOverTheWire(t *testing.T) {
 		if _, err := exchange(conn, 1, appendRequestFrame(nil, av, 1, "c1"), resp, deadline); err != nil {
 			t.Fatalf("ApiVersions: %v", err)
 		}
-		find := kmsg.NewPtrEndTxnRequest()
+		find := kmsg.NewPtrDescribeACLsRequest()
 		find.Version = 0
 		fresp := find.ResponseKind()
 		if _, err := exchange(conn, 2, appendRequestFrame(nil, find, 2, "c1"), fresp, deadline); err == nil {
-			t.Fatal("EndTxn v0 was answered; want the connection closed")
+			t.Fatal("DescribeACLs v0 was answered; want the connection closed")
 		}
 		conn.Close()
 	}
