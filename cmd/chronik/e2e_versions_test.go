@@ -108,6 +108,47 @@ func e2eMinimalRequest(key int16, topic string, seq int) kmsg.Request {
 		rt.Partitions = append(rt.Partitions, rp)
 		r.Topics = append(r.Topics, rt)
 		return r
+	case 24:
+		// A transactional id nobody initialised: the coordinator answers
+		// per partition (INVALID_PRODUCER_ID_MAPPING, or a coordinator
+		// error while __transaction_state is being created); v4+ in the
+		// batched shape.
+		r := kmsg.NewPtrAddPartitionsToTxnRequest()
+		r.TransactionalID, r.ProducerID, r.ProducerEpoch = "sweep-txn", 1, 0
+		rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+		rt.Topic, rt.Partitions = topic, []int32{0}
+		r.Topics = append(r.Topics, rt)
+		tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+		tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = "sweep-txn", 1, 0, true
+		tt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+		tt.Topic, tt.Partitions = topic, []int32{0}
+		tx.Topics = append(tx.Topics, tt)
+		r.Transactions = append(r.Transactions, tx)
+		return r
+	case 25:
+		r := kmsg.NewPtrAddOffsetsToTxnRequest()
+		r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group = "sweep-txn", 1, 0, "sweep-group"
+		return r
+	case 26:
+		r := kmsg.NewPtrEndTxnRequest()
+		r.TransactionalID, r.ProducerID, r.ProducerEpoch = "sweep-txn", 1, 0
+		return r
+	case 61:
+		r := kmsg.NewPtrDescribeProducersRequest()
+		rt := kmsg.NewDescribeProducersRequestTopic()
+		rt.Topic, rt.Partitions = topic, []int32{0, 7}
+		r.Topics = append(r.Topics, rt)
+		return r
+	case 65:
+		r := kmsg.NewPtrDescribeTransactionsRequest()
+		r.TransactionalIDs = []string{"sweep-txn", "other"}
+		return r
+	case 66:
+		r := kmsg.NewPtrListTransactionsRequest()
+		r.StateFilters = []string{"Ongoing", "Bogus"}
+		r.DurationFilterMillis = -1
+		r.TransactionalIDPattern = kmsg.StringPtr("sweep-.*")
+		return r
 	case 32:
 		r := kmsg.NewPtrDescribeConfigsRequest()
 		rr := kmsg.NewDescribeConfigsRequestResource()
