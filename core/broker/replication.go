@@ -445,7 +445,7 @@ func (b *Broker) settle(nowMs int64) {
 				}
 				b.touchFetches(p)
 			}
-			b.completeMarkerWaits()
+			b.completeMarkerWaits(nowMs)
 			b.wakeFetches(nowMs)
 		}
 		// Transaction markers the commits above made pending (and the

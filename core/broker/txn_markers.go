@@ -64,8 +64,16 @@ type markerWait struct {
 	p      *partition
 	epoch  int32 // p's leader epoch at the append
 	target int64 // the offset after the marker
-	done   func(code int16)
+	// deadlineMs is when the wait ends with REQUEST_TIMED_OUT (Kafka
+	// bounds WriteTxnMarkers' acks=all append by request.timeout.ms).
+	deadlineMs int64
+	done       func(code int16)
 }
+
+// markerWriteTimeoutMs bounds a local marker write's wait for the high
+// watermark (Kafka's request.timeout.ms, 30 s); the coordinator sends it
+// again after a timeout.
+const markerWriteTimeoutMs = 30000
 
 // driveTxnMarkers sends the markers the led shards list and nothing has
 // in flight.
@@ -76,7 +84,7 @@ func (b *Broker) driveTxnMarkers(nowMs int64) {
 	b.txnDriving = true
 	defer func() { b.txnDriving = false }()
 	b.txnMarkersDirty = false
-	b.completeMarkerWaits()
+	b.completeMarkerWaits(nowMs)
 	ts := b.topics[txnStateTopic]
 	if ts == nil {
 		clear(b.markerRetryAt)
@@ -274,6 +282,11 @@ func (b *Broker) txnMarkersWakeMs(nowMs int64) int64 {
 			next = at
 		}
 	}
+	for _, w := range b.markerWaits {
+		if next < 0 || w.deadlineMs < next {
+			next = w.deadlineMs
+		}
+	}
 	return next
 }
 
@@ -316,15 +329,16 @@ func (b *Broker) writeTxnMarkerLocal(nowMs int64, p *partition, m partlog.TxnMar
 		return
 	}
 	p.lastAppendEnd = res.LastOffset + 1
-	b.markerWaits = append(b.markerWaits, markerWait{p: p, epoch: p.leaderEpoch, target: res.LastOffset + 1, done: done})
+	b.markerWaits = append(b.markerWaits, markerWait{p: p, epoch: p.leaderEpoch, target: res.LastOffset + 1,
+		deadlineMs: nowMs + markerWriteTimeoutMs, done: done})
 	b.updateLeaderHW(p)
 	b.hwRaised = append(b.hwRaised, p) // settle answers it once covered
 }
 
 // completeMarkerWaits answers the local marker writes the high watermark
 // passed, and fails those whose partition this broker no longer leads at
-// the epoch of the append.
-func (b *Broker) completeMarkerWaits() {
+// the epoch of the append, or whose time is up.
+func (b *Broker) completeMarkerWaits(nowMs int64) {
 	if len(b.markerWaits) == 0 {
 		return
 	}
@@ -336,6 +350,8 @@ func (b *Broker) completeMarkerWaits() {
 		switch {
 		case p.deleted || !p.isLeader() || p.leaderEpoch != w.epoch:
 			w.done(kerrNotLeaderOrFollower)
+		case p.highWatermark() < w.target && w.deadlineMs <= nowMs:
+			w.done(kerrRequestTimedOut)
 		case p.highWatermark() < w.target:
 			kept = append(kept, w)
 			continue

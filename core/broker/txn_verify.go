@@ -39,6 +39,7 @@ type txnVerdict struct {
 	code       int16
 	lastOffset int64
 	pid        int64
+	epoch      int16
 }
 
 // verifyTxnProduce starts the verification of the transactional batches
@@ -62,8 +63,10 @@ func (b *Broker) verifyTxnProduce(nowMs int64, req *Request, r *kmsg.ProduceRequ
 				continue
 			}
 			ps, known := p.log.Producer(h.ProducerID)
-			if known && ps.TxnFirstOffset >= 0 {
-				continue // its transaction is open here: it was added
+			if known && ps.TxnFirstOffset >= 0 && ps.ProducerEpoch == h.ProducerEpoch {
+				// Its transaction is open here at this epoch: it was
+				// added (Kafka's hasOngoingTransaction).
+				continue
 			}
 			last := int64(-1)
 			if known {
@@ -79,7 +82,7 @@ func (b *Broker) verifyTxnProduce(nowMs int64, req *Request, r *kmsg.ProduceRequ
 				verdicts[tp] = txnVerdict{code: kerr.InvalidTxnState.Code}
 				continue
 			}
-			verdicts[tp] = txnVerdict{lastOffset: last, pid: pid}
+			verdicts[tp] = txnVerdict{lastOffset: last, pid: pid, epoch: epoch}
 			tps = append(tps, txn.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
 		}
 	}
@@ -212,7 +215,7 @@ func verifiedAppend(p *partition, v txnVerdict) int16 {
 	}
 	ps, known := p.log.Producer(v.pid)
 	switch {
-	case known && ps.TxnFirstOffset >= 0:
+	case known && ps.TxnFirstOffset >= 0 && ps.ProducerEpoch == v.epoch:
 		return kerrNone
 	case !known && v.lastOffset < 0:
 		return kerrNone
