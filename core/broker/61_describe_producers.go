@@ -2,9 +2,9 @@ package broker
 
 // DescribeProducers, version 0: a partition's leader lists the producers
 // of its producer table (core/partlog): id, epoch, last sequence, the
-// coordinator epoch of the last marker and the first offset of the open
-// transaction (-1 when none). LastTimestamp is -1: the table does not keep
-// batch timestamps. A partition this broker does not lead gets
+// max timestamp of its newest batch, the coordinator epoch of the last
+// marker and the first offset of the open transaction (-1 when none). A
+// partition this broker does not lead gets
 // NOT_LEADER_OR_FOLLOWER, an unknown one UNKNOWN_TOPIC_OR_PARTITION, an
 // offline one KAFKA_STORAGE_ERROR, as Kafka.
 
@@ -33,7 +33,7 @@ func handleDescribeProducers(b *Broker, nowMs int64, req *Request) error {
 				for _, ps := range p.log.Producers() {
 					ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 					ap.ProducerID, ap.ProducerEpoch, ap.LastSequence = ps.ProducerID, int32(ps.ProducerEpoch), ps.LastSequence
-					ap.LastTimestamp, ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, ps.CoordinatorEpoch, ps.TxnFirstOffset
+					ap.LastTimestamp, ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = ps.LastTimestamp, ps.CoordinatorEpoch, ps.TxnFirstOffset
 					sp.ActiveProducers = append(sp.ActiveProducers, ap)
 				}
 			}

@@ -219,6 +219,7 @@ func TestTxnCommitAbortReadCommitted(t *testing.T) {
 	if code := tb.addPartitions(p, 0, 1); code != 0 {
 		t.Fatalf("AddPartitionsToTxn: %d", code)
 	}
+	producedAt := tb.nowMs // t-0's batch's timestamp
 	for _, part := range []int32{0, 1} {
 		if code := tb.txnProduce(p, part, 9, "commit", 2); code != 0 {
 			t.Fatalf("transactional produce to t-%d: %d", part, code)
@@ -241,7 +242,7 @@ func TestTxnCommitAbortReadCommitted(t *testing.T) {
 	if len(got) != 2 || got[0].ErrorCode != 0 || len(got[0].ActiveProducers) != 1 || got[1].ErrorCode != kerrUnknownTopicOrPartition {
 		t.Fatalf("DescribeProducers: %+v", got)
 	}
-	if ap := got[0].ActiveProducers[0]; ap.ProducerID != p.pid || ap.ProducerEpoch != int32(p.epoch) || ap.LastSequence != 1 || ap.CurrentTxnStartOffset != 0 {
+	if ap := got[0].ActiveProducers[0]; ap.ProducerID != p.pid || ap.ProducerEpoch != int32(p.epoch) || ap.LastSequence != 1 || ap.CurrentTxnStartOffset != 0 || ap.LastTimestamp != producedAt {
 		t.Fatalf("DescribeProducers active producer: %+v", ap)
 	}
 

@@ -99,7 +99,7 @@ func (l *Log) appendLeader(batches []byte, leaderEpoch int32, nowMs int64) (Appe
 				}
 				e.record(h.ProducerEpoch, producerBatch{
 					firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
-					firstOffset: next, lastOffset: next + int64(h.LastOffsetDelta),
+					firstOffset: next, lastOffset: next + int64(h.LastOffsetDelta), maxTimestamp: h.MaxTimestamp,
 				}, h.Transactional(), l.producers.floor)
 			}
 		}

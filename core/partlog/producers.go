@@ -13,6 +13,9 @@ import (
 type producerBatch struct {
 	firstSeq, lastSeq       int32
 	firstOffset, lastOffset int64
+	// maxTimestamp is the batch header's (DescribeProducers' last
+	// timestamp).
+	maxTimestamp int64
 }
 
 // producerEntry is the state of one producer id: its epoch, its most
@@ -243,7 +246,7 @@ func (t *producerTable) apply(h record.Header) {
 	t.gen++
 	b := producerBatch{
 		firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
-		firstOffset: h.BaseOffset, lastOffset: h.LastOffset(),
+		firstOffset: h.BaseOffset, lastOffset: h.LastOffset(), maxTimestamp: h.MaxTimestamp,
 	}
 	e := t.byID[h.ProducerID]
 	if e == nil {

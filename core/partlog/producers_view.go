@@ -11,6 +11,9 @@ type ProducerState struct {
 	// LastSequence is the last sequence of the producer's newest batch
 	// still remembered, -1 when none is (after a marker at a new epoch).
 	LastSequence int32
+	// LastTimestamp is the max timestamp of that batch, -1 when none is
+	// remembered.
+	LastTimestamp int64
 	// LastOffset is the offset of the producer's newest batch or marker.
 	LastOffset int64
 	// CoordinatorEpoch is the coordinator epoch of the producer's last
@@ -22,10 +25,10 @@ type ProducerState struct {
 }
 
 func (e *producerEntry) state() ProducerState {
-	s := ProducerState{ProducerID: e.id, ProducerEpoch: e.epoch, LastSequence: -1, LastOffset: e.last,
+	s := ProducerState{ProducerID: e.id, ProducerEpoch: e.epoch, LastSequence: -1, LastTimestamp: -1, LastOffset: e.last,
 		CoordinatorEpoch: e.coordEpoch, TxnFirstOffset: e.txnFirst}
 	if n := len(e.batches); n > 0 {
-		s.LastSequence = e.batches[n-1].lastSeq
+		s.LastSequence, s.LastTimestamp = e.batches[n-1].lastSeq, e.batches[n-1].maxTimestamp
 	}
 	return s
 }
