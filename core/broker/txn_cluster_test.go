@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -232,5 +233,122 @@ func TestClusterTxnMarkerRetriedAcrossFailover(t *testing.T) {
 	}
 	if l.LastStableOffset() != l.HighWatermark() {
 		t.Fatalf("t-%d: LSO %d, high watermark %d", p, l.LastStableOffset(), l.HighWatermark())
+	}
+}
+
+// TestClusterTxnCoordinatorKilledAfterPrepare: the coordinator's broker
+// dies right after answering EndTxn (its PrepareCommit committed, the
+// markers perhaps not yet written). The new leader of its
+// __transaction_state partition loads the PrepareCommit, writes every
+// marker again and completes the transaction: each partition ends with a
+// commit marker and its last stable offset reaches its high watermark.
+func TestClusterTxnCoordinatorKilledAfterPrepare(t *testing.T) {
+	c := newTestCluster(t, 3, func(cfg *Config) { cfg.TransactionStateLogNumPartitions = 3 })
+	c.createTopic("t", 3, 3, nil)
+	find := func(id string) int32 {
+		var node int32 = -1
+		c.runUntil("a transaction coordinator", func() bool {
+			resp := c.do(c.controller, findCoordinator(3, 1, id)).(*kmsg.FindCoordinatorResponse)
+			node = resp.NodeID
+			return resp.ErrorCode == 0
+		})
+		return node
+	}
+	// An id whose coordinator is not the controller (the test cluster's
+	// controller does not move).
+	id := ""
+	var coordinator int32
+	for i := 0; id == ""; i++ {
+		cand := fmt.Sprintf("tx%d", i)
+		if n := find(cand); n != c.controller {
+			id, coordinator = cand, n
+		}
+	}
+	var pid int64
+	var epoch int16
+	c.runUntil("InitProducerId", func() bool {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.Version = 4
+		req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr(id), 60000
+		req.ProducerID, req.ProducerEpoch = -1, -1
+		resp := c.do(coordinator, req).(*kmsg.InitProducerIDResponse)
+		pid, epoch = resp.ProducerID, resp.ProducerEpoch
+		return resp.ErrorCode == 0
+	})
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.Version = 3
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, pid, epoch
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = "t", []int32{0, 1, 2}
+	add.Topics = append(add.Topics, at)
+	for _, sp := range c.do(coordinator, add).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions {
+		if sp.ErrorCode != 0 {
+			t.Fatalf("AddPartitionsToTxn: partition %d error %d", sp.Partition, sp.ErrorCode)
+		}
+	}
+	for p := int32(0); p < 3; p++ {
+		opts := record.DefaultBatchOptions()
+		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence, opts.Transactional = pid, epoch, 0, true
+		req := kmsg.NewPtrProduceRequest()
+		req.Version = 9
+		req.Acks = -1
+		req.TimeoutMillis = 5000
+		req.TransactionID = kmsg.StringPtr(id)
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition = p
+		rp.Records = record.MustBuild(opts, []record.Record{{Timestamp: c.nowMs, Value: []byte("v")}})
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		if code := c.do(c.assignment("t", p).Leader, req).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("produce to t-%d: %d", p, code)
+		}
+	}
+	end := kmsg.NewPtrEndTxnRequest()
+	end.Version = 3
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = id, pid, epoch, true
+	if code := c.do(coordinator, end).(*kmsg.EndTxnResponse).ErrorCode; code != 0 {
+		t.Fatalf("EndTxn: %d", code)
+	}
+	c.nodes[coordinator-1].kill()
+
+	var next int32
+	c.runUntil("a new coordinator", func() bool {
+		resp := c.do(c.controller, findCoordinator(3, 1, id)).(*kmsg.FindCoordinatorResponse)
+		next = resp.NodeID
+		return resp.ErrorCode == 0 && next != coordinator
+	})
+	c.runUntil("the new coordinator completes the transaction", func() bool {
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{id}
+		st := c.do(next, req).(*kmsg.DescribeTransactionsResponse).TransactionStates[0]
+		return st.ErrorCode == 0 && st.State == "CompleteCommit"
+	})
+	for p := int32(0); p < 3; p++ {
+		leader := c.assignment("t", p).Leader
+		l := c.partitionLog(leader, "t", p)
+		c.runUntil("the markers below the high watermark", func() bool { return l.HighWatermark() == l.LogEndOffset() })
+		if l.LastStableOffset() != l.HighWatermark() {
+			t.Fatalf("t-%d on %d: LSO %d, high watermark %d", p, leader, l.LastStableOffset(), l.HighWatermark())
+		}
+		data := readAll(t, l, l.HighWatermark())
+		commits := 0
+		for len(data) > 0 {
+			batch, rest, err := record.Next(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = rest
+			if m, err := record.ParseEndTxnMarker(batch); err == nil {
+				if !m.Commit {
+					t.Fatalf("t-%d: an abort marker", p)
+				}
+				commits++
+			}
+		}
+		if commits == 0 {
+			t.Fatalf("t-%d on %d: no commit marker", p, leader)
+		}
 	}
 }
