@@ -51,6 +51,10 @@ type Config struct {
 	// brokers). Like the offsets topic's, the count must never change.
 	TransactionStateLogNumPartitions     int32
 	TransactionStateLogReplicationFactor int16
+	// TransactionStateLogMinISR is transaction.state.log.min.isr: the
+	// min.insync.replicas __transaction_state is created with (capped at
+	// its replication factor).
+	TransactionStateLogMinISR int16
 	// TxnCoordinator holds the transaction coordinators' timeouts and
 	// limits (transaction.max.timeout.ms and the like).
 	TxnCoordinator txn.Config
@@ -170,6 +174,7 @@ func DefaultConfig() Config {
 		GroupCoordinator:                     group.DefaultConfig(),
 		TransactionStateLogNumPartitions:     50,
 		TransactionStateLogReplicationFactor: 3,
+		TransactionStateLogMinISR:            2,
 		TxnCoordinator:                       txn.DefaultConfig(),
 		MaxTxnMarkersInFlight:                10000,
 		TxnMarkerRetryBackoffMs:              100,
@@ -228,6 +233,7 @@ func (c *Config) Validate() error {
 	check(c.OffsetsTopicReplicationFactor >= 1, "offsets.topic.replication.factor %d must be >= 1", c.OffsetsTopicReplicationFactor)
 	check(c.TransactionStateLogNumPartitions >= 1, "transaction.state.log.num.partitions %d must be >= 1", c.TransactionStateLogNumPartitions)
 	check(c.TransactionStateLogReplicationFactor >= 1, "transaction.state.log.replication.factor %d must be >= 1", c.TransactionStateLogReplicationFactor)
+	check(c.TransactionStateLogMinISR >= 1, "transaction.state.log.min.isr %d must be >= 1", c.TransactionStateLogMinISR)
 	check(c.MaxTxnMarkersInFlight >= 1, "max transaction markers in flight %d must be >= 1", c.MaxTxnMarkersInFlight)
 	check(c.TxnMarkerRetryBackoffMs >= 0, "transaction marker retry backoff %d must be >= 0", c.TxnMarkerRetryBackoffMs)
 	if err := c.TxnCoordinator.Validate(); err != nil {

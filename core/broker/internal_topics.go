@@ -10,6 +10,8 @@ package broker
 // it.
 
 import (
+	"strconv"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/metadata"
@@ -35,6 +37,19 @@ func offsetsTopicConfigs() map[string]string {
 		"cleanup.policy": "compact",
 		"segment.bytes":  "104857600",
 	}
+}
+
+// internalTopicConfigs are the overrides internal topic name is created
+// with at replication factor replication: offsetsTopicConfigs, and for
+// __transaction_state Kafka's min.insync.replicas of
+// transaction.state.log.min.isr (minISR), capped at the replication
+// factor so that a smaller cluster's coordinator can still write.
+func internalTopicConfigs(name string, replication, minISR int16) map[string]string {
+	c := offsetsTopicConfigs()
+	if name == txnStateTopic {
+		c["min.insync.replicas"] = strconv.Itoa(int(min(minISR, replication)))
+	}
+	return c
 }
 
 // coordinatorPartition is the partition of a topic with n partitions that
@@ -109,7 +124,7 @@ func (b *Broker) ensureInternalTopic(nowMs int64, name, what string, partitions 
 		req.TimeoutMillis = int32(b.cfg.ProposalTimeoutMs)
 		rt := kmsg.NewCreateTopicsRequestTopic()
 		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, replication
-		configs := offsetsTopicConfigs()
+		configs := internalTopicConfigs(name, replication, b.cfg.TransactionStateLogMinISR)
 		for _, k := range sortedKeys(configs) {
 			c := kmsg.NewCreateTopicsRequestTopicConfig()
 			c.Name, c.Value = k, kmsg.StringPtr(configs[k])
@@ -120,7 +135,7 @@ func (b *Broker) ensureInternalTopic(nowMs int64, name, what string, partitions 
 		b.sendPeer(nowMs, b.controllerID, req, func(int64, kmsg.Response, error) { delete(b.internalCreating, name) })
 		return
 	}
-	code, msg := b.createTopic(name, partitions, replication, nil, offsetsTopicConfigs())
+	code, msg := b.createTopic(name, partitions, replication, nil, internalTopicConfigs(name, replication, b.cfg.TransactionStateLogMinISR))
 	if code != codeStaged {
 		b.env.Logger.Warn("cannot create the "+what, "topic", name, "code", code, "err", msg)
 		return

@@ -24,7 +24,7 @@ func txnTestBroker(t *testing.T, opts ...func(*Config)) *testBroker {
 		t.Fatalf("first FindCoordinator for a transactional id: error %d, want COORDINATOR_NOT_AVAILABLE", first.ErrorCode)
 	}
 	ts := tb.b.topics[txnStateTopic]
-	if ts == nil || ts.meta.Partitions != 3 || ts.logConfig.CleanupPolicy == 0 {
+	if ts == nil || ts.meta.Partitions != 3 || ts.logConfig.CleanupPolicy == 0 || ts.meta.Configs["min.insync.replicas"] != "1" {
 		t.Fatalf("__transaction_state after the first request: %+v", ts)
 	}
 	tb.settleGroups()
