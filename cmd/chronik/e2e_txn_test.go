@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // e2eTxnRun drives franz-go's transactional producer through three
@@ -21,35 +22,69 @@ import (
 // records come after the aborted ones, so reading them proves the
 // consumer went past the abort), and a read_uncommitted one sees the
 // aborted records too.
-func e2eTxnRun(t *testing.T, newClient func(opts ...kgo.Opt) *kgo.Client, topic string) {
+//
+// afterFirst, when set, runs between the first transaction and the second.
+func e2eTxnRun(t *testing.T, newClient func(opts ...kgo.Opt) *kgo.Client, topic string, afterFirst func(prod *kgo.Client)) {
 	t.Helper()
-	prod := newClient(
-		kgo.TransactionalID("e2e-txn-"+topic),
-		kgo.TransactionTimeout(30*time.Second),
-		kgo.DefaultProduceTopic(topic),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-	)
+	newProducer := func() *kgo.Client {
+		return newClient(
+			kgo.TransactionalID("e2e-txn-"+topic),
+			kgo.TransactionTimeout(30*time.Second),
+			kgo.DefaultProduceTopic(topic),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		)
+	}
+	prod := newProducer()
 	ctx := e2eTestCtx(t, 60*time.Second)
 	const perPartition = 5
+	// retryAfterErr: a produce or commit error ends the attempt with an
+	// abort, and the transaction is tried again by a new producer with
+	// the same transactional id (whose InitProducerId fences the old one
+	// and aborts what it left open), as an application restarts a failed
+	// producer. Used after a broker was killed: kgo keeps the dead
+	// coordinator cached, fails AddPartitionsToTxn with "unknown broker"
+	// once its metadata dropped the broker, and marks the producer id
+	// fatal.
+	retryAfterErr := false
 	txn := func(prefix string, commit kgo.TransactionEndTry) {
 		t.Helper()
-		if err := prod.BeginTransaction(); err != nil {
-			t.Fatalf("BeginTransaction %s: %v", prefix, err)
-		}
 		var rs []*kgo.Record
 		for p := int32(0); p < 2; p++ {
 			for i := range perPartition {
 				rs = append(rs, &kgo.Record{Partition: p, Value: []byte(fmt.Sprintf("%s-%d-%d", prefix, p, i))})
 			}
 		}
-		if err := prod.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-			t.Fatalf("transactional produce %s: %v", prefix, err)
-		}
-		if err := prod.EndTransaction(ctx, commit); err != nil {
-			t.Fatalf("EndTransaction %s (%v): %v", prefix, commit, err)
+		for attempt := 1; ; attempt++ {
+			if attempt > 1 {
+				prod.Close()
+				prod = newProducer()
+			}
+			if err := prod.BeginTransaction(); err != nil {
+				t.Fatalf("BeginTransaction %s: %v", prefix, err)
+			}
+			for _, r := range rs {
+				r.Offset, r.Timestamp = 0, time.Time{}
+			}
+			err := prod.ProduceSync(ctx, rs...).FirstErr()
+			end := commit
+			if err != nil {
+				end = kgo.TryAbort
+			}
+			endErr := prod.EndTransaction(ctx, end)
+			switch {
+			case err == nil && endErr == nil:
+				return
+			case !retryAfterErr || attempt == 3:
+				t.Fatalf("transaction %s (attempt %d): produce: %v; EndTransaction(%v): %v", prefix, attempt, err, end, endErr)
+			}
+			t.Logf("transaction %s (attempt %d) aborted after an error, trying again: produce: %v; EndTransaction: %v", prefix, attempt, err, endErr)
 		}
 	}
 	txn("commit1", kgo.TryCommit)
+	if afterFirst != nil {
+		afterFirst(prod)
+		retryAfterErr = true
+	}
 	txn("abort", kgo.TryAbort)
 	txn("commit2", kgo.TryCommit)
 
@@ -109,7 +144,7 @@ func TestE2ETransactionsSingleNode(t *testing.T) {
 	b := e2eStartBroker(t, "--transaction-state-log-num-partitions", "5")
 	topic := e2eUniqueTopic(t)
 	e2eCreateTopic(t, e2eNewAdmin(t, b), topic, 2, nil)
-	e2eTxnRun(t, func(opts ...kgo.Opt) *kgo.Client { return e2eNewClient(t, b, opts...) }, topic)
+	e2eTxnRun(t, func(opts ...kgo.Opt) *kgo.Client { return e2eNewClient(t, b, opts...) }, topic, nil)
 	b.Stop()
 
 	id := "e2e-txn-" + topic
@@ -175,5 +210,36 @@ func TestE2ETransactionsCluster(t *testing.T) {
 		t.Fatalf("CreateTopics %s: %v %v", topic, err, resp.Err)
 	}
 	e2eWaitTopicReady(t, adm, topic, 2)
-	e2eTxnRun(t, func(opts ...kgo.Opt) *kgo.Client { return c.client(opts...) }, topic)
+	e2eTxnRun(t, func(opts ...kgo.Opt) *kgo.Client { return c.client(opts...) }, topic, nil)
+}
+
+// TestE2ETransactionsClusterCoordinatorKilled: on three nodes, the
+// transaction coordinator's broker is killed (SIGKILL) after the first
+// transaction; the client finds the new coordinator (the new leader of
+// the id's __transaction_state partition, which loads it from the
+// replicated log) and the next transactions abort and commit as before:
+// read_committed still reads exactly the committed records.
+func TestE2ETransactionsClusterCoordinatorKilled(t *testing.T) {
+	c := e2eStartCluster(t)
+	topic := e2eUniqueTopic(t)
+	adm := kadm.NewClient(c.client())
+	ctx := e2eTestCtx(t, 90*time.Second)
+	resp, err := adm.CreateTopic(ctx, 2, 3, nil, topic)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("CreateTopics %s: %v %v", topic, err, resp.Err)
+	}
+	e2eWaitTopicReady(t, adm, topic, 2)
+	e2eTxnRun(t, func(opts ...kgo.Opt) *kgo.Client {
+		return c.client(append([]kgo.Opt{kgo.RetryTimeout(45 * time.Second)}, opts...)...)
+	}, topic, func(prod *kgo.Client) {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.Version = 3
+		req.CoordinatorType, req.CoordinatorKey = 1, "e2e-txn-"+topic
+		r, err := req.RequestWith(ctx, prod)
+		if err != nil || r.ErrorCode != 0 {
+			t.Fatalf("FindCoordinator: %v %+v", err, r)
+		}
+		t.Logf("killing the transaction coordinator, broker %d", r.NodeID)
+		c.broker(r.NodeID).Kill()
+	})
 }
