@@ -26,6 +26,10 @@
 //   - FuzzGroupRequests: arbitrary bytes decoded as any group API at any
 //     version, handled by a shard: no panic, invariants hold, answers
 //     encode (group_fuzz_test.go).
+//   - FuzzTxnReplay: arbitrary __transaction_state records replayed into a
+//     transaction coordinator shard, then requests built from its state,
+//     marker reports and timers; invariants hold, epochs never go down,
+//     and replaying what it wrote gives the same state (txn_fuzz_test.go).
 //   - FuzzSimulator: the deterministic simulator (package sim) with a
 //     fuzzer-chosen seed and fault-phase length (simulator_test.go).
 //

@@ -19,6 +19,15 @@ package broker
 // is lowered to it. The first batch of a response is still returned whole
 // even if larger (KIP-74), so a consumer always makes progress.
 //
+// Isolation (v4+): every consumer fetch reports the partition's last
+// stable offset (the first offset of its earliest open transaction, else
+// the high watermark). A read_committed fetch (IsolationLevel 1) reads
+// only below it and gets the aborted transactions overlapping the records
+// it returns (producer id and first offset, from the partition log's
+// aborted-transaction index), so that the client drops their records;
+// the high watermark field stays the high watermark. read_uncommitted
+// reads up to the high watermark with no aborted list (null), as Kafka.
+//
 // Long polling: when fewer than MinBytes are available and MaxWaitMillis >
 // 0, the request waits until enough data is below the high watermark, the
 // wait expires, or a partition errors. A follower's fetch (ReplicaID >= 0)
@@ -35,6 +44,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/bugs"
+	"github.com/chronik-streaming/chronik/core/record"
 )
 
 func init() { registerAPI(1, 4, 12, handleFetch) }
@@ -311,7 +321,7 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 			sp.PreferredReadReplica = -1
 			// Empty, not null: librdkafka rejects a null record set.
 			sp.RecordBatches = []byte{}
-			code, n, news := b.fetchPartition(nowMs, seq, r.ReplicaID, ts, rp, sp, budget-total, total == 0)
+			code, n, news := b.fetchPartition(nowMs, seq, r.ReplicaID, r.IsolationLevel == isolationReadCommitted, ts, rp, sp, budget-total, total == 0)
 			sp.ErrorCode = code
 			// A diverging epoch, like an error, is news the follower needs
 			// at once: it ends a long poll.
@@ -366,7 +376,7 @@ func newFetchResponseShell(r *kmsg.FetchRequest) *kmsg.FetchResponse {
 // it (replicaFetchPartition). first says no records are in the response
 // yet: only then may a batch larger than the limits be returned whole
 // (KIP-74), so a consumer can always make progress.
-func (b *Broker) fetchPartition(nowMs int64, seq uint64, replicaID int32, ts *topicState, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int, bool) {
+func (b *Broker) fetchPartition(nowMs int64, seq uint64, replicaID int32, readCommitted bool, ts *topicState, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget int, first bool) (int16, int, bool) {
 	if ts == nil || rp.Partition < 0 || rp.Partition >= int32(len(ts.partitions)) {
 		return kerrUnknownTopicOrPartition, 0, false
 	}
@@ -384,10 +394,14 @@ func (b *Broker) fetchPartition(nowMs int64, seq uint64, replicaID int32, ts *to
 		return code, 0, false
 	}
 	hw := p.log.HighWatermark()
+	lso := p.log.LastStableOffset()
 	sp.HighWatermark = hw
-	sp.LastStableOffset = hw
+	sp.LastStableOffset = lso
 	sp.LogStartOffset = p.log.LogStartOffset()
 	sp.AbortedTransactions = nil
+	if readCommitted {
+		sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	}
 	limit := int(rp.PartitionMaxBytes)
 	if budget < limit {
 		limit = budget
@@ -401,11 +415,65 @@ func (b *Broker) fetchPartition(nowMs int64, seq uint64, replicaID int32, ts *to
 	// Offsets between the high watermark and the log end are valid but not
 	// yet readable; beyond the log end (or below the start) is out of range.
 	readLimit := hw
+	if readCommitted {
+		readLimit = lso
+	}
 	if bugs.ServePastHighWatermark { // deliberate bug (core/bugs): read up to the log end
 		readLimit = p.log.LogEndOffset()
 	}
 	code, n := b.readInto(p, sp, rp.FetchOffset, limit, readLimit, first)
+	if code == kerrNone && readCommitted {
+		code = b.fillAborted(p, sp, rp.FetchOffset)
+	}
 	return code, n, false
+}
+
+// isolationReadCommitted is the IsolationLevel of a read_committed fetch
+// or ListOffsets (0 is read_uncommitted).
+const isolationReadCommitted = 1
+
+// fillAborted sets a read_committed answer's aborted transactions: those
+// overlapping the records it returns, from offset to the end of its last
+// batch (empty, not null, when there are none, as Kafka answers).
+func (b *Broker) fillAborted(p *partition, sp *kmsg.FetchResponseTopicPartition, offset int64) int16 {
+	sp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	if len(sp.RecordBatches) == 0 {
+		return kerrNone
+	}
+	upTo, err := batchesEnd(sp.RecordBatches)
+	if err != nil {
+		return kerrNone // framed by the log itself: cannot happen
+	}
+	list, err := p.log.AbortedTransactions(offset, upTo)
+	if err != nil {
+		sp.RecordBatches = []byte{}
+		return b.logReadError(p, err)
+	}
+	for _, a := range list {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		sp.AbortedTransactions = append(sp.AbortedTransactions, at)
+	}
+	return kerrNone
+}
+
+// batchesEnd returns the offset after the last of the concatenated
+// batches b.
+func batchesEnd(b []byte) (int64, error) {
+	var end int64
+	for len(b) > 0 {
+		batch, rest, err := record.Next(b)
+		if err != nil {
+			return 0, err
+		}
+		h, err := record.ParseHeader(batch)
+		if err != nil {
+			return 0, err
+		}
+		end = h.NextOffset()
+		b = rest
+	}
+	return end, nil
 }
 
 // readInto reads p from offset below readLimit into sp, within limit

@@ -3,13 +3,15 @@ package broker
 // ListOffsets, versions 0-8.
 //
 // v0 answers a list of offsets (OldStyleOffsets, at most MaxNumOffsets)
-// rather than one offset and timestamp. v2 adds the isolation level (equal
-// outcomes here: without transactions the last stable offset is the high
-// watermark). v4 adds the current leader epoch check and returns the epoch.
+// rather than one offset and timestamp. v2 adds the isolation level:
+// read_committed (1) answers latest with the last stable offset and
+// bounds the timestamp lookups by it, as Kafka's
+// fetchOffsetByTimestamp does; read_uncommitted uses the high watermark. v4 adds the current leader epoch check and returns the epoch.
 // v7 adds -3, the offset of the largest timestamp (KIP-734); v8 adds -4,
 // the earliest local offset (equal to the earliest without tiered storage).
 //
-// Special timestamps: -2 earliest (log start), -1 latest (high watermark),
+// Special timestamps: -2 earliest (log start), -1 latest (high watermark,
+// or the last stable offset under read_committed),
 // -3 max timestamp, -4 earliest local.
 
 import (
@@ -37,7 +39,7 @@ func handleListOffsets(b *Broker, nowMs int64, req *Request) error {
 			sp.Timestamp = -1
 			sp.Offset = -1
 			sp.LeaderEpoch = -1
-			sp.ErrorCode = b.listOffset(r.Version, rt.Topic, &rp, &sp)
+			sp.ErrorCode = b.listOffset(r.Version, r.IsolationLevel == isolationReadCommitted, rt.Topic, &rp, &sp)
 			if r.Version == 0 && sp.ErrorCode == kerrNone && sp.Offset >= 0 && rp.MaxNumOffsets > 0 {
 				sp.OldStyleOffsets = []int64{sp.Offset}
 			}
@@ -50,12 +52,17 @@ func handleListOffsets(b *Broker, nowMs int64, req *Request) error {
 	return nil
 }
 
-func (b *Broker) listOffset(version int16, topic string, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) int16 {
+func (b *Broker) listOffset(version int16, readCommitted bool, topic string, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) int16 {
 	p, code := b.epochPartition(topic, rp.Partition, version >= 4, rp.CurrentLeaderEpoch)
 	if code != kerrNone {
 		return code
 	}
+	// hw is the last offset a reader at this isolation level may see
+	// (Kafka's lastFetchableOffset).
 	hw := p.log.HighWatermark()
+	if readCommitted {
+		hw = p.log.LastStableOffset()
+	}
 	switch ts := rp.Timestamp; {
 	case ts == listEarliest || ts == listEarliestLocal:
 		sp.Offset = p.log.LogStartOffset()

@@ -49,6 +49,34 @@ func FailResponse(resp kmsg.Response, code int16) kmsg.Response {
 	case *kmsg.ConsumerGroupHeartbeatResponse:
 		r.ErrorCode = code
 		r.Assignment = nil
+	case *kmsg.InitProducerIDResponse:
+		r.ErrorCode = code
+		r.ProducerID, r.ProducerEpoch = -1, -1
+	case *kmsg.AddPartitionsToTxnResponse:
+		for i := range r.Topics {
+			for j := range r.Topics[i].Partitions {
+				r.Topics[i].Partitions[j].ErrorCode = code
+			}
+		}
+		for i := range r.Transactions {
+			for j := range r.Transactions[i].Topics {
+				for k := range r.Transactions[i].Topics[j].Partitions {
+					r.Transactions[i].Topics[j].Partitions[k].ErrorCode = code
+				}
+			}
+		}
+	case *kmsg.AddOffsetsToTxnResponse:
+		r.ErrorCode = code
+	case *kmsg.EndTxnResponse:
+		r.ErrorCode = code
+		r.ProducerID, r.ProducerEpoch = -1, -1
+	case *kmsg.DescribeTransactionsResponse:
+		for i := range r.TransactionStates {
+			r.TransactionStates[i].ErrorCode = code
+		}
+	case *kmsg.ListTransactionsResponse:
+		r.ErrorCode = code
+		r.TransactionStates = nil
 	default:
 		panic(fmt.Sprintf("%v: %T", ErrUnknownResponse, resp))
 	}

@@ -384,6 +384,29 @@ func TestFailResponseCoversDeferredTypes(t *testing.T) {
 		kmsg.NewPtrLeaveGroupResponse(), kmsg.NewPtrOffsetDeleteResponse(), kmsg.NewPtrTxnOffsetCommitResponse(), kmsg.NewPtrConsumerGroupHeartbeatResponse()} {
 		FailResponse(r, 16)
 	}
+	// The transaction coordinator's deferred answers (core/txn).
+	ap := kmsg.NewPtrAddPartitionsToTxnResponse()
+	ap.Topics = []kmsg.AddPartitionsToTxnResponseTopic{{Partitions: []kmsg.AddPartitionsToTxnResponseTopicPartition{{}}}}
+	ap.Transactions = []kmsg.AddPartitionsToTxnResponseTransaction{{Topics: []kmsg.AddPartitionsToTxnResponseTransactionTopic{{Partitions: []kmsg.AddPartitionsToTxnResponseTransactionTopicPartition{{}}}}}}
+	FailResponse(ap, 15)
+	if ap.Topics[0].Partitions[0].ErrorCode != 15 || ap.Transactions[0].Topics[0].Partitions[0].ErrorCode != 15 {
+		t.Fatal("add partitions to txn")
+	}
+	ip := kmsg.NewPtrInitProducerIDResponse()
+	ip.ProducerID, ip.ProducerEpoch = 7, 3
+	FailResponse(ip, 15)
+	if ip.ErrorCode != 15 || ip.ProducerID != -1 || ip.ProducerEpoch != -1 {
+		t.Fatalf("init producer id: %+v", ip)
+	}
+	dt := kmsg.NewPtrDescribeTransactionsResponse()
+	dt.TransactionStates = []kmsg.DescribeTransactionsResponseTransactionState{{}}
+	FailResponse(dt, 15)
+	if dt.TransactionStates[0].ErrorCode != 15 {
+		t.Fatal("describe transactions")
+	}
+	for _, r := range []kmsg.Response{kmsg.NewPtrAddOffsetsToTxnResponse(), kmsg.NewPtrEndTxnResponse(), kmsg.NewPtrListTransactionsResponse()} {
+		FailResponse(r, 16)
+	}
 	defer func() {
 		if recover() == nil {
 			t.Fatal("an unknown response type did not panic")

@@ -76,6 +76,9 @@ func (l *Log) appendLeader(batches []byte, leaderEpoch int32, nowMs int64) (Appe
 			return AppendResult{}, fmt.Errorf("%w: batch %d: %d records past offset %d overflow the offset space", ErrBatchTooLarge, i, int64(h.LastOffsetDelta)+1, next)
 		}
 		p := pendingBatch{b: b, h: h}
+		if h.Transactional() && !h.HasProducerID() {
+			return AppendResult{}, fmt.Errorf("%w: batch %d: transactional batch without a producer id", ErrCorruptBatch, i)
+		}
 		if h.HasProducerID() {
 			if h.ProducerEpoch < 0 || h.BaseSequence < 0 {
 				return AppendResult{}, fmt.Errorf("%w: batch %d: producer id %d with epoch %d and sequence %d", ErrCorruptBatch, i, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
@@ -91,13 +94,13 @@ func (l *Log) appendLeader(batches []byte, leaderEpoch int32, nowMs int64) (Appe
 				dups++
 			} else {
 				if e == nil {
-					e = &producerEntry{id: h.ProducerID, epoch: h.ProducerEpoch}
+					e = newProducerEntry(h.ProducerID, h.ProducerEpoch)
 					staged = append(staged, e)
 				}
 				e.record(h.ProducerEpoch, producerBatch{
 					firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
 					firstOffset: next, lastOffset: next + int64(h.LastOffsetDelta),
-				})
+				}, h.Transactional(), l.producers.floor)
 			}
 		}
 		if p.dup == nil {
@@ -222,6 +225,14 @@ func (l *Log) AppendAsFollower(batches []byte, nowMs int64) (AppendResult, error
 		if h.PartitionLeaderEpoch < 0 || h.PartitionLeaderEpoch < epoch {
 			return AppendResult{}, fmt.Errorf("%w: batch %d has epoch %d after epoch %d", ErrInvalidLeaderEpoch, i, h.PartitionLeaderEpoch, epoch)
 		}
+		if h.Control() && h.HasProducerID() {
+			// A marker must decode: replay (recovery, truncation) takes
+			// its content from the stored bytes, and one it could not
+			// read would hide an abort.
+			if _, err := record.ParseEndTxnMarker(b); err != nil && !errors.Is(err, record.ErrNotEndTxnMarker) {
+				return AppendResult{}, fmt.Errorf("%w: batch %d: control batch: %w", ErrCorruptBatch, i, err)
+			}
+		}
 		epoch = h.PartitionLeaderEpoch
 		next = h.NextOffset()
 		list = append(list, pendingBatch{b: b, h: h})
@@ -232,7 +243,14 @@ func (l *Log) AppendAsFollower(batches []byte, nowMs int64) (AppendResult, error
 		if err := l.write(p.b, p.h, nowMs); err != nil {
 			return AppendResult{}, err
 		}
-		l.producers.apply(p.h)
+		if p.h.Control() && p.h.HasProducerID() {
+			if e, abort := l.producers.replayMarker(p.h, p.b); abort {
+				a := l.active()
+				a.aborted = append(a.aborted, e)
+			}
+		} else {
+			l.producers.apply(p.h)
+		}
 		epochChanged = l.epochs.assign(p.h.PartitionLeaderEpoch, p.h.BaseOffset) || epochChanged
 	}
 	if epochChanged {

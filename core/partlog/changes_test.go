@@ -16,7 +16,9 @@ var getters = map[string]bool{
 	"SizeBytes": true, "Failed": true, "CheckInvariants": true, "EarliestEpochStart": true, "Uncertain": true,
 	// Reads change nothing; they count a change only when they fail
 	// (TestFailedReadCounted).
-	"Read": true, "ReadInto": true,
+	"Read": true, "ReadInto": true, "AbortedTransactions": true,
+	// The transaction state's getters.
+	"LastStableOffset": true, "OpenTransactions": true,
 	// SetCodecs only lends the log decoders (nothing CheckInvariants
 	// looks at).
 	"SetCodecs": true,

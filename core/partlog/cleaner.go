@@ -404,9 +404,13 @@ func bytesField(b []byte) (v, rest []byte, ok bool) {
 }
 
 // keepsAsStored reports batches the cleaner copies unchanged and keeps out
-// of the key map: transactional and control batches (an aborted
-// transaction's records must not hide committed ones, and markers belong
-// to the transaction index, which does not exist yet).
+// of the key map: transactional and control batches. An aborted
+// transaction's records must not hide committed ones, and keeping every
+// marker and transactional batch as it is keeps each cleaned segment's
+// aborted-transaction index valid unchanged (installCleaned hands it
+// over) and the producer state a replay rebuilds the same. The cost:
+// transactional records and markers are never compacted away (Kafka
+// removes aborted records and, after delete.retention.ms, markers).
 func keepsAsStored(h record.Header) bool { return h.Transactional() || h.Control() }
 
 // keyMap maps a key to its latest offset. The offsets live in a slice
@@ -792,6 +796,11 @@ func (l *Log) installCleaned(job *CleanJob, c cleanedSegment) error {
 	}
 	ns := c.seg
 	ns.log = f
+	// The copy holds every control and transactional batch as stored
+	// (keepsAsStored), so its aborted-transaction entries are the old
+	// segment's: the index file is handed over unchanged.
+	ns.txnIndexFile, ns.txnCount = src.seg.txnIndexFile, src.seg.txnCount
+	src.seg.txnIndexFile = nil
 	l.release(src.seg)
 	l.segs[i] = &ns
 	if err := l.openSealed(&ns, true); err != nil {

@@ -129,12 +129,21 @@ func (l *Log) checkInvariantsFrom(from int) {
 			broken("only the active segment is unsealed: segment %d sealed=%v, active=%v", s.base, s.sealed, last)
 		case s.sealed && (s.index != nil || s.timeIndex != nil || s.indexFile == nil || s.timeIndexFile == nil):
 			broken("sealed segment %d keeps its indexes on disk only", s.base)
+		case s.sealed && (s.aborted != nil || (s.txnCount > 0) != (s.txnIndexFile != nil)):
+			broken("sealed segment %d keeps its %d aborted-transaction entries on disk only", s.base, s.txnCount)
+		case !s.sealed && (s.txnCount != 0 || s.txnIndexFile != nil):
+			broken("active segment %d keeps its aborted-transaction entries in memory", s.base)
 		case s.sealed && s.dirty:
 			broken("sealed segment %d is dirty: its file must be in the pending sync list", s.base)
 		case !s.empty() && !s.hasTs:
 			broken("segment %d has batches but no max timestamp", s.base)
 		case s.hasTs && (s.maxTsOffset < s.base || s.maxTsOffset >= s.next):
 			broken("segment %d: max timestamp offset %d outside [%d, %d)", s.base, s.maxTsOffset, s.base, s.next)
+		}
+		for j, e := range s.aborted {
+			if e.LastOffset < s.base || e.LastOffset >= s.next || e.FirstOffset > e.LastOffset || (j > 0 && e.LastOffset <= s.aborted[j-1].LastOffset) {
+				broken("aborted-transaction entry %d of segment %d (producer %d, [%d, %d]) not increasing or outside [%d, %d)", j, s.base, e.ProducerID, e.FirstOffset, e.LastOffset, s.base, s.next)
+			}
 		}
 		from, fromTime := 0, 0
 		if last {
@@ -179,6 +188,9 @@ func (l *Log) checkInvariantsFrom(from int) {
 	case l.firstDirty > leo:
 		broken("the cleaner's first dirty offset %d is past LEO %d (a truncation resets it)", l.firstDirty, leo)
 	}
+	if lso := l.LastStableOffset(); lso > l.hw || lso < l.logStart {
+		broken("logStart <= LSO <= HW: LSO %d, log start %d, HW %d", lso, l.logStart, l.hw)
+	}
 	for i, e := range l.epochs.entries {
 		if e.epoch < 0 || e.start < 0 || e.start >= leo {
 			broken("epoch entry %d (%d@%d) out of range, LEO %d", i, e.epoch, e.start, leo)
@@ -220,9 +232,12 @@ func (l *Log) producerWalkNeeded(leo int64) bool {
 // records what it found good.
 func (l *Log) checkProducers(leo int64, broken func(format string, args ...any)) {
 	t := &l.producers
-	if len(t.byID) > t.max {
-		broken("producer table bounded: %d producers, max %d", len(t.byID), t.max)
+	// Past max only while every producer but the newest has an open
+	// transaction (shrink never evicts one).
+	if len(t.byID) > t.max && (len(t.byID)-len(t.open) > 1 || len(t.open) == 0) {
+		broken("producer table bounded: %d producers, max %d, %d open transactions", len(t.byID), t.max, len(t.open))
 	}
+	open := 0
 	n := 0
 	prevLast := int64(-1)
 	for e := t.head; e != nil; e = e.next {
@@ -230,8 +245,25 @@ func (l *Log) checkProducers(leo int64, broken func(format string, args ...any))
 		if t.byID[e.id] != e {
 			broken("producer %d in the recency list but not in the table", e.id)
 		}
-		if len(e.batches) == 0 || len(e.batches) > producerBatchesKept {
+		if len(e.batches) > producerBatchesKept {
 			broken("producer %d keeps %d batches", e.id, len(e.batches))
+		}
+		if n := len(e.batches); n > 0 && e.batches[n-1].lastOffset > e.last {
+			broken("producer %d: last batch ends at %d after its last offset %d", e.id, e.batches[n-1].lastOffset, e.last)
+		}
+		if e.last >= leo || e.last < 0 {
+			broken("producer %d: last offset %d outside [0, LEO %d)", e.id, e.last, leo)
+		}
+		if e.txnFirst >= 0 {
+			open++
+			// Above its last offset only when raised to the log start
+			// (DeleteRecords past all of its records).
+			if e.txnFirst < l.logStart || e.txnFirst > max(e.last, l.logStart) {
+				broken("open transaction of producer %d starts at %d, outside [log start %d, max(its last offset %d, log start)]", e.id, e.txnFirst, l.logStart, e.last)
+			}
+			if !slices.Contains(t.open, e) {
+				broken("producer %d has an open transaction but is not in the open list", e.id)
+			}
 		}
 		for j, b := range e.batches {
 			if b.firstOffset > b.lastOffset || (j > 0 && b.firstOffset <= e.batches[j-1].lastOffset) || b.lastOffset >= leo {
@@ -248,6 +280,17 @@ func (l *Log) checkProducers(leo int64, broken func(format string, args ...any))
 	}
 	if n != len(t.byID) {
 		broken("producer recency list has %d entries, table %d", n, len(t.byID))
+	}
+	if open != len(t.open) {
+		broken("open transaction list has %d entries, table %d open", len(t.open), open)
+	}
+	for i, e := range t.open {
+		if t.byID[e.id] != e || (i > 0 && e.txnFirst < t.open[i-1].txnFirst) {
+			broken("open transaction list ordered by first offset and in the table: producer %d at %d", e.id, e.txnFirst)
+		}
+	}
+	if t.floor != l.logStart {
+		broken("producer table floor %d is not the log start %d", t.floor, l.logStart)
 	}
 	l.producersChecked, l.checkedProducerGen, l.checkedProducerLeo = true, t.gen, leo
 	l.producerSinceFull = 0
@@ -315,6 +358,20 @@ func (l *Log) checkInvariantsDeep() error {
 		for _, e := range indexed {
 			if base, ok := seenPos[int64(e.pos)]; !ok || base != s.base+int64(e.rel) {
 				return fmt.Errorf("index of segment %d: entry (%d, %d) is not a batch start", s.base, e.rel, e.pos)
+			}
+		}
+		if s.sealed && s.txnCount > 0 {
+			if sz, err := s.txnIndexFile.Size(); err != nil || sz != int64(s.txnCount*txnEntrySize) {
+				return fmt.Errorf("transaction index of segment %d: %d bytes (%v), %d entries remembered", s.base, sz, err, s.txnCount)
+			}
+		}
+		entries, err := l.abortedEntries(s)
+		if err != nil {
+			return fmt.Errorf("transaction index of segment %d: %w", s.base, err)
+		}
+		for j, e := range entries {
+			if e.LastOffset < s.base || e.LastOffset >= s.next || (j > 0 && e.LastOffset <= entries[j-1].LastOffset) {
+				return fmt.Errorf("transaction index of segment %d: entry %d marker offset %d outside [%d, %d) or not increasing", s.base, j, e.LastOffset, s.base, s.next)
 			}
 		}
 	}

@@ -57,6 +57,10 @@ type RecoveryInfo struct {
 	// IndexesRebuilt counts index and time-index files rewritten because
 	// they were missing or invalid.
 	IndexesRebuilt int
+	// TxnIndexesRebuilt counts sealed segments whose aborted-transaction
+	// index (.txnindex) was missing, damaged or stale, and rewritten from
+	// the markers the scan found.
+	TxnIndexesRebuilt int
 }
 
 // Recovery reports what Open found and repaired.
@@ -452,6 +456,12 @@ func (l *Log) seal(s *segment) error {
 	}
 	s.indexCount, s.timeIndexCount = len(s.index), len(s.timeIndex)
 	s.index, s.timeIndex = nil, nil
+	if len(s.aborted) > 0 {
+		if err := l.writeTxnIndex(s, s.aborted); err != nil {
+			return fmt.Errorf("seal segment %d: %w", s.base, err)
+		}
+	}
+	s.aborted = nil
 	s.sealed = true
 	if s.dirty {
 		l.pendingSync = append(l.pendingSync, s.log)
@@ -478,10 +488,10 @@ func (l *Log) roll() error {
 // release closes a segment's files, or defers closing those the in-flight
 // sync job still holds, and drops them from the pending sync list.
 func (l *Log) release(s *segment) {
-	for _, f := range []disk.File{s.log, s.indexFile, s.timeIndexFile} {
+	for _, f := range []disk.File{s.log, s.indexFile, s.timeIndexFile, s.txnIndexFile} {
 		l.releaseFile(f)
 	}
-	s.log, s.indexFile, s.timeIndexFile = nil, nil, nil
+	s.log, s.indexFile, s.timeIndexFile, s.txnIndexFile = nil, nil, nil, nil
 }
 
 func (l *Log) releaseFile(f disk.File) {
@@ -499,7 +509,7 @@ func (l *Log) releaseFile(f disk.File) {
 // removeSegmentFiles deletes a segment's three files; absent ones are fine.
 func (l *Log) removeSegmentFiles(base int64) error {
 	var errs []error
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := l.d.Remove(l.segFilePath(base, suffix)); err != nil && !errors.Is(err, disk.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -511,7 +521,7 @@ func (l *Log) removeSegmentFiles(base int64) error {
 // again their contents are stale).
 func (l *Log) removeIndexFiles(base int64) error {
 	var errs []error
-	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := l.d.Remove(l.segFilePath(base, suffix)); err != nil && !errors.Is(err, disk.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -523,14 +533,14 @@ func (l *Log) removeIndexFiles(base int64) error {
 func (l *Log) closeFiles() error {
 	var errs []error
 	for _, s := range l.segs {
-		for _, f := range []disk.File{s.log, s.indexFile, s.timeIndexFile} {
+		for _, f := range []disk.File{s.log, s.indexFile, s.timeIndexFile, s.txnIndexFile} {
 			if f != nil {
 				if err := f.Close(); err != nil {
 					errs = append(errs, err)
 				}
 			}
 		}
-		s.log, s.indexFile, s.timeIndexFile = nil, nil, nil
+		s.log, s.indexFile, s.timeIndexFile, s.txnIndexFile = nil, nil, nil, nil
 	}
 	for _, f := range l.deferredClose {
 		f.Close()
@@ -589,14 +599,58 @@ func (l *Log) corruptAt(s *segment, offset, pos int64, err error) error {
 	return fmt.Errorf("%w: %s at offset %d (position %d): %w", ErrCorruptSegment, name, offset, pos, err)
 }
 
-// rebuildProducers replays every stored batch header into a fresh
-// producer table (after TruncateTo).
+// rebuildProducers replays every stored batch into a fresh producer
+// table (after TruncateTo, or DeleteRecords past an open transaction's
+// start), markers included, and rebuilds the active segment's
+// aborted-transaction entries on the way (the sealed segments' files do
+// not change).
 func (l *Log) rebuildProducers() error {
 	l.producers.reset(l.cfg.MaxProducerIDs)
+	l.producers.floor = l.logStart
+	a := l.active()
+	a.aborted = nil
 	for _, s := range l.segs {
-		if err := l.forEachHeader(s, s.size, func(h record.Header, _ int64) { l.producers.apply(h) }); err != nil {
+		err := l.replaySegment(s, func(e AbortedTxn) {
+			if s == a {
+				a.aborted = append(a.aborted, e)
+			}
+		})
+		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// replaySegment walks the batches of s, checking only framing and offset
+// contiguity (the data was validated when written or recovered), into
+// the producer table: data batches by header, markers read whole. Each
+// abort is handed to aborted.
+func (l *Log) replaySegment(s *segment, aborted func(AbortedTxn)) error {
+	sc := scanner{f: s.log, limit: s.size}
+	expect := s.base
+	for pos := int64(0); pos < s.size; {
+		hdr, err := sc.bytes(pos, record.HeaderSize)
+		if err != nil {
+			return l.corruptAt(s, expect, pos, err)
+		}
+		h, err := structuralCheck(hdr, pos, s.size, expect)
+		if err != nil {
+			return l.corruptAt(s, expect, pos, err)
+		}
+		if h.Control() && h.HasProducerID() {
+			whole, err := sc.bytes(pos, h.Size())
+			if err != nil {
+				return l.corruptAt(s, expect, pos, err)
+			}
+			if e, abort := l.producers.replayMarker(h, whole); abort {
+				aborted(e)
+			}
+		} else {
+			l.producers.apply(h)
+		}
+		pos += int64(h.Size())
+		expect = h.NextOffset()
 	}
 	return nil
 }

@@ -179,6 +179,8 @@ func (l *Log) recover(nowMs int64) error {
 		l.segs = []*segment{s}
 	}
 	logStart = max(logStart, l.segs[0].base)
+	// Open transactions start at the log start at the earliest.
+	l.producers.floor = logStart
 
 	// Steps 4 and 5: scan.
 	indexBad := make([]bool, len(l.segs))
@@ -261,6 +263,14 @@ func (l *Log) recover(nowMs int64) error {
 		}
 		if indexBad[i] {
 			l.recovery.IndexesRebuilt += 2
+		}
+		rewrote, err := l.openTxnIndex(s, s.aborted)
+		if err != nil {
+			return err
+		}
+		s.aborted = nil
+		if rewrote {
+			l.recovery.TxnIndexesRebuilt++
 		}
 	}
 	a := l.active()
@@ -528,7 +538,19 @@ func (l *Log) scanSegment(s *segment, trusted, checkIndex bool) (bad bool, cutPo
 			ic.visit(s, h, pos)
 		}
 		s.noteBatch(h, pos, l.cfg.IndexIntervalBytes)
-		l.producers.apply(h)
+		if h.Control() && h.HasProducerID() {
+			// scanBatch checked its CRC, trusted or not: the marker's
+			// type decides what read_committed readers see.
+			whole, err := sc.bytes(pos, h.Size())
+			if err != nil {
+				return false, 0, nil, fmt.Errorf("read segment %d: %w", s.base, err)
+			}
+			if e, abort := l.producers.replayMarker(h, whole); abort {
+				s.aborted = append(s.aborted, e)
+			}
+		} else {
+			l.producers.apply(h)
+		}
 		l.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset)
 		pos += int64(h.Size())
 		expect = h.NextOffset()
@@ -570,7 +592,9 @@ func (l *Log) scanBatch(sc *scanner, pos, size, expect int64, trusted bool) (rec
 		}
 		return record.Header{}, fmt.Errorf("%w: at position %d: leader epoch %d beyond the partition's leader epoch %d", errStructure, pos, h.PartitionLeaderEpoch, l.maxLeaderEpoch)
 	}
-	if !trusted && !bugs.SkipCRCCheck { // !bugs.SkipCRCCheck: deliberate bug (core/bugs)
+	// A control batch is CRC-checked in a trusted segment too: it is
+	// small, and a flipped bit could turn an abort into a commit.
+	if (!trusted || h.Control()) && !bugs.SkipCRCCheck { // !bugs.SkipCRCCheck: deliberate bug (core/bugs)
 		whole, err := sc.bytes(pos, h.Size())
 		if err != nil {
 			return record.Header{}, err
@@ -747,6 +771,7 @@ func (l *Log) restartAt(start int64) error {
 	// Nothing below start exists any more: vacuously durable.
 	l.durableEnd = start
 	l.producers.reset(l.cfg.MaxProducerIDs)
+	l.producers.floor = start
 	l.epochs.truncateFromEnd(start)
 	l.epochs.truncateFromStart(start)
 	return nil

@@ -25,7 +25,12 @@ func (l *Log) applyRetention(nowMs int64) (int, error) {
 		return 0, err
 	}
 	l.observeTime(nowMs)
-	deletable := func(s *segment) bool { return s != l.active() && s.next <= l.hw }
+	// Bounded by the last stable offset (at most the high watermark): an
+	// undecided transaction's records stay until its marker is written,
+	// so its first offset, and so the LSO, survive a restart (recovery
+	// rebuilds open transactions from the batches it finds).
+	lso := l.LastStableOffset()
+	deletable := func(s *segment) bool { return s != l.active() && s.next <= lso }
 	// Pass 0, Kafka's log-start-offset retention: segments wholly below
 	// the log start. DeleteRecordsBefore removes them at once, but one can
 	// appear when the active segment ends at the log start and then rolls
@@ -86,7 +91,16 @@ func (l *Log) deleteSegments(n int, newStart int64) error {
 	// are vacuously durable; without this a log emptied by DeleteRecords
 	// would wait forever for a sync of files that are gone.
 	l.durableEnd = max(l.durableEnd, l.segs[0].base)
-	l.producers.trimBelow(l.segs[0].base)
+	if l.producers.trimBelow(l.segs[0].base) {
+		// DeleteRecords went past an open transaction's start: its first
+		// offset is now what a replay of the remaining segments finds,
+		// as after a restart (rare: replay every segment).
+		if err := l.rebuildProducers(); err != nil {
+			return l.fail("rebuild producer state", err)
+		}
+	} else {
+		l.producers.raiseFloor(l.logStart)
+	}
 	if l.epochs.truncateFromStart(l.logStart) {
 		if err := l.writeEpochCheckpoint(); err != nil {
 			errs = append(errs, err)
@@ -195,8 +209,9 @@ func (l *Log) truncateTo(offset int64) error {
 	if s.sealed {
 		l.releaseFile(s.indexFile)
 		l.releaseFile(s.timeIndexFile)
-		s.indexFile, s.timeIndexFile = nil, nil
-		s.indexCount, s.timeIndexCount = 0, 0
+		l.releaseFile(s.txnIndexFile)
+		s.indexFile, s.timeIndexFile, s.txnIndexFile = nil, nil, nil
+		s.indexCount, s.timeIndexCount, s.txnCount = 0, 0, 0
 		s.sealed = false
 		if err := l.removeIndexFiles(s.base); err != nil {
 			return l.fail("truncate", err)

@@ -66,6 +66,12 @@ type segment struct {
 	timeIndexFile  disk.File
 	indexCount     int
 	timeIndexCount int
+	// aborted holds the active segment's aborted-transaction entries
+	// (txnindex.go); a sealed segment has txnCount of them in
+	// txnIndexFile (nil when none).
+	aborted      []AbortedTxn
+	txnIndexFile disk.File
+	txnCount     int
 
 	bytesSinceIndex int64
 	// maxTs is the largest batch maxTimestamp in the segment (valid when
@@ -109,7 +115,7 @@ func parseSegmentName(name string) (base int64, suffix string, ok bool) {
 	}
 	digits, suffix := name[:20], name[20:]
 	switch suffix {
-	case logSuffix, indexSuffix, timeIndexSuffix:
+	case logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix:
 	default:
 		return 0, "", false
 	}
@@ -155,6 +161,7 @@ func (s *segment) resetContents() {
 	s.index, s.timeIndex = nil, nil
 	s.bytesSinceIndex = 0
 	s.hasTs, s.maxTs, s.maxTsOffset = false, 0, 0
+	s.aborted = nil
 }
 
 func encodeIndex(entries []indexEntry) []byte {
