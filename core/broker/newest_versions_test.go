@@ -481,3 +481,25 @@ func TestNewVersionsWireRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestProduceV12TransactionalRefused: v12+ asks the broker to add a
+// transaction's partitions itself (KIP-890 part 2). Transactional produce
+// is still refused at every version, so v12 and v13 refuse it too and
+// write nothing, rather than taking v12 for v11.
+func TestProduceV12TransactionalRefused(t *testing.T) {
+	tb := newTestBroker(t)
+	tb.createTopic("t", 1, nil)
+	id := [16]byte(tb.b.topics["t"].meta.ID)
+	for _, v := range []int16{11, 12, 13} {
+		req := produceByID(v, id, testBatch(tb.nowMs, 1))
+		req.Topics[0].Topic = "t"
+		req.TransactionID = kmsg.StringPtr("txn")
+		sp := tb.do(req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if sp.ErrorCode != kerrTransactionalIDAuthorizationFailed {
+			t.Fatalf("transactional produce v%d: error %d, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", v, sp.ErrorCode)
+		}
+	}
+	if end := tb.b.topics["t"].partitions[0].log.LogEndOffset(); end != 0 {
+		t.Fatalf("refused transactional produces wrote: log end %d", end)
+	}
+}
