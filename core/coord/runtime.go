@@ -23,6 +23,13 @@
 //     another leader wrote there (KAFKA-20634). Clients then find the
 //     coordinator again; after a failed append this broker reloads the
 //     shard from the log.
+//   - Transactions (Kafka's transactional writes): a Write may be a
+//     transactional batch of a producer (Write.Txn), and WriteTxnMarker
+//     appends a producer's end-transaction marker. Replay hands the shard
+//     transactional records through ReplayTxn and markers through
+//     ReplayEndTxn; live, ReplayEndTxn runs once a written marker is
+//     committed, in log order with the writes around it, and the
+//     marker's sender hears success only then (never after a move).
 //
 // The runtime never reads a clock, starts a goroutine or writes a file: the
 // broker hands it the time, the partition's high watermark and leadership,
