@@ -40,7 +40,11 @@ func newDumpCommand() *cobra.Command {
 			"so dump works on a stopped or a running broker; a batch being written at that moment\n" +
 			"(or a torn tail after a crash) ends the dump with a note on stderr. For __consumer_offsets\n" +
 			"each line also carries group_record: the record decoded as Kafka's group and offset types,\n" +
-			"and KIP-848 consumer-group records under consumer_group.",
+			"and KIP-848 consumer-group records under consumer_group.\n" +
+			"A record of a transactional batch (a transactional producer's, or a TxnOffsetCommit's\n" +
+			"offsets in __consumer_offsets) carries transaction: its producer id and epoch; an\n" +
+			"end-transaction marker (a control batch) carries control_marker: commit or abort, the\n" +
+			"producer id and epoch, the coordinator epoch.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDump(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -69,6 +73,27 @@ type dumpRecord struct {
 	Group *group.DecodedRecord `json:"group_record,omitempty"`
 	// GroupError says why a __consumer_offsets record did not decode.
 	GroupError string `json:"group_record_error,omitempty"`
+	// Transaction names the producer of a record in a transactional
+	// batch: its effect waits for that producer's marker.
+	Transaction *dumpTxn `json:"transaction,omitempty"`
+	// Marker is an end-transaction marker's content (a control batch).
+	Marker *dumpMarker `json:"control_marker,omitempty"`
+	// MarkerError says why a control record did not decode as a marker.
+	MarkerError string `json:"control_marker_error,omitempty"`
+}
+
+// dumpTxn is the transaction a record belongs to.
+type dumpTxn struct {
+	ProducerID    int64 `json:"producer_id"`
+	ProducerEpoch int16 `json:"producer_epoch"`
+}
+
+// dumpMarker is an end-transaction marker.
+type dumpMarker struct {
+	Type             string `json:"type"` // "commit" or "abort"
+	ProducerID       int64  `json:"producer_id"`
+	ProducerEpoch    int16  `json:"producer_epoch"`
+	CoordinatorEpoch int32  `json:"coordinator_epoch"`
 }
 
 type dumpHeader struct {
@@ -128,13 +153,28 @@ func runDump(stdout, stderr io.Writer, o *dumpOptions) error {
 			if err != nil {
 				return fmt.Errorf("dump: %s byte %d: %w", path, pos, err)
 			}
+			h := it.Header()
 			for it.Next() {
 				r := it.Record()
 				if r.Offset < from {
 					continue
 				}
 				d := toDumpRecord(r)
-				if o.topic == "__consumer_offsets" {
+				switch {
+				case h.Control():
+					if m, err := record.ParseEndTxnMarker(batch); err != nil {
+						d.MarkerError = err.Error()
+					} else {
+						typ := "abort"
+						if m.Commit {
+							typ = "commit"
+						}
+						d.Marker = &dumpMarker{Type: typ, ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, CoordinatorEpoch: m.CoordinatorEpoch}
+					}
+				case h.Transactional():
+					d.Transaction = &dumpTxn{ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch}
+				}
+				if o.topic == "__consumer_offsets" && !h.Control() {
 					if g, err := group.DecodeRecord(r.Key, r.Value); err != nil {
 						d.GroupError = err.Error()
 					} else {
