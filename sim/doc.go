@@ -714,9 +714,9 @@
 // outcome), sent long enough ago: a cleaner drops a tombstone, when a
 // clean job meets it a second time, once its broker's clock is past the
 // tombstone's timestamp plus delete.retention.ms, and no broker's clock
-// leads virtual time by more than the largest offset any node's clock has
-// had (start offsets, forward jumps; a broker's time never runs back)
-// plus drift, so a tombstone sent less than delete.retention.ms minus
+// leads virtual time by more than its node's start offset plus every
+// forward jump since (a broker's time never runs back: it holds a
+// backward jump) plus drift, so a tombstone sent less than delete.retention.ms minus
 // that lead before the read ended must still be there. By the same bound,
 // every acknowledged record younger than min.compaction.lag.ms must be
 // there, at its offset (compaction-young-judged counts them). Older records of a key may stay (uncleaned
