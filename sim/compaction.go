@@ -120,9 +120,11 @@ type compactWorld struct {
 	next     int
 	inflight int
 	reading  bool
-	// maxOffset is the largest offset any node's clock has had
-	// (tombstoneBound).
+	// maxOffset bounds how far any broker's clock leads virtual time;
+	// lead is each node's start offset plus its forward jumps
+	// (clockJumped, tombstoneBound).
 	maxOffset Time
+	lead      map[int32]Time
 	// cleaned counts the clean jobs a broker installed per partition
 	// directory and node since that node's process started (the
 	// power-loss-during-clean coverage).
@@ -142,7 +144,7 @@ func newCompactWorld(w *world) *compactWorld {
 		cleaned: map[int32]map[string]bool{},
 	}
 	for _, n := range w.nodes {
-		k.clockJumped(n)
+		k.clockJumped(n, max(n.clock.offset, 0))
 	}
 	return k
 }

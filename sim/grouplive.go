@@ -5,8 +5,8 @@ package sim
 // members must, within groupLiveBound of the heal, reach a stable
 // generation, every live member synced to it, and consume in it: a
 // commit sent with that generation acknowledged after every live member
-// synced it (a group whose members own no partition, its topics deleted,
-// is stable once synced). A member is live unless it is stalled or
+// synced it (a group whose members own no partition of a live topic, its
+// topics deleted, is stable once synced). A member is live unless it is stalled or
 // between a LeaveGroup and its next join (groups.go), or has never
 // joined; a stall or a leave in the window is a rebalance the workload
 // asked for, so it starts the group's bound again from that moment. A
@@ -96,11 +96,39 @@ func (g *groupWorld) liveSynced(m *groupMember) {
 		return
 	}
 	for _, o := range g.members {
-		if o.group == m.group && len(o.owned) > 0 {
+		if o.group == m.group && o.ownsReadable() {
 			return // a commit will tell
 		}
 	}
 	g.liveSettled(m.group, l)
+}
+
+// ownsReadable reports whether m owns a partition of a live topic, one it
+// can read and commit. A deleted topic's partitions cannot be; the
+// workload's leader, like a client with older metadata, may still assign
+// them until the next rebalance.
+func (m *groupMember) ownsReadable() bool {
+	for _, tp := range m.owned {
+		if t := m.w.reg.byName[tp.Topic]; t != nil && t.status == topicLive {
+			return true
+		}
+	}
+	return false
+}
+
+// stableUnreadable reports whether group is stable in its live members'
+// generation with nothing any of them can read: settled without a commit.
+func (g *groupWorld) stableUnreadable(group string) bool {
+	gen := int32(-1)
+	for _, m := range g.members {
+		if m.group == group && m.live() {
+			if m.ownsReadable() {
+				return false
+			}
+			gen = m.syncedGen
+		}
+	}
+	return gen > 0 && g.stableIn(group, gen)
 }
 
 // liveSettled marks group stable and consuming.
@@ -141,6 +169,8 @@ func (g *groupWorld) liveWaiting() bool {
 		case l.done:
 		case g.liveExcused(grp):
 			l.done = true
+		case w.q.on && g.stableUnreadable(grp):
+			g.liveSettled(grp, l)
 		case w.s.now < l.deadline:
 			waiting = true
 		default:
@@ -201,6 +231,19 @@ func (g *groupWorld) describe(group string) string {
 			continue
 		}
 		state := fmt.Sprintf("synced generation %d, owns %d", m.syncedGen, len(m.owned))
+		if d := m.dv; d != nil {
+			// Where its reader stands: a member that cannot read
+			// commits nothing.
+			var reads []string
+			for _, tp := range m.owned {
+				if at, ok := d.read[tp]; ok {
+					reads = append(reads, fmt.Sprintf("%s@%d", tp, at))
+				} else {
+					reads = append(reads, fmt.Sprintf("%s@?", tp))
+				}
+			}
+			state += fmt.Sprintf(", reading [%s], fetch in flight %v", strings.Join(reads, " "), d.k.busy)
+		}
 		if !m.live() {
 			state = "not live"
 		}

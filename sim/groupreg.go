@@ -13,8 +13,10 @@ package sim
 // (group-register-undecided) and failed like an illegal one, as the
 // partition-log check fails an undecided partition, so that a history too
 // large to check is a finding to look at, not a silent pass. The
-// simulator's registers use a few thousand units at most (the sweep's
-// figure is in the report of this change), far below the budget.
+// fixed sweep's registers all stay under 100,000 units; the largest seen,
+// a KIP-848 register of seed 506642026 (1,596 operations, 28 commits of
+// unknown outcome whose offsets other commits also wrote), took
+// 2,352,804, past the first budget of 2,000,000.
 //
 // judgeRegister, the direct rule, still runs on every register: it names
 // the acknowledged commit and the fetch that contradict each other, which
@@ -31,7 +33,7 @@ import (
 )
 
 // groupRegisterStepBudget bounds porcupine's search of one register.
-const groupRegisterStepBudget = 2_000_000
+const groupRegisterStepBudget = 20_000_000
 
 // linearize checks one register's history with porcupine and returns a
 // finding, or "".

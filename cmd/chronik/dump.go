@@ -42,8 +42,11 @@ func newDumpCommand() *cobra.Command {
 			"(or a torn tail after a crash) ends the dump with a note on stderr. For __consumer_offsets\n" +
 			"each line also carries group_record: the record decoded as Kafka's group and offset types,\n" +
 			"and KIP-848 consumer-group records under consumer_group; for __transaction_state,\n" +
-			"txn_record: the record decoded as Kafka's transaction log types. A transaction marker\n" +
-			"(a control batch) carries control: its producer, commit or abort, coordinator epoch.",
+			"txn_record: the record decoded as Kafka's transaction log types.\n" +
+			"A record of a transactional batch (a transactional producer's, or a TxnOffsetCommit's\n" +
+			"offsets in __consumer_offsets) carries transaction: its producer id and epoch; an\n" +
+			"end-transaction marker (a control batch) carries control_marker: commit or abort, the\n" +
+			"producer id and epoch, the coordinator epoch.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDump(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
@@ -77,8 +80,13 @@ type dumpRecord struct {
 	Txn *dumpTxnRecord `json:"txn_record,omitempty"`
 	// TxnError says why a __transaction_state record did not decode.
 	TxnError string `json:"txn_record_error,omitempty"`
-	// Control is the end-transaction marker of a control batch.
-	Control *dumpControl `json:"control,omitempty"`
+	// Transaction names the producer of a record in a transactional
+	// batch: its effect waits for that producer's marker.
+	Transaction *dumpTxn `json:"transaction,omitempty"`
+	// Marker is an end-transaction marker's content (a control batch).
+	Marker *dumpMarker `json:"control_marker,omitempty"`
+	// MarkerError says why a control record did not decode as a marker.
+	MarkerError string `json:"control_marker_error,omitempty"`
 }
 
 // dumpTxnRecord is a __transaction_state record as dump shows it: the
@@ -105,11 +113,17 @@ func toDumpTxn(r txn.DecodedRecord) *dumpTxnRecord {
 	return d
 }
 
-// dumpControl is a transaction marker as dump shows it.
-type dumpControl struct {
+// dumpTxn is the transaction a record belongs to.
+type dumpTxn struct {
+	ProducerID    int64 `json:"producer_id"`
+	ProducerEpoch int16 `json:"producer_epoch"`
+}
+
+// dumpMarker is an end-transaction marker.
+type dumpMarker struct {
+	Type             string `json:"type"` // "commit" or "abort"
 	ProducerID       int64  `json:"producer_id"`
 	ProducerEpoch    int16  `json:"producer_epoch"`
-	Marker           string `json:"marker"` // "commit", "abort", or "unknown"
 	CoordinatorEpoch int32  `json:"coordinator_epoch"`
 }
 
@@ -170,32 +184,35 @@ func runDump(stdout, stderr io.Writer, o *dumpOptions) error {
 			if err != nil {
 				return fmt.Errorf("dump: %s byte %d: %w", path, pos, err)
 			}
-			var control *dumpControl
-			if h := it.Header(); h.Control() {
-				control = &dumpControl{ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, Marker: "unknown", CoordinatorEpoch: -1}
-				if m, err := record.ParseEndTxnMarker(batch); err == nil {
-					control.Marker, control.CoordinatorEpoch = "abort", m.CoordinatorEpoch
-					if m.Commit {
-						control.Marker = "commit"
-					}
-				}
-			}
+			h := it.Header()
 			for it.Next() {
 				r := it.Record()
 				if r.Offset < from {
 					continue
 				}
 				d := toDumpRecord(r)
-				d.Control = control
 				switch {
-				case control != nil:
-				case o.topic == "__transaction_state":
+				case h.Control():
+					if m, err := record.ParseEndTxnMarker(batch); err != nil {
+						d.MarkerError = err.Error()
+					} else {
+						typ := "abort"
+						if m.Commit {
+							typ = "commit"
+						}
+						d.Marker = &dumpMarker{Type: typ, ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, CoordinatorEpoch: m.CoordinatorEpoch}
+					}
+				case h.Transactional():
+					d.Transaction = &dumpTxn{ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch}
+				}
+				if o.topic == "__transaction_state" && !h.Control() {
 					if x, err := txn.DecodeRecord(r.Key, r.Value); err != nil {
 						d.TxnError = err.Error()
 					} else {
 						d.Txn = toDumpTxn(x)
 					}
-				case o.topic == "__consumer_offsets":
+				}
+				if o.topic == "__consumer_offsets" && !h.Control() {
 					if g, err := group.DecodeRecord(r.Key, r.Value); err != nil {
 						d.GroupError = err.Error()
 					} else {

@@ -314,12 +314,7 @@ func e2eClientMissing(name string) string {
 	case name == "confluent-kafka":
 		return python("confluent_kafka")
 	case name == "kafkajs":
-		if _, err := exec.LookPath("node"); err != nil {
-			return "node not found"
-		}
-		if _, err := os.Stat("testdata/kafkajs/node_modules/kafkajs"); err != nil {
-			return "kafkajs not installed: run npm ci --prefix cmd/chronik/testdata/kafkajs"
-		}
+		return kafkaJSMissing()
 	}
 	return ""
 }

@@ -394,8 +394,11 @@ func TestE2EProduceValidation(t *testing.T) {
 		t.Errorf("batch for partition 7 of a one-partition topic: %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(got.ErrorCode))
 	}
 	missing := "no-such-topic-" + topic
-	if got := e2eRawProduce(t, cl, leader, missing, [16]byte{}, 0, e2eEncodeBatch(-1, -1, -1, ts, "x")); got.ErrorCode != kerr.UnknownTopicOrPartition.Code {
-		t.Errorf("batch for an unknown topic (auto-create off): %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(got.ErrorCode))
+	// The raw request goes at the highest version, v13, which names the
+	// topic by id: an id no topic has is UNKNOWN_TOPIC_ID (a name is
+	// UNKNOWN_TOPIC_OR_PARTITION below v13: core/broker TestProduceErrors).
+	if got := e2eRawProduce(t, cl, leader, missing, [16]byte{0xde, 0xad}, 0, e2eEncodeBatch(-1, -1, -1, ts, "x")); got.ErrorCode != kerr.UnknownTopicID.Code {
+		t.Errorf("batch for an unknown topic id (auto-create off): %v, want UNKNOWN_TOPIC_ID", kerr.ErrorForCode(got.ErrorCode))
 	}
 	// With auto-creation off, Metadata never creates topics.
 	req := kmsg.NewPtrMetadataRequest()

@@ -379,8 +379,8 @@ func TestE2EGroupsKafkaJSSaramaConfluent(t *testing.T) {
 	}
 
 	t.Run("kafkajs", func(t *testing.T) {
-		if _, err := exec.LookPath("node"); err != nil {
-			t.Skip("node not found: install Node.js, then npm ci --prefix cmd/chronik/testdata/kafkajs")
+		if why := kafkaJSMissing(); why != "" {
+			t.Skip(why)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()

@@ -15,12 +15,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func TestE2EKafkaJS(t *testing.T) {
+// kafkaJSMissing says what to install when node or the kafkajs package
+// is absent, or "" when both are there.
+func kafkaJSMissing() string {
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not found: install Node.js, then npm ci --prefix cmd/chronik/testdata/kafkajs")
+		return "node not found: install Node.js, then npm ci --prefix cmd/chronik/testdata/kafkajs"
 	}
 	if _, err := os.Stat("testdata/kafkajs/node_modules/kafkajs"); err != nil {
-		t.Skip("kafkajs not installed: run npm ci --prefix cmd/chronik/testdata/kafkajs")
+		return "kafkajs not installed: run npm ci --prefix cmd/chronik/testdata/kafkajs"
+	}
+	return ""
+}
+
+func TestE2EKafkaJS(t *testing.T) {
+	if why := kafkaJSMissing(); why != "" {
+		t.Skip(why)
 	}
 	b := e2eStartBroker(t)
 	topic := e2eUniqueTopic(t)

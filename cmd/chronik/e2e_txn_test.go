@@ -164,8 +164,8 @@ func TestE2ETransactionsSingleNode(t *testing.T) {
 	}
 	var markers []string
 	for _, line := range e2eDumpJSON(t, b, topic, 0) {
-		if c, ok := line["control"].(map[string]any); ok {
-			markers = append(markers, fmt.Sprint(c["marker"]))
+		if c, ok := line["control_marker"].(map[string]any); ok {
+			markers = append(markers, fmt.Sprint(c["type"]))
 		}
 	}
 	if fmt.Sprint(markers) != "[commit abort commit]" {

@@ -1,12 +1,26 @@
 package broker
 
-// Produce, versions 0-11.
+// Produce, versions 0-13 (Kafka 4.1's highest).
 //
 // Only record batches (magic 2) are stored. v0-v2 requests carry message
 // sets (magic 0/1) and get UNSUPPORTED_FOR_MESSAGE_FORMAT; a magic 0/1 batch
 // in v3+ gets INVALID_RECORD, as Kafka's validation gives. zstd needs v7+
 // (UNSUPPORTED_COMPRESSION_TYPE below it). v8 adds error messages; v9 is
-// flexible. v12 (transactions v2) and v13 (topic ids) are not offered.
+// flexible. v10 adds leader hints (KIP-951, leader_hints.go) to partitions
+// answered NOT_LEADER_OR_FOLLOWER; v11 is the same.
+//
+// v12 changes nothing for a producer without a transactional id: it
+// tells the broker that the client may leave adding a partition to its
+// transaction to the broker (KIP-890 part 2, transaction version 2).
+// Chronik finalizes no transaction.version 2, so a v12+ transactional
+// batch gets no implicit add: it is verified with its coordinator like
+// any (KIP-890 part 1, txn_verify.go) and refused unless its partition
+// was added. Clients only send v12+ for a transaction when the broker's
+// finalized transaction.version is 2 or more (Kafka's producer and kgo
+// both cap transactional produce at v11 otherwise).
+//
+// v13 names topics by id in the request and the response (topic_ids.go:
+// UNKNOWN_TOPIC_ID for an id no topic has, such as a deleted topic's).
 //
 // Transactional produce: the batches of a transactional producer are
 // appended like any (the partition log tracks the open transaction, the
@@ -27,7 +41,7 @@ import (
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
-func init() { registerAPI(0, 0, 11, handleProduce) }
+func init() { registerAPI(0, 0, 13, handleProduce) }
 
 // compressionZstd is the codec number in a batch's attributes.
 const compressionZstd = 4
@@ -99,10 +113,12 @@ func (b *Broker) produce(nowMs int64, req *Request, verdicts map[produceTP]txnVe
 	// 24 of the three-node sweep: a read error during the wake left a
 	// waiter on an offline partition, or a nil log dereferenced).
 	defer b.wakeFetches(nowMs)
+	var leaders hintedLeaders
 	for ti, rt := range r.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
-		ts := b.topics[rt.Topic]
+		st.TopicID = rt.TopicID
+		ts, unknownCode := b.requestTopic(r.Version >= topicIDsFromVersion, rt.Topic, rt.TopicID)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
@@ -112,10 +128,17 @@ func (b *Broker) produce(nowMs int64, req *Request, verdicts map[produceTP]txnVe
 			code := requestCode
 			var p *partition
 			if code == kerrNone {
-				v, verified := verdicts[produceTP{rt.Topic, rp.Partition}]
-				code, p = b.producePartition(nowMs, r, ts, &rp, &sp, v, verified)
+				if ts == nil {
+					code = unknownCode
+				} else {
+					v, verified := verdicts[produceTP{ts.meta.Name, rp.Partition}]
+					code, p = b.producePartition(nowMs, r, ts, &rp, &sp, v, verified)
+				}
 			}
 			sp.ErrorCode = code
+			if r.Version >= 10 && wantsLeaderHint(code) {
+				b.hintProduceLeader(&sp, ts, &leaders)
+			}
 			// !bugs.AckBeforeSync: deliberate bug (core/bugs), answer at once.
 			if code == kerrNone && r.Acks != 0 && !bugs.AckBeforeSync {
 				w := produceWaiter{pending: pending, topic: ti, part: len(st.Partitions), target: p.lastAppendEnd,
@@ -136,6 +159,7 @@ func (b *Broker) produce(nowMs int64, req *Request, verdicts map[produceTP]txnVe
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
+	b.addProduceEndpoints(resp, leaders)
 	if r.Acks == 0 {
 		b.reply(req, nil)
 		return
@@ -335,10 +359,44 @@ func (b *Broker) finishWaiter(w produceWaiter, code int16) {
 		sp := &w.pending.resp.Topics[w.topic].Partitions[w.part]
 		sp.ErrorCode = code
 		sp.BaseOffset = -1
+		// Leadership lost while waiting: hint at the new leader too.
+		if r := w.pending.req.Msg.(*kmsg.ProduceRequest); r.Version >= 10 && wantsLeaderHint(code) {
+			rt := &r.Topics[w.topic]
+			ts, _ := b.requestTopic(r.Version >= topicIDsFromVersion, rt.Topic, rt.TopicID)
+			var leaders hintedLeaders
+			b.hintProduceLeader(sp, ts, &leaders)
+			b.addProduceEndpoints(w.pending.resp, leaders)
+		}
 	}
 	w.pending.remaining--
 	if w.pending.remaining == 0 {
 		b.pendingProduces--
 		b.reply(w.pending.req, w.pending.resp)
+	}
+}
+
+// hintProduceLeader sets sp's leader hint (KIP-951) from ts's partition
+// and notes the leader in leaders, when a leader is known.
+func (b *Broker) hintProduceLeader(sp *kmsg.ProduceResponseTopicPartition, ts *topicState, leaders *hintedLeaders) {
+	if h, ok := b.partitionLeaderHint(ts, sp.Partition); ok {
+		sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = h.leaderID, h.leaderEpoch
+		leaders.add(h.leaderID)
+	}
+}
+
+// addProduceEndpoints lists in resp the endpoints of leaders not listed
+// yet.
+func (b *Broker) addProduceEndpoints(resp *kmsg.ProduceResponse, leaders hintedLeaders) {
+next:
+	for _, id := range leaders {
+		for _, listed := range resp.Brokers {
+			if listed.NodeID == id {
+				continue next
+			}
+		}
+		host, port, _ := b.brokerEndpoint(id) // known: partitionLeaderHint checked
+		nb := kmsg.NewProduceResponseBroker()
+		nb.NodeID, nb.Host, nb.Port = id, host, port
+		resp.Brokers = append(resp.Brokers, nb)
 	}
 }

@@ -1,13 +1,28 @@
 package broker
 
-// Fetch, versions 4-12.
+// Fetch, versions 4-18 (Kafka 4.1's range; Kafka 4 dropped v0-3 too).
 //
 // v4 is the first version that carries record batches in magic 2, which
 // is all Chronik stores (librdkafka needs v4 in the range to use them).
 // v5 adds the log start offset, v7 fetch sessions, v9 the current leader
 // epoch (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH), v11 rack-aware
-// replica selection (ignored: -1), v12 is flexible. v13+ (topic ids) is not
-// offered yet.
+// replica selection (ignored: -1), v12 is flexible. v13 names topics by
+// id, in the request and the response (topic_ids.go: an id no topic has,
+// or one of a deleted topic, gets UNKNOWN_TOPIC_ID). v14 only allows
+// OFFSET_MOVED_TO_TIERED_STORAGE, which Chronik (no tiered storage) never
+// answers. v15 moves a follower's replica id into ReplicaState (KIP-903;
+// normalizeFetch copies it back, so that the rest of the broker reads
+// ReplicaID at every version; the replica epoch is not checked: Chronik
+// has no broker epochs in the ISR). v16 adds leader hints (KIP-951,
+// leader_hints.go) to partitions answered NOT_LEADER_OR_FOLLOWER or
+// FENCED_LEADER_EPOCH. v17 adds a follower's ReplicaDirectoryId (KIP-853:
+// KRaft voters' fetches; ignored, Chronik's metadata quorum does not
+// fetch through this API). v18 adds the follower's high watermark
+// (KIP-1166: the leader answers a follower's long poll as soon as its
+// high watermark is ahead of the follower's); the field is ignored
+// because the leader already tracks what it last told each follower
+// (noteReplicaAnswer below) and answers on that, and Chronik's own
+// followers send v12.
 //
 // Fetch sessions (KIP-227) are declined: a request that asks to create one
 // gets session id 0, which tells the client to keep sending full fetches;
@@ -47,7 +62,17 @@ import (
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
-func init() { registerAPI(1, 4, 12, handleFetch) }
+func init() { registerAPI(1, 4, 18, handleFetch) }
+
+// normalizeFetch copies a v15+ request's ReplicaState.ID (KIP-903) into
+// ReplicaID, where older versions carry it, as Kafka's
+// FetchRequest.replicaId() reads either: the listener check, catch-up
+// parking and the handler then read one field at every version.
+func normalizeFetch(r *kmsg.FetchRequest) {
+	if r.Version >= 15 {
+		r.ReplicaID = r.ReplicaState.ID
+	}
+}
 
 // waitingFetch is a long-polling fetch request.
 type waitingFetch struct {
@@ -106,7 +131,7 @@ func handleFetch(b *Broker, nowMs int64, req *Request) error {
 	for _, rt := range r.Topics {
 		// Every partition named exists: a response with an unknown one
 		// errors, and an erroring fetch does not wait.
-		ts := b.topics[rt.Topic]
+		ts, _ := b.requestTopic(r.Version >= topicIDsFromVersion, rt.Topic, rt.TopicID)
 		for _, rp := range rt.Partitions {
 			p := ts.partitions[rp.Partition]
 			if p.fetchSeen != b.fetchPartsSeen {
@@ -297,6 +322,7 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 	budget := FetchResponseMaxBytes(r, b.cfg.FetchMaxBytes)
 	total := 0
 	urgent := false
+	var leaders hintedLeaders
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		// The shell has a topic per request topic, with room for its
@@ -308,7 +334,9 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 		st.Default()
 		st.Topic = rt.Topic
 		st.TopicID = rt.TopicID
-		ts := b.topics[rt.Topic]
+		// Resolved at every build: a long poll on an id whose topic is
+		// deleted meanwhile answers UNKNOWN_TOPIC_ID at its next wake.
+		ts, unknownCode := b.requestTopic(r.Version >= topicIDsFromVersion, rt.Topic, rt.TopicID)
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			st.Partitions = st.Partitions[:j+1]
@@ -321,8 +349,17 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 			sp.PreferredReadReplica = -1
 			// Empty, not null: librdkafka rejects a null record set.
 			sp.RecordBatches = []byte{}
-			code, n, news := b.fetchPartition(nowMs, seq, r.ReplicaID, r.IsolationLevel == isolationReadCommitted, ts, rp, sp, budget-total, total == 0)
+			code, n, news := unknownCode, 0, false
+			if ts != nil {
+				code, n, news = b.fetchPartition(nowMs, seq, r.ReplicaID, r.IsolationLevel == isolationReadCommitted, ts, rp, sp, budget-total, total == 0)
+			}
 			sp.ErrorCode = code
+			if r.Version >= 16 && wantsLeaderHint(code) {
+				if h, ok := b.partitionLeaderHint(ts, rp.Partition); ok {
+					sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = h.leaderID, h.leaderEpoch
+					leaders.add(h.leaderID)
+				}
+			}
 			// A diverging epoch, like an error, is news the follower needs
 			// at once: it ends a long poll.
 			if code != kerrNone || sp.DivergingEpoch.EndOffset >= 0 || news {
@@ -330,6 +367,12 @@ func (b *Broker) buildFetchResponse(nowMs int64, seq uint64, r *kmsg.FetchReques
 			}
 			total += n
 		}
+	}
+	for _, id := range leaders {
+		host, port, _ := b.brokerEndpoint(id) // known: partitionLeaderHint checked
+		nb := kmsg.NewFetchResponseBroker()
+		nb.NodeID, nb.Host, nb.Port = id, host, port
+		resp.Brokers = append(resp.Brokers, nb)
 	}
 	return resp, total, urgent
 }

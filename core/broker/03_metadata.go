@@ -1,11 +1,15 @@
 package broker
 
-// Metadata, versions 0-12.
+// Metadata, versions 0-13 (Kafka 4.1's highest).
 //
 // v0: an empty topic list means all topics. v1+: a null list means all
 // topics, an empty one none. v1-v3 auto-create unknown topics implicitly
 // (kafka-python relies on this); v4+ only when AllowAutoTopicCreation is
-// set. v10 adds topic ids; v12 lets a topic be named by id alone.
+// set. v10 adds topic ids; v12 lets a topic be named by id alone. v13 adds
+// a top-level error code (KIP-1102), which Kafka sets only to
+// REBOOTSTRAP_REQUIRED, telling a client to drop every broker it knows and
+// bootstrap again; Chronik never asks that (a cluster's brokers keep
+// their ids and addresses), so it is always 0.
 // On the controller (and on a single node) an auto-created topic is
 // created before the answer, which already describes it; another broker
 // of a cluster forwards the creation to the controller and answers
@@ -19,7 +23,7 @@ import (
 
 const apiKeyMetadata = 3
 
-func init() { registerAPI(apiKeyMetadata, 0, 12, handleMetadata) }
+func init() { registerAPI(apiKeyMetadata, 0, 13, handleMetadata) }
 
 func handleMetadata(b *Broker, nowMs int64, req *Request) error {
 	r := req.Msg.(*kmsg.MetadataRequest)

@@ -948,7 +948,7 @@ func TestOffsetForLeaderEpoch(t *testing.T) {
 // TestAdminAPIsRegistered checks the API table offers the versions these
 // handlers implement.
 func TestAdminAPIsRegistered(t *testing.T) {
-	want := map[int16][2]int16{21: {0, 2}, 23: {0, 4}, 32: {0, 4}, 33: {0, 2}, 37: {0, 3}, 44: {0, 1}, 60: {0, 1}}
+	want := map[int16][2]int16{21: {0, 2}, 23: {0, 4}, 32: {0, 4}, 33: {0, 2}, 37: {0, 3}, 44: {0, 1}, 60: {0, 2}}
 	for _, k := range SupportedAPIs() {
 		if w, ok := want[k.ApiKey]; ok {
 			if k.MinVersion != w[0] || k.MaxVersion != w[1] {

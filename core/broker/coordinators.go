@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/coord"
+	"github.com/chronik-streaming/chronik/core/partlog"
 )
 
 // coordRuntime is what the broker drives of a coord.Runtime, whatever its
@@ -54,14 +56,55 @@ func (h coordHost) Append(nowMs int64, index int32, leaderEpoch int32, batch []b
 	}
 	b.touchFetches(p)
 	b.markUnsynced(p)
-	if _, err := p.log.Append(batch, leaderEpoch, nowMs); err != nil {
-		if kerrForLogError(err) == kerrKafkaStorageError {
+	// A coordinator's batch: a transactional one (TxnOffsetCommit) has
+	// its producer epoch checked, not its sequence (Kafka's
+	// AppendOrigin.COORDINATOR).
+	if _, err := p.log.AppendCoordinator(batch, leaderEpoch, nowMs); err != nil {
+		code := kerrForLogError(err)
+		if code == kerrKafkaStorageError {
 			b.takeOffline(p, err)
 		}
-		return 0, fmt.Errorf("broker: coordinator write to %s: %w", p.dir, err)
+		err = fmt.Errorf("broker: coordinator write to %s: %w", p.dir, err)
+		if code == kerrInvalidProducerEpoch {
+			// A fenced producer's TxnOffsetCommit: its requester learns so.
+			return 0, &coord.RefusedError{Code: code, Err: err}
+		}
+		return 0, err
 	}
 	b.updateLeaderHW(p)
 	return p.log.LogEndOffset(), nil
+}
+
+// AppendTxnMarker implements coord.Host: the end-transaction marker as
+// the leader at leaderEpoch, under Append's conditions. A marker the log
+// fences (an older producer epoch, an older transaction coordinator
+// epoch) is refused with the code Kafka's WriteTxnMarkers answers.
+func (h coordHost) AppendTxnMarker(nowMs int64, index int32, leaderEpoch int32, m coord.TxnMarker) (int64, int16, error) {
+	b := h.b
+	p := b.lookupPartition(h.topic, index)
+	if p == nil || !p.isLeader() || p.leaderEpoch != leaderEpoch || p.log == nil {
+		return 0, 0, errNotCoordinatorLeader
+	}
+	if int32(len(p.isr)) < b.minISR(p) && !bugs.IgnoreMinInsync { // deliberate bug (core/bugs): min.insync.replicas ignored
+		return 0, 0, fmt.Errorf("broker: coordinator marker to %s: the ISR %v is below min.insync.replicas", p.dir, p.isr)
+	}
+	marker := partlog.TxnMarker{ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, Commit: m.Commit, CoordinatorEpoch: m.CoordinatorEpoch}
+	b.touchFetches(p)
+	b.markUnsynced(p)
+	if _, err := p.log.AppendTxnMarker(marker, leaderEpoch, nowMs); err != nil {
+		switch {
+		case errors.Is(err, partlog.ErrInvalidProducerEpoch):
+			return 0, kerrInvalidProducerEpoch, nil
+		case errors.Is(err, partlog.ErrCoordinatorFenced):
+			return 0, kerr.TransactionCoordinatorFenced.Code, nil
+		}
+		if kerrForLogError(err) == kerrKafkaStorageError {
+			b.takeOffline(p, err)
+		}
+		return 0, 0, fmt.Errorf("broker: coordinator marker to %s: %w", p.dir, err)
+	}
+	b.updateLeaderHW(p)
+	return p.log.LogEndOffset(), 0, nil
 }
 
 // Read implements coord.Host: batches up to the log end (a loading

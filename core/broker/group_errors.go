@@ -32,6 +32,18 @@ func groupErrorResponse(req kmsg.Request, code int16) kmsg.Response {
 			}
 			out.Topics = append(out.Topics, st)
 		}
+	case *kmsg.TxnOffsetCommitRequest:
+		out := resp.(*kmsg.TxnOffsetCommitResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewTxnOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			out.Topics = append(out.Topics, st)
+		}
 	case *kmsg.OffsetFetchRequest:
 		out := resp.(*kmsg.OffsetFetchResponse)
 		if r.Version >= 8 {

@@ -23,7 +23,7 @@ func (g groupShard) Tick(nowMs int64) coord.Write { return toWrite(g.Shard.Tick(
 
 // toWrite converts a shard's output to the runtime's.
 func toWrite(out group.Out) coord.Write {
-	w := coord.Write{ID: uint64(out.Write)}
+	w := coord.Write{ID: uint64(out.Write), Txn: out.Txn, ProducerID: out.ProducerID, ProducerEpoch: out.ProducerEpoch}
 	if len(out.Records) > 0 {
 		w.Records = make([]coord.Record, len(out.Records))
 		for i, r := range out.Records {

@@ -595,8 +595,11 @@ func (p *partition) follower(id int32) *replication.Follower { return p.lead.Fol
 func (b *Broker) noteReplicaAnswer(r *kmsg.FetchRequest, resp *kmsg.FetchResponse) {
 	for i := range resp.Topics {
 		st := &resp.Topics[i]
-		ts := b.topics[st.Topic]
-		if ts == nil || i >= len(r.Topics) {
+		if i >= len(r.Topics) {
+			continue
+		}
+		ts, _ := b.requestTopic(r.Version >= topicIDsFromVersion, r.Topics[i].Topic, r.Topics[i].TopicID)
+		if ts == nil {
 			continue
 		}
 		for j := range st.Partitions {

@@ -350,6 +350,9 @@ func (b *Broker) HandleRequest(nowMs int64, req *Request) {
 	if h == nil { // ParseRequest guarantees this cannot happen
 		panic(fmt.Sprintf("broker: invariant violated: request with unregistered key %d reached HandleRequest", req.Msg.Key()))
 	}
+	if f, ok := req.Msg.(*kmsg.FetchRequest); ok {
+		normalizeFetch(f) // before anything reads its replica id
+	}
 	// Before parking: a refused request must change nothing, not even
 	// the parked queue.
 	if reason := b.refusedOnListener(h, req); reason != "" {

@@ -1,16 +1,38 @@
 package broker
 
-import "github.com/chronik-streaming/chronik/core/partlog"
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
 
-// writeOffsetsTxnMarker writes the end marker of producer producerID's
-// transaction on partition partition of __consumer_offsets, which this
-// broker leads, and calls done once it is committed (or with the error).
-// Every marker of a __consumer_offsets partition goes through here, from
-// this broker's coordinators and from WriteTxnMarkers alike, so that the
-// group coordinator can apply (commit) or drop (abort) the offsets the
-// transaction staged with TxnOffsetCommit. For now it writes the marker
-// like any other partition's.
+	"github.com/chronik-streaming/chronik/core/coord"
+)
+
+// writeOffsetsTxnMarker writes the end-transaction marker of producerID
+// (commit or abort) to partition of __consumer_offsets through the group
+// coordinators' runtime, so that the partition's shard applies (commit)
+// or drops (abort) the offsets the producer staged there with
+// TxnOffsetCommit. done gets the marker's WriteTxnMarkers error code,
+// once: 0 only after the marker is committed (the high watermark passed
+// it) and the shard applied it. Like Kafka, which answers a group
+// coordinator that is not loaded, loading or moving with
+// NOT_LEADER_OR_FOLLOWER so that the transaction coordinator retries the
+// marker (on the partition's new leader), this broker answers
+// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS and
+// COORDINATOR_NOT_AVAILABLE so; a fenced marker gets INVALID_PRODUCER_EPOCH
+// or TRANSACTION_COORDINATOR_FENCED.
 func (b *Broker) writeOffsetsTxnMarker(nowMs int64, partition int32, producerID int64, producerEpoch int16, commit bool, coordinatorEpoch int32, done func(code int16)) {
-	m := partlog.TxnMarker{ProducerID: producerID, ProducerEpoch: producerEpoch, Commit: commit, CoordinatorEpoch: coordinatorEpoch}
-	b.writeTxnMarkerLocal(nowMs, b.lookupPartition(offsetsTopic, partition), m, done)
+	if b.groupRT == nil {
+		done(kerrNotLeaderOrFollower)
+		return
+	}
+	m := coord.TxnMarker{ProducerID: producerID, ProducerEpoch: producerEpoch, Commit: commit, CoordinatorEpoch: coordinatorEpoch}
+	b.groupRuntime().WriteTxnMarker(nowMs, partition, m, func(code int16) {
+		switch code {
+		case kerr.NotCoordinator.Code, kerr.CoordinatorLoadInProgress.Code, kerr.CoordinatorNotAvailable.Code:
+			code = kerrNotLeaderOrFollower
+		}
+		done(code)
+	})
+	// The marker touched the partition: its followers' long polls wake
+	// now, as after a produce.
+	b.wakeFetches(nowMs)
 }

@@ -53,9 +53,14 @@ func (b *Broker) verifyTxnProduce(nowMs int64, req *Request, r *kmsg.ProduceRequ
 	var tps []txn.TopicPartition
 	pid, epoch := int64(-1), int16(-1)
 	for _, rt := range r.Topics {
+		ts, _ := b.requestTopic(r.Version >= topicIDsFromVersion, rt.Topic, rt.TopicID)
+		if ts == nil {
+			continue // the produce answers the error
+		}
+		name := ts.meta.Name // v13+ names the topic by id
 		for _, rp := range rt.Partitions {
-			p := b.lookupPartition(rt.Topic, rp.Partition)
-			if p == nil || !p.isLeader() || isInternalTopic(rt.Topic) {
+			p := b.lookupPartition(name, rp.Partition)
+			if p == nil || !p.isLeader() || isInternalTopic(name) {
 				continue // the produce answers the error
 			}
 			h, err := record.ParseHeader(rp.Records)
@@ -72,7 +77,7 @@ func (b *Broker) verifyTxnProduce(nowMs int64, req *Request, r *kmsg.ProduceRequ
 			if known {
 				last = ps.LastOffset
 			}
-			tp := produceTP{rt.Topic, rp.Partition}
+			tp := produceTP{name, rp.Partition}
 			if pid < 0 {
 				pid, epoch = h.ProducerID, h.ProducerEpoch
 			}
@@ -83,7 +88,7 @@ func (b *Broker) verifyTxnProduce(nowMs int64, req *Request, r *kmsg.ProduceRequ
 				continue
 			}
 			verdicts[tp] = txnVerdict{lastOffset: last, pid: pid, epoch: epoch}
-			tps = append(tps, txn.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
+			tps = append(tps, txn.TopicPartition{Topic: name, Partition: rp.Partition})
 		}
 	}
 	if len(verdicts) == 0 {

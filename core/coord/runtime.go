@@ -23,6 +23,13 @@
 //     another leader wrote there (KAFKA-20634). Clients then find the
 //     coordinator again; after a failed append this broker reloads the
 //     shard from the log.
+//   - Transactions (Kafka's transactional writes): a Write may be a
+//     transactional batch of a producer (Write.Txn), and WriteTxnMarker
+//     appends a producer's end-transaction marker. Replay hands the shard
+//     transactional records through ReplayTxn and markers through
+//     ReplayEndTxn; live, ReplayEndTxn runs once a written marker is
+//     committed, in log order with the writes around it, and the
+//     marker's sender hears success only then (never after a move).
 //
 // The runtime never reads a clock, starts a goroutine or writes a file: the
 // broker hands it the time, the partition's high watermark and leadership,
@@ -61,10 +68,18 @@ type Reply struct {
 // for the write (CommitWrite). Without records, replies go at once, or,
 // when ID names an earlier write still pending, once that one is
 // committed (they reveal state it carries).
+//
+// Txn makes the records one transactional batch of the producer
+// ProducerID at ProducerEpoch (a TxnOffsetCommit's offsets): on replay
+// the shard gets them through ReplayTxn, and they take effect only when
+// that producer's commit marker follows (WriteTxnMarker, ReplayEndTxn).
 type Write struct {
-	Records []Record
-	Replies []Reply
-	ID      uint64
+	Records       []Record
+	Replies       []Reply
+	ID            uint64
+	Txn           bool
+	ProducerID    int64
+	ProducerEpoch int16
 }
 
 // Shard is a coordinator's state machine over one partition.
@@ -72,6 +87,13 @@ type Shard interface {
 	// Replay applies one committed record of the partition, in log order,
 	// while loading.
 	Replay(key, value []byte) error
+	// ReplayTxn is Replay for a record of a transactional batch of
+	// producerID: it stays pending until that producer's marker.
+	ReplayTxn(producerID int64, key, value []byte) error
+	// ReplayEndTxn applies producerID's end-transaction marker (commit or
+	// abort), in log order: while loading, for each marker of the log,
+	// and once loaded, when a marker WriteTxnMarker wrote is committed.
+	ReplayEndTxn(producerID int64, producerEpoch int16, commit bool)
 	// LoadDone ends the load: timers start from nowMs.
 	LoadDone(nowMs int64)
 	// CommitWrite tells the shard that the write it named id is committed.
@@ -93,6 +115,12 @@ type Host interface {
 	// Read returns whole batches of p from offset on, at most about
 	// maxBytes (at least one batch when any exists below the log end).
 	Read(p int32, offset int64, maxBytes int) ([]byte, error)
+	// AppendTxnMarker appends the end-transaction marker m to partition
+	// p as its leader at leaderEpoch (a control batch), and returns the
+	// offset after it. A marker the log refuses without writing anything
+	// (a fenced producer or coordinator epoch) answers a non-zero code
+	// and a nil error; err is a failed write, as for Append.
+	AppendTxnMarker(nowMs int64, p int32, leaderEpoch int32, m TxnMarker) (end int64, code int16, err error)
 	// Reply sends an answer.
 	Reply(r Reply)
 	// Discarded tells the broker that p's shard is gone, with every
@@ -161,11 +189,31 @@ type partState[S Shard] struct {
 	pending           []pendingWrite
 }
 
-// pendingWrite is an appended write waiting for the high watermark.
+// pendingWrite is an appended write waiting for the high watermark: a
+// shard's write, or a transaction marker (marker set).
 type pendingWrite struct {
 	end     int64
 	id      uint64
 	replies []Reply
+	marker  *pendingMarker
+}
+
+// TxnMarker is an end-transaction marker for a coordinator's partition.
+type TxnMarker struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	// Commit selects a commit marker; false writes an abort.
+	Commit bool
+	// CoordinatorEpoch is the epoch of the transaction coordinator that
+	// sends it.
+	CoordinatorEpoch int32
+}
+
+// pendingMarker is a written marker waiting for the high watermark, and
+// the callback that learns its outcome.
+type pendingMarker struct {
+	m    TxnMarker
+	done func(code int16)
 }
 
 // New returns a runtime whose shards newShard builds.
@@ -215,6 +263,12 @@ func (r *Runtime[S]) discard(p int32, code int16) {
 	for _, w := range ps.pending {
 		for _, rep := range w.replies {
 			r.host.Reply(Reply{Ref: rep.Ref, Resp: FailResponse(rep.Resp, code)})
+		}
+		if w.marker != nil {
+			// Never success: the marker may be truncated away, and the
+			// sender writes it again on the partition's new leader
+			// (KAFKA-20634's rule for markers too).
+			w.marker.done(code)
 		}
 	}
 	r.host.Discarded(p, code)
@@ -279,6 +333,13 @@ func (r *Runtime[S]) Submit(nowMs int64, p int32, w Write) {
 	}
 	opts := record.DefaultBatchOptions()
 	opts.PartitionLeaderEpoch = ps.epoch
+	if w.Txn {
+		// Kafka's coordinator writes a transactional batch with the
+		// producer's id and epoch and base sequence 0; the log checks
+		// the epoch, not the sequence (partlog.AppendCoordinator).
+		opts.Transactional = true
+		opts.ProducerID, opts.ProducerEpoch, opts.BaseSequence = w.ProducerID, w.ProducerEpoch, 0
+	}
 	batch, err := r.codecs.Build(opts, recs)
 	var end int64
 	if err == nil {
@@ -295,16 +356,18 @@ func (r *Runtime[S]) Submit(nowMs int64, p int32, w Write) {
 	}
 	if err != nil {
 		r.host.Warn("coordinator write failed; reloading", "partition", p, "err", err)
-		epoch := ps.epoch
-		for _, rep := range w.Replies {
-			r.host.Reply(Reply{Ref: rep.Ref, Resp: FailResponse(rep.Resp, kerr.CoordinatorNotAvailable.Code)})
+		code := kerr.CoordinatorNotAvailable.Code
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			// The log refused this write's own content (a fenced
+			// producer's TxnOffsetCommit): its requester learns why;
+			// retrying elsewhere would not help it.
+			code = refused.Code
 		}
-		r.discard(p, kerr.CoordinatorNotAvailable.Code)
-		// The log holds what committed; the next Lead at this epoch
-		// would be a no-op, so the reload starts here. The broker's next
-		// Advance brings the high watermark and log bounds.
-		r.parts[p] = &partState[S]{epoch: epoch, shard: r.newShard(), loading: true, loadNext: -1, loadEnd: -1}
-		r.order = nil
+		for _, rep := range w.Replies {
+			r.host.Reply(Reply{Ref: rep.Ref, Resp: FailResponse(rep.Resp, code)})
+		}
+		r.reload(p, ps)
 		return
 	}
 	if bugs.CommitBeforeCommitted { // deliberate bug (core/bugs): answered before the high watermark passes the write
@@ -312,6 +375,17 @@ func (r *Runtime[S]) Submit(nowMs int64, p int32, w Write) {
 	}
 	ps.pending = append(ps.pending, pendingWrite{end: end, id: w.ID, replies: w.Replies})
 	r.complete(ps)
+}
+
+// reload discards p's shard after a failed write (its state holds a
+// write that did not land) and starts loading a new one from the log.
+func (r *Runtime[S]) reload(p int32, ps *partState[S]) {
+	r.discard(p, kerr.CoordinatorNotAvailable.Code)
+	// The log holds what committed; the next Lead at this epoch would be
+	// a no-op, so the reload starts here. The broker's next Advance
+	// brings the high watermark and log bounds.
+	r.parts[p] = &partState[S]{epoch: ps.epoch, shard: r.newShard(), loading: true, loadNext: -1, loadEnd: -1}
+	r.order = nil
 }
 
 // Advance tells the runtime p's high watermark and log bounds (after an
@@ -344,11 +418,17 @@ func (r *Runtime[S]) complete(ps *partState[S]) {
 		if w.end > ps.hw {
 			break
 		}
+		n++
+		if w.marker != nil {
+			m := w.marker.m
+			ps.shard.ReplayEndTxn(m.ProducerID, m.ProducerEpoch, m.Commit)
+			w.marker.done(0)
+			continue
+		}
 		ps.shard.CommitWrite(w.id)
 		for _, rep := range w.replies {
 			r.host.Reply(rep)
 		}
-		n++
 	}
 	ps.pending = slices.Delete(ps.pending, 0, n)
 }
@@ -392,6 +472,9 @@ func (r *Runtime[S]) replayBatch(p int32, ps *partState[S], batch []byte) error 
 	}
 	h := it.Header()
 	if h.Control() {
+		if h.BaseOffset >= ps.loadNext {
+			r.replayMarker(p, ps, h, batch)
+		}
 		ps.loadNext = max(ps.loadNext, h.NextOffset())
 		return nil
 	}
@@ -400,7 +483,13 @@ func (r *Runtime[S]) replayBatch(p int32, ps *partState[S], batch []byte) error 
 		if rec.Offset < ps.loadNext {
 			continue
 		}
-		if err := ps.shard.Replay(rec.Key, rec.Value); err != nil {
+		var err error
+		if h.Transactional() {
+			err = ps.shard.ReplayTxn(h.ProducerID, rec.Key, rec.Value)
+		} else {
+			err = ps.shard.Replay(rec.Key, rec.Value)
+		}
+		if err != nil {
 			// One record the shard cannot read must not keep the
 			// coordinator from loading the rest (Kafka logs and skips).
 			r.host.Warn("coordinator load: record skipped", "partition", p, "offset", rec.Offset, "err", err)
@@ -411,6 +500,67 @@ func (r *Runtime[S]) replayBatch(p int32, ps *partState[S], batch []byte) error 
 	}
 	ps.loadNext = max(ps.loadNext, h.NextOffset())
 	return nil
+}
+
+// replayMarker hands the shard the end-transaction marker of a control
+// batch; other control records (or an undecodable one, skipped as Kafka
+// skips a bad record) change nothing.
+func (r *Runtime[S]) replayMarker(p int32, ps *partState[S], h record.Header, batch []byte) {
+	m, err := record.ParseEndTxnMarker(batch)
+	if err != nil {
+		if !errors.Is(err, record.ErrNotEndTxnMarker) {
+			r.host.Warn("coordinator load: marker skipped", "partition", p, "offset", h.BaseOffset, "err", err)
+		}
+		return
+	}
+	ps.shard.ReplayEndTxn(h.ProducerID, h.ProducerEpoch, m.Commit)
+}
+
+// WriteTxnMarker writes the end-transaction marker m to p, which this
+// broker must lead with a loaded shard, and calls done once: done(0)
+// after the high watermark passed the marker and the shard applied it
+// (ReplayEndTxn: the producer's staged offsets are committed or
+// dropped); done(code) otherwise, never success for a marker that may
+// not be committed: NOT_COORDINATOR when p is not led here or its
+// leadership moves before the marker commits, COORDINATOR_LOAD_IN_PROGRESS
+// while the shard loads, COORDINATOR_NOT_AVAILABLE when the write fails
+// (the shard then reloads) or too many writes wait, or the log's refusal
+// (a fenced producer or coordinator epoch; nothing written).
+func (r *Runtime[S]) WriteTxnMarker(nowMs int64, p int32, m TxnMarker, done func(code int16)) {
+	ps := r.parts[p]
+	switch {
+	case ps == nil:
+		done(kerr.NotCoordinator.Code)
+		return
+	case ps.loading:
+		done(kerr.CoordinatorLoadInProgress.Code)
+		return
+	case len(ps.pending) >= r.cfg.MaxPendingWrites:
+		done(kerr.CoordinatorNotAvailable.Code)
+		return
+	}
+	end, code, err := r.host.AppendTxnMarker(nowMs, p, ps.epoch, m)
+	if r.parts[p] != ps {
+		// The append ended this shard (see Submit); nothing waits for
+		// this marker yet.
+		done(kerr.NotCoordinator.Code)
+		return
+	}
+	if err != nil {
+		r.host.Warn("coordinator marker write failed; reloading", "partition", p, "err", err)
+		done(kerr.CoordinatorNotAvailable.Code)
+		r.reload(p, ps)
+		return
+	}
+	if code != 0 {
+		done(code)
+		return
+	}
+	if bugs.CommitBeforeCommitted { // deliberate bug (core/bugs): answered before the high watermark passes the write
+		end = 0
+	}
+	ps.pending = append(ps.pending, pendingWrite{end: end, marker: &pendingMarker{m: m, done: done}})
+	r.complete(ps)
 }
 
 // Tick runs every loaded shard's timers and submits what they write, and
@@ -490,6 +640,23 @@ func (r *Runtime[S]) CheckInvariants() error {
 	}
 	return nil
 }
+
+// RefusedError is a Host's append error for a write the log refused
+// because of what it carries (nothing was written): the write's requests
+// are answered with Code instead of COORDINATOR_NOT_AVAILABLE. The shard
+// still reloads, its state holding the refused write.
+type RefusedError struct {
+	Code int16
+	Err  error
+}
+
+// Error implements error.
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("coord: write refused (code %d): %v", e.Code, e.Err)
+}
+
+// Unwrap returns the log's error.
+func (e *RefusedError) Unwrap() error { return e.Err }
 
 // ErrUnknownResponse is FailResponse's complaint about a type it cannot
 // fail (a bug: every response a shard defers must be listed there).

@@ -18,10 +18,44 @@ type kvShard struct {
 	pending   map[uint64]map[string]string
 	nextID    uint64
 	loaded    bool
+	// staged holds transactional keys per producer until its marker;
+	// txnWrites maps a live transactional write to its producer.
+	staged    map[int64]map[string]string
+	txnWrites map[uint64]int64
+	markers   []string // "commit 7" / "abort 7", as applied
 }
 
 func newKV() *kvShard {
-	return &kvShard{committed: map[string]string{}, pending: map[uint64]map[string]string{}}
+	return &kvShard{committed: map[string]string{}, pending: map[uint64]map[string]string{},
+		staged: map[int64]map[string]string{}, txnWrites: map[uint64]int64{}}
+}
+
+func (s *kvShard) ReplayTxn(producerID int64, key, value []byte) error {
+	if s.staged[producerID] == nil {
+		s.staged[producerID] = map[string]string{}
+	}
+	s.staged[producerID][string(key)] = string(value)
+	return nil
+}
+
+func (s *kvShard) ReplayEndTxn(producerID int64, _ int16, commit bool) {
+	if commit {
+		for k, v := range s.staged[producerID] {
+			s.committed[k] = v
+		}
+		s.markers = append(s.markers, fmt.Sprintf("commit %d", producerID))
+	} else {
+		s.markers = append(s.markers, fmt.Sprintf("abort %d", producerID))
+	}
+	delete(s.staged, producerID)
+}
+
+// setTxn builds a transactional write of key=value by producerID.
+func (s *kvShard) setTxn(ref ReplyRef, producerID int64, key, value string) Write {
+	w := s.set(ref, key, value)
+	s.txnWrites[w.ID] = producerID
+	w.Txn, w.ProducerID, w.ProducerEpoch = true, producerID, 0
+	return w
 }
 
 func (s *kvShard) Replay(key, value []byte) error {
@@ -37,6 +71,14 @@ func (s *kvShard) Replay(key, value []byte) error {
 }
 func (s *kvShard) LoadDone(int64) { s.loaded = true }
 func (s *kvShard) CommitWrite(id uint64) {
+	if pid, ok := s.txnWrites[id]; ok {
+		for k, v := range s.pending[id] {
+			_ = s.ReplayTxn(pid, []byte(k), []byte(v))
+		}
+		delete(s.txnWrites, id)
+		delete(s.pending, id)
+		return
+	}
 	for k, v := range s.pending[id] {
 		s.committed[k] = v
 	}
@@ -69,6 +111,8 @@ type fakeLog struct {
 	replies   []Reply
 	warnings  int
 	discarded []int16
+	// refuseMarker, when set, is the code AppendTxnMarker refuses with.
+	refuseMarker int16
 }
 
 func (h *fakeLog) Append(_ int64, _ int32, _ int32, batch []byte) (int64, error) {
@@ -88,6 +132,24 @@ func (h *fakeLog) Append(_ int64, _ int32, _ int32, batch []byte) (int64, error)
 	h.batches = append(h.batches, b)
 	h.end = hd.NextOffset()
 	return h.end, nil
+}
+
+func (h *fakeLog) AppendTxnMarker(nowMs int64, _ int32, _ int32, m TxnMarker) (int64, int16, error) {
+	if h.onAppend != nil {
+		h.onAppend()
+	}
+	if err := h.failNext; err != nil {
+		h.failNext = nil
+		return 0, 0, err
+	}
+	if h.refuseMarker != 0 {
+		return 0, h.refuseMarker, nil
+	}
+	b := record.BuildEndTxnMarker(m.ProducerID, m.ProducerEpoch, record.EndTxnMarker{Commit: m.Commit, CoordinatorEpoch: m.CoordinatorEpoch}, nowMs)
+	record.SetBaseOffset(b, h.end)
+	h.batches = append(h.batches, b)
+	h.end++
+	return h.end, 0, nil
 }
 
 func (h *fakeLog) Read(_ int32, offset int64, maxBytes int) ([]byte, error) {

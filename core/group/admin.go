@@ -164,8 +164,8 @@ func (s *Shard) deleteCGroup(g *cgroup, b *outBuf) {
 	delete(s.cgroups, g.id)
 }
 
-// tombstoneOffsets writes tombstones for group id's committed and pending
-// offsets.
+// tombstoneOffsets writes tombstones for group id's committed, pending
+// and staged transactional offsets.
 func (s *Shard) tombstoneOffsets(id string, b *outBuf) {
 	offs := s.offsets[id]
 	keys := make([]tp, 0, len(offs))
@@ -174,6 +174,13 @@ func (s *Shard) tombstoneOffsets(id string, b *outBuf) {
 	}
 	for k := range s.pendingKeys(id) {
 		if _, ok := offs[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	for k := range s.openTxns[id] {
+		// Staged transactional offsets go too (Kafka's deleteAllOffsets).
+		_, committed := offs[k]
+		if !committed && s.pendingKeys(id)[k] == 0 {
 			keys = append(keys, k)
 		}
 	}

@@ -34,6 +34,12 @@ type Config struct {
 	// committed; a request needing another write gets
 	// COORDINATOR_NOT_AVAILABLE.
 	MaxPendingWrites int
+	// MaxTxnOffsets bounds the transactional offsets one shard holds
+	// staged (TxnOffsetCommit, awaiting their transaction's marker) or
+	// being written, across producers; a TxnOffsetCommit adding more
+	// gets COORDINATOR_NOT_AVAILABLE for the partitions past it (they
+	// free up as transactions end, so a retry can succeed).
+	MaxTxnOffsets int
 	// MaxMemberMetadataBytes bounds one member's protocol metadata in a
 	// JoinGroup (all protocols together) and one member's assignment in a
 	// SyncGroup; beyond it the request gets INVALID_REQUEST.
@@ -89,6 +95,7 @@ func DefaultConfig() Config {
 		MaxPendingJoins:                 10000,
 		MaxOffsetsPerGroup:              100000,
 		MaxPendingWrites:                10000,
+		MaxTxnOffsets:                   100000,
 		MaxMemberMetadataBytes:          1 << 20,
 		MaxGroupRecordBytes:             1048588,
 		OffsetsRetentionMs:              7 * 24 * 60 * 60 * 1000,
@@ -123,6 +130,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("group: MaxOffsetsPerGroup %d must be positive", c.MaxOffsetsPerGroup)
 	case c.MaxPendingWrites <= 0:
 		return fmt.Errorf("group: MaxPendingWrites %d must be positive", c.MaxPendingWrites)
+	case c.MaxTxnOffsets <= 0:
+		return fmt.Errorf("group: MaxTxnOffsets %d must be positive", c.MaxTxnOffsets)
 	case c.MaxMemberMetadataBytes <= 0:
 		return fmt.Errorf("group: MaxMemberMetadataBytes %d must be positive", c.MaxMemberMetadataBytes)
 	case c.MaxGroupRecordBytes <= 0:

@@ -651,7 +651,7 @@ func (s *Shard) expireConsumerOffsets(nowMs int64, b *outBuf) {
 			if o.expireMs > 0 {
 				deadline = o.expireMs
 			}
-			if pending[k] == 0 && !subscribed[k.topic] && nowMs >= deadline {
+			if pending[k] == 0 && !subscribed[k.topic] && nowMs >= deadline && !s.unstable(g.id, k) {
 				expired = append(expired, k)
 			}
 		}
@@ -660,7 +660,7 @@ func (s *Shard) expireConsumerOffsets(nowMs int64, b *outBuf) {
 			b.recs = append(b.recs, Record{Key: offsetKey(g.id, k)})
 			b.ops = append(b.ops, offsetOp{group: g.id, tp: k})
 		}
-		if len(g.members) == 0 && len(expired) == len(offs) && len(pending) == 0 {
+		if len(g.members) == 0 && len(expired) == len(offs) && len(pending) == 0 && !s.hasStaged(g.id) {
 			s.deleteCGroup(g, b)
 		}
 	}

@@ -30,6 +30,18 @@ type harness struct {
 	// committedLen is how much of log is committed.
 	committedLen int
 	manual       bool
+	// tlog is log with what a batch header and control batches add: the
+	// producer of each transactional record and the markers (txnMarker).
+	tlog []tlogEntry
+}
+
+// tlogEntry is one record of the log, or one end-transaction marker.
+type tlogEntry struct {
+	rec    Record
+	txn    bool
+	pid    int64
+	marker bool
+	commit bool
 }
 
 func testConfig() Config {
@@ -65,6 +77,9 @@ func (h *harness) apply(out Out) Out {
 			h.t.Fatalf("records without a write id")
 		}
 		h.log = append(h.log, out.Records...)
+		for _, r := range out.Records {
+			h.tlog = append(h.tlog, tlogEntry{rec: r, txn: out.Txn, pid: out.ProducerID})
+		}
 		if h.manual {
 			h.held = append(h.held, out)
 			h.heldEnd = append(h.heldEnd, len(h.log))

@@ -142,9 +142,11 @@ func (s *Shard) OffsetCommit(nowMs int64, ref ReplyRef, req *kmsg.OffsetCommitRe
 	return s.finish(&b)
 }
 
-// OffsetFetch answers from committed offsets only. Versions 8+ may name
-// several groups (the broker normally splits them by shard). RequireStable
-// is accepted: without transactional offsets nothing is ever unstable.
+// OffsetFetch answers from committed offsets only (staged transactional
+// offsets are not). Versions 8+ may name several groups (the broker
+// normally splits them by shard). With RequireStable (v7+) a partition
+// with a staged transactional offset answers UNSTABLE_OFFSET_COMMIT, per
+// partition in every version, as Kafka does.
 func (s *Shard) OffsetFetch(nowMs int64, ref ReplyRef, req *kmsg.OffsetFetchRequest) Out {
 	r := kmsg.NewPtrOffsetFetchResponse()
 	r.Version = req.Version
@@ -159,7 +161,7 @@ func (s *Shard) OffsetFetch(nowMs int64, ref ReplyRef, req *kmsg.OffsetFetchRequ
 					topics[i] = fetchTopic{t.Topic, t.TopicID, t.Partitions}
 				}
 			}
-			res, code := s.fetchOffsets(rg.Group, topics, rg.Topics == nil)
+			res, code := s.fetchOffsets(rg.Group, topics, rg.Topics == nil, req.RequireStable)
 			if cg := s.cgroups[rg.Group]; cg != nil && req.Version >= 9 && rg.MemberID != nil {
 				if c := s.consumerOffsetError(req.Version, cg, *rg.MemberID, rg.MemberEpoch, 9); c != 0 {
 					res, code = nil, c
@@ -192,7 +194,7 @@ func (s *Shard) OffsetFetch(nowMs int64, ref ReplyRef, req *kmsg.OffsetFetchRequ
 			topics[i] = fetchTopic{topic: t.Topic, parts: t.Partitions}
 		}
 	}
-	res, code := s.fetchOffsets(req.Group, topics, req.Topics == nil && req.Version >= 2)
+	res, code := s.fetchOffsets(req.Group, topics, req.Topics == nil && req.Version >= 2, req.RequireStable && req.Version >= 7)
 	if req.Version >= 2 {
 		r.ErrorCode = code
 	}
@@ -238,11 +240,17 @@ type fetchedTopic struct {
 }
 
 // fetchOffsets reads group's committed offsets for topics, or all of them
-// (sorted by topic and partition) when all is set.
-func (s *Shard) fetchOffsets(groupID string, topics []fetchTopic, all bool) ([]fetchedTopic, int16) {
+// (sorted by topic and partition) when all is set. With stable
+// (RequireStable, v7+), a partition with a staged transactional offset
+// answers UNSTABLE_OFFSET_COMMIT and no offset, as Kafka's does: the
+// client retries until the transaction ends.
+func (s *Shard) fetchOffsets(groupID string, topics []fetchTopic, all, stable bool) ([]fetchedTopic, int16) {
 	offs := s.offsets[groupID]
 	var out []fetchedTopic
 	get := func(k tp) fetchedPart {
+		if stable && s.unstable(groupID, k) {
+			return fetchedPart{partition: k.partition, offset: -1, leaderEpoch: -1, code: kerr.UnstableOffsetCommit.Code}
+		}
 		if o, ok := offs[k]; ok {
 			if bugs.OffsetFetchSkipsAhead { // deliberate bug (core/bugs): the answer counts the commit one record too far
 				o.offset++
@@ -344,7 +352,9 @@ func (s *Shard) OffsetDelete(nowMs int64, ref ReplyRef, req *kmsg.OffsetDeleteRe
 			switch {
 			case !known || subscribed[t.Topic]:
 				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
-			case committed || pending[key] > 0:
+			case committed || pending[key] > 0 || s.unstable(g.id, key):
+				// Kafka writes the tombstone for a staged
+				// transactional offset too: it drops it.
 				b.recs = append(b.recs, Record{Key: offsetKey(g.id, key)})
 				b.ops = append(b.ops, offsetOp{group: g.id, tp: key})
 			}

@@ -82,7 +82,7 @@ func (s *Shard) Replay(key, value []byte) error {
 	}
 	switch ver := int16(binary.BigEndian.Uint16(key)); ver {
 	case 0, 1:
-		return s.replayOffset(key, value)
+		return s.replayOffset(key, value, false, -1)
 	case groupKeyVersion:
 		return s.replayGroup(key, value)
 	case cgMetaKeyType, cgPartMetaKeyType, cgMemberKeyType, cgTargetKeyType, cgTargetMetaKeyType, cgCurrentKeyType:
@@ -95,17 +95,30 @@ func (s *Shard) Replay(key, value []byte) error {
 	}
 }
 
-func (s *Shard) replayOffset(key, value []byte) error {
+// ReplayTxn is Replay for a record of a transactional batch of
+// producerID: an offset commit is staged until the producer's marker
+// (ReplayEndTxn). Other records (a tombstone, a record of another type,
+// which Kafka never writes in a transaction) replay as Replay does.
+func (s *Shard) ReplayTxn(producerID int64, key, value []byte) error {
+	if len(key) >= 2 && value != nil {
+		if ver := int16(binary.BigEndian.Uint16(key)); ver == 0 || ver == 1 {
+			return s.replayOffset(key, value, true, producerID)
+		}
+	}
+	return s.Replay(key, value)
+}
+
+func (s *Shard) replayOffset(key, value []byte, txn bool, pid int64) error {
 	k := kmsg.NewOffsetCommitKey()
 	if err := k.ReadFrom(key); err != nil {
 		return fmt.Errorf("%w: offset key: %w", ErrBadRecord, err)
 	}
 	p := tp{k.Topic, k.Partition}
 	if value == nil {
-		s.setOffset(k.Group, p, nil)
+		s.applyOffset(k.Group, p, nil, false, -1)
 		// A group known only by its offsets (a simple consumer's, never
 		// written) ends with its last offset, as it does live.
-		if g := s.groups[k.Group]; g != nil && !g.written && len(g.members) == 0 && len(s.offsets[k.Group]) == 0 {
+		if g := s.groups[k.Group]; g != nil && !g.written && len(g.members) == 0 && len(s.offsets[k.Group]) == 0 && len(s.openTxns[k.Group]) == 0 {
 			s.dropGroup(k.Group)
 		}
 		return nil
@@ -127,7 +140,7 @@ func (s *Shard) replayOffset(key, value []byte) error {
 	if s.groups[k.Group] == nil && s.cgroups[k.Group] == nil {
 		s.groups[k.Group] = newGroup(k.Group)
 	}
-	s.setOffset(k.Group, p, &o)
+	s.applyOffset(k.Group, p, &o, txn, pid)
 	return nil
 }
 

@@ -82,9 +82,13 @@ func busyGroups(s *Shard) map[string]bool {
 func compareReplay(t *rapid.T, h *harness, when string) {
 	busy := busyGroups(h.s)
 	live := snapshot(h.s, busy)
-	replayed := snapshot(replayLog(t, h.log, h.now), busy)
+	r := replayTLog(t, h.tlog, h.now)
+	replayed := snapshot(r, busy)
 	if !reflect.DeepEqual(live, replayed) {
 		t.Fatalf("%s: replay differs\nlive:     %+v\nreplayed: %+v", when, live, replayed)
+	}
+	if !equalStaged(h.s.staged, r.staged) {
+		t.Fatalf("%s: replayed staged offsets differ\nlive:     %+v\nreplayed: %+v", when, h.s.staged, r.staged)
 	}
 }
 
@@ -155,6 +159,23 @@ func TestReplayRebuildsState(t *testing.T) {
 		step := func(g, n string, op int) {
 			key := g + "/" + n
 			c := clients[key]
+			if op >= 25 {
+				// Transactions of two producers: offsets staged (by a
+				// member at its generation, or member-less) and ended.
+				pid := rapid.Int64Range(7, 8).Draw(rt, "pid")
+				switch op {
+				case 25, 26:
+					o := txnOpt{}
+					if op == 26 {
+						o = txnOpt{member: c.member, gen: c.gen}
+					}
+					h.txnCommit(g, pid, "t1", rapid.Int32Range(0, 2).Draw(rt, "part"), rapid.Int64Range(0, 100).Draw(rt, "off"), o)
+				case 27:
+					h.txnMarker(pid, rapid.Bool().Draw(rt, "commit"))
+				}
+				collect()
+				return
+			}
 			if op >= 10 {
 				// A well-behaved client's next step.
 				switch {
@@ -233,7 +254,7 @@ func TestReplayRebuildsState(t *testing.T) {
 		}
 		steps := rapid.IntRange(1, 120).Draw(rt, "steps")
 		for i := 0; i < steps; i++ {
-			step(rapid.SampledFrom(groups).Draw(rt, "group"), rapid.SampledFrom(names).Draw(rt, "client"), rapid.IntRange(0, 24).Draw(rt, "op"))
+			step(rapid.SampledFrom(groups).Draw(rt, "group"), rapid.SampledFrom(names).Draw(rt, "client"), rapid.IntRange(0, 27).Draw(rt, "op"))
 		}
 		compareReplay(rt, h, "after the steps")
 		// Settle: every client still in a group behaves well for a while,

@@ -43,10 +43,18 @@ type WriteID uint64
 // follower's SyncGroup answered while the leader's assignment is being
 // written). If an append fails the runtime discards the whole Shard and
 // builds a new one by Replay, so the shard has no abort path.
+//
+// Txn makes Records one transactional batch of producer ProducerID at
+// ProducerEpoch (TxnOffsetCommit): once committed, its offsets are staged
+// for that producer, and a later end-transaction marker (ReplayEndTxn)
+// applies or drops them.
 type Out struct {
-	Records []Record
-	Replies []Reply
-	Write   WriteID
+	Records       []Record
+	Replies       []Reply
+	Write         WriteID
+	Txn           bool
+	ProducerID    int64
+	ProducerEpoch int16
 }
 
 type groupState int8
@@ -126,6 +134,10 @@ type offset struct {
 	metadata    string
 	commitMs    int64
 	expireMs    int64 // from a v1 value only; 0: none
+	// seq is the place of the offset's record among the offset records
+	// of the log (Kafka keeps the record's offset): a transaction's
+	// commit applies its staged offset only over an older one.
+	seq uint64
 }
 
 type group struct {
@@ -181,6 +193,10 @@ type offsetOp struct {
 	group string
 	tp    tp
 	val   *offset // nil: delete
+	// txn marks a TxnOffsetCommit's offset of producer pid: committing
+	// its write stages it instead of applying it.
+	txn bool
+	pid int64
 }
 
 type pendingWrite struct {
@@ -218,6 +234,18 @@ type Shard struct {
 	// (and the MaxGroups limit) with the classic groups.
 	cgroups map[string]*cgroup
 	topics  TopicImage
+	// staged holds the transactional offsets whose write is committed,
+	// by producer id, until the producer's end-transaction marker; they
+	// are invisible to OffsetFetch. openTxns indexes them by group and
+	// partition; nStaged counts them and txnInFlight counts the
+	// transactional offsets of uncommitted writes (MaxTxnOffsets bounds
+	// the sum).
+	staged      map[int64]map[string]map[tp]offset
+	openTxns    map[string]map[tp]map[int64]bool
+	nStaged     int
+	txnInFlight int
+	// offSeq numbers the offset records applied, in log order.
+	offSeq uint64
 }
 
 // NewShard returns an empty shard; cfg must pass Validate. Feed it the
@@ -227,7 +255,8 @@ func NewShard(cfg Config) *Shard {
 		panic(fmt.Sprintf("group.NewShard: %v", err))
 	}
 	return &Shard{cfg: cfg, groups: map[string]*group{}, pendingOps: map[string]map[tp]int{},
-		offsets: map[string]map[tp]offset{}, nextCheck: -1, cgroups: map[string]*cgroup{}}
+		offsets: map[string]map[tp]offset{}, nextCheck: -1, cgroups: map[string]*cgroup{},
+		staged: map[int64]map[string]map[tp]offset{}, openTxns: map[string]map[tp]map[int64]bool{}}
 }
 
 // SetMemberIDSalt makes the member ids of this shard incarnation differ
@@ -302,10 +331,33 @@ func (s *Shard) CommitWrite(w WriteID) {
 					delete(s.pendingOps, op.group)
 				}
 			}
-			s.setOffset(op.group, op.tp, op.val)
+			if op.txn {
+				s.txnInFlight--
+			}
+			s.applyOffset(op.group, op.tp, op.val, op.txn, op.pid)
 		}
 	}
 	s.writes = s.writes[n:]
+}
+
+// applyOffset applies one committed offset record, live or replayed: a
+// transactional one is staged for its producer, a plain one set, a
+// tombstone deletes the committed offset and every staged one of that
+// partition (as Kafka's replay does).
+func (s *Shard) applyOffset(group string, k tp, val *offset, txn bool, pid int64) {
+	s.offSeq++
+	if val != nil {
+		o := *val
+		o.seq = s.offSeq
+		if txn {
+			s.stage(pid, group, k, o)
+			return
+		}
+		s.setOffset(group, k, &o)
+		return
+	}
+	s.setOffset(group, k, nil)
+	s.unstage(group, k)
 }
 
 // setOffset sets (val nil: deletes) a committed offset.
@@ -333,6 +385,11 @@ type outBuf struct {
 	metas   []*group
 	cmetas  []*cgroup
 	wait    WriteID
+	// txn, pid, epoch: the records are a transactional batch of that
+	// producer (TxnOffsetCommit).
+	txn   bool
+	pid   int64
+	epoch int16
 }
 
 func (b *outBuf) reply(ref ReplyRef, r kmsg.Response) { b.replies = append(b.replies, Reply{ref, r}) }
@@ -355,6 +412,9 @@ func (s *Shard) finish(b *outBuf) Out {
 	s.nextWrite++
 	s.writes = append(s.writes, pendingWrite{id: s.nextWrite, ops: b.ops})
 	for _, op := range b.ops {
+		if op.txn {
+			s.txnInFlight++
+		}
 		keys := s.pendingOps[op.group]
 		if keys == nil {
 			keys = map[tp]int{}
@@ -368,7 +428,8 @@ func (s *Shard) finish(b *outBuf) Out {
 	for _, g := range b.cmetas {
 		g.lastWrite = s.nextWrite
 	}
-	return Out{Records: b.recs, Replies: b.replies, Write: s.nextWrite}
+	return Out{Records: b.recs, Replies: b.replies, Write: s.nextWrite,
+		Txn: b.txn, ProducerID: b.pid, ProducerEpoch: b.epoch}
 }
 
 // writesFull reports whether another write would pass MaxPendingWrites.
@@ -498,6 +559,9 @@ func (s *Shard) CheckInvariants() error {
 			}
 		}
 	}
+	if err := s.checkTxnInvariants(); err != nil {
+		return err
+	}
 	prev := s.committed
 	for _, pw := range s.writes {
 		if pw.id <= prev {
@@ -528,6 +592,8 @@ func (s *Shard) Handle(nowMs int64, ref ReplyRef, clientID, clientHost string, r
 		return s.OffsetCommit(nowMs, ref, r), true
 	case *kmsg.OffsetFetchRequest:
 		return s.OffsetFetch(nowMs, ref, r), true
+	case *kmsg.TxnOffsetCommitRequest:
+		return s.TxnOffsetCommit(nowMs, ref, r), true
 	case *kmsg.DescribeGroupsRequest:
 		return s.DescribeGroups(nowMs, ref, r), true
 	case *kmsg.ListGroupsRequest:

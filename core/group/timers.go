@@ -87,7 +87,9 @@ func (s *Shard) tickGroup(nowMs int64, g *group, b *outBuf) {
 // consumer's group, which has no protocol type); a Stable consumer group's
 // offsets of topics it no longer subscribes to expire a retention period
 // after their commit; other groups keep theirs. Offsets with a pending
-// write are left alone. An Empty group left with no offsets is removed.
+// write or a staged transactional offset are left alone (Kafka's
+// cleanupExpiredOffsets). An Empty group left with no offsets, and none
+// staged, is removed.
 func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
 	for _, g := range s.sortedGroups() {
 		if s.writesFull() {
@@ -109,7 +111,7 @@ func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
 		var expired []tp
 		offs := s.offsets[g.id]
 		for k, o := range offs {
-			if pending[k] > 0 || subscribed[k.topic] {
+			if pending[k] > 0 || subscribed[k.topic] || s.unstable(g.id, k) {
 				continue
 			}
 			base := o.commitMs
@@ -129,7 +131,7 @@ func (s *Shard) expireOffsets(nowMs int64, b *outBuf) {
 			b.recs = append(b.recs, Record{Key: offsetKey(g.id, k)})
 			b.ops = append(b.ops, offsetOp{group: g.id, tp: k})
 		}
-		if g.state == stateEmpty && len(expired) == len(offs) && len(pending) == 0 && len(g.pending) == 0 {
+		if g.state == stateEmpty && len(expired) == len(offs) && len(pending) == 0 && len(g.pending) == 0 && !s.hasStaged(g.id) {
 			if g.written {
 				b.recs = append(b.recs, Record{Key: groupKey(g.id)})
 			}

@@ -566,7 +566,20 @@ type Log struct {
 // Duplicate=true without writing.
 func (l *Log) Append(batches []byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
 	l.changes++
-	return l.appendLeader(batches, leaderEpoch, nowMs)
+	return l.appendLeader(batches, leaderEpoch, nowMs, false)
+}
+
+// AppendCoordinator is Append for the batches a coordinator writes to its
+// own internal partition (Kafka's AppendOrigin.COORDINATOR): a
+// transactional batch of a group coordinator (TxnOffsetCommit) carries the
+// client's producer id and epoch with base sequence 0, so producer
+// sequences are not validated (nor retries detected), while the producer
+// epoch still is: a batch of an older epoch than the producer's current
+// one is refused with ErrInvalidProducerEpoch, and the batch opens or
+// extends the producer's transaction like any transactional batch.
+func (l *Log) AppendCoordinator(batches []byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+	l.changes++
+	return l.appendLeader(batches, leaderEpoch, nowMs, true)
 }
 
 // Read returns whole batches starting with the batch that contains offset,

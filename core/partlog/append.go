@@ -40,7 +40,10 @@ func classify(i int, err error) error {
 // batch of the input is a retry; a mix of retries and new batches is not
 // something a correct producer sends (Kafka's produce v3+ carries one batch
 // per partition) and is rejected with ErrOutOfOrderSequence.
-func (l *Log) appendLeader(batches []byte, leaderEpoch int32, nowMs int64) (AppendResult, error) {
+//
+// coordinator (AppendCoordinator) checks producer epochs only, not
+// sequences.
+func (l *Log) appendLeader(batches []byte, leaderEpoch int32, nowMs int64, coordinator bool) (AppendResult, error) {
 	if err := l.usable(); err != nil {
 		return AppendResult{}, err
 	}
@@ -84,7 +87,13 @@ func (l *Log) appendLeader(batches []byte, leaderEpoch int32, nowMs int64) (Appe
 				return AppendResult{}, fmt.Errorf("%w: batch %d: producer id %d with epoch %d and sequence %d", ErrCorruptBatch, i, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
 			}
 			e := stagedEntry(&staged, &l.producers, h.ProducerID)
-			dup, err := checkSequence(e, h)
+			var dup *producerBatch
+			var err error
+			if coordinator {
+				err = checkProducerEpoch(e, h)
+			} else {
+				dup, err = checkSequence(e, h)
+			}
 			if err != nil {
 				return AppendResult{}, fmt.Errorf("batch %d: %w", i, err)
 			}

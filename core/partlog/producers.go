@@ -336,6 +336,15 @@ func (t *producerTable) raiseFloor(logStart int64) {
 	}
 }
 
+// checkProducerEpoch validates a coordinator's batch against the
+// producer's current entry (nil when unknown): only its epoch.
+func checkProducerEpoch(e *producerEntry, h record.Header) error {
+	if e != nil && h.ProducerEpoch < e.epoch {
+		return fmt.Errorf("%w: producer %d epoch %d, current epoch %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)
+	}
+	return nil
+}
+
 // check validates a client batch against the producer's current entry (nil
 // when unknown). It returns the original batch when h is a retry of one
 // still remembered.

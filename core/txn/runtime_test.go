@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -38,6 +39,10 @@ func (l *memLog) Read(_ int32, offset int64, _ int) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+func (l *memLog) AppendTxnMarker(int64, int32, int32, coord.TxnMarker) (int64, int16, error) {
+	return 0, 0, errors.New("memLog: no markers in __transaction_state")
 }
 
 func (l *memLog) Reply(r coord.Reply)          { l.replies = append(l.replies, r) }

@@ -171,6 +171,15 @@ func (s *Shard) Replay(key, value []byte) error {
 	return nil
 }
 
+// ReplayTxn is Replay: __transaction_state holds no transactional
+// batches (Kafka never writes one there), so a record of one is read as
+// any other.
+func (s *Shard) ReplayTxn(_ int64, key, value []byte) error { return s.Replay(key, value) }
+
+// ReplayEndTxn ignores a transaction marker: the transaction
+// coordinator's partition holds none that mean anything to it.
+func (s *Shard) ReplayEndTxn(int64, int16, bool) {}
+
 // LoadDone ends loading; the timers start from nowMs. Transactions loaded
 // in PrepareCommit or PrepareAbort list their markers at once (Kafka
 // resends them after a load).
