@@ -25,9 +25,10 @@ var kafka41 = map[int16][2]int16{
 	0: {0, 13}, 1: {4, 18}, 2: {0, 10}, 3: {0, 13},
 	8: {0, 10}, 9: {0, 10}, // Kafka 4.2's v10 (topic ids), served before this work; 4.1 stops at 9
 	10: {0, 6}, 11: {0, 9}, 12: {0, 4}, 13: {0, 5}, 14: {0, 5}, 15: {0, 6}, 16: {0, 5},
-	18: {0, 4}, 19: {0, 7}, 20: {0, 6}, 21: {0, 2}, 22: {0, 5}, 23: {0, 4}, 28: {0, 5},
+	18: {0, 4}, 19: {0, 7}, 20: {0, 6}, 21: {0, 2}, 22: {0, 5}, 23: {0, 4},
+	24: {0, 5}, 25: {0, 4}, 26: {0, 5}, 28: {0, 5},
 	32: {0, 4}, 33: {0, 2}, 37: {0, 3}, 42: {0, 2}, 44: {0, 1}, 47: {0, 0},
-	60: {0, 2}, 68: {0, 1}, 69: {0, 1},
+	60: {0, 2}, 61: {0, 0}, 65: {0, 0}, 66: {0, 2}, 68: {0, 1}, 69: {0, 1},
 }
 
 // controlHeldBack are the control-plane APIs, left below Kafka 4.1's
@@ -479,27 +480,5 @@ func TestNewVersionsWireRoundTrip(t *testing.T) {
 				t.Fatalf("%s: %+v", c.name, r)
 			}
 		}
-	}
-}
-
-// TestProduceV12TransactionalRefused: v12+ asks the broker to add a
-// transaction's partitions itself (KIP-890 part 2). Transactional produce
-// is still refused at every version, so v12 and v13 refuse it too and
-// write nothing, rather than taking v12 for v11.
-func TestProduceV12TransactionalRefused(t *testing.T) {
-	tb := newTestBroker(t)
-	tb.createTopic("t", 1, nil)
-	id := [16]byte(tb.b.topics["t"].meta.ID)
-	for _, v := range []int16{11, 12, 13} {
-		req := produceByID(v, id, testBatch(tb.nowMs, 1))
-		req.Topics[0].Topic = "t"
-		req.TransactionID = kmsg.StringPtr("txn")
-		sp := tb.do(req).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
-		if sp.ErrorCode != kerrTransactionalIDAuthorizationFailed {
-			t.Fatalf("transactional produce v%d: error %d, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", v, sp.ErrorCode)
-		}
-	}
-	if end := tb.b.topics["t"].partitions[0].log.LogEndOffset(); end != 0 {
-		t.Fatalf("refused transactional produces wrote: log end %d", end)
 	}
 }

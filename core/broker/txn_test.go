@@ -341,6 +341,42 @@ func TestTxnProduceVerification(t *testing.T) {
 	}
 }
 
+// TestTxnProduceV12V13NotAdded: v12+ would let the broker add a
+// transaction's partitions itself (KIP-890 part 2). With no
+// transaction.version 2 finalized, a v12 or v13 (topic by id)
+// transactional batch to a partition not added is verified like any and
+// refused, writing nothing; v13 to the added partition is appended.
+func TestTxnProduceV12V13NotAdded(t *testing.T) {
+	tb := txnTestBroker(t)
+	p := tb.initTxn("tx", 60000)
+	if code := tb.addPartitions(p, 0); code != 0 {
+		t.Fatalf("AddPartitionsToTxn: %d", code)
+	}
+	id := [16]byte(tb.b.topics["t"].meta.ID)
+	byID := func(req *kmsg.ProduceRequest) *kmsg.ProduceRequest {
+		req.Topics[0].Topic, req.Topics[0].TopicID = "", id
+		return req
+	}
+	for _, v := range []int16{12, 13} {
+		req := tb.txnProduceRequest(p, 1, v, "stray", 1)
+		if v >= 13 {
+			byID(req)
+		}
+		if code := tb.sendGroup(req).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.TransactionAbortable.Code {
+			t.Fatalf("produce v%d to a partition not added: %d, want TRANSACTION_ABORTABLE", v, code)
+		}
+	}
+	if leo := tb.b.topics["t"].partitions[1].log.LogEndOffset(); leo != 0 {
+		t.Fatalf("t-1 holds %d records after refused batches", leo)
+	}
+	if code := tb.sendGroup(byID(tb.txnProduceRequest(p, 0, 13, "ok", 1))).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("produce v13 to the added partition: %d", code)
+	}
+	if leo := tb.b.topics["t"].partitions[0].log.LogEndOffset(); leo != 1 {
+		t.Fatalf("t-0 log end %d after the v13 produce, want 1", leo)
+	}
+}
+
 // TestTxnZombieFencing: a second InitProducerId for the same id bumps the
 // epoch (aborting the open transaction); the old epoch's produce and
 // EndTxn are refused, with PRODUCER_FENCED or INVALID_PRODUCER_EPOCH per
