@@ -276,3 +276,53 @@ func (b *Broker) coordinatorsWakeMs(nowMs int64) int64 {
 	}
 	return next
 }
+
+// splitByShard answers a request that names several coordinator keys
+// (groups, transactional ids): it groups the keys by the partition
+// partitionOf names (one part for every key without one, with its error
+// code), builds each part's request with sub, hands it to send, and
+// answers req with merge of the parts' answers, in the order of the parts
+// (the keys' first appearance), once every part called its done. It
+// reports whether any part was sent (no keys: answered at once).
+func (b *Broker) splitByShard(req *Request, keys []string, partitionOf func(key string) (int32, int16),
+	sub func(keys []string) kmsg.Request,
+	send func(p int32, code int16, part kmsg.Request, done func(kmsg.Response)),
+	merge func(parts []kmsg.Response) kmsg.Response,
+) bool {
+	type part struct {
+		p    int32
+		code int16
+		keys []string
+	}
+	var parts []*part
+	byPartition := map[int32]*part{}
+	for _, k := range keys {
+		p, code := partitionOf(k)
+		if code != kerrNone {
+			p = -1 // one part for every key without a partition
+		}
+		pt := byPartition[p]
+		if pt == nil {
+			pt = &part{p: p, code: code}
+			byPartition[p] = pt
+			parts = append(parts, pt)
+		}
+		pt.keys = append(pt.keys, k)
+	}
+	if len(parts) == 0 {
+		b.reply(req, merge(nil))
+		return false
+	}
+	answers := make([]kmsg.Response, len(parts))
+	remaining := len(parts)
+	for i, pt := range parts {
+		send(pt.p, pt.code, sub(pt.keys), func(resp kmsg.Response) {
+			answers[i] = resp
+			remaining--
+			if remaining == 0 {
+				b.reply(req, merge(answers))
+			}
+		})
+	}
+	return true
+}

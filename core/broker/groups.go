@@ -113,55 +113,23 @@ func (b *Broker) splitGroups(nowMs int64, req *Request, groups []string,
 	call func(s *group.Shard, ref group.ReplyRef, part kmsg.Request) group.Out,
 	merge func(parts []kmsg.Response) kmsg.Response,
 ) {
-	type part struct {
-		p      int32
-		code   int16
-		groups []string
-	}
-	var parts []*part
-	byPartition := map[int32]*part{}
-	for _, g := range groups {
-		p, code := b.groupPartition(nowMs, g)
-		if code != kerrNone {
-			p = -1 // one part for every group without a partition
-		}
-		pt := byPartition[p]
-		if pt == nil {
-			pt = &part{p: p, code: code}
-			byPartition[p] = pt
-			parts = append(parts, pt)
-		}
-		pt.groups = append(pt.groups, g)
-	}
-	answers := make([]kmsg.Response, len(parts))
-	remaining := len(parts)
-	done := func(i int, resp kmsg.Response) {
-		answers[i] = resp
-		remaining--
-		if remaining == 0 {
-			b.reply(req, merge(answers))
-		}
-	}
-	if remaining == 0 {
-		b.reply(req, merge(nil))
-		return
-	}
 	rt := b.groupRuntime()
-	for i, pt := range parts {
-		msg := sub(pt.groups)
-		code := pt.code
+	partitionOf := func(g string) (int32, int16) { return b.groupPartition(nowMs, g) }
+	sent := b.splitByShard(req, groups, partitionOf, sub, func(p int32, code int16, msg kmsg.Request, done func(kmsg.Response)) {
 		var s groupShard
 		if code == kerrNone {
-			s, code = rt.Admit(pt.p)
+			s, code = rt.Admit(p)
 		}
 		if code != kerrNone {
-			done(i, groupErrorResponse(msg, code))
-			continue
+			done(groupErrorResponse(msg, code))
+			return
 		}
-		ref := b.coordWait(req, msg, pt.p, func(resp kmsg.Response) { done(i, resp) })
-		rt.Submit(nowMs, pt.p, toWrite(call(s.Shard, group.ReplyRef(ref), msg)))
+		ref := b.coordWait(req, msg, p, done)
+		rt.Submit(nowMs, p, toWrite(call(s.Shard, group.ReplyRef(ref), msg)))
+	}, merge)
+	if sent {
+		b.wakeFetches(nowMs) // the writes touched the partitions
 	}
-	b.wakeFetches(nowMs)
 }
 
 // clientID is the request's client id ("" when null).

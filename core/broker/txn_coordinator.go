@@ -122,55 +122,23 @@ func (b *Broker) splitTxns(nowMs int64, req *Request, ids []string,
 	call func(s *txn.Shard, ref coord.ReplyRef, part kmsg.Request) coord.Write,
 	merge func(parts []kmsg.Response) kmsg.Response,
 ) {
-	type part struct {
-		p    int32
-		code int16
-		ids  []string
-	}
-	var parts []*part
-	byPartition := map[int32]*part{}
-	for _, id := range ids {
-		p, code := b.txnPartition(nowMs, id)
-		if code != kerrNone {
-			p = -1
-		}
-		pt := byPartition[p]
-		if pt == nil {
-			pt = &part{p: p, code: code}
-			byPartition[p] = pt
-			parts = append(parts, pt)
-		}
-		pt.ids = append(pt.ids, id)
-	}
-	if len(parts) == 0 {
-		b.reply(req, merge(nil))
-		return
-	}
-	answers := make([]kmsg.Response, len(parts))
-	remaining := len(parts)
-	done := func(i int, resp kmsg.Response) {
-		answers[i] = resp
-		remaining--
-		if remaining == 0 {
-			b.reply(req, merge(answers))
-		}
-	}
 	rt := b.txnRuntime()
-	for i, pt := range parts {
-		msg := sub(pt.ids)
-		code := pt.code
+	partitionOf := func(id string) (int32, int16) { return b.txnPartition(nowMs, id) }
+	sent := b.splitByShard(req, ids, partitionOf, sub, func(p int32, code int16, msg kmsg.Request, done func(kmsg.Response)) {
 		var s *txn.Shard
 		if code == kerrNone {
-			s, code = rt.Admit(pt.p)
+			s, code = rt.Admit(p)
 		}
 		if code != kerrNone {
-			done(i, txnErrorResponse(msg, code))
-			continue
+			done(txnErrorResponse(msg, code))
+			return
 		}
-		ref := b.coordWaitOn(txnStateTopic, req, msg, pt.p, func(resp kmsg.Response) { done(i, resp) })
-		rt.Submit(nowMs, pt.p, call(s, ref, msg))
+		ref := b.coordWaitOn(txnStateTopic, req, msg, p, done)
+		rt.Submit(nowMs, p, call(s, ref, msg))
+	}, merge)
+	if sent {
+		b.wakeFetches(nowMs) // the writes touched the partitions
 	}
-	b.wakeFetches(nowMs)
 }
 
 // txnRoleChanged notes a leadership change: the marker pass checks its
