@@ -253,6 +253,11 @@ func TestE2EMemoryMaximalFetches(t *testing.T) {
 	batches := partitionMiB << 20 / len(batch)
 	cl := e2eNewClient(t, b, kgo.ProducerBatchMaxBytes(16<<20))
 	ctx := e2eTestCtx(t, 60*time.Second)
+	details, err := adm.ListTopics(ctx, topic)
+	if err != nil || details[topic].Err != nil {
+		t.Fatalf("list %s: %v %v", topic, err, details[topic].Err)
+	}
+	id := [16]byte(details[topic].ID)
 	started := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -260,7 +265,7 @@ func TestE2EMemoryMaximalFetches(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for next.Add(1) <= int64(batches) {
-				req := produceRequestFor(topic, batch)
+				req := produceRequestFor(topic, id, batch)
 				resp, err := req.RequestWith(ctx, cl)
 				if err == nil && resp.Topics[0].Partitions[0].ErrorCode != 0 {
 					err = fmt.Errorf("produce error code %d", resp.Topics[0].Partitions[0].ErrorCode)
@@ -327,13 +332,14 @@ func TestE2EMemoryMaximalFetches(t *testing.T) {
 	}
 }
 
-// produceRequestFor is an acks=1 produce of one batch to partition 0.
-func produceRequestFor(topic string, batch []byte) *kmsg.ProduceRequest {
+// produceRequestFor is an acks=1 produce of one batch to partition 0 of
+// topic, named by name and id (kgo sends v13, which names it by id).
+func produceRequestFor(topic string, id [16]byte, batch []byte) *kmsg.ProduceRequest {
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = 1
 	req.TimeoutMillis = 30000
 	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
+	rt.Topic, rt.TopicID = topic, id
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Records = batch
 	rt.Partitions = append(rt.Partitions, rp)
