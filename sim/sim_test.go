@@ -322,6 +322,7 @@ var bugSwitches = []struct {
 	{bugs.ISRAdmitEarly, "chronik_bug_isr_admit_early"},
 	{bugs.ISRNeverShrinks, "chronik_bug_isr_never_shrinks"},
 	{bugs.JoinTimerIgnored, "chronik_bug_join_timer_ignored"},
+	{bugs.LSOIgnoresOpenTxn, "chronik_bug_lso_ignores_open_txn"},
 	{bugs.LogStartNotPersisted, "chronik_bug_log_start_not_persisted"},
 	{bugs.MemberEpochCheckSkipped, "chronik_bug_member_epoch_check_skipped"},
 	{bugs.NoIdempotentDedup, "chronik_bug_no_dedup"},
