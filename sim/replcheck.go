@@ -508,7 +508,13 @@ func (rc *replChecker) onReply(n *simNode, req *broker.Request, resp kmsg.Respon
 					if now, ok := n.b.ReplicaView(tp.Topic, tp.Partition); ok && single {
 						atAnswer = now.ISR
 					}
-					if txnl && p.ErrorCode == errCodeNotEnoughReplicas {
+					if txnl {
+						// Its append waits for the verification (a later
+						// event): only the ISR at the answer is known, and
+						// only an acknowledgement is judged by it.
+						if p.ErrorCode == 0 && single && int32(len(atAnswer)) < s.min {
+							rc.w.fail("min-insync: node %d, %s (base offset %d): transactional acks=all acknowledged with ISR %v, below min.insync.replicas=%d", n.id, tp, p.BaseOffset, atAnswer, s.min)
+						}
 						continue
 					}
 					if msg := minInsyncVerdict(p.ErrorCode, s.isr, atAnswer, s.min); msg != "" {
