@@ -286,7 +286,7 @@ func (a *admin) metadata(done func(map[string]int32)) {
 		}
 		listed := map[string]int32{}
 		for _, t := range mr.Topics {
-			if t.Topic == nil || t.ErrorCode != 0 || *t.Topic == offsetsTopic {
+			if t.Topic == nil || t.ErrorCode != 0 || internalTopic(*t.Topic) {
 				continue
 			}
 			listed[*t.Topic] = int32(len(t.Partitions))
@@ -326,7 +326,7 @@ func (a *admin) metadata(done func(map[string]int32)) {
 func (a *admin) checkClusterListing(mr *kmsg.MetadataResponse) {
 	w := a.c.w
 	for _, t := range mr.Topics {
-		if t.Topic == nil || t.ErrorCode != 0 || *t.Topic == offsetsTopic {
+		if t.Topic == nil || t.ErrorCode != 0 || internalTopic(*t.Topic) {
 			continue // the internal topic is the group coordinators' (groups.go)
 		}
 		st := w.reg.byName[*t.Topic]

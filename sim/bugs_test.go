@@ -70,6 +70,8 @@ const (
 	// register of committed offsets, which sees an offset no commit wrote
 	// (whichever fires first in a run).
 	classGroupDelivery = `group-(delivery|commit): `
+	// classTxn: the transactional workload's checkers (txncheck.go).
+	classTxn = `txn: `
 )
 
 // deliberateBugs are the switches of core/bugs with their build tags and
@@ -110,6 +112,7 @@ var deliberateBugs = []struct{ tag, what, class string }{
 	{"chronik_bug_pending_kept_on_move", "a coordinator keeps its pending writes across a leadership move and completes them when its HW passes their end (KAFKA-20634)", classGroupCommit},
 	{"chronik_bug_member_epoch_check_skipped", "a KIP-848 OffsetCommit with an older member epoch is applied instead of refused STALE_MEMBER_EPOCH", classGroupCommit},
 	{"chronik_bug_offset_fetch_skips_ahead", "OffsetFetch answers the committed offset plus one: a consumer starting there skips a record", classGroupDelivery},
+	{"chronik_bug_lso_ignores_open_txn", "the last stable offset is the high watermark even while a transaction is open", classTxn},
 }
 
 // bugHuntSeeds is how many seeds each deliberate bug may take.

@@ -38,6 +38,18 @@ package sim
 //     group848-commit-fenced and group848-commit-fenced-refused (a commit
 //     at an older member epoch than one its member id was answered, and
 //     its refusal: groupfence848.go).
+//   - the transactional workload (txn.go, txncheck.go): txn-init,
+//     txn-committed and txn-aborted (an EndTxn answered ok), txn-fenced
+//     (PRODUCER_FENCED or INVALID_PRODUCER_EPOCH told to a producer),
+//     txn-reinit, txn-zombie-pause (a producer paused past its timeout in
+//     a transaction), txn-produce-acked, txn-produce-unknown and
+//     txn-end-unknown (outcomes the producer gave up on),
+//     txn-read-committed-judged (records a read_committed read returned,
+//     judged), txn-aborted-filtered (batches dropped by the
+//     AbortedTransactions ranges), txn-lso-judged (acknowledged offsets of
+//     certainly open transactions an answer's LSO was judged against),
+//     txn-final-read, txn-final-judged (acknowledged writes of committed
+//     transactions looked for at the end) and txn-final-unjudged.
 //
 // A sweep sums and prints them; coverageMinimums (sim_test.go) states how
 // often a 500-seed sweep must reach each, so that a change that stops

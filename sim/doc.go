@@ -736,9 +736,51 @@
 // by leader epoch alone (replcheck.go sameCleanedBatch: each replica
 // cleans its own copy and merges emptied batches its own way).
 //
+// # Transactions
+//
+// In about a third of the seeds (stream "txn", txn.go) one to three
+// transactional producers (clients tx0.., transactional ids of the same
+// names, transaction.timeout.ms 3-8 s; the brokers get a 3-partition
+// __transaction_state and abort timed-out transactions every 0.5 s) work
+// on one or two topics of their own, txn1 and txn2 (one to three
+// partitions, no retention; out of the other clients' way like the
+// compaction topics, and out of the final drain). Each producer finds its
+// coordinator (FindCoordinator key type 1), InitProducerId, then runs
+// transactions: AddPartitionsToTxn (v0-3) for one to three partitions,
+// one to four transactional idempotent batches (acks=all, a sequence per
+// partition, each value naming its write: "tx0.3.w5.1"), EndTxn commit
+// or abort (20-40% aborts). Retriable errors are retried (a produce with
+// the same sequence, a coordinator error after finding it again);
+// PRODUCER_FENCED and INVALID_PRODUCER_EPOCH re-initialize the producer,
+// and so does a produce whose outcome stays unknown (the new epoch resets
+// the sequences) or an EndTxn that keeps failing. In some seeds a producer
+// now and then pauses past its timeout inside a transaction (a zombie):
+// the coordinator aborts it and the producer is fenced. A read_committed
+// reader (Fetch v4-12, IsolationLevel 1) reads a partition from offset 0
+// to its last stable offset every 1-3 s, drops the batches of a producer
+// inside an aborted range as a Kafka consumer does, and after the final
+// drain the final client reads every partition the same way until its LSO
+// reaches its high watermark (up to 14 s, else left unjudged). Failures
+// start with "txn:" (txncheck.go), judged only from what is certain: a
+// record read must be a write of that partition, at its acknowledged
+// offset, below the answer's LSO, of a transaction whose EndTxn commit had
+// been sent when the answer arrived (no read of an open transaction nor
+// of one never committed), never of one whose abort was acknowledged; an
+// answer that no stale broker gave must have an LSO at or below every
+// offset acknowledged (before the fetch was sent) to a transaction still
+// open by certain: no EndTxn nor InitProducerId of its producer sent, and
+// younger than its timeout less every broker's clock lead and 3 s; and the
+// final read must hold every acknowledged write of every transaction whose
+// commit was acknowledged. A transactional produce's append waits for its
+// KIP-890 verification, so the min-insync checker judges only its
+// acknowledgement, by the ISR at the answer, and lets its
+// NOT_ENOUGH_REPLICAS pass (the verification's retriable coordinator
+// errors map to it). The deliberate bug lso_ignores_open_txn (the LSO is
+// the high watermark) is caught by the LSO rule and the open-read rule.
+//
 // # Deliberate bugs (core/bugs)
 //
-// Thirty-five switches, each on only under its build tag; TestBugsCaught
+// Thirty-six switches, each on only under its build tag; TestBugsCaught
 // sweeps each over the fixed seeds (one and three nodes mixed) and
 // requires it to be caught within 200 seeds by the checker class it
 // targets (bugs_test.go: a regexp over the findings; a liveness timeout
@@ -782,6 +824,7 @@
 //	chronik_bug_join_timer_ignored           1  group-live: no group ever stable (the initial rebalance delay never ends a join)
 //	chronik_bug_member_epoch_check_skipped   1  group-commit: a fenced KIP-848 commit (a late commit at the member's previous epoch) acknowledged
 //	chronik_bug_offset_fetch_skips_ahead     1  group-commit: an OffsetFetch returned an offset no commit wrote (group-delivery: too: a member that starts there skips a record)
+//	chronik_bug_lso_ignores_open_txn         3  txn: an LSO past an acknowledged offset of an open transaction (issue 12; -catch='txn: ', not yet in a whole hunt)
 //
 // The compaction checker catches both cleaner bugs by itself too (the
 // hunt's sweep with -catch='compaction: '): cleaner_drops_latest at seed 2
@@ -864,7 +907,9 @@
 //
 // # Not simulated (yet)
 //
-// Transactions, KIP-848 consumer groups and static members; compression; retention by time
+// Transactions of version 2 (KIP-890 part 2), TxnOffsetCommit and
+// AddOffsetsToTxn, ListOffsets by isolation level, KIP-848 consumer groups
+// and static members; compression; retention by time
 // judged against record timestamps and segment boundaries (any trim up to
 // the high watermark is accepted once retention is on); reassignment and
 // unclean leader election; repair of a corrupt replica from the others

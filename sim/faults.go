@@ -389,6 +389,7 @@ func (w *world) faultClockJump() {
 	n.clock.offset += d
 	w.repl.clockJumped(n)
 	w.compact.clockJumped(n, d) // compactioncheck.go
+	w.txn.clockJumped(n, d)     // txncheck.go
 	w.stats.clockJumps++
 	w.tr.str("clock-jump")
 	w.tr.i64(int64(d))

@@ -492,6 +492,11 @@ func (rc *replChecker) onReply(n *simNode, req *broker.Request, resp kmsg.Respon
 		// the ISR at the answer is the one a partition completed with only
 		// when it is the only one.
 		single := len(r.Topics) == 1 && len(r.Topics[0].Partitions) == 1
+		// A transactional produce's NOT_ENOUGH_REPLICAS may be its
+		// verification's retriable coordinator error (KIP-890 part 1,
+		// core/broker/txn_verify.go produceVerifyCode), whatever the ISR.
+		pr, _ := req.Msg.(*kmsg.ProduceRequest)
+		txnl := pr != nil && pr.TransactionID != nil
 		for _, t := range r.Topics {
 			for _, p := range t.Partitions {
 				tp := lin.TopicPartition{Topic: t.Topic, Partition: p.Partition}
@@ -502,6 +507,15 @@ func (rc *replChecker) onReply(n *simNode, req *broker.Request, resp kmsg.Respon
 					atAnswer := s.isr
 					if now, ok := n.b.ReplicaView(tp.Topic, tp.Partition); ok && single {
 						atAnswer = now.ISR
+					}
+					if txnl {
+						// Its append waits for the verification (a later
+						// event): only the ISR at the answer is known, and
+						// only an acknowledgement is judged by it.
+						if p.ErrorCode == 0 && single && int32(len(atAnswer)) < s.min {
+							rc.w.fail("min-insync: node %d, %s (base offset %d): transactional acks=all acknowledged with ISR %v, below min.insync.replicas=%d", n.id, tp, p.BaseOffset, atAnswer, s.min)
+						}
+						continue
 					}
 					if msg := minInsyncVerdict(p.ErrorCode, s.isr, atAnswer, s.min); msg != "" {
 						rc.w.fail("min-insync: node %d, %s (base offset %d): %s", n.id, tp, p.BaseOffset, msg)
@@ -807,10 +821,10 @@ func sameCleanedBatch(a, b []byte) bool {
 }
 
 // compactedTopic reports whether the simulator's brokers compact tp's
-// topic (cleanup.policy compact): __consumer_offsets and the compaction
+// topic (cleanup.policy compact): the internal topics and the compaction
 // workload's topics (compaction.go).
 func compactedTopic(tp lin.TopicPartition) bool {
-	return tp.Topic == "__consumer_offsets" || isCompactTopic(tp.Topic)
+	return internalTopic(tp.Topic) || isCompactTopic(tp.Topic)
 }
 
 // describeBatch renders a batch's identity for a failure message.

@@ -24,7 +24,7 @@ import (
 func (w *world) checkFinalTopics() {
 	truth := w.raft.truth
 	for _, name := range truth.TopicNames() {
-		if name == offsetsTopic {
+		if internalTopic(name) {
 			continue // created by FindCoordinator (groups.go), not by the admin
 		}
 		t := w.reg.byName[name]

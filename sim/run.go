@@ -195,6 +195,9 @@ type world struct {
 	// compact is the compaction workload and its checker (compaction.go,
 	// compactioncheck.go); nil in the seeds without it.
 	compact *compactWorld
+	// txn is the transactional workload and its checker (txn.go,
+	// txncheck.go); nil in the seeds without it.
+	txn *txnWorld
 }
 
 // startGap is when faults and the workload start on a single node, after
@@ -231,6 +234,7 @@ func newWorld(seed uint64, opts Options) *world {
 	w.set.Groups.Static = drawGroupsStatic(root.Fork("groups-static"), w.set.Groups)
 	w.set.Groups848 = drawGroups848(root.Fork("groups848"))
 	w.set.Compact = drawCompaction(root.Fork("compaction"))
+	w.set.Txn = drawTxn(root.Fork("txn"))
 	drawCatchUpTrap(root.Fork("catchup"), &w.set.Cluster)
 	if opts.FaultPhase > 0 {
 		w.set.FaultPhase = opts.FaultPhase
@@ -277,6 +281,12 @@ func newWorld(seed uint64, opts Options) *world {
 	}
 	if w.set.Compact.Topics > 0 {
 		cfg.CleanerBackoffMs = w.set.Compact.CleanerBackoffMs
+	}
+	if w.set.Txn.Producers > 0 {
+		// A small __transaction_state, and timed-out transactions
+		// aborted within a second.
+		cfg.TransactionStateLogNumPartitions = 3
+		cfg.TxnCoordinator.AbortTimedOutIntervalMs = 500
 	}
 	w.brokerCfg = cfg
 
@@ -341,6 +351,7 @@ func newWorld(seed uint64, opts Options) *world {
 	}
 	w.rogue = w.newRogue(root.Fork("rogue")) // rogue.go; nil in most seeds
 	w.compact = newCompactWorld(w)           // after every other client: they keep their ids
+	w.txn = newTxnWorld(w)                   // after those
 
 	// Boot: the nodes start, the admin creates the initial topics, then
 	// faults and the workload begin.
@@ -375,6 +386,7 @@ func newWorld(seed uint64, opts Options) *world {
 				m.start()
 			}
 			w.compact.start()
+			w.txn.start()
 			w.logf("workload: %s", strings.Join(desc, "; "))
 		})
 		w.s.at(w.startGap+w.set.FaultPhase, "heal", w.heal)
@@ -518,6 +530,9 @@ type finalizer struct {
 	// compactRead: the compacted partitions were read in full
 	// (compactioncheck.go finalRead).
 	compactRead bool
+	// txnRead: the transactional partitions were read (txncheck.go
+	// finalRead).
+	txnRead bool
 }
 
 func (f *finalizer) where() string {
@@ -545,8 +560,8 @@ func (f *finalizer) begin() {
 		w.checkFinalTopics()
 		truth := w.raft.truth
 		for _, name := range truth.TopicNames() {
-			if t := w.reg.byName[name]; t == nil || t.compacted {
-				continue // (compacted topics: compaction.go reads them)
+			if t := w.reg.byName[name]; t == nil || t.private() {
+				continue // (compacted topics: compaction.go reads them; txn.go's: txncheck.go)
 			}
 			for p := int32(0); p < truth.Topic(name).Partitions; p++ {
 				tp := lin.TopicPartition{Topic: name, Partition: p}
@@ -573,8 +588,8 @@ func (f *finalizer) begin() {
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			if t := w.reg.byName[name]; t == nil || t.compacted {
-				continue // (compacted topics: compaction.go reads them)
+			if t := w.reg.byName[name]; t == nil || t.private() {
+				continue // (compacted topics: compaction.go reads them; txn.go's: txncheck.go)
 			}
 			for p := int32(0); p < listed[name]; p++ {
 				tp := lin.TopicPartition{Topic: name, Partition: p}
@@ -604,6 +619,14 @@ func (f *finalizer) next() {
 		f.stage = "compaction"
 		w.compact.finalRead(f.c, func() {
 			f.compactRead = true
+			f.next()
+		})
+		return
+	}
+	if f.i >= len(f.parts) && !f.txnRead {
+		f.stage = "txn"
+		w.txn.finalRead(f.c, func() {
+			f.txnRead = true
 			f.next()
 		})
 		return

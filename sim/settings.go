@@ -34,6 +34,8 @@ type Settings struct {
 	Groups848 Group848Settings
 	// Compact is drawn from its own stream ("compaction"): compaction.go.
 	Compact CompactSettings
+	// Txn is drawn from its own stream ("txn"): txn.go.
+	Txn TxnSettings
 }
 
 // ClusterSettings shape a run of several nodes (Nodes > 1): the brokers'
@@ -402,6 +404,7 @@ func (s Settings) String() string {
 	add(s.Groups.Members > 0, "%s", s.Groups)
 	add(s.Groups848.Members > 0, "%s", s.Groups848)
 	add(s.Compact.Topics > 0, "%s", s.Compact)
+	add(s.Txn.Producers > 0, "%s", s.Txn)
 	if c := s.Cluster; c.Nodes > 1 {
 		add(true, "nodes=%d scenario=%s/~%s rf2=%g minisr1=%g hb=%dms/session=%dms lag=%dms fetchwait=%dms maxdown=%d",
 			c.Nodes, c.Scenario, fmtTime(c.ScenarioEvery), c.RF2Frac, c.MinISR1Frac, c.HeartbeatIntervalMs, c.SessionTimeoutMs,

@@ -50,7 +50,15 @@ type simTopic struct {
 	// cleanup.policy compact, keyed records only, so it is left out of
 	// live() (the other clients' topics) and of the final drain.
 	compacted bool
+	// txn marks a topic of the transactional workload (txn.go): control
+	// batches and undecided records, so it is left out of live() and of
+	// the final drain too (txncheck.go reads it).
+	txn bool
 }
+
+// private reports whether t belongs to a workload of its own (compaction,
+// transactions), out of the other clients' way.
+func (t *simTopic) private() bool { return t.compacted || t.txn }
 
 // registry is the workload's shared knowledge: which topics exist and how
 // far each partition is known to reach. Clients coordinate through it the
@@ -88,7 +96,7 @@ func (r *registry) add(t *simTopic) {
 func (r *registry) live() []*simTopic {
 	var out []*simTopic
 	for _, t := range r.topics {
-		if t.status == topicLive && !t.compacted {
+		if t.status == topicLive && !t.private() {
 			out = append(out, t)
 		}
 	}

@@ -42,6 +42,7 @@
 // | JoinTimerIgnored       | chronik_bug_join_timer_ignored | a join phase's timer (the initial rebalance delay, the rebalance timeout) never ends it: only every member rejoining does |
 // | OffsetFetchSkipsAhead  | chronik_bug_offset_fetch_skips_ahead | OffsetFetch answers a committed offset plus one, as if a commit were counted one record too far |
 // | MemberEpochCheckSkipped | chronik_bug_member_epoch_check_skipped | a KIP-848 OffsetCommit with an older member epoch than the member's is applied instead of answered STALE_MEMBER_EPOCH |
+// | LSOIgnoresOpenTxn      | chronik_bug_lso_ignores_open_txn | the partition log's last stable offset is the high watermark even while a transaction is open: read_committed reads see undecided records |
 //
 // sim/bugs_test.go (CHRONIK_BUG_HUNT=1) runs the simulator's sweep under
 // each tag and requires a checker to fail within 200 seeds.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/chronik-streaming/chronik/core/bugs"
 	"github.com/chronik-streaming/chronik/core/record"
 )
 
@@ -104,7 +105,7 @@ func (l *Log) AppendTxnMarker(m TxnMarker, leaderEpoch int32, nowMs int64) (Appe
 // high watermark, never above the high watermark (read_committed reads
 // and ListOffsets stop there).
 func (l *Log) LastStableOffset() int64 {
-	if first, ok := l.producers.firstOpen(); ok && first < l.hw {
+	if first, ok := l.producers.firstOpen(); ok && first < l.hw && !bugs.LSOIgnoresOpenTxn { // bugs.LSOIgnoresOpenTxn: deliberate bug (core/bugs), open transactions do not hold the LSO back
 		return first
 	}
 	return l.hw
