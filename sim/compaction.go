@@ -170,24 +170,30 @@ func (k *compactWorld) start() {
 
 // createRequest is t's CreateTopics request with the compaction configs.
 func (k *compactWorld) createRequest(t *simTopic) *kmsg.CreateTopicsRequest {
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.Version = int16(k.c.rng.Range(0, 7))
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic = t.name
-	rt.NumPartitions = t.partitions
-	rt.ReplicationFactor = 1
 	policy := "compact"
 	if k.set.Both {
 		policy = "compact,delete"
 	}
-	for _, kv := range [][2]string{
+	return ownTopicRequest(t, int16(k.c.rng.Range(0, 7)), [][2]string{
 		{"cleanup.policy", policy},
 		{"segment.bytes", strconv.Itoa(k.set.SegmentBytes)},
 		{"min.compaction.lag.ms", strconv.FormatInt(k.set.MinCompactionLagMs, 10)},
 		{"delete.retention.ms", strconv.FormatInt(k.set.DeleteRetentionMs, 10)},
 		{"min.cleanable.dirty.ratio", strconv.FormatFloat(k.set.DirtyRatio, 'g', -1, 64)},
-	} {
+	})
+}
+
+// ownTopicRequest is the CreateTopics request (at version) of a topic a
+// workload keeps to itself: replication factor 1, configs as given.
+func ownTopicRequest(t *simTopic, version int16, configs [][2]string) *kmsg.CreateTopicsRequest {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version = version
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic = t.name
+	rt.NumPartitions = t.partitions
+	rt.ReplicationFactor = 1
+	for _, kv := range configs {
 		c := kmsg.NewCreateTopicsRequestTopicConfig()
 		c.Name = kv[0]
 		v := kv[1]
@@ -199,9 +205,12 @@ func (k *compactWorld) createRequest(t *simTopic) *kmsg.CreateTopicsRequest {
 }
 
 // livePartitions lists the partitions of the created topics.
-func (k *compactWorld) livePartitions() []lin.TopicPartition {
+func (k *compactWorld) livePartitions() []lin.TopicPartition { return livePartitionsOf(k.topics) }
+
+// livePartitionsOf lists the partitions of topics that are live.
+func livePartitionsOf(topics []*simTopic) []lin.TopicPartition {
 	var out []lin.TopicPartition
-	for _, t := range k.topics {
+	for _, t := range topics {
 		if t.status != topicLive {
 			continue
 		}

@@ -204,37 +204,11 @@ func (x *txnWorld) start() {
 // createRequest is t's CreateTopics request: no retention, so that the
 // final drain judges every write.
 func (x *txnWorld) createRequest(t *simTopic) *kmsg.CreateTopicsRequest {
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.Version = int16(x.reader.rng.Range(0, 7))
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic = t.name
-	rt.NumPartitions = t.partitions
-	rt.ReplicationFactor = 1
-	for _, kv := range [][2]string{{"retention.ms", "-1"}, {"retention.bytes", "-1"}} {
-		c := kmsg.NewCreateTopicsRequestTopicConfig()
-		c.Name = kv[0]
-		v := kv[1]
-		c.Value = &v
-		rt.Configs = append(rt.Configs, c)
-	}
-	req.Topics = append(req.Topics, rt)
-	return req
+	return ownTopicRequest(t, int16(x.reader.rng.Range(0, 7)), [][2]string{{"retention.ms", "-1"}, {"retention.bytes", "-1"}})
 }
 
 // livePartitions lists the partitions of the created topics.
-func (x *txnWorld) livePartitions() []lin.TopicPartition {
-	var out []lin.TopicPartition
-	for _, t := range x.topics {
-		if t.status != topicLive {
-			continue
-		}
-		for p := int32(0); p < t.partitions; p++ {
-			out = append(out, lin.TopicPartition{Topic: t.name, Partition: p})
-		}
-	}
-	return out
-}
+func (x *txnWorld) livePartitions() []lin.TopicPartition { return livePartitionsOf(x.topics) }
 
 // txnProducer is one transactional producer.
 type txnProducer struct {
