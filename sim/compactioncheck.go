@@ -88,13 +88,38 @@ func (k *compactWorld) finalRead(c *client, done func()) {
 		return
 	}
 	w := k.w
-	deadline := w.s.now + compactFinalLimit
-	var parts []lin.TopicPartition
-	for _, tp := range k.livePartitions() {
-		if !w.quarantined(tp) {
-			parts = append(parts, tp)
-		}
-	}
+	readInTurn(w, k.livePartitions(), compactFinalLimit, "compact-final-retry",
+		func(tp lin.TopicPartition, attempt func(bool)) *compactScan {
+			return &compactScan{k: k, c: c, tp: tp, final: true, done: attempt}
+		},
+		func(s *compactScan, complete bool) bool {
+			if complete && !s.stale {
+				w.cover("compaction-final-read")
+				return true
+			}
+			return false
+		},
+		func(s *compactScan) {
+			w.logf("compaction: the final read of %s did not complete within %s; left unjudged", s.tp, fmtTime(compactFinalLimit))
+			w.cover("compaction-final-unjudged")
+		}, done)
+}
+
+// readInTurn is a workload's final read: one scan per partition of parts
+// that no media flip quarantined, one after the other, then done. A scan
+// (begin starts it, again after each attempt) reports every attempt to the
+// func newScan gave it; judge says whether the attempt was the read to
+// judge (and judges it); otherwise it is tried again 200 ms later (event
+// retry) until limit has passed since the start, when late gives its
+// partition up.
+func readInTurn[S interface{ begin() }](w *world, parts []lin.TopicPartition, limit Time, retry string,
+	newScan func(tp lin.TopicPartition, attempt func(complete bool)) S,
+	judge func(s S, complete bool) bool,
+	late func(s S),
+	done func(),
+) {
+	deadline := w.s.now + limit
+	parts = slices.DeleteFunc(slices.Clone(parts), w.quarantined)
 	var step func(i int)
 	step = func(i int) {
 		if w.done {
@@ -104,27 +129,25 @@ func (k *compactWorld) finalRead(c *client, done func()) {
 			done()
 			return
 		}
-		var s *compactScan
+		var s S
 		over := false
-		s = &compactScan{k: k, c: c, tp: parts[i], final: true, done: func(complete bool) {
+		s = newScan(parts[i], func(complete bool) {
 			if over {
 				return
 			}
-			if complete && !s.stale {
-				w.cover("compaction-final-read")
+			if judge(s, complete) {
 				over = true
 				step(i + 1)
 				return
 			}
 			if w.s.now >= deadline {
 				over = true
-				w.logf("compaction: the final read of %s did not complete within %s; left unjudged", parts[i], fmtTime(compactFinalLimit))
-				w.cover("compaction-final-unjudged")
+				late(s)
 				step(i + 1)
 				return
 			}
-			w.s.after(200*Millisecond, "compact-final-retry", s.begin)
-		}}
+			w.s.after(200*Millisecond, retry, s.begin)
+		})
 		s.begin()
 	}
 	step(0)

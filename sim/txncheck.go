@@ -323,46 +323,21 @@ func (x *txnWorld) finalRead(c *client, done func()) {
 		return
 	}
 	w := x.w
-	deadline := w.s.now + txnFinalLimit
-	var parts []lin.TopicPartition
-	for _, tp := range x.livePartitions() {
-		if !w.quarantined(tp) {
-			parts = append(parts, tp)
-		}
-	}
-	var step func(i int)
-	step = func(i int) {
-		if w.done {
-			return
-		}
-		if i >= len(parts) {
-			done()
-			return
-		}
-		var s *txnScan
-		over := false
-		s = &txnScan{x: x, c: c, tp: parts[i], final: true, done: func(complete bool) {
-			if over {
-				return
-			}
+	readInTurn(w, x.livePartitions(), txnFinalLimit, "txn-final-retry",
+		func(tp lin.TopicPartition, attempt func(bool)) *txnScan {
+			return &txnScan{x: x, c: c, tp: tp, final: true, done: attempt}
+		},
+		func(s *txnScan, complete bool) bool {
 			if complete && !s.stale && s.lso == s.hw && s.pos >= s.hw {
-				over = true
 				x.judgeFinal(s)
-				step(i + 1)
-				return
+				return true
 			}
-			if w.s.now >= deadline {
-				over = true
-				w.logf("txn: the final read of %s did not complete within %s (last stable offset %d, high watermark %d); left unjudged", parts[i], fmtTime(txnFinalLimit), s.lso, s.hw)
-				w.cover("txn-final-unjudged")
-				step(i + 1)
-				return
-			}
-			w.s.after(200*Millisecond, "txn-final-retry", s.begin)
-		}}
-		s.begin()
-	}
-	step(0)
+			return false
+		},
+		func(s *txnScan) {
+			w.logf("txn: the final read of %s did not complete within %s (last stable offset %d, high watermark %d); left unjudged", s.tp, fmtTime(txnFinalLimit), s.lso, s.hw)
+			w.cover("txn-final-unjudged")
+		}, done)
 }
 
 // judgeFinal checks a complete final read of one partition.
